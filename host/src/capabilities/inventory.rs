@@ -1,0 +1,233 @@
+//! `inventory`: the store's records, scoped to the calling request's
+//! organisation (plugins cannot name another), converted between WIT and
+//! store types.
+
+use crate::runtime::bindings::endpoint::computehub::platform::inventory::{
+    self as wit, CollectionInfo, Comparison, FieldInfo, FieldKind, Host,
+};
+use crate::runtime::PluginState;
+use crate::store::collections::{self, FieldKind as Kind};
+use crate::store::{self, StoreError};
+
+fn to_store(v: wit::Value) -> store::Value {
+    match v {
+        wit::Value::Null => store::Value::Null,
+        wit::Value::Text(s) => store::Value::Text(s),
+        wit::Value::Integer(i) => store::Value::Integer(i),
+        wit::Value::Decimal(s) => store::Value::Decimal(s),
+        wit::Value::Boolean(b) => store::Value::Boolean(b),
+        wit::Value::Secret(s) => store::Value::Secret(s),
+        wit::Value::Redacted => store::Value::Redacted,
+    }
+}
+
+fn to_wit(v: store::Value) -> wit::Value {
+    match v {
+        store::Value::Null => wit::Value::Null,
+        store::Value::Text(s) => wit::Value::Text(s),
+        store::Value::Integer(i) => wit::Value::Integer(i),
+        store::Value::Decimal(s) => wit::Value::Decimal(s),
+        store::Value::Boolean(b) => wit::Value::Boolean(b),
+        // A secret never travels back out, whatever path produced it.
+        store::Value::Secret(_) | store::Value::Redacted => wit::Value::Redacted,
+    }
+}
+
+fn fields_in(fields: Vec<wit::Field>) -> Vec<(String, store::Value)> {
+    fields
+        .into_iter()
+        .map(|f| (f.name, to_store(f.value)))
+        .collect()
+}
+
+fn row_out(r: store::Row) -> wit::Row {
+    wit::Row {
+        id: r.id,
+        fields: r
+            .fields
+            .into_iter()
+            .map(|(name, value)| wit::Field {
+                name,
+                value: to_wit(value),
+            })
+            .collect(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+fn error_out(e: StoreError) -> wit::Error {
+    match e {
+        StoreError::NotFound(m) => wit::Error::NotFound(m),
+        StoreError::Conflict(m) => wit::Error::Conflict(m),
+        StoreError::Invalid(m) => wit::Error::Invalid(m),
+        StoreError::Internal(m) => {
+            tracing::error!(error = %m, "inventory call failed");
+            wit::Error::Internal("the store failed; see the server log".into())
+        }
+    }
+}
+
+fn comparison(c: Comparison) -> store::Comparison {
+    match c {
+        Comparison::Eq => store::Comparison::Eq,
+        Comparison::Ne => store::Comparison::Ne,
+        Comparison::Lt => store::Comparison::Lt,
+        Comparison::Le => store::Comparison::Le,
+        Comparison::Gt => store::Comparison::Gt,
+        Comparison::Ge => store::Comparison::Ge,
+        Comparison::Contains => store::Comparison::Contains,
+    }
+}
+
+fn kind(k: Kind) -> FieldKind {
+    match k {
+        Kind::Text => FieldKind::Text,
+        Kind::Integer => FieldKind::Integer,
+        Kind::Decimal => FieldKind::Decimal,
+        Kind::Boolean => FieldKind::Boolean,
+        Kind::Secret => FieldKind::Secret,
+        Kind::Timestamp => FieldKind::Timestamp,
+    }
+}
+
+impl PluginState {
+    /// The organisation every inventory call of this request is scoped to.
+    fn organisation(&self) -> Result<String, wit::Error> {
+        self.ctx.organisation.clone().ok_or_else(|| {
+            wit::Error::Invalid(
+                "inventory needs an authenticated route (this one has auth `none`)".into(),
+            )
+        })
+    }
+}
+
+impl Host for PluginState {
+    async fn collections(&mut self) -> Vec<CollectionInfo> {
+        collections::COLLECTIONS
+            .iter()
+            .map(|c| CollectionInfo {
+                name: c.name.to_string(),
+                fields: c
+                    .fields
+                    .iter()
+                    .map(|f| FieldInfo {
+                        name: f.name.to_string(),
+                        kind: kind(f.kind),
+                        required: f.required,
+                        unique: f.unique,
+                        references: f.references.map(str::to_string),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    async fn get(
+        &mut self,
+        collection: String,
+        id: String,
+    ) -> Result<Option<wit::Row>, wit::Error> {
+        let org = self.organisation()?;
+        let row = self
+            .services
+            .store
+            .get(&org, &collection, &id)
+            .map_err(error_out)?;
+        Ok(row.map(row_out))
+    }
+
+    async fn query(
+        &mut self,
+        collection: String,
+        q: wit::RowQuery,
+    ) -> Result<wit::Page, wit::Error> {
+        let org = self.organisation()?;
+        let q = store::Query {
+            conditions: q
+                .conditions
+                .into_iter()
+                .map(|c| store::Condition {
+                    field: c.field,
+                    op: comparison(c.op),
+                    value: to_store(c.value),
+                })
+                .collect(),
+            order_by: q
+                .order_by
+                .into_iter()
+                .map(|o| store::Order {
+                    field: o.field,
+                    descending: o.descending,
+                })
+                .collect(),
+            limit: q.limit,
+            offset: q.offset,
+        };
+        let page = self
+            .services
+            .store
+            .query(&org, &collection, &q)
+            .map_err(error_out)?;
+        Ok(wit::Page {
+            total: page.total,
+            rows: page.rows.into_iter().map(row_out).collect(),
+        })
+    }
+
+    async fn insert(
+        &mut self,
+        collection: String,
+        fields: Vec<wit::Field>,
+    ) -> Result<wit::Row, wit::Error> {
+        let org = self.organisation()?;
+        let row = self
+            .services
+            .store
+            .insert(&org, &collection, &fields_in(fields))
+            .map_err(error_out)?;
+        Ok(row_out(row))
+    }
+
+    async fn update(
+        &mut self,
+        collection: String,
+        id: String,
+        fields: Vec<wit::Field>,
+    ) -> Result<wit::Row, wit::Error> {
+        let org = self.organisation()?;
+        let row = self
+            .services
+            .store
+            .update(&org, &collection, &id, &fields_in(fields))
+            .map_err(error_out)?;
+        Ok(row_out(row))
+    }
+
+    async fn delete(&mut self, collection: String, id: String) -> Result<bool, wit::Error> {
+        let org = self.organisation()?;
+        self.services
+            .store
+            .delete(&org, &collection, &id)
+            .map_err(error_out)
+    }
+
+    async fn transact(&mut self, writes: Vec<wit::Write>) -> Result<Vec<wit::Row>, wit::Error> {
+        let org = self.organisation()?;
+        let writes: Vec<store::Write> = writes
+            .into_iter()
+            .map(|w| match w {
+                wit::Write::Insert((c, f)) => store::Write::Insert(c, fields_in(f)),
+                wit::Write::Update((c, id, f)) => store::Write::Update(c, id, fields_in(f)),
+                wit::Write::Add((c, id, field, v)) => store::Write::Add(c, id, field, to_store(v)),
+                wit::Write::Delete((c, id)) => store::Write::Delete(c, id),
+            })
+            .collect();
+        let rows = self
+            .services
+            .store
+            .transact(&org, &writes)
+            .map_err(error_out)?;
+        Ok(rows.into_iter().map(row_out).collect())
+    }
+}

@@ -1,0 +1,368 @@
+//! Command line: `serve`, `plugin list|check`, `keys create`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::auth::{self, AdminToken, Scheme};
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::runtime::{ActiveEngines, HostServices, Limits, Role, Runtime};
+use crate::server::{self, metrics::Metrics, App};
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "computehub",
+    version,
+    about = "Compute-center cloud server hosting WebAssembly API plugins"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the APIs.
+    Serve {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+        #[arg(long, default_value = "computehub-data")]
+        data_dir: PathBuf,
+        /// TOML config (grants, limits); built-in defaults otherwise.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// `<id>.wasm` files that override or add to the built-in plugins.
+        #[arg(long)]
+        plugins_dir: Option<PathBuf>,
+        /// Seed demo data and print the credentials a newcomer needs.
+        #[arg(long)]
+        demo: bool,
+        /// Compiled-component cache (default: `<data dir>/cache`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Inspect plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// The built-in plugins and their routes.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check that a component loads: compiles, exports its role's world,
+    /// imports only what its grant allows, and describes its routes.
+    Check {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "endpoint")]
+        role: RoleArg,
+        /// Plugin id whose grant applies (defaults to the file name).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an API key; its credential is printed alone on the last line.
+    Create {
+        #[arg(long, default_value = "computehub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum)]
+        scheme: SchemeArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Endpoint,
+    Pricing,
+    Scheduling,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemeArg {
+    Bearer,
+    XAuthToken,
+    Basic,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Endpoint => Role::Endpoint,
+            RoleArg::Pricing => Role::Pricing,
+            RoleArg::Scheduling => Role::Scheduling,
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("COMPUTEHUB_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+            plugins_dir,
+            demo,
+            cache_dir,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let cache_dir = cache_dir.unwrap_or_else(|| data_dir.join("cache"));
+            runtime_tokio()?.block_on(serve(
+                listen,
+                data_dir,
+                cache_dir,
+                config,
+                plugins_dir,
+                demo,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    data_dir,
+                    org,
+                    scheme,
+                },
+        } => {
+            let store = Store::open(&data_dir)?;
+            let scheme = match scheme {
+                SchemeArg::Bearer => Scheme::Bearer,
+                SchemeArg::XAuthToken => Scheme::XAuthToken,
+                SchemeArg::Basic => Scheme::Basic,
+            };
+            let cred = auth::create_key(&store, &org, scheme)?;
+            println!(
+                "created {} key {} for organisation {}",
+                scheme.as_str(),
+                cred.key_id,
+                cred.organisation
+            );
+            println!("{}", cred.credential);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin { command } => runtime_tokio()?.block_on(plugin_command(command)),
+    }
+}
+
+fn limits(config: &Config) -> Limits {
+    Limits {
+        memory_bytes: (config.memory_limit_mib as usize) << 20,
+        default_deadline: std::time::Duration::from_millis(config.default_deadline_ms.into()),
+        max_concurrency: config.max_concurrency as usize,
+        ..Limits::default()
+    }
+}
+
+/// The registry over a data dir (the store, the cache and plugin versions).
+fn registry(
+    data_dir: &Path,
+    cache_dir: PathBuf,
+    config: Config,
+) -> anyhow::Result<(Registry, Arc<Store>)> {
+    let store = Arc::new(Store::open(data_dir).context("opening the store")?);
+    let limits = limits(&config);
+    let services = Arc::new(HostServices {
+        store: Arc::clone(&store),
+        engines: ActiveEngines::default(),
+        limits: limits.clone(),
+    });
+    let runtime = Runtime::new(cache_dir, limits, services)?;
+    Ok((
+        Registry::new(
+            runtime,
+            config,
+            data_dir.to_path_buf(),
+            crate::builtin::BUILTIN_PLUGINS,
+        ),
+        store,
+    ))
+}
+
+async fn serve(
+    listen: Option<String>,
+    data_dir: PathBuf,
+    cache_dir: PathBuf,
+    config: Config,
+    plugins_dir: Option<PathBuf>,
+    demo: bool,
+) -> anyhow::Result<()> {
+    let listen = listen
+        .or_else(|| config.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let (admin, fresh_token) =
+        AdminToken::load(&data_dir, std::env::var("COMPUTEHUB_ADMIN_TOKEN").ok())?;
+    let (registry, store) = registry(&data_dir, cache_dir, config)?;
+    registry.boot(plugins_dir.as_deref()).await?;
+    if let Some(token) = fresh_token {
+        println!(
+            "admin token (shown once; its hash is kept in {}):",
+            data_dir.display()
+        );
+        println!("{token}");
+    }
+    if demo {
+        crate::demo::seed(&store)?;
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App {
+        registry,
+        store,
+        admin,
+        metrics: Metrics::default(),
+    });
+    tracing::info!(%addr, "computehub listening");
+    println!("listening on http://{addr}");
+    server::serve(listener, app, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
+    let scratch = tempfile_dir()?;
+    let result = plugin_command_in(&scratch, command).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Result<ExitCode> {
+    let scratch = scratch.to_path_buf();
+    match command {
+        PluginCommand::List { config } => {
+            let (registry, _) = registry(
+                &scratch,
+                scratch.join("cache"),
+                Config::load(config.as_deref())?,
+            )?;
+            registry.boot(None).await?;
+            for p in registry.table().plugins.values() {
+                println!("{} ({}) {} {}", p.id, p.role.as_str(), p.name, p.version);
+                for r in &p.routes {
+                    println!(
+                        "  {} {} [{}]",
+                        crate::registry::router::method_name(r.method),
+                        r.path,
+                        r.auth.as_str()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Check {
+            file,
+            role,
+            id,
+            config,
+        } => {
+            let wasm =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let id = id.unwrap_or_else(|| {
+                file.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("plugin")
+                    .replace('_', "-")
+            });
+            let (registry, _) = registry(
+                &scratch,
+                scratch.join("cache"),
+                Config::load(config.as_deref())?,
+            )?;
+            match registry.install(&id, role.into(), &wasm).await {
+                Ok(p) => {
+                    println!(
+                        "ok: plugin `{}` {} {} ({})",
+                        p.id,
+                        p.name,
+                        p.version,
+                        p.role.as_str()
+                    );
+                    for r in &p.routes {
+                        println!(
+                            "  {} {} [{}]",
+                            crate::registry::router::method_name(r.method),
+                            r.path,
+                            r.auth.as_str()
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("refused: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+/// A throwaway data dir for commands that load plugins without serving.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("computehub-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

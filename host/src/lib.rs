@@ -1,0 +1,20 @@
+//! computehub: a compute-center cloud server that serves its management APIs
+//! through sandboxed WebAssembly component plugins.
+//!
+//! - [`server`]: hyper, the router, authentication, admin and ops endpoints;
+//! - [`runtime`]: the wasmtime plugin runtime (engine, cache, grants, calls);
+//! - [`capabilities`]: the host side of the WIT capability interfaces;
+//! - [`registry`]: the active plugin versions and atomic hot swap;
+//! - [`store`]: the embedded SQLite system of record;
+//! - [`auth`]: API keys and the admin token.
+
+pub mod auth;
+pub mod builtin;
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod registry;
+pub mod runtime;
+pub mod server;
+pub mod store;

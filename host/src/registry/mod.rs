@@ -1,0 +1,379 @@
+//! The active plugin versions and their route table, swapped atomically.
+//!
+//! A swap loads and checks the new version completely (compile, world, grant,
+//! describe, route collisions) before one `ArcSwap::store` publishes it.
+//! Requests hold an `Arc` of the table they started with, so requests in
+//! flight finish on the old version and every request after the store sees
+//! the new one. Activations are recorded in the store and the wasm kept in
+//! the data dir, so a restart brings back the same versions.
+
+mod persist;
+pub mod router;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Semaphore;
+use wasmtime::component::InstancePre;
+
+use crate::auth::Scheme;
+use crate::config::Config;
+use crate::runtime::bindings::wit_types::{self, ErrorFormat, Method};
+use crate::runtime::EngineHandle;
+use crate::runtime::{call, LoadError, PluginState, Role, Runtime};
+use router::Router;
+
+/// Where an active version came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Builtin,
+    PluginsDir,
+    Uploaded,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteInfo {
+    pub method: Method,
+    pub path: String,
+    pub auth: Scheme,
+    pub deadline: Duration,
+    pub openapi: Option<serde_json::Value>,
+}
+
+/// One active plugin version.
+pub struct PluginEntry {
+    pub id: String,
+    pub role: Role,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub error_format: ErrorFormat,
+    pub routes: Vec<RouteInfo>,
+    pub pre: InstancePre<PluginState>,
+    pub permits: Semaphore,
+    pub active_since: String,
+    pub source: Source,
+}
+
+/// A version boot loaded (role, wasm, where from).
+type BootVersion = (Role, Arc<[u8]>, Source);
+
+/// Everything a request needs, published as one unit.
+pub struct Table {
+    pub plugins: BTreeMap<String, Arc<PluginEntry>>,
+    pub router: Router,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Collision(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("cannot record the plugin version: {0}")]
+    Persist(String),
+}
+
+pub struct Registry {
+    pub runtime: Runtime,
+    pub config: Config,
+    table: ArcSwap<Table>,
+    /// One install or rollback at a time; requests never take it.
+    swap: tokio::sync::Mutex<()>,
+    data_dir: PathBuf,
+    builtins: &'static [(&'static str, &'static str, &'static [u8])],
+    /// What boot loaded before any upload (built-in or plugins dir): the
+    /// version a rollback past the first upload returns to.
+    defaults: std::sync::Mutex<BTreeMap<String, BootVersion>>,
+}
+
+fn scheme_of(s: wit_types::AuthScheme) -> Scheme {
+    use wit_types::AuthScheme as A;
+    match s {
+        A::None => Scheme::None,
+        A::Bearer => Scheme::Bearer,
+        A::XAuthToken => Scheme::XAuthToken,
+        A::Basic => Scheme::Basic,
+        A::Aksk => Scheme::Aksk,
+        A::Session => Scheme::Session,
+    }
+}
+
+impl Registry {
+    pub fn new(
+        runtime: Runtime,
+        config: Config,
+        data_dir: PathBuf,
+        builtins: &'static [(&'static str, &'static str, &'static [u8])],
+    ) -> Self {
+        Registry {
+            runtime,
+            config,
+            table: ArcSwap::from_pointee(Table {
+                plugins: BTreeMap::new(),
+                router: Router::default(),
+            }),
+            swap: tokio::sync::Mutex::new(()),
+            data_dir,
+            builtins,
+            defaults: Default::default(),
+        }
+    }
+
+    /// The current table; hold it for the whole request.
+    pub fn table(&self) -> Arc<Table> {
+        self.table.load_full()
+    }
+
+    fn builtin(&self, id: &str) -> Option<(Role, &'static [u8])> {
+        self.builtins
+            .iter()
+            .find(|(bid, _, _)| *bid == id)
+            .and_then(|(_, role, wasm)| Role::parse(role).map(|r| (r, *wasm)))
+    }
+
+    fn default_of(&self, id: &str) -> Option<BootVersion> {
+        let defaults = self.defaults.lock().unwrap_or_else(|p| p.into_inner());
+        defaults.get(id).cloned()
+    }
+
+    /// Compile, check and describe a version without publishing it.
+    async fn prepare(
+        &self,
+        id: &str,
+        role: Role,
+        wasm: &[u8],
+        source: Source,
+    ) -> Result<PluginEntry, InstallError> {
+        if let Some(configured) = self.config.role(id) {
+            if configured != role {
+                return Err(InstallError::Refused(format!(
+                    "plugin `{id}` is configured with role {}, not {}",
+                    configured.as_str(),
+                    role.as_str()
+                )));
+            }
+        }
+        let grants = self.config.grants(id);
+        let loaded = self.runtime.load(id, role, wasm, &grants)?;
+        let (name, version, error_format, routes) = match role {
+            Role::Endpoint => {
+                let info = call::describe(
+                    self.runtime.engine(),
+                    &loaded.pre,
+                    self.runtime.services.clone(),
+                    id,
+                )
+                .await
+                .map_err(|e| LoadError::Describe(id.to_string(), e.to_string()))?;
+                let mut routes = Vec::with_capacity(info.routes.len());
+                for r in info.routes {
+                    router::check_template(&r.path)
+                        .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
+                    let auth = scheme_of(r.auth);
+                    if auth == Scheme::Aksk {
+                        return Err(InstallError::Refused(format!(
+                            "plugin `{id}` route `{}` uses AK/SK signing, which this host does not serve yet",
+                            r.path
+                        )));
+                    }
+                    let openapi = if r.openapi.trim().is_empty() {
+                        None
+                    } else {
+                        Some(serde_json::from_str(&r.openapi).map_err(|e| {
+                            InstallError::Refused(format!(
+                                "plugin `{id}` route `{}` has an invalid OpenAPI fragment: {e}",
+                                r.path
+                            ))
+                        })?)
+                    };
+                    routes.push(RouteInfo {
+                        method: r.method,
+                        path: r.path,
+                        auth,
+                        deadline: r
+                            .deadline_ms
+                            .map(|ms| Duration::from_millis(ms.into()))
+                            .unwrap_or(self.runtime.limits.default_deadline),
+                        openapi,
+                    });
+                }
+                (info.name, info.version, info.error_format, routes)
+            }
+            _ => (
+                id.to_string(),
+                loaded.sha256[..12].to_string(),
+                ErrorFormat::Plain,
+                Vec::new(),
+            ),
+        };
+        Ok(PluginEntry {
+            id: id.to_string(),
+            role,
+            name,
+            version,
+            sha256: loaded.sha256,
+            error_format,
+            routes,
+            pre: loaded.pre,
+            permits: Semaphore::new(self.runtime.limits.max_concurrency),
+            active_since: crate::store::records::now(),
+            source,
+        })
+    }
+
+    /// Publish `entries` on top of the current table (replacing same ids).
+    fn publish(&self, entries: Vec<PluginEntry>) -> Result<Vec<Arc<PluginEntry>>, InstallError> {
+        let current = self.table.load_full();
+        let mut plugins = current.plugins.clone();
+        let mut published = Vec::new();
+        for e in entries {
+            if e.role != Role::Endpoint {
+                if let Some(other) = plugins.values().find(|p| p.role == e.role && p.id != e.id) {
+                    return Err(InstallError::Refused(format!(
+                        "plugin `{}` would be a second {} engine beside `{}`; upload it as `{}` to replace that one",
+                        e.id,
+                        e.role.as_str(),
+                        other.id,
+                        other.id
+                    )));
+                }
+            }
+            let e = Arc::new(e);
+            plugins.insert(e.id.clone(), Arc::clone(&e));
+            published.push(e);
+        }
+        let router = Router::build(plugins.values().filter(|p| p.role == Role::Endpoint))
+            .map_err(InstallError::Collision)?;
+        for p in &published {
+            let handle = || {
+                Some(Arc::new(EngineHandle {
+                    id: p.id.clone(),
+                    pre: p.pre.clone(),
+                }))
+            };
+            match p.role {
+                Role::Pricing => self.runtime.services.engines.pricing.store(handle()),
+                Role::Scheduling => self.runtime.services.engines.scheduling.store(handle()),
+                Role::Endpoint => {}
+            }
+        }
+        self.table.store(Arc::new(Table { plugins, router }));
+        Ok(published)
+    }
+
+    /// Load the built-in plugins, then the plugins dir, then the versions
+    /// activated through the admin API, and publish them together.
+    pub async fn boot(&self, plugins_dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+        let _guard = self.swap.lock().await;
+        let mut chosen: BTreeMap<String, (Role, Vec<u8>, Source)> = BTreeMap::new();
+        for (id, _, _) in self.builtins {
+            if self.config.plugins.get(*id).is_some_and(|p| p.disabled) {
+                continue;
+            }
+            if let Some((role, wasm)) = self.builtin(id) {
+                chosen.insert(id.to_string(), (role, wasm.to_vec(), Source::Builtin));
+            }
+        }
+        if let Some(dir) = plugins_dir {
+            for (id, wasm) in persist::read_plugins_dir(dir)? {
+                let role = self.config.role(&id).unwrap_or(Role::Endpoint);
+                chosen.insert(id, (role, wasm, Source::PluginsDir));
+            }
+        }
+        *self.defaults.lock().unwrap_or_else(|p| p.into_inner()) = chosen
+            .iter()
+            .map(|(id, (role, wasm, source))| {
+                (id.clone(), (*role, Arc::from(wasm.as_slice()), *source))
+            })
+            .collect();
+        for a in persist::active(&self.runtime.services.store)? {
+            match persist::read_wasm(&self.data_dir, &a.sha256) {
+                Ok(wasm) => {
+                    chosen.insert(a.plugin_id, (a.role, wasm, Source::Uploaded));
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %a.plugin_id, error = %e, "stored plugin version is missing; keeping the default")
+                }
+            }
+        }
+        let mut entries = Vec::new();
+        for (id, (role, wasm, source)) in chosen {
+            let entry = self
+                .prepare(&id, role, &wasm, source)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(plugin = %id, version = %entry.version, routes = entry.routes.len(), "plugin loaded");
+            entries.push(entry);
+        }
+        self.publish(entries).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+
+    /// Validate and activate a new version of `id`; returns it once every
+    /// new request reaches it.
+    pub async fn install(
+        &self,
+        id: &str,
+        role: Role,
+        wasm: &[u8],
+    ) -> Result<Arc<PluginEntry>, InstallError> {
+        persist::validate_id(id).map_err(InstallError::Refused)?;
+        let _guard = self.swap.lock().await;
+        let entry = self.prepare(id, role, wasm, Source::Uploaded).await?;
+        persist::write_wasm(&self.data_dir, &entry.sha256, wasm)
+            .map_err(|e| InstallError::Persist(e.to_string()))?;
+        let (sha, version) = (entry.sha256.clone(), entry.version.clone());
+        let published = self.publish(vec![entry])?;
+        persist::record_activation(&self.runtime.services.store, id, role, &sha, &version)
+            .map_err(|e| InstallError::Persist(e.to_string()))?;
+        tracing::info!(plugin = %id, version = %version, sha256 = %sha, "plugin swapped");
+        published
+            .into_iter()
+            .next()
+            .ok_or_else(|| InstallError::NotFound(id.to_string()))
+    }
+
+    /// Go back to the version active before the current one.
+    pub async fn rollback(&self, id: &str) -> Result<Arc<PluginEntry>, InstallError> {
+        let _guard = self.swap.lock().await;
+        let store = &self.runtime.services.store;
+        let history =
+            persist::history(store, id).map_err(|e| InstallError::Persist(e.to_string()))?;
+        let Some(current) = history.first() else {
+            return Err(InstallError::NotFound(format!(
+                "plugin `{id}` has no uploaded version to roll back"
+            )));
+        };
+        let entry = match history.get(1) {
+            Some(prev) => {
+                let wasm = persist::read_wasm(&self.data_dir, &prev.sha256)
+                    .map_err(|e| InstallError::Persist(e.to_string()))?;
+                self.prepare(id, prev.role, &wasm, Source::Uploaded).await?
+            }
+            None => match self.default_of(id) {
+                Some((role, wasm, source)) => self.prepare(id, role, &wasm, source).await?,
+                None => {
+                    return Err(InstallError::NotFound(format!(
+                        "plugin `{id}` has no earlier version to roll back to"
+                    )))
+                }
+            },
+        };
+        let published = self.publish(vec![entry])?;
+        persist::retire(store, current.seq).map_err(|e| InstallError::Persist(e.to_string()))?;
+        tracing::info!(plugin = %id, "plugin rolled back");
+        published
+            .into_iter()
+            .next()
+            .ok_or_else(|| InstallError::NotFound(id.to_string()))
+    }
+}

@@ -1,0 +1,133 @@
+//! Persistence of plugin versions: wasm files in `<data dir>/plugins/` named
+//! by SHA-256, activations in the `plugin_activations` table.
+
+use std::path::Path;
+
+use rusqlite::params;
+
+use crate::runtime::Role;
+use crate::store::{records::now, Store, StoreError};
+
+pub struct Activation {
+    pub seq: i64,
+    pub plugin_id: String,
+    pub role: Role,
+    pub sha256: String,
+}
+
+/// Plugin ids: 1-64 of `[a-z0-9-]`, starting with a letter.
+pub fn validate_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "plugin id `{id}` must be 1-64 characters of a-z, 0-9 and `-`, starting with a letter"
+        ))
+    }
+}
+
+fn wasm_path(data_dir: &Path, sha256: &str) -> std::path::PathBuf {
+    data_dir.join("plugins").join(format!("{sha256}.wasm"))
+}
+
+pub fn write_wasm(data_dir: &Path, sha256: &str, wasm: &[u8]) -> std::io::Result<()> {
+    let path = wasm_path(data_dir, sha256);
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(data_dir.join("plugins"))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, wasm)?;
+    std::fs::rename(tmp, path)
+}
+
+pub fn read_wasm(data_dir: &Path, sha256: &str) -> std::io::Result<Vec<u8>> {
+    std::fs::read(wasm_path(data_dir, sha256))
+}
+
+/// `<id>.wasm` files of an operator's plugins directory.
+pub fn read_plugins_dir(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot read plugins dir {}: {e}", dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
+            continue;
+        }
+        let Some(id) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(|s| s.replace('_', "-"))
+        else {
+            continue;
+        };
+        validate_id(&id).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        out.push((id, std::fs::read(&path)?));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+pub fn record_activation(
+    store: &Store,
+    id: &str,
+    role: Role,
+    sha256: &str,
+    version: &str,
+) -> Result<(), StoreError> {
+    store.conn().execute(
+        "INSERT INTO plugin_activations (plugin_id, role, sha256, version, activated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, role.as_str(), sha256, version, now()],
+    )?;
+    Ok(())
+}
+
+pub fn retire(store: &Store, seq: i64) -> Result<(), StoreError> {
+    store.conn().execute(
+        "UPDATE plugin_activations SET retired_at = ?1 WHERE seq = ?2",
+        params![now(), seq],
+    )?;
+    Ok(())
+}
+
+fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Activation> {
+    let role: String = r.get(2)?;
+    Ok(Activation {
+        seq: r.get(0)?,
+        plugin_id: r.get(1)?,
+        role: Role::parse(&role).unwrap_or(Role::Endpoint),
+        sha256: r.get(3)?,
+    })
+}
+
+/// Live activations of `id`, newest first.
+pub fn history(store: &Store, id: &str) -> Result<Vec<Activation>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn.prepare(
+        "SELECT seq, plugin_id, role, sha256 FROM plugin_activations
+         WHERE plugin_id = ?1 AND retired_at IS NULL ORDER BY seq DESC",
+    )?;
+    let rows = stmt.query_map([id], read)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The current activation of every plugin that has one.
+pub fn active(store: &Store) -> Result<Vec<Activation>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn.prepare(
+        "SELECT seq, plugin_id, role, sha256 FROM plugin_activations a
+         WHERE retired_at IS NULL AND seq = (
+             SELECT MAX(seq) FROM plugin_activations b
+             WHERE b.plugin_id = a.plugin_id AND b.retired_at IS NULL)
+         ORDER BY plugin_id",
+    )?;
+    let rows = stmt.query_map([], read)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,145 @@
+//! The route table: method + path templates (`/v1/training/instance/{id}/{podName}/basic`)
+//! matched by `matchit`, one tree per method, built from every active
+//! endpoint plugin. Two plugins claiming the same route are refused.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::PluginEntry;
+use crate::runtime::bindings::wit_types::Method;
+
+/// Path prefixes the host serves itself; plugins may not claim them.
+pub const RESERVED: &[&str] = &[
+    "/admin",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/operations",
+];
+
+/// A matched route: the plugin and the index of the route in its table.
+#[derive(Clone)]
+pub struct Target {
+    pub plugin: Arc<PluginEntry>,
+    pub route: usize,
+}
+
+pub enum Miss {
+    NotFound,
+    /// The path exists for these other methods.
+    MethodNotAllowed(Vec<&'static str>),
+}
+
+#[derive(Default)]
+pub struct Router {
+    trees: HashMap<&'static str, matchit::Router<Target>>,
+}
+
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        Method::Head => "HEAD",
+        Method::Options => "OPTIONS",
+    }
+}
+
+pub fn parse_method(m: &http::Method) -> Option<Method> {
+    Some(match *m {
+        http::Method::GET => Method::Get,
+        http::Method::POST => Method::Post,
+        http::Method::PUT => Method::Put,
+        http::Method::PATCH => Method::Patch,
+        http::Method::DELETE => Method::Delete,
+        http::Method::HEAD => Method::Head,
+        http::Method::OPTIONS => Method::Options,
+        _ => return None,
+    })
+}
+
+/// Is `path` a template this router accepts for a plugin?
+pub fn check_template(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("route `{path}` must start with `/`"));
+    }
+    if RESERVED
+        .iter()
+        .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+    {
+        return Err(format!("route `{path}` is reserved for the host"));
+    }
+    matchit::Router::<()>::new()
+        .insert(path, ())
+        .map_err(|e| format!("route `{path}` is not a valid template: {e}"))
+}
+
+impl Router {
+    /// Build the table from the plugins; the error names both claimants.
+    pub fn build<'a>(
+        plugins: impl IntoIterator<Item = &'a Arc<PluginEntry>>,
+    ) -> Result<Router, String> {
+        let mut trees: HashMap<&'static str, matchit::Router<Target>> = HashMap::new();
+        let mut owners: HashMap<(&'static str, String), String> = HashMap::new();
+        for plugin in plugins {
+            for (i, r) in plugin.routes.iter().enumerate() {
+                let m = method_name(r.method);
+                let tree = trees.entry(m).or_default();
+                let target = Target {
+                    plugin: Arc::clone(plugin),
+                    route: i,
+                };
+                if let Err(e) = tree.insert(r.path.as_str(), target) {
+                    let other = match &e {
+                        matchit::InsertError::Conflict { with } => owners
+                            .get(&(m, with.clone()))
+                            .map(|o| format!("plugin `{o}`'s route `{m} {with}`"))
+                            .unwrap_or_else(|| format!("`{m} {with}`")),
+                        _ => e.to_string(),
+                    };
+                    return Err(format!(
+                        "plugin `{}` claims `{m} {}`, which collides with {other}",
+                        plugin.id, r.path
+                    ));
+                }
+                owners.insert((m, r.path.clone()), plugin.id.clone());
+            }
+        }
+        Ok(Router { trees })
+    }
+
+    pub fn lookup(
+        &self,
+        method: &http::Method,
+        path: &str,
+    ) -> Result<(Target, Vec<(String, String)>), Miss> {
+        let found = self
+            .trees
+            .get(method.as_str())
+            .and_then(|t| t.at(path).ok());
+        if let Some(m) = found {
+            let params = m
+                .params
+                .iter()
+                .map(|(k, v)| {
+                    let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                    (k.to_string(), v.into_owned())
+                })
+                .collect();
+            return Ok((m.value.clone(), params));
+        }
+        let mut allowed: Vec<&'static str> = self
+            .trees
+            .iter()
+            .filter(|(_, t)| t.at(path).is_ok())
+            .map(|(m, _)| *m)
+            .collect();
+        if allowed.is_empty() {
+            return Err(Miss::NotFound);
+        }
+        allowed.sort_unstable();
+        Err(Miss::MethodNotAllowed(allowed))
+    }
+}

@@ -1,0 +1,42 @@
+//! Host-side bindings generated from `wit/` for the three plugin worlds.
+//!
+//! Imports are async on the host (capabilities do I/O); exports are called
+//! with `call_async` so epoch deadlines and host awaits compose.
+
+pub mod endpoint {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "endpoint-plugin",
+        imports: { default: async },
+        exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+pub mod pricing_engine {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "pricing-engine",
+        imports: { default: async },
+        exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize],
+        with: {
+            "computehub:platform/log": super::endpoint::computehub::platform::log,
+        },
+    });
+}
+
+pub mod scheduling_engine {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "scheduling-engine",
+        imports: { default: async },
+        exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize],
+        with: {
+            "computehub:platform/log": super::endpoint::computehub::platform::log,
+        },
+    });
+}
+
+pub use endpoint::computehub::platform::types as wit_types;

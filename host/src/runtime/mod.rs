@@ -1,0 +1,191 @@
+//! The plugin runtime: one wasmtime [`Engine`](wasmtime::Engine) (pooling
+//! allocator, epoch interruption), compiled components cached on disk, grant
+//! checks at load, and one fresh [`Store`](wasmtime::Store) per call.
+
+pub mod bindings;
+mod cache;
+pub mod call;
+mod engine;
+mod grants;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{Component, InstancePre, Linker};
+
+pub use call::CallError;
+pub use engine::Limits;
+pub use state::{ActiveEngines, CallContext, EngineHandle, HostServices, PluginState};
+
+/// What a plugin is for, and so which world it must export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Endpoint,
+    Pricing,
+    Scheduling,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Endpoint => "endpoint",
+            Role::Pricing => "pricing",
+            Role::Scheduling => "scheduling",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "endpoint" => Role::Endpoint,
+            "pricing" => Role::Pricing,
+            "scheduling" => Role::Scheduling,
+            _ => return None,
+        })
+    }
+}
+
+/// A capability interface a plugin may be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    Log,
+    Inventory,
+    Ssh,
+    Kubernetes,
+    Pricing,
+    Scheduling,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 6] = [
+        Capability::Log,
+        Capability::Inventory,
+        Capability::Ssh,
+        Capability::Kubernetes,
+        Capability::Pricing,
+        Capability::Scheduling,
+    ];
+
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Inventory => "inventory",
+            Capability::Ssh => "ssh",
+            Capability::Kubernetes => "kubernetes",
+            Capability::Pricing => "pricing",
+            Capability::Scheduling => "scheduling",
+        }
+    }
+
+    /// Whether this host serves the interface yet. A grant of an unserved
+    /// capability is refused at load rather than linked to a pretend version.
+    pub fn served(self) -> bool {
+        matches!(
+            self,
+            Capability::Log | Capability::Inventory | Capability::Pricing | Capability::Scheduling
+        )
+    }
+}
+
+/// Why a plugin could not be loaded. Each message is one sentence naming the
+/// plugin and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("plugin `{0}` is not a valid WebAssembly component: {1}")]
+    Compile(String, String),
+    #[error("plugin `{plugin}` imports `{interface}`, which its grant does not include")]
+    NotGranted { plugin: String, interface: String },
+    #[error("plugin `{plugin}` imports `{interface}`, which this host does not serve yet")]
+    NotServed { plugin: String, interface: String },
+    #[error("plugin `{plugin}` imports `{interface}`, which this host does not provide")]
+    UnknownImport { plugin: String, interface: String },
+    #[error("plugin `{plugin}` does not export `{interface}`, which the {role} role requires")]
+    WrongWorld {
+        plugin: String,
+        interface: String,
+        role: &'static str,
+    },
+    #[error("plugin `{0}` failed to describe itself: {1}")]
+    Describe(String, String),
+    #[error("plugin `{0}` cannot be linked: {1}")]
+    Link(String, String),
+}
+
+/// A compiled, checked, ready-to-instantiate plugin version.
+pub struct Loaded {
+    pub id: String,
+    pub role: Role,
+    pub sha256: String,
+    pub pre: InstancePre<PluginState>,
+    /// Whether the compiled code came from the on-disk cache.
+    pub cache_hit: bool,
+}
+
+/// The runtime shared by every plugin.
+pub struct Runtime {
+    engine: wasmtime::Engine,
+    linker: Linker<PluginState>,
+    cache_dir: PathBuf,
+    pub limits: Limits,
+    pub services: Arc<HostServices>,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    pub fn new(
+        cache_dir: PathBuf,
+        limits: Limits,
+        services: Arc<HostServices>,
+    ) -> anyhow::Result<Self> {
+        let engine = engine::build(&limits)?;
+        let linker = state::linker(&engine)?;
+        std::fs::create_dir_all(&cache_dir)?;
+        let ticker = engine::EpochTicker::start(engine.clone());
+        Ok(Runtime {
+            engine,
+            linker,
+            cache_dir,
+            limits,
+            services,
+            _ticker: ticker,
+        })
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.engine
+    }
+
+    /// Compile (or fetch from the cache), check the world and the grant, and
+    /// pre-link a plugin. Does not call into it.
+    pub fn load(
+        &self,
+        id: &str,
+        role: Role,
+        wasm: &[u8],
+        granted: &[Capability],
+    ) -> Result<Loaded, LoadError> {
+        let (component, sha256, cache_hit): (Component, String, bool) =
+            cache::compile(&self.engine, &self.cache_dir, wasm)
+                .map_err(|e| LoadError::Compile(id.to_string(), format!("{e:#}")))?;
+        if cache_hit {
+            tracing::info!(plugin = %id, sha256 = %sha256, "compiled component cache hit");
+        } else {
+            tracing::info!(plugin = %id, sha256 = %sha256, "compiled component (cache miss)");
+        }
+        grants::check(&self.engine, &component, id, role, granted)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(id.to_string(), format!("{e:#}")))?;
+        Ok(Loaded {
+            id: id.to_string(),
+            role,
+            sha256,
+            pre,
+            cache_hit,
+        })
+    }
+}

@@ -1,0 +1,171 @@
+//! The admin API, behind the admin token:
+//! `GET /admin/plugins`, `PUT /admin/plugins/{id}?role=...` (the wasm as
+//! body), `POST /admin/plugins/{id}/rollback`.
+
+use std::sync::LazyLock;
+
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::reply::{self, Body};
+use super::{App, MAX_UPLOAD};
+use crate::registry::{router::method_name, InstallError, PluginEntry};
+use crate::runtime::{LoadError, Role};
+
+#[derive(Clone, Copy)]
+enum Op {
+    List,
+    Plugin,
+    Rollback,
+}
+
+static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
+    let mut r = matchit::Router::new();
+    for (path, op) in [
+        ("/admin/plugins", Op::List),
+        ("/admin/plugins/{id}", Op::Plugin),
+        ("/admin/plugins/{id}/rollback", Op::Rollback),
+    ] {
+        // Static, distinct templates: insertion cannot fail.
+        let _ = r.insert(path, op);
+    }
+    r
+});
+
+fn error(status: u16, msg: &str) -> Response<Body> {
+    reply::error(
+        crate::runtime::bindings::wit_types::ErrorFormat::Plain,
+        status,
+        msg,
+    )
+}
+
+pub fn describe(p: &PluginEntry) -> serde_json::Value {
+    json!({
+        "id": p.id,
+        "role": p.role.as_str(),
+        "name": p.name,
+        "version": p.version,
+        "sha256": p.sha256,
+        "source": p.source,
+        "active_since": p.active_since,
+        "routes": p.routes.iter().map(|r| json!({
+            "method": method_name(r.method),
+            "path": r.path,
+            "auth": r.auth.as_str(),
+            "deadline_ms": r.deadline.as_millis() as u64,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn install_error(e: InstallError) -> Response<Body> {
+    let status = match &e {
+        InstallError::Collision(_) => 409,
+        InstallError::NotFound(_) => 404,
+        InstallError::Persist(_) => 500,
+        InstallError::Load(LoadError::Describe(..)) => 422,
+        InstallError::Load(_) | InstallError::Refused(_) => 422,
+    };
+    error(status, &e.to_string())
+}
+
+/// The response and the route template it is counted under.
+pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, String) {
+    let authz = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !app.admin.verify(authz) {
+        return (
+            reply::closing(error(
+                401,
+                "the admin API needs `Authorization: Bearer <admin token>`",
+            )),
+            "/admin".into(),
+        );
+    }
+    let path = req.uri().path().to_string();
+    let Ok(matched) = ROUTES.at(&path) else {
+        return (
+            error(404, &format!("no admin route {path}")),
+            "/admin".into(),
+        );
+    };
+    let op = *matched.value;
+    let id = matched.params.get("id").unwrap_or("").to_string();
+    match (op, req.method().clone()) {
+        (Op::List, Method::GET) => {
+            let table = app.registry.table();
+            let list: Vec<_> = table.plugins.values().map(|p| describe(p)).collect();
+            (
+                reply::json(200, &json!({ "plugins": list })),
+                "/admin/plugins".into(),
+            )
+        }
+        (Op::Plugin, Method::GET) => {
+            let table = app.registry.table();
+            let resp = match table.plugins.get(&id) {
+                Some(p) => reply::json(200, &describe(p)),
+                None => error(404, &format!("no plugin `{id}`")),
+            };
+            (resp, "/admin/plugins/{id}".into())
+        }
+        (Op::Plugin, Method::PUT) => (upload(app, req, &id).await, "/admin/plugins/{id}".into()),
+        (Op::Rollback, Method::POST) => {
+            let resp = match app.registry.rollback(&id).await {
+                Ok(p) => reply::json(200, &describe(&p)),
+                Err(e) => install_error(e),
+            };
+            (resp, "/admin/plugins/{id}/rollback".into())
+        }
+        (_, m) => (
+            error(405, &format!("method {m} is not allowed on {path}")),
+            "/admin".into(),
+        ),
+    }
+}
+
+async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
+    let role_param = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "role")
+            .map(|(_, v)| v.into_owned())
+    });
+    let role = match role_param.as_deref() {
+        None => app
+            .registry
+            .table()
+            .plugins
+            .get(id)
+            .map(|p| p.role)
+            .or_else(|| app.registry.config.role(id))
+            .unwrap_or(Role::Endpoint),
+        Some(r) => match Role::parse(r) {
+            Some(role) => role,
+            None => {
+                return error(
+                    400,
+                    &format!("parameter `role` must be endpoint, pricing or scheduling, got `{r}`"),
+                )
+            }
+        },
+    };
+    let wasm = match Limited::new(req.into_body(), MAX_UPLOAD).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error(
+                413,
+                &format!("plugin upload is larger than {} MiB", MAX_UPLOAD >> 20),
+            )
+        }
+    };
+    if wasm.is_empty() {
+        return error(400, "the request body must be the plugin's wasm component");
+    }
+    match app.registry.install(id, role, &wasm).await {
+        Ok(p) => reply::json(200, &describe(&p)),
+        Err(e) => install_error(e),
+    }
+}

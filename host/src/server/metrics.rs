@@ -1,0 +1,138 @@
+//! Prometheus metrics: per-route request counts by status and a latency
+//! histogram, plus plugin traps, deadline kills and overload rejections.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Default)]
+struct RouteStats {
+    by_status: BTreeMap<u16, u64>,
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    routes: Mutex<BTreeMap<(String, String, String), RouteStats>>,
+    plugin_events: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+/// A plugin-level event counted in `computehub_plugin_events_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum PluginEvent {
+    Trap,
+    DeadlineKill,
+    Busy,
+    MemoryLimit,
+}
+
+impl PluginEvent {
+    fn as_str(self) -> &'static str {
+        match self {
+            PluginEvent::Trap => "trap",
+            PluginEvent::DeadlineKill => "deadline_kill",
+            PluginEvent::Busy => "busy",
+            PluginEvent::MemoryLimit => "memory_limit",
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    pub fn record(&self, plugin: &str, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let s = routes
+            .entry((plugin.to_string(), method.to_string(), route.to_string()))
+            .or_default();
+        *s.by_status.entry(status).or_default() += 1;
+        s.count += 1;
+        s.sum += secs;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                s.buckets[i] += 1;
+            }
+        }
+    }
+
+    pub fn plugin_event(&self, plugin: &str, event: PluginEvent) {
+        let mut ev = self.plugin_events.lock().unwrap_or_else(|p| p.into_inner());
+        *ev.entry((plugin.to_string(), event.as_str())).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        out.push_str("# HELP computehub_requests_total Requests by plugin, route and status.\n");
+        out.push_str("# TYPE computehub_requests_total counter\n");
+        for ((plugin, method, route), s) in routes.iter() {
+            for (status, n) in &s.by_status {
+                let _ = writeln!(
+                    out,
+                    "computehub_requests_total{{plugin=\"{}\",method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(plugin),
+                    escape(route)
+                );
+            }
+        }
+        out.push_str(
+            "# HELP computehub_request_duration_seconds Request latency by plugin and route.\n",
+        );
+        out.push_str("# TYPE computehub_request_duration_seconds histogram\n");
+        for ((plugin, method, route), s) in routes.iter() {
+            let labels = format!(
+                "plugin=\"{}\",method=\"{method}\",route=\"{}\"",
+                escape(plugin),
+                escape(route)
+            );
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "computehub_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                    s.buckets[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "computehub_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "computehub_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "computehub_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+        drop(routes);
+        out.push_str("# HELP computehub_plugin_events_total Plugin traps, deadline kills, memory-limit kills and overload rejections.\n");
+        out.push_str("# TYPE computehub_plugin_events_total counter\n");
+        let ev = self.plugin_events.lock().unwrap_or_else(|p| p.into_inner());
+        for ((plugin, event), n) in ev.iter() {
+            let _ = writeln!(
+                out,
+                "computehub_plugin_events_total{{plugin=\"{}\",event=\"{event}\"}} {n}",
+                escape(plugin)
+            );
+        }
+        out
+    }
+}

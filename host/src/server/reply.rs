@@ -1,0 +1,64 @@
+//! Responses the host writes itself, in the error format of the API area
+//! whose route was hit (so clients see one envelope per area).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::json;
+
+use crate::runtime::bindings::wit_types::ErrorFormat;
+
+pub type Body = Full<Bytes>;
+
+pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(value.to_string())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    resp
+}
+
+pub fn text(status: u16, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    resp
+}
+
+/// Huawei IEF error code for a host-generated status.
+fn ief_code(status: u16) -> &'static str {
+    match status {
+        400 => "IEF.000400",
+        401 => "IEF.000401",
+        403 => "IEF.000403",
+        404 => "IEF.000404",
+        413 => "IEF.000413",
+        503 => "IEF.000503",
+        _ => "IEF.000500",
+    }
+}
+
+/// An error in the area's own envelope, with the same HTTP status.
+pub fn error(format: ErrorFormat, status: u16, message: &str) -> Response<Body> {
+    let body = match format {
+        ErrorFormat::Plain => json!({ "error": message }),
+        ErrorFormat::Alaya => json!({ "status": status, "message": message, "data": null }),
+        ErrorFormat::Ief => json!({ "error_code": ief_code(status), "error_msg": message }),
+        ErrorFormat::Pcapi => json!({ "status": false, "info": message, "data": null }),
+        ErrorFormat::Kboss => json!({ "status": false, "msg": message }),
+    };
+    json(status, &body)
+}
+
+/// Mark a response sent before the request body was read: the connection
+/// closes instead of being reused with unread bytes in it.
+pub fn closing(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}

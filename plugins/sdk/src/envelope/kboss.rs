@@ -1,0 +1,296 @@
+//! kboss: `{"status": <bool>, "msg": "...", "data": ...}` and its pages.
+//!
+//! Lists take `page` (1-based), `rows` (page size) and `sort` and answer
+//! `data: {"total": n, "rows": [...]}`, each row carrying `row_num_`, its
+//! 1-based position across pages (`offset + i + 1`):
+//!
+//! ```
+//! # use computehub_sdk::{Params, envelope::kboss};
+//! let params = Params::from_parts(&[], "page=2&rows=2&sort=name%20desc", None, b"").unwrap();
+//! let paging = kboss::Paging::from_params(&params).unwrap();
+//! assert_eq!((paging.offset(), paging.limit()), (2, 2));
+//! let order = paging.order_by(&["name", "created-at"]).unwrap();
+//! assert!(order[0].descending);
+//! let data = kboss::page_data(5, vec![serde_json::json!({"id": "a"})], paging.offset());
+//! assert_eq!(data["rows"][0]["row_num_"], 3);
+//! ```
+
+use serde::Serialize;
+
+use crate::bindings::computehub::platform::inventory::{Order, RowQuery};
+use crate::error::ApiError;
+use crate::params::{ParamError, Params};
+use crate::{response, Response};
+
+/// Page size when `rows` is absent.
+pub const DEFAULT_ROWS: u32 = 80;
+/// Largest accepted page size (the inventory's own cap).
+pub const MAX_ROWS: u32 = 10_000;
+
+#[derive(Serialize)]
+struct Envelope<'a, T: ?Sized> {
+    status: bool,
+    msg: &'a str,
+    data: &'a T,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    status: bool,
+    msg: &'a str,
+}
+
+/// `200 {"status": true, "msg": msg, "data": data}`.
+pub fn ok<T: Serialize + ?Sized>(msg: &str, data: &T) -> Response {
+    response::json(
+        200,
+        &Envelope {
+            status: true,
+            msg,
+            data,
+        },
+    )
+}
+
+/// `{"status": false, "msg": msg}` with HTTP `http_status`.
+pub fn fail(http_status: u16, msg: &str) -> Response {
+    response::json(http_status, &Failure { status: false, msg })
+}
+
+/// Renders an [`ApiError`] with its status and message.
+pub fn from_error(err: &ApiError) -> Response {
+    fail(err.status(), &err.to_string())
+}
+
+/// `{"total": total, "rows": rows}` where every object row gets
+/// `row_num_ = offset + i + 1` (appended last, as the seeds show it).
+pub fn page_data(
+    total: u64,
+    rows: impl IntoIterator<Item = serde_json::Value>,
+    offset: u32,
+) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .zip(u64::from(offset) + 1..)
+        .map(|(mut row, num)| {
+            if let serde_json::Value::Object(fields) = &mut row {
+                fields.insert("row_num_".to_owned(), num.into());
+            }
+            row
+        })
+        .collect();
+    serde_json::json!({ "total": total, "rows": rows })
+}
+
+/// `200 {"status": true, "msg": msg, "data": {"total", "rows"}}` for one page.
+pub fn page(
+    msg: &str,
+    total: u64,
+    rows: impl IntoIterator<Item = serde_json::Value>,
+    paging: &Paging,
+) -> Response {
+    ok(msg, &page_data(total, rows, paging.offset()))
+}
+
+/// One `sort` key: a field name and its direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// The field as the client named it.
+    pub field: String,
+    /// `desc` (or a leading `-`).
+    pub descending: bool,
+}
+
+/// The paging parameters of a kboss list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging {
+    /// 1-based page number.
+    pub page: u32,
+    /// Page size.
+    pub rows: u32,
+    /// Sort keys, most significant first; empty when `sort` is absent.
+    pub sort: Vec<SortKey>,
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Paging {
+            page: 1,
+            rows: DEFAULT_ROWS,
+            sort: Vec::new(),
+        }
+    }
+}
+
+impl Paging {
+    /// Reads `page` (default 1), `rows` (default [`DEFAULT_ROWS`], at most
+    /// [`MAX_ROWS`]) and `sort`.
+    ///
+    /// `sort` is a comma-separated list of keys, each `field`, `field asc`,
+    /// `field desc` or `-field`.
+    pub fn from_params(params: &Params) -> Result<Self, ParamError> {
+        let page = params.optional_u32("page")?.unwrap_or(1);
+        if page == 0 {
+            return Err(ParamError::invalid("page", "an integer from 1", "0"));
+        }
+        let rows = params.optional_u32("rows")?.unwrap_or(DEFAULT_ROWS);
+        if rows == 0 || rows > MAX_ROWS {
+            return Err(ParamError::invalid(
+                "rows",
+                "an integer from 1 to 10000",
+                &rows.to_string(),
+            ));
+        }
+        let sort = match params.optional_str("sort")? {
+            Some(text) => parse_sort(text)?,
+            None => Vec::new(),
+        };
+        Ok(Paging { page, rows, sort })
+    }
+
+    /// Rows to skip: `(page - 1) * rows`.
+    pub fn offset(&self) -> u32 {
+        self.page.saturating_sub(1).saturating_mul(self.rows)
+    }
+
+    /// Rows to take.
+    pub fn limit(&self) -> u32 {
+        self.rows
+    }
+
+    /// The sort keys as an inventory order, refusing fields not in
+    /// `allowed` (so clients cannot sort on secrets or unknown columns).
+    pub fn order_by(&self, allowed: &[&str]) -> Result<Vec<Order>, ParamError> {
+        self.sort
+            .iter()
+            .map(|key| {
+                if allowed.contains(&key.field.as_str()) {
+                    Ok(Order {
+                        field: key.field.clone(),
+                        descending: key.descending,
+                    })
+                } else {
+                    Err(ParamError::invalid("sort", "a sortable field", &key.field))
+                }
+            })
+            .collect()
+    }
+
+    /// An inventory query for this page: limit, offset and the sort keys
+    /// (refusing fields not in `sortable`). Add conditions with
+    /// [`RowQuery::filter`] / [`RowQuery::eq`].
+    pub fn query(&self, sortable: &[&str]) -> Result<RowQuery, ParamError> {
+        Ok(RowQuery {
+            conditions: Vec::new(),
+            order_by: self.order_by(sortable)?,
+            limit: Some(self.limit()),
+            offset: self.offset(),
+        })
+    }
+}
+
+fn parse_sort(text: &str) -> Result<Vec<SortKey>, ParamError> {
+    let mut keys = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut words = item.split_whitespace();
+        let (field, descending) = match (words.next(), words.next(), words.next()) {
+            (Some(field), None, None) => match field.strip_prefix('-') {
+                Some(field) => (field, true),
+                None => (field, false),
+            },
+            (Some(field), Some(dir), None) if dir.eq_ignore_ascii_case("asc") => (field, false),
+            (Some(field), Some(dir), None) if dir.eq_ignore_ascii_case("desc") => (field, true),
+            _ => {
+                return Err(ParamError::invalid(
+                    "sort",
+                    "`field`, `field asc` or `field desc`",
+                    item,
+                ))
+            }
+        };
+        let valid = !field.is_empty()
+            && field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(ParamError::invalid("sort", "a field name", item));
+        }
+        keys.push(SortKey {
+            field: field.to_owned(),
+            descending,
+        });
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn paging(query: &str) -> Result<Paging, ParamError> {
+        Paging::from_params(&Params::from_parts(&[], query, None, b"").unwrap())
+    }
+
+    #[test]
+    fn defaults_and_offsets() {
+        let p = paging("").unwrap();
+        assert_eq!(p, Paging::default());
+        assert_eq!(p.offset(), 0);
+        let p = paging("page=3&rows=10").unwrap();
+        assert_eq!((p.offset(), p.limit()), (20, 10));
+        assert!(paging("page=0").is_err());
+        assert!(paging("rows=0").is_err());
+        assert!(paging("rows=10001").is_err());
+        assert_eq!(
+            paging("page=x").unwrap_err().to_string(),
+            "parameter `page` must be an integer, got `x`"
+        );
+    }
+
+    #[test]
+    fn sort_forms() {
+        let p = paging("sort=name,-created_at,%20ip%20DESC%20,id+asc").unwrap();
+        let keys: Vec<(&str, bool)> = p
+            .sort
+            .iter()
+            .map(|k| (k.field.as_str(), k.descending))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("name", false),
+                ("created_at", true),
+                ("ip", true),
+                ("id", false)
+            ]
+        );
+        assert!(paging("sort=name%20sideways").is_err());
+        assert!(paging("sort=na;me").is_err());
+        let p = paging("sort=password").unwrap();
+        assert!(p.order_by(&["name"]).is_err());
+        assert!(p.query(&["name"]).is_err());
+        let q = paging("page=2&rows=5&sort=-name")
+            .unwrap()
+            .query(&["name"])
+            .unwrap();
+        assert_eq!((q.limit, q.offset, q.order_by.len()), (Some(5), 5, 1));
+    }
+
+    #[test]
+    fn rows_are_numbered_across_pages() {
+        let p = paging("page=2&rows=2").unwrap();
+        let r = page("ok", 3, vec![serde_json::json!({"id": "c"})], &p);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"status": true, "msg": "ok",
+                "data": {"total": 3, "rows": [{"id": "c", "row_num_": 3}]}})
+        );
+        let v: serde_json::Value = serde_json::from_slice(&fail(400, "无算力中心ID").body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"status": false, "msg": "无算力中心ID"})
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! [`ApiError`]: one typed error for everything a handler can fail on.
+//!
+//! Handlers written as `fn serve(req: &Request) -> Result<Response, ApiError>`
+//! use `?` on parameters and capability calls alike; the area's envelope
+//! module then renders the error (`kboss::from_error(&e)`, ...) with
+//! [`ApiError::status`] as the HTTP status.
+
+use crate::bindings::computehub::platform::{inventory, kubernetes, pricing, scheduling, ssh};
+use crate::params::ParamError;
+
+/// Why a request failed, with the HTTP status it maps to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// A parameter or the body was refused (400).
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The request is malformed or asks for something impossible (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The caller is not authenticated (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing asked for does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// A remote machine or service answered badly or not at all (502).
+    #[error("{0}")]
+    BadGateway(String),
+    /// A dependency is unavailable for now (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A dependency did not answer in time (504).
+    #[error("{0}")]
+    Timeout(String),
+    /// Something failed inside the platform (500).
+    #[error("{0}")]
+    Internal(String),
+    /// Any other status with its message.
+    #[error("{message}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The message for the caller.
+        message: String,
+    },
+}
+
+impl ApiError {
+    /// An error with an explicit HTTP status.
+    pub fn status_message(status: u16, message: impl Into<String>) -> Self {
+        ApiError::Status {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Param(_) | ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict(_) => 409,
+            ApiError::BadGateway(_) => 502,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Timeout(_) => 504,
+            ApiError::Internal(_) => 500,
+            ApiError::Status { status, .. } => *status,
+        }
+    }
+}
+
+impl From<inventory::Error> for ApiError {
+    fn from(e: inventory::Error) -> Self {
+        match e {
+            inventory::Error::NotFound(m) => ApiError::NotFound(m),
+            inventory::Error::Conflict(m) => ApiError::Conflict(m),
+            inventory::Error::Invalid(m) => ApiError::BadRequest(m),
+            inventory::Error::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<ssh::Error> for ApiError {
+    fn from(e: ssh::Error) -> Self {
+        match e {
+            ssh::Error::Invalid(m) => ApiError::BadRequest(m),
+            ssh::Error::Unreachable(m) => ApiError::BadGateway(format!("ssh: unreachable: {m}")),
+            ssh::Error::AuthFailed(m) => {
+                ApiError::BadGateway(format!("ssh: authentication failed: {m}"))
+            }
+            ssh::Error::HostKeyChanged(m) => {
+                ApiError::BadGateway(format!("ssh: host key changed: {m}"))
+            }
+            ssh::Error::Timeout(m) => ApiError::Timeout(format!("ssh: timed out: {m}")),
+            ssh::Error::Denied(m) => ApiError::Forbidden(m),
+        }
+    }
+}
+
+impl From<kubernetes::Error> for ApiError {
+    fn from(e: kubernetes::Error) -> Self {
+        match e {
+            kubernetes::Error::NotFound(m) => ApiError::NotFound(m),
+            kubernetes::Error::Conflict(m) => ApiError::Conflict(m),
+            kubernetes::Error::Invalid(m) => ApiError::BadRequest(m),
+            kubernetes::Error::Unavailable(m) => {
+                ApiError::Unavailable(format!("kubernetes: unavailable: {m}"))
+            }
+            kubernetes::Error::Timeout(m) => {
+                ApiError::Timeout(format!("kubernetes: timed out: {m}"))
+            }
+            kubernetes::Error::Denied(m) => ApiError::Forbidden(m),
+        }
+    }
+}
+
+impl From<pricing::Error> for ApiError {
+    fn from(e: pricing::Error) -> Self {
+        match e {
+            pricing::Error::Invalid(m) => ApiError::BadRequest(m),
+            pricing::Error::Unavailable(m) => ApiError::Unavailable(format!("pricing: {m}")),
+        }
+    }
+}
+
+impl From<scheduling::Error> for ApiError {
+    fn from(e: scheduling::Error) -> Self {
+        match e {
+            scheduling::Error::Invalid(m) => ApiError::BadRequest(m),
+            scheduling::Error::Unavailable(m) => ApiError::Unavailable(format!("scheduling: {m}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            ApiError::from(inventory::Error::Conflict("x".into())).status(),
+            409
+        );
+        assert_eq!(
+            ApiError::from(ssh::Error::Timeout("x".into())).status(),
+            504
+        );
+        let p = ParamError::Missing { name: "id".into() };
+        let e = ApiError::from(p);
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.to_string(), "parameter `id` is required");
+        assert_eq!(ApiError::status_message(418, "teapot").status(), 418);
+    }
+}

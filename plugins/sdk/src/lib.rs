@@ -1,0 +1,179 @@
+//! Guest SDK for computehub plugins.
+//!
+//! A plugin is a WebAssembly component (target `wasm32-wasip2`) that exports
+//! the `computehub:platform/handler` interface of the `endpoint-plugin` world
+//! (see `wit/` at the repository root). This crate generates the guest
+//! bindings once and adds the helpers every plugin needs:
+//!
+//! - [`params`]: request parameters merged from the route, the query string
+//!   and a form or JSON body, with typed extraction and field-naming errors;
+//! - [`response`] and [`envelope`]: JSON responses and each API area's wire
+//!   envelope (Alaya, IEF, pcapi, kboss with its `{total, rows}` pages);
+//! - [`route`]: a builder for the routes returned by `describe()`, with their
+//!   OpenAPI operation;
+//! - [`log`]: logging through the host's `log` capability;
+//! - [`inventory`]: the `inventory` capability plus value/row helpers;
+//! - [`error`]: [`ApiError`], one typed error for a handler's failure paths;
+//! - [`pricing_engine`] and [`scheduling_engine`]: the bindings of the two
+//!   engine worlds, for the components that implement pricing and placement.
+//!
+//! A plugin implements [`Plugin`] and exports itself with [`export_plugin!`]:
+//!
+//! ```ignore
+//! use computehub_sdk::{export_plugin, response, route, AuthScheme, ErrorFormat};
+//! use computehub_sdk::{Plugin, PluginInfo, Request, Response};
+//!
+//! struct Hello;
+//!
+//! impl Plugin for Hello {
+//!     fn describe() -> PluginInfo {
+//!         computehub_sdk::plugin_info("hello", "1.0.0", ErrorFormat::Plain, [
+//!             route::get("/hello/{name}", AuthScheme::None).summary("Greet someone"),
+//!         ])
+//!     }
+//!
+//!     fn handle(req: Request) -> Response {
+//!         match req.route.as_str() {
+//!             "/hello/{name}" => {
+//!                 let name = req.route_param("name").unwrap_or("world");
+//!                 response::json(200, &serde_json::json!({ "message": format!("hello, {name}") }))
+//!             }
+//!             _ => response::error(404, "no such route"),
+//!         }
+//!     }
+//! }
+//!
+//! export_plugin!(Hello);
+//! ```
+//!
+//! # Capabilities and imports
+//!
+//! A component imports exactly the capability interfaces whose functions it
+//! calls: the linker drops the others, whatever this crate re-exports. The
+//! host refuses a component whose imports exceed the plugin's grant, so call
+//! only what the operator grants you (a plugin that never logs and never
+//! touches the inventory imports neither).
+
+pub mod envelope;
+pub mod error;
+pub mod inventory;
+pub mod log;
+pub mod params;
+mod request;
+pub mod response;
+pub mod route;
+
+/// The generated bindings of the `endpoint-plugin` world.
+///
+/// Everything useful is re-exported at the crate root or in a capability
+/// module; this module is public for completeness and for the export macro.
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "endpoint-plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "computehub_sdk::bindings",
+        export_macro_name: "export_plugin",
+    });
+}
+
+/// Bindings of the `pricing-engine` world: implement [`pricing_engine::Guest`]
+/// (`quote`) and export it with [`export_pricing_engine!`].
+///
+/// An engine is pure computation over what it is given; it may import only
+/// `log` (the [`log`] helpers work in engines too).
+#[allow(missing_docs, clippy::all)]
+pub mod pricing_engine {
+    wit_bindgen::generate!({
+        world: "pricing-engine",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "computehub_sdk::pricing_engine",
+        export_macro_name: "export_pricing_engine",
+    });
+
+    pub use self::exports::computehub::platform::pricing::*;
+}
+
+/// Bindings of the `scheduling-engine` world: implement
+/// [`scheduling_engine::Guest`] (`fit`) and export it with
+/// [`export_scheduling_engine!`].
+#[allow(missing_docs, clippy::all)]
+pub mod scheduling_engine {
+    wit_bindgen::generate!({
+        world: "scheduling-engine",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "computehub_sdk::scheduling_engine",
+        export_macro_name: "export_scheduling_engine",
+    });
+
+    pub use self::exports::computehub::platform::scheduling::*;
+}
+
+/// Exports a type implementing [`pricing_engine::Guest`] as the component's
+/// `pricing` export: `computehub_sdk::export_pricing_engine!(MyEngine);`.
+pub use pricing_engine::export_pricing_engine;
+
+/// Exports a type implementing [`scheduling_engine::Guest`] as the
+/// component's `scheduling` export.
+pub use scheduling_engine::export_scheduling_engine;
+
+/// Exports a type implementing [`Plugin`] as the component's `handler`.
+///
+/// Use it once per plugin crate, at the crate root, with a plain type name:
+/// `computehub_sdk::export_plugin!(MyPlugin);`. The plugin crate must depend
+/// on this crate under its own name, `computehub_sdk`.
+pub use bindings::export_plugin;
+
+pub use bindings::computehub::platform::types::{
+    AuthScheme, ErrorFormat, Method, PluginInfo, Principal, Request, Response, Route,
+};
+/// The trait a plugin implements: `describe()` and `handle(request)`.
+pub use bindings::exports::computehub::platform::handler::Guest as Plugin;
+
+/// Remote commands over SSH (capability `ssh`).
+pub use bindings::computehub::platform::ssh;
+
+/// Kubernetes clusters (capability `kubernetes`).
+pub use bindings::computehub::platform::kubernetes;
+
+/// Prices from the active pricing engine (capability `pricing`).
+pub use bindings::computehub::platform::pricing;
+
+/// Placement from the active scheduling engine (capability `scheduling`).
+pub use bindings::computehub::platform::scheduling;
+
+pub use error::ApiError;
+pub use params::{ParamError, Params};
+
+/// Builds the [`PluginInfo`] that `describe()` returns.
+///
+/// `routes` takes [`route::RouteBuilder`]s (or ready [`Route`]s).
+pub fn plugin_info<R: Into<Route>>(
+    name: &str,
+    version: &str,
+    error_format: ErrorFormat,
+    routes: impl IntoIterator<Item = R>,
+) -> PluginInfo {
+    PluginInfo {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        error_format,
+        routes: routes.into_iter().map(Into::into).collect(),
+    }
+}
+
+/// The usual imports of a plugin crate.
+pub mod prelude {
+    pub use crate::envelope::{alaya, ief, kboss, pcapi};
+    pub use crate::error::ApiError;
+    pub use crate::params::{ParamError, Params};
+    pub use crate::response;
+    pub use crate::route::{self, RouteBuilder};
+    pub use crate::{export_plugin, plugin_info};
+    pub use crate::{
+        AuthScheme, ErrorFormat, Method, Plugin, PluginInfo, Principal, Request, Response, Route,
+    };
+}

@@ -1,0 +1,163 @@
+//! Authentication: the per-route schemes, 401/403, and keys bound to organisations.
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_scheme_resolves_the_principal_and_refuses_the_rest() {
+    let s = Server::start();
+    let bearer = s.key("acme", "bearer");
+    let token = s.key("globex", "x-auth-token");
+    let basic = s.key("initech", "basic");
+
+    // Bearer
+    let r = s
+        .http
+        .get(s.url("/fixtures/whoami"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["organisation"], "acme");
+    assert_eq!(body["scheme"], "bearer");
+    assert!(!body["key_id"].as_str().unwrap().is_empty());
+    assert!(!bearer.contains(body["key_id"].as_str().unwrap()) || bearer.starts_with("chk."));
+
+    // X-Auth-Token
+    let r = s
+        .http
+        .get(s.url("/fixtures/token"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["organisation"], "globex");
+
+    // Basic: key id as user, secret as password
+    let (user, pass) = basic.split_once(':').unwrap();
+    let r = s
+        .http
+        .get(s.url("/fixtures/basic"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["organisation"], "initech");
+
+    // No credentials: 401 naming what to send
+    let (status, body) = s.get("/fixtures/whoami").await;
+    assert_eq!(status, 401);
+    assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
+
+    // A wrong secret for a real key id: 401
+    let forged = format!("{}x", &bearer[..bearer.len() - 1]);
+    let r = s
+        .http
+        .get(s.url("/fixtures/whoami"))
+        .bearer_auth(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A valid key of another scheme: 403
+    let r = s
+        .http
+        .get(s.url("/fixtures/whoami"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = s
+        .http
+        .get(s.url("/fixtures/token"))
+        .header("X-Auth-Token", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // The secret never reaches the log.
+    let secret = bearer.rsplit('.').next().unwrap();
+    assert!(!s.log_text().contains(secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_api_needs_the_admin_token() {
+    let s = Server::start();
+    let r = s.http.get(s.url("/admin/plugins")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let key = s.key("acme", "bearer");
+    let r = s
+        .http
+        .get(s.url("/admin/plugins"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s
+        .http
+        .put(s.url("/admin/plugins/echo"))
+        .body(wasm("echo_v2.wasm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(s.get("/echo/version").await.1["version"], "1.0.0");
+}
+
+#[test]
+fn keys_create_prints_the_credential_alone_on_its_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (scheme, check) in [
+        (
+            "bearer",
+            (|l: &str| l.starts_with("chk.") && l.len() > 40) as fn(&str) -> bool,
+        ),
+        ("x-auth-token", |l: &str| l.starts_with("chk.")),
+        ("basic", |l: &str| {
+            l.split_once(':')
+                .is_some_and(|(u, p)| !u.is_empty() && p.len() >= 43)
+        }),
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args([
+                "keys",
+                "create",
+                "--org",
+                "acme",
+                "--scheme",
+                scheme,
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let last = stdout.lines().last().unwrap();
+        assert!(check(last), "{scheme}: {last}");
+        assert!(!last.contains(' '));
+    }
+    let out = std::process::Command::new(BIN)
+        .args([
+            "keys",
+            "create",
+            "--org",
+            "bad org!",
+            "--scheme",
+            "bearer",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

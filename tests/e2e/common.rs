@@ -1,0 +1,222 @@
+//! The test harness: the real `computehub` binary on an ephemeral loopback
+//! port, with its own data dir, the fixture plugins in a plugins dir, and a
+//! log file the tests can read.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_computehub");
+pub const PLUGINS: &str = env!("COMPUTEHUB_TEST_PLUGINS");
+pub const ADMIN: &str = "test-admin-token-0123456789";
+
+/// Grants for the fixture plugins.
+pub const CONFIG: &str = r#"
+default-deadline-ms = 5000
+[plugins.fixtures]
+role = "endpoint"
+grants = ["log", "inventory"]
+[plugins.echo]
+role = "endpoint"
+grants = ["log"]
+"#;
+
+pub fn wasm(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(PLUGINS).join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A compiled-component cache shared by tests that do not test the cache.
+fn shared_cache() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+    pub own_cache: bool,
+    pub http: reqwest::Client,
+}
+
+pub struct Options {
+    pub config: &'static str,
+    /// (file in PLUGINS, id) loaded from the plugins dir.
+    pub plugins: Vec<(&'static str, &'static str)>,
+    pub own_cache: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            config: CONFIG,
+            plugins: vec![("fixtures.wasm", "fixtures"), ("echo_v1.wasm", "echo")],
+            own_cache: false,
+        }
+    }
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::with(Options::default())
+    }
+
+    pub fn with(opts: Options) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), opts.config).unwrap();
+        let pdir = dir.path().join("plugins-dir");
+        std::fs::create_dir_all(&pdir).unwrap();
+        for (file, id) in &opts.plugins {
+            std::fs::write(pdir.join(format!("{id}.wasm")), wasm(file)).unwrap();
+        }
+        let mut s = Server {
+            child: None,
+            base: String::new(),
+            log: dir.path().join("server.log"),
+            dir,
+            own_cache: opts.own_cache,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap(),
+        };
+        s.launch();
+        s
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Start the binary and wait until it listens.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(self.data())
+            .arg("--config")
+            .arg(self.dir.path().join("config.toml"))
+            .arg("--plugins-dir")
+            .arg(self.dir.path().join("plugins-dir"))
+            .env("COMPUTEHUB_ADMIN_TOKEN", ADMIN)
+            .env("COMPUTEHUB_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log);
+        if !self.own_cache {
+            cmd.arg("--cache-dir").arg(shared_cache());
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "server did not start; log:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                )
+            });
+        self.base = base;
+        self.child = Some(child);
+    }
+
+    /// SIGTERM, and wait for the process to exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        child.wait().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `computehub keys create`; the credential is the last line.
+    pub fn key(&self, org: &str, scheme: &str) -> String {
+        let out = Command::new(BIN)
+            .args([
+                "keys",
+                "create",
+                "--org",
+                org,
+                "--scheme",
+                scheme,
+                "--data-dir",
+            ])
+            .arg(self.data())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout.lines().last().unwrap().to_string()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get_admin(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn admin_put(&self, id: &str, file: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .put(self.url(&format!("/admin/plugins/{id}?role=endpoint")))
+            .bearer_auth(ADMIN)
+            .body(wasm(file))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

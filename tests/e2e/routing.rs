@@ -1,0 +1,118 @@
+//! Routing: templates with parameters, 404/405, collisions refused, grants.
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_pass_decoded_parameters_and_query() {
+    let s = Server::start();
+    let (status, body) = s
+        .get("/fixtures/echo/hello%20w%C3%B6rld?x=1&y=%E4%B8%AD")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "hello wörld");
+    assert_eq!(body["query"], "x=1&y=%E4%B8%AD");
+    assert_eq!(body["route"], "/fixtures/echo/{name}");
+    assert_eq!(body["plugin"], "fixtures");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_paths_are_404_and_wrong_methods_405_in_json() {
+    let s = Server::start();
+    let (status, body) = s.get("/no/such/route").await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("/no/such/route"));
+
+    let r = s.http.post(s.url("/fixtures/echo/x")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("GET"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_plugin_claiming_a_route_is_refused() {
+    let s = Server::start();
+    // echo v1 is already loaded as `echo`; the same routes under another id collide.
+    let (status, body) = s.admin_put("echo-copy", "echo_v1.wasm").await;
+    assert_eq!(status, 409, "{body}");
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("`echo-copy`") && msg.contains("`echo`") && msg.contains("/echo/"),
+        "{msg}"
+    );
+    // nothing changed
+    let (status, body) = s.get("/echo/version").await;
+    assert_eq!((status, body["version"].as_str()), (200, Some("1.0.0")));
+    let (_, list) = s.get_admin("/admin/plugins").await;
+    assert!(!list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["id"] == "echo-copy"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ungranted_import_is_refused_at_load_with_one_sentence() {
+    let s = Server::start();
+    // `stranger` is not in the config: it is granted `log` only, and
+    // fixtures imports `inventory`.
+    let (status, body) = s.admin_put("stranger", "fixtures.wasm").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"],
+        "plugin `stranger` imports `computehub:platform/inventory@0.1.0`, which its grant does not include"
+    );
+
+    // The same check from the CLI, before any server is involved.
+    let cfg = s.dir.path().join("log-only.toml");
+    std::fs::write(
+        &cfg,
+        "[plugins.fixtures]\nrole = \"endpoint\"\ngrants = [\"log\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["plugin", "check", "--role", "endpoint", "--config"])
+        .arg(&cfg)
+        .arg(std::path::Path::new(PLUGINS).join("fixtures.wasm"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("plugin `fixtures` imports `computehub:platform/inventory@0.1.0`, which its grant does not include"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_of_the_wrong_world_is_refused() {
+    let s = Server::start();
+    let r = s
+        .http
+        .put(s.url("/admin/plugins/pricey?role=pricing"))
+        .bearer_auth(ADMIN)
+        .body(wasm("echo_v1.wasm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "plugin `pricey` does not export `computehub:platform/pricing@0.1.0`, which the pricing role requires"
+    );
+    let r = s
+        .http
+        .put(s.url("/admin/plugins/junk?role=endpoint"))
+        .bearer_auth(ADMIN)
+        .body(b"not wasm".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("plugin `junk` is not a valid WebAssembly component"));
+}
