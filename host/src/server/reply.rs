@@ -47,9 +47,11 @@ fn ief_code(status: u16) -> &'static str {
 pub fn error(format: ErrorFormat, status: u16, message: &str) -> Response<Body> {
     let body = match format {
         ErrorFormat::Plain => json!({ "error": message }),
-        ErrorFormat::Alaya => json!({ "status": status, "message": message, "data": null }),
+        // The seeds' 403/500 examples carry an empty object.
+        ErrorFormat::Alaya => json!({ "status": status, "message": message, "data": {} }),
         ErrorFormat::Ief => json!({ "error_code": ief_code(status), "error_msg": message }),
-        ErrorFormat::Pcapi => json!({ "status": false, "info": message, "data": null }),
+        // The seeds' failure examples carry an empty string.
+        ErrorFormat::Pcapi => json!({ "status": false, "info": message, "data": "" }),
         ErrorFormat::Kboss => json!({ "status": false, "msg": message }),
     };
     json(status, &body)
