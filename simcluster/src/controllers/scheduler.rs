@@ -1,0 +1,332 @@
+//! The scheduler: binds pending pods to nodes.
+//!
+//! Filters, in kube-scheduler's order, each failing node reporting the first
+//! reason: `NodeUnschedulable` (cordoned, unless the pod tolerates
+//! `node.kubernetes.io/unschedulable`), `TaintToleration` (`NoSchedule` and
+//! `NoExecute` taints), `NodeAffinity` (`nodeSelector`, required node affinity
+//! with `In`/`NotIn`/`Exists`/`DoesNotExist`/`Gt`/`Lt` and `matchFields` on
+//! `metadata.name`), `NodeResourcesFit` (requests of the pod plus the
+//! non-terminal pods already bound, against allocatable, for every requested
+//! resource including `nvidia.com/gpu`, and the pod count). Among feasible
+//! nodes the least allocated (CPU and memory) wins, ties by name. A pod that
+//! fits nowhere stays `Pending` with `PodScheduled=False`, reason
+//! `Unschedulable` and kube-scheduler's message
+//! (`0/3 nodes are available: 1 Insufficient cpu, 2 node(s) were unschedulable.`).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{condition, put};
+use crate::pods::{self, add_resources, Resources};
+use crate::selectors::Requirement;
+use crate::state::State;
+
+/// Taint key set on cordoned nodes.
+pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+
+/// Whether one toleration tolerates a taint.
+pub fn toleration_matches(t: &Value, taint: &Value) -> bool {
+    let key = t["key"].as_str().unwrap_or("");
+    let op = t["operator"].as_str().unwrap_or("Equal");
+    let effect = t["effect"].as_str().unwrap_or("");
+    if !effect.is_empty() && effect != taint["effect"].as_str().unwrap_or("") {
+        return false;
+    }
+    if key.is_empty() {
+        return op == "Exists";
+    }
+    if key != taint["key"].as_str().unwrap_or("") {
+        return false;
+    }
+    op == "Exists" || t["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or("")
+}
+
+/// Whether a list of tolerations tolerates a taint.
+pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
+    tolerations.iter().any(|t| toleration_matches(t, taint))
+}
+
+fn expr_matches(e: &Value, get: &dyn Fn(&str) -> Option<String>) -> bool {
+    let key = e["key"].as_str().unwrap_or("").to_string();
+    let values: Vec<String> = e["values"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+    let num = || values.first().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let req = match e["operator"].as_str().unwrap_or("") {
+        "In" => Requirement::In(key.clone(), values),
+        "NotIn" => Requirement::NotIn(key.clone(), values),
+        "Exists" => Requirement::Exists(key.clone()),
+        "DoesNotExist" => Requirement::DoesNotExist(key.clone()),
+        "Gt" => Requirement::Gt(key.clone(), num()),
+        "Lt" => Requirement::Lt(key.clone(), num()),
+        _ => return false,
+    };
+    let mut m = serde_json::Map::new();
+    if let Some(v) = get(&key) {
+        m.insert(key, json!(v));
+    }
+    req.matches(&m)
+}
+
+/// Whether a node satisfies a pod's `nodeSelector` and required node affinity.
+pub fn matches_affinity(pod_spec: &Value, node: &Value) -> bool {
+    let empty = serde_json::Map::new();
+    let labels = node.pointer("/metadata/labels").and_then(Value::as_object).unwrap_or(&empty);
+    if let Some(sel) = pod_spec.get("nodeSelector").and_then(Value::as_object) {
+        if !sel.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            return false;
+        }
+    }
+    let Some(terms) = pod_spec
+        .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+        .and_then(Value::as_array)
+    else {
+        return true;
+    };
+    let by_label = |k: &str| labels.get(k).and_then(Value::as_str).map(String::from);
+    let name = node["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let by_field = |k: &str| (k == "metadata.name").then(|| name.clone());
+    terms.iter().any(|term| {
+        let exprs = term["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let fields = term["matchFields"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        (!exprs.is_empty() || !fields.is_empty())
+            && exprs.iter().all(|e| expr_matches(e, &by_label))
+            && fields.iter().all(|e| expr_matches(e, &by_field))
+    })
+}
+
+fn taints(node: &Value) -> &[Value] {
+    node.pointer("/spec/taints").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The first reason a node is not eligible for a pod, ignoring resources.
+pub fn constraint_failure(pod_spec: &Value, node: &Value) -> Option<String> {
+    let tolerations = pod_spec["tolerations"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    if node.pointer("/spec/unschedulable") == Some(&json!(true))
+        && !tolerates(tolerations, &json!({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}))
+    {
+        return Some("node(s) were unschedulable".into());
+    }
+    for t in taints(node) {
+        let effect = t["effect"].as_str().unwrap_or("");
+        if (effect == "NoSchedule" || effect == "NoExecute") && !tolerates(tolerations, t) {
+            return Some(format!(
+                "node(s) had untolerated taint {{{}: {}}}",
+                t["key"].as_str().unwrap_or(""),
+                t["value"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    if !matches_affinity(pod_spec, node) {
+        return Some("node(s) didn't match Pod's node affinity/selector".into());
+    }
+    None
+}
+
+/// Resource-fit failures of `req` on a node with `allocatable` and `used`.
+pub fn fit_failures(req: &Resources, allocatable: &Resources, used: &Resources) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, amount) in req {
+        if *amount <= 0 {
+            continue;
+        }
+        let alloc = allocatable.get(name).copied().unwrap_or(0);
+        let in_use = used.get(name).copied().unwrap_or(0);
+        if in_use + amount > alloc {
+            out.push(if name == "pods" { "Too many pods".to_string() } else { format!("Insufficient {name}") });
+        }
+    }
+    out
+}
+
+fn free_score(alloc: &Resources, used: &Resources, req: &Resources) -> i128 {
+    let mut score = 0;
+    for r in ["cpu", "memory"] {
+        let a = alloc.get(r).copied().unwrap_or(0);
+        if a > 0 {
+            let u = used.get(r).copied().unwrap_or(0) + req.get(r).copied().unwrap_or(0);
+            score += (a - u) * 1_000_000 / a;
+        }
+    }
+    score
+}
+
+/// Picks a node for a pod: `Ok(node)` or `Err(message)`.
+pub fn pick_node(pod: &Value, nodes: &[(Value, Resources)], used: &BTreeMap<String, Resources>) -> Result<String, String> {
+    let req = pods::sched_requests(pod);
+    let spec = &pod["spec"];
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut best: Option<(i128, String)> = None;
+    let empty = Resources::new();
+    for (node, alloc) in nodes {
+        let name = node["metadata"]["name"].as_str().unwrap_or("").to_string();
+        if let Some(r) = constraint_failure(spec, node) {
+            *reasons.entry(r).or_default() += 1;
+            continue;
+        }
+        let u = used.get(&name).unwrap_or(&empty);
+        let fails = fit_failures(&req, alloc, u);
+        if !fails.is_empty() {
+            for f in fails {
+                *reasons.entry(f).or_default() += 1;
+            }
+            continue;
+        }
+        let score = free_score(alloc, u, &req);
+        if best.as_ref().is_none_or(|(s, n)| score > *s || (score == *s && name < *n)) {
+            best = Some((score, name));
+        }
+    }
+    match best {
+        Some((_, n)) => Ok(n),
+        None => {
+            let parts: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
+            let mut msg = format!("0/{} nodes are available", nodes.len());
+            if !parts.is_empty() {
+                msg.push_str(&format!(": {}", parts.join(", ")));
+            }
+            msg.push('.');
+            Err(msg)
+        }
+    }
+}
+
+/// Schedules every pending pod; true when something was written.
+pub fn schedule(st: &mut State) -> bool {
+    let pending = st.store.pending_pods();
+    if pending.is_empty() {
+        return false;
+    }
+    let nodes: Vec<(Value, Resources)> = st
+        .store
+        .list("nodes", None)
+        .map(|n| ((**n).clone(), pods::parse_resources(n.pointer("/status/allocatable"))))
+        .collect();
+    let mut used: BTreeMap<String, Resources> =
+        nodes.iter().map(|(n, _)| n["metadata"]["name"].as_str().unwrap_or("").to_string()).map(|n| (n.clone(), st.store.node_requests(&n))).collect();
+    let mut changed = false;
+    for (ns, name) in pending {
+        let Some(pod) = st.store.get("pods", &ns, &name).map(|p| (**p).clone()) else { continue };
+        if pod["spec"]["schedulerName"].as_str().is_some_and(|s| s != "default-scheduler") {
+            continue;
+        }
+        let conds = pod.pointer("/status/conditions").cloned();
+        let mut new = pod.clone();
+        match pick_node(&pod, &nodes, &used) {
+            Ok(node) => {
+                add_resources(used.entry(node.clone()).or_default(), &pods::sched_requests(&pod));
+                new["spec"]["nodeName"] = json!(node);
+                let c = condition(conds.as_ref(), "PodScheduled", "True", "", "");
+                set_condition(&mut new, c);
+                st.counters.scheduled += 1;
+            }
+            Err(msg) => {
+                let c = condition(conds.as_ref(), "PodScheduled", "False", "Unschedulable", &msg);
+                set_condition(&mut new, c);
+            }
+        }
+        changed |= put(st, "pods", new);
+    }
+    changed
+}
+
+/// Replaces (by type) or adds a condition in `status.conditions`.
+pub fn set_condition(obj: &mut Value, c: Value) {
+    if !obj["status"].is_object() {
+        obj["status"] = json!({});
+    }
+    if !obj["status"]["conditions"].is_array() {
+        obj["status"]["conditions"] = json!([]);
+    }
+    let list = obj["status"]["conditions"].as_array_mut().expect("array");
+    match list.iter_mut().find(|x| x["type"] == c["type"]) {
+        Some(x) => *x = c,
+        None => list.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, cpu: &str, mem: &str, gpus: u32, extra: Value) -> (Value, Resources) {
+        let mut n = json!({"metadata": {"name": name, "labels": {"zone": "a"}}, "spec": {},
+                           "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": "110", "nvidia.com/gpu": gpus.to_string()}}});
+        crate::patch::merge_patch(&mut n, &extra);
+        let alloc = pods::parse_resources(n.pointer("/status/allocatable"));
+        (n, alloc)
+    }
+
+    fn pod(spec: Value) -> Value {
+        let mut p = json!({"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}});
+        crate::patch::merge_patch(&mut p, &json!({"spec": spec}));
+        p
+    }
+
+    #[test]
+    fn picks_least_allocated_and_respects_requests() {
+        let nodes = vec![node("a", "2", "4Gi", 0, json!({})), node("b", "8", "16Gi", 0, json!({}))];
+        assert_eq!(pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(), "b");
+        let mut used = BTreeMap::new();
+        used.insert("b".to_string(), pods::parse_resources(Some(&json!({"cpu": "8"}))));
+        assert_eq!(pick_node(&pod(json!({})), &nodes, &used).unwrap(), "a");
+        used.insert("a".to_string(), pods::parse_resources(Some(&json!({"cpu": "1500m"}))));
+        let err = pick_node(&pod(json!({})), &nodes, &used).unwrap_err();
+        assert_eq!(err, "0/2 nodes are available: 2 Insufficient cpu.");
+    }
+
+    #[test]
+    fn gpus_and_selectors() {
+        let nodes = vec![
+            node("cpu", "8", "16Gi", 0, json!({})),
+            node("gpu", "8", "16Gi", 4, json!({"metadata": {"labels": {"nvidia.com/gpu.product": "A100"}}})),
+        ];
+        let gpu_pod = json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "2"}}}]}});
+        assert_eq!(pick_node(&gpu_pod, &nodes, &BTreeMap::new()).unwrap(), "gpu");
+        let too_many = json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "5"}}}]}});
+        assert_eq!(pick_node(&too_many, &nodes, &BTreeMap::new()).unwrap_err(), "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.");
+        let sel = pod(json!({"nodeSelector": {"nvidia.com/gpu.product": "A100"}}));
+        assert_eq!(pick_node(&sel, &nodes, &BTreeMap::new()).unwrap(), "gpu");
+        let aff = |op: &str, vals: Value| {
+            pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": op, "values": vals}]}]}}}}))
+        };
+        assert_eq!(pick_node(&aff("In", json!(["A100", "H100"])), &nodes, &BTreeMap::new()).unwrap(), "gpu");
+        assert_eq!(pick_node(&aff("NotIn", json!(["A100"])), &nodes, &BTreeMap::new()).unwrap(), "cpu");
+        assert_eq!(pick_node(&aff("Exists", Value::Null), &nodes, &BTreeMap::new()).unwrap(), "gpu");
+        assert_eq!(pick_node(&aff("DoesNotExist", Value::Null), &nodes, &BTreeMap::new()).unwrap(), "cpu");
+        let err = pick_node(&aff("In", json!(["H100"])), &nodes, &BTreeMap::new()).unwrap_err();
+        assert_eq!(err, "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.");
+    }
+
+    #[test]
+    fn cordon_and_taints() {
+        let nodes = vec![
+            node("cordoned", "8", "16Gi", 0, json!({"spec": {"unschedulable": true}})),
+            node("master", "8", "16Gi", 0, json!({"spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}})),
+            node("pref", "8", "16Gi", 0, json!({"spec": {"taints": [{"key": "x", "effect": "PreferNoSchedule"}]}})),
+        ];
+        assert_eq!(pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(), "pref");
+        let only_two = &nodes[..2];
+        assert_eq!(
+            pick_node(&pod(json!({})), only_two, &BTreeMap::new()).unwrap_err(),
+            "0/2 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 1 node(s) were unschedulable."
+        );
+        let tolerant = pod(json!({"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]}));
+        assert_eq!(pick_node(&tolerant, only_two, &BTreeMap::new()).unwrap(), "master");
+        let everything = pod(json!({"tolerations": [{"operator": "Exists"}]}));
+        assert!(pick_node(&everything, &nodes[..1], &BTreeMap::new()).is_ok());
+        assert!(toleration_matches(&json!({"key": "k", "value": "v", "effect": "NoSchedule"}), &json!({"key": "k", "value": "v", "effect": "NoSchedule"})));
+        assert!(!toleration_matches(&json!({"key": "k", "value": "w"}), &json!({"key": "k", "value": "v", "effect": "NoSchedule"})));
+    }
+
+    #[test]
+    fn pod_count_limit() {
+        let nodes = vec![node("a", "8", "16Gi", 0, json!({"status": {"allocatable": {"pods": "1"}}}))];
+        let mut used = BTreeMap::new();
+        used.insert("a".to_string(), pods::parse_resources(Some(&json!({"pods": "1"}))));
+        assert_eq!(pick_node(&pod(json!({})), &nodes, &used).unwrap_err(), "0/1 nodes are available: 1 Too many pods.");
+        let by_name = pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}]}}}}));
+        assert!(pick_node(&by_name, &nodes, &BTreeMap::new()).is_ok());
+    }
+}

@@ -1,0 +1,414 @@
+//! Workload controllers: Deployment -> ReplicaSet -> Pod, StatefulSet,
+//! DaemonSet and Job. Every object they make carries a controller
+//! `ownerReference`, so deleting the owner (Background/Foreground) removes it.
+//!
+//! Rollouts are instantaneous: a changed Deployment template gets a new
+//! ReplicaSet (`<name>-<pod-template-hash>`) and the old ones scale to zero;
+//! StatefulSet and DaemonSet pods of an old revision are replaced at once.
+
+use serde_json::{json, Map, Value};
+
+use super::{condition, controller_ref, def, hash_value, put, put_status, random_suffix, scheduler};
+use crate::admission::pod_defaults;
+use crate::pods;
+use crate::state::State;
+use crate::store::Obj;
+
+/// Runs all workload controllers once; true when something changed.
+pub fn reconcile(st: &mut State) -> bool {
+    let mut changed = false;
+    changed |= deployments(st);
+    changed |= replicasets(st);
+    changed |= statefulsets(st);
+    changed |= daemonsets(st);
+    changed |= jobs(st);
+    changed
+}
+
+fn all(st: &State, key: &str) -> Vec<Value> {
+    st.store.list(key, None).filter(|o| o.pointer("/metadata/deletionTimestamp").is_none()).map(|o| (**o).clone()).collect()
+}
+
+fn uid(o: &Value) -> &str {
+    o["metadata"]["uid"].as_str().unwrap_or("")
+}
+
+fn name(o: &Value) -> &str {
+    o["metadata"]["name"].as_str().unwrap_or("")
+}
+
+fn ns(o: &Value) -> &str {
+    o["metadata"]["namespace"].as_str().unwrap_or("")
+}
+
+/// Objects of `key` controlled by `owner`.
+fn controlled(st: &State, owner: &Value, key: &str) -> Vec<Obj> {
+    let u = uid(owner);
+    st.store
+        .dependents(u)
+        .into_iter()
+        .filter(|(k, _, _)| k == key)
+        .filter_map(|(k, n, m)| st.store.get(&k, &n, &m).cloned())
+        .filter(|o| {
+            o.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|rs| rs.iter().any(|r| r["uid"] == u && r["controller"] == true))
+        })
+        .collect()
+}
+
+fn live_pods(st: &State, owner: &Value) -> Vec<Obj> {
+    controlled(st, owner, "pods").into_iter().filter(|p| !pods::is_terminal(p) && p.pointer("/metadata/deletionTimestamp").is_none()).collect()
+}
+
+fn replicas(o: &Value) -> i64 {
+    o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
+}
+
+fn labels_with(template: &Value, extra: &[(&str, String)]) -> Map<String, Value> {
+    let mut labels = template.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+    for (k, v) in extra {
+        labels.insert(k.to_string(), json!(v));
+    }
+    labels
+}
+
+/// Creates a pod from a template, owned by `owner`.
+fn create_pod(st: &mut State, owner: &Value, template: &Value, pod_name: &str, labels: Map<String, Value>, tweak: impl FnOnce(&mut Value)) {
+    let mut meta = json!({"name": pod_name, "namespace": ns(owner), "labels": labels, "ownerReferences": [controller_ref(owner)]});
+    if let Some(a) = template.pointer("/metadata/annotations") {
+        meta["annotations"] = a.clone();
+    }
+    if pod_name.ends_with('-') {
+        meta["generateName"] = json!(pod_name);
+        meta["name"] = json!(format!("{pod_name}{}", random_suffix(5)));
+    }
+    let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
+    tweak(&mut pod);
+    pod_defaults(&mut pod);
+    st.store.insert(def("pods"), pod);
+}
+
+fn remove_pod(st: &mut State, p: &Value) {
+    st.store.remove("pods", ns(p), name(p));
+}
+
+fn count_ready(ps: &[Obj]) -> i64 {
+    ps.iter().filter(|p| pods::is_ready(p)).count() as i64
+}
+
+fn deployments(st: &mut State) -> bool {
+    let mut changed = false;
+    for d in all(st, "deployments.apps") {
+        let template = d["spec"]["template"].clone();
+        let hash = hash_value(&template);
+        let rs_name = format!("{}-{hash}", name(&d));
+        let owned = controlled(st, &d, "replicasets.apps");
+        let want = replicas(&d);
+        let revision = |o: &Value| {
+            o.pointer("/metadata/annotations/deployment.kubernetes.io~1revision").and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0)
+        };
+        let max_rev = owned.iter().map(|r| revision(r)).max().unwrap_or(0);
+        let current_rev = match owned.iter().find(|r| name(r) == rs_name) {
+            Some(r) => revision(r),
+            None => {
+                let labels = labels_with(&template, &[("pod-template-hash", hash.clone())]);
+                let mut sel = d["spec"]["selector"].clone();
+                if !sel["matchLabels"].is_object() {
+                    sel["matchLabels"] = json!({});
+                }
+                sel["matchLabels"]["pod-template-hash"] = json!(hash);
+                let mut t = template.clone();
+                t["metadata"]["labels"] = Value::Object(labels.clone());
+                let rs = json!({
+                    "metadata": {"name": rs_name, "namespace": ns(&d), "labels": labels,
+                        "annotations": {"deployment.kubernetes.io/revision": (max_rev + 1).to_string(),
+                                        "deployment.kubernetes.io/desired-replicas": want.to_string(),
+                                        "deployment.kubernetes.io/max-replicas": (want + 1).to_string()},
+                        "ownerReferences": [controller_ref(&d)]},
+                    "spec": {"replicas": want, "minReadySeconds": d["spec"].get("minReadySeconds").cloned().unwrap_or(json!(0)), "selector": sel, "template": t},
+                    "status": {"replicas": 0}
+                });
+                st.store.insert(def("replicasets.apps"), rs);
+                changed = true;
+                max_rev + 1
+            }
+        };
+        let mut total = 0;
+        let mut ready = 0;
+        let mut updated = 0;
+        for rs in controlled(st, &d, "replicasets.apps") {
+            let target = if name(&rs) == rs_name { want } else { 0 };
+            if replicas(&rs) != target {
+                let mut r = (*rs).clone();
+                r["spec"]["replicas"] = json!(target);
+                r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = json!(want.to_string());
+                changed |= put(st, "replicasets.apps", r);
+            }
+            let rs_count = rs.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
+            total += rs_count;
+            ready += rs.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0);
+            if name(&rs) == rs_name {
+                updated = rs_count;
+            }
+        }
+        let mut dd = d.clone();
+        if revision(&d) != current_rev {
+            if !dd["metadata"]["annotations"].is_object() {
+                dd["metadata"]["annotations"] = json!({});
+            }
+            dd["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(current_rev.to_string());
+            changed |= put(st, "deployments.apps", dd.clone());
+            dd = st.store.get("deployments.apps", ns(&d), name(&d)).map(|o| (**o).clone()).unwrap_or(dd);
+        }
+        let conds = d.pointer("/status/conditions");
+        let available = ready >= want;
+        let complete = available && updated == want && total == want;
+        let mut status = json!({
+            "observedGeneration": d["metadata"]["generation"], "replicas": total, "updatedReplicas": updated,
+            "readyReplicas": ready, "availableReplicas": ready,
+            "conditions": [
+                if available { condition(conds, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.") }
+                else { condition(conds, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.") },
+                if complete { condition(conds, "Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{rs_name}\" has successfully progressed.")) }
+                else { condition(conds, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing.")) },
+            ]
+        });
+        if total - ready > 0 {
+            status["unavailableReplicas"] = json!(total - ready);
+        }
+        clean_zero(&mut status, &["readyReplicas", "availableReplicas", "updatedReplicas"]);
+        changed |= put_status(st, "deployments.apps", &dd, status);
+    }
+    changed
+}
+
+/// Kubernetes omits zero counters from workload status.
+fn clean_zero(status: &mut Value, fields: &[&str]) {
+    if let Some(m) = status.as_object_mut() {
+        for f in fields {
+            if m.get(*f) == Some(&json!(0)) {
+                m.remove(*f);
+            }
+        }
+    }
+}
+
+fn replicasets(st: &mut State) -> bool {
+    let mut changed = false;
+    for rs in all(st, "replicasets.apps") {
+        let mut ps = live_pods(st, &rs);
+        let want = replicas(&rs) as usize;
+        let template = rs["spec"]["template"].clone();
+        if ps.len() < want {
+            for _ in ps.len()..want {
+                let labels = labels_with(&template, &[]);
+                create_pod(st, &rs, &template, &format!("{}-", name(&rs)), labels, |_| {});
+            }
+            changed = true;
+        } else if ps.len() > want {
+            // unscheduled first, then not ready, then newest
+            ps.sort_by_key(|p| {
+                (pods::bound_node(p).is_some(), pods::is_ready(p), std::cmp::Reverse(p["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_string()))
+            });
+            for p in &ps[..ps.len() - want] {
+                remove_pod(st, p);
+            }
+            changed = true;
+        }
+        let ps = live_pods(st, &rs);
+        let ready = count_ready(&ps);
+        let mut status = json!({"replicas": ps.len(), "fullyLabeledReplicas": ps.len(), "readyReplicas": ready,
+                                "availableReplicas": ready, "observedGeneration": rs["metadata"]["generation"]});
+        clean_zero(&mut status, &["readyReplicas", "availableReplicas", "fullyLabeledReplicas"]);
+        changed |= put_status(st, "replicasets.apps", &rs, status);
+    }
+    changed
+}
+
+fn statefulsets(st: &mut State) -> bool {
+    let mut changed = false;
+    for s in all(st, "statefulsets.apps") {
+        let template = s["spec"]["template"].clone();
+        let revision = format!("{}-{}", name(&s), hash_value(&template));
+        let want = replicas(&s).max(0) as usize;
+        let prefix = format!("{}-", name(&s));
+        let ordinal = |p: &Value| name(p).strip_prefix(&prefix).and_then(|x| x.parse::<usize>().ok());
+        for p in live_pods(st, &s) {
+            let stale = p.pointer("/metadata/labels/controller-revision-hash").and_then(Value::as_str) != Some(revision.as_str());
+            if ordinal(&p).is_none_or(|i| i >= want) || stale {
+                remove_pod(st, &p);
+                changed = true;
+            }
+        }
+        let claims: Vec<Value> = s.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).cloned().unwrap_or_default();
+        for i in 0..want {
+            let pod_name = format!("{}-{i}", name(&s));
+            if st.store.get("pods", ns(&s), &pod_name).is_some() {
+                continue;
+            }
+            for c in &claims {
+                let claim = format!("{}-{pod_name}", name(c));
+                if st.store.get("persistentvolumeclaims", ns(&s), &claim).is_none() {
+                    let labels = s.pointer("/spec/selector/matchLabels").cloned().unwrap_or(json!({}));
+                    let pvc = json!({"metadata": {"name": claim, "namespace": ns(&s), "labels": labels},
+                                     "spec": c.get("spec").cloned().unwrap_or(json!({})), "status": {"phase": "Pending"}});
+                    st.store.insert(def("persistentvolumeclaims"), pvc);
+                }
+            }
+            let labels = labels_with(&template, &[
+                ("controller-revision-hash", revision.clone()),
+                ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
+                ("apps.kubernetes.io/pod-index", i.to_string()),
+            ]);
+            let service = s.pointer("/spec/serviceName").cloned();
+            let pn = pod_name.clone();
+            create_pod(st, &s, &template, &pod_name, labels, |pod| {
+                pod["spec"]["hostname"] = json!(pn);
+                if let Some(svc) = service.filter(|v| v.as_str().is_some_and(|x| !x.is_empty())) {
+                    pod["spec"]["subdomain"] = svc;
+                }
+                for c in &claims {
+                    if !pod["spec"]["volumes"].is_array() {
+                        pod["spec"]["volumes"] = json!([]);
+                    }
+                    let vol = json!({"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": format!("{}-{pn}", name(c))}});
+                    pod["spec"]["volumes"].as_array_mut().expect("array").push(vol);
+                }
+            });
+            changed = true;
+        }
+        let ps = live_pods(st, &s);
+        let ready = count_ready(&ps);
+        let mut status = json!({
+            "observedGeneration": s["metadata"]["generation"], "replicas": ps.len(), "readyReplicas": ready,
+            "currentReplicas": ps.len(), "updatedReplicas": ps.len(), "availableReplicas": ready,
+            "currentRevision": revision, "updateRevision": revision, "collisionCount": 0
+        });
+        clean_zero(&mut status, &["readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas"]);
+        changed |= put_status(st, "statefulsets.apps", &s, status);
+    }
+    changed
+}
+
+fn daemon_tolerations(spec: &Value) -> Vec<Value> {
+    let mut tol: Vec<Value> = spec["tolerations"].as_array().cloned().unwrap_or_default();
+    for (key, effect) in [
+        ("node.kubernetes.io/not-ready", "NoExecute"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+        ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+        ("node.kubernetes.io/unschedulable", "NoSchedule"),
+    ] {
+        if !tol.iter().any(|t| t["key"] == key && t["effect"] == effect) {
+            tol.push(json!({"key": key, "operator": "Exists", "effect": effect}));
+        }
+    }
+    tol
+}
+
+fn ds_target(p: &Value) -> Option<String> {
+    if let Some(n) = pods::bound_node(p) {
+        return Some(n.to_string());
+    }
+    p.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchFields/0/values/0")
+        .and_then(Value::as_str)
+        .map(String::from)
+}
+
+fn daemonsets(st: &mut State) -> bool {
+    let mut changed = false;
+    let nodes: Vec<Value> = st.store.list("nodes", None).map(|n| (**n).clone()).collect();
+    for ds in all(st, "daemonsets.apps") {
+        let template = ds["spec"]["template"].clone();
+        let hash = hash_value(&template);
+        let mut spec = template["spec"].clone();
+        spec["tolerations"] = json!(daemon_tolerations(&spec));
+        let eligible: Vec<String> = nodes
+            .iter()
+            .filter(|n| scheduler::constraint_failure(&spec, n).is_none())
+            .map(|n| name(n).to_string())
+            .collect();
+        let mut covered = Vec::new();
+        for p in live_pods(st, &ds) {
+            let target = ds_target(&p);
+            let stale = p.pointer("/metadata/labels/controller-revision-hash").and_then(Value::as_str) != Some(hash.as_str());
+            match target {
+                Some(t) if eligible.contains(&t) && !covered.contains(&t) && !stale => covered.push(t),
+                _ => {
+                    remove_pod(st, &p);
+                    changed = true;
+                }
+            }
+        }
+        for node in eligible.iter().filter(|n| !covered.contains(n)) {
+            let labels = labels_with(&template, &[("controller-revision-hash", hash.clone()), ("pod-template-generation", "1".into())]);
+            let tol = spec["tolerations"].clone();
+            let node = node.clone();
+            create_pod(st, &ds, &template, &format!("{}-", name(&ds)), labels, move |pod| {
+                pod["spec"]["tolerations"] = tol;
+                pod["spec"]["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}});
+            });
+            changed = true;
+        }
+        let ps = live_pods(st, &ds);
+        let scheduled = ps.iter().filter(|p| pods::bound_node(p).is_some()).count();
+        let ready = count_ready(&ps);
+        let mut status = json!({
+            "desiredNumberScheduled": eligible.len(), "currentNumberScheduled": scheduled, "numberMisscheduled": 0,
+            "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": scheduled,
+            "observedGeneration": ds["metadata"]["generation"]
+        });
+        if (ps.len() as i64) > ready {
+            status["numberUnavailable"] = json!(ps.len() as i64 - ready);
+        }
+        clean_zero(&mut status, &["numberAvailable"]);
+        changed |= put_status(st, "daemonsets.apps", &ds, status);
+    }
+    changed
+}
+
+fn jobs(st: &mut State) -> bool {
+    let mut changed = false;
+    for job in all(st, "jobs.batch") {
+        let owned = controlled(st, &job, "pods");
+        let succeeded = owned.iter().filter(|p| pods::phase(p) == "Succeeded").count() as i64;
+        let failed = owned.iter().filter(|p| pods::phase(p) == "Failed").count() as i64;
+        let active: Vec<&Obj> = owned.iter().filter(|p| !pods::is_terminal(p)).collect();
+        let completions = job.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1);
+        let parallelism = job.pointer("/spec/parallelism").and_then(Value::as_i64).unwrap_or(1);
+        let suspended = job.pointer("/spec/suspend") == Some(&json!(true));
+        let complete = succeeded >= completions;
+        let mut active_n = active.len() as i64;
+        if !complete && !suspended {
+            let want = parallelism.min(completions - succeeded);
+            let template = job["spec"]["template"].clone();
+            for _ in active_n..want {
+                create_pod(st, &job, &template, &format!("{}-", name(&job)), labels_with(&template, &[]), |_| {});
+                changed = true;
+                active_n += 1;
+            }
+        }
+        let ready = active.iter().filter(|p| pods::is_ready(p)).count();
+        let now = crate::store::now_rfc3339();
+        let old = job.get("status").cloned().unwrap_or(json!({}));
+        let mut status = json!({
+            "startTime": old.get("startTime").cloned().unwrap_or(json!(now)),
+            "active": active_n, "succeeded": succeeded, "failed": failed, "ready": ready,
+            "terminating": 0, "uncountedTerminatedPods": {}
+        });
+        if complete {
+            let conds = job.pointer("/status/conditions");
+            status["conditions"] = json!([
+                condition(conds, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
+                condition(conds, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
+            ]);
+            status["completionTime"] = old.get("completionTime").cloned().unwrap_or(json!(now));
+        }
+        clean_zero(&mut status, &["active", "succeeded", "failed"]);
+        changed |= put_status(st, "jobs.batch", &job, status);
+    }
+    changed
+}

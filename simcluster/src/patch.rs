@@ -1,0 +1,373 @@
+//! Patch formats: JSON merge patch (RFC 7386), strategic merge patch (the
+//! Kubernetes flavour, for the list fields clients patch) and JSON patch
+//! (RFC 6902). Server-side apply lives in [`crate::apply`].
+//!
+//! Strategic merge knows the merge keys of the lists clients touch: containers,
+//! init/ephemeral containers, env, volumes and volume mounts (`name`/`mountPath`),
+//! container ports (`containerPort`), service ports (`port`), conditions
+//! (`type`), tolerations are atomic (replaced), owner references (`uid`),
+//! imagePullSecrets, hostAliases, topologySpreadConstraints, node addresses;
+//! `finalizers` merge as a set. Directives: `$patch: replace|delete` (maps and
+//! list items), `$deleteFromPrimitiveList/<field>`, `$setElementOrder/<field>`
+//! (honoured for ordering), `$retainKeys`.
+
+use serde_json::{Map, Value};
+
+/// Applies a JSON merge patch to `target`.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(pm) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            let tm = target.as_object_mut().expect("object");
+            for (k, v) in pm {
+                if v.is_null() {
+                    tm.remove(k);
+                } else {
+                    merge_patch(tm.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// The strategic-merge key of a list at `path` (field names, no indices).
+pub fn merge_key(path: &[String]) -> Option<&'static str> {
+    let last = path.last()?.as_str();
+    let parent = path.len().checked_sub(2).map(|i| path[i].as_str()).unwrap_or("");
+    Some(match last {
+        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => "name",
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "ports" if matches!(parent, "containers" | "initContainers" | "ephemeralContainers") => "containerPort",
+        "ports" if parent == "spec" => "port",
+        "conditions" => "type",
+        "addresses" if parent == "status" => "type",
+        "ownerReferences" => "uid",
+        "hostAliases" => "ip",
+        "topologySpreadConstraints" => "topologyKey",
+        "podIPs" | "hostIPs" => "ip",
+        _ => return None,
+    })
+}
+
+/// Primitive lists that strategic merge treats as sets.
+fn is_primitive_set(path: &[String]) -> bool {
+    matches!(path.last().map(String::as_str), Some("finalizers"))
+}
+
+/// Applies a strategic merge patch to `target`.
+pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> {
+    smp(target, patch, &mut Vec::new())
+}
+
+fn smp(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Result<(), String> {
+    let Some(pm) = patch.as_object() else {
+        *target = patch.clone();
+        return Ok(());
+    };
+    match pm.get("$patch").and_then(Value::as_str) {
+        Some("replace") => {
+            let mut m = pm.clone();
+            m.remove("$patch");
+            *target = strip_directives(Value::Object(m));
+            return Ok(());
+        }
+        Some("delete") => {
+            *target = Value::Null;
+            return Ok(());
+        }
+        Some(other) => return Err(format!("unknown patch type: {other}")),
+        None => {}
+    }
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let retain: Option<Vec<String>> = pm
+        .get("$retainKeys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect());
+    for (k, v) in pm {
+        if k.starts_with('$') {
+            if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
+                let tm = target.as_object_mut().expect("object");
+                if let (Some(Value::Array(list)), Some(del)) = (tm.get_mut(field), v.as_array()) {
+                    list.retain(|x| !del.contains(x));
+                }
+            }
+            continue;
+        }
+        path.push(k.clone());
+        let tm = target.as_object_mut().expect("object");
+        if v.is_null() {
+            tm.remove(k);
+        } else if let Some(items) = v.as_array() {
+            let cur = tm.entry(k.clone()).or_insert(Value::Null);
+            merge_list(cur, items, path)?;
+            if let Some(order) = pm.get(&format!("$setElementOrder/{k}")).and_then(Value::as_array) {
+                reorder(cur, order, path);
+            }
+        } else if v.is_object() {
+            let cur = tm.entry(k.clone()).or_insert(Value::Null);
+            smp(cur, v, path)?;
+            if cur.is_null() {
+                tm.remove(k);
+            }
+        } else {
+            tm.insert(k.clone(), v.clone());
+        }
+        path.pop();
+    }
+    if let Some(keep) = retain {
+        if let Some(tm) = target.as_object_mut() {
+            tm.retain(|k, _| keep.contains(k));
+        }
+    }
+    Ok(())
+}
+
+fn merge_list(cur: &mut Value, items: &[Value], path: &mut Vec<String>) -> Result<(), String> {
+    if let Some(key) = merge_key(path) {
+        if !cur.is_array() {
+            *cur = Value::Array(vec![]);
+        }
+        // `$patch: replace` item replaces the whole list.
+        if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
+            *cur = Value::Array(
+                items.iter().filter(|i| i.get("$patch").is_none()).cloned().map(strip_directives).collect(),
+            );
+            return Ok(());
+        }
+        let list = cur.as_array_mut().expect("array");
+        for item in items {
+            let id = item.get(key).cloned();
+            let pos = id.as_ref().and_then(|id| list.iter().position(|x| x.get(key) == Some(id)));
+            if item.get("$patch").and_then(Value::as_str) == Some("delete") {
+                if let Some(p) = pos {
+                    list.remove(p);
+                }
+                continue;
+            }
+            match pos {
+                Some(p) => smp(&mut list[p], item, path)?,
+                None => list.push(strip_directives(item.clone())),
+            }
+        }
+        return Ok(());
+    }
+    if is_primitive_set(path) {
+        if !cur.is_array() {
+            *cur = Value::Array(vec![]);
+        }
+        let list = cur.as_array_mut().expect("array");
+        for i in items {
+            if !list.contains(i) {
+                list.push(i.clone());
+            }
+        }
+        return Ok(());
+    }
+    *cur = Value::Array(items.iter().cloned().map(strip_directives).collect());
+    Ok(())
+}
+
+fn reorder(cur: &mut Value, order: &[Value], path: &[String]) {
+    let Some(list) = cur.as_array_mut() else { return };
+    let key = merge_key(path);
+    let rank = |x: &Value| -> usize {
+        order
+            .iter()
+            .position(|o| match key {
+                Some(k) => o.get(k) == x.get(k),
+                None => o == x,
+            })
+            .unwrap_or(usize::MAX)
+    };
+    list.sort_by_key(rank);
+}
+
+fn strip_directives(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k, strip_directives(v))).collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(strip_directives).collect()),
+        other => other,
+    }
+}
+
+fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
+fn parent_and_last<'a>(doc: &'a mut Value, pointer: &str) -> Result<(&'a mut Value, String), String> {
+    let idx = pointer.rfind('/').ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
+    let (parent, last) = pointer.split_at(idx);
+    let target = doc.pointer_mut(parent).ok_or_else(|| format!("path {parent:?} does not exist"))?;
+    Ok((target, unescape(&last[1..])))
+}
+
+fn add(doc: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
+    if pointer.is_empty() {
+        *doc = value;
+        return Ok(());
+    }
+    let (parent, last) = parent_and_last(doc, pointer)?;
+    match parent {
+        Value::Object(m) => {
+            m.insert(last, value);
+        }
+        Value::Array(a) => {
+            if last == "-" {
+                a.push(value);
+            } else {
+                let i: usize = last.parse().map_err(|_| format!("invalid index {last:?}"))?;
+                if i > a.len() {
+                    return Err(format!("index {i} out of bounds"));
+                }
+                a.insert(i, value);
+            }
+        }
+        _ => return Err(format!("cannot add to {pointer:?}")),
+    }
+    Ok(())
+}
+
+fn remove(doc: &mut Value, pointer: &str) -> Result<Value, String> {
+    let (parent, last) = parent_and_last(doc, pointer)?;
+    match parent {
+        Value::Object(m) => m.remove(&last).ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
+        Value::Array(a) => {
+            let i: usize = last.parse().map_err(|_| format!("invalid index {last:?}"))?;
+            if i >= a.len() {
+                return Err(format!("index {i} out of bounds"));
+            }
+            Ok(a.remove(i))
+        }
+        _ => Err(format!("cannot remove {pointer:?}")),
+    }
+}
+
+/// Applies a JSON patch (RFC 6902) to `doc`.
+pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
+    let ops = ops.as_array().ok_or("a JSON patch must be an array of operations")?;
+    for op in ops {
+        let kind = op.get("op").and_then(Value::as_str).ok_or("operation without \"op\"")?;
+        let path = op.get("path").and_then(Value::as_str).ok_or("operation without \"path\"")?;
+        let value = || op.get("value").cloned().ok_or_else(|| format!("{kind} without \"value\""));
+        match kind {
+            "add" => add(doc, path, value()?)?,
+            "remove" => {
+                remove(doc, path)?;
+            }
+            "replace" => {
+                let target = doc.pointer_mut(path).ok_or_else(|| format!("replace operation does not apply: doc is missing path: {path}"))?;
+                *target = value()?;
+            }
+            "move" | "copy" => {
+                let from = op.get("from").and_then(Value::as_str).ok_or("move/copy without \"from\"")?;
+                let v = if kind == "move" {
+                    remove(doc, from)?
+                } else {
+                    doc.pointer(from).cloned().ok_or_else(|| format!("missing path {from}"))?
+                };
+                add(doc, path, v)?;
+            }
+            "test" => {
+                if doc.pointer(path) != Some(&value()?) {
+                    return Err(format!("testing value {path} failed"));
+                }
+            }
+            other => return Err(format!("unexpected kind: {other}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_rfc7386() {
+        let mut t = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
+        merge_patch(&mut t, &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}));
+        assert_eq!(t, json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}}));
+    }
+
+    #[test]
+    fn strategic_merges_containers_by_name() {
+        let mut t = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "a:1", "env": [{"name": "X", "value": "1"}]},
+            {"name": "side", "image": "s:1"}]}}}});
+        let p = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "a:2", "env": [{"name": "Y", "value": "2"}]},
+            {"name": "side", "$patch": "delete"},
+            {"name": "new", "image": "n:1"}]}}}});
+        strategic_merge(&mut t, &p).unwrap();
+        let cs = &t["spec"]["template"]["spec"]["containers"];
+        assert_eq!(cs.as_array().unwrap().len(), 2);
+        assert_eq!(cs[0]["image"], "a:2");
+        assert_eq!(cs[0]["env"], json!([{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]));
+        assert_eq!(cs[1]["name"], "new");
+    }
+
+    #[test]
+    fn strategic_atomic_lists_and_sets() {
+        let mut t = json!({"spec": {"taints": [{"key": "a", "effect": "NoSchedule"}], "unschedulable": true},
+                           "metadata": {"finalizers": ["x"], "labels": {"a": "1", "b": "2"}}});
+        let p = json!({"spec": {"taints": [{"key": "b", "effect": "NoExecute"}], "unschedulable": null},
+                       "metadata": {"finalizers": ["y"], "labels": {"a": null, "c": "3"}}});
+        strategic_merge(&mut t, &p).unwrap();
+        assert_eq!(t["spec"], json!({"taints": [{"key": "b", "effect": "NoExecute"}]}));
+        assert_eq!(t["metadata"]["finalizers"], json!(["x", "y"]));
+        assert_eq!(t["metadata"]["labels"], json!({"b": "2", "c": "3"}));
+        strategic_merge(&mut t, &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}})).unwrap();
+        assert_eq!(t["metadata"]["finalizers"], json!(["y"]));
+    }
+
+    #[test]
+    fn strategic_ports_and_replace() {
+        let mut svc = json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}});
+        strategic_merge(&mut svc, &json!({"spec": {"ports": [{"port": 80, "nodePort": 30080}]}})).unwrap();
+        assert_eq!(svc["spec"]["ports"][0], json!({"port": 80, "name": "http", "nodePort": 30080}));
+        assert_eq!(svc["spec"]["ports"].as_array().unwrap().len(), 2);
+        strategic_merge(&mut svc, &json!({"spec": {"$patch": "replace", "ports": [{"port": 1}]}})).unwrap();
+        assert_eq!(svc["spec"], json!({"ports": [{"port": 1}]}));
+        let mut c = json!({"containers": [{"name": "a", "ports": [{"containerPort": 80}]}]});
+        strategic_merge(&mut c, &json!({"containers": [{"name": "a", "ports": [{"containerPort": 81}]}]})).unwrap();
+        assert_eq!(c["containers"][0]["ports"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn strategic_set_element_order() {
+        let mut t = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
+        let p = json!({"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}], "containers": [{"name": "a", "image": "x"}]}});
+        strategic_merge(&mut t, &p).unwrap();
+        assert_eq!(t["spec"]["containers"], json!([{"name": "b"}, {"name": "a", "image": "x"}]));
+    }
+
+    #[test]
+    fn json_patch_ops() {
+        let mut d = json!({"metadata": {"labels": {"a/b": "1"}}, "spec": {"list": [1, 2, 3]}});
+        json_patch(
+            &mut d,
+            &json!([
+                {"op": "add", "path": "/metadata/labels/c", "value": "2"},
+                {"op": "remove", "path": "/metadata/labels/a~1b"},
+                {"op": "replace", "path": "/spec/list/0", "value": 9},
+                {"op": "add", "path": "/spec/list/-", "value": 4},
+                {"op": "test", "path": "/spec/list/1", "value": 2},
+                {"op": "copy", "from": "/spec/list", "path": "/spec/copy"},
+                {"op": "move", "from": "/spec/copy", "path": "/spec/moved"}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(d, json!({"metadata": {"labels": {"c": "2"}}, "spec": {"list": [9, 2, 3, 4], "moved": [9, 2, 3, 4]}}));
+        assert!(json_patch(&mut d, &json!([{"op": "test", "path": "/spec/list/0", "value": 1}])).is_err());
+        assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/nope/x"}])).is_err());
+    }
+}

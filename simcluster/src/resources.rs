@@ -1,0 +1,263 @@
+//! The resource catalogue and API discovery documents.
+//!
+//! [`RESOURCES`] lists every served resource with its group, version, kind,
+//! plural/singular names, short names, scope, verbs and subresources. The
+//! discovery endpoints (`/api`, `/apis`, `/api/v1`, `/apis/<group>/<version>`)
+//! are rendered from it in the legacy (non-aggregated) format; clients that ask
+//! for aggregated discovery get the legacy documents and fall back, as they do
+//! against older servers.
+
+use serde_json::{json, Value};
+
+/// One served resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceDef {
+    /// API group (`""` for core).
+    pub group: &'static str,
+    /// Version (`v1`, `v1beta1`).
+    pub version: &'static str,
+    /// Kind (`Pod`).
+    pub kind: &'static str,
+    /// Plural resource name (`pods`).
+    pub plural: &'static str,
+    /// Singular name (`pod`).
+    pub singular: &'static str,
+    /// Short names (`po`).
+    pub short_names: &'static [&'static str],
+    /// Namespaced or cluster scoped.
+    pub namespaced: bool,
+    /// Subresources served (`status`, `eviction`, `scale`).
+    pub subresources: &'static [&'static str],
+    /// Whether `metadata.generation` is maintained.
+    pub generation: bool,
+    /// Whether the object is stored (metrics are computed, read only).
+    pub stored: bool,
+    /// Categories (`all`).
+    pub categories: &'static [&'static str],
+}
+
+impl ResourceDef {
+    /// `apiVersion` string (`v1`, `apps/v1`).
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// Store key: `pods`, `deployments.apps`.
+    pub fn key(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// `List` kind (`PodList`).
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    fn verbs(&self) -> Vec<&'static str> {
+        if !self.stored {
+            return vec!["get", "list"];
+        }
+        vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    }
+}
+
+const ALL: &[&str] = &["all"];
+const NONE: &[&str] = &[];
+
+macro_rules! res {
+    ($g:expr, $v:expr, $kind:expr, $plural:expr, $singular:expr, $short:expr, $ns:expr, $sub:expr, $gen:expr, $cat:expr) => {
+        ResourceDef {
+            group: $g,
+            version: $v,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            short_names: $short,
+            namespaced: $ns,
+            subresources: $sub,
+            generation: $gen,
+            stored: true,
+            categories: $cat,
+        }
+    };
+}
+
+/// Every resource this server knows.
+pub static RESOURCES: &[ResourceDef] = &[
+    res!("", "v1", "Namespace", "namespaces", "namespace", &["ns"], false, &["status", "finalize"], false, NONE),
+    res!("", "v1", "Node", "nodes", "node", &["no"], false, &["status"], false, NONE),
+    res!("", "v1", "Pod", "pods", "pod", &["po"], true, &["status", "eviction", "log"], false, ALL),
+    res!("", "v1", "Service", "services", "service", &["svc"], true, &["status"], false, ALL),
+    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], true, &[], false, NONE),
+    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", &["pvc"], true, &["status"], false, NONE),
+    res!("", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], true, &[], false, NONE),
+    res!("", "v1", "Secret", "secrets", "secret", &[], true, &[], false, NONE),
+    res!("", "v1", "Event", "events", "event", &["ev"], true, &[], false, NONE),
+    res!("", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], true, &[], false, NONE),
+    res!("apps", "v1", "Deployment", "deployments", "deployment", &["deploy"], true, &["status", "scale"], true, ALL),
+    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", &["rs"], true, &["status", "scale"], true, ALL),
+    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", &["sts"], true, &["status", "scale"], true, ALL),
+    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", &["ds"], true, &["status"], true, ALL),
+    res!("batch", "v1", "Job", "jobs", "job", &[], true, &["status"], true, ALL),
+    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", &["cj"], true, &["status"], true, ALL),
+    res!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", &["pdb"], true, &["status"], true, NONE),
+    ResourceDef {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        kind: "NodeMetrics",
+        plural: "nodes",
+        singular: "",
+        short_names: NONE,
+        namespaced: false,
+        subresources: NONE,
+        generation: false,
+        stored: false,
+        categories: NONE,
+    },
+    ResourceDef {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        kind: "PodMetrics",
+        plural: "pods",
+        singular: "",
+        short_names: NONE,
+        namespaced: true,
+        subresources: NONE,
+        generation: false,
+        stored: false,
+        categories: NONE,
+    },
+];
+
+/// Groups (other than core) in discovery order.
+pub const GROUPS: &[(&str, &str)] = &[("apps", "v1"), ("batch", "v1"), ("policy", "v1"), ("metrics.k8s.io", "v1beta1")];
+
+/// Finds a resource by group, version and plural name.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
+    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Finds a stored resource by apiVersion and kind (`apps/v1`, `Deployment`).
+pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceDef> {
+    RESOURCES.iter().find(|r| r.stored && r.kind == kind && r.api_version() == api_version)
+}
+
+/// Finds a stored resource by its store key (`deployments.apps`).
+pub fn by_key(key: &str) -> Option<&'static ResourceDef> {
+    RESOURCES.iter().find(|r| r.stored && r.key() == key)
+}
+
+/// `GET /api`.
+pub fn core_versions() -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]
+    })
+}
+
+/// `GET /apis`.
+pub fn group_list() -> Value {
+    let groups: Vec<Value> = GROUPS.iter().map(|(g, v)| group_doc(g, v)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn group_doc(group: &str, version: &str) -> Value {
+    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
+    json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv.clone()], "preferredVersion": gv})
+}
+
+/// `GET /apis/<group>` (None when unknown).
+pub fn group(group: &str) -> Option<Value> {
+    GROUPS.iter().find(|(g, _)| *g == group).map(|(g, v)| group_doc(g, v))
+}
+
+/// `GET /api/v1` or `/apis/<group>/<version>` (None when unknown).
+pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    let defs: Vec<&ResourceDef> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    if defs.is_empty() {
+        return None;
+    }
+    let mut resources = Vec::new();
+    for d in &defs {
+        let mut r = json!({
+            "name": d.plural,
+            "singularName": d.singular,
+            "namespaced": d.namespaced,
+            "kind": d.kind,
+            "verbs": d.verbs(),
+        });
+        if !d.short_names.is_empty() {
+            r["shortNames"] = json!(d.short_names);
+        }
+        if !d.categories.is_empty() {
+            r["categories"] = json!(d.categories);
+        }
+        resources.push(r);
+        for sub in d.subresources {
+            let (kind, verbs, extra) = match *sub {
+                "eviction" => ("Eviction", vec!["create"], Some(("policy", "v1"))),
+                "scale" => ("Scale", vec!["get", "patch", "update"], Some(("autoscaling", "v1"))),
+                "log" => ("Pod", vec!["get"], None),
+                "finalize" => (d.kind, vec!["update"], None),
+                _ => (d.kind, vec!["get", "patch", "update"], None),
+            };
+            let mut s = json!({
+                "name": format!("{}/{}", d.plural, sub),
+                "singularName": "",
+                "namespaced": d.namespaced,
+                "kind": kind,
+                "verbs": verbs,
+            });
+            if let Some((g, v)) = extra {
+                s["group"] = json!(g);
+                s["version"] = json!(v);
+            }
+            resources.push(s);
+        }
+    }
+    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+}
+
+/// `GET /version` for a `gitVersion` such as `v1.32.4`.
+pub fn version_doc(git_version: &str) -> Value {
+    let trimmed = git_version.trim_start_matches('v');
+    let mut parts = trimmed.split('.');
+    let major = parts.next().unwrap_or("1");
+    let minor = parts.next().unwrap_or("32");
+    json!({
+        "major": major,
+        "minor": minor,
+        "gitVersion": git_version,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2025-01-01T00:00:00Z",
+        "goVersion": "go1.23.0",
+        "compiler": "gc",
+        "platform": "linux/amd64"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_lists_eviction_as_policy_v1() {
+        let list = resource_list("", "v1").unwrap();
+        let ev = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods/eviction").unwrap();
+        assert_eq!(ev["group"], "policy");
+        assert_eq!(ev["kind"], "Eviction");
+        assert!(find("apps", "v1", "deployments").is_some());
+        assert_eq!(by_kind("apps/v1", "Deployment").unwrap().key(), "deployments.apps");
+        assert!(resource_list("nope", "v1").is_none());
+    }
+}

@@ -1,0 +1,413 @@
+//! The HTTP face: a hyper 1 server speaking the Kubernetes REST protocol.
+//!
+//! Routes: `/version`, `/healthz`/`/livez`/`/readyz` (no auth), discovery
+//! (`/api`, `/api/v1`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`), and resource
+//! paths `/api/v1/[namespaces/<ns>/]<plural>[/<name>[/<sub>]]` and the same
+//! under `/apis/<g>/<v>`. Every other request needs
+//! `Authorization: Bearer <token>`. Errors are `Status` objects. Lists and
+//! single objects are rendered as `Table`s when the `Accept` header asks for
+//! `as=Table`, and as `PartialObjectMetadata[List]` when asked for those.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::api::{self, DeleteOptions, PatchType, WriteOptions};
+use crate::controllers::disruption;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics;
+use crate::resources::{self, ResourceDef};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::state::State;
+use crate::table::{self, IncludeObject};
+use crate::watch::{self, WatchRequest};
+
+/// Response body type.
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// One logged request: method, path with query, status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// Response status.
+    pub status: u16,
+}
+
+/// Shared server state.
+pub struct Inner {
+    /// The cluster.
+    pub state: Mutex<State>,
+    /// Required bearer token.
+    pub token: String,
+    /// Request log (bounded).
+    pub requests: Mutex<Vec<RequestRecord>>,
+    /// Echo requests to stderr (`SIMCLUSTER_LOG=1`).
+    pub log: bool,
+    /// Serving TLS (plain HTTP admits requests without a token).
+    pub tls: bool,
+}
+
+fn json_response(status: u16, v: &Value) -> Response<Body> {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+        .header("Content-Type", "application/json")
+        .header("Cache-Control", "no-cache, private")
+        .body(Full::new(Bytes::from(body)).boxed())
+        .expect("valid response")
+}
+
+fn error_response(e: &ApiError) -> Response<Body> {
+    json_response(e.code, &e.to_status())
+}
+
+fn parse_query(q: &str) -> HashMap<String, String> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// Handles one request.
+pub async fn handle(inner: Arc<Inner>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, Infallible> {
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let headers = req.headers().clone();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return Ok(error_response(&ApiError::bad_request(format!("reading body: {e}")))),
+    };
+    let path = uri.path().to_string();
+    let query = parse_query(uri.query().unwrap_or(""));
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let public = matches!(path.as_str(), "/version" | "/healthz" | "/livez" | "/readyz");
+    let auth = header("authorization");
+    let authorized = public
+        || auth.strip_prefix("Bearer ").is_some_and(|t| t.trim() == inner.token)
+        || (auth.is_empty() && !inner.tls);
+    let resp = if !authorized {
+        error_response(&ApiError::unauthorized())
+    } else {
+        let ctx = Ctx { method: &method, path: &path, query: &query, accept: header("accept"), content_type: header("content-type"), user_agent: header("user-agent"), body: &body };
+        match route(&inner, &ctx) {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        }
+    };
+    let status = resp.status().as_u16();
+    let full_uri = uri.path_and_query().map(|p| p.to_string()).unwrap_or(path);
+    if inner.log {
+        eprintln!("simcluster: {method} {full_uri} -> {status}");
+    }
+    let mut log = inner.requests.lock().expect("request log");
+    if log.len() >= 10_000 {
+        log.drain(..5_000);
+    }
+    log.push(RequestRecord { method: method.to_string(), uri: full_uri, status });
+    Ok(resp)
+}
+
+struct Ctx<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a HashMap<String, String>,
+    accept: String,
+    content_type: String,
+    user_agent: String,
+    body: &'a Bytes,
+}
+
+impl Ctx<'_> {
+    fn q(&self, k: &str) -> Option<&str> {
+        self.query.get(k).map(String::as_str)
+    }
+
+    fn flag(&self, k: &str) -> bool {
+        matches!(self.q(k), Some("true") | Some("1"))
+    }
+
+    fn write_options(&self) -> WriteOptions {
+        let ua_manager = self.user_agent.split('/').next().filter(|s| !s.is_empty()).map(String::from);
+        WriteOptions {
+            dry_run: self.q("dryRun").is_some_and(|v| !v.is_empty()),
+            field_manager: self.q("fieldManager").map(String::from).or(ua_manager),
+            force: self.flag("force"),
+        }
+    }
+
+    fn selectors(&self) -> ApiResult<(LabelSelector, FieldSelector)> {
+        Ok((LabelSelector::parse(self.q("labelSelector").unwrap_or(""))?, FieldSelector::parse(self.q("fieldSelector").unwrap_or(""))?))
+    }
+
+    fn table(&self) -> Option<IncludeObject> {
+        if !self.accept.contains("as=Table") {
+            return None;
+        }
+        Some(match self.q("includeObject") {
+            Some("None") => IncludeObject::None,
+            Some("Object") => IncludeObject::Object,
+            _ => IncludeObject::Metadata,
+        })
+    }
+
+    fn json_body(&self) -> ApiResult<Value> {
+        api::parse_body(self.body, self.content_type.contains("yaml"))
+    }
+}
+
+fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let segs: Vec<String> = ctx
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let get = ctx.method == Method::GET;
+    match s.as_slice() {
+        ["version"] => {
+            let v = inner.state.lock().expect("state").spec.git_version.clone();
+            return Ok(json_response(200, &resources::version_doc(&v)));
+        }
+        ["healthz"] | ["livez"] | ["readyz"] => {
+            return Ok(Response::builder().status(200).header("Content-Type", "text/plain").body(Full::new(Bytes::from_static(b"ok")).boxed()).expect("response"))
+        }
+        ["api"] if get => return Ok(json_response(200, &resources::core_versions())),
+        ["apis"] if get => return Ok(json_response(200, &resources::group_list())),
+        ["api", "v1"] if get => return Ok(json_response(200, &resources::resource_list("", "v1").expect("core"))),
+        ["apis", g] if get => return resources::group(g).map(|v| json_response(200, &v)).ok_or_else(|| not_found_path(ctx.path)),
+        ["apis", g, v] if get => return resources::resource_list(g, v).map(|d| json_response(200, &d)).ok_or_else(|| not_found_path(ctx.path)),
+        ["api", "v1", rest @ ..] => resource(inner, ctx, "", "v1", rest),
+        ["apis", g, v, rest @ ..] => resource(inner, ctx, g, v, rest),
+        _ => Err(not_found_path(ctx.path)),
+    }
+}
+
+fn not_found_path(path: &str) -> ApiError {
+    ApiError::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+}
+
+struct Target {
+    def: &'static ResourceDef,
+    ns: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let (ns, rest) = match rest {
+        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => (Some(ns.to_string()), {
+            let mut v = vec![*plural];
+            v.extend_from_slice(tail);
+            v
+        }),
+        other => (None, other.to_vec()),
+    };
+    let def = resources::find(group, version, rest.first()?)?;
+    if ns.is_some() && !def.namespaced {
+        return None;
+    }
+    let name = rest.get(1).map(|s| s.to_string());
+    let sub = rest.get(2).map(|s| s.to_string());
+    if rest.len() > 3 {
+        return None;
+    }
+    if let Some(sub) = &sub {
+        if !def.subresources.contains(&sub.as_str()) {
+            return None;
+        }
+    }
+    Some(Target { def, ns, name, sub })
+}
+
+fn resource(inner: &Arc<Inner>, ctx: &Ctx, group: &str, version: &str, rest: &[&str]) -> ApiResult<Response<Body>> {
+    let t = parse_target(group, version, rest).ok_or_else(|| not_found_path(ctx.path))?;
+    if !t.def.stored {
+        return metrics_route(inner, ctx, &t);
+    }
+    let ns = t.ns.as_deref();
+    let opts = ctx.write_options();
+    let method = ctx.method.clone();
+    if method == Method::GET && t.name.is_none() && ctx.flag("watch") {
+        return watch_route(inner, ctx, &t);
+    }
+    let mut st = inner.state.lock().expect("state");
+    let st = &mut *st;
+    let (code, v) = match (method, t.name.as_deref(), t.sub.as_deref()) {
+        (Method::GET, None, None) => (200, list_response(st, ctx, &t)?),
+        (Method::GET, Some(name), None | Some("status")) => {
+            let o = api::get(st, t.def, ns, name)?;
+            let rv = o["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+            match ctx.table() {
+                Some(inc) => (200, table::table(t.def, &[o], &rv, inc)),
+                None if ctx.accept.contains("as=PartialObjectMetadata") => (200, partial(&o)),
+                None => (200, (*o).clone()),
+            }
+        }
+        (Method::GET, Some(name), Some("scale")) => (200, api::get_scale(st, t.def, ns, name)?),
+        (Method::GET, Some(name), Some("log")) => {
+            api::get(st, t.def, ns, name)?;
+            let text = format!("simulated log of pod {name}\n");
+            return Ok(Response::builder().status(200).header("Content-Type", "text/plain").body(Full::new(Bytes::from(text)).boxed()).expect("response"));
+        }
+        (Method::POST, None, None) => (201, api::create(st, t.def, ns, ctx.json_body()?, &opts)?),
+        (Method::POST, Some(name), Some("eviction")) => (201, disruption::evict(st, ns.unwrap_or("default"), name, &ctx.json_body()?)?),
+        (Method::PUT, Some(name), None | Some("status")) => (200, api::update(st, t.def, ns, name, ctx.json_body()?, t.sub.as_deref(), &opts)?),
+        (Method::PUT, Some(name), Some("finalize")) => (200, api::update(st, t.def, ns, name, ctx.json_body()?, None, &opts)?),
+        (Method::PUT, Some(name), Some("scale")) => (200, api::set_scale(st, t.def, ns, name, &ctx.json_body()?, &opts)?),
+        (Method::PATCH, Some(name), sub) => {
+            let ptype = PatchType::from_content_type(&ctx.content_type).ok_or_else(|| ApiError::unsupported_media_type(&ctx.content_type))?;
+            if sub == Some("scale") {
+                let mut scale = api::get_scale(st, t.def, ns, name)?;
+                let p = api::parse_body(ctx.body, false)?;
+                match ptype {
+                    PatchType::Json => crate::patch::json_patch(&mut scale, &p).map_err(|e| ApiError::new(422, "Invalid", e))?,
+                    _ => crate::patch::merge_patch(&mut scale, &p),
+                }
+                (200, api::set_scale(st, t.def, ns, name, &scale, &opts)?)
+            } else {
+                let existed = st.store.get(&t.def.key(), &ns_key(t.def, ns), name).is_some();
+                let v = api::patch(st, t.def, ns, name, ptype, ctx.body, sub, &opts)?;
+                (if existed { 200 } else { 201 }, v)
+            }
+        }
+        (Method::DELETE, Some(name), None) => {
+            let body = ctx.json_body()?;
+            let mut d = DeleteOptions::from_body(&body);
+            if let Some(p) = ctx.q("propagationPolicy") {
+                d.propagation = Some(p.to_string());
+            }
+            d.dry_run |= opts.dry_run;
+            (200, api::delete(st, t.def, ns, name, &d)?)
+        }
+        (Method::DELETE, None, None) => {
+            let (ls, fs) = ctx.selectors()?;
+            let body = ctx.json_body()?;
+            let d = DeleteOptions::from_body(&body);
+            let mut items = Vec::new();
+            for o in api::list(st, t.def, ns, &ls, &fs) {
+                let n = o["metadata"]["name"].as_str().unwrap_or("").to_string();
+                let ons = o["metadata"]["namespace"].as_str().map(String::from);
+                if api::delete(st, t.def, ons.as_deref(), &n, &d).is_ok() {
+                    items.push((*o).clone());
+                }
+            }
+            (200, json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": {}, "items": items}))
+        }
+        _ => return Err(ApiError::method_not_allowed()),
+    };
+    Ok(json_response(code, &v))
+}
+
+fn ns_key(def: &ResourceDef, ns: Option<&str>) -> String {
+    if def.namespaced {
+        ns.unwrap_or("default").to_string()
+    } else {
+        String::new()
+    }
+}
+
+fn partial(o: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
+}
+
+fn list_response(st: &State, ctx: &Ctx, t: &Target) -> ApiResult<Value> {
+    let (ls, fs) = ctx.selectors()?;
+    let all = api::list(st, t.def, t.ns.as_deref(), &ls, &fs);
+    let rv = st.store.resource_version().to_string();
+    let offset: usize = ctx.q("continue").and_then(|c| c.rsplit(':').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let limit: usize = ctx.q("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let end = offset.saturating_add(limit).min(all.len());
+    let page = &all[offset.min(all.len())..end];
+    let mut meta = json!({"resourceVersion": rv});
+    if end < all.len() {
+        meta["continue"] = json!(format!("{rv}:{end}"));
+        meta["remainingItemCount"] = json!(all.len() - end);
+    }
+    if let Some(inc) = ctx.table() {
+        let mut tbl = table::table(t.def, page, &rv, inc);
+        tbl["metadata"] = meta;
+        return Ok(tbl);
+    }
+    if ctx.accept.contains("as=PartialObjectMetadataList") {
+        let items: Vec<Value> = page.iter().map(|o| partial(o)).collect();
+        return Ok(json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}));
+    }
+    let items: Vec<&Value> = page.iter().map(|o| &**o).collect();
+    Ok(json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": meta, "items": items}))
+}
+
+fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
+    let (labels, fields) = ctx.selectors()?;
+    let req = WatchRequest {
+        def: t.def,
+        namespace: if t.def.namespaced { t.ns.clone() } else { None },
+        labels,
+        fields,
+        resource_version: ctx.q("resourceVersion").filter(|s| !s.is_empty()).and_then(|s| s.parse().ok()),
+        send_initial: ctx.flag("sendInitialEvents"),
+        bookmarks: ctx.flag("allowWatchBookmarks"),
+        timeout: ctx.q("timeoutSeconds").and_then(|s| s.parse().ok()).map(Duration::from_secs),
+        table: ctx.table(),
+    };
+    let body = watch::start(inner, req)?;
+    Ok(Response::builder()
+        .status(200)
+        .header("Content-Type", "application/json")
+        .header("Transfer-Encoding", "chunked")
+        .body(body.boxed())
+        .expect("response"))
+}
+
+fn metrics_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
+    if ctx.method != Method::GET || t.sub.is_some() {
+        return Err(ApiError::method_not_allowed());
+    }
+    let st = inner.state.lock().expect("state");
+    let (ls, _) = ctx.selectors()?;
+    let v = match (t.def.kind, t.name.as_deref()) {
+        ("NodeMetrics", None) => metrics::node_metrics_list(&st, &ls),
+        ("NodeMetrics", Some(n)) => {
+            let node = st.store.get("nodes", "", n).ok_or_else(|| ApiError::not_found("metrics.k8s.io", "nodes", n))?;
+            metrics::node_metrics(&st, node)
+        }
+        (_, None) => metrics::pod_metrics_list(&st, t.ns.as_deref(), &ls),
+        (_, Some(n)) => {
+            let ns = t.ns.as_deref().unwrap_or("default");
+            st.store.get("pods", ns, n).and_then(|p| metrics::pod_metrics(&st, p)).ok_or_else(|| ApiError::not_found("metrics.k8s.io", "pods", n))?
+        }
+    };
+    Ok(json_response(200, &v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = parse_target("", "v1", &["namespaces", "ns1", "pods", "p", "eviction"]).unwrap();
+        assert_eq!((t.def.plural, t.ns.as_deref(), t.name.as_deref(), t.sub.as_deref()), ("pods", Some("ns1"), Some("p"), Some("eviction")));
+        let t = parse_target("", "v1", &["namespaces", "ns1"]).unwrap();
+        assert_eq!((t.def.plural, t.ns, t.name.as_deref()), ("namespaces", None, Some("ns1")));
+        let t = parse_target("", "v1", &["namespaces", "ns1", "finalize"]).unwrap();
+        assert_eq!(t.sub.as_deref(), Some("finalize"));
+        assert!(parse_target("", "v1", &["namespaces", "x", "nodes"]).is_none());
+        assert!(parse_target("apps", "v1", &["deployments", "d", "nope"]).is_none());
+        assert_eq!(parse_query("a=b%2Fc&labelSelector=x+in+(1)&w")["a"], "b/c");
+        assert_eq!(parse_query("labelSelector=x+in+(1)")["labelSelector"], "x in (1)");
+    }
+}

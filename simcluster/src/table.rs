@@ -1,0 +1,406 @@
+//! Server-side printing: `meta.k8s.io/v1` `Table` objects, as kube-apiserver
+//! renders them for `kubectl get` (`Accept: application/json;as=Table;...`).
+//!
+//! Columns and cell formats follow Kubernetes' printers for nodes (`STATUS`
+//! with `SchedulingDisabled`, `ROLES`, `VERSION`, wide `INTERNAL-IP`...), pods
+//! (`READY`, `STATUS`, `RESTARTS`, wide `IP`, `NODE`), services, workloads,
+//! jobs, namespaces, config maps, secrets, claims and PDBs; other kinds get
+//! `NAME AGE`. Columns with priority 1 appear only with `-o wide`. Ages use
+//! [`human_duration`] (`17h`, `5d18h`).
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::resources::ResourceDef;
+use crate::store::Obj;
+
+/// What each row carries in `object` (`?includeObject=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeObject {
+    /// Nothing.
+    None,
+    /// `PartialObjectMetadata` (the default).
+    Metadata,
+    /// The full object.
+    Object,
+}
+
+/// Kubernetes' `duration.HumanDuration` for a number of seconds.
+pub fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
+    if secs < 0 {
+        return "0s".into();
+    }
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+/// Age of an object (`metadata.creationTimestamp` until now), `<unknown>` without one.
+pub fn age(obj: &Value) -> String {
+    match parse_time(&obj["metadata"]["creationTimestamp"]) {
+        Some(t) => human_duration((Utc::now() - t).num_seconds()),
+        None => "<unknown>".into(),
+    }
+}
+
+/// A structured selector as a string (`app=web,tier in (a,b)`).
+pub fn selector_string(sel: Option<&Value>) -> String {
+    let Some(sel) = sel else { return String::new() };
+    let mut parts = Vec::new();
+    if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
+        }
+    }
+    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let key = e["key"].as_str().unwrap_or("");
+        let vals: Vec<&str> = e["values"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or("") {
+            "In" => format!("{key} in ({})", vals.join(",")),
+            "NotIn" => format!("{key} notin ({})", vals.join(",")),
+            "Exists" => key.to_string(),
+            _ => format!("!{key}"),
+        });
+    }
+    parts.join(",")
+}
+
+fn or_none(s: String) -> String {
+    if s.is_empty() {
+        "<none>".into()
+    } else {
+        s
+    }
+}
+
+fn str_at<'a>(o: &'a Value, p: &str) -> &'a str {
+    o.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+fn int_at(o: &Value, p: &str) -> i64 {
+    o.pointer(p).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Node `ROLES`: `node-role.kubernetes.io/<role>` labels and `kubernetes.io/role`.
+pub fn node_roles(node: &Value) -> String {
+    let mut roles: Vec<String> = Vec::new();
+    if let Some(labels) = node.pointer("/metadata/labels").and_then(Value::as_object) {
+        for (k, v) in labels {
+            if let Some(r) = k.strip_prefix("node-role.kubernetes.io/") {
+                if !r.is_empty() {
+                    roles.push(r.to_string());
+                }
+            } else if k == "node-role.kubernetes.io" {
+                roles.push(v.as_str().unwrap_or("").to_string());
+            } else if k == "kubernetes.io/role" {
+                roles.push(v.as_str().unwrap_or("").to_string());
+            }
+        }
+    }
+    roles.retain(|r| !r.is_empty());
+    roles.sort();
+    roles.dedup();
+    or_none(roles.join(","))
+}
+
+/// Node `STATUS`: `Ready`, `NotReady`, `Unknown`, plus `,SchedulingDisabled` when cordoned.
+pub fn node_status(node: &Value) -> String {
+    let ready = node
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .map(|c| match c["status"].as_str() {
+            Some("True") => "Ready",
+            Some("False") => "NotReady",
+            _ => "Unknown",
+        })
+        .unwrap_or("Unknown");
+    let mut s = ready.to_string();
+    if node.pointer("/spec/unschedulable") == Some(&json!(true)) {
+        s.push_str(",SchedulingDisabled");
+    }
+    s
+}
+
+/// Pod `STATUS` as kubectl prints it (`Running`, `Pending`, `Completed`, `Terminating`, ...).
+pub fn pod_status(pod: &Value) -> String {
+    let mut reason = str_at(pod, "/status/reason").to_string();
+    if reason.is_empty() {
+        reason = str_at(pod, "/status/phase").to_string();
+    }
+    if reason.is_empty() {
+        reason = "Pending".into();
+    }
+    for c in pod.pointer("/status/containerStatuses").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(w) = c.pointer("/state/waiting/reason").and_then(Value::as_str) {
+            reason = w.to_string();
+        } else if let Some(t) = c.pointer("/state/terminated/reason").and_then(Value::as_str) {
+            reason = t.to_string();
+        }
+    }
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        reason = "Terminating".into();
+    }
+    reason
+}
+
+fn containers_images(template_spec: &Value) -> (String, String) {
+    let cs = template_spec["containers"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = cs.iter().filter_map(|c| c["name"].as_str()).collect();
+    let images: Vec<&str> = cs.iter().filter_map(|c| c["image"].as_str()).collect();
+    (names.join(","), images.join(","))
+}
+
+fn col(name: &str, ty: &str, priority: u8) -> Value {
+    let format = if name == "Name" { "name" } else { "" };
+    json!({"name": name, "type": ty, "format": format, "description": "", "priority": priority})
+}
+
+type Row = Vec<Value>;
+
+fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
+    let name = json!(o["metadata"]["name"]);
+    let age = json!(age(o));
+    let s = |x: &str| col(x, "string", 0);
+    let w = |x: &str| col(x, "string", 1);
+    let i = |x: &str| col(x, "integer", 0);
+    match def.plural {
+        "nodes" => {
+            let addr = |t: &str| {
+                o.pointer("/status/addresses")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|x| x["type"] == t))
+                    .and_then(|x| x["address"].as_str())
+                    .unwrap_or("<none>")
+                    .to_string()
+            };
+            (
+                vec![s("Name"), s("Status"), s("Roles"), s("Age"), s("Version"), w("Internal-IP"), w("External-IP"), w("OS-Image"), w("Kernel-Version"), w("Container-Runtime")],
+                vec![name, json!(node_status(o)), json!(node_roles(o)), age, json!(str_at(o, "/status/nodeInfo/kubeletVersion")),
+                     json!(addr("InternalIP")), json!(addr("ExternalIP")), json!(str_at(o, "/status/nodeInfo/osImage")),
+                     json!(str_at(o, "/status/nodeInfo/kernelVersion")), json!(str_at(o, "/status/nodeInfo/containerRuntimeVersion"))],
+            )
+        }
+        "pods" => {
+            let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+            let total = o.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+            let ready = statuses.iter().filter(|c| c["ready"] == true).count();
+            let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
+            (
+                vec![s("Name"), s("Ready"), s("Status"), i("Restarts"), s("Age"), w("IP"), w("Node"), w("Nominated Node"), w("Readiness Gates")],
+                vec![name, json!(format!("{ready}/{total}")), json!(pod_status(o)), json!(restarts), age,
+                     json!(or_none(str_at(o, "/status/podIP").into())), json!(or_none(str_at(o, "/spec/nodeName").into())),
+                     json!(or_none(str_at(o, "/status/nominatedNodeName").into())), json!("<none>")],
+            )
+        }
+        "services" => {
+            let ty = str_at(o, "/spec/type");
+            let ext_ips: Vec<&str> = o.pointer("/spec/externalIPs").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let external = match ty {
+                "LoadBalancer" => {
+                    let ing: Vec<&str> = o.pointer("/status/loadBalancer/ingress").and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|x| x["ip"].as_str().or(x["hostname"].as_str())).collect()).unwrap_or_default();
+                    if ing.is_empty() && ext_ips.is_empty() { "<pending>".to_string() } else { [ing, ext_ips].concat().join(",") }
+                }
+                "ExternalName" => str_at(o, "/spec/externalName").to_string(),
+                _ => or_none(ext_ips.join(",")),
+            };
+            let ports: Vec<String> = o.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten().map(|p| {
+                let proto = p["protocol"].as_str().unwrap_or("TCP");
+                match p.get("nodePort").and_then(Value::as_i64) {
+                    Some(np) => format!("{}:{np}/{proto}", p["port"]),
+                    None => format!("{}/{proto}", p["port"]),
+                }
+            }).collect();
+            let sel: Vec<String> = o.pointer("/spec/selector").and_then(Value::as_object).into_iter().flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+            (
+                vec![s("Name"), s("Type"), s("Cluster-IP"), s("External-IP"), s("Port(s)"), s("Age"), w("Selector")],
+                vec![name, json!(ty), json!(or_none(str_at(o, "/spec/clusterIP").into())), json!(external), json!(or_none(ports.join(","))), age, json!(or_none(sel.join(",")))],
+            )
+        }
+        "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs" => workload_row(def.plural, o, name, age),
+        "namespaces" => (vec![s("Name"), s("Status"), s("Age")], vec![name, json!(str_at(o, "/status/phase")), age]),
+        "configmaps" => {
+            let n = o.get("data").and_then(Value::as_object).map_or(0, |m| m.len()) + o.get("binaryData").and_then(Value::as_object).map_or(0, |m| m.len());
+            (vec![s("Name"), i("Data"), s("Age")], vec![name, json!(n), age])
+        }
+        "secrets" => {
+            let n = o.get("data").and_then(Value::as_object).map_or(0, |m| m.len());
+            (vec![s("Name"), s("Type"), i("Data"), s("Age")], vec![name, json!(str_at(o, "/type")), json!(n), age])
+        }
+        "serviceaccounts" => {
+            let n = o.get("secrets").and_then(Value::as_array).map_or(0, Vec::len);
+            (vec![s("Name"), i("Secrets"), s("Age")], vec![name, json!(n), age])
+        }
+        "persistentvolumeclaims" => {
+            let modes: Vec<&str> = o.pointer("/status/accessModes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(|m| match m {
+                "ReadWriteOnce" => "RWO", "ReadOnlyMany" => "ROX", "ReadWriteMany" => "RWX", "ReadWriteOncePod" => "RWOP", x => x,
+            }).collect();
+            (
+                vec![s("Name"), s("Status"), s("Volume"), s("Capacity"), s("Access Modes"), s("StorageClass"), s("VolumeAttributesClass"), s("Age"), w("VolumeMode")],
+                vec![name, json!(str_at(o, "/status/phase")), json!(str_at(o, "/spec/volumeName")), json!(str_at(o, "/status/capacity/storage")),
+                     json!(modes.join(",")), json!(str_at(o, "/spec/storageClassName")), json!("<unset>"), age, json!(o.pointer("/spec/volumeMode").and_then(Value::as_str).unwrap_or("Filesystem"))],
+            )
+        }
+        "poddisruptionbudgets" => {
+            let f = |k: &str| o.pointer(&format!("/spec/{k}")).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_else(|| "N/A".into());
+            (
+                vec![s("Name"), s("Min Available"), s("Max Unavailable"), i("Allowed Disruptions"), s("Age")],
+                vec![name, json!(f("minAvailable")), json!(f("maxUnavailable")), json!(int_at(o, "/status/disruptionsAllowed")), age],
+            )
+        }
+        _ => (vec![s("Name"), s("Age")], vec![name, age]),
+    }
+}
+
+fn workload_row(plural: &str, o: &Value, name: Value, age: Value) -> (Vec<Value>, Row) {
+    let s = |x: &str| col(x, "string", 0);
+    let w = |x: &str| col(x, "string", 1);
+    let i = |x: &str| col(x, "integer", 0);
+    let tspec = if plural == "cronjobs" { o.pointer("/spec/jobTemplate/spec/template/spec") } else { o.pointer("/spec/template/spec") };
+    let (containers, images) = containers_images(tspec.unwrap_or(&Value::Null));
+    let selector = json!(or_none(selector_string(o.pointer("/spec/selector"))));
+    let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let st = |k: &str| int_at(o, &format!("/status/{k}"));
+    match plural {
+        "deployments" => (
+            vec![s("Name"), s("Ready"), i("Up-to-date"), i("Available"), s("Age"), w("Containers"), w("Images"), w("Selector")],
+            vec![name, json!(format!("{}/{desired}", st("readyReplicas"))), json!(st("updatedReplicas")), json!(st("availableReplicas")), age, json!(containers), json!(images), selector],
+        ),
+        "replicasets" => (
+            vec![s("Name"), i("Desired"), i("Current"), i("Ready"), s("Age"), w("Containers"), w("Images"), w("Selector")],
+            vec![name, json!(desired), json!(st("replicas")), json!(st("readyReplicas")), age, json!(containers), json!(images), selector],
+        ),
+        "statefulsets" => (
+            vec![s("Name"), s("Ready"), s("Age"), w("Containers"), w("Images")],
+            vec![name, json!(format!("{}/{desired}", st("readyReplicas"))), age, json!(containers), json!(images)],
+        ),
+        "daemonsets" => {
+            let ns: Vec<String> = o.pointer("/spec/template/spec/nodeSelector").and_then(Value::as_object).into_iter().flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+            (
+                vec![s("Name"), i("Desired"), i("Current"), i("Ready"), i("Up-to-date"), i("Available"), s("Node Selector"), s("Age"), w("Containers"), w("Images"), w("Selector")],
+                vec![name, json!(st("desiredNumberScheduled")), json!(st("currentNumberScheduled")), json!(st("numberReady")), json!(st("updatedNumberScheduled")),
+                     json!(st("numberAvailable")), json!(or_none(ns.join(","))), age, json!(containers), json!(images), selector],
+            )
+        }
+        "jobs" => {
+            let completions = o.pointer("/spec/completions").and_then(Value::as_i64);
+            let comp = match completions { Some(c) => format!("{}/{c}", st("succeeded")), None => format!("{}/1 of {}", st("succeeded"), int_at(o, "/spec/parallelism")) };
+            let conds = o.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+            let has = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+            let status = if has("Complete") { "Complete" } else if has("Failed") { "Failed" } else if o.pointer("/spec/suspend") == Some(&json!(true)) { "Suspended" } else { "Running" };
+            let duration = match (parse_time(&o["status"]["startTime"]), parse_time(&o["status"]["completionTime"])) {
+                (Some(s), Some(e)) => human_duration((e - s).num_seconds()),
+                (Some(s), None) => human_duration((Utc::now() - s).num_seconds()),
+                _ => String::new(),
+            };
+            (
+                vec![s("Name"), s("Status"), s("Completions"), s("Duration"), s("Age"), w("Containers"), w("Images"), w("Selector")],
+                vec![name, json!(status), json!(comp), json!(duration), age, json!(containers), json!(images), selector],
+            )
+        }
+        _ => {
+            let last = match parse_time(&o["status"]["lastScheduleTime"]) { Some(t) => human_duration((Utc::now() - t).num_seconds()), None => "<none>".into() };
+            let active = o.pointer("/status/active").and_then(Value::as_array).map_or(0, Vec::len);
+            (
+                vec![s("Name"), s("Schedule"), s("Timezone"), s("Suspend"), i("Active"), s("Last Schedule"), s("Age"), w("Containers"), w("Images"), w("Selector")],
+                vec![name, json!(str_at(o, "/spec/schedule")), json!(or_none(str_at(o, "/spec/timeZone").into())),
+                     json!(if o.pointer("/spec/suspend") == Some(&json!(true)) { "True" } else { "False" }), json!(active), json!(last), age,
+                     json!(containers), json!(images), json!("<none>")],
+            )
+        }
+    }
+}
+
+fn row_object(o: &Value, include: IncludeObject) -> Value {
+    match include {
+        IncludeObject::None => Value::Null,
+        IncludeObject::Object => o.clone(),
+        IncludeObject::Metadata => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}),
+    }
+}
+
+/// A Table of `objs` (possibly empty) at resourceVersion `rv`.
+pub fn table(def: &ResourceDef, objs: &[Obj], rv: &str, include: IncludeObject) -> Value {
+    let (columns, _) = columns_and_cells(def, &json!({"metadata": {}}));
+    let rows: Vec<Value> = objs
+        .iter()
+        .map(|o| {
+            let (_, cells) = columns_and_cells(def, o);
+            let mut r = json!({"cells": cells});
+            let obj = row_object(o, include);
+            if !obj.is_null() {
+                r["object"] = obj;
+            }
+            r
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv}, "columnDefinitions": columns, "rows": rows})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(119), "119s");
+        assert_eq!(human_duration(150), "2m30s");
+        assert_eq!(human_duration(600), "10m");
+        assert_eq!(human_duration(3 * 3600 + 5 * 60), "3h5m");
+        assert_eq!(human_duration(17 * 3600 + 59), "17h");
+        assert_eq!(human_duration(5 * 86400 + 18 * 3600 + 100), "5d18h");
+        assert_eq!(human_duration(30 * 86400), "30d");
+        assert_eq!(human_duration(3 * 365 * 86400 + 10 * 86400), "3y10d");
+    }
+
+    #[test]
+    fn node_and_pod_cells() {
+        let node = json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/etcd": ""}},
+                          "spec": {"unschedulable": true}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(node_roles(&node), "control-plane,etcd");
+        assert_eq!(node_status(&node), "Ready,SchedulingDisabled");
+        assert_eq!(node_roles(&json!({"metadata": {}})), "<none>");
+        let pod = json!({"status": {"phase": "Running", "containerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        assert_eq!(pod_status(&pod), "CrashLoopBackOff");
+        assert_eq!(selector_string(Some(&json!({"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]}))), "app=x,t in (a,b)");
+    }
+}
