@@ -2,13 +2,15 @@
 //!
 //! Like wasmtime's `crates/test-programs/artifacts/build.rs`, this runs a
 //! nested `cargo build --release --target wasm32-wasip2` over the guest
-//! workspace (`plugins/`) and the example plugin (`examples/hello-plugin`),
+//! workspace (`plugins/`) and the example plugins (`examples/hello-plugin`,
+//! `examples/volume-discount`),
 //! into their own target directory (`target/wasm`) so the host build and the
 //! guest build never wait on each other's lock. Then it:
 //!
 //! - copies every produced `*.wasm` into `OUT_DIR` and sets
 //!   `COMPUTEHUB_TEST_PLUGINS` to that directory (tests read
-//!   `fixtures.wasm`, `echo_v1.wasm`, `echo_v2.wasm`, `hello_plugin.wasm`);
+//!   `fixtures.wasm`, `echo_v1.wasm`, `echo_v2.wasm`, `hello_plugin.wasm`,
+//!   `volume_discount.wasm`);
 //! - writes `OUT_DIR/builtin_plugins.rs` with `BUILTIN_PLUGINS`, the
 //!   production plugins of the table below embedded with `include_bytes!`.
 //!
@@ -29,7 +31,15 @@ use std::process::{Command, Stdio};
 /// Test components (`plugins/testing/*`), the SDK and the examples never go
 /// here. Add a row when a plugin crate is added to `plugins/Cargo.toml`, e.g.
 /// `("kboss", "endpoint", "kboss.wasm")`.
-const BUILTIN_PLUGINS: &[(&str, &str, &str)] = &[];
+const BUILTIN_PLUGINS: &[(&str, &str, &str)] = &[
+    ("kboss", "endpoint", "kboss.wasm"),
+    ("pricing", "pricing", "pricing.wasm"),
+    ("pcapi", "endpoint", "pcapi.wasm"),
+];
+
+/// Standalone example plugins (own `[workspace]`, under `examples/`), built
+/// so the tests can install them through the admin API like a third party.
+const EXAMPLES: &[&str] = &["hello-plugin", "volume-discount"];
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 const ROLES: &[&str] = &["endpoint", "pricing", "scheduling"];
@@ -42,12 +52,17 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env_var("OUT_DIR"));
     let plugins = repo.join("plugins");
-    let hello = repo.join("examples").join("hello-plugin");
+    let examples: Vec<PathBuf> = EXAMPLES
+        .iter()
+        .map(|name| repo.join("examples").join(name))
+        .collect();
     let wasm_target_dir = repo.join("target").join("wasm");
 
     watch_tree(&plugins);
     watch_tree(&repo.join("wit"));
-    watch_tree(&hello);
+    for example in &examples {
+        watch_tree(example);
+    }
 
     ensure_wasm_target(&repo);
     cargo_build_wasm(
@@ -55,7 +70,9 @@ fn main() {
         &["--workspace"],
         &wasm_target_dir,
     );
-    cargo_build_wasm(&hello.join("Cargo.toml"), &[], &wasm_target_dir);
+    for example in &examples {
+        cargo_build_wasm(&example.join("Cargo.toml"), &[], &wasm_target_dir);
+    }
 
     let release = wasm_target_dir.join(WASM_TARGET).join("release");
     let copied = copy_components(&release, &out_dir);

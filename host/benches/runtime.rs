@@ -20,7 +20,7 @@ use computehub::auth::AdminToken;
 use computehub::config::Config;
 use computehub::registry::Registry;
 use computehub::runtime::bindings::wit_types::{Method, Request};
-use computehub::runtime::{call, ActiveEngines, CallContext, HostServices, Limits, Runtime};
+use computehub::runtime::{call, CallContext, HostServices, Limits, Runtime};
 use computehub::server::{self, metrics::Metrics, App};
 use computehub::store::Store;
 use http_body_util::{BodyExt, Empty, Full};
@@ -112,11 +112,7 @@ async fn native_server() -> std::net::SocketAddr {
 }
 
 fn services(store: Arc<Store>) -> Arc<HostServices> {
-    Arc::new(HostServices {
-        store,
-        engines: ActiveEngines::default(),
-        limits: Limits::default(),
-    })
+    HostServices::new(store, Limits::default())
 }
 
 async fn plugin_server(dir: &std::path::Path) -> std::net::SocketAddr {
@@ -124,7 +120,12 @@ async fn plugin_server(dir: &std::path::Path) -> std::net::SocketAddr {
     std::fs::create_dir_all(&plugins).expect("plugins dir");
     std::fs::copy(format!("{PLUGINS}/echo_v1.wasm"), plugins.join("echo.wasm")).expect("copy echo");
     let store = Arc::new(Store::open(&dir.join("data")).expect("store"));
-    let runtime = Runtime::new(dir.join("cache"), Limits::default(), services(store.clone())).expect("runtime");
+    let runtime = Runtime::new(
+        dir.join("cache"),
+        Limits::default(),
+        services(store.clone()),
+    )
+    .expect("runtime");
     let registry = Registry::new(runtime, Config::default(), dir.join("data"), &[]);
     registry.boot(Some(&plugins)).await.expect("boot");
     let (admin, _) = AdminToken::load(&dir.join("data"), Some("bench".into())).expect("admin");
@@ -143,7 +144,8 @@ async fn plugin_server(dir: &std::path::Path) -> std::net::SocketAddr {
 async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
     let store = Arc::new(Store::open(&dir.join("data2")).expect("store"));
     let services = services(store);
-    let runtime = Runtime::new(dir.join("cache"), Limits::default(), services.clone()).expect("runtime");
+    let runtime =
+        Runtime::new(dir.join("cache"), Limits::default(), services.clone()).expect("runtime");
     let wasm = std::fs::read(format!("{PLUGINS}/echo_v1.wasm")).expect("echo");
     let loaded = runtime
         .load("echo", computehub::runtime::Role::Endpoint, &wasm, &[])
@@ -187,8 +189,17 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
         best_call = best_call.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
         let t = Instant::now();
         for _ in 0..n {
-            let mut store = call::new_store(runtime.engine(), ctx(), services.clone(), Duration::from_secs(5));
-            let _ = loaded.pre.instantiate_async(&mut store).await.expect("instantiate");
+            let mut store = call::new_store(
+                runtime.engine(),
+                ctx(),
+                services.clone(),
+                Duration::from_secs(5),
+            );
+            let _ = loaded
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .expect("instantiate");
         }
         best_inst = best_inst.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
     }
@@ -198,7 +209,9 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
 fn main() {
     // Format every log line as the real server does, into a sink.
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "info,wasmtime=warn,cranelift=warn",
+        ))
         .with_writer(std::io::sink)
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -212,7 +225,12 @@ fn main() {
         let native = load(native_addr, "/echo/version").await;
         let plugin = load(plugin_addr, "/echo/version").await;
         let (call_us, inst_us) = instantiate_and_call(dir.path()).await;
-        println!("connections: {CONNECTIONS}, measured {MEASURE:?} each, cores: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        println!(
+            "connections: {CONNECTIONS}, measured {MEASURE:?} each, cores: {}",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0)
+        );
         println!(
             "native hyper handler : {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs",
             native.rps,
@@ -225,7 +243,10 @@ fn main() {
             plugin.p50.as_secs_f64() * 1e6,
             plugin.p99.as_secs_f64() * 1e6
         );
-        println!("ratio plugin/native  : {:.2} (target >= 0.70)", plugin.rps / native.rps);
+        println!(
+            "ratio plugin/native  : {:.2} (target >= 0.70)",
+            plugin.rps / native.rps
+        );
         println!("instantiate + call   : {call_us:.1} µs (target <= 10 µs)");
         println!("instantiate alone    : {inst_us:.1} µs");
     });

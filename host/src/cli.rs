@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::auth::{self, AdminToken, Scheme};
 use crate::config::Config;
 use crate::registry::Registry;
-use crate::runtime::{ActiveEngines, HostServices, Limits, Role, Runtime};
+use crate::runtime::{HostServices, Limits, Role, Runtime};
 use crate::server::{self, metrics::Metrics, App};
 use crate::store::Store;
 
@@ -46,6 +46,11 @@ enum Command {
         /// Compiled-component cache (default: `<data dir>/cache`).
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Honour kboss's `orgid` parameter on session routes called without
+        /// an API key (offline debugging): anyone can then act as any
+        /// organisation. Never in production.
+        #[arg(long)]
+        debug_orgid: bool,
     },
     /// Inspect plugins.
     Plugin {
@@ -145,8 +150,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plugins_dir,
             demo,
             cache_dir,
+            debug_orgid,
         } => {
-            let config = Config::load(config.as_deref())?;
+            let mut config = Config::load(config.as_deref())?;
+            config.debug_orgid |= debug_orgid;
+            if config.debug_orgid {
+                tracing::warn!(
+                    "debug mode: kboss routes accept `orgid` instead of an API key; never use this in production"
+                );
+            }
             let cache_dir = cache_dir.unwrap_or_else(|| data_dir.join("cache"));
             runtime_tokio()?.block_on(serve(
                 listen,
@@ -203,11 +215,7 @@ fn registry(
 ) -> anyhow::Result<(Registry, Arc<Store>)> {
     let store = Arc::new(Store::open(data_dir).context("opening the store")?);
     let limits = limits(&config);
-    let services = Arc::new(HostServices {
-        store: Arc::clone(&store),
-        engines: ActiveEngines::default(),
-        limits: limits.clone(),
-    });
+    let services = HostServices::new(Arc::clone(&store), limits.clone());
     let runtime = Runtime::new(cache_dir, limits, services)?;
     Ok((
         Registry::new(

@@ -67,7 +67,11 @@ fn default_max_concurrency() -> u32 {
 const BUILTIN_GRANTS: &str = r#"
 [plugins.kboss]
 role = "endpoint"
-grants = ["log", "inventory", "pricing", "scheduling"]
+grants = ["log", "inventory", "pricing", "scheduling", "kubernetes"]
+
+[plugins.pcapi]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes"]
 
 [plugins.pricing]
 role = "pricing"

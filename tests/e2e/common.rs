@@ -39,6 +39,9 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
     pub own_cache: bool,
+    pub args: Vec<&'static str>,
+    /// What the server printed on stdout (the demo's key and curl lines).
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub http: reqwest::Client,
 }
 
@@ -47,6 +50,8 @@ pub struct Options {
     /// (file in PLUGINS, id) loaded from the plugins dir.
     pub plugins: Vec<(&'static str, &'static str)>,
     pub own_cache: bool,
+    /// Extra `serve` arguments (`--debug-orgid`, `--demo`).
+    pub args: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -55,6 +60,7 @@ impl Default for Options {
             config: CONFIG,
             plugins: vec![("fixtures.wasm", "fixtures"), ("echo_v1.wasm", "echo")],
             own_cache: false,
+            args: Vec::new(),
         }
     }
 }
@@ -78,6 +84,8 @@ impl Server {
             log: dir.path().join("server.log"),
             dir,
             own_cache: opts.own_cache,
+            args: opts.args,
+            stdout: Default::default(),
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
@@ -115,14 +123,17 @@ impl Server {
         if !self.own_cache {
             cmd.arg("--cache-dir").arg(shared_cache());
         }
+        cmd.args(&self.args);
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let printed = std::sync::Arc::clone(&self.stdout);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("listening on ") {
                     let _ = tx.send(addr.to_string());
                 }
+                printed.lock().unwrap().push(line);
             }
         });
         let base = rx
@@ -150,6 +161,12 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The server's store, opened beside it (WAL): for seeding what no
+    /// endpoint of the area under test creates, and for checking what changed.
+    pub fn store(&self) -> computehub::store::Store {
+        computehub::store::Store::open(&self.data()).unwrap()
     }
 
     pub fn log_text(&self) -> String {

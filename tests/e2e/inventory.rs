@@ -24,7 +24,7 @@ async fn records_are_scoped_sealed_and_redacted() {
     let row: serde_json::Value = serde_json::from_str(&text).unwrap();
     let id = row["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 21);
-    assert_eq!(row["password"], "******");
+    assert_eq!(row["adminpwd"], "******");
     assert_eq!(row["name"], "gpu-01");
 
     // The same name again in the same organisation: 409.
@@ -65,7 +65,7 @@ async fn records_are_scoped_sealed_and_redacted() {
         .await
         .unwrap();
     assert_eq!(list["total"], 1);
-    assert_eq!(list["rows"][0]["password"], "******");
+    assert_eq!(list["rows"][0]["adminpwd"], "******");
 
     // Sealed at rest: neither the database nor its WAL holds the password.
     for file in ["computehub.db", "computehub.db-wal"] {

@@ -116,3 +116,41 @@ async fn a_component_of_the_wrong_world_is_refused() {
         .unwrap()
         .starts_with("plugin `junk` is not a valid WebAssembly component"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_plugin_installs_through_the_admin_api() {
+    let s = Server::start();
+    assert_eq!(s.get("/hello/world").await.0, 404);
+    let (status, body) = s.admin_put("hello", "hello_plugin.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["source"], "uploaded");
+    assert_eq!(s.get("/hello/world").await.1["message"], "hello, world");
+    let key = s.key("acme", "bearer");
+    let r = s
+        .http
+        .get(s.url("/hello"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["message"], "hello, acme");
+    let (_, doc) = s.get("/openapi.json").await;
+    assert_eq!(
+        doc["paths"]["/hello/{name}"]["get"]["summary"],
+        "Greet someone by name"
+    );
+}
+
+#[test]
+fn plugin_check_accepts_a_good_component_and_lists_its_routes() {
+    let out = std::process::Command::new(BIN)
+        .args(["plugin", "check", "--role", "endpoint"])
+        .arg(std::path::Path::new(PLUGINS).join("hello_plugin.wasm"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("GET /hello/{name} [none]"), "{stdout}");
+    assert!(stdout.contains("GET /hello [bearer]"), "{stdout}");
+}

@@ -1,8 +1,10 @@
 //! Authentication: API keys bound to organisations (stored as SHA-256 of a
-//! 256-bit secret, never logged), the per-route schemes that present them, and
-//! the admin token that guards `/admin`.
+//! 256-bit secret, never logged), the per-route schemes that present them,
+//! kboss's `orgid` in explicit debug mode ([`debug`]), and the admin token
+//! that guards `/admin`.
 
 mod admin;
+pub mod debug;
 mod keys;
 
 pub use admin::AdminToken;
@@ -73,6 +75,9 @@ pub enum AuthError {
     Unsupported(&'static str),
     #[error("credential store unavailable")]
     Store,
+    /// A debug-mode `orgid` that is not a valid organisation id.
+    #[error("parameter `orgid` is not valid: {0}")]
+    BadOrgid(String),
 }
 
 impl AuthError {
@@ -80,6 +85,7 @@ impl AuthError {
         match self {
             AuthError::Forbidden(_) => 403,
             AuthError::Store => 503,
+            AuthError::BadOrgid(_) => 400,
             _ => 401,
         }
     }
@@ -93,9 +99,18 @@ pub fn authenticate(
 ) -> Result<Option<Principal>, AuthError> {
     let (key_id, secret, expect) = match scheme {
         Scheme::None => return Ok(None),
-        Scheme::Bearer | Scheme::Session => {
+        Scheme::Bearer => {
             let token =
                 bearer(headers).ok_or(AuthError::Missing("Authorization: Bearer <api key>"))?;
+            let (id, secret) = keys::split_token(token).ok_or(AuthError::Invalid)?;
+            (id, secret, "bearer")
+        }
+        // A kboss session presents a bearer API key; `orgid` instead of a key
+        // is [`debug`] mode, decided by the server.
+        Scheme::Session => {
+            let token = bearer(headers).ok_or(AuthError::Missing(
+                "Authorization: Bearer <api key> (kboss session)",
+            ))?;
             let (id, secret) = keys::split_token(token).ok_or(AuthError::Invalid)?;
             (id, secret, "bearer")
         }

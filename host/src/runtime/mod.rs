@@ -85,7 +85,11 @@ impl Capability {
     pub fn served(self) -> bool {
         matches!(
             self,
-            Capability::Log | Capability::Inventory | Capability::Pricing | Capability::Scheduling
+            Capability::Log
+                | Capability::Inventory
+                | Capability::Kubernetes
+                | Capability::Pricing
+                | Capability::Scheduling
         )
     }
 }

@@ -35,6 +35,19 @@ pub struct HostServices {
     pub store: Arc<Store>,
     pub engines: ActiveEngines,
     pub limits: super::Limits,
+    /// Kubernetes clients per cluster.
+    pub kube: crate::capabilities::kubernetes::Clients,
+}
+
+impl HostServices {
+    pub fn new(store: Arc<Store>, limits: super::Limits) -> Arc<Self> {
+        Arc::new(HostServices {
+            store,
+            engines: ActiveEngines::default(),
+            limits,
+            kube: Default::default(),
+        })
+    }
 }
 
 /// Who is calling and on whose behalf.
@@ -109,7 +122,7 @@ impl WasiView for PluginState {
 }
 
 /// The linker every plugin is pre-instantiated against: WASI p2 plus the
-/// capabilities this host serves. Unserved ones (ssh, kubernetes) are not
+/// capabilities this host serves. Unserved ones (ssh) are not
 /// linked, so nothing can call a pretend implementation.
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<PluginState>> {
     let mut linker = Linker::new(engine);
@@ -118,5 +131,6 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<PluginState>> {
     wit::inventory::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
     wit::pricing::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
     wit::scheduling::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    wit::kubernetes::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

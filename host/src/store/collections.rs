@@ -23,6 +23,10 @@ pub struct FieldDef {
     pub unique: bool,
     /// The collection whose row id this field holds.
     pub references: Option<&'static str>,
+    /// The host keeps a row count per value of this field (triggers on the
+    /// table maintain `record_counts`), so a page filtered on it alone
+    /// answers its `total` without counting rows.
+    pub counted: bool,
 }
 
 #[derive(Debug)]
@@ -44,42 +48,139 @@ const fn field(name: &'static str, kind: FieldKind) -> FieldDef {
         required: false,
         unique: false,
         references: None,
+        counted: false,
     }
 }
 
 const fn required(name: &'static str, kind: FieldKind) -> FieldDef {
     FieldDef {
-        name,
-        kind,
         required: true,
-        unique: false,
-        references: None,
+        ..field(name, kind)
     }
 }
 
 const fn unique(name: &'static str, kind: FieldKind) -> FieldDef {
     FieldDef {
-        name,
-        kind,
-        required: true,
         unique: true,
-        references: None,
+        ..required(name, kind)
+    }
+}
+
+/// A required reference to a row of `target`.
+const fn parent(name: &'static str, target: &'static str) -> FieldDef {
+    FieldDef {
+        references: Some(target),
+        ..required(name, Text)
+    }
+}
+
+/// An optional reference to a row of `target`.
+const fn link(name: &'static str, target: &'static str) -> FieldDef {
+    FieldDef {
+        references: Some(target),
+        ..field(name, Text)
     }
 }
 
 use FieldKind::*;
 
-/// Every collection, in dependency order.
-pub static COLLECTIONS: &[Collection] = &[Collection {
-    name: "devices",
-    fields: &[
-        unique("name", Text),
-        required("ip", Text),
-        field("port", Integer),
-        field("username", Text),
-        field("password", Secret),
-    ],
-}];
+/// Every collection. The kboss names are the platform's: compute centers,
+/// clusters, devices (machines, whose `adminpwd` the `ssh` capability uses),
+/// labels, priced components (`widgets`) and their per-cluster stock.
+/// Composite uniqueness (a widget's type and model within a center, one
+/// stock row per widget and cluster) is enforced by indexes of migration 2.
+pub static COLLECTIONS: &[Collection] = &[
+    Collection {
+        name: "compute_centers",
+        fields: &[
+            unique("name", Text),
+            required("pcapi_url", Text),
+            required("api_user", Text),
+            required("api_pwd", Secret),
+            required("contactname", Text),
+            required("contactphone", Text),
+            field("enable_date", Text),
+            field("expire_date", Text),
+        ],
+    },
+    Collection {
+        name: "clusters",
+        fields: &[
+            parent("cpcid", "compute_centers"),
+            required("name", Text),
+            required("clustertype", Text),
+            link("controllerid", "devices"),
+            field("enable_date", Text),
+            field("export_date", Text),
+            field("clusterjoin", Secret),
+            field("kubeconfig", Secret),
+            required("ready", Integer),
+        ],
+    },
+    Collection {
+        name: "devices",
+        fields: &[
+            FieldDef {
+                counted: true,
+                ..parent("cpcid", "compute_centers")
+            },
+            link("clusterid", "clusters"),
+            unique("name", Text),
+            required("ip", Text),
+            required("devicetype", Text),
+            required("sshport", Integer),
+            required("adminuser", Text),
+            required("adminpwd", Secret),
+            required("node_status", Text),
+            field("external_ip", Text),
+            field("cpu_model", Text),
+            field("cpu_stock", Integer),
+            field("memory_model", Text),
+            field("memory_stock", Integer),
+            field("sysdisk_stock", Integer),
+            field("datadisk_stock", Integer),
+            field("gpu_model", Text),
+            field("gpu_stock", Integer),
+            field("role", Text),
+            field("enable_date", Text),
+            field("export_date", Text),
+        ],
+    },
+    Collection {
+        name: "labels",
+        fields: &[
+            required("name", Text),
+            required("labeltype", Text),
+            required("label_key", Text),
+            required("symbol", Text),
+            required("label_value", Text),
+        ],
+    },
+    Collection {
+        name: "widgets",
+        fields: &[
+            parent("cpcid", "compute_centers"),
+            required("type", Text),
+            required("model", Text),
+            required("unit_price", Decimal),
+            required("resource_unit", Text),
+            required("charge_unit", Text),
+            required("account_unit", Text),
+            required("stock", Integer),
+            required("consumed", Integer),
+        ],
+    },
+    Collection {
+        name: "widget_stock",
+        fields: &[
+            parent("widgetid", "widgets"),
+            parent("cpcid", "compute_centers"),
+            parent("clusterid", "clusters"),
+            required("stock", Integer),
+            required("consumed", Integer),
+        ],
+    },
+];
 
 pub fn find(name: &str) -> Option<&'static Collection> {
     COLLECTIONS.iter().find(|c| c.name == name)
@@ -127,6 +228,23 @@ mod tests {
                 "{} has unregistered columns",
                 c.name
             );
+            for f in c.fields.iter().filter(|f| f.counted) {
+                for op in ["insert", "delete", "update"] {
+                    let name = format!("{}_{}_count_{op}", c.name, f.name);
+                    let found: i64 = conn
+                        .query_row(
+                            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                            [&name],
+                            |r| r.get(0),
+                        )
+                        .unwrap();
+                    assert_eq!(
+                        found, 1,
+                        "trigger {name} keeps {}.{} counted",
+                        c.name, f.name
+                    );
+                }
+            }
         }
     }
 }

@@ -46,6 +46,153 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (org_id, name)
     );
     "#,
+    // 2: the kboss inventory (compute centers, clusters, devices, labels,
+    // priced components and their per-cluster stock), replacing the
+    // placeholder `devices`; and maintained row counts.
+    r#"
+    DROP TABLE devices;
+    CREATE TABLE compute_centers (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        name TEXT NOT NULL,
+        pcapi_url TEXT NOT NULL,
+        api_user TEXT NOT NULL,
+        api_pwd BLOB NOT NULL,
+        contactname TEXT NOT NULL,
+        contactphone TEXT NOT NULL,
+        enable_date TEXT,
+        expire_date TEXT,
+        UNIQUE (org_id, name)
+    );
+    CREATE TABLE clusters (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        cpcid TEXT NOT NULL REFERENCES compute_centers(id),
+        name TEXT NOT NULL,
+        clustertype TEXT NOT NULL,
+        controllerid TEXT REFERENCES devices(id),
+        enable_date TEXT,
+        export_date TEXT,
+        clusterjoin BLOB,
+        kubeconfig BLOB,
+        ready INTEGER NOT NULL
+    );
+    CREATE INDEX clusters_by_center ON clusters(cpcid, org_id, created_at, id);
+    CREATE INDEX clusters_by_controller ON clusters(controllerid);
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        cpcid TEXT NOT NULL REFERENCES compute_centers(id),
+        clusterid TEXT REFERENCES clusters(id),
+        name TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        devicetype TEXT NOT NULL,
+        sshport INTEGER NOT NULL,
+        adminuser TEXT NOT NULL,
+        adminpwd BLOB NOT NULL,
+        node_status TEXT NOT NULL,
+        external_ip TEXT,
+        cpu_model TEXT,
+        cpu_stock INTEGER,
+        memory_model TEXT,
+        memory_stock INTEGER,
+        sysdisk_stock INTEGER,
+        datadisk_stock INTEGER,
+        gpu_model TEXT,
+        gpu_stock INTEGER,
+        role TEXT,
+        enable_date TEXT,
+        export_date TEXT,
+        UNIQUE (org_id, name)
+    );
+    -- Pages of one center in creation order, by name, by IP, idle ones.
+    CREATE INDEX devices_by_center ON devices(cpcid, org_id, created_at, id);
+    CREATE INDEX devices_by_center_name ON devices(cpcid, org_id, name, created_at, id);
+    CREATE INDEX devices_by_center_ip ON devices(cpcid, org_id, ip, created_at, id);
+    CREATE INDEX devices_by_center_status ON devices(cpcid, org_id, node_status, created_at, id);
+    CREATE INDEX devices_by_cluster ON devices(clusterid);
+    CREATE TABLE labels (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        name TEXT NOT NULL,
+        labeltype TEXT NOT NULL,
+        label_key TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        label_value TEXT NOT NULL
+    );
+    CREATE INDEX labels_by_org ON labels(org_id, created_at, id);
+    CREATE TABLE widgets (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        cpcid TEXT NOT NULL REFERENCES compute_centers(id),
+        type TEXT NOT NULL,
+        model TEXT NOT NULL,
+        unit_price TEXT NOT NULL,
+        resource_unit TEXT NOT NULL,
+        charge_unit TEXT NOT NULL,
+        account_unit TEXT NOT NULL,
+        stock INTEGER NOT NULL,
+        consumed INTEGER NOT NULL,
+        UNIQUE (org_id, cpcid, type, model)
+    );
+    CREATE INDEX widgets_by_center ON widgets(cpcid);
+    CREATE TABLE widget_stock (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        widgetid TEXT NOT NULL REFERENCES widgets(id),
+        cpcid TEXT NOT NULL REFERENCES compute_centers(id),
+        clusterid TEXT NOT NULL REFERENCES clusters(id),
+        stock INTEGER NOT NULL,
+        consumed INTEGER NOT NULL,
+        UNIQUE (org_id, widgetid, clusterid)
+    );
+    CREATE INDEX widget_stock_by_center ON widget_stock(cpcid);
+    CREATE INDEX widget_stock_by_cluster ON widget_stock(clusterid);
+
+    -- Row counts per value of the counted fields (collections.rs), kept by
+    -- triggers inside the writing transaction.
+    CREATE TABLE record_counts (
+        collection TEXT NOT NULL,
+        org_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (collection, org_id, field, value)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER devices_cpcid_count_insert AFTER INSERT ON devices
+    WHEN NEW.cpcid IS NOT NULL BEGIN
+        INSERT INTO record_counts (collection, org_id, field, value, n)
+        VALUES ('devices', NEW.org_id, 'cpcid', NEW.cpcid, 1)
+        ON CONFLICT (collection, org_id, field, value) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER devices_cpcid_count_delete AFTER DELETE ON devices
+    WHEN OLD.cpcid IS NOT NULL BEGIN
+        UPDATE record_counts SET n = n - 1
+        WHERE collection = 'devices' AND org_id = OLD.org_id AND field = 'cpcid'
+          AND value = OLD.cpcid;
+    END;
+    CREATE TRIGGER devices_cpcid_count_update AFTER UPDATE OF cpcid ON devices
+    WHEN OLD.cpcid IS NOT NEW.cpcid BEGIN
+        UPDATE record_counts SET n = n - 1
+        WHERE collection = 'devices' AND org_id = OLD.org_id AND field = 'cpcid'
+          AND value = OLD.cpcid;
+        INSERT INTO record_counts (collection, org_id, field, value, n)
+        SELECT 'devices', NEW.org_id, 'cpcid', NEW.cpcid, 1 WHERE NEW.cpcid IS NOT NULL
+        ON CONFLICT (collection, org_id, field, value) DO UPDATE SET n = n + 1;
+    END;
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -10,6 +10,7 @@
 pub mod collections;
 pub mod ids;
 pub mod migrations;
+mod query;
 pub mod records;
 pub mod seal;
 #[cfg(test)]

@@ -89,32 +89,13 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn collection(name: &str) -> Result<&'static Collection, StoreError> {
+pub(super) fn collection(name: &str) -> Result<&'static Collection, StoreError> {
     collections::find(name).ok_or_else(|| StoreError::NotFound(format!("no collection `{name}`")))
 }
 
-fn field_def(c: &Collection, name: &str) -> Result<&'static FieldDef, StoreError> {
+pub(super) fn field_def(c: &Collection, name: &str) -> Result<&'static FieldDef, StoreError> {
     c.field(name)
         .ok_or_else(|| StoreError::Invalid(format!("`{}` has no field `{name}`", c.name)))
-}
-
-/// A column usable in conditions and ordering: a field or a host column.
-fn column(c: &Collection, name: &str) -> Result<(&'static str, Option<FieldKind>), StoreError> {
-    match name {
-        "id" => Ok(("id", Some(FieldKind::Text))),
-        "created-at" | "created_at" => Ok(("created_at", Some(FieldKind::Timestamp))),
-        "updated-at" | "updated_at" => Ok(("updated_at", Some(FieldKind::Timestamp))),
-        _ => {
-            let f = field_def(c, name)?;
-            if f.kind == FieldKind::Secret {
-                return Err(StoreError::Invalid(format!(
-                    "`{}.{name}` is secret and cannot be queried",
-                    c.name
-                )));
-            }
-            Ok((f.name, Some(f.kind)))
-        }
-    }
 }
 
 fn context(c: &Collection, field: &str, id: &str) -> String {
@@ -174,7 +155,7 @@ fn from_sql(f: &FieldDef, v: SqlValue) -> Value {
     }
 }
 
-fn select_list(c: &Collection) -> String {
+pub(super) fn select_list(c: &Collection) -> String {
     let mut s = BASE_COLUMNS.to_string();
     for f in c.fields {
         s.push_str(", \"");
@@ -184,7 +165,7 @@ fn select_list(c: &Collection) -> String {
     s
 }
 
-fn read_row(c: &Collection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+pub(super) fn read_row(c: &Collection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let mut fields = Vec::with_capacity(c.fields.len());
     for (i, f) in c.fields.iter().enumerate() {
         fields.push((
@@ -413,30 +394,6 @@ fn delete_in(
     Ok(Some(row))
 }
 
-fn condition_value(
-    kind: Option<FieldKind>,
-    v: &Value,
-    field: &str,
-) -> Result<SqlValue, StoreError> {
-    Ok(match (kind, v) {
-        (_, Value::Null) => SqlValue::Null,
-        (Some(FieldKind::Boolean), Value::Boolean(b)) => SqlValue::Integer(*b as i64),
-        (_, Value::Integer(i)) => SqlValue::Integer(*i),
-        (_, Value::Text(s)) => SqlValue::Text(s.clone()),
-        (Some(FieldKind::Decimal), Value::Decimal(s)) => SqlValue::Text(
-            Decimal::from_str(s)
-                .map_err(|_| StoreError::Invalid(format!("`{field}` needs a decimal")))?
-                .normalize()
-                .to_string(),
-        ),
-        _ => {
-            return Err(StoreError::Invalid(format!(
-                "condition on `{field}` has a value of the wrong kind"
-            )))
-        }
-    })
-}
-
 impl Store {
     pub fn get(
         &self,
@@ -446,75 +403,6 @@ impl Store {
     ) -> Result<Option<Row>, StoreError> {
         let c = collection(collection_name)?;
         get_in(&self.conn(), c, org, id)
-    }
-
-    pub fn query(&self, org: &str, collection_name: &str, q: &Query) -> Result<Page, StoreError> {
-        let c = collection(collection_name)?;
-        let mut wheres = vec!["org_id = ?1".to_string()];
-        let mut values = vec![SqlValue::Text(org.to_string())];
-        for cond in &q.conditions {
-            let (col, kind) = column(c, &cond.field)?;
-            let value = condition_value(kind, &cond.value, &cond.field)?;
-            let lhs = if kind == Some(FieldKind::Decimal) {
-                format!("CAST(\"{col}\" AS NUMERIC)")
-            } else {
-                format!("\"{col}\"")
-            };
-            let rhs_cast = kind == Some(FieldKind::Decimal);
-            let is_null = matches!(value, SqlValue::Null);
-            values.push(value);
-            let p = values.len();
-            let rhs = if rhs_cast {
-                format!("CAST(?{p} AS NUMERIC)")
-            } else {
-                format!("?{p}")
-            };
-            wheres.push(match (cond.op, is_null) {
-                (Comparison::Eq, true) => format!("{lhs} IS ?{p}"),
-                (Comparison::Ne, true) => format!("{lhs} IS NOT ?{p}"),
-                (Comparison::Eq, _) => format!("{lhs} = {rhs}"),
-                (Comparison::Ne, _) => format!("({lhs} IS NULL OR {lhs} <> {rhs})"),
-                (Comparison::Lt, _) => format!("{lhs} < {rhs}"),
-                (Comparison::Le, _) => format!("{lhs} <= {rhs}"),
-                (Comparison::Gt, _) => format!("{lhs} > {rhs}"),
-                (Comparison::Ge, _) => format!("{lhs} >= {rhs}"),
-                (Comparison::Contains, _) => format!("instr(\"{col}\", ?{p}) > 0"),
-            });
-        }
-        let where_sql = wheres.join(" AND ");
-        let mut order = Vec::new();
-        for o in &q.order_by {
-            let (col, kind) = column(c, &o.field)?;
-            let dir = if o.descending { "DESC" } else { "ASC" };
-            if kind == Some(FieldKind::Decimal) {
-                order.push(format!("CAST(\"{col}\" AS NUMERIC) {dir}"));
-            } else {
-                order.push(format!("\"{col}\" {dir}"));
-            }
-        }
-        order.push("created_at ASC, id ASC".to_string());
-        let limit = q.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
-        let conn = self.conn();
-        let total: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM \"{}\" WHERE {where_sql}", c.name),
-            params_from_iter(values.iter()),
-            |r| r.get(0),
-        )?;
-        let sql = format!(
-            "SELECT {} FROM \"{}\" WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {}",
-            select_list(c),
-            c.name,
-            order.join(", "),
-            q.offset
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| read_row(c, r))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            total: total as u64,
-            rows,
-        })
     }
 
     pub fn insert(

@@ -13,9 +13,13 @@
 //!   OpenAPI operation;
 //! - [`log`]: logging through the host's `log` capability;
 //! - [`inventory`]: the `inventory` capability plus value/row helpers;
+//! - [`kubectl`]: kubectl's columns (ages, pod READY/STATUS, node STATUS/ROLES);
+//! - [`workload`]: resource instances rendered into Kubernetes manifests;
 //! - [`error`]: [`ApiError`], one typed error for a handler's failure paths;
 //! - [`pricing_engine`] and [`scheduling_engine`]: the bindings of the two
-//!   engine worlds, for the components that implement pricing and placement.
+//!   engine worlds, for the components that implement pricing and placement;
+//! - [`pricing_rules`]: a quote's exact decimal arithmetic and unit
+//!   conversions, for pricing engines (the built-in one and third parties').
 //!
 //! A plugin implements [`Plugin`] and exports itself with [`export_plugin!`]:
 //!
@@ -57,11 +61,14 @@
 pub mod envelope;
 pub mod error;
 pub mod inventory;
+pub mod kubectl;
 pub mod log;
 pub mod params;
+pub mod pricing_rules;
 mod request;
 pub mod response;
 pub mod route;
+pub mod workload;
 
 /// The generated bindings of the `endpoint-plugin` world.
 ///

@@ -92,6 +92,21 @@ pub fn page(
     ok(msg, &page_data(total, rows, paging.offset()))
 }
 
+/// Exact decimal text (`"0.005"`, `"64.08"`) as a JSON number, the way the
+/// kboss examples show money (`"unit_price": 0.005`). The number keeps the
+/// text exactly (no float on the way); text that is not a plain decimal
+/// stays a JSON string.
+pub fn decimal(text: &str) -> serde_json::Value {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    match text.parse::<serde_json::Number>() {
+        Ok(n) if plain => serde_json::Value::Number(n),
+        _ => serde_json::Value::String(text.to_owned()),
+    }
+}
+
 /// One `sort` key: a field name and its direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortKey {
@@ -275,6 +290,16 @@ mod tests {
             .query(&["name"])
             .unwrap();
         assert_eq!((q.limit, q.offset, q.order_by.len()), (Some(5), 5, 1));
+    }
+
+    #[test]
+    fn decimals_render_as_exact_numbers() {
+        let v = serde_json::json!({"a": decimal("0.0004"), "b": decimal("64.08"),
+            "c": decimal("6"), "d": decimal("n/a"), "e": decimal("0.1000000000000000055511")});
+        assert_eq!(
+            v.to_string(),
+            r#"{"a":0.0004,"b":64.08,"c":6,"d":"n/a","e":0.1000000000000000055511}"#
+        );
     }
 
     #[test]

@@ -1,0 +1,280 @@
+//! `kubernetes`: clusters through the real kube-rs client. A plugin names a
+//! cluster by inventory id (the host opens its sealed kubeconfig) or passes an
+//! inline kubeconfig where its API receives one; objects cross as JSON text.
+
+mod client;
+mod nodes;
+mod objects;
+pub mod quantity;
+
+use std::time::Duration;
+
+pub use client::Clients;
+
+use crate::runtime::bindings::endpoint::computehub::platform::kubernetes::{
+    self as wit, Cluster as WitCluster, DrainReport, Host, NodeCapacity, Selector,
+};
+use crate::runtime::PluginState;
+use client::{Cluster, ClusterRef};
+
+/// Budget of one call other than drain.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest drain a plugin may ask for.
+const MAX_DRAIN: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Denied(String),
+}
+
+impl From<kube::Error> for KubeError {
+    fn from(e: kube::Error) -> Self {
+        match e {
+            kube::Error::Api(s) => match s.code {
+                404 => KubeError::NotFound(s.message),
+                409 => KubeError::Conflict(s.message),
+                400 | 422 => KubeError::Invalid(s.message),
+                401 | 403 => KubeError::Denied(s.message),
+                429 => KubeError::Conflict(s.message),
+                _ => KubeError::Unavailable(s.message),
+            },
+            other => KubeError::Unavailable(format!("cluster unreachable: {other}")),
+        }
+    }
+}
+
+impl From<KubeError> for wit::Error {
+    fn from(e: KubeError) -> Self {
+        match e {
+            KubeError::NotFound(m) => wit::Error::NotFound(m),
+            KubeError::Conflict(m) => wit::Error::Conflict(m),
+            KubeError::Invalid(m) => wit::Error::Invalid(m),
+            KubeError::Unavailable(m) => wit::Error::Unavailable(m),
+            KubeError::Timeout(m) => wit::Error::Timeout(m),
+            KubeError::Denied(m) => wit::Error::Denied(m),
+        }
+    }
+}
+
+async fn timed<T>(
+    limit: Duration,
+    f: impl std::future::Future<Output = Result<T, KubeError>>,
+) -> Result<T, wit::Error> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(wit::Error::Timeout(format!(
+            "the cluster did not answer within {limit:?}"
+        ))),
+    }
+}
+
+fn text(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+fn map_json(m: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(m).unwrap_or_else(|_| "{}".into())
+}
+
+/// What a call needs from its store's state, owned so the call's future does
+/// not borrow the (non-`Sync`) plugin state across awaits.
+struct Caller {
+    services: std::sync::Arc<crate::runtime::HostServices>,
+    organisation: Option<String>,
+}
+
+impl Caller {
+    async fn cluster(&self, c: &WitCluster) -> Result<std::sync::Arc<Cluster>, KubeError> {
+        let r = match c {
+            WitCluster::Id(id) => ClusterRef::Id(id),
+            WitCluster::Kubeconfig(k) => ClusterRef::Inline(k),
+        };
+        self.services
+            .kube
+            .get(&self.services.store, self.organisation.as_deref(), r)
+            .await
+    }
+}
+
+impl PluginState {
+    fn caller(&self) -> Caller {
+        Caller {
+            services: std::sync::Arc::clone(&self.services),
+            organisation: self.ctx.organisation.clone(),
+        }
+    }
+}
+
+impl Host for PluginState {
+    async fn list(
+        &mut self,
+        cluster: WitCluster,
+        api_version: String,
+        kind: String,
+        sel: Selector,
+    ) -> Result<Vec<String>, wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            let sel = objects::Selector {
+                namespace: sel.namespace.as_deref(),
+                labels: sel.label_selector.as_deref(),
+                fields: sel.field_selector.as_deref(),
+            };
+            Ok(objects::list(&c, &api_version, &kind, sel)
+                .await?
+                .iter()
+                .map(text)
+                .collect())
+        })
+        .await
+    }
+
+    async fn get(
+        &mut self,
+        cluster: WitCluster,
+        api_version: String,
+        kind: String,
+        namespace: Option<String>,
+        name: String,
+    ) -> Result<Option<String>, wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            Ok(
+                objects::get(&c, &api_version, &kind, namespace.as_deref(), &name)
+                    .await?
+                    .as_ref()
+                    .map(text),
+            )
+        })
+        .await
+    }
+
+    async fn apply(
+        &mut self,
+        cluster: WitCluster,
+        manifests: String,
+    ) -> Result<Vec<String>, wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            Ok(objects::apply(&c, &manifests)
+                .await?
+                .iter()
+                .map(text)
+                .collect())
+        })
+        .await
+    }
+
+    async fn delete_manifests(
+        &mut self,
+        cluster: WitCluster,
+        manifests: String,
+    ) -> Result<Vec<String>, wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            objects::delete_manifests(&c, &manifests).await
+        })
+        .await
+    }
+
+    async fn delete(
+        &mut self,
+        cluster: WitCluster,
+        api_version: String,
+        kind: String,
+        namespace: Option<String>,
+        name: String,
+    ) -> Result<bool, wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            objects::delete(&c, &api_version, &kind, namespace.as_deref(), &name).await
+        })
+        .await
+    }
+
+    async fn label_node(
+        &mut self,
+        cluster: WitCluster,
+        node: String,
+        set: Vec<(String, String)>,
+        remove: Vec<String>,
+    ) -> Result<(), wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            nodes::label(&c, &node, &set, &remove).await
+        })
+        .await
+    }
+
+    async fn cordon(
+        &mut self,
+        cluster: WitCluster,
+        node: String,
+        unschedulable: bool,
+    ) -> Result<(), wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            nodes::cordon(&c, &node, unschedulable).await
+        })
+        .await
+    }
+
+    async fn drain(
+        &mut self,
+        cluster: WitCluster,
+        node: String,
+        timeout_ms: u32,
+    ) -> Result<DrainReport, wit::Error> {
+        let limit = Duration::from_millis(timeout_ms.into()).min(MAX_DRAIN);
+        // The drain's own deadline reports what blocked it; this outer one is a backstop.
+        let caller = self.caller();
+        timed(limit + Duration::from_secs(5), async move {
+            let c = caller.cluster(&cluster).await?;
+            let r = nodes::drain(&c, &node, limit).await?;
+            Ok(DrainReport {
+                evicted: r.evicted,
+                skipped: r.skipped,
+            })
+        })
+        .await
+    }
+
+    async fn capacity(&mut self, cluster: WitCluster) -> Result<Vec<NodeCapacity>, wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            Ok(nodes::capacity(&c)
+                .await?
+                .into_iter()
+                .map(|n| NodeCapacity {
+                    name: n.name,
+                    allocatable: map_json(&n.allocatable),
+                    requested: map_json(&n.requested),
+                    usage: map_json(&n.usage),
+                    labels: n.labels,
+                    unschedulable: n.unschedulable,
+                    taints: n.taints.to_string(),
+                })
+                .collect())
+        })
+        .await
+    }
+}

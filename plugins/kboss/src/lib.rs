@@ -1,0 +1,234 @@
+//! `kboss`: the compute-center inventory of the kboss console
+//! (`/dev/cpcc/...dspy`): compute centers, devices, labels, clusters, priced
+//! components with per-cluster stock, GPU stock and quotes.
+//!
+//! Every route uses the `session` scheme (an API key as Bearer; the
+//! documented `orgid` only when the server runs with `--debug-orgid`), so
+//! every call is scoped by the host to the caller's organisation. Answers
+//! are kboss envelopes, `{status, msg, data}`, lists `{total, rows}` pages
+//! with `row_num_`; parameters come from the query string, a form or a JSON
+//! body under the documented names. Failures are `{status: false, msg}`
+//! with a 4xx naming the field and change nothing. Passwords, kubeconfigs
+//! and join commands are sealed by the host and shown as `******`.
+//!
+//! Imports `inventory` and `pricing`.
+
+mod accrual;
+mod centers;
+mod clusters;
+mod common;
+mod devices;
+mod labels;
+mod widgets;
+
+use computehub_sdk::prelude::*;
+
+type Handler = fn(&Request, &Params) -> Result<Response, ApiError>;
+
+/// One documented endpoint.
+struct Endpoint {
+    method: Method,
+    path: &'static str,
+    summary: &'static str,
+    /// (name, required, description) of the documented parameters.
+    params: &'static [(&'static str, bool, &'static str)],
+    handler: Handler,
+}
+
+const ORGID: (&str, bool, &str) = (
+    "orgid",
+    false,
+    "线下调试/非登录态可指定组织ID (honoured only when the server runs with --debug-orgid)",
+);
+const PAGING: [(&str, bool, &str); 3] = [
+    ("page", false, "看哪页 (1-based)"),
+    ("rows", false, "看多少行 (default 80)"),
+    ("sort", false, "排序: `field`, `field desc` or `-field`, comma-separated"),
+];
+
+macro_rules! endpoint {
+    ($method:ident $path:literal, $summary:literal, $handler:path, $params:expr) => {
+        Endpoint {
+            method: Method::$method,
+            path: concat!("/dev/cpcc/", $path, ".dspy"),
+            summary: $summary,
+            params: &$params,
+            handler: $handler,
+        }
+    };
+}
+
+const CENTER_FIELDS: [(&str, bool, &str); 8] = [
+    ("name", true, "算力中心名称"),
+    ("pcapi_url", true, "算力中心API总址"),
+    ("api_user", true, "算力中心接口账号"),
+    ("api_pwd", true, "算力中心接口密码 (sealed; `******` keeps the stored one)"),
+    ("contactname", true, "联系人"),
+    ("contactphone", true, "手机号 (may be empty)"),
+    ("enable_date", false, "启用日期 YYYY-MM-DD"),
+    ("expire_date", false, "停用日期 YYYY-MM-DD"),
+];
+
+const DEVICE_FIELDS: [(&str, bool, &str); 20] = [
+    ("cpcid", true, "算力中心ID"),
+    ("ip", true, "IP地址"),
+    ("name", true, "设备简称 (unique in the organisation)"),
+    ("devicetype", true, "设备类型, 0是虚拟机, 1是物理机"),
+    ("sshport", true, "SSH端口"),
+    ("adminuser", true, "管理账号"),
+    ("adminpwd", true, "管理密码 (sealed; `******` keeps the stored one)"),
+    ("node_status", true, "算力设备状态, 0是空闲, 1是占用"),
+    ("external_ip", true, "公网IP (empty: 未设置)"),
+    ("cpu_model", true, "CPU型号"),
+    ("cpu_stock", true, "CPU库存量, 核"),
+    ("memory_model", true, "内存型号"),
+    ("memory_stock", true, "内存库存量, Gi"),
+    ("sysdisk_stock", true, "系统盘库存量, Gi"),
+    ("datadisk_stock", true, "数据盘库存量, Gi"),
+    ("gpu_model", true, "GPU型号"),
+    ("gpu_stock", true, "GPU库存量, 卡"),
+    ("role", true, "集群角色: master, worker or empty"),
+    ("enable_date", false, "启用日期 YYYY-MM-DD"),
+    ("export_date", false, "停用日期 YYYY-MM-DD"),
+];
+
+const fn cat<const A: usize, const B: usize, const C: usize>(
+    a: [(&'static str, bool, &'static str); A],
+    b: [(&'static str, bool, &'static str); B],
+) -> [(&'static str, bool, &'static str); C] {
+    let mut out = [("", false, ""); C];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < C {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
+
+const CENTER_ADD: [(&str, bool, &str); 9] = cat(CENTER_FIELDS, [ORGID]);
+const CENTER_UPDATE: [(&str, bool, &str); 10] = cat(CENTER_ADD, [("id", true, "算力中心ID")]);
+const LIST_CENTERS: [(&str, bool, &str); 4] = cat(PAGING, [ORGID]);
+const LIST_DEVICES: [(&str, bool, &str); 5] =
+    cat(cat::<3, 1, 4>(PAGING, [("cpcid", true, "算力中心id")]), [ORGID]);
+const DEVICE_UPDATE: [(&str, bool, &str); 22] =
+    cat(cat::<20, 1, 21>(DEVICE_FIELDS, [("id", true, "算力设备ID")]), [ORGID]);
+const DEVICE_ADD: [(&str, bool, &str); 21] = cat(DEVICE_FIELDS, [ORGID]);
+
+static ENDPOINTS: &[Endpoint] = &[
+    endpoint!(Get "cpclist/get_cpclist", "算力中心展示", centers::list, LIST_CENTERS),
+    endpoint!(Post "cpclist/add_cpclist", "算力中心添加", centers::add, CENTER_ADD),
+    endpoint!(Post "cpclist/update_cpclist", "算力中心更新", centers::update, CENTER_UPDATE),
+    endpoint!(Post "cpclist/delete_cpclist", "算力中心删除 (refused while in use)", centers::delete,
+        [("id", true, "算力中心展示接口返回的id"), ORGID]),
+    endpoint!(Get "cpcnode/get_cpcnode", "算力设备展示", devices::list, LIST_DEVICES),
+    endpoint!(Post "cpcnode/add_cpcnode", "算力设备添加", devices::add, DEVICE_ADD),
+    endpoint!(Post "cpcnode/update_cpcnode", "算力设备更新", devices::update, DEVICE_UPDATE),
+    endpoint!(Post "cpcnode/delete_cpcnode", "算力设备移除", devices::delete,
+        [("id", true, "算力设备查找返回的id"), ORGID]),
+    endpoint!(Get "cpcnode/get_cpcidle_device", "获取空闲的算力设备", devices::idle,
+        [("cpcid", true, "算力中心id"), ORGID]),
+    endpoint!(Get "cpclabel/get_cpclabel", "获取资源标签", labels::list, LIST_CENTERS),
+    endpoint!(Post "cpclabel/add_cpclabel", "新增资源标签", labels::add, [
+        ("name", true, "标签名称"),
+        ("labeltype", true, "0是实例标签 (key:value), 1是节点标签 (key=value)"),
+        ("label_key", true, "标签属性 (Kubernetes label key)"),
+        ("label_value", true, "标签属性值 (Kubernetes label value)"),
+        ORGID,
+    ]),
+    endpoint!(Post "cpclabel/delete_cpclabel", "删除资源标签", labels::delete,
+        [("id", true, "标签列表返回的id"), ORGID]),
+    endpoint!(Get "cpccluster/get_cpccluster", "获取多算力集群信息 (kubeconfig redacted)",
+        clusters::list, LIST_DEVICES),
+    endpoint!(Post "cpccluster/update_cpccluster", "算力集群基础信息更新 (name and dates only)",
+        clusters::update, [
+        ("cpcid", true, "所属算力中心ID"),
+        ("id", true, "算力集群id"),
+        ("name", false, "集群名称"),
+        ("enable_date", false, "启用时间"),
+        ("export_date", false, "停止时间"),
+        ("controllerid", false, "集群控制节点id (cannot change)"),
+        ("cluster_type", false, "集群类型 (cannot change)"),
+        ("clusterjoin", false, "集群注册码 (cannot change)"),
+        ORGID,
+    ]),
+    endpoint!(Post "cpcwidget/add_cpcwidget", "添加算力部件", widgets::add, [
+        ("cpcid", true, "算力中心id"),
+        ("clusterid", true, "算力集群id (the stock goes there)"),
+        ("type", true, "cpu/memory/disk/gpu"),
+        ("resource_unit", true, "资源分配单位: 核 or m; Ki/Mi/Gi/Ti; 卡/张/块/个"),
+        ("unit_price", true, "单位单价 (decimal)"),
+        ("model", true, "算力部件型号, 默认STANDARD"),
+        ("stock", true, "库存量"),
+        ("charge_unit", true, "计费周期: 秒/分钟/小时/天"),
+        ("account_unit", true, "计费人民币单位: 元/角/分"),
+        ("add_opt", true, "yes: 增加库存 to an existing type and model; default no"),
+        ORGID,
+    ]),
+    endpoint!(Get "cpcwidget/get_cpcwidget", "获取算力部件", widgets::list, LIST_DEVICES),
+    endpoint!(Get "cpcwidget/accrual_price", "部件组合询价 (through the active pricing engine)",
+        accrual::accrual_price, [
+        ("cpcid", true, "算力中心id"),
+        ("resources", true, "JSON array of {type, model, amount}; memory in Mi"),
+        ("duration", true, "使用时长, 整数"),
+        ("duration_unit", true, "小时/天/周/月 (hour/day/week/month)"),
+        ("clusterid", false, "集群id: check that cluster's stock"),
+        ORGID,
+    ]),
+    endpoint!(Post "cpcwidget/update_cpcwidget", "更新算力部件单价 (unit price only)",
+        widgets::update, [
+        ("id", false, "获取算力部件得到的id"),
+        ("cpcid", true, "算力中心id"),
+        ("unit_price", true, "单位单价 (decimal)"),
+        ("type", true, "算力部件类型"),
+        ("model", true, "型号系列"),
+        ORGID,
+    ]),
+    endpoint!(Post "cpcwidget/delete_cpcwidget", "移除算力部件", widgets::delete,
+        [("id", true, "节点部件查找返回的id"), ("cpcid", true, "算力中心id"), ORGID]),
+    endpoint!(Get "cpcwidget/obtaining_gpuinfo", "获取站点GPU资源配置库存", widgets::gpu_info,
+        [("cpcid", false, "算力中心id"), ("clusterid", false, "算力集群id"), ORGID]),
+];
+
+struct Kboss;
+
+impl Plugin for Kboss {
+    fn describe() -> PluginInfo {
+        plugin_info(
+            "kboss",
+            env!("CARGO_PKG_VERSION"),
+            ErrorFormat::Kboss,
+            ENDPOINTS.iter().map(|e| {
+                let mut r = RouteBuilder::new(e.method, e.path, AuthScheme::Session)
+                    .summary(e.summary)
+                    .tag("kboss")
+                    .response(200, "`{status: true, msg, data}`", None)
+                    .response(400, "`{status: false, msg}` naming the parameter", None)
+                    .response(404, "`{status: false, msg}`: no such record", None);
+                for (name, required, description) in e.params {
+                    r = r.query_param(name, *required, description);
+                }
+                r
+            }),
+        )
+    }
+
+    fn handle(req: Request) -> Response {
+        let found = ENDPOINTS
+            .iter()
+            .find(|e| e.method == req.method && e.path == req.route);
+        let result = match found {
+            Some(e) => req
+                .params()
+                .map_err(ApiError::from)
+                .and_then(|p| (e.handler)(&req, &p)),
+            None => Err(ApiError::NotFound(format!("no kboss route {}", req.route))),
+        };
+        result.unwrap_or_else(|e| kboss::from_error(&e))
+    }
+}
+
+export_plugin!(Kboss);

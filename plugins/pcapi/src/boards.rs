@@ -1,0 +1,87 @@
+//! `get_cluster_pods` and `get_cluster_nodes`: the cluster's pods and nodes
+//! with the documented row fields and kubectl's values.
+
+use computehub_sdk::envelope::pcapi;
+use computehub_sdk::kubectl::{self, or_none};
+use computehub_sdk::kubernetes::{self, Selector};
+use computehub_sdk::params::Params;
+use computehub_sdk::{ApiError, Response};
+use serde_json::{json, Value};
+
+use crate::cluster;
+
+fn objects(items: Vec<String>) -> Result<Vec<Value>, ApiError> {
+    items
+        .iter()
+        .map(|s| serde_json::from_str(s).map_err(|e| ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))))
+        .collect()
+}
+
+fn all() -> Selector {
+    Selector {
+        namespace: None,
+        label_selector: None,
+        field_selector: None,
+    }
+}
+
+pub fn pod_row(p: &Value) -> Value {
+    let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str);
+    let gates = p
+        .pointer("/spec/readinessGates")
+        .and_then(Value::as_array)
+        .filter(|g| !g.is_empty())
+        .map(|g| g.iter().filter_map(|x| x["conditionType"].as_str()).collect::<Vec<_>>().join(","));
+    json!({
+        "pod_namespace": s("/metadata/namespace").unwrap_or("default"),
+        "pod_name": s("/metadata/name").unwrap_or(""),
+        "pod_ready": kubectl::pod_ready(p),
+        "pod_running": kubectl::pod_status(p),
+        "pod_restart": kubectl::pod_restarts(p).to_string(),
+        "pod_age": kubectl::age(p),
+        "pod_ip": or_none(s("/status/podIP")),
+        "pod_node": or_none(s("/spec/nodeName")),
+        "pod_nominated_node": or_none(s("/status/nominatedNodeName")),
+        "pod_readiness_gates": or_none(gates.as_deref()),
+    })
+}
+
+pub fn node_row(n: &Value) -> Value {
+    let s = |ptr: &str| n.pointer(ptr).and_then(Value::as_str);
+    json!({
+        "node_name": s("/metadata/name").unwrap_or(""),
+        "node_status": kubectl::node_status(n),
+        "node_role": kubectl::node_roles(n),
+        "node_age": kubectl::age(n),
+        "node_version": or_none(s("/status/nodeInfo/kubeletVersion")),
+        "node_internalip": or_none(kubectl::node_address(n, "InternalIP")),
+        "node_externalip": or_none(kubectl::node_address(n, "ExternalIP")),
+        "node_osversion": or_none(s("/status/nodeInfo/osImage")),
+        "node_kernelversion": or_none(s("/status/nodeInfo/kernelVersion")),
+        "node_containeruntime": or_none(s("/status/nodeInfo/containerRuntimeVersion")),
+    })
+}
+
+fn page(rows: Vec<Value>) -> Response {
+    pcapi::ok("operate success", &json!({"total": rows.len(), "rows": rows}))
+}
+
+pub fn pods(p: &Params) -> Result<Response, ApiError> {
+    let c = cluster::resolve(p)?;
+    let mut pods = objects(kubernetes::list(&c, "v1", "Pod", &all())?)?;
+    let key = |v: &Value| {
+        (
+            v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
+            v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+        )
+    };
+    pods.sort_by_key(key);
+    Ok(page(pods.iter().map(pod_row).collect()))
+}
+
+pub fn nodes(p: &Params) -> Result<Response, ApiError> {
+    let c = cluster::resolve(p)?;
+    let mut nodes = objects(kubernetes::list(&c, "v1", "Node", &all())?)?;
+    nodes.sort_by_key(|v| v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string());
+    Ok(page(nodes.iter().map(node_row).collect()))
+}

@@ -1,0 +1,511 @@
+//! pcapi against a simulated cluster: every endpoint, asserting what changed
+//! in the cluster (read back from the simulation), not only the answer.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use simcluster::{ClusterSpec, NodeSpec, SimCluster};
+
+use crate::common::*;
+
+const BASE: &str = "/pcapi/api/v1/cluster/common";
+
+struct Env {
+    s: Server,
+    sim: SimCluster,
+    user: String,
+    pass: String,
+}
+
+fn env() -> Env {
+    let sim = SimCluster::start(
+        ClusterSpec::new("pc")
+            .node(
+                NodeSpec::control_plane("k8s-master")
+                    .age(Duration::from_secs(5 * 86400 + 18 * 3600)),
+            )
+            .node(
+                NodeSpec::new("worker-1")
+                    .cpu("8")
+                    .memory("16Gi")
+                    .age(Duration::from_secs(17 * 3600)),
+            )
+            .node(NodeSpec::new("worker-2").cpu("8").memory("16Gi")),
+    )
+    .unwrap();
+    let s = Server::start();
+    let basic = s.key("acme", "basic");
+    let (user, pass) = basic.split_once(':').unwrap();
+    Env {
+        user: user.into(),
+        pass: pass.into(),
+        s,
+        sim,
+    }
+}
+
+impl Env {
+    async fn call(&self, method: &str, op: &str, params: &[(&str, &str)]) -> (u16, Value) {
+        let kc = self.sim.kubeconfig_yaml();
+        let mut form: Vec<(&str, &str)> = vec![("kubeconfig", kc.as_str())];
+        form.extend_from_slice(params);
+        let url = self.s.url(&format!("{BASE}/{op}"));
+        let req = match method {
+            "GET" => self.s.http.get(url).query(&form),
+            _ => self.s.http.post(url).form(&form),
+        };
+        let r = req
+            .basic_auth(&self.user, Some(&self.pass))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    fn node(&self, name: &str) -> Option<Value> {
+        self.sim.get("v1", "Node", None, name)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_board_has_kubectl_values() {
+    let e = env();
+    e.sim
+        .patch_merge(
+            "v1",
+            "Node",
+            None,
+            "worker-2",
+            &json!({"spec": {"unschedulable": true}}),
+        )
+        .unwrap();
+    let (status, body) = e.call("GET", "get_cluster_nodes", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], true);
+    assert_eq!(body["info"], "operate success");
+    assert_eq!(body["data"]["total"], 3);
+    let rows = body["data"]["rows"].as_array().unwrap();
+    let master = rows
+        .iter()
+        .find(|r| r["node_name"] == "k8s-master")
+        .unwrap();
+    assert_eq!(master["node_role"], "control-plane");
+    assert_eq!(master["node_status"], "Ready");
+    assert_eq!(master["node_age"], "5d18h");
+    assert_eq!(master["node_externalip"], "<none>");
+    assert!(master["node_version"].as_str().unwrap().starts_with('v'));
+    for key in [
+        "node_internalip",
+        "node_osversion",
+        "node_kernelversion",
+        "node_containeruntime",
+    ] {
+        assert!(
+            master[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key}: {master}"
+        );
+    }
+    let w1 = rows.iter().find(|r| r["node_name"] == "worker-1").unwrap();
+    assert_eq!(w1["node_role"], "<none>");
+    assert_eq!(w1["node_age"], "17h");
+    let w2 = rows.iter().find(|r| r["node_name"] == "worker-2").unwrap();
+    assert_eq!(w2["node_status"], "Ready,SchedulingDisabled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_board_lists_every_pod() {
+    let e = env();
+    e.sim
+        .create(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "my-namespace"}}),
+        )
+        .unwrap();
+    e.sim
+        .create(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "mysql", "namespace": "my-namespace"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "mysql"}},
+                "template": {"metadata": {"labels": {"app": "mysql"}},
+                    "spec": {"containers": [{"name": "mysql", "image": "mysql:8.0",
+                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}}
+        }))
+        .unwrap();
+    assert!(e.sim.wait_until(Duration::from_secs(10), |c| {
+        c.list("v1", "Pod", Some("my-namespace"))
+            .iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .count()
+            == 2
+    }));
+    let (status, body) = e.call("GET", "get_cluster_pods", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Vec<&Value> = body["data"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["pod_namespace"] == "my-namespace")
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert!(r["pod_name"].as_str().unwrap().starts_with("mysql-"));
+        assert_eq!(r["pod_ready"], "1/1");
+        assert_eq!(r["pod_running"], "Running");
+        assert_eq!(r["pod_restart"], "0");
+        assert!(
+            r["pod_node"].as_str().unwrap().starts_with("worker-") || r["pod_node"] == "k8s-master"
+        );
+        assert_ne!(r["pod_ip"], "<none>");
+        assert_eq!(r["pod_nominated_node"], "<none>");
+        assert_eq!(r["pod_readiness_gates"], "<none>");
+        assert!(r["pod_age"].as_str().unwrap().ends_with('s'));
+    }
+    assert_eq!(
+        body["data"]["total"].as_u64().unwrap() as usize,
+        body["data"]["rows"].as_array().unwrap().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn labels_are_bound_and_unbound_on_the_live_node() {
+    let e = env();
+    let (status, body) = e
+        .call(
+            "POST",
+            "node_label_opt",
+            &[
+                ("worker_node", "worker-1"),
+                ("label", "kyy-gpu=true"),
+                ("opt", "label"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    assert_eq!(body["info"], "节点绑定标签成功");
+    assert_eq!(
+        e.node("worker-1").unwrap()["metadata"]["labels"]["kyy-gpu"],
+        "true"
+    );
+
+    let (status, body) = e
+        .call(
+            "POST",
+            "node_label_opt",
+            &[
+                ("worker_node", "worker-1"),
+                ("label", "kyy-gpu"),
+                ("opt", "unlabel"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(e.node("worker-1").unwrap()["metadata"]["labels"]
+        .get("kyy-gpu")
+        .is_none());
+
+    // Bad input: 400 naming the field, and nothing changes.
+    for (params, field) in [
+        (
+            vec![
+                ("worker_node", "worker-1"),
+                ("label", "bad key=x"),
+                ("opt", "label"),
+            ],
+            "label",
+        ),
+        (
+            vec![
+                ("worker_node", "worker-1"),
+                ("label", "a=b"),
+                ("opt", "tag"),
+            ],
+            "opt",
+        ),
+        (
+            vec![
+                ("worker_node", "w;rm -rf /"),
+                ("label", "a=b"),
+                ("opt", "label"),
+            ],
+            "worker_node",
+        ),
+        (vec![("label", "a=b"), ("opt", "label")], "worker_node"),
+    ] {
+        let (status, body) = e.call("POST", "node_label_opt", &params).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["status"], false);
+        assert!(body["info"].as_str().unwrap().contains(field), "{body}");
+    }
+    assert!(e.node("worker-1").unwrap()["metadata"]["labels"]
+        .get("a")
+        .is_none());
+    // An unknown node: the cluster's 404, in the envelope.
+    let (status, body) = e
+        .call(
+            "POST",
+            "node_label_opt",
+            &[("worker_node", "nope"), ("label", "a=b"), ("opt", "label")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_bool()),
+        (404, Some(false)),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_switch_cordons_uncordons_and_drains() {
+    let e = env();
+    let (status, body) = e
+        .call(
+            "POST",
+            "node_state_switch",
+            &[("worker_node", "worker-1"), ("state", "cordon")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["info"], "switch node success");
+    assert_eq!(body["data"]["state"], "cordon");
+    assert_eq!(body["data"]["drain"], false);
+    assert_eq!(e.node("worker-1").unwrap()["spec"]["unschedulable"], true);
+
+    let (status, _) = e
+        .call(
+            "POST",
+            "node_state_switch",
+            &[("worker_node", "worker-1"), ("state", "uncordon")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_ne!(e.node("worker-1").unwrap()["spec"]["unschedulable"], true);
+
+    // A pod on worker-2, then cordon + drain (documented misspelling `darin`).
+    e.sim
+        .create(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo", "namespace": "default"},
+            "spec": {"nodeName": "worker-2", "containers": [{"name": "c", "image": "busybox"}]}}))
+        .unwrap();
+    let (status, body) = e
+        .call(
+            "POST",
+            "node_state_switch",
+            &[
+                ("worker_node", "worker-2"),
+                ("state", "cordon"),
+                ("darin", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["drain"], true);
+    assert!(e.sim.get("v1", "Pod", Some("default"), "solo").is_none());
+    assert_eq!(e.node("worker-2").unwrap()["spec"]["unschedulable"], true);
+
+    let (status, body) = e
+        .call(
+            "POST",
+            "node_state_switch",
+            &[("worker_node", "worker-1"), ("state", "pause")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["info"].as_str().unwrap().contains("state"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_cluster_node_forced_drains_then_deletes() {
+    let e = env();
+    let (status, body) = e
+        .call(
+            "POST",
+            "delete_cluster_node",
+            &[("node_name", "worker-2"), ("force", "true")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["info"], "delete node success");
+    assert_eq!(
+        body["data"],
+        json!({"node_name": "worker-2", "force": true})
+    );
+    assert!(e.node("worker-2").is_none());
+    let (status, body) = e
+        .call("POST", "delete_cluster_node", &[("node_name", "worker-2")])
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        body["info"]
+            .as_str()
+            .unwrap()
+            .starts_with("delete node failed"),
+        true
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn yaml_apply_delete_creates_and_removes_the_instance() {
+    let e = env();
+    let params = [
+        ("action", "apply"),
+        ("namespace_name", "inst-ns"),
+        ("serviceaccount_name", "inst-ns-serviceaccount"),
+        ("podcd_name", "inst-statefulset"),
+        ("service_name", "inst-service"),
+        ("source_podengine", "StatefulSet"),
+        ("pod_imagepath", "docker.io/library/mysql:8.0"),
+        ("source_replicasetnum", "2"),
+        ("source_cpurate", "500m"),
+        ("source_memrate", "512Mi"),
+        ("source_selflabel", "app:ubuntu3"),
+        ("source_portmode", "NodePort"),
+        ("source_apiport", "6035"),
+        ("source_insideport", "3306"),
+        ("source_outsideport", "30063"),
+        ("source_mountpath", "/mnt/data"),
+        ("source_storagelimits", "1Gi"),
+        ("source_authuser", "root"),
+        ("source_authpasswd", "kyycloud"),
+    ];
+    let (status, body) = e.call("POST", "yaml_apply_delete", &params).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": true, "info": "operate success", "data": null})
+    );
+    let sts = e
+        .sim
+        .get(
+            "apps/v1",
+            "StatefulSet",
+            Some("inst-ns"),
+            "inst-statefulset",
+        )
+        .unwrap();
+    assert_eq!(sts["spec"]["replicas"], 2);
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["resources"]["limits"]["cpu"], "500m");
+    assert_eq!(
+        sts["spec"]["template"]["metadata"]["labels"]["app"],
+        "ubuntu3"
+    );
+    assert!(e
+        .sim
+        .get(
+            "v1",
+            "ServiceAccount",
+            Some("inst-ns"),
+            "inst-ns-serviceaccount"
+        )
+        .is_some());
+    let svc = e
+        .sim
+        .get("v1", "Service", Some("inst-ns"), "inst-service")
+        .unwrap();
+    assert_eq!(svc["spec"]["type"], "NodePort");
+    assert_eq!(svc["spec"]["ports"][0]["nodePort"], 30063);
+    assert!(e.sim.wait_until(Duration::from_secs(10), |c| c
+        .list("v1", "Pod", Some("inst-ns"))
+        .len()
+        == 2));
+
+    // Scale by applying again with other parameters.
+    let mut scaled = params.to_vec();
+    scaled[6] = ("source_replicasetnum", "1");
+    let (status, _) = e.call("POST", "yaml_apply_delete", &scaled).await;
+    assert_eq!(status, 200);
+    let sts = e
+        .sim
+        .get(
+            "apps/v1",
+            "StatefulSet",
+            Some("inst-ns"),
+            "inst-statefulset",
+        )
+        .unwrap();
+    assert_eq!(sts["spec"]["replicas"], 1);
+
+    let mut delete = params.to_vec();
+    delete[0] = ("action", "delete");
+    let (status, body) = e.call("POST", "yaml_apply_delete", &delete).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(e
+        .sim
+        .get(
+            "apps/v1",
+            "StatefulSet",
+            Some("inst-ns"),
+            "inst-statefulset"
+        )
+        .is_none());
+    assert!(e
+        .sim
+        .get("v1", "Service", Some("inst-ns"), "inst-service")
+        .is_none());
+
+    // Validation: each refused with the field named, nothing created.
+    for (field, value) in [
+        ("source_podengine", "Pet"),
+        ("source_cpurate", "lots"),
+        ("source_outsideport", "80"),
+        ("namespace_name", "Bad_NS"),
+        ("source_selflabel", "app"),
+        ("source_restartpolicy", "Never"),
+        ("action", "destroy"),
+    ] {
+        let mut bad = params.to_vec();
+        bad.retain(|(k, _)| *k != field);
+        bad.push((field, value));
+        let (status, body) = e.call("POST", "yaml_apply_delete", &bad).await;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert!(
+            body["info"].as_str().unwrap().contains(field),
+            "{field}: {body}"
+        );
+    }
+    assert!(e
+        .sim
+        .get(
+            "apps/v1",
+            "StatefulSet",
+            Some("inst-ns"),
+            "inst-statefulset"
+        )
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pcapi_needs_basic_credentials_and_a_known_master() {
+    let e = env();
+    let r =
+        e.s.http
+            .get(e.s.url(&format!("{BASE}/get_cluster_nodes")))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], false);
+    assert!(body["info"].is_string());
+    assert_eq!(body["data"], "");
+    // host/port naming no inventory master: 404 in the envelope.
+    let r =
+        e.s.http
+            .get(e.s.url(&format!("{BASE}/get_cluster_nodes")))
+            .query(&[
+                ("host", "127.0.0.1"),
+                ("port", "22"),
+                ("user", "root"),
+                ("psssword", "x"),
+            ])
+            .basic_auth(&e.user, Some(&e.pass))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], false);
+}
