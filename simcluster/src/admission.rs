@@ -24,7 +24,8 @@ const NODE_PORT_MAX: u16 = 32767;
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -36,7 +37,8 @@ fn is_dns_subdomain(s: &str) -> bool {
 fn is_label_value(s: &str) -> bool {
     s.is_empty()
         || (s.len() <= 63
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
             && s.as_bytes()[0].is_ascii_alphanumeric()
             && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
 }
@@ -50,10 +52,16 @@ fn is_label_key(s: &str) -> bool {
 }
 
 fn validate_meta(def: &ResourceDef, obj: &Value, causes: &mut Causes) {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let label_names = matches!(def.plural, "namespaces" | "services");
     if name.is_empty() {
-        causes.push(("metadata.name".into(), "Required value: name or generateName is required".into()));
+        causes.push((
+            "metadata.name".into(),
+            "Required value: name or generateName is required".into(),
+        ));
     } else if (label_names && !is_dns_label(name)) || (!label_names && !is_dns_subdomain(name)) {
         causes.push((
             "metadata.name".into(),
@@ -77,18 +85,40 @@ fn validate_pod_spec(spec: &Value, prefix: &str, causes: &mut Causes) {
     let containers = spec.get("containers").and_then(Value::as_array);
     match containers {
         None => causes.push((format!("{prefix}.containers"), "Required value".into())),
-        Some(cs) if cs.is_empty() => causes.push((format!("{prefix}.containers"), "Required value".into())),
+        Some(cs) if cs.is_empty() => {
+            causes.push((format!("{prefix}.containers"), "Required value".into()))
+        }
         Some(cs) => {
             for (i, c) in cs.iter().enumerate() {
-                if c.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
-                    causes.push((format!("{prefix}.containers[{i}].name"), "Required value".into()));
+                if c.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+                {
+                    causes.push((
+                        format!("{prefix}.containers[{i}].name"),
+                        "Required value".into(),
+                    ));
                 }
-                if c.get("image").and_then(Value::as_str).unwrap_or("").is_empty() {
-                    causes.push((format!("{prefix}.containers[{i}].image"), "Required value".into()));
+                if c.get("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+                {
+                    causes.push((
+                        format!("{prefix}.containers[{i}].image"),
+                        "Required value".into(),
+                    ));
                 }
-                for (kind, res) in [("requests", c.pointer("/resources/requests")), ("limits", c.pointer("/resources/limits"))] {
+                for (kind, res) in [
+                    ("requests", c.pointer("/resources/requests")),
+                    ("limits", c.pointer("/resources/limits")),
+                ] {
                     for (k, q) in res.and_then(Value::as_object).into_iter().flatten() {
-                        let s = q.as_str().map(String::from).unwrap_or_else(|| q.to_string());
+                        let s = q
+                            .as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| q.to_string());
                         if crate::quantity::Quantity::parse(&s).is_err() {
                             causes.push((format!("{prefix}.containers[{i}].resources.{kind}[{k}]"), format!("Invalid value: \"{s}\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")));
                         }
@@ -119,9 +149,16 @@ pub fn pod_defaults(pod: &mut Value) {
     if spec.get("serviceAccount").is_none() {
         spec["serviceAccount"] = spec["serviceAccountName"].clone();
     }
-    let tolerations = spec.get("tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    let tolerations = spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut tol = tolerations.clone();
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
         if !tolerations.iter().any(|t| t["key"] == key) {
             tol.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
         }
@@ -158,7 +195,11 @@ pub fn pod_defaults(pod: &mut Value) {
 
 /// Namespace defaults: phase Active, the `kubernetes` finalizer, the name label.
 pub fn namespace_defaults(mut ns: Value) -> Value {
-    let name = ns.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = ns
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if !ns["metadata"]["labels"].is_object() {
         ns["metadata"]["labels"] = json!({});
     }
@@ -181,14 +222,23 @@ fn check_selector(obj: &Value, causes: &mut Causes) {
         }
     };
     if parsed.is_empty() {
-        causes.push(("spec.selector".into(), "Invalid value: empty selector is invalid for deployment".into()));
+        causes.push((
+            "spec.selector".into(),
+            "Invalid value: empty selector is invalid for deployment".into(),
+        ));
     }
     let empty = serde_json::Map::new();
-    let labels = obj.pointer("/spec/template/metadata/labels").and_then(Value::as_object).unwrap_or(&empty);
+    let labels = obj
+        .pointer("/spec/template/metadata/labels")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     if !parsed.matches(labels) {
         causes.push((
             "spec.template.metadata.labels".into(),
-            format!("Invalid value: {}: `selector` does not match template `labels`", Value::Object(labels.clone())),
+            format!(
+                "Invalid value: {}: `selector` does not match template `labels`",
+                Value::Object(labels.clone())
+            ),
         ));
     }
 }
@@ -205,18 +255,29 @@ fn invalid(def: &ResourceDef, obj: &Value, causes: Causes) -> ApiResult<()> {
     if causes.is_empty() {
         return Ok(());
     }
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     Err(ApiError::invalid(def.kind, def.group, name, &causes))
 }
 
 fn used_node_ports(st: &State, except: Option<(&str, &str)>) -> Vec<u16> {
     let mut used = Vec::new();
     for svc in st.store.list("services", None) {
-        let key = (svc["metadata"]["namespace"].as_str().unwrap_or(""), svc["metadata"]["name"].as_str().unwrap_or(""));
+        let key = (
+            svc["metadata"]["namespace"].as_str().unwrap_or(""),
+            svc["metadata"]["name"].as_str().unwrap_or(""),
+        );
         if Some(key) == except {
             continue;
         }
-        for p in svc.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten() {
+        for p in svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(np) = p.get("nodePort").and_then(Value::as_u64) {
                 used.push(np as u16);
             }
@@ -228,19 +289,39 @@ fn used_node_ports(st: &State, except: Option<(&str, &str)>) -> Vec<u16> {
 /// Defaults a service and allocates its ClusterIP and NodePorts.
 fn service_admit(st: &mut State, svc: &mut Value, old: Option<&Value>, causes: &mut Causes) {
     let spec = &mut svc["spec"];
-    default_fields(spec, &[("type", json!("ClusterIP")), ("sessionAffinity", json!("None"))]);
+    default_fields(
+        spec,
+        &[
+            ("type", json!("ClusterIP")),
+            ("sessionAffinity", json!("None")),
+        ],
+    );
     let ty = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
-    if !matches!(ty.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName") {
+    if !matches!(
+        ty.as_str(),
+        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName"
+    ) {
         causes.push(("spec.type".into(), format!("Unsupported value: \"{ty}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"")));
         return;
     }
     if ty == "ExternalName" {
         return;
     }
-    let old_ip = old.and_then(|o| o.pointer("/spec/clusterIP")).and_then(Value::as_str).map(String::from);
-    match (spec.get("clusterIP").and_then(Value::as_str).map(String::from), old_ip) {
+    let old_ip = old
+        .and_then(|o| o.pointer("/spec/clusterIP"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    match (
+        spec.get("clusterIP")
+            .and_then(Value::as_str)
+            .map(String::from),
+        old_ip,
+    ) {
         (Some(new), Some(old)) if !new.is_empty() && new != old => {
-            causes.push(("spec.clusterIP".into(), format!("Invalid value: \"{new}\": field is immutable")));
+            causes.push((
+                "spec.clusterIP".into(),
+                format!("Invalid value: \"{new}\": field is immutable"),
+            ));
         }
         (None, Some(old)) | (Some(_), Some(old)) => spec["clusterIP"] = json!(old),
         (Some(ip), None) if !ip.is_empty() => {}
@@ -253,7 +334,14 @@ fn service_admit(st: &mut State, svc: &mut Value, old: Option<&Value>, causes: &
     if spec["clusterIP"] != "None" {
         spec["clusterIPs"] = json!([spec["clusterIP"].clone()]);
     }
-    default_fields(spec, &[("ipFamilies", json!(["IPv4"])), ("ipFamilyPolicy", json!("SingleStack")), ("internalTrafficPolicy", json!("Cluster"))]);
+    default_fields(
+        spec,
+        &[
+            ("ipFamilies", json!(["IPv4"])),
+            ("ipFamilyPolicy", json!("SingleStack")),
+            ("internalTrafficPolicy", json!("Cluster")),
+        ],
+    );
     let wants_node_ports = ty == "NodePort" || ty == "LoadBalancer";
     if wants_node_ports {
         default_fields(spec, &[("externalTrafficPolicy", json!("Cluster"))]);
@@ -274,35 +362,60 @@ fn service_admit(st: &mut State, svc: &mut Value, old: Option<&Value>, causes: &
     };
     let ns = svc_key(old);
     let mut used = used_node_ports(st, ns.as_ref().map(|(a, b)| (a.as_str(), b.as_str())));
-    let old_ports: Vec<Value> = old.and_then(|o| o.pointer("/spec/ports")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let old_ports: Vec<Value> = old
+        .and_then(|o| o.pointer("/spec/ports"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for (i, p) in ports.iter_mut().enumerate() {
         let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
         if !(1..=65535).contains(&port) {
-            causes.push((format!("spec.ports[{i}].port"), format!("Invalid value: {port}: must be between 1 and 65535, inclusive")));
+            causes.push((
+                format!("spec.ports[{i}].port"),
+                format!("Invalid value: {port}: must be between 1 and 65535, inclusive"),
+            ));
         }
-        default_fields(p, &[("protocol", json!("TCP")), ("targetPort", json!(port))]);
+        default_fields(
+            p,
+            &[("protocol", json!("TCP")), ("targetPort", json!(port))],
+        );
         if !wants_node_ports {
             if let Some(m) = p.as_object_mut() {
                 m.remove("nodePort");
             }
             continue;
         }
-        let requested = p.get("nodePort").and_then(Value::as_u64).filter(|n| *n != 0);
-        let previous = old_ports.iter().find(|o| o["port"] == port).and_then(|o| o.get("nodePort")).and_then(Value::as_u64);
+        let requested = p
+            .get("nodePort")
+            .and_then(Value::as_u64)
+            .filter(|n| *n != 0);
+        let previous = old_ports
+            .iter()
+            .find(|o| o["port"] == port)
+            .and_then(|o| o.get("nodePort"))
+            .and_then(Value::as_u64);
         let np = match requested.or(previous) {
             Some(n) if !(NODE_PORT_MIN as u64..=NODE_PORT_MAX as u64).contains(&n) => {
                 causes.push((format!("spec.ports[{i}].nodePort"), format!("Invalid value: {n}: provided port is not in the valid range. The range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}")));
                 continue;
             }
             Some(n) if used.contains(&(n as u16)) => {
-                causes.push((format!("spec.ports[{i}].nodePort"), format!("Invalid value: {n}: provided port is already allocated")));
+                causes.push((
+                    format!("spec.ports[{i}].nodePort"),
+                    format!("Invalid value: {n}: provided port is already allocated"),
+                ));
                 continue;
             }
             Some(n) => n as u16,
             None => {
-                let free: Vec<u16> = (NODE_PORT_MIN..=NODE_PORT_MAX).filter(|n| !used.contains(n)).collect();
+                let free: Vec<u16> = (NODE_PORT_MIN..=NODE_PORT_MAX)
+                    .filter(|n| !used.contains(n))
+                    .collect();
                 if free.is_empty() {
-                    causes.push((format!("spec.ports[{i}].nodePort"), "Internal error: range is full".into()));
+                    causes.push((
+                        format!("spec.ports[{i}].nodePort"),
+                        "Internal error: range is full".into(),
+                    ));
                     continue;
                 }
                 free[rand::random::<usize>() % free.len()]
@@ -315,7 +428,10 @@ fn service_admit(st: &mut State, svc: &mut Value, old: Option<&Value>, causes: &
 
 fn svc_key(old: Option<&Value>) -> Option<(String, String)> {
     let o = old?;
-    Some((o["metadata"]["namespace"].as_str()?.to_string(), o["metadata"]["name"].as_str()?.to_string()))
+    Some((
+        o["metadata"]["namespace"].as_str()?.to_string(),
+        o["metadata"]["name"].as_str()?.to_string(),
+    ))
 }
 
 /// Defaults and validates an object about to be created; may allocate.
@@ -334,7 +450,8 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             let gv = st.spec.git_version.clone();
             fill_node_status(&mut obj, &gv, &now_rfc3339(), true);
             if obj.pointer("/status/addresses").is_none() {
-                obj["status"]["addresses"] = json!([{"type": "InternalIP", "address": format!("172.18.0.{}", idx + 2)}]);
+                obj["status"]["addresses"] =
+                    json!([{"type": "InternalIP", "address": format!("172.18.0.{}", idx + 2)}]);
             }
         }
         "pods" => {
@@ -348,26 +465,48 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
         }
         "deployments" | "replicasets" | "statefulsets" | "daemonsets" => {
             check_selector(&obj, &mut causes);
-            validate_pod_spec(&obj["spec"]["template"]["spec"], "spec.template.spec", &mut causes);
+            validate_pod_spec(
+                &obj["spec"]["template"]["spec"],
+                "spec.template.spec",
+                &mut causes,
+            );
             let spec = &mut obj["spec"];
             match def.plural {
-                "deployments" => default_fields(spec, &[
-                    ("replicas", json!(1)),
-                    ("strategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})),
-                    ("revisionHistoryLimit", json!(10)),
-                    ("progressDeadlineSeconds", json!(600)),
-                ]),
+                "deployments" => default_fields(
+                    spec,
+                    &[
+                        ("replicas", json!(1)),
+                        (
+                            "strategy",
+                            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+                        ),
+                        ("revisionHistoryLimit", json!(10)),
+                        ("progressDeadlineSeconds", json!(600)),
+                    ],
+                ),
                 "replicasets" => default_fields(spec, &[("replicas", json!(1))]),
-                "statefulsets" => default_fields(spec, &[
-                    ("replicas", json!(1)),
-                    ("podManagementPolicy", json!("OrderedReady")),
-                    ("updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})),
-                    ("revisionHistoryLimit", json!(10)),
-                ]),
-                _ => default_fields(spec, &[
-                    ("updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})),
-                    ("revisionHistoryLimit", json!(10)),
-                ]),
+                "statefulsets" => default_fields(
+                    spec,
+                    &[
+                        ("replicas", json!(1)),
+                        ("podManagementPolicy", json!("OrderedReady")),
+                        (
+                            "updateStrategy",
+                            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+                        ),
+                        ("revisionHistoryLimit", json!(10)),
+                    ],
+                ),
+                _ => default_fields(
+                    spec,
+                    &[
+                        (
+                            "updateStrategy",
+                            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+                        ),
+                        ("revisionHistoryLimit", json!(10)),
+                    ],
+                ),
             }
             obj["status"] = json!({});
         }
@@ -376,21 +515,32 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             obj["status"] = json!({});
         }
         "cronjobs" => {
-            if obj.pointer("/spec/schedule").and_then(Value::as_str).unwrap_or("").is_empty() {
+            if obj
+                .pointer("/spec/schedule")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+            {
                 causes.push(("spec.schedule".into(), "Required value".into()));
             }
-            default_fields(&mut obj["spec"], &[
-                ("concurrencyPolicy", json!("Allow")),
-                ("suspend", json!(false)),
-                ("successfulJobsHistoryLimit", json!(3)),
-                ("failedJobsHistoryLimit", json!(1)),
-            ]);
+            default_fields(
+                &mut obj["spec"],
+                &[
+                    ("concurrencyPolicy", json!("Allow")),
+                    ("suspend", json!(false)),
+                    ("successfulJobsHistoryLimit", json!(3)),
+                    ("failedJobsHistoryLimit", json!(1)),
+                ],
+            );
             obj["status"] = json!({});
         }
         "poddisruptionbudgets" => {
             let s = &obj["spec"];
             if s.get("minAvailable").is_some() && s.get("maxUnavailable").is_some() {
-                causes.push(("spec".into(), "Invalid value: minAvailable and maxUnavailable cannot be both set".into()));
+                causes.push((
+                    "spec".into(),
+                    "Invalid value: minAvailable and maxUnavailable cannot be both set".into(),
+                ));
             }
             obj["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0});
         }
@@ -405,14 +555,37 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
 }
 
 fn job_admit(obj: &mut Value, causes: &mut Causes) {
-    let rp = obj.pointer("/spec/template/spec/restartPolicy").and_then(Value::as_str).unwrap_or("Always").to_string();
+    let rp = obj
+        .pointer("/spec/template/spec/restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Always")
+        .to_string();
     if rp != "Never" && rp != "OnFailure" {
-        causes.push(("spec.template.spec.restartPolicy".into(), format!("Unsupported value: \"{rp}\": supported values: \"OnFailure\", \"Never\"")));
+        causes.push((
+            "spec.template.spec.restartPolicy".into(),
+            format!("Unsupported value: \"{rp}\": supported values: \"OnFailure\", \"Never\""),
+        ));
     }
-    validate_pod_spec(&obj["spec"]["template"]["spec"], "spec.template.spec", causes);
+    validate_pod_spec(
+        &obj["spec"]["template"]["spec"],
+        "spec.template.spec",
+        causes,
+    );
     let spec = &mut obj["spec"];
-    let completions_default = if spec.get("parallelism").is_none() { json!(1) } else { Value::Null };
-    default_fields(spec, &[("parallelism", json!(1)), ("backoffLimit", json!(6)), ("completionMode", json!("NonIndexed")), ("suspend", json!(false))]);
+    let completions_default = if spec.get("parallelism").is_none() {
+        json!(1)
+    } else {
+        Value::Null
+    };
+    default_fields(
+        spec,
+        &[
+            ("parallelism", json!(1)),
+            ("backoffLimit", json!(6)),
+            ("completionMode", json!("NonIndexed")),
+            ("suspend", json!(false)),
+        ],
+    );
     if spec.get("completions").is_none() && !completions_default.is_null() {
         spec["completions"] = completions_default;
     }
@@ -438,7 +611,8 @@ fn job_admit(obj: &mut Value, causes: &mut Causes) {
         ] {
             tm["labels"][k] = v;
         }
-        obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+        obj["spec"]["selector"] =
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
     }
 }
 
@@ -462,7 +636,11 @@ pub fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -476,7 +654,12 @@ pub fn base64(data: &[u8]) -> String {
 }
 
 /// Validates an update of `old` to `new` (main resource); may allocate.
-pub fn admit_update(st: &mut State, def: &ResourceDef, old: &Value, mut new: Value) -> ApiResult<Value> {
+pub fn admit_update(
+    st: &mut State,
+    def: &ResourceDef,
+    old: &Value,
+    mut new: Value,
+) -> ApiResult<Value> {
     let mut causes = Causes::new();
     validate_meta(def, &new, &mut causes);
     match def.plural {
@@ -491,7 +674,11 @@ pub fn admit_update(st: &mut State, def: &ResourceDef, old: &Value, mut new: Val
                     }
                 }
                 if let Some(m) = s.as_object_mut() {
-                    for f in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"] {
+                    for f in [
+                        "activeDeadlineSeconds",
+                        "tolerations",
+                        "terminationGracePeriodSeconds",
+                    ] {
                         m.remove(f);
                     }
                 }
@@ -503,8 +690,16 @@ pub fn admit_update(st: &mut State, def: &ResourceDef, old: &Value, mut new: Val
         }
         "services" => service_admit(st, &mut new, Some(old), &mut causes),
         "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" => {
-            if old.pointer("/spec/selector") != new.pointer("/spec/selector") && new.pointer("/spec/selector").is_some() {
-                causes.push(("spec.selector".into(), format!("Invalid value: {}: field is immutable", new["spec"]["selector"])));
+            if old.pointer("/spec/selector") != new.pointer("/spec/selector")
+                && new.pointer("/spec/selector").is_some()
+            {
+                causes.push((
+                    "spec.selector".into(),
+                    format!(
+                        "Invalid value: {}: field is immutable",
+                        new["spec"]["selector"]
+                    ),
+                ));
             }
             if new.pointer("/spec/selector").is_none() {
                 new["spec"]["selector"] = old["spec"]["selector"].clone();

@@ -71,10 +71,22 @@ impl DeleteOptions {
     /// Reads a `DeleteOptions` body (may be empty).
     pub fn from_body(v: &Value) -> Self {
         DeleteOptions {
-            propagation: v.get("propagationPolicy").and_then(Value::as_str).map(String::from),
-            uid: v.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from),
-            resource_version: v.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(String::from),
-            dry_run: v.get("dryRun").and_then(Value::as_array).is_some_and(|a| !a.is_empty()),
+            propagation: v
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(String::from),
+            uid: v
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(String::from),
+            resource_version: v
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(String::from),
+            dry_run: v
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty()),
         }
     }
 }
@@ -89,11 +101,20 @@ fn scope_ns(def: &ResourceDef, ns: Option<&str>) -> String {
 
 /// One object or 404.
 pub fn get(st: &State, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<Obj> {
-    st.store.get(&def.key(), &scope_ns(def, ns), name).cloned().ok_or_else(|| ApiError::not_found(def.group, def.plural, name))
+    st.store
+        .get(&def.key(), &scope_ns(def, ns), name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(def.group, def.plural, name))
 }
 
 /// Objects of a resource (one namespace or all) that match both selectors.
-pub fn list(st: &State, def: &ResourceDef, ns: Option<&str>, ls: &LabelSelector, fs: &FieldSelector) -> Vec<Obj> {
+pub fn list(
+    st: &State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    ls: &LabelSelector,
+    fs: &FieldSelector,
+) -> Vec<Obj> {
     let key = def.key();
     let ns = if def.namespaced { ns } else { None };
     // metadata.name fast path
@@ -101,11 +122,23 @@ pub fn list(st: &State, def: &ResourceDef, ns: Option<&str>, ls: &LabelSelector,
         let mut out = Vec::new();
         match ns {
             Some(n) => out.extend(st.store.get(&key, n, name).cloned()),
-            None => out.extend(st.store.list(&key, None).filter(|o| o["metadata"]["name"] == name).cloned()),
+            None => out.extend(
+                st.store
+                    .list(&key, None)
+                    .filter(|o| o["metadata"]["name"] == name)
+                    .cloned(),
+            ),
         }
-        return out.into_iter().filter(|o| ls.matches_object(o) && fs.matches(o)).collect();
+        return out
+            .into_iter()
+            .filter(|o| ls.matches_object(o) && fs.matches(o))
+            .collect();
     }
-    st.store.list(&key, ns).filter(|o| ls.matches_object(o) && fs.matches(o)).cloned().collect()
+    st.store
+        .list(&key, ns)
+        .filter(|o| ls.matches_object(o) && fs.matches(o))
+        .cloned()
+        .collect()
 }
 
 fn check_namespace(st: &State, def: &ResourceDef, ns: &str, name: &str) -> ApiResult<()> {
@@ -124,14 +157,20 @@ fn check_namespace(st: &State, def: &ResourceDef, ns: &str, name: &str) -> ApiRe
 
 fn prepare_meta(def: &ResourceDef, ns: &str, body: &mut Value) -> ApiResult<()> {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     }
     if !body["metadata"].is_object() {
         body["metadata"] = json!({});
     }
     if let Some(k) = body.get("kind").and_then(Value::as_str) {
         if k != def.kind {
-            return Err(ApiError::bad_request(format!("the API version in the data ({}) does not match the expected API version ({})", body["apiVersion"].as_str().unwrap_or(""), def.api_version())));
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({}) does not match the expected API version ({})",
+                body["apiVersion"].as_str().unwrap_or(""),
+                def.api_version()
+            )));
         }
     }
     if def.namespaced {
@@ -148,21 +187,42 @@ fn prepare_meta(def: &ResourceDef, ns: &str, body: &mut Value) -> ApiResult<()> 
 }
 
 fn manager(opts: &WriteOptions) -> String {
-    opts.field_manager.clone().unwrap_or_else(|| "unknown".to_string())
+    opts.field_manager
+        .clone()
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// POST: creates an object.
-pub fn create(st: &mut State, def: &ResourceDef, ns: Option<&str>, mut body: Value, opts: &WriteOptions) -> ApiResult<Value> {
+pub fn create(
+    st: &mut State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    mut body: Value,
+    opts: &WriteOptions,
+) -> ApiResult<Value> {
     if !def.stored {
         return Err(ApiError::method_not_allowed());
     }
     let ns = scope_ns(def, ns);
     prepare_meta(def, &ns, &mut body)?;
     let meta = body["metadata"].as_object_mut().expect("object");
-    for f in ["resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "managedFields", "generation", "selfLink"] {
+    for f in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "managedFields",
+        "generation",
+        "selfLink",
+    ] {
         meta.remove(f);
     }
-    if meta.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
+    if meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
         if let Some(g) = meta.get("generateName").and_then(Value::as_str) {
             let name = format!("{g}{}", controllers::random_suffix(5));
             meta.insert("name".into(), json!(name));
@@ -184,20 +244,38 @@ pub fn create(st: &mut State, def: &ResourceDef, ns: Option<&str>, mut body: Val
 }
 
 fn current(st: &State, def: &ResourceDef, ns: &str, name: &str) -> Value {
-    st.store.get(&def.key(), ns, name).map(|o| (**o).clone()).unwrap_or(Value::Null)
+    st.store
+        .get(&def.key(), ns, name)
+        .map(|o| (**o).clone())
+        .unwrap_or(Value::Null)
 }
 
 fn check_rv(def: &ResourceDef, old: &Value, body: &Value) -> ApiResult<()> {
-    if let Some(rv) = body.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+    if let Some(rv) = body
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    {
         if !rv.is_empty() && Some(rv) != old["metadata"]["resourceVersion"].as_str() {
-            return Err(ApiError::conflict(def.group, def.plural, old["metadata"]["name"].as_str().unwrap_or("")));
+            return Err(ApiError::conflict(
+                def.group,
+                def.plural,
+                old["metadata"]["name"].as_str().unwrap_or(""),
+            ));
         }
     }
     Ok(())
 }
 
 /// PUT: replaces an object (or, with `subresource = Some("status")`, its status).
-pub fn update(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, mut body: Value, sub: Option<&str>, opts: &WriteOptions) -> ApiResult<Value> {
+pub fn update(
+    st: &mut State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    mut body: Value,
+    sub: Option<&str>,
+    opts: &WriteOptions,
+) -> ApiResult<Value> {
     if !def.stored {
         return Err(ApiError::method_not_allowed());
     }
@@ -205,15 +283,27 @@ pub fn update(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, m
     prepare_meta(def, &ns, &mut body)?;
     let body_name = body["metadata"]["name"].as_str().unwrap_or("");
     if body_name != name {
-        return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
     }
     let old = get(st, def, Some(&ns), name)?;
     check_rv(def, &old, &body)?;
     write(st, def, &old, body, sub, opts)
 }
 
-fn write(st: &mut State, def: &ResourceDef, old: &Value, body: Value, sub: Option<&str>, opts: &WriteOptions) -> ApiResult<Value> {
-    let ns = old["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+fn write(
+    st: &mut State,
+    def: &ResourceDef,
+    old: &Value,
+    body: Value,
+    sub: Option<&str>,
+    opts: &WriteOptions,
+) -> ApiResult<Value> {
+    let ns = old["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let name = old["metadata"]["name"].as_str().unwrap_or("").to_string();
     let mut new = if sub == Some("status") {
         let mut n = old.clone();
@@ -229,7 +319,12 @@ fn write(st: &mut State, def: &ResourceDef, old: &Value, body: Value, sub: Optio
                 }
             }
         }
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "generation"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+        ] {
             match old["metadata"].get(f) {
                 Some(v) => n["metadata"][f] = v.clone(),
                 None => {
@@ -262,13 +357,23 @@ pub fn parse_body(body: &[u8], yaml_ok: bool) -> ApiResult<Value> {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => Ok(v),
         Err(e) if !yaml_ok => Err(ApiError::bad_request(format!("error decoding body: {e}"))),
-        Err(_) => serde_yaml::from_slice::<Value>(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}"))),
+        Err(_) => serde_yaml::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}"))),
     }
 }
 
 /// PATCH: patches an object, its status, or (apply) creates it.
 #[allow(clippy::too_many_arguments)]
-pub fn patch(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, ptype: PatchType, body: &[u8], sub: Option<&str>, opts: &WriteOptions) -> ApiResult<Value> {
+pub fn patch(
+    st: &mut State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    ptype: PatchType,
+    body: &[u8],
+    sub: Option<&str>,
+    opts: &WriteOptions,
+) -> ApiResult<Value> {
     if !def.stored {
         return Err(ApiError::method_not_allowed());
     }
@@ -276,7 +381,9 @@ pub fn patch(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, pt
     let p = parse_body(body, ptype == PatchType::Apply)?;
     let old = st.store.get(&def.key(), &ns, name).cloned();
     if ptype == PatchType::Apply {
-        let manager = opts.field_manager.clone().ok_or_else(|| ApiError::bad_request("PATCH: fieldManager is required for apply requests"))?;
+        let manager = opts.field_manager.clone().ok_or_else(|| {
+            ApiError::bad_request("PATCH: fieldManager is required for apply requests")
+        })?;
         let mut applied = p;
         prepare_meta(def, &ns, &mut applied)?;
         let applied_name = applied["metadata"]["name"].as_str().unwrap_or("");
@@ -286,7 +393,7 @@ pub fn patch(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, pt
         let now = now_rfc3339();
         return match old {
             None => {
-                check_namespace(st, def, &ns, &name)?;
+                check_namespace(st, def, &ns, name)?;
                 let obj = apply::apply(None, &applied, &manager, opts.force, &now)?;
                 let managed = obj["metadata"]["managedFields"].clone();
                 let mut obj = admission::admit_create(st, def, obj)?;
@@ -304,7 +411,11 @@ pub fn patch(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, pt
                 if def.subresources.contains(&"status") && sub.is_none() {
                     merged["status"] = old.get("status").cloned().unwrap_or(Value::Null);
                 }
-                let mut new = if sub == Some("status") { merged } else { admission::admit_update(st, def, &old, merged)? };
+                let mut new = if sub == Some("status") {
+                    merged
+                } else {
+                    admission::admit_update(st, def, &old, merged)?
+                };
                 new["metadata"]["managedFields"] = managed;
                 if opts.dry_run {
                     return Ok(new);
@@ -329,13 +440,21 @@ pub fn patch(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, pt
     res.map_err(|e| ApiError::new(422, "Invalid", e))?;
     check_rv(def, &old, &target)?;
     if target.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
-        return Err(ApiError::bad_request("metadata.name cannot be changed by a patch"));
+        return Err(ApiError::bad_request(
+            "metadata.name cannot be changed by a patch",
+        ));
     }
     write(st, def, &old, target, sub, opts)
 }
 
 /// DELETE: removes an object (namespaces and objects with finalizers are marked first).
-pub fn delete(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Value> {
+pub fn delete(
+    st: &mut State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    opts: &DeleteOptions,
+) -> ApiResult<Value> {
     if !def.stored {
         return Err(ApiError::method_not_allowed());
     }
@@ -344,7 +463,11 @@ pub fn delete(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, o
     let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
     if let Some(u) = &opts.uid {
         if *u != uid {
-            return Err(ApiError::new(409, "Conflict", format!("Precondition failed: UID in precondition: {u}, UID in object meta: {uid}")));
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!("Precondition failed: UID in precondition: {u}, UID in object meta: {uid}"),
+            ));
         }
     }
     if let Some(rv) = &opts.resource_version {
@@ -356,7 +479,10 @@ pub fn delete(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, o
     if opts.dry_run {
         return Ok((*obj).clone());
     }
-    let has_finalizers = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let has_finalizers = obj
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
     if def.plural == "namespaces" || has_finalizers {
         if obj.pointer("/metadata/deletionTimestamp").is_none() {
             let mut marked = (*obj).clone();
@@ -375,7 +501,16 @@ pub fn delete(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, o
         Some("Foreground") => {
             for (k, dns, dname) in st.store.dependents(&uid) {
                 if let Some(d) = resources::by_key(&k) {
-                    let _ = delete(st, d, Some(&dns), &dname, &DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() });
+                    let _ = delete(
+                        st,
+                        d,
+                        Some(&dns),
+                        &dname,
+                        &DeleteOptions {
+                            propagation: Some("Foreground".into()),
+                            ..Default::default()
+                        },
+                    );
                 }
             }
         }
@@ -396,7 +531,9 @@ pub fn remove_cascading(st: &mut State, key: &str, ns: &str, name: &str) -> Opti
     let gone = st.store.remove(key, ns, name)?;
     let uid = gone["metadata"]["uid"].as_str().unwrap_or("").to_string();
     for (k, dns, dname) in st.store.dependents(&uid) {
-        let Some(dep) = st.store.get(&k, &dns, &dname) else { continue };
+        let Some(dep) = st.store.get(&k, &dns, &dname) else {
+            continue;
+        };
         if owner_uids(dep).iter().all(|u| st.store.by_uid(u).is_none()) {
             remove_cascading(st, &k, &dns, &dname);
         }
@@ -406,9 +543,14 @@ pub fn remove_cascading(st: &mut State, key: &str, ns: &str, name: &str) -> Opti
 
 fn orphan_dependents(st: &mut State, uid: &str) {
     for (k, dns, dname) in st.store.dependents(uid) {
-        let (Some(def), Some(dep)) = (resources::by_key(&k), st.store.get(&k, &dns, &dname)) else { continue };
+        let (Some(def), Some(dep)) = (resources::by_key(&k), st.store.get(&k, &dns, &dname)) else {
+            continue;
+        };
         let mut d = (**dep).clone();
-        if let Some(refs) = d.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+        if let Some(refs) = d
+            .pointer_mut("/metadata/ownerReferences")
+            .and_then(Value::as_array_mut)
+        {
             refs.retain(|r| r["uid"] != uid);
         }
         st.store.replace(def, d);
@@ -429,10 +571,35 @@ pub fn get_scale(st: &State, def: &ResourceDef, ns: Option<&str>, name: &str) ->
 }
 
 /// `PUT`/`PATCH .../scale`: sets `spec.replicas` from a (patched) Scale.
-pub fn set_scale(st: &mut State, def: &ResourceDef, ns: Option<&str>, name: &str, scale: &Value, opts: &WriteOptions) -> ApiResult<Value> {
-    let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).ok_or_else(|| ApiError::invalid("Scale", "autoscaling", name, &[("spec.replicas".into(), "Required value".into())]))?;
+pub fn set_scale(
+    st: &mut State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    scale: &Value,
+    opts: &WriteOptions,
+) -> ApiResult<Value> {
+    let replicas = scale
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Scale",
+                "autoscaling",
+                name,
+                &[("spec.replicas".into(), "Required value".into())],
+            )
+        })?;
     if replicas < 0 {
-        return Err(ApiError::invalid("Scale", "autoscaling", name, &[("spec.replicas".into(), format!("Invalid value: {replicas}: must be greater than or equal to 0"))]));
+        return Err(ApiError::invalid(
+            "Scale",
+            "autoscaling",
+            name,
+            &[(
+                "spec.replicas".into(),
+                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+            )],
+        ));
     }
     let old = get(st, def, ns, name)?;
     let mut new = (*old).clone();

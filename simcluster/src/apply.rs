@@ -28,8 +28,17 @@ use crate::patch::merge_key;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields(pub BTreeMap<String, Fields>);
 
-const SKIP_META: &[&str] =
-    &["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "deletionTimestamp", "selfLink"];
+const SKIP_META: &[&str] = &[
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "deletionTimestamp",
+    "selfLink",
+];
 
 impl Fields {
     /// The fields present in an object (top-level `apiVersion`, `kind`,
@@ -45,7 +54,10 @@ impl Fields {
                         if let Some(mm) = v.as_object() {
                             for (mk, mv) in mm {
                                 if !SKIP_META.contains(&mk.as_str()) {
-                                    meta.0.insert(format!("f:{mk}"), of_value(mv, &mut vec!["metadata".into(), mk.clone()]));
+                                    meta.0.insert(
+                                        format!("f:{mk}"),
+                                        of_value(mv, &mut vec!["metadata".into(), mk.clone()]),
+                                    );
                                 }
                             }
                         }
@@ -64,12 +76,25 @@ impl Fields {
 
     /// Reads the `fieldsV1` JSON form.
     pub fn from_json(v: &Value) -> Fields {
-        Fields(v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), Fields::from_json(v))).collect()).unwrap_or_default())
+        Fields(
+            v.as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), Fields::from_json(v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
     }
 
     /// The `fieldsV1` JSON form.
     pub fn to_json(&self) -> Value {
-        Value::Object(self.0.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+        )
     }
 
     /// Paths to every leaf (and every `.` marker).
@@ -161,7 +186,10 @@ fn of_value(v: &Value, path: &mut Vec<String>) -> Fields {
 
 fn item_key(key: &str, item: &Value) -> String {
     let mut m = Map::new();
-    m.insert(key.to_string(), item.get(key).cloned().unwrap_or(Value::Null));
+    m.insert(
+        key.to_string(),
+        item.get(key).cloned().unwrap_or(Value::Null),
+    );
     format!("k:{}", Value::Object(m))
 }
 
@@ -176,7 +204,10 @@ pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
             cur = cur.get(f)?;
         } else if let Some(k) = p.strip_prefix("k:") {
             let want: Map<String, Value> = serde_json::from_str(k).ok()?;
-            cur = cur.as_array()?.iter().find(|i| want.iter().all(|(k, v)| i.get(k) == Some(v)))?;
+            cur = cur
+                .as_array()?
+                .iter()
+                .find(|i| want.iter().all(|(k, v)| i.get(k) == Some(v)))?;
         } else if let Some(v) = p.strip_prefix("v:") {
             let want: Value = serde_json::from_str(v).ok()?;
             cur = cur.as_array()?.iter().find(|i| **i == want)?;
@@ -190,14 +221,19 @@ pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
 /// Removes the value at a field path (a whole list item for `k:`/`v:` paths ending in `.`).
 fn remove_at(obj: &mut Value, path: &[String]) {
     let path: Vec<&String> = path.iter().filter(|p| *p != ".").collect();
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = obj;
     for p in parents {
         let next = if let Some(f) = p.strip_prefix("f:") {
             cur.get_mut(f)
         } else if let Some(k) = p.strip_prefix("k:") {
             let want: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-            cur.as_array_mut().and_then(|a| a.iter_mut().find(|i| want.iter().all(|(k, v)| i.get(k) == Some(v))))
+            cur.as_array_mut().and_then(|a| {
+                a.iter_mut()
+                    .find(|i| want.iter().all(|(k, v)| i.get(k) == Some(v)))
+            })
         } else {
             None
         };
@@ -328,13 +364,29 @@ fn write_managed(obj: &mut Value, list: Vec<Managed>) {
 
 /// Server-side apply of `applied` onto `live` (None: create) by `manager`.
 /// Returns the new object with updated managedFields.
-pub fn apply(live: Option<&Value>, applied: &Value, manager: &str, force: bool, now: &str) -> Result<Value, ApiError> {
-    let api_version = applied["apiVersion"].as_str().unwrap_or_default().to_string();
+pub fn apply(
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    now: &str,
+) -> Result<Value, ApiError> {
+    let api_version = applied["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let new_set = Fields::of_object(applied);
     let Some(live) = live else {
         let mut obj = applied.clone();
         strip_nulls(&mut obj);
-        let entry = Managed { manager: manager.into(), operation: "Apply".into(), subresource: None, api_version, time: now.into(), fields: new_set };
+        let entry = Managed {
+            manager: manager.into(),
+            operation: "Apply".into(),
+            subresource: None,
+            api_version,
+            time: now.into(),
+            fields: new_set,
+        };
         write_managed(&mut obj, vec![entry]);
         return Ok(obj);
     };
@@ -344,8 +396,14 @@ pub fn apply(live: Option<&Value>, applied: &Value, manager: &str, force: bool, 
         if leaf.last().map(String::as_str) == Some(".") {
             continue;
         }
-        for m in managers.iter().filter(|m| !(m.manager == manager && m.operation == "Apply")) {
-            if m.subresource.is_none() && m.fields.contains(&leaf) && value_at(live, &leaf) != value_at(applied, &leaf) {
+        for m in managers
+            .iter()
+            .filter(|m| !(m.manager == manager && m.operation == "Apply"))
+        {
+            if m.subresource.is_none()
+                && m.fields.contains(&leaf)
+                && value_at(live, &leaf) != value_at(applied, &leaf)
+            {
                 conflicts.push((m.manager.clone(), m.api_version.clone(), leaf.clone()));
             }
         }
@@ -359,9 +417,14 @@ pub fn apply(live: Option<&Value>, applied: &Value, manager: &str, force: bool, 
         }
     }
     let mut obj = live.clone();
-    if let Some(prev) = managers.iter().find(|m| m.manager == manager && m.operation == "Apply") {
+    if let Some(prev) = managers
+        .iter()
+        .find(|m| m.manager == manager && m.operation == "Apply")
+    {
         for leaf in prev.fields.leaves() {
-            let owned_elsewhere = managers.iter().any(|m| !(m.manager == manager && m.operation == "Apply") && m.fields.contains(&leaf));
+            let owned_elsewhere = managers.iter().any(|m| {
+                !(m.manager == manager && m.operation == "Apply") && m.fields.contains(&leaf)
+            });
             if !new_set.contains(&leaf) && !owned_elsewhere {
                 remove_at(&mut obj, &leaf);
             }
@@ -369,7 +432,14 @@ pub fn apply(live: Option<&Value>, applied: &Value, manager: &str, force: bool, 
     }
     structured_merge(&mut obj, applied, &mut Vec::new());
     managers.retain(|m| !(m.manager == manager && m.operation == "Apply"));
-    managers.push(Managed { manager: manager.into(), operation: "Apply".into(), subresource: None, api_version, time: now.into(), fields: new_set });
+    managers.push(Managed {
+        manager: manager.into(),
+        operation: "Apply".into(),
+        subresource: None,
+        api_version,
+        time: now.into(),
+        fields: new_set,
+    });
     write_managed(&mut obj, managers);
     Ok(obj)
 }
@@ -387,27 +457,44 @@ fn strip_nulls(v: &mut Value) {
 
 fn conflict_error(applied: &Value, conflicts: &[(String, String, Vec<String>)]) -> ApiError {
     let n = conflicts.len();
-    let mut msg = format!("Apply failed with {n} conflict{}: ", if n == 1 { "" } else { "s" });
-    let parts: Vec<String> =
-        conflicts.iter().map(|(m, v, p)| format!("conflict with \"{m}\" using {v}: {}", display_path(p))).collect();
+    let mut msg = format!(
+        "Apply failed with {n} conflict{}: ",
+        if n == 1 { "" } else { "s" }
+    );
+    let parts: Vec<String> = conflicts
+        .iter()
+        .map(|(m, v, p)| format!("conflict with \"{m}\" using {v}: {}", display_path(p)))
+        .collect();
     msg.push_str(&parts.join("\n"));
     let causes: Vec<Value> = conflicts
         .iter()
         .map(|(m, v, p)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {v}"), "field": display_path(p)}))
         .collect();
     let mut e = ApiError::new(409, "Conflict", msg);
-    e.details = Some(json!({"name": applied.pointer("/metadata/name"), "kind": applied["kind"], "causes": causes}));
+    e.details = Some(
+        json!({"name": applied.pointer("/metadata/name"), "kind": applied["kind"], "causes": causes}),
+    );
     e
 }
 
 /// Records an ordinary write (`operation: Update`) by `manager` going from
 /// `old` (None: create) to `new`, taking changed fields from other managers.
-pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, subresource: Option<&str>, now: &str) {
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    subresource: Option<&str>,
+    now: &str,
+) {
     let mut managers = old.map(read_managed).unwrap_or_default();
     let new_fields = Fields::of_object(new);
     let changed: Vec<Vec<String>> = match old {
         None => new_fields.leaves(),
-        Some(o) => new_fields.leaves().into_iter().filter(|l| value_at(o, l) != value_at(new, l)).collect(),
+        Some(o) => new_fields
+            .leaves()
+            .into_iter()
+            .filter(|l| value_at(o, l) != value_at(new, l))
+            .collect(),
     };
     // fields gone from the object are owned by nobody
     for m in managers.iter_mut() {
@@ -418,14 +505,19 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, subres
         }
     }
     if subresource.is_none() {
-        for m in managers.iter_mut().filter(|m| !(m.manager == manager && m.operation == "Update")) {
+        for m in managers
+            .iter_mut()
+            .filter(|m| !(m.manager == manager && m.operation == "Update"))
+        {
             for leaf in &changed {
                 m.fields.remove(leaf);
             }
         }
     }
     let api_version = new["apiVersion"].as_str().unwrap_or_default().to_string();
-    let pos = managers.iter().position(|m| m.manager == manager && m.operation == "Update" && m.subresource.as_deref() == subresource);
+    let pos = managers.iter().position(|m| {
+        m.manager == manager && m.operation == "Update" && m.subresource.as_deref() == subresource
+    });
     let entry = match pos {
         Some(p) => &mut managers[p],
         None => {
@@ -462,7 +554,10 @@ mod tests {
     fn field_sets() {
         let f = Fields::of_object(&deploy(1, "x"));
         let j = f.to_json();
-        assert!(j["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"]["f:image"].is_object());
+        assert!(
+            j["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"]["f:image"]
+                .is_object()
+        );
         assert!(j["f:metadata"]["f:labels"]["f:app"].is_object());
         assert!(j["f:metadata"].get("f:name").is_none());
         assert_eq!(Fields::from_json(&j), f);
@@ -478,8 +573,14 @@ mod tests {
         second["metadata"].as_object_mut().unwrap().remove("labels");
         let obj2 = apply(Some(&obj), &second, "me", false, "t").unwrap();
         assert_eq!(obj2["spec"]["replicas"], 2);
-        assert_eq!(obj2["spec"]["template"]["spec"]["containers"][0]["image"], "y");
-        assert!(obj2["metadata"]["labels"].get("app").is_none(), "dropped field pruned: {obj2}");
+        assert_eq!(
+            obj2["spec"]["template"]["spec"]["containers"][0]["image"],
+            "y"
+        );
+        assert!(
+            obj2["metadata"]["labels"].get("app").is_none(),
+            "dropped field pruned: {obj2}"
+        );
     }
 
     #[test]
@@ -490,7 +591,11 @@ mod tests {
         record_update(Some(&old), &mut obj, "kubectl-scale", None, "t");
         let err = apply(Some(&obj), &deploy(1, "x"), "me", false, "t").unwrap_err();
         assert_eq!(err.code, 409);
-        assert!(err.message.contains("conflict with \"kubectl-scale\""), "{}", err.message);
+        assert!(
+            err.message.contains("conflict with \"kubectl-scale\""),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains(".spec.replicas"));
         // the same value is no conflict
         assert!(apply(Some(&obj), &deploy(5, "x"), "me", false, "t").is_ok());

@@ -25,7 +25,12 @@ pub struct ApiError {
 impl ApiError {
     /// A bare error.
     pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        ApiError { code, reason: reason.to_string(), message: message.into(), details: None }
+        ApiError {
+            code,
+            reason: reason.to_string(),
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// `404 NotFound` for `<resource>[.<group>] "<name>" not found`.
@@ -39,7 +44,11 @@ impl ApiError {
     /// `409 AlreadyExists`.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         let qualified = qualified(group, resource);
-        let mut e = Self::new(409, "AlreadyExists", format!("{qualified} \"{name}\" already exists"));
+        let mut e = Self::new(
+            409,
+            "AlreadyExists",
+            format!("{qualified} \"{name}\" already exists"),
+        );
         e.details = Some(json!({"name": name, "group": group, "kind": resource}));
         e
     }
@@ -61,7 +70,11 @@ impl ApiError {
     /// `422 Invalid` with one cause per `(field, message)`.
     pub fn invalid(kind: &str, group: &str, name: &str, causes: &[(String, String)]) -> Self {
         let list: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        let what = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let what = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let message = if list.len() == 1 {
             format!("{what} \"{name}\" is invalid: {}", list[0])
         } else {
@@ -83,7 +96,11 @@ impl ApiError {
 
     /// `405 MethodNotAllowed`.
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// `415 UnsupportedMediaType`.

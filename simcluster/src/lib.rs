@@ -44,6 +44,7 @@ pub mod apply;
 pub mod controllers;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod patch;
 pub mod pods;
 pub mod quantity;
@@ -67,7 +68,9 @@ use serde_json::Value;
 pub use error::ApiError;
 pub use quantity::Quantity;
 pub use server::RequestRecord;
-pub use spec::{ClusterSpec, NodeSpec, Taint, CONTROL_PLANE_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE};
+pub use spec::{
+    ClusterSpec, NodeSpec, Taint, CONTROL_PLANE_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE,
+};
 pub use state::{Counters, Usage};
 
 use server::Inner;
@@ -105,12 +108,16 @@ fn tls_acceptor() -> std::io::Result<tokio_rustls::TlsAcceptor> {
 
 impl std::fmt::Debug for SimCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimCluster").field("name", &self.name).field("addr", &self.addr).finish()
+        f.debug_struct("SimCluster")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
 fn def_of(api_version: &str, kind: &str) -> Result<&'static resources::ResourceDef, ApiError> {
-    resources::by_kind(api_version, kind).ok_or_else(|| ApiError::not_found("", "kinds", &format!("{api_version}/{kind}")))
+    resources::by_kind(api_version, kind)
+        .ok_or_else(|| ApiError::not_found("", "kinds", &format!("{api_version}/{kind}")))
 }
 
 impl SimCluster {
@@ -124,7 +131,10 @@ impl SimCluster {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let token = spec.token.clone().unwrap_or_else(|| format!("sim-{}", store::new_uid().replace('-', "")));
+        let token = spec
+            .token
+            .clone()
+            .unwrap_or_else(|| format!("sim-{}", store::new_uid().replace('-', "")));
         let name = spec.name.clone();
         let use_tls = spec.tls;
         let inner = Arc::new(Inner {
@@ -150,11 +160,14 @@ impl SimCluster {
                 }
             };
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let inner = srv.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| server::handle(inner.clone(), req));
+                    let svc =
+                        hyper::service::service_fn(move |req| server::handle(inner.clone(), req));
                     let http = hyper::server::conn::http1::Builder::new();
                     match tls {
                         Some(acceptor) => {
@@ -177,12 +190,22 @@ impl SimCluster {
                 controllers::tick(&mut ticker.state.lock().expect("state"));
             }
         });
-        Ok(SimCluster { inner, addr, name, tls: use_tls, runtime: Some(runtime) })
+        Ok(SimCluster {
+            inner,
+            addr,
+            name,
+            tls: use_tls,
+            runtime: Some(runtime),
+        })
     }
 
     /// `https://127.0.0.1:PORT` (`http://` with [`ClusterSpec::plain_http`]).
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// PEM of the CA that signed the server certificate (for TLS clients).
@@ -208,7 +231,14 @@ impl SimCluster {
     /// A kubeconfig for this cluster (server URL, CA data when TLS, bearer token, namespace `default`).
     pub fn kubeconfig_yaml(&self) -> String {
         let n = &self.name;
-        let ca = if self.tls { format!("\n    certificate-authority-data: {}", admission::base64(CA_PEM.as_bytes())) } else { String::new() };
+        let ca = if self.tls {
+            format!(
+                "\n    certificate-authority-data: {}",
+                admission::base64(CA_PEM.as_bytes())
+            )
+        } else {
+            String::new()
+        };
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: {n}\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {n}-admin\n    namespace: default\ncurrent-context: {n}\nusers:\n- name: {n}-admin\n  user:\n    token: {token}\npreferences: {{}}\n",
             url = self.url(),
@@ -226,54 +256,148 @@ impl SimCluster {
     }
 
     /// One object (`("v1", "Pod", Some("default"), "web-0")`), `None` when absent.
-    pub fn get(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         let def = def_of(api_version, kind).ok()?;
-        self.with_state(|st| api::get(st, def, namespace, name).ok().map(|o| (*o).clone()))
+        self.with_state(|st| {
+            api::get(st, def, namespace, name)
+                .ok()
+                .map(|o| (*o).clone())
+        })
     }
 
     /// All objects of a kind, in one namespace or all (`None`), sorted by namespace and name.
     pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
-        self.list_selected(api_version, kind, namespace, "", "").unwrap_or_default()
+        self.list_selected(api_version, kind, namespace, "", "")
+            .unwrap_or_default()
     }
 
     /// Objects matching a label selector and a field selector (string forms).
-    pub fn list_selected(&self, api_version: &str, kind: &str, namespace: Option<&str>, labels: &str, fields: &str) -> Result<Vec<Value>, ApiError> {
+    pub fn list_selected(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: &str,
+        fields: &str,
+    ) -> Result<Vec<Value>, ApiError> {
         let def = def_of(api_version, kind)?;
         let ls = selectors::LabelSelector::parse(labels)?;
         let fs = selectors::FieldSelector::parse(fields)?;
-        Ok(self.with_state(|st| api::list(st, def, namespace, &ls, &fs).into_iter().map(|o| (*o).clone()).collect()))
+        Ok(self.with_state(|st| {
+            api::list(st, def, namespace, &ls, &fs)
+                .into_iter()
+                .map(|o| (*o).clone())
+                .collect()
+        }))
     }
 
     /// Creates an object (kind and namespace from the object), with the same
     /// validation and controllers as an API request.
     pub fn create(&self, obj: Value) -> Result<Value, ApiError> {
-        let def = def_of(obj["apiVersion"].as_str().unwrap_or(""), obj["kind"].as_str().unwrap_or(""))?;
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
-        self.with_state(|st| api::create(st, def, ns.as_deref(), obj, &api::WriteOptions { field_manager: Some("simcluster".into()), ..Default::default() }))
+        let def = def_of(
+            obj["apiVersion"].as_str().unwrap_or(""),
+            obj["kind"].as_str().unwrap_or(""),
+        )?;
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(String::from);
+        self.with_state(|st| {
+            api::create(
+                st,
+                def,
+                ns.as_deref(),
+                obj,
+                &api::WriteOptions {
+                    field_manager: Some("simcluster".into()),
+                    ..Default::default()
+                },
+            )
+        })
     }
 
     /// Server-side applies an object as `manager`.
     pub fn apply(&self, obj: Value, manager: &str, force: bool) -> Result<Value, ApiError> {
-        let def = def_of(obj["apiVersion"].as_str().unwrap_or(""), obj["kind"].as_str().unwrap_or(""))?;
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let def = def_of(
+            obj["apiVersion"].as_str().unwrap_or(""),
+            obj["kind"].as_str().unwrap_or(""),
+        )?;
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(String::from);
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let body = serde_json::to_vec(&obj).unwrap_or_default();
-        let opts = api::WriteOptions { field_manager: Some(manager.into()), force, ..Default::default() };
-        self.with_state(|st| api::patch(st, def, ns.as_deref(), &name, api::PatchType::Apply, &body, None, &opts))
+        let opts = api::WriteOptions {
+            field_manager: Some(manager.into()),
+            force,
+            ..Default::default()
+        };
+        self.with_state(|st| {
+            api::patch(
+                st,
+                def,
+                ns.as_deref(),
+                &name,
+                api::PatchType::Apply,
+                &body,
+                None,
+                &opts,
+            )
+        })
     }
 
     /// Applies a JSON merge patch.
-    pub fn patch_merge(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str, patch: &Value) -> Result<Value, ApiError> {
+    pub fn patch_merge(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, ApiError> {
         let def = def_of(api_version, kind)?;
         let body = serde_json::to_vec(patch).unwrap_or_default();
-        let opts = api::WriteOptions { field_manager: Some("simcluster".into()), ..Default::default() };
-        self.with_state(|st| api::patch(st, def, namespace, name, api::PatchType::Merge, &body, None, &opts))
+        let opts = api::WriteOptions {
+            field_manager: Some("simcluster".into()),
+            ..Default::default()
+        };
+        self.with_state(|st| {
+            api::patch(
+                st,
+                def,
+                namespace,
+                name,
+                api::PatchType::Merge,
+                &body,
+                None,
+                &opts,
+            )
+        })
     }
 
     /// Deletes an object (Background propagation).
-    pub fn delete(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Result<(), ApiError> {
+    pub fn delete(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<(), ApiError> {
         let def = def_of(api_version, kind)?;
-        self.with_state(|st| api::delete(st, def, namespace, name, &api::DeleteOptions::default()).map(|_| ()))
+        self.with_state(|st| {
+            api::delete(st, def, namespace, name, &api::DeleteOptions::default()).map(|_| ())
+        })
     }
 
     /// Adds a node at run time.
@@ -282,7 +406,16 @@ impl SimCluster {
             let idx = st.alloc_node_index(&node.name);
             let obj = node.to_object(idx, &st.spec.git_version.clone());
             let def = resources::find("", "v1", "nodes").expect("nodes");
-            let created = api::create(st, def, None, obj, &api::WriteOptions { field_manager: Some("simcluster".into()), ..Default::default() })?;
+            let created = api::create(
+                st,
+                def,
+                None,
+                obj,
+                &api::WriteOptions {
+                    field_manager: Some("simcluster".into()),
+                    ..Default::default()
+                },
+            )?;
             if let (Some(c), Some(m)) = (&node.usage_cpu, &node.usage_memory) {
                 st.set_node_usage(&node.name, c, m);
             }
@@ -297,7 +430,12 @@ impl SimCluster {
 
     /// Sets a pod's usage for the metrics API (spread evenly over its containers).
     pub fn set_pod_usage(&self, namespace: &str, pod: &str, cpu: &str, memory: &str) {
-        self.with_state(|st| st.pod_usage.insert((namespace.into(), pod.into()), state::parse_usage(cpu, memory)));
+        self.with_state(|st| {
+            st.pod_usage.insert(
+                (namespace.into(), pod.into()),
+                state::parse_usage(cpu, memory),
+            )
+        });
     }
 
     /// A node's usage as the metrics API reports it.

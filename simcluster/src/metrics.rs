@@ -22,7 +22,10 @@ fn container_usage(c: &Value) -> Usage {
     let req = pods::container_requests(c);
     let cpu = req.get("cpu").copied().unwrap_or(0);
     let mem = req.get("memory").copied().unwrap_or(0) / 1000;
-    Usage { cpu_milli: if cpu > 0 { (cpu / 2).max(1) } else { 5 }, memory_bytes: if mem > 0 { mem * 6 / 10 } else { 16 << 20 } }
+    Usage {
+        cpu_milli: if cpu > 0 { (cpu / 2).max(1) } else { 5 },
+        memory_bytes: if mem > 0 { mem * 6 / 10 } else { 16 << 20 },
+    }
 }
 
 fn running(pod: &Value) -> bool {
@@ -31,16 +34,26 @@ fn running(pod: &Value) -> bool {
 
 /// Per-container usage of a running pod.
 fn pod_containers(st: &State, pod: &Value) -> Vec<(String, Usage)> {
-    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+    let ns = pod["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let name = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let n = containers.len().max(1) as i128;
     let forced = st.pod_usage.get(&(ns, name));
     containers
         .iter()
         .map(|c| {
             let u = match forced {
-                Some(f) => Usage { cpu_milli: f.cpu_milli / n, memory_bytes: f.memory_bytes / n },
+                Some(f) => Usage {
+                    cpu_milli: f.cpu_milli / n,
+                    memory_bytes: f.memory_bytes / n,
+                },
                 None => container_usage(c),
             };
             (c["name"].as_str().unwrap_or("").to_string(), u)
@@ -66,8 +79,15 @@ pub fn node_usage(st: &State, node: &str) -> Usage {
     if let Some(u) = st.node_usage.get(node) {
         return *u;
     }
-    let mut total = Usage { cpu_milli: 100, memory_bytes: 512 << 20 };
-    for p in st.store.list("pods", None).filter(|p| pods::bound_node(p) == Some(node)) {
+    let mut total = Usage {
+        cpu_milli: 100,
+        memory_bytes: 512 << 20,
+    };
+    for p in st
+        .store
+        .list("pods", None)
+        .filter(|p| pods::bound_node(p) == Some(node))
+    {
         if let Some(u) = pod_usage(st, p) {
             total.cpu_milli += u.cpu_milli;
             total.memory_bytes += u.memory_bytes;
@@ -97,7 +117,10 @@ pub fn pod_metrics(st: &State, pod: &Value) -> Option<Value> {
         return None;
     }
     let now = now_rfc3339();
-    let containers: Vec<Value> = pod_containers(st, pod).iter().map(|(n, u)| json!({"name": n, "usage": usage_json(u)})).collect();
+    let containers: Vec<Value> = pod_containers(st, pod)
+        .iter()
+        .map(|(n, u)| json!({"name": n, "usage": usage_json(u)}))
+        .collect();
     Some(json!({
         "kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
         "metadata": {"name": pod["metadata"]["name"], "namespace": pod["metadata"]["namespace"], "creationTimestamp": now, "labels": pod["metadata"]["labels"]},
@@ -107,12 +130,22 @@ pub fn pod_metrics(st: &State, pod: &Value) -> Option<Value> {
 
 /// `NodeMetricsList` of the nodes matching `sel`.
 pub fn node_metrics_list(st: &State, sel: &LabelSelector) -> Value {
-    let items: Vec<Value> = st.store.list("nodes", None).filter(|n| sel.matches_object(n)).map(|n| node_metrics(st, n)).collect();
+    let items: Vec<Value> = st
+        .store
+        .list("nodes", None)
+        .filter(|n| sel.matches_object(n))
+        .map(|n| node_metrics(st, n))
+        .collect();
     json!({"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items})
 }
 
 /// `PodMetricsList` of running pods in `ns` (or all) matching `sel`.
 pub fn pod_metrics_list(st: &State, ns: Option<&str>, sel: &LabelSelector) -> Value {
-    let items: Vec<Value> = st.store.list("pods", ns).filter(|p| sel.matches_object(p)).filter_map(|p| pod_metrics(st, p)).collect();
+    let items: Vec<Value> = st
+        .store
+        .list("pods", ns)
+        .filter(|p| sel.matches_object(p))
+        .filter_map(|p| pod_metrics(st, p))
+        .collect();
     json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items})
 }

@@ -36,12 +36,28 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// The strategic-merge key of a list at `path` (field names, no indices).
 pub fn merge_key(path: &[String]) -> Option<&'static str> {
     let last = path.last()?.as_str();
-    let parent = path.len().checked_sub(2).map(|i| path[i].as_str()).unwrap_or("");
+    let parent = path
+        .len()
+        .checked_sub(2)
+        .map(|i| path[i].as_str())
+        .unwrap_or("");
     Some(match last {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
-        "ports" if matches!(parent, "containers" | "initContainers" | "ephemeralContainers") => "containerPort",
+        "ports"
+            if matches!(
+                parent,
+                "containers" | "initContainers" | "ephemeralContainers"
+            ) =>
+        {
+            "containerPort"
+        }
         "ports" if parent == "spec" => "port",
         "conditions" => "type",
         "addresses" if parent == "status" => "type",
@@ -85,10 +101,11 @@ fn smp(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Result<(), 
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let retain: Option<Vec<String>> = pm
-        .get("$retainKeys")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect());
+    let retain: Option<Vec<String>> = pm.get("$retainKeys").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    });
     for (k, v) in pm {
         if k.starts_with('$') {
             if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
@@ -106,7 +123,10 @@ fn smp(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Result<(), 
         } else if let Some(items) = v.as_array() {
             let cur = tm.entry(k.clone()).or_insert(Value::Null);
             merge_list(cur, items, path)?;
-            if let Some(order) = pm.get(&format!("$setElementOrder/{k}")).and_then(Value::as_array) {
+            if let Some(order) = pm
+                .get(&format!("$setElementOrder/{k}"))
+                .and_then(Value::as_array)
+            {
                 reorder(cur, order, path);
             }
         } else if v.is_object() {
@@ -134,16 +154,26 @@ fn merge_list(cur: &mut Value, items: &[Value], path: &mut Vec<String>) -> Resul
             *cur = Value::Array(vec![]);
         }
         // `$patch: replace` item replaces the whole list.
-        if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
+        if items
+            .iter()
+            .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+        {
             *cur = Value::Array(
-                items.iter().filter(|i| i.get("$patch").is_none()).cloned().map(strip_directives).collect(),
+                items
+                    .iter()
+                    .filter(|i| i.get("$patch").is_none())
+                    .cloned()
+                    .map(strip_directives)
+                    .collect(),
             );
             return Ok(());
         }
         let list = cur.as_array_mut().expect("array");
         for item in items {
             let id = item.get(key).cloned();
-            let pos = id.as_ref().and_then(|id| list.iter().position(|x| x.get(key) == Some(id)));
+            let pos = id
+                .as_ref()
+                .and_then(|id| list.iter().position(|x| x.get(key) == Some(id)));
             if item.get("$patch").and_then(Value::as_str) == Some("delete") {
                 if let Some(p) = pos {
                     list.remove(p);
@@ -174,7 +204,9 @@ fn merge_list(cur: &mut Value, items: &[Value], path: &mut Vec<String>) -> Resul
 }
 
 fn reorder(cur: &mut Value, order: &[Value], path: &[String]) {
-    let Some(list) = cur.as_array_mut() else { return };
+    let Some(list) = cur.as_array_mut() else {
+        return;
+    };
     let key = merge_key(path);
     let rank = |x: &Value| -> usize {
         order
@@ -191,7 +223,10 @@ fn reorder(cur: &mut Value, order: &[Value], path: &[String]) {
 fn strip_directives(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.into_iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k, strip_directives(v))).collect(),
+            m.into_iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k, strip_directives(v)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.into_iter().map(strip_directives).collect()),
         other => other,
@@ -202,10 +237,17 @@ fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
 }
 
-fn parent_and_last<'a>(doc: &'a mut Value, pointer: &str) -> Result<(&'a mut Value, String), String> {
-    let idx = pointer.rfind('/').ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
+fn parent_and_last<'a>(
+    doc: &'a mut Value,
+    pointer: &str,
+) -> Result<(&'a mut Value, String), String> {
+    let idx = pointer
+        .rfind('/')
+        .ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
     let (parent, last) = pointer.split_at(idx);
-    let target = doc.pointer_mut(parent).ok_or_else(|| format!("path {parent:?} does not exist"))?;
+    let target = doc
+        .pointer_mut(parent)
+        .ok_or_else(|| format!("path {parent:?} does not exist"))?;
     Ok((target, unescape(&last[1..])))
 }
 
@@ -223,7 +265,9 @@ fn add(doc: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
             if last == "-" {
                 a.push(value);
             } else {
-                let i: usize = last.parse().map_err(|_| format!("invalid index {last:?}"))?;
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| format!("invalid index {last:?}"))?;
                 if i > a.len() {
                     return Err(format!("index {i} out of bounds"));
                 }
@@ -238,9 +282,13 @@ fn add(doc: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
 fn remove(doc: &mut Value, pointer: &str) -> Result<Value, String> {
     let (parent, last) = parent_and_last(doc, pointer)?;
     match parent {
-        Value::Object(m) => m.remove(&last).ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
+        Value::Object(m) => m
+            .remove(&last)
+            .ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
         Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| format!("invalid index {last:?}"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid index {last:?}"))?;
             if i >= a.len() {
                 return Err(format!("index {i} out of bounds"));
             }
@@ -252,26 +300,45 @@ fn remove(doc: &mut Value, pointer: &str) -> Result<Value, String> {
 
 /// Applies a JSON patch (RFC 6902) to `doc`.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops.as_array().ok_or("a JSON patch must be an array of operations")?;
+    let ops = ops
+        .as_array()
+        .ok_or("a JSON patch must be an array of operations")?;
     for op in ops {
-        let kind = op.get("op").and_then(Value::as_str).ok_or("operation without \"op\"")?;
-        let path = op.get("path").and_then(Value::as_str).ok_or("operation without \"path\"")?;
-        let value = || op.get("value").cloned().ok_or_else(|| format!("{kind} without \"value\""));
+        let kind = op
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or("operation without \"op\"")?;
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or("operation without \"path\"")?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or_else(|| format!("{kind} without \"value\""))
+        };
         match kind {
             "add" => add(doc, path, value()?)?,
             "remove" => {
                 remove(doc, path)?;
             }
             "replace" => {
-                let target = doc.pointer_mut(path).ok_or_else(|| format!("replace operation does not apply: doc is missing path: {path}"))?;
+                let target = doc.pointer_mut(path).ok_or_else(|| {
+                    format!("replace operation does not apply: doc is missing path: {path}")
+                })?;
                 *target = value()?;
             }
             "move" | "copy" => {
-                let from = op.get("from").and_then(Value::as_str).ok_or("move/copy without \"from\"")?;
+                let from = op
+                    .get("from")
+                    .and_then(Value::as_str)
+                    .ok_or("move/copy without \"from\"")?;
                 let v = if kind == "move" {
                     remove(doc, from)?
                 } else {
-                    doc.pointer(from).cloned().ok_or_else(|| format!("missing path {from}"))?
+                    doc.pointer(from)
+                        .cloned()
+                        .ok_or_else(|| format!("missing path {from}"))?
                 };
                 add(doc, path, v)?;
             }
@@ -294,8 +361,14 @@ mod tests {
     #[test]
     fn merge_patch_rfc7386() {
         let mut t = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
-        merge_patch(&mut t, &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}));
-        assert_eq!(t, json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}}));
+        merge_patch(
+            &mut t,
+            &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}),
+        );
+        assert_eq!(
+            t,
+            json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}})
+        );
     }
 
     #[test]
@@ -311,7 +384,10 @@ mod tests {
         let cs = &t["spec"]["template"]["spec"]["containers"];
         assert_eq!(cs.as_array().unwrap().len(), 2);
         assert_eq!(cs[0]["image"], "a:2");
-        assert_eq!(cs[0]["env"], json!([{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]));
+        assert_eq!(
+            cs[0]["env"],
+            json!([{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}])
+        );
         assert_eq!(cs[1]["name"], "new");
     }
 
@@ -322,23 +398,45 @@ mod tests {
         let p = json!({"spec": {"taints": [{"key": "b", "effect": "NoExecute"}], "unschedulable": null},
                        "metadata": {"finalizers": ["y"], "labels": {"a": null, "c": "3"}}});
         strategic_merge(&mut t, &p).unwrap();
-        assert_eq!(t["spec"], json!({"taints": [{"key": "b", "effect": "NoExecute"}]}));
+        assert_eq!(
+            t["spec"],
+            json!({"taints": [{"key": "b", "effect": "NoExecute"}]})
+        );
         assert_eq!(t["metadata"]["finalizers"], json!(["x", "y"]));
         assert_eq!(t["metadata"]["labels"], json!({"b": "2", "c": "3"}));
-        strategic_merge(&mut t, &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}})).unwrap();
+        strategic_merge(
+            &mut t,
+            &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}}),
+        )
+        .unwrap();
         assert_eq!(t["metadata"]["finalizers"], json!(["y"]));
     }
 
     #[test]
     fn strategic_ports_and_replace() {
         let mut svc = json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}});
-        strategic_merge(&mut svc, &json!({"spec": {"ports": [{"port": 80, "nodePort": 30080}]}})).unwrap();
-        assert_eq!(svc["spec"]["ports"][0], json!({"port": 80, "name": "http", "nodePort": 30080}));
+        strategic_merge(
+            &mut svc,
+            &json!({"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}),
+        )
+        .unwrap();
+        assert_eq!(
+            svc["spec"]["ports"][0],
+            json!({"port": 80, "name": "http", "nodePort": 30080})
+        );
         assert_eq!(svc["spec"]["ports"].as_array().unwrap().len(), 2);
-        strategic_merge(&mut svc, &json!({"spec": {"$patch": "replace", "ports": [{"port": 1}]}})).unwrap();
+        strategic_merge(
+            &mut svc,
+            &json!({"spec": {"$patch": "replace", "ports": [{"port": 1}]}}),
+        )
+        .unwrap();
         assert_eq!(svc["spec"], json!({"ports": [{"port": 1}]}));
         let mut c = json!({"containers": [{"name": "a", "ports": [{"containerPort": 80}]}]});
-        strategic_merge(&mut c, &json!({"containers": [{"name": "a", "ports": [{"containerPort": 81}]}]})).unwrap();
+        strategic_merge(
+            &mut c,
+            &json!({"containers": [{"name": "a", "ports": [{"containerPort": 81}]}]}),
+        )
+        .unwrap();
         assert_eq!(c["containers"][0]["ports"].as_array().unwrap().len(), 2);
     }
 
@@ -347,7 +445,10 @@ mod tests {
         let mut t = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
         let p = json!({"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}], "containers": [{"name": "a", "image": "x"}]}});
         strategic_merge(&mut t, &p).unwrap();
-        assert_eq!(t["spec"]["containers"], json!([{"name": "b"}, {"name": "a", "image": "x"}]));
+        assert_eq!(
+            t["spec"]["containers"],
+            json!([{"name": "b"}, {"name": "a", "image": "x"}])
+        );
     }
 
     #[test]
@@ -366,8 +467,15 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(d, json!({"metadata": {"labels": {"c": "2"}}, "spec": {"list": [9, 2, 3, 4], "moved": [9, 2, 3, 4]}}));
-        assert!(json_patch(&mut d, &json!([{"op": "test", "path": "/spec/list/0", "value": 1}])).is_err());
+        assert_eq!(
+            d,
+            json!({"metadata": {"labels": {"c": "2"}}, "spec": {"list": [9, 2, 3, 4], "moved": [9, 2, 3, 4]}})
+        );
+        assert!(json_patch(
+            &mut d,
+            &json!([{"op": "test", "path": "/spec/list/0", "value": 1}])
+        )
+        .is_err());
         assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/nope/x"}])).is_err());
     }
 }

@@ -34,14 +34,21 @@ pub fn parse_resources(v: Option<&Value>) -> Resources {
                 Value::Number(n) => n.to_string(),
                 _ => continue,
             };
-            out.insert(k.clone(), Quantity::parse(&s).map(|q| q.milli_value()).unwrap_or(0));
+            out.insert(
+                k.clone(),
+                Quantity::parse(&s).map(|q| q.milli_value()).unwrap_or(0),
+            );
         }
     }
     out
 }
 
 fn containers<'a>(pod: &'a Value, field: &str) -> &'a [Value] {
-    pod.get("spec").and_then(|s| s.get(field)).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    pod.get("spec")
+        .and_then(|s| s.get(field))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// A container's requests, defaulting each missing request to its limit.
@@ -82,11 +89,18 @@ pub fn sched_requests(pod: &Value) -> Resources {
 /// Fills missing container requests from limits, as API defaulting does.
 pub fn default_requests_from_limits(pod: &mut Value) {
     for field in ["containers", "initContainers"] {
-        let Some(list) = pod.pointer_mut(&format!("/spec/{field}")).and_then(Value::as_array_mut) else {
+        let Some(list) = pod
+            .pointer_mut(&format!("/spec/{field}"))
+            .and_then(Value::as_array_mut)
+        else {
             continue;
         };
         for c in list {
-            let Some(limits) = c.pointer("/resources/limits").and_then(Value::as_object).cloned() else {
+            let Some(limits) = c
+                .pointer("/resources/limits")
+                .and_then(Value::as_object)
+                .cloned()
+            else {
                 continue;
             };
             let res = &mut c["resources"];
@@ -109,7 +123,9 @@ pub fn qos_class(pod: &Value) -> &'static str {
     let mut requests = Resources::new();
     let mut limits = Resources::new();
     let mut guaranteed = true;
-    let all = containers(pod, "initContainers").iter().chain(containers(pod, "containers"));
+    let all = containers(pod, "initContainers")
+        .iter()
+        .chain(containers(pod, "containers"));
     for c in all {
         for (k, v) in container_requests(c) {
             if (k == "cpu" || k == "memory") && v != 0 {
@@ -139,12 +155,16 @@ pub fn qos_class(pod: &Value) -> &'static str {
 
 /// `spec.nodeName`, when set and non-empty.
 pub fn bound_node(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|s| !s.is_empty())
+    pod.pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// `status.phase` (`Pending` when absent).
 pub fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending")
+    pod.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending")
 }
 
 /// Succeeded or Failed.
@@ -156,7 +176,10 @@ pub fn is_terminal(pod: &Value) -> bool {
 pub fn is_ready(pod: &Value) -> bool {
     pod.pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 /// Number of containers in `spec.containers`.
@@ -176,13 +199,20 @@ mod tests {
     fn qos_best_effort() {
         assert_eq!(qos_class(&pod(json!([{"name": "a"}]))), "BestEffort");
         // extended resources do not count
-        assert_eq!(qos_class(&pod(json!([{"name": "a", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]))), "BestEffort");
+        assert_eq!(
+            qos_class(&pod(
+                json!([{"name": "a", "resources": {"limits": {"nvidia.com/gpu": "1"}}}])
+            )),
+            "BestEffort"
+        );
     }
 
     #[test]
     fn qos_guaranteed() {
-        let p = pod(json!([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
-                           {"name": "b", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "0.5", "memory": "1024Mi"}}}]));
+        let p = pod(
+            json!([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
+                           {"name": "b", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "0.5", "memory": "1024Mi"}}}]),
+        );
         assert_eq!(qos_class(&p), "Guaranteed");
     }
 
@@ -190,11 +220,16 @@ mod tests {
     fn qos_burstable() {
         let only_cpu_limit = pod(json!([{"name": "a", "resources": {"limits": {"cpu": "1"}}}]));
         assert_eq!(qos_class(&only_cpu_limit), "Burstable");
-        let lower_request = pod(json!([{"name": "a", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]));
+        let lower_request = pod(
+            json!([{"name": "a", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]),
+        );
         assert_eq!(qos_class(&lower_request), "Burstable");
-        let one_without = pod(json!([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}, {"name": "b"}]));
+        let one_without = pod(
+            json!([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}, {"name": "b"}]),
+        );
         assert_eq!(qos_class(&one_without), "Burstable");
-        let request_only = pod(json!([{"name": "a", "resources": {"requests": {"memory": "10Mi"}}}]));
+        let request_only =
+            pod(json!([{"name": "a", "resources": {"requests": {"memory": "10Mi"}}}]));
         assert_eq!(qos_class(&request_only), "Burstable");
     }
 
@@ -213,8 +248,13 @@ mod tests {
 
     #[test]
     fn defaulting_requests() {
-        let mut p = pod(json!([{"name": "a", "resources": {"limits": {"cpu": "1"}, "requests": {"memory": "1Gi"}}}]));
+        let mut p = pod(
+            json!([{"name": "a", "resources": {"limits": {"cpu": "1"}, "requests": {"memory": "1Gi"}}}]),
+        );
         default_requests_from_limits(&mut p);
-        assert_eq!(p["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "1", "memory": "1Gi"}));
+        assert_eq!(
+            p["spec"]["containers"][0]["resources"]["requests"],
+            json!({"cpu": "1", "memory": "1Gi"})
+        );
     }
 }

@@ -27,12 +27,16 @@ impl Quantity {
 
     /// A quantity from whole units.
     pub fn from_units(units: i128) -> Self {
-        Quantity { milli: units * 1000 }
+        Quantity {
+            milli: units * 1000,
+        }
     }
 
     /// Parses a Kubernetes quantity string.
     pub fn parse(s: &str) -> Result<Self, QuantityError> {
-        parse_milli(s.trim()).map(|milli| Quantity { milli }).ok_or_else(|| QuantityError(s.to_string()))
+        parse_milli(s.trim())
+            .map(|milli| Quantity { milli })
+            .ok_or_else(|| QuantityError(s.to_string()))
     }
 
     /// Thousandths of a unit, rounded up (CPU millicores).
@@ -101,7 +105,11 @@ fn parse_milli(s: &str) -> Option<i128> {
     };
     let digits = format!("{int_part}{frac_part}");
     let digits = digits.trim_start_matches('0');
-    let mantissa: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let mantissa: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     // value = mantissa * 10^(dec_exp) * 2^(bin_exp)
     let mut dec_exp: i32 = -(frac_part.len() as i32);
     let mut bin_exp: u32 = 0;
@@ -123,8 +131,13 @@ fn parse_milli(s: &str) -> Option<i128> {
         "P" => dec_exp += 15,
         "E" => dec_exp += 18,
         other => {
-            let rest = other.strip_prefix('e').or_else(|| other.strip_prefix('E'))?;
-            let rest_digits = rest.strip_prefix('+').or_else(|| rest.strip_prefix('-')).unwrap_or(rest);
+            let rest = other
+                .strip_prefix('e')
+                .or_else(|| other.strip_prefix('E'))?;
+            let rest_digits = rest
+                .strip_prefix('+')
+                .or_else(|| rest.strip_prefix('-'))
+                .unwrap_or(rest);
             if rest_digits.is_empty() || !rest_digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
@@ -155,7 +168,14 @@ pub fn format_decimal_milli(milli: i128) -> String {
 
 /// Formats a byte count with the largest exact binary suffix: `2Gi`, `1536Mi`, `1000`.
 pub fn format_binary(bytes: i128) -> String {
-    for (suffix, shift) in [("Ei", 60), ("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
+    for (suffix, shift) in [
+        ("Ei", 60),
+        ("Pi", 50),
+        ("Ti", 40),
+        ("Gi", 30),
+        ("Mi", 20),
+        ("Ki", 10),
+    ] {
         let unit = 1i128 << shift;
         if bytes != 0 && bytes % unit == 0 {
             return format!("{}{suffix}", bytes / unit);

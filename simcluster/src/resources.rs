@@ -64,7 +64,16 @@ impl ResourceDef {
         if !self.stored {
             return vec!["get", "list"];
         }
-        vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        vec![
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
     }
 }
 
@@ -91,23 +100,210 @@ macro_rules! res {
 
 /// Every resource this server knows.
 pub static RESOURCES: &[ResourceDef] = &[
-    res!("", "v1", "Namespace", "namespaces", "namespace", &["ns"], false, &["status", "finalize"], false, NONE),
-    res!("", "v1", "Node", "nodes", "node", &["no"], false, &["status"], false, NONE),
-    res!("", "v1", "Pod", "pods", "pod", &["po"], true, &["status", "eviction", "log"], false, ALL),
-    res!("", "v1", "Service", "services", "service", &["svc"], true, &["status"], false, ALL),
-    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], true, &[], false, NONE),
-    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", &["pvc"], true, &["status"], false, NONE),
-    res!("", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], true, &[], false, NONE),
-    res!("", "v1", "Secret", "secrets", "secret", &[], true, &[], false, NONE),
-    res!("", "v1", "Event", "events", "event", &["ev"], true, &[], false, NONE),
-    res!("", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], true, &[], false, NONE),
-    res!("apps", "v1", "Deployment", "deployments", "deployment", &["deploy"], true, &["status", "scale"], true, ALL),
-    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", &["rs"], true, &["status", "scale"], true, ALL),
-    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", &["sts"], true, &["status", "scale"], true, ALL),
-    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", &["ds"], true, &["status"], true, ALL),
-    res!("batch", "v1", "Job", "jobs", "job", &[], true, &["status"], true, ALL),
-    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", &["cj"], true, &["status"], true, ALL),
-    res!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", &["pdb"], true, &["status"], true, NONE),
+    res!(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        "namespace",
+        &["ns"],
+        false,
+        &["status", "finalize"],
+        false,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "Node",
+        "nodes",
+        "node",
+        &["no"],
+        false,
+        &["status"],
+        false,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        &["po"],
+        true,
+        &["status", "eviction", "log"],
+        false,
+        ALL
+    ),
+    res!(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "service",
+        &["svc"],
+        true,
+        &["status"],
+        false,
+        ALL
+    ),
+    res!(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        &["sa"],
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        &["pvc"],
+        true,
+        &["status"],
+        false,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        &["cm"],
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "Secret",
+        "secrets",
+        "secret",
+        &[],
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        &["ev"],
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        &["ep"],
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "deployment",
+        &["deploy"],
+        true,
+        &["status", "scale"],
+        true,
+        ALL
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        &["rs"],
+        true,
+        &["status", "scale"],
+        true,
+        ALL
+    ),
+    res!(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        &["sts"],
+        true,
+        &["status", "scale"],
+        true,
+        ALL
+    ),
+    res!(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        &["ds"],
+        true,
+        &["status"],
+        true,
+        ALL
+    ),
+    res!(
+        "batch",
+        "v1",
+        "Job",
+        "jobs",
+        "job",
+        &[],
+        true,
+        &["status"],
+        true,
+        ALL
+    ),
+    res!(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        "cronjob",
+        &["cj"],
+        true,
+        &["status"],
+        true,
+        ALL
+    ),
+    res!(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        &["pdb"],
+        true,
+        &["status"],
+        true,
+        NONE
+    ),
     ResourceDef {
         group: "metrics.k8s.io",
         version: "v1beta1",
@@ -137,16 +333,25 @@ pub static RESOURCES: &[ResourceDef] = &[
 ];
 
 /// Groups (other than core) in discovery order.
-pub const GROUPS: &[(&str, &str)] = &[("apps", "v1"), ("batch", "v1"), ("policy", "v1"), ("metrics.k8s.io", "v1beta1")];
+pub const GROUPS: &[(&str, &str)] = &[
+    ("apps", "v1"),
+    ("batch", "v1"),
+    ("policy", "v1"),
+    ("metrics.k8s.io", "v1beta1"),
+];
 
 /// Finds a resource by group, version and plural name.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Finds a stored resource by apiVersion and kind (`apps/v1`, `Deployment`).
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|r| r.stored && r.kind == kind && r.api_version() == api_version)
+    RESOURCES
+        .iter()
+        .find(|r| r.stored && r.kind == kind && r.api_version() == api_version)
 }
 
 /// Finds a stored resource by its store key (`deployments.apps`).
@@ -176,12 +381,18 @@ fn group_doc(group: &str, version: &str) -> Value {
 
 /// `GET /apis/<group>` (None when unknown).
 pub fn group(group: &str) -> Option<Value> {
-    GROUPS.iter().find(|(g, _)| *g == group).map(|(g, v)| group_doc(g, v))
+    GROUPS
+        .iter()
+        .find(|(g, _)| *g == group)
+        .map(|(g, v)| group_doc(g, v))
 }
 
 /// `GET /api/v1` or `/apis/<group>/<version>` (None when unknown).
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let defs: Vec<&ResourceDef> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let defs: Vec<&ResourceDef> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if defs.is_empty() {
         return None;
     }
@@ -204,7 +415,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         for sub in d.subresources {
             let (kind, verbs, extra) = match *sub {
                 "eviction" => ("Eviction", vec!["create"], Some(("policy", "v1"))),
-                "scale" => ("Scale", vec!["get", "patch", "update"], Some(("autoscaling", "v1"))),
+                "scale" => (
+                    "Scale",
+                    vec!["get", "patch", "update"],
+                    Some(("autoscaling", "v1")),
+                ),
                 "log" => ("Pod", vec!["get"], None),
                 "finalize" => (d.kind, vec!["update"], None),
                 _ => (d.kind, vec!["get", "patch", "update"], None),
@@ -223,8 +438,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             resources.push(s);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// `GET /version` for a `gitVersion` such as `v1.32.4`.
@@ -253,11 +474,19 @@ mod tests {
     #[test]
     fn discovery_lists_eviction_as_policy_v1() {
         let list = resource_list("", "v1").unwrap();
-        let ev = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods/eviction").unwrap();
+        let ev = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods/eviction")
+            .unwrap();
         assert_eq!(ev["group"], "policy");
         assert_eq!(ev["kind"], "Eviction");
         assert!(find("apps", "v1", "deployments").is_some());
-        assert_eq!(by_kind("apps/v1", "Deployment").unwrap().key(), "deployments.apps");
+        assert_eq!(
+            by_kind("apps/v1", "Deployment").unwrap().key(),
+            "deployments.apps"
+        );
         assert!(resource_list("nope", "v1").is_none());
     }
 }

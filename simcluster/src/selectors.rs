@@ -44,8 +44,12 @@ impl Requirement {
             Requirement::NotIn(k, vs) => !get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
             Requirement::Exists(k) => labels.contains_key(k),
             Requirement::DoesNotExist(k) => !labels.contains_key(k),
-            Requirement::Gt(k, n) => get(k).and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x > *n),
-            Requirement::Lt(k, n) => get(k).and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x < *n),
+            Requirement::Gt(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x > *n),
+            Requirement::Lt(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x < *n),
         }
     }
 }
@@ -70,39 +74,64 @@ impl LabelSelector {
             }
             requirements.push(parse_requirement(part)?);
         }
-        Ok(LabelSelector { requirements, match_nothing: false })
+        Ok(LabelSelector {
+            requirements,
+            match_nothing: false,
+        })
     }
 
     /// Reads a structured `metav1.LabelSelector`. `None`/`null` matches nothing.
     pub fn from_object(sel: Option<&Value>) -> Result<Self, String> {
         let Some(sel) = sel.filter(|v| !v.is_null()) else {
-            return Ok(LabelSelector { requirements: vec![], match_nothing: true });
+            return Ok(LabelSelector {
+                requirements: vec![],
+                match_nothing: true,
+            });
         };
         let mut requirements = Vec::new();
         if let Some(ml) = sel.get("matchLabels").and_then(Value::as_object) {
             for (k, v) in ml {
-                requirements.push(Requirement::Equals(k.clone(), v.as_str().unwrap_or_default().to_string()));
+                requirements.push(Requirement::Equals(
+                    k.clone(),
+                    v.as_str().unwrap_or_default().to_string(),
+                ));
             }
         }
         if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
             for e in exprs {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+                let key = e
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let values: Vec<String> = e
                     .get("values")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let op = e.get("operator").and_then(Value::as_str).unwrap_or_default();
+                let op = e
+                    .get("operator")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 requirements.push(match op {
                     "In" => Requirement::In(key, values),
                     "NotIn" => Requirement::NotIn(key, values),
                     "Exists" => Requirement::Exists(key),
                     "DoesNotExist" => Requirement::DoesNotExist(key),
-                    other => return Err(format!("{other:?} is not a valid label selector operator")),
+                    other => {
+                        return Err(format!("{other:?} is not a valid label selector operator"))
+                    }
                 });
             }
         }
-        Ok(LabelSelector { requirements, match_nothing: false })
+        Ok(LabelSelector {
+            requirements,
+            match_nothing: false,
+        })
     }
 
     /// Whether an object with these labels is selected.
@@ -150,14 +179,24 @@ fn parse_set(rest: &str, whole: &str) -> Result<Vec<String>, ApiError> {
     let inner = rest
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: found '{whole}', expected: '('")))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: found '{whole}', expected: '('"
+            ))
+        })?;
     Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
 }
 
 fn parse_requirement(part: &str) -> Result<Requirement, ApiError> {
-    let bad = || ApiError::bad_request(format!("unable to parse requirement: invalid label selector: {part:?}"));
+    let bad = || {
+        ApiError::bad_request(format!(
+            "unable to parse requirement: invalid label selector: {part:?}"
+        ))
+    };
     if let Some(k) = part.strip_prefix('!') {
-        return Ok(Requirement::DoesNotExist(check_key(k.trim()).ok_or_else(bad)?));
+        return Ok(Requirement::DoesNotExist(
+            check_key(k.trim()).ok_or_else(bad)?,
+        ));
     }
     // set-based: "key in (..)" / "key notin (..)"
     let words: Vec<&str> = part.splitn(2, char::is_whitespace).collect();
@@ -165,31 +204,48 @@ fn parse_requirement(part: &str) -> Result<Requirement, ApiError> {
         let key = words[0];
         let rest = words[1].trim_start();
         if let Some(r) = rest.strip_prefix("notin") {
-            return Ok(Requirement::NotIn(check_key(key).ok_or_else(bad)?, parse_set(r, part)?));
+            return Ok(Requirement::NotIn(
+                check_key(key).ok_or_else(bad)?,
+                parse_set(r, part)?,
+            ));
         }
         if let Some(r) = rest.strip_prefix("in") {
-            return Ok(Requirement::In(check_key(key).ok_or_else(bad)?, parse_set(r, part)?));
+            return Ok(Requirement::In(
+                check_key(key).ok_or_else(bad)?,
+                parse_set(r, part)?,
+            ));
         }
     }
     for (op, is_ne) in [("!=", true), ("==", false), ("=", false)] {
         if let Some((k, v)) = part.split_once(op) {
             let k = check_key(k.trim()).ok_or_else(bad)?;
             let v = v.trim().to_string();
-            return Ok(if is_ne { Requirement::NotEquals(k, v) } else { Requirement::Equals(k, v) });
+            return Ok(if is_ne {
+                Requirement::NotEquals(k, v)
+            } else {
+                Requirement::Equals(k, v)
+            });
         }
     }
     if let Some((k, v)) = part.split_once('>') {
-        return Ok(Requirement::Gt(check_key(k.trim()).ok_or_else(bad)?, v.trim().parse().map_err(|_| bad())?));
+        return Ok(Requirement::Gt(
+            check_key(k.trim()).ok_or_else(bad)?,
+            v.trim().parse().map_err(|_| bad())?,
+        ));
     }
     if let Some((k, v)) = part.split_once('<') {
-        return Ok(Requirement::Lt(check_key(k.trim()).ok_or_else(bad)?, v.trim().parse().map_err(|_| bad())?));
+        return Ok(Requirement::Lt(
+            check_key(k.trim()).ok_or_else(bad)?,
+            v.trim().parse().map_err(|_| bad())?,
+        ));
     }
     Ok(Requirement::Exists(check_key(part.trim()).ok_or_else(bad)?))
 }
 
 fn check_key(k: &str) -> Option<String> {
     let ok = !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && k.matches('/').count() <= 1;
     ok.then(|| k.to_string())
 }
@@ -217,7 +273,9 @@ impl FieldSelector {
             } else if let Some((p, v)) = part.split_once('=') {
                 (p, v, false)
             } else {
-                return Err(ApiError::bad_request(format!("invalid selector: '{part}'; can't understand '{part}'")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: '{part}'; can't understand '{part}'"
+                )));
             };
             terms.push((path.trim().to_string(), value.trim().to_string(), neg));
         }
@@ -226,12 +284,17 @@ impl FieldSelector {
 
     /// Whether the object satisfies every term.
     pub fn matches(&self, obj: &Value) -> bool {
-        self.terms.iter().all(|(path, value, neg)| (field_value(obj, path) == *value) != *neg)
+        self.terms
+            .iter()
+            .all(|(path, value, neg)| (field_value(obj, path) == *value) != *neg)
     }
 
     /// The value a term requires for `path` (`metadata.name=x` -> `x`), if any.
     pub fn required(&self, path: &str) -> Option<&str> {
-        self.terms.iter().find(|(p, _, neg)| p == path && !neg).map(|(_, v, _)| v.as_str())
+        self.terms
+            .iter()
+            .find(|(p, _, neg)| p == path && !neg)
+            .map(|(_, v, _)| v.as_str())
     }
 
     /// True when it has no term.
@@ -286,11 +349,26 @@ mod tests {
             "",
         ];
         for s in yes {
-            assert!(LabelSelector::parse(s).unwrap().matches(&l), "{s} should match");
+            assert!(
+                LabelSelector::parse(s).unwrap().matches(&l),
+                "{s} should match"
+            );
         }
-        let no = ["app=api", "app!=web", "app in (api)", "app notin (web,db)", "missing", "!app", "rank>3", "app=web,tier=back"];
+        let no = [
+            "app=api",
+            "app!=web",
+            "app in (api)",
+            "app notin (web,db)",
+            "missing",
+            "!app",
+            "rank>3",
+            "app=web,tier=back",
+        ];
         for s in no {
-            assert!(!LabelSelector::parse(s).unwrap().matches(&l), "{s} should not match");
+            assert!(
+                !LabelSelector::parse(s).unwrap().matches(&l),
+                "{s} should not match"
+            );
         }
     }
 
@@ -310,13 +388,18 @@ mod tests {
         })))
         .unwrap();
         assert!(sel.matches(&labels(json!({"app": "web", "tier": "front"}))));
-        assert!(!sel.matches(&labels(json!({"app": "web", "tier": "front", "legacy": "1"}))));
+        assert!(!sel.matches(&labels(
+            json!({"app": "web", "tier": "front", "legacy": "1"})
+        )));
         assert!(!sel.matches(&labels(json!({"app": "web"}))));
         let none = LabelSelector::from_object(None).unwrap();
         assert!(!none.matches(&labels(json!({}))));
         let all = LabelSelector::from_object(Some(&json!({}))).unwrap();
         assert!(all.matches(&labels(json!({"x": "y"}))));
-        assert!(LabelSelector::from_object(Some(&json!({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}))).is_err());
+        assert!(LabelSelector::from_object(Some(
+            &json!({"matchExpressions": [{"key": "a", "operator": "Bogus"}]})
+        ))
+        .is_err());
     }
 
     #[test]
@@ -330,7 +413,12 @@ mod tests {
         assert!(!t("spec.nodeName=n2"));
         assert!(!t("spec.missing!="));
         assert!(t("spec.missing="));
-        assert_eq!(FieldSelector::parse("metadata.name=x").unwrap().required("metadata.name"), Some("x"));
+        assert_eq!(
+            FieldSelector::parse("metadata.name=x")
+                .unwrap()
+                .required("metadata.name"),
+            Some("x")
+        );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

@@ -71,7 +71,11 @@ fn error_response(e: &ApiError) -> Response<Body> {
 }
 
 fn parse_query(q: &str) -> HashMap<String, String> {
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
@@ -82,26 +86,52 @@ fn parse_query(q: &str) -> HashMap<String, String> {
 }
 
 /// Handles one request.
-pub async fn handle(inner: Arc<Inner>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn handle(
+    inner: Arc<Inner>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
     let uri = req.uri().clone();
     let headers = req.headers().clone();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return Ok(error_response(&ApiError::bad_request(format!("reading body: {e}")))),
+        Err(e) => {
+            return Ok(error_response(&ApiError::bad_request(format!(
+                "reading body: {e}"
+            ))))
+        }
     };
     let path = uri.path().to_string();
     let query = parse_query(uri.query().unwrap_or(""));
-    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let public = matches!(path.as_str(), "/version" | "/healthz" | "/livez" | "/readyz");
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let public = matches!(
+        path.as_str(),
+        "/version" | "/healthz" | "/livez" | "/readyz"
+    );
     let auth = header("authorization");
     let authorized = public
-        || auth.strip_prefix("Bearer ").is_some_and(|t| t.trim() == inner.token)
+        || auth
+            .strip_prefix("Bearer ")
+            .is_some_and(|t| t.trim() == inner.token)
         || (auth.is_empty() && !inner.tls);
     let resp = if !authorized {
         error_response(&ApiError::unauthorized())
     } else {
-        let ctx = Ctx { method: &method, path: &path, query: &query, accept: header("accept"), content_type: header("content-type"), user_agent: header("user-agent"), body: &body };
+        let ctx = Ctx {
+            method: &method,
+            path: &path,
+            query: &query,
+            accept: header("accept"),
+            content_type: header("content-type"),
+            user_agent: header("user-agent"),
+            body: &body,
+        };
         match route(&inner, &ctx) {
             Ok(r) => r,
             Err(e) => error_response(&e),
@@ -116,7 +146,11 @@ pub async fn handle(inner: Arc<Inner>, req: Request<hyper::body::Incoming>) -> R
     if log.len() >= 10_000 {
         log.drain(..5_000);
     }
-    log.push(RequestRecord { method: method.to_string(), uri: full_uri, status });
+    log.push(RequestRecord {
+        method: method.to_string(),
+        uri: full_uri,
+        status,
+    });
     Ok(resp)
 }
 
@@ -140,7 +174,12 @@ impl Ctx<'_> {
     }
 
     fn write_options(&self) -> WriteOptions {
-        let ua_manager = self.user_agent.split('/').next().filter(|s| !s.is_empty()).map(String::from);
+        let ua_manager = self
+            .user_agent
+            .split('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(String::from);
         WriteOptions {
             dry_run: self.q("dryRun").is_some_and(|v| !v.is_empty()),
             field_manager: self.q("fieldManager").map(String::from).or(ua_manager),
@@ -149,7 +188,10 @@ impl Ctx<'_> {
     }
 
     fn selectors(&self) -> ApiResult<(LabelSelector, FieldSelector)> {
-        Ok((LabelSelector::parse(self.q("labelSelector").unwrap_or(""))?, FieldSelector::parse(self.q("fieldSelector").unwrap_or(""))?))
+        Ok((
+            LabelSelector::parse(self.q("labelSelector").unwrap_or(""))?,
+            FieldSelector::parse(self.q("fieldSelector").unwrap_or(""))?,
+        ))
     }
 
     fn table(&self) -> Option<IncludeObject> {
@@ -173,23 +215,40 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
         .path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let get = ctx.method == Method::GET;
     match s.as_slice() {
         ["version"] => {
             let v = inner.state.lock().expect("state").spec.git_version.clone();
-            return Ok(json_response(200, &resources::version_doc(&v)));
+            Ok(json_response(200, &resources::version_doc(&v)))
         }
-        ["healthz"] | ["livez"] | ["readyz"] => {
-            return Ok(Response::builder().status(200).header("Content-Type", "text/plain").body(Full::new(Bytes::from_static(b"ok")).boxed()).expect("response"))
-        }
-        ["api"] if get => return Ok(json_response(200, &resources::core_versions())),
-        ["apis"] if get => return Ok(json_response(200, &resources::group_list())),
-        ["api", "v1"] if get => return Ok(json_response(200, &resources::resource_list("", "v1").expect("core"))),
-        ["apis", g] if get => return resources::group(g).map(|v| json_response(200, &v)).ok_or_else(|| not_found_path(ctx.path)),
-        ["apis", g, v] if get => return resources::resource_list(g, v).map(|d| json_response(200, &d)).ok_or_else(|| not_found_path(ctx.path)),
+        ["healthz"] | ["livez"] | ["readyz"] => Ok(Response::builder()
+            .status(200)
+            .header("Content-Type", "text/plain")
+            .body(Full::new(Bytes::from_static(b"ok")).boxed())
+            .expect("response")),
+        ["api"] if get => Ok(json_response(200, &resources::core_versions())),
+        ["apis"] if get => Ok(json_response(200, &resources::group_list())),
+        ["api", "v1"] if get => Ok(json_response(
+            200,
+            &resources::resource_list("", "v1").expect("core"),
+        )),
+        ["apis", g] if get => resources::group(g)
+            .map(|v| json_response(200, &v))
+            .ok_or_else(|| not_found_path(ctx.path)),
+        ["apis", g, v] if get => resources::resource_list(g, v)
+            .map(|d| json_response(200, &d))
+            .ok_or_else(|| not_found_path(ctx.path)),
+        ["openapi", "v3"] if get => Ok(json_response(200, &crate::openapi::root())),
+        ["openapi", "v3", rest @ ..] if get => crate::openapi::group_version(&rest.join("/"))
+            .map(|d| json_response(200, &d))
+            .ok_or_else(|| not_found_path(ctx.path)),
         ["api", "v1", rest @ ..] => resource(inner, ctx, "", "v1", rest),
         ["apis", g, v, rest @ ..] => resource(inner, ctx, g, v, rest),
         _ => Err(not_found_path(ctx.path)),
@@ -197,7 +256,11 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 fn not_found_path(path: &str) -> ApiError {
-    ApiError::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+    ApiError::new(
+        404,
+        "NotFound",
+        format!("the server could not find the requested resource ({path})"),
+    )
 }
 
 struct Target {
@@ -209,11 +272,13 @@ struct Target {
 
 fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
     let (ns, rest) = match rest {
-        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => (Some(ns.to_string()), {
-            let mut v = vec![*plural];
-            v.extend_from_slice(tail);
-            v
-        }),
+        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => {
+            (Some(ns.to_string()), {
+                let mut v = vec![*plural];
+                v.extend_from_slice(tail);
+                v
+            })
+        }
         other => (None, other.to_vec()),
     };
     let def = resources::find(group, version, rest.first()?)?;
@@ -233,7 +298,13 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
     Some(Target { def, ns, name, sub })
 }
 
-fn resource(inner: &Arc<Inner>, ctx: &Ctx, group: &str, version: &str, rest: &[&str]) -> ApiResult<Response<Body>> {
+fn resource(
+    inner: &Arc<Inner>,
+    ctx: &Ctx,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> ApiResult<Response<Body>> {
     let t = parse_target(group, version, rest).ok_or_else(|| not_found_path(ctx.path))?;
     if !t.def.stored {
         return metrics_route(inner, ctx, &t);
@@ -250,7 +321,10 @@ fn resource(inner: &Arc<Inner>, ctx: &Ctx, group: &str, version: &str, rest: &[&
         (Method::GET, None, None) => (200, list_response(st, ctx, &t)?),
         (Method::GET, Some(name), None | Some("status")) => {
             let o = api::get(st, t.def, ns, name)?;
-            let rv = o["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+            let rv = o["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             match ctx.table() {
                 Some(inc) => (200, table::table(t.def, &[o], &rv, inc)),
                 None if ctx.accept.contains("as=PartialObjectMetadata") => (200, partial(&o)),
@@ -261,25 +335,54 @@ fn resource(inner: &Arc<Inner>, ctx: &Ctx, group: &str, version: &str, rest: &[&
         (Method::GET, Some(name), Some("log")) => {
             api::get(st, t.def, ns, name)?;
             let text = format!("simulated log of pod {name}\n");
-            return Ok(Response::builder().status(200).header("Content-Type", "text/plain").body(Full::new(Bytes::from(text)).boxed()).expect("response"));
+            return Ok(Response::builder()
+                .status(200)
+                .header("Content-Type", "text/plain")
+                .body(Full::new(Bytes::from(text)).boxed())
+                .expect("response"));
         }
         (Method::POST, None, None) => (201, api::create(st, t.def, ns, ctx.json_body()?, &opts)?),
-        (Method::POST, Some(name), Some("eviction")) => (201, disruption::evict(st, ns.unwrap_or("default"), name, &ctx.json_body()?)?),
-        (Method::PUT, Some(name), None | Some("status")) => (200, api::update(st, t.def, ns, name, ctx.json_body()?, t.sub.as_deref(), &opts)?),
-        (Method::PUT, Some(name), Some("finalize")) => (200, api::update(st, t.def, ns, name, ctx.json_body()?, None, &opts)?),
-        (Method::PUT, Some(name), Some("scale")) => (200, api::set_scale(st, t.def, ns, name, &ctx.json_body()?, &opts)?),
+        (Method::POST, Some(name), Some("eviction")) => (
+            201,
+            disruption::evict(st, ns.unwrap_or("default"), name, &ctx.json_body()?)?,
+        ),
+        (Method::PUT, Some(name), None | Some("status")) => (
+            200,
+            api::update(
+                st,
+                t.def,
+                ns,
+                name,
+                ctx.json_body()?,
+                t.sub.as_deref(),
+                &opts,
+            )?,
+        ),
+        (Method::PUT, Some(name), Some("finalize")) => (
+            200,
+            api::update(st, t.def, ns, name, ctx.json_body()?, None, &opts)?,
+        ),
+        (Method::PUT, Some(name), Some("scale")) => (
+            200,
+            api::set_scale(st, t.def, ns, name, &ctx.json_body()?, &opts)?,
+        ),
         (Method::PATCH, Some(name), sub) => {
-            let ptype = PatchType::from_content_type(&ctx.content_type).ok_or_else(|| ApiError::unsupported_media_type(&ctx.content_type))?;
+            let ptype = PatchType::from_content_type(&ctx.content_type)
+                .ok_or_else(|| ApiError::unsupported_media_type(&ctx.content_type))?;
             if sub == Some("scale") {
                 let mut scale = api::get_scale(st, t.def, ns, name)?;
                 let p = api::parse_body(ctx.body, false)?;
                 match ptype {
-                    PatchType::Json => crate::patch::json_patch(&mut scale, &p).map_err(|e| ApiError::new(422, "Invalid", e))?,
+                    PatchType::Json => crate::patch::json_patch(&mut scale, &p)
+                        .map_err(|e| ApiError::new(422, "Invalid", e))?,
                     _ => crate::patch::merge_patch(&mut scale, &p),
                 }
                 (200, api::set_scale(st, t.def, ns, name, &scale, &opts)?)
             } else {
-                let existed = st.store.get(&t.def.key(), &ns_key(t.def, ns), name).is_some();
+                let existed = st
+                    .store
+                    .get(&t.def.key(), &ns_key(t.def, ns), name)
+                    .is_some();
                 let v = api::patch(st, t.def, ns, name, ptype, ctx.body, sub, &opts)?;
                 (if existed { 200 } else { 201 }, v)
             }
@@ -305,7 +408,10 @@ fn resource(inner: &Arc<Inner>, ctx: &Ctx, group: &str, version: &str, rest: &[&
                     items.push((*o).clone());
                 }
             }
-            (200, json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": {}, "items": items}))
+            (
+                200,
+                json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": {}, "items": items}),
+            )
         }
         _ => return Err(ApiError::method_not_allowed()),
     };
@@ -328,8 +434,16 @@ fn list_response(st: &State, ctx: &Ctx, t: &Target) -> ApiResult<Value> {
     let (ls, fs) = ctx.selectors()?;
     let all = api::list(st, t.def, t.ns.as_deref(), &ls, &fs);
     let rv = st.store.resource_version().to_string();
-    let offset: usize = ctx.q("continue").and_then(|c| c.rsplit(':').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
-    let limit: usize = ctx.q("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let offset: usize = ctx
+        .q("continue")
+        .and_then(|c| c.rsplit(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = ctx
+        .q("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let end = offset.saturating_add(limit).min(all.len());
     let page = &all[offset.min(all.len())..end];
     let mut meta = json!({"resourceVersion": rv});
@@ -344,10 +458,14 @@ fn list_response(st: &State, ctx: &Ctx, t: &Target) -> ApiResult<Value> {
     }
     if ctx.accept.contains("as=PartialObjectMetadataList") {
         let items: Vec<Value> = page.iter().map(|o| partial(o)).collect();
-        return Ok(json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}));
+        return Ok(
+            json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}),
+        );
     }
     let items: Vec<&Value> = page.iter().map(|o| &**o).collect();
-    Ok(json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": meta, "items": items}))
+    Ok(
+        json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": meta, "items": items}),
+    )
 }
 
 fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
@@ -357,10 +475,16 @@ fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<
         namespace: if t.def.namespaced { t.ns.clone() } else { None },
         labels,
         fields,
-        resource_version: ctx.q("resourceVersion").filter(|s| !s.is_empty()).and_then(|s| s.parse().ok()),
+        resource_version: ctx
+            .q("resourceVersion")
+            .filter(|s| !s.is_empty())
+            .and_then(|s| s.parse().ok()),
         send_initial: ctx.flag("sendInitialEvents"),
         bookmarks: ctx.flag("allowWatchBookmarks"),
-        timeout: ctx.q("timeoutSeconds").and_then(|s| s.parse().ok()).map(Duration::from_secs),
+        timeout: ctx
+            .q("timeoutSeconds")
+            .and_then(|s| s.parse().ok())
+            .map(Duration::from_secs),
         table: ctx.table(),
     };
     let body = watch::start(inner, req)?;
@@ -381,13 +505,19 @@ fn metrics_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Respons
     let v = match (t.def.kind, t.name.as_deref()) {
         ("NodeMetrics", None) => metrics::node_metrics_list(&st, &ls),
         ("NodeMetrics", Some(n)) => {
-            let node = st.store.get("nodes", "", n).ok_or_else(|| ApiError::not_found("metrics.k8s.io", "nodes", n))?;
+            let node = st
+                .store
+                .get("nodes", "", n)
+                .ok_or_else(|| ApiError::not_found("metrics.k8s.io", "nodes", n))?;
             metrics::node_metrics(&st, node)
         }
         (_, None) => metrics::pod_metrics_list(&st, t.ns.as_deref(), &ls),
         (_, Some(n)) => {
             let ns = t.ns.as_deref().unwrap_or("default");
-            st.store.get("pods", ns, n).and_then(|p| metrics::pod_metrics(&st, p)).ok_or_else(|| ApiError::not_found("metrics.k8s.io", "pods", n))?
+            st.store
+                .get("pods", ns, n)
+                .and_then(|p| metrics::pod_metrics(&st, p))
+                .ok_or_else(|| ApiError::not_found("metrics.k8s.io", "pods", n))?
         }
     };
     Ok(json_response(200, &v))
@@ -400,14 +530,28 @@ mod tests {
     #[test]
     fn targets() {
         let t = parse_target("", "v1", &["namespaces", "ns1", "pods", "p", "eviction"]).unwrap();
-        assert_eq!((t.def.plural, t.ns.as_deref(), t.name.as_deref(), t.sub.as_deref()), ("pods", Some("ns1"), Some("p"), Some("eviction")));
+        assert_eq!(
+            (
+                t.def.plural,
+                t.ns.as_deref(),
+                t.name.as_deref(),
+                t.sub.as_deref()
+            ),
+            ("pods", Some("ns1"), Some("p"), Some("eviction"))
+        );
         let t = parse_target("", "v1", &["namespaces", "ns1"]).unwrap();
-        assert_eq!((t.def.plural, t.ns, t.name.as_deref()), ("namespaces", None, Some("ns1")));
+        assert_eq!(
+            (t.def.plural, t.ns, t.name.as_deref()),
+            ("namespaces", None, Some("ns1"))
+        );
         let t = parse_target("", "v1", &["namespaces", "ns1", "finalize"]).unwrap();
         assert_eq!(t.sub.as_deref(), Some("finalize"));
         assert!(parse_target("", "v1", &["namespaces", "x", "nodes"]).is_none());
         assert!(parse_target("apps", "v1", &["deployments", "d", "nope"]).is_none());
         assert_eq!(parse_query("a=b%2Fc&labelSelector=x+in+(1)&w")["a"], "b/c");
-        assert_eq!(parse_query("labelSelector=x+in+(1)")["labelSelector"], "x in (1)");
+        assert_eq!(
+            parse_query("labelSelector=x+in+(1)")["labelSelector"],
+            "x in (1)"
+        );
     }
 }

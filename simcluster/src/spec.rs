@@ -90,7 +90,9 @@ impl ClusterSpec {
     pub fn demo(name: &str, workers: usize, gpus: u32, gpu_model: &str) -> Self {
         let mut spec = ClusterSpec::new(name).node(NodeSpec::control_plane("master-1"));
         for i in 1..=workers {
-            let mut n = NodeSpec::new(&format!("worker-{i}")).cpu("16").memory("64Gi");
+            let mut n = NodeSpec::new(&format!("worker-{i}"))
+                .cpu("16")
+                .memory("64Gi");
             if i == workers && gpus > 0 {
                 n = n.cpu("64").memory("512Gi").gpus(gpus, gpu_model);
             }
@@ -164,7 +166,11 @@ impl NodeSpec {
 
     /// A control-plane node: role label and the `NoSchedule` control-plane taint.
     pub fn control_plane(name: &str) -> Self {
-        NodeSpec::new(name).label(CONTROL_PLANE_LABEL, "").taint(CONTROL_PLANE_LABEL, "", "NoSchedule")
+        NodeSpec::new(name).label(CONTROL_PLANE_LABEL, "").taint(
+            CONTROL_PLANE_LABEL,
+            "",
+            "NoSchedule",
+        )
     }
 
     /// Sets allocatable CPU.
@@ -182,9 +188,12 @@ impl NodeSpec {
     /// Sets the GPU count and model (label `nvidia.com/gpu.product`).
     pub fn gpus(mut self, count: u32, product: &str) -> Self {
         self.gpus = count;
-        self.labels.insert(GPU_PRODUCT_LABEL.into(), product.to_string());
-        self.labels.insert("nvidia.com/gpu.count".into(), count.to_string());
-        self.labels.insert("nvidia.com/gpu.present".into(), "true".into());
+        self.labels
+            .insert(GPU_PRODUCT_LABEL.into(), product.to_string());
+        self.labels
+            .insert("nvidia.com/gpu.count".into(), count.to_string());
+        self.labels
+            .insert("nvidia.com/gpu.present".into(), "true".into());
         self
     }
 
@@ -207,7 +216,11 @@ impl NodeSpec {
 
     /// Adds a taint.
     pub fn taint(mut self, key: &str, value: &str, effect: &str) -> Self {
-        self.taints.push(Taint { key: key.into(), value: value.into(), effect: effect.into() });
+        self.taints.push(Taint {
+            key: key.into(),
+            value: value.into(),
+            effect: effect.into(),
+        });
         self
     }
 
@@ -273,7 +286,10 @@ impl NodeSpec {
                 v
             })
             .collect();
-        let ip = self.internal_ip.clone().unwrap_or_else(|| format!("172.18.0.{}", index + 2));
+        let ip = self
+            .internal_ip
+            .clone()
+            .unwrap_or_else(|| format!("172.18.0.{}", index + 2));
         let mut node = json!({
             "apiVersion": "v1",
             "kind": "Node",
@@ -308,23 +324,49 @@ pub(crate) fn fill_node_status(node: &mut Value, git_version: &str, since: &str,
     }
     let st = &mut node["status"];
     if !st["capacity"].is_object() {
-        st["capacity"] = st.get("allocatable").cloned().unwrap_or(json!({"cpu": "4", "memory": "16Gi", "pods": "110"}));
+        st["capacity"] = st
+            .get("allocatable")
+            .cloned()
+            .unwrap_or(json!({"cpu": "4", "memory": "16Gi", "pods": "110"}));
     }
     if !st["allocatable"].is_object() {
         st["allocatable"] = st["capacity"].clone();
     }
     if !st["conditions"].is_array() {
-        let c = |t: &str, s: &str, reason: &str, msg: &str| {
-            json!({"type": t, "status": s, "reason": reason, "message": msg, "lastHeartbeatTime": since, "lastTransitionTime": since})
-        };
+        let c = |t: &str, s: &str, reason: &str, msg: &str| json!({"type": t, "status": s, "reason": reason, "message": msg, "lastHeartbeatTime": since, "lastTransitionTime": since});
         st["conditions"] = json!([
-            c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            c(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available"
+            ),
+            c(
+                "DiskPressure",
+                "False",
+                "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure"
+            ),
+            c(
+                "PIDPressure",
+                "False",
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available"
+            ),
             if ready {
-                c("Ready", "True", "KubeletReady", "kubelet is posting ready status")
+                c(
+                    "Ready",
+                    "True",
+                    "KubeletReady",
+                    "kubelet is posting ready status",
+                )
             } else {
-                c("Ready", "False", "KubeletNotReady", "container runtime network not ready")
+                c(
+                    "Ready",
+                    "False",
+                    "KubeletNotReady",
+                    "container runtime network not ready",
+                )
             },
         ]);
     }

@@ -86,7 +86,8 @@ impl State {
         let node_def = resources::find("", "v1", "nodes").expect("nodes");
         for n in &spec.nodes {
             let idx = st.alloc_node_index(&n.name);
-            st.store.insert(node_def, n.to_object(idx, &spec.git_version));
+            st.store
+                .insert(node_def, n.to_object(idx, &spec.git_version));
             if let (Some(c), Some(m)) = (&n.usage_cpu, &n.usage_memory) {
                 st.set_node_usage(&n.name, c, m);
             }
@@ -115,7 +116,8 @@ impl State {
 
     /// Sets a node's simulated usage from quantity strings; bad strings count 0.
     pub fn set_node_usage(&mut self, node: &str, cpu: &str, memory: &str) {
-        self.node_usage.insert(node.to_string(), parse_usage(cpu, memory));
+        self.node_usage
+            .insert(node.to_string(), parse_usage(cpu, memory));
     }
 }
 

@@ -99,7 +99,10 @@ pub fn new_uid() -> String {
 }
 
 fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
-    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// Everything but `metadata` and `status` (what `generation` tracks).
@@ -134,11 +137,17 @@ impl Store {
 
     /// One object.
     pub fn get(&self, key: &str, ns: &str, name: &str) -> Option<&Obj> {
-        self.objects.get(key)?.get(&(ns.to_string(), name.to_string()))
+        self.objects
+            .get(key)?
+            .get(&(ns.to_string(), name.to_string()))
     }
 
     /// Objects of a resource, in one namespace or all (`None`), sorted by namespace and name.
-    pub fn list<'a>(&'a self, key: &str, ns: Option<&'a str>) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
+    pub fn list<'a>(
+        &'a self,
+        key: &str,
+        ns: Option<&'a str>,
+    ) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
         let Some(map) = self.objects.get(key) else {
             return Box::new(std::iter::empty());
         };
@@ -164,7 +173,10 @@ impl Store {
 
     /// Objects whose ownerReferences name this uid.
     pub fn dependents(&self, uid: &str) -> Vec<ObjRef> {
-        self.children.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        self.children
+            .get(uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Requests of the non-terminal pods bound to a node.
@@ -198,7 +210,13 @@ impl Store {
     }
 
     fn emit(&mut self, key: &str, ns: &str, kind: EventType, object: Obj) {
-        let ev = Arc::new(Event { rv: self.rv, key: key.to_string(), namespace: ns.to_string(), kind, object });
+        let ev = Arc::new(Event {
+            rv: self.rv,
+            key: key.to_string(),
+            namespace: ns.to_string(),
+            kind,
+            object,
+        });
         self.log.push_back(ev.clone());
         if self.log.len() > LOG_CAP {
             self.log.pop_front();
@@ -236,7 +254,8 @@ impl Store {
         let ns = meta_str(obj, "namespace").to_string();
         let name = meta_str(obj, "name").to_string();
         let r: ObjRef = (key.to_string(), ns.clone(), name.clone());
-        self.uids.insert(meta_str(obj, "uid").to_string(), r.clone());
+        self.uids
+            .insert(meta_str(obj, "uid").to_string(), r.clone());
         for owner in owner_uids(obj) {
             self.children.entry(owner).or_default().insert(r.clone());
         }
@@ -244,7 +263,10 @@ impl Store {
             match pods::bound_node(obj) {
                 Some(node) => {
                     let req = pods::sched_requests(obj);
-                    pods::add_resources(self.node_requests.entry(node.to_string()).or_default(), &req);
+                    pods::add_resources(
+                        self.node_requests.entry(node.to_string()).or_default(),
+                        &req,
+                    );
                 }
                 None if obj.pointer("/metadata/deletionTimestamp").is_none() => {
                     self.pending.insert((ns, name));
@@ -259,11 +281,22 @@ impl Store {
     pub fn insert(&mut self, def: &ResourceDef, mut obj: Value) -> Obj {
         let rv = self.next_rv();
         {
-            let meta = obj["metadata"].as_object_mut().expect("metadata is an object");
-            if meta.get("uid").and_then(Value::as_str).unwrap_or("").is_empty() {
+            let meta = obj["metadata"]
+                .as_object_mut()
+                .expect("metadata is an object");
+            if meta
+                .get("uid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+            {
                 meta.insert("uid".into(), json!(new_uid()));
             }
-            if meta.get("creationTimestamp").and_then(Value::as_str).is_none() {
+            if meta
+                .get("creationTimestamp")
+                .and_then(Value::as_str)
+                .is_none()
+            {
                 meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
             }
             if def.generation {
@@ -280,7 +313,10 @@ impl Store {
         let name = meta_str(&obj, "name").to_string();
         self.index_add(&key, &obj);
         let obj: Obj = Arc::new(obj);
-        self.objects.entry(key.clone()).or_default().insert((ns.clone(), name), obj.clone());
+        self.objects
+            .entry(key.clone())
+            .or_default()
+            .insert((ns.clone(), name), obj.clone());
         self.emit(&key, &ns, EventType::Added, obj.clone());
         obj
     }
@@ -317,14 +353,20 @@ impl Store {
         self.index_remove(&key, &old);
         self.index_add(&key, &obj);
         let obj: Obj = Arc::new(obj);
-        self.objects.entry(key.clone()).or_default().insert((ns.clone(), name), obj.clone());
+        self.objects
+            .entry(key.clone())
+            .or_default()
+            .insert((ns.clone(), name), obj.clone());
         self.emit(&key, &ns, EventType::Modified, obj.clone());
         Some(obj)
     }
 
     /// Removes an object; the returned (and watched) copy carries the deleting resourceVersion.
     pub fn remove(&mut self, key: &str, ns: &str, name: &str) -> Option<Obj> {
-        let old = self.objects.get_mut(key)?.remove(&(ns.to_string(), name.to_string()))?;
+        let old = self
+            .objects
+            .get_mut(key)?
+            .remove(&(ns.to_string(), name.to_string()))?;
         self.index_remove(key, &old);
         let rv = self.next_rv();
         let mut last = (*old).clone();
@@ -339,7 +381,11 @@ impl Store {
 pub fn owner_uids(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|o| o.get("uid").and_then(Value::as_str).map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o.get("uid").and_then(Value::as_str).map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -353,22 +399,40 @@ mod tests {
         let mut s = Store::new();
         let pods = resources::find("", "v1", "pods").unwrap();
         let p = s.insert(pods, json!({"metadata": {"name": "a", "namespace": "ns"}, "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "500m"}}}]}}));
-        let rv1: u64 = p["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+        let rv1: u64 = p["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(p["metadata"]["uid"].as_str().unwrap().len(), 36);
         assert_eq!(s.pending_pods(), vec![("ns".to_string(), "a".to_string())]);
         let mut bound = (*p).clone();
         bound["spec"]["nodeName"] = json!("n1");
         let b = s.replace(pods, bound).unwrap();
-        let rv2: u64 = b["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+        let rv2: u64 = b["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(rv2 > rv1);
         assert_eq!(b["metadata"]["uid"], p["metadata"]["uid"]);
         assert!(s.pending_pods().is_empty());
         assert_eq!(s.node_requests("n1").get("cpu"), Some(&500));
         assert_eq!(s.node_requests("n1").get("pods"), Some(&1000));
         let same = s.replace(pods, (*b).clone()).unwrap();
-        assert_eq!(same["metadata"]["resourceVersion"], b["metadata"]["resourceVersion"], "no-op writes keep the version");
+        assert_eq!(
+            same["metadata"]["resourceVersion"], b["metadata"]["resourceVersion"],
+            "no-op writes keep the version"
+        );
         let gone = s.remove("pods", "ns", "a").unwrap();
-        assert!(gone["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap() > rv2);
+        assert!(
+            gone["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                > rv2
+        );
         assert_eq!(s.node_requests("n1").get("cpu"), Some(&0));
         assert_eq!(s.events_since(rv1 - 1).unwrap().len(), 3);
     }
@@ -377,7 +441,10 @@ mod tests {
     fn generation_tracks_spec() {
         let mut s = Store::new();
         let d = resources::find("apps", "v1", "deployments").unwrap();
-        let o = s.insert(d, json!({"metadata": {"name": "d", "namespace": "ns"}, "spec": {"replicas": 1}}));
+        let o = s.insert(
+            d,
+            json!({"metadata": {"name": "d", "namespace": "ns"}, "spec": {"replicas": 1}}),
+        );
         assert_eq!(o["metadata"]["generation"], 1);
         let mut st = (*o).clone();
         st["status"] = json!({"replicas": 1});

@@ -39,7 +39,11 @@ pub fn human_duration(secs: i64) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 60 * 3 {
         return format!("{minutes}m");
@@ -47,27 +51,41 @@ pub fn human_duration(secs: i64) -> String {
     let hours = minutes / 60;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
     }
     format!("{}y", hours / 24 / 365)
 }
 
 fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Age of an object (`metadata.creationTimestamp` until now), `<unknown>` without one.
@@ -87,9 +105,17 @@ pub fn selector_string(sel: Option<&Value>) -> String {
             parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
         }
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let key = e["key"].as_str().unwrap_or("");
-        let vals: Vec<&str> = e["values"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let vals: Vec<&str> = e["values"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         parts.push(match e["operator"].as_str().unwrap_or("") {
             "In" => format!("{key} in ({})", vals.join(",")),
             "NotIn" => format!("{key} notin ({})", vals.join(",")),
@@ -125,9 +151,7 @@ pub fn node_roles(node: &Value) -> String {
                 if !r.is_empty() {
                     roles.push(r.to_string());
                 }
-            } else if k == "node-role.kubernetes.io" {
-                roles.push(v.as_str().unwrap_or("").to_string());
-            } else if k == "kubernetes.io/role" {
+            } else if k == "node-role.kubernetes.io" || k == "kubernetes.io/role" {
                 roles.push(v.as_str().unwrap_or("").to_string());
             }
         }
@@ -166,10 +190,18 @@ pub fn pod_status(pod: &Value) -> String {
     if reason.is_empty() {
         reason = "Pending".into();
     }
-    for c in pod.pointer("/status/containerStatuses").and_then(Value::as_array).into_iter().flatten() {
+    for c in pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(w) = c.pointer("/state/waiting/reason").and_then(Value::as_str) {
             reason = w.to_string();
-        } else if let Some(t) = c.pointer("/state/terminated/reason").and_then(Value::as_str) {
+        } else if let Some(t) = c
+            .pointer("/state/terminated/reason")
+            .and_then(Value::as_str)
+        {
             reason = t.to_string();
         }
     }
@@ -180,7 +212,10 @@ pub fn pod_status(pod: &Value) -> String {
 }
 
 fn containers_images(template_spec: &Value) -> (String, String) {
-    let cs = template_spec["containers"].as_array().cloned().unwrap_or_default();
+    let cs = template_spec["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let names: Vec<&str> = cs.iter().filter_map(|c| c["name"].as_str()).collect();
     let images: Vec<&str> = cs.iter().filter_map(|c| c["image"].as_str()).collect();
     (names.join(","), images.join(","))
@@ -210,79 +245,248 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
                     .to_string()
             };
             (
-                vec![s("Name"), s("Status"), s("Roles"), s("Age"), s("Version"), w("Internal-IP"), w("External-IP"), w("OS-Image"), w("Kernel-Version"), w("Container-Runtime")],
-                vec![name, json!(node_status(o)), json!(node_roles(o)), age, json!(str_at(o, "/status/nodeInfo/kubeletVersion")),
-                     json!(addr("InternalIP")), json!(addr("ExternalIP")), json!(str_at(o, "/status/nodeInfo/osImage")),
-                     json!(str_at(o, "/status/nodeInfo/kernelVersion")), json!(str_at(o, "/status/nodeInfo/containerRuntimeVersion"))],
+                vec![
+                    s("Name"),
+                    s("Status"),
+                    s("Roles"),
+                    s("Age"),
+                    s("Version"),
+                    w("Internal-IP"),
+                    w("External-IP"),
+                    w("OS-Image"),
+                    w("Kernel-Version"),
+                    w("Container-Runtime"),
+                ],
+                vec![
+                    name,
+                    json!(node_status(o)),
+                    json!(node_roles(o)),
+                    age,
+                    json!(str_at(o, "/status/nodeInfo/kubeletVersion")),
+                    json!(addr("InternalIP")),
+                    json!(addr("ExternalIP")),
+                    json!(str_at(o, "/status/nodeInfo/osImage")),
+                    json!(str_at(o, "/status/nodeInfo/kernelVersion")),
+                    json!(str_at(o, "/status/nodeInfo/containerRuntimeVersion")),
+                ],
             )
         }
         "pods" => {
-            let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-            let total = o.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+            let statuses = o
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let total = o
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
-            let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
+            let restarts: i64 = statuses
+                .iter()
+                .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+                .sum();
             (
-                vec![s("Name"), s("Ready"), s("Status"), i("Restarts"), s("Age"), w("IP"), w("Node"), w("Nominated Node"), w("Readiness Gates")],
-                vec![name, json!(format!("{ready}/{total}")), json!(pod_status(o)), json!(restarts), age,
-                     json!(or_none(str_at(o, "/status/podIP").into())), json!(or_none(str_at(o, "/spec/nodeName").into())),
-                     json!(or_none(str_at(o, "/status/nominatedNodeName").into())), json!("<none>")],
+                vec![
+                    s("Name"),
+                    s("Ready"),
+                    s("Status"),
+                    i("Restarts"),
+                    s("Age"),
+                    w("IP"),
+                    w("Node"),
+                    w("Nominated Node"),
+                    w("Readiness Gates"),
+                ],
+                vec![
+                    name,
+                    json!(format!("{ready}/{total}")),
+                    json!(pod_status(o)),
+                    json!(restarts),
+                    age,
+                    json!(or_none(str_at(o, "/status/podIP").into())),
+                    json!(or_none(str_at(o, "/spec/nodeName").into())),
+                    json!(or_none(str_at(o, "/status/nominatedNodeName").into())),
+                    json!("<none>"),
+                ],
             )
         }
         "services" => {
             let ty = str_at(o, "/spec/type");
-            let ext_ips: Vec<&str> = o.pointer("/spec/externalIPs").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let ext_ips: Vec<&str> = o
+                .pointer("/spec/externalIPs")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             let external = match ty {
                 "LoadBalancer" => {
-                    let ing: Vec<&str> = o.pointer("/status/loadBalancer/ingress").and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(|x| x["ip"].as_str().or(x["hostname"].as_str())).collect()).unwrap_or_default();
-                    if ing.is_empty() && ext_ips.is_empty() { "<pending>".to_string() } else { [ing, ext_ips].concat().join(",") }
+                    let ing: Vec<&str> = o
+                        .pointer("/status/loadBalancer/ingress")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x["ip"].as_str().or(x["hostname"].as_str()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if ing.is_empty() && ext_ips.is_empty() {
+                        "<pending>".to_string()
+                    } else {
+                        [ing, ext_ips].concat().join(",")
+                    }
                 }
                 "ExternalName" => str_at(o, "/spec/externalName").to_string(),
                 _ => or_none(ext_ips.join(",")),
             };
-            let ports: Vec<String> = o.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten().map(|p| {
-                let proto = p["protocol"].as_str().unwrap_or("TCP");
-                match p.get("nodePort").and_then(Value::as_i64) {
-                    Some(np) => format!("{}:{np}/{proto}", p["port"]),
-                    None => format!("{}/{proto}", p["port"]),
-                }
-            }).collect();
-            let sel: Vec<String> = o.pointer("/spec/selector").and_then(Value::as_object).into_iter().flatten()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+            let ports: Vec<String> = o
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let proto = p["protocol"].as_str().unwrap_or("TCP");
+                    match p.get("nodePort").and_then(Value::as_i64) {
+                        Some(np) => format!("{}:{np}/{proto}", p["port"]),
+                        None => format!("{}/{proto}", p["port"]),
+                    }
+                })
+                .collect();
+            let sel: Vec<String> = o
+                .pointer("/spec/selector")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
             (
-                vec![s("Name"), s("Type"), s("Cluster-IP"), s("External-IP"), s("Port(s)"), s("Age"), w("Selector")],
-                vec![name, json!(ty), json!(or_none(str_at(o, "/spec/clusterIP").into())), json!(external), json!(or_none(ports.join(","))), age, json!(or_none(sel.join(",")))],
+                vec![
+                    s("Name"),
+                    s("Type"),
+                    s("Cluster-IP"),
+                    s("External-IP"),
+                    s("Port(s)"),
+                    s("Age"),
+                    w("Selector"),
+                ],
+                vec![
+                    name,
+                    json!(ty),
+                    json!(or_none(str_at(o, "/spec/clusterIP").into())),
+                    json!(external),
+                    json!(or_none(ports.join(","))),
+                    age,
+                    json!(or_none(sel.join(","))),
+                ],
             )
         }
-        "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs" => workload_row(def.plural, o, name, age),
-        "namespaces" => (vec![s("Name"), s("Status"), s("Age")], vec![name, json!(str_at(o, "/status/phase")), age]),
+        "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs" => {
+            workload_row(def.plural, o, name, age)
+        }
+        "namespaces" => (
+            vec![s("Name"), s("Status"), s("Age")],
+            vec![name, json!(str_at(o, "/status/phase")), age],
+        ),
         "configmaps" => {
-            let n = o.get("data").and_then(Value::as_object).map_or(0, |m| m.len()) + o.get("binaryData").and_then(Value::as_object).map_or(0, |m| m.len());
-            (vec![s("Name"), i("Data"), s("Age")], vec![name, json!(n), age])
+            let n = o
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len())
+                + o.get("binaryData")
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len());
+            (
+                vec![s("Name"), i("Data"), s("Age")],
+                vec![name, json!(n), age],
+            )
         }
         "secrets" => {
-            let n = o.get("data").and_then(Value::as_object).map_or(0, |m| m.len());
-            (vec![s("Name"), s("Type"), i("Data"), s("Age")], vec![name, json!(str_at(o, "/type")), json!(n), age])
+            let n = o
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len());
+            (
+                vec![s("Name"), s("Type"), i("Data"), s("Age")],
+                vec![name, json!(str_at(o, "/type")), json!(n), age],
+            )
         }
         "serviceaccounts" => {
-            let n = o.get("secrets").and_then(Value::as_array).map_or(0, Vec::len);
-            (vec![s("Name"), i("Secrets"), s("Age")], vec![name, json!(n), age])
+            let n = o
+                .get("secrets")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            (
+                vec![s("Name"), i("Secrets"), s("Age")],
+                vec![name, json!(n), age],
+            )
         }
         "persistentvolumeclaims" => {
-            let modes: Vec<&str> = o.pointer("/status/accessModes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(|m| match m {
-                "ReadWriteOnce" => "RWO", "ReadOnlyMany" => "ROX", "ReadWriteMany" => "RWX", "ReadWriteOncePod" => "RWOP", x => x,
-            }).collect();
+            let modes: Vec<&str> = o
+                .pointer("/status/accessModes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|m| match m {
+                    "ReadWriteOnce" => "RWO",
+                    "ReadOnlyMany" => "ROX",
+                    "ReadWriteMany" => "RWX",
+                    "ReadWriteOncePod" => "RWOP",
+                    x => x,
+                })
+                .collect();
             (
-                vec![s("Name"), s("Status"), s("Volume"), s("Capacity"), s("Access Modes"), s("StorageClass"), s("VolumeAttributesClass"), s("Age"), w("VolumeMode")],
-                vec![name, json!(str_at(o, "/status/phase")), json!(str_at(o, "/spec/volumeName")), json!(str_at(o, "/status/capacity/storage")),
-                     json!(modes.join(",")), json!(str_at(o, "/spec/storageClassName")), json!("<unset>"), age, json!(o.pointer("/spec/volumeMode").and_then(Value::as_str).unwrap_or("Filesystem"))],
+                vec![
+                    s("Name"),
+                    s("Status"),
+                    s("Volume"),
+                    s("Capacity"),
+                    s("Access Modes"),
+                    s("StorageClass"),
+                    s("VolumeAttributesClass"),
+                    s("Age"),
+                    w("VolumeMode"),
+                ],
+                vec![
+                    name,
+                    json!(str_at(o, "/status/phase")),
+                    json!(str_at(o, "/spec/volumeName")),
+                    json!(str_at(o, "/status/capacity/storage")),
+                    json!(modes.join(",")),
+                    json!(str_at(o, "/spec/storageClassName")),
+                    json!("<unset>"),
+                    age,
+                    json!(o
+                        .pointer("/spec/volumeMode")
+                        .and_then(Value::as_str)
+                        .unwrap_or("Filesystem")),
+                ],
             )
         }
         "poddisruptionbudgets" => {
-            let f = |k: &str| o.pointer(&format!("/spec/{k}")).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_else(|| "N/A".into());
+            let f = |k: &str| {
+                o.pointer(&format!("/spec/{k}"))
+                    .map(|v| {
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .unwrap_or_else(|| "N/A".into())
+            };
             (
-                vec![s("Name"), s("Min Available"), s("Max Unavailable"), i("Allowed Disruptions"), s("Age")],
-                vec![name, json!(f("minAvailable")), json!(f("maxUnavailable")), json!(int_at(o, "/status/disruptionsAllowed")), age],
+                vec![
+                    s("Name"),
+                    s("Min Available"),
+                    s("Max Unavailable"),
+                    i("Allowed Disruptions"),
+                    s("Age"),
+                ],
+                vec![
+                    name,
+                    json!(f("minAvailable")),
+                    json!(f("maxUnavailable")),
+                    json!(int_at(o, "/status/disruptionsAllowed")),
+                    age,
+                ],
             )
         }
         _ => (vec![s("Name"), s("Age")], vec![name, age]),
@@ -293,57 +497,214 @@ fn workload_row(plural: &str, o: &Value, name: Value, age: Value) -> (Vec<Value>
     let s = |x: &str| col(x, "string", 0);
     let w = |x: &str| col(x, "string", 1);
     let i = |x: &str| col(x, "integer", 0);
-    let tspec = if plural == "cronjobs" { o.pointer("/spec/jobTemplate/spec/template/spec") } else { o.pointer("/spec/template/spec") };
+    let tspec = if plural == "cronjobs" {
+        o.pointer("/spec/jobTemplate/spec/template/spec")
+    } else {
+        o.pointer("/spec/template/spec")
+    };
     let (containers, images) = containers_images(tspec.unwrap_or(&Value::Null));
     let selector = json!(or_none(selector_string(o.pointer("/spec/selector"))));
-    let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let desired = o
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let st = |k: &str| int_at(o, &format!("/status/{k}"));
     match plural {
         "deployments" => (
-            vec![s("Name"), s("Ready"), i("Up-to-date"), i("Available"), s("Age"), w("Containers"), w("Images"), w("Selector")],
-            vec![name, json!(format!("{}/{desired}", st("readyReplicas"))), json!(st("updatedReplicas")), json!(st("availableReplicas")), age, json!(containers), json!(images), selector],
+            vec![
+                s("Name"),
+                s("Ready"),
+                i("Up-to-date"),
+                i("Available"),
+                s("Age"),
+                w("Containers"),
+                w("Images"),
+                w("Selector"),
+            ],
+            vec![
+                name,
+                json!(format!("{}/{desired}", st("readyReplicas"))),
+                json!(st("updatedReplicas")),
+                json!(st("availableReplicas")),
+                age,
+                json!(containers),
+                json!(images),
+                selector,
+            ],
         ),
         "replicasets" => (
-            vec![s("Name"), i("Desired"), i("Current"), i("Ready"), s("Age"), w("Containers"), w("Images"), w("Selector")],
-            vec![name, json!(desired), json!(st("replicas")), json!(st("readyReplicas")), age, json!(containers), json!(images), selector],
+            vec![
+                s("Name"),
+                i("Desired"),
+                i("Current"),
+                i("Ready"),
+                s("Age"),
+                w("Containers"),
+                w("Images"),
+                w("Selector"),
+            ],
+            vec![
+                name,
+                json!(desired),
+                json!(st("replicas")),
+                json!(st("readyReplicas")),
+                age,
+                json!(containers),
+                json!(images),
+                selector,
+            ],
         ),
         "statefulsets" => (
-            vec![s("Name"), s("Ready"), s("Age"), w("Containers"), w("Images")],
-            vec![name, json!(format!("{}/{desired}", st("readyReplicas"))), age, json!(containers), json!(images)],
+            vec![
+                s("Name"),
+                s("Ready"),
+                s("Age"),
+                w("Containers"),
+                w("Images"),
+            ],
+            vec![
+                name,
+                json!(format!("{}/{desired}", st("readyReplicas"))),
+                age,
+                json!(containers),
+                json!(images),
+            ],
         ),
         "daemonsets" => {
-            let ns: Vec<String> = o.pointer("/spec/template/spec/nodeSelector").and_then(Value::as_object).into_iter().flatten()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+            let ns: Vec<String> = o
+                .pointer("/spec/template/spec/nodeSelector")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
             (
-                vec![s("Name"), i("Desired"), i("Current"), i("Ready"), i("Up-to-date"), i("Available"), s("Node Selector"), s("Age"), w("Containers"), w("Images"), w("Selector")],
-                vec![name, json!(st("desiredNumberScheduled")), json!(st("currentNumberScheduled")), json!(st("numberReady")), json!(st("updatedNumberScheduled")),
-                     json!(st("numberAvailable")), json!(or_none(ns.join(","))), age, json!(containers), json!(images), selector],
+                vec![
+                    s("Name"),
+                    i("Desired"),
+                    i("Current"),
+                    i("Ready"),
+                    i("Up-to-date"),
+                    i("Available"),
+                    s("Node Selector"),
+                    s("Age"),
+                    w("Containers"),
+                    w("Images"),
+                    w("Selector"),
+                ],
+                vec![
+                    name,
+                    json!(st("desiredNumberScheduled")),
+                    json!(st("currentNumberScheduled")),
+                    json!(st("numberReady")),
+                    json!(st("updatedNumberScheduled")),
+                    json!(st("numberAvailable")),
+                    json!(or_none(ns.join(","))),
+                    age,
+                    json!(containers),
+                    json!(images),
+                    selector,
+                ],
             )
         }
         "jobs" => {
             let completions = o.pointer("/spec/completions").and_then(Value::as_i64);
-            let comp = match completions { Some(c) => format!("{}/{c}", st("succeeded")), None => format!("{}/1 of {}", st("succeeded"), int_at(o, "/spec/parallelism")) };
-            let conds = o.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-            let has = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
-            let status = if has("Complete") { "Complete" } else if has("Failed") { "Failed" } else if o.pointer("/spec/suspend") == Some(&json!(true)) { "Suspended" } else { "Running" };
-            let duration = match (parse_time(&o["status"]["startTime"]), parse_time(&o["status"]["completionTime"])) {
+            let comp = match completions {
+                Some(c) => format!("{}/{c}", st("succeeded")),
+                None => format!(
+                    "{}/1 of {}",
+                    st("succeeded"),
+                    int_at(o, "/spec/parallelism")
+                ),
+            };
+            let conds = o
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let has = |t: &str| {
+                conds
+                    .iter()
+                    .any(|c| c["type"] == t && c["status"] == "True")
+            };
+            let status = if has("Complete") {
+                "Complete"
+            } else if has("Failed") {
+                "Failed"
+            } else if o.pointer("/spec/suspend") == Some(&json!(true)) {
+                "Suspended"
+            } else {
+                "Running"
+            };
+            let duration = match (
+                parse_time(&o["status"]["startTime"]),
+                parse_time(&o["status"]["completionTime"]),
+            ) {
                 (Some(s), Some(e)) => human_duration((e - s).num_seconds()),
                 (Some(s), None) => human_duration((Utc::now() - s).num_seconds()),
                 _ => String::new(),
             };
             (
-                vec![s("Name"), s("Status"), s("Completions"), s("Duration"), s("Age"), w("Containers"), w("Images"), w("Selector")],
-                vec![name, json!(status), json!(comp), json!(duration), age, json!(containers), json!(images), selector],
+                vec![
+                    s("Name"),
+                    s("Status"),
+                    s("Completions"),
+                    s("Duration"),
+                    s("Age"),
+                    w("Containers"),
+                    w("Images"),
+                    w("Selector"),
+                ],
+                vec![
+                    name,
+                    json!(status),
+                    json!(comp),
+                    json!(duration),
+                    age,
+                    json!(containers),
+                    json!(images),
+                    selector,
+                ],
             )
         }
         _ => {
-            let last = match parse_time(&o["status"]["lastScheduleTime"]) { Some(t) => human_duration((Utc::now() - t).num_seconds()), None => "<none>".into() };
-            let active = o.pointer("/status/active").and_then(Value::as_array).map_or(0, Vec::len);
+            let last = match parse_time(&o["status"]["lastScheduleTime"]) {
+                Some(t) => human_duration((Utc::now() - t).num_seconds()),
+                None => "<none>".into(),
+            };
+            let active = o
+                .pointer("/status/active")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             (
-                vec![s("Name"), s("Schedule"), s("Timezone"), s("Suspend"), i("Active"), s("Last Schedule"), s("Age"), w("Containers"), w("Images"), w("Selector")],
-                vec![name, json!(str_at(o, "/spec/schedule")), json!(or_none(str_at(o, "/spec/timeZone").into())),
-                     json!(if o.pointer("/spec/suspend") == Some(&json!(true)) { "True" } else { "False" }), json!(active), json!(last), age,
-                     json!(containers), json!(images), json!("<none>")],
+                vec![
+                    s("Name"),
+                    s("Schedule"),
+                    s("Timezone"),
+                    s("Suspend"),
+                    i("Active"),
+                    s("Last Schedule"),
+                    s("Age"),
+                    w("Containers"),
+                    w("Images"),
+                    w("Selector"),
+                ],
+                vec![
+                    name,
+                    json!(str_at(o, "/spec/schedule")),
+                    json!(or_none(str_at(o, "/spec/timeZone").into())),
+                    json!(if o.pointer("/spec/suspend") == Some(&json!(true)) {
+                        "True"
+                    } else {
+                        "False"
+                    }),
+                    json!(active),
+                    json!(last),
+                    age,
+                    json!(containers),
+                    json!(images),
+                    json!("<none>"),
+                ],
             )
         }
     }
@@ -353,7 +714,9 @@ fn row_object(o: &Value, include: IncludeObject) -> Value {
     match include {
         IncludeObject::None => Value::Null,
         IncludeObject::Object => o.clone(),
-        IncludeObject::Metadata => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}),
+        IncludeObject::Metadata => {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
+        }
     }
 }
 
@@ -401,6 +764,11 @@ mod tests {
         assert_eq!(node_roles(&json!({"metadata": {}})), "<none>");
         let pod = json!({"status": {"phase": "Running", "containerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
         assert_eq!(pod_status(&pod), "CrashLoopBackOff");
-        assert_eq!(selector_string(Some(&json!({"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]}))), "app=x,t in (a,b)");
+        assert_eq!(
+            selector_string(Some(
+                &json!({"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]})
+            )),
+            "app=x,t in (a,b)"
+        );
     }
 }

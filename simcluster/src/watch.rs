@@ -34,7 +34,10 @@ impl Body for ChannelBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
     }
 }
@@ -71,10 +74,16 @@ impl WatchRequest {
 
     fn render(&self, kind: &str, obj: &Arc<Value>) -> Bytes {
         let object = match self.table {
-            Some(inc) => table::table(self.def, std::slice::from_ref(obj), obj["metadata"]["resourceVersion"].as_str().unwrap_or(""), inc),
+            Some(inc) => table::table(
+                self.def,
+                std::slice::from_ref(obj),
+                obj["metadata"]["resourceVersion"].as_str().unwrap_or(""),
+                inc,
+            ),
             None => (**obj).clone(),
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -119,8 +128,14 @@ pub fn start(inner: &Arc<Inner>, req: WatchRequest) -> Result<ChannelBody, ApiEr
                     }
                 }
                 None => {
-                    let gone = ApiError::new(410, "Expired", format!("too old resource version: {rv} ({now_rv})"));
-                    let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": gone.to_status()})).unwrap_or_default();
+                    let gone = ApiError::new(
+                        410,
+                        "Expired",
+                        format!("too old resource version: {rv} ({now_rv})"),
+                    );
+                    let mut line =
+                        serde_json::to_vec(&json!({"type": "ERROR", "object": gone.to_status()}))
+                            .unwrap_or_default();
                     line.push(b'\n');
                     first.push(Bytes::from(line));
                     drop(sub);
@@ -138,7 +153,14 @@ pub fn start(inner: &Arc<Inner>, req: WatchRequest) -> Result<ChannelBody, ApiEr
     Ok(ChannelBody { rx })
 }
 
-async fn pump(req: WatchRequest, key: String, tx: mpsc::Sender<Bytes>, mut sub: broadcast::Receiver<Arc<Event>>, first: Vec<Bytes>, start_rv: u64) {
+async fn pump(
+    req: WatchRequest,
+    key: String,
+    tx: mpsc::Sender<Bytes>,
+    mut sub: broadcast::Receiver<Arc<Event>>,
+    first: Vec<Bytes>,
+    start_rv: u64,
+) {
     for b in first {
         if tx.send(b).await.is_err() {
             return;

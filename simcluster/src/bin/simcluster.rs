@@ -22,7 +22,9 @@ fn parse_node(entry: &str) -> Result<NodeSpec> {
     let mut gpus = 0;
     let mut model = "NVIDIA-A100-SXM4-80GB".to_string();
     for opt in opts.split(',').filter(|o| !o.trim().is_empty()) {
-        let (k, v) = opt.split_once('=').with_context(|| format!("node option {opt:?} is not key=value"))?;
+        let (k, v) = opt
+            .split_once('=')
+            .with_context(|| format!("node option {opt:?} is not key=value"))?;
         match k.trim() {
             "cpu" => n = n.cpu(v),
             "memory" | "mem" => n = n.memory(v),
@@ -30,7 +32,12 @@ fn parse_node(entry: &str) -> Result<NodeSpec> {
             "gpus" => gpus = v.parse().context("gpus")?,
             "gpu-model" => model = v.to_string(),
             "role" if v == "control-plane" => {
-                n = NodeSpec { name: n.name.clone(), ..NodeSpec::control_plane(&n.name) }.cpu(&n.cpu).memory(&n.memory)
+                n = NodeSpec {
+                    name: n.name.clone(),
+                    ..NodeSpec::control_plane(&n.name)
+                }
+                .cpu(&n.cpu)
+                .memory(&n.memory)
             }
             "role" => n = n.role(v),
             "label" => {
@@ -98,10 +105,20 @@ fn main() -> Result<()> {
         spec = spec.token(&t);
     }
     let cluster = SimCluster::start_on(spec, port).context("starting the cluster")?;
-    let path = kubeconfig.unwrap_or_else(|| std::env::temp_dir().join(format!("simcluster-{name}-{}.yaml", cluster.addr().port())).display().to_string());
-    cluster.write_kubeconfig(std::path::Path::new(&path)).with_context(|| format!("writing {path}"))?;
+    let path = kubeconfig.unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join(format!("simcluster-{name}-{}.yaml", cluster.addr().port()))
+            .display()
+            .to_string()
+    });
+    cluster
+        .write_kubeconfig(std::path::Path::new(&path))
+        .with_context(|| format!("writing {path}"))?;
     println!("{path}");
-    eprintln!("simcluster {name} serving {} (kubectl --kubeconfig {path} get nodes); Ctrl-C stops it", cluster.url());
+    eprintln!(
+        "simcluster {name} serving {} (kubectl --kubeconfig {path} get nodes); Ctrl-C stops it",
+        cluster.url()
+    );
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }

@@ -46,10 +46,16 @@ fn int_or_percent(v: &Value, total: i64) -> Option<i64> {
 
 /// Desired healthy count from a PDB spec.
 pub fn desired_healthy(spec: &Value, expected: i64) -> i64 {
-    if let Some(min) = spec.get("minAvailable").and_then(|v| int_or_percent(v, expected)) {
+    if let Some(min) = spec
+        .get("minAvailable")
+        .and_then(|v| int_or_percent(v, expected))
+    {
         return min;
     }
-    if let Some(max) = spec.get("maxUnavailable").and_then(|v| int_or_percent(v, expected)) {
+    if let Some(max) = spec
+        .get("maxUnavailable")
+        .and_then(|v| int_or_percent(v, expected))
+    {
         return (expected - max).max(0);
     }
     expected
@@ -57,10 +63,16 @@ pub fn desired_healthy(spec: &Value, expected: i64) -> i64 {
 
 fn selected_pods(st: &State, pdb: &Value) -> Vec<Value> {
     let ns = pdb["metadata"]["namespace"].as_str().unwrap_or("");
-    let Ok(sel) = LabelSelector::from_object(pdb.pointer("/spec/selector")) else { return vec![] };
+    let Ok(sel) = LabelSelector::from_object(pdb.pointer("/spec/selector")) else {
+        return vec![];
+    };
     st.store
         .list("pods", Some(ns))
-        .filter(|p| sel.matches_object(p) && !pods::is_terminal(p) && p.pointer("/metadata/deletionTimestamp").is_none())
+        .filter(|p| {
+            sel.matches_object(p)
+                && !pods::is_terminal(p)
+                && p.pointer("/metadata/deletionTimestamp").is_none()
+        })
         .map(|p| (**p).clone())
         .collect()
 }
@@ -88,9 +100,18 @@ pub fn budget(st: &State, pdb: &Value) -> Budget {
             .by_uid(&uid)
             .and_then(|(k, n, m)| st.store.get(k, n, m))
             .map(|o| match o["kind"].as_str() {
-                Some("DaemonSet") => o.pointer("/status/desiredNumberScheduled").and_then(Value::as_i64).unwrap_or(0),
-                Some("Job") => o.pointer("/spec/parallelism").and_then(Value::as_i64).unwrap_or(1),
-                _ => o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1),
+                Some("DaemonSet") => o
+                    .pointer("/status/desiredNumberScheduled")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+                Some("Job") => o
+                    .pointer("/spec/parallelism")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1),
+                _ => o
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1),
             })
             .unwrap_or(1);
         controllers.insert(uid, desired);
@@ -98,12 +119,21 @@ pub fn budget(st: &State, pdb: &Value) -> Budget {
     let expected = controllers.values().sum::<i64>() + uncontrolled;
     let current_healthy = selected.iter().filter(|p| pods::is_ready(p)).count() as i64;
     let desired = desired_healthy(&pdb["spec"], expected);
-    Budget { expected, current_healthy, desired_healthy: desired, allowed: (current_healthy - desired).max(0) }
+    Budget {
+        expected,
+        current_healthy,
+        desired_healthy: desired,
+        allowed: (current_healthy - desired).max(0),
+    }
 }
 
 /// Refreshes every PDB's status; true when something changed.
 pub fn update_status(st: &mut State) -> bool {
-    let pdbs: Vec<Value> = st.store.list("poddisruptionbudgets.policy", None).map(|o| (**o).clone()).collect();
+    let pdbs: Vec<Value> = st
+        .store
+        .list("poddisruptionbudgets.policy", None)
+        .map(|o| (**o).clone())
+        .collect();
     let mut changed = false;
     for pdb in pdbs {
         let b = budget(st, &pdb);
@@ -127,12 +157,18 @@ pub fn update_status(st: &mut State) -> bool {
 pub fn evict(st: &mut State, ns: &str, name: &str, body: &Value) -> ApiResult<Value> {
     let pods_def = crate::resources::find("", "v1", "pods").expect("pods");
     let pod = api::get(st, pods_def, Some(ns), name)?;
-    let dry_run = body.pointer("/deleteOptions/dryRun").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    let dry_run = body
+        .pointer("/deleteOptions/dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
     if !pods::is_terminal(&pod) {
         let pdbs: Vec<Value> = st
             .store
             .list("poddisruptionbudgets.policy", Some(ns))
-            .filter(|p| LabelSelector::from_object(p.pointer("/spec/selector")).is_ok_and(|s| s.matches_object(&pod)))
+            .filter(|p| {
+                LabelSelector::from_object(p.pointer("/spec/selector"))
+                    .is_ok_and(|s| s.matches_object(&pod))
+            })
             .map(|o| (**o).clone())
             .collect();
         if pdbs.len() > 1 {
@@ -140,20 +176,36 @@ pub fn evict(st: &mut State, ns: &str, name: &str, body: &Value) -> ApiResult<Va
         }
         if let Some(pdb) = pdbs.first() {
             let b = budget(st, pdb);
-            let blocked = if pods::is_ready(&pod) { b.allowed <= 0 } else { b.current_healthy < b.desired_healthy };
+            let blocked = if pods::is_ready(&pod) {
+                b.allowed <= 0
+            } else {
+                b.current_healthy < b.desired_healthy
+            };
             if blocked {
                 st.counters.evictions_refused += 1;
                 let pdb_name = pdb["metadata"]["name"].as_str().unwrap_or("");
-                let mut e = ApiError::new(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.");
-                e.details = Some(json!({"causes": [{"reason": "DisruptionBudget", "message": format!(
-                    "The disruption budget {pdb_name} needs {} healthy pods and has {} currently", b.desired_healthy, b.current_healthy)}]}));
+                let mut e = ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                );
+                e.details = Some(
+                    json!({"causes": [{"reason": "DisruptionBudget", "message": format!(
+                    "The disruption budget {pdb_name} needs {} healthy pods and has {} currently", b.desired_healthy, b.current_healthy)}]}),
+                );
                 return Err(e);
             }
         }
     }
     let opts = api::DeleteOptions {
-        uid: body.pointer("/deleteOptions/preconditions/uid").and_then(Value::as_str).map(String::from),
-        resource_version: body.pointer("/deleteOptions/preconditions/resourceVersion").and_then(Value::as_str).map(String::from),
+        uid: body
+            .pointer("/deleteOptions/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(String::from),
+        resource_version: body
+            .pointer("/deleteOptions/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from),
         dry_run,
         ..Default::default()
     };
@@ -161,7 +213,9 @@ pub fn evict(st: &mut State, ns: &str, name: &str, body: &Value) -> ApiResult<Va
     if !dry_run {
         st.counters.evictions += 1;
     }
-    Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
+    Ok(
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    )
 }
 
 #[cfg(test)]

@@ -23,23 +23,40 @@ const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 fn node_ready(node: &Value) -> bool {
     node.pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 fn lifecycle(st: &mut State) -> bool {
-    let nodes: Vec<Value> = st.store.list("nodes", None).map(|n| (**n).clone()).collect();
+    let nodes: Vec<Value> = st
+        .store
+        .list("nodes", None)
+        .map(|n| (**n).clone())
+        .collect();
     let mut changed = false;
     for mut node in nodes {
         let want = [
-            (UNSCHEDULABLE_TAINT, node.pointer("/spec/unschedulable") == Some(&json!(true))),
+            (
+                UNSCHEDULABLE_TAINT,
+                node.pointer("/spec/unschedulable") == Some(&json!(true)),
+            ),
             (NOT_READY_TAINT, !node_ready(&node)),
         ];
-        let mut taints: Vec<Value> = node.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut taints: Vec<Value> = node
+            .pointer("/spec/taints")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let before = taints.clone();
         for (key, present) in want {
-            let has = taints.iter().any(|t| t["key"] == key && t["effect"] == "NoSchedule");
+            let has = taints
+                .iter()
+                .any(|t| t["key"] == key && t["effect"] == "NoSchedule");
             if present && !has {
-                taints.push(json!({"key": key, "effect": "NoSchedule", "timeAdded": now_rfc3339()}));
+                taints
+                    .push(json!({"key": key, "effect": "NoSchedule", "timeAdded": now_rfc3339()}));
             } else if !present && has {
                 taints.retain(|t| !(t["key"] == key && t["effect"] == "NoSchedule"));
             }
@@ -57,7 +74,9 @@ fn lifecycle(st: &mut State) -> bool {
 }
 
 fn random_hex(n: usize) -> String {
-    (0..n).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
+    (0..n)
+        .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+        .collect()
 }
 
 fn start_pod(st: &mut State, mut pod: Value, node: &Value) -> Value {
@@ -75,7 +94,11 @@ fn start_pod(st: &mut State, mut pod: Value, node: &Value) -> Value {
         .unwrap_or("172.18.0.2")
         .to_string();
     let host_network = pod.pointer("/spec/hostNetwork") == Some(&json!(true));
-    let ip = if host_network { host_ip.clone() } else { pod_ip };
+    let ip = if host_network {
+        host_ip.clone()
+    } else {
+        pod_ip
+    };
     let now = now_rfc3339();
     let statuses: Vec<Value> = pod
         .pointer("/spec/containers")
@@ -99,7 +122,9 @@ fn start_pod(st: &mut State, mut pod: Value, node: &Value) -> Value {
         .pointer("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == "PodScheduled").cloned())
-        .unwrap_or_else(|| json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now}));
+        .unwrap_or_else(
+            || json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now}),
+        );
     let cond = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": now});
     let qos = pods::qos_class(&pod);
     pod["status"] = json!({
@@ -120,15 +145,30 @@ pub fn run(st: &mut State) -> bool {
     let to_start: Vec<Value> = st
         .store
         .list("pods", None)
-        .filter(|p| pods::bound_node(p).is_some() && pods::phase(p) == "Pending" && p.pointer("/status/startTime").is_none())
+        .filter(|p| {
+            pods::bound_node(p).is_some()
+                && pods::phase(p) == "Pending"
+                && p.pointer("/status/startTime").is_none()
+        })
         .map(|p| (**p).clone())
         .collect();
     for pod in to_start {
         let node_name = pods::bound_node(&pod).unwrap_or("").to_string();
-        let Some(node) = st.store.get("nodes", "", &node_name).map(|n| (**n).clone()) else { continue };
+        let Some(node) = st.store.get("nodes", "", &node_name).map(|n| (**n).clone()) else {
+            continue;
+        };
         let started = start_pod(st, pod, &node);
         if is_job_pod(&started) {
-            let key = (started["metadata"]["namespace"].as_str().unwrap_or("").to_string(), started["metadata"]["name"].as_str().unwrap_or("").to_string());
+            let key = (
+                started["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                started["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            );
             st.job_pod_started.insert(key, Instant::now());
         }
         changed |= put(st, "pods", started);
@@ -137,7 +177,15 @@ pub fn run(st: &mut State) -> bool {
         .store
         .list("pods", None)
         .filter(|p| pods::bound_node(p).is_some_and(|n| st.store.get("nodes", "", n).is_none()))
-        .map(|p| (p["metadata"]["namespace"].as_str().unwrap_or("").to_string(), p["metadata"]["name"].as_str().unwrap_or("").to_string()))
+        .map(|p| {
+            (
+                p["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     for (ns, name) in orphans {
         st.store.remove("pods", &ns, &name);
@@ -149,32 +197,56 @@ pub fn run(st: &mut State) -> bool {
 fn is_job_pod(pod: &Value) -> bool {
     pod.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .is_some_and(|rs| rs.iter().any(|r| r["kind"] == "Job" && r["controller"] == true))
+        .is_some_and(|rs| {
+            rs.iter()
+                .any(|r| r["kind"] == "Job" && r["controller"] == true)
+        })
 }
 
 /// Marks Job pods that ran long enough as Succeeded.
 pub fn finish_job_pods(st: &mut State) {
-    let Some(dur) = st.spec.job_pod_duration else { return };
-    let done: Vec<(String, String)> = st.job_pod_started.iter().filter(|(_, t)| t.elapsed() >= dur).map(|(k, _)| k.clone()).collect();
+    let Some(dur) = st.spec.job_pod_duration else {
+        return;
+    };
+    let done: Vec<(String, String)> = st
+        .job_pod_started
+        .iter()
+        .filter(|(_, t)| t.elapsed() >= dur)
+        .map(|(k, _)| k.clone())
+        .collect();
     for (ns, name) in done {
         st.job_pod_started.remove(&(ns.clone(), name.clone()));
-        let Some(pod) = st.store.get("pods", &ns, &name).map(|p| (**p).clone()) else { continue };
+        let Some(pod) = st.store.get("pods", &ns, &name).map(|p| (**p).clone()) else {
+            continue;
+        };
         if pods::phase(&pod) != "Running" {
             continue;
         }
         let mut p = pod;
         let now = now_rfc3339();
         p["status"]["phase"] = json!("Succeeded");
-        if let Some(cs) = p.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
-            for c in cs.iter_mut().filter(|c| c["type"] == "Ready" || c["type"] == "ContainersReady") {
+        if let Some(cs) = p
+            .pointer_mut("/status/conditions")
+            .and_then(Value::as_array_mut)
+        {
+            for c in cs
+                .iter_mut()
+                .filter(|c| c["type"] == "Ready" || c["type"] == "ContainersReady")
+            {
                 c["status"] = json!("False");
                 c["reason"] = json!("PodCompleted");
                 c["lastTransitionTime"] = json!(now);
             }
         }
-        if let Some(cs) = p.pointer_mut("/status/containerStatuses").and_then(Value::as_array_mut) {
+        if let Some(cs) = p
+            .pointer_mut("/status/containerStatuses")
+            .and_then(Value::as_array_mut)
+        {
             for c in cs {
-                let started = c.pointer("/state/running/startedAt").cloned().unwrap_or(json!(now));
+                let started = c
+                    .pointer("/state/running/startedAt")
+                    .cloned()
+                    .unwrap_or(json!(now));
                 c["ready"] = json!(false);
                 c["started"] = json!(false);
                 c["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now, "containerID": c["containerID"]}});

@@ -27,12 +27,17 @@ const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// A random name suffix from Kubernetes' alphabet (no vowels, no ambiguous digits).
 pub fn random_suffix(n: usize) -> String {
-    (0..n).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect()
+    (0..n)
+        .map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Kubernetes' `SafeEncodeString` of a number: each decimal digit mapped into the alphabet.
 pub fn safe_encode(n: u32) -> String {
-    n.to_string().bytes().map(|b| ALPHABET[b as usize % ALPHABET.len()] as char).collect()
+    n.to_string()
+        .bytes()
+        .map(|b| ALPHABET[b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// FNV-1a (32 bit) of a JSON value's text: template hashes.
@@ -71,12 +76,22 @@ pub(crate) fn put_status(st: &mut State, key: &str, obj: &Value, status: Value) 
 }
 
 /// A condition, keeping the transition time of an equal existing one.
-pub(crate) fn condition(existing: Option<&Value>, ty: &str, status: &str, reason: &str, message: &str) -> Value {
+pub(crate) fn condition(
+    existing: Option<&Value>,
+    ty: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+) -> Value {
     let now = crate::store::now_rfc3339();
-    let old = existing
-        .and_then(|c| c.as_array())
-        .and_then(|cs| cs.iter().find(|c| c["type"] == ty && c["status"] == status && c["reason"] == reason));
-    let since = old.and_then(|c| c.get("lastTransitionTime")).cloned().unwrap_or(json!(now));
+    let old = existing.and_then(|c| c.as_array()).and_then(|cs| {
+        cs.iter()
+            .find(|c| c["type"] == ty && c["status"] == status && c["reason"] == reason)
+    });
+    let since = old
+        .and_then(|c| c.get("lastTransitionTime"))
+        .cloned()
+        .unwrap_or(json!(now));
     let mut c = json!({"type": ty, "status": status, "lastTransitionTime": since});
     if !reason.is_empty() {
         c["reason"] = json!(reason);
@@ -119,7 +134,11 @@ pub fn tick(st: &mut State) {
 
 fn namespaces(st: &mut State) -> bool {
     let mut changed = false;
-    let list: Vec<Value> = st.store.list("namespaces", None).map(|o| (**o).clone()).collect();
+    let list: Vec<Value> = st
+        .store
+        .list("namespaces", None)
+        .map(|o| (**o).clone())
+        .collect();
     for ns in list {
         let name = ns["metadata"]["name"].as_str().unwrap_or("").to_string();
         if ns.pointer("/metadata/deletionTimestamp").is_none() {
@@ -131,13 +150,19 @@ fn namespaces(st: &mut State) -> bool {
             }
             continue;
         }
-        let since = *st.ns_deleting.entry(name.clone()).or_insert_with(Instant::now);
+        let since = *st
+            .ns_deleting
+            .entry(name.clone())
+            .or_insert_with(Instant::now);
         if since.elapsed() < st.spec.namespace_finalize_delay {
             continue;
         }
         for r in RESOURCES.iter().filter(|r| r.stored && r.namespaced) {
-            let names: Vec<String> =
-                st.store.list(&r.key(), Some(&name)).map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_string()).collect();
+            let names: Vec<String> = st
+                .store
+                .list(&r.key(), Some(&name))
+                .map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_string())
+                .collect();
             for n in names {
                 st.store.remove(&r.key(), &name, &n);
             }
@@ -167,12 +192,19 @@ fn bind_claims(st: &mut State) -> bool {
         }
         pvc["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] = json!("yes");
         pvc["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
-        let storage = pvc.pointer("/spec/resources/requests/storage").cloned().unwrap_or(json!("1Gi"));
-        let modes = pvc.pointer("/spec/accessModes").cloned().unwrap_or(json!(["ReadWriteOnce"]));
+        let storage = pvc
+            .pointer("/spec/resources/requests/storage")
+            .cloned()
+            .unwrap_or(json!("1Gi"));
+        let modes = pvc
+            .pointer("/spec/accessModes")
+            .cloned()
+            .unwrap_or(json!(["ReadWriteOnce"]));
         if pvc.pointer("/spec/storageClassName").is_none() {
             pvc["spec"]["storageClassName"] = json!("standard");
         }
-        pvc["status"] = json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}});
+        pvc["status"] =
+            json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}});
         changed |= put(st, "persistentvolumeclaims", pvc);
     }
     changed

@@ -49,8 +49,20 @@ pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
 
 fn expr_matches(e: &Value, get: &dyn Fn(&str) -> Option<String>) -> bool {
     let key = e["key"].as_str().unwrap_or("").to_string();
-    let values: Vec<String> = e["values"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
-    let num = || values.first().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let values: Vec<String> = e["values"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let num = || {
+        values
+            .first()
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
     let req = match e["operator"].as_str().unwrap_or("") {
         "In" => Requirement::In(key.clone(), values),
         "NotIn" => Requirement::NotIn(key.clone(), values),
@@ -70,7 +82,10 @@ fn expr_matches(e: &Value, get: &dyn Fn(&str) -> Option<String>) -> bool {
 /// Whether a node satisfies a pod's `nodeSelector` and required node affinity.
 pub fn matches_affinity(pod_spec: &Value, node: &Value) -> bool {
     let empty = serde_json::Map::new();
-    let labels = node.pointer("/metadata/labels").and_then(Value::as_object).unwrap_or(&empty);
+    let labels = node
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     if let Some(sel) = pod_spec.get("nodeSelector").and_then(Value::as_object) {
         if !sel.iter().all(|(k, v)| labels.get(k) == Some(v)) {
             return false;
@@ -86,8 +101,14 @@ pub fn matches_affinity(pod_spec: &Value, node: &Value) -> bool {
     let name = node["metadata"]["name"].as_str().unwrap_or("").to_string();
     let by_field = |k: &str| (k == "metadata.name").then(|| name.clone());
     terms.iter().any(|term| {
-        let exprs = term["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let fields = term["matchFields"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let exprs = term["matchExpressions"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let fields = term["matchFields"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         (!exprs.is_empty() || !fields.is_empty())
             && exprs.iter().all(|e| expr_matches(e, &by_label))
             && fields.iter().all(|e| expr_matches(e, &by_field))
@@ -95,14 +116,23 @@ pub fn matches_affinity(pod_spec: &Value, node: &Value) -> bool {
 }
 
 fn taints(node: &Value) -> &[Value] {
-    node.pointer("/spec/taints").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    node.pointer("/spec/taints")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// The first reason a node is not eligible for a pod, ignoring resources.
 pub fn constraint_failure(pod_spec: &Value, node: &Value) -> Option<String> {
-    let tolerations = pod_spec["tolerations"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let tolerations = pod_spec["tolerations"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     if node.pointer("/spec/unschedulable") == Some(&json!(true))
-        && !tolerates(tolerations, &json!({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}))
+        && !tolerates(
+            tolerations,
+            &json!({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}),
+        )
     {
         return Some("node(s) were unschedulable".into());
     }
@@ -132,7 +162,11 @@ pub fn fit_failures(req: &Resources, allocatable: &Resources, used: &Resources) 
         let alloc = allocatable.get(name).copied().unwrap_or(0);
         let in_use = used.get(name).copied().unwrap_or(0);
         if in_use + amount > alloc {
-            out.push(if name == "pods" { "Too many pods".to_string() } else { format!("Insufficient {name}") });
+            out.push(if name == "pods" {
+                "Too many pods".to_string()
+            } else {
+                format!("Insufficient {name}")
+            });
         }
     }
     out
@@ -151,7 +185,11 @@ fn free_score(alloc: &Resources, used: &Resources, req: &Resources) -> i128 {
 }
 
 /// Picks a node for a pod: `Ok(node)` or `Err(message)`.
-pub fn pick_node(pod: &Value, nodes: &[(Value, Resources)], used: &BTreeMap<String, Resources>) -> Result<String, String> {
+pub fn pick_node(
+    pod: &Value,
+    nodes: &[(Value, Resources)],
+    used: &BTreeMap<String, Resources>,
+) -> Result<String, String> {
     let req = pods::sched_requests(pod);
     let spec = &pod["spec"];
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
@@ -172,7 +210,10 @@ pub fn pick_node(pod: &Value, nodes: &[(Value, Resources)], used: &BTreeMap<Stri
             continue;
         }
         let score = free_score(alloc, u, &req);
-        if best.as_ref().is_none_or(|(s, n)| score > *s || (score == *s && name < *n)) {
+        if best
+            .as_ref()
+            .is_none_or(|(s, n)| score > *s || (score == *s && name < *n))
+        {
             best = Some((score, name));
         }
     }
@@ -199,28 +240,50 @@ pub fn schedule(st: &mut State) -> bool {
     let nodes: Vec<(Value, Resources)> = st
         .store
         .list("nodes", None)
-        .map(|n| ((**n).clone(), pods::parse_resources(n.pointer("/status/allocatable"))))
+        .map(|n| {
+            (
+                (**n).clone(),
+                pods::parse_resources(n.pointer("/status/allocatable")),
+            )
+        })
         .collect();
-    let mut used: BTreeMap<String, Resources> =
-        nodes.iter().map(|(n, _)| n["metadata"]["name"].as_str().unwrap_or("").to_string()).map(|n| (n.clone(), st.store.node_requests(&n))).collect();
+    let mut used: BTreeMap<String, Resources> = nodes
+        .iter()
+        .map(|(n, _)| n["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .map(|n| (n.clone(), st.store.node_requests(&n)))
+        .collect();
     let mut changed = false;
     for (ns, name) in pending {
-        let Some(pod) = st.store.get("pods", &ns, &name).map(|p| (**p).clone()) else { continue };
-        if pod["spec"]["schedulerName"].as_str().is_some_and(|s| s != "default-scheduler") {
+        let Some(pod) = st.store.get("pods", &ns, &name).map(|p| (**p).clone()) else {
+            continue;
+        };
+        if pod["spec"]["schedulerName"]
+            .as_str()
+            .is_some_and(|s| s != "default-scheduler")
+        {
             continue;
         }
         let conds = pod.pointer("/status/conditions").cloned();
         let mut new = pod.clone();
         match pick_node(&pod, &nodes, &used) {
             Ok(node) => {
-                add_resources(used.entry(node.clone()).or_default(), &pods::sched_requests(&pod));
+                add_resources(
+                    used.entry(node.clone()).or_default(),
+                    &pods::sched_requests(&pod),
+                );
                 new["spec"]["nodeName"] = json!(node);
                 let c = condition(conds.as_ref(), "PodScheduled", "True", "", "");
                 set_condition(&mut new, c);
                 st.counters.scheduled += 1;
             }
             Err(msg) => {
-                let c = condition(conds.as_ref(), "PodScheduled", "False", "Unschedulable", &msg);
+                let c = condition(
+                    conds.as_ref(),
+                    "PodScheduled",
+                    "False",
+                    "Unschedulable",
+                    &msg,
+                );
                 set_condition(&mut new, c);
             }
         }
@@ -264,12 +327,24 @@ mod tests {
 
     #[test]
     fn picks_least_allocated_and_respects_requests() {
-        let nodes = vec![node("a", "2", "4Gi", 0, json!({})), node("b", "8", "16Gi", 0, json!({}))];
-        assert_eq!(pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(), "b");
+        let nodes = vec![
+            node("a", "2", "4Gi", 0, json!({})),
+            node("b", "8", "16Gi", 0, json!({})),
+        ];
+        assert_eq!(
+            pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(),
+            "b"
+        );
         let mut used = BTreeMap::new();
-        used.insert("b".to_string(), pods::parse_resources(Some(&json!({"cpu": "8"}))));
+        used.insert(
+            "b".to_string(),
+            pods::parse_resources(Some(&json!({"cpu": "8"}))),
+        );
         assert_eq!(pick_node(&pod(json!({})), &nodes, &used).unwrap(), "a");
-        used.insert("a".to_string(), pods::parse_resources(Some(&json!({"cpu": "1500m"}))));
+        used.insert(
+            "a".to_string(),
+            pods::parse_resources(Some(&json!({"cpu": "1500m"}))),
+        );
         let err = pick_node(&pod(json!({})), &nodes, &used).unwrap_err();
         assert_eq!(err, "0/2 nodes are available: 2 Insufficient cpu.");
     }
@@ -278,55 +353,135 @@ mod tests {
     fn gpus_and_selectors() {
         let nodes = vec![
             node("cpu", "8", "16Gi", 0, json!({})),
-            node("gpu", "8", "16Gi", 4, json!({"metadata": {"labels": {"nvidia.com/gpu.product": "A100"}}})),
+            node(
+                "gpu",
+                "8",
+                "16Gi",
+                4,
+                json!({"metadata": {"labels": {"nvidia.com/gpu.product": "A100"}}}),
+            ),
         ];
         let gpu_pod = json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "2"}}}]}});
-        assert_eq!(pick_node(&gpu_pod, &nodes, &BTreeMap::new()).unwrap(), "gpu");
+        assert_eq!(
+            pick_node(&gpu_pod, &nodes, &BTreeMap::new()).unwrap(),
+            "gpu"
+        );
         let too_many = json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "5"}}}]}});
-        assert_eq!(pick_node(&too_many, &nodes, &BTreeMap::new()).unwrap_err(), "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.");
+        assert_eq!(
+            pick_node(&too_many, &nodes, &BTreeMap::new()).unwrap_err(),
+            "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+        );
         let sel = pod(json!({"nodeSelector": {"nvidia.com/gpu.product": "A100"}}));
         assert_eq!(pick_node(&sel, &nodes, &BTreeMap::new()).unwrap(), "gpu");
         let aff = |op: &str, vals: Value| {
-            pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": op, "values": vals}]}]}}}}))
+            pod(
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": op, "values": vals}]}]}}}}),
+            )
         };
-        assert_eq!(pick_node(&aff("In", json!(["A100", "H100"])), &nodes, &BTreeMap::new()).unwrap(), "gpu");
-        assert_eq!(pick_node(&aff("NotIn", json!(["A100"])), &nodes, &BTreeMap::new()).unwrap(), "cpu");
-        assert_eq!(pick_node(&aff("Exists", Value::Null), &nodes, &BTreeMap::new()).unwrap(), "gpu");
-        assert_eq!(pick_node(&aff("DoesNotExist", Value::Null), &nodes, &BTreeMap::new()).unwrap(), "cpu");
+        assert_eq!(
+            pick_node(
+                &aff("In", json!(["A100", "H100"])),
+                &nodes,
+                &BTreeMap::new()
+            )
+            .unwrap(),
+            "gpu"
+        );
+        assert_eq!(
+            pick_node(&aff("NotIn", json!(["A100"])), &nodes, &BTreeMap::new()).unwrap(),
+            "cpu"
+        );
+        assert_eq!(
+            pick_node(&aff("Exists", Value::Null), &nodes, &BTreeMap::new()).unwrap(),
+            "gpu"
+        );
+        assert_eq!(
+            pick_node(&aff("DoesNotExist", Value::Null), &nodes, &BTreeMap::new()).unwrap(),
+            "cpu"
+        );
         let err = pick_node(&aff("In", json!(["H100"])), &nodes, &BTreeMap::new()).unwrap_err();
-        assert_eq!(err, "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.");
+        assert_eq!(
+            err,
+            "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+        );
     }
 
     #[test]
     fn cordon_and_taints() {
         let nodes = vec![
-            node("cordoned", "8", "16Gi", 0, json!({"spec": {"unschedulable": true}})),
-            node("master", "8", "16Gi", 0, json!({"spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}})),
-            node("pref", "8", "16Gi", 0, json!({"spec": {"taints": [{"key": "x", "effect": "PreferNoSchedule"}]}})),
+            node(
+                "cordoned",
+                "8",
+                "16Gi",
+                0,
+                json!({"spec": {"unschedulable": true}}),
+            ),
+            node(
+                "master",
+                "8",
+                "16Gi",
+                0,
+                json!({"spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}}),
+            ),
+            node(
+                "pref",
+                "8",
+                "16Gi",
+                0,
+                json!({"spec": {"taints": [{"key": "x", "effect": "PreferNoSchedule"}]}}),
+            ),
         ];
-        assert_eq!(pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(), "pref");
+        assert_eq!(
+            pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(),
+            "pref"
+        );
         let only_two = &nodes[..2];
         assert_eq!(
             pick_node(&pod(json!({})), only_two, &BTreeMap::new()).unwrap_err(),
             "0/2 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 1 node(s) were unschedulable."
         );
-        let tolerant = pod(json!({"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]}));
-        assert_eq!(pick_node(&tolerant, only_two, &BTreeMap::new()).unwrap(), "master");
+        let tolerant = pod(
+            json!({"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]}),
+        );
+        assert_eq!(
+            pick_node(&tolerant, only_two, &BTreeMap::new()).unwrap(),
+            "master"
+        );
         let everything = pod(json!({"tolerations": [{"operator": "Exists"}]}));
         assert!(pick_node(&everything, &nodes[..1], &BTreeMap::new()).is_ok());
-        assert!(toleration_matches(&json!({"key": "k", "value": "v", "effect": "NoSchedule"}), &json!({"key": "k", "value": "v", "effect": "NoSchedule"})));
-        assert!(!toleration_matches(&json!({"key": "k", "value": "w"}), &json!({"key": "k", "value": "v", "effect": "NoSchedule"})));
+        assert!(toleration_matches(
+            &json!({"key": "k", "value": "v", "effect": "NoSchedule"}),
+            &json!({"key": "k", "value": "v", "effect": "NoSchedule"})
+        ));
+        assert!(!toleration_matches(
+            &json!({"key": "k", "value": "w"}),
+            &json!({"key": "k", "value": "v", "effect": "NoSchedule"})
+        ));
     }
 
     #[test]
     fn pod_count_limit() {
-        let nodes = vec![node("a", "8", "16Gi", 0, json!({"status": {"allocatable": {"pods": "1"}}}))];
+        let nodes = vec![node(
+            "a",
+            "8",
+            "16Gi",
+            0,
+            json!({"status": {"allocatable": {"pods": "1"}}}),
+        )];
         let mut used = BTreeMap::new();
-        used.insert("a".to_string(), pods::parse_resources(Some(&json!({"pods": "1"}))));
-        assert_eq!(pick_node(&pod(json!({})), &nodes, &used).unwrap_err(), "0/1 nodes are available: 1 Too many pods.");
-        let by_name = pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}]}}}}));
+        used.insert(
+            "a".to_string(),
+            pods::parse_resources(Some(&json!({"pods": "1"}))),
+        );
+        assert_eq!(
+            pick_node(&pod(json!({})), &nodes, &used).unwrap_err(),
+            "0/1 nodes are available: 1 Too many pods."
+        );
+        let by_name = pod(
+            json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}]}}}}),
+        );
         assert!(pick_node(&by_name, &nodes, &BTreeMap::new()).is_ok());
     }
 }

@@ -8,7 +8,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{condition, controller_ref, def, hash_value, put, put_status, random_suffix, scheduler};
+use super::{
+    condition, controller_ref, def, hash_value, put, put_status, random_suffix, scheduler,
+};
 use crate::admission::pod_defaults;
 use crate::pods;
 use crate::state::State;
@@ -26,7 +28,11 @@ pub fn reconcile(st: &mut State) -> bool {
 }
 
 fn all(st: &State, key: &str) -> Vec<Value> {
-    st.store.list(key, None).filter(|o| o.pointer("/metadata/deletionTimestamp").is_none()).map(|o| (**o).clone()).collect()
+    st.store
+        .list(key, None)
+        .filter(|o| o.pointer("/metadata/deletionTimestamp").is_none())
+        .map(|o| (**o).clone())
+        .collect()
 }
 
 fn uid(o: &Value) -> &str {
@@ -58,15 +64,24 @@ fn controlled(st: &State, owner: &Value, key: &str) -> Vec<Obj> {
 }
 
 fn live_pods(st: &State, owner: &Value) -> Vec<Obj> {
-    controlled(st, owner, "pods").into_iter().filter(|p| !pods::is_terminal(p) && p.pointer("/metadata/deletionTimestamp").is_none()).collect()
+    controlled(st, owner, "pods")
+        .into_iter()
+        .filter(|p| !pods::is_terminal(p) && p.pointer("/metadata/deletionTimestamp").is_none())
+        .collect()
 }
 
 fn replicas(o: &Value) -> i64 {
-    o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
+    o.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
 }
 
 fn labels_with(template: &Value, extra: &[(&str, String)]) -> Map<String, Value> {
-    let mut labels = template.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut labels = template
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for (k, v) in extra {
         labels.insert(k.to_string(), json!(v));
     }
@@ -74,7 +89,14 @@ fn labels_with(template: &Value, extra: &[(&str, String)]) -> Map<String, Value>
 }
 
 /// Creates a pod from a template, owned by `owner`.
-fn create_pod(st: &mut State, owner: &Value, template: &Value, pod_name: &str, labels: Map<String, Value>, tweak: impl FnOnce(&mut Value)) {
+fn create_pod(
+    st: &mut State,
+    owner: &Value,
+    template: &Value,
+    pod_name: &str,
+    labels: Map<String, Value>,
+    tweak: impl FnOnce(&mut Value),
+) {
     let mut meta = json!({"name": pod_name, "namespace": ns(owner), "labels": labels, "ownerReferences": [controller_ref(owner)]});
     if let Some(a) = template.pointer("/metadata/annotations") {
         meta["annotations"] = a.clone();
@@ -106,7 +128,10 @@ fn deployments(st: &mut State) -> bool {
         let owned = controlled(st, &d, "replicasets.apps");
         let want = replicas(&d);
         let revision = |o: &Value| {
-            o.pointer("/metadata/annotations/deployment.kubernetes.io~1revision").and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0)
+            o.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0)
         };
         let max_rev = owned.iter().map(|r| revision(r)).max().unwrap_or(0);
         let current_rev = match owned.iter().find(|r| name(r) == rs_name) {
@@ -142,12 +167,19 @@ fn deployments(st: &mut State) -> bool {
             if replicas(&rs) != target {
                 let mut r = (*rs).clone();
                 r["spec"]["replicas"] = json!(target);
-                r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = json!(want.to_string());
+                r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+                    json!(want.to_string());
                 changed |= put(st, "replicasets.apps", r);
             }
-            let rs_count = rs.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
+            let rs_count = rs
+                .pointer("/status/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             total += rs_count;
-            ready += rs.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0);
+            ready += rs
+                .pointer("/status/readyReplicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             if name(&rs) == rs_name {
                 updated = rs_count;
             }
@@ -157,9 +189,14 @@ fn deployments(st: &mut State) -> bool {
             if !dd["metadata"]["annotations"].is_object() {
                 dd["metadata"]["annotations"] = json!({});
             }
-            dd["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(current_rev.to_string());
+            dd["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                json!(current_rev.to_string());
             changed |= put(st, "deployments.apps", dd.clone());
-            dd = st.store.get("deployments.apps", ns(&d), name(&d)).map(|o| (**o).clone()).unwrap_or(dd);
+            dd = st
+                .store
+                .get("deployments.apps", ns(&d), name(&d))
+                .map(|o| (**o).clone())
+                .unwrap_or(dd);
         }
         let conds = d.pointer("/status/conditions");
         let available = ready >= want;
@@ -177,7 +214,10 @@ fn deployments(st: &mut State) -> bool {
         if total - ready > 0 {
             status["unavailableReplicas"] = json!(total - ready);
         }
-        clean_zero(&mut status, &["readyReplicas", "availableReplicas", "updatedReplicas"]);
+        clean_zero(
+            &mut status,
+            &["readyReplicas", "availableReplicas", "updatedReplicas"],
+        );
         changed |= put_status(st, "deployments.apps", &dd, status);
     }
     changed
@@ -203,13 +243,29 @@ fn replicasets(st: &mut State) -> bool {
         if ps.len() < want {
             for _ in ps.len()..want {
                 let labels = labels_with(&template, &[]);
-                create_pod(st, &rs, &template, &format!("{}-", name(&rs)), labels, |_| {});
+                create_pod(
+                    st,
+                    &rs,
+                    &template,
+                    &format!("{}-", name(&rs)),
+                    labels,
+                    |_| {},
+                );
             }
             changed = true;
         } else if ps.len() > want {
             // unscheduled first, then not ready, then newest
             ps.sort_by_key(|p| {
-                (pods::bound_node(p).is_some(), pods::is_ready(p), std::cmp::Reverse(p["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_string()))
+                (
+                    pods::bound_node(p).is_some(),
+                    pods::is_ready(p),
+                    std::cmp::Reverse(
+                        p["metadata"]["creationTimestamp"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                    ),
+                )
             });
             for p in &ps[..ps.len() - want] {
                 remove_pod(st, p);
@@ -220,7 +276,10 @@ fn replicasets(st: &mut State) -> bool {
         let ready = count_ready(&ps);
         let mut status = json!({"replicas": ps.len(), "fullyLabeledReplicas": ps.len(), "readyReplicas": ready,
                                 "availableReplicas": ready, "observedGeneration": rs["metadata"]["generation"]});
-        clean_zero(&mut status, &["readyReplicas", "availableReplicas", "fullyLabeledReplicas"]);
+        clean_zero(
+            &mut status,
+            &["readyReplicas", "availableReplicas", "fullyLabeledReplicas"],
+        );
         changed |= put_status(st, "replicasets.apps", &rs, status);
     }
     changed
@@ -233,15 +292,26 @@ fn statefulsets(st: &mut State) -> bool {
         let revision = format!("{}-{}", name(&s), hash_value(&template));
         let want = replicas(&s).max(0) as usize;
         let prefix = format!("{}-", name(&s));
-        let ordinal = |p: &Value| name(p).strip_prefix(&prefix).and_then(|x| x.parse::<usize>().ok());
+        let ordinal = |p: &Value| {
+            name(p)
+                .strip_prefix(&prefix)
+                .and_then(|x| x.parse::<usize>().ok())
+        };
         for p in live_pods(st, &s) {
-            let stale = p.pointer("/metadata/labels/controller-revision-hash").and_then(Value::as_str) != Some(revision.as_str());
+            let stale = p
+                .pointer("/metadata/labels/controller-revision-hash")
+                .and_then(Value::as_str)
+                != Some(revision.as_str());
             if ordinal(&p).is_none_or(|i| i >= want) || stale {
                 remove_pod(st, &p);
                 changed = true;
             }
         }
-        let claims: Vec<Value> = s.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).cloned().unwrap_or_default();
+        let claims: Vec<Value> = s
+            .pointer("/spec/volumeClaimTemplates")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for i in 0..want {
             let pod_name = format!("{}-{i}", name(&s));
             if st.store.get("pods", ns(&s), &pod_name).is_some() {
@@ -249,18 +319,28 @@ fn statefulsets(st: &mut State) -> bool {
             }
             for c in &claims {
                 let claim = format!("{}-{pod_name}", name(c));
-                if st.store.get("persistentvolumeclaims", ns(&s), &claim).is_none() {
-                    let labels = s.pointer("/spec/selector/matchLabels").cloned().unwrap_or(json!({}));
+                if st
+                    .store
+                    .get("persistentvolumeclaims", ns(&s), &claim)
+                    .is_none()
+                {
+                    let labels = s
+                        .pointer("/spec/selector/matchLabels")
+                        .cloned()
+                        .unwrap_or(json!({}));
                     let pvc = json!({"metadata": {"name": claim, "namespace": ns(&s), "labels": labels},
                                      "spec": c.get("spec").cloned().unwrap_or(json!({})), "status": {"phase": "Pending"}});
                     st.store.insert(def("persistentvolumeclaims"), pvc);
                 }
             }
-            let labels = labels_with(&template, &[
-                ("controller-revision-hash", revision.clone()),
-                ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
-                ("apps.kubernetes.io/pod-index", i.to_string()),
-            ]);
+            let labels = labels_with(
+                &template,
+                &[
+                    ("controller-revision-hash", revision.clone()),
+                    ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
+                    ("apps.kubernetes.io/pod-index", i.to_string()),
+                ],
+            );
             let service = s.pointer("/spec/serviceName").cloned();
             let pn = pod_name.clone();
             create_pod(st, &s, &template, &pod_name, labels, |pod| {
@@ -273,7 +353,10 @@ fn statefulsets(st: &mut State) -> bool {
                         pod["spec"]["volumes"] = json!([]);
                     }
                     let vol = json!({"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": format!("{}-{pn}", name(c))}});
-                    pod["spec"]["volumes"].as_array_mut().expect("array").push(vol);
+                    pod["spec"]["volumes"]
+                        .as_array_mut()
+                        .expect("array")
+                        .push(vol);
                 }
             });
             changed = true;
@@ -285,7 +368,15 @@ fn statefulsets(st: &mut State) -> bool {
             "currentReplicas": ps.len(), "updatedReplicas": ps.len(), "availableReplicas": ready,
             "currentRevision": revision, "updateRevision": revision, "collisionCount": 0
         });
-        clean_zero(&mut status, &["readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas"]);
+        clean_zero(
+            &mut status,
+            &[
+                "readyReplicas",
+                "availableReplicas",
+                "currentReplicas",
+                "updatedReplicas",
+            ],
+        );
         changed |= put_status(st, "statefulsets.apps", &s, status);
     }
     changed
@@ -319,7 +410,11 @@ fn ds_target(p: &Value) -> Option<String> {
 
 fn daemonsets(st: &mut State) -> bool {
     let mut changed = false;
-    let nodes: Vec<Value> = st.store.list("nodes", None).map(|n| (**n).clone()).collect();
+    let nodes: Vec<Value> = st
+        .store
+        .list("nodes", None)
+        .map(|n| (**n).clone())
+        .collect();
     for ds in all(st, "daemonsets.apps") {
         let template = ds["spec"]["template"].clone();
         let hash = hash_value(&template);
@@ -333,9 +428,14 @@ fn daemonsets(st: &mut State) -> bool {
         let mut covered = Vec::new();
         for p in live_pods(st, &ds) {
             let target = ds_target(&p);
-            let stale = p.pointer("/metadata/labels/controller-revision-hash").and_then(Value::as_str) != Some(hash.as_str());
+            let stale = p
+                .pointer("/metadata/labels/controller-revision-hash")
+                .and_then(Value::as_str)
+                != Some(hash.as_str());
             match target {
-                Some(t) if eligible.contains(&t) && !covered.contains(&t) && !stale => covered.push(t),
+                Some(t) if eligible.contains(&t) && !covered.contains(&t) && !stale => {
+                    covered.push(t)
+                }
                 _ => {
                     remove_pod(st, &p);
                     changed = true;
@@ -343,14 +443,27 @@ fn daemonsets(st: &mut State) -> bool {
             }
         }
         for node in eligible.iter().filter(|n| !covered.contains(n)) {
-            let labels = labels_with(&template, &[("controller-revision-hash", hash.clone()), ("pod-template-generation", "1".into())]);
+            let labels = labels_with(
+                &template,
+                &[
+                    ("controller-revision-hash", hash.clone()),
+                    ("pod-template-generation", "1".into()),
+                ],
+            );
             let tol = spec["tolerations"].clone();
             let node = node.clone();
-            create_pod(st, &ds, &template, &format!("{}-", name(&ds)), labels, move |pod| {
-                pod["spec"]["tolerations"] = tol;
-                pod["spec"]["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            create_pod(
+                st,
+                &ds,
+                &template,
+                &format!("{}-", name(&ds)),
+                labels,
+                move |pod| {
+                    pod["spec"]["tolerations"] = tol;
+                    pod["spec"]["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                     {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}});
-            });
+                },
+            );
             changed = true;
         }
         let ps = live_pods(st, &ds);
@@ -374,19 +487,35 @@ fn jobs(st: &mut State) -> bool {
     let mut changed = false;
     for job in all(st, "jobs.batch") {
         let owned = controlled(st, &job, "pods");
-        let succeeded = owned.iter().filter(|p| pods::phase(p) == "Succeeded").count() as i64;
+        let succeeded = owned
+            .iter()
+            .filter(|p| pods::phase(p) == "Succeeded")
+            .count() as i64;
         let failed = owned.iter().filter(|p| pods::phase(p) == "Failed").count() as i64;
         let active: Vec<&Obj> = owned.iter().filter(|p| !pods::is_terminal(p)).collect();
-        let completions = job.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1);
-        let parallelism = job.pointer("/spec/parallelism").and_then(Value::as_i64).unwrap_or(1);
+        let completions = job
+            .pointer("/spec/completions")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let parallelism = job
+            .pointer("/spec/parallelism")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         let suspended = job.pointer("/spec/suspend") == Some(&json!(true));
         let complete = succeeded >= completions;
         let mut active_n = active.len() as i64;
         if !complete && !suspended {
             let want = parallelism.min(completions - succeeded);
             let template = job["spec"]["template"].clone();
-            for _ in active_n..want {
-                create_pod(st, &job, &template, &format!("{}-", name(&job)), labels_with(&template, &[]), |_| {});
+            while active_n < want {
+                create_pod(
+                    st,
+                    &job,
+                    &template,
+                    &format!("{}-", name(&job)),
+                    labels_with(&template, &[]),
+                    |_| {},
+                );
                 changed = true;
                 active_n += 1;
             }
@@ -402,8 +531,20 @@ fn jobs(st: &mut State) -> bool {
         if complete {
             let conds = job.pointer("/status/conditions");
             status["conditions"] = json!([
-                condition(conds, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
-                condition(conds, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
+                condition(
+                    conds,
+                    "SuccessCriteriaMet",
+                    "True",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods"
+                ),
+                condition(
+                    conds,
+                    "Complete",
+                    "True",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods"
+                ),
             ]);
             status["completionTime"] = old.get("completionTime").cloned().unwrap_or(json!(now));
         }
