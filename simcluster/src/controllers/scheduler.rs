@@ -220,7 +220,8 @@ pub fn pick_node(
     match best {
         Some((_, n)) => Ok(n),
         None => {
-            let parts: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
+            let mut parts: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
+            parts.sort();
             let mut msg = format!("0/{} nodes are available", nodes.len());
             if !parts.is_empty() {
                 msg.push_str(&format!(": {}", parts.join(", ")));

@@ -11,123 +11,17 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::pods;
 use crate::resources::ResourceDef;
-use crate::selectors::LabelSelector;
 use crate::spec::fill_node_status;
 use crate::state::State;
 use crate::store::{new_uid, now_rfc3339};
 
-type Causes = Vec<(String, String)>;
+pub(crate) type Causes = Vec<(String, String)>;
 
-const NODE_PORT_MIN: u16 = 30000;
-const NODE_PORT_MAX: u16 = 32767;
+mod service;
+mod validate;
 
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
-}
-
-fn is_label_key(s: &str) -> bool {
-    let (prefix, name) = match s.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, s),
-    };
-    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
-}
-
-fn validate_meta(def: &ResourceDef, obj: &Value, causes: &mut Causes) {
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let label_names = matches!(def.plural, "namespaces" | "services");
-    if name.is_empty() {
-        causes.push((
-            "metadata.name".into(),
-            "Required value: name or generateName is required".into(),
-        ));
-    } else if (label_names && !is_dns_label(name)) || (!label_names && !is_dns_subdomain(name)) {
-        causes.push((
-            "metadata.name".into(),
-            format!("Invalid value: \"{name}\": a lowercase RFC 1123 {} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", if label_names { "label" } else { "subdomain" }),
-        ));
-    }
-    if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
-        for (k, v) in labels {
-            let v = v.as_str().unwrap_or("");
-            if !is_label_key(k) {
-                causes.push(("metadata.labels".into(), format!("Invalid value: \"{k}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")));
-            }
-            if !is_label_value(v) {
-                causes.push(("metadata.labels".into(), format!("Invalid value: \"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")));
-            }
-        }
-    }
-}
-
-fn validate_pod_spec(spec: &Value, prefix: &str, causes: &mut Causes) {
-    let containers = spec.get("containers").and_then(Value::as_array);
-    match containers {
-        None => causes.push((format!("{prefix}.containers"), "Required value".into())),
-        Some(cs) if cs.is_empty() => {
-            causes.push((format!("{prefix}.containers"), "Required value".into()))
-        }
-        Some(cs) => {
-            for (i, c) in cs.iter().enumerate() {
-                if c.get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
-                    causes.push((
-                        format!("{prefix}.containers[{i}].name"),
-                        "Required value".into(),
-                    ));
-                }
-                if c.get("image")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
-                    causes.push((
-                        format!("{prefix}.containers[{i}].image"),
-                        "Required value".into(),
-                    ));
-                }
-                for (kind, res) in [
-                    ("requests", c.pointer("/resources/requests")),
-                    ("limits", c.pointer("/resources/limits")),
-                ] {
-                    for (k, q) in res.and_then(Value::as_object).into_iter().flatten() {
-                        let s = q
-                            .as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| q.to_string());
-                        if crate::quantity::Quantity::parse(&s).is_err() {
-                            causes.push((format!("{prefix}.containers[{i}].resources.{kind}[{k}]"), format!("Invalid value: \"{s}\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")));
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
+use service::service_admit;
+use validate::{check_selector, validate_meta, validate_pod_spec};
 
 /// Pod defaults applied on create (also to controller-made pods).
 pub fn pod_defaults(pod: &mut Value) {
@@ -209,41 +103,7 @@ pub fn namespace_defaults(mut ns: Value) -> Value {
     ns
 }
 
-fn check_selector(obj: &Value, causes: &mut Causes) {
-    let Some(sel) = obj.pointer("/spec/selector").filter(|s| !s.is_null()) else {
-        causes.push(("spec.selector".into(), "Required value".into()));
-        return;
-    };
-    let parsed = match LabelSelector::from_object(Some(sel)) {
-        Ok(p) => p,
-        Err(e) => {
-            causes.push(("spec.selector".into(), format!("Invalid value: {e}")));
-            return;
-        }
-    };
-    if parsed.is_empty() {
-        causes.push((
-            "spec.selector".into(),
-            "Invalid value: empty selector is invalid for deployment".into(),
-        ));
-    }
-    let empty = serde_json::Map::new();
-    let labels = obj
-        .pointer("/spec/template/metadata/labels")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    if !parsed.matches(labels) {
-        causes.push((
-            "spec.template.metadata.labels".into(),
-            format!(
-                "Invalid value: {}: `selector` does not match template `labels`",
-                Value::Object(labels.clone())
-            ),
-        ));
-    }
-}
-
-fn default_fields(target: &mut Value, defaults: &[(&str, Value)]) {
+pub(crate) fn default_fields(target: &mut Value, defaults: &[(&str, Value)]) {
     for (k, v) in defaults {
         if target.get(*k).is_none() {
             target[*k] = v.clone();
@@ -260,178 +120,6 @@ fn invalid(def: &ResourceDef, obj: &Value, causes: Causes) -> ApiResult<()> {
         .and_then(Value::as_str)
         .unwrap_or("");
     Err(ApiError::invalid(def.kind, def.group, name, &causes))
-}
-
-fn used_node_ports(st: &State, except: Option<(&str, &str)>) -> Vec<u16> {
-    let mut used = Vec::new();
-    for svc in st.store.list("services", None) {
-        let key = (
-            svc["metadata"]["namespace"].as_str().unwrap_or(""),
-            svc["metadata"]["name"].as_str().unwrap_or(""),
-        );
-        if Some(key) == except {
-            continue;
-        }
-        for p in svc
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(np) = p.get("nodePort").and_then(Value::as_u64) {
-                used.push(np as u16);
-            }
-        }
-    }
-    used
-}
-
-/// Defaults a service and allocates its ClusterIP and NodePorts.
-fn service_admit(st: &mut State, svc: &mut Value, old: Option<&Value>, causes: &mut Causes) {
-    let spec = &mut svc["spec"];
-    default_fields(
-        spec,
-        &[
-            ("type", json!("ClusterIP")),
-            ("sessionAffinity", json!("None")),
-        ],
-    );
-    let ty = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
-    if !matches!(
-        ty.as_str(),
-        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName"
-    ) {
-        causes.push(("spec.type".into(), format!("Unsupported value: \"{ty}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"")));
-        return;
-    }
-    if ty == "ExternalName" {
-        return;
-    }
-    let old_ip = old
-        .and_then(|o| o.pointer("/spec/clusterIP"))
-        .and_then(Value::as_str)
-        .map(String::from);
-    match (
-        spec.get("clusterIP")
-            .and_then(Value::as_str)
-            .map(String::from),
-        old_ip,
-    ) {
-        (Some(new), Some(old)) if !new.is_empty() && new != old => {
-            causes.push((
-                "spec.clusterIP".into(),
-                format!("Invalid value: \"{new}\": field is immutable"),
-            ));
-        }
-        (None, Some(old)) | (Some(_), Some(old)) => spec["clusterIP"] = json!(old),
-        (Some(ip), None) if !ip.is_empty() => {}
-        _ => {
-            let n = st.cluster_ip_next;
-            st.cluster_ip_next += 1;
-            spec["clusterIP"] = json!(format!("10.96.{}.{}", n / 250, n % 250 + 2));
-        }
-    }
-    if spec["clusterIP"] != "None" {
-        spec["clusterIPs"] = json!([spec["clusterIP"].clone()]);
-    }
-    default_fields(
-        spec,
-        &[
-            ("ipFamilies", json!(["IPv4"])),
-            ("ipFamilyPolicy", json!("SingleStack")),
-            ("internalTrafficPolicy", json!("Cluster")),
-        ],
-    );
-    let wants_node_ports = ty == "NodePort" || ty == "LoadBalancer";
-    if wants_node_ports {
-        default_fields(spec, &[("externalTrafficPolicy", json!("Cluster"))]);
-    }
-    if ty == "LoadBalancer" {
-        default_fields(spec, &[("allocateLoadBalancerNodePorts", json!(true))]);
-        if svc.pointer("/status/loadBalancer").is_none() {
-            svc["status"] = json!({"loadBalancer": {}});
-        }
-    }
-    let spec = &mut svc["spec"];
-    let ports = spec.get_mut("ports").and_then(Value::as_array_mut);
-    let Some(ports) = ports.filter(|p| !p.is_empty()) else {
-        if spec["clusterIP"] != "None" {
-            causes.push(("spec.ports".into(), "Required value".into()));
-        }
-        return;
-    };
-    let ns = svc_key(old);
-    let mut used = used_node_ports(st, ns.as_ref().map(|(a, b)| (a.as_str(), b.as_str())));
-    let old_ports: Vec<Value> = old
-        .and_then(|o| o.pointer("/spec/ports"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for (i, p) in ports.iter_mut().enumerate() {
-        let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
-        if !(1..=65535).contains(&port) {
-            causes.push((
-                format!("spec.ports[{i}].port"),
-                format!("Invalid value: {port}: must be between 1 and 65535, inclusive"),
-            ));
-        }
-        default_fields(
-            p,
-            &[("protocol", json!("TCP")), ("targetPort", json!(port))],
-        );
-        if !wants_node_ports {
-            if let Some(m) = p.as_object_mut() {
-                m.remove("nodePort");
-            }
-            continue;
-        }
-        let requested = p
-            .get("nodePort")
-            .and_then(Value::as_u64)
-            .filter(|n| *n != 0);
-        let previous = old_ports
-            .iter()
-            .find(|o| o["port"] == port)
-            .and_then(|o| o.get("nodePort"))
-            .and_then(Value::as_u64);
-        let np = match requested.or(previous) {
-            Some(n) if !(NODE_PORT_MIN as u64..=NODE_PORT_MAX as u64).contains(&n) => {
-                causes.push((format!("spec.ports[{i}].nodePort"), format!("Invalid value: {n}: provided port is not in the valid range. The range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}")));
-                continue;
-            }
-            Some(n) if used.contains(&(n as u16)) => {
-                causes.push((
-                    format!("spec.ports[{i}].nodePort"),
-                    format!("Invalid value: {n}: provided port is already allocated"),
-                ));
-                continue;
-            }
-            Some(n) => n as u16,
-            None => {
-                let free: Vec<u16> = (NODE_PORT_MIN..=NODE_PORT_MAX)
-                    .filter(|n| !used.contains(n))
-                    .collect();
-                if free.is_empty() {
-                    causes.push((
-                        format!("spec.ports[{i}].nodePort"),
-                        "Internal error: range is full".into(),
-                    ));
-                    continue;
-                }
-                free[rand::random::<usize>() % free.len()]
-            }
-        };
-        used.push(np);
-        p["nodePort"] = json!(np);
-    }
-}
-
-fn svc_key(old: Option<&Value>) -> Option<(String, String)> {
-    let o = old?;
-    Some((
-        o["metadata"]["namespace"].as_str()?.to_string(),
-        o["metadata"]["name"].as_str()?.to_string(),
-    ))
 }
 
 /// Defaults and validates an object about to be created; may allocate.
@@ -725,6 +413,7 @@ pub fn admit_update(
 
 #[cfg(test)]
 mod tests {
+    use super::validate::{is_dns_label, is_dns_subdomain, is_label_key, is_label_value};
     use super::*;
 
     #[test]

@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 use crate::resources::ResourceDef;
 use crate::store::Obj;
 
+mod workloads;
+
 /// What each row carries in `object` (`?includeObject=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IncludeObject {
@@ -82,7 +84,7 @@ pub fn human_duration(secs: i64) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
-fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
@@ -126,7 +128,7 @@ pub fn selector_string(sel: Option<&Value>) -> String {
     parts.join(",")
 }
 
-fn or_none(s: String) -> String {
+pub(crate) fn or_none(s: String) -> String {
     if s.is_empty() {
         "<none>".into()
     } else {
@@ -134,11 +136,11 @@ fn or_none(s: String) -> String {
     }
 }
 
-fn str_at<'a>(o: &'a Value, p: &str) -> &'a str {
+pub(crate) fn str_at<'a>(o: &'a Value, p: &str) -> &'a str {
     o.pointer(p).and_then(Value::as_str).unwrap_or("")
 }
 
-fn int_at(o: &Value, p: &str) -> i64 {
+pub(crate) fn int_at(o: &Value, p: &str) -> i64 {
     o.pointer(p).and_then(Value::as_i64).unwrap_or(0)
 }
 
@@ -211,7 +213,7 @@ pub fn pod_status(pod: &Value) -> String {
     reason
 }
 
-fn containers_images(template_spec: &Value) -> (String, String) {
+pub(crate) fn containers_images(template_spec: &Value) -> (String, String) {
     let cs = template_spec["containers"]
         .as_array()
         .cloned()
@@ -221,12 +223,12 @@ fn containers_images(template_spec: &Value) -> (String, String) {
     (names.join(","), images.join(","))
 }
 
-fn col(name: &str, ty: &str, priority: u8) -> Value {
+pub(crate) fn col(name: &str, ty: &str, priority: u8) -> Value {
     let format = if name == "Name" { "name" } else { "" };
     json!({"name": name, "type": ty, "format": format, "description": "", "priority": priority})
 }
 
-type Row = Vec<Value>;
+pub(crate) type Row = Vec<Value>;
 
 fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
     let name = json!(o["metadata"]["name"]);
@@ -380,7 +382,7 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
             )
         }
         "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs" => {
-            workload_row(def.plural, o, name, age)
+            workloads::workload_row(def.plural, o, name, age)
         }
         "namespaces" => (
             vec![s("Name"), s("Status"), s("Age")],
@@ -490,223 +492,6 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
             )
         }
         _ => (vec![s("Name"), s("Age")], vec![name, age]),
-    }
-}
-
-fn workload_row(plural: &str, o: &Value, name: Value, age: Value) -> (Vec<Value>, Row) {
-    let s = |x: &str| col(x, "string", 0);
-    let w = |x: &str| col(x, "string", 1);
-    let i = |x: &str| col(x, "integer", 0);
-    let tspec = if plural == "cronjobs" {
-        o.pointer("/spec/jobTemplate/spec/template/spec")
-    } else {
-        o.pointer("/spec/template/spec")
-    };
-    let (containers, images) = containers_images(tspec.unwrap_or(&Value::Null));
-    let selector = json!(or_none(selector_string(o.pointer("/spec/selector"))));
-    let desired = o
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
-    let st = |k: &str| int_at(o, &format!("/status/{k}"));
-    match plural {
-        "deployments" => (
-            vec![
-                s("Name"),
-                s("Ready"),
-                i("Up-to-date"),
-                i("Available"),
-                s("Age"),
-                w("Containers"),
-                w("Images"),
-                w("Selector"),
-            ],
-            vec![
-                name,
-                json!(format!("{}/{desired}", st("readyReplicas"))),
-                json!(st("updatedReplicas")),
-                json!(st("availableReplicas")),
-                age,
-                json!(containers),
-                json!(images),
-                selector,
-            ],
-        ),
-        "replicasets" => (
-            vec![
-                s("Name"),
-                i("Desired"),
-                i("Current"),
-                i("Ready"),
-                s("Age"),
-                w("Containers"),
-                w("Images"),
-                w("Selector"),
-            ],
-            vec![
-                name,
-                json!(desired),
-                json!(st("replicas")),
-                json!(st("readyReplicas")),
-                age,
-                json!(containers),
-                json!(images),
-                selector,
-            ],
-        ),
-        "statefulsets" => (
-            vec![
-                s("Name"),
-                s("Ready"),
-                s("Age"),
-                w("Containers"),
-                w("Images"),
-            ],
-            vec![
-                name,
-                json!(format!("{}/{desired}", st("readyReplicas"))),
-                age,
-                json!(containers),
-                json!(images),
-            ],
-        ),
-        "daemonsets" => {
-            let ns: Vec<String> = o
-                .pointer("/spec/template/spec/nodeSelector")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect();
-            (
-                vec![
-                    s("Name"),
-                    i("Desired"),
-                    i("Current"),
-                    i("Ready"),
-                    i("Up-to-date"),
-                    i("Available"),
-                    s("Node Selector"),
-                    s("Age"),
-                    w("Containers"),
-                    w("Images"),
-                    w("Selector"),
-                ],
-                vec![
-                    name,
-                    json!(st("desiredNumberScheduled")),
-                    json!(st("currentNumberScheduled")),
-                    json!(st("numberReady")),
-                    json!(st("updatedNumberScheduled")),
-                    json!(st("numberAvailable")),
-                    json!(or_none(ns.join(","))),
-                    age,
-                    json!(containers),
-                    json!(images),
-                    selector,
-                ],
-            )
-        }
-        "jobs" => {
-            let completions = o.pointer("/spec/completions").and_then(Value::as_i64);
-            let comp = match completions {
-                Some(c) => format!("{}/{c}", st("succeeded")),
-                None => format!(
-                    "{}/1 of {}",
-                    st("succeeded"),
-                    int_at(o, "/spec/parallelism")
-                ),
-            };
-            let conds = o
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let has = |t: &str| {
-                conds
-                    .iter()
-                    .any(|c| c["type"] == t && c["status"] == "True")
-            };
-            let status = if has("Complete") {
-                "Complete"
-            } else if has("Failed") {
-                "Failed"
-            } else if o.pointer("/spec/suspend") == Some(&json!(true)) {
-                "Suspended"
-            } else {
-                "Running"
-            };
-            let duration = match (
-                parse_time(&o["status"]["startTime"]),
-                parse_time(&o["status"]["completionTime"]),
-            ) {
-                (Some(s), Some(e)) => human_duration((e - s).num_seconds()),
-                (Some(s), None) => human_duration((Utc::now() - s).num_seconds()),
-                _ => String::new(),
-            };
-            (
-                vec![
-                    s("Name"),
-                    s("Status"),
-                    s("Completions"),
-                    s("Duration"),
-                    s("Age"),
-                    w("Containers"),
-                    w("Images"),
-                    w("Selector"),
-                ],
-                vec![
-                    name,
-                    json!(status),
-                    json!(comp),
-                    json!(duration),
-                    age,
-                    json!(containers),
-                    json!(images),
-                    selector,
-                ],
-            )
-        }
-        _ => {
-            let last = match parse_time(&o["status"]["lastScheduleTime"]) {
-                Some(t) => human_duration((Utc::now() - t).num_seconds()),
-                None => "<none>".into(),
-            };
-            let active = o
-                .pointer("/status/active")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            (
-                vec![
-                    s("Name"),
-                    s("Schedule"),
-                    s("Timezone"),
-                    s("Suspend"),
-                    i("Active"),
-                    s("Last Schedule"),
-                    s("Age"),
-                    w("Containers"),
-                    w("Images"),
-                    w("Selector"),
-                ],
-                vec![
-                    name,
-                    json!(str_at(o, "/spec/schedule")),
-                    json!(or_none(str_at(o, "/spec/timeZone").into())),
-                    json!(if o.pointer("/spec/suspend") == Some(&json!(true)) {
-                        "True"
-                    } else {
-                        "False"
-                    }),
-                    json!(active),
-                    json!(last),
-                    age,
-                    json!(containers),
-                    json!(images),
-                    json!("<none>"),
-                ],
-            )
-        }
     }
 }
 
