@@ -35,11 +35,12 @@ const BUILTIN_PLUGINS: &[(&str, &str, &str)] = &[
     ("kboss", "endpoint", "kboss.wasm"),
     ("pricing", "pricing", "pricing.wasm"),
     ("pcapi", "endpoint", "pcapi.wasm"),
+    ("scheduling", "scheduling", "scheduling.wasm"),
 ];
 
 /// Standalone example plugins (own `[workspace]`, under `examples/`), built
 /// so the tests can install them through the admin API like a third party.
-const EXAMPLES: &[&str] = &["hello-plugin", "volume-discount"];
+const EXAMPLES: &[&str] = &["hello-plugin", "volume-discount", "headroom-scheduler"];
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 const ROLES: &[&str] = &["endpoint", "pricing", "scheduling"];

@@ -71,7 +71,7 @@ grants = ["log", "inventory", "pricing", "scheduling", "kubernetes"]
 
 [plugins.pcapi]
 role = "endpoint"
-grants = ["log", "inventory", "kubernetes"]
+grants = ["log", "inventory", "kubernetes", "scheduling"]
 
 [plugins.pricing]
 role = "pricing"

@@ -10,4 +10,5 @@ mod kboss_centers;
 mod ops;
 mod pcapi;
 mod routing;
+mod scheduling;
 mod swap;

@@ -80,6 +80,7 @@ impl scheduling::Host for PluginState {
         &mut self,
         products: Vec<scheduling::Product>,
         nodes: Vec<scheduling::Node>,
+        explain: bool,
     ) -> Result<Vec<scheduling::Verdict>, scheduling::Error> {
         let unavailable = |m: String| scheduling::Error::Unavailable(m);
         let Some(handle) = self.services.engines.scheduling.load_full() else {
@@ -102,7 +103,7 @@ impl scheduling::Host for PluginState {
                 .instantiate_async(&mut store)
                 .await?;
             e.computehub_platform_scheduling()
-                .call_fit(&mut store, &products, &nodes)
+                .call_fit(&mut store, &products, &nodes, explain)
                 .await
         })
         .await;

@@ -3,12 +3,15 @@
 //!
 //! - `get_cluster_pods`, `get_cluster_nodes`: kubectl-style boards;
 //! - `node_label_opt`, `node_state_switch`, `delete_cluster_node`: node operations;
+//! - `determine_accommodat`: products no single node can hold, through the
+//!   `scheduling` capability (the active scheduling engine);
 //! - `yaml_apply_delete`: a resource instance rendered from the documented
 //!   parameters, applied (server-side apply) or deleted.
 //!
 //! Bad parameters answer 400 and cluster failures 502/503/504, each with the
 //! documented failure envelope (`status: false`).
 
+mod accommodate;
 mod boards;
 mod cluster;
 mod nodes;
@@ -53,6 +56,15 @@ impl Plugin for Pcapi {
                 with_master(route::get(&path("get_cluster_nodes"), AuthScheme::Basic))
                     .summary("Every node of the cluster, as kubectl shows them")
                     .tag("pcapi"),
+                with_master(route::get(&path("determine_accommodat"), AuthScheme::Basic))
+                    .summary("Ids of the products no single node can hold (bare JSON array)")
+                    .query_param(
+                        "resources",
+                        true,
+                        "JSON array of products: [{\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}}]",
+                    )
+                    .query_param("explain", false, "true: per product, its node or every node's shortfalls")
+                    .tag("pcapi"),
                 with_master(route::post(&path("node_label_opt"), AuthScheme::Basic))
                     .summary("Label or unlabel a node")
                     .query_param("worker_node", true, "Node name")
@@ -93,6 +105,7 @@ impl Plugin for Pcapi {
         let result = match (req.method, name) {
             (Method::Get, "get_cluster_pods") => boards::pods(&params),
             (Method::Get, "get_cluster_nodes") => boards::nodes(&params),
+            (Method::Get, "determine_accommodat") => accommodate::determine(&params),
             (Method::Post, "node_label_opt") => nodes::label(&params),
             (Method::Post, "node_state_switch") => nodes::state_switch(&params),
             (Method::Post, "delete_cluster_node") => nodes::delete(&params),

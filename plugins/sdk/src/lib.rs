@@ -14,6 +14,9 @@
 //! - [`log`]: logging through the host's `log` capability;
 //! - [`inventory`]: the `inventory` capability plus value/row helpers;
 //! - [`kubectl`]: kubectl's columns (ages, pod READY/STATUS, node STATUS/ROLES);
+//! - [`quantity`]: Kubernetes quantities in base units;
+//! - [`placement`]: the fit rules scheduling engines apply;
+//! - [`capacity`]: products and nodes for capacity checks;
 //! - [`workload`]: resource instances rendered into Kubernetes manifests;
 //! - [`error`]: [`ApiError`], one typed error for a handler's failure paths;
 //! - [`pricing_engine`] and [`scheduling_engine`]: the bindings of the two
@@ -58,13 +61,16 @@
 //! only what the operator grants you (a plugin that never logs and never
 //! touches the inventory imports neither).
 
+pub mod capacity;
 pub mod envelope;
 pub mod error;
 pub mod inventory;
 pub mod kubectl;
 pub mod log;
 pub mod params;
+pub mod placement;
 pub mod pricing_rules;
+pub mod quantity;
 mod request;
 pub mod response;
 pub mod route;
