@@ -141,6 +141,67 @@ impl Kb {
         self.post("cpcnode/add_cpcnode", &params).await
     }
 
+    /// `add_cpcwidget` into `clusterid`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn widget(
+        &self,
+        cpcid: &str,
+        clusterid: &str,
+        kind: &str,
+        model: &str,
+        price: &str,
+        unit: &str,
+        stock: &str,
+        add_opt: &str,
+    ) -> (u16, Value) {
+        self.post(
+            "cpcwidget/add_cpcwidget",
+            &[
+                ("cpcid", cpcid),
+                ("clusterid", clusterid),
+                ("type", kind),
+                ("resource_unit", unit),
+                ("unit_price", price),
+                ("model", model),
+                ("stock", stock),
+                ("charge_unit", "小时"),
+                ("account_unit", "元"),
+                ("add_opt", add_opt),
+            ],
+        )
+        .await
+    }
+
+    /// The document's components (memory priced per Mi, as the accrual
+    /// example prices it) with `stock` of each in `clusterid`.
+    pub async fn document_widgets(&self, cpcid: &str, clusterid: &str, stock: &[&str; 4]) {
+        let example = [
+            ("cpu", "INTEL(R) XEON(R) PLATINUM 8582C", "1.5", "核"),
+            ("memory", "Samsung DDR4 DIMMs", "0.005", "Mi"),
+            ("disk", "DATA", "0.01", "Gi"),
+            ("gpu", "RTX5090-32G", "6", "卡"),
+        ];
+        for ((kind, model, price, unit), n) in example.iter().zip(stock) {
+            let (status, body) = self
+                .widget(cpcid, clusterid, kind, model, price, unit, n, "no")
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let others = [
+            ("cpu", "STANDARD", "2.2", "核"),
+            ("cpu", "AMD EPYC 7542 32-Core Processor", "0.8", "核"),
+            ("disk", "SYS", "0.005", "Gi"),
+            ("gpu", "A100-80G", "18", "卡"),
+            ("memory", "Kingston FURY", "0.0002", "Gi"),
+        ];
+        for (kind, model, price, unit) in others {
+            let (status, body) = self
+                .widget(cpcid, clusterid, kind, model, price, unit, "0", "no")
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+
     /// A cluster record in `org`'s center, as the cluster install flow
     /// leaves it (no kboss endpoint creates one).
     pub fn cluster(&self, org: &str, cpcid: &str, name: &str, controller: Option<&str>) -> String {
