@@ -16,12 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use computehub::auth::AdminToken;
 use computehub::config::Config;
-use computehub::registry::Registry;
 use computehub::runtime::bindings::wit_types::{Method, Request};
 use computehub::runtime::{call, CallContext, HostServices, Limits, Runtime};
-use computehub::server::{self, metrics::Metrics, App};
+use computehub::server;
 use computehub::store::Store;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -119,22 +117,15 @@ async fn plugin_server(dir: &std::path::Path) -> std::net::SocketAddr {
     let plugins = dir.join("plugins-dir");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
     std::fs::copy(format!("{PLUGINS}/echo_v1.wasm"), plugins.join("echo.wasm")).expect("copy echo");
-    let store = Arc::new(Store::open(&dir.join("data")).expect("store"));
-    let runtime = Runtime::new(
+    let (app, _) = computehub::cli::open_app(
+        &dir.join("data"),
         dir.join("cache"),
-        Limits::default(),
-        services(store.clone()),
+        Config::default(),
+        Some(&plugins),
+        Some("bench".into()),
     )
-    .expect("runtime");
-    let registry = Registry::new(runtime, Config::default(), dir.join("data"), &[]);
-    registry.boot(Some(&plugins)).await.expect("boot");
-    let (admin, _) = AdminToken::load(&dir.join("data"), Some("bench".into())).expect("admin");
-    let app = Arc::new(App {
-        registry,
-        store,
-        admin,
-        metrics: Metrics::default(),
-    });
+    .await
+    .expect("app");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(server::serve(listener, app, std::future::pending()));

@@ -228,6 +228,30 @@ fn registry(
     ))
 }
 
+/// The application over a data dir, its plugins booted: what `serve` runs
+/// (and what the benchmarks run in-process). The second value is a newly
+/// generated admin token, present only on the very first start.
+pub async fn open_app(
+    data_dir: &Path,
+    cache_dir: PathBuf,
+    config: Config,
+    plugins_dir: Option<&Path>,
+    admin_token: Option<String>,
+) -> anyhow::Result<(Arc<App>, Option<String>)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let (admin, fresh_token) = AdminToken::load(data_dir, admin_token)?;
+    let (registry, store) = registry(data_dir, cache_dir, config)?;
+    registry.boot(plugins_dir).await?;
+    let app = Arc::new(App {
+        registry,
+        store,
+        admin,
+        metrics: Metrics::default(),
+    });
+    Ok((app, fresh_token))
+}
+
 async fn serve(
     listen: Option<String>,
     data_dir: PathBuf,
@@ -239,12 +263,14 @@ async fn serve(
     let listen = listen
         .or_else(|| config.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-    let (admin, fresh_token) =
-        AdminToken::load(&data_dir, std::env::var("COMPUTEHUB_ADMIN_TOKEN").ok())?;
-    let (registry, store) = registry(&data_dir, cache_dir, config)?;
-    registry.boot(plugins_dir.as_deref()).await?;
+    let (app, fresh_token) = open_app(
+        &data_dir,
+        cache_dir,
+        config,
+        plugins_dir.as_deref(),
+        std::env::var("COMPUTEHUB_ADMIN_TOKEN").ok(),
+    )
+    .await?;
     if let Some(token) = fresh_token {
         println!(
             "admin token (shown once; its hash is kept in {}):",
@@ -253,18 +279,12 @@ async fn serve(
         println!("{token}");
     }
     if demo {
-        crate::demo::seed(&store)?;
+        crate::demo::seed(&app.store)?;
     }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App {
-        registry,
-        store,
-        admin,
-        metrics: Metrics::default(),
-    });
     tracing::info!(%addr, "computehub listening");
     println!("listening on http://{addr}");
     server::serve(listener, app, shutdown_signal()).await
