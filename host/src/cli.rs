@@ -278,13 +278,13 @@ async fn serve(
         );
         println!("{token}");
     }
-    if demo {
-        crate::demo::seed(&app.store)?;
-    }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    if demo {
+        crate::demo::seed(&app.store, &format!("http://{addr}"))?;
+    }
     tracing::info!(%addr, "computehub listening");
     println!("listening on http://{addr}");
     server::serve(listener, app, shutdown_signal()).await

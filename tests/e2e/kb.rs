@@ -240,6 +240,9 @@ impl Kb {
     }
 }
 
+/// Extra parameters, the status they must get, and what the message names.
+pub type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+
 pub const JOIN_TOKEN: &str = "nt80u6.gzpj9dxsrw79270c";
 pub const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    client-key-data: S3CR3T-KEY-DATA\n";
 

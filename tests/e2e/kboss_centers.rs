@@ -182,12 +182,7 @@ async fn bad_center_parameters_are_refused_by_name_and_change_nothing() {
 
     // The same name twice: 409, one center.
     let id = k.center("c").await;
-    let (status, body) = k
-        .post(
-            "cpclist/add_cpclist",
-            &base.iter().copied().collect::<Vec<_>>(),
-        )
-        .await;
+    let (status, body) = k.post("cpclist/add_cpclist", &base).await;
     assert!(failure(status, &body, 409).contains("name"));
 
     // Update and delete need the id, with the documented message.

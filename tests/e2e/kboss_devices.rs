@@ -229,25 +229,25 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
 async fn bad_device_parameters_are_refused_by_name_and_change_nothing() {
     let k = Kb::start();
     let cpcid = k.center("c").await;
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
-        (&[("cpcid", "")], 400, "无算力中心ID"),
-        (&[("ip", "192.168.0.300")], 400, "`ip`"),
-        (&[("name", "")], 400, "`name`"),
-        (&[("devicetype", "2")], 400, "`devicetype`"),
-        (&[("sshport", "70000")], 400, "`sshport`"),
-        (&[("sshport", "ssh")], 400, "`sshport`"),
-        (&[("adminpwd", "")], 400, "`adminpwd`"),
-        (&[("node_status", "busy")], 400, "`node_status`"),
-        (&[("external_ip", "somewhere")], 400, "`external_ip`"),
-        (&[("cpu_stock", "-1")], 400, "`cpu_stock`"),
-        (&[("gpu_stock", "1.5")], 400, "`gpu_stock`"),
-        (&[("role", "boss")], 400, "`role`"),
-        (&[("export_date", "2025-02-30")], 400, "`export_date`"),
-        (&[("cpcid", "AROU9udKtPNyh0AZtO_WY")], 404, "`cpcid`"),
+    let cases: Vec<Case> = vec![
+        (vec![("cpcid", "")], 400, "无算力中心ID"),
+        (vec![("ip", "192.168.0.300")], 400, "`ip`"),
+        (vec![("name", "")], 400, "`name`"),
+        (vec![("devicetype", "2")], 400, "`devicetype`"),
+        (vec![("sshport", "70000")], 400, "`sshport`"),
+        (vec![("sshport", "ssh")], 400, "`sshport`"),
+        (vec![("adminpwd", "")], 400, "`adminpwd`"),
+        (vec![("node_status", "busy")], 400, "`node_status`"),
+        (vec![("external_ip", "somewhere")], 400, "`external_ip`"),
+        (vec![("cpu_stock", "-1")], 400, "`cpu_stock`"),
+        (vec![("gpu_stock", "1.5")], 400, "`gpu_stock`"),
+        (vec![("role", "boss")], 400, "`role`"),
+        (vec![("export_date", "2025-02-30")], 400, "`export_date`"),
+        (vec![("cpcid", "AROU9udKtPNyh0AZtO_WY")], 404, "`cpcid`"),
     ];
     for (extra, status, needle) in cases {
-        let (got, body) = k.device(&cpcid, "d", extra).await;
-        let msg = failure(got, &body, *status);
+        let (got, body) = k.device(&cpcid, "d", &extra).await;
+        let msg = failure(got, &body, status);
         assert!(msg.contains(needle), "{extra:?}: {msg}");
     }
     let (status, body) = k

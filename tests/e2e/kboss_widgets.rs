@@ -252,7 +252,7 @@ async fn bad_widget_parameters_are_refused_by_name_and_change_nothing() {
     let a = k.cluster(ORG, &cpcid, "a", None);
     let elsewhere = k.center("c2").await;
     let foreign = k.cluster(ORG, &elsewhere, "b", None);
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (vec![("type", "fpga")], 400, "`type`"),
         (vec![("resource_unit", "Gi")], 400, "`resource_unit`"),
         (vec![("unit_price", "-1")], 400, "`unit_price`"),

@@ -7,6 +7,7 @@ mod inventory;
 mod isolation;
 mod kb;
 mod kboss_centers;
+mod kboss_demo;
 mod kboss_devices;
 mod kboss_labels_clusters;
 mod kboss_pricing;

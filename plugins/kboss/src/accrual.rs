@@ -57,10 +57,12 @@ fn resources(p: &Params) -> Result<Vec<Wanted>, ApiError> {
             let kind = match get("type").and_then(Json::as_str) {
                 Some(k @ ("cpu" | "memory" | "disk" | "gpu")) => k.to_owned(),
                 Some(other) => return Err(bad(&field("type"), "cpu, memory, disk or gpu", other)),
-                None => return Err(ApiError::BadRequest(format!(
-                    "parameter `{}` is required",
-                    field("type")
-                ))),
+                None => {
+                    return Err(ApiError::BadRequest(format!(
+                        "parameter `{}` is required",
+                        field("type")
+                    )))
+                }
             };
             let model = match get("model").and_then(Json::as_str).map(str::trim) {
                 Some(m) if !m.is_empty() => limit(&field("model"), m, 255)?.to_owned(),

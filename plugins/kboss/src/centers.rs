@@ -42,7 +42,12 @@ pub fn list(req: &Request, p: &Params) -> Result<Response, ApiError> {
         }
         Json::Object(m)
     });
-    Ok(kboss::page("算力中心数据查询成功", page.total, rows, &paging))
+    Ok(kboss::page(
+        "算力中心数据查询成功",
+        page.total,
+        rows,
+        &paging,
+    ))
 }
 
 /// The validated fields of an add or update, and their echo.
@@ -71,8 +76,7 @@ fn url<'a>(p: &'a Params, field: &str) -> Result<&'a str, ApiError> {
 fn phone<'a>(p: &'a Params, field: &str) -> Result<&'a str, ApiError> {
     let v = present(p, field)?;
     let ok = v.len() <= 32
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
     if ok {
         Ok(v)

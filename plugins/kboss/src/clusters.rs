@@ -63,7 +63,11 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let q = page_query(&paging, SORTABLE, &[])?.eq("cpcid", cpcid);
     center(cpcid)?;
     let page = inventory::query(CLUSTERS, &q)?;
-    let rows = page.rows.iter().map(listed).collect::<Result<Vec<_>, _>>()?;
+    let rows = page
+        .rows
+        .iter()
+        .map(listed)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(kboss::page("获取算力集群成功", page.total, rows, &paging))
 }
 

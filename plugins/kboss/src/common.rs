@@ -29,7 +29,9 @@ pub fn org(req: &Request) -> Result<&str, ApiError> {
 /// A bad value for `field`, as a 400 naming it.
 pub fn bad(field: &str, expected: &str, got: &str) -> ApiError {
     let got: String = got.chars().take(64).collect();
-    ApiError::BadRequest(format!("parameter `{field}` must be {expected}, got `{got}`"))
+    ApiError::BadRequest(format!(
+        "parameter `{field}` must be {expected}, got `{got}`"
+    ))
 }
 
 /// A required parameter with the documented message in front:
@@ -141,7 +143,12 @@ fn valid_date(v: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let num = |s: &str| s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse::<u32>().ok()).flatten();
+    let num = |s: &str| {
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
     let (Some(y), Some(m), Some(d)) = (num(&v[..4]), num(&v[5..7]), num(&v[8..])) else {
         return false;
     };
@@ -172,7 +179,9 @@ pub fn must_get(collection: &str, field: &str, id: &str, what: &str) -> Result<R
 
 pub fn not_found(field: &str, id: &str, what: &str) -> ApiError {
     let id: String = id.chars().take(64).collect();
-    ApiError::NotFound(format!("{what}不存在: parameter `{field}` names no record `{id}`"))
+    ApiError::NotFound(format!(
+        "{what}不存在: parameter `{field}` names no record `{id}`"
+    ))
 }
 
 /// The caller's compute center named by `cpcid`.
@@ -259,7 +268,14 @@ mod tests {
         for ok in ["2025-05-16", "9999-12-31", "2024-02-29"] {
             assert!(super::valid_date(ok), "{ok}");
         }
-        for no in ["2025-02-29", "2025-13-01", "2025-1-01", "20250516", "2025-05-1x", ""] {
+        for no in [
+            "2025-02-29",
+            "2025-13-01",
+            "2025-1-01",
+            "20250516",
+            "2025-05-1x",
+            "",
+        ] {
             assert!(!super::valid_date(no), "{no}");
         }
     }

@@ -252,5 +252,8 @@ pub fn delete(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         )));
     }
     inventory::delete(DEVICES, id)?;
-    Ok(kboss::ok("删除算力设备成功", &serde_json::json!({ "id": id })))
+    Ok(kboss::ok(
+        "删除算力设备成功",
+        &serde_json::json!({ "id": id }),
+    ))
 }

@@ -47,8 +47,7 @@ fn label_name(v: &str) -> bool {
         && b.len() <= 63
         && b.first().is_some_and(edge)
         && b.last().is_some_and(edge)
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
@@ -124,7 +123,10 @@ pub fn delete(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     if !inventory::delete(LABELS, id)? {
         return Err(not_found("id", id, "资源标签"));
     }
-    Ok(kboss::ok("删除资源标签成功", &serde_json::json!({ "id": id })))
+    Ok(kboss::ok(
+        "删除资源标签成功",
+        &serde_json::json!({ "id": id }),
+    ))
 }
 
 #[cfg(test)]

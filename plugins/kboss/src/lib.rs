@@ -43,7 +43,11 @@ const ORGID: (&str, bool, &str) = (
 const PAGING: [(&str, bool, &str); 3] = [
     ("page", false, "看哪页 (1-based)"),
     ("rows", false, "看多少行 (default 80)"),
-    ("sort", false, "排序: `field`, `field desc` or `-field`, comma-separated"),
+    (
+        "sort",
+        false,
+        "排序: `field`, `field desc` or `-field`, comma-separated",
+    ),
 ];
 
 macro_rules! endpoint {
@@ -62,7 +66,11 @@ const CENTER_FIELDS: [(&str, bool, &str); 8] = [
     ("name", true, "算力中心名称"),
     ("pcapi_url", true, "算力中心API总址"),
     ("api_user", true, "算力中心接口账号"),
-    ("api_pwd", true, "算力中心接口密码 (sealed; `******` keeps the stored one)"),
+    (
+        "api_pwd",
+        true,
+        "算力中心接口密码 (sealed; `******` keeps the stored one)",
+    ),
     ("contactname", true, "联系人"),
     ("contactphone", true, "手机号 (may be empty)"),
     ("enable_date", false, "启用日期 YYYY-MM-DD"),
@@ -76,7 +84,11 @@ const DEVICE_FIELDS: [(&str, bool, &str); 20] = [
     ("devicetype", true, "设备类型, 0是虚拟机, 1是物理机"),
     ("sshport", true, "SSH端口"),
     ("adminuser", true, "管理账号"),
-    ("adminpwd", true, "管理密码 (sealed; `******` keeps the stored one)"),
+    (
+        "adminpwd",
+        true,
+        "管理密码 (sealed; `******` keeps the stored one)",
+    ),
     ("node_status", true, "算力设备状态, 0是空闲, 1是占用"),
     ("external_ip", true, "公网IP (empty: 未设置)"),
     ("cpu_model", true, "CPU型号"),
@@ -112,10 +124,14 @@ const fn cat<const A: usize, const B: usize, const C: usize>(
 const CENTER_ADD: [(&str, bool, &str); 9] = cat(CENTER_FIELDS, [ORGID]);
 const CENTER_UPDATE: [(&str, bool, &str); 10] = cat(CENTER_ADD, [("id", true, "算力中心ID")]);
 const LIST_CENTERS: [(&str, bool, &str); 4] = cat(PAGING, [ORGID]);
-const LIST_DEVICES: [(&str, bool, &str); 5] =
-    cat(cat::<3, 1, 4>(PAGING, [("cpcid", true, "算力中心id")]), [ORGID]);
-const DEVICE_UPDATE: [(&str, bool, &str); 22] =
-    cat(cat::<20, 1, 21>(DEVICE_FIELDS, [("id", true, "算力设备ID")]), [ORGID]);
+const LIST_DEVICES: [(&str, bool, &str); 5] = cat(
+    cat::<3, 1, 4>(PAGING, [("cpcid", true, "算力中心id")]),
+    [ORGID],
+);
+const DEVICE_UPDATE: [(&str, bool, &str); 22] = cat(
+    cat::<20, 1, 21>(DEVICE_FIELDS, [("id", true, "算力设备ID")]),
+    [ORGID],
+);
 const DEVICE_ADD: [(&str, bool, &str); 21] = cat(DEVICE_FIELDS, [ORGID]);
 
 static ENDPOINTS: &[Endpoint] = &[

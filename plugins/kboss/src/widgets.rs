@@ -170,7 +170,13 @@ pub fn add(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         }
     };
     let mut m = Map::new();
-    for f in ["account_unit", "charge_unit", "cpcid", "model", "resource_unit"] {
+    for f in [
+        "account_unit",
+        "charge_unit",
+        "cpcid",
+        "model",
+        "resource_unit",
+    ] {
         m.insert(f.into(), json_of(&widget, f));
     }
     let total_stock = widget.integer("stock").unwrap_or(0);
@@ -188,12 +194,8 @@ pub fn add(_req: &Request, p: &Params) -> Result<Response, ApiError> {
 pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let cpcid = required_as(p, "cpcid", "无算力中心ID")?;
     let paging = Paging::from_params(p)?;
-    let q = page_query(
-        &paging,
-        SORTABLE,
-        &[("type", false), ("updated_at", true)],
-    )?
-    .eq("cpcid", cpcid);
+    let q =
+        page_query(&paging, SORTABLE, &[("type", false), ("updated_at", true)])?.eq("cpcid", cpcid);
     center(cpcid)?;
     let page = inventory::query(WIDGETS, &q)?;
     let names: BTreeMap<String, Json> = all(CLUSTERS, RowQuery::new().eq("cpcid", cpcid))?
@@ -203,7 +205,9 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let mut per_widget: BTreeMap<String, Vec<Json>> = BTreeMap::new();
     let stock_rows = all(
         STOCK,
-        RowQuery::new().eq("cpcid", cpcid).order("created_at", false),
+        RowQuery::new()
+            .eq("cpcid", cpcid)
+            .order("created_at", false),
     )?;
     for s in &stock_rows {
         let (Some(widget), Some(cluster)) = (s.text("widgetid"), s.text("clusterid")) else {

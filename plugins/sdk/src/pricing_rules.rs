@@ -177,7 +177,11 @@ fn terms(req: &QuoteRequest) -> Result<Terms, Error> {
 }
 
 /// Prices one item, or says (in the documented words) why it cannot be.
-fn price_item<'a>(item: &'a Item, offers: &'a [Offer], terms: &Terms) -> Result<Priced<'a>, String> {
+fn price_item<'a>(
+    item: &'a Item,
+    offers: &'a [Offer],
+    terms: &Terms,
+) -> Result<Priced<'a>, String> {
     let mut of_kind = offers.iter().filter(|o| o.kind == item.kind).peekable();
     if of_kind.peek().is_none() {
         return Err("没有该类型组件".to_owned());
@@ -189,8 +193,8 @@ fn price_item<'a>(item: &'a Item, offers: &'a [Offer], terms: &Terms) -> Result<
     let requested = parse(&item.amount)
         .filter(|a| !a.is_sign_negative())
         .ok_or_else(|| format!("{name} 的用量不是非负数: {}", item.amount))?;
-    let (from_dim, from) = resource_unit(&item.unit)
-        .ok_or_else(|| format!("{name} 的计量单位未知: {}", item.unit))?;
+    let (from_dim, from) =
+        resource_unit(&item.unit).ok_or_else(|| format!("{name} 的计量单位未知: {}", item.unit))?;
     let (to_dim, to) = resource_unit(&offer.resource_unit)
         .ok_or_else(|| format!("{name} 的计价单位未知: {}", offer.resource_unit))?;
     if from_dim != to_dim {
@@ -370,10 +374,7 @@ mod tests {
         // A non-terminating division keeps eight places.
         req.account_unit = "元".into();
         req.offers[3].unit_price = "1".into();
-        assert_eq!(
-            standard_quote(&req).unwrap().lines[3].price,
-            "0.00833333"
-        );
+        assert_eq!(standard_quote(&req).unwrap().lines[3].price, "0.00833333");
     }
 
     #[test]
