@@ -1,4 +1,5 @@
-//! A minimal OpenAPI v3 surface (`/openapi/v3` and `/openapi/v3/<gv path>`).
+//! A minimal OpenAPI surface: v3 (`/openapi/v3`, `/openapi/v3/<gv path>`) and
+//! v2 (`/openapi/v2`, protobuf as kubectl 1.27/1.28 request it, or JSON).
 //!
 //! kubectl (`apply`, `create`, `replace` with the default `--validate=strict`)
 //! asks OpenAPI whether the server supports server-side field validation: it
@@ -116,8 +117,119 @@ pub fn group_version(path: &str) -> Option<Value> {
     }))
 }
 
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends a length-delimited protobuf field.
+fn field(num: u32, data: &[u8], out: &mut Vec<u8>) {
+    varint(((num << 3) | 2) as u64, out);
+    varint(data.len() as u64, out);
+    out.extend_from_slice(data);
+}
+
+fn message(fields: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (n, d) in fields {
+        field(*n, d, &mut out);
+    }
+    out
+}
+
+fn item_paths() -> Vec<(String, &'static ResourceDef)> {
+    RESOURCES
+        .iter()
+        .filter(|d| d.stored)
+        .map(|d| {
+            let gv = gv_path(d.group, d.version);
+            let p = if d.namespaced {
+                format!("/{gv}/namespaces/{{namespace}}/{}/{{name}}", d.plural)
+            } else {
+                format!("/{gv}/{}/{{name}}", d.plural)
+            };
+            (p, d)
+        })
+        .collect()
+}
+
+const V2_PATCH_PARAMS: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "force"];
+
+/// `GET /openapi/v2` as the gnostic `openapi_v2.Document` protobuf: every
+/// item path with a PATCH operation, its query parameters and its
+/// `x-kubernetes-group-version-kind` (what kubectl's query-parameter verifier reads).
+pub fn v2_protobuf() -> Vec<u8> {
+    let mut paths = Vec::new();
+    for (path, d) in item_paths() {
+        // Operation: operation_id = 5, parameters = 8, vendor_extension = 13
+        let mut op = Vec::new();
+        field(5, format!("patch{}", d.kind).as_bytes(), &mut op);
+        for p in V2_PATCH_PARAMS {
+            // QueryParameterSubSchema { in = 2, name = 4, type = 6 } in NonBodyParameter.query (3)
+            // in Parameter.non_body_parameter (2) in ParametersItem.parameter (1)
+            let q = message(&[
+                (2, b"query".to_vec()),
+                (4, p.as_bytes().to_vec()),
+                (6, b"string".to_vec()),
+            ]);
+            let item = message(&[(1, message(&[(2, message(&[(3, q)]))]))]);
+            field(8, &item, &mut op);
+        }
+        let yaml = format!(
+            "group: \"{}\"\nkind: {}\nversion: {}\n",
+            d.group, d.kind, d.version
+        );
+        let any = message(&[(2, yaml.into_bytes())]);
+        field(
+            13,
+            &message(&[(1, b"x-kubernetes-group-version-kind".to_vec()), (2, any)]),
+            &mut op,
+        );
+        // PathItem.patch = 8; NamedPathItem { name = 1, value = 2 }; Paths.path = 2
+        let item = message(&[(8, op)]);
+        field(
+            2,
+            &message(&[(1, path.into_bytes()), (2, item)]),
+            &mut paths,
+        );
+    }
+    let info = message(&[(1, b"Kubernetes".to_vec()), (2, b"unversioned".to_vec())]);
+    message(&[(1, b"2.0".to_vec()), (2, info), (8, paths)])
+}
+
+/// `GET /openapi/v2` as JSON (same content as [`v2_protobuf`]).
+pub fn v2_json() -> Value {
+    let mut paths = Map::new();
+    for (path, d) in item_paths() {
+        let params: Vec<Value> = V2_PATCH_PARAMS
+            .iter()
+            .map(|p| json!({"name": p, "in": "query", "type": "string"}))
+            .collect();
+        let op = json!({"operationId": format!("patch{}", d.kind), "parameters": params,
+                        "x-kubernetes-group-version-kind": {"group": d.group, "version": d.version, "kind": d.kind}});
+        paths.insert(path, json!({"patch": op}));
+    }
+    json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "unversioned"}, "paths": paths, "definitions": {}})
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn v2_encoding() {
+        let pb = v2_protobuf();
+        assert_eq!(&pb[..5], &[0x0a, 3, b'2', b'.', b'0']);
+        let text = String::from_utf8_lossy(&pb);
+        assert!(text.contains("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"));
+        assert!(text.contains("fieldValidation"));
+        assert!(v2_json()["paths"]["/api/v1/nodes/{name}"]["patch"].is_object());
+        let mut v = Vec::new();
+        varint(300, &mut v);
+        assert_eq!(v, [0xac, 0x02]);
+    }
+
     use super::*;
 
     #[test]

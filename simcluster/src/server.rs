@@ -245,6 +245,20 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
         ["apis", g, v] if get => resources::resource_list(g, v)
             .map(|d| json_response(200, &d))
             .ok_or_else(|| not_found_path(ctx.path)),
+        ["openapi", "v2"] if get => {
+            if ctx.accept.contains("protobuf") {
+                Ok(Response::builder()
+                    .status(200)
+                    .header(
+                        "Content-Type",
+                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                    )
+                    .body(Full::new(Bytes::from(crate::openapi::v2_protobuf())).boxed())
+                    .expect("response"))
+            } else {
+                Ok(json_response(200, &crate::openapi::v2_json()))
+            }
+        }
         ["openapi", "v3"] if get => Ok(json_response(200, &crate::openapi::root())),
         ["openapi", "v3", rest @ ..] if get => crate::openapi::group_version(&rest.join("/"))
             .map(|d| json_response(200, &d))

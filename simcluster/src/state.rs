@@ -57,6 +57,8 @@ pub struct State {
     pub counters: Counters,
     /// When each Job pod started running (for simulated completion).
     pub job_pod_started: HashMap<(String, String), Instant>,
+    /// resourceVersion at which each controller last ran (skip when its inputs did not change).
+    pub seen: HashMap<&'static str, u64>,
     /// When each Terminating namespace was first seen.
     pub ns_deleting: HashMap<String, Instant>,
 }
@@ -77,6 +79,7 @@ impl State {
             counters: Counters::default(),
             job_pod_started: HashMap::new(),
             ns_deleting: HashMap::new(),
+            seen: HashMap::new(),
         };
         let ns_def = resources::find("", "v1", "namespaces").expect("namespaces");
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -112,6 +115,14 @@ impl State {
         self.node_index_next += 1;
         self.node_index.insert(name.to_string(), i);
         i
+    }
+
+    /// True when any of `keys` changed since controller `who` last asked (and records this run).
+    pub fn inputs_changed(&mut self, who: &'static str, keys: &[&str]) -> bool {
+        let last = self.seen.get(who).copied();
+        let now = self.store.resource_version();
+        self.seen.insert(who, now);
+        last.is_none_or(|rv| self.store.changed_since(keys, rv))
     }
 
     /// Sets a node's simulated usage from quantity strings; bad strings count 0.

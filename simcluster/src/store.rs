@@ -12,7 +12,7 @@
 //!   owner uid -> dependents, requests of non-terminal pods per node, and the
 //!   set of pods still waiting for a node.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -76,6 +76,11 @@ pub struct Store {
     children: HashMap<String, BTreeSet<ObjRef>>,
     node_requests: HashMap<String, Resources>,
     pending: BTreeSet<(String, String)>,
+    starting: BTreeSet<(String, String)>,
+    last_change: HashMap<String, u64>,
+    /// uids of objects changed since the workload controllers last looked,
+    /// plus the uids of their owners (a controller's work queue).
+    pub dirty: HashSet<String>,
 }
 
 impl Default for Store {
@@ -127,6 +132,9 @@ impl Store {
             children: HashMap::new(),
             node_requests: HashMap::new(),
             pending: BTreeSet::new(),
+            starting: BTreeSet::new(),
+            last_change: HashMap::new(),
+            dirty: HashSet::new(),
         }
     }
 
@@ -189,6 +197,17 @@ impl Store {
         self.pending.iter().cloned().collect()
     }
 
+    /// Bound pods (namespace, name) the kubelet has not started yet.
+    pub fn starting_pods(&self) -> Vec<(String, String)> {
+        self.starting.iter().cloned().collect()
+    }
+
+    /// Whether any of these resources changed after resourceVersion `rv`.
+    pub fn changed_since(&self, keys: &[&str], rv: u64) -> bool {
+        keys.iter()
+            .any(|k| self.last_change.get(*k).is_some_and(|c| *c > rv))
+    }
+
     /// Subscribes to future events (take it before replaying the log).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
@@ -210,6 +229,7 @@ impl Store {
     }
 
     fn emit(&mut self, key: &str, ns: &str, kind: EventType, object: Obj) {
+        self.last_change.insert(key.to_string(), self.rv);
         let ev = Arc::new(Event {
             rv: self.rv,
             key: key.to_string(),
@@ -228,8 +248,10 @@ impl Store {
         let ns = meta_str(obj, "namespace").to_string();
         let name = meta_str(obj, "name").to_string();
         self.uids.remove(meta_str(obj, "uid"));
+        self.dirty.insert(meta_str(obj, "uid").to_string());
         let r: ObjRef = (key.to_string(), ns.clone(), name.clone());
         for owner in owner_uids(obj) {
+            self.dirty.insert(owner.clone());
             if let Some(set) = self.children.get_mut(&owner) {
                 set.remove(&r);
                 if set.is_empty() {
@@ -238,6 +260,7 @@ impl Store {
             }
         }
         if key == "pods" {
+            self.starting.remove(&(ns.clone(), name.clone()));
             self.pending.remove(&(ns, name));
             if let Some(node) = pods::bound_node(obj) {
                 if !pods::is_terminal(obj) {
@@ -256,7 +279,9 @@ impl Store {
         let r: ObjRef = (key.to_string(), ns.clone(), name.clone());
         self.uids
             .insert(meta_str(obj, "uid").to_string(), r.clone());
+        self.dirty.insert(meta_str(obj, "uid").to_string());
         for owner in owner_uids(obj) {
+            self.dirty.insert(owner.clone());
             self.children.entry(owner).or_default().insert(r.clone());
         }
         if key == "pods" && !pods::is_terminal(obj) {
@@ -267,6 +292,9 @@ impl Store {
                         self.node_requests.entry(node.to_string()).or_default(),
                         &req,
                     );
+                    if pods::phase(obj) == "Pending" && obj.pointer("/status/startTime").is_none() {
+                        self.starting.insert((ns, name));
+                    }
                 }
                 None if obj.pointer("/metadata/deletionTimestamp").is_none() => {
                     self.pending.insert((ns, name));

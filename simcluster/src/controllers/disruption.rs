@@ -129,6 +129,19 @@ pub fn budget(st: &State, pdb: &Value) -> Budget {
 
 /// Refreshes every PDB's status; true when something changed.
 pub fn update_status(st: &mut State) -> bool {
+    let inputs = [
+        "pods",
+        "poddisruptionbudgets.policy",
+        "replicasets.apps",
+        "statefulsets.apps",
+        "daemonsets.apps",
+        "jobs.batch",
+    ];
+    if !st.inputs_changed("disruption", &inputs)
+        || st.store.count("poddisruptionbudgets.policy") == 0
+    {
+        return false;
+    }
     let pdbs: Vec<Value> = st
         .store
         .list("poddisruptionbudgets.policy", None)

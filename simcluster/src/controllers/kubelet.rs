@@ -141,15 +141,13 @@ fn start_pod(st: &mut State, mut pod: Value, node: &Value) -> Value {
 
 /// Starts bound pods and collects pods of vanished nodes; true when something changed.
 pub fn run(st: &mut State) -> bool {
-    let mut changed = lifecycle(st);
+    let nodes_changed = st.inputs_changed("kubelet-nodes", &["nodes"]);
+    let mut changed = nodes_changed && lifecycle(st);
     let to_start: Vec<Value> = st
         .store
-        .list("pods", None)
-        .filter(|p| {
-            pods::bound_node(p).is_some()
-                && pods::phase(p) == "Pending"
-                && p.pointer("/status/startTime").is_none()
-        })
+        .starting_pods()
+        .iter()
+        .filter_map(|(ns, n)| st.store.get("pods", ns, n))
         .map(|p| (**p).clone())
         .collect();
     for pod in to_start {
@@ -172,6 +170,9 @@ pub fn run(st: &mut State) -> bool {
             st.job_pod_started.insert(key, Instant::now());
         }
         changed |= put(st, "pods", started);
+    }
+    if !nodes_changed {
+        return changed;
     }
     let orphans: Vec<(String, String)> = st
         .store

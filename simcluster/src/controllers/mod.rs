@@ -133,6 +133,11 @@ pub fn tick(st: &mut State) {
 }
 
 fn namespaces(st: &mut State) -> bool {
+    if !st.inputs_changed("namespaces", &["namespaces", "serviceaccounts"])
+        && st.ns_deleting.is_empty()
+    {
+        return false;
+    }
     let mut changed = false;
     let list: Vec<Value> = st
         .store
@@ -175,6 +180,9 @@ fn namespaces(st: &mut State) -> bool {
 }
 
 fn bind_claims(st: &mut State) -> bool {
+    if !st.inputs_changed("claims", &["persistentvolumeclaims"]) {
+        return false;
+    }
     let pending: Vec<Value> = st
         .store
         .list("persistentvolumeclaims", None)

@@ -17,20 +17,30 @@ use crate::state::State;
 use crate::store::Obj;
 
 /// Runs all workload controllers once; true when something changed.
+///
+/// Works like real controllers' queues: only objects whose uid is in the
+/// store's dirty set (they, or something they own, changed) are looked at;
+/// DaemonSets are all looked at again when nodes change.
 pub fn reconcile(st: &mut State) -> bool {
+    let dirty = std::mem::take(&mut st.store.dirty);
+    let nodes_changed = st.inputs_changed("daemonsets-nodes", &["nodes"]);
     let mut changed = false;
-    changed |= deployments(st);
-    changed |= replicasets(st);
-    changed |= statefulsets(st);
-    changed |= daemonsets(st);
-    changed |= jobs(st);
+    changed |= deployments(st, &dirty);
+    changed |= replicasets(st, &dirty);
+    changed |= statefulsets(st, &dirty);
+    changed |= daemonsets(st, &dirty, nodes_changed);
+    changed |= jobs(st, &dirty);
     changed
 }
 
-fn all(st: &State, key: &str) -> Vec<Value> {
+type Dirty = std::collections::HashSet<String>;
+
+/// Live (not deleting) objects of `key` whose uid is dirty (or all with `every`).
+fn queued(st: &State, key: &str, dirty: &Dirty, every: bool) -> Vec<Value> {
     st.store
         .list(key, None)
         .filter(|o| o.pointer("/metadata/deletionTimestamp").is_none())
+        .filter(|o| every || dirty.contains(o["metadata"]["uid"].as_str().unwrap_or("")))
         .map(|o| (**o).clone())
         .collect()
 }
@@ -119,9 +129,9 @@ fn count_ready(ps: &[Obj]) -> i64 {
     ps.iter().filter(|p| pods::is_ready(p)).count() as i64
 }
 
-fn deployments(st: &mut State) -> bool {
+fn deployments(st: &mut State, dirty: &Dirty) -> bool {
     let mut changed = false;
-    for d in all(st, "deployments.apps") {
+    for d in queued(st, "deployments.apps", dirty, false) {
         let template = d["spec"]["template"].clone();
         let hash = hash_value(&template);
         let rs_name = format!("{}-{hash}", name(&d));
@@ -234,9 +244,9 @@ fn clean_zero(status: &mut Value, fields: &[&str]) {
     }
 }
 
-fn replicasets(st: &mut State) -> bool {
+fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
     let mut changed = false;
-    for rs in all(st, "replicasets.apps") {
+    for rs in queued(st, "replicasets.apps", dirty, false) {
         let mut ps = live_pods(st, &rs);
         let want = replicas(&rs) as usize;
         let template = rs["spec"]["template"].clone();
@@ -285,9 +295,9 @@ fn replicasets(st: &mut State) -> bool {
     changed
 }
 
-fn statefulsets(st: &mut State) -> bool {
+fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
     let mut changed = false;
-    for s in all(st, "statefulsets.apps") {
+    for s in queued(st, "statefulsets.apps", dirty, false) {
         let template = s["spec"]["template"].clone();
         let revision = format!("{}-{}", name(&s), hash_value(&template));
         let want = replicas(&s).max(0) as usize;
@@ -408,14 +418,14 @@ fn ds_target(p: &Value) -> Option<String> {
         .map(String::from)
 }
 
-fn daemonsets(st: &mut State) -> bool {
+fn daemonsets(st: &mut State, dirty: &Dirty, nodes_changed: bool) -> bool {
     let mut changed = false;
     let nodes: Vec<Value> = st
         .store
         .list("nodes", None)
         .map(|n| (**n).clone())
         .collect();
-    for ds in all(st, "daemonsets.apps") {
+    for ds in queued(st, "daemonsets.apps", dirty, nodes_changed) {
         let template = ds["spec"]["template"].clone();
         let hash = hash_value(&template);
         let mut spec = template["spec"].clone();
@@ -483,9 +493,9 @@ fn daemonsets(st: &mut State) -> bool {
     changed
 }
 
-fn jobs(st: &mut State) -> bool {
+fn jobs(st: &mut State, dirty: &Dirty) -> bool {
     let mut changed = false;
-    for job in all(st, "jobs.batch") {
+    for job in queued(st, "jobs.batch", dirty, false) {
         let owned = controlled(st, &job, "pods");
         let succeeded = owned
             .iter()
