@@ -34,6 +34,13 @@
 //!   `Status` errors ([`error`]); Table rendering for kubectl ([`table`]);
 //! * controllers ([`controllers`]): workloads, scheduler, kubelet, PDBs.
 //!
+//! Limits: bodies are JSON (or YAML), never protobuf, so kubectl's typed
+//! generators (`kubectl create deployment ...`) get `415`; `kubectl create -f`,
+//! `apply`, `run`, `label`, `scale`, `drain` and kube-rs (JSON only) work.
+//! Served over HTTPS with a built-in loopback certificate (client-go sends
+//! credentials only over TLS); [`ClusterSpec::plain_http`] serves plain HTTP.
+//! CronJobs are stored and printed but do not create Jobs.
+//!
 //! Each cluster runs on its own small tokio runtime (its own threads), so it
 //! can be started from synchronous code or from inside any async runtime, and
 //! several clusters can run at once, each on its own port with its own token.

@@ -206,6 +206,9 @@ impl Ctx<'_> {
     }
 
     fn json_body(&self) -> ApiResult<Value> {
+        if self.content_type.contains("protobuf") {
+            return Err(ApiError::unsupported_media_type(&self.content_type));
+        }
         api::parse_body(self.body, self.content_type.contains("yaml"))
     }
 }

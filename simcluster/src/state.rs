@@ -59,6 +59,8 @@ pub struct State {
     pub job_pod_started: HashMap<(String, String), Instant>,
     /// resourceVersion at which each controller last ran (skip when its inputs did not change).
     pub seen: HashMap<&'static str, u64>,
+    /// Unschedulable pods and the resourceVersion they were last tried at.
+    pub sched_tried: HashMap<(String, String), u64>,
     /// When each Terminating namespace was first seen.
     pub ns_deleting: HashMap<String, Instant>,
 }
@@ -80,6 +82,7 @@ impl State {
             job_pod_started: HashMap::new(),
             ns_deleting: HashMap::new(),
             seen: HashMap::new(),
+            sched_tried: HashMap::new(),
         };
         let ns_def = resources::find("", "v1", "namespaces").expect("namespaces");
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {

@@ -378,6 +378,9 @@ impl Store {
         }
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        if key == "pods" && holds_node(&old).is_some() && holds_node(&old) != holds_node(&obj) {
+            self.last_change.insert("pods-freed".into(), rv);
+        }
         self.index_remove(&key, &old);
         self.index_add(&key, &obj);
         let obj: Obj = Arc::new(obj);
@@ -395,6 +398,9 @@ impl Store {
             .objects
             .get_mut(key)?
             .remove(&(ns.to_string(), name.to_string()))?;
+        if key == "pods" && holds_node(&old).is_some() {
+            self.last_change.insert("pods-freed".into(), self.rv + 1);
+        }
         self.index_remove(key, &old);
         let rv = self.next_rv();
         let mut last = (*old).clone();
@@ -403,6 +409,11 @@ impl Store {
         self.emit(key, ns, EventType::Deleted, last.clone());
         Some(last)
     }
+}
+
+/// The node a pod holds resources on (bound and not terminal).
+fn holds_node(pod: &Value) -> Option<&str> {
+    pods::bound_node(pod).filter(|_| !pods::is_terminal(pod))
 }
 
 /// uids in an object's ownerReferences.

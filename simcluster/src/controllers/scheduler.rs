@@ -253,11 +253,28 @@ pub fn schedule(st: &mut State) -> bool {
         .map(|(n, _)| n["metadata"]["name"].as_str().unwrap_or("").to_string())
         .map(|n| (n.clone(), st.store.node_requests(&n)))
         .collect();
+    // Pods that failed are retried only when capacity may have appeared
+    // (nodes changed, a pod released its node) or the pod itself changed.
+    let retry_all = st.inputs_changed("scheduler", &["nodes", "pods-freed"]);
+    if retry_all {
+        let keep: std::collections::HashSet<&(String, String)> = pending.iter().collect();
+        st.sched_tried.retain(|k, _| keep.contains(k));
+    }
     let mut changed = false;
     for (ns, name) in pending {
         let Some(pod) = st.store.get("pods", &ns, &name).map(|p| (**p).clone()) else {
             continue;
         };
+        let rv_of = |p: &Value| {
+            p["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|r| r.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let key = (ns.clone(), name.clone());
+        if !retry_all && st.sched_tried.get(&key) == Some(&rv_of(&pod)) {
+            continue;
+        }
         if pod["spec"]["schedulerName"]
             .as_str()
             .is_some_and(|s| s != "default-scheduler")
@@ -288,7 +305,14 @@ pub fn schedule(st: &mut State) -> bool {
                 set_condition(&mut new, c);
             }
         }
+        let bound = new["spec"]["nodeName"].is_string();
         changed |= put(st, "pods", new);
+        if bound {
+            st.sched_tried.remove(&key);
+        } else if let Some(p) = st.store.get("pods", &ns, &name) {
+            let rv = rv_of(p);
+            st.sched_tried.insert(key, rv);
+        }
     }
     changed
 }
