@@ -36,6 +36,7 @@ const BUILTIN_PLUGINS: &[(&str, &str, &str)] = &[
     ("pricing", "pricing", "pricing.wasm"),
     ("pcapi", "endpoint", "pcapi.wasm"),
     ("scheduling", "scheduling", "scheduling.wasm"),
+    ("alaya", "endpoint", "alaya.wasm"),
 ];
 
 /// Standalone example plugins (own `[workspace]`, under `examples/`), built

@@ -1,4 +1,4 @@
-//! Command line: `serve`, `plugin list|check`, `keys create`.
+//! Command line: `serve`, `plugin list|check`, `keys create`, `clusters import`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -62,6 +62,36 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Register Kubernetes clusters for an organisation.
+    Clusters {
+        #[command(subcommand)]
+        command: ClustersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClustersCommand {
+    /// Register (or update) a cluster by its kubeconfig (sealed at rest); the
+    /// cluster's id is printed alone on the last line.
+    Import {
+        #[arg(long, default_value = "computehub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        org: String,
+        /// Cluster name (unique within its compute center).
+        #[arg(long)]
+        name: String,
+        /// Path of the kubeconfig file.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Compute center to file it under (created if the organisation has
+        /// none of that name).
+        #[arg(long, default_value = "imported")]
+        center: String,
+        /// Also map this Huawei IEF project id to the cluster.
+        #[arg(long)]
+        ief_project: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -95,6 +125,10 @@ enum KeysCommand {
         org: String,
         #[arg(long, value_enum)]
         scheme: SchemeArg,
+        /// Bind the key to a project (IEF `project_id`): it is then accepted
+        /// only on that project's paths.
+        #[arg(long)]
+        project: Option<String>,
     },
 }
 
@@ -110,6 +144,8 @@ enum SchemeArg {
     Bearer,
     XAuthToken,
     Basic,
+    /// Huawei AK/SK request signing: the last line is `AK SK`.
+    Aksk,
 }
 
 impl From<RoleArg> for Role {
@@ -176,6 +212,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     data_dir,
                     org,
                     scheme,
+                    project,
                 },
         } => {
             let store = Store::open(&data_dir)?;
@@ -183,15 +220,50 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SchemeArg::Bearer => Scheme::Bearer,
                 SchemeArg::XAuthToken => Scheme::XAuthToken,
                 SchemeArg::Basic => Scheme::Basic,
+                SchemeArg::Aksk => Scheme::Aksk,
             };
-            let cred = auth::create_key(&store, &org, scheme)?;
+            let cred = auth::create_project_key(&store, &org, scheme, project.as_deref())?;
+            let bound = match &cred.project {
+                Some(p) => format!(" (project {p})"),
+                None => String::new(),
+            };
             println!(
-                "created {} key {} for organisation {}",
+                "created {} key {} for organisation {}{bound}",
                 scheme.as_str(),
                 cred.key_id,
                 cred.organisation
             );
             println!("{}", cred.credential);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Clusters {
+            command:
+                ClustersCommand::Import {
+                    data_dir,
+                    org,
+                    name,
+                    kubeconfig,
+                    center,
+                    ief_project,
+                },
+        } => {
+            let yaml = std::fs::read_to_string(&kubeconfig)
+                .with_context(|| format!("cannot read {}", kubeconfig.display()))?;
+            let store = Store::open(&data_dir)?;
+            let imported = crate::clusters::import(&store, &org, &name, &yaml, &center)?;
+            println!(
+                "{} cluster `{name}` for organisation {org} (center `{center}`)",
+                if imported.created {
+                    "imported"
+                } else {
+                    "updated"
+                }
+            );
+            if let Some(project) = ief_project {
+                let ns = crate::clusters::map_ief_project(&store, &org, &project, &imported.id)?;
+                println!("IEF project {project} -> this cluster, namespace {ns}");
+            }
+            println!("{}", imported.id);
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin { command } => runtime_tokio()?.block_on(plugin_command(command)),

@@ -80,6 +80,10 @@ grants = ["log"]
 [plugins.scheduling]
 role = "scheduling"
 grants = ["log"]
+
+[plugins.alaya]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes"]
 "#;
 
 impl Default for Config {

@@ -6,12 +6,14 @@
 //! - [`capabilities`]: the host side of the WIT capability interfaces;
 //! - [`registry`]: the active plugin versions and atomic hot swap;
 //! - [`store`]: the embedded SQLite system of record;
-//! - [`auth`]: API keys and the admin token.
+//! - [`auth`]: API keys, AK/SK request signing and the admin token;
+//! - [`clusters`]: operator registration of existing clusters.
 
 pub mod auth;
 pub mod builtin;
 pub mod capabilities;
 pub mod cli;
+pub mod clusters;
 pub mod config;
 pub mod demo;
 pub mod registry;

@@ -2,7 +2,9 @@
 
 mod common;
 
+mod alaya;
 mod auth;
+mod clusters;
 mod inventory;
 mod isolation;
 mod kb;

@@ -54,6 +54,7 @@ pub fn principal(store: &Store, orgid: &str) -> Result<Principal, AuthError> {
         organisation: orgid.to_string(),
         key_id: DEBUG_KEY_ID.to_string(),
         scheme: Scheme::Session,
+        project: None,
     })
 }
 

@@ -1,7 +1,12 @@
 //! API keys: creation (the only moment the secret exists in clear) and lookup.
 //!
 //! Bearer and X-Auth-Token credentials are `chk.<key id>.<secret>`; Basic
-//! credentials are the key id as user name and the secret as password.
+//! credentials are the key id as user name and the secret as password. Only
+//! the SHA-256 of those secrets is kept. An AK/SK key is the pair `AK SK`
+//! (Huawei's shape: a 20-character access key id, a 40-character secret); a
+//! signature check needs the SK itself, so it is also kept sealed and opened
+//! only by [`super::aksk`]. A key may be bound to a project (IEF): it is then
+//! accepted only on paths of that `project_id`.
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -17,13 +22,41 @@ pub struct Credential {
     pub key_id: String,
     pub organisation: String,
     pub scheme: Scheme,
+    /// For `aksk`, `AK SK` separated by one space.
     pub credential: String,
+    pub project: Option<String>,
 }
 
 pub(super) struct StoredKey {
     pub org_id: String,
     pub scheme: String,
     pub secret_sha256: String,
+    pub project_id: Option<String>,
+}
+
+/// The sealing context of a key's secret.
+fn seal_context(key_id: &str) -> String {
+    format!("api_keys/secret/{key_id}")
+}
+
+/// Project ids (IEF): 1-64 characters of `[A-Za-z0-9_-]`.
+pub fn validate_project(project: &str) -> Result<(), String> {
+    let ok = !project.is_empty()
+        && project.len() <= 64
+        && project
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    ok.then_some(()).ok_or_else(|| {
+        format!("project `{project}` must be 1-64 characters of letters, digits, `_` or `-`")
+    })
+}
+
+fn random_from(alphabet: &[u8], len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 pub(super) fn hash_secret(secret: &str) -> String {
@@ -38,6 +71,22 @@ pub(super) fn split_token(token: &str) -> Option<(String, String)> {
 
 /// Create a key for `org` (creating the organisation if needed).
 pub fn create_key(store: &Store, org: &str, scheme: Scheme) -> Result<Credential, StoreError> {
+    create_project_key(store, org, scheme, None)
+}
+
+/// Create a key for `org`, bound to `project` when given.
+pub fn create_project_key(
+    store: &Store,
+    org: &str,
+    scheme: Scheme,
+    project: Option<&str>,
+) -> Result<Credential, StoreError> {
+    if let Some(p) = project {
+        validate_project(p).map_err(StoreError::Invalid)?;
+    }
+    if scheme == Scheme::Aksk {
+        return create_aksk(store, org, project);
+    }
     if !matches!(scheme, Scheme::Bearer | Scheme::XAuthToken | Scheme::Basic) {
         return Err(StoreError::Invalid(format!(
             "keys for scheme `{}` cannot be created here",
@@ -50,8 +99,8 @@ pub fn create_key(store: &Store, org: &str, scheme: Scheme) -> Result<Credential
     rand::thread_rng().fill_bytes(&mut raw);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
     store.conn().execute(
-        "INSERT INTO api_keys (id, org_id, scheme, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![key_id, org, scheme.as_str(), hash_secret(&secret), now()],
+        "INSERT INTO api_keys (id, org_id, scheme, secret_sha256, project_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![key_id, org, scheme.as_str(), hash_secret(&secret), project, now()],
     )?;
     let credential = match scheme {
         Scheme::Basic => format!("{key_id}:{secret}"),
@@ -62,6 +111,62 @@ pub fn create_key(store: &Store, org: &str, scheme: Scheme) -> Result<Credential
         organisation: org.to_string(),
         scheme,
         credential,
+        project: project.map(str::to_string),
+    })
+}
+
+/// An AK/SK pair: the SK is hashed like every secret and also sealed, since
+/// verifying a signature needs it.
+fn create_aksk(store: &Store, org: &str, project: Option<&str>) -> Result<Credential, StoreError> {
+    const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const MIXED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    store.ensure_organisation(org)?;
+    let ak = random_from(UPPER, 20);
+    let sk = random_from(MIXED, 40);
+    let sealed = store
+        .sealer()
+        .seal(sk.as_bytes(), &seal_context(&ak))
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    store.conn().execute(
+        "INSERT INTO api_keys (id, org_id, scheme, secret_sha256, secret_sealed, project_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![ak, org, Scheme::Aksk.as_str(), hash_secret(&sk), sealed, project, now()],
+    )?;
+    Ok(Credential {
+        credential: format!("{ak} {sk}"),
+        key_id: ak,
+        organisation: org.to_string(),
+        scheme: Scheme::Aksk,
+        project: project.map(str::to_string),
+    })
+}
+
+/// The SK of an AK/SK key, opened from its sealed copy.
+pub(super) fn open_secret(store: &Store, key_id: &str) -> Result<Option<String>, AuthError> {
+    let sealed: Option<Option<Vec<u8>>> = store
+        .conn()
+        .query_row(
+            "SELECT secret_sealed FROM api_keys WHERE id = ?1 AND revoked_at IS NULL",
+            [key_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| {
+            tracing::error!(error = %e, "api key lookup failed");
+            AuthError::Store
+        })?;
+    let Some(Some(sealed)) = sealed else {
+        return Ok(None);
+    };
+    let plain = store
+        .sealer()
+        .open(&sealed, &seal_context(key_id))
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot open a sealed key secret");
+            AuthError::Store
+        })?;
+    String::from_utf8(plain).map(Some).map_err(|_| {
+        tracing::error!("a sealed key secret is not UTF-8");
+        AuthError::Store
     })
 }
 
@@ -69,13 +174,14 @@ pub(super) fn lookup(store: &Store, key_id: &str) -> Result<Option<StoredKey>, A
     store
         .conn()
         .query_row(
-            "SELECT org_id, scheme, secret_sha256 FROM api_keys WHERE id = ?1 AND revoked_at IS NULL",
+            "SELECT org_id, scheme, secret_sha256, project_id FROM api_keys WHERE id = ?1 AND revoked_at IS NULL",
             [key_id],
             |r| {
                 Ok(StoredKey {
                     org_id: r.get(0)?,
                     scheme: r.get(1)?,
                     secret_sha256: r.get(2)?,
+                    project_id: r.get(3)?,
                 })
             },
         )

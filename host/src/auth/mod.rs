@@ -1,14 +1,18 @@
 //! Authentication: API keys bound to organisations (stored as SHA-256 of a
 //! 256-bit secret, never logged), the per-route schemes that present them,
-//! kboss's `orgid` in explicit debug mode ([`debug`]), and the admin token
-//! that guards `/admin`.
+//! Huawei AK/SK request signing ([`aksk`]), kboss's `orgid` in explicit debug
+//! mode ([`debug`]), and the admin token that guards `/admin`.
+//!
+//! A key bound to a project is accepted only on routes whose `{project_id}`
+//! parameter names that project ([`Principal::allows_project`]).
 
 mod admin;
+pub mod aksk;
 pub mod debug;
 mod keys;
 
 pub use admin::AdminToken;
-pub use keys::{create_key, Credential};
+pub use keys::{create_key, create_project_key, validate_project, Credential};
 
 use base64::Engine as _;
 use http::HeaderMap;
@@ -60,6 +64,19 @@ pub struct Principal {
     pub organisation: String,
     pub key_id: String,
     pub scheme: Scheme,
+    /// The project the key is bound to, if any.
+    pub project: Option<String>,
+}
+
+impl Principal {
+    /// Whether this caller may use a route whose `project_id` parameter is
+    /// `project` (always, for keys bound to no project).
+    pub fn allows_project(&self, project: Option<&str>) -> bool {
+        match (&self.project, project) {
+            (Some(bound), Some(asked)) => bound == asked,
+            _ => true,
+        }
+    }
 }
 
 /// Why a request was not authenticated. 401 for all but `Forbidden` (403).
@@ -71,8 +88,14 @@ pub enum AuthError {
     Invalid,
     #[error("this key is not valid for {0} authentication")]
     Forbidden(&'static str),
-    #[error("authentication scheme {0} is not available yet")]
-    Unsupported(&'static str),
+    #[error("malformed credentials: {0}")]
+    Malformed(&'static str),
+    #[error("the request's X-Sdk-Date is too far from the server's clock (at most 15 minutes)")]
+    Expired,
+    #[error("this signed request was already received (replay)")]
+    Replayed,
+    #[error("this key is not valid for project `{0}`")]
+    WrongProject(String),
     #[error("credential store unavailable")]
     Store,
     /// A debug-mode `orgid` that is not a valid organisation id.
@@ -83,7 +106,7 @@ pub enum AuthError {
 impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::Forbidden(_) => 403,
+            AuthError::Forbidden(_) | AuthError::WrongProject(_) => 403,
             AuthError::Store => 503,
             AuthError::BadOrgid(_) => 400,
             _ => 401,
@@ -92,6 +115,9 @@ impl AuthError {
 }
 
 /// Resolve the caller of a route with `scheme`. `Ok(None)` for `Scheme::None`.
+///
+/// On `aksk` routes this handles the `X-Auth-Token` alternative; a signed
+/// request is verified by [`aksk::verify`], which needs the body.
 pub fn authenticate(
     store: &Store,
     scheme: Scheme,
@@ -122,12 +148,22 @@ pub fn authenticate(
             let (id, secret) = keys::split_token(token.trim()).ok_or(AuthError::Invalid)?;
             (id, secret, "x-auth-token")
         }
+        // Huawei APIs take a signed request or an IAM token.
+        Scheme::Aksk => {
+            let token = headers
+                .get("x-auth-token")
+                .and_then(|v| v.to_str().ok())
+                .ok_or(AuthError::Missing(
+                    "an AK/SK-signed request (Authorization: SDK-HMAC-SHA256 ...) or X-Auth-Token: <token>",
+                ))?;
+            let (id, secret) = keys::split_token(token.trim()).ok_or(AuthError::Invalid)?;
+            (id, secret, "x-auth-token")
+        }
         Scheme::Basic => {
             let (id, secret) =
                 basic(headers).ok_or(AuthError::Missing("Authorization: Basic <key id:secret>"))?;
             (id, secret, "basic")
         }
-        Scheme::Aksk => return Err(AuthError::Unsupported("AK/SK signing")),
     };
     let key = keys::lookup(store, &key_id)?.ok_or(AuthError::Invalid)?;
     let presented = keys::hash_secret(&secret);
@@ -140,7 +176,13 @@ pub fn authenticate(
     Ok(Some(Principal {
         organisation: key.org_id,
         key_id,
-        scheme,
+        // The token alternative of an `aksk` route is reported as what it is.
+        scheme: if scheme == Scheme::Aksk {
+            Scheme::XAuthToken
+        } else {
+            scheme
+        },
+        project: key.project_id,
     }))
 }
 

@@ -179,12 +179,6 @@ impl Registry {
                     router::check_template(&r.path)
                         .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
                     let auth = scheme_of(r.auth);
-                    if auth == Scheme::Aksk {
-                        return Err(InstallError::Refused(format!(
-                            "plugin `{id}` route `{}` uses AK/SK signing, which this host does not serve yet",
-                            r.path
-                        )));
-                    }
                     let openapi = if r.openapi.trim().is_empty() {
                         None
                     } else {

@@ -193,7 +193,14 @@ async fn plugin_request(
     };
     let format = plugin.error_format;
 
-    let authenticated = auth::authenticate(&app.store, route.auth, req.headers());
+    // An AK/SK signature covers the body, so it is verified once the body is
+    // read; every other credential is checked before reading it.
+    let signed = route.auth == auth::Scheme::Aksk && auth::aksk::is_signed(req.headers());
+    let authenticated = if signed {
+        Ok(None)
+    } else {
+        auth::authenticate(&app.store, route.auth, req.headers())
+    };
     // kboss's `orgid` stands in for a missing key in explicit debug mode only;
     // it may sit in the body, so the body is read before deciding.
     let debug_session = route.auth == auth::Scheme::Session
@@ -222,6 +229,31 @@ async fn plugin_request(
             return counted(reply::error(format, 413, &msg));
         }
     };
+    if signed {
+        let signed_req = auth::aksk::SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            body: &body,
+        };
+        match auth::aksk::verify(&app.store, &signed_req, chrono::Utc::now()) {
+            Ok(p) => principal = Some(p),
+            Err(e) => return counted(reply::error(format, e.status(), &e.to_string())),
+        }
+    }
+    // A key bound to a project serves only that project's paths.
+    if let Some(p) = &principal {
+        let asked = params
+            .iter()
+            .find(|(k, _)| k == "project_id")
+            .map(|(_, v)| v.as_str());
+        if !p.allows_project(asked) {
+            let e = auth::AuthError::WrongProject(asked.unwrap_or_default().to_string());
+            return counted(reply::error(format, e.status(), &e.to_string()));
+        }
+    }
     if debug_session {
         let content_type = parts
             .headers

@@ -35,7 +35,11 @@ pub fn document(table: &Table) -> Value {
             op.entry("responses")
                 .or_insert_with(|| json!({"200": {"description": "success"}}));
             let scheme = r.auth.as_str();
-            if scheme != "none" {
+            if scheme == "aksk" {
+                // A signed request or an IAM-style token.
+                op.entry("security")
+                    .or_insert_with(|| json!([{ "aksk": [] }, { "x-auth-token": [] }]));
+            } else if scheme != "none" {
                 op.entry("security")
                     .or_insert_with(|| json!([{ scheme: [] }]));
             }
@@ -55,6 +59,8 @@ pub fn document(table: &Table) -> Value {
             "session": {"type": "http", "scheme": "bearer"},
             "basic": {"type": "http", "scheme": "basic"},
             "x-auth-token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+            "aksk": {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "Huawei SDK-HMAC-SHA256 request signing: `SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=host;x-sdk-date;..., Signature=<hex>` with `X-Sdk-Date`"},
         }},
     })
 }

@@ -180,6 +180,58 @@ pub static COLLECTIONS: &[Collection] = &[
             required("consumed", Integer),
         ],
     },
+    // Alaya: a training task (`task_id` is its public id) runs in a
+    // namespace of a cluster; its pods carry the label
+    // `computehub.io/training-instance=<task_id>`. `gateway`, when set, is
+    // the external host of its opened ports instead of the node's address.
+    Collection {
+        name: "training_instances",
+        fields: &[
+            unique("task_id", Text),
+            required("name", Text),
+            parent("clusterid", "clusters"),
+            required("namespace", Text),
+            field("created_by", Text),
+            field("gateway", Text),
+        ],
+    },
+    // A port opened on a training pod: `source` is `system` (opened by the
+    // platform) or `custom` (by the user); a NodePort service exposes it.
+    // One row per instance, pod and port (an index of migration 3).
+    Collection {
+        name: "training_ports",
+        fields: &[
+            parent("instance_id", "training_instances"),
+            required("pod_name", Text),
+            required("source", Text),
+            field("protocol", Text),
+            required("port", Integer),
+            required("service_name", Text),
+        ],
+    },
+    // IEF: a project id mapped to a cluster and the namespace its
+    // deployments run in. Edge nodes and node groups are the cluster's
+    // nodes labelled `ief.computehub.io/node-id` and `.../group-id`.
+    Collection {
+        name: "ief_projects",
+        fields: &[
+            unique("project_id", Text),
+            parent("clusterid", "clusters"),
+            required("namespace", Text),
+        ],
+    },
+    // An IEF deployment: its id, name (unique per project, an index of
+    // migration 3) and the created body (JSON), realised as a Kubernetes
+    // Deployment in the project's namespace.
+    Collection {
+        name: "ief_deployments",
+        fields: &[
+            parent("project", "ief_projects"),
+            unique("deployment_id", Text),
+            required("name", Text),
+            required("body", Text),
+        ],
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Collection> {

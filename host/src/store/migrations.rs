@@ -193,6 +193,62 @@ const MIGRATIONS: &[&str] = &[
         ON CONFLICT (collection, org_id, field, value) DO UPDATE SET n = n + 1;
     END;
     "#,
+    // 3: Alaya training instances and the ports opened on their pods; IEF
+    // projects (a project id mapped to a cluster and a namespace) and their
+    // deployments; the sealed secret of AK/SK keys.
+    r#"
+    ALTER TABLE api_keys ADD COLUMN secret_sealed BLOB;
+    CREATE TABLE training_instances (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        clusterid TEXT NOT NULL REFERENCES clusters(id),
+        namespace TEXT NOT NULL,
+        created_by TEXT,
+        gateway TEXT,
+        UNIQUE (org_id, task_id)
+    );
+    CREATE INDEX training_instances_by_cluster ON training_instances(clusterid);
+    CREATE TABLE training_ports (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        instance_id TEXT NOT NULL REFERENCES training_instances(id),
+        pod_name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        protocol TEXT,
+        port INTEGER NOT NULL,
+        service_name TEXT NOT NULL,
+        UNIQUE (org_id, instance_id, pod_name, port)
+    );
+    CREATE TABLE ief_projects (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        clusterid TEXT NOT NULL REFERENCES clusters(id),
+        namespace TEXT NOT NULL,
+        UNIQUE (org_id, project_id)
+    );
+    CREATE INDEX ief_projects_by_cluster ON ief_projects(clusterid);
+    CREATE TABLE ief_deployments (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        project TEXT NOT NULL REFERENCES ief_projects(id),
+        deployment_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        UNIQUE (org_id, deployment_id),
+        UNIQUE (org_id, project, name)
+    );
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -14,6 +14,7 @@
 //! - [`log`]: logging through the host's `log` capability;
 //! - [`inventory`]: the `inventory` capability plus value/row helpers;
 //! - [`kubectl`]: kubectl's columns (ages, pod READY/STATUS, node STATUS/ROLES);
+//! - [`datetime`]: UTC timestamps in the documents' shapes;
 //! - [`quantity`]: Kubernetes quantities in base units;
 //! - [`placement`]: the fit rules scheduling engines apply;
 //! - [`capacity`]: products and nodes for capacity checks;
@@ -62,6 +63,7 @@
 //! touches the inventory imports neither).
 
 pub mod capacity;
+pub mod datetime;
 pub mod envelope;
 pub mod error;
 pub mod inventory;

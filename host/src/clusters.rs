@@ -1,0 +1,264 @@
+//! Operator commands over the `clusters` collection: `computehub clusters
+//! import` registers an existing Kubernetes cluster (its kubeconfig sealed
+//! like every secret) for an organisation, so the areas that name clusters
+//! by id (Alaya, IEF, ...) can reach it; `--ief-project` also maps a Huawei
+//! IEF project id to that cluster.
+//!
+//! A cluster record belongs to a compute center; an import names one by
+//! name and creates it when the organisation has none of that name (with
+//! the operator as contact and no pcapi address). Importing a name again
+//! replaces that cluster's kubeconfig, so the command is idempotent.
+
+use crate::store::{Comparison, Condition, Query, Row, Store, StoreError, Value};
+
+/// Largest kubeconfig accepted (as the `kubernetes` capability's limit).
+const MAX_KUBECONFIG: usize = 256 * 1024;
+
+/// Why an import was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the kubeconfig is not usable: {0}")]
+    Kubeconfig(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The cluster's record id (what plugins name it by).
+    pub id: String,
+    /// False when an existing cluster of that name was updated.
+    pub created: bool,
+    /// The compute center's record id.
+    pub center_id: String,
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn fields(pairs: Vec<(&str, Value)>) -> Vec<(String, Value)> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn find_one(
+    store: &Store,
+    org: &str,
+    collection: &str,
+    conds: &[(&str, &str)],
+) -> Result<Option<Row>, StoreError> {
+    let q = Query {
+        conditions: conds
+            .iter()
+            .map(|(f, v)| Condition {
+                field: f.to_string(),
+                op: Comparison::Eq,
+                value: text(v),
+            })
+            .collect(),
+        limit: Some(1),
+        ..Default::default()
+    };
+    Ok(store.query(org, collection, &q)?.rows.into_iter().next())
+}
+
+/// Check that `yaml` is a kubeconfig naming a cluster with a server.
+pub fn check_kubeconfig(yaml: &str) -> Result<(), ImportError> {
+    if yaml.len() > MAX_KUBECONFIG {
+        return Err(ImportError::Kubeconfig("larger than 256 KiB".into()));
+    }
+    let kc = kube::config::Kubeconfig::from_yaml(yaml)
+        .map_err(|e| ImportError::Kubeconfig(e.to_string()))?;
+    let has_server = kc
+        .clusters
+        .iter()
+        .any(|c| c.cluster.as_ref().and_then(|c| c.server.as_ref()).is_some());
+    if !has_server {
+        return Err(ImportError::Kubeconfig("it names no cluster server".into()));
+    }
+    Ok(())
+}
+
+/// The compute center named `name` of `org`, created when missing.
+fn center(store: &Store, org: &str, name: &str) -> Result<String, ImportError> {
+    if let Some(row) = find_one(store, org, "compute_centers", &[("name", name)])? {
+        return Ok(row.id);
+    }
+    let row = store.insert(
+        org,
+        "compute_centers",
+        &fields(vec![
+            ("name", text(name)),
+            ("pcapi_url", text("")),
+            ("api_user", text("")),
+            ("api_pwd", Value::Secret(String::new())),
+            ("contactname", text("operator")),
+            ("contactphone", text("")),
+        ]),
+    )?;
+    Ok(row.id)
+}
+
+/// Register (or update) cluster `name` of `org` with `kubeconfig`, under the
+/// compute center named `center_name`.
+pub fn import(
+    store: &Store,
+    org: &str,
+    name: &str,
+    kubeconfig: &str,
+    center_name: &str,
+) -> Result<Imported, ImportError> {
+    if name.trim().is_empty() || name.len() > 128 {
+        return Err(ImportError::Invalid(
+            "the cluster name must be 1-128 characters".into(),
+        ));
+    }
+    if center_name.trim().is_empty() {
+        return Err(ImportError::Invalid("the center name is empty".into()));
+    }
+    check_kubeconfig(kubeconfig)?;
+    store.ensure_organisation(org)?;
+    let center_id = center(store, org, center_name)?;
+    let secret = Value::Secret(kubeconfig.to_string());
+    if let Some(row) = find_one(
+        store,
+        org,
+        "clusters",
+        &[("cpcid", &center_id), ("name", name)],
+    )? {
+        store.update(
+            org,
+            "clusters",
+            &row.id,
+            &fields(vec![("kubeconfig", secret), ("ready", Value::Integer(1))]),
+        )?;
+        return Ok(Imported {
+            id: row.id,
+            created: false,
+            center_id,
+        });
+    }
+    let row = store.insert(
+        org,
+        "clusters",
+        &fields(vec![
+            ("cpcid", text(&center_id)),
+            ("name", text(name)),
+            // kboss: 0 is kubernetes, 1 slurm.
+            ("clustertype", text("0")),
+            ("kubeconfig", secret),
+            ("ready", Value::Integer(1)),
+        ]),
+    )?;
+    Ok(Imported {
+        id: row.id,
+        created: true,
+        center_id,
+    })
+}
+
+/// The namespace an IEF project's deployments run in: `ief-<project>`,
+/// lower-cased, as a DNS label.
+pub fn ief_namespace(project: &str) -> String {
+    let mut ns: String = format!("ief-{}", project.to_ascii_lowercase())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(63)
+        .collect();
+    while ns.ends_with('-') {
+        ns.pop();
+    }
+    ns
+}
+
+/// Map IEF `project` of `org` to `cluster_id` (replacing an earlier mapping).
+/// Answers the project's namespace.
+pub fn map_ief_project(
+    store: &Store,
+    org: &str,
+    project: &str,
+    cluster_id: &str,
+) -> Result<String, ImportError> {
+    crate::auth::validate_project(project).map_err(ImportError::Invalid)?;
+    let namespace = ief_namespace(project);
+    match find_one(store, org, "ief_projects", &[("project_id", project)])? {
+        Some(row) => {
+            store.update(
+                org,
+                "ief_projects",
+                &row.id,
+                &fields(vec![
+                    ("clusterid", text(cluster_id)),
+                    ("namespace", text(&namespace)),
+                ]),
+            )?;
+        }
+        None => {
+            store.insert(
+                org,
+                "ief_projects",
+                &fields(vec![
+                    ("project_id", text(project)),
+                    ("clusterid", text(cluster_id)),
+                    ("namespace", text(&namespace)),
+                ]),
+            )?;
+        }
+    }
+    Ok(namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Store {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        Store::with_connection(conn, crate::store::Sealer::from_key(&[7u8; 32])).unwrap()
+    }
+
+    const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n";
+
+    #[test]
+    fn import_is_idempotent_and_sealed() {
+        let s = store();
+        let a = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").unwrap();
+        assert!(a.created);
+        let b = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").unwrap();
+        assert_eq!((b.id.as_str(), b.created), (a.id.as_str(), false));
+        let row = s.get("acme", "clusters", &a.id).unwrap().unwrap();
+        let kc = row.fields.iter().find(|(n, _)| n == "kubeconfig").unwrap();
+        assert_eq!(kc.1, Value::Redacted);
+        assert_eq!(
+            s.reveal("acme", "clusters", &a.id, "kubeconfig").unwrap(),
+            Some(KUBECONFIG.to_string())
+        );
+        // Another organisation sees nothing.
+        assert!(s.get("other", "clusters", &a.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_kubeconfigs_are_refused() {
+        let s = store();
+        for bad in ["", "not: [yaml", "apiVersion: v1\nkind: Config\n"] {
+            assert!(matches!(
+                import(&s, "acme", "c", bad, "imported"),
+                Err(ImportError::Kubeconfig(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn ief_projects_map_to_a_namespace() {
+        let s = store();
+        let c = import(&s, "acme", "edge", KUBECONFIG, "imported").unwrap();
+        let ns = map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).unwrap();
+        assert_eq!(ns, "ief-5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10");
+        map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).unwrap();
+        assert!(map_ief_project(&s, "acme", "bad project", &c.id).is_err());
+        assert!(map_ief_project(&s, "acme", "p2", "no-such-cluster").is_err());
+    }
+}
