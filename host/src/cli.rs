@@ -288,6 +288,7 @@ fn registry(
     let store = Arc::new(Store::open(data_dir).context("opening the store")?);
     let limits = limits(&config);
     let services = HostServices::new(Arc::clone(&store), limits.clone());
+    services.ssh.set_targets(config.ssh_targets()?);
     let runtime = Runtime::new(cache_dir, limits, services)?;
     Ok((
         Registry::new(
@@ -314,6 +315,14 @@ pub async fn open_app(
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let (admin, fresh_token) = AdminToken::load(data_dir, admin_token)?;
     let (registry, store) = registry(data_dir, cache_dir, config)?;
+    // Operations that were running died with the previous process.
+    let interrupted = registry.runtime.services.operations.interrupt_running()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "operations left running by the previous process are now `interrupted`"
+        );
+    }
     registry.boot(plugins_dir).await?;
     let app = Arc::new(App {
         registry,

@@ -10,6 +10,13 @@
 //! [plugins.kboss]
 //! role = "endpoint"
 //! grants = ["log", "inventory", "pricing"]
+//!
+//! [plugins.pcapi]
+//! role = "endpoint"
+//! grants = ["log", "ssh", "operations"]
+//! # explicit SSH targets (IP addresses, CIDR blocks) the plugin may reach;
+//! # inventory devices need no entry
+//! ssh-targets = ["10.0.0.0/8", "192.168.0.0/16"]
 //! ```
 //!
 //! A plugin the config does not name is granted `log` only: deny by default.
@@ -51,6 +58,10 @@ pub struct PluginConfig {
     /// Do not load the built-in plugin of this id.
     #[serde(default)]
     pub disabled: bool,
+    /// Explicit SSH targets (IP addresses or CIDR blocks) this plugin may
+    /// connect to with credentials its caller sent. Empty: devices only.
+    #[serde(default)]
+    pub ssh_targets: Vec<String>,
 }
 
 fn default_deadline_ms() -> u32 {
@@ -71,7 +82,10 @@ grants = ["log", "inventory", "pricing", "scheduling", "kubernetes"]
 
 [plugins.pcapi]
 role = "endpoint"
-grants = ["log", "inventory", "kubernetes", "scheduling"]
+grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
+# new_cluster/new_worker reach the machines their callers name: the private
+# networks of a compute center.
+ssh-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 [plugins.pricing]
 role = "pricing"
@@ -127,6 +141,24 @@ impl Config {
     pub fn role(&self, id: &str) -> Option<Role> {
         self.plugins.get(id).map(|p| p.role)
     }
+
+    /// Every plugin's `ssh-targets`, parsed; an entry that is not an IP
+    /// address or CIDR block is a configuration error.
+    pub fn ssh_targets(
+        &self,
+    ) -> anyhow::Result<std::collections::HashMap<String, Vec<crate::capabilities::ssh::Net>>> {
+        let mut all = std::collections::HashMap::new();
+        for (id, p) in &self.plugins {
+            let nets = p
+                .ssh_targets
+                .iter()
+                .map(|s| crate::capabilities::ssh::Net::parse(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("plugin `{id}`: ssh-targets: {e}"))?;
+            all.insert(id.clone(), nets);
+        }
+        Ok(all)
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +170,23 @@ mod tests {
         let c: Config = toml::from_str(BUILTIN_GRANTS).unwrap();
         assert_eq!(c.plugins["kboss"].role, Role::Endpoint);
         assert!(c.plugins["kboss"].grants.contains(&Capability::Inventory));
+    }
+
+    #[test]
+    fn ssh_targets_parse_or_fail_clearly() {
+        let c: Config = toml::from_str(
+            "[plugins.p]\nrole = \"endpoint\"\nssh-targets = [\"127.0.0.0/8\", \"10.1.2.3\"]",
+        )
+        .unwrap();
+        assert_eq!(c.ssh_targets().unwrap()["p"].len(), 2);
+        let bad: Config =
+            toml::from_str("[plugins.p]\nrole = \"endpoint\"\nssh-targets = [\"host.example\"]")
+                .unwrap();
+        assert!(bad
+            .ssh_targets()
+            .unwrap_err()
+            .to_string()
+            .contains("plugin `p`"));
     }
 
     #[test]

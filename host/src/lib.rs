@@ -6,6 +6,8 @@
 //! - [`capabilities`]: the host side of the WIT capability interfaces;
 //! - [`registry`]: the active plugin versions and atomic hot swap;
 //! - [`store`]: the embedded SQLite system of record;
+//! - [`operations`]: long jobs persisted with their phases, served at
+//!   `/operations/{id}` (and its event stream);
 //! - [`auth`]: API keys, AK/SK request signing and the admin token;
 //! - [`clusters`]: operator registration of existing clusters.
 
@@ -16,6 +18,7 @@ pub mod cli;
 pub mod clusters;
 pub mod config;
 pub mod demo;
+pub mod operations;
 pub mod registry;
 pub mod runtime;
 pub mod server;

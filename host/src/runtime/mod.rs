@@ -54,16 +54,18 @@ pub enum Capability {
     Log,
     Inventory,
     Ssh,
+    Operations,
     Kubernetes,
     Pricing,
     Scheduling,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::Log,
         Capability::Inventory,
         Capability::Ssh,
+        Capability::Operations,
         Capability::Kubernetes,
         Capability::Pricing,
         Capability::Scheduling,
@@ -74,6 +76,7 @@ impl Capability {
             Capability::Log => "log",
             Capability::Inventory => "inventory",
             Capability::Ssh => "ssh",
+            Capability::Operations => "operations",
             Capability::Kubernetes => "kubernetes",
             Capability::Pricing => "pricing",
             Capability::Scheduling => "scheduling",
@@ -87,6 +90,8 @@ impl Capability {
             self,
             Capability::Log
                 | Capability::Inventory
+                | Capability::Ssh
+                | Capability::Operations
                 | Capability::Kubernetes
                 | Capability::Pricing
                 | Capability::Scheduling

@@ -37,15 +37,24 @@ pub struct HostServices {
     pub limits: super::Limits,
     /// Kubernetes clients per cluster.
     pub kube: crate::capabilities::kubernetes::Clients,
+    /// Pooled SSH connections and the explicit-target policy.
+    pub ssh: crate::capabilities::ssh::Ssh,
+    /// Persisted long operations.
+    pub operations: Arc<crate::operations::Operations>,
+    /// The operation link of each request in flight.
+    pub op_links: crate::capabilities::operations::Links,
 }
 
 impl HostServices {
     pub fn new(store: Arc<Store>, limits: super::Limits) -> Arc<Self> {
         Arc::new(HostServices {
-            store,
             engines: ActiveEngines::default(),
             limits,
             kube: Default::default(),
+            ssh: Default::default(),
+            operations: Arc::new(crate::operations::Operations::new(Arc::clone(&store))),
+            op_links: Default::default(),
+            store,
         })
     }
 }
@@ -122,8 +131,8 @@ impl WasiView for PluginState {
 }
 
 /// The linker every plugin is pre-instantiated against: WASI p2 plus the
-/// capabilities this host serves. Unserved ones (ssh) are not
-/// linked, so nothing can call a pretend implementation.
+/// capabilities this host serves. A capability the host did not serve would
+/// not be linked, so nothing could call a pretend implementation.
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<PluginState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -132,5 +141,7 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<PluginState>> {
     wit::pricing::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
     wit::scheduling::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
     wit::kubernetes::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    wit::ssh::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    wit::operations::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

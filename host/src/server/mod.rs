@@ -2,6 +2,7 @@
 //! request (host endpoints, or route -> authenticate -> plugin -> response).
 
 mod admin;
+mod background;
 pub mod metrics;
 mod openapi;
 pub mod reply;
@@ -10,7 +11,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::auth::{self, AdminToken};
 use crate::registry::{router::Miss, Registry};
 use crate::runtime::bindings::wit_types::{self, ErrorFormat};
-use crate::runtime::{call, CallContext, CallError};
+use crate::runtime::{CallContext, CallError};
 use crate::store::{ids, Store};
 use metrics::{Metrics, PluginEvent};
 use reply::Body;
@@ -151,6 +151,11 @@ async fn dispatch(app: &App, req: Request<Incoming>, id: &str) -> (Response<Body
     if path == "/admin" || path.starts_with("/admin/") {
         let (resp, route) = admin::handle(app, req).await;
         return host(resp, &route);
+    }
+    if path == "/operations" || path.starts_with("/operations/") {
+        let ops = &app.registry.runtime.services.operations;
+        let (resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
+        return host(resp, route);
     }
     plugin_request(app, req, id).await
 }
@@ -298,16 +303,20 @@ async fn plugin_request(
         request_id: id.into(),
         organisation: principal.map(|p| p.organisation),
     };
-    let result = call::handle(
-        app.registry.runtime.engine(),
-        &plugin.pre,
-        &plugin.permits,
+    let answer = background::run(
+        app.registry.runtime.engine().clone(),
+        Arc::clone(&plugin),
         app.registry.runtime.services.clone(),
         ctx,
         route.deadline,
         wit_req,
+        background::prefers_async(&parts.headers),
     )
     .await;
+    let result = match answer {
+        background::Answer::Accepted(op) => return counted(background::accepted(format, &op)),
+        background::Answer::Done(r) => r,
+    };
     match result {
         Ok(resp) => counted(plugin_response(resp)),
         Err(e) => {
@@ -341,7 +350,7 @@ fn to_wit_scheme(s: auth::Scheme) -> wit_types::AuthScheme {
 }
 
 fn plugin_response(r: wit_types::Response) -> Response<Body> {
-    let mut resp = Response::new(http_body_util::Full::new(Bytes::from(r.body)));
+    let mut resp = Response::new(reply::full(r.body));
     match http::StatusCode::from_u16(r.status) {
         Ok(s) => *resp.status_mut() = s,
         Err(_) => {

@@ -1,17 +1,51 @@
 //! Responses the host writes itself, in the error format of the API area
 //! whose route was hit (so clients see one envelope per area).
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use serde_json::json;
 
 use crate::runtime::bindings::wit_types::ErrorFormat;
 
-pub type Body = Full<Bytes>;
+/// A response body: a complete one ([`full`]) or a stream ([`channel`], for
+/// server-sent events).
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible>;
+
+/// A complete body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+/// A streamed body and the sender that feeds it; the body ends when the
+/// sender is dropped.
+pub fn channel(buffer: usize) -> (tokio::sync::mpsc::Sender<Bytes>, Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel(buffer);
+    (tx, Streamed(rx).boxed_unsync())
+}
+
+struct Streamed(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for Streamed {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
 
 pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(value.to_string())));
+    let mut resp = Response::new(full(value.to_string()));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -21,7 +55,7 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
 }
 
 pub fn text(status: u16, content_type: &'static str, body: String) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(full(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

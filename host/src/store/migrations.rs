@@ -249,6 +249,58 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (org_id, project, name)
     );
     "#,
+    // 4 (ssh and operations): SSH host keys pinned on first use per
+    // organisation and target (`device:<id>` or `ip:port`); long operations
+    // with their phases and event log. At most one operation runs per target
+    // (the partial unique index is the per-host lock).
+    r#"
+    CREATE TABLE ssh_host_keys (
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        target TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        pinned_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, target)
+    ) WITHOUT ROWID;
+    CREATE TABLE operations (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        plugin TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        -- running, succeeded, failed, interrupted
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT,
+        result TEXT,
+        error TEXT
+    );
+    CREATE UNIQUE INDEX operations_running_target ON operations(target) WHERE status = 'running';
+    CREATE INDEX operations_by_org ON operations(org_id, created_at);
+    CREATE INDEX operations_by_status ON operations(status);
+    CREATE TABLE operation_phases (
+        operation_id TEXT NOT NULL REFERENCES operations(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        -- pending, running, succeeded, failed, skipped, interrupted
+        status TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        message TEXT,
+        output TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (operation_id, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE operation_events (
+        operation_id TEXT NOT NULL REFERENCES operations(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        event TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (operation_id, seq)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

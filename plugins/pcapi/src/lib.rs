@@ -6,7 +6,10 @@
 //! - `determine_accommodat`: products no single node can hold, through the
 //!   `scheduling` capability (the active scheduling engine);
 //! - `yaml_apply_delete`: a resource instance rendered from the documented
-//!   parameters, applied (server-side apply) or deleted.
+//!   parameters, applied (server-side apply) or deleted;
+//! - `new_cluster`, `new_worker`: Kubernetes installed on machines over SSH,
+//!   as persisted operations with phases ([`provision`]); with
+//!   `Prefer: respond-async` the host answers 202 with the operation id.
 //!
 //! Bad parameters answer 400 and cluster failures 502/503/504, each with the
 //! documented failure envelope (`status: false`).
@@ -15,6 +18,7 @@ mod accommodate;
 mod boards;
 mod cluster;
 mod nodes;
+mod provision;
 
 use computehub_sdk::envelope::pcapi;
 use computehub_sdk::prelude::*;
@@ -41,6 +45,18 @@ fn with_master(mut r: RouteBuilder) -> RouteBuilder {
         r = r.query_param(name, false, what);
     }
     r
+}
+
+/// A route taking the documented SSH parameters of the machine it provisions.
+fn machine_route(name: &str, summary: &str) -> RouteBuilder {
+    route::post(&path(name), AuthScheme::Basic)
+        .summary(summary)
+        .query_param("host", true, "IP address of the machine")
+        .query_param("port", true, "SSH port")
+        .query_param("user", true, "SSH user")
+        .query_param("psssword", true, "SSH password (documented spelling; `password` also accepted)")
+        .param("header", "Prefer", false, serde_json::json!({"type": "string", "enum": ["respond-async"]}), "respond-async: answer 202 with the operation id at once")
+        .tag("pcapi")
 }
 
 impl Plugin for Pcapi {
@@ -92,6 +108,19 @@ impl Plugin for Pcapi {
                     .query_param("source_podengine", false, "StatefulSet, Deployment, DaemonSet, CronJob, Job, Standalone")
                     .deadline_ms(60_000)
                     .tag("pcapi"),
+                machine_route("new_cluster", "Install a Kubernetes control plane on a machine over SSH; data: join command and kubeconfig")
+                    .query_param("role", true, "master")
+                    .query_param("cluster_type", false, "kubernetes (the only one supported)")
+                    .query_param("package_source", false, "Kubernetes apt source URL")
+                    .query_param("pod_network_cidr", false, "Pod network CIDR (10.244.0.0/16)")
+                    .query_param("token_ttl", false, "Lifetime of the join token (2h0m0s)")
+                    .deadline_ms(1_800_000),
+                machine_route("new_worker", "Join a machine to a cluster over SSH with the CA pinned, and wait until its node is Ready")
+                    .query_param("role", true, "worker")
+                    .query_param("join_command", true, "kubeadm join <endpoint> --token <t> --discovery-token-ca-cert-hash sha256:<h>")
+                    .query_param("kubeconfig", false, "The cluster's kubeconfig, to check the node name and wait for Ready")
+                    .query_param("package_source", false, "Kubernetes apt source URL")
+                    .deadline_ms(1_200_000),
             ],
         )
     }
@@ -110,6 +139,8 @@ impl Plugin for Pcapi {
             (Method::Post, "node_state_switch") => nodes::state_switch(&params),
             (Method::Post, "delete_cluster_node") => nodes::delete(&params),
             (Method::Post, "yaml_apply_delete") => nodes::yaml_apply_delete(&params),
+            (Method::Post, "new_cluster") => provision::master::new_cluster(&params),
+            (Method::Post, "new_worker") => provision::worker::new_worker(&params),
             _ => Err(ApiError::NotFound(format!("no pcapi route {}", req.route))),
         };
         result.unwrap_or_else(|e| {

@@ -5,7 +5,9 @@
 //! module then renders the error (`kboss::from_error(&e)`, ...) with
 //! [`ApiError::status`] as the HTTP status.
 
-use crate::bindings::computehub::platform::{inventory, kubernetes, pricing, scheduling, ssh};
+use crate::bindings::computehub::platform::{
+    inventory, kubernetes, operations, pricing, scheduling, ssh,
+};
 use crate::params::ParamError;
 
 /// Why a request failed, with the HTTP status it maps to.
@@ -101,6 +103,17 @@ impl From<ssh::Error> for ApiError {
             }
             ssh::Error::Timeout(m) => ApiError::Timeout(format!("ssh: timed out: {m}")),
             ssh::Error::Denied(m) => ApiError::Forbidden(m),
+            ssh::Error::Remote(m) => ApiError::BadGateway(format!("ssh: {m}")),
+        }
+    }
+}
+
+impl From<operations::Error> for ApiError {
+    fn from(e: operations::Error) -> Self {
+        match e {
+            operations::Error::Invalid(m) => ApiError::Internal(format!("operations: {m}")),
+            operations::Error::Conflict(m) => ApiError::Conflict(m),
+            operations::Error::Internal(m) => ApiError::Internal(format!("operations: {m}")),
         }
     }
 }

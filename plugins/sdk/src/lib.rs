@@ -151,6 +151,9 @@ pub use bindings::exports::computehub::platform::handler::Guest as Plugin;
 /// Remote commands over SSH (capability `ssh`).
 pub use bindings::computehub::platform::ssh;
 
+/// Persisted long operations with phases (capability `operations`).
+pub use bindings::computehub::platform::operations;
+
 /// Kubernetes clusters (capability `kubernetes`).
 pub use bindings::computehub::platform::kubernetes;
 

@@ -1,0 +1,184 @@
+//! `GET /operations/{id}` (the operation as JSON) and
+//! `GET /operations/{id}/events` (server-sent events: every event so far,
+//! then new ones as they happen, until the operation ends).
+//!
+//! The caller authenticates with any API key scheme (Bearer, Basic,
+//! X-Auth-Token); the key's organisation must own the operation, otherwise
+//! the answer is the same 404 as for an id that does not exist. Events carry
+//! their sequence number as the SSE `id`, so a client reconnecting with
+//! `Last-Event-ID` resumes where it left off.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+
+use super::Operations;
+use crate::auth::{self, Scheme};
+use crate::runtime::bindings::wit_types::ErrorFormat;
+use crate::server::reply::{self, Body};
+use crate::store::Store;
+
+/// A comment line sent when nothing happened for this long, so proxies and
+/// clients keep the stream open.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// The organisation of the caller, by whichever scheme its headers use.
+fn organisation(store: &Store, headers: &http::HeaderMap) -> Result<String, auth::AuthError> {
+    let scheme = match headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(kind, _)| kind.to_ascii_lowercase())
+    {
+        Some(kind) if kind == "basic" => Scheme::Basic,
+        Some(_) => Scheme::Bearer,
+        None if headers.contains_key("x-auth-token") => Scheme::XAuthToken,
+        None => {
+            return Err(auth::AuthError::Missing(
+                "an API key (Authorization: Bearer or Basic, or X-Auth-Token)",
+            ))
+        }
+    };
+    match auth::authenticate(store, scheme, headers)? {
+        Some(p) => Ok(p.organisation),
+        None => Err(auth::AuthError::Invalid),
+    }
+}
+
+/// Serve `/operations/...`; answers the response and the route it counts under.
+pub async fn handle<B>(
+    ops: &Arc<Operations>,
+    store: &Store,
+    req: Request<B>,
+) -> (Response<Body>, &'static str) {
+    let path = req.uri().path().to_string();
+    let rest = path
+        .trim_start_matches("/operations")
+        .trim_start_matches('/');
+    let (id, events) = match rest.split_once('/') {
+        Some((id, "events")) => (id, true),
+        None if !rest.is_empty() => (rest, false),
+        _ => {
+            let r = reply::error(ErrorFormat::Plain, 404, &format!("no route for GET {path}"));
+            return (r, "/operations");
+        }
+    };
+    let route = if events {
+        "/operations/{id}/events"
+    } else {
+        "/operations/{id}"
+    };
+    if req.method() != http::Method::GET {
+        let mut r = reply::error(
+            ErrorFormat::Plain,
+            405,
+            &format!(
+                "method {} is not allowed on {path}; allowed: GET",
+                req.method()
+            ),
+        );
+        r.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
+        return (r, route);
+    }
+    let org = match organisation(store, req.headers()) {
+        Ok(o) => o,
+        Err(e) => {
+            let r = reply::closing(reply::error(ErrorFormat::Plain, e.status(), &e.to_string()));
+            return (r, route);
+        }
+    };
+    let not_found = || reply::error(ErrorFormat::Plain, 404, &format!("no operation `{id}`"));
+    if !events {
+        let r = match ops.get(&org, id) {
+            Ok(Some(op)) => reply::json(200, &serde_json::to_value(op).unwrap_or_default()),
+            Ok(None) => not_found(),
+            Err(e) => internal(e),
+        };
+        return (r, route);
+    }
+    match ops.events_since(&org, id, 0) {
+        Ok(Some(_)) => {}
+        Ok(None) => return (not_found(), route),
+        Err(e) => return (internal(e), route),
+    }
+    // A client reconnecting with `Last-Event-ID` resumes after that event.
+    let after = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    let (tx, body) = reply::channel(16);
+    tokio::spawn(stream(Arc::clone(ops), org, id.to_string(), after, tx));
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    (r, route)
+}
+
+fn internal(e: super::OpError) -> Response<Body> {
+    tracing::error!(error = %e, "operations: store failure");
+    reply::error(
+        ErrorFormat::Plain,
+        500,
+        "the store failed; see the server log",
+    )
+}
+
+/// Feed the event stream until the operation ends or the client goes away.
+async fn stream(
+    ops: Arc<Operations>,
+    org: String,
+    id: String,
+    after: i64,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+) -> Result<(), Infallible> {
+    let mut seq = after;
+    loop {
+        let changed = ops.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let (events, done) = match ops.events_since(&org, &id, seq) {
+            Ok(Some(x)) => x,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "operations: cannot read events");
+                return Ok(());
+            }
+        };
+        for e in events {
+            seq = e.seq;
+            let frame = format!(
+                "id: {}\nevent: {}\ndata: {}\n\n",
+                e.seq,
+                e.event,
+                serde_json::json!({"at": e.at, "data": e.data})
+            );
+            if tx.send(Bytes::from(frame)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if done {
+            return Ok(());
+        }
+        if tokio::time::timeout(KEEPALIVE, changed).await.is_err()
+            && tx
+                .send(Bytes::from_static(b": keep-alive\n\n"))
+                .await
+                .is_err()
+        {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! Operations: long jobs (installing a cluster master takes minutes)
+//! persisted in SQLite with their phases, the tail of each phase's output,
+//! the final result or error, and an event log that `GET
+//! /operations/{id}/events` streams ([`http`]).
+//!
+//! A plugin starts one operation per request through the `operations`
+//! capability (`begin(kind, target, phases)`), moves its phases, records
+//! output and finishes it. At most one operation runs per target (a partial
+//! unique index in the store: the per-host lock). The host ties the
+//! operation to the plugin call: a call that ends without finishing it (a
+//! trap, the deadline, an answer without `finish`) fails it, and a restart
+//! marks every operation still running `interrupted`, never succeeded.
+//!
+//! Everything persisted passes through [`scrub::scrub`].
+
+pub mod http;
+pub mod scrub;
+
+use std::sync::Arc;
+
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::store::{ids, records, Store, StoreError};
+
+/// Bytes of output kept per phase (the tail).
+pub const OUTPUT_TAIL: usize = 8 * 1024;
+/// Largest result a plugin may record.
+const MAX_RESULT: usize = 64 * 1024;
+/// Most phases of one operation.
+const MAX_PHASES: usize = 32;
+
+/// Errors at the operations boundary; messages are safe to show.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the store failed: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => OpError::NotFound(m),
+            StoreError::Conflict(m) => OpError::Conflict(m),
+            StoreError::Invalid(m) => OpError::Invalid(m),
+            StoreError::Internal(m) => OpError::Internal(m),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for OpError {
+    fn from(e: rusqlite::Error) -> Self {
+        OpError::Internal(e.to_string())
+    }
+}
+
+/// A phase's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Interrupted,
+}
+
+impl PhaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseStatus::Pending => "pending",
+            PhaseStatus::Running => "running",
+            PhaseStatus::Succeeded => "succeeded",
+            PhaseStatus::Failed => "failed",
+            PhaseStatus::Skipped => "skipped",
+            PhaseStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Who starts an operation.
+pub struct Origin<'a> {
+    pub org: &'a str,
+    pub plugin: &'a str,
+    pub request_id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseView {
+    pub name: String,
+    pub status: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub message: Option<String>,
+    /// The last [`OUTPUT_TAIL`] bytes the phase's steps printed.
+    pub output: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OperationView {
+    pub id: String,
+    pub kind: String,
+    pub target: String,
+    pub plugin: String,
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+    pub phases: Vec<PhaseView>,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    pub at: String,
+    pub event: String,
+    pub data: Value,
+}
+
+/// The service: the store and a signal woken on every change.
+pub struct Operations {
+    store: Arc<Store>,
+    changed: tokio::sync::Notify,
+}
+
+fn check_name(what: &str, v: &str, max: usize) -> Result<(), OpError> {
+    let ok = !v.is_empty()
+        && v.len() <= max
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(OpError::Invalid(format!(
+            "{what} `{}` must be 1-{max} characters of letters, digits, `- _ . : /`",
+            v.escape_debug()
+        )))
+    }
+}
+
+fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+impl Operations {
+    pub fn new(store: Arc<Store>) -> Self {
+        Operations {
+            store,
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Mark every operation still running `interrupted` (the process that ran
+    /// it is gone). Answers how many were.
+    pub fn interrupt_running(&self) -> Result<usize, OpError> {
+        let now = records::now();
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id FROM operations WHERE status = 'running'")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            tx.execute(
+                "UPDATE operations SET status = 'interrupted', updated_at = ?2, finished_at = ?2,
+                 error = 'the server stopped while the operation ran; it did not complete'
+                 WHERE id = ?1",
+                rusqlite::params![id, now],
+            )?;
+            tx.execute(
+                "UPDATE operation_phases SET status = 'interrupted', finished_at = ?2
+                 WHERE operation_id = ?1 AND status = 'running'",
+                rusqlite::params![id, now],
+            )?;
+            event_in(
+                &tx,
+                id,
+                "finished",
+                &json!({"status": "interrupted", "error": "the server stopped while the operation ran"}),
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids.len())
+    }
+
+    /// Start an operation, taking the lock of `target`.
+    pub fn begin(
+        &self,
+        origin: &Origin<'_>,
+        kind: &str,
+        target: &str,
+        phases: &[String],
+    ) -> Result<String, OpError> {
+        check_name("kind", kind, 64)?;
+        check_name("target", target, 256)?;
+        if phases.is_empty() || phases.len() > MAX_PHASES {
+            return Err(OpError::Invalid(format!(
+                "an operation has 1 to {MAX_PHASES} phases"
+            )));
+        }
+        for (i, p) in phases.iter().enumerate() {
+            check_name("phase", p, 64)?;
+            if phases[..i].contains(p) {
+                return Err(OpError::Invalid(format!("phase `{p}` is listed twice")));
+            }
+        }
+        self.store.ensure_organisation(origin.org)?;
+        let id = format!("op-{}", ids::random_id(20));
+        let now = records::now();
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO operations (id, org_id, plugin, request_id, kind, target, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?7)",
+            rusqlite::params![id, origin.org, origin.plugin, origin.request_id, kind, target, now],
+        );
+        if let Err(e) = inserted {
+            return Err(match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    let holder: Option<(String, String, String)> = tx
+                        .query_row(
+                            "SELECT id, org_id, kind FROM operations WHERE target = ?1 AND status = 'running'",
+                            [target],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .optional()?;
+                    let who = match holder {
+                        Some((hid, horg, hkind)) if horg == origin.org => {
+                            format!(" ({hkind} {hid})")
+                        }
+                        _ => String::new(),
+                    };
+                    OpError::Conflict(format!(
+                        "{target} is locked: another operation{who} is running on it"
+                    ))
+                }
+                other => other.into(),
+            });
+        }
+        for (i, p) in phases.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO operation_phases (operation_id, idx, name, status) VALUES (?1, ?2, ?3, 'pending')",
+                rusqlite::params![id, i as i64, p],
+            )?;
+        }
+        event_in(
+            &tx,
+            &id,
+            "started",
+            &json!({"kind": kind, "target": target, "phases": phases}),
+        )?;
+        tx.commit()?;
+        drop(conn);
+        self.changed.notify_waiters();
+        Ok(id)
+    }
+
+    fn running(&self, tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), OpError> {
+        let status: Option<String> = tx
+            .query_row("SELECT status FROM operations WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match status.as_deref() {
+            Some("running") => Ok(()),
+            Some(s) => Err(OpError::Invalid(format!("operation {id} is already {s}"))),
+            None => Err(OpError::NotFound(format!("no operation {id}"))),
+        }
+    }
+
+    /// Move a phase to `status`, with an optional message.
+    pub fn phase(
+        &self,
+        id: &str,
+        name: &str,
+        status: PhaseStatus,
+        message: &str,
+    ) -> Result<(), OpError> {
+        let now = records::now();
+        let message = scrub::scrub(tail(message, 2048));
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        self.running(&tx, id)?;
+        let (started, finished) = match status {
+            PhaseStatus::Running => (Some(now.as_str()), None),
+            PhaseStatus::Pending => (None, None),
+            _ => (None, Some(now.as_str())),
+        };
+        let n = tx.execute(
+            "UPDATE operation_phases SET status = ?3,
+               started_at = COALESCE(?4, started_at, ?5),
+               finished_at = ?5,
+               message = CASE WHEN ?6 = '' THEN message ELSE ?6 END
+             WHERE operation_id = ?1 AND name = ?2",
+            rusqlite::params![id, name, status.as_str(), started, finished, message],
+        )?;
+        if n == 0 {
+            return Err(OpError::Invalid(format!(
+                "operation {id} has no phase `{name}`"
+            )));
+        }
+        tx.execute(
+            "UPDATE operations SET updated_at = ?2 WHERE id = ?1",
+            rusqlite::params![id, now],
+        )?;
+        let mut data = json!({"phase": name, "status": status.as_str()});
+        if !message.is_empty() {
+            data["message"] = json!(message);
+        }
+        event_in(&tx, id, "phase", &data)?;
+        tx.commit()?;
+        drop(conn);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Append step output to a phase (the last [`OUTPUT_TAIL`] bytes are kept).
+    pub fn output(&self, id: &str, name: &str, text: &str) -> Result<(), OpError> {
+        let chunk = scrub::scrub(tail(text, OUTPUT_TAIL));
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        self.running(&tx, id)?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT output FROM operation_phases WHERE operation_id = ?1 AND name = ?2",
+                rusqlite::params![id, name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(current) = current else {
+            return Err(OpError::Invalid(format!(
+                "operation {id} has no phase `{name}`"
+            )));
+        };
+        let mut joined = current;
+        if !joined.is_empty() && !joined.ends_with('\n') {
+            joined.push('\n');
+        }
+        joined.push_str(&chunk);
+        let kept = tail(&joined, OUTPUT_TAIL).to_string();
+        tx.execute(
+            "UPDATE operation_phases SET output = ?3 WHERE operation_id = ?1 AND name = ?2",
+            rusqlite::params![id, name, kept],
+        )?;
+        event_in(
+            &tx,
+            id,
+            "output",
+            &json!({"phase": name, "text": tail(&chunk, 2048)}),
+        )?;
+        tx.commit()?;
+        drop(conn);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// End a running operation: `Ok(result JSON)` or `Err(message)`.
+    pub fn finish(&self, id: &str, outcome: Result<&str, &str>) -> Result<(), OpError> {
+        let now = records::now();
+        let (status, result, error) = match outcome {
+            Ok(text) => {
+                if text.len() > MAX_RESULT {
+                    return Err(OpError::Invalid(format!(
+                        "a result is at most {} KiB",
+                        MAX_RESULT >> 10
+                    )));
+                }
+                let v: Value = if text.trim().is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(text)
+                        .map_err(|e| OpError::Invalid(format!("the result is not JSON: {e}")))?
+                };
+                ("succeeded", Some(scrub::scrub(&v.to_string())), None)
+            }
+            Err(m) => ("failed", None, Some(scrub::scrub(tail(m, 4096)))),
+        };
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        self.running(&tx, id)?;
+        tx.execute(
+            "UPDATE operations SET status = ?2, result = ?3, error = ?4, updated_at = ?5, finished_at = ?5
+             WHERE id = ?1",
+            rusqlite::params![id, status, result, error, now],
+        )?;
+        let phase_end = if status == "succeeded" {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        tx.execute(
+            "UPDATE operation_phases SET status = ?2, finished_at = ?3
+             WHERE operation_id = ?1 AND status = 'running'",
+            rusqlite::params![id, phase_end, now],
+        )?;
+        let mut data = json!({"status": status});
+        if let Some(e) = &error {
+            data["error"] = json!(e);
+        }
+        event_in(&tx, id, "finished", &data)?;
+        tx.commit()?;
+        drop(conn);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Fail the operation if it is still running (its call ended without
+    /// finishing it).
+    pub fn abandon(&self, id: &str, why: &str) {
+        match self.finish(id, Err(why)) {
+            Ok(()) => {
+                tracing::warn!(operation = %id, why, "operation failed: its call ended without finishing it")
+            }
+            Err(OpError::Invalid(_)) => {}
+            Err(e) => {
+                tracing::error!(operation = %id, error = %e, "cannot fail an abandoned operation")
+            }
+        }
+    }
+
+    /// The operation as its organisation sees it.
+    pub fn get(&self, org: &str, id: &str) -> Result<Option<OperationView>, OpError> {
+        let conn = self.store.conn();
+        let op = conn
+            .query_row(
+                "SELECT id, kind, target, plugin, status, created_at, updated_at, finished_at, result, error
+                 FROM operations WHERE id = ?1 AND org_id = ?2",
+                rusqlite::params![id, org],
+                |r| {
+                    Ok(OperationView {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        target: r.get(2)?,
+                        plugin: r.get(3)?,
+                        status: r.get(4)?,
+                        created_at: r.get(5)?,
+                        updated_at: r.get(6)?,
+                        finished_at: r.get(7)?,
+                        result: r
+                            .get::<_, Option<String>>(8)?
+                            .and_then(|t| serde_json::from_str(&t).ok()),
+                        error: r.get(9)?,
+                        phases: Vec::new(),
+                    })
+                },
+            )
+            .optional()?;
+        let Some(mut op) = op else { return Ok(None) };
+        let mut stmt = conn.prepare(
+            "SELECT name, status, started_at, finished_at, message, output
+             FROM operation_phases WHERE operation_id = ?1 ORDER BY idx",
+        )?;
+        op.phases = stmt
+            .query_map([id], |r| {
+                Ok(PhaseView {
+                    name: r.get(0)?,
+                    status: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    message: r.get(4)?,
+                    output: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(op))
+    }
+
+    /// Events after `seq`, and whether the operation has ended. `None` when
+    /// the organisation has no such operation.
+    pub fn events_since(
+        &self,
+        org: &str,
+        id: &str,
+        seq: i64,
+    ) -> Result<Option<(Vec<Event>, bool)>, OpError> {
+        let conn = self.store.conn();
+        let status: Option<String> = conn
+            .query_row(
+                "SELECT status FROM operations WHERE id = ?1 AND org_id = ?2",
+                rusqlite::params![id, org],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(status) = status else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare(
+            "SELECT seq, at, event, data FROM operation_events
+             WHERE operation_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let events = stmt
+            .query_map(rusqlite::params![id, seq], |r| {
+                Ok(Event {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    event: r.get(2)?,
+                    data: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(Value::Null),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some((events, status != "running")))
+    }
+
+    /// A future that resolves on the next change; create it before reading
+    /// so no change is missed.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+}
+
+fn event_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    event: &str,
+    data: &Value,
+) -> Result<(), OpError> {
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_events WHERE operation_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO operation_events (operation_id, seq, at, event, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![id, seq, records::now(), event, data.to_string()],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+//! A plugin call that may become a background operation.
+//!
+//! Every call runs in its own task with an operation [`Link`] registered
+//! under its request id. If the plugin begins an operation and the client
+//! sent `Prefer: respond-async`, the client gets `202 Accepted` with the
+//! operation id at once and the call goes on in the background; otherwise
+//! the client waits for the plugin's answer as usual (a client that goes
+//! away does not cancel the call, so an operation is never cut off halfway
+//! by a dropped connection). When the call ends, an operation it began but
+//! did not finish is failed with the reason.
+//!
+//! [`Link`]: crate::capabilities::operations::Link
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Response};
+use serde_json::json;
+
+use super::reply::{self, Body};
+use crate::registry::PluginEntry;
+use crate::runtime::bindings::wit_types::{ErrorFormat, Request, Response as WitResponse};
+use crate::runtime::{call, CallContext, CallError, HostServices};
+
+/// How the call ended, as far as the client is concerned.
+pub enum Answer {
+    /// The plugin answered (or failed) while the client waited.
+    Done(Result<WitResponse, CallError>),
+    /// An operation began and the client asked not to wait.
+    Accepted(String),
+}
+
+/// Whether the client asked for the asynchronous form (RFC 7240).
+pub fn prefers_async(headers: &HeaderMap) -> bool {
+    headers.get_all("prefer").iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split([',', ';'])
+                .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+        })
+    })
+}
+
+/// Run the call in its own task, answering early if it becomes an operation
+/// the client will not wait for.
+pub async fn run(
+    engine: wasmtime::Engine,
+    plugin: Arc<PluginEntry>,
+    services: Arc<HostServices>,
+    ctx: CallContext,
+    deadline: Duration,
+    req: Request,
+    respond_async: bool,
+) -> Answer {
+    let request_id = ctx.request_id.to_string();
+    let (link, mut started) = services.op_links.register(&request_id);
+    let task_services = Arc::clone(&services);
+    let mut task = tokio::spawn(async move {
+        let result = call::handle(
+            &engine,
+            &plugin.pre,
+            &plugin.permits,
+            Arc::clone(&task_services),
+            ctx,
+            deadline,
+            req,
+        )
+        .await;
+        task_services.op_links.remove(&request_id);
+        if let Some(op) = link.operation() {
+            let why = match &result {
+                Ok(r) => format!(
+                    "the plugin answered {} without finishing the operation",
+                    r.status
+                ),
+                Err(CallError::Trap(_)) => "the plugin failed while running the operation".into(),
+                Err(e) => e.to_string(),
+            };
+            task_services.operations.abandon(&op, &why);
+        }
+        result
+    });
+    let joined = if respond_async {
+        tokio::select! {
+            biased;
+            r = &mut task => r,
+            Ok(op) = &mut started => return Answer::Accepted(op),
+        }
+    } else {
+        task.await
+    };
+    Answer::Done(
+        joined.unwrap_or_else(|e| Err(CallError::Trap(format!("the call's task failed: {e}")))),
+    )
+}
+
+/// `202 Accepted` in the area's envelope, pointing at the operation.
+pub fn accepted(format: ErrorFormat, op: &str) -> Response<Body> {
+    let href = format!("/operations/{op}");
+    let data = json!({"operation_id": op, "href": href, "events": format!("{href}/events")});
+    let body = match format {
+        ErrorFormat::Pcapi => json!({"status": true, "info": "operation accepted", "data": data}),
+        ErrorFormat::Kboss => json!({"status": true, "msg": "operation accepted", "data": data}),
+        ErrorFormat::Alaya => json!({"status": 202, "message": "operation accepted", "data": data}),
+        ErrorFormat::Plain | ErrorFormat::Ief => data,
+    };
+    let mut r = reply::json(202, &body);
+    if let Ok(v) = HeaderValue::from_str(&href) {
+        r.headers_mut().insert(http::header::LOCATION, v);
+    }
+    r.headers_mut().insert(
+        "preference-applied",
+        HeaderValue::from_static("respond-async"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefer_header_is_parsed() {
+        let mut h = HeaderMap::new();
+        assert!(!prefers_async(&h));
+        h.insert(
+            "prefer",
+            HeaderValue::from_static("return=minimal, respond-async"),
+        );
+        assert!(prefers_async(&h));
+        h.insert("prefer", HeaderValue::from_static("respond-async; wait=10"));
+        assert!(prefers_async(&h));
+        h.insert("prefer", HeaderValue::from_static("return=minimal"));
+        assert!(!prefers_async(&h));
+    }
+}

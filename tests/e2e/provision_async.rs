@@ -1,0 +1,225 @@
+//! Operations around provisioning: the asynchronous form (202 and the event
+//! stream arriving phase by phase), the per-host lock, organisation scoping
+//! of `/operations`, a restart interrupting a running operation, and a
+//! machine whose host key changed.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::machine::{PASSWORD, USER};
+use crate::provision::{env, phase_millis, Env};
+
+/// Read an SSE stream to its end: (event, data, when it arrived).
+async fn events(e: &Env, id: &str, key: (&str, &str)) -> Vec<(String, Value, Duration)> {
+    let started = Instant::now();
+    let r =
+        e.s.http
+            .get(e.s.url(&format!("/operations/{id}/events")))
+            .basic_auth(key.0, Some(key.1))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut r = r;
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, r.chunk()).await {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut event = String::new();
+            let mut data = Value::Null;
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    event = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(v).unwrap();
+                }
+            }
+            if !event.is_empty() {
+                out.push((event, data, started.elapsed()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_async_form_streams_phases_and_the_host_is_locked_meanwhile() {
+    let e = env();
+    let m = e.machine("node-m", "127.0.0.2");
+    m.slow("kubeadm-init", 2.0);
+    let a = e.new_cluster(&m, true).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert!(
+        a.elapsed < Duration::from_secs(2),
+        "answered before the work: {:?}",
+        a.elapsed
+    );
+    assert_eq!(a.body["status"], true);
+    let id = a.body["data"]["operation_id"].as_str().unwrap().to_string();
+    assert_eq!(a.body["data"]["href"], format!("/operations/{id}"));
+
+    // While it runs, the machine is locked: a second operation is refused
+    // and runs nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = m.ssh_lines().len();
+    let second = e.new_cluster(&m, false).await;
+    assert_eq!(second.status, 409, "{}", second.body);
+    let info = second.body["info"].as_str().unwrap();
+    assert!(info.contains("locked") && info.contains(&id), "{info}");
+    assert_eq!(
+        m.ssh_lines().len(),
+        before,
+        "the refused operation ran nothing"
+    );
+
+    let (user, pass) = e.credentials();
+    let evs = events(&e, &id, (&user, &pass)).await;
+    let names: Vec<String> = evs
+        .iter()
+        .filter(|(ev, _, _)| ev == "phase")
+        .map(|(_, d, _)| {
+            format!(
+                "{}:{}",
+                d["data"]["phase"].as_str().unwrap(),
+                d["data"]["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "preflight:running",
+            "preflight:succeeded",
+            "prerequisites:running",
+            "prerequisites:succeeded",
+            "init:running",
+            "init:succeeded",
+            "kubeconfig:running",
+            "kubeconfig:succeeded",
+            "join-token:running",
+            "join-token:succeeded",
+            "verify:running",
+            "verify:succeeded",
+            "cleanup:skipped",
+        ]
+    );
+    assert_eq!(evs.first().unwrap().0, "started");
+    let (last, data, _) = evs.last().unwrap();
+    assert_eq!(last, "finished");
+    assert_eq!(data["data"]["status"], "succeeded");
+    // Events arrived as the phases happened, not all at the end: the init
+    // phase started well before the operation finished (init sleeps 2 s).
+    let at = |name: &str| {
+        evs.iter()
+            .find(|(ev, d, _)| {
+                ev == "phase"
+                    && format!(
+                        "{}:{}",
+                        d["data"]["phase"].as_str().unwrap_or(""),
+                        d["data"]["status"].as_str().unwrap_or("")
+                    ) == name
+            })
+            .map(|(_, _, t)| *t)
+            .unwrap()
+    };
+    assert!(
+        evs.last().unwrap().2 - at("init:running") >= Duration::from_millis(1500),
+        "events were not streamed as they happened: {evs:?}"
+    );
+    let (_, op) = e.operation(&id).await;
+    assert_eq!(op["status"], "succeeded");
+    eprintln!(
+        "new_cluster (async, init slowed 2 s) phases (ms): {:?}",
+        phase_millis(&op)
+    );
+    assert_eq!(e.node_names(), ["node-m"]);
+
+    // A finished operation replays its whole stream, then ends.
+    let again = events(&e, &id, (&user, &pass)).await;
+    assert_eq!(again.len(), evs.len());
+
+    // Another organisation sees neither the operation nor its events.
+    let other = e.s.key("globex", "basic");
+    let (ou, op_) = other.split_once(':').unwrap();
+    for path in [
+        format!("/operations/{id}"),
+        format!("/operations/{id}/events"),
+    ] {
+        let r =
+            e.s.http
+                .get(e.s.url(&path))
+                .basic_auth(ou, Some(op_))
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r =
+        e.s.http
+            .get(e.s.url(&format!("/operations/{id}")))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_marks_a_running_operation_interrupted() {
+    let mut e = env();
+    let m = e.machine("node-m", "127.0.0.2");
+    m.slow("kubeadm-init", 20.0);
+    let a = e.new_cluster(&m, true).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let id = a.body["data"]["operation_id"].as_str().unwrap().to_string();
+    // Wait until init is running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, op) = e.operation(&id).await;
+        if op["phases"][2]["status"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "init never started: {op}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    e.s.stop();
+    e.s.launch();
+    let (st, op) = e.operation(&id).await;
+    assert_eq!(st, 200);
+    assert_eq!(op["status"], "interrupted", "{op}");
+    assert_eq!(op["phases"][2]["status"], "interrupted");
+    assert!(op["finished_at"].is_string());
+    // The lock went with it: the machine can be provisioned again (once the
+    // orphaned fixture from the dead run is out of the way).
+    assert!(op["error"].as_str().unwrap().contains("did not complete"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_machine_whose_host_key_changed_is_refused() {
+    let e = env();
+    let mut m = e.machine("node-m", "127.0.0.2");
+    let a = e.new_cluster(&m, false).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    m.new_host_key();
+    let ran = m.ssh_lines().len();
+    let a = e.new_cluster(&m, false).await;
+    assert_eq!(a.status, 502, "{}", a.body);
+    let info = a.body["info"].as_str().unwrap();
+    assert!(
+        info.contains("host key changed") && info.contains("pinned"),
+        "{info}"
+    );
+    assert_eq!(
+        m.ssh_lines().len(),
+        ran,
+        "nothing ran on the changed machine"
+    );
+    let (_, op) = e.operation(a.op.as_deref().unwrap()).await;
+    assert_eq!(op["status"], "failed");
+    assert_eq!(op["phases"][0]["status"], "failed");
+    let _ = (USER, PASSWORD);
+}
