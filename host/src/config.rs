@@ -78,7 +78,7 @@ fn default_max_concurrency() -> u32 {
 const BUILTIN_GRANTS: &str = r#"
 [plugins.kboss]
 role = "endpoint"
-grants = ["log", "inventory", "pricing", "scheduling", "kubernetes"]
+grants = ["log", "inventory", "pricing", "scheduling", "kubernetes", "ssh", "operations"]
 
 [plugins.pcapi]
 role = "endpoint"

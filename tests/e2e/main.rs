@@ -13,6 +13,7 @@ mod kboss_demo;
 mod kboss_devices;
 mod kboss_labels_clusters;
 mod kboss_pricing;
+mod kboss_provision;
 mod kboss_widgets;
 mod machine;
 mod ops;

@@ -11,7 +11,13 @@
 //! with a 4xx naming the field and change nothing. Passwords, kubeconfigs
 //! and join commands are sealed by the host and shown as `******`.
 //!
-//! Imports `inventory` and `pricing`.
+//! Clusters are built from the center's devices over SSH ([`provision`]:
+//! `cpccluster/new_cluster`, `cpcworker/new_cpcworker`,
+//! `cpcworker/delete_cpcworker`, `/computing/cpcluster_delete.dspy`), as
+//! persisted operations (`Prefer: respond-async` answers 202).
+//!
+//! Imports `inventory`, `pricing`, `scheduling`, `kubernetes`, `ssh` and
+//! `operations`.
 
 mod accrual;
 mod centers;
@@ -19,6 +25,7 @@ mod clusters;
 mod common;
 mod devices;
 mod labels;
+mod provision;
 mod widgets;
 
 use computehub_sdk::prelude::*;
@@ -207,6 +214,37 @@ static ENDPOINTS: &[Endpoint] = &[
         [("id", true, "节点部件查找返回的id"), ("cpcid", true, "算力中心id"), ORGID]),
     endpoint!(Get "cpcwidget/obtaining_gpuinfo", "获取站点GPU资源配置库存", widgets::gpu_info,
         [("cpcid", false, "算力中心id"), ("clusterid", false, "算力集群id"), ORGID]),
+    endpoint!(Post "cpccluster/new_cluster", "创建算力集群: 空闲设备安装控制节点 (SSH, minutes; Prefer: respond-async -> 202)",
+        provision::new_cluster, [
+        ("cpcid", true, "算力中心id"),
+        ("ctl_nodeid", true, "集群控制节点的id (an idle device of the center)"),
+        ("cluster_type", true, "集群类别, 0是kubernetes (1 slurm: not supported)"),
+        ("cluster_name", true, "集群名称"),
+        ("enable_date", true, "启用时间"),
+        ("export_date", true, "停用时间"),
+        ORGID,
+    ]),
+    endpoint!(Post "cpcworker/new_cpcworker", "集群新增工作节点 (SSH join, minutes; Prefer: respond-async -> 202)",
+        provision::new_worker, [
+        ("cpcid", true, "算力中心id"),
+        ("clusterid", true, "选中集群id"),
+        ("worker_nodeid", true, "选中算力设备id (idle)"),
+        ORGID,
+    ]),
+    endpoint!(Post "cpcworker/delete_cpcworker", "集群移除工作节点: drain, delete the node, reset the machine, release the device",
+        provision::delete_worker, [
+        ("cpcid", true, "算力中心id"),
+        ("clusterid", true, "集群id"),
+        ("worker_nodeid", true, "工作节点的算力设备id"),
+        ORGID,
+    ]),
+    Endpoint {
+        method: Method::Post,
+        path: "/computing/cpcluster_delete.dspy",
+        summary: "算力中心移除算力集群: reset every member, release every device, remove the cluster",
+        params: &[("id", true, "算力集群查找返回的id"), ORGID],
+        handler: provision::delete_cluster,
+    },
 ];
 
 struct Kboss;
@@ -226,6 +264,9 @@ impl Plugin for Kboss {
                     .response(404, "`{status: false, msg}`: no such record", None);
                 for (name, required, description) in e.params {
                     r = r.query_param(name, *required, description);
+                }
+                if let Some(ms) = provision::deadline(e.path) {
+                    r = r.deadline_ms(ms);
                 }
                 r
             }),

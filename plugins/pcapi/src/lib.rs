@@ -139,8 +139,8 @@ impl Plugin for Pcapi {
             (Method::Post, "node_state_switch") => nodes::state_switch(&params),
             (Method::Post, "delete_cluster_node") => nodes::delete(&params),
             (Method::Post, "yaml_apply_delete") => nodes::yaml_apply_delete(&params),
-            (Method::Post, "new_cluster") => provision::master::new_cluster(&params),
-            (Method::Post, "new_worker") => provision::worker::new_worker(&params),
+            (Method::Post, "new_cluster") => provision::new_cluster(&params),
+            (Method::Post, "new_worker") => provision::new_worker(&params),
             _ => Err(ApiError::NotFound(format!("no pcapi route {}", req.route))),
         };
         result.unwrap_or_else(|e| {

@@ -22,6 +22,8 @@
 //! - [`error`]: [`ApiError`], one typed error for a handler's failure paths;
 //! - [`pricing_engine`] and [`scheduling_engine`]: the bindings of the two
 //!   engine worlds, for the components that implement pricing and placement;
+//! - [`provision`]: Kubernetes installed on machines over SSH as persisted
+//!   operations (control planes, workers, join commands);
 //! - [`pricing_rules`]: a quote's exact decimal arithmetic and unit
 //!   conversions, for pricing engines (the built-in one and third parties').
 //!
@@ -72,6 +74,7 @@ pub mod log;
 pub mod params;
 pub mod placement;
 pub mod pricing_rules;
+pub mod provision;
 pub mod quantity;
 mod request;
 pub mod response;

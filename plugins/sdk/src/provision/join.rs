@@ -11,6 +11,7 @@ use std::fmt;
 pub struct Join {
     /// `host:port` of the control plane.
     pub endpoint: String,
+    /// The bootstrap token (`abcdef.0123456789abcdef`): a secret.
     pub token: String,
     /// `sha256:<hex>`.
     pub ca_hash: String,

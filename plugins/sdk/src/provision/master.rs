@@ -1,5 +1,5 @@
-//! `new_cluster`: install a Kubernetes control plane on the machine named by
-//! `host`/`port`/`user`/`psssword`, as the operation `new-cluster`:
+//! A Kubernetes control plane installed on a machine, as the operation
+//! `new-cluster`:
 //!
 //! 1. `preflight`: OS, CPUs, memory, hostname, clock skew, swap, and whether
 //!    the machine already runs a control plane;
@@ -14,21 +14,18 @@
 //! 7. `cleanup`: after a failure past preflight, `kubeadm reset -f` (only of
 //!    a control plane this operation initialised), so a retry starts clean.
 //!
-//! The documented answer's `data` is the join command and the kubeconfig
-//! (the caller proved it owns the machine with its SSH password). The
-//! persisted operation never holds either: its result names the node and the
-//! API server only.
+//! The persisted operation never holds the kubeconfig or the join token: its
+//! result names the node and the API server only. What the caller does with
+//! them (answer them, seal them in the inventory) is the plugin's business.
 
 use std::time::Duration;
 
-use computehub_sdk::envelope::pcapi;
-use computehub_sdk::kubernetes::Cluster;
-use computehub_sdk::params::Params;
-use computehub_sdk::{ApiError, Response};
 use serde_json::json;
 
 use super::join::Join;
-use super::{invalid, preflight, prerequisites, reset, Failure, Job, Machine};
+use super::{preflight, prerequisites, reset, Failure, Job, Machine, Provisioned};
+use crate::kubernetes::Cluster;
+use crate::ApiError;
 
 const PHASES: &[&str] = &[
     "preflight",
@@ -40,62 +37,42 @@ const PHASES: &[&str] = &[
     "cleanup",
 ];
 
-struct Settings {
-    source: String,
-    pod_cidr: String,
-    token_ttl: String,
+/// What a control plane is installed with.
+pub struct Settings {
+    /// The apt source of the Kubernetes packages.
+    pub source: String,
+    /// The pod network (`10.244.0.0/16`).
+    pub pod_cidr: String,
+    /// Lifetime of the join token (`2h0m0s`).
+    pub token_ttl: String,
 }
 
-fn settings(p: &Params) -> Result<Settings, ApiError> {
-    if let Some(t) = p.optional_str("cluster_type")? {
-        if !t.eq_ignore_ascii_case("kubernetes") {
-            return Err(invalid(
-                "cluster_type",
-                format!("only `kubernetes` is supported, got `{}`", t.escape_debug()),
-            ));
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            source: super::DEFAULT_SOURCE.to_string(),
+            pod_cidr: "10.244.0.0/16".into(),
+            token_ttl: "2h0m0s".into(),
         }
     }
-    let role = p.required_str("role")?;
-    if !matches!(role, "master" | "control-plane" | "controller") {
-        return Err(invalid(
-            "role",
-            format!(
-                "must be master (or control-plane), got `{}`",
-                role.escape_debug()
-            ),
-        ));
-    }
-    let pod_cidr = p
-        .optional_str("pod_network_cidr")?
-        .unwrap_or("10.244.0.0/16");
-    let cidr_ok = pod_cidr.split_once('/').is_some_and(|(ip, len)| {
-        ip.parse::<std::net::Ipv4Addr>().is_ok()
-            && len.parse::<u8>().is_ok_and(|l| (8..=28).contains(&l))
-    });
-    if !cidr_ok {
-        return Err(invalid(
-            "pod_network_cidr",
-            "must be an IPv4 CIDR block such as 10.244.0.0/16",
-        ));
-    }
-    let token_ttl = p.optional_str("token_ttl")?.unwrap_or("2h0m0s");
-    let ttl_ok = !token_ttl.is_empty()
-        && token_ttl.len() <= 12
-        && token_ttl
+}
+
+/// Whether `ttl` is a duration kubeadm accepts (`2h0m0s`, `30m`).
+pub fn ttl_ok(ttl: &str) -> bool {
+    !ttl.is_empty()
+        && ttl.len() <= 12
+        && ttl
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, 'h' | 'm' | 's'))
-        && token_ttl.ends_with(['h', 'm', 's'])
-        && token_ttl.starts_with(|c: char| c.is_ascii_digit());
-    if !ttl_ok {
-        return Err(invalid(
-            "token_ttl",
-            "must be a duration such as 2h0m0s or 30m",
-        ));
-    }
-    Ok(Settings {
-        source: super::package_source(p)?,
-        pod_cidr: pod_cidr.to_string(),
-        token_ttl: token_ttl.to_string(),
+        && ttl.ends_with(['h', 'm', 's'])
+        && ttl.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Whether `cidr` is an IPv4 CIDR block fit for pods.
+pub fn cidr_ok(cidr: &str) -> bool {
+    cidr.split_once('/').is_some_and(|(ip, len)| {
+        ip.parse::<std::net::Ipv4Addr>().is_ok()
+            && len.parse::<u8>().is_ok_and(|l| (8..=28).contains(&l))
     })
 }
 
@@ -142,20 +119,26 @@ pub fn rewrite_server(kubeconfig: &str, host: &str) -> Result<(String, String), 
     Ok((lines.join("\n") + "\n", server))
 }
 
-struct Installed {
-    node: String,
-    join: Join,
-    kubeconfig: String,
-    server: String,
-    initialised: bool,
+/// An installed control plane.
+pub struct Master {
+    /// The node name (the machine's hostname).
+    pub node: String,
+    /// How workers join it (the token is a secret).
+    pub join: Join,
+    /// admin.conf, its server pointing at the address the platform used.
+    pub kubeconfig: String,
+    /// The API server URL in `kubeconfig`.
+    pub server: String,
+    /// False when the machine already ran a control plane.
+    pub initialised: bool,
 }
 
-pub fn new_cluster(p: &Params) -> Result<Response, ApiError> {
-    let s = settings(p)?;
-    let m = Machine::from_params(p)?;
+/// Install a control plane on `m` as the operation `new-cluster`. `Err` only
+/// when the operation could not begin (the machine is locked).
+pub fn install(m: &Machine, s: &Settings) -> Result<Provisioned<Master>, ApiError> {
     let mut job = Job::begin("new-cluster", &m.lock_key(), PHASES)?;
     let mut initialised = false;
-    match install(&mut job, &m, &s, &mut initialised) {
+    match run(&mut job, m, s, &mut initialised) {
         Ok(done) => {
             let _ = job.skip("cleanup", "nothing to undo");
             job.finish(Ok(json!({
@@ -165,35 +148,59 @@ pub fn new_cluster(p: &Params) -> Result<Response, ApiError> {
                 "control_plane": if done.initialised { "initialised" } else { "already present" },
                 "token_ttl": s.token_ttl,
             })));
-            let data = format!("{} \n {}", done.join, done.kubeconfig);
-            Ok(pcapi::ok("operate success", &data).with_header("x-operation-id", &job.id))
+            Ok(Provisioned::Done {
+                op: job.id.clone(),
+                value: done,
+            })
         }
         Err(f) => {
             if initialised {
-                if let Err(c) = reset(&job, &m, "cleanup") {
-                    computehub_sdk::log::warn!("cleanup failed: {}", c.error);
+                if let Err(c) = reset(&job, m, "cleanup") {
+                    crate::log::warn!("cleanup failed: {}", c.error);
                 }
             } else {
                 let _ = job.skip("cleanup", "nothing was initialised");
             }
-            let msg = job.redact(&format!("phase `{}` failed: {}", f.phase, f.error));
-            job.finish(Err(msg.clone()));
-            Ok(pcapi::fail(
-                f.error.status(),
-                &format!("operate failed: {msg} (operation {})", job.id),
-                &"",
-            )
-            .with_header("x-operation-id", &job.id))
+            Ok(job.failed(f))
         }
     }
 }
 
-fn install(
+/// A join command with a fresh token valid for `ttl`, created on the control
+/// plane `m` (`kubeadm token create --print-join-command`); its output is
+/// not recorded.
+pub fn create_join(job: &Job, m: &Machine, phase: &str, ttl: &str) -> Result<Join, ApiError> {
+    let o = job.exec(
+        m,
+        phase,
+        "kubeadm",
+        &["token", "create", "--ttl", ttl, "--print-join-command"],
+        Duration::from_secs(60),
+        true,
+    )?;
+    if o.exit_status != 0 {
+        return Err(ApiError::BadGateway(format!(
+            "`kubeadm token create` exited with status {}: {}",
+            o.exit_status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let join = Join::parse(text.trim())
+        .map_err(|e| ApiError::BadGateway(format!("kubeadm printed a join command that {e}")))?;
+    let _ = crate::operations::output(
+        phase,
+        &format!("join token created for {} (valid {ttl})", join.endpoint),
+    );
+    Ok(join)
+}
+
+fn run(
     job: &mut Job,
     m: &Machine,
     s: &Settings,
     initialised: &mut bool,
-) -> Result<Installed, Failure> {
+) -> Result<Master, Failure> {
     let (facts, present) = job.phase("preflight", || {
         let facts = preflight(job, m, 2, 1700)?;
         let o = job.exec(
@@ -206,7 +213,7 @@ fn install(
         )?;
         Ok((facts, o.exit_status == 0))
     })?;
-    computehub_sdk::log::info!("new_cluster: {} runs {}", facts.hostname, facts.os);
+    crate::log::info!("new_cluster: {} runs {}", facts.hostname, facts.os);
     job.phase("prerequisites", || prerequisites(job, m, &s.source))?;
     if present {
         job.skip("init", "the machine already runs a control plane")?;
@@ -214,7 +221,7 @@ fn install(
         *initialised = true;
         job.phase("init", || {
             let path = format!("/tmp/computehub/kubeadm-init-{}.yaml", job.id);
-            computehub_sdk::ssh::upload(
+            crate::ssh::upload(
                 &m.target,
                 &path,
                 init_config(&facts.hostname, s).as_bytes(),
@@ -231,50 +238,18 @@ fn install(
         })?;
     }
     let (kubeconfig, server) = job.phase("kubeconfig", || {
-        let bytes = computehub_sdk::ssh::download(&m.target, "/etc/kubernetes/admin.conf")?;
+        let bytes = crate::ssh::download(&m.target, "/etc/kubernetes/admin.conf")?;
         let text = String::from_utf8(bytes)
             .map_err(|_| ApiError::BadGateway("admin.conf is not UTF-8".into()))?;
         let (kc, server) = rewrite_server(&text, &m.host)?;
-        let _ = computehub_sdk::operations::output(
+        let _ = crate::operations::output(
             "kubeconfig",
             &format!("fetched /etc/kubernetes/admin.conf; API server {server}"),
         );
         Ok((kc, server))
     })?;
     let join = job.phase("join-token", || {
-        let o = job.exec(
-            m,
-            "join-token",
-            "kubeadm",
-            &[
-                "token",
-                "create",
-                "--ttl",
-                &s.token_ttl,
-                "--print-join-command",
-            ],
-            Duration::from_secs(60),
-            true,
-        )?;
-        let text = String::from_utf8_lossy(&o.stdout).into_owned();
-        if o.exit_status != 0 {
-            return Err(ApiError::BadGateway(format!(
-                "`kubeadm token create` exited with status {}: {}",
-                o.exit_status,
-                String::from_utf8_lossy(&o.stderr).trim()
-            )));
-        }
-        let join = Join::parse(text.trim()).map_err(|e| {
-            ApiError::BadGateway(format!("kubeadm printed a join command that {e}"))
-        })?;
-        let _ = computehub_sdk::operations::output(
-            "join-token",
-            &format!(
-                "join token created for {} (valid {})",
-                join.endpoint, s.token_ttl
-            ),
-        );
-        Ok(join)
+        create_join(job, m, "join-token", &s.token_ttl)
     })?;
     job.keep_secret(&join.token);
     job.phase("verify", || {
@@ -285,7 +260,7 @@ fn install(
             "verify",
         )
     })?;
-    Ok(Installed {
+    Ok(Master {
         node: facts.hostname,
         join,
         kubeconfig,

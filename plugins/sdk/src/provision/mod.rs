@@ -1,17 +1,20 @@
-//! Provisioning Kubernetes on bare machines over SSH (`new_cluster`,
-//! `new_worker`), as persisted operations with phases.
+//! Provisioning Kubernetes on machines over SSH, as persisted operations
+//! with phases: what pcapi's `new_cluster`/`new_worker` and kboss's cluster
+//! and worker endpoints share.
 //!
-//! What is shared: the machine a request names ([`Machine`], the documented
-//! `host`/`port`/`user`/`psssword`), the operation wrapper ([`Job`]: one
-//! phase at a time, its outcome and its commands' output recorded), the
-//! checks every node needs ([`preflight`]: reachable, supported OS, CPU and
-//! memory minimums, a valid hostname, clock skew, swap) and the packages
-//! ([`prerequisites`]: kernel settings, the configurable package source,
-//! containerd, kubeadm, kubelet, kubectl, with retries inside the deadline).
+//! - [`Machine`]: an SSH target (a kboss device by id, or the documented
+//!   `host`/`port`/`user`/`psssword` of pcapi) and its lock key;
+//! - [`Job`]: the request's operation, one phase at a time, its commands'
+//!   output recorded without secrets;
+//! - [`preflight`] (OS, CPUs, memory, hostname, clock skew, swap) and
+//!   [`prerequisites`] (kernel settings, the configurable package source,
+//!   containerd/kubelet/kubeadm/kubectl with retries, services);
+//! - [`master::install`] and [`worker::install`]: whole provisionings with
+//!   cleanup (`kubeadm reset -f`) after a failure, so a retry starts clean;
+//! - [`join::Join`]: join commands, the CA always pinned.
 //!
 //! Commands are a program and arguments (the host quotes and validates
-//! them); recorded output passes through [`redact`] so no join token is
-//! persisted.
+//! them); the plugin needs the `ssh`, `operations` and `kubernetes` grants.
 
 pub mod join;
 pub mod master;
@@ -19,10 +22,9 @@ pub mod worker;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use computehub_sdk::operations::{self, PhaseStatus};
-use computehub_sdk::params::{ParamError, Params};
-use computehub_sdk::ssh::{self, ExplicitTarget, Output, Target};
-use computehub_sdk::ApiError;
+use crate::operations::{self, PhaseStatus};
+use crate::ssh::{self, ExplicitTarget, Output, Target};
+use crate::ApiError;
 
 /// Where packages come from unless the caller says otherwise.
 pub const DEFAULT_SOURCE: &str = "https://pkgs.k8s.io/core:/stable:/v1.30/deb/";
@@ -31,54 +33,20 @@ const PACKAGES: &[&str] = &["containerd", "kubelet", "kubeadm", "kubectl"];
 /// Largest clock difference tolerated between the platform and a machine.
 const MAX_SKEW_S: i64 = 30;
 
-pub fn invalid(name: &str, reason: impl Into<String>) -> ApiError {
-    ApiError::Param(ParamError::Json {
-        name: name.into(),
-        reason: reason.into(),
-    })
-}
-
-/// A machine named by the documented parameters.
+/// A machine to provision: how to reach it and the address it is locked by.
 pub struct Machine {
+    /// The address the platform reaches it at (an IP address).
     pub host: String,
+    /// Its SSH port.
     pub port: u16,
+    /// How the `ssh` capability reaches it.
     pub target: Target,
 }
 
 impl Machine {
-    pub fn from_params(p: &Params) -> Result<Machine, ApiError> {
-        let host = p.required_str("host")?.trim();
-        if host.parse::<std::net::IpAddr>().is_err() {
-            return Err(invalid(
-                "host",
-                format!("must be an IP address, got `{}`", host.escape_debug()),
-            ));
-        }
-        let port = p.required_u32("port")?;
-        let port = u16::try_from(port)
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| invalid("port", format!("must be an SSH port (1-65535), got {port}")))?;
-        let user = p.required_str("user")?;
-        let user_ok = user.len() <= 32
-            && user
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if !user_ok {
-            return Err(invalid(
-                "user",
-                "must be a login name (letters, digits, `_ - .`)",
-            ));
-        }
-        let password = match p.optional_str("psssword")? {
-            Some(pw) => pw,
-            None => p.optional_str("password")?.ok_or_else(|| {
-                ApiError::Param(ParamError::Missing {
-                    name: "psssword".into(),
-                })
-            })?,
-        };
-        Ok(Machine {
+    /// A machine whose credentials the caller sent.
+    pub fn explicit(host: &str, port: u16, user: &str, password: &str) -> Machine {
+        Machine {
             host: host.to_string(),
             port,
             target: Target::Explicit(ExplicitTarget {
@@ -88,7 +56,16 @@ impl Machine {
                 password: Some(password.to_string()),
                 private_key: None,
             }),
-        })
+        }
+    }
+
+    /// An inventory device (the host uses its sealed credentials).
+    pub fn device(id: &str, ip: &str, port: u16) -> Machine {
+        Machine {
+            host: ip.to_string(),
+            port,
+            target: Target::Device(id.to_string()),
+        }
     }
 
     /// The operation lock: one operation per machine.
@@ -101,12 +78,10 @@ impl Machine {
     }
 }
 
-/// The `package_source` parameter: an http(s) URL without spaces.
-pub fn package_source(p: &Params) -> Result<String, ApiError> {
-    let Some(s) = p.optional_str("package_source")? else {
-        return Ok(DEFAULT_SOURCE.to_string());
-    };
-    let ok = (s.starts_with("https://") || s.starts_with("http://"))
+/// Whether `s` is an http(s) URL usable as an apt source (no spaces or
+/// shell characters).
+pub fn source_ok(s: &str) -> bool {
+    (s.starts_with("https://") || s.starts_with("http://"))
         && s.len() <= 256
         && s.chars().all(|c| {
             c.is_ascii_graphic()
@@ -114,15 +89,27 @@ pub fn package_source(p: &Params) -> Result<String, ApiError> {
                     c,
                     '"' | '\'' | '\\' | '`' | '$' | ';' | '&' | '|' | '<' | '>'
                 )
-        });
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(invalid(
-            "package_source",
-            "must be an http(s) URL without spaces or shell characters",
-        ))
-    }
+        })
+}
+
+/// How a provisioning ended, once its operation began.
+pub enum Provisioned<T> {
+    /// Every phase succeeded (or was skipped).
+    Done {
+        /// The operation id.
+        op: String,
+        /// What was provisioned.
+        value: T,
+    },
+    /// A phase failed; the operation is failed and cleaned up.
+    Failed {
+        /// The operation id.
+        op: String,
+        /// The HTTP status the failure maps to.
+        status: u16,
+        /// What failed (the phase and why), without secrets.
+        message: String,
+    },
 }
 
 /// Remove the secret of bootstrap tokens (`abcdef.0123456789abcdef`) from
@@ -137,6 +124,7 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
 
 /// The operation of a request, one phase at a time.
 pub struct Job {
+    /// The operation id.
     pub id: String,
     /// Strings never to record (join tokens).
     secrets: Vec<String>,
@@ -144,7 +132,9 @@ pub struct Job {
 
 /// Why a provisioning failed: the phase and the error.
 pub struct Failure {
+    /// The phase that failed.
     pub phase: &'static str,
+    /// Why.
     pub error: ApiError,
 }
 
@@ -159,6 +149,7 @@ impl Job {
         })
     }
 
+    /// Never record `s` (a join token) in output, messages or results.
     pub fn keep_secret(&mut self, s: &str) {
         self.secrets.push(s.to_string());
     }
@@ -184,6 +175,7 @@ impl Job {
         }
     }
 
+    /// Mark a phase skipped, saying why.
     pub fn skip(&self, name: &str, why: &str) -> Result<(), Failure> {
         operations::phase(name, PhaseStatus::Skipped, why).map_err(|e| Failure {
             phase: "operation",
@@ -191,6 +183,7 @@ impl Job {
         })
     }
 
+    /// `text` without the secrets this job keeps.
     pub fn redact(&self, text: &str) -> String {
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         redact(text, &secrets)
@@ -303,6 +296,18 @@ impl Job {
         }
     }
 
+    /// End the operation as failed by `f`.
+    pub fn failed<T>(&self, f: Failure) -> Provisioned<T> {
+        let message = self.redact(&format!("phase `{}` failed: {}", f.phase, f.error));
+        self.finish(Err(message.clone()));
+        Provisioned::Failed {
+            op: self.id.clone(),
+            status: f.error.status(),
+            message,
+        }
+    }
+
+    /// End the operation with its result or error.
     pub fn finish(&self, outcome: Result<serde_json::Value, String>) {
         let outcome = match outcome {
             Ok(v) => Ok(self.redact(&v.to_string())),
@@ -313,7 +318,7 @@ impl Job {
             Err(e) => Err(e.as_str()),
         };
         if let Err(e) = operations::finish(outcome) {
-            computehub_sdk::log::error!("cannot finish operation {}: {e:?}", self.id);
+            crate::log::error!("cannot finish operation {}: {e:?}", self.id);
         }
     }
 }
@@ -328,6 +333,7 @@ fn unsuitable(msg: String) -> ApiError {
 pub struct Facts {
     /// The node name: the hostname, lower-cased.
     pub hostname: String,
+    /// The OS's pretty name.
     pub os: String,
 }
 
@@ -491,14 +497,14 @@ pub fn reset(job: &Job, m: &Machine, phase: &'static str) -> Result<(), Failure>
 
 /// Poll until the node reports Ready (or `limit` passes).
 pub fn wait_ready(
-    cluster: &computehub_sdk::kubernetes::Cluster,
+    cluster: &crate::kubernetes::Cluster,
     node: &str,
     limit: Duration,
     phase: &str,
 ) -> Result<(), ApiError> {
     let start = Instant::now();
     loop {
-        let found = computehub_sdk::kubernetes::get(cluster, "v1", "Node", None, node)?;
+        let found = crate::kubernetes::get(cluster, "v1", "Node", None, node)?;
         let ready = found
             .as_deref()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())

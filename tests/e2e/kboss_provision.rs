@@ -1,0 +1,245 @@
+//! kboss clusters built from the center's idle devices over SSH (real sshd
+//! per device, fixture kubeadm against a simulated cluster): devices move
+//! idle -> occupied -> idle, the cluster's kubeconfig and join command are
+//! sealed, the widgets' stock follows the devices that join and leave.
+
+use serde_json::Value;
+use simcluster::{ClusterSpec, SimCluster};
+
+use crate::common::*;
+use crate::kb::{Kb, ORG};
+use crate::machine::{Machine, PASSWORD, USER};
+use computehub::store::Value as V;
+
+fn field(kb: &Kb, collection: &str, id: &str, name: &str) -> Option<V> {
+    let row = kb.s.store().get(ORG, collection, id).unwrap()?;
+    row.fields
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+fn text(kb: &Kb, collection: &str, id: &str, name: &str) -> Option<String> {
+    match field(kb, collection, id, name)? {
+        V::Text(t) => Some(t),
+        _ => None,
+    }
+}
+
+fn widget_stock(kb: &Kb, cpcid: &str, kind: &str, model: &str) -> (i64, Vec<(String, i64)>) {
+    let store = kb.s.store();
+    let conn = store.conn();
+    let (id, total): (String, i64) = conn
+        .query_row(
+            "SELECT id, stock FROM widgets WHERE cpcid = ?1 AND type = ?2 AND model = ?3",
+            [cpcid, kind, model],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT clusterid, stock FROM widget_stock WHERE widgetid = ?1 ORDER BY clusterid")
+        .unwrap();
+    let rows = stmt
+        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (total, rows)
+}
+
+fn nodes(sim: &SimCluster) -> Vec<String> {
+    let mut n: Vec<String> = sim
+        .list("v1", "Node", None)
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+async fn device(kb: &Kb, cpcid: &str, name: &str, m: &Machine, cpu: &str) -> String {
+    let port = m.port.to_string();
+    let (st, body) = kb
+        .device(
+            cpcid,
+            name,
+            &[
+                ("ip", "127.0.0.1"),
+                ("sshport", &port),
+                ("adminuser", USER),
+                ("adminpwd", PASSWORD),
+                ("cpu_model", "STANDARD"),
+                ("cpu_stock", cpu),
+                ("gpu_stock", "0"),
+                ("memory_stock", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    body["data"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
+    let sim = SimCluster::start(ClusterSpec::new("kb")).unwrap();
+    let kb = Kb::with(Options {
+        config: "default-deadline-ms = 5000\n",
+        plugins: vec![],
+        ..Options::default()
+    });
+    let m = Machine::start("node-m", "127.0.0.2");
+    m.attach(&sim);
+    let w = Machine::start("node-w1", "127.0.0.3");
+    w.attach(&sim);
+    let cpcid = kb.center("c1").await;
+    // Widgets live in a cluster; an existing one holds the CPU widget.
+    let existing = kb.cluster(ORG, &cpcid, "existing", None);
+    let (st, body) = kb
+        .widget(&cpcid, &existing, "cpu", "STANDARD", "2.2", "核", "0", "no")
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let dm = device(&kb, &cpcid, "dev-m", &m, "64").await;
+    let dw = device(&kb, &cpcid, "dev-w1", &w, "32").await;
+
+    // The control plane.
+    let (st, body) = kb
+        .post(
+            "cpccluster/new_cluster",
+            &[
+                ("cpcid", cpcid.as_str()),
+                ("ctl_nodeid", dm.as_str()),
+                ("cluster_type", "0"),
+                ("cluster_name", "k1"),
+                ("enable_date", "2025-05-16"),
+                ("export_date", "2026-06-17"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["status"], true);
+    let msg = body["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("操作成功!\n加入集群凭证: kubeadm join 127.0.0.2:"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("--token ******"),
+        "the token is not shown: {msg}"
+    );
+    assert_eq!(body["data"]["role"], "master");
+    assert_eq!(body["data"]["node_status"], "1");
+    let cid = body["data"]["clusterid"].as_str().unwrap().to_string();
+    assert_eq!(nodes(&sim), ["node-m"]);
+    assert_eq!(
+        text(&kb, "devices", &dm, "node_status").as_deref(),
+        Some("1")
+    );
+    assert_eq!(text(&kb, "devices", &dm, "role").as_deref(), Some("master"));
+    assert_eq!(
+        text(&kb, "devices", &dm, "clusterid").as_deref(),
+        Some(cid.as_str())
+    );
+    let store = kb.s.store();
+    let kubeconfig = store
+        .reveal(ORG, "clusters", &cid, "kubeconfig")
+        .unwrap()
+        .unwrap();
+    assert!(kubeconfig.contains(&format!("server: https://127.0.0.1:{}", sim.addr().port())));
+    let join = store
+        .reveal(ORG, "clusters", &cid, "clusterjoin")
+        .unwrap()
+        .unwrap();
+    assert!(
+        join.starts_with("kubeadm join 127.0.0.2:")
+            && !msg.contains(join.split_whitespace().nth(4).unwrap())
+    );
+    assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").0, 64);
+
+    // An occupied device cannot become another cluster's master; nothing runs.
+    let before = m.ssh_lines().len();
+    let (st, body) = kb
+        .post(
+            "cpccluster/new_cluster",
+            &[
+                ("cpcid", cpcid.as_str()),
+                ("ctl_nodeid", dm.as_str()),
+                ("cluster_type", "0"),
+                ("cluster_name", "k2"),
+                ("enable_date", "2025-05-16"),
+                ("export_date", "2026-06-17"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 409, "{body}");
+    assert!(body["msg"].as_str().unwrap().contains("`ctl_nodeid`"));
+    assert_eq!(m.ssh_lines().len(), before);
+
+    // A worker joins with a fresh token from the control plane.
+    let params = [
+        ("cpcid", cpcid.as_str()),
+        ("clusterid", cid.as_str()),
+        ("worker_nodeid", dw.as_str()),
+    ];
+    let (st, body) = kb.post("cpcworker/new_cpcworker", &params).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["data"]["role"], "worker");
+    assert_eq!(nodes(&sim), ["node-m", "node-w1"]);
+    let ready = sim.get("v1", "Node", None, "node-w1").unwrap();
+    assert!(ready["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True"));
+    assert_eq!(text(&kb, "devices", &dw, "role").as_deref(), Some("worker"));
+    assert_eq!(
+        m.commands().last().unwrap(),
+        "kubeadm token create --ttl 1h0m0s --print-join-command"
+    );
+    assert!(w
+        .commands()
+        .iter()
+        .any(|c| c.starts_with("kubeadm join 127.0.0.2:")
+            && c.contains("--discovery-token-ca-cert-hash sha256:")
+            && c.ends_with("--node-name node-w1")));
+    let (total, per_cluster) = widget_stock(&kb, &cpcid, "cpu", "STANDARD");
+    assert_eq!(total, 96);
+    assert!(per_cluster.contains(&(cid.clone(), 96)), "{per_cluster:?}");
+
+    // The worker leaves: drained, deleted, reset, idle again.
+    let (st, body) = kb.post("cpcworker/delete_cpcworker", &params).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(nodes(&sim), ["node-m"]);
+    assert_eq!(w.commands().last().unwrap(), "kubeadm reset -f");
+    assert_eq!(
+        text(&kb, "devices", &dw, "node_status").as_deref(),
+        Some("0")
+    );
+    assert_eq!(field(&kb, "devices", &dw, "clusterid"), Some(V::Null));
+    assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").0, 64);
+
+    // The cluster goes: every member reset and released, the record removed.
+    let r =
+        kb.s.http
+            .post(kb.s.url("/computing/cpcluster_delete.dspy"))
+            .query(&[("id", cid.as_str())])
+            .bearer_auth(&kb.key)
+            .send()
+            .await
+            .unwrap();
+    let st = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(m.commands().last().unwrap(), "kubeadm reset -f");
+    assert!(nodes(&sim).is_empty());
+    assert_eq!(
+        text(&kb, "devices", &dm, "node_status").as_deref(),
+        Some("0")
+    );
+    assert!(kb.s.store().get(ORG, "clusters", &cid).unwrap().is_none());
+    let (total, per_cluster) = widget_stock(&kb, &cpcid, "cpu", "STANDARD");
+    assert_eq!(total, 0);
+    assert!(
+        per_cluster.iter().all(|(c, _)| c != &cid),
+        "{per_cluster:?}"
+    );
+}
