@@ -37,6 +37,7 @@ const BUILTIN_PLUGINS: &[(&str, &str, &str)] = &[
     ("pcapi", "endpoint", "pcapi.wasm"),
     ("scheduling", "scheduling", "scheduling.wasm"),
     ("alaya", "endpoint", "alaya.wasm"),
+    ("ief", "endpoint", "ief.wasm"),
 ];
 
 /// Standalone example plugins (own `[workspace]`, under `examples/`), built

@@ -98,6 +98,10 @@ grants = ["log"]
 [plugins.alaya]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes"]
+
+[plugins.ief]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes"]
 "#;
 
 impl Default for Config {

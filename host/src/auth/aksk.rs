@@ -14,9 +14,12 @@
 //! decoded pairs sorted and re-encoded the same way; canonical headers are
 //! the signed headers, lower-case, values trimmed. `X-Sdk-Date` and `Host`
 //! must be signed. A request is refused when its date is more than
-//! [`MAX_SKEW`] away from the server's clock, and a signature is accepted
-//! once: a replay inside the skew window is refused (older ones fail the
-//! clock check). The SK is kept sealed in the store and opened only here.
+//! [`MAX_SKEW`] away from the server's clock, and the signature of a request
+//! that changes state (any method but GET, HEAD, OPTIONS) is accepted once:
+//! its replay inside the skew window is refused (older ones fail the clock
+//! check). Reads are exempt: a client polling the same list within one
+//! second signs identical requests, and repeating a read changes nothing.
+//! The SK is kept sealed in the store and opened only here.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -284,7 +287,11 @@ pub fn verify(
     if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
         return Err(AuthError::Invalid);
     }
-    if !first_use(&presented, dated, now) {
+    let read = matches!(
+        req.method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS"
+    );
+    if !read && !first_use(&presented, dated, now) {
         return Err(AuthError::Replayed);
     }
     Ok(Principal {
