@@ -363,9 +363,16 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    if demo {
-        crate::demo::seed(&app.store, &format!("http://{addr}"))?;
-    }
+    // The demo's simulated cluster lives as long as the server.
+    let _demo = if demo {
+        Some(crate::demo::seed(
+            &app.store,
+            &format!("http://{addr}"),
+            &data_dir,
+        )?)
+    } else {
+        None
+    };
     tracing::info!(%addr, "computehub listening");
     println!("listening on http://{addr}");
     server::serve(listener, app, shutdown_signal()).await

@@ -58,7 +58,7 @@ async fn the_demo_seeds_centers_devices_clusters_labels_and_widgets() {
     assert!(kinds.contains(&"物理机") && kinds.contains(&"虚拟机"));
     let (_, text) = get("cpccluster/get_cpccluster", vec![("cpcid", cpcid.clone())]).await;
     assert!(
-        text.contains("朝阳区") && text.contains("192.168.0.3"),
+        text.contains("朝阳区") && text.contains("127.0.0.1"),
         "{text}"
     );
     let (_, text) = get("cpclabel/get_cpclabel", vec![]).await;

@@ -1,21 +1,36 @@
 //! `serve --demo`: seed an organisation and print the credentials and the
 //! first calls a newcomer needs for the five-minute tour. Each area seeds
 //! its own records ([`kboss`]); seeding is idempotent, so restarting with
-//! `--demo` only prints a fresh key.
+//! `--demo` only prints a fresh key. The demo's Kubernetes cluster is a
+//! simulation started in the server process ([`cluster`]).
 
+pub mod cluster;
 pub mod kboss;
+
+use std::path::Path;
 
 use crate::auth::{self, Scheme};
 use crate::store::Store;
 
 pub const DEMO_ORG: &str = "demo";
 
-/// Seed the demo organisation; `base_url` is where the server listens.
-pub fn seed(store: &Store, base_url: &str) -> anyhow::Result<()> {
+/// What the demo keeps running; the server holds it until it exits.
+#[derive(Debug)]
+pub struct Demo {
+    /// The simulated cluster behind the demo organisation's cluster.
+    pub cluster: cluster::DemoCluster,
+}
+
+/// Seed the demo organisation and start its cluster; `base_url` is where
+/// the server listens, `data_dir` receives the cluster's kubeconfig.
+pub fn seed(store: &Store, base_url: &str, data_dir: &Path) -> anyhow::Result<Demo> {
     store.ensure_organisation(DEMO_ORG)?;
     let bearer = auth::create_key(store, DEMO_ORG, Scheme::Bearer)?;
     println!("demo organisation `{DEMO_ORG}`; bearer API key:");
     println!("{}", bearer.credential);
     kboss::seed(store, DEMO_ORG, base_url)?;
-    Ok(())
+    let running = cluster::start(store, DEMO_ORG, data_dir)?;
+    let basic = auth::create_key(store, DEMO_ORG, Scheme::Basic)?;
+    cluster::print_tour(&running, base_url, &basic.credential);
+    Ok(Demo { cluster: running })
 }
