@@ -5,6 +5,7 @@ mod common;
 mod alaya;
 mod auth;
 mod clusters;
+mod demo_edge;
 mod demo_cluster;
 mod ief;
 mod ief_auth;

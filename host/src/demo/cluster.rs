@@ -59,6 +59,11 @@ impl DemoCluster {
     pub fn addr(&self) -> std::net::SocketAddr {
         self.sim.addr()
     }
+
+    /// The simulation itself, for areas that seed objects into it.
+    pub fn sim(&self) -> &SimCluster {
+        &self.sim
+    }
 }
 
 /// The demo topology: `master-1` (16 cpu, 64Gi) at [`MASTER_ADDRESS`],

@@ -1,10 +1,12 @@
 //! `serve --demo`: seed an organisation and print the credentials and the
 //! first calls a newcomer needs for the five-minute tour. Each area seeds
-//! its own records ([`kboss`]); seeding is idempotent, so restarting with
-//! `--demo` only prints a fresh key. The demo's Kubernetes cluster is a
+//! its own records ([`kboss`]; Alaya and IEF on the demo cluster: [`edge`]);
+//! seeding is idempotent, so restarting with `--demo` only prints a fresh
+//! key. The demo's Kubernetes cluster is a
 //! simulation started in the server process ([`cluster`]).
 
 pub mod cluster;
+pub mod edge;
 pub mod kboss;
 
 use std::path::Path;
@@ -32,5 +34,12 @@ pub fn seed(store: &Store, base_url: &str, data_dir: &Path) -> anyhow::Result<De
     let running = cluster::start(store, DEMO_ORG, data_dir)?;
     let basic = auth::create_key(store, DEMO_ORG, Scheme::Basic)?;
     cluster::print_tour(&running, base_url, &basic.credential);
+    edge::seed(
+        store,
+        DEMO_ORG,
+        running.sim(),
+        &running.cluster_id,
+        base_url,
+    )?;
     Ok(Demo { cluster: running })
 }
