@@ -122,4 +122,30 @@ async fn the_demo_cluster_answers_kubectl_pcapi_and_kboss() {
         "the kubeconfig never leaves the host"
     );
     assert!(!s.log_text().contains(&token), "nor reaches the log");
+    // kboss's live board reads the simulation by cluster id.
+    let clusterid = lines
+        .iter()
+        .find_map(|l| l.split("(id ").nth(1))
+        .and_then(|rest| rest.split(')').next())
+        .unwrap()
+        .to_string();
+    let r = s
+        .http
+        .get(s.url(&path("cpcworker/get_cpcworker")))
+        .query(&[("cpcid", cpcid.as_str()), ("clusterid", clusterid.as_str())])
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["total"], 4, "{body}");
+    let gpu = body["data"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["node_name"] == "worker-3")
+        .unwrap();
+    assert!(gpu["available_gpu"].as_i64().unwrap() <= 8, "{gpu}");
+    assert_eq!(gpu["node_cpurate"], "14.1%", "{gpu}");
 }

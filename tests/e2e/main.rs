@@ -18,6 +18,7 @@ mod kboss_centers;
 mod kboss_demo;
 mod kboss_devices;
 mod kboss_labels_clusters;
+mod kboss_live;
 mod kboss_pricing;
 mod kboss_provision;
 mod kboss_widgets;

@@ -25,6 +25,7 @@ mod clusters;
 mod common;
 mod devices;
 mod labels;
+mod live;
 mod provision;
 mod widgets;
 
@@ -238,10 +239,24 @@ static ENDPOINTS: &[Endpoint] = &[
         ("worker_nodeid", true, "工作节点的算力设备id"),
         ORGID,
     ]),
+    endpoint!(Get "cpcworker/get_cpcworker", "实时集群成员节点看板 (usage from the metrics API)",
+        live::workers, [("cpcid", true, "算力中心ID"), ("clusterid", true, "算力集群ID"), ORGID]),
+    endpoint!(Get "cpcpod/get_cpcpod", "实时集群资源实例看板 (usage from the metrics API)",
+        live::pods, [("cpcid", true, "算力中心ID"), ("clusterid", true, "算力集群ID"), ORGID]),
+    endpoint!(Post "cpclabel/setup_cpclabel", "集群节点绑定/解绑标签 (one stored label)",
+        live::setup_label, [
+        ("cpcid", true, "算力中心id"),
+        ("clusterid", true, "算力集群id"),
+        ("label", true, "单个标签内容 `key=value` (or the label's id)"),
+        ("worker_node", true, "集群某节点 (节点名)"),
+        ("opt", true, "label是绑定, unlabel是解绑"),
+        ORGID,
+    ]),
     Endpoint {
         method: Method::Post,
         path: "/computing/cpcluster_delete.dspy",
-        summary: "算力中心移除算力集群: reset every member, release every device, remove the cluster",
+        summary:
+            "算力中心移除算力集群: reset every member, release every device, remove the cluster",
         params: &[("id", true, "算力集群查找返回的id"), ORGID],
         handler: provision::delete_cluster,
     },
