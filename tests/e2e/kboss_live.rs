@@ -5,7 +5,6 @@
 use serde_json::{json, Value};
 use simcluster::{ClusterSpec, SimCluster};
 
-use crate::common::*;
 use crate::kb::*;
 use computehub::store::Value as V;
 
@@ -229,7 +228,7 @@ async fn setup_cpclabel_binds_and_unbinds_a_stored_label_on_the_node() {
     assert!(board.to_string().contains("kyy-gpu=false"));
 
     // Bad input changes nothing and names the field.
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec![
                 ("label", "kyy-gpu=true"),

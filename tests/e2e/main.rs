@@ -19,6 +19,7 @@ mod kboss_demo;
 mod kboss_devices;
 mod kboss_labels_clusters;
 mod kboss_live;
+mod kboss_podyaml;
 mod kboss_pricing;
 mod kboss_provision;
 mod kboss_widgets;

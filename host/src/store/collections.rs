@@ -232,6 +232,19 @@ pub static COLLECTIONS: &[Collection] = &[
             required("body", Text),
         ],
     },
+    // kboss resource-instance configs (`cpcpodyaml`): the documented
+    // `source_*` parameters as JSON (`params`), the initial password sealed.
+    Collection {
+        name: "pod_configs",
+        fields: &[
+            parent("cpcid", "compute_centers"),
+            parent("clusterid", "clusters"),
+            required("source_name", Text),
+            required("params", Text),
+            field("source_authpasswd", Secret),
+            field("username", Text),
+        ],
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Collection> {

@@ -301,6 +301,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (operation_id, seq)
     ) WITHOUT ROWID;
     "#,
+    // 5: kboss resource-instance configs (`cpcpodyaml`): the documented
+    // `source_*` parameters of one instance in a cluster (JSON; the initial
+    // password sealed), realised as Kubernetes objects whose names derive
+    // from the config id, the cluster id and the organisation.
+    r#"
+    CREATE TABLE pod_configs (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        cpcid TEXT NOT NULL REFERENCES compute_centers(id),
+        clusterid TEXT NOT NULL REFERENCES clusters(id),
+        source_name TEXT NOT NULL,
+        params TEXT NOT NULL,
+        source_authpasswd BLOB,
+        username TEXT
+    );
+    CREATE INDEX pod_configs_by_cluster ON pod_configs(clusterid, org_id, created_at, id);
+    CREATE INDEX pod_configs_by_center ON pod_configs(cpcid);
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -26,6 +26,7 @@ mod common;
 mod devices;
 mod labels;
 mod live;
+mod podyaml;
 mod provision;
 mod widgets;
 
@@ -142,6 +143,50 @@ const DEVICE_UPDATE: [(&str, bool, &str); 22] = cat(
 );
 const DEVICE_ADD: [(&str, bool, &str); 21] = cat(DEVICE_FIELDS, [ORGID]);
 
+const PODYAML_FIELDS: [(&str, bool, &str); 22] = [
+    ("clusterid", true, "集群唯一标识ID"),
+    ("source_name", true, "资源实例的名称"),
+    ("source_authuser", false, "初始认证账号"),
+    (
+        "source_authpasswd",
+        false,
+        "初始认证密码 (sealed; never returned)",
+    ),
+    (
+        "source_podengine",
+        true,
+        "StatefulSet, Deployment, DaemonSet, CronJob, Job, Standalone",
+    ),
+    ("source_replicasetnum", true, "副本数"),
+    ("instance_type", false, "LinuxOS or RelationalDB"),
+    ("pod_imagepath", true, "基础镜像"),
+    ("source_memrate", true, "内存资源限制 (quantity, 512Mi)"),
+    ("source_cpurate", true, "CPU资源限制 (quantity, 1000m)"),
+    ("source_selflabel", false, "自定义标签 key:value"),
+    ("source_gpu", false, "分配GPU个数"),
+    ("source_portmode", false, "NodePort, Ingress, LoadBalancer"),
+    ("source_restartpolicy", false, "Always, OnFailure, Never"),
+    ("source_apiport", false, "服务对外提供的端口"),
+    ("source_insideport", false, "容器内部监听的端口"),
+    ("source_outsideport", false, "NodePort 30000-32767"),
+    ("source_mountpath", false, "容器内的挂载路径"),
+    ("source_storagelimits", false, "存储资源限制 (quantity)"),
+    ("source_nodeselector", false, "节点选择器 key=value"),
+    ("cpu_model", false, "CPU型号"),
+    ("gpu_model", false, "显卡型号"),
+];
+const PODYAML_CREATE: [(&str, bool, &str); 23] = cat(PODYAML_FIELDS, [ORGID]);
+const PODYAML_UPDATE: [(&str, bool, &str); 25] = cat(
+    cat::<22, 2, 24>(
+        PODYAML_FIELDS,
+        [
+            ("cpcid", true, "算力中心ID"),
+            ("id", true, "资源实例配置ID"),
+        ],
+    ),
+    [ORGID],
+);
+
 static ENDPOINTS: &[Endpoint] = &[
     endpoint!(Get "cpclist/get_cpclist", "算力中心展示", centers::list, LIST_CENTERS),
     endpoint!(Post "cpclist/add_cpclist", "算力中心添加", centers::add, CENTER_ADD),
@@ -252,6 +297,14 @@ static ENDPOINTS: &[Endpoint] = &[
         ("opt", true, "label是绑定, unlabel是解绑"),
         ORGID,
     ]),
+    endpoint!(Post "cpcpodyaml/new_cpcpodyaml", "新增集群资源实例配置: store it and apply it to the cluster",
+        podyaml::create, PODYAML_CREATE),
+    endpoint!(Get "cpcpodyaml/get_cpcpodyaml", "获取集群资源实例配置 (password redacted)",
+        podyaml::list, [("cpcid", true, "算力中心ID"), ("clusterid", true, "算力集群ID"), ORGID]),
+    endpoint!(Post "cpcpodyaml/update_cpcpodyaml", "更新集群资源实例配置: re-apply (replicas, limits, ...)",
+        podyaml::update, PODYAML_UPDATE),
+    endpoint!(Post "cpcpodyaml/delete_cpcpodyaml", "删除集群资源实例配置: delete everything it made in the cluster",
+        podyaml::delete, [("id", true, "要删除的资源实例配置id"), ORGID]),
     Endpoint {
         method: Method::Post,
         path: "/computing/cpcluster_delete.dspy",
