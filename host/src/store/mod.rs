@@ -89,6 +89,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Statements are cached per SQL text (values are bound), so a
+        // repeated request parses no SQL.
+        conn.set_prepared_statement_cache_capacity(256);
         migrations::migrate(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),

@@ -77,11 +77,10 @@ fn counted_total(
         return Ok(None);
     }
     let n: Option<i64> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT n FROM record_counts WHERE collection = ?1 AND org_id = ?2 AND field = ?3 AND value = ?4",
-            rusqlite::params![c.name, org, cond.field, value],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(rusqlite::params![c.name, org, cond.field, value], |r| r.get(0))
         .optional()?;
     Ok(Some(n.unwrap_or(0)))
 }
@@ -136,12 +135,15 @@ impl Store {
         let conn = self.conn();
         let total: i64 = match counted_total(&conn, c, org, q)? {
             Some(n) => n,
-            None => conn.query_row(
-                &format!("SELECT COUNT(*) FROM \"{}\" WHERE {where_sql}", c.name),
-                params_from_iter(values.iter()),
-                |r| r.get(0),
-            )?,
+            None => conn
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM \"{}\" WHERE {where_sql}",
+                    c.name
+                ))?
+                .query_row(params_from_iter(values.iter()), |r| r.get(0))?,
         };
+        // Limit and offset stay literal: SQLite re-prepares a statement whose
+        // bound LIMIT changes, so the cache keys on them instead.
         let sql = format!(
             "SELECT {} FROM \"{}\" WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {}",
             select_list(c),
@@ -149,7 +151,7 @@ impl Store {
             order.join(", "),
             q.offset
         );
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params_from_iter(values.iter()), |r| read_row(c, r))?
             .collect::<Result<Vec<_>, _>>()?;

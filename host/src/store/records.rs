@@ -193,7 +193,8 @@ fn get_in(
         c.name
     );
     Ok(conn
-        .query_row(&sql, rusqlite::params![org, id], |r| read_row(c, r))
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params![org, id], |r| read_row(c, r))
         .optional()?)
 }
 
@@ -213,11 +214,10 @@ fn check_reference(
         return Ok(());
     };
     let found: Option<i64> = conn
-        .query_row(
-            &format!("SELECT 1 FROM \"{target}\" WHERE org_id = ?1 AND id = ?2"),
-            rusqlite::params![org, id],
-            |r| r.get(0),
-        )
+        .prepare_cached(&format!(
+            "SELECT 1 FROM \"{target}\" WHERE org_id = ?1 AND id = ?2"
+        ))?
+        .query_row(rusqlite::params![org, id], |r| r.get(0))
         .optional()?;
     match found {
         Some(_) => Ok(()),

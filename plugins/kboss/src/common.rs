@@ -247,12 +247,76 @@ pub fn object(row: &Row, id_first: bool, fields: &[&str]) -> Map<String, Json> {
     m
 }
 
+/// One value of an [`Obj`], borrowed.
+pub enum Cell<'a> {
+    /// A row's field as stored (`null` when absent, secrets `******`).
+    Field(Option<&'a Value>),
+    Text(&'a str),
+}
+
+impl serde::Serialize for Cell<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Field(Some(v)) => v.serialize(s),
+            Cell::Field(None) => s.serialize_unit(),
+            Cell::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+/// A JSON object written straight from borrowed row values, keys in the
+/// order they were put: no JSON tree is built, which keeps pages of many
+/// rows cheap.
+#[derive(Default)]
+pub struct Obj<'a>(Vec<(&'a str, Cell<'a>)>);
+
+impl<'a> Obj<'a> {
+    /// `id`, then `fields` of `row` in this order.
+    pub fn row(row: &'a Row, fields: &[&'a str]) -> Self {
+        let mut v = Vec::with_capacity(fields.len() + 4);
+        v.push(("id", Cell::Text(row.id.as_str())));
+        for f in fields {
+            v.push((*f, Cell::Field(row.value(f))));
+        }
+        Obj(v)
+    }
+
+    /// Appends a key.
+    pub fn put(&mut self, key: &'a str, cell: Cell<'a>) {
+        self.0.push((key, cell));
+    }
+
+    /// Replaces the value of `key` (appends it when absent).
+    pub fn set(&mut self, key: &'a str, cell: Cell<'a>) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = cell,
+            None => self.0.push((key, cell)),
+        }
+    }
+}
+
+impl serde::Serialize for Obj<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 /// The host's RFC 3339 timestamp as kboss shows it: `2025-05-28 14:42:04` (UTC).
 pub fn update_time(row: &Row) -> Json {
+    Json::String(kboss_time(row))
+}
+
+/// [`update_time`] as text.
+pub fn kboss_time(row: &Row) -> String {
     let ts = &row.updated_at;
     match (ts.get(..10), ts.get(11..19)) {
-        (Some(day), Some(time)) => Json::String(format!("{day} {time}")),
-        _ => Json::String(ts.clone()),
+        (Some(day), Some(time)) => format!("{day} {time}"),
+        _ => ts.clone(),
     }
 }
 

@@ -33,37 +33,36 @@ const SORTABLE: &[&str] = &[
     "update_time",
 ];
 
+/// The fields of a `get_cpcnode` row after `id`, in the example's order.
+const LISTED: &[&str] = &[
+    "cpcid",
+    "name",
+    "clusterid",
+    "node_status",
+    "ip",
+    "devicetype",
+    "sshport",
+    "adminuser",
+    "adminpwd",
+    "enable_date",
+    "export_date",
+    "external_ip",
+    "cpu_model",
+    "cpu_stock",
+    "memory_model",
+    "memory_stock",
+    "sysdisk_stock",
+    "datadisk_stock",
+    "gpu_model",
+    "gpu_stock",
+    "role",
+];
+
 /// The row as `get_cpcnode` shows it, keys in the example's order.
-fn listed(r: &Row) -> Json {
-    let mut m = object(
-        r,
-        true,
-        &[
-            "cpcid",
-            "name",
-            "clusterid",
-            "node_status",
-            "ip",
-            "devicetype",
-            "sshport",
-            "adminuser",
-            "adminpwd",
-            "enable_date",
-            "export_date",
-            "external_ip",
-            "cpu_model",
-            "cpu_stock",
-            "memory_model",
-            "memory_stock",
-            "sysdisk_stock",
-            "datadisk_stock",
-            "gpu_model",
-            "gpu_stock",
-            "role",
-        ],
-    );
+fn listed(r: &Row) -> Obj<'_> {
+    let mut m = Obj::row(r, LISTED);
     if r.text("external_ip").is_none_or(str::is_empty) {
-        m.insert("external_ip".into(), Json::String("未设置".into()));
+        m.set("external_ip", Cell::Text("未设置"));
     }
     let status = match r.text("node_status") {
         Some("1") => "占用",
@@ -73,9 +72,9 @@ fn listed(r: &Row) -> Json {
         Some("1") => "物理机",
         _ => "虚拟机",
     };
-    m.insert("node_status_text".into(), Json::String(status.into()));
-    m.insert("devicetype_text".into(), Json::String(kind.into()));
-    Json::Object(m)
+    m.put("node_status_text", Cell::Text(status));
+    m.put("devicetype_text", Cell::Text(kind));
+    m
 }
 
 /// `GET cpcnode/get_cpcnode.dspy`: one page of a center's devices.
@@ -85,8 +84,13 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let q = page_query(&paging, SORTABLE, &[])?.eq("cpcid", cpcid);
     center(cpcid)?;
     let page = inventory::query(DEVICES, &q)?;
-    let rows = page.rows.iter().map(listed);
-    Ok(kboss::page("获取算力设备成功", page.total, rows, &paging))
+    let rows: Vec<Obj> = page.rows.iter().map(listed).collect();
+    Ok(kboss::page_of(
+        "获取算力设备成功",
+        page.total,
+        &rows,
+        &paging,
+    ))
 }
 
 /// `GET cpcnode/get_cpcidle_device.dspy`: the center's idle devices.
@@ -97,12 +101,12 @@ pub fn idle(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         .eq("cpcid", cpcid)
         .eq("node_status", "0")
         .order("created_at", false);
-    let rows: Vec<Json> = all(DEVICES, q)?
+    let rows = all(DEVICES, q)?;
+    let listed: Vec<Obj> = rows
         .iter()
         .map(|r| {
-            Json::Object(object(
+            Obj::row(
                 r,
-                true,
                 &[
                     "name",
                     "clusterid",
@@ -116,10 +120,10 @@ pub fn idle(_req: &Request, p: &Params) -> Result<Response, ApiError> {
                     "enable_date",
                     "export_date",
                 ],
-            ))
+            )
         })
         .collect();
-    Ok(kboss::ok("获取空闲设备成功", &rows))
+    Ok(kboss::ok("获取空闲设备成功", &listed))
 }
 
 /// The parameters of an add or update: (name, stored value, echoed value).

@@ -142,6 +142,20 @@ impl Row {
     }
 }
 
+/// Values serialise as [`Value::to_json`] renders them (secrets as
+/// `"******"`, decimals as exact text), without building JSON first.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Text(t) | Value::Decimal(t) => s.serialize_str(t),
+            Value::Integer(n) => s.serialize_i64(*n),
+            Value::Boolean(b) => s.serialize_bool(*b),
+            Value::Secret(_) | Value::Redacted => s.serialize_str(REDACTED),
+        }
+    }
+}
+
 /// [`Row::to_json_map`] as a JSON value.
 pub fn row_json(row: &Row) -> Json {
     Json::Object(row.to_json_map())
@@ -229,6 +243,9 @@ mod tests {
         );
         assert_eq!(row.text("name"), Some("n"));
         assert_eq!(row.integer("port"), Some(22));
+        for f in &row.fields {
+            assert_eq!(serde_json::to_value(&f.value).unwrap(), f.value.to_json());
+        }
         let keys: Vec<_> = row.to_json_map().keys().cloned().collect();
         assert_eq!(keys, ["id", "name", "port", "price", "on", "pw", "none"]);
     }

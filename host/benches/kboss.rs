@@ -1,0 +1,419 @@
+//! kboss benchmark (not a test): prints
+//!
+//! 1. `get_cpcnode` page latency (p50, p99) for a center of 1,000 devices
+//!    and one of 100,000 (target: the same within noise, under 2 ms), for
+//!    the default order and sorted by name. Sequential calls on one
+//!    keep-alive connection, so the figure is server time plus one loopback
+//!    round trip;
+//! 2. quotes/s of `accrual_price` (the document's four-item example) through
+//!    the kboss endpoint, the inventory and the pricing engine plugin, with
+//!    16 keep-alive clients (target >= 20,000/s), and their p50/p99.
+//!
+//! 3. the same two calls in process, straight into the kboss plugin (no
+//!    HTTP, no client): the server-side time of the plugin, the inventory
+//!    and the pricing engine.
+//!
+//! Run: `cargo bench --bench kboss` (release build). The server and the load
+//! generator share this process and the machine's cores.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use computehub::auth::{create_key, Scheme};
+use computehub::config::Config;
+use computehub::runtime::bindings::wit_types::{AuthScheme, Method, Principal, Request};
+use computehub::runtime::{call, CallContext};
+use computehub::store::{Store, Value, Write};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+
+const PAGE_CALLS: usize = 2_000;
+const CONNECTIONS: usize = 16;
+const WARMUP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(5);
+const RESOURCES: &str = r#"[{"type":"cpu","model":"INTEL(R) XEON(R) PLATINUM 8582C","amount":4},{"type":"memory","model":"Samsung DDR4 DIMMs","amount":8192},{"type":"disk","model":"DATA","amount":512},{"type":"gpu","model":"RTX5090-32G","amount":2}]"#;
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn fields(pairs: Vec<(&str, Value)>) -> Vec<(String, Value)> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn center(store: &Store, org: &str, name: &str) -> String {
+    store
+        .insert(
+            org,
+            "compute_centers",
+            &fields(vec![
+                ("name", text(name)),
+                ("pcapi_url", text("https://pcapi.example")),
+                ("api_user", text("u")),
+                ("api_pwd", Value::Secret("bench-password".into())),
+                ("contactname", text("c")),
+                ("contactphone", text("")),
+            ]),
+        )
+        .expect("center")
+        .id
+}
+
+/// `n` devices in `cpcid`, inserted 1,000 to a transaction.
+fn devices(store: &Store, org: &str, cpcid: &str, n: usize) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
+        let writes: Vec<Write> = chunk
+            .iter()
+            .map(|i| {
+                Write::Insert(
+                    "devices".into(),
+                    fields(vec![
+                        ("cpcid", text(cpcid)),
+                        ("name", text(&format!("{cpcid}-node-{i:06}"))),
+                        (
+                            "ip",
+                            text(&format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)),
+                        ),
+                        ("devicetype", text("1")),
+                        ("sshport", Value::Integer(22)),
+                        ("adminuser", text("root")),
+                        ("adminpwd", Value::Secret("bench-password".into())),
+                        ("node_status", text(if i % 3 == 0 { "0" } else { "1" })),
+                        ("cpu_model", text("STANDARD")),
+                        ("cpu_stock", Value::Integer(64)),
+                        ("memory_model", text("STANDARD")),
+                        ("memory_stock", Value::Integer(512)),
+                        ("sysdisk_stock", Value::Integer(100)),
+                        ("datadisk_stock", Value::Integer(2000)),
+                        ("gpu_model", text("RTX5090-32G")),
+                        ("gpu_stock", Value::Integer(8)),
+                        ("role", text("worker")),
+                    ]),
+                )
+            })
+            .collect();
+        store.transact(org, &writes).expect("devices");
+    }
+}
+
+fn widgets(store: &Store, org: &str, cpcid: &str) {
+    for (kind, model, price, unit) in [
+        ("cpu", "INTEL(R) XEON(R) PLATINUM 8582C", "1.5", "核"),
+        ("memory", "Samsung DDR4 DIMMs", "0.005", "Mi"),
+        ("disk", "DATA", "0.01", "Gi"),
+        ("gpu", "RTX5090-32G", "6", "卡"),
+        ("cpu", "STANDARD", "2.2", "核"),
+        ("gpu", "A100-80G", "18", "卡"),
+    ] {
+        store
+            .insert(
+                org,
+                "widgets",
+                &fields(vec![
+                    ("cpcid", text(cpcid)),
+                    ("type", text(kind)),
+                    ("model", text(model)),
+                    ("unit_price", Value::Decimal(price.into())),
+                    ("resource_unit", text(unit)),
+                    ("charge_unit", text("小时")),
+                    ("account_unit", text("元")),
+                    ("stock", Value::Integer(0)),
+                    ("consumed", Value::Integer(0)),
+                ]),
+            )
+            .expect("widget");
+    }
+}
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        q.append_pair(k, v);
+    }
+    q.finish()
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(addr: std::net::SocketAddr) -> Sender {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).ok();
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    send
+}
+
+/// One GET; answers its latency, checking the body holds `needle`.
+async fn call(send: &mut Sender, uri: &str, key: &str, needle: &str) -> Duration {
+    let req = http::Request::get(uri)
+        .header("host", "bench")
+        .header("authorization", format!("Bearer {key}"))
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let t = Instant::now();
+    send.ready().await.expect("connection ready");
+    let resp = send.send_request(req).await.expect("send");
+    let status = resp.status();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    let took = t.elapsed();
+    let text = String::from_utf8_lossy(&body);
+    assert!(status == 200 && text.contains(needle), "{status} {text}");
+    took
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> f64 {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)].as_secs_f64() * 1e3
+}
+
+/// Sequential `call::handle` into the kboss plugin: p50/p99 in ms.
+async fn plugin_time(
+    app: &computehub::server::App,
+    org: &str,
+    route: &str,
+    query: String,
+) -> (f64, f64) {
+    let table = app.registry.table();
+    let kboss = table.plugins.get("kboss").expect("kboss plugin");
+    let services = app.registry.runtime.services.clone();
+    let mut lat = Vec::with_capacity(PAGE_CALLS);
+    for i in 0..PAGE_CALLS + 50 {
+        let req = Request {
+            request_id: "bench".into(),
+            method: Method::Get,
+            path: route.into(),
+            route: route.into(),
+            params: vec![],
+            query: query.clone(),
+            headers: vec![],
+            body: vec![],
+            principal: Some(Principal {
+                organisation: org.into(),
+                key_id: "bench".into(),
+                scheme: AuthScheme::Session,
+            }),
+        };
+        let ctx = CallContext {
+            plugin: "kboss".into(),
+            request_id: "bench".into(),
+            organisation: Some(org.into()),
+        };
+        let t = Instant::now();
+        let resp = call::handle(
+            app.registry.runtime.engine(),
+            &kboss.pre,
+            &kboss.permits,
+            services.clone(),
+            ctx,
+            Duration::from_secs(5),
+            req,
+        )
+        .await
+        .expect("call");
+        let took = t.elapsed();
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        if i >= 50 {
+            lat.push(took);
+        }
+    }
+    lat.sort_unstable();
+    (percentile(&lat, 50), percentile(&lat, 99))
+}
+
+async fn in_process(app: &computehub::server::App, org: &str, small: &str, large: &str) {
+    // The store alone: one page of 80 devices, as the plugin asks for it.
+    let q = computehub::store::Query {
+        conditions: vec![computehub::store::Condition {
+            field: "cpcid".into(),
+            op: computehub::store::Comparison::Eq,
+            value: text(large),
+        }],
+        limit: Some(80),
+        ..Default::default()
+    };
+    let mut lat = Vec::with_capacity(PAGE_CALLS);
+    for _ in 0..PAGE_CALLS {
+        let t = Instant::now();
+        let page = app.store.query(org, "devices", &q).expect("query");
+        lat.push(t.elapsed());
+        assert_eq!(page.rows.len(), 80);
+    }
+    lat.sort_unstable();
+    println!(
+        "store query, 80 of 100,000 devices: {:.3} ms / {:.3} ms",
+        percentile(&lat, 50),
+        percentile(&lat, 99)
+    );
+    let table = app.registry.table();
+    for id in ["kboss", "pricing"] {
+        let pre = &table.plugins.get(id).expect("plugin").pre;
+        let n = 5_000;
+        let t = Instant::now();
+        for _ in 0..n {
+            let ctx = CallContext {
+                plugin: id.into(),
+                request_id: "bench".into(),
+                organisation: Some(org.into()),
+            };
+            let mut store = call::new_store(
+                app.registry.runtime.engine(),
+                ctx,
+                app.registry.runtime.services.clone(),
+                Duration::from_secs(5),
+            );
+            let _ = pre
+                .instantiate_async(&mut store)
+                .await
+                .expect("instantiate");
+        }
+        println!(
+            "instantiate {id:<7} alone: {:.1} µs",
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+    }
+    println!("in process, straight into the plugin ({PAGE_CALLS} sequential calls, p50 / p99):");
+    for (label, cpcid) in [("1,000", small), ("100,000", large)] {
+        let (p50, p99) = plugin_time(
+            app,
+            org,
+            "/dev/cpcc/cpcnode/get_cpcnode.dspy",
+            query(&[("cpcid", cpcid)]),
+        )
+        .await;
+        println!("  get_cpcnode, {label:>7} devices: {p50:>6.3} ms / {p99:>6.3} ms");
+    }
+    let (p50, p99) = plugin_time(
+        app,
+        org,
+        "/dev/cpcc/cpclabel/get_cpclabel.dspy",
+        String::new(),
+    )
+    .await;
+    println!("  get_cpclabel (empty: baseline): {p50:>6.3} ms / {p99:>6.3} ms");
+    let (p50, p99) = plugin_time(
+        app,
+        org,
+        "/dev/cpcc/cpcwidget/accrual_price.dspy",
+        query(&[
+            ("cpcid", small),
+            ("resources", RESOURCES),
+            ("duration", "1"),
+            ("duration_unit", "小时"),
+        ]),
+    )
+    .await;
+    println!("  accrual_price                 : {p50:>6.3} ms / {p99:>6.3} ms");
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (app, _) = computehub::cli::open_app(
+            &dir.path().join("data"),
+            dir.path().join("cache"),
+            Config::default(),
+            None,
+            Some("bench".into()),
+        )
+        .await
+        .expect("app");
+        let org = "bench";
+        let key = create_key(&app.store, org, Scheme::Bearer)
+            .expect("key")
+            .credential;
+        let t = Instant::now();
+        let small = center(&app.store, org, "small");
+        devices(&app.store, org, &small, 1_000);
+        let large = center(&app.store, org, "large");
+        devices(&app.store, org, &large, 100_000);
+        widgets(&app.store, org, &small);
+        println!(
+            "seeded 101,000 devices in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        in_process(&app, org, &small, &large).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(computehub::server::serve(
+            listener,
+            app,
+            std::future::pending(),
+        ));
+
+        println!("get_cpcnode, {PAGE_CALLS} sequential calls each, 80 rows a page (p50 / p99)");
+        let mut send = connect(addr).await;
+        for (label, cpcid, total) in [("1,000", &small, 1_000), ("100,000", &large, 100_000)] {
+            for (order, extra) in [("default order", None), ("sort=name", Some("name"))] {
+                let mut pairs = vec![("cpcid", cpcid.as_str())];
+                if let Some(s) = extra {
+                    pairs.push(("sort", s));
+                }
+                let uri = format!("/dev/cpcc/cpcnode/get_cpcnode.dspy?{}", query(&pairs));
+                let needle = format!("\"total\":{total},");
+                for _ in 0..50 {
+                    call(&mut send, &uri, &key, &needle).await;
+                }
+                let mut lat = Vec::with_capacity(PAGE_CALLS);
+                for _ in 0..PAGE_CALLS {
+                    lat.push(call(&mut send, &uri, &key, &needle).await);
+                }
+                lat.sort_unstable();
+                println!(
+                    "  {label:>7} devices, {order:<13}: {:>6.3} ms / {:>6.3} ms",
+                    percentile(&lat, 50),
+                    percentile(&lat, 99)
+                );
+            }
+        }
+
+        let uri = format!(
+            "/dev/cpcc/cpcwidget/accrual_price.dspy?{}",
+            query(&[
+                ("cpcid", small.as_str()),
+                ("resources", RESOURCES),
+                ("duration", "1"),
+                ("duration_unit", "小时"),
+            ])
+        );
+        let uri: &'static str = Box::leak(uri.into_boxed_str());
+        let key: &'static str = Box::leak(key.into_boxed_str());
+        let run = |dur: Duration| async move {
+            let mut tasks = Vec::new();
+            for _ in 0..CONNECTIONS {
+                tasks.push(tokio::spawn(async move {
+                    let mut send = connect(addr).await;
+                    let mut lat = Vec::with_capacity(100_000);
+                    let end = Instant::now() + dur;
+                    while Instant::now() < end {
+                        lat.push(call(&mut send, uri, key, "\"total_price\":64.08,").await);
+                    }
+                    lat
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.expect("client"));
+            }
+            all
+        };
+        run(WARMUP).await;
+        let start = Instant::now();
+        let mut lat = run(MEASURE).await;
+        let secs = start.elapsed().as_secs_f64();
+        lat.sort_unstable();
+        println!(
+            "accrual_price (endpoint -> inventory -> pricing engine), {CONNECTIONS} clients: \
+             {:.0} quotes/s, p50 {:.3} ms, p99 {:.3} ms",
+            lat.len() as f64 / secs,
+            percentile(&lat, 50),
+            percentile(&lat, 99)
+        );
+    });
+}
