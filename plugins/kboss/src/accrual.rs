@@ -124,12 +124,15 @@ pub fn accrual_price(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     }
     let unit = one_of(p, "duration_unit", DURATION_UNITS)?;
     let clusterid = optional_text(p, "clusterid")?;
-    center(cpcid)?;
+    let widgets = all(WIDGETS, RowQuery::new().eq("cpcid", cpcid))?;
+    if widgets.is_empty() {
+        // No components: an empty center, or none of the caller's (404).
+        center(cpcid)?;
+    }
     if let Some(c) = clusterid {
         cluster_of(cpcid, "clusterid", c)?;
     }
 
-    let widgets = all(WIDGETS, RowQuery::new().eq("cpcid", cpcid))?;
     let stock = match clusterid {
         Some(c) => Some(all(STOCK, RowQuery::new().eq("clusterid", c))?),
         None => None,
