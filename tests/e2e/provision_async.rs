@@ -64,8 +64,24 @@ async fn the_async_form_streams_phases_and_the_host_is_locked_meanwhile() {
     assert_eq!(op["status"], "running", "{op}");
 
     // While it runs, the machine is locked: a second operation is refused
-    // and runs nothing.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // and runs nothing. Measure once the first is inside its long init
+    // phase (one command), so its own commands do not move the log.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, op) = e.operation(&id).await;
+        let in_init = op["phases"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["name"] == "init" && p["status"] == "running")
+        });
+        if in_init {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached init: {op}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let before = m.ssh_lines().len();
     let second = e.new_cluster(&m, false).await;
     assert_eq!(second.status, 409, "{}", second.body);
