@@ -39,8 +39,13 @@ fn amount(field: &str, i: usize, p: &Value, key: &str, cpu: bool) -> Result<u64,
     match p.get(key) {
         None | Some(Value::Null) => Ok(0),
         Some(v) => {
-            let t = text(v).ok_or_else(|| bad(field, format!("product {i}: `{key}` must be a quantity")))?;
-            let r = if cpu { quantity::millicores(&t) } else { quantity::units(&t) };
+            let t = text(v)
+                .ok_or_else(|| bad(field, format!("product {i}: `{key}` must be a quantity")))?;
+            let r = if cpu {
+                quantity::millicores(&t)
+            } else {
+                quantity::units(&t)
+            };
             r.map_err(|e| bad(field, format!("product {i}: `{key}`: {e}")))
         }
     }
@@ -52,7 +57,10 @@ pub fn products(field: &str, v: &Value) -> Result<Vec<Product>, ParamError> {
         .as_array()
         .ok_or_else(|| bad(field, "must be a JSON array of products".into()))?;
     if arr.len() > MAX_PRODUCTS {
-        return Err(bad(field, format!("may hold at most {MAX_PRODUCTS} products")));
+        return Err(bad(
+            field,
+            format!("may hold at most {MAX_PRODUCTS} products"),
+        ));
     }
     arr.iter()
         .enumerate()
@@ -69,9 +77,21 @@ pub fn products(field: &str, v: &Value) -> Result<Vec<Product>, ParamError> {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Object(m)) => m
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), text(v).ok_or_else(|| bad(field, format!("product {i}: label `{k}` must be text")))?)))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            text(v).ok_or_else(|| {
+                                bad(field, format!("product {i}: label `{k}` must be text"))
+                            })?,
+                        ))
+                    })
                     .collect::<Result<_, ParamError>>()?,
-                Some(_) => return Err(bad(field, format!("product {i}: `labels` must be an object"))),
+                Some(_) => {
+                    return Err(bad(
+                        field,
+                        format!("product {i}: `labels` must be an object"),
+                    ))
+                }
             };
             Ok(Product {
                 id,
@@ -94,7 +114,13 @@ fn resources(map_json: &str) -> Resources {
     let get = |k: &str, cpu: bool| {
         m.get(k)
             .and_then(text)
-            .and_then(|t| if cpu { quantity::millicores(&t).ok() } else { quantity::units(&t).ok() })
+            .and_then(|t| {
+                if cpu {
+                    quantity::millicores(&t).ok()
+                } else {
+                    quantity::units(&t).ok()
+                }
+            })
             .unwrap_or(0)
     };
     Resources {
@@ -116,7 +142,11 @@ pub fn nodes(caps: &[NodeCapacity]) -> Vec<Node> {
                 allocatable: resources(&c.allocatable),
                 requested: resources(&c.requested),
                 labels: c.labels.clone(),
-                gpu_model: c.labels.iter().find(|(k, _)| k == GPU_MODEL_LABEL).map(|(_, v)| v.clone()),
+                gpu_model: c
+                    .labels
+                    .iter()
+                    .find(|(k, _)| k == GPU_MODEL_LABEL)
+                    .map(|(_, v)| v.clone()),
                 unschedulable: c.unschedulable,
                 taints: taints
                     .iter()

@@ -70,7 +70,11 @@ pub fn human_duration(seconds: i64) -> String {
     let minutes = seconds / 60;
     if minutes < 10 {
         let s = seconds % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 180 {
         return format!("{minutes}m");
@@ -78,7 +82,11 @@ pub fn human_duration(seconds: i64) -> String {
     let hours = minutes / 60;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
@@ -86,7 +94,11 @@ pub fn human_duration(seconds: i64) -> String {
     if hours < 24 * 8 {
         let h = hours % 24;
         let d = hours / 24;
-        return if h == 0 { format!("{d}d") } else { format!("{d}d{h}h") };
+        return if h == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{h}h")
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
@@ -94,7 +106,11 @@ pub fn human_duration(seconds: i64) -> String {
     if hours < 24 * 365 * 8 {
         let y = hours / 24 / 365;
         let dy = (hours / 24) % 365;
-        return if dy == 0 { format!("{y}y") } else { format!("{y}y{dy}d") };
+        return if dy == 0 {
+            format!("{y}y")
+        } else {
+            format!("{y}y{dy}d")
+        };
     }
     format!("{}y", hours / 24 / 365)
 }
@@ -109,16 +125,25 @@ pub fn age(obj: &Value) -> String {
 }
 
 fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
-    v.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty())
+    v.pointer(p)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// The READY column of a pod: ready containers / containers.
 pub fn pod_ready(pod: &Value) -> String {
-    let total = pod.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+    let total = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     let ready = pod
         .pointer("/status/containerStatuses")
         .and_then(Value::as_array)
-        .map_or(0, |s| s.iter().filter(|c| c["ready"].as_bool() == Some(true)).count());
+        .map_or(0, |s| {
+            s.iter()
+                .filter(|c| c["ready"].as_bool() == Some(true))
+                .count()
+        });
     format!("{ready}/{total}")
 }
 
@@ -126,13 +151,18 @@ pub fn pod_ready(pod: &Value) -> String {
 pub fn pod_restarts(pod: &Value) -> u64 {
     pod.pointer("/status/containerStatuses")
         .and_then(Value::as_array)
-        .map_or(0, |s| s.iter().filter_map(|c| c["restartCount"].as_u64()).sum())
+        .map_or(0, |s| {
+            s.iter().filter_map(|c| c["restartCount"].as_u64()).sum()
+        })
 }
 
 /// The STATUS column of a pod as kubectl prints it: a container's waiting or
 /// terminated reason wins over the phase; `Terminating` when deleting.
 pub fn pod_status(pod: &Value) -> String {
-    if pod.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+    if pod
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
         return "Terminating".into();
     }
     let mut reason = str_at(pod, "/status/reason")
@@ -235,7 +265,10 @@ mod tests {
     fn rfc3339() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2025-04-08T13:22:43Z"), Some(1_744_118_563));
-        assert_eq!(parse_rfc3339("2025-04-08T21:22:43.5+08:00"), Some(1_744_118_563));
+        assert_eq!(
+            parse_rfc3339("2025-04-08T21:22:43.5+08:00"),
+            Some(1_744_118_563)
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 

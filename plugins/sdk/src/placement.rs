@@ -16,7 +16,9 @@ pub struct Policy {
 
 impl Policy {
     /// The scheduler's own rule: everything allocatable may be used.
-    pub const STANDARD: Policy = Policy { headroom_permille: 0 };
+    pub const STANDARD: Policy = Policy {
+        headroom_permille: 0,
+    };
 }
 
 /// Free room of a node per resource, after requests and headroom.
@@ -40,18 +42,28 @@ fn room(n: &Node, policy: Policy) -> Room {
         cpu: usable(a.cpu_milli, r.cpu_milli, policy),
         memory: usable(a.memory_bytes, r.memory_bytes, policy),
         gpu: usable(a.gpu, r.gpu, Policy::STANDARD),
-        disk: if a.disk_bytes == 0 { u64::MAX } else { usable(a.disk_bytes, r.disk_bytes, policy) },
+        disk: if a.disk_bytes == 0 {
+            u64::MAX
+        } else {
+            usable(a.disk_bytes, r.disk_bytes, policy)
+        },
         pods: usable(a.pods, r.pods, Policy::STANDARD),
     }
 }
 
 /// Nodes that can take pods at all (not cordoned, no hard taint).
 fn schedulable(n: &Node) -> bool {
-    !n.unschedulable && !n.taints.iter().any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+    !n.unschedulable
+        && !n
+            .taints
+            .iter()
+            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
 }
 
 fn labels_match(p: &Product, n: &Node) -> bool {
-    p.labels.iter().all(|(k, v)| n.labels.iter().any(|(nk, nv)| nk == k && nv == v))
+    p.labels
+        .iter()
+        .all(|(k, v)| n.labels.iter().any(|(nk, nv)| nk == k && nv == v))
 }
 
 fn gpu_model_ok(p: &Product, n: &Node) -> bool {
@@ -83,12 +95,26 @@ fn shortfalls(p: &Product, n: &Node, r: &Room, out: &mut Vec<Shortfall>) {
     if n.unschedulable {
         push("cordoned", String::new(), String::new(), false);
     }
-    for t in n.taints.iter().filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute") {
-        push("taint", String::new(), format!("{}={}:{}", t.key, t.value, t.effect), false);
+    for t in n
+        .taints
+        .iter()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+    {
+        push(
+            "taint",
+            String::new(),
+            format!("{}={}:{}", t.key, t.value, t.effect),
+            false,
+        );
     }
     for (k, v) in &p.labels {
         if !n.labels.iter().any(|(nk, nv)| nk == k && nv == v) {
-            let have = n.labels.iter().find(|(nk, _)| nk == k).map(|(_, v)| v.clone()).unwrap_or_default();
+            let have = n
+                .labels
+                .iter()
+                .find(|(nk, _)| nk == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
             push("label", format!("{k}={v}"), have, true);
         }
     }
@@ -106,7 +132,16 @@ fn shortfalls(p: &Product, n: &Node, r: &Room, out: &mut Vec<Shortfall>) {
         ("cpu", q.cpu_milli, r.cpu, a.cpu_milli),
         ("memory", q.memory_bytes, r.memory, a.memory_bytes),
         ("gpu", q.gpu, r.gpu, a.gpu),
-        ("disk", q.disk_bytes, r.disk, if a.disk_bytes == 0 { u64::MAX } else { a.disk_bytes }),
+        (
+            "disk",
+            q.disk_bytes,
+            r.disk,
+            if a.disk_bytes == 0 {
+                u64::MAX
+            } else {
+                a.disk_bytes
+            },
+        ),
     ];
     for (name, want, free, total) in dims {
         if want > free {
@@ -125,7 +160,13 @@ pub fn fit(products: &[Product], nodes: &[Node], explain: bool, policy: Policy) 
     let ok: Vec<bool> = nodes.iter().map(schedulable).collect();
     // The largest free amount of each resource over schedulable nodes: a
     // product above it fits nowhere, whatever its labels (fast rejection).
-    let mut max = Room { cpu: 0, memory: 0, gpu: 0, disk: 0, pods: 0 };
+    let mut max = Room {
+        cpu: 0,
+        memory: 0,
+        gpu: 0,
+        disk: 0,
+        pods: 0,
+    };
     for (r, _) in rooms.iter().zip(&ok).filter(|(_, ok)| **ok) {
         max.cpu = max.cpu.max(r.cpu);
         max.memory = max.memory.max(r.memory);
@@ -139,7 +180,8 @@ pub fn fit(products: &[Product], nodes: &[Node], explain: bool, policy: Policy) 
             let mut node = None;
             if fits(&p.requests, &max) {
                 node = nodes.iter().zip(&rooms).zip(&ok).find_map(|((n, r), ok)| {
-                    (*ok && fits(&p.requests, r) && gpu_model_ok(p, n) && labels_match(p, n)).then(|| n.name.clone())
+                    (*ok && fits(&p.requests, r) && gpu_model_ok(p, n) && labels_match(p, n))
+                        .then(|| n.name.clone())
                 });
             }
             let mut why = Vec::new();

@@ -18,7 +18,9 @@ fn nanos(q: &str) -> Result<u128, QuantityError> {
     let (num, suffix) = s.split_at(split);
     let num = num.strip_prefix('+').unwrap_or(num);
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    if (int.is_empty() && frac.is_empty()) || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
         return Err(err());
     }
     // value = digits / 10^frac_len
@@ -45,9 +47,15 @@ fn nanos(q: &str) -> Result<u128, QuantityError> {
         e if e.starts_with(['e', 'E']) => {
             let exp: i32 = e[1..].parse().map_err(|_| err())?;
             if exp >= 0 {
-                (1_000_000_000 * 10u128.checked_pow(exp as u32).ok_or_else(err)?, 1)
+                (
+                    1_000_000_000 * 10u128.checked_pow(exp as u32).ok_or_else(err)?,
+                    1,
+                )
             } else {
-                (1_000_000_000, 10u128.checked_pow(exp.unsigned_abs()).ok_or_else(err)?)
+                (
+                    1_000_000_000,
+                    10u128.checked_pow(exp.unsigned_abs()).ok_or_else(err)?,
+                )
             }
         }
         _ => return Err(err()),

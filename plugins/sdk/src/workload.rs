@@ -13,7 +13,14 @@ use crate::params::{ParamError, Params};
 pub const INSTANCE_LABEL: &str = "computehub.io/instance";
 
 /// The workload kinds `source_podengine` may name.
-pub const ENGINES: &[&str] = &["StatefulSet", "Deployment", "DaemonSet", "CronJob", "Job", "Standalone"];
+pub const ENGINES: &[&str] = &[
+    "StatefulSet",
+    "Deployment",
+    "DaemonSet",
+    "CronJob",
+    "Job",
+    "Standalone",
+];
 /// `source_portmode` values.
 pub const PORT_MODES: &[&str] = &["NodePort", "LoadBalancer", "Ingress", "ClusterIP"];
 /// `source_restartpolicy` values.
@@ -79,7 +86,8 @@ fn invalid(field: &str, why: &str, value: &str) -> ParamError {
 pub fn check_dns_label(field: &str, v: &str) -> Result<(), ParamError> {
     let ok = !v.is_empty()
         && v.len() <= 63
-        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !v.starts_with('-')
         && !v.ends_with('-');
     ok.then_some(())
@@ -94,7 +102,8 @@ fn label_part_ok(v: &str, allow_empty: bool) -> bool {
     }
     let b = v.as_bytes();
     v.len() <= 63
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
@@ -105,7 +114,9 @@ pub fn label_key_ok(k: &str) -> bool {
         Some((prefix, name)) => {
             !prefix.is_empty()
                 && prefix.len() <= 253
-                && prefix.split('.').all(|p| label_part_ok(p, false) && !p.contains('_'))
+                && prefix
+                    .split('.')
+                    .all(|p| label_part_ok(p, false) && !p.contains('_'))
                 && label_part_ok(name, false)
         }
         None => label_part_ok(k, false),
@@ -118,7 +129,11 @@ pub fn label_value_ok(v: &str) -> bool {
 }
 
 /// Parse `k=v` (or `k:v` with `sep` ':') lists separated by commas.
-pub fn parse_labels(field: &str, text: &str, sep: char) -> Result<Vec<(String, String)>, ParamError> {
+pub fn parse_labels(
+    field: &str,
+    text: &str,
+    sep: char,
+) -> Result<Vec<(String, String)>, ParamError> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
@@ -134,13 +149,21 @@ pub fn parse_labels(field: &str, text: &str, sep: char) -> Result<Vec<(String, S
 
 /// A resource quantity such as `500m`, `2`, `512Mi`, `49Gi`.
 pub fn check_quantity(field: &str, v: &str) -> Result<(), ParamError> {
-    let digits = v.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let digits = v
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
     let (num, suffix) = v.split_at(digits);
     let ok = !num.is_empty()
         && num.parse::<f64>().is_ok()
         && ["", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti"].contains(&suffix);
-    ok.then_some(())
-        .ok_or_else(|| invalid(field, "must be a Kubernetes quantity such as 500m, 2, 512Mi", v))
+    ok.then_some(()).ok_or_else(|| {
+        invalid(
+            field,
+            "must be a Kubernetes quantity such as 500m, 2, 512Mi",
+            v,
+        )
+    })
 }
 
 fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<String, ParamError> {
@@ -165,9 +188,13 @@ impl Workload {
     /// either passes or derives them).
     pub fn from_params(p: &Params, names: [Option<String>; 4]) -> Result<Workload, ParamError> {
         let [namespace, service_account, name, service] = names;
-        let namespace = namespace.ok_or_else(|| ParamError::Missing { name: "namespace_name".into() })?;
+        let namespace = namespace.ok_or_else(|| ParamError::Missing {
+            name: "namespace_name".into(),
+        })?;
         check_dns_label("namespace_name", &namespace)?;
-        let name = name.ok_or_else(|| ParamError::Missing { name: "podcd_name".into() })?;
+        let name = name.ok_or_else(|| ParamError::Missing {
+            name: "podcd_name".into(),
+        })?;
         check_dns_label("podcd_name", &name)?;
         if let Some(sa) = &service_account {
             check_dns_label("serviceaccount_name", sa)?;
@@ -175,14 +202,29 @@ impl Workload {
         if let Some(s) = &service {
             check_dns_label("service_name", s)?;
         }
-        let engine = one_of("source_podengine", p.optional_str("source_podengine")?.unwrap_or("StatefulSet"), ENGINES)?;
-        let image = p.optional_str("pod_imagepath")?.unwrap_or("docker.io/library/ubuntu:22.04").to_string();
+        let engine = one_of(
+            "source_podengine",
+            p.optional_str("source_podengine")?.unwrap_or("StatefulSet"),
+            ENGINES,
+        )?;
+        let image = p
+            .optional_str("pod_imagepath")?
+            .unwrap_or("docker.io/library/ubuntu:22.04")
+            .to_string();
         if image.chars().any(|c| c.is_whitespace() || c.is_control()) || image.len() > 512 {
-            return Err(invalid("pod_imagepath", "must be an image reference", &image));
+            return Err(invalid(
+                "pod_imagepath",
+                "must be an image reference",
+                &image,
+            ));
         }
         let replicas = p.optional_u32("source_replicasetnum")?.unwrap_or(1);
         if replicas > 1000 {
-            return Err(invalid("source_replicasetnum", "must be at most 1000", &replicas.to_string()));
+            return Err(invalid(
+                "source_replicasetnum",
+                "must be at most 1000",
+                &replicas.to_string(),
+            ));
         }
         let quantity = |f: &str| -> Result<Option<String>, ParamError> {
             match p.optional_str(f)? {
@@ -192,22 +234,37 @@ impl Workload {
         };
         let restart_policy = one_of(
             "source_restartpolicy",
-            p.optional_str("source_restartpolicy")?.unwrap_or(match engine.as_str() {
-                "Job" | "CronJob" => "OnFailure",
-                _ => "Always",
-            }),
+            p.optional_str("source_restartpolicy")?
+                .unwrap_or(match engine.as_str() {
+                    "Job" | "CronJob" => "OnFailure",
+                    _ => "Always",
+                }),
             RESTART_POLICIES,
         )?;
         if matches!(engine.as_str(), "Job" | "CronJob") && restart_policy == "Always" {
-            return Err(invalid("source_restartpolicy", "must be OnFailure or Never for a Job or CronJob", "Always"));
+            return Err(invalid(
+                "source_restartpolicy",
+                "must be OnFailure or Never for a Job or CronJob",
+                "Always",
+            ));
         }
-        if !matches!(engine.as_str(), "Job" | "CronJob" | "Standalone") && restart_policy != "Always" {
-            return Err(invalid("source_restartpolicy", &format!("must be Always for a {engine}"), &restart_policy));
+        if !matches!(engine.as_str(), "Job" | "CronJob" | "Standalone")
+            && restart_policy != "Always"
+        {
+            return Err(invalid(
+                "source_restartpolicy",
+                &format!("must be Always for a {engine}"),
+                &restart_policy,
+            ));
         }
         let outside_port = port(p, "source_outsideport")?;
         if let Some(op) = outside_port {
             if !(30000..=32767).contains(&op) {
-                return Err(invalid("source_outsideport", "must be a NodePort 30000-32767", &op.to_string()));
+                return Err(invalid(
+                    "source_outsideport",
+                    "must be a NodePort 30000-32767",
+                    &op.to_string(),
+                ));
             }
         }
         let mount_path = p.optional_str("source_mountpath")?.map(str::to_string);
@@ -304,7 +361,11 @@ impl Workload {
             spec["serviceAccountName"] = json!(sa);
         }
         if !self.node_selector.is_empty() {
-            let sel: Map<String, Value> = self.node_selector.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            let sel: Map<String, Value> = self
+                .node_selector
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
             spec["nodeSelector"] = Value::Object(sel);
         }
         if self.mount_path.is_some() && with_claim {
@@ -322,7 +383,9 @@ impl Workload {
             "metadata": {"name": self.namespace, "labels": {INSTANCE_LABEL: self.name}},
         })];
         if let Some(sa) = &self.service_account {
-            docs.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": self.meta(sa)}));
+            docs.push(
+                json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": self.meta(sa)}),
+            );
         }
         if self.auth_user.is_some() || self.auth_password.is_some() {
             let mut data = Map::new();
@@ -341,9 +404,7 @@ impl Workload {
             }));
         }
         let claim = self.mount_path.is_some() && self.storage.is_some();
-        let claim_spec = |storage: &str| {
-            json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}})
-        };
+        let claim_spec = |storage: &str| json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}});
         if claim && self.engine != "StatefulSet" {
             docs.push(json!({
                 "apiVersion": "v1", "kind": "PersistentVolumeClaim",
@@ -366,14 +427,22 @@ impl Workload {
                 }
                 json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": self.meta(&self.name), "spec": spec})
             }
-            "Deployment" => json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": self.meta(&self.name),
-                "spec": {"replicas": self.replicas, "selector": selector, "template": template(claim)}}),
-            "DaemonSet" => json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": self.meta(&self.name),
-                "spec": {"selector": selector, "template": template(claim)}}),
-            "Job" => json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": self.meta(&self.name),
-                "spec": {"completions": self.replicas.max(1), "template": template(claim)}}),
-            "CronJob" => json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": self.meta(&self.name),
-                "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template(claim)}}}}),
+            "Deployment" => {
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": self.meta(&self.name),
+                "spec": {"replicas": self.replicas, "selector": selector, "template": template(claim)}})
+            }
+            "DaemonSet" => {
+                json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": self.meta(&self.name),
+                "spec": {"selector": selector, "template": template(claim)}})
+            }
+            "Job" => {
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": self.meta(&self.name),
+                "spec": {"completions": self.replicas.max(1), "template": template(claim)}})
+            }
+            "CronJob" => {
+                json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": self.meta(&self.name),
+                "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template(claim)}}}})
+            }
             _ => {
                 let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": self.meta(&self.name), "spec": self.pod_spec(claim)});
                 pod["metadata"]["labels"] = Value::Object(self.pod_labels());
