@@ -40,5 +40,8 @@ pub fn determine(p: &Params) -> Result<Response, ApiError> {
             })
         })
         .collect();
-    Ok(pcapi::ok("operate success", &json!({"unplaceable": unplaceable, "products": products})))
+    Ok(pcapi::ok(
+        "operate success",
+        &json!({"unplaceable": unplaceable, "products": products}),
+    ))
 }

@@ -13,7 +13,11 @@ use crate::cluster;
 fn objects(items: Vec<String>) -> Result<Vec<Value>, ApiError> {
     items
         .iter()
-        .map(|s| serde_json::from_str(s).map_err(|e| ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))))
+        .map(|s| {
+            serde_json::from_str(s).map_err(|e| {
+                ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))
+            })
+        })
         .collect()
 }
 
@@ -31,7 +35,12 @@ pub fn pod_row(p: &Value) -> Value {
         .pointer("/spec/readinessGates")
         .and_then(Value::as_array)
         .filter(|g| !g.is_empty())
-        .map(|g| g.iter().filter_map(|x| x["conditionType"].as_str()).collect::<Vec<_>>().join(","));
+        .map(|g| {
+            g.iter()
+                .filter_map(|x| x["conditionType"].as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
     json!({
         "pod_namespace": s("/metadata/namespace").unwrap_or("default"),
         "pod_name": s("/metadata/name").unwrap_or(""),
@@ -63,7 +72,10 @@ pub fn node_row(n: &Value) -> Value {
 }
 
 fn page(rows: Vec<Value>) -> Response {
-    pcapi::ok("operate success", &json!({"total": rows.len(), "rows": rows}))
+    pcapi::ok(
+        "operate success",
+        &json!({"total": rows.len(), "rows": rows}),
+    )
 }
 
 pub fn pods(p: &Params) -> Result<Response, ApiError> {
@@ -71,8 +83,14 @@ pub fn pods(p: &Params) -> Result<Response, ApiError> {
     let mut pods = objects(kubernetes::list(&c, "v1", "Pod", &all())?)?;
     let key = |v: &Value| {
         (
-            v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
-            v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+            v.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            v.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         )
     };
     pods.sort_by_key(key);
@@ -82,6 +100,11 @@ pub fn pods(p: &Params) -> Result<Response, ApiError> {
 pub fn nodes(p: &Params) -> Result<Response, ApiError> {
     let c = cluster::resolve(p)?;
     let mut nodes = objects(kubernetes::list(&c, "v1", "Node", &all())?)?;
-    nodes.sort_by_key(|v| v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string());
+    nodes.sort_by_key(|v| {
+        v.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    });
     Ok(page(nodes.iter().map(node_row).collect()))
 }

@@ -33,11 +33,17 @@ pub fn resolve(p: &Params) -> Result<Cluster, ApiError> {
     };
     for d in &devices.rows {
         if let Some(u) = user {
-            if d.fields.iter().any(|f| f.name == "adminuser" && f.value.as_str().is_some_and(|a| a != u)) {
+            if d.fields
+                .iter()
+                .any(|f| f.name == "adminuser" && f.value.as_str().is_some_and(|a| a != u))
+            {
                 continue;
             }
         }
-        let clusters = inventory::query("clusters", &RowQuery::new().eq("controllerid", d.id.as_str()).limit(1))?;
+        let clusters = inventory::query(
+            "clusters",
+            &RowQuery::new().eq("controllerid", d.id.as_str()).limit(1),
+        )?;
         if let Some(c) = clusters.rows.first() {
             return Ok(Cluster::Id(c.id.clone()));
         }

@@ -33,10 +33,16 @@ fn path(p: &str) -> String {
 }
 
 const MASTER_PARAMS: &[(&str, &str)] = &[
-    ("host", "Address of the cluster's master (an inventory device)"),
+    (
+        "host",
+        "Address of the cluster's master (an inventory device)",
+    ),
     ("port", "SSH port of the master"),
     ("user", "SSH user of the master"),
-    ("psssword", "SSH password (documented spelling; `password` also accepted)"),
+    (
+        "psssword",
+        "SSH password (documented spelling; `password` also accepted)",
+    ),
     ("kubeconfig", "A kubeconfig, instead of host/port/user"),
 ];
 
@@ -54,8 +60,18 @@ fn machine_route(name: &str, summary: &str) -> RouteBuilder {
         .query_param("host", true, "IP address of the machine")
         .query_param("port", true, "SSH port")
         .query_param("user", true, "SSH user")
-        .query_param("psssword", true, "SSH password (documented spelling; `password` also accepted)")
-        .param("header", "Prefer", false, serde_json::json!({"type": "string", "enum": ["respond-async"]}), "respond-async: answer 202 with the operation id at once")
+        .query_param(
+            "psssword",
+            true,
+            "SSH password (documented spelling; `password` also accepted)",
+        )
+        .param(
+            "header",
+            "Prefer",
+            false,
+            serde_json::json!({"type": "string", "enum": ["respond-async"]}),
+            "respond-async: answer 202 with the operation id at once",
+        )
         .tag("pcapi")
 }
 
@@ -130,7 +146,11 @@ impl Plugin for Pcapi {
             Ok(p) => p,
             Err(e) => return pcapi::from_error(&e.into()),
         };
-        let name = req.route.strip_prefix(BASE).unwrap_or("").trim_start_matches('/');
+        let name = req
+            .route
+            .strip_prefix(BASE)
+            .unwrap_or("")
+            .trim_start_matches('/');
         let result = match (req.method, name) {
             (Method::Get, "get_cluster_pods") => boards::pods(&params),
             (Method::Get, "get_cluster_nodes") => boards::nodes(&params),

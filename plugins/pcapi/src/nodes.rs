@@ -29,14 +29,22 @@ fn node_name<'a>(p: &'a Params, names: &[&str]) -> Result<&'a str, ApiError> {
             break;
         }
     }
-    let (field, v) = found.ok_or_else(|| ApiError::Param(ParamError::Missing { name: names[0].into() }))?;
+    let (field, v) = found.ok_or_else(|| {
+        ApiError::Param(ParamError::Missing {
+            name: names[0].into(),
+        })
+    })?;
     let ok = !v.is_empty()
         && v.len() <= 253
-        && v.split('.').all(|part| check_dns_label(field, part).is_ok());
+        && v.split('.')
+            .all(|part| check_dns_label(field, part).is_ok());
     if ok {
         Ok(v)
     } else {
-        Err(invalid(field, format!("must be a node name (a-z, 0-9, `-`, `.`), got `{v}`")))
+        Err(invalid(
+            field,
+            format!("must be a node name (a-z, 0-9, `-`, `.`), got `{v}`"),
+        ))
     }
 }
 
@@ -58,7 +66,10 @@ pub fn label(p: &Params) -> Result<Response, ApiError> {
         None => (label, None),
     };
     if !label_key_ok(key) || value.is_some_and(|v| !label_value_ok(v)) {
-        return Err(invalid("label", format!("must be a Kubernetes label `key=value`, got `{label}`")));
+        return Err(invalid(
+            "label",
+            format!("must be a Kubernetes label `key=value`, got `{label}`"),
+        ));
     }
     let c = cluster::resolve(p)?;
     let info = match opt {
@@ -71,7 +82,12 @@ pub fn label(p: &Params) -> Result<Response, ApiError> {
             kubernetes::label_node(&c, node, &[], &[key.to_string()])?;
             "节点解绑标签成功"
         }
-        other => return Err(invalid("opt", format!("must be label or unlabel, got `{other}`"))),
+        other => {
+            return Err(invalid(
+                "opt",
+                format!("must be label or unlabel, got `{other}`"),
+            ))
+        }
     };
     Ok(pcapi::ok(info, &json!({})))
 }
@@ -83,7 +99,12 @@ pub fn state_switch(p: &Params) -> Result<Response, ApiError> {
     let cordon = match state {
         "cordon" => true,
         "uncordon" => false,
-        other => return Err(invalid("state", format!("must be cordon or uncordon, got `{other}`"))),
+        other => {
+            return Err(invalid(
+                "state",
+                format!("must be cordon or uncordon, got `{other}`"),
+            ))
+        }
     };
     if drain && !cordon {
         return Err(invalid("darin", "a node can only be drained when cordoned"));
@@ -99,7 +120,11 @@ pub fn state_switch(p: &Params) -> Result<Response, ApiError> {
         Ok(()) => Ok(pcapi::ok("switch node success", &data)),
         Err(e) => {
             let e = ApiError::from(e);
-            Ok(pcapi::fail(e.status(), &format!("switch node failed: {e}"), &data))
+            Ok(pcapi::fail(
+                e.status(),
+                &format!("switch node failed: {e}"),
+                &data,
+            ))
         }
     }
 }
@@ -122,7 +147,11 @@ pub fn delete(p: &Params) -> Result<Response, ApiError> {
         Ok(()) => Ok(pcapi::ok("delete node success", &data)),
         Err(e) => {
             let e = ApiError::from(e);
-            Ok(pcapi::fail(e.status(), &format!("delete node failed: {e}"), &data))
+            Ok(pcapi::fail(
+                e.status(),
+                &format!("delete node failed: {e}"),
+                &data,
+            ))
         }
     }
 }
@@ -130,12 +159,20 @@ pub fn delete(p: &Params) -> Result<Response, ApiError> {
 pub fn yaml_apply_delete(p: &Params) -> Result<Response, ApiError> {
     let action = p.optional_str("action")?.unwrap_or("apply");
     if !matches!(action, "apply" | "delete") {
-        return Err(invalid("action", format!("must be apply or delete, got `{action}`")));
+        return Err(invalid(
+            "action",
+            format!("must be apply or delete, got `{action}`"),
+        ));
     }
     let name = |f: &str| p.optional_str(f).map(|v| v.map(str::to_string));
     let w = Workload::from_params(
         p,
-        [name("namespace_name")?, name("serviceaccount_name")?, name("podcd_name")?, name("service_name")?],
+        [
+            name("namespace_name")?,
+            name("serviceaccount_name")?,
+            name("podcd_name")?,
+            name("service_name")?,
+        ],
     )?;
     let c = cluster::resolve(p)?;
     let manifests = w.manifest_text();
