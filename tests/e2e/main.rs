@@ -14,6 +14,7 @@ mod ief_validation;
 mod inventory;
 mod isolation;
 mod kb;
+mod kboss_buy;
 mod kboss_centers;
 mod kboss_demo;
 mod kboss_devices;

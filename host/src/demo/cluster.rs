@@ -171,6 +171,10 @@ pub fn print_tour(cluster: &DemoCluster, base_url: &str, basic_key: &str) {
         cluster.addr()
     );
     println!("  kubectl --kubeconfig {kc} get nodes");
+    println!(
+        "  kboss buy-page check (CPCID from the kboss lines): curl -G -H \"Authorization: Bearer $KEY\" '{base_url}/dev/cpcc/cpcbuy/determine_accommodat.dspy' --data-urlencode cpcid=$CPCID --data-urlencode clusterid={} --data-urlencode kyylabels= --data-urlencode 'resources=[{{\"id\":\"gpu\",\"gpu\":2,\"gpu_model\":\"{GPU_MODEL}\"}},{{\"id\":\"huge\",\"cpu\":\"512\"}}]'",
+        cluster.cluster_id
+    );
     println!("pcapi basic key (user:password):");
     println!("{basic_key}");
     println!(

@@ -200,6 +200,18 @@ pub fn cluster_of(cpcid: &str, field: &str, id: &str) -> Result<Row, ApiError> {
     Ok(row)
 }
 
+/// A cluster row as the `kubernetes` capability names it, once installed
+/// (the host opens its sealed kubeconfig; this plugin never sees it).
+pub fn installed(row: &Row) -> Result<computehub_sdk::kubernetes::Cluster, ApiError> {
+    if matches!(row.value("kubeconfig"), None | Some(Value::Null)) {
+        return Err(ApiError::Conflict(format!(
+            "parameter `clusterid`: cluster `{}` has no kubeconfig yet (not installed)",
+            row.id
+        )));
+    }
+    Ok(computehub_sdk::kubernetes::Cluster::Id(row.id.clone()))
+}
+
 /// A page query: `page`, `rows`, `sort` (only `sortable`; `update_time`
 /// sorts by the host's update timestamp) or the `default` order.
 pub fn page_query(

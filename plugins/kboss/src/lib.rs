@@ -1,6 +1,7 @@
 //! `kboss`: the compute-center inventory of the kboss console
 //! (`/dev/cpcc/...dspy`): compute centers, devices, labels, clusters, priced
-//! components with per-cluster stock, GPU stock and quotes.
+//! components with per-cluster stock, GPU stock, quotes and the buy page's
+//! capacity check (`cpcbuy/determine_accommodat`).
 //!
 //! Every route uses the `session` scheme (an API key as Bearer; the
 //! documented `orgid` only when the server runs with `--debug-orgid`), so
@@ -20,6 +21,7 @@
 //! `operations`.
 
 mod accrual;
+mod buy;
 mod centers;
 mod clusters;
 mod common;
@@ -245,6 +247,15 @@ static ENDPOINTS: &[Endpoint] = &[
         ("duration", true, "使用时长, 整数"),
         ("duration_unit", true, "小时/天/周/月 (hour/day/week/month)"),
         ("clusterid", false, "集群id: check that cluster's stock"),
+        ORGID,
+    ]),
+    endpoint!(Get "cpcbuy/determine_accommodat", "获取站点不可部署产品ID: stock (static) then live nodes (dynamic)",
+        buy::determine, [
+        ("cpcid", true, "算力中心id"),
+        ("clusterid", true, "集群id"),
+        ("resources", true, "JSON array of products: {\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}} (Kubernetes quantities; only id required)"),
+        ("kyylabels", true, "node labels every product needs: `k=v,k2=v2`, a JSON object or array, or stored label ids; may be empty"),
+        ("explain", false, "true: add `explain`, per product the stock or per-node shortfalls"),
         ORGID,
     ]),
     endpoint!(Post "cpcwidget/update_cpcwidget", "更新算力部件单价 (unit price only)",

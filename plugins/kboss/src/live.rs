@@ -23,12 +23,7 @@ pub fn target(p: &Params) -> Result<(String, String, Cluster), ApiError> {
     let clusterid = required_as(p, "clusterid", "无算力集群ID")?.to_owned();
     center(&cpcid)?;
     let row = cluster_of(&cpcid, "clusterid", &clusterid)?;
-    if row.value("kubeconfig").is_none() {
-        return Err(ApiError::Conflict(format!(
-            "parameter `clusterid`: cluster `{clusterid}` has no kubeconfig yet (not installed)"
-        )));
-    }
-    Ok((cpcid, clusterid, Cluster::Id(row.id)))
+    Ok((cpcid, clusterid, installed(&row)?))
 }
 
 fn objects(items: Vec<String>) -> Result<Vec<Json>, ApiError> {

@@ -52,7 +52,8 @@ fn unit_price(p: &Params) -> Result<&str, ApiError> {
     Ok(v)
 }
 
-fn available(r: &Row) -> i64 {
+/// A stock row's units not yet consumed.
+pub fn available(r: &Row) -> i64 {
     (r.integer("stock").unwrap_or(0) - r.integer("consumed").unwrap_or(0)).max(0)
 }
 

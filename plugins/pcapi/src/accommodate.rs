@@ -27,19 +27,7 @@ pub fn determine(p: &Params) -> Result<Response, ApiError> {
     if !explain {
         return Ok(response::json(200, &unplaceable));
     }
-    let products: Vec<Value> = verdicts
-        .iter()
-        .map(|v| {
-            json!({
-                "id": v.product_id,
-                "node": v.node,
-                "shortfalls": v.shortfalls.iter().map(|s| json!({
-                    "node": s.node, "reason": s.reason, "requested": s.requested,
-                    "available": s.available, "unresolvable": s.unresolvable,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let products: Vec<Value> = verdicts.iter().map(capacity::explanation).collect();
     Ok(pcapi::ok(
         "operate success",
         &json!({"unplaceable": unplaceable, "products": products}),

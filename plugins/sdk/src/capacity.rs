@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use crate::bindings::computehub::platform::kubernetes::NodeCapacity;
-use crate::bindings::computehub::platform::scheduling::{Node, Product, Resources, Taint};
+use crate::bindings::computehub::platform::scheduling::{Node, Product, Resources, Taint, Verdict};
 use crate::params::ParamError;
 use crate::quantity;
 
@@ -159,4 +159,21 @@ pub fn nodes(caps: &[NodeCapacity]) -> Vec<Node> {
             }
         })
         .collect()
+}
+
+/// A verdict as the explanation endpoints show it: the product, the node it
+/// fits on (or `null`) and every node's shortfall, each with whether no
+/// amount of freeing up that node would help (`unresolvable`).
+pub fn explanation(v: &Verdict) -> Value {
+    let shortfalls: Vec<Value> = v
+        .shortfalls
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "node": s.node, "reason": s.reason, "requested": s.requested,
+                "available": s.available, "unresolvable": s.unresolvable,
+            })
+        })
+        .collect();
+    serde_json::json!({"id": v.product_id, "node": v.node, "shortfalls": shortfalls})
 }

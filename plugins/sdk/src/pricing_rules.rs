@@ -75,6 +75,19 @@ pub fn resource_unit(unit: &str) -> Option<(Dimension, Decimal)> {
     })
 }
 
+/// How many base amounts one `resource_unit` holds: millicores for cores,
+/// bytes for memory and disk, cards for GPUs (`Gi` -> 1073741824 bytes).
+pub fn base_per_unit(unit: &str) -> Option<(Dimension, u128)> {
+    use rust_decimal::prelude::ToPrimitive;
+    let (dimension, factor) = resource_unit(unit)?;
+    let base = match dimension {
+        Dimension::Cores => Decimal::from(1000),
+        Dimension::Bytes => Decimal::from(1u64 << 20),
+        Dimension::Cards => Decimal::ONE,
+    };
+    (factor * base).to_u128().map(|n| (dimension, n))
+}
+
 /// Seconds in a duration or charge unit: 秒/分钟/小时/天/周/月 (a month is
 /// 30 days) and second/minute/hour/day/week/month (plurals too).
 pub fn seconds(unit: &str) -> Option<Decimal> {
@@ -295,6 +308,17 @@ pub fn standard_quote(req: &QuoteRequest) -> Result<PriceQuote, Error> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_amounts_per_unit() {
+        assert_eq!(base_per_unit("核"), Some((Dimension::Cores, 1000)));
+        assert_eq!(base_per_unit("m"), Some((Dimension::Cores, 1)));
+        assert_eq!(base_per_unit("Ki"), Some((Dimension::Bytes, 1024)));
+        assert_eq!(base_per_unit("Gi"), Some((Dimension::Bytes, 1 << 30)));
+        assert_eq!(base_per_unit("Ti"), Some((Dimension::Bytes, 1 << 40)));
+        assert_eq!(base_per_unit("卡"), Some((Dimension::Cards, 1)));
+        assert_eq!(base_per_unit("furlong"), None);
+    }
 
     fn offer(kind: &str, model: &str, price: &str, unit: &str) -> Offer {
         Offer {
