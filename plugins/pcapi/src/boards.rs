@@ -10,15 +10,26 @@ use serde_json::{json, Value};
 
 use crate::cluster;
 
-fn objects(items: Vec<String>) -> Result<Vec<Value>, ApiError> {
-    items
-        .iter()
-        .map(|s| {
-            serde_json::from_str(s).map_err(|e| {
-                ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))
-            })
-        })
-        .collect()
+fn object(text: &str) -> Result<Value, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::BadGateway(format!("the cluster answered an invalid object: {e}")))
+}
+
+/// Rows of the listed objects, each object parsed, turned into its row and
+/// dropped before the next (a 10,000-pod list then fits the plugin's memory
+/// cap: only the small rows stay), sorted by `key`.
+fn rows(
+    items: Vec<String>,
+    row: fn(&Value) -> Value,
+    key: &[&str],
+) -> Result<Vec<Value>, ApiError> {
+    let mut rows = items
+        .into_iter()
+        .map(|text| object(&text).map(|o| row(&o)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let field = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_owned();
+    rows.sort_by_cached_key(|r| key.iter().map(|k| field(r, k)).collect::<Vec<_>>());
+    Ok(rows)
 }
 
 fn all() -> Selector {
@@ -80,31 +91,12 @@ fn page(rows: Vec<Value>) -> Response {
 
 pub fn pods(p: &Params) -> Result<Response, ApiError> {
     let c = cluster::resolve(p)?;
-    let mut pods = objects(kubernetes::list(&c, "v1", "Pod", &all())?)?;
-    let key = |v: &Value| {
-        (
-            v.pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            v.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        )
-    };
-    pods.sort_by_key(key);
-    Ok(page(pods.iter().map(pod_row).collect()))
+    let items = kubernetes::list(&c, "v1", "Pod", &all())?;
+    Ok(page(rows(items, pod_row, &["pod_namespace", "pod_name"])?))
 }
 
 pub fn nodes(p: &Params) -> Result<Response, ApiError> {
     let c = cluster::resolve(p)?;
-    let mut nodes = objects(kubernetes::list(&c, "v1", "Node", &all())?)?;
-    nodes.sort_by_key(|v| {
-        v.pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    });
-    Ok(page(nodes.iter().map(node_row).collect()))
+    let items = kubernetes::list(&c, "v1", "Node", &all())?;
+    Ok(page(rows(items, node_row, &["node_name"])?))
 }
