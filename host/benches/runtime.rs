@@ -5,11 +5,15 @@
 //!    native hyper handler answering the same body on the same machine, and
 //!    their ratio (target >= 0.7);
 //! 2. the µs of one instantiate + call of a plugin with the pooling allocator
-//!    (target <= 10 µs), and of instantiation alone.
+//!    (target <= 10 µs), and of instantiation alone (each the best of ten
+//!    runs of 5,000).
 //!
 //! Run: `cargo bench --bench runtime` (release build). Both servers and the
 //! load generator share this process and the machine's cores, so the ratio,
-//! not the absolute figure, is the comparison.
+//! not the absolute figure, is the comparison. The servers are loaded in
+//! alternating rounds, so a change of the machine's speed during the run
+//! hits both; the spread of the rounds' ratios is printed too, as is the
+//! process's CPU time per request (server and clients together).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,58 +33,104 @@ const PLUGINS: &str = env!("COMPUTEHUB_TEST_PLUGINS");
 const BODY: &str = r#"{"plugin":"echo","version":"1.0.0"}"#;
 const CONNECTIONS: usize = 16;
 const WARMUP: Duration = Duration::from_secs(1);
-const MEASURE: Duration = Duration::from_secs(5);
+/// The two servers are measured in alternating rounds, so a change in the
+/// machine's speed during the run (other load, a shared host) hits both.
+const ROUNDS: usize = 8;
+const ROUND: Duration = Duration::from_secs(1);
+
+/// The latencies of one round's requests, its length and the CPU time of
+/// this whole process (server and clients) meanwhile.
+struct Round {
+    lat: Vec<Duration>,
+    secs: f64,
+    cpu: Duration,
+}
+
+impl Round {
+    fn rps(&self) -> f64 {
+        self.lat.len() as f64 / self.secs
+    }
+}
 
 struct Load {
     rps: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU time of this whole process (server and clients) per request.
+    cpu_per_req: Duration,
 }
 
-/// Keep-alive HTTP/1.1 clients hammering `url` for `MEASURE`.
-async fn load(addr: std::net::SocketAddr, path: &'static str) -> Load {
-    let run = |dur: Duration| async move {
-        let mut tasks = Vec::new();
-        for _ in 0..CONNECTIONS {
-            tasks.push(tokio::spawn(async move {
-                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-                stream.set_nodelay(true).ok();
-                let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .expect("handshake");
-                tokio::spawn(conn);
-                let mut lat = Vec::with_capacity(100_000);
-                let end = Instant::now() + dur;
-                while Instant::now() < end {
-                    let req = http::Request::get(path)
-                        .header("host", "bench")
-                        .body(Empty::<Bytes>::new())
-                        .expect("request");
-                    let t = Instant::now();
-                    let resp = send.send_request(req).await.expect("send");
-                    assert_eq!(resp.status(), 200);
-                    let body = resp.into_body().collect().await.expect("body").to_bytes();
-                    assert!(body.starts_with(b"{\"plugin\":\"echo\""));
-                    lat.push(t.elapsed());
-                }
-                lat
-            }));
+impl Load {
+    fn of(rounds: Vec<Round>) -> Load {
+        let secs: f64 = rounds.iter().map(|r| r.secs).sum();
+        let cpu: Duration = rounds.iter().map(|r| r.cpu).sum();
+        let mut lat: Vec<Duration> = rounds.into_iter().flat_map(|r| r.lat).collect();
+        lat.sort_unstable();
+        Load {
+            rps: lat.len() as f64 / secs,
+            p50: lat[lat.len() / 2],
+            p99: lat[lat.len() * 99 / 100],
+            cpu_per_req: cpu / lat.len().max(1) as u32,
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.expect("client"));
-        }
-        all
+    }
+}
+
+/// CPU time this process has used so far (user + system), from
+/// `/proc/self/stat` in clock ticks of 10 ms; zero where that is missing.
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
     };
-    run(WARMUP).await;
+    // utime and stime are the 12th and 13th fields after the parenthesised
+    // command name (the 14th and 15th of the line).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// `CONNECTIONS` keep-alive HTTP/1.1 clients hammering `path` for `dur`.
+async fn round(addr: std::net::SocketAddr, path: &'static str, dur: Duration) -> Round {
     let start = Instant::now();
-    let mut lat = run(MEASURE).await;
-    let secs = start.elapsed().as_secs_f64();
-    lat.sort_unstable();
-    Load {
-        rps: lat.len() as f64 / secs,
-        p50: lat[lat.len() / 2],
-        p99: lat[lat.len() * 99 / 100],
+    let cpu = process_cpu();
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            stream.set_nodelay(true).ok();
+            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("handshake");
+            tokio::spawn(conn);
+            let mut lat = Vec::with_capacity(100_000);
+            let end = Instant::now() + dur;
+            while Instant::now() < end {
+                let req = http::Request::get(path)
+                    .header("host", "bench")
+                    .body(Empty::<Bytes>::new())
+                    .expect("request");
+                let t = Instant::now();
+                let resp = send.send_request(req).await.expect("send");
+                assert_eq!(resp.status(), 200);
+                let body = resp.into_body().collect().await.expect("body").to_bytes();
+                assert!(body.starts_with(b"{\"plugin\":\"echo\""));
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("client"));
+    }
+    Round {
+        lat,
+        secs: start.elapsed().as_secs_f64(),
+        cpu: process_cpu().saturating_sub(cpu),
     }
 }
 
@@ -109,6 +159,10 @@ async fn native_server() -> std::net::SocketAddr {
     addr
 }
 
+fn echo_wasm() -> String {
+    std::env::var("EXP_ECHO").unwrap_or_else(|_| format!("{PLUGINS}/echo_v1.wasm"))
+}
+
 fn services(store: Arc<Store>) -> Arc<HostServices> {
     HostServices::new(store, Limits::default())
 }
@@ -116,7 +170,7 @@ fn services(store: Arc<Store>) -> Arc<HostServices> {
 async fn plugin_server(dir: &std::path::Path) -> std::net::SocketAddr {
     let plugins = dir.join("plugins-dir");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
-    std::fs::copy(format!("{PLUGINS}/echo_v1.wasm"), plugins.join("echo.wasm")).expect("copy echo");
+    std::fs::copy(echo_wasm(), plugins.join("echo.wasm")).expect("copy echo");
     let (app, _) = computehub::cli::open_app(
         &dir.join("data"),
         dir.join("cache"),
@@ -137,10 +191,11 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
     let services = services(store);
     let runtime =
         Runtime::new(dir.join("cache"), Limits::default(), services.clone()).expect("runtime");
-    let wasm = std::fs::read(format!("{PLUGINS}/echo_v1.wasm")).expect("echo");
+    let wasm = std::fs::read(echo_wasm()).expect("echo");
     let loaded = runtime
         .load("echo", computehub::runtime::Role::Endpoint, &wasm, &[])
         .expect("load");
+    let endpoint = loaded.endpoint.clone().expect("echo is an endpoint plugin");
     let permits = tokio::sync::Semaphore::new(64);
     let req = || Request {
         request_id: "bench".into(),
@@ -158,15 +213,14 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
         request_id: "bench".into(),
         organisation: None,
     };
-    let n = 20_000;
+    let n = 5_000;
     let mut best_call = f64::MAX;
     let mut best_inst = f64::MAX;
-    for _ in 0..3 {
+    for _ in 0..10 {
         let t = Instant::now();
         for _ in 0..n {
-            let r = call::handle(
-                runtime.engine(),
-                &loaded.pre,
+            let r = call::handle_endpoint(
+                &endpoint,
                 &permits,
                 services.clone(),
                 ctx(),
@@ -204,6 +258,7 @@ fn main() {
             "info,wasmtime=warn,cranelift=warn",
         ))
         .with_writer(std::io::sink)
+        .with_ansi(std::env::var_os("EXP_ANSI").is_some())
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -213,30 +268,43 @@ fn main() {
         let dir = tempfile::tempdir().expect("tempdir");
         let plugin_addr = plugin_server(dir.path()).await;
         let native_addr = native_server().await;
-        let native = load(native_addr, "/echo/version").await;
-        let plugin = load(plugin_addr, "/echo/version").await;
+        round(native_addr, "/echo/version", WARMUP).await;
+        round(plugin_addr, "/echo/version", WARMUP).await;
+        let (mut native, mut plugin, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let n = round(native_addr, "/echo/version", ROUND).await;
+            let p = round(plugin_addr, "/echo/version", ROUND).await;
+            ratios.push(p.rps() / n.rps());
+            native.push(n);
+            plugin.push(p);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let (native, plugin) = (Load::of(native), Load::of(plugin));
         let (call_us, inst_us) = instantiate_and_call(dir.path()).await;
         println!(
-            "connections: {CONNECTIONS}, measured {MEASURE:?} each, cores: {}",
+            "connections: {CONNECTIONS}, {ROUNDS} alternating rounds of {ROUND:?} each, cores: {}",
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(0)
         );
+        for (name, l) in [
+            ("native hyper handler", &native),
+            ("plugin route (echo) ", &plugin),
+        ] {
+            println!(
+                "{name} : {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  cpu {:>5.1} µs/req",
+                l.rps,
+                l.p50.as_secs_f64() * 1e6,
+                l.p99.as_secs_f64() * 1e6,
+                l.cpu_per_req.as_secs_f64() * 1e6
+            );
+        }
         println!(
-            "native hyper handler : {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs",
-            native.rps,
-            native.p50.as_secs_f64() * 1e6,
-            native.p99.as_secs_f64() * 1e6
-        );
-        println!(
-            "plugin route (echo)  : {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs",
-            plugin.rps,
-            plugin.p50.as_secs_f64() * 1e6,
-            plugin.p99.as_secs_f64() * 1e6
-        );
-        println!(
-            "ratio plugin/native  : {:.2} (target >= 0.70)",
-            plugin.rps / native.rps
+            "ratio plugin/native  : {:.2} (target >= 0.70); rounds {:.2}..{:.2}; by CPU per request {:.2}",
+            plugin.rps / native.rps,
+            ratios[0],
+            ratios[ratios.len() - 1],
+            native.cpu_per_req.as_secs_f64() / plugin.cpu_per_req.as_secs_f64().max(1e-9)
         );
         println!("instantiate + call   : {call_us:.1} µs (target <= 10 µs)");
         println!("instantiate alone    : {inst_us:.1} µs");

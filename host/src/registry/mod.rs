@@ -22,8 +22,9 @@ use wasmtime::component::InstancePre;
 use crate::auth::Scheme;
 use crate::config::Config;
 use crate::runtime::bindings::wit_types::{self, ErrorFormat, Method};
-use crate::runtime::EngineHandle;
-use crate::runtime::{call, LoadError, PluginState, Role, Runtime};
+use crate::runtime::{
+    call, Capability, EndpointPre, EngineHandle, LoadError, PluginState, Role, Runtime,
+};
 use router::Router;
 
 /// Where an active version came from.
@@ -54,6 +55,16 @@ pub struct PluginEntry {
     pub error_format: ErrorFormat,
     pub routes: Vec<RouteInfo>,
     pub pre: InstancePre<PluginState>,
+    /// `pre` ready for calls (endpoint plugins only).
+    pub endpoint: Option<EndpointPre>,
+    /// The grant includes `operations`: a call may begin one, so it needs an
+    /// operation link.
+    pub operations: bool,
+    /// The grant includes a capability whose effects outlive the call
+    /// (inventory, kubernetes, ssh, operations): a call runs to its end in a
+    /// task of its own even when the client goes away, so it never stops
+    /// halfway through a change.
+    pub detached: bool,
     pub permits: Semaphore,
     pub active_since: String,
     pub source: Source,
@@ -166,14 +177,16 @@ impl Registry {
         let loaded = self.runtime.load(id, role, wasm, &grants)?;
         let (name, version, error_format, routes) = match role {
             Role::Endpoint => {
-                let info = call::describe(
-                    self.runtime.engine(),
-                    &loaded.pre,
-                    self.runtime.services.clone(),
-                    id,
-                )
-                .await
-                .map_err(|e| LoadError::Describe(id.to_string(), e.to_string()))?;
+                let Some(endpoint) = &loaded.endpoint else {
+                    return Err(LoadError::Describe(
+                        id.to_string(),
+                        "no handler was resolved".into(),
+                    )
+                    .into());
+                };
+                let info = call::describe(endpoint, self.runtime.services.clone(), id)
+                    .await
+                    .map_err(|e| LoadError::Describe(id.to_string(), e.to_string()))?;
                 let mut routes = Vec::with_capacity(info.routes.len());
                 for r in info.routes {
                     router::check_template(&r.path)
@@ -218,6 +231,16 @@ impl Registry {
             error_format,
             routes,
             pre: loaded.pre,
+            endpoint: loaded.endpoint,
+            operations: grants.contains(&Capability::Operations),
+            // Logging and the engines' pure computations end with the call;
+            // anything else (and anything added later) may not.
+            detached: grants.iter().any(|c| {
+                !matches!(
+                    c,
+                    Capability::Log | Capability::Pricing | Capability::Scheduling
+                )
+            }),
             permits: Semaphore::new(self.runtime.limits.max_concurrency),
             active_since: crate::store::records::now(),
             source,

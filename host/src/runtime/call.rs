@@ -1,18 +1,97 @@
 //! One call into a plugin: a fresh `Store` with the memory limiter and an
 //! epoch deadline, instantiation from the pre-linked component, the call
 //! itself under a wall-clock timeout, and the classification of failures.
+//!
+//! An endpoint plugin version is called through an [`EndpointPre`], which
+//! resolves its `handler` exports once per loaded version, so a call does no
+//! export lookup by name and no type check beyond the first.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-use wasmtime::component::InstancePre;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use wasmtime::component::{ComponentExportIndex, InstancePre, TypedFunc};
 use wasmtime::{Store, Trap};
 
-use super::bindings::endpoint::{exports::computehub::platform::handler, EndpointPluginPre};
 use super::bindings::wit_types::{PluginInfo, Request, Response};
 use super::engine::TICK;
 use super::{CallContext, HostServices, PluginState};
+
+/// The interface every endpoint plugin exports.
+const HANDLER: &str = "computehub:platform/handler@0.1.0";
+
+/// An endpoint plugin version ready to be called: its pre-linked component
+/// and the indices of its `handle` and `describe` exports.
+#[derive(Clone)]
+pub struct EndpointPre {
+    pre: InstancePre<PluginState>,
+    handle: ComponentExportIndex,
+    describe: ComponentExportIndex,
+    /// Whether `handle`'s type has been checked against the bindings. Every
+    /// instance of `pre` is of the same component, so one check covers all.
+    handle_checked: Arc<AtomicBool>,
+}
+
+impl EndpointPre {
+    /// Resolve the `handler` exports of `pre` (fails if it has none).
+    pub fn new(pre: InstancePre<PluginState>) -> anyhow::Result<Self> {
+        let component = pre.component();
+        let missing = |what: &str| anyhow::anyhow!("the component does not export `{what}`");
+        let iface = component
+            .get_export_index(None, HANDLER)
+            .ok_or_else(|| missing(HANDLER))?;
+        let handle = component
+            .get_export_index(Some(&iface), "handle")
+            .ok_or_else(|| missing("handler.handle"))?;
+        let describe = component
+            .get_export_index(Some(&iface), "describe")
+            .ok_or_else(|| missing("handler.describe"))?;
+        Ok(EndpointPre {
+            pre,
+            handle,
+            describe,
+            handle_checked: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub fn instance_pre(&self) -> &InstancePre<PluginState> {
+        &self.pre
+    }
+
+    /// Instantiate into `store` and call `handle`.
+    async fn call_handle(
+        &self,
+        store: &mut Store<PluginState>,
+        req: &Request,
+    ) -> wasmtime::Result<Response> {
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        let func = instance
+            .get_func(&mut *store, self.handle)
+            .ok_or_else(|| wasmtime::format_err!("the instance has no `handle` export"))?;
+        let typed = if self.handle_checked.load(Ordering::Acquire) {
+            // SAFETY: `handle_checked` is set only after `Func::typed` below
+            // accepted these parameter and result types for this export of
+            // this component; every instance of `self.pre` is of that same
+            // component, so its `handle` has the same type.
+            unsafe { TypedFunc::<(&Request,), (Response,)>::new_unchecked(func) }
+        } else {
+            let typed = func.typed::<(&Request,), (Response,)>(&*store)?;
+            self.handle_checked.store(true, Ordering::Release);
+            typed
+        };
+        let (resp,) = typed.call_async(&mut *store, (req,)).await?;
+        Ok(resp)
+    }
+
+    /// Instantiate into `store` and call `describe`.
+    async fn call_describe(&self, store: &mut Store<PluginState>) -> wasmtime::Result<PluginInfo> {
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        let describe = instance.get_typed_func::<(), (PluginInfo,)>(&mut *store, self.describe)?;
+        let (info,) = describe.call_async(&mut *store, ()).await?;
+        Ok(info)
+    }
+}
 
 /// Why a call produced no response.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +156,40 @@ pub async fn with_deadline<T>(
     }
 }
 
-/// Serve one request with an endpoint plugin.
+/// A slot of the plugin's concurrency limit: at once when one is free, else
+/// waiting a little, not the whole deadline (overload should shed).
+async fn permit(permits: &Semaphore, deadline: Duration) -> Result<SemaphorePermit<'_>, CallError> {
+    if let Ok(p) = permits.try_acquire() {
+        return Ok(p);
+    }
+    let wait = deadline.min(Duration::from_millis(500));
+    tokio::time::timeout(wait, permits.acquire())
+        .await
+        .map_err(|_| CallError::Busy)?
+        .map_err(|_| CallError::Busy)
+}
+
+/// Serve one request with an endpoint plugin version.
+pub async fn handle_endpoint(
+    endpoint: &EndpointPre,
+    permits: &Semaphore,
+    services: Arc<HostServices>,
+    ctx: CallContext,
+    deadline: Duration,
+    req: Request,
+) -> Result<Response, CallError> {
+    let _permit = permit(permits, deadline).await?;
+    let mut store = new_store(endpoint.pre.engine(), ctx, services, deadline);
+    let result = with_deadline(deadline, endpoint.call_handle(&mut store, &req)).await;
+    store.data().flush_output();
+    result
+}
+
+/// Serve one request with the endpoint plugin pre-linked as `pre`. Resolves
+/// its exports first; [`handle_endpoint`] with an [`EndpointPre`] made once
+/// per version does not.
 pub async fn handle(
-    engine: &wasmtime::Engine,
+    _engine: &wasmtime::Engine,
     pre: &InstancePre<PluginState>,
     permits: &Semaphore,
     services: Arc<HostServices>,
@@ -87,31 +197,13 @@ pub async fn handle(
     deadline: Duration,
     req: Request,
 ) -> Result<Response, CallError> {
-    // Wait a little for a slot, not the whole deadline: overload should shed.
-    let wait = deadline.min(Duration::from_millis(500));
-    let _permit = tokio::time::timeout(wait, permits.acquire())
-        .await
-        .map_err(|_| CallError::Busy)?
-        .map_err(|_| CallError::Busy)?;
-    let mut store = new_store(engine, ctx, services, deadline);
-    let result = with_deadline(deadline, async {
-        let plugin = EndpointPluginPre::new(pre.clone())?
-            .instantiate_async(&mut store)
-            .await?;
-        plugin
-            .computehub_platform_handler()
-            .call_handle(&mut store, &req)
-            .await
-    })
-    .await;
-    store.data().flush_output();
-    result
+    let endpoint = EndpointPre::new(pre.clone()).map_err(|e| CallError::Trap(format!("{e:#}")))?;
+    handle_endpoint(&endpoint, permits, services, ctx, deadline, req).await
 }
 
 /// Ask an endpoint plugin for its name, version and routes.
 pub async fn describe(
-    engine: &wasmtime::Engine,
-    pre: &InstancePre<PluginState>,
+    endpoint: &EndpointPre,
     services: Arc<HostServices>,
     plugin: &str,
 ) -> Result<PluginInfo, CallError> {
@@ -121,15 +213,8 @@ pub async fn describe(
         organisation: None,
     };
     let deadline = Duration::from_secs(5);
-    let mut store = new_store(engine, ctx, services, deadline);
-    let result = with_deadline(deadline, async {
-        let p = EndpointPluginPre::new(pre.clone())?
-            .instantiate_async(&mut store)
-            .await?;
-        let h: &handler::Guest = p.computehub_platform_handler();
-        h.call_describe(&mut store).await
-    })
-    .await;
+    let mut store = new_store(endpoint.pre.engine(), ctx, services, deadline);
+    let result = with_deadline(deadline, endpoint.call_describe(&mut store)).await;
     store.data().flush_output();
     result
 }

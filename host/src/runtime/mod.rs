@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{Component, InstancePre, Linker};
 
-pub use call::CallError;
+pub use call::{CallError, EndpointPre};
 pub use engine::Limits;
 pub use state::{ActiveEngines, CallContext, EngineHandle, HostServices, PluginState};
 
@@ -129,6 +129,8 @@ pub struct Loaded {
     pub role: Role,
     pub sha256: String,
     pub pre: InstancePre<PluginState>,
+    /// `pre` with its `handler` exports resolved, for the endpoint role.
+    pub endpoint: Option<EndpointPre>,
     /// Whether the compiled code came from the on-disk cache.
     pub cache_hit: bool,
 }
@@ -189,11 +191,19 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link(id.to_string(), format!("{e:#}")))?;
+        let endpoint = match role {
+            Role::Endpoint => Some(
+                EndpointPre::new(pre.clone())
+                    .map_err(|e| LoadError::Link(id.to_string(), format!("{e:#}")))?,
+            ),
+            Role::Pricing | Role::Scheduling => None,
+        };
         Ok(Loaded {
             id: id.to_string(),
             role,
             sha256,
             pre,
+            endpoint,
             cache_hit,
         })
     }

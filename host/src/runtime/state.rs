@@ -69,26 +69,45 @@ pub struct CallContext {
 }
 
 pub struct PluginState {
-    wasi: WasiCtx,
+    /// Built on the plugin's first WASI call: most calls make none, and
+    /// building a context (clocks, random sources, pipes) is a measurable
+    /// part of a trivial call. Built lazily or not, it is the same context.
+    wasi: Option<Box<Wasi>>,
     table: ResourceTable,
     pub(super) limits: StoreLimits,
     pub ctx: CallContext,
     pub services: Arc<HostServices>,
-    pub(super) stdout: MemoryOutputPipe,
-    pub(super) stderr: MemoryOutputPipe,
 }
 
-impl PluginState {
-    pub fn new(ctx: CallContext, services: Arc<HostServices>) -> Self {
+/// A WASI context without authority and the pipes its stdout and stderr
+/// write into.
+struct Wasi {
+    ctx: WasiCtx,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl Wasi {
+    fn new() -> Box<Self> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
-        let wasi = WasiCtx::builder()
+        let ctx = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        Box::new(Wasi {
+            ctx,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl PluginState {
+    pub fn new(ctx: CallContext, services: Arc<HostServices>) -> Self {
         let limits = StoreLimitsBuilder::new()
             .memory_size(services.limits.memory_bytes)
             .instances(64)
@@ -97,19 +116,20 @@ impl PluginState {
             .trap_on_grow_failure(true)
             .build();
         PluginState {
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
             limits,
             ctx,
             services,
-            stdout,
-            stderr,
         }
     }
 
     /// Write what the guest printed into the log, one event per line.
     pub fn flush_output(&self) {
-        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+        let Some(wasi) = &self.wasi else {
+            return;
+        };
+        for (stream, pipe) in [("stdout", &wasi.stdout), ("stderr", &wasi.stderr)] {
             let bytes = pipe.contents();
             if bytes.is_empty() {
                 continue;
@@ -123,8 +143,9 @@ impl PluginState {
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let wasi = self.wasi.get_or_insert_with(Wasi::new);
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: &mut wasi.ctx,
             table: &mut self.table,
         }
     }

@@ -1,13 +1,16 @@
 //! A plugin call that may become a background operation.
 //!
-//! Every call runs in its own task with an operation [`Link`] registered
-//! under its request id. If the plugin begins an operation and the client
-//! sent `Prefer: respond-async`, the client gets `202 Accepted` with the
-//! operation id at once and the call goes on in the background; otherwise
-//! the client waits for the plugin's answer as usual (a client that goes
-//! away does not cancel the call, so an operation is never cut off halfway
-//! by a dropped connection). When the call ends, an operation it began but
-//! did not finish is failed with the reason.
+//! A call of a plugin whose grant reaches beyond the call (inventory,
+//! kubernetes, ssh, operations) runs in its own task, so a client that goes
+//! away does not cancel it and a change or an operation is never cut off
+//! halfway by a dropped connection. A plugin granted `operations` also gets
+//! an operation [`Link`] registered under its request id: if it begins an
+//! operation and the client sent `Prefer: respond-async`, the client gets
+//! `202 Accepted` with the operation id at once and the call goes on in the
+//! background; otherwise the client waits for the plugin's answer as usual.
+//! When the call ends, an operation it began but did not finish is failed
+//! with the reason. Other plugins (log and the engines only) are called in
+//! the request's own task.
 //!
 //! [`Link`]: crate::capabilities::operations::Link
 
@@ -42,8 +45,12 @@ pub fn prefers_async(headers: &HeaderMap) -> bool {
 
 /// Run the call in its own task, answering early if it becomes an operation
 /// the client will not wait for.
+///
+/// A plugin whose grant has no capability with effects beyond the call
+/// (see [`PluginEntry::detached`]) is called in the request's own task: it
+/// cannot begin an operation, and stopping it with the client loses nothing.
+/// Only a plugin granted `operations` gets an operation link.
 pub async fn run(
-    engine: wasmtime::Engine,
     plugin: Arc<PluginEntry>,
     services: Arc<HostServices>,
     ctx: CallContext,
@@ -51,13 +58,28 @@ pub async fn run(
     req: Request,
     respond_async: bool,
 ) -> Answer {
-    let request_id = ctx.request_id.to_string();
-    let (link, mut started) = services.op_links.register(&request_id);
+    let Some(endpoint) = plugin.endpoint.clone() else {
+        return Answer::Done(Err(CallError::Trap(format!(
+            "plugin `{}` is not an endpoint plugin",
+            plugin.id
+        ))));
+    };
+    if !plugin.detached {
+        let result =
+            call::handle_endpoint(&endpoint, &plugin.permits, services, ctx, deadline, req).await;
+        return Answer::Done(result);
+    }
+    let request_id = ctx.request_id.clone();
+    let (link, started) = if plugin.operations {
+        let (link, started) = services.op_links.register(&request_id);
+        (Some(link), Some(started))
+    } else {
+        (None, None)
+    };
     let task_services = Arc::clone(&services);
     let mut task = tokio::spawn(async move {
-        let result = call::handle(
-            &engine,
-            &plugin.pre,
+        let result = call::handle_endpoint(
+            &endpoint,
             &plugin.permits,
             Arc::clone(&task_services),
             ctx,
@@ -65,6 +87,9 @@ pub async fn run(
             req,
         )
         .await;
+        let Some(link) = link else {
+            return result;
+        };
         task_services.op_links.remove(&request_id);
         if let Some(op) = link.operation() {
             let why = match &result {
@@ -79,14 +104,15 @@ pub async fn run(
         }
         result
     });
-    let joined = if respond_async {
-        tokio::select! {
-            biased;
-            r = &mut task => r,
-            Ok(op) = &mut started => return Answer::Accepted(op),
+    let joined = match started {
+        Some(mut started) if respond_async => {
+            tokio::select! {
+                biased;
+                r = &mut task => r,
+                Ok(op) = &mut started => return Answer::Accepted(op),
+            }
         }
-    } else {
-        task.await
+        _ => task.await,
     };
     Answer::Done(
         joined.unwrap_or_else(|e| Err(CallError::Trap(format!("the call's task failed: {e}")))),

@@ -19,9 +19,26 @@ struct RouteStats {
     sum: f64,
 }
 
+impl RouteStats {
+    fn add(&mut self, status: u16, secs: f64) {
+        *self.by_status.entry(status).or_default() += 1;
+        self.count += 1;
+        self.sum += secs;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                self.buckets[i] += 1;
+            }
+        }
+    }
+}
+
+/// Stats by plugin, method and route (nested, so counting a request of a
+/// route seen before allocates nothing).
+type Routes = BTreeMap<String, BTreeMap<String, BTreeMap<String, RouteStats>>>;
+
 #[derive(Default)]
 pub struct Metrics {
-    routes: Mutex<BTreeMap<(String, String, String), RouteStats>>,
+    routes: Mutex<Routes>,
     plugin_events: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
@@ -55,17 +72,32 @@ impl Metrics {
     pub fn record(&self, plugin: &str, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
-        let s = routes
-            .entry((plugin.to_string(), method.to_string(), route.to_string()))
-            .or_default();
-        *s.by_status.entry(status).or_default() += 1;
-        s.count += 1;
-        s.sum += secs;
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                s.buckets[i] += 1;
-            }
+        let seen = routes
+            .get_mut(plugin)
+            .and_then(|m| m.get_mut(method))
+            .and_then(|m| m.get_mut(route));
+        match seen {
+            Some(s) => s.add(status, secs),
+            None => routes
+                .entry(plugin.to_string())
+                .or_default()
+                .entry(method.to_string())
+                .or_default()
+                .entry(route.to_string())
+                .or_default()
+                .add(status, secs),
         }
+    }
+
+    /// Every route's stats in (plugin, method, route) order.
+    fn each_route(routes: &Routes) -> impl Iterator<Item = (&str, &str, &str, &RouteStats)> {
+        routes.iter().flat_map(|(plugin, methods)| {
+            methods.iter().flat_map(move |(method, paths)| {
+                paths
+                    .iter()
+                    .map(move |(route, s)| (plugin.as_str(), method.as_str(), route.as_str(), s))
+            })
+        })
     }
 
     pub fn plugin_event(&self, plugin: &str, event: PluginEvent) {
@@ -79,7 +111,7 @@ impl Metrics {
         let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         out.push_str("# HELP computehub_requests_total Requests by plugin, route and status.\n");
         out.push_str("# TYPE computehub_requests_total counter\n");
-        for ((plugin, method, route), s) in routes.iter() {
+        for (plugin, method, route, s) in Self::each_route(&routes) {
             for (status, n) in &s.by_status {
                 let _ = writeln!(
                     out,
@@ -93,7 +125,7 @@ impl Metrics {
             "# HELP computehub_request_duration_seconds Request latency by plugin and route.\n",
         );
         out.push_str("# TYPE computehub_request_duration_seconds histogram\n");
-        for ((plugin, method, route), s) in routes.iter() {
+        for (plugin, method, route, s) in Self::each_route(&routes) {
             let labels = format!(
                 "plugin=\"{}\",method=\"{method}\",route=\"{}\"",
                 escape(plugin),
