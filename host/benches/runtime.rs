@@ -159,10 +159,6 @@ async fn native_server() -> std::net::SocketAddr {
     addr
 }
 
-fn echo_wasm() -> String {
-    std::env::var("EXP_ECHO").unwrap_or_else(|_| format!("{PLUGINS}/echo_v1.wasm"))
-}
-
 fn services(store: Arc<Store>) -> Arc<HostServices> {
     HostServices::new(store, Limits::default())
 }
@@ -170,7 +166,7 @@ fn services(store: Arc<Store>) -> Arc<HostServices> {
 async fn plugin_server(dir: &std::path::Path) -> std::net::SocketAddr {
     let plugins = dir.join("plugins-dir");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
-    std::fs::copy(echo_wasm(), plugins.join("echo.wasm")).expect("copy echo");
+    std::fs::copy(format!("{PLUGINS}/echo_v1.wasm"), plugins.join("echo.wasm")).expect("copy echo");
     let (app, _) = computehub::cli::open_app(
         &dir.join("data"),
         dir.join("cache"),
@@ -191,7 +187,7 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
     let services = services(store);
     let runtime =
         Runtime::new(dir.join("cache"), Limits::default(), services.clone()).expect("runtime");
-    let wasm = std::fs::read(echo_wasm()).expect("echo");
+    let wasm = std::fs::read(format!("{PLUGINS}/echo_v1.wasm")).expect("echo");
     let loaded = runtime
         .load("echo", computehub::runtime::Role::Endpoint, &wasm, &[])
         .expect("load");
@@ -252,13 +248,14 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
 }
 
 fn main() {
-    // Format every log line as the real server does, into a sink.
+    // Format every log line as the real server does when its log is not a
+    // terminal (a file, journald): into a sink, without ANSI colours.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
             "info,wasmtime=warn,cranelift=warn",
         ))
         .with_writer(std::io::sink)
-        .with_ansi(std::env::var_os("EXP_ANSI").is_some())
+        .with_ansi(false)
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -124,7 +124,9 @@ pub fn new_store(
 ) -> Store<PluginState> {
     let mut store = Store::new(engine, PluginState::new(ctx, services));
     store.limiter(|s| &mut s.limits);
-    let ticks = (deadline.as_micros() / TICK.as_micros()).max(1) as u64;
+    // One tick more than fits: the first tick may come at once, and the
+    // deadline should not fire early.
+    let ticks = (deadline.as_micros() / TICK.as_micros()) as u64 + 1;
     store.set_epoch_deadline(ticks);
     store.epoch_deadline_trap();
     store
