@@ -57,7 +57,10 @@ pub struct Inner {
 }
 
 fn json_response(status: u16, v: &Value) -> Response<Body> {
-    let body = serde_json::to_vec(v).unwrap_or_default();
+    bytes_response(status, serde_json::to_vec(v).unwrap_or_default())
+}
+
+fn bytes_response(status: u16, body: Vec<u8>) -> Response<Body> {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
         .header("Content-Type", "application/json")
@@ -329,13 +332,15 @@ fn resource(
     let ns = t.ns.as_deref();
     let opts = ctx.write_options();
     let method = ctx.method.clone();
-    if method == Method::GET && t.name.is_none() && ctx.flag("watch") {
-        return watch_route(inner, ctx, &t);
+    if method == Method::GET && t.name.is_none() {
+        return match ctx.flag("watch") {
+            true => watch_route(inner, ctx, &t),
+            false => list_response(inner, ctx, &t),
+        };
     }
     let mut st = inner.state.lock().expect("state");
     let st = &mut *st;
     let (code, v) = match (method, t.name.as_deref(), t.sub.as_deref()) {
-        (Method::GET, None, None) => (200, list_response(st, ctx, &t)?),
         (Method::GET, Some(name), None | Some("status")) => {
             let o = api::get(st, t.def, ns, name)?;
             let rv = o["metadata"]["resourceVersion"]
@@ -447,10 +452,16 @@ fn partial(o: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
 }
 
-fn list_response(st: &State, ctx: &Ctx, t: &Target) -> ApiResult<Value> {
+/// A list's body. The items are `Arc`s taken under the state lock; the
+/// (possibly tens of megabytes of) JSON is written after the lock is released
+/// and straight from the stored objects, without copying them into a new tree.
+fn list_response(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
     let (ls, fs) = ctx.selectors()?;
-    let all = api::list(st, t.def, t.ns.as_deref(), &ls, &fs);
-    let rv = st.store.resource_version().to_string();
+    let (all, rv) = {
+        let st = inner.state.lock().expect("state");
+        let all = api::list(&st, t.def, t.ns.as_deref(), &ls, &fs);
+        (all, st.store.resource_version().to_string())
+    };
     let offset: usize = ctx
         .q("continue")
         .and_then(|c| c.rsplit(':').next())
@@ -471,18 +482,33 @@ fn list_response(st: &State, ctx: &Ctx, t: &Target) -> ApiResult<Value> {
     if let Some(inc) = ctx.table() {
         let mut tbl = table::table(t.def, page, &rv, inc);
         tbl["metadata"] = meta;
-        return Ok(tbl);
+        return Ok(json_response(200, &tbl));
     }
     if ctx.accept.contains("as=PartialObjectMetadataList") {
         let items: Vec<Value> = page.iter().map(|o| partial(o)).collect();
-        return Ok(
-            json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}),
-        );
+        return Ok(json_response(
+            200,
+            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}),
+        ));
     }
-    let items: Vec<&Value> = page.iter().map(|o| &**o).collect();
-    Ok(
-        json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": meta, "items": items}),
-    )
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<'a> {
+        kind: String,
+        api_version: String,
+        metadata: Value,
+        items: Vec<&'a Value>,
+    }
+    let list = List {
+        kind: t.def.list_kind(),
+        api_version: t.def.api_version(),
+        metadata: meta,
+        items: page.iter().map(|o| &**o).collect(),
+    };
+    Ok(bytes_response(
+        200,
+        serde_json::to_vec(&list).unwrap_or_default(),
+    ))
 }
 
 fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {

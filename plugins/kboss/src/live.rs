@@ -5,7 +5,10 @@
 //! limits and kubectl's values) and `cpclabel/setup_cpclabel` (bind or
 //! unbind one of the organisation's stored labels on a node).
 
+use std::collections::HashMap;
+
 use computehub_sdk::envelope::kboss;
+use computehub_sdk::fields::{parse_kept, At, Keep};
 use computehub_sdk::inventory::RowQuery;
 use computehub_sdk::kubectl;
 use computehub_sdk::kubernetes::{self, Cluster, Selector};
@@ -27,10 +30,16 @@ pub fn target(p: &Params) -> Result<(String, String, Cluster), ApiError> {
 }
 
 fn objects(items: Vec<String>) -> Result<Vec<Json>, ApiError> {
+    kept_objects(items, &Keep::new(["/"]))
+}
+
+/// The listed objects with only the `keep` paths parsed (a 10,000-pod list
+/// is about 25 MB, of which a board reads a few fields).
+fn kept_objects(items: Vec<String>, keep: &Keep) -> Result<Vec<Json>, ApiError> {
     items
-        .iter()
+        .into_iter()
         .map(|s| {
-            serde_json::from_str(s).map_err(|e| {
+            parse_kept(&s, keep).map_err(|e| {
                 ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))
             })
         })
@@ -46,9 +55,7 @@ fn everything() -> Selector {
 }
 
 fn name_of(v: &Json) -> &str {
-    v.pointer("/metadata/name")
-        .and_then(Json::as_str)
-        .unwrap_or("")
+    v.at("/metadata/name").and_then(Json::as_str).unwrap_or("")
 }
 
 /// Cores with two decimals: `3.15核`.
@@ -114,7 +121,7 @@ fn user_labels(node: &Json) -> Vec<String> {
             prefix.ends_with("kubernetes.io") || prefix.ends_with("k8s.io")
         })
     };
-    node.pointer("/metadata/labels")
+    node.at("/metadata/labels")
         .and_then(Json::as_object)
         .into_iter()
         .flatten()
@@ -128,7 +135,7 @@ fn or_unassigned(v: Option<&str>) -> String {
 }
 
 fn worker_row(node: &Json, cap: Option<&kubernetes::NodeCapacity>) -> Json {
-    let s = |ptr: &str| node.pointer(ptr).and_then(Json::as_str);
+    let s = |ptr: &str| node.at(ptr).and_then(Json::as_str);
     let parse = |t: Option<&String>| {
         t.and_then(|t| serde_json::from_str::<Json>(t).ok())
             .unwrap_or(Json::Null)
@@ -183,12 +190,12 @@ pub fn workers(_req: &Request, p: &Params) -> Result<Response, ApiError> {
 fn pod_limit(pod: &Json, resource: &str, milli: bool) -> Option<i128> {
     let mut total = None;
     for c in pod
-        .pointer("/spec/containers")
+        .at("/spec/containers")
         .and_then(Json::as_array)
         .into_iter()
         .flatten()
     {
-        if let Some(q) = c.pointer("/resources/limits").and_then(|l| l.get(resource)) {
+        if let Some(q) = c.at("/resources/limits").and_then(|l| l.get(resource)) {
             let map = json!({ resource: q });
             *total.get_or_insert(0) += amount(&map, resource, milli);
         }
@@ -196,11 +203,11 @@ fn pod_limit(pod: &Json, resource: &str, milli: bool) -> Option<i128> {
     total
 }
 
-fn pod_usage(metrics: &[Json], ns: &str, name: &str) -> (i128, i128) {
-    let Some(m) = metrics
-        .iter()
-        .find(|m| name_of(m) == name && m.pointer("/metadata/namespace") == Some(&json!(ns)))
-    else {
+/// Pod metrics by namespace and name.
+type PodMetrics<'a> = HashMap<(&'a str, &'a str), &'a Json>;
+
+fn pod_usage(metrics: &PodMetrics, ns: &str, name: &str) -> (i128, i128) {
+    let Some(m) = metrics.get(&(ns, name)) else {
         return (0, 0);
     };
     m["containers"]
@@ -240,8 +247,18 @@ fn memory_text(bytes: Option<i128>) -> String {
     b.to_string()
 }
 
-fn pod_row(pod: &Json, metrics: &[Json]) -> Json {
-    let s = |ptr: &str| pod.pointer(ptr).and_then(Json::as_str);
+/// What [`pod_row`] reads besides kubectl's columns.
+const POD_ROW_FIELDS: &[&str] = &[
+    "/metadata/namespace",
+    "/metadata/name",
+    "/spec/nodeName",
+    "/spec/containers/resources/limits",
+    "/status/podIP",
+    "/status/nominatedNodeName",
+];
+
+fn pod_row(pod: &Json, metrics: &PodMetrics) -> Json {
+    let s = |ptr: &str| pod.at(ptr).and_then(Json::as_str);
     let ns = s("/metadata/namespace").unwrap_or("default");
     let name = name_of(pod);
     let (cpu, mem) = pod_usage(metrics, ns, name);
@@ -274,10 +291,16 @@ fn trim_decimal(v: f64) -> String {
 /// `GET cpcpod/get_cpcpod.dspy`: the cluster's pods, live.
 pub fn pods(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let (_, _, c) = target(p)?;
-    let mut pods = objects(kubernetes::list(&c, "v1", "Pod", &everything())?)?;
+    let keep = Keep::new(
+        kubectl::POD_COLUMN_FIELDS
+            .iter()
+            .chain(POD_ROW_FIELDS)
+            .copied(),
+    );
+    let mut pods = kept_objects(kubernetes::list(&c, "v1", "Pod", &everything())?, &keep)?;
     let key = |v: &Json| {
         (
-            v.pointer("/metadata/namespace")
+            v.at("/metadata/namespace")
                 .and_then(Json::as_str)
                 .unwrap_or("")
                 .to_owned(),
@@ -291,6 +314,13 @@ pub fn pods(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         .map(objects)
         .transpose()?
         .unwrap_or_default();
+    let metrics: PodMetrics = metrics
+        .iter()
+        .map(|m| {
+            let ns = m.at("/metadata/namespace").and_then(Json::as_str);
+            ((ns.unwrap_or("default"), name_of(m)), m)
+        })
+        .collect();
     let rows: Vec<Json> = pods.iter().map(|p| pod_row(p, &metrics)).collect();
     Ok(kboss::ok(
         "获取集群实时资源实例成功",

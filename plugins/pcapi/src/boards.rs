@@ -2,6 +2,7 @@
 //! with the documented row fields and kubectl's values.
 
 use computehub_sdk::envelope::pcapi;
+use computehub_sdk::fields::{parse_kept, At, Keep};
 use computehub_sdk::kubectl::{self, or_none};
 use computehub_sdk::kubernetes::{self, Selector};
 use computehub_sdk::params::Params;
@@ -10,22 +11,24 @@ use serde_json::{json, Value};
 
 use crate::cluster;
 
-fn object(text: &str) -> Result<Value, ApiError> {
-    serde_json::from_str(text)
-        .map_err(|e| ApiError::BadGateway(format!("the cluster answered an invalid object: {e}")))
-}
-
-/// Rows of the listed objects, each object parsed, turned into its row and
-/// dropped before the next (a 10,000-pod list then fits the plugin's memory
-/// cap: only the small rows stay), sorted by `key`.
+/// Rows of the listed objects, each object parsed (only the `fields` its row
+/// reads), turned into its row and dropped before the next (a 10,000-pod list
+/// then fits the plugin's memory cap: only the small rows stay), sorted by
+/// `key`.
 fn rows(
     items: Vec<String>,
+    fields: &[&[&str]],
     row: fn(&Value) -> Value,
     key: &[&str],
 ) -> Result<Vec<Value>, ApiError> {
+    let keep = Keep::new(fields.iter().flat_map(|f| f.iter().copied()));
     let mut rows = items
         .into_iter()
-        .map(|text| object(&text).map(|o| row(&o)))
+        .map(|text| {
+            parse_kept(&text, &keep).map(|o| row(&o)).map_err(|e| {
+                ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let field = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_owned();
     rows.sort_by_cached_key(|r| key.iter().map(|k| field(r, k)).collect::<Vec<_>>());
@@ -40,10 +43,20 @@ fn all() -> Selector {
     }
 }
 
+/// What [`pod_row`] reads besides kubectl's columns.
+const POD_ROW_FIELDS: &[&str] = &[
+    "/metadata/namespace",
+    "/metadata/name",
+    "/spec/nodeName",
+    "/spec/readinessGates",
+    "/status/podIP",
+    "/status/nominatedNodeName",
+];
+
 pub fn pod_row(p: &Value) -> Value {
-    let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str);
+    let s = |ptr: &str| p.at(ptr).and_then(Value::as_str);
     let gates = p
-        .pointer("/spec/readinessGates")
+        .at("/spec/readinessGates")
         .and_then(Value::as_array)
         .filter(|g| !g.is_empty())
         .map(|g| {
@@ -66,8 +79,11 @@ pub fn pod_row(p: &Value) -> Value {
     })
 }
 
+/// What [`node_row`] reads besides kubectl's columns.
+const NODE_ROW_FIELDS: &[&str] = &["/metadata/name", "/status/nodeInfo"];
+
 pub fn node_row(n: &Value) -> Value {
-    let s = |ptr: &str| n.pointer(ptr).and_then(Value::as_str);
+    let s = |ptr: &str| n.at(ptr).and_then(Value::as_str);
     json!({
         "node_name": s("/metadata/name").unwrap_or(""),
         "node_status": kubectl::node_status(n),
@@ -92,11 +108,21 @@ fn page(rows: Vec<Value>) -> Response {
 pub fn pods(p: &Params) -> Result<Response, ApiError> {
     let c = cluster::resolve(p)?;
     let items = kubernetes::list(&c, "v1", "Pod", &all())?;
-    Ok(page(rows(items, pod_row, &["pod_namespace", "pod_name"])?))
+    Ok(page(rows(
+        items,
+        &[kubectl::POD_COLUMN_FIELDS, POD_ROW_FIELDS],
+        pod_row,
+        &["pod_namespace", "pod_name"],
+    )?))
 }
 
 pub fn nodes(p: &Params) -> Result<Response, ApiError> {
     let c = cluster::resolve(p)?;
     let items = kubernetes::list(&c, "v1", "Node", &all())?;
-    Ok(page(rows(items, node_row, &["node_name"])?))
+    Ok(page(rows(
+        items,
+        &[kubectl::NODE_COLUMN_FIELDS, NODE_ROW_FIELDS],
+        node_row,
+        &["node_name"],
+    )?))
 }

@@ -6,6 +6,33 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::fields::At;
+
+/// What [`age`], [`pod_ready`], [`pod_restarts`] and [`pod_status`] read of
+/// a pod, for [`crate::fields::Keep`]: a board over thousands of pods parses
+/// only these (plus its own fields).
+pub const POD_COLUMN_FIELDS: &[&str] = &[
+    "/metadata/creationTimestamp",
+    "/metadata/deletionTimestamp",
+    "/spec/containers/name",
+    "/status/reason",
+    "/status/phase",
+    "/status/containerStatuses/ready",
+    "/status/containerStatuses/restartCount",
+    "/status/containerStatuses/state",
+];
+
+/// What [`age`], [`node_status`], [`node_roles`] and [`node_address`] read of
+/// a node.
+pub const NODE_COLUMN_FIELDS: &[&str] = &[
+    "/metadata/creationTimestamp",
+    "/metadata/labels",
+    "/spec/unschedulable",
+    "/status/conditions/type",
+    "/status/conditions/status",
+    "/status/addresses",
+];
+
 /// Seconds since the Unix epoch of an RFC 3339 timestamp
 /// (`2024-04-08T13:22:43Z`, fractions and offsets allowed).
 pub fn parse_rfc3339(ts: &str) -> Option<i64> {
@@ -117,7 +144,7 @@ pub fn human_duration(seconds: i64) -> String {
 
 /// The AGE column of an object (`metadata.creationTimestamp`).
 pub fn age(obj: &Value) -> String {
-    obj.pointer("/metadata/creationTimestamp")
+    obj.at("/metadata/creationTimestamp")
         .and_then(Value::as_str)
         .and_then(parse_rfc3339)
         .map(|t| human_duration(now() - t))
@@ -125,19 +152,17 @@ pub fn age(obj: &Value) -> String {
 }
 
 fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
-    v.pointer(p)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    v.at(p).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// The READY column of a pod: ready containers / containers.
 pub fn pod_ready(pod: &Value) -> String {
     let total = pod
-        .pointer("/spec/containers")
+        .at("/spec/containers")
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
     let ready = pod
-        .pointer("/status/containerStatuses")
+        .at("/status/containerStatuses")
         .and_then(Value::as_array)
         .map_or(0, |s| {
             s.iter()
@@ -149,7 +174,7 @@ pub fn pod_ready(pod: &Value) -> String {
 
 /// The RESTARTS column of a pod.
 pub fn pod_restarts(pod: &Value) -> u64 {
-    pod.pointer("/status/containerStatuses")
+    pod.at("/status/containerStatuses")
         .and_then(Value::as_array)
         .map_or(0, |s| {
             s.iter().filter_map(|c| c["restartCount"].as_u64()).sum()
@@ -160,7 +185,7 @@ pub fn pod_restarts(pod: &Value) -> u64 {
 /// terminated reason wins over the phase; `Terminating` when deleting.
 pub fn pod_status(pod: &Value) -> String {
     if pod
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .is_some_and(|v| !v.is_null())
     {
         return "Terminating".into();
@@ -170,7 +195,7 @@ pub fn pod_status(pod: &Value) -> String {
         .unwrap_or("Unknown")
         .to_string();
     for c in pod
-        .pointer("/status/containerStatuses")
+        .at("/status/containerStatuses")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -193,7 +218,7 @@ pub fn or_none(v: Option<&str>) -> String {
 /// `,SchedulingDisabled` when cordoned.
 pub fn node_status(node: &Value) -> String {
     let ready = node
-        .pointer("/status/conditions")
+        .at("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
         .map(|c| match c["status"].as_str() {
@@ -202,7 +227,7 @@ pub fn node_status(node: &Value) -> String {
             _ => "Unknown",
         })
         .unwrap_or("Unknown");
-    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+    if node.at("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
         format!("{ready},SchedulingDisabled")
     } else {
         ready.to_string()
@@ -212,7 +237,7 @@ pub fn node_status(node: &Value) -> String {
 /// The ROLES column of a node (`node-role.kubernetes.io/<role>` labels).
 pub fn node_roles(node: &Value) -> String {
     let mut roles: Vec<&str> = node
-        .pointer("/metadata/labels")
+        .at("/metadata/labels")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
@@ -229,7 +254,7 @@ pub fn node_roles(node: &Value) -> String {
 
 /// A node address of the given type (`InternalIP`, `ExternalIP`).
 pub fn node_address<'a>(node: &'a Value, kind: &str) -> Option<&'a str> {
-    node.pointer("/status/addresses")
+    node.at("/status/addresses")
         .and_then(Value::as_array)?
         .iter()
         .find(|a| a["type"] == kind)
@@ -294,5 +319,46 @@ mod tests {
         assert_eq!(node_roles(&node), "control-plane");
         assert_eq!(node_address(&node, "InternalIP"), Some("127.0.0.9"));
         assert_eq!(node_roles(&json!({})), "<none>");
+    }
+
+    #[test]
+    fn the_column_fields_are_all_the_columns_read() {
+        use crate::fields::{parse_kept, Keep};
+        let pod = json!({
+            "metadata": {"name": "p", "creationTimestamp": "2025-04-08T13:22:43Z",
+                "managedFields": [{"manager": "x"}]},
+            "spec": {"containers": [{"name": "a", "image": "i"}, {"name": "b"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"ready": true, "restartCount": 4, "image": "i"},
+                {"ready": false, "restartCount": 1,
+                    "state": {"terminated": {"reason": "OOMKilled"}}}]}
+        });
+        let kept = parse_kept(
+            &pod.to_string(),
+            &Keep::new(POD_COLUMN_FIELDS.iter().copied()),
+        )
+        .unwrap();
+        assert!(kept.at("/metadata/managedFields").is_none());
+        assert_eq!(pod_ready(&kept), "1/2");
+        assert_eq!(pod_restarts(&kept), 5);
+        assert_eq!(pod_status(&kept), "OOMKilled");
+        assert_eq!(age(&kept), age(&pod));
+        let node = json!({
+            "metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""},
+                "creationTimestamp": "2025-04-08T13:22:43Z", "annotations": {"a": "b"}},
+            "spec": {"unschedulable": true},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "message": "m"}],
+                "addresses": [{"type": "ExternalIP", "address": "127.0.0.7"}], "images": []}
+        });
+        let kept = parse_kept(
+            &node.to_string(),
+            &Keep::new(NODE_COLUMN_FIELDS.iter().copied()),
+        )
+        .unwrap();
+        assert!(kept.at("/status/images").is_none());
+        assert_eq!(node_status(&kept), "NotReady,SchedulingDisabled");
+        assert_eq!(node_roles(&kept), "control-plane");
+        assert_eq!(node_address(&kept, "ExternalIP"), Some("127.0.0.7"));
+        assert_eq!(age(&kept), age(&node));
     }
 }

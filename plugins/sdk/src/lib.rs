@@ -13,6 +13,7 @@
 //!   OpenAPI operation;
 //! - [`log`]: logging through the host's `log` capability;
 //! - [`inventory`]: the `inventory` capability plus value/row helpers;
+//! - [`fields`]: parsing only the fields a plugin reads, reading one by path;
 //! - [`kubectl`]: kubectl's columns (ages, pod READY/STATUS, node STATUS/ROLES);
 //! - [`datetime`]: UTC timestamps in the documents' shapes;
 //! - [`quantity`]: Kubernetes quantities in base units;
@@ -68,6 +69,7 @@ pub mod capacity;
 pub mod datetime;
 pub mod envelope;
 pub mod error;
+pub mod fields;
 pub mod inventory;
 pub mod kubectl;
 pub mod log;

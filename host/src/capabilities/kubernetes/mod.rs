@@ -132,11 +132,7 @@ impl Host for PluginState {
                 labels: sel.label_selector.as_deref(),
                 fields: sel.field_selector.as_deref(),
             };
-            Ok(objects::list(&c, &api_version, &kind, sel)
-                .await?
-                .iter()
-                .map(text)
-                .collect())
+            objects::list(&c, &api_version, &kind, sel).await
         })
         .await
     }

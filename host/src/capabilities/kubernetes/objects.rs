@@ -4,6 +4,7 @@
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::Scope;
+use serde_json::value::RawValue;
 
 use super::client::Cluster;
 use super::KubeError;
@@ -34,12 +35,17 @@ async fn api(
     })
 }
 
+/// The listed objects as JSON texts, each with its `apiVersion` and `kind`.
+///
+/// The list body is not turned into object trees: a 10,000-pod list is about
+/// 25 MB, and the plugin parses what it needs anyway. Each item is cut out of
+/// the body as it stands and only gets the type fields lists leave out.
 pub async fn list(
     cluster: &Cluster,
     api_version: &str,
     kind: &str,
     sel: Selector<'_>,
-) -> Result<Vec<serde_json::Value>, KubeError> {
+) -> Result<Vec<String>, KubeError> {
     let api = api(cluster, api_version, kind, sel.namespace).await?;
     let mut lp = ListParams::default();
     if let Some(l) = sel.labels.filter(|s| !s.is_empty()) {
@@ -48,16 +54,55 @@ pub async fn list(
     if let Some(f) = sel.fields.filter(|s| !s.is_empty()) {
         lp = lp.fields(f);
     }
-    let list = api.list(&lp).await?;
+    let req = kube::core::Request::new(api.resource_url())
+        .list(&lp)
+        .map_err(|e| KubeError::Invalid(e.to_string()))?;
+    let body = cluster.client.request_text(req).await?;
+    typed_items(&body, api_version, kind)
+}
+
+/// A list body's items, borrowed from the body.
+#[derive(serde::Deserialize)]
+struct RawList<'a> {
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+/// Whether an item already names its type (lists of custom resources do).
+#[derive(serde::Deserialize)]
+struct TypeFields {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<serde::de::IgnoredAny>,
+    kind: Option<serde::de::IgnoredAny>,
+}
+
+fn typed_items(body: &str, api_version: &str, kind: &str) -> Result<Vec<String>, KubeError> {
+    let invalid = |e: serde_json::Error| {
+        KubeError::Unavailable(format!("the cluster answered an invalid list: {e}"))
+    };
+    let list: RawList = serde_json::from_str(body).map_err(invalid)?;
+    let head = serde_json::to_string(&serde_json::json!({"apiVersion": api_version, "kind": kind}))
+        .map_err(invalid)?;
+    // `{"apiVersion":..,"kind":..` without its closing brace.
+    let head = &head[..head.len() - 1];
     list.items
+        .unwrap_or_default()
         .into_iter()
-        .map(|mut o| {
-            // Lists omit each item's type; clients expect it on the object.
-            o.types = Some(kube::core::TypeMeta {
-                api_version: api_version.to_string(),
-                kind: kind.to_string(),
-            });
-            serde_json::to_value(o).map_err(|e| KubeError::Unavailable(e.to_string()))
+        .map(|raw| {
+            let text = raw.get();
+            let typed: TypeFields = serde_json::from_str(text).map_err(invalid)?;
+            let rest = text.trim_start().strip_prefix('{').ok_or_else(|| {
+                KubeError::Unavailable("the cluster listed an item that is not an object".into())
+            })?;
+            if typed.api_version.is_some() || typed.kind.is_some() {
+                return Ok(text.to_string());
+            }
+            let sep = if rest.trim_start().starts_with('}') {
+                ""
+            } else {
+                ","
+            };
+            Ok(format!("{head}{sep}{rest}"))
         })
         .collect()
 }
@@ -195,4 +240,44 @@ pub async fn delete_manifests(
         }
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn parsed(items: Vec<String>) -> Vec<Value> {
+        items
+            .iter()
+            .map(|s| serde_json::from_str(s).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn list_items_get_their_type_unless_they_name_one() {
+        let body = r#"{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[
+            {"metadata":{"name":"a"}},
+            { },
+            {"apiVersion":"example.com/v2","kind":"Widget","metadata":{"name":"w"}}]}"#;
+        let items = parsed(typed_items(body, "v1", "Pod").unwrap());
+        assert_eq!(
+            items,
+            [
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}),
+                json!({"apiVersion": "v1", "kind": "Pod"}),
+                json!({"apiVersion": "example.com/v2", "kind": "Widget", "metadata": {"name": "w"}}),
+            ]
+        );
+        let empty = typed_items(r#"{"kind":"PodList","items":null}"#, "v1", "Pod").unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn invalid_list_bodies_are_errors() {
+        for body in [r#"{"items":[1]}"#, r#"{"items":[{"a":}]}"#, "not json"] {
+            assert!(typed_items(body, "v1", "Pod").is_err(), "{body}");
+        }
+    }
 }
