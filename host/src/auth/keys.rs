@@ -171,21 +171,20 @@ pub(super) fn open_secret(store: &Store, key_id: &str) -> Result<Option<String>,
 }
 
 pub(super) fn lookup(store: &Store, key_id: &str) -> Result<Option<StoredKey>, AuthError> {
-    store
-        .conn()
-        .query_row(
-            "SELECT org_id, scheme, secret_sha256, project_id FROM api_keys WHERE id = ?1 AND revoked_at IS NULL",
-            [key_id],
-            |r| {
-                Ok(StoredKey {
-                    org_id: r.get(0)?,
-                    scheme: r.get(1)?,
-                    secret_sha256: r.get(2)?,
-                    project_id: r.get(3)?,
-                })
-            },
-        )
-        .optional()
+    const SQL: &str = "SELECT org_id, scheme, secret_sha256, project_id \
+        FROM api_keys WHERE id = ?1 AND revoked_at IS NULL";
+    let read = |r: &rusqlite::Row| {
+        Ok(StoredKey {
+            org_id: r.get(0)?,
+            scheme: r.get(1)?,
+            secret_sha256: r.get(2)?,
+            project_id: r.get(3)?,
+        })
+    };
+    // Every request authenticates: the statement is cached, not parsed anew.
+    let conn = store.conn();
+    conn.prepare_cached(SQL)
+        .and_then(|mut stmt| stmt.query_row([key_id], read).optional())
         .map_err(|e| {
             tracing::error!(error = %e, "api key lookup failed");
             AuthError::Store

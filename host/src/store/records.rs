@@ -273,10 +273,11 @@ fn insert_in(
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    conn.execute(
-        &format!("INSERT INTO \"{}\" ({cols}) VALUES ({marks})", c.name),
-        params_from_iter(values.iter()),
-    )?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO \"{}\" ({cols}) VALUES ({marks})",
+        c.name
+    ))?
+    .execute(params_from_iter(values.iter()))?;
     must_get(conn, c, org, &id)
 }
 
@@ -304,16 +305,14 @@ fn update_in(
     values.push(SqlValue::Text(org.to_string()));
     values.push(SqlValue::Text(id.to_string()));
     let n = values.len();
-    conn.execute(
-        &format!(
-            "UPDATE \"{}\" SET {} WHERE org_id = ?{} AND id = ?{}",
-            c.name,
-            sets.join(", "),
-            n - 1,
-            n
-        ),
-        params_from_iter(values.iter()),
-    )?;
+    conn.prepare_cached(&format!(
+        "UPDATE \"{}\" SET {} WHERE org_id = ?{} AND id = ?{}",
+        c.name,
+        sets.join(", "),
+        n - 1,
+        n
+    ))?
+    .execute(params_from_iter(values.iter()))?;
     must_get(conn, c, org, id)
 }
 
@@ -368,13 +367,11 @@ fn add_in(
             )))
         }
     };
-    conn.execute(
-        &format!(
-            "UPDATE \"{}\" SET \"{}\" = ?1, updated_at = ?2 WHERE org_id = ?3 AND id = ?4",
-            c.name, f.name
-        ),
-        rusqlite::params![new, now(), org, id],
-    )?;
+    conn.prepare_cached(&format!(
+        "UPDATE \"{}\" SET \"{}\" = ?1, updated_at = ?2 WHERE org_id = ?3 AND id = ?4",
+        c.name, f.name
+    ))?
+    .execute(rusqlite::params![new, now(), org, id])?;
     must_get(conn, c, org, id)
 }
 
@@ -387,10 +384,11 @@ fn delete_in(
     let Some(row) = get_in(conn, c, org, id)? else {
         return Ok(None);
     };
-    conn.execute(
-        &format!("DELETE FROM \"{}\" WHERE org_id = ?1 AND id = ?2", c.name),
-        rusqlite::params![org, id],
-    )?;
+    conn.prepare_cached(&format!(
+        "DELETE FROM \"{}\" WHERE org_id = ?1 AND id = ?2",
+        c.name
+    ))?
+    .execute(rusqlite::params![org, id])?;
     Ok(Some(row))
 }
 

@@ -233,6 +233,29 @@ fn queries_filter_order_and_page() {
     assert_eq!(name.1, text("a"));
 }
 
+#[test]
+fn totals_are_right_whether_or_not_the_page_is_short() {
+    let s = store();
+    for n in ["d1", "d2", "d3", "d4", "d5"] {
+        s.insert("a", "devices", &device(&s, "a", n)).unwrap();
+    }
+    let page = |limit: Option<u32>, offset: u32| {
+        let q = Query {
+            limit,
+            offset,
+            ..Query::default()
+        };
+        let p = s.query("a", "devices", &q).unwrap();
+        (p.total, p.rows.len())
+    };
+    assert_eq!(page(None, 0), (5, 5), "everything");
+    assert_eq!(page(Some(2), 0), (5, 2), "a full first page");
+    assert_eq!(page(Some(2), 4), (5, 1), "a short last page");
+    assert_eq!(page(Some(5), 0), (5, 5), "a page exactly full");
+    assert_eq!(page(Some(2), 9), (5, 0), "past the end");
+    assert_eq!(page(Some(0), 0).0, 5, "no rows asked for");
+}
+
 /// The page total of `devices` where `cpcid = center` (the counted path).
 fn counted(s: &Store, org: &str, center: &str) -> u64 {
     let q = Query {
