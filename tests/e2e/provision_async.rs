@@ -73,7 +73,11 @@ async fn the_async_form_streams_phases_and_the_host_is_locked_meanwhile() {
             ps.iter()
                 .any(|p| p["name"] == "init" && p["status"] == "running")
         });
-        if in_init {
+        // The phase is marked before its command runs: wait until the slow
+        // `kubeadm init` itself has started, so no command of the first
+        // operation lands in the log while the second is measured.
+        let init_started = m.commands().iter().any(|c| c.starts_with("kubeadm init"));
+        if in_init && init_started {
             break;
         }
         assert!(
