@@ -30,7 +30,7 @@ pub fn target(p: &Params) -> Result<(String, String, Cluster), ApiError> {
 }
 
 fn objects(items: Vec<String>) -> Result<Vec<Json>, ApiError> {
-    kept_objects(items, &Keep::new(["/"]))
+    kept_objects(items, &Keep::new([""]))
 }
 
 /// The listed objects with only the `keep` paths parsed (a 10,000-pod list

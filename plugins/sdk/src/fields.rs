@@ -15,9 +15,10 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// The paths to keep, as JSON pointers (`/metadata/name`); a path keeps its
-/// whole subtree. Paths that are absent in an object are simply absent in
-/// the result.
+/// The paths to keep, as JSON pointers (`/metadata/name`, `~1` and `~0`
+/// escaping `/` and `~`); a path keeps its whole subtree, and the empty
+/// pointer `""` the whole object. Paths that are absent in an object are
+/// simply absent in the result.
 #[derive(Debug, Default)]
 pub struct Keep {
     children: Vec<(String, Keep)>,
@@ -31,11 +32,13 @@ impl Keep {
         let mut root = Keep::default();
         for path in paths {
             let mut node = &mut root;
-            for part in path.split('/').filter(|p| !p.is_empty()) {
-                let i = match node.children.iter().position(|(k, _)| k == part) {
+            let tokens = path.strip_prefix('/').map(|rest| rest.split('/'));
+            for token in tokens.into_iter().flatten() {
+                let key = token.replace("~1", "/").replace("~0", "~");
+                let i = match node.children.iter().position(|(k, _)| *k == key) {
                     Some(i) => i,
                     None => {
-                        node.children.push((part.to_string(), Keep::default()));
+                        node.children.push((key, Keep::default()));
                         node.children.len() - 1
                     }
                 };
@@ -223,6 +226,19 @@ mod tests {
         assert_eq!(
             parse_kept(text, &keep).unwrap(),
             json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}})
+        );
+    }
+
+    #[test]
+    fn the_empty_pointer_keeps_everything_and_tokens_unescape() {
+        let text = r#"{"a/b":1,"c~d":{"e":2},"f":3}"#;
+        assert_eq!(
+            parse_kept(text, &Keep::new([""])).unwrap(),
+            serde_json::from_str::<Value>(text).unwrap()
+        );
+        assert_eq!(
+            parse_kept(text, &Keep::new(["/a~1b", "/c~0d/e"])).unwrap(),
+            json!({"a/b": 1, "c~d": {"e": 2}})
         );
     }
 

@@ -321,9 +321,14 @@ mod tests {
         assert_eq!(node_roles(&json!({})), "<none>");
     }
 
+    /// `v` as a board parses it, keeping only `fields`.
+    fn kept(v: &Value, fields: &[&str]) -> Value {
+        use crate::fields::{parse_kept, Keep};
+        parse_kept(&v.to_string(), &Keep::new(fields.iter().copied())).unwrap()
+    }
+
     #[test]
     fn the_column_fields_are_all_the_columns_read() {
-        use crate::fields::{parse_kept, Keep};
         let pod = json!({
             "metadata": {"name": "p", "creationTimestamp": "2025-04-08T13:22:43Z",
                 "managedFields": [{"manager": "x"}]},
@@ -333,11 +338,7 @@ mod tests {
                 {"ready": false, "restartCount": 1,
                     "state": {"terminated": {"reason": "OOMKilled"}}}]}
         });
-        let kept = parse_kept(
-            &pod.to_string(),
-            &Keep::new(POD_COLUMN_FIELDS.iter().copied()),
-        )
-        .unwrap();
+        let kept = kept(&pod, POD_COLUMN_FIELDS);
         assert!(kept.at("/metadata/managedFields").is_none());
         assert_eq!(pod_ready(&kept), "1/2");
         assert_eq!(pod_restarts(&kept), 5);
@@ -350,11 +351,7 @@ mod tests {
             "status": {"conditions": [{"type": "Ready", "status": "False", "message": "m"}],
                 "addresses": [{"type": "ExternalIP", "address": "127.0.0.7"}], "images": []}
         });
-        let kept = parse_kept(
-            &node.to_string(),
-            &Keep::new(NODE_COLUMN_FIELDS.iter().copied()),
-        )
-        .unwrap();
+        let kept = self::kept(&node, NODE_COLUMN_FIELDS);
         assert!(kept.at("/status/images").is_none());
         assert_eq!(node_status(&kept), "NotReady,SchedulingDisabled");
         assert_eq!(node_roles(&kept), "control-plane");
