@@ -215,6 +215,18 @@ impl Server {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    pub async fn admin_delete(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub async fn admin_put(&self, id: &str, file: &str) -> (u16, serde_json::Value) {
         let r = self
             .http

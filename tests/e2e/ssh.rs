@@ -291,6 +291,41 @@ async fn host_keys_are_pinned_and_a_changed_key_is_refused() {
     let other = e.s.key("globex", "bearer");
     let (st, b) = probe_as(&e.s, &other, "run", run(&t, "true", &[])).await;
     assert_eq!(st, 200, "{b}");
+
+    // The operator sees acme's pin and removes it (the machine was
+    // reinstalled); the next connection pins the key it presents now.
+    let target = format!("127.0.0.1:{}", m.port);
+    let (st, b) = e.s.get_admin("/admin/ssh-host-keys?org=acme").await;
+    assert_eq!(st, 200, "{b}");
+    let keys = b["host_keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{b}");
+    assert_eq!(keys[0]["target"], target.as_str());
+    assert_eq!(keys[0]["fingerprint"], pinned.as_str());
+    let (st, b) = e.s.get("/admin/ssh-host-keys").await;
+    assert_eq!(st, 401, "{b}");
+    let path = format!("/admin/ssh-host-keys/acme/{target}");
+    let (st, b) = e.s.admin_delete(&path).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["forgotten"], true);
+    let (st, b) = e.s.admin_delete(&path).await;
+    assert_eq!(st, 404, "{b}");
+    let before = m.ssh_lines().len();
+    let (st, b) = e.probe("run", run(&t, "true", &[])).await;
+    assert_eq!(st, 200, "{b}");
+    let (_, b) = e.s.get_admin("/admin/ssh-host-keys?org=acme").await;
+    let now = b["host_keys"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        now.starts_with("SHA256:") && now != pinned,
+        "{now} {pinned}"
+    );
+    assert_eq!(
+        m.ssh_lines().len(),
+        before + 1,
+        "the command ran once re-pinned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

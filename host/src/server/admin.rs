@@ -1,6 +1,9 @@
 //! The admin API, behind the admin token:
 //! `GET /admin/plugins`, `PUT /admin/plugins/{id}?role=...` (the wasm as
-//! body), `POST /admin/plugins/{id}/rollback`.
+//! body), `POST /admin/plugins/{id}/rollback`; and the SSH host keys pinned
+//! on first use: `GET /admin/ssh-host-keys[?org=ORG]`,
+//! `DELETE /admin/ssh-host-keys/{org}/{target}` (a reinstalled machine
+//! presents a new key, which stays refused until its pin is removed).
 
 use std::sync::LazyLock;
 
@@ -11,6 +14,7 @@ use serde_json::json;
 
 use super::reply::{self, Body};
 use super::{App, MAX_UPLOAD};
+use crate::capabilities::ssh::pins;
 use crate::registry::{router::method_name, InstallError, PluginEntry};
 use crate::runtime::{LoadError, Role};
 
@@ -19,6 +23,8 @@ enum Op {
     List,
     Plugin,
     Rollback,
+    HostKeys,
+    HostKey,
 }
 
 static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
@@ -27,6 +33,8 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
         ("/admin/plugins", Op::List),
         ("/admin/plugins/{id}", Op::Plugin),
         ("/admin/plugins/{id}/rollback", Op::Rollback),
+        ("/admin/ssh-host-keys", Op::HostKeys),
+        ("/admin/ssh-host-keys/{org}/{target}", Op::HostKey),
     ] {
         // Static, distinct templates: insertion cannot fail.
         let _ = r.insert(path, op);
@@ -94,7 +102,14 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
         );
     };
     let op = *matched.value;
-    let id = matched.params.get("id").unwrap_or("").to_string();
+    let param = |name: &str| {
+        let raw = matched.params.get(name).unwrap_or("");
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let id = param("id");
+    let (org, target) = (param("org"), param("target"));
     match (op, req.method().clone()) {
         (Op::List, Method::GET) => {
             let table = app.registry.table();
@@ -120,6 +135,14 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             };
             (resp, "/admin/plugins/{id}/rollback".into())
         }
+        (Op::HostKeys, Method::GET) => (
+            host_keys(app, req.uri().query()),
+            "/admin/ssh-host-keys".into(),
+        ),
+        (Op::HostKey, Method::DELETE) => (
+            forget_host_key(app, &org, &target),
+            "/admin/ssh-host-keys/{org}/{target}".into(),
+        ),
         (_, m) => (
             error(405, &format!("method {m} is not allowed on {path}")),
             "/admin".into(),
@@ -167,5 +190,43 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
     match app.registry.install(id, role, &wasm).await {
         Ok(p) => reply::json(200, &describe(&p)),
         Err(e) => install_error(e),
+    }
+}
+
+/// `GET /admin/ssh-host-keys[?org=ORG]`: the pinned host keys.
+fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
+    let org = query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "org")
+            .map(|(_, v)| v.into_owned())
+    });
+    match pins::list(&app.store, org.as_deref()) {
+        Ok(list) => reply::json(200, &json!({ "host_keys": list })),
+        Err(e) => {
+            tracing::error!(error = %e, "listing ssh host keys failed");
+            error(500, "the store could not list the host keys")
+        }
+    }
+}
+
+/// `DELETE /admin/ssh-host-keys/{org}/{target}`: forget a pin, so the next
+/// connection pins the key the machine presents then.
+fn forget_host_key(app: &App, org: &str, target: &str) -> Response<Body> {
+    match pins::forget(&app.store, org, target) {
+        Ok(true) => {
+            tracing::info!(org, target, "ssh: host key pin removed by the admin API");
+            reply::json(
+                200,
+                &json!({ "org": org, "target": target, "forgotten": true }),
+            )
+        }
+        Ok(false) => error(
+            404,
+            &format!("no host key is pinned for `{target}` in organisation `{org}`"),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "removing an ssh host key pin failed");
+            error(500, "the store could not remove the pin")
+        }
     }
 }

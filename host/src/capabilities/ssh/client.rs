@@ -294,6 +294,7 @@ fn changed(target: &str, pinned: Option<&Pin>, presented: Option<&PublicKey>) ->
         .unwrap_or_else(|| "?".into());
     SshError::HostKeyChanged(format!(
         "{target} presented host key {now}, but {was} is pinned for it; refusing to connect \
-         (if the machine was reinstalled, remove the pin first)"
+         (if the machine was reinstalled, remove the pin first: \
+         DELETE /admin/ssh-host-keys/{{org}}/{target})"
     ))
 }

@@ -46,6 +46,35 @@ pub fn pin(store: &Store, org: &str, target: &str, pin: &Pin) -> Result<Pin, Sto
         .ok_or_else(|| StoreError::Internal(format!("host key pin of {target} vanished")))
 }
 
+/// A pin as the admin API lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pinned {
+    pub org: String,
+    pub target: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    pub pinned_at: String,
+}
+
+/// The pins of one organisation, or of all, by organisation and target.
+pub fn list(store: &Store, org: Option<&str>) -> Result<Vec<Pinned>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn.prepare(
+        "SELECT org_id, target, fingerprint, public_key, pinned_at FROM ssh_host_keys
+         WHERE ?1 IS NULL OR org_id = ?1 ORDER BY org_id, target",
+    )?;
+    let rows = stmt.query_map([org], |r| {
+        Ok(Pinned {
+            org: r.get(0)?,
+            target: r.get(1)?,
+            fingerprint: r.get(2)?,
+            public_key: r.get(3)?,
+            pinned_at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Forget the pinned key of a target (a machine that was reinstalled).
 pub fn forget(store: &Store, org: &str, target: &str) -> Result<bool, StoreError> {
     let n = store.conn().execute(
