@@ -59,6 +59,7 @@ async fn centers_add_list_update_delete_with_the_documented_bodies() {
     assert_eq!(row["id"], id.as_str());
     assert_eq!(row["name"], "首都算力中心1");
     assert_eq!(row["orgid"], ORG);
+    assert_eq!(row["orgid_text"], ORG);
     assert_eq!(row["pcapi_url"], "https://opencomputing.ai");
     assert_eq!(row["api_pwd"], "******");
     assert_eq!(row["enable_date"], "2025-05-16");

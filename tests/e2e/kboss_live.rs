@@ -121,7 +121,8 @@ async fn the_pod_board_shows_pods_with_usage_and_limits() {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "web-0", "namespace": "shop"},
             "spec": {"containers": [{"name": "c", "image": "x",
-                "resources": {"limits": {"cpu": "2", "memory": "5Gi"}}}]}
+                "resources": {"limits": {"cpu": "2", "memory": "5Gi"}}}],
+                "readinessGates": [{"conditionType": "example.com/lb-ready"}]}
         }))
         .unwrap();
     assert!(l.sim.wait_until(std::time::Duration::from_secs(10), |s| {
@@ -149,6 +150,7 @@ async fn the_pod_board_shows_pods_with_usage_and_limits() {
     assert_eq!(row["pod_cpu_limit"], "2");
     assert_eq!(row["pod_memory_limit"], "5Gi");
     assert_eq!(row["pod_gpu_limit"], "0");
+    assert_eq!(row["pod_readiness_gates"], json!(["example.com/lb-ready"]));
     let node = row["pod_node"].as_str().unwrap();
     assert!(node.starts_with("worker-"), "{row}");
     assert_eq!(

@@ -3,7 +3,7 @@
 //! idle -> occupied -> idle, the cluster's kubeconfig and join command are
 //! sealed, the widgets' stock follows the devices that join and leave.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use simcluster::{ClusterSpec, SimCluster};
 
 use crate::common::*;
@@ -216,6 +216,20 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
     );
     assert_eq!(field(&kb, "devices", &dw, "clusterid"), Some(V::Null));
     assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").0, 64);
+    // The device board names each device's cluster (none for an idle one).
+    let (_, page) = kb
+        .get("cpcnode/get_cpcnode", &[("cpcid", cpcid.as_str())])
+        .await;
+    let cluster_of = |id: &str| {
+        page["data"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["cluster_name"].clone())
+    };
+    assert_eq!(cluster_of(&dm), Some(json!("k1")), "{page}");
+    assert_eq!(cluster_of(&dw), Some(json!("")), "{page}");
 
     // The cluster goes: every member reset and released, the record removed.
     let r =

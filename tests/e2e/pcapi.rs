@@ -508,6 +508,35 @@ async fn pcapi_needs_basic_credentials_and_a_known_master() {
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], false);
+
+    // The documented `clusterid` names an inventory cluster when no master
+    // address is given; another organisation's id is unknown.
+    let id = e.s.import_cluster("acme", "pc", &e.sim);
+    let by_id = |clusterid: &str| {
+        e.s.http
+            .get(e.s.url(&format!("{BASE}/get_cluster_nodes")))
+            .query(&[("clusterid", clusterid)])
+            .basic_auth(&e.user, Some(&e.pass))
+            .send()
+    };
+    let r = by_id(&id).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["total"], 3, "{body}");
+    let other = e.s.import_cluster("globex", "theirs", &e.sim);
+    let r = by_id(&other).await.unwrap();
+    assert_eq!(r.status(), 404);
+    // Neither master, kubeconfig nor cluster id: 400 naming `host`.
+    let r =
+        e.s.http
+            .get(e.s.url(&format!("{BASE}/get_cluster_nodes")))
+            .basic_auth(&e.user, Some(&e.pass))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["info"].as_str().unwrap().contains("`host`"), "{body}");
 }
 
 fn gpu_cluster() -> SimCluster {

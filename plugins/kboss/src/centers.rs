@@ -40,6 +40,9 @@ pub fn list(req: &Request, p: &Params) -> Result<Response, ApiError> {
         ] {
             m.insert(f.into(), json_of(r, f));
         }
+        // In the document's field table: the organisation's display text;
+        // an organisation here is known by its id alone.
+        m.insert("orgid_text".into(), Json::String(org.to_owned()));
         Json::Object(m)
     });
     Ok(kboss::page(

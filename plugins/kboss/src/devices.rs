@@ -58,8 +58,10 @@ const LISTED: &[&str] = &[
     "role",
 ];
 
-/// The row as `get_cpcnode` shows it, keys in the example's order.
-fn listed(r: &Row) -> Obj<'_> {
+/// The row as `get_cpcnode` shows it, keys in the example's order, then
+/// `cluster_name` from the document's field table (empty when the device is
+/// in no cluster, or in one since removed).
+fn listed<'a>(r: &'a Row, names: &'a [(String, String)]) -> Obj<'a> {
     let mut m = Obj::row(r, LISTED);
     if r.text("external_ip").is_none_or(str::is_empty) {
         m.set("external_ip", Cell::Text("未设置"));
@@ -74,7 +76,29 @@ fn listed(r: &Row) -> Obj<'_> {
     };
     m.put("node_status_text", Cell::Text(status));
     m.put("devicetype_text", Cell::Text(kind));
+    let cluster = r.text("clusterid").unwrap_or("");
+    let name = names
+        .iter()
+        .find(|(id, _)| id == cluster)
+        .map_or("", |(_, n)| n.as_str());
+    m.put("cluster_name", Cell::Text(name));
     m
+}
+
+/// Names of the clusters the rows' devices belong to, one lookup per
+/// distinct cluster (a page holds a handful at most).
+fn cluster_names(rows: &[Row]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    for id in rows.iter().filter_map(|r| r.text("clusterid")) {
+        if id.is_empty() || names.iter().any(|(known, _)| known == id) {
+            continue;
+        }
+        let name = inventory::get(CLUSTERS, id)?
+            .and_then(|c| c.text("name").map(str::to_owned))
+            .unwrap_or_default();
+        names.push((id.to_owned(), name));
+    }
+    Ok(names)
 }
 
 /// `GET cpcnode/get_cpcnode.dspy`: one page of a center's devices.
@@ -87,7 +111,8 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         // No rows: an empty center, or none of the caller's (404).
         center(cpcid)?;
     }
-    let rows: Vec<Obj> = page.rows.iter().map(listed).collect();
+    let names = cluster_names(&page.rows)?;
+    let rows: Vec<Obj> = page.rows.iter().map(|r| listed(r, &names)).collect();
     Ok(kboss::page_of(
         "获取算力设备成功",
         page.total,

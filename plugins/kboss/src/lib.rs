@@ -145,7 +145,7 @@ const DEVICE_UPDATE: [(&str, bool, &str); 22] = cat(
 );
 const DEVICE_ADD: [(&str, bool, &str); 21] = cat(DEVICE_FIELDS, [ORGID]);
 
-const PODYAML_FIELDS: [(&str, bool, &str); 22] = [
+const PODYAML_FIELDS: [(&str, bool, &str); 24] = [
     ("clusterid", true, "集群唯一标识ID"),
     ("source_name", true, "资源实例的名称"),
     ("source_authuser", false, "初始认证账号"),
@@ -176,10 +176,16 @@ const PODYAML_FIELDS: [(&str, bool, &str); 22] = [
     ("source_nodeselector", false, "节点选择器 key=value"),
     ("cpu_model", false, "CPU型号"),
     ("gpu_model", false, "显卡型号"),
+    ("disk_sys_limit", false, "默认系统盘空间 (quantity, 50Gi)"),
+    (
+        "userid",
+        false,
+        "accepted and ignored: the caller is the API key's organisation",
+    ),
 ];
-const PODYAML_CREATE: [(&str, bool, &str); 23] = cat(PODYAML_FIELDS, [ORGID]);
-const PODYAML_UPDATE: [(&str, bool, &str); 25] = cat(
-    cat::<22, 2, 24>(
+const PODYAML_CREATE: [(&str, bool, &str); 25] = cat(PODYAML_FIELDS, [ORGID]);
+const PODYAML_UPDATE: [(&str, bool, &str); 27] = cat(
+    cat::<24, 2, 26>(
         PODYAML_FIELDS,
         [
             ("cpcid", true, "算力中心ID"),

@@ -1,6 +1,7 @@
-//! Which cluster a pcapi call means: an inline `kubeconfig`, or the documented
+//! Which cluster a pcapi call means: an inline `kubeconfig`, the documented
 //! `host`/`port`/`user`/`psssword` of its master, resolved through the
-//! inventory to the cluster whose controller device has that address. The
+//! inventory to the cluster whose controller device has that address, or,
+//! without `host`, the documented `clusterid` (an inventory cluster id). The
 //! platform never needs the SSH password here: the caller is already
 //! authenticated by its API key, and credentials stay sealed in the host.
 
@@ -14,7 +15,10 @@ pub fn resolve(p: &Params) -> Result<Cluster, ApiError> {
     if let Some(k) = p.optional_str("kubeconfig")? {
         return Ok(Cluster::Kubeconfig(k.to_string()));
     }
-    let host = p.required_str("host")?;
+    let host = match p.optional_str("host")?.filter(|h| !h.trim().is_empty()) {
+        Some(h) => h,
+        None => return by_id(p),
+    };
     let port = p.optional_u32("port")?;
     let user = p.optional_str("user")?;
     // Accepted for compatibility (documented spelling and the correct one);
@@ -49,4 +53,22 @@ pub fn resolve(p: &Params) -> Result<Cluster, ApiError> {
         }
     }
     Err(unknown())
+}
+
+/// The cluster named by `clusterid`, when no master address was given.
+fn by_id(p: &Params) -> Result<Cluster, ApiError> {
+    let Some(id) = p
+        .optional_str("clusterid")?
+        .filter(|id| !id.trim().is_empty())
+    else {
+        return Err(ApiError::BadRequest(
+            "missing parameter `host` (the cluster's master address); \
+             or name the cluster by `clusterid` or pass its `kubeconfig`"
+                .into(),
+        ));
+    };
+    match inventory::get("clusters", id)? {
+        Some(c) => Ok(Cluster::Id(c.id)),
+        None => Err(ApiError::NotFound(format!("no cluster `{id}`"))),
+    }
 }

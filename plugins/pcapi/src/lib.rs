@@ -44,13 +44,78 @@ const MASTER_PARAMS: &[(&str, &str)] = &[
         "SSH password (documented spelling; `password` also accepted)",
     ),
     ("kubeconfig", "A kubeconfig, instead of host/port/user"),
+    (
+        "clusterid",
+        "Inventory id of the cluster, when neither host nor kubeconfig is given",
+    ),
 ];
 
-fn with_master(mut r: RouteBuilder) -> RouteBuilder {
-    for (name, what) in MASTER_PARAMS {
-        r = r.query_param(name, false, what);
-    }
-    r
+/// The documented parameters a resource instance is rendered from
+/// (`yaml_apply_delete`), besides the cluster, `action` and the names.
+const WORKLOAD_PARAMS: [(&str, &str); 20] = [
+    (
+        "serviceaccount_name",
+        "Service account name (default <podcd_name>-serviceaccount)",
+    ),
+    (
+        "service_name",
+        "Service name (default <podcd_name>-service)",
+    ),
+    ("cpcid", "Compute center id (recorded in labels)"),
+    ("cluster_type", "Cluster type (kubernetes)"),
+    ("source_name", "Resource instance name"),
+    ("instance_type", "Instance type"),
+    ("source_replicasetnum", "Replicas"),
+    ("source_authuser", "Registry user"),
+    (
+        "source_authpasswd",
+        "Registry password (stored in a Secret, never echoed)",
+    ),
+    ("pod_imagepath", "Container image"),
+    (
+        "source_memrate",
+        "Memory limit (Kubernetes quantity, e.g. 4Gi)",
+    ),
+    ("source_cpurate", "CPU limit (cores or millicores)"),
+    ("source_gpu", "nvidia.com/gpu limit"),
+    (
+        "source_selflabel",
+        "Labels of the instance, key=value[,key=value]",
+    ),
+    (
+        "source_nodeselector",
+        "Node selector, key=value[,key=value]",
+    ),
+    (
+        "source_portmode",
+        "Port mapping mode: NodePort, ClusterIP, ...",
+    ),
+    (
+        "source_restartpolicy",
+        "Restart policy: Always, OnFailure, Never",
+    ),
+    ("source_apiport", "Service port inside the cluster"),
+    ("source_insideport", "Container port"),
+    (
+        "source_outsideport",
+        "NodePort outside the cluster (30000-32767)",
+    ),
+];
+
+/// `source_mountpath` and `source_storagelimits`: the instance's volume.
+const VOLUME_PARAMS: [(&str, &str); 2] = [
+    (
+        "source_mountpath",
+        "Mount path of the storage claim in the container",
+    ),
+    (
+        "source_storagelimits",
+        "Size of the storage claim (e.g. 100Gi)",
+    ),
+];
+
+fn with_master(r: RouteBuilder) -> RouteBuilder {
+    r.query_params(MASTER_PARAMS.iter())
 }
 
 /// A route taking the documented SSH parameters of the machine it provisions.
@@ -122,6 +187,7 @@ impl Plugin for Pcapi {
                     .query_param("namespace_name", true, "Namespace")
                     .query_param("podcd_name", true, "Workload name")
                     .query_param("source_podengine", false, "StatefulSet, Deployment, DaemonSet, CronJob, Job, Standalone")
+                    .query_params(WORKLOAD_PARAMS.iter().chain(VOLUME_PARAMS.iter()))
                     .deadline_ms(60_000)
                     .tag("pcapi"),
                 machine_route("new_cluster", "Install a Kubernetes control plane on a machine over SSH; data: join command and kubeconfig")

@@ -136,6 +136,17 @@ impl RouteBuilder {
         )
     }
 
+    /// Optional string query parameters, each a name and a description.
+    pub fn query_params<'a>(
+        mut self,
+        params: impl IntoIterator<Item = &'a (&'a str, &'a str)>,
+    ) -> Self {
+        for (name, description) in params {
+            self = self.query_param(name, false, description);
+        }
+        self
+    }
+
     /// A parameter anywhere (`query`, `header`, `path`, `cookie`) with a
     /// JSON Schema.
     pub fn param(
