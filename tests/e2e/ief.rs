@@ -516,3 +516,31 @@ async fn the_pod_list_takes_exactly_one_filter() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_cluster_is_the_documented_500() {
+    let e = env();
+    let Env { s, sim, token, .. } = e;
+    drop(sim);
+    let call = |method: reqwest::Method, tail: &str, body: Option<Value>| {
+        let mut r = s
+            .http
+            .request(method, s.url(&format!("/v3/{PROJECT}/edgemgr/{tail}")))
+            .header("x-auth-token", &token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    for (method, tail, body) in [
+        (reqwest::Method::GET, format!("pods?node_id={N1}"), None),
+        (reqwest::Method::POST, "deployments".to_string(), Some(example())),
+    ] {
+        let r = call(method.clone(), &tail, body).await.unwrap();
+        assert_eq!(r.status().as_u16(), 500, "{method} {tail}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error_code"], "IEF.100500", "{body}");
+        let msg = body["error_msg"].as_str().unwrap();
+        assert!(!msg.contains("127.0.0.1"), "no cluster detail leaks: {msg}");
+    }
+}

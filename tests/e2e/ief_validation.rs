@@ -128,6 +128,7 @@ fn cases() -> Vec<Case> {
         case("IEF.100005", "`tags[0].key`").set("/tags", json!([{"key": long(129), "value": "v"}])),
         case("IEF.100005", "`tags[0].value`").set("/tags", json!([{"key": "k", "value": long(257)}])),
         case("IEF.100005", "`tags[0].value`").set("/tags", json!([{"key": "k", "value": "a.b"}])),
+        case("IEF.100003", "`tags[0].value`").set("/tags", json!([{"key": "k", "value": ""}])),
         // 表5-6: deployment and template.
         case("IEF.100003", "`deployment`").del("/deployment"),
         case("IEF.100003", "`deployment.replicas`").del("/deployment/replicas"),
@@ -162,6 +163,8 @@ fn cases() -> Vec<Case> {
         case("IEF.100003", "weight").platinum().set(AFF, json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"podAffinityTerm": {"topologyKey": "zone"}}]}})),
         case("IEF.100003", "topologyKey").platinum().set(AFF, json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"app": "db"}}}]}})),
         case("IEF.100004", "matchLabels").platinum().set(AFF, json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"app": 1}}, "topologyKey": "zone"}]}})),
+        // A pod affinity term's label selector has no Gt/Lt (node affinity does).
+        case("IEF.100007", "labelSelector.matchExpressions[0].operator").platinum().set(AFF, json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchExpressions": [{"key": "n", "operator": "Gt", "values": ["1"]}]}, "topologyKey": "zone"}]}})),
         case("IEF.100005", "namespaces[0]").platinum().set(AFF, json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"namespaces": ["Bad_NS"], "topologyKey": "zone"}]}})),
         // 表22: containers.
         case("IEF.100005", "containers[0].name").set(&format!("{C}/name"), json!("Bad_Name")),
@@ -210,6 +213,7 @@ fn cases() -> Vec<Case> {
         case("IEF.100008", "ports[0].host_port").set(&port0, json!([{"container_port": 80}])),
         case("IEF.100011", "ports[0].host_port_range").set(&port0, json!([{"container_port": 80, "host_port_range": {"min_port": 8000, "max_port": 8100}}])),
         case("IEF.100010", "host_port_range.max_port").platinum().set(&port0, json!([{"container_port": 80, "host_port_range": {"min_port": 8100, "max_port": 8000}}])),
+        case("IEF.100006", "host_port_range.max_port").platinum().set(&port0, json!([{"container_port": 80, "host_port_range": {"min_port": 8000, "max_port": 70000}}])),
         case("IEF.100006", "host_port_range.min_port").platinum().set(&port0, json!([{"container_port": 80, "host_port_range": {"min_port": 0, "max_port": 8000}}])),
         case("IEF.100005", "ports[0].host_ip").set(&port0, json!([{"container_port": 80, "host_port": 80, "host_ip": "999.1.1.1"}])),
         case("IEF.100010", "ports[0].host_port").set(&format!("{CFG}/host_network"), json!(true)).set(&port0, json!([{"container_port": 80, "host_port": 8080}])),
@@ -227,6 +231,7 @@ fn cases() -> Vec<Case> {
         case("IEF.100005", "liveness_probe.http_get.host").set(&probe, json!({"http_get": {"path": "/", "port": 80, "host": "a b"}})),
         // 表33: volumes.
         case("IEF.100005", "volumes[0].name").set(&vols, json!([{"name": "Log", "type": "hostPath", "source": "/var", "destination": "/data"}])),
+        case("IEF.100005", "volumes[0].name").set(&vols, json!([{"name": long(64), "type": "hostPath", "source": "/var", "destination": "/data"}])),
         case("IEF.100007", "volumes[0].type").set(&vols, json!([{"name": "v", "type": "nfs", "source": "/var", "destination": "/data"}])),
         case("IEF.100005", "volumes[0].source").set(&vols, hp("var/log")),
         case("IEF.100005", "volumes[0].source").set(&vols, hp("/var/log file")),
@@ -242,6 +247,7 @@ fn cases() -> Vec<Case> {
         // 表34: annotations.
         case("IEF.100007", "annotations.ring_controller").set("/deployment/annotations", json!({"ring_controller": "ascend-910"})),
         case("IEF.100012", "annotations.autonomy_edge_selector").set("/deployment/annotations", json!({"autonomy_edge_selector": "no-such-group"})),
+        case("IEF.100005", "annotations.autonomy_edge_selector").set("/deployment/annotations", json!({"autonomy_edge_selector": "bad group!"})),
         // 表2: the header.
         case("IEF.100011", "ief-instance-id").set("/__header", json!("bad id!")),
     ]

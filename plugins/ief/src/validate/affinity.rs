@@ -5,8 +5,12 @@
 //!
 //! - `key`: required, a Kubernetes label key;
 //! - `operator`: `In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt`, `Lt`;
+//!   `Gt`/`Lt` only in node affinity, because a pod affinity term's label
+//!   selector is a Kubernetes `LabelSelector`, which has no such operators
+//!   (a cluster would refuse the deployment; we refuse the request);
 //! - `values`: non-empty for `In`/`NotIn`, empty for `Exists`/
-//!   `DoesNotExist`, a single integer for `Gt`/`Lt`;
+//!   `DoesNotExist`, a single integer for `Gt`/`Lt` (negative ones too;
+//!   other values are Kubernetes label values);
 //! - `weight`: 1-100; `topologyKey`: required.
 //!
 //! The caller has already checked that the request is platinum (the
@@ -20,6 +24,8 @@ use super::{
 use crate::error::{IefError, IefResult, INCONSISTENT, MISSING};
 
 pub const OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
+/// The operators of a label selector (pod affinity terms).
+const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist"];
 
 const PREFERRED: &str = "preferredDuringSchedulingIgnoredDuringExecution";
 const REQUIRED: &str = "requiredDuringSchedulingIgnoredDuringExecution";
@@ -33,16 +39,16 @@ fn label_key(key: &str, path: &str) -> IefResult<()> {
     })
 }
 
-/// One MatchExpression (表21).
-pub fn expression(e: &Obj, path: &str) -> IefResult<()> {
+/// One MatchExpression (表21) whose operator is one of `operators`.
+fn expression(e: &Obj, path: &str, operators: &[&str]) -> IefResult<()> {
     let key = req_str(e, "key", path)?;
     label_key(key, &join(path, "key"))?;
     let op = req_str(e, "operator", path)?;
-    if !OPERATORS.contains(&op) {
+    if !operators.contains(&op) {
         return Err(IefError::not_allowed(
             &join(path, "operator"),
             op,
-            OPERATORS,
+            operators,
         ));
     }
     let vpath = join(path, "values");
@@ -59,6 +65,7 @@ pub fn expression(e: &Obj, path: &str) -> IefResult<()> {
         "Gt" | "Lt" if values.len() != 1 || values.iter().any(|v| v.parse::<i64>().is_err()) => {
             return Err(wrong("hold exactly one integer"))
         }
+        "Gt" | "Lt" => return Ok(()),
         _ => {}
     }
     for (i, v) in values.iter().enumerate() {
@@ -72,7 +79,7 @@ pub fn expression(e: &Obj, path: &str) -> IefResult<()> {
     Ok(())
 }
 
-fn expressions(o: &Obj, path: &str, required: bool) -> IefResult<()> {
+fn expressions(o: &Obj, path: &str, required: bool, operators: &[&str]) -> IefResult<()> {
     let Some(items) = opt_arr(o, "matchExpressions", path)? else {
         if required {
             return Err(IefError::missing(&join(path, "matchExpressions")));
@@ -85,7 +92,7 @@ fn expressions(o: &Obj, path: &str, required: bool) -> IefResult<()> {
     }
     for (i, e) in items.iter().enumerate() {
         let p = index(&apath, i);
-        expression(as_obj(e, &p)?, &p)?;
+        expression(as_obj(e, &p)?, &p, operators)?;
     }
     Ok(())
 }
@@ -103,7 +110,7 @@ fn node_affinity(n: &Obj, path: &str) -> IefResult<()> {
             let t = as_obj(t, &p)?;
             weight(t, &p)?;
             let pref = req_obj(t, "preference", &p)?;
-            expressions(pref, &join(&p, "preference"), true)?;
+            expressions(pref, &join(&p, "preference"), true, OPERATORS)?;
         }
     }
     if let Some(req) = opt_obj(n, REQUIRED, path)? {
@@ -114,7 +121,7 @@ fn node_affinity(n: &Obj, path: &str) -> IefResult<()> {
         let tpath = join(&rpath, "nodeSelectorTerms");
         for (i, t) in terms.iter().enumerate() {
             let p = index(&tpath, i);
-            expressions(as_obj(t, &p)?, &p, true)?;
+            expressions(as_obj(t, &p)?, &p, true, OPERATORS)?;
         }
     }
     Ok(())
@@ -125,7 +132,7 @@ fn label_selector(o: &Obj, path: &str) -> IefResult<()> {
         return Ok(());
     };
     let spath = join(path, "labelSelector");
-    expressions(sel, &spath, false)?;
+    expressions(sel, &spath, false, SELECTOR_OPERATORS)?;
     if let Some(labels) = opt_obj(sel, "matchLabels", &spath)? {
         let lpath = join(&spath, "matchLabels");
         for (k, v) in labels {
@@ -208,34 +215,28 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
+    fn node_expr(v: serde_json::Value) -> IefResult<()> {
+        expression(&obj(v), "e", OPERATORS)
+    }
+
+    #[test]
+    fn label_selectors_have_no_numeric_operators() {
+        let e = json!({"key": "n", "operator": "Gt", "values": ["1"]});
+        assert!(node_expr(e.clone()).is_ok());
+        let err = expression(&obj(e), "e", SELECTOR_OPERATORS).unwrap_err();
+        assert_eq!(err.code, crate::error::NOT_ALLOWED);
+        // A negative integer is a valid Gt/Lt value.
+        assert!(node_expr(json!({"key": "n", "operator": "Lt", "values": ["-1"]})).is_ok());
+    }
+
     #[test]
     fn expressions_follow_their_operator() {
-        assert!(expression(
-            &obj(json!({"key": "zone", "operator": "In", "values": ["a"]})),
-            "e"
-        )
-        .is_ok());
-        assert!(expression(
-            &obj(json!({"key": "zone", "operator": "In", "values": []})),
-            "e"
-        )
-        .is_err());
-        assert!(expression(
-            &obj(json!({"key": "zone", "operator": "Exists", "values": ["a"]})),
-            "e"
-        )
-        .is_err());
-        assert!(expression(
-            &obj(json!({"key": "n", "operator": "Gt", "values": ["1", "2"]})),
-            "e"
-        )
-        .is_err());
-        assert!(expression(
-            &obj(json!({"key": "n", "operator": "Gt", "values": ["x"]})),
-            "e"
-        )
-        .is_err());
-        assert!(expression(&obj(json!({"key": "n", "operator": "Near"})), "e").is_err());
+        assert!(node_expr(json!({"key": "zone", "operator": "In", "values": ["a"]})).is_ok());
+        assert!(node_expr(json!({"key": "zone", "operator": "In", "values": []})).is_err());
+        assert!(node_expr(json!({"key": "zone", "operator": "Exists", "values": ["a"]})).is_err());
+        assert!(node_expr(json!({"key": "n", "operator": "Gt", "values": ["1", "2"]})).is_err());
+        assert!(node_expr(json!({"key": "n", "operator": "Gt", "values": ["x"]})).is_err());
+        assert!(node_expr(json!({"key": "n", "operator": "Near"})).is_err());
     }
 
     #[test]
