@@ -534,7 +534,11 @@ async fn an_unreachable_cluster_is_the_documented_500() {
     };
     for (method, tail, body) in [
         (reqwest::Method::GET, format!("pods?node_id={N1}"), None),
-        (reqwest::Method::POST, "deployments".to_string(), Some(example())),
+        (
+            reqwest::Method::POST,
+            "deployments".to_string(),
+            Some(example()),
+        ),
     ] {
         let r = call(method.clone(), &tail, body).await.unwrap();
         assert_eq!(r.status().as_u16(), 500, "{method} {tail}");
