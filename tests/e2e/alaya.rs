@@ -493,18 +493,20 @@ async fn an_unreachable_cluster_is_the_documented_500() {
     let e = env();
     let Env { s, sim, key, .. } = e;
     drop(sim);
-    let r = s
-        .http
-        .get(s.url(&format!("/v1/training/instance/{TASK}/{MASTER}/basic")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 500);
-    assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({"status": 500, "message": "Internal Server Error", "data": {}})
-    );
+    for tail in ["basic", "open-port/list"] {
+        let r = s
+            .http
+            .get(s.url(&format!("/v1/training/instance/{TASK}/{MASTER}/{tail}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 500, "{tail}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"status": 500, "message": "Internal Server Error", "data": {}})
+        );
+    }
     // The details are in the log, not in the answer.
     assert!(s.log_text().contains("alaya: failed"));
 }

@@ -99,6 +99,7 @@ async fn configs_cascade_into_the_cluster() {
     assert_eq!(row["source_apiport"], 6035);
     assert_eq!(row["source_authpasswd"], "******");
     assert_eq!(row["podcd_name"], sts.as_str());
+    assert_eq!(row["row_num_"], 1);
 
     // Update: two replicas and a larger limit reach the StatefulSet.
     let mut upd = example(&l.cid);

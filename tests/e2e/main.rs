@@ -27,6 +27,7 @@ mod kboss_widgets;
 mod machine;
 mod ops;
 mod pcapi;
+mod pcapi_accommodate;
 mod provision;
 mod provision_async;
 mod routing;

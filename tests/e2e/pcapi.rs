@@ -10,14 +10,14 @@ use crate::common::*;
 
 const BASE: &str = "/pcapi/api/v1/cluster/common";
 
-struct Env {
-    s: Server,
-    sim: SimCluster,
+pub(crate) struct Env {
+    pub(crate) s: Server,
+    pub(crate) sim: SimCluster,
     user: String,
     pass: String,
 }
 
-fn env() -> Env {
+pub(crate) fn env() -> Env {
     let sim = SimCluster::start(
         ClusterSpec::new("pc")
             .node(
@@ -45,7 +45,12 @@ fn env() -> Env {
 }
 
 impl Env {
-    async fn call(&self, method: &str, op: &str, params: &[(&str, &str)]) -> (u16, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        op: &str,
+        params: &[(&str, &str)],
+    ) -> (u16, Value) {
         let kc = self.sim.kubeconfig_yaml();
         let mut form: Vec<(&str, &str)> = vec![("kubeconfig", kc.as_str())];
         form.extend_from_slice(params);
@@ -537,146 +542,4 @@ async fn pcapi_needs_basic_credentials_and_a_known_master() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert!(body["info"].as_str().unwrap().contains("`host`"), "{body}");
-}
-
-fn gpu_cluster() -> SimCluster {
-    SimCluster::start(
-        ClusterSpec::new("cap")
-            .node(NodeSpec::control_plane("master"))
-            .node(NodeSpec::new("cpu-a").cpu("8").memory("16Gi"))
-            .node(
-                NodeSpec::new("cpu-b")
-                    .cpu("8")
-                    .memory("16Gi")
-                    .label("kyy-gpu", "false"),
-            )
-            .node(
-                NodeSpec::new("gpu-a")
-                    .cpu("16")
-                    .memory("64Gi")
-                    .gpus(2, "RTX4090-24G")
-                    .label("kyy-gpu", "true"),
-            ),
-    )
-    .unwrap()
-}
-
-async fn accommodate(e: &Env, resources: Value, explain: bool) -> (u16, Value) {
-    let text = resources.to_string();
-    let mut p = vec![("resources", text.as_str())];
-    if explain {
-        p.push(("explain", "true"));
-    }
-    e.call("GET", "determine_accommodat", &p).await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn determine_accommodat_answers_the_unplaceable_ids() {
-    let mut e = env();
-    e.sim = gpu_cluster();
-    let products = json!([
-        {"id": "fits", "cpu": "4", "memory": "8Gi"},
-        {"id": "too-big-for-one-node", "cpu": "12", "memory": "24Gi"},
-        {"id": "no-such-gpu", "cpu": "2", "memory": "4Gi", "gpu": 1, "gpu_model": "A100-80G"},
-        {"id": "gpu-ok", "cpu": "2", "memory": "4Gi", "gpu": 1, "gpu_model": "RTX4090-24G"},
-        {"id": "label-only", "cpu": "1", "memory": "1Gi", "labels": {"kyy-gpu": "maybe"}},
-        {"id": "millicores", "cpu": "500m", "memory": "512Mi", "labels": {"kyy-gpu": "false"}}
-    ]);
-    // 20 cores: the cluster's total (8 + 8 + 16) would hold it, no single node does.
-    let products = {
-        let mut p = products;
-        p[1]["cpu"] = json!("20");
-        p
-    };
-    let (status, body) = accommodate(&e, products.clone(), false).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        json!(["too-big-for-one-node", "no-such-gpu", "label-only"])
-    );
-
-    // A cordoned node is ignored: cordon the only GPU node.
-    e.sim
-        .patch_merge(
-            "v1",
-            "Node",
-            None,
-            "gpu-a",
-            &json!({"spec": {"unschedulable": true}}),
-        )
-        .unwrap();
-    let (_, body) = accommodate(
-        &e,
-        json!([{"id": "gpu-ok", "gpu": 1, "gpu_model": "RTX4090-24G"}]),
-        false,
-    )
-    .await;
-    assert_eq!(body, json!(["gpu-ok"]));
-    e.sim
-        .patch_merge(
-            "v1",
-            "Node",
-            None,
-            "gpu-a",
-            &json!({"spec": {"unschedulable": false}}),
-        )
-        .unwrap();
-
-    // Nodes filling up change the answer: take both GPUs.
-    let (_, body) = accommodate(
-        &e,
-        json!([{"id": "gpu-ok", "gpu": 2, "gpu_model": "RTX4090-24G"}]),
-        false,
-    )
-    .await;
-    assert_eq!(body, json!([]));
-    e.sim
-        .create(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "trainer", "namespace": "default"},
-            "spec": {"containers": [{"name": "c", "image": "x", "resources": {
-                "requests": {"nvidia.com/gpu": "1", "cpu": "1"}, "limits": {"nvidia.com/gpu": "1"}}}]}}))
-        .unwrap();
-    assert!(e.sim.wait_until(Duration::from_secs(10), |c| {
-        c.get("v1", "Pod", Some("default"), "trainer")
-            .is_some_and(|p| p["spec"]["nodeName"] == "gpu-a")
-    }));
-    let (_, body) = accommodate(
-        &e,
-        json!([{"id": "gpu-ok", "gpu": 2, "gpu_model": "RTX4090-24G"}]),
-        false,
-    )
-    .await;
-    assert_eq!(body, json!(["gpu-ok"]));
-
-    // The explanation names every node's shortfall, and which are hopeless.
-    let (status, body) = accommodate(&e, json!([{"id": "big", "cpu": "20"}]), true).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["unplaceable"], json!(["big"]));
-    let why = body["data"]["products"][0]["shortfalls"]
-        .as_array()
-        .unwrap();
-    let gpu_cpu = why
-        .iter()
-        .find(|s| s["node"] == "gpu-a" && s["reason"] == "cpu")
-        .unwrap();
-    assert_eq!(gpu_cpu["unresolvable"], true);
-    assert_eq!(gpu_cpu["requested"], "20000");
-    assert!(
-        why.iter()
-            .any(|s| s["node"] == "master" && s["reason"] == "taint"),
-        "{why:?}"
-    );
-
-    // Bad products: 400 naming the field.
-    for bad in [
-        json!({"id": "x"}),
-        json!([{"cpu": "1"}]),
-        json!([{"id": "x", "memory": "lots"}]),
-    ] {
-        let (status, body) = accommodate(&e, bad, false).await;
-        assert_eq!(status, 400, "{body}");
-        assert!(
-            body["info"].as_str().unwrap().contains("resources"),
-            "{body}"
-        );
-    }
 }
