@@ -204,21 +204,18 @@ impl Server {
     }
 
     pub async fn get_admin(&self, path: &str) -> (u16, serde_json::Value) {
-        let r = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+        self.admin(reqwest::Method::GET, path).await
     }
 
     pub async fn admin_delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.admin(reqwest::Method::DELETE, path).await
+    }
+
+    /// A bodiless admin API call with the admin token.
+    async fn admin(&self, method: reqwest::Method, path: &str) -> (u16, serde_json::Value) {
         let r = self
             .http
-            .delete(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(ADMIN)
             .send()
             .await
