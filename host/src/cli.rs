@@ -130,6 +130,21 @@ enum KeysCommand {
         #[arg(long)]
         project: Option<String>,
     },
+    /// List keys (ids, organisations, schemes, projects, dates; no secrets).
+    List {
+        #[arg(long, default_value = "computehub-data")]
+        data_dir: PathBuf,
+        /// Only this organisation's keys.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revoke a key by id (the key id of a Bearer/X-Auth-Token credential
+    /// `chk.<id>.<secret>`, the user of a Basic one, the AK of an AK/SK pair).
+    Revoke {
+        #[arg(long, default_value = "computehub-data")]
+        data_dir: PathBuf,
+        key_id: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -235,6 +250,37 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             println!("{}", cred.credential);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::List { data_dir, org },
+        } => {
+            let store = Store::open(&data_dir)?;
+            for k in auth::list_keys(&store, org.as_deref())? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.organisation,
+                    k.scheme,
+                    k.project.as_deref().unwrap_or("-"),
+                    k.created_at,
+                    k.revoked_at
+                        .as_deref()
+                        .map_or("active".into(), |t| format!("revoked {t}")),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { data_dir, key_id },
+        } => {
+            let store = Store::open(&data_dir)?;
+            if auth::revoke_key(&store, &key_id)? {
+                println!("revoked key {key_id}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("no active key `{key_id}`");
+                Ok(ExitCode::FAILURE)
+            }
         }
         Command::Clusters {
             command:

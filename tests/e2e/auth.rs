@@ -161,3 +161,83 @@ fn keys_create_prints_the_credential_alone_on_its_last_line() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// `computehub keys <args> --data-dir <server's>`: exit success and stdout.
+fn keys_cli(s: &Server, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(BIN)
+        .arg("keys")
+        .args(args)
+        .arg("--data-dir")
+        .arg(s.data())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_are_listed_without_secrets_and_revoked_at_once() {
+    let s = Server::start();
+    let bearer = s.key("acme", "bearer");
+    let basic = s.key("acme", "basic");
+    let other = s.key("globex", "bearer");
+    let whoami = |cred: &str| {
+        let r = s.http.get(s.url("/fixtures/whoami")).bearer_auth(cred);
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(whoami(&bearer).await, 200);
+    let bearer_id = bearer.split('.').nth(1).unwrap().to_string();
+    let (basic_id, basic_secret) = basic.split_once(':').unwrap();
+
+    // Listed by organisation, never with a secret.
+    let (status, body) = s.get_admin("/admin/keys?org=acme").await;
+    assert_eq!(status, 200, "{body}");
+    let keys = body["keys"].as_array().unwrap();
+    let ids: Vec<&str> = keys.iter().map(|k| k["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{body}");
+    assert!(
+        ids.contains(&bearer_id.as_str()) && ids.contains(&basic_id),
+        "{body}"
+    );
+    assert!(keys
+        .iter()
+        .all(|k| k["organisation"] == "acme" && k["revoked_at"].is_null()));
+    let text = body.to_string();
+    assert!(!text.contains(bearer.rsplit('.').next().unwrap()) && !text.contains(basic_secret));
+    let (_, all) = s.get_admin("/admin/keys").await;
+    assert_eq!(all["keys"].as_array().unwrap().len(), 3);
+    let (status, _) = s.get("/admin/keys").await;
+    assert_eq!(status, 401);
+
+    // Revoked through the admin API: refused from the next request on.
+    let (status, body) = s.admin_delete(&format!("/admin/keys/{bearer_id}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revoked"], true);
+    assert_eq!(whoami(&bearer).await, 401);
+    assert_eq!(whoami(&other).await, 200, "other keys keep working");
+    let (status, _) = s.admin_delete(&format!("/admin/keys/{bearer_id}")).await;
+    assert_eq!(status, 404);
+
+    // Revoked with the CLI while the server runs.
+    let (ok, out) = keys_cli(&s, &["list", "--org", "acme"]);
+    assert!(ok);
+    assert!(
+        out.contains(&format!("{bearer_id}\tacme\tbearer")) && out.contains("revoked "),
+        "{out}"
+    );
+    assert!(!out.contains(basic_secret));
+    let basic_call = || {
+        s.http
+            .get(s.url("/fixtures/basic"))
+            .basic_auth(basic_id, Some(basic_secret))
+            .send()
+    };
+    assert_eq!(basic_call().await.unwrap().status(), 200);
+    let (ok, out) = keys_cli(&s, &["revoke", basic_id]);
+    assert!(ok, "{out}");
+    assert_eq!(basic_call().await.unwrap().status(), 401);
+    let (ok, _) = keys_cli(&s, &["revoke", basic_id]);
+    assert!(!ok, "a revoked key cannot be revoked twice");
+}

@@ -6,7 +6,9 @@
 //! (Huawei's shape: a 20-character access key id, a 40-character secret); a
 //! signature check needs the SK itself, so it is also kept sealed and opened
 //! only by [`super::aksk`]. A key may be bound to a project (IEF): it is then
-//! accepted only on paths of that `project_id`.
+//! accepted only on paths of that `project_id`. Keys are listed without any
+//! secret and revoked by id (a revoked key fails like an unknown one, and a
+//! revoked AK/SK pair's sealed SK is erased).
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -113,6 +115,48 @@ pub fn create_project_key(
         credential,
         project: project.map(str::to_string),
     })
+}
+
+/// A key as listed: never its secret.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub organisation: String,
+    pub scheme: String,
+    pub project: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// The keys of one organisation, or of all, oldest first.
+pub fn list_keys(store: &Store, org: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn.prepare(
+        "SELECT id, org_id, scheme, project_id, created_at, revoked_at FROM api_keys
+         WHERE ?1 IS NULL OR org_id = ?1 ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([org], |r| {
+        Ok(KeyInfo {
+            id: r.get(0)?,
+            organisation: r.get(1)?,
+            scheme: r.get(2)?,
+            project: r.get(3)?,
+            created_at: r.get(4)?,
+            revoked_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Revoke a key: from now on it fails like an unknown one. False when no
+/// active key has this id.
+pub fn revoke_key(store: &Store, key_id: &str) -> Result<bool, StoreError> {
+    let n = store.conn().execute(
+        "UPDATE api_keys SET revoked_at = ?2, secret_sealed = NULL
+         WHERE id = ?1 AND revoked_at IS NULL",
+        rusqlite::params![key_id, now()],
+    )?;
+    Ok(n > 0)
 }
 
 /// An AK/SK pair: the SK is hashed like every secret and also sealed, since

@@ -12,7 +12,9 @@ pub mod debug;
 mod keys;
 
 pub use admin::AdminToken;
-pub use keys::{create_key, create_project_key, validate_project, Credential};
+pub use keys::{
+    create_key, create_project_key, list_keys, revoke_key, validate_project, Credential, KeyInfo,
+};
 
 use base64::Engine as _;
 use http::HeaderMap;

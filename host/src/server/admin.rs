@@ -3,7 +3,9 @@
 //! body), `POST /admin/plugins/{id}/rollback`; and the SSH host keys pinned
 //! on first use: `GET /admin/ssh-host-keys[?org=ORG]`,
 //! `DELETE /admin/ssh-host-keys/{org}/{target}` (a reinstalled machine
-//! presents a new key, which stays refused until its pin is removed).
+//! presents a new key, which stays refused until its pin is removed); and
+//! API keys: `GET /admin/keys[?org=ORG]` (no secrets), `DELETE
+//! /admin/keys/{id}` (revoke).
 
 use std::sync::LazyLock;
 
@@ -14,6 +16,7 @@ use serde_json::json;
 
 use super::reply::{self, Body};
 use super::{App, MAX_UPLOAD};
+use crate::auth;
 use crate::capabilities::ssh::pins;
 use crate::registry::{router::method_name, InstallError, PluginEntry};
 use crate::runtime::{LoadError, Role};
@@ -25,6 +28,8 @@ enum Op {
     Rollback,
     HostKeys,
     HostKey,
+    Keys,
+    Key,
 }
 
 static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
@@ -35,6 +40,8 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
         ("/admin/plugins/{id}/rollback", Op::Rollback),
         ("/admin/ssh-host-keys", Op::HostKeys),
         ("/admin/ssh-host-keys/{org}/{target}", Op::HostKey),
+        ("/admin/keys", Op::Keys),
+        ("/admin/keys/{id}", Op::Key),
     ] {
         // Static, distinct templates: insertion cannot fail.
         let _ = r.insert(path, op);
@@ -143,6 +150,8 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             forget_host_key(app, &org, &target),
             "/admin/ssh-host-keys/{org}/{target}".into(),
         ),
+        (Op::Keys, Method::GET) => (keys(app, req.uri().query()), "/admin/keys".into()),
+        (Op::Key, Method::DELETE) => (revoke(app, &id), "/admin/keys/{id}".into()),
         (_, m) => (
             error(405, &format!("method {m} is not allowed on {path}")),
             "/admin".into(),
@@ -193,13 +202,44 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
     }
 }
 
-/// `GET /admin/ssh-host-keys[?org=ORG]`: the pinned host keys.
-fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
-    let org = query.and_then(|q| {
+/// The `org` query parameter of the admin lists.
+fn org_param(query: Option<&str>) -> Option<String> {
+    query.and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "org")
             .map(|(_, v)| v.into_owned())
-    });
+    })
+}
+
+/// `GET /admin/keys[?org=ORG]`: the API keys, without secrets.
+fn keys(app: &App, query: Option<&str>) -> Response<Body> {
+    match auth::list_keys(&app.store, org_param(query).as_deref()) {
+        Ok(list) => reply::json(200, &json!({ "keys": list })),
+        Err(e) => {
+            tracing::error!(error = %e, "listing api keys failed");
+            error(500, "the store could not list the keys")
+        }
+    }
+}
+
+/// `DELETE /admin/keys/{id}`: revoke a key.
+fn revoke(app: &App, id: &str) -> Response<Body> {
+    match auth::revoke_key(&app.store, id) {
+        Ok(true) => {
+            tracing::info!(key_id = id, "api key revoked by the admin API");
+            reply::json(200, &json!({ "id": id, "revoked": true }))
+        }
+        Ok(false) => error(404, &format!("no active key `{id}`")),
+        Err(e) => {
+            tracing::error!(error = %e, "revoking an api key failed");
+            error(500, "the store could not revoke the key")
+        }
+    }
+}
+
+/// `GET /admin/ssh-host-keys[?org=ORG]`: the pinned host keys.
+fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
+    let org = org_param(query);
     match pins::list(&app.store, org.as_deref()) {
         Ok(list) => reply::json(200, &json!({ "host_keys": list })),
         Err(e) => {
