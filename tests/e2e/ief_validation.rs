@@ -161,6 +161,8 @@ fn cases() -> Vec<Case> {
         case("IEF.100006", "weight").platinum().set(AFF, json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 0, "preference": {"matchExpressions": [{"key": "z", "operator": "Exists"}]}}]}})),
         case("IEF.100006", "weight").platinum().set(AFF, json!({"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 101, "podAffinityTerm": {"topologyKey": "zone"}}]}})),
         case("IEF.100003", "weight").platinum().set(AFF, json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"podAffinityTerm": {"topologyKey": "zone"}}]}})),
+        case("IEF.100003", "preference").platinum().set(AFF, json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5}]}})),
+        case("IEF.100003", "podAffinityTerm").platinum().set(AFF, json!({"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5}]}})),
         case("IEF.100003", "topologyKey").platinum().set(AFF, json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"app": "db"}}}]}})),
         case("IEF.100004", "matchLabels").platinum().set(AFF, json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"app": 1}}, "topologyKey": "zone"}]}})),
         // A pod affinity term's label selector has no Gt/Lt (node affinity does).

@@ -202,6 +202,13 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
     }
 }
 
+/// A store failure: the details go to the log, the client gets a 500 saying
+/// what failed.
+fn store_failed(what: &str, e: crate::store::StoreError) -> Response<Body> {
+    tracing::error!(error = %e, "{what} failed");
+    error(500, &format!("the store failed while {what}"))
+}
+
 /// The `org` query parameter of the admin lists.
 fn org_param(query: Option<&str>) -> Option<String> {
     query.and_then(|q| {
@@ -215,10 +222,7 @@ fn org_param(query: Option<&str>) -> Option<String> {
 fn keys(app: &App, query: Option<&str>) -> Response<Body> {
     match auth::list_keys(&app.store, org_param(query).as_deref()) {
         Ok(list) => reply::json(200, &json!({ "keys": list })),
-        Err(e) => {
-            tracing::error!(error = %e, "listing api keys failed");
-            error(500, "the store could not list the keys")
-        }
+        Err(e) => store_failed("listing api keys", e),
     }
 }
 
@@ -230,22 +234,15 @@ fn revoke(app: &App, id: &str) -> Response<Body> {
             reply::json(200, &json!({ "id": id, "revoked": true }))
         }
         Ok(false) => error(404, &format!("no active key `{id}`")),
-        Err(e) => {
-            tracing::error!(error = %e, "revoking an api key failed");
-            error(500, "the store could not revoke the key")
-        }
+        Err(e) => store_failed("revoking an api key", e),
     }
 }
 
 /// `GET /admin/ssh-host-keys[?org=ORG]`: the pinned host keys.
 fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
-    let org = org_param(query);
-    match pins::list(&app.store, org.as_deref()) {
+    match pins::list(&app.store, org_param(query).as_deref()) {
         Ok(list) => reply::json(200, &json!({ "host_keys": list })),
-        Err(e) => {
-            tracing::error!(error = %e, "listing ssh host keys failed");
-            error(500, "the store could not list the host keys")
-        }
+        Err(e) => store_failed("listing ssh host keys", e),
     }
 }
 
@@ -264,9 +261,6 @@ fn forget_host_key(app: &App, org: &str, target: &str) -> Response<Body> {
             404,
             &format!("no host key is pinned for `{target}` in organisation `{org}`"),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "removing an ssh host key pin failed");
-            error(500, "the store could not remove the pin")
-        }
+        Err(e) => store_failed("removing an ssh host key pin", e),
     }
 }

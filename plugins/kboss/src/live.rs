@@ -281,20 +281,8 @@ fn pod_row(pod: &Json, metrics: &PodMetrics) -> Json {
         "pod_memory_limit": memory_text(pod_limit(pod, "memory", false)),
         "pod_gpu_limit": gpu.to_string(),
         // In the document's field table (`[string]`), not in its example.
-        "pod_readiness_gates": readiness_gates(pod),
+        "pod_readiness_gates": kubectl::readiness_gates(pod),
     })
-}
-
-/// The condition types of the pod's readiness gates (`[]` when none).
-fn readiness_gates(pod: &Json) -> Vec<&str> {
-    pod.at("/spec/readinessGates")
-        .and_then(Json::as_array)
-        .map(|g| {
-            g.iter()
-                .filter_map(|x| x["conditionType"].as_str())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// At most three decimals, without trailing zeros: `0.004`, `2.539`, `1`.

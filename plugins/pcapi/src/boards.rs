@@ -55,16 +55,7 @@ const POD_ROW_FIELDS: &[&str] = &[
 
 pub fn pod_row(p: &Value) -> Value {
     let s = |ptr: &str| p.at(ptr).and_then(Value::as_str);
-    let gates = p
-        .at("/spec/readinessGates")
-        .and_then(Value::as_array)
-        .filter(|g| !g.is_empty())
-        .map(|g| {
-            g.iter()
-                .filter_map(|x| x["conditionType"].as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        });
+    let gates = kubectl::readiness_gates(p).join(",");
     json!({
         "pod_namespace": s("/metadata/namespace").unwrap_or("default"),
         "pod_name": s("/metadata/name").unwrap_or(""),
@@ -75,7 +66,7 @@ pub fn pod_row(p: &Value) -> Value {
         "pod_ip": or_none(s("/status/podIP")),
         "pod_node": or_none(s("/spec/nodeName")),
         "pod_nominated_node": or_none(s("/status/nominatedNodeName")),
-        "pod_readiness_gates": or_none(gates.as_deref()),
+        "pod_readiness_gates": or_none(Some(&gates)),
     })
 }
 

@@ -52,7 +52,7 @@ const MASTER_PARAMS: &[(&str, &str)] = &[
 
 /// The documented parameters a resource instance is rendered from
 /// (`yaml_apply_delete`), besides the cluster, `action` and the names.
-const WORKLOAD_PARAMS: [(&str, &str); 20] = [
+const WORKLOAD_PARAMS: [(&str, &str); 22] = [
     (
         "serviceaccount_name",
         "Service account name (default <podcd_name>-serviceaccount)",
@@ -100,10 +100,6 @@ const WORKLOAD_PARAMS: [(&str, &str); 20] = [
         "source_outsideport",
         "NodePort outside the cluster (30000-32767)",
     ),
-];
-
-/// `source_mountpath` and `source_storagelimits`: the instance's volume.
-const VOLUME_PARAMS: [(&str, &str); 2] = [
     (
         "source_mountpath",
         "Mount path of the storage claim in the container",
@@ -187,7 +183,7 @@ impl Plugin for Pcapi {
                     .query_param("namespace_name", true, "Namespace")
                     .query_param("podcd_name", true, "Workload name")
                     .query_param("source_podengine", false, "StatefulSet, Deployment, DaemonSet, CronJob, Job, Standalone")
-                    .query_params(WORKLOAD_PARAMS.iter().chain(VOLUME_PARAMS.iter()))
+                    .query_params(WORKLOAD_PARAMS.iter())
                     .deadline_ms(60_000)
                     .tag("pcapi"),
                 machine_route("new_cluster", "Install a Kubernetes control plane on a machine over SSH; data: join command and kubeconfig")

@@ -209,6 +209,19 @@ pub fn pod_status(pod: &Value) -> String {
     reason
 }
 
+/// The READINESS GATES of a pod: its gates' condition types (empty when
+/// none; kubectl joins them with `,` and shows `<none>`).
+pub fn readiness_gates(pod: &Value) -> Vec<&str> {
+    pod.at("/spec/readinessGates")
+        .and_then(Value::as_array)
+        .map(|g| {
+            g.iter()
+                .filter_map(|x| x["conditionType"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A value or kubectl's `<none>`.
 pub fn or_none(v: Option<&str>) -> String {
     v.filter(|s| !s.is_empty()).unwrap_or("<none>").to_string()
@@ -266,6 +279,14 @@ pub fn node_address<'a>(node: &'a Value, kind: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn readiness_gates_are_their_condition_types() {
+        let pod = serde_json::json!({"spec": {"readinessGates": [
+            {"conditionType": "example.com/lb"}, {"conditionType": "example.com/db"}]}});
+        assert_eq!(readiness_gates(&pod), ["example.com/lb", "example.com/db"]);
+        assert!(readiness_gates(&serde_json::json!({"spec": {}})).is_empty());
+    }
 
     #[test]
     fn kubectl_durations() {
