@@ -15,6 +15,10 @@
 //!
 //! Run: `cargo bench --bench kboss` (release build). The server and the load
 //! generator share this process and the machine's cores.
+//!
+//! For profiling, `COMPUTEHUB_BENCH_QUOTES_ONLY=1` seeds only the small
+//! center and runs only the quote load; `measuring` goes to stderr when the
+//! measured part starts, so `perf record -p` can attach then.
 
 use std::time::{Duration, Instant};
 
@@ -329,14 +333,19 @@ fn main() {
         let t = Instant::now();
         let small = center(&app.store, org, "small");
         devices(&app.store, org, &small, 1_000);
+        let quotes_only = std::env::var_os("COMPUTEHUB_BENCH_QUOTES_ONLY").is_some();
         let large = center(&app.store, org, "large");
-        devices(&app.store, org, &large, 100_000);
+        let large_devices = if quotes_only { 0 } else { 100_000 };
+        devices(&app.store, org, &large, large_devices);
         widgets(&app.store, org, &small);
         println!(
-            "seeded 101,000 devices in {:.1} s",
+            "seeded {} devices in {:.1} s",
+            1_000 + large_devices,
             t.elapsed().as_secs_f64()
         );
-        in_process(&app, org, &small, &large).await;
+        if !quotes_only {
+            in_process(&app, org, &small, &large).await;
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -347,9 +356,14 @@ fn main() {
             std::future::pending(),
         ));
 
-        println!("get_cpcnode, {PAGE_CALLS} sequential calls each, 80 rows a page (p50 / p99)");
+        let boards = if quotes_only {
+            vec![]
+        } else {
+            println!("get_cpcnode, {PAGE_CALLS} sequential calls each, 80 rows a page (p50 / p99)");
+            vec![("1,000", &small, 1_000), ("100,000", &large, 100_000)]
+        };
         let mut send = connect(addr).await;
-        for (label, cpcid, total) in [("1,000", &small, 1_000), ("100,000", &large, 100_000)] {
+        for (label, cpcid, total) in boards {
             for (order, extra) in [("default order", None), ("sort=name", Some("name"))] {
                 let mut pairs = vec![("cpcid", cpcid.as_str())];
                 if let Some(s) = extra {
@@ -404,6 +418,7 @@ fn main() {
             all
         };
         run(WARMUP).await;
+        eprintln!("measuring");
         let start = Instant::now();
         let mut lat = run(MEASURE).await;
         let secs = start.elapsed().as_secs_f64();

@@ -14,6 +14,15 @@
 //! alternating rounds, so a change of the machine's speed during the run
 //! hits both; the spread of the rounds' ratios is printed too, as is the
 //! process's CPU time per request (server and clients together).
+//!
+//! For profiling and experiments:
+//! - `COMPUTEHUB_BENCH_ECHO=FILE` measures another build of the echo plugin
+//!   (a different target, linker flags or toolchain) in both parts;
+//! - `COMPUTEHUB_BENCH_CALL_ONLY=1` runs only part 2;
+//! - `COMPUTEHUB_BENCH_ONLY=native|plugin` loads only that server, for 5 s,
+//!   and writes `measuring` to stderr when the measured part starts, so
+//!   `perf record -p` can attach then (startup compiles every built-in
+//!   plugin, which would otherwise fill the profile).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -159,6 +168,11 @@ async fn native_server() -> std::net::SocketAddr {
     addr
 }
 
+/// The echo plugin measured: the built one, or `COMPUTEHUB_BENCH_ECHO`.
+fn echo_wasm() -> String {
+    std::env::var("COMPUTEHUB_BENCH_ECHO").unwrap_or_else(|_| format!("{PLUGINS}/echo_v1.wasm"))
+}
+
 fn services(store: Arc<Store>) -> Arc<HostServices> {
     HostServices::new(store, Limits::default())
 }
@@ -166,7 +180,7 @@ fn services(store: Arc<Store>) -> Arc<HostServices> {
 async fn plugin_server(dir: &std::path::Path) -> std::net::SocketAddr {
     let plugins = dir.join("plugins-dir");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
-    std::fs::copy(format!("{PLUGINS}/echo_v1.wasm"), plugins.join("echo.wasm")).expect("copy echo");
+    std::fs::copy(echo_wasm(), plugins.join("echo.wasm")).expect("copy echo");
     let (app, _) = computehub::cli::open_app(
         &dir.join("data"),
         dir.join("cache"),
@@ -187,7 +201,7 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
     let services = services(store);
     let runtime =
         Runtime::new(dir.join("cache"), Limits::default(), services.clone()).expect("runtime");
-    let wasm = std::fs::read(format!("{PLUGINS}/echo_v1.wasm")).expect("echo");
+    let wasm = std::fs::read(echo_wasm()).expect("echo");
     let loaded = runtime
         .load("echo", computehub::runtime::Role::Endpoint, &wasm, &[])
         .expect("load");
@@ -263,8 +277,26 @@ fn main() {
         .expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
+        if std::env::var_os("COMPUTEHUB_BENCH_CALL_ONLY").is_some() {
+            let (call_us, inst_us) = instantiate_and_call(dir.path()).await;
+            println!("instantiate + call   : {call_us:.1} µs (target <= 10 µs)");
+            println!("instantiate alone    : {inst_us:.1} µs");
+            return;
+        }
         let plugin_addr = plugin_server(dir.path()).await;
         let native_addr = native_server().await;
+        if let Ok(which) = std::env::var("COMPUTEHUB_BENCH_ONLY") {
+            let addr = if which == "native" {
+                native_addr
+            } else {
+                plugin_addr
+            };
+            round(addr, "/echo/version", WARMUP).await;
+            eprintln!("measuring");
+            let r = round(addr, "/echo/version", Duration::from_secs(5)).await;
+            println!("{which}: {:.0} req/s", r.rps());
+            return;
+        }
         round(native_addr, "/echo/version", WARMUP).await;
         round(plugin_addr, "/echo/version", WARMUP).await;
         let (mut native, mut plugin, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
