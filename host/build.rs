@@ -63,6 +63,8 @@ fn main() {
 
     watch_tree(&plugins);
     watch_tree(&repo.join("wit"));
+    // Crates the plugins share with the host (kubectl formats).
+    watch_tree(&repo.join("crates"));
     for example in &examples {
         watch_tree(example);
     }

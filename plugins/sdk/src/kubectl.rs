@@ -83,64 +83,8 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// kubectl's `HumanDuration` of a number of seconds.
-pub fn human_duration(seconds: i64) -> String {
-    if seconds < -1 {
-        return "<invalid>".into();
-    }
-    if seconds < 0 {
-        return "0s".into();
-    }
-    if seconds < 120 {
-        return format!("{seconds}s");
-    }
-    let minutes = seconds / 60;
-    if minutes < 10 {
-        let s = seconds % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
-    }
-    if minutes < 180 {
-        return format!("{minutes}m");
-    }
-    let hours = minutes / 60;
-    if hours < 8 {
-        let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        let h = hours % 24;
-        let d = hours / 24;
-        return if h == 0 {
-            format!("{d}d")
-        } else {
-            format!("{d}d{h}h")
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        let y = hours / 24 / 365;
-        let dy = (hours / 24) % 365;
-        return if dy == 0 {
-            format!("{y}y")
-        } else {
-            format!("{y}y{dy}d")
-        };
-    }
-    format!("{}y", hours / 24 / 365)
-}
+/// kubectl's AGE format (the simulated cluster's tables print the same).
+pub use kubefmt::human_duration;
 
 /// The AGE column of an object (`metadata.creationTimestamp`).
 pub fn age(obj: &Value) -> String {
@@ -286,25 +230,6 @@ mod tests {
             {"conditionType": "example.com/lb"}, {"conditionType": "example.com/db"}]}});
         assert_eq!(readiness_gates(&pod), ["example.com/lb", "example.com/db"]);
         assert!(readiness_gates(&serde_json::json!({"spec": {}})).is_empty());
-    }
-
-    #[test]
-    fn kubectl_durations() {
-        for (s, want) in [
-            (-5, "<invalid>"),
-            (0, "0s"),
-            (119, "119s"),
-            (125, "2m5s"),
-            (600, "10m"),
-            (3 * 3600 + 5 * 60, "3h5m"),
-            (17 * 3600, "17h"),
-            (5 * 86400 + 18 * 3600, "5d18h"),
-            (70 * 86400, "70d"),
-            (3 * 365 * 86400 + 86400, "3y1d"),
-            (9 * 365 * 86400, "9y"),
-        ] {
-            assert_eq!(human_duration(s), want, "{s}");
-        }
     }
 
     #[test]

@@ -27,62 +27,8 @@ pub enum IncludeObject {
     Object,
 }
 
-/// Kubernetes' `duration.HumanDuration` for a number of seconds.
-pub fn human_duration(secs: i64) -> String {
-    if secs < -1 {
-        return "<invalid>".into();
-    }
-    if secs < 0 {
-        return "0s".into();
-    }
-    if secs < 120 {
-        return format!("{secs}s");
-    }
-    let minutes = secs / 60;
-    if minutes < 10 {
-        let s = secs % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
-    }
-    if minutes < 60 * 3 {
-        return format!("{minutes}m");
-    }
-    let hours = minutes / 60;
-    if hours < 8 {
-        let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        let h = hours % 24;
-        return if h == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{h}h", hours / 24)
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        let dy = (hours / 24) % 365;
-        return if dy == 0 {
-            format!("{}y", hours / 24 / 365)
-        } else {
-            format!("{}y{dy}d", hours / 24 / 365)
-        };
-    }
-    format!("{}y", hours / 24 / 365)
-}
+/// kubectl's AGE format, shared with the guest SDK's boards.
+pub use kubefmt::human_duration;
 
 pub(crate) fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
@@ -526,19 +472,6 @@ pub fn table(def: &ResourceDef, objs: &[Obj], rv: &str, include: IncludeObject) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human_duration(5), "5s");
-        assert_eq!(human_duration(119), "119s");
-        assert_eq!(human_duration(150), "2m30s");
-        assert_eq!(human_duration(600), "10m");
-        assert_eq!(human_duration(3 * 3600 + 5 * 60), "3h5m");
-        assert_eq!(human_duration(17 * 3600 + 59), "17h");
-        assert_eq!(human_duration(5 * 86400 + 18 * 3600 + 100), "5d18h");
-        assert_eq!(human_duration(30 * 86400), "30d");
-        assert_eq!(human_duration(3 * 365 * 86400 + 10 * 86400), "3y10d");
-    }
 
     #[test]
     fn node_and_pod_cells() {

@@ -1,6 +1,7 @@
 //! `pricing` and `scheduling` imports: each call goes to whichever engine
-//! plugin is active at that moment (a fresh instance, the caller's deadline
-//! budget), so swapping an engine changes every caller at once.
+//! plugin is active at that moment (a fresh instance with a deadline of its
+//! own, inside the caller's), so swapping an engine changes every caller at
+//! once.
 //!
 //! Import-side and export-side bindings are distinct Rust types with the same
 //! shape; values cross by moving each field ([`bridge`]).
@@ -12,18 +13,45 @@ use std::time::Duration;
 
 use crate::runtime::bindings::endpoint::computehub::platform::{pricing, scheduling};
 use crate::runtime::bindings::{pricing_engine, scheduling_engine};
-use crate::runtime::{call, CallContext, PluginState};
+use crate::runtime::{call, CallContext, CallError, EngineHandle, PluginState};
 use bridge::Bridge;
 
 /// Budget of one engine call.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(5);
 
 impl PluginState {
-    fn engine_context(&self, engine: &str) -> CallContext {
-        CallContext {
-            plugin: engine.into(),
+    /// A store for one call into `engine`, on behalf of this call's caller.
+    fn engine_store(&self, engine: &EngineHandle) -> wasmtime::Store<PluginState> {
+        let ctx = CallContext {
+            plugin: engine.id.as_str().into(),
             request_id: self.ctx.request_id.clone(),
             organisation: self.ctx.organisation.clone(),
+        };
+        call::new_store(
+            engine.pre.engine(),
+            ctx,
+            Arc::clone(&self.services),
+            ENGINE_DEADLINE,
+        )
+    }
+}
+
+/// The engine's answer, or why there is none (logged, and told the caller
+/// as `unavailable`).
+fn answer<T, E>(
+    engine: &EngineHandle,
+    role: &str,
+    out: Result<Result<T, E>, CallError>,
+    unavailable: impl FnOnce(String) -> E,
+) -> Result<T, E> {
+    match out {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(engine = %engine.id, error = %e, "{role} engine failed");
+            Err(unavailable(format!(
+                "{role} engine `{}` failed: {e}",
+                engine.id
+            )))
         }
     }
 }
@@ -39,14 +67,7 @@ impl pricing::Host for PluginState {
         };
         let req: pricing_engine::exports::computehub::platform::pricing::QuoteRequest =
             req.bridge();
-        let services = Arc::clone(&self.services);
-        let engine = handle.pre.engine().clone();
-        let mut store = call::new_store(
-            &engine,
-            self.engine_context(&handle.id),
-            services,
-            ENGINE_DEADLINE,
-        );
+        let mut store = self.engine_store(&handle);
         let out = call::with_deadline(ENGINE_DEADLINE, async {
             let e = pricing_engine::PricingEnginePre::new(handle.pre.clone())?
                 .instantiate_async(&mut store)
@@ -57,17 +78,8 @@ impl pricing::Host for PluginState {
         })
         .await;
         store.data().flush_output();
-        match out {
-            Ok(Ok(q)) => Ok(q.bridge()),
-            Ok(Err(e)) => Err(e.bridge()),
-            Err(e) => {
-                tracing::warn!(engine = %handle.id, error = %e, "pricing engine failed");
-                Err(unavailable(format!(
-                    "pricing engine `{}` failed: {e}",
-                    handle.id
-                )))
-            }
-        }
+        let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
+        answer(&handle, "pricing", out, unavailable)
     }
 }
 
@@ -86,14 +98,7 @@ impl scheduling::Host for PluginState {
             products.bridge();
         let nodes: Vec<scheduling_engine::exports::computehub::platform::scheduling::Node> =
             nodes.bridge();
-        let services = Arc::clone(&self.services);
-        let engine = handle.pre.engine().clone();
-        let mut store = call::new_store(
-            &engine,
-            self.engine_context(&handle.id),
-            services,
-            ENGINE_DEADLINE,
-        );
+        let mut store = self.engine_store(&handle);
         let out = call::with_deadline(ENGINE_DEADLINE, async {
             let e = scheduling_engine::SchedulingEnginePre::new(handle.pre.clone())?
                 .instantiate_async(&mut store)
@@ -104,16 +109,7 @@ impl scheduling::Host for PluginState {
         })
         .await;
         store.data().flush_output();
-        match out {
-            Ok(Ok(v)) => Ok(v.bridge()),
-            Ok(Err(e)) => Err(e.bridge()),
-            Err(e) => {
-                tracing::warn!(engine = %handle.id, error = %e, "scheduling engine failed");
-                Err(unavailable(format!(
-                    "scheduling engine `{}` failed: {e}",
-                    handle.id
-                )))
-            }
-        }
+        let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
+        answer(&handle, "scheduling", out, unavailable)
     }
 }
