@@ -173,11 +173,17 @@ impl From<RoleArg> for Role {
     }
 }
 
-fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("COMPUTEHUB_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
-        });
+/// Logging to stderr. The server logs what it does (`info`); the one-shot
+/// commands (keys, plugin, clusters) print their answer on stdout and log
+/// only warnings, so their output is not buried under store migrations and
+/// compile lines. `COMPUTEHUB_LOG` overrides either.
+fn init_tracing(command: &Command) {
+    let default = match command {
+        Command::Serve { .. } => "info,wasmtime=warn,cranelift=warn",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COMPUTEHUB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -192,7 +198,7 @@ fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    init_tracing();
+    init_tracing(&cli.command);
     match cli.command {
         Command::Serve {
             listen,

@@ -153,4 +153,8 @@ fn plugin_check_accepts_a_good_component_and_lists_its_routes() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("GET /hello/{name} [none]"), "{stdout}");
     assert!(stdout.contains("GET /hello [bearer]"), "{stdout}");
+    // A one-shot command logs only warnings: its answer is not buried under
+    // store migrations and compile lines.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
 }
