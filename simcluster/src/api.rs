@@ -141,6 +141,30 @@ pub fn list(
         .collect()
 }
 
+/// At most `limit` objects of [`list`], strictly after the key `after`
+/// (namespace, name), and whether more follow.
+pub fn list_page(
+    st: &State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    ls: &LabelSelector,
+    fs: &FieldSelector,
+    after: Option<(String, String)>,
+    limit: usize,
+) -> (Vec<Obj>, bool) {
+    let ns = if def.namespaced { ns } else { None };
+    let mut page: Vec<Obj> = st
+        .store
+        .list_after(&def.key(), ns, after)
+        .filter(|o| ls.matches_object(o) && fs.matches(o))
+        .take(limit.saturating_add(1))
+        .cloned()
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    (page, more)
+}
+
 fn check_namespace(st: &State, def: &ResourceDef, ns: &str, name: &str) -> ApiResult<()> {
     if !def.namespaced {
         return Ok(());

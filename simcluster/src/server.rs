@@ -448,6 +448,28 @@ fn ns_key(def: &ResourceDef, ns: Option<&str>) -> String {
     }
 }
 
+/// A list page's continue token: the resource version it was listed at and
+/// the key (namespace, name) of its last object, so the next page starts
+/// right after it (as kube-apiserver's tokens do) even if objects were
+/// added or removed in between.
+fn continue_token(rv: &str, last: &Value) -> String {
+    let meta = &last["metadata"];
+    let ns = meta["namespace"].as_str().unwrap_or("");
+    let name = meta["name"].as_str().unwrap_or("");
+    format!("{rv}:{ns}/{name}")
+}
+
+/// The key a continue token resumes after; a token we did not make is a
+/// 400, as kube-apiserver answers it.
+fn continue_key(token: &str) -> ApiResult<(String, String)> {
+    token
+        .split_once(':')
+        .filter(|(rv, _)| rv.parse::<u64>().is_ok())
+        .and_then(|(_, key)| key.split_once('/'))
+        .map(|(ns, name)| (ns.to_string(), name.to_string()))
+        .ok_or_else(|| ApiError::bad_request(format!("continue key is not valid: {token}")))
+}
+
 fn partial(o: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
 }
@@ -457,30 +479,34 @@ fn partial(o: &Value) -> Value {
 /// and straight from the stored objects, without copying them into a new tree.
 fn list_response(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
     let (ls, fs) = ctx.selectors()?;
-    let (all, rv) = {
-        let st = inner.state.lock().expect("state");
-        let all = api::list(&st, t.def, t.ns.as_deref(), &ls, &fs);
-        (all, st.store.resource_version().to_string())
-    };
-    let offset: usize = ctx
-        .q("continue")
-        .and_then(|c| c.rsplit(':').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let limit: usize = ctx
+    let limit: Option<usize> = ctx
         .q("limit")
         .and_then(|l| l.parse().ok())
-        .filter(|l| *l > 0)
-        .unwrap_or(usize::MAX);
-    let end = offset.saturating_add(limit).min(all.len());
-    let page = &all[offset.min(all.len())..end];
+        .filter(|l| *l > 0);
+    let after = match ctx.q("continue").filter(|c| !c.is_empty()) {
+        Some(token) => Some(continue_key(token)?),
+        None => None,
+    };
+    let (page, more, rv) = {
+        let st = inner.state.lock().expect("state");
+        let rv = st.store.resource_version().to_string();
+        let ns = t.ns.as_deref();
+        if limit.is_none() && after.is_none() {
+            (api::list(&st, t.def, ns, &ls, &fs), false, rv)
+        } else {
+            let limit = limit.unwrap_or(usize::MAX);
+            let (page, more) = api::list_page(&st, t.def, ns, &ls, &fs, after, limit);
+            (page, more, rv)
+        }
+    };
     let mut meta = json!({"resourceVersion": rv});
-    if end < all.len() {
-        meta["continue"] = json!(format!("{rv}:{end}"));
-        meta["remainingItemCount"] = json!(all.len() - end);
+    if more {
+        if let Some(last) = page.last() {
+            meta["continue"] = json!(continue_token(&rv, last));
+        }
     }
     if let Some(inc) = ctx.table() {
-        let mut tbl = table::table(t.def, page, &rv, inc);
+        let mut tbl = table::table(t.def, &page, &rv, inc);
         tbl["metadata"] = meta;
         return Ok(json_response(200, &tbl));
     }

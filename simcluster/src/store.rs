@@ -156,13 +156,32 @@ impl Store {
         key: &str,
         ns: Option<&'a str>,
     ) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
+        self.list_after(key, ns, None)
+    }
+
+    /// Objects of a resource in key order (namespace, then name), only those
+    /// strictly after `after` when given: where a list page left off. Finding
+    /// the start is a tree seek, so a page costs its own size, not the list's.
+    pub fn list_after<'a>(
+        &'a self,
+        key: &str,
+        ns: Option<&'a str>,
+        after: Option<(String, String)>,
+    ) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
         let Some(map) = self.objects.get(key) else {
             return Box::new(std::iter::empty());
         };
+        let lower = match (after, ns) {
+            (Some(after), _) => Excluded(after),
+            (None, Some(ns)) => Included((ns.to_string(), String::new())),
+            (None, None) => Unbounded,
+        };
+        let from = map.range((lower, Unbounded));
         match ns {
-            None => Box::new(map.values()),
+            None => Box::new(from.map(|(_, v)| v)),
             Some(ns) => Box::new(
-                map.range((ns.to_string(), String::new())..)
+                from.skip_while(move |((n, _), _)| n.as_str() < ns)
                     .take_while(move |((n, _), _)| n == ns)
                     .map(|(_, v)| v),
             ),

@@ -514,3 +514,96 @@ fn watch_streams_events_from_a_resource_version() {
     assert!(added < modified && modified < deleted, "{seen}");
     assert!(seen.contains("\"name\":\"watched\""));
 }
+
+#[test]
+fn lists_page_by_key_with_continue_tokens() {
+    let c = cluster();
+    let pod = |ns: &str, name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    };
+    call(
+        &c,
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        &json!({"metadata": {"name": "b"}}).to_string(),
+    );
+    for (ns, name) in [
+        ("default", "p3"),
+        ("b", "q1"),
+        ("default", "p1"),
+        ("b", "q2"),
+        ("default", "p2"),
+    ] {
+        let path = format!("/api/v1/namespaces/{ns}/pods");
+        let (code, _) = call(
+            &c,
+            "POST",
+            &path,
+            "application/json",
+            &pod(ns, name).to_string(),
+        );
+        assert_eq!(code, 201);
+    }
+    let names = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["metadata"]["namespace"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    // Pages of two, in (namespace, name) order, the last without a token.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/pods?limit=2".to_string();
+    let mut pages = 0;
+    loop {
+        let (code, list) = call(&c, "GET", &path, "", "");
+        assert_eq!(code, 200, "{list}");
+        pages += 1;
+        let page = names(&list);
+        assert!(page.len() <= 2, "{page:?}");
+        seen.extend(page);
+        let Some(token) = list["metadata"]["continue"].as_str() else {
+            break;
+        };
+        if pages == 1 {
+            // Deleting an object the first page showed moves no later one.
+            let (code, _) = call(&c, "DELETE", "/api/v1/namespaces/b/pods/q1", "", "");
+            assert_eq!(code, 200);
+        }
+        path = format!("/api/v1/pods?limit=2&continue={token}");
+    }
+    assert_eq!(
+        seen,
+        ["b/q1", "b/q2", "default/p1", "default/p2", "default/p3"]
+    );
+    assert_eq!(pages, 3);
+    // One namespace pages within it.
+    let (_, first) = call(&c, "GET", "/api/v1/namespaces/default/pods?limit=2", "", "");
+    assert_eq!(names(&first), ["default/p1", "default/p2"]);
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    let (_, rest) = call(
+        &c,
+        "GET",
+        &format!("/api/v1/namespaces/default/pods?limit=2&continue={token}"),
+        "",
+        "",
+    );
+    assert_eq!(names(&rest), ["default/p3"]);
+    assert!(rest["metadata"]["continue"].is_null());
+    // A token the server did not make is refused, as kube-apiserver does.
+    let (code, status) = call(&c, "GET", "/api/v1/pods?limit=2&continue=garbage", "", "");
+    assert_eq!(code, 400, "{status}");
+    assert!(
+        status["message"].as_str().unwrap().contains("continue"),
+        "{status}"
+    );
+}

@@ -173,6 +173,11 @@ fn get_pods_all_namespaces_wide() {
     let pods = k.cluster.list("v1", "Pod", None);
     assert_eq!(t.len() - 1, pods.len(), "{out}");
     assert_eq!(pods.len(), 5);
+    // kubectl reads lists in chunks (500 by default): one pod a chunk
+    // follows every continue token to the same rows, ages aside.
+    let chunked = rows(&k.ok(&["get", "pods", "-A", "--chunk-size=1", "--no-headers"]));
+    let names = |t: &[Vec<String>]| -> Vec<String> { t.iter().map(|r| r[..2].join("/")).collect() };
+    assert_eq!(names(&chunked), names(&t[1..]));
     for p in &pods {
         let name = p["metadata"]["name"].as_str().unwrap();
         let r = row(&t, p["metadata"]["namespace"].as_str().unwrap());

@@ -4,6 +4,7 @@ mod common;
 
 mod alaya;
 mod auth;
+mod boards;
 mod clusters;
 mod demo_cluster;
 mod demo_edge;

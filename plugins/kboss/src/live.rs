@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
+use computehub_sdk::boards::{self, Board};
 use computehub_sdk::envelope::kboss;
-use computehub_sdk::fields::{parse_kept, At, Keep};
+use computehub_sdk::fields::At;
 use computehub_sdk::inventory::RowQuery;
 use computehub_sdk::kubectl;
 use computehub_sdk::kubernetes::{self, Cluster, Selector};
@@ -29,17 +30,13 @@ pub fn target(p: &Params) -> Result<(String, String, Cluster), ApiError> {
     Ok((cpcid, clusterid, installed(&row)?))
 }
 
+/// The listed objects, parsed (nodes and pod metrics: small lists; the pod
+/// board reads its pods a page at a time, see [`boards::rows`]).
 fn objects(items: Vec<String>) -> Result<Vec<Json>, ApiError> {
-    kept_objects(items, &Keep::new([""]))
-}
-
-/// The listed objects with only the `keep` paths parsed (a 10,000-pod list
-/// is about 25 MB, of which a board reads a few fields).
-fn kept_objects(items: Vec<String>, keep: &Keep) -> Result<Vec<Json>, ApiError> {
     items
-        .into_iter()
+        .iter()
         .map(|s| {
-            parse_kept(&s, keep).map_err(|e| {
+            serde_json::from_str(s).map_err(|e| {
                 ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))
             })
         })
@@ -294,23 +291,10 @@ fn trim_decimal(v: f64) -> String {
 /// `GET cpcpod/get_cpcpod.dspy`: the cluster's pods, live.
 pub fn pods(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let (_, _, c) = target(p)?;
-    let keep = Keep::new(
-        kubectl::POD_COLUMN_FIELDS
-            .iter()
-            .chain(POD_ROW_FIELDS)
-            .copied(),
-    );
-    let mut pods = kept_objects(kubernetes::list(&c, "v1", "Pod", &everything())?, &keep)?;
-    let key = |v: &Json| {
-        (
-            v.at("/metadata/namespace")
-                .and_then(Json::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            name_of(v).to_owned(),
-        )
-    };
-    pods.sort_by_key(key);
+    let fields = kubectl::POD_COLUMN_FIELDS
+        .iter()
+        .chain(POD_ROW_FIELDS)
+        .copied();
     // A cluster without a metrics server shows no usage rather than failing.
     let metrics = kubernetes::list(&c, "metrics.k8s.io/v1beta1", "PodMetrics", &everything())
         .ok()
@@ -324,11 +308,10 @@ pub fn pods(_req: &Request, p: &Params) -> Result<Response, ApiError> {
             ((ns.unwrap_or("default"), name_of(m)), m)
         })
         .collect();
-    let rows: Vec<Json> = pods.iter().map(|p| pod_row(p, &metrics)).collect();
-    Ok(kboss::ok(
-        "获取集群实时资源实例成功",
-        &json!({"total": rows.len(), "rows": rows}),
-    ))
+    let rows = boards::rows(&c, "v1", "Pod", &everything(), fields, |p| {
+        pod_row(p, &metrics)
+    })?;
+    Ok(kboss::ok("获取集群实时资源实例成功", &Board::from(rows)))
 }
 
 /// `POST cpclabel/setup_cpclabel.dspy`: bind (`opt=label`) or unbind

@@ -1,39 +1,16 @@
 //! `get_cluster_pods` and `get_cluster_nodes`: the cluster's pods and nodes
 //! with the documented row fields and kubectl's values.
 
+use computehub_sdk::boards::{self, Board};
 use computehub_sdk::envelope::pcapi;
-use computehub_sdk::fields::{parse_kept, At, Keep};
+use computehub_sdk::fields::At;
 use computehub_sdk::kubectl::{self, or_none};
-use computehub_sdk::kubernetes::{self, Selector};
+use computehub_sdk::kubernetes::Selector;
 use computehub_sdk::params::Params;
 use computehub_sdk::{ApiError, Response};
 use serde_json::{json, Value};
 
 use crate::cluster;
-
-/// Rows of the listed objects, each object parsed (only the `fields` its row
-/// reads), turned into its row and dropped before the next (a 10,000-pod list
-/// then fits the plugin's memory cap: only the small rows stay), sorted by
-/// `key`.
-fn rows(
-    items: Vec<String>,
-    fields: &[&[&str]],
-    row: fn(&Value) -> Value,
-    key: &[&str],
-) -> Result<Vec<Value>, ApiError> {
-    let keep = Keep::new(fields.iter().flat_map(|f| f.iter().copied()));
-    let mut rows = items
-        .into_iter()
-        .map(|text| {
-            parse_kept(&text, &keep).map(|o| row(&o)).map_err(|e| {
-                ApiError::BadGateway(format!("the cluster answered an invalid object: {e}"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let field = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_owned();
-    rows.sort_by_cached_key(|r| key.iter().map(|k| field(r, k)).collect::<Vec<_>>());
-    Ok(rows)
-}
 
 fn all() -> Selector {
     Selector {
@@ -89,31 +66,16 @@ pub fn node_row(n: &Value) -> Value {
     })
 }
 
-fn page(rows: Vec<Value>) -> Response {
-    pcapi::ok(
-        "operate success",
-        &json!({"total": rows.len(), "rows": rows}),
-    )
-}
-
 pub fn pods(p: &Params) -> Result<Response, ApiError> {
     let c = cluster::resolve(p)?;
-    let items = kubernetes::list(&c, "v1", "Pod", &all())?;
-    Ok(page(rows(
-        items,
-        &[kubectl::POD_COLUMN_FIELDS, POD_ROW_FIELDS],
-        pod_row,
-        &["pod_namespace", "pod_name"],
-    )?))
+    let fields = kubectl::POD_COLUMN_FIELDS.iter().chain(POD_ROW_FIELDS);
+    let rows = boards::rows(&c, "v1", "Pod", &all(), fields.copied(), pod_row)?;
+    Ok(pcapi::ok("operate success", &Board::from(rows)))
 }
 
 pub fn nodes(p: &Params) -> Result<Response, ApiError> {
     let c = cluster::resolve(p)?;
-    let items = kubernetes::list(&c, "v1", "Node", &all())?;
-    Ok(page(rows(
-        items,
-        &[kubectl::NODE_COLUMN_FIELDS, NODE_ROW_FIELDS],
-        node_row,
-        &["node_name"],
-    )?))
+    let fields = kubectl::NODE_COLUMN_FIELDS.iter().chain(NODE_ROW_FIELDS);
+    let rows = boards::rows(&c, "v1", "Node", &all(), fields.copied(), node_row)?;
+    Ok(pcapi::ok("operate success", &Board::from(rows)))
 }

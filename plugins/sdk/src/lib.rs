@@ -65,6 +65,7 @@
 //! only what the operator grants you (a plugin that never logs and never
 //! touches the inventory imports neither).
 
+pub mod boards;
 pub mod capacity;
 pub mod datetime;
 pub mod envelope;

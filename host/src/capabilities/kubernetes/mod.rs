@@ -44,6 +44,8 @@ impl From<kube::Error> for KubeError {
             kube::Error::Api(s) => match s.code {
                 404 => KubeError::NotFound(s.message),
                 409 => KubeError::Conflict(s.message),
+                // An expired continue token: the caller lists again.
+                410 => KubeError::Conflict(s.message),
                 400 | 422 => KubeError::Invalid(s.message),
                 401 | 403 => KubeError::Denied(s.message),
                 429 => KubeError::Conflict(s.message),
@@ -133,6 +135,40 @@ impl Host for PluginState {
                 fields: sel.field_selector.as_deref(),
             };
             objects::list(&c, &api_version, &kind, sel).await
+        })
+        .await
+    }
+
+    async fn list_page(
+        &mut self,
+        cluster: WitCluster,
+        api_version: String,
+        kind: String,
+        sel: Selector,
+        limit: u32,
+        continue_token: Option<String>,
+    ) -> Result<wit::ObjectPage, wit::Error> {
+        let caller = self.caller();
+        timed(CALL_TIMEOUT, async move {
+            let c = caller.cluster(&cluster).await?;
+            let sel = objects::Selector {
+                namespace: sel.namespace.as_deref(),
+                labels: sel.label_selector.as_deref(),
+                fields: sel.field_selector.as_deref(),
+            };
+            let page = objects::list_page(
+                &c,
+                &api_version,
+                &kind,
+                sel,
+                limit,
+                continue_token.as_deref(),
+            )
+            .await?;
+            Ok(wit::ObjectPage {
+                items: page.items,
+                continue_token: page.continue_token,
+            })
         })
         .await
     }

@@ -35,6 +35,16 @@ async fn api(
     })
 }
 
+/// Most objects one page may ask for (kube-apiserver serves more, but a
+/// page is meant to bound what the plugin holds at once).
+pub const MAX_PAGE: u32 = 5_000;
+
+/// One page of a list: its objects and the token that continues it.
+pub struct Page {
+    pub items: Vec<String>,
+    pub continue_token: Option<String>,
+}
+
 /// The listed objects as JSON texts, each with its `apiVersion` and `kind`.
 ///
 /// The list body is not turned into object trees: a 10,000-pod list is about
@@ -46,8 +56,42 @@ pub async fn list(
     kind: &str,
     sel: Selector<'_>,
 ) -> Result<Vec<String>, KubeError> {
+    let body = list_body(cluster, api_version, kind, sel, ListParams::default()).await?;
+    Ok(typed_items(&body, api_version, kind)?.items)
+}
+
+/// At most `limit` objects from where `continue_token` left off, as
+/// [`list`] gives them, in the API server's order.
+pub async fn list_page(
+    cluster: &Cluster,
+    api_version: &str,
+    kind: &str,
+    sel: Selector<'_>,
+    limit: u32,
+    continue_token: Option<&str>,
+) -> Result<Page, KubeError> {
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(KubeError::Invalid(format!(
+            "a page holds 1 to {MAX_PAGE} objects, not {limit}"
+        )));
+    }
+    let mut lp = ListParams::default().limit(limit);
+    if let Some(token) = continue_token.filter(|t| !t.is_empty()) {
+        lp = lp.continue_token(token);
+    }
+    let body = list_body(cluster, api_version, kind, sel, lp).await?;
+    typed_items(&body, api_version, kind)
+}
+
+/// The body of a list request, with `sel` added to `lp`.
+async fn list_body(
+    cluster: &Cluster,
+    api_version: &str,
+    kind: &str,
+    sel: Selector<'_>,
+    mut lp: ListParams,
+) -> Result<String, KubeError> {
     let api = api(cluster, api_version, kind, sel.namespace).await?;
-    let mut lp = ListParams::default();
     if let Some(l) = sel.labels.filter(|s| !s.is_empty()) {
         lp = lp.labels(l);
     }
@@ -57,15 +101,22 @@ pub async fn list(
     let req = kube::core::Request::new(api.resource_url())
         .list(&lp)
         .map_err(|e| KubeError::Invalid(e.to_string()))?;
-    let body = cluster.client.request_text(req).await?;
-    typed_items(&body, api_version, kind)
+    Ok(cluster.client.request_text(req).await?)
 }
 
-/// A list body's items, borrowed from the body.
+/// A list body's items, borrowed from the body, and its continue token.
 #[derive(serde::Deserialize)]
 struct RawList<'a> {
     #[serde(borrow, default)]
     items: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    metadata: Option<ListMeta>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListMeta {
+    #[serde(rename = "continue", default)]
+    continue_token: Option<String>,
 }
 
 /// Whether an item already names its type (lists of custom resources do).
@@ -76,7 +127,7 @@ struct TypeFields {
     kind: Option<serde::de::IgnoredAny>,
 }
 
-fn typed_items(body: &str, api_version: &str, kind: &str) -> Result<Vec<String>, KubeError> {
+fn typed_items(body: &str, api_version: &str, kind: &str) -> Result<Page, KubeError> {
     let invalid = |e: serde_json::Error| {
         KubeError::Unavailable(format!("the cluster answered an invalid list: {e}"))
     };
@@ -85,7 +136,8 @@ fn typed_items(body: &str, api_version: &str, kind: &str) -> Result<Vec<String>,
         .map_err(invalid)?;
     // `{"apiVersion":..,"kind":..` without its closing brace.
     let head = &head[..head.len() - 1];
-    list.items
+    let items = list
+        .items
         .unwrap_or_default()
         .into_iter()
         .map(|raw| {
@@ -104,7 +156,16 @@ fn typed_items(body: &str, api_version: &str, kind: &str) -> Result<Vec<String>,
             };
             Ok(format!("{head}{sep}{rest}"))
         })
-        .collect()
+        .collect::<Result<Vec<_>, KubeError>>()?;
+    // The last page has no token, or (some servers) an empty one.
+    let continue_token = list
+        .metadata
+        .and_then(|m| m.continue_token)
+        .filter(|t| !t.is_empty());
+    Ok(Page {
+        items,
+        continue_token,
+    })
 }
 
 pub async fn get(
@@ -261,7 +322,9 @@ mod tests {
             {"metadata":{"name":"a"}},
             { },
             {"apiVersion":"example.com/v2","kind":"Widget","metadata":{"name":"w"}}]}"#;
-        let items = parsed(typed_items(body, "v1", "Pod").unwrap());
+        let page = typed_items(body, "v1", "Pod").unwrap();
+        assert_eq!(page.continue_token, None, "a list without a token is whole");
+        let items = parsed(page.items);
         assert_eq!(
             items,
             [
@@ -271,7 +334,17 @@ mod tests {
             ]
         );
         let empty = typed_items(r#"{"kind":"PodList","items":null}"#, "v1", "Pod").unwrap();
-        assert!(empty.is_empty());
+        assert!(empty.items.is_empty());
+    }
+
+    #[test]
+    fn a_page_carries_its_continue_token_and_the_last_page_none() {
+        let more = r#"{"metadata":{"continue":"abc","remainingItemCount":3},"items":[{}]}"#;
+        let page = typed_items(more, "v1", "Pod").unwrap();
+        assert_eq!(page.continue_token.as_deref(), Some("abc"));
+        assert_eq!(page.items.len(), 1);
+        let last = typed_items(r#"{"metadata":{"continue":""},"items":[]}"#, "v1", "Pod");
+        assert_eq!(last.unwrap().continue_token, None);
     }
 
     #[test]
