@@ -170,6 +170,10 @@ impl SimCluster {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // As kube-apiserver (Go sets it on every TCP connection): a
+                // response's last small segment must not wait for the
+                // client's delayed ACK.
+                let _ = stream.set_nodelay(true);
                 let inner = srv.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
