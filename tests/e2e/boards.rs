@@ -86,3 +86,67 @@ async fn a_pod_list_larger_than_the_plugins_memory_is_shown_whole() {
     assert_eq!(body["data"]["total"].as_u64(), Some(rows.len() as u64));
     assert_eq!(rows[0]["pod_node"], "worker-1", "{}", rows[0]);
 }
+
+/// IEF's pod list pages (`limit`/`offset`) over a sort by creation time:
+/// the plugin reads the project's pods a page at a time, keeping sort keys,
+/// then only the asked window's objects.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ief_project_with_more_pods_than_the_plugins_memory_answers_its_window() {
+    use crate::ief::{env_on, N1, PROJECT};
+    let sim = SimCluster::start(
+        ClusterSpec::new("edge").node(
+            NodeSpec::new("edge-1")
+                .label("ief.computehub.io/node-id", N1)
+                .cpu("512")
+                .memory("2Ti")
+                .pods(5_000),
+        ),
+    )
+    .unwrap();
+    let s = Server::with(Options {
+        config: SMALL_MEMORY,
+        plugins: vec![],
+        ..Options::default()
+    });
+    let e = env_on(s, sim);
+    let ns = format!("ief-{PROJECT}");
+    e.sim
+        .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+        .ok();
+    let filler = "x".repeat(4 * 1024);
+    let deployment = "web-0b6f0a3e";
+    // In name order, so creation time (seconds) and name agree on the order.
+    for i in 0..PODS {
+        e.sim.create(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("web-{i:05}"), "namespace": ns,
+                         "labels": {"ief.computehub.io/deployment-id": deployment},
+                         "annotations": {"example.com/filler": filler}},
+            "spec": {"nodeName": "edge-1", "containers": [{"name": "c", "image": "nginx:1.25"}]},
+        }))
+        .unwrap();
+    }
+    let names = |body: &Value| -> Vec<String> {
+        body["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let tail = format!("pods?deployment_id={deployment}&limit=3&offset=2000");
+    let (status, body) = e.call("GET", &tail, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["count"].as_u64(), Some(PODS as u64));
+    assert_eq!(names(&body), ["web-02000", "web-02001", "web-02002"]);
+    // By node: the same pods, the last window short.
+    let tail = format!("pods?node_id={N1}&limit=5&offset={}", PODS - 2);
+    let (status, body) = e.call("GET", &tail, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(names(&body), ["web-02998", "web-02999"]);
+    // Past the end: nothing, and the count still.
+    let tail = format!("pods?deployment_id={deployment}&offset={PODS}");
+    let (_, body) = e.call("GET", &tail, None).await;
+    assert_eq!(names(&body), Vec::<String>::new());
+    assert_eq!(body["count"].as_u64(), Some(PODS as u64));
+}

@@ -51,7 +51,11 @@ pub fn env() -> Env {
             .node(NodeSpec::new("plain-4")),
     )
     .unwrap();
-    let s = Server::start();
+    env_on(Server::start(), sim)
+}
+
+/// `sim` imported into `s` as PROJECT of `acme`, with the project's keys.
+pub fn env_on(s: Server, sim: SimCluster) -> Env {
     s.import_cluster_with(
         "acme",
         "edge",

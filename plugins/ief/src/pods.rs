@@ -417,19 +417,9 @@ pub fn list(req: &Request, p: &Project) -> IefResult<Response> {
             (DEPLOYMENT_LABEL.to_string(), Some(names))
         }
     };
-    let mut pods = project::list(p, "v1", "Pod", Some(&p.namespace), &selector)?;
-    if let Some(names) = on_nodes {
-        pods.retain(|pod| names.iter().any(|n| n == s(pod, "/spec/nodeName")));
-    }
-    pods.sort_by(|a, b| {
-        (s(a, "/metadata/creationTimestamp"), s(a, "/metadata/name"))
-            .cmp(&(s(b, "/metadata/creationTimestamp"), s(b, "/metadata/name")))
-    });
-    let count = pods.len();
+    let (count, pods) = project::pods_window(p, &selector, on_nodes.as_deref(), offset, limit)?;
     let page: Vec<Value> = pods
         .iter()
-        .skip(offset)
-        .take(limit)
         .map(|pod| pod_response(pod, &node_ids, &p.project_id))
         .collect();
     Ok(ief::ok(200, &json!({"count": count, "pods": page})))

@@ -2,9 +2,13 @@
 //! cluster and namespace) and its edge nodes: the cluster's nodes labelled
 //! [`NODE_LABEL`], grouped by [`GROUP_LABEL`].
 
+use std::collections::HashSet;
+
+use computehub_sdk::boards;
+use computehub_sdk::fields::{parse_kept, At, Keep};
 use computehub_sdk::inventory::{self, RowQuery};
 use computehub_sdk::kubernetes::{self, Cluster, Selector};
-use computehub_sdk::Request;
+use computehub_sdk::{ApiError, Request};
 use serde_json::Value;
 
 use crate::error::{IefError, IefResult, NODE_NOT_FOUND, PROJECT_NOT_FOUND};
@@ -77,6 +81,94 @@ pub fn list(
         field_selector: None,
     };
     parse(kubernetes::list(&p.cluster, api_version, kind, &sel)?)
+}
+
+/// The window `[offset, offset + limit)` of the project's pods that match
+/// `labels` (and run on one of `on_nodes`, when given), ordered by creation
+/// time then name, and how many match in all.
+///
+/// Pods are read a page at a time, so a project of any size fits the
+/// plugin's memory: a first pass keeps only each match's sort key; when the
+/// pods spanned more than one page, a second pass keeps the window's
+/// objects. The plugin then holds keys and one window, never the list.
+pub fn pods_window(
+    p: &Project,
+    labels: &str,
+    on_nodes: Option<&[String]>,
+    offset: usize,
+    limit: usize,
+) -> IefResult<(usize, Vec<Value>)> {
+    let sel = Selector {
+        namespace: Some(p.namespace.clone()),
+        label_selector: Some(labels.to_string()).filter(|l| !l.is_empty()),
+        field_selector: None,
+    };
+    let keep = Keep::new([
+        "/metadata/creationTimestamp",
+        "/metadata/name",
+        "/spec/nodeName",
+    ]);
+    let s = |v: &Value, ptr: &str| v.at(ptr).and_then(Value::as_str).unwrap_or("").to_owned();
+    // The sort key of a pod that matches, or none.
+    let key = |text: &str| -> Result<Option<(String, String)>, ApiError> {
+        let pod = parse_kept(text, &keep).map_err(|e| {
+            ApiError::Internal(format!("the cluster answered an invalid object: {e}"))
+        })?;
+        let node = s(&pod, "/spec/nodeName");
+        if on_nodes.is_some_and(|names| !names.contains(&node)) {
+            return Ok(None);
+        }
+        Ok(Some((
+            s(&pod, "/metadata/creationTimestamp"),
+            s(&pod, "/metadata/name"),
+        )))
+    };
+    let mut keys = Vec::new();
+    let mut pages = 0;
+    let mut only_page = Vec::new();
+    boards::for_each_page(&p.cluster, "v1", "Pod", &sel, |items| {
+        pages += 1;
+        for text in &items {
+            keys.extend(key(text)?);
+        }
+        only_page = if pages == 1 { items } else { Vec::new() };
+        Ok(())
+    })?;
+    let count = keys.len();
+    keys.sort_unstable();
+    let window: HashSet<String> = keys
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, name)| name)
+        .collect();
+    if window.is_empty() {
+        return Ok((count, Vec::new()));
+    }
+    let mut texts = Vec::with_capacity(window.len());
+    let mut keep_window = |items: Vec<String>| -> Result<(), ApiError> {
+        for text in items {
+            if let Some((_, name)) = key(&text)? {
+                if window.contains(&name) {
+                    texts.push(text);
+                }
+            }
+        }
+        Ok(())
+    };
+    if pages == 1 {
+        keep_window(only_page)?;
+    } else {
+        boards::for_each_page(&p.cluster, "v1", "Pod", &sel, keep_window)?;
+    }
+    let mut pods = parse(texts)?;
+    pods.sort_by_cached_key(|pod| {
+        (
+            s(pod, "/metadata/creationTimestamp"),
+            s(pod, "/metadata/name"),
+        )
+    });
+    Ok((count, pods))
 }
 
 /// The project cluster's edge nodes (nodes carrying a node id).

@@ -138,7 +138,11 @@ mod tests {
             ((ns.to_owned(), name.to_owned()), text)
         };
         let rows = Rows(vec![
-            row("a", "x", serde_json::json!({"pod_name": "x", "pod_restart": "0"})),
+            row(
+                "a",
+                "x",
+                serde_json::json!({"pod_name": "x", "pod_restart": "0"}),
+            ),
             row("b", "y", serde_json::json!({"pod_name": "y"})),
         ]);
         let text = serde_json::to_string(&Board::from(rows)).unwrap();
