@@ -150,3 +150,60 @@ async fn an_ief_project_with_more_pods_than_the_plugins_memory_answers_its_windo
     assert_eq!(names(&body), Vec::<String>::new());
     assert_eq!(body["count"].as_u64(), Some(PODS as u64));
 }
+
+/// kboss's live pod board: pods a page at a time, their metrics kept as two
+/// numbers a pod.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kboss_pod_board_of_a_cluster_larger_than_the_plugins_memory() {
+    let sim = SimCluster::start(
+        ClusterSpec::new("big")
+            .node(NodeSpec::control_plane("master-1"))
+            .node(
+                NodeSpec::new("worker-1")
+                    .cpu("512")
+                    .memory("2Ti")
+                    .pods(5_000),
+            ),
+    )
+    .unwrap();
+    sim.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}))
+        .unwrap();
+    let filler = "x".repeat(4 * 1024);
+    for i in 0..PODS {
+        sim.create(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("pod-{i:05}"), "namespace": "team-a",
+                         "annotations": {"example.com/filler": filler}},
+            "spec": {"nodeName": "worker-1", "containers": [{"name": "c", "image": "busybox"}]},
+        }))
+        .unwrap();
+    }
+    assert!(sim.wait_until(std::time::Duration::from_secs(30), |c| {
+        c.get("v1", "Pod", Some("team-a"), "pod-02999")
+            .is_some_and(|p| p["status"]["phase"] == "Running")
+    }));
+    sim.set_pod_usage("team-a", "pod-02500", "250m", "512Mi");
+    let kb = crate::kb::Kb::with(Options {
+        config: SMALL_MEMORY,
+        plugins: vec![],
+        ..Options::default()
+    });
+    let l = crate::kboss_live::live_on(kb, sim).await;
+    let (status, body) = l.kb.get("cpcpod/get_cpcpod", &l.at()).await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Vec<&Value> = body["data"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["pod_namespace"] == "team-a")
+        .collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["pod_name"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (0..PODS).map(|i| format!("pod-{i:05}")).collect();
+    assert_eq!(names, want);
+    let used = rows[2500];
+    assert_eq!(used["pod_cpurate"], "0.25核", "{used}");
+    assert_eq!(used["pod_memrate"], "512Mi", "{used}");
+}

@@ -19,7 +19,11 @@ pub struct Live {
 /// RTX5090-32G) and `acme`'s center and cluster record pointing at it.
 pub async fn live() -> Live {
     let sim = SimCluster::start(ClusterSpec::demo("live", 3, 8, "RTX5090-32G")).unwrap();
-    let kb = Kb::start();
+    live_on(Kb::start(), sim).await
+}
+
+/// `acme`'s center and a cluster record for `sim`, on `kb`'s server.
+pub async fn live_on(kb: Kb, sim: SimCluster) -> Live {
     let cpcid = kb.center("首都算力中心1").await;
     let t = |s: &str| V::Text(s.to_string());
     let cid =

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use computehub_sdk::boards::{self, Board};
 use computehub_sdk::envelope::kboss;
-use computehub_sdk::fields::At;
+use computehub_sdk::fields::{parse_kept, At, Keep};
 use computehub_sdk::inventory::RowQuery;
 use computehub_sdk::kubectl;
 use computehub_sdk::kubernetes::{self, Cluster, Selector};
@@ -30,8 +30,8 @@ pub fn target(p: &Params) -> Result<(String, String, Cluster), ApiError> {
     Ok((cpcid, clusterid, installed(&row)?))
 }
 
-/// The listed objects, parsed (nodes and pod metrics: small lists; the pod
-/// board reads its pods a page at a time, see [`boards::rows`]).
+/// The listed objects, parsed (nodes: a small list; the pod
+/// board reads pods and their metrics a page at a time).
 fn objects(items: Vec<String>) -> Result<Vec<Json>, ApiError> {
     items
         .iter()
@@ -200,23 +200,42 @@ fn pod_limit(pod: &Json, resource: &str, milli: bool) -> Option<i128> {
     total
 }
 
-/// Pod metrics by namespace and name.
-type PodMetrics<'a> = HashMap<(&'a str, &'a str), &'a Json>;
+/// Each pod's usage (millicores, bytes) by namespace and name.
+type PodUsage = HashMap<(String, String), (i128, i128)>;
 
-fn pod_usage(metrics: &PodMetrics, ns: &str, name: &str) -> (i128, i128) {
-    let Some(m) = metrics.get(&(ns, name)) else {
-        return (0, 0);
-    };
-    m["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .fold((0, 0), |(c, b), ct| {
-            (
-                c + amount(&ct["usage"], "cpu", true),
-                b + amount(&ct["usage"], "memory", false),
-            )
-        })
+/// Pod usage from the metrics API, read a page at a time and kept as two
+/// numbers a pod. A cluster without a metrics server (or whose metrics
+/// cannot be read) shows no usage rather than failing the board.
+fn pod_usage(c: &Cluster) -> PodUsage {
+    let keep = Keep::new(["/metadata/namespace", "/metadata/name", "/containers"]);
+    let mut usage = PodUsage::new();
+    let metrics = "metrics.k8s.io/v1beta1";
+    let read = boards::for_each_page(c, metrics, "PodMetrics", &everything(), |items| {
+        for text in items {
+            let m = parse_kept(&text, &keep).map_err(|e| {
+                ApiError::BadGateway(format!("the cluster answered invalid metrics: {e}"))
+            })?;
+            let ns = m.at("/metadata/namespace").and_then(Json::as_str);
+            let key = (ns.unwrap_or("default").to_owned(), name_of(&m).to_owned());
+            let sum =
+                m["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .fold((0, 0), |(c, b), ct| {
+                        (
+                            c + amount(&ct["usage"], "cpu", true),
+                            b + amount(&ct["usage"], "memory", false),
+                        )
+                    });
+            usage.insert(key, sum);
+        }
+        Ok(())
+    });
+    match read {
+        Ok(()) => usage,
+        Err(_) => PodUsage::new(),
+    }
 }
 
 /// A limit as the document shows it: cores (`2`, `0.5`), memory in the
@@ -255,11 +274,14 @@ const POD_ROW_FIELDS: &[&str] = &[
     "/spec/readinessGates",
 ];
 
-fn pod_row(pod: &Json, metrics: &PodMetrics) -> Json {
+fn pod_row(pod: &Json, usage: &PodUsage) -> Json {
     let s = |ptr: &str| pod.at(ptr).and_then(Json::as_str);
     let ns = s("/metadata/namespace").unwrap_or("default");
     let name = name_of(pod);
-    let (cpu, mem) = pod_usage(metrics, ns, name);
+    let (cpu, mem) = usage
+        .get(&(ns.to_owned(), name.to_owned()))
+        .copied()
+        .unwrap_or((0, 0));
     let gpu = pod_limit(pod, "nvidia.com/gpu", false).unwrap_or(0);
     json!({
         "pod_namespace": ns,
@@ -295,21 +317,9 @@ pub fn pods(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         .iter()
         .chain(POD_ROW_FIELDS)
         .copied();
-    // A cluster without a metrics server shows no usage rather than failing.
-    let metrics = kubernetes::list(&c, "metrics.k8s.io/v1beta1", "PodMetrics", &everything())
-        .ok()
-        .map(objects)
-        .transpose()?
-        .unwrap_or_default();
-    let metrics: PodMetrics = metrics
-        .iter()
-        .map(|m| {
-            let ns = m.at("/metadata/namespace").and_then(Json::as_str);
-            ((ns.unwrap_or("default"), name_of(m)), m)
-        })
-        .collect();
+    let usage = pod_usage(&c);
     let rows = boards::rows(&c, "v1", "Pod", &everything(), fields, |p| {
-        pod_row(p, &metrics)
+        pod_row(p, &usage)
     })?;
     Ok(kboss::ok("获取集群实时资源实例成功", &Board::from(rows)))
 }
