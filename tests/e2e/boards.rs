@@ -12,11 +12,24 @@ use crate::common::*;
 const SMALL_MEMORY: &str = "default-deadline-ms = 30000\nmemory-limit-mib = 8\n";
 const PODS: usize = 3_000;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_pod_list_larger_than_the_plugins_memory_is_shown_whole() {
+/// The namespace of pod `i` in [`big_cluster`].
+fn team(i: usize) -> &'static str {
+    if i % 3 == 0 {
+        "team-a"
+    } else {
+        "team-b"
+    }
+}
+
+/// master-1 and worker-1 (room for 5,000 pods), with [`PODS`] pods
+/// `pod-00000`.. on worker-1 in two namespaces ([`team`]), created in
+/// reverse: the boards' order must be the cluster's, not creation order.
+/// Each pod carries 4 KB of annotation, as real pods carry managed fields
+/// and last-applied configuration: the list is about 14 MB.
+fn big_cluster() -> SimCluster {
     let sim = SimCluster::start(
         ClusterSpec::new("big")
-            .node(NodeSpec::control_plane("master"))
+            .node(NodeSpec::control_plane("master-1"))
             .node(
                 NodeSpec::new("worker-1")
                     .cpu("512")
@@ -25,29 +38,55 @@ async fn a_pod_list_larger_than_the_plugins_memory_is_shown_whole() {
             ),
     )
     .unwrap();
-    // 4 KB of annotation a pod: what real pods carry in managed fields,
-    // last-applied configuration and the like.
-    let filler = "x".repeat(4 * 1024);
     for ns in ["team-a", "team-b"] {
         sim.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
             .unwrap();
     }
-    // Created out of order: the board's order is the cluster's, not this.
+    let filler = "x".repeat(4 * 1024);
     for i in (0..PODS).rev() {
-        let ns = if i % 3 == 0 { "team-a" } else { "team-b" };
         sim.create(json!({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": format!("pod-{i:05}"), "namespace": ns,
+            "metadata": {"name": format!("pod-{i:05}"), "namespace": team(i),
                          "annotations": {"example.com/filler": filler}},
             "spec": {"nodeName": "worker-1", "containers": [{"name": "c", "image": "busybox"}]},
         }))
         .unwrap();
     }
-    let s = Server::with(Options {
+    sim
+}
+
+/// The `namespace/name` of the rows of [`big_cluster`]'s pods, as shown.
+fn shown(rows: &[Value]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r["pod_namespace"].as_str().unwrap().starts_with("team-"))
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap().to_string();
+            format!("{}/{}", field("pod_namespace"), field("pod_name"))
+        })
+        .collect()
+}
+
+/// Every pod of [`big_cluster`] once, in kubectl's (namespace, name) order.
+fn all_pods() -> Vec<String> {
+    let mut want: Vec<String> = (0..PODS)
+        .map(|i| format!("{}/pod-{i:05}", team(i)))
+        .collect();
+    want.sort();
+    want
+}
+
+fn small_memory() -> Options {
+    Options {
         config: SMALL_MEMORY,
         plugins: vec![],
         ..Options::default()
-    });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_list_larger_than_the_plugins_memory_is_shown_whole() {
+    let sim = big_cluster();
+    let s = Server::with(small_memory());
     let basic = s.key("acme", "basic");
     let (user, pass) = basic.split_once(':').unwrap();
     let r = s
@@ -62,29 +101,30 @@ async fn a_pod_list_larger_than_the_plugins_memory_is_shown_whole() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "{body}\n{}", s.log_text());
     let rows = body["data"]["rows"].as_array().unwrap();
-    let ours: Vec<String> = rows
-        .iter()
-        .filter(|r| r["pod_namespace"] != "kube-system")
-        .map(|r| {
-            format!(
-                "{}/{}",
-                r["pod_namespace"].as_str().unwrap(),
-                r["pod_name"].as_str().unwrap()
-            )
-        })
-        .collect();
-    // Every pod once, across the pages, in (namespace, name) order.
-    let mut want: Vec<String> = (0..PODS)
-        .map(|i| {
-            let ns = if i % 3 == 0 { "team-a" } else { "team-b" };
-            format!("{ns}/pod-{i:05}")
-        })
-        .collect();
-    want.sort();
-    assert_eq!(ours.len(), PODS);
-    assert_eq!(ours, want);
+    assert_eq!(shown(rows), all_pods());
     assert_eq!(body["data"]["total"].as_u64(), Some(rows.len() as u64));
     assert_eq!(rows[0]["pod_node"], "worker-1", "{}", rows[0]);
+}
+
+/// kboss's live pod board: pods a page at a time, their metrics kept as two
+/// numbers a pod.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kboss_pod_board_of_a_cluster_larger_than_the_plugins_memory() {
+    let sim = big_cluster();
+    assert!(sim.wait_until(std::time::Duration::from_secs(30), |c| {
+        c.get("v1", "Pod", Some("team-b"), "pod-02500")
+            .is_some_and(|p| p["status"]["phase"] == "Running")
+    }));
+    sim.set_pod_usage("team-b", "pod-02500", "250m", "512Mi");
+    let kb = crate::kb::Kb::with(small_memory());
+    let l = crate::kboss_live::live_on(kb, sim).await;
+    let (status, body) = l.kb.get("cpcpod/get_cpcpod", &l.at()).await;
+    assert_eq!(status, 200, "{body}");
+    let rows = body["data"]["rows"].as_array().unwrap();
+    assert_eq!(shown(rows), all_pods());
+    let used = rows.iter().find(|r| r["pod_name"] == "pod-02500").unwrap();
+    assert_eq!(used["pod_cpurate"], "0.25核", "{used}");
+    assert_eq!(used["pod_memrate"], "512Mi", "{used}");
 }
 
 /// IEF's pod list pages (`limit`/`offset`) over a sort by creation time:
@@ -103,12 +143,7 @@ async fn an_ief_project_with_more_pods_than_the_plugins_memory_answers_its_windo
         ),
     )
     .unwrap();
-    let s = Server::with(Options {
-        config: SMALL_MEMORY,
-        plugins: vec![],
-        ..Options::default()
-    });
-    let e = env_on(s, sim);
+    let e = env_on(Server::with(small_memory()), sim);
     let ns = format!("ief-{PROJECT}");
     e.sim
         .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
@@ -149,61 +184,4 @@ async fn an_ief_project_with_more_pods_than_the_plugins_memory_answers_its_windo
     let (_, body) = e.call("GET", &tail, None).await;
     assert_eq!(names(&body), Vec::<String>::new());
     assert_eq!(body["count"].as_u64(), Some(PODS as u64));
-}
-
-/// kboss's live pod board: pods a page at a time, their metrics kept as two
-/// numbers a pod.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_kboss_pod_board_of_a_cluster_larger_than_the_plugins_memory() {
-    let sim = SimCluster::start(
-        ClusterSpec::new("big")
-            .node(NodeSpec::control_plane("master-1"))
-            .node(
-                NodeSpec::new("worker-1")
-                    .cpu("512")
-                    .memory("2Ti")
-                    .pods(5_000),
-            ),
-    )
-    .unwrap();
-    sim.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}))
-        .unwrap();
-    let filler = "x".repeat(4 * 1024);
-    for i in 0..PODS {
-        sim.create(json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": format!("pod-{i:05}"), "namespace": "team-a",
-                         "annotations": {"example.com/filler": filler}},
-            "spec": {"nodeName": "worker-1", "containers": [{"name": "c", "image": "busybox"}]},
-        }))
-        .unwrap();
-    }
-    assert!(sim.wait_until(std::time::Duration::from_secs(30), |c| {
-        c.get("v1", "Pod", Some("team-a"), "pod-02999")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    }));
-    sim.set_pod_usage("team-a", "pod-02500", "250m", "512Mi");
-    let kb = crate::kb::Kb::with(Options {
-        config: SMALL_MEMORY,
-        plugins: vec![],
-        ..Options::default()
-    });
-    let l = crate::kboss_live::live_on(kb, sim).await;
-    let (status, body) = l.kb.get("cpcpod/get_cpcpod", &l.at()).await;
-    assert_eq!(status, 200, "{body}");
-    let rows: Vec<&Value> = body["data"]["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["pod_namespace"] == "team-a")
-        .collect();
-    let names: Vec<&str> = rows
-        .iter()
-        .map(|r| r["pod_name"].as_str().unwrap())
-        .collect();
-    let want: Vec<String> = (0..PODS).map(|i| format!("pod-{i:05}")).collect();
-    assert_eq!(names, want);
-    let used = rows[2500];
-    assert_eq!(used["pod_cpurate"], "0.25核", "{used}");
-    assert_eq!(used["pod_memrate"], "512Mi", "{used}");
 }
