@@ -65,15 +65,13 @@ async fn determine_accommodat_answers_the_unplaceable_ids() {
     );
 
     // A cordoned node is ignored: cordon the only GPU node.
-    e.sim
-        .patch_merge(
-            "v1",
-            "Node",
-            None,
-            "gpu-a",
-            &json!({"spec": {"unschedulable": true}}),
-        )
-        .unwrap();
+    let cordon_gpu_a = |unschedulable: bool| {
+        let patch = json!({"spec": {"unschedulable": unschedulable}});
+        e.sim
+            .patch_merge("v1", "Node", None, "gpu-a", &patch)
+            .unwrap();
+    };
+    cordon_gpu_a(true);
     let (_, body) = accommodate(
         &e,
         json!([{"id": "gpu-ok", "gpu": 1, "gpu_model": "RTX4090-24G"}]),
@@ -81,15 +79,7 @@ async fn determine_accommodat_answers_the_unplaceable_ids() {
     )
     .await;
     assert_eq!(body, json!(["gpu-ok"]));
-    e.sim
-        .patch_merge(
-            "v1",
-            "Node",
-            None,
-            "gpu-a",
-            &json!({"spec": {"unschedulable": false}}),
-        )
-        .unwrap();
+    cordon_gpu_a(false);
 
     // Nodes filling up change the answer: take both GPUs.
     let (_, body) = accommodate(

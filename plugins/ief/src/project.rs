@@ -125,13 +125,22 @@ pub fn pods_window(
     };
     let mut keys = Vec::new();
     let mut pages = 0;
-    let mut only_page = Vec::new();
+    // The first page's matches by name: if it is the only page, the window
+    // is taken from it without reading (or parsing) anything again.
+    let mut first_page: Vec<(String, String)> = Vec::new();
     boards::for_each_page(&p.cluster, "v1", "Pod", &sel, |items| {
         pages += 1;
-        for text in &items {
-            keys.extend(key(text)?);
+        if pages > 1 {
+            first_page = Vec::new();
         }
-        only_page = if pages == 1 { items } else { Vec::new() };
+        for text in items {
+            if let Some((ts, name)) = key(&text)? {
+                if pages == 1 {
+                    first_page.push((name.clone(), text));
+                }
+                keys.push((ts, name));
+            }
+        }
         Ok(())
     })?;
     let count = keys.len();
@@ -145,22 +154,26 @@ pub fn pods_window(
     if window.is_empty() {
         return Ok((count, Vec::new()));
     }
-    let mut texts = Vec::with_capacity(window.len());
-    let mut keep_window = |items: Vec<String>| -> Result<(), ApiError> {
-        for text in items {
-            if let Some((_, name)) = key(&text)? {
-                if window.contains(&name) {
-                    texts.push(text);
+    let texts: Vec<String> = if pages == 1 {
+        first_page
+            .into_iter()
+            .filter(|(name, _)| window.contains(name))
+            .map(|(_, text)| text)
+            .collect()
+    } else {
+        let mut texts = Vec::with_capacity(window.len());
+        boards::for_each_page(&p.cluster, "v1", "Pod", &sel, |items| {
+            for text in items {
+                if let Some((_, name)) = key(&text)? {
+                    if window.contains(&name) {
+                        texts.push(text);
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })?;
+        texts
     };
-    if pages == 1 {
-        keep_window(only_page)?;
-    } else {
-        boards::for_each_page(&p.cluster, "v1", "Pod", &sel, keep_window)?;
-    }
     let mut pods = parse(texts)?;
     pods.sort_by_cached_key(|pod| {
         (

@@ -200,8 +200,9 @@ fn pod_limit(pod: &Json, resource: &str, milli: bool) -> Option<i128> {
     total
 }
 
-/// Each pod's usage (millicores, bytes) by namespace and name.
-type PodUsage = HashMap<(String, String), (i128, i128)>;
+/// Each pod's usage (millicores, bytes) by namespace, then name (so a row
+/// looks its pod up by `&str`, without building a key).
+type PodUsage = HashMap<String, HashMap<String, (i128, i128)>>;
 
 /// Pod usage from the metrics API, read a page at a time and kept as two
 /// numbers a pod. A cluster without a metrics server (or whose metrics
@@ -216,7 +217,7 @@ fn pod_usage(c: &Cluster) -> PodUsage {
                 ApiError::BadGateway(format!("the cluster answered invalid metrics: {e}"))
             })?;
             let ns = m.at("/metadata/namespace").and_then(Json::as_str);
-            let key = (ns.unwrap_or("default").to_owned(), name_of(&m).to_owned());
+            let ns = ns.unwrap_or("default").to_owned();
             let sum =
                 m["containers"]
                     .as_array()
@@ -228,7 +229,10 @@ fn pod_usage(c: &Cluster) -> PodUsage {
                             b + amount(&ct["usage"], "memory", false),
                         )
                     });
-            usage.insert(key, sum);
+            usage
+                .entry(ns)
+                .or_default()
+                .insert(name_of(&m).to_owned(), sum);
         }
         Ok(())
     });
@@ -279,7 +283,8 @@ fn pod_row(pod: &Json, usage: &PodUsage) -> Json {
     let ns = s("/metadata/namespace").unwrap_or("default");
     let name = name_of(pod);
     let (cpu, mem) = usage
-        .get(&(ns.to_owned(), name.to_owned()))
+        .get(ns)
+        .and_then(|pods| pods.get(name))
         .copied()
         .unwrap_or((0, 0));
     let gpu = pod_limit(pod, "nvidia.com/gpu", false).unwrap_or(0);

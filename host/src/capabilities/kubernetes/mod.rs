@@ -118,6 +118,15 @@ impl PluginState {
     }
 }
 
+/// The host's view of a plugin's selector.
+fn selector(sel: &Selector) -> objects::Selector<'_> {
+    objects::Selector {
+        namespace: sel.namespace.as_deref(),
+        labels: sel.label_selector.as_deref(),
+        fields: sel.field_selector.as_deref(),
+    }
+}
+
 impl Host for PluginState {
     async fn list(
         &mut self,
@@ -129,11 +138,7 @@ impl Host for PluginState {
         let caller = self.caller();
         timed(CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
-            let sel = objects::Selector {
-                namespace: sel.namespace.as_deref(),
-                labels: sel.label_selector.as_deref(),
-                fields: sel.field_selector.as_deref(),
-            };
+            let sel = selector(&sel);
             objects::list(&c, &api_version, &kind, sel).await
         })
         .await
@@ -151,11 +156,7 @@ impl Host for PluginState {
         let caller = self.caller();
         timed(CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
-            let sel = objects::Selector {
-                namespace: sel.namespace.as_deref(),
-                labels: sel.label_selector.as_deref(),
-                fields: sel.field_selector.as_deref(),
-            };
+            let sel = selector(&sel);
             let page = objects::list_page(
                 &c,
                 &api_version,
