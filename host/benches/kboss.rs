@@ -7,7 +7,10 @@
 //!    round trip;
 //! 2. quotes/s of `accrual_price` (the document's four-item example) through
 //!    the kboss endpoint, the inventory and the pricing engine plugin, with
-//!    16 keep-alive clients (target >= 20,000/s), and their p50/p99.
+//!    16 keep-alive clients (target >= 20,000/s with `organisation`
+//!    isolation), and their p50/p99, for `organisation` isolation (warm
+//!    instances) and for `request` isolation (fresh instances), measured in
+//!    alternating rounds on two servers.
 //!
 //! 3. the same two calls in process, straight into the kboss plugin (no
 //!    HTTP, no client): the server-side time of the plugin, the inventory
@@ -310,6 +313,93 @@ async fn in_process(app: &computehub::server::App, org: &str, small: &str, large
     println!("  accrual_price                 : {p50:>6.3} ms / {p99:>6.3} ms");
 }
 
+/// Alternating rounds of the quote load on the two servers.
+const QUOTE_ROUNDS: usize = 4;
+
+/// A server answering the document's quote, and how to ask it.
+#[derive(Clone, Copy)]
+struct QuoteTarget {
+    addr: std::net::SocketAddr,
+    uri: &'static str,
+    key: &'static str,
+}
+
+impl QuoteTarget {
+    fn new(addr: std::net::SocketAddr, small: &str, key: String) -> Self {
+        let uri = format!(
+            "/dev/cpcc/cpcwidget/accrual_price.dspy?{}",
+            query(&[
+                ("cpcid", small),
+                ("resources", RESOURCES),
+                ("duration", "1"),
+                ("duration_unit", "小时"),
+            ])
+        );
+        QuoteTarget {
+            addr,
+            uri: Box::leak(uri.into_boxed_str()),
+            key: Box::leak(key.into_boxed_str()),
+        }
+    }
+}
+
+/// `CONNECTIONS` keep-alive clients asking for the quote for `dur`.
+async fn quote(t: QuoteTarget, dur: Duration) -> Vec<Duration> {
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        tasks.push(tokio::spawn(async move {
+            let mut send = connect(t.addr).await;
+            let mut lat = Vec::with_capacity(100_000);
+            let end = Instant::now() + dur;
+            while Instant::now() < end {
+                lat.push(call(&mut send, t.uri, t.key, "\"total_price\":64.08,").await);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("client"));
+    }
+    all
+}
+
+/// A second server whose kboss and pricing plugins use `request` isolation
+/// (a fresh instance per call), with the small center's priced components.
+async fn quote_server(dir: &std::path::Path) -> QuoteTarget {
+    let mut config = Config::default();
+    for id in ["kboss", "pricing"] {
+        if let Some(p) = config.plugins.get_mut(id) {
+            p.isolation = computehub::runtime::Isolation::Request;
+        }
+    }
+    let (app, _) = computehub::cli::open_app(
+        &dir.join("data"),
+        dir.join("cache"),
+        config,
+        None,
+        Some("bench".into()),
+    )
+    .await
+    .expect("app");
+    let org = "bench";
+    let key = create_key(&app.store, org, Scheme::Bearer)
+        .expect("key")
+        .credential;
+    let small = center(&app.store, org, "small");
+    widgets(&app.store, org, &small);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(computehub::server::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
+    QuoteTarget::new(addr, &small, key)
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -387,48 +477,41 @@ fn main() {
             }
         }
 
-        let uri = format!(
-            "/dev/cpcc/cpcwidget/accrual_price.dspy?{}",
-            query(&[
-                ("cpcid", small.as_str()),
-                ("resources", RESOURCES),
-                ("duration", "1"),
-                ("duration_unit", "小时"),
-            ])
-        );
-        let uri: &'static str = Box::leak(uri.into_boxed_str());
-        let key: &'static str = Box::leak(key.into_boxed_str());
-        let run = |dur: Duration| async move {
-            let mut tasks = Vec::new();
-            for _ in 0..CONNECTIONS {
-                tasks.push(tokio::spawn(async move {
-                    let mut send = connect(addr).await;
-                    let mut lat = Vec::with_capacity(100_000);
-                    let end = Instant::now() + dur;
-                    while Instant::now() < end {
-                        lat.push(call(&mut send, uri, key, "\"total_price\":64.08,").await);
-                    }
-                    lat
-                }));
-            }
-            let mut all = Vec::new();
-            for t in tasks {
-                all.extend(t.await.expect("client"));
-            }
-            all
-        };
-        run(WARMUP).await;
+        let warm = QuoteTarget::new(addr, &small, key);
+        let fresh = quote_server(&dir.path().join("request")).await;
+        quote(warm, WARMUP).await;
+        quote(fresh, WARMUP).await;
         eprintln!("measuring");
-        let start = Instant::now();
-        let mut lat = run(MEASURE).await;
-        let secs = start.elapsed().as_secs_f64();
-        lat.sort_unstable();
+        let (mut warm_lat, mut fresh_lat, mut warm_secs, mut fresh_secs) =
+            (Vec::new(), Vec::new(), 0.0, 0.0);
+        for _ in 0..QUOTE_ROUNDS {
+            for (t, lat, secs) in [
+                (warm, &mut warm_lat, &mut warm_secs),
+                (fresh, &mut fresh_lat, &mut fresh_secs),
+            ] {
+                let start = Instant::now();
+                lat.extend(quote(t, MEASURE / QUOTE_ROUNDS as u32).await);
+                *secs += start.elapsed().as_secs_f64();
+            }
+        }
+        let mut rates = Vec::new();
+        for (label, lat, secs) in [
+            ("organisation", &mut warm_lat, warm_secs),
+            ("request     ", &mut fresh_lat, fresh_secs),
+        ] {
+            lat.sort_unstable();
+            let rate = lat.len() as f64 / secs;
+            rates.push(rate);
+            println!(
+                "accrual_price (endpoint -> inventory -> pricing engine), {CONNECTIONS} clients, \
+                 {label} isolation: {rate:.0} quotes/s, p50 {:.3} ms, p99 {:.3} ms",
+                percentile(lat, 50),
+                percentile(lat, 99)
+            );
+        }
         println!(
-            "accrual_price (endpoint -> inventory -> pricing engine), {CONNECTIONS} clients: \
-             {:.0} quotes/s, p50 {:.3} ms, p99 {:.3} ms",
-            lat.len() as f64 / secs,
-            percentile(&lat, 50),
-            percentile(&lat, 99)
+            "quotes/s organisation / request isolation: {:.2} (target >= 20,000 quotes/s with organisation)",
+            rates[0] / rates[1].max(1e-9)
         );
     });
 }

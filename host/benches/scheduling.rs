@@ -113,7 +113,13 @@ fn main() {
         .expect("runtime");
         let wasm = std::fs::read(format!("{PLUGINS}/scheduling.wasm")).expect("scheduling.wasm");
         let loaded = runtime
-            .load("scheduling", Role::Scheduling, &wasm, &[])
+            .load(
+                "scheduling",
+                Role::Scheduling,
+                &wasm,
+                &[],
+                computehub::runtime::Isolation::Organisation,
+            )
             .expect("load");
         services
             .engines
@@ -121,6 +127,9 @@ fn main() {
             .store(Some(Arc::new(EngineHandle {
                 id: "scheduling".into(),
                 pre: loaded.pre,
+                pool: services
+                    .warm
+                    .pool(computehub::runtime::Isolation::Organisation),
             })));
         let mut rng = Lcg(42);
         let prods = products(1000, &mut rng);

@@ -11,7 +11,7 @@ use crate::auth::{self, AdminToken, Scheme};
 use crate::config::Config;
 use crate::registry::Registry;
 use crate::runtime::{HostServices, Limits, Role, Runtime};
-use crate::server::{self, metrics::Metrics, App};
+use crate::server::{self, metrics::Metrics, App, ServerLimits};
 use crate::store::Store;
 
 #[derive(Parser)]
@@ -51,6 +51,8 @@ enum Command {
         /// organisation. Never in production.
         #[arg(long)]
         debug_orgid: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Inspect plugins.
     Plugin {
@@ -67,6 +69,50 @@ enum Command {
         #[command(subcommand)]
         command: ClustersCommand,
     },
+}
+
+/// What clients may hold of the server before they are authenticated.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Open connections in total; a connection beyond it is closed at once.
+    #[arg(long, default_value_t = ServerLimits::default().max_connections)]
+    max_connections: usize,
+    /// Open connections from one client address.
+    #[arg(long, default_value_t = ServerLimits::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Milliseconds a request's headers may take to arrive (from its first
+    /// byte, or from accept for a connection's first request).
+    #[arg(long, default_value_t = ms(ServerLimits::default().header_read_timeout))]
+    header_read_timeout_ms: u64,
+    /// Milliseconds a connection may wait idle for its next request.
+    #[arg(long, default_value_t = ms(ServerLimits::default().idle_timeout))]
+    idle_timeout_ms: u64,
+    /// MiB held at once, across all connections, for request bodies read
+    /// before their sender is verified (AK/SK-signed bodies, debug `orgid`
+    /// bodies, routes without authentication); beyond it such requests get 503.
+    #[arg(long, default_value_t = ServerLimits::default().unverified_budget >> 20)]
+    unverified_body_budget_mib: usize,
+    /// Milliseconds an unverified request body may take to arrive (408 beyond).
+    #[arg(long, default_value_t = ms(ServerLimits::default().unverified_body_timeout))]
+    unverified_body_timeout_ms: u64,
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl LimitArgs {
+    fn limits(&self) -> ServerLimits {
+        use std::time::Duration;
+        ServerLimits {
+            max_connections: self.max_connections.max(1),
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+            unverified_budget: self.unverified_body_budget_mib << 20,
+            unverified_body_timeout: Duration::from_millis(self.unverified_body_timeout_ms.max(1)),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -208,6 +254,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             cache_dir,
             debug_orgid,
+            limits,
         } => {
             let mut config = Config::load(config.as_deref())?;
             config.debug_orgid |= debug_orgid;
@@ -224,6 +271,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config,
                 plugins_dir,
                 demo,
+                limits.limits(),
             ))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -340,7 +388,7 @@ fn registry(
     let store = Arc::new(Store::open(data_dir).context("opening the store")?);
     let limits = limits(&config);
     let services = HostServices::new(Arc::clone(&store), limits.clone());
-    services.ssh.set_targets(config.ssh_targets()?);
+    services.policy.set_grants(config.policy_grants()?);
     let runtime = Runtime::new(cache_dir, limits, services)?;
     Ok((
         Registry::new(
@@ -392,6 +440,7 @@ async fn serve(
     config: Config,
     plugins_dir: Option<PathBuf>,
     demo: bool,
+    limits: ServerLimits,
 ) -> anyhow::Result<()> {
     let listen = listen
         .or_else(|| config.listen.clone())
@@ -415,6 +464,10 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    // Egress rules never reach this server by accident.
+    app.registry.runtime.services.policy.set_own(vec![addr]);
+    // Idle warm instances past their timeout are dropped every second.
+    app.registry.runtime.services.warm.spawn_sweeper();
     // The demo's simulated cluster lives as long as the server.
     let _demo = if demo {
         Some(crate::demo::seed(
@@ -427,7 +480,7 @@ async fn serve(
     };
     tracing::info!(%addr, "computehub listening");
     println!("listening on http://{addr}");
-    server::serve(listener, app, shutdown_signal()).await
+    server::serve_with(listener, app, limits, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {
@@ -500,7 +553,12 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                 scratch.join("cache"),
                 Config::load(config.as_deref())?,
             )?;
-            match registry.install(&id, role.into(), &wasm).await {
+            let needs = registry.runtime.imported(&wasm).ok();
+            let result = registry.install(&id, role.into(), &wasm).await;
+            if let Some(needs) = needs {
+                print_needed_grant(&id, role.into(), &needs);
+            }
+            match result {
                 Ok(p) => {
                     println!(
                         "ok: plugin `{}` {} {} ({})",
@@ -525,6 +583,37 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                 }
             }
         }
+    }
+}
+
+/// The config entry a component needs: its imports as `grants`, and the
+/// per-call grants (storage, egress) its capabilities are checked against.
+fn print_needed_grant(id: &str, role: Role, needs: &[crate::runtime::Capability]) {
+    use crate::runtime::Capability as C;
+    let names: Vec<String> = needs
+        .iter()
+        .map(|c| format!("\"{}\"", c.interface()))
+        .collect();
+    println!("grant this component needs (config.toml):");
+    println!("  [plugins.{id}]");
+    println!("  role = \"{}\"", role.as_str());
+    println!("  grants = [{}]", names.join(", "));
+    if needs.contains(&C::Inventory) {
+        println!(
+            "  read = []      # collections it reads; every call outside read/write is denied"
+        );
+        println!("  write = []     # collections it writes (and reads)");
+        println!("  secrets = []   # secret fields it sets, as collection.field");
+    }
+    if needs.contains(&C::Ssh) {
+        println!(
+            "  ssh-targets = []   # explicit targets (IP, CIDR, :port); devices by id need none"
+        );
+    }
+    if needs.contains(&C::Kubernetes) {
+        println!(
+            "  kube-targets = []  # API servers of inline kubeconfigs; clusters by id need none"
+        );
     }
 }
 

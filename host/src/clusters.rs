@@ -11,9 +11,6 @@
 
 use crate::store::{Comparison, Condition, Query, Row, Store, StoreError, Value};
 
-/// Largest kubeconfig accepted (as the `kubernetes` capability's limit).
-const MAX_KUBECONFIG: usize = 256 * 1024;
-
 /// Why an import was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -65,21 +62,12 @@ fn find_one(
     Ok(store.query(org, collection, &q)?.rows.into_iter().next())
 }
 
-/// Check that `yaml` is a kubeconfig naming a cluster with a server.
+/// Check `yaml` by the one kubeconfig policy (`policy::kubeconfig`): a
+/// kubeconfig that could run a program or read a file is refused here too.
 pub fn check_kubeconfig(yaml: &str) -> Result<(), ImportError> {
-    if yaml.len() > MAX_KUBECONFIG {
-        return Err(ImportError::Kubeconfig("larger than 256 KiB".into()));
-    }
-    let kc = kube::config::Kubeconfig::from_yaml(yaml)
-        .map_err(|e| ImportError::Kubeconfig(e.to_string()))?;
-    let has_server = kc
-        .clusters
-        .iter()
-        .any(|c| c.cluster.as_ref().and_then(|c| c.server.as_ref()).is_some());
-    if !has_server {
-        return Err(ImportError::Kubeconfig("it names no cluster server".into()));
-    }
-    Ok(())
+    crate::policy::kubeconfig::check(yaml)
+        .map(|_| ())
+        .map_err(|e| ImportError::Kubeconfig(e.0))
 }
 
 /// The compute center named `name` of `org`, created when missing.

@@ -13,13 +13,21 @@
 //!
 //! [plugins.pcapi]
 //! role = "endpoint"
-//! grants = ["log", "ssh", "operations"]
-//! # explicit SSH targets (IP addresses, CIDR blocks) the plugin may reach;
-//! # inventory devices need no entry
+//! grants = ["log", "inventory", "kubernetes", "ssh", "operations"]
+//! # explicit SSH targets (IP addresses, CIDR blocks, optional :port) the
+//! # plugin may reach; inventory devices need no entry
 //! ssh-targets = ["10.0.0.0/8", "192.168.0.0/16"]
+//! # API servers an inline kubeconfig may name; inventory clusters need none
+//! kube-targets = ["10.0.0.0/8:6443"]
+//! # storage: collections read, collections written (and read), secret fields set
+//! read = ["devices", "clusters"]
+//! write = []
+//! secrets = []
 //! ```
 //!
 //! A plugin the config does not name is granted `log` only: deny by default.
+//! Loopback and link-local addresses, and this server's own address, are
+//! reachable only through an entry that names them (see `policy::egress`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,6 +70,23 @@ pub struct PluginConfig {
     /// connect to with credentials its caller sent. Empty: devices only.
     #[serde(default)]
     pub ssh_targets: Vec<String>,
+    /// API server addresses (IP, CIDR, optional :port) an inline kubeconfig
+    /// of this plugin may name. Empty: inventory clusters only.
+    #[serde(default)]
+    pub kube_targets: Vec<String>,
+    /// Collections the plugin may read.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Collections the plugin may write (and read).
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// Secret fields (`collection.field`) the plugin may set.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// `organisation` (default): warm instances reused within one
+    /// organisation; `request`: a fresh instance per request.
+    #[serde(default)]
+    pub isolation: crate::runtime::Isolation,
 }
 
 fn default_deadline_ms() -> u32 {
@@ -79,13 +104,20 @@ const BUILTIN_GRANTS: &str = r#"
 [plugins.kboss]
 role = "endpoint"
 grants = ["log", "inventory", "pricing", "scheduling", "kubernetes", "ssh", "operations"]
+# Provisioning checks a new cluster through the kubeconfig fetched from its
+# control plane (an inventory device): the compute center's private networks.
+kube-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+write = ["compute_centers", "clusters", "devices", "labels", "pod_configs", "widgets", "widget_stock"]
+secrets = ["compute_centers.api_pwd", "clusters.kubeconfig", "clusters.clusterjoin", "devices.adminpwd", "pod_configs.source_authpasswd"]
 
 [plugins.pcapi]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
-# new_cluster/new_worker reach the machines their callers name: the private
-# networks of a compute center.
+# new_cluster/new_worker reach the machines their callers name, and an
+# inline kubeconfig the API servers: the private networks of a compute center.
 ssh-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+kube-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+read = ["devices", "clusters"]
 
 [plugins.pricing]
 role = "pricing"
@@ -98,10 +130,14 @@ grants = ["log"]
 [plugins.alaya]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes"]
+read = ["clusters", "training_instances"]
+write = ["training_ports"]
 
 [plugins.ief]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes"]
+read = ["ief_projects"]
+write = ["ief_deployments"]
 "#;
 
 impl Default for Config {
@@ -142,24 +178,32 @@ impl Config {
         }
     }
 
+    /// How the plugin `id`'s instances are shared (organisation by default).
+    pub fn isolation(&self, id: &str) -> crate::runtime::Isolation {
+        self.plugins.get(id).map(|p| p.isolation).unwrap_or_default()
+    }
+
     pub fn role(&self, id: &str) -> Option<Role> {
         self.plugins.get(id).map(|p| p.role)
     }
 
-    /// Every plugin's `ssh-targets`, parsed; an entry that is not an IP
-    /// address or CIDR block is a configuration error.
-    pub fn ssh_targets(
+    /// Every plugin's egress and storage grant, parsed; an entry that is
+    /// not valid is a configuration error naming the plugin and the key.
+    pub fn policy_grants(
         &self,
-    ) -> anyhow::Result<std::collections::HashMap<String, Vec<crate::capabilities::ssh::Net>>> {
+    ) -> anyhow::Result<std::collections::HashMap<String, crate::policy::PluginGrant>> {
+        use crate::policy::{egress, PluginGrant, Storage};
         let mut all = std::collections::HashMap::new();
         for (id, p) in &self.plugins {
-            let nets = p
-                .ssh_targets
-                .iter()
-                .map(|s| crate::capabilities::ssh::Net::parse(s))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow::anyhow!("plugin `{id}`: ssh-targets: {e}"))?;
-            all.insert(id.clone(), nets);
+            let grant = PluginGrant {
+                ssh_targets: egress::parse_all(&p.ssh_targets)
+                    .map_err(|e| anyhow::anyhow!("plugin `{id}`: ssh-targets: {e}"))?,
+                kube_targets: egress::parse_all(&p.kube_targets)
+                    .map_err(|e| anyhow::anyhow!("plugin `{id}`: kube-targets: {e}"))?,
+                storage: Storage::new(&p.read, &p.write, &p.secrets)
+                    .map_err(|e| anyhow::anyhow!("plugin `{id}`: storage grant: {e}"))?,
+            };
+            all.insert(id.clone(), grant);
         }
         Ok(all)
     }
@@ -177,20 +221,39 @@ mod tests {
     }
 
     #[test]
-    fn ssh_targets_parse_or_fail_clearly() {
+    fn grants_parse_or_fail_clearly() {
         let c: Config = toml::from_str(
-            "[plugins.p]\nrole = \"endpoint\"\nssh-targets = [\"127.0.0.0/8\", \"10.1.2.3\"]",
+            "[plugins.p]\nrole = \"endpoint\"\nssh-targets = [\"127.0.0.0/8\", \"10.1.2.3\"]\nkube-targets = [\"10.0.0.0/8:6443\"]\nread = [\"clusters\"]",
         )
         .unwrap();
-        assert_eq!(c.ssh_targets().unwrap()["p"].len(), 2);
-        let bad: Config =
-            toml::from_str("[plugins.p]\nrole = \"endpoint\"\nssh-targets = [\"host.example\"]")
-                .unwrap();
-        assert!(bad
-            .ssh_targets()
-            .unwrap_err()
-            .to_string()
-            .contains("plugin `p`"));
+        let g = &c.policy_grants().unwrap()["p"];
+        assert_eq!(g.ssh_targets.len(), 2);
+        assert_eq!(g.kube_targets.len(), 1);
+        assert!(g.storage.check_read("p", "clusters").is_ok());
+        for (bad, key) in [
+            ("ssh-targets = [\"host.example\"]", "ssh-targets"),
+            ("kube-targets = [\"10.0.0.0/40\"]", "kube-targets"),
+            ("write = [\"nope\"]", "storage grant"),
+        ] {
+            let c: Config =
+                toml::from_str(&format!("[plugins.p]\nrole = \"endpoint\"\n{bad}")).unwrap();
+            let e = c.policy_grants().unwrap_err().to_string();
+            assert!(e.contains("plugin `p`") && e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn builtin_storage_grants_are_valid() {
+        let g = Config::default().policy_grants().unwrap();
+        assert!(g["kboss"]
+            .storage
+            .check_write("kboss", "clusters", ["kubeconfig"])
+            .is_ok());
+        assert!(g["pcapi"]
+            .storage
+            .check_write("pcapi", "clusters", ["name"])
+            .is_err());
+        assert!(g["alaya"].storage.check_read("alaya", "devices").is_err());
     }
 
     #[test]

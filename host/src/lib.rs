@@ -19,6 +19,7 @@ pub mod clusters;
 pub mod config;
 pub mod demo;
 pub mod operations;
+pub mod policy;
 pub mod registry;
 pub mod runtime;
 pub mod server;

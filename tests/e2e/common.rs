@@ -11,15 +11,24 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_computehub");
 pub const PLUGINS: &str = env!("COMPUTEHUB_TEST_PLUGINS");
 pub const ADMIN: &str = "test-admin-token-0123456789";
 
-/// Grants for the fixture plugins.
+/// Grants for the fixture plugins, and for pcapi the loopback API servers
+/// of the tests' simulated clusters (inline kubeconfigs reach loopback only
+/// when the config names it).
 pub const CONFIG: &str = r#"
 default-deadline-ms = 5000
 [plugins.fixtures]
 role = "endpoint"
 grants = ["log", "inventory"]
+write = ["devices", "compute_centers"]
+secrets = ["devices.adminpwd", "compute_centers.api_pwd"]
 [plugins.echo]
 role = "endpoint"
 grants = ["log"]
+[plugins.pcapi]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
+kube-targets = ["127.0.0.1"]
+read = ["devices", "clusters"]
 "#;
 
 pub fn wasm(name: &str) -> Vec<u8> {
@@ -157,6 +166,11 @@ impl Server {
             .arg(child.id().to_string())
             .status();
         child.wait().unwrap()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
     }
 
     pub fn url(&self, path: &str) -> String {

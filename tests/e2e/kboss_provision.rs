@@ -79,11 +79,25 @@ async fn device(kb: &Kb, cpcid: &str, name: &str, m: &Machine, cpu: &str) -> Str
     body["data"]["id"].as_str().unwrap().to_string()
 }
 
+/// kboss's built-in grant, with the loopback API servers of the test's
+/// machines: provisioning checks the new cluster through the kubeconfig it
+/// fetched from the control plane, an inline one, so its server must be
+/// inside `kube-targets` (loopback only when named).
+const KBOSS_LOOPBACK: &str = r#"
+default-deadline-ms = 5000
+[plugins.kboss]
+role = "endpoint"
+grants = ["log", "inventory", "pricing", "scheduling", "kubernetes", "ssh", "operations"]
+kube-targets = ["127.0.0.1"]
+write = ["compute_centers", "clusters", "devices", "labels", "pod_configs", "widgets", "widget_stock"]
+secrets = ["compute_centers.api_pwd", "clusters.kubeconfig", "clusters.clusterjoin", "devices.adminpwd", "pod_configs.source_authpasswd"]
+"#;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
     let sim = SimCluster::start(ClusterSpec::new("kb")).unwrap();
     let kb = Kb::with(Options {
-        config: "default-deadline-ms = 5000\n",
+        config: KBOSS_LOOPBACK,
         plugins: vec![],
         ..Options::default()
     });

@@ -20,6 +20,8 @@ default-deadline-ms = 5000
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
 ssh-targets = ["127.0.0.0/8"]
+kube-targets = ["127.0.0.1"]
+read = ["devices", "clusters"]
 "#;
 
 pub struct Env {

@@ -82,6 +82,12 @@ async fn an_ungranted_import_is_refused_at_load_with_one_sentence() {
         stdout.contains("plugin `fixtures` imports `computehub:platform/inventory@0.1.0`, which its grant does not include"),
         "{stdout}"
     );
+    // It says which grant the component needs, storage included.
+    assert!(
+        stdout.contains("[plugins.fixtures]\n  role = \"endpoint\"\n  grants = [\"log\", \"inventory\"]\n  read = []"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("secrets = []"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

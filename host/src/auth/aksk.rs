@@ -20,6 +20,12 @@
 //! check). Reads are exempt: a client polling the same list within one
 //! second signs identical requests, and repeating a read changes nothing.
 //! The SK is kept sealed in the store and opened only here.
+//!
+//! The server verifies in two steps so that no body is read for a request
+//! that its headers already condemn: [`check_headers`] (syntax, clock, the
+//! key exists and is an AK/SK key, every signed header is present) before
+//! the body, then [`HeadersChecked::finish`] with the body's [`BodyDigest`],
+//! hashed chunk by chunk as it arrives. [`verify`] does both at once.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -53,6 +59,64 @@ pub struct SignedRequest<'a> {
     /// The request's authority, for `host` when no `Host` header was sent (HTTP/2).
     pub authority: Option<&'a str>,
     pub body: &'a [u8],
+}
+
+/// The request line and headers of a signed request: what the signature
+/// covers besides the body.
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// The path as received (percent-encoded).
+    pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    /// The request's authority, for `host` when no `Host` header was sent (HTTP/2).
+    pub authority: Option<&'a str>,
+}
+
+impl<'a> SignedRequest<'a> {
+    fn head(&self) -> RequestHead<'a> {
+        RequestHead {
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+            authority: self.authority,
+        }
+    }
+}
+
+/// SHA-256 of a body fed in chunks as they arrive, and its length.
+#[derive(Clone, Default)]
+pub struct BodyDigest {
+    hasher: Sha256,
+    len: usize,
+}
+
+impl BodyDigest {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The digest of a complete body.
+    pub fn of(body: &[u8]) -> Self {
+        let mut d = Self::new();
+        d.update(body);
+        d
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.len += chunk.len();
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Whether the request carries an AK/SK signature.
@@ -156,35 +220,40 @@ fn canonical_query(query: &str) -> String {
         .join("&")
 }
 
-fn header<'a>(req: &'a SignedRequest<'_>, name: &str) -> Option<&'a str> {
-    match req.headers.get(name).and_then(|v| v.to_str().ok()) {
+fn header<'a>(headers: &'a HeaderMap, authority: Option<&'a str>, name: &str) -> Option<&'a str> {
+    match headers.get(name).and_then(|v| v.to_str().ok()) {
         Some(v) => Some(v),
-        None if name == "host" => req.authority,
+        None if name == "host" => authority,
         None => None,
     }
 }
 
-fn payload_hash(req: &SignedRequest<'_>) -> String {
-    if req.body.is_empty() {
+fn payload_hash(req: &RequestHead<'_>, body: &BodyDigest) -> String {
+    if body.is_empty() {
         return EMPTY_SHA256.to_string();
     }
+    let header = |name| header(req.headers, req.authority, name);
     // The SDKs leave non-JSON uploads unsigned (the marker header is signed);
     // a JSON body is always hashed, so it cannot be altered in flight.
-    let json = header(req, "content-type").is_some_and(|ct| {
+    let json = header("content-type").is_some_and(|ct| {
         let ct = ct.trim().to_ascii_lowercase();
         ct.starts_with("application/json") || ct.starts_with("application/bson")
     });
-    if !json && header(req, "x-sdk-content-sha256").map(str::trim) == Some("UNSIGNED-PAYLOAD") {
+    if !json && header("x-sdk-content-sha256").map(str::trim) == Some("UNSIGNED-PAYLOAD") {
         return "UNSIGNED-PAYLOAD".to_string();
     }
-    hex::encode(Sha256::digest(req.body))
+    hex::encode(body.hasher.clone().finalize())
 }
 
 /// The canonical request, or the name of a signed header the request lacks.
-fn canonical_request(req: &SignedRequest<'_>, signed: &[&str]) -> Result<String, String> {
+fn canonical_request(
+    req: &RequestHead<'_>,
+    signed: &[&str],
+    body: &BodyDigest,
+) -> Result<String, String> {
     let mut headers = String::new();
     for name in signed {
-        let value = header(req, name).ok_or_else(|| (*name).to_string())?;
+        let value = header(req.headers, req.authority, name).ok_or_else(|| (*name).to_string())?;
         headers.push_str(name);
         headers.push(':');
         headers.push_str(value.trim());
@@ -197,7 +266,7 @@ fn canonical_request(req: &SignedRequest<'_>, signed: &[&str]) -> Result<String,
         canonical_query(req.query),
         headers,
         signed.join(";"),
-        payload_hash(req)
+        payload_hash(req, body)
     ))
 }
 
@@ -209,7 +278,17 @@ pub fn signature(
     sdk_date: &str,
     sk: &str,
 ) -> Result<String, String> {
-    let canonical = canonical_request(req, signed)?;
+    signature_of(&req.head(), &BodyDigest::of(req.body), signed, sdk_date, sk)
+}
+
+fn signature_of(
+    req: &RequestHead<'_>,
+    body: &BodyDigest,
+    signed: &[&str],
+    sdk_date: &str,
+    sk: &str,
+) -> Result<String, String> {
+    let canonical = canonical_request(req, signed, body)?;
     let to_sign = format!(
         "{ALGORITHM}\n{sdk_date}\n{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
@@ -248,14 +327,31 @@ fn first_use(signature: &str, dated: DateTime<Utc>, now: DateTime<Utc>) -> bool 
     true
 }
 
-/// Verify a signed request at time `now` and resolve its key's principal.
-pub fn verify(
+/// A signed request whose headers passed every check that needs no body:
+/// well-formed, dated within [`MAX_SKEW`], every signed header present, the
+/// AK an active AK/SK key. [`HeadersChecked::finish`] checks the signature
+/// once the body has been hashed.
+pub struct HeadersChecked {
+    access: String,
+    signed_headers: Vec<String>,
+    /// The presented signature, lower-case.
+    signature: String,
+    sdk_date: String,
+    dated: DateTime<Utc>,
+    sk: String,
+    organisation: String,
+    project: Option<String>,
+}
+
+/// The checks of a signed request that need only its headers (`authority`
+/// stands in for a missing `Host`, as in HTTP/2).
+pub fn check_headers(
     store: &Store,
-    req: &SignedRequest<'_>,
+    headers: &HeaderMap,
+    authority: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Principal, AuthError> {
-    let value = req
-        .headers
+) -> Result<HeadersChecked, AuthError> {
+    let value = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or(AuthError::Missing("Authorization: SDK-HMAC-SHA256 ..."))?;
@@ -269,37 +365,81 @@ pub fn verify(
             ));
         }
     }
-    let sdk_date = header(req, "x-sdk-date").ok_or(AuthError::Missing("X-Sdk-Date"))?;
+    let sdk_date =
+        header(headers, authority, "x-sdk-date").ok_or(AuthError::Missing("X-Sdk-Date"))?;
     let dated = parse_date(sdk_date).ok_or(AuthError::Malformed(
         "X-Sdk-Date must be `YYYYMMDDTHHMMSSZ` (UTC)",
     ))?;
     if now.signed_duration_since(dated).abs() > MAX_SKEW {
         return Err(AuthError::Expired);
     }
+    // A signature over a header the request lacks cannot match.
+    if auth
+        .signed_headers
+        .iter()
+        .any(|h| header(headers, authority, h).is_none())
+    {
+        return Err(AuthError::Invalid);
+    }
     let key = keys::lookup(store, auth.access)?.ok_or(AuthError::Invalid)?;
     if key.scheme != Scheme::Aksk.as_str() {
         return Err(AuthError::Forbidden(Scheme::Aksk.as_str()));
     }
     let sk = keys::open_secret(store, auth.access)?.ok_or(AuthError::Invalid)?;
-    let expected =
-        signature(req, &auth.signed_headers, sdk_date, &sk).map_err(|_| AuthError::Invalid)?;
-    let presented = auth.signature.to_ascii_lowercase();
-    if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
-        return Err(AuthError::Invalid);
-    }
-    let read = matches!(
-        req.method.to_ascii_uppercase().as_str(),
-        "GET" | "HEAD" | "OPTIONS"
-    );
-    if !read && !first_use(&presented, dated, now) {
-        return Err(AuthError::Replayed);
-    }
-    Ok(Principal {
+    Ok(HeadersChecked {
+        access: auth.access.to_string(),
+        signed_headers: auth.signed_headers.iter().map(|h| h.to_string()).collect(),
+        signature: auth.signature.to_ascii_lowercase(),
+        sdk_date: sdk_date.to_string(),
+        dated,
+        sk,
         organisation: key.org_id,
-        key_id: auth.access.to_string(),
-        scheme: Scheme::Aksk,
         project: key.project_id,
     })
+}
+
+impl HeadersChecked {
+    /// Check the signature over `req` and the body hashed into `body`, and
+    /// refuse a replayed write; the key's principal.
+    pub fn finish(
+        self,
+        req: &RequestHead<'_>,
+        body: &BodyDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, AuthError> {
+        let signed: Vec<&str> = self.signed_headers.iter().map(String::as_str).collect();
+        let expected = signature_of(req, body, &signed, &self.sdk_date, &self.sk)
+            .map_err(|_| AuthError::Invalid)?;
+        if !bool::from(expected.as_bytes().ct_eq(self.signature.as_bytes())) {
+            return Err(AuthError::Invalid);
+        }
+        let read = matches!(
+            req.method.to_ascii_uppercase().as_str(),
+            "GET" | "HEAD" | "OPTIONS"
+        );
+        if !read && !first_use(&self.signature, self.dated, now) {
+            return Err(AuthError::Replayed);
+        }
+        Ok(Principal {
+            organisation: self.organisation,
+            key_id: self.access,
+            scheme: Scheme::Aksk,
+            project: self.project,
+        })
+    }
+}
+
+/// Verify a signed request at time `now` and resolve its key's principal.
+pub fn verify(
+    store: &Store,
+    req: &SignedRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Principal, AuthError> {
+    check_headers(store, req.headers, req.authority, now)?.finish(
+        &req.head(),
+        &BodyDigest::of(req.body),
+        now,
+    )
 }
 
 /// `X-Sdk-Date` for `t`.
@@ -373,7 +513,8 @@ mod tests {
             authority: None,
             body: b"",
         };
-        let canonical = canonical_request(&req, &["host", "x-sdk-date"]).unwrap();
+        let canonical =
+            canonical_request(&req.head(), &["host", "x-sdk-date"], &BodyDigest::of(b"")).unwrap();
         assert_eq!(
             canonical,
             format!(
@@ -384,7 +525,46 @@ mod tests {
         let b = signature(&req, &["host", "x-sdk-date"], "20240101T000000Z", "sk2").unwrap();
         assert_eq!(a.len(), 64);
         assert_ne!(a, b);
-        assert!(canonical_request(&req, &["host", "x-missing"]).is_err());
+        assert!(
+            canonical_request(&req.head(), &["host", "x-missing"], &BodyDigest::new()).is_err()
+        );
+    }
+
+    /// A body hashed chunk by chunk as it arrives signs as the whole body.
+    #[test]
+    fn a_streamed_body_signs_as_the_whole() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "h".parse().unwrap());
+        headers.insert("x-sdk-date", "20240101T000000Z".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let body = br#"{"name": "app", "replicas": 1}"#;
+        let req = SignedRequest {
+            method: "POST",
+            path: "/v3/p1/edgemgr/deployments",
+            query: "",
+            headers: &headers,
+            authority: None,
+            body,
+        };
+        let signed = ["content-type", "host", "x-sdk-date"];
+        let whole = signature(&req, &signed, "20240101T000000Z", "sk").unwrap();
+        let mut streamed = BodyDigest::new();
+        for chunk in body.chunks(7) {
+            streamed.update(chunk);
+        }
+        assert_eq!(streamed.len(), body.len());
+        let from_chunks =
+            signature_of(&req.head(), &streamed, &signed, "20240101T000000Z", "sk").unwrap();
+        assert_eq!(whole, from_chunks);
+        let other = signature_of(
+            &req.head(),
+            &BodyDigest::of(b"{}"),
+            &signed,
+            "20240101T000000Z",
+            "sk",
+        )
+        .unwrap();
+        assert_ne!(whole, other);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `inventory`: the store's records, scoped to the calling request's
 //! organisation (plugins cannot name another), converted between WIT and
-//! store types.
+//! store types. Every call is checked against the plugin's storage grant
+//! (`policy::storage`: collections read and written, secret fields set), and
+//! every kubeconfig written passes the kubeconfig policy before it is stored.
 
 use crate::runtime::bindings::endpoint::computehub::platform::inventory::{
     self as wit, CollectionInfo, Comparison, FieldInfo, FieldKind, Host,
@@ -91,7 +93,72 @@ fn kind(k: Kind) -> FieldKind {
     }
 }
 
+/// A refusal by the plugin's grant or a field policy. The WIT `error` of
+/// `inventory` 0.1.0 has no `denied` case (adding one would break every
+/// plugin built against it), so a refusal is `invalid` starting "denied:".
+fn denied(e: impl std::fmt::Display) -> wit::Error {
+    wit::Error::Invalid(format!("denied: {e}"))
+}
+
+/// Fields whose text must pass a policy before it is stored: a kubeconfig
+/// is used by the host to build a client, so it is checked like an inline
+/// one (no programs, no files, no proxies).
+fn check_field(collection: &str, name: &str, value: &store::Value) -> Result<(), wit::Error> {
+    if (collection, name) != ("clusters", "kubeconfig") {
+        return Ok(());
+    }
+    match value {
+        store::Value::Secret(t) | store::Value::Text(t) if !t.is_empty() => {
+            crate::policy::kubeconfig::check(t)
+                .map(|_| ())
+                .map_err(|e| wit::Error::Invalid(e.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl PluginState {
+    fn may_read(&self, collection: &str) -> Result<(), wit::Error> {
+        self.services
+            .policy
+            .with_grant(&self.ctx.plugin, |g| match g {
+                Some(g) => g.storage.check_read(&self.ctx.plugin, collection),
+                None => crate::policy::Storage::default().check_read(&self.ctx.plugin, collection),
+            })
+            .map_err(denied)
+    }
+
+    fn may_write(
+        &self,
+        collection: &str,
+        fields: &[(String, store::Value)],
+    ) -> Result<(), wit::Error> {
+        let plugin = &self.ctx.plugin;
+        self.services
+            .policy
+            .with_grant(plugin, |g| match g {
+                Some(g) => g.storage.check_write(
+                    plugin,
+                    collection,
+                    fields.iter().map(|(n, _)| n.as_str()),
+                ),
+                None => crate::policy::Storage::default().check_write(plugin, collection, []),
+            })
+            .map_err(denied)?;
+        for (name, value) in fields {
+            check_field(collection, name, value)?;
+        }
+        Ok(())
+    }
+
+    fn may_apply(&self, w: &store::Write) -> Result<(), wit::Error> {
+        match w {
+            store::Write::Insert(c, f) | store::Write::Update(c, _, f) => self.may_write(c, f),
+            store::Write::Add(c, _, field, v) => self.may_write(c, &[(field.clone(), v.clone())]),
+            store::Write::Delete(c, _) => self.may_write(c, &[]),
+        }
+    }
+
     /// The organisation every inventory call of this request is scoped to.
     fn organisation(&self) -> Result<String, wit::Error> {
         self.ctx.organisation.clone().ok_or_else(|| {
@@ -104,8 +171,12 @@ impl PluginState {
 
 impl Host for PluginState {
     async fn collections(&mut self) -> Vec<CollectionInfo> {
+        // A plugin sees the collections its grant names, no others.
+        let granted = self.services.policy.grant(&self.ctx.plugin).storage;
+        let readable: Vec<&str> = granted.readable().collect();
         collections::COLLECTIONS
             .iter()
+            .filter(|c| readable.contains(&c.name))
             .map(|c| CollectionInfo {
                 name: c.name.to_string(),
                 fields: c
@@ -129,6 +200,7 @@ impl Host for PluginState {
         id: String,
     ) -> Result<Option<wit::Row>, wit::Error> {
         let org = self.organisation()?;
+        self.may_read(&collection)?;
         let row = self
             .services
             .store
@@ -143,6 +215,7 @@ impl Host for PluginState {
         q: wit::RowQuery,
     ) -> Result<wit::Page, wit::Error> {
         let org = self.organisation()?;
+        self.may_read(&collection)?;
         let q = store::Query {
             conditions: q
                 .conditions
@@ -181,10 +254,12 @@ impl Host for PluginState {
         fields: Vec<wit::Field>,
     ) -> Result<wit::Row, wit::Error> {
         let org = self.organisation()?;
+        let fields = fields_in(fields);
+        self.may_write(&collection, &fields)?;
         let row = self
             .services
             .store
-            .insert(&org, &collection, &fields_in(fields))
+            .insert(&org, &collection, &fields)
             .map_err(error_out)?;
         Ok(row_out(row))
     }
@@ -196,16 +271,19 @@ impl Host for PluginState {
         fields: Vec<wit::Field>,
     ) -> Result<wit::Row, wit::Error> {
         let org = self.organisation()?;
+        let fields = fields_in(fields);
+        self.may_write(&collection, &fields)?;
         let row = self
             .services
             .store
-            .update(&org, &collection, &id, &fields_in(fields))
+            .update(&org, &collection, &id, &fields)
             .map_err(error_out)?;
         Ok(row_out(row))
     }
 
     async fn delete(&mut self, collection: String, id: String) -> Result<bool, wit::Error> {
         let org = self.organisation()?;
+        self.may_write(&collection, &[])?;
         self.services
             .store
             .delete(&org, &collection, &id)
@@ -223,6 +301,9 @@ impl Host for PluginState {
                 wit::Write::Delete((c, id)) => store::Write::Delete(c, id),
             })
             .collect();
+        for w in &writes {
+            self.may_apply(w)?;
+        }
         let rows = self
             .services
             .store

@@ -174,7 +174,8 @@ impl Registry {
             }
         }
         let grants = self.config.grants(id);
-        let loaded = self.runtime.load(id, role, wasm, &grants)?;
+        let isolation = self.config.isolation(id);
+        let loaded = self.runtime.load(id, role, wasm, &grants, isolation)?;
         let (name, version, error_format, routes) = match role {
             Role::Endpoint => {
                 let Some(endpoint) = &loaded.endpoint else {
@@ -270,20 +271,43 @@ impl Registry {
         }
         let router = Router::build(plugins.values().filter(|p| p.role == Role::Endpoint))
             .map_err(InstallError::Collision)?;
+        let mut retired_engines = Vec::new();
         for p in &published {
             let handle = || {
                 Some(Arc::new(EngineHandle {
                     id: p.id.clone(),
                     pre: p.pre.clone(),
+                    pool: self
+                        .runtime
+                        .services
+                        .warm
+                        .pool(self.config.isolation(&p.id)),
                 }))
             };
-            match p.role {
-                Role::Pricing => self.runtime.services.engines.pricing.store(handle()),
-                Role::Scheduling => self.runtime.services.engines.scheduling.store(handle()),
-                Role::Endpoint => {}
-            }
+            let engines = &self.runtime.services.engines;
+            let old = match p.role {
+                Role::Pricing => engines.pricing.swap(handle()),
+                Role::Scheduling => engines.scheduling.swap(handle()),
+                Role::Endpoint => None,
+            };
+            retired_engines.extend(old);
         }
         self.table.store(Arc::new(Table { plugins, router }));
+        // Requests that start from now on run on the new versions; the old
+        // versions' warm instances are dropped and none is kept again
+        // (requests in flight finish on them).
+        for e in retired_engines {
+            e.pool.retire();
+        }
+        for p in &published {
+            if let Some(old) = current.plugins.get(&p.id) {
+                if !Arc::ptr_eq(old, p) {
+                    if let Some(ep) = &old.endpoint {
+                        ep.pool.retire();
+                    }
+                }
+            }
+        }
         Ok(published)
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::params;
 
 use crate::runtime::Role;
-use crate::store::{records::now, Store, StoreError};
+use crate::store::{self, records::now, Store, StoreError};
 
 pub struct Activation {
     pub seq: i64,
@@ -36,19 +36,24 @@ fn wasm_path(data_dir: &Path, sha256: &str) -> std::path::PathBuf {
     data_dir.join("plugins").join(format!("{sha256}.wasm"))
 }
 
+/// Keeps a copy of an activated version, mode 0600 in a 0700 `plugins/`
+/// (like everything in the data dir; see [`crate::store::secure_data_dir`]).
 pub fn write_wasm(data_dir: &Path, sha256: &str, wasm: &[u8]) -> std::io::Result<()> {
     let path = wasm_path(data_dir, sha256);
     if path.exists() {
+        store::private_file(&path);
         return Ok(());
     }
-    std::fs::create_dir_all(data_dir.join("plugins"))?;
+    store::private_dir(&data_dir.join("plugins"))?;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, wasm)?;
+    store::write_private_file(&tmp, wasm)?;
     std::fs::rename(tmp, path)
 }
 
 pub fn read_wasm(data_dir: &Path, sha256: &str) -> std::io::Result<Vec<u8>> {
-    std::fs::read(wasm_path(data_dir, sha256))
+    let path = wasm_path(data_dir, sha256);
+    store::private_file(&path);
+    std::fs::read(path)
 }
 
 /// `<id>.wasm` files of an operator's plugins directory.

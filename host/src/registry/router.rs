@@ -2,11 +2,12 @@
 //! matched by `matchit`, one tree per method, built from every active
 //! endpoint plugin. Two plugins claiming the same route are refused.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::PluginEntry;
-use crate::runtime::bindings::wit_types::Method;
+use crate::runtime::bindings::wit_types::{ErrorFormat, Method};
 
 /// Path prefixes the host serves itself; plugins may not claim them.
 pub const RESERVED: &[&str] = &[
@@ -33,6 +34,35 @@ pub enum Miss {
 #[derive(Default)]
 pub struct Router {
     trees: HashMap<&'static str, matchit::Router<Target>>,
+    /// Each route's literal leading segments and its plugin's error format:
+    /// an unmatched path answers in the format of the area it falls under.
+    areas: Vec<(Vec<String>, ErrorFormat)>,
+}
+
+/// `path` with runs of `/` collapsed (`//v3/x` is `/v3/x`, as the IEF
+/// document's own curl line writes it).
+pub fn normalize(path: &str) -> Cow<'_, str> {
+    if !path.contains("//") {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// The literal segments a template starts with (up to its first parameter).
+fn literal_prefix(template: &str) -> Vec<String> {
+    template
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .take_while(|s| !s.contains('{'))
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn method_name(m: Method) -> &'static str {
@@ -82,6 +112,7 @@ impl Router {
         plugins: impl IntoIterator<Item = &'a Arc<PluginEntry>>,
     ) -> Result<Router, String> {
         let mut trees: HashMap<&'static str, matchit::Router<Target>> = HashMap::new();
+        let mut areas = Vec::new();
         let mut owners: HashMap<(&'static str, String), String> = HashMap::new();
         for plugin in plugins {
             for (i, r) in plugin.routes.iter().enumerate() {
@@ -105,9 +136,36 @@ impl Router {
                     ));
                 }
                 owners.insert((m, r.path.clone()), plugin.id.clone());
+                areas.push((literal_prefix(&r.path), plugin.error_format));
             }
         }
-        Ok(Router { trees })
+        Ok(Router { trees, areas })
+    }
+
+    /// The error format of the area `path` falls under: the plugin whose
+    /// routes share the most leading segments with it (at least one), when
+    /// that is one format; none otherwise.
+    pub fn area_format(&self, path: &str) -> Option<ErrorFormat> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let mut best = 0;
+        let mut format = None;
+        for (prefix, f) in &self.areas {
+            let shared = prefix
+                .iter()
+                .zip(&segments)
+                .take_while(|(a, b)| a.as_str() == **b)
+                .count();
+            if shared == 0 || shared < best {
+                continue;
+            }
+            if shared > best {
+                best = shared;
+                format = Some(*f);
+            } else if format != Some(*f) {
+                format = None;
+            }
+        }
+        format.filter(|_| best > 0)
     }
 
     pub fn lookup(
@@ -141,5 +199,37 @@ impl Router {
         }
         allowed.sort_unstable();
         Err(Miss::MethodNotAllowed(allowed))
+    }
+}
+
+#[cfg(test)]
+mod area_tests {
+    use super::*;
+
+    #[test]
+    fn doubled_slashes_collapse() {
+        assert_eq!(normalize("//v3/p//edgemgr/pods"), "/v3/p/edgemgr/pods");
+        assert!(matches!(normalize("/v3/p"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn an_unmatched_path_belongs_to_the_area_sharing_most_segments() {
+        let router = Router {
+            trees: HashMap::new(),
+            areas: vec![
+                (literal_prefix("/dev/cpcc/cpclist/get_cpclist.dspy"), ErrorFormat::Kboss),
+                (literal_prefix("/v3/{project_id}/edgemgr/pods"), ErrorFormat::Ief),
+                (literal_prefix("/pcapi/api/v1/cluster/common/x"), ErrorFormat::Pcapi),
+                (literal_prefix("/v1/training/instance/{id}"), ErrorFormat::Alaya),
+                (literal_prefix("/v1/other"), ErrorFormat::Plain),
+            ],
+        };
+        assert_eq!(router.area_format("/dev/cpcc/nope"), Some(ErrorFormat::Kboss));
+        assert_eq!(router.area_format("/v3/x/edgemgr/nope"), Some(ErrorFormat::Ief));
+        assert_eq!(router.area_format("/pcapi/nope"), Some(ErrorFormat::Pcapi));
+        assert_eq!(router.area_format("/v1/training/x"), Some(ErrorFormat::Alaya));
+        // `/v1` alone is shared by two formats: no area.
+        assert_eq!(router.area_format("/v1/nope"), None);
+        assert_eq!(router.area_format("/elsewhere"), None);
     }
 }

@@ -34,7 +34,13 @@ pub fn compile(
         "{sha}-wasmtime{WASMTIME}-{}.cwasm",
         engine_fingerprint(engine)
     ));
+    // Compiled native code the host loads unchecked: written 0600 into a
+    // 0700 directory, existing files restricted when they are used.
+    if let Err(e) = crate::store::private_dir(dir) {
+        tracing::warn!(error = %e, dir = %dir.display(), "cannot prepare the compiled-component cache");
+    }
     if file.exists() {
+        crate::store::private_file(&file);
         // SAFETY: the file was written by `Component::serialize` of this
         // wasmtime version and engine configuration (both in its name) into
         // the host's private data dir; wasmtime checks the header again.
@@ -49,7 +55,7 @@ pub fn compile(
     match component.serialize() {
         Ok(bytes) => {
             let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, &bytes)
+            if crate::store::write_private_file(&tmp, &bytes)
                 .and_then(|_| std::fs::rename(&tmp, &file))
                 .is_err()
             {

@@ -1,6 +1,9 @@
-//! One call into a plugin: a fresh `Store` with the memory limiter and an
-//! epoch deadline, instantiation from the pre-linked component, the call
-//! itself under a wall-clock timeout, and the classification of failures.
+//! One call into a plugin: a warm instance of the caller's organisation from
+//! the version's pool ([`super::warm`]) or a fresh `Store` with the memory
+//! limiter and instantiation from the pre-linked component; the epoch
+//! deadline armed for this call; the call itself under a wall-clock timeout;
+//! the classification of failures; the instance back to the pool, or
+//! discarded.
 //!
 //! An endpoint plugin version is called through an [`EndpointPre`], which
 //! resolves its `handler` exports once per loaded version, so a call does no
@@ -11,11 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use wasmtime::component::{ComponentExportIndex, InstancePre, TypedFunc};
+use wasmtime::component::{ComponentExportIndex, Func, InstancePre, TypedFunc};
 use wasmtime::{Store, Trap};
 
 use super::bindings::wit_types::{PluginInfo, Request, Response};
 use super::engine::TICK;
+use super::warm::{Isolation, Pool, Warm};
 use super::{CallContext, HostServices, PluginState};
 
 /// The interface every endpoint plugin exports.
@@ -31,10 +35,13 @@ pub struct EndpointPre {
     /// Whether `handle`'s type has been checked against the bindings. Every
     /// instance of `pre` is of the same component, so one check covers all.
     handle_checked: Arc<AtomicBool>,
+    /// Warm instances of this version, by organisation.
+    pub pool: Arc<Pool<Func>>,
 }
 
 impl EndpointPre {
-    /// Resolve the `handler` exports of `pre` (fails if it has none).
+    /// Resolve the `handler` exports of `pre` (fails if it has none); a
+    /// fresh instance per request until [`Self::with_pool`].
     pub fn new(pre: InstancePre<PluginState>) -> anyhow::Result<Self> {
         let component = pre.component();
         let missing = |what: &str| anyhow::anyhow!("the component does not export `{what}`");
@@ -52,23 +59,35 @@ impl EndpointPre {
             handle,
             describe,
             handle_checked: Arc::new(AtomicBool::new(false)),
+            pool: Arc::new(Pool::unpooled()),
         })
+    }
+
+    /// The same version with its instances kept in `pool`.
+    pub fn with_pool(mut self, pool: Arc<Pool<Func>>) -> Self {
+        self.pool = pool;
+        self
     }
 
     pub fn instance_pre(&self) -> &InstancePre<PluginState> {
         &self.pre
     }
 
-    /// Instantiate into `store` and call `handle`.
+    /// Instantiate into `store`: the `handle` export.
+    async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Func> {
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        instance
+            .get_func(&mut *store, self.handle)
+            .ok_or_else(|| wasmtime::format_err!("the instance has no `handle` export"))
+    }
+
+    /// Call `handle` (`func`, of an instance in `store`).
     async fn call_handle(
         &self,
         store: &mut Store<PluginState>,
+        func: Func,
         req: &Request,
     ) -> wasmtime::Result<Response> {
-        let instance = self.pre.instantiate_async(&mut *store).await?;
-        let func = instance
-            .get_func(&mut *store, self.handle)
-            .ok_or_else(|| wasmtime::format_err!("the instance has no `handle` export"))?;
         let typed = if self.handle_checked.load(Ordering::Acquire) {
             // SAFETY: `handle_checked` is set only after `Func::typed` below
             // accepted these parameter and result types for this export of
@@ -124,12 +143,46 @@ pub fn new_store(
 ) -> Store<PluginState> {
     let mut store = Store::new(engine, PluginState::new(ctx, services));
     store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_trap();
+    arm(&mut store, deadline);
+    store
+}
+
+/// Arm the store's epoch deadline for one call (again for each call of a
+/// warm instance: the deadline counts from now).
+pub fn arm(store: &mut Store<PluginState>, deadline: Duration) {
     // One tick more than fits: the first tick may come at once, and the
     // deadline should not fire early.
     let ticks = (deadline.as_micros() / TICK.as_micros()) as u64 + 1;
     store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
-    store
+}
+
+/// A warm instance of the caller's organisation, its context set to this
+/// call's; or a fresh one made by `make`.
+pub async fn checkout<H: Send>(
+    pool: &Pool<H>,
+    engine: &wasmtime::Engine,
+    ctx: CallContext,
+    services: Arc<HostServices>,
+    deadline: Duration,
+    make: impl AsyncFnOnce(&mut Store<PluginState>) -> wasmtime::Result<H>,
+) -> Result<Warm<H>, CallError> {
+    if let Some(mut w) = pool.checkout(ctx.organisation.as_deref()) {
+        w.store.data_mut().ctx = ctx;
+        arm(&mut w.store, deadline);
+        return Ok(w);
+    }
+    let mut store = new_store(engine, ctx, services, deadline);
+    match with_deadline(deadline, make(&mut store)).await {
+        Ok(handle) => {
+            pool.created();
+            Ok(Warm::new(store, handle))
+        }
+        Err(e) => {
+            store.data().flush_output();
+            Err(e)
+        }
+    }
 }
 
 /// Turn a wasmtime error into what the client is told (details are logged).
@@ -181,9 +234,21 @@ pub async fn handle_endpoint(
     req: Request,
 ) -> Result<Response, CallError> {
     let _permit = permit(permits, deadline).await?;
-    let mut store = new_store(endpoint.pre.engine(), ctx, services, deadline);
-    let result = with_deadline(deadline, endpoint.call_handle(&mut store, &req)).await;
-    store.data().flush_output();
+    let pool = &endpoint.pool;
+    let org = ctx.organisation.clone();
+    let mut w = checkout(
+        pool,
+        endpoint.pre.engine(),
+        ctx,
+        services,
+        deadline,
+        async |store: &mut Store<PluginState>| endpoint.instantiate(store).await,
+    )
+    .await?;
+    let func = w.handle;
+    let result = with_deadline(deadline, endpoint.call_handle(&mut w.store, func, &req)).await;
+    w.store.data().flush_output();
+    pool.checkin(w, org.as_deref(), result.is_ok());
     result
 }
 
@@ -200,6 +265,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<Response, CallError> {
     let endpoint = EndpointPre::new(pre.clone()).map_err(|e| CallError::Trap(format!("{e:#}")))?;
+    debug_assert_eq!(endpoint.pool.isolation, Isolation::Request);
     handle_endpoint(&endpoint, permits, services, ctx, deadline, req).await
 }
 
@@ -215,6 +281,7 @@ pub async fn describe(
         organisation: None,
     };
     let deadline = Duration::from_secs(5);
+    // Never pooled: `describe` runs once per load, not for an organisation.
     let mut store = new_store(endpoint.pre.engine(), ctx, services, deadline);
     let result = with_deadline(deadline, endpoint.call_describe(&mut store)).await;
     store.data().flush_output();

@@ -15,6 +15,20 @@ fn platform_interface(name: &str) -> Option<&str> {
         .map(|rest| rest.split('@').next().unwrap_or(rest))
 }
 
+/// The platform capabilities a component imports, in `Capability::ALL`
+/// order: the `grants` its config entry needs (`plugin check` prints it).
+pub fn imported(engine: &Engine, component: &Component) -> Vec<Capability> {
+    let ty = component.component_type();
+    let names: Vec<&str> = ty
+        .imports(engine)
+        .filter_map(|(name, _)| platform_interface(name))
+        .collect();
+    Capability::ALL
+        .into_iter()
+        .filter(|c| names.contains(&c.interface()))
+        .collect()
+}
+
 pub fn check(
     engine: &Engine,
     component: &Component,

@@ -1,6 +1,7 @@
 //! The plugin runtime: one wasmtime [`Engine`](wasmtime::Engine) (pooling
 //! allocator, epoch interruption), compiled components cached on disk, grant
-//! checks at load, and one fresh [`Store`](wasmtime::Store) per call.
+//! checks at load, and [`Store`](wasmtime::Store)s kept warm per organisation
+//! ([`warm`]) or made fresh per call.
 
 pub mod bindings;
 mod cache;
@@ -8,6 +9,7 @@ pub mod call;
 mod engine;
 mod grants;
 mod state;
+pub mod warm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +19,10 @@ use wasmtime::component::{Component, InstancePre, Linker};
 
 pub use call::{CallError, EndpointPre};
 pub use engine::Limits;
-pub use state::{ActiveEngines, CallContext, EngineHandle, HostServices, PluginState};
+pub use state::{
+    ActiveEngines, CallContext, EngineHandle, EngineInstance, HostServices, PluginState,
+};
+pub use warm::{Isolation, Pools, WarmSettings};
 
 /// What a plugin is for, and so which world it must export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -169,6 +174,12 @@ impl Runtime {
         &self.engine
     }
 
+    /// The capabilities a component imports (the `grants` it needs).
+    pub fn imported(&self, wasm: &[u8]) -> anyhow::Result<Vec<Capability>> {
+        let (component, _, _) = cache::compile(&self.engine, &self.cache_dir, wasm)?;
+        Ok(grants::imported(&self.engine, &component))
+    }
+
     /// Compile (or fetch from the cache), check the world and the grant, and
     /// pre-link a plugin. Does not call into it.
     pub fn load(
@@ -177,6 +188,7 @@ impl Runtime {
         role: Role,
         wasm: &[u8],
         granted: &[Capability],
+        isolation: Isolation,
     ) -> Result<Loaded, LoadError> {
         let (component, sha256, cache_hit): (Component, String, bool) =
             cache::compile(&self.engine, &self.cache_dir, wasm)
@@ -194,7 +206,8 @@ impl Runtime {
         let endpoint = match role {
             Role::Endpoint => Some(
                 EndpointPre::new(pre.clone())
-                    .map_err(|e| LoadError::Link(id.to_string(), format!("{e:#}")))?,
+                    .map_err(|e| LoadError::Link(id.to_string(), format!("{e:#}")))?
+                    .with_pool(self.services.warm.pool(isolation)),
             ),
             Role::Pricing | Role::Scheduling => None,
         };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -28,6 +28,14 @@ pub struct ActiveEngines {
 pub struct EngineHandle {
     pub id: String,
     pub pre: InstancePre<PluginState>,
+    /// Warm instances of this engine, by calling organisation.
+    pub pool: Arc<super::warm::Pool<EngineInstance>>,
+}
+
+/// An engine instance's bindings (the handle of its warm pool).
+pub enum EngineInstance {
+    Pricing(super::bindings::pricing_engine::PricingEngine),
+    Scheduling(super::bindings::scheduling_engine::SchedulingEngine),
 }
 
 /// Services shared by every call.
@@ -43,17 +51,31 @@ pub struct HostServices {
     pub operations: Arc<crate::operations::Operations>,
     /// The operation link of each request in flight.
     pub op_links: crate::capabilities::operations::Links,
+    /// What each plugin may reach beyond its sandbox (egress, storage).
+    pub policy: crate::policy::Policy,
+    /// Every warm-instance pool, its bounds and the host-wide budget.
+    pub warm: Arc<super::warm::Pools>,
 }
 
 impl HostServices {
     pub fn new(store: Arc<Store>, limits: super::Limits) -> Arc<Self> {
         Arc::new(HostServices {
             engines: ActiveEngines::default(),
-            limits,
             kube: Default::default(),
             ssh: Default::default(),
             operations: Arc::new(crate::operations::Operations::new(Arc::clone(&store))),
             op_links: Default::default(),
+            policy: Default::default(),
+            // Idle warm instances hold pooling-allocator slots: keep at most
+            // half of them, so fresh instances always find room.
+            warm: Arc::new(super::warm::Pools::new(
+                (limits.pool_instances / 2) as usize,
+                super::warm::WarmSettings {
+                    high_water: limits.memory_bytes / 2,
+                    ..Default::default()
+                },
+            )),
+            limits,
             store,
         })
     }
@@ -74,9 +96,60 @@ pub struct PluginState {
     /// part of a trivial call. Built lazily or not, it is the same context.
     wasi: Option<Box<Wasi>>,
     table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(super) limits: Limiter,
     pub ctx: CallContext,
     pub services: Arc<HostServices>,
+}
+
+/// The store's limits, and the largest linear memory it allowed (a warm
+/// instance past the pool's high-water mark is not reused).
+pub struct Limiter {
+    limits: StoreLimits,
+    peak: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.limits.memory_growing(current, desired, maximum)?;
+        if ok {
+            self.peak = self.peak.max(desired);
+        }
+        Ok(ok)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 /// A WASI context without authority and the pipes its stdout and stderr
@@ -118,10 +191,27 @@ impl PluginState {
         PluginState {
             wasi: None,
             table: ResourceTable::new(),
-            limits,
+            limits: Limiter { limits, peak: 0 },
             ctx,
             services,
         }
+    }
+
+    /// Whether every resource handed to the guest was dropped.
+    pub fn table_is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The largest linear memory this store allowed.
+    pub fn memory_peak(&self) -> usize {
+        self.limits.peak
+    }
+
+    /// Between two requests of a warm instance (its output already
+    /// flushed): the WASI context (pipes, clocks, random sources) is
+    /// dropped, to be built afresh by the next request that uses WASI.
+    pub fn reset_between_requests(&mut self) {
+        self.wasi = None;
     }
 
     /// Write what the guest printed into the log, one event per line.

@@ -57,7 +57,42 @@ fn error(status: u16, msg: &str) -> Response<Body> {
     )
 }
 
-pub fn describe(p: &PluginEntry) -> serde_json::Value {
+/// A pool's live figures: idle instances, created, reused, discarded by reason.
+fn pool_figures<H: Send>(pool: &crate::runtime::warm::Pool<H>) -> serde_json::Value {
+    use std::sync::atomic::Ordering;
+    let discarded: serde_json::Map<String, serde_json::Value> = pool
+        .stats
+        .discards()
+        .into_iter()
+        .map(|(why, n)| (why.to_string(), n.into()))
+        .collect();
+    json!({
+        "isolation": pool.isolation.as_str(),
+        "idle": pool.idle_count(),
+        "created": pool.stats.created.load(Ordering::Relaxed),
+        "reused": pool.stats.reused.load(Ordering::Relaxed),
+        "discarded": discarded,
+    })
+}
+
+/// The instances of a plugin version: its endpoint pool, or its engine's.
+pub fn instances(app: &App, p: &PluginEntry) -> serde_json::Value {
+    if let Some(e) = &p.endpoint {
+        return pool_figures(&e.pool);
+    }
+    let engines = &app.registry.runtime.services.engines;
+    let handle = match p.role {
+        crate::runtime::Role::Pricing => engines.pricing.load_full(),
+        crate::runtime::Role::Scheduling => engines.scheduling.load_full(),
+        crate::runtime::Role::Endpoint => None,
+    };
+    handle
+        .filter(|h| h.id == p.id)
+        .map(|h| pool_figures(&h.pool))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+pub fn describe(app: &App, p: &PluginEntry) -> serde_json::Value {
     json!({
         "id": p.id,
         "role": p.role.as_str(),
@@ -66,6 +101,7 @@ pub fn describe(p: &PluginEntry) -> serde_json::Value {
         "sha256": p.sha256,
         "source": p.source,
         "active_since": p.active_since,
+        "instances": instances(app, p),
         "routes": p.routes.iter().map(|r| json!({
             "method": method_name(r.method),
             "path": r.path,
@@ -120,7 +156,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
     match (op, req.method().clone()) {
         (Op::List, Method::GET) => {
             let table = app.registry.table();
-            let list: Vec<_> = table.plugins.values().map(|p| describe(p)).collect();
+            let list: Vec<_> = table.plugins.values().map(|p| describe(app, p)).collect();
             (
                 reply::json(200, &json!({ "plugins": list })),
                 "/admin/plugins".into(),
@@ -129,7 +165,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
         (Op::Plugin, Method::GET) => {
             let table = app.registry.table();
             let resp = match table.plugins.get(&id) {
-                Some(p) => reply::json(200, &describe(p)),
+                Some(p) => reply::json(200, &describe(app, p)),
                 None => error(404, &format!("no plugin `{id}`")),
             };
             (resp, "/admin/plugins/{id}".into())
@@ -137,7 +173,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
         (Op::Plugin, Method::PUT) => (upload(app, req, &id).await, "/admin/plugins/{id}".into()),
         (Op::Rollback, Method::POST) => {
             let resp = match app.registry.rollback(&id).await {
-                Ok(p) => reply::json(200, &describe(&p)),
+                Ok(p) => reply::json(200, &describe(app, &p)),
                 Err(e) => install_error(e),
             };
             (resp, "/admin/plugins/{id}/rollback".into())
@@ -197,7 +233,7 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
         return error(400, "the request body must be the plugin's wasm component");
     }
     match app.registry.install(id, role, &wasm).await {
-        Ok(p) => reply::json(200, &describe(&p)),
+        Ok(p) => reply::json(200, &describe(app, &p)),
         Err(e) => install_error(e),
     }
 }

@@ -77,33 +77,40 @@ pub async fn run(
         (None, None)
     };
     let task_services = Arc::clone(&services);
-    let mut task = tokio::spawn(async move {
-        let result = call::handle_endpoint(
-            &endpoint,
-            &plugin.permits,
-            Arc::clone(&task_services),
-            ctx,
-            deadline,
-            req,
-        )
-        .await;
-        let Some(link) = link else {
-            return result;
-        };
-        task_services.op_links.remove(&request_id);
-        if let Some(op) = link.operation() {
-            let why = match &result {
-                Ok(r) => format!(
-                    "the plugin answered {} without finishing the operation",
-                    r.status
-                ),
-                Err(CallError::Trap(_)) => "the plugin failed while running the operation".into(),
-                Err(e) => e.to_string(),
+    // The task keeps the request's span, so its log lines carry the request id.
+    let span = tracing::Span::current();
+    let mut task = tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let result = call::handle_endpoint(
+                &endpoint,
+                &plugin.permits,
+                Arc::clone(&task_services),
+                ctx,
+                deadline,
+                req,
+            )
+            .await;
+            let Some(link) = link else {
+                return result;
             };
-            task_services.operations.abandon(&op, &why);
-        }
-        result
-    });
+            task_services.op_links.remove(&request_id);
+            if let Some(op) = link.operation() {
+                let why = match &result {
+                    Ok(r) => format!(
+                        "the plugin answered {} without finishing the operation",
+                        r.status
+                    ),
+                    Err(CallError::Trap(_)) => {
+                        "the plugin failed while running the operation".into()
+                    }
+                    Err(e) => e.to_string(),
+                };
+                task_services.operations.abandon(&op, &why);
+            }
+            result
+        },
+        span,
+    ));
     let joined = match started {
         Some(mut started) if respond_async => {
             tokio::select! {

@@ -168,3 +168,45 @@ impl Metrics {
         out
     }
 }
+
+/// Warm-instance counters of every active plugin version (endpoints and
+/// engines): created, reused and discarded by reason, and idle now.
+pub fn render_instances(app: &super::App) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP computehub_plugin_instances_total Plugin instances by event (created, reused, discarded) and reason.\n");
+    out.push_str("# TYPE computehub_plugin_instances_total counter\n");
+    let mut idle = Vec::new();
+    for p in app.registry.table().plugins.values() {
+        let figures = super::admin::instances(app, p);
+        if figures.is_null() {
+            continue;
+        }
+        let id = escape(&p.id);
+        for event in ["created", "reused"] {
+            let n = figures[event].as_u64().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "computehub_plugin_instances_total{{plugin=\"{id}\",event=\"{event}\",reason=\"\"}} {n}"
+            );
+        }
+        if let Some(reasons) = figures["discarded"].as_object() {
+            for (why, n) in reasons {
+                let _ = writeln!(
+                    out,
+                    "computehub_plugin_instances_total{{plugin=\"{id}\",event=\"discarded\",reason=\"{why}\"}} {}",
+                    n.as_u64().unwrap_or(0)
+                );
+            }
+        }
+        idle.push((id, figures["idle"].as_u64().unwrap_or(0)));
+    }
+    out.push_str("# HELP computehub_plugin_instances_idle Warm instances kept idle now.\n");
+    out.push_str("# TYPE computehub_plugin_instances_idle gauge\n");
+    for (id, n) in idle {
+        let _ = writeln!(
+            out,
+            "computehub_plugin_instances_idle{{plugin=\"{id}\"}} {n}"
+        );
+    }
+    out
+}

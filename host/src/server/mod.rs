@@ -1,11 +1,16 @@
-//! The HTTP server: hyper connections, graceful shutdown, and the path of one
-//! request (host endpoints, or route -> authenticate -> plugin -> response).
+//! The HTTP server: hyper connections (limited in number, timed out by
+//! [`watchdog`]), graceful shutdown, and the path of one request (host
+//! endpoints, or route -> authenticate -> plugin -> response).
 
 mod admin;
 mod background;
+pub mod limits;
 pub mod metrics;
 mod openapi;
 pub mod reply;
+mod trim;
+mod unverified;
+mod watchdog;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,7 +19,7 @@ use std::time::{Duration, Instant};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -24,8 +29,10 @@ use crate::registry::{router::Miss, PluginEntry, Registry};
 use crate::runtime::bindings::wit_types::{self, ErrorFormat};
 use crate::runtime::{CallContext, CallError};
 use crate::store::{ids, Store};
+pub use limits::ServerLimits;
 use metrics::{Metrics, PluginEvent};
 use reply::Body;
+use unverified::ReadError;
 
 /// Largest request body a plugin route accepts.
 const MAX_BODY: usize = 8 << 20;
@@ -33,6 +40,15 @@ const MAX_BODY: usize = 8 << 20;
 const MAX_UPLOAD: usize = 64 << 20;
 /// How long shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(30);
+/// Largest HTTP/1 buffer of a connection (so the largest request head:
+/// beyond it, 431).
+const MAX_CONN_BUF: usize = 32 << 10;
+/// Largest HTTP/2 header list.
+const MAX_H2_HEADERS: u32 = 64 << 10;
+/// HTTP/2 streams one connection may have open at once.
+const MAX_H2_STREAMS: u32 = 64;
+/// At most one `accept failed` (or `connection refused`) line per interval.
+const LOG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Everything the server needs, shared by all connections.
 pub struct App {
@@ -42,44 +58,165 @@ pub struct App {
     pub metrics: Metrics,
 }
 
-/// Serve until `shutdown` resolves, then stop accepting and drain.
+/// What the requests of all connections share beyond the [`App`].
+struct Shared {
+    /// Memory for bodies read before their sender is verified.
+    budget: unverified::Budget,
+    unverified_body_timeout: Duration,
+}
+
+/// Serve with the default [`ServerLimits`] until `shutdown` resolves, then
+/// stop accepting and drain.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    serve_with(listener, app, ServerLimits::default(), shutdown).await
+}
+
+/// The connection builder: HTTP/1 with a bounded read buffer, HTTP/2 with
+/// bounded streams, headers and windows, and pings to find dead peers.
+/// (The header-read and idle timeouts are [`watchdog`]'s, for both.)
+fn builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .header_read_timeout(None)
+        .max_buf_size(MAX_CONN_BUF);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_concurrent_streams(MAX_H2_STREAMS)
+        .max_header_list_size(MAX_H2_HEADERS)
+        .initial_stream_window_size(256 << 10)
+        .initial_connection_window_size(1 << 20)
+        .max_send_buf_size(256 << 10);
+    builder
+}
+
+/// Serve under `limits` until `shutdown` resolves, then stop accepting and
+/// drain.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Arc<App>,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let builder = builder();
+    let shared = Arc::new(Shared {
+        budget: unverified::Budget::new(limits.unverified_budget),
+        unverified_body_timeout: limits.unverified_body_timeout,
+    });
+    let timeouts = watchdog::Timeouts {
+        header_read: limits.header_read_timeout,
+        idle: limits.idle_timeout,
+    };
+    let open = limits::ConnLimiter::new(limits.max_connections, limits.max_connections_per_ip);
+    let trimmer = trim::spawn(Arc::clone(&open));
+    let mut backoff = limits::Backoff::new();
+    let mut accept_log = limits::LogEvery::new(LOG_INTERVAL);
+    let mut refused_log = limits::LogEvery::new(LOG_INTERVAL);
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let app = Arc::clone(&app);
-                let service = hyper::service::service_fn(move |req| {
-                    let app = Arc::clone(&app);
-                    async move { Ok::<_, Infallible>(handle(app, req).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             _ = &mut shutdown => break,
-        }
+        };
+        let (stream, peer) = match accepted {
+            Ok(s) => {
+                backoff.succeeded();
+                s
+            }
+            Err(e) => {
+                // Out of descriptors (or memory) the listener stays readable:
+                // retrying at once would spin. Pause, and say so once per
+                // interval with the count, not once per attempt.
+                let pause = (!limits::is_connection_error(&e)).then(|| backoff.failed());
+                if let Some(failures) = accept_log.hit(Instant::now()) {
+                    tracing::warn!(
+                        error = %e,
+                        failures,
+                        pause_ms = pause.map_or(0, |p| p.as_millis() as u64),
+                        "accept failed (logged at most once per {}s)",
+                        LOG_INTERVAL.as_secs()
+                    );
+                }
+                if let Some(pause) = pause {
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = &mut shutdown => break,
+                    }
+                }
+                continue;
+            }
+        };
+        // Over a limit the connection is closed before anything is read.
+        let permit = match open.try_acquire(peer.ip()) {
+            Ok(p) => p,
+            Err(limit) => {
+                if let Some(refused) = refused_log.hit(Instant::now()) {
+                    tracing::warn!(
+                        client = %peer.ip(),
+                        ?limit,
+                        refused,
+                        open = open.open(),
+                        "connection refused: too many open connections (logged at most once per {}s)",
+                        LOG_INTERVAL.as_secs()
+                    );
+                }
+                drop(stream);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = watchdog::Activity::new();
+        let io = TokioIo::new(watchdog::Tracked::new(stream, Arc::clone(&activity)));
+        let (app, shared, on_request) =
+            (Arc::clone(&app), Arc::clone(&shared), Arc::clone(&activity));
+        let service = hyper::service::service_fn(move |req| {
+            let (app, shared) = (Arc::clone(&app), Arc::clone(&shared));
+            let in_flight = on_request.request();
+            async move {
+                let resp = handle(app, &shared, req).await;
+                Ok::<_, Infallible>(resp.map(|b| watchdog::InFlightBody::new(b, in_flight)))
+            }
+        });
+        let conn = builder.serve_connection(io, service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::pin!(conn);
+            // While a request is handled there is no deadline: look again
+            // after a while.
+            let recheck = timeouts.header_read.min(timeouts.idle);
+            loop {
+                let wake = activity
+                    .deadline(&timeouts)
+                    .unwrap_or_else(|| Instant::now() + recheck);
+                tokio::select! {
+                    ended = conn.as_mut() => {
+                        if let Err(e) = ended {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = tokio::time::sleep_until(wake.into()) => {
+                        if activity.deadline(&timeouts).is_some_and(|d| d <= Instant::now()) {
+                            tracing::debug!(client = %peer, "closing a connection: header-read or idle timeout");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
     }
     tracing::info!("shutting down: no new connections, draining requests in flight");
     drop(listener);
+    trimmer.abort();
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
@@ -125,14 +262,14 @@ impl std::fmt::Display for Counted {
     }
 }
 
-async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(app: Arc<App>, shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let id = request_id();
     let span = tracing::info_span!("request", id = %id);
     let start = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
     async move {
-        let (mut resp, counted) = dispatch(&app, req, &id).await;
+        let (mut resp, counted) = dispatch(&app, shared, req, &id).await;
         let status = resp.status().as_u16();
         let elapsed = start.elapsed();
         let (plugin_id, route) = counted.labels();
@@ -160,7 +297,12 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// The response, and what it is counted under.
-async fn dispatch(app: &App, req: Request<Incoming>, id: &str) -> (Response<Body>, Counted) {
+async fn dispatch(
+    app: &App,
+    shared: &Shared,
+    req: Request<Incoming>,
+    id: &str,
+) -> (Response<Body>, Counted) {
     let path = req.uri().path();
     let host = |r: Response<Body>, route: &str| (r, Counted::Host(route.to_string()));
     match path {
@@ -172,7 +314,11 @@ async fn dispatch(app: &App, req: Request<Incoming>, id: &str) -> (Response<Body
         }
         "/metrics" => {
             return host(
-                reply::text(200, "text/plain; version=0.0.4", app.metrics.render()),
+                reply::text(
+                    200,
+                    "text/plain; version=0.0.4",
+                    app.metrics.render() + &metrics::render_instances(app),
+                ),
                 "/metrics",
             )
         }
@@ -193,26 +339,86 @@ async fn dispatch(app: &App, req: Request<Incoming>, id: &str) -> (Response<Body
         let (resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
         return host(resp, route);
     }
-    plugin_request(app, req, id).await
+    plugin_request(app, shared, req, id).await
 }
 
-async fn plugin_request(app: &App, req: Request<Incoming>, id: &str) -> (Response<Body>, Counted) {
+/// The `Content-Length` a request announces, if any.
+fn announced_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The answer to an unverified body that was not read; the connection
+/// closes (the rest of the body is not read either).
+fn unverified_refusal(format: ErrorFormat, e: ReadError, shared: &Shared) -> Response<Body> {
+    let resp = match e {
+        ReadError::TooLarge => reply::error(
+            format,
+            413,
+            &format!("request body is larger than {} MiB", MAX_BODY >> 20),
+        ),
+        ReadError::Busy => {
+            let mut r = reply::error(
+                format,
+                503,
+                "the server is receiving too many request bodies from unverified callers; retry shortly",
+            );
+            r.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+            r
+        }
+        ReadError::Timeout => reply::error(
+            format,
+            408,
+            &format!(
+                "the request body did not arrive within {} s",
+                shared.unverified_body_timeout.as_secs_f32()
+            ),
+        ),
+        ReadError::Cut => reply::error(format, 400, "the request body was cut off or malformed"),
+    };
+    reply::closing(resp)
+}
+
+async fn plugin_request(
+    app: &App,
+    shared: &Shared,
+    req: Request<Incoming>,
+    id: &str,
+) -> (Response<Body>, Counted) {
     let table = app.registry.table();
     let miss = |r| (r, Counted::Unmatched);
-    let (target, params) = match table.router.lookup(req.method(), req.uri().path()) {
+    let path = crate::registry::router::normalize(req.uri().path()).into_owned();
+    let (target, params) = match table.router.lookup(req.method(), &path) {
         Ok(t) => t,
         Err(Miss::NotFound) => {
-            let msg = format!("no route for {} {}", req.method(), req.uri().path());
-            return miss(reply::error(ErrorFormat::Plain, 404, &msg));
+            // In the envelope of the area the path falls under, when it
+            // falls under one (`/dev/cpcc/...` is kboss's).
+            let format = table
+                .router
+                .area_format(&path)
+                .unwrap_or(ErrorFormat::Plain);
+            let msg = format!("no route for {} {path}", req.method());
+            return miss(reply::error(format, 404, &msg));
         }
         Err(Miss::MethodNotAllowed(allowed)) => {
+            let format = table
+                .router
+                .area_format(&path)
+                .unwrap_or(ErrorFormat::Plain);
             let msg = format!(
-                "method {} is not allowed on {}; allowed: {}",
+                "method {} is not allowed on {path}; allowed: {}",
                 req.method(),
-                req.uri().path(),
                 allowed.join(", ")
             );
-            let mut r = reply::error(ErrorFormat::Plain, 405, &msg);
+            let mut r = reply::error(format, 405, &msg);
             if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
                 r.headers_mut().insert(http::header::ALLOW, v);
             }
@@ -230,11 +436,20 @@ async fn plugin_request(app: &App, req: Request<Incoming>, id: &str) -> (Respons
     let counted = |r| (r, Counted::Plugin(Arc::clone(&plugin), target.route));
     let format = plugin.error_format;
 
-    // An AK/SK signature covers the body, so it is verified once the body is
-    // read; every other credential is checked before reading it.
+    // Nothing but the headers has been read so far. An AK/SK signature
+    // covers the body: what the headers alone can refute is checked now, and
+    // the signature once the body, hashed as it arrives, is complete. Every
+    // other credential is checked before reading the body.
     let signed = route.auth == auth::Scheme::Aksk && auth::aksk::is_signed(req.headers());
+    let mut signature = None;
     let authenticated = if signed {
-        Ok(None)
+        let authority = req.uri().authority().map(|a| a.as_str());
+        auth::aksk::check_headers(&app.store, req.headers(), authority, chrono::Utc::now()).map(
+            |checked| {
+                signature = Some(checked);
+                None
+            },
+        )
     } else {
         auth::authenticate(&app.store, route.auth, req.headers())
     };
@@ -255,27 +470,52 @@ async fn plugin_request(app: &App, req: Request<Incoming>, id: &str) -> (Respons
         }
     };
 
+    // A body read before its sender is verified (or on a route without
+    // authentication) is read under the global budget and deadline.
+    let unverified = signature.is_some() || debug_session || route.auth == auth::Scheme::None;
+    if unverified && announced_length(req.headers()).is_some_and(|n| n > MAX_BODY as u64) {
+        return counted(unverified_refusal(format, ReadError::TooLarge, shared));
+    }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            let msg = format!(
-                "request body is larger than {} MiB or was cut off",
-                MAX_BODY >> 20
-            );
-            return counted(reply::error(format, 413, &msg));
+    let mut digest = signature.as_ref().map(|_| auth::aksk::BodyDigest::new());
+    let (body, reservation) = if unverified {
+        let read = unverified::read(
+            body,
+            &shared.budget,
+            MAX_BODY,
+            shared.unverified_body_timeout,
+            |chunk| {
+                if let Some(d) = digest.as_mut() {
+                    d.update(chunk);
+                }
+            },
+        )
+        .await;
+        match read {
+            Ok((body, reservation)) => (body, Some(reservation)),
+            Err(e) => return counted(unverified_refusal(format, e, shared)),
+        }
+    } else {
+        match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => (b.to_bytes(), None),
+            Err(_) => {
+                let msg = format!(
+                    "request body is larger than {} MiB or was cut off",
+                    MAX_BODY >> 20
+                );
+                return counted(reply::error(format, 413, &msg));
+            }
         }
     };
-    if signed {
-        let signed_req = auth::aksk::SignedRequest {
+    if let (Some(checked), Some(digest)) = (signature, &digest) {
+        let head = auth::aksk::RequestHead {
             method: parts.method.as_str(),
             path: parts.uri.path(),
             query: parts.uri.query().unwrap_or(""),
             headers: &parts.headers,
             authority: parts.uri.authority().map(|a| a.as_str()),
-            body: &body,
         };
-        match auth::aksk::verify(&app.store, &signed_req, chrono::Utc::now()) {
+        match checked.finish(&head, digest, chrono::Utc::now()) {
             Ok(p) => principal = Some(p),
             Err(e) => return counted(reply::error(format, e.status(), &e.to_string())),
         }
@@ -306,6 +546,8 @@ async fn plugin_request(app: &App, req: Request<Incoming>, id: &str) -> (Respons
             Err(e) => return counted(reply::error(format, e.status(), &e.to_string())),
         }
     }
+    // The caller is known: the body no longer counts against the budget.
+    drop(reservation);
     let Some(method) = crate::registry::router::parse_method(&parts.method) else {
         return counted(reply::error(format, 405, "method not supported"));
     };
@@ -318,7 +560,7 @@ async fn plugin_request(app: &App, req: Request<Incoming>, id: &str) -> (Respons
     let wit_req = wit_types::Request {
         request_id: id.to_string(),
         method,
-        path: parts.uri.path().to_string(),
+        path: path.clone(),
         route: route.path.clone(),
         params,
         query: parts.uri.query().unwrap_or("").to_string(),

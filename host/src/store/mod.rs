@@ -73,14 +73,128 @@ pub struct Store {
     sealer: Sealer,
 }
 
+/// Mode of every file the host keeps in its data dir (the database and its
+/// `-wal`/`-shm`, the seal key, the admin token hash, plugin wasm copies,
+/// compiled components): readable and writable by the owner only.
+pub const PRIVATE_FILE: u32 = 0o600;
+/// Mode of the data dir and the directories the host makes in it.
+pub const PRIVATE_DIR: u32 = 0o700;
+
+/// Creates `dir` (and missing parents) with mode [`PRIVATE_DIR`], and makes
+/// an existing one so. A directory the process cannot change (owned by
+/// someone else) is logged, not refused.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(PRIVATE_DIR)
+            .create(dir)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)?;
+    restrict(dir, PRIVATE_DIR);
+    Ok(())
+}
+
+/// Makes an existing file (not a symlink) mode [`PRIVATE_FILE`]; nothing
+/// when it does not exist.
+pub fn private_file(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => restrict(path, PRIVATE_FILE),
+        _ => {}
+    }
+}
+
+/// Writes `bytes` to a new file `path` created with mode [`PRIVATE_FILE`]
+/// (replacing what was there).
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(PRIVATE_FILE);
+    }
+    let mut f = opts.open(path)?;
+    // An existing file keeps its mode on open: restrict it too.
+    restrict(path, PRIVATE_FILE);
+    f.write_all(bytes)
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::symlink_metadata(path).map(|m| m.permissions().mode() & 0o7777);
+    if current.is_ok_and(|m| m == mode) {
+        return;
+    }
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot restrict the permissions of a data file");
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _mode: u32) {}
+
+/// Makes the data dir and everything the host keeps in it private: the
+/// directory itself and its `plugins/` and `cache/` directories
+/// [`PRIVATE_DIR`], every regular file in them [`PRIVATE_FILE`] (files
+/// written by an earlier version with the default umask included).
+/// Symlinks are left alone.
+pub fn secure_data_dir(data_dir: &Path) -> std::io::Result<()> {
+    private_dir(data_dir)?;
+    let mut dirs = vec![data_dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_file() {
+                restrict(&path, PRIVATE_FILE);
+            } else if kind.is_dir()
+                && dir == data_dir
+                && matches!(entry.file_name().to_str(), Some("plugins" | "cache"))
+            {
+                restrict(&path, PRIVATE_DIR);
+                dirs.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Open (creating if needed) `computehub.db` and the seal key in `data_dir`,
-    /// and bring the schema up to date.
+    /// and bring the schema up to date. The data dir and its files are made
+    /// private ([`secure_data_dir`]); the database is created 0600, so
+    /// SQLite creates its `-wal` and `-shm` files 0600 too (it copies the
+    /// database's mode).
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        let conn = Connection::open(data_dir.join("computehub.db"))?;
+        secure_data_dir(data_dir)?;
+        let db = data_dir.join("computehub.db");
+        {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.create(true).append(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(PRIVATE_FILE);
+            }
+            opts.open(&db)?;
+        }
+        private_file(&db);
+        let conn = Connection::open(&db)?;
         let sealer = Sealer::load_or_create(&data_dir.join("seal.key"))?;
-        Self::with_connection(conn, sealer)
+        let store = Self::with_connection(conn, sealer)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            private_file(Path::new(&name));
+        }
+        Ok(store)
     }
 
     /// A store over an existing connection (tests use an in-memory one).

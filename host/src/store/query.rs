@@ -85,8 +85,34 @@ fn counted_total(
     Ok(Some(n.unwrap_or(0)))
 }
 
+/// Most conditions one query may have (plugins use a handful; SQLite's own
+/// limits are far above this, and no query may reach them).
+pub const MAX_CONDITIONS: usize = 64;
+/// Most order-by terms one query may have (the kboss `sort` parameter takes
+/// at most 8; without a bound 2,000 terms reached SQLite and failed there).
+pub const MAX_ORDER_BY: usize = 16;
+
+/// Refuses a query beyond [`MAX_CONDITIONS`] or [`MAX_ORDER_BY`] as
+/// `Invalid` (a 4xx for the plugin's caller), before any SQL is built.
+fn check_bounds(q: &Query) -> Result<(), StoreError> {
+    if q.conditions.len() > MAX_CONDITIONS {
+        return Err(StoreError::Invalid(format!(
+            "a query may have at most {MAX_CONDITIONS} conditions, got {}",
+            q.conditions.len()
+        )));
+    }
+    if q.order_by.len() > MAX_ORDER_BY {
+        return Err(StoreError::Invalid(format!(
+            "a query may have at most {MAX_ORDER_BY} order-by terms, got {}",
+            q.order_by.len()
+        )));
+    }
+    Ok(())
+}
+
 impl Store {
     pub fn query(&self, org: &str, collection_name: &str, q: &Query) -> Result<Page, StoreError> {
+        check_bounds(q)?;
         let c = collection(collection_name)?;
         let mut wheres = vec!["org_id = ?1".to_string()];
         let mut values = vec![SqlValue::Text(org.to_string())];
@@ -164,5 +190,55 @@ impl Store {
             total as u64
         };
         Ok(Page { total, rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Condition, Order, Sealer};
+
+    fn store() -> Store {
+        let conn = Connection::open_in_memory().unwrap();
+        Store::with_connection(conn, Sealer::from_key(&[1u8; 32])).unwrap()
+    }
+
+    #[test]
+    fn too_many_order_terms_or_conditions_are_invalid_not_internal() {
+        let s = store();
+        s.ensure_organisation("acme").unwrap();
+        let order = |n: usize| Query {
+            order_by: (0..n)
+                .map(|_| Order {
+                    field: "name".into(),
+                    descending: false,
+                })
+                .collect(),
+            ..Query::default()
+        };
+        assert!(s.query("acme", "devices", &order(MAX_ORDER_BY)).is_ok());
+        for n in [MAX_ORDER_BY + 1, 2000] {
+            match s.query("acme", "devices", &order(n)) {
+                Err(StoreError::Invalid(m)) => assert!(m.contains("order-by"), "{m}"),
+                other => panic!("{n} terms: {:?}", other.map(|p| p.total)),
+            }
+        }
+        let conditions = |n: usize| Query {
+            conditions: (0..n)
+                .map(|i| Condition {
+                    field: "name".into(),
+                    op: Comparison::Ne,
+                    value: Value::Text(format!("n{i}")),
+                })
+                .collect(),
+            ..Query::default()
+        };
+        assert!(s
+            .query("acme", "devices", &conditions(MAX_CONDITIONS))
+            .is_ok());
+        match s.query("acme", "devices", &conditions(5000)) {
+            Err(StoreError::Invalid(m)) => assert!(m.contains("conditions"), "{m}"),
+            other => panic!("5000 conditions: {:?}", other.map(|p| p.total)),
+        }
     }
 }

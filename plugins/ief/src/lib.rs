@@ -60,7 +60,7 @@ impl Plugin for Ief {
                     .query_param("node_id", false, "Edge node id (exactly one of node_id, group_id, deployment_id, deployment_ids)")
                     .query_param("group_id", false, "Node group id")
                     .query_param("deployment_id", false, "Deployment id")
-                    .query_param("deployment_ids", false, "Deployment ids, comma-separated")
+                    .query_param("deployment_ids", false, "Deployment ids, comma-separated, at most 100")
                     .query_param("limit", false, "At most this many pods (1-1000)")
                     .query_param("offset", false, "Skip this many pods")
                     .response(200, "`{count, pods: [PodResponse]}`", None),

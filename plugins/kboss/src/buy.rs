@@ -22,10 +22,12 @@ use std::collections::BTreeMap;
 use computehub_sdk::capacity;
 use computehub_sdk::inventory::{self, RowQuery};
 use computehub_sdk::kubernetes;
+use computehub_sdk::names::{label_key_ok, label_value_ok};
 use computehub_sdk::pricing_rules::{self, Dimension};
-use computehub_sdk::scheduling::{self, Product};
-use computehub_sdk::workload::{label_key_ok, label_value_ok};
+use computehub_sdk::response::JsonWriter;
+use computehub_sdk::scheduling::Product;
 use computehub_sdk::{ApiError, ParamError, Params, Request, Response};
+use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
 use crate::common::*;
@@ -83,23 +85,27 @@ impl Stock {
     }
 
     /// Every way the stock falls short of `p` (empty: it covers it).
-    fn shortfalls(&self, p: &Product) -> Vec<Json> {
+    fn shortfalls(&self, p: &Product) -> Vec<StockShortfall> {
         let q = &p.requests;
         let mut out = Vec::new();
-        let mut check = |resource: &str, model: Option<&str>, want: u64, have: Option<u128>| {
-            if want == 0 {
-                return;
-            }
-            let reason = match have {
-                None => "no-component",
-                Some(h) if u128::from(want) > h => "stock",
-                Some(_) => return,
+        let mut check =
+            |resource: &'static str, model: Option<&str>, want: u64, have: Option<u128>| {
+                if want == 0 {
+                    return;
+                }
+                let reason = match have {
+                    None => "no-component",
+                    Some(h) if u128::from(want) > h => "stock",
+                    Some(_) => return,
+                };
+                out.push(StockShortfall {
+                    resource,
+                    model: model.map(str::to_owned),
+                    reason,
+                    requested: want.to_string(),
+                    available: have.unwrap_or(0).to_string(),
+                });
             };
-            out.push(json!({
-                "resource": resource, "model": model, "reason": reason,
-                "requested": want.to_string(), "available": have.unwrap_or(0).to_string(),
-            }));
-        };
         check("cpu", None, q.cpu_milli, self.cpu);
         check("memory", None, q.memory_bytes, self.memory);
         check("disk", None, q.disk_bytes, self.disk);
@@ -114,6 +120,46 @@ impl Stock {
         };
         check("gpu", p.gpu_model.as_deref(), q.gpu, gpus);
         out
+    }
+}
+
+/// One way the stock falls short: `{"resource", "model", "reason",
+/// "requested", "available"}`.
+#[derive(Serialize)]
+struct StockShortfall {
+    resource: &'static str,
+    model: Option<String>,
+    reason: &'static str,
+    requested: String,
+    available: String,
+}
+
+/// A product the stock check excluded, as `explain` shows it.
+#[derive(Serialize)]
+struct Static<'a> {
+    id: &'a str,
+    reason: &'static str,
+    node: Option<&'a str>,
+    stock_shortfalls: &'a [StockShortfall],
+}
+
+/// A product the engine judged, as `explain` shows it: the engine's
+/// [`capacity::Fit`], then `reason` (`dynamic`, or `null` when it fits).
+struct Dynamic<'a>(capacity::Fit<'a>);
+
+impl Serialize for Dynamic<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let f = &self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", f.id)?;
+        m.serialize_entry("node", &f.node)?;
+        m.serialize_entry("shortfalls", &f.shortfalls)?;
+        if f.shortfalls_omitted > 0 {
+            m.serialize_entry("shortfalls_omitted", &f.shortfalls_omitted)?;
+        }
+        m.serialize_entry("reason", &f.node.is_none().then_some("dynamic"))?;
+        m.end()
     }
 }
 
@@ -188,87 +234,127 @@ fn kyylabels(p: &Params) -> Result<Vec<(String, String)>, ApiError> {
     Ok(labels)
 }
 
-/// The labels a product needs: its own, plus `kyylabels` it does not set.
-fn with_labels(mut p: Product, extra: &[(String, String)]) -> Product {
-    for (k, v) in extra {
-        if !p.labels.iter().any(|(pk, _)| pk == k) {
-            p.labels.push((k.clone(), v.clone()));
-        }
-    }
-    p
-}
-
 pub fn determine(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let cpcid = required_as(p, "cpcid", "无算力中心ID")?;
     let clusterid = required_as(p, "clusterid", "无算力集群ID")?;
-    let raw: Json = p.json("resources")?;
-    let products = capacity::products("resources", &raw)?;
+    let products = capacity::products_param(p, "resources")?;
     let labels = kyylabels(p)?;
     let explain = p.optional_bool("explain")?.unwrap_or(false);
     center(cpcid)?;
     let cluster = cluster_of(cpcid, "clusterid", clusterid)?;
 
     let stock = Stock::of(cpcid, clusterid)?;
-    // (position in `resources`, id, check that excluded it) and explanations.
-    let mut reasons: Vec<(usize, String, &str)> = Vec::new();
-    let mut explained: Vec<(usize, Json)> = Vec::new();
-    let (mut live, mut live_at) = (Vec::new(), Vec::new());
+    // Products the stock covers go on to the engine (`live`, with their
+    // position in `resources`); the others are excluded here, with their
+    // shortfalls kept only for `explain`.
+    let mut statics: Vec<(usize, String, Vec<StockShortfall>)> = Vec::new();
+    let (mut live, mut live_at) = (
+        Vec::with_capacity(products.len()),
+        Vec::with_capacity(products.len()),
+    );
     for (i, product) in products.into_iter().enumerate() {
-        let short = stock.shortfalls(&product);
+        let mut short = stock.shortfalls(&product);
         if short.is_empty() {
-            live.push(with_labels(product, &labels));
+            live.push(product);
             live_at.push(i);
             continue;
         }
-        if explain {
-            let e = json!({"id": product.id, "reason": "static", "node": null,
-                "stock_shortfalls": short});
-            explained.push((i, e));
+        if !explain {
+            short = Vec::new();
         }
-        reasons.push((i, product.id, "static"));
+        statics.push((i, product.id, short));
     }
-    let any_static = !reasons.is_empty();
-    if !live.is_empty() {
+    // The engine's verdicts, `kyylabels` added to every product as it is
+    // asked (never to all of them at once).
+    let (nodes, placed) = if live.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
         let nodes = capacity::nodes(&kubernetes::capacity(&installed(&cluster)?)?);
-        let verdicts = scheduling::fit(&live, &nodes, explain)?;
-        for (verdict, i) in verdicts.into_iter().zip(live_at) {
-            let fits = verdict.node.is_some();
-            if explain {
-                let mut e = capacity::explanation(&verdict);
-                e["reason"] = if fits { Json::Null } else { json!("dynamic") };
-                explained.push((i, e));
-            }
-            if !fits {
-                reasons.push((i, verdict.product_id, "dynamic"));
-            }
+        let placed = capacity::place(&live, &labels, &nodes)?;
+        (nodes, placed)
+    };
+    // (position in `resources`, id, check that excluded it).
+    let mut reasons: Vec<(usize, &str, &str)> = statics
+        .iter()
+        .map(|(i, id, _)| (*i, id.as_str(), "static"))
+        .collect();
+    for ((product, node), i) in live.iter().zip(&placed).zip(&live_at) {
+        if node.is_none() {
+            reasons.push((*i, product.id.as_str(), "dynamic"));
         }
     }
     reasons.sort_by_key(|r| r.0);
-    explained.sort_by_key(|e| e.0);
 
-    let mut body = Map::new();
-    body.insert("status".into(), json!(true));
-    body.insert("msg".into(), json!("获取不可部署产品ID成功"));
-    body.insert(
-        "data".into(),
-        reasons.iter().map(|(_, id, _)| json!(id)).collect(),
-    );
-    body.insert(
-        "reason".into(),
-        json!(if any_static { "static" } else { "dynamic" }),
-    );
-    body.insert(
-        "reasons".into(),
-        Json::Object(
-            reasons
-                .iter()
-                .map(|(_, id, r)| (id.clone(), json!(r)))
-                .collect(),
-        ),
-    );
-    if explain {
-        let explained = explained.into_iter().map(|(_, e)| e).collect();
-        body.insert("explain".into(), Json::Array(explained));
+    // `{"status", "msg", "data": [ids], "reason", "reasons", "explain"}`,
+    // written as it comes (10,000 explanations never exist at once).
+    // The whole answer is reserved at once (with `explain` it can be
+    // megabytes, and a body that grows while the engine's answers are
+    // allocated around it moves, holding two copies for a moment).
+    let ids: usize = reasons
+        .iter()
+        .map(|(_, id, _)| 2 * capacity::json_len(id) + 16)
+        .sum();
+    let reserve = if explain {
+        let statics: usize = statics
+            .iter()
+            .map(|(_, id, short)| {
+                let each: usize = short
+                    .iter()
+                    .map(|s| 96 + s.model.as_deref().map_or(0, capacity::json_len) + 48)
+                    .sum();
+                96 + capacity::json_len(id) + each
+            })
+            .sum();
+        capacity::explained_bytes(&live, &labels, &nodes, &placed) + 24 * live.len() + statics
+    } else {
+        0
+    };
+    let mut w = JsonWriter::with_capacity(256 + ids + reserve);
+    w.begin_object(None);
+    w.value(Some("status"), &true);
+    w.value(Some("msg"), "获取不可部署产品ID成功");
+    w.begin_array(Some("data"));
+    for (_, id, _) in &reasons {
+        w.value(None, id);
     }
-    Ok(computehub_sdk::response::json(200, &Json::Object(body)))
+    w.end_array();
+    let any_static = !statics.is_empty();
+    w.value(
+        Some("reason"),
+        if any_static { "static" } else { "dynamic" },
+    );
+    // An object: a repeated id is named once, at its first place.
+    let mut by_id: Map<String, Json> = Map::with_capacity(reasons.len());
+    for (_, id, r) in &reasons {
+        by_id.insert((*id).to_owned(), json!(r));
+    }
+    w.value(Some("reasons"), &by_id);
+    drop(by_id);
+    if explain {
+        w.begin_array(Some("explain"));
+        let mut pending = statics.iter().peekable();
+        let mut write_statics = |w: &mut JsonWriter, before: usize| {
+            while let Some((_, id, short)) = pending.next_if(|(i, _, _)| *i < before) {
+                w.value(
+                    None,
+                    &Static {
+                        id,
+                        reason: "static",
+                        node: None,
+                        stock_shortfalls: short,
+                    },
+                );
+            }
+        };
+        if !live.is_empty() {
+            capacity::explain_each(&live, &labels, &nodes, &placed, |j, fit| {
+                write_statics(&mut w, live_at[j]);
+                w.value(None, &Dynamic(fit));
+            })?;
+        }
+        write_statics(&mut w, usize::MAX);
+        w.end_array();
+    }
+    w.end_object();
+    Ok(w.into_response(200))
 }

@@ -90,7 +90,7 @@ fn phone<'a>(p: &'a Params, field: &str) -> Result<&'a str, ApiError> {
 
 fn read(p: &Params) -> Result<Center<'_>, ApiError> {
     Ok(Center {
-        name: text(p, "name")?,
+        name: name(p, "name")?,
         pcapi_url: url(p, "pcapi_url")?,
         api_user: text(p, "api_user")?,
         api_pwd: secret(p, "api_pwd")?,

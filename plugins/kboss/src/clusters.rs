@@ -87,7 +87,9 @@ fn unchanged(p: &Params, field: &str, stored: Option<&str>) -> Result<(), ApiErr
 pub fn update(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let cpcid = required_as(p, "cpcid", "无算力中心ID")?;
     let id = required_as(p, "id", "无算力集群ID")?;
-    let name = optional_text(p, "name")?;
+    let name = optional_text(p, "name")?
+        .map(|v| check_name("name", v))
+        .transpose()?;
     let enable = date(p, "enable_date")?;
     let export = date(p, "export_date")?;
     center(cpcid)?;

@@ -4,6 +4,7 @@
 
 use computehub_sdk::envelope::kboss::Paging;
 use computehub_sdk::inventory::{self, Order, Row, RowQuery, Value};
+use computehub_sdk::names;
 use computehub_sdk::{ApiError, ParamError, Params, Request};
 use serde_json::{Map, Value as Json};
 
@@ -85,6 +86,35 @@ pub fn limit<'a>(field: &str, v: &'a str, max: usize) -> Result<&'a str, ApiErro
     Ok(v)
 }
 
+/// A required display name (devices, labels, clusters, centers): letters
+/// and digits of any script, spaces and a few punctuation marks, never a
+/// shell metacharacter ([`names::display_name_ok`]), checked before it is
+/// stored, so nothing stored can later reach a command or a cluster as
+/// anything but a name.
+pub fn name<'a>(p: &'a Params, field: &str) -> Result<&'a str, ApiError> {
+    let v = text(p, field)?;
+    check_name(field, v)
+}
+
+/// [`name`] for a value already read.
+pub fn check_name<'a>(field: &str, v: &'a str) -> Result<&'a str, ApiError> {
+    if names::display_name_ok(v) {
+        Ok(v)
+    } else {
+        Err(bad(field, names::DISPLAY_RULE, v))
+    }
+}
+
+/// A required SSH login name ([`names::login_name_ok`]).
+pub fn login<'a>(p: &'a Params, field: &str) -> Result<&'a str, ApiError> {
+    let v = text(p, field)?;
+    if names::login_name_ok(v) {
+        Ok(v)
+    } else {
+        Err(bad(field, names::LOGIN_RULE, v))
+    }
+}
+
 /// A required parameter that is one of `allowed`.
 pub fn one_of<'a>(p: &'a Params, field: &str, allowed: &[&str]) -> Result<&'a str, ApiError> {
     let v = p.required_str(field)?.trim();
@@ -107,7 +137,7 @@ pub fn count(p: &Params, field: &str) -> Result<i64, ApiError> {
 /// An SSH port, 1-65535.
 pub fn port(p: &Params, field: &str) -> Result<i64, ApiError> {
     let n = p.required_i64(field)?;
-    if !(1..=65535).contains(&n) {
+    if !names::port_ok(n) {
         return Err(bad(field, "a port from 1 to 65535", &n.to_string()));
     }
     Ok(n)
@@ -120,9 +150,10 @@ pub fn ip<'a>(p: &'a Params, field: &str) -> Result<&'a str, ApiError> {
 }
 
 pub fn check_ip<'a>(field: &str, v: &'a str) -> Result<&'a str, ApiError> {
-    match v.parse::<std::net::IpAddr>() {
-        Ok(_) => Ok(v),
-        Err(_) => Err(bad(field, "an IP address", v)),
+    if names::ip_ok(v) {
+        Ok(v)
+    } else {
+        Err(bad(field, "an IP address", v))
     }
 }
 

@@ -182,13 +182,13 @@ fn read(p: &Params) -> Result<Device, ApiError> {
     put("cpcid", cpcid.into(), echo(Some(cpcid)));
     let ip = ip(p, "ip")?;
     put("ip", ip.into(), echo(Some(ip)));
-    let name = text(p, "name")?;
-    put("name", name.into(), echo(Some(name)));
+    let shown = name(p, "name")?;
+    put("name", shown.into(), echo(Some(shown)));
     let kind = one_of(p, "devicetype", &["0", "1"])?;
     put("devicetype", kind.into(), echo(Some(kind)));
     let sshport = port(p, "sshport")?;
     put("sshport", sshport.into(), Json::String(sshport.to_string()));
-    let user = text(p, "adminuser")?;
+    let user = login(p, "adminuser")?;
     put("adminuser", user.into(), echo(Some(user)));
     let status = one_of(p, "node_status", &["0", "1"])?;
     put("node_status", status.into(), echo(Some(status)));
@@ -199,7 +199,7 @@ fn read(p: &Params) -> Result<Device, ApiError> {
     };
     put("external_ip", external.into(), echo(external));
     for &f in TEXTS {
-        let v = text(p, f)?;
+        let v = name(p, f)?;
         put(f, v.into(), echo(Some(v)));
     }
     for &f in STOCKS {

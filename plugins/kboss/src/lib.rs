@@ -57,7 +57,7 @@ const PAGING: [(&str, bool, &str); 3] = [
     (
         "sort",
         false,
-        "排序: `field`, `field desc` or `-field`, comma-separated",
+        "排序: `field`, `field desc` or `-field`, comma-separated, at most 8 keys (more: 400)",
     ),
 ];
 
@@ -74,7 +74,11 @@ macro_rules! endpoint {
 }
 
 const CENTER_FIELDS: [(&str, bool, &str); 8] = [
-    ("name", true, "算力中心名称"),
+    (
+        "name",
+        true,
+        "算力中心名称 (display name: letters, digits, spaces, `- _ . : @ + / , ( )`; at most 255)",
+    ),
     ("pcapi_url", true, "算力中心API总址"),
     ("api_user", true, "算力中心接口账号"),
     (
@@ -90,25 +94,25 @@ const CENTER_FIELDS: [(&str, bool, &str); 8] = [
 
 const DEVICE_FIELDS: [(&str, bool, &str); 20] = [
     ("cpcid", true, "算力中心ID"),
-    ("ip", true, "IP地址"),
-    ("name", true, "设备简称 (unique in the organisation)"),
+    ("ip", true, "IP地址 (an IPv4 or IPv6 literal)"),
+    ("name", true, "设备简称 (unique in the organisation; display name: letters, digits, spaces, `- _ . : @ + / , ( )`; at most 255)"),
     ("devicetype", true, "设备类型, 0是虚拟机, 1是物理机"),
-    ("sshport", true, "SSH端口"),
-    ("adminuser", true, "管理账号"),
+    ("sshport", true, "SSH端口 (1-65535)"),
+    ("adminuser", true, "管理账号 (login name: 1-32 of letters, digits, `_ - .`)"),
     (
         "adminpwd",
         true,
         "管理密码 (sealed; `******` keeps the stored one)",
     ),
     ("node_status", true, "算力设备状态, 0是空闲, 1是占用"),
-    ("external_ip", true, "公网IP (empty: 未设置)"),
-    ("cpu_model", true, "CPU型号"),
+    ("external_ip", true, "公网IP (an IP literal; empty: 未设置)"),
+    ("cpu_model", true, "CPU型号 (display name)"),
     ("cpu_stock", true, "CPU库存量, 核"),
-    ("memory_model", true, "内存型号"),
+    ("memory_model", true, "内存型号 (display name)"),
     ("memory_stock", true, "内存库存量, Gi"),
     ("sysdisk_stock", true, "系统盘库存量, Gi"),
     ("datadisk_stock", true, "数据盘库存量, Gi"),
-    ("gpu_model", true, "GPU型号"),
+    ("gpu_model", true, "GPU型号 (display name)"),
     ("gpu_stock", true, "GPU库存量, 卡"),
     ("role", true, "集群角色: master, worker or empty"),
     ("enable_date", false, "启用日期 YYYY-MM-DD"),
@@ -147,7 +151,7 @@ const DEVICE_ADD: [(&str, bool, &str); 21] = cat(DEVICE_FIELDS, [ORGID]);
 
 const PODYAML_FIELDS: [(&str, bool, &str); 24] = [
     ("clusterid", true, "集群唯一标识ID"),
-    ("source_name", true, "资源实例的名称"),
+    ("source_name", true, "资源实例的名称 (display name)"),
     ("source_authuser", false, "初始认证账号"),
     (
         "source_authpasswd",
@@ -164,7 +168,11 @@ const PODYAML_FIELDS: [(&str, bool, &str); 24] = [
     ("pod_imagepath", true, "基础镜像"),
     ("source_memrate", true, "内存资源限制 (quantity, 512Mi)"),
     ("source_cpurate", true, "CPU资源限制 (quantity, 1000m)"),
-    ("source_selflabel", false, "自定义标签 key:value"),
+    (
+        "source_selflabel",
+        false,
+        "自定义标签 key:value, comma-separated, at most 32",
+    ),
     ("source_gpu", false, "分配GPU个数"),
     ("source_portmode", false, "NodePort, Ingress, LoadBalancer"),
     ("source_restartpolicy", false, "Always, OnFailure, Never"),
@@ -173,7 +181,11 @@ const PODYAML_FIELDS: [(&str, bool, &str); 24] = [
     ("source_outsideport", false, "NodePort 30000-32767"),
     ("source_mountpath", false, "容器内的挂载路径"),
     ("source_storagelimits", false, "存储资源限制 (quantity)"),
-    ("source_nodeselector", false, "节点选择器 key=value"),
+    (
+        "source_nodeselector",
+        false,
+        "节点选择器 key=value, comma-separated, at most 32",
+    ),
     ("cpu_model", false, "CPU型号"),
     ("gpu_model", false, "显卡型号"),
     ("disk_sys_limit", false, "默认系统盘空间 (quantity, 50Gi)"),
@@ -210,10 +222,10 @@ static ENDPOINTS: &[Endpoint] = &[
         [("cpcid", true, "算力中心id"), ORGID]),
     endpoint!(Get "cpclabel/get_cpclabel", "获取资源标签", labels::list, LIST_CENTERS),
     endpoint!(Post "cpclabel/add_cpclabel", "新增资源标签", labels::add, [
-        ("name", true, "标签名称"),
+        ("name", true, "标签名称 (display name)"),
         ("labeltype", true, "0是实例标签 (key:value), 1是节点标签 (key=value)"),
-        ("label_key", true, "标签属性 (Kubernetes label key)"),
-        ("label_value", true, "标签属性值 (Kubernetes label value)"),
+        ("label_key", true, "标签属性 (Kubernetes label key: `name` or `prefix/name`, letters, digits, `-`, `_`, `.`, at most 63; checked when stored)"),
+        ("label_value", true, "标签属性值 (Kubernetes label value: letters, digits, `-`, `_`, `.`, at most 63)"),
         ORGID,
     ]),
     endpoint!(Post "cpclabel/delete_cpclabel", "删除资源标签", labels::delete,
@@ -224,7 +236,7 @@ static ENDPOINTS: &[Endpoint] = &[
         clusters::update, [
         ("cpcid", true, "所属算力中心ID"),
         ("id", true, "算力集群id"),
-        ("name", false, "集群名称"),
+        ("name", false, "集群名称 (display name)"),
         ("enable_date", false, "启用时间"),
         ("export_date", false, "停止时间"),
         ("controllerid", false, "集群控制节点id (cannot change)"),
@@ -238,7 +250,7 @@ static ENDPOINTS: &[Endpoint] = &[
         ("type", true, "cpu/memory/disk/gpu"),
         ("resource_unit", true, "资源分配单位: 核 or m; Ki/Mi/Gi/Ti; 卡/张/块/个"),
         ("unit_price", true, "单位单价 (decimal)"),
-        ("model", true, "算力部件型号, 默认STANDARD"),
+        ("model", true, "算力部件型号, 默认STANDARD (display name)"),
         ("stock", true, "库存量"),
         ("charge_unit", true, "计费周期: 秒/分钟/小时/天"),
         ("account_unit", true, "计费人民币单位: 元/角/分"),
@@ -249,7 +261,7 @@ static ENDPOINTS: &[Endpoint] = &[
     endpoint!(Get "cpcwidget/accrual_price", "部件组合询价 (through the active pricing engine)",
         accrual::accrual_price, [
         ("cpcid", true, "算力中心id"),
-        ("resources", true, "JSON array of {type, model, amount}; memory in Mi"),
+        ("resources", true, "JSON array of 1-100 {type, model, amount}; memory in Mi"),
         ("duration", true, "使用时长, 整数"),
         ("duration_unit", true, "小时/天/周/月 (hour/day/week/month)"),
         ("clusterid", false, "集群id: check that cluster's stock"),
@@ -259,9 +271,9 @@ static ENDPOINTS: &[Endpoint] = &[
         buy::determine, [
         ("cpcid", true, "算力中心id"),
         ("clusterid", true, "集群id"),
-        ("resources", true, "JSON array of products: {\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}} (Kubernetes quantities; only id required)"),
-        ("kyylabels", true, "node labels every product needs: `k=v,k2=v2`, a JSON object or array, or stored label ids; may be empty"),
-        ("explain", false, "true: add `explain`, per product the stock or per-node shortfalls"),
+        ("resources", true, "JSON array of at most 10,000 products: {\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}} (Kubernetes quantities; only id required, at most 253 characters; at most 32 labels a product)"),
+        ("kyylabels", true, "node labels every product needs: `k=v,k2=v2`, a JSON object or array, or stored label ids; at most 32; may be empty"),
+        ("explain", false, "true: add `explain`, per product the stock or per-node shortfalls (whole nodes first, within 8 MiB of explanation an answer shared by the unplaceable products; `shortfalls_omitted` counts what was left out)"),
         ORGID,
     ]),
     endpoint!(Post "cpcwidget/update_cpcwidget", "更新算力部件单价 (unit price only)",
@@ -282,7 +294,7 @@ static ENDPOINTS: &[Endpoint] = &[
         ("cpcid", true, "算力中心id"),
         ("ctl_nodeid", true, "集群控制节点的id (an idle device of the center)"),
         ("cluster_type", true, "集群类别, 0是kubernetes (1 slurm: not supported)"),
-        ("cluster_name", true, "集群名称"),
+        ("cluster_name", true, "集群名称 (display name)"),
         ("enable_date", true, "启用时间"),
         ("export_date", true, "停用时间"),
         ORGID,
@@ -310,7 +322,7 @@ static ENDPOINTS: &[Endpoint] = &[
         ("cpcid", true, "算力中心id"),
         ("clusterid", true, "算力集群id"),
         ("label", true, "单个标签内容 `key=value` (or the label's id)"),
-        ("worker_node", true, "集群某节点 (节点名)"),
+        ("worker_node", true, "集群某节点 (节点名: a DNS subdomain)"),
         ("opt", true, "label是绑定, unlabel是解绑"),
         ORGID,
     ]),

@@ -13,8 +13,8 @@ use computehub_sdk::fields::{parse_kept, At, Keep};
 use computehub_sdk::inventory::RowQuery;
 use computehub_sdk::kubectl;
 use computehub_sdk::kubernetes::{self, Cluster, Selector};
+use computehub_sdk::names::{self, label_key_ok, label_value_ok};
 use computehub_sdk::quantity;
-use computehub_sdk::workload::{label_key_ok, label_value_ok};
 use computehub_sdk::{ApiError, Params, Request, Response};
 use serde_json::{json, Map, Value as Json};
 
@@ -360,11 +360,15 @@ pub fn setup_label(req: &Request, p: &Params) -> Result<Response, ApiError> {
     let stored = stored.ok_or_else(|| not_found("label", label, "资源标签"))?;
     let key = stored.text("label_key").unwrap_or_default().to_owned();
     let value = stored.text("label_value").unwrap_or_default().to_owned();
-    if !node
-        .split('.')
-        .all(|part| computehub_sdk::workload::check_dns_label("worker_node", part).is_ok())
-    {
-        return Err(bad("worker_node", "a node name", node));
+    // Checked when stored; checked again here for rows older than that rule.
+    if !label_key_ok(&key) || !label_value_ok(&value) {
+        return Err(ApiError::Conflict(format!(
+            "parameter `label`: stored label `{}` is not a Kubernetes label",
+            stored.id
+        )));
+    }
+    if !names::dns_subdomain_ok(node) {
+        return Err(bad("worker_node", names::NODE_NAME_RULE, node));
     }
     let (cpcid, clusterid, c) = target(p)?;
     if kubernetes::get(&c, "v1", "Node", None, node)?.is_none() {

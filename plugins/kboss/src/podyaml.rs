@@ -123,6 +123,9 @@ fn merged(p: &Params, base: Params) -> Result<(Params, Map<String, Json>), ApiEr
             return Err(ApiError::BadRequest(format!("parameter `{f}` is required")));
         }
     }
+    if let Some(v) = out.optional_str("source_name")? {
+        check_name("source_name", v)?;
+    }
     let mut kept = Map::new();
     for f in FIELDS {
         if let Some(v) = out.optional_str(f)? {

@@ -30,8 +30,8 @@ use computehub_sdk::{ApiError, Params, Request, Response};
 use serde_json::json;
 
 use crate::common::{
-    bad, center, cluster_of, date, must_get, one_of, required_as, text, CLUSTERS, DEVICES, STOCK,
-    WIDGETS,
+    bad, center, cluster_of, date, must_get, name, one_of, required_as, text, CLUSTERS, DEVICES,
+    STOCK, WIDGETS,
 };
 
 /// Deadlines of the routes here (install takes minutes).
@@ -47,9 +47,11 @@ pub fn deadline(path: &str) -> Option<u32> {
 
 /// The machine behind a device row.
 fn machine(device: &Row) -> Result<Machine, ApiError> {
+    // Checked when stored; checked again for rows older than that rule.
     let ip = device
         .text("ip")
-        .ok_or_else(|| ApiError::Conflict(format!("device `{}` has no ip", device.id)))?;
+        .filter(|ip| computehub_sdk::names::ip_ok(ip))
+        .ok_or_else(|| ApiError::Conflict(format!("device `{}` has no valid ip", device.id)))?;
     let port = device
         .integer("sshport")
         .and_then(|p| u16::try_from(p).ok())
@@ -221,7 +223,7 @@ pub fn new_cluster(_req: &Request, p: &Params) -> Result<Response, ApiError> {
             "1",
         ));
     }
-    let name = text(p, "cluster_name")?;
+    let name = name(p, "cluster_name")?;
     let enable = date(p, "enable_date")?;
     let export = date(p, "export_date")?;
     must_be_idle(&device, "ctl_nodeid")?;

@@ -41,7 +41,10 @@ fn kind(p: &Params) -> Result<&str, ApiError> {
 
 /// `model`, `STANDARD` when blank (the documented default).
 fn model(p: &Params) -> Result<&str, ApiError> {
-    Ok(optional_text(p, "model")?.unwrap_or("STANDARD"))
+    match optional_text(p, "model")? {
+        Some(v) => check_name("model", v),
+        None => Ok("STANDARD"),
+    }
 }
 
 fn unit_price(p: &Params) -> Result<&str, ApiError> {

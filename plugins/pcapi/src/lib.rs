@@ -80,11 +80,11 @@ const WORKLOAD_PARAMS: [(&str, &str); 22] = [
     ("source_gpu", "nvidia.com/gpu limit"),
     (
         "source_selflabel",
-        "Labels of the instance, key=value[,key=value]",
+        "Labels of the instance, key=value[,key=value], at most 32",
     ),
     (
         "source_nodeselector",
-        "Node selector, key=value[,key=value]",
+        "Node selector, key=value[,key=value], at most 32",
     ),
     (
         "source_portmode",
@@ -154,13 +154,13 @@ impl Plugin for Pcapi {
                     .query_param(
                         "resources",
                         true,
-                        "JSON array of products: [{\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}}]",
+                        "JSON array of at most 10,000 products: [{\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}}] (only id required, at most 253 characters; at most 32 labels a product)",
                     )
-                    .query_param("explain", false, "true: per product, its node or every node's shortfalls")
+                    .query_param("explain", false, "true: per product, its node or every node's shortfalls (whole nodes first, within 8 MiB of explanation an answer shared by the unplaceable products; `shortfalls_omitted` counts what was left out)")
                     .tag("pcapi"),
                 with_master(route::post(&path("node_label_opt"), AuthScheme::Basic))
                     .summary("Label or unlabel a node")
-                    .query_param("worker_node", true, "Node name")
+                    .query_param("worker_node", true, "Node name (a DNS subdomain)")
                     .query_param("label", true, "key=value (or key to unlabel)")
                     .query_param("opt", true, "label | unlabel")
                     .tag("pcapi"),

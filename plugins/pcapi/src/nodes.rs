@@ -3,8 +3,9 @@
 
 use computehub_sdk::envelope::pcapi;
 use computehub_sdk::kubernetes;
+use computehub_sdk::names::{self, label_key_ok, label_value_ok};
 use computehub_sdk::params::{ParamError, Params};
-use computehub_sdk::workload::{check_dns_label, label_key_ok, label_value_ok, Workload};
+use computehub_sdk::workload::Workload;
 use computehub_sdk::{ApiError, Response};
 use serde_json::json;
 
@@ -34,11 +35,7 @@ fn node_name<'a>(p: &'a Params, names: &[&str]) -> Result<&'a str, ApiError> {
             name: names[0].into(),
         })
     })?;
-    let ok = !v.is_empty()
-        && v.len() <= 253
-        && v.split('.')
-            .all(|part| check_dns_label(field, part).is_ok());
-    if ok {
+    if names::dns_subdomain_ok(v) {
         Ok(v)
     } else {
         Err(invalid(

@@ -11,6 +11,7 @@
 use computehub_sdk::envelope::pcapi;
 use computehub_sdk::inventory::RowQuery;
 use computehub_sdk::kubernetes::Cluster;
+use computehub_sdk::names;
 use computehub_sdk::params::{ParamError, Params};
 use computehub_sdk::provision::join::Join;
 use computehub_sdk::provision::{master, worker, Machine, Provisioned};
@@ -26,7 +27,7 @@ fn invalid(name: &str, reason: impl Into<String>) -> ApiError {
 /// The machine of the documented parameters.
 fn machine(p: &Params) -> Result<Machine, ApiError> {
     let host = p.required_str("host")?.trim();
-    if host.parse::<std::net::IpAddr>().is_err() {
+    if !names::ip_ok(host) {
         return Err(invalid(
             "host",
             format!("must be an IP address, got `{}`", host.escape_debug()),
@@ -38,14 +39,10 @@ fn machine(p: &Params) -> Result<Machine, ApiError> {
         .filter(|p| *p > 0)
         .ok_or_else(|| invalid("port", format!("must be an SSH port (1-65535), got {port}")))?;
     let user = p.required_str("user")?;
-    let user_ok = user.len() <= 32
-        && user
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if !user_ok {
+    if !names::login_name_ok(user) {
         return Err(invalid(
             "user",
-            "must be a login name (letters, digits, `_ - .`)",
+            "must be a login name (1-32 of letters, digits, `_ - .`)",
         ));
     }
     let password = match p.optional_str("psssword")? {

@@ -11,14 +11,22 @@
 use serde_json::Value;
 
 use crate::bindings::computehub::platform::kubernetes::NodeCapacity;
-use crate::bindings::computehub::platform::scheduling::{Node, Product, Resources, Taint, Verdict};
-use crate::params::ParamError;
+use crate::bindings::computehub::platform::scheduling::{
+    Node, Product, Resources, Shortfall, Taint, Verdict,
+};
+use crate::error::ApiError;
+use crate::names;
+use crate::params::{ParamError, Params};
 use crate::quantity;
 
 /// The node label that names a node's GPU model.
 pub const GPU_MODEL_LABEL: &str = "nvidia.com/gpu.product";
 /// Most products one request may check.
 pub const MAX_PRODUCTS: usize = 10_000;
+/// Longest product id.
+pub const MAX_PRODUCT_ID: usize = 253;
+/// Most labels one product may require.
+pub const MAX_PRODUCT_LABELS: usize = 32;
 
 fn bad(field: &str, reason: String) -> ParamError {
     ParamError::Json {
@@ -51,62 +59,134 @@ fn amount(field: &str, i: usize, p: &Value, key: &str, cpu: bool) -> Result<u64,
     }
 }
 
-/// Parse the products of a `resources` parameter (a JSON array).
+fn too_many(field: &str) -> ParamError {
+    ParamError::too_many(field, MAX_PRODUCTS, "products")
+}
+
+/// Parse the products of a `resources` parameter (a JSON array of at most
+/// [`MAX_PRODUCTS`]).
 pub fn products(field: &str, v: &Value) -> Result<Vec<Product>, ParamError> {
     let arr = v
         .as_array()
         .ok_or_else(|| bad(field, "must be a JSON array of products".into()))?;
     if arr.len() > MAX_PRODUCTS {
-        return Err(bad(
-            field,
-            format!("may hold at most {MAX_PRODUCTS} products"),
-        ));
+        return Err(too_many(field));
     }
     arr.iter()
         .enumerate()
-        .map(|(i, p)| {
-            if !p.is_object() {
-                return Err(bad(field, format!("product {i} must be an object")));
+        .map(|(i, p)| product(field, i, p))
+        .collect()
+}
+
+/// The products of parameter `field` of `params` ([`products`]). Text is
+/// read one product at a time, so the whole array never exists as a JSON
+/// tree (10,000 products as a tree take several times their text).
+pub fn products_param(params: &Params, field: &str) -> Result<Vec<Product>, ParamError> {
+    let value = params.get(field).ok_or_else(|| ParamError::Missing {
+        name: field.to_owned(),
+    })?;
+    if let Some(tree) = value.as_json() {
+        return products(field, tree);
+    }
+    let text = value.as_str().trim();
+    if text.is_empty() {
+        return Err(ParamError::Missing {
+            name: field.to_owned(),
+        });
+    }
+    let json_error = |e: serde_json::Error| ParamError::Json {
+        name: field.to_owned(),
+        reason: e.to_string(),
+    };
+    let raw: Value = match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
+        Ok(items) => {
+            if items.len() > MAX_PRODUCTS {
+                return Err(too_many(field));
             }
-            let id = p
-                .get("id")
-                .and_then(text)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| bad(field, format!("product {i} needs an `id`")))?;
-            let labels = match p.get("labels") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Object(m)) => m
-                    .iter()
-                    .map(|(k, v)| {
-                        Ok((
-                            k.clone(),
-                            text(v).ok_or_else(|| {
-                                bad(field, format!("product {i}: label `{k}` must be text"))
-                            })?,
-                        ))
-                    })
-                    .collect::<Result<_, ParamError>>()?,
-                Some(_) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let p: Value = serde_json::from_str(item.get()).map_err(json_error)?;
+                out.push(product(field, i, &p)?);
+            }
+            return Ok(out);
+        }
+        // Not an array: let `products` say what it is.
+        Err(_) => serde_json::from_str(text).map_err(json_error)?,
+    };
+    products(field, &raw)
+}
+
+/// One product of the array, `i` its position.
+fn product(field: &str, i: usize, p: &Value) -> Result<Product, ParamError> {
+    if !p.is_object() {
+        return Err(bad(field, format!("product {i} must be an object")));
+    }
+    let id = p
+        .get("id")
+        .and_then(text)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad(field, format!("product {i} needs an `id`")))?;
+    if id.chars().count() > MAX_PRODUCT_ID {
+        return Err(bad(
+            field,
+            format!("product {i}: `id` may be at most {MAX_PRODUCT_ID} characters"),
+        ));
+    }
+    let labels = match p.get("labels") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(m)) if m.len() > MAX_PRODUCT_LABELS => {
+            return Err(bad(
+                field,
+                format!("product {i}: `labels` may hold at most {MAX_PRODUCT_LABELS} labels"),
+            ))
+        }
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = text(v)
+                    .ok_or_else(|| bad(field, format!("product {i}: label `{k}` must be text")))?;
+                if !names::label_key_ok(k) || !names::label_value_ok(&v) {
+                    let k: String = k.chars().take(64).collect();
                     return Err(bad(
                         field,
-                        format!("product {i}: `labels` must be an object"),
-                    ))
+                        format!("product {i}: label `{k}` is not a Kubernetes label"),
+                    ));
                 }
-            };
-            Ok(Product {
-                id,
-                requests: Resources {
-                    cpu_milli: amount(field, i, p, "cpu", true)?,
-                    memory_bytes: amount(field, i, p, "memory", false)?,
-                    gpu: amount(field, i, p, "gpu", false)?,
-                    disk_bytes: amount(field, i, p, "disk", false)?,
-                    pods: 1,
-                },
-                gpu_model: p.get("gpu_model").and_then(text).filter(|s| !s.is_empty()),
-                labels,
+                Ok((k.clone(), v))
             })
-        })
-        .collect()
+            .collect::<Result<_, ParamError>>()?,
+        Some(_) => {
+            return Err(bad(
+                field,
+                format!("product {i}: `labels` must be an object"),
+            ))
+        }
+    };
+    Ok(Product {
+        id,
+        requests: Resources {
+            cpu_milli: amount(field, i, p, "cpu", true)?,
+            memory_bytes: amount(field, i, p, "memory", false)?,
+            gpu: amount(field, i, p, "gpu", false)?,
+            disk_bytes: amount(field, i, p, "disk", false)?,
+            pods: 1,
+        },
+        gpu_model: match p.get("gpu_model").and_then(text).filter(|s| !s.is_empty()) {
+            Some(m)
+                if m.chars().count() > names::MAX_DISPLAY || m.chars().any(char::is_control) =>
+            {
+                return Err(bad(
+                    field,
+                    format!(
+                        "product {i}: `gpu_model` must be at most {} characters of text",
+                        names::MAX_DISPLAY
+                    ),
+                ))
+            }
+            m => m,
+        },
+        labels,
+    })
 }
 
 fn resources(map_json: &str) -> Resources {
@@ -176,4 +256,614 @@ pub fn explanation(v: &Verdict) -> Value {
         })
         .collect();
     serde_json::json!({"id": v.product_id, "node": v.node, "shortfalls": shortfalls})
+}
+
+/// Most bytes of explanation (shortfalls as JSON) one answer holds, shared
+/// evenly by the unplaceable products: 838 bytes each for 10,000 (about
+/// eight shortfalls), all of every node's for a few hundred. Whole nodes
+/// are kept first, then the shortfalls of the next node that still fit;
+/// `shortfalls_omitted` counts the rest.
+pub const MAX_EXPLAIN_BYTES: usize = 8 << 20;
+/// Product bytes (ids, models, labels) one engine call carries: about
+/// 4,000 ordinary products a call; products made heavy by labels in
+/// smaller batches. The batch is copied (labels merged), lowered for the
+/// call and answered, so this bounds three copies at once.
+const PRODUCT_BYTES_PER_CALL: usize = 512 << 10;
+/// Shortfalls (an upper bound from the nodes and the products' labels) one
+/// explaining engine call may produce: neither the engine nor the caller
+/// ever holds more than this many at once.
+const SHORTFALLS_PER_CALL: usize = 10_000;
+
+/// One product's verdict as the capacity endpoints show it, borrowed:
+/// `{"id", "node", "shortfalls"}`, plus `shortfalls_omitted` when the
+/// explanation was cut to its share of [`MAX_EXPLAIN_BYTES`].
+#[derive(serde::Serialize)]
+pub struct Fit<'a> {
+    /// The product's id.
+    pub id: &'a str,
+    /// The node it fits on, or `None`.
+    pub node: Option<&'a str>,
+    /// Why it fits nowhere (explained unplaceable products only).
+    pub shortfalls: Shortfalls<'a>,
+    /// Shortfalls left out of `shortfalls`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shortfalls_omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Shortfalls serialised as `[{"node", "reason", "requested", "available",
+/// "unresolvable"}]`.
+pub struct Shortfalls<'a>(pub &'a [Shortfall]);
+
+impl serde::Serialize for Shortfalls<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq, SerializeStruct};
+        struct One<'a>(&'a Shortfall);
+        impl serde::Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_struct("shortfall", 5)?;
+                m.serialize_field("node", &self.0.node)?;
+                m.serialize_field("reason", &self.0.reason)?;
+                m.serialize_field("requested", &self.0.requested)?;
+                m.serialize_field("available", &self.0.available)?;
+                m.serialize_field("unresolvable", &self.0.unresolvable)?;
+                m.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for x in self.0 {
+            seq.serialize_element(&One(x))?;
+        }
+        seq.end()
+    }
+}
+
+/// About what one shortfall takes as JSON.
+fn shortfall_bytes(s: &Shortfall) -> usize {
+    75 + s.node.len() + s.reason.len() + s.requested.len() + s.available.len()
+}
+
+/// The shortfalls of an explanation within `budget` bytes: whole nodes
+/// while they fit (a node's shortfalls are consecutive), then as many of
+/// the next node's as fit (at least one shortfall); and how many were left
+/// out.
+fn within(all: &[Shortfall], budget: usize) -> (&[Shortfall], usize) {
+    let mut used = 0;
+    let mut end = 0;
+    while end < all.len() {
+        let node = &all[end].node;
+        let group = all[end..].iter().take_while(|s| s.node == *node).count();
+        let bytes: usize = all[end..end + group].iter().map(shortfall_bytes).sum();
+        if used + bytes <= budget {
+            used += bytes;
+            end += group;
+            continue;
+        }
+        // Part of this node, then stop.
+        for s in &all[end..end + group] {
+            let b = shortfall_bytes(s);
+            if end > 0 && used + b > budget {
+                break;
+            }
+            used += b;
+            end += 1;
+        }
+        break;
+    }
+    (&all[..end], all.len() - end)
+}
+
+/// The labels a product is asked with: its own, then each of `extra` it
+/// does not set itself.
+fn with_extra(p: &Product, extra: &[(String, String)]) -> Product {
+    let mut p = p.clone();
+    for (k, v) in extra {
+        if !p.labels.iter().any(|(pk, _)| pk == k) {
+            p.labels.push((k.clone(), v.clone()));
+        }
+    }
+    p
+}
+
+fn product_bytes(p: &Product, extra: &[(String, String)]) -> usize {
+    let labels: usize = p
+        .labels
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| 24 + k.len() + v.len())
+        .sum();
+    96 + p.id.len() + p.gpu_model.as_ref().map_or(0, String::len) + labels
+}
+
+/// An upper bound of the shortfalls the built-in rules give `p` over
+/// `nodes`: per node a cordon, its hard taints, every label, the GPU model
+/// and five resources.
+fn shortfalls_bound(p: &Product, extra: usize, nodes: &[Node]) -> usize {
+    let labels = p.labels.len() + extra;
+    nodes.iter().map(|n| 7 + n.taints.len() + labels).sum()
+}
+
+/// Ask the engine about `batch` (indices into `products`), with `extra`
+/// labels merged in; the verdicts in the same order.
+fn ask(
+    products: &[Product],
+    batch: &[usize],
+    extra: &[(String, String)],
+    nodes: &[Node],
+    explain: bool,
+) -> Result<Vec<Verdict>, ApiError> {
+    let asked: Vec<Product> = batch
+        .iter()
+        .map(|&i| with_extra(&products[i], extra))
+        .collect();
+    let verdicts = crate::scheduling::fit(&asked, nodes, explain)?;
+    if verdicts.len() != asked.len() {
+        return Err(ApiError::Internal(format!(
+            "the scheduling engine answered {} verdicts for {} products",
+            verdicts.len(),
+            asked.len()
+        )));
+    }
+    Ok(verdicts)
+}
+
+/// Batches of `indices` whose `cost` adds up to at most `limit` (at least
+/// one index each).
+fn batches(indices: &[usize], limit: usize, cost: impl Fn(usize) -> usize) -> Vec<&[usize]> {
+    let mut out = Vec::new();
+    let (mut start, mut sum) = (0, 0);
+    for (k, &i) in indices.iter().enumerate() {
+        let c = cost(i);
+        if k > start && sum + c > limit {
+            out.push(&indices[start..k]);
+            start = k;
+            sum = 0;
+        }
+        sum += c;
+    }
+    if start < indices.len() {
+        out.push(&indices[start..]);
+    }
+    out
+}
+
+/// Where each product fits (the node's name) or `None`, as the active
+/// scheduling engine judges it on `nodes`, each product asked with `extra`
+/// labels added (those it does not set itself). Asked in batches of about
+/// 512 KiB of products (about 4,000 ordinary ones): each product is judged
+/// on its own against the nodes' free room, so batches answer what one
+/// call would.
+pub fn place(
+    products: &[Product],
+    extra: &[(String, String)],
+    nodes: &[Node],
+) -> Result<Vec<Option<String>>, ApiError> {
+    let all: Vec<usize> = (0..products.len()).collect();
+    let mut placed = Vec::with_capacity(products.len());
+    for batch in batches(&all, PRODUCT_BYTES_PER_CALL, |i| {
+        product_bytes(&products[i], extra)
+    }) {
+        placed.extend(
+            ask(products, batch, extra, nodes, false)?
+                .into_iter()
+                .map(|v| v.node),
+        );
+    }
+    Ok(placed)
+}
+
+/// At least what `s` takes as a JSON string (quotes, escapes counted high),
+/// for reserving bodies.
+pub fn json_len(s: &str) -> usize {
+    2 + s.len()
+        + s.bytes()
+            .filter(|b| matches!(b, b'"' | b'\\') || *b < 0x20)
+            .count()
+            * 5
+}
+
+/// An upper bound of the JSON the [`Fit`]s of [`explain_each`] take (with
+/// their commas), for reserving an answer's body once before it is
+/// written: a body that grows while the engine's answers are allocated
+/// around it moves, and a move holds the old and the new body at once.
+pub fn explained_bytes(
+    products: &[Product],
+    extra: &[(String, String)],
+    nodes: &[Node],
+    placed: &[Option<String>],
+) -> usize {
+    let unplaced =
+        placed.iter().filter(|n| n.is_none()).count() + products.len().saturating_sub(placed.len());
+    let share = MAX_EXPLAIN_BYTES / unplaced.max(1);
+    // The longest text a shortfall of any node can carry (a taint, a node's
+    // GPU model or label value, a number).
+    let node_text = nodes
+        .iter()
+        .flat_map(|n| {
+            n.taints
+                .iter()
+                .map(|t| t.key.len() + t.value.len() + t.effect.len() + 2)
+                .chain(n.labels.iter().map(|(_, v)| v.len()))
+                .chain(n.gpu_model.iter().map(String::len))
+        })
+        .max()
+        .unwrap_or(0)
+        .max(20);
+    let extra_text = extra
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 1)
+        .max()
+        .unwrap_or(0);
+    products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let fixed = 40 + json_len(&p.id);
+            match placed.get(i).and_then(Option::as_deref) {
+                Some(node) => fixed + json_len(node),
+                None => {
+                    let own_text = p
+                        .labels
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len() + 1)
+                        .chain(p.gpu_model.as_deref().map(json_len))
+                        .max()
+                        .unwrap_or(0);
+                    let text = node_text.max(own_text).max(extra_text);
+                    let labels = p.labels.len() + extra.len();
+                    let widest = nodes.iter().map(|n| n.name.len()).max().unwrap_or(0);
+                    let one = 90 + widest + 2 * text;
+                    let all: usize = nodes
+                        .iter()
+                        .map(|n| (7 + n.taints.len() + labels) * (90 + n.name.len() + 2 * text))
+                        .sum();
+                    // `within` keeps at most the share, or one shortfall
+                    // when even that is more.
+                    fixed + 32 + all.min(share.max(one))
+                }
+            }
+        })
+        .sum()
+}
+
+/// Every product's [`Fit`] in order, `placed` from [`place`]: the node of
+/// those that fit, and why each of the others fits nowhere (every node's
+/// shortfalls, within its share of [`MAX_EXPLAIN_BYTES`]).
+///
+/// `each(i, fit)` is called once per product, in order. The engine is asked
+/// about the unplaceable products in batches of at most 10,000 shortfalls,
+/// so neither this plugin nor the engine ever holds every explanation at
+/// once: write each one out as it comes ([`crate::response::JsonWriter`])
+/// and 10,000 products with `explain` stay within a plugin's memory.
+pub fn explain_each(
+    products: &[Product],
+    extra: &[(String, String)],
+    nodes: &[Node],
+    placed: &[Option<String>],
+    mut each: impl FnMut(usize, Fit<'_>),
+) -> Result<(), ApiError> {
+    let plain = |i: usize, each: &mut dyn FnMut(usize, Fit<'_>)| {
+        each(
+            i,
+            Fit {
+                id: &products[i].id,
+                node: placed.get(i).and_then(Option::as_deref),
+                shortfalls: Shortfalls(&[]),
+                shortfalls_omitted: 0,
+            },
+        )
+    };
+    let unplaced: Vec<usize> = (0..products.len())
+        .filter(|&i| placed.get(i).is_none_or(Option::is_none))
+        .collect();
+    let mut next = 0;
+    if !unplaced.is_empty() {
+        let share = MAX_EXPLAIN_BYTES / unplaced.len();
+        let bound = |i: usize| {
+            let p = &products[i];
+            let extra_labels = extra
+                .iter()
+                .filter(|(k, _)| !p.labels.iter().any(|(pk, _)| pk == k))
+                .count();
+            shortfalls_bound(p, extra_labels, nodes)
+        };
+        for batch in batches(&unplaced, SHORTFALLS_PER_CALL, bound) {
+            let verdicts = ask(products, batch, extra, nodes, true)?;
+            for (&i, v) in batch.iter().zip(&verdicts) {
+                while next < i {
+                    plain(next, &mut each);
+                    next += 1;
+                }
+                let (kept, omitted) = within(&v.shortfalls, share);
+                each(
+                    i,
+                    Fit {
+                        id: &products[i].id,
+                        node: None,
+                        shortfalls: Shortfalls(kept),
+                        shortfalls_omitted: omitted,
+                    },
+                );
+                next = i + 1;
+            }
+        }
+    }
+    while next < products.len() {
+        plain(next, &mut each);
+        next += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn form(field: &str, text: &str) -> Params {
+        let body = format!("{field}={}", text.replace('+', "%2B"));
+        Params::from_parts(
+            &[],
+            "",
+            Some("application/x-www-form-urlencoded"),
+            body.as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn short(node: &str, reason: &str) -> Shortfall {
+        Shortfall {
+            node: node.into(),
+            reason: reason.into(),
+            requested: "20000".into(),
+            available: "8000".into(),
+            unresolvable: false,
+        }
+    }
+
+    #[test]
+    fn explanations_keep_whole_nodes_within_their_share() {
+        let all = vec![
+            short("a", "cpu"),
+            short("a", "memory"),
+            short("b", "cpu"),
+            short("c", "cpu"),
+            short("c", "gpu"),
+        ];
+        let one = shortfall_bytes(&all[0]);
+        let cut = |budget| {
+            let (kept, left) = within(&all, budget);
+            (kept.len(), left)
+        };
+        assert_eq!(cut(usize::MAX), (5, 0));
+        // Node a (two) and b (one) whole; nothing of c fits.
+        let ab: usize = all[..3].iter().map(shortfall_bytes).sum();
+        assert_eq!(cut(ab), (3, 2));
+        assert_eq!(cut(ab + one - 1), (3, 2));
+        // One of c's fits: whole nodes, then part of the next.
+        assert_eq!(cut(ab + one), (4, 1));
+        // Less than one shortfall: still the first.
+        assert_eq!(cut(1), (1, 4));
+        // Node a does not fit whole: as much of it as fits.
+        assert_eq!(cut(one + 1), (1, 4));
+        assert_eq!(within(&[], 10).1, 0);
+    }
+
+    /// The built-in rules over the import-side types (the engine's are
+    /// distinct types of the same shape).
+    fn engine_fit(products: &[Product], nodes: &[Node]) -> Vec<Verdict> {
+        use crate::scheduling_engine as e;
+        let res = |r: &Resources| e::Resources {
+            cpu_milli: r.cpu_milli,
+            memory_bytes: r.memory_bytes,
+            gpu: r.gpu,
+            disk_bytes: r.disk_bytes,
+            pods: r.pods,
+        };
+        let products: Vec<e::Product> = products
+            .iter()
+            .map(|p| e::Product {
+                id: p.id.clone(),
+                requests: res(&p.requests),
+                gpu_model: p.gpu_model.clone(),
+                labels: p.labels.clone(),
+            })
+            .collect();
+        let nodes: Vec<e::Node> = nodes
+            .iter()
+            .map(|n| e::Node {
+                name: n.name.clone(),
+                allocatable: res(&n.allocatable),
+                requested: res(&n.requested),
+                labels: n.labels.clone(),
+                gpu_model: n.gpu_model.clone(),
+                unschedulable: n.unschedulable,
+                taints: n
+                    .taints
+                    .iter()
+                    .map(|t| e::Taint {
+                        key: t.key.clone(),
+                        value: t.value.clone(),
+                        effect: t.effect.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        crate::placement::fit(&products, &nodes, true, crate::placement::Policy::STANDARD)
+            .into_iter()
+            .map(|v| Verdict {
+                product_id: v.product_id,
+                node: v.node,
+                shortfalls: v
+                    .shortfalls
+                    .into_iter()
+                    .map(|s| Shortfall {
+                        node: s.node,
+                        reason: s.reason,
+                        requested: s.requested,
+                        available: s.available,
+                        unresolvable: s.unresolvable,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_reserved_body_bounds_what_is_written() {
+        let node = |name: &str| Node {
+            name: name.into(),
+            allocatable: Resources {
+                cpu_milli: 8000,
+                memory_bytes: 1 << 34,
+                gpu: 0,
+                disk_bytes: 0,
+                pods: 110,
+            },
+            requested: Resources {
+                cpu_milli: 0,
+                memory_bytes: 0,
+                gpu: 0,
+                disk_bytes: 0,
+                pods: 0,
+            },
+            labels: vec![("kubernetes.io/hostname".into(), name.into())],
+            gpu_model: None,
+            unschedulable: false,
+            taints: vec![Taint {
+                key: "node-role.kubernetes.io/control-plane".into(),
+                value: String::new(),
+                effect: "NoSchedule".into(),
+            }],
+        };
+        let nodes = vec![node("master-1"), node("worker-1"), node("worker-2")];
+        let product = |id: &str| Product {
+            id: id.into(),
+            requests: Resources {
+                cpu_milli: 100_000,
+                memory_bytes: 1 << 40,
+                gpu: 9,
+                disk_bytes: 0,
+                pods: 1,
+            },
+            gpu_model: Some("RTX5090-32G".into()),
+            labels: vec![("kyy-gpu".into(), "true".into())],
+        };
+        for n in [1usize, 100, 10_000] {
+            let products: Vec<Product> = (0..n).map(|i| product(&format!("p-{i}"))).collect();
+            let placed: Vec<Option<String>> = vec![None; n];
+            let extra = vec![("zone".to_string(), "a".to_string())];
+            let verdicts = engine_fit(
+                &products
+                    .iter()
+                    .map(|p| with_extra(p, &extra))
+                    .collect::<Vec<_>>(),
+                &nodes,
+            );
+            let share = MAX_EXPLAIN_BYTES / n;
+            let mut written = 0;
+            for (p, v) in products.iter().zip(&verdicts) {
+                let (kept, omitted) = within(&v.shortfalls, share);
+                let fit = Fit {
+                    id: &p.id,
+                    node: None,
+                    shortfalls: Shortfalls(kept),
+                    shortfalls_omitted: omitted,
+                };
+                written += serde_json::to_vec(&fit).unwrap().len() + 1;
+            }
+            let bound = explained_bytes(&products, &extra, &nodes, &placed);
+            assert!(written <= bound, "{n}: {written} > {bound}");
+            // Loose (every possible shortfall at its widest), but not wildly.
+            assert!(bound <= written * 4 + 4096, "{n}: {bound} for {written}");
+        }
+    }
+
+    #[test]
+    fn batches_hold_at_least_one_and_respect_the_limit() {
+        let idx: Vec<usize> = (0..10).collect();
+        let b = batches(&idx, 25, |_| 10);
+        assert_eq!(
+            b,
+            vec![&idx[0..2], &idx[2..4], &idx[4..6], &idx[6..8], &idx[8..10]]
+        );
+        let b = batches(&idx, 5, |_| 10);
+        assert_eq!(b.len(), 10);
+        assert!(batches(&[], 5, |_| 10).is_empty());
+    }
+
+    #[test]
+    fn fits_serialise_in_the_documented_shape() {
+        let s = [short("gpu-a", "cpu")];
+        let f = Fit {
+            id: "big",
+            node: None,
+            shortfalls: Shortfalls(&s),
+            shortfalls_omitted: 0,
+        };
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"id":"big","node":null,"shortfalls":[{"node":"gpu-a","reason":"cpu","requested":"20000","available":"8000","unresolvable":false}]}"#
+        );
+        let f = Fit {
+            shortfalls_omitted: 3,
+            node: Some("n"),
+            ..f
+        };
+        let v: Value = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["shortfalls_omitted"], 3);
+        assert_eq!(v["node"], "n");
+    }
+
+    #[test]
+    fn product_lists_are_bounded() {
+        let many: Vec<Value> = (0..=MAX_PRODUCTS)
+            .map(|i| serde_json::json!({"id": i.to_string()}))
+            .collect();
+        let e = products("resources", &Value::Array(many)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "parameter `resources` may hold at most 10000 products"
+        );
+        let text = format!("[{}]", vec![r#"{"id":"p"}"#; MAX_PRODUCTS + 1].join(","));
+        assert!(matches!(
+            products_param(&form("resources", &text), "resources"),
+            Err(ParamError::TooMany { .. })
+        ));
+        let labels: serde_json::Map<String, Value> = (0..=MAX_PRODUCT_LABELS)
+            .map(|i| (format!("k{i}"), Value::String("v".into())))
+            .collect();
+        let one = serde_json::json!([{"id": "p", "labels": labels}]);
+        assert!(products("resources", &one).is_err());
+        let bad_label = serde_json::json!([{"id": "p", "labels": {"a;b": "x"}}]);
+        assert!(products("resources", &bad_label).is_err());
+        let long_id = serde_json::json!([{"id": "x".repeat(MAX_PRODUCT_ID + 1)}]);
+        assert!(products("resources", &long_id).is_err());
+    }
+
+    #[test]
+    fn product_text_reads_like_the_tree() {
+        let text = r#"[{"id":"p1","cpu":"500m","memory":"1Gi","gpu":1,"gpu_model":"RTX4090-24G","labels":{"kyy-gpu":"true"}},{"id":2}]"#;
+        let p = form("resources", text);
+        let from_text = products_param(&p, "resources").unwrap();
+        let tree: Value = serde_json::from_str(text).unwrap();
+        let from_tree = products("resources", &tree).unwrap();
+        assert_eq!(from_text.len(), 2);
+        assert_eq!(from_text[0].requests.cpu_milli, 500);
+        assert_eq!(from_text[1].id, "2");
+        for (a, b) in from_text.iter().zip(&from_tree) {
+            assert_eq!(
+                (&a.id, &a.labels, &a.gpu_model),
+                (&b.id, &b.labels, &b.gpu_model)
+            );
+        }
+        for bad in ["{\"id\":1}", "[1]", "[{\"cpu\":\"1\"}]", "nope"] {
+            let p = form("resources", bad);
+            let e = products_param(&p, "resources").unwrap_err();
+            assert_eq!(e.field(), Some("resources"), "{bad}: {e}");
+        }
+    }
 }

@@ -20,6 +20,9 @@
 //! - [`placement`]: the fit rules scheduling engines apply;
 //! - [`capacity`]: products and nodes for capacity checks;
 //! - [`workload`]: resource instances rendered into Kubernetes manifests;
+//! - [`names`]: the rules for names that reach a machine or a cluster (label
+//!   syntax, node and host names, login names, display names), checked when
+//!   a value is stored and again when it is used;
 //! - [`error`]: [`ApiError`], one typed error for a handler's failure paths;
 //! - [`pricing_engine`] and [`scheduling_engine`]: the bindings of the two
 //!   engine worlds, for the components that implement pricing and placement;
@@ -74,6 +77,7 @@ pub mod fields;
 pub mod inventory;
 pub mod kubectl;
 pub mod log;
+pub mod names;
 pub mod params;
 pub mod placement;
 pub mod pricing_rules;

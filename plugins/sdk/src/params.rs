@@ -56,6 +56,16 @@ pub enum ParamError {
         /// What the JSON decoder said.
         reason: String,
     },
+    /// A list parameter holds more items than its documented maximum.
+    #[error("parameter `{name}` may hold at most {max} {what}")]
+    TooMany {
+        /// The parameter's name.
+        name: String,
+        /// The documented maximum.
+        max: usize,
+        /// What the items are (`sort keys`, `products`).
+        what: &'static str,
+    },
     /// The request body could not be read as its content type says.
     #[error("request body is not valid {format}: {reason}")]
     Body {
@@ -72,7 +82,8 @@ impl ParamError {
         match self {
             ParamError::Missing { name }
             | ParamError::Invalid { name, .. }
-            | ParamError::Json { name, .. } => Some(name),
+            | ParamError::Json { name, .. }
+            | ParamError::TooMany { name, .. } => Some(name),
             ParamError::Body { .. } => None,
         }
     }
@@ -82,6 +93,15 @@ impl ParamError {
             name: name.to_owned(),
             expected,
             got: shorten(got),
+        }
+    }
+
+    /// `name` holds more than `max` `what` (`sort keys`, `labels`).
+    pub fn too_many(name: &str, max: usize, what: &'static str) -> Self {
+        ParamError::TooMany {
+            name: name.to_owned(),
+            max,
+            what,
         }
     }
 

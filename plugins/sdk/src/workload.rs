@@ -82,51 +82,19 @@ fn invalid(field: &str, why: &str, value: &str) -> ParamError {
     }
 }
 
-/// A DNS-1123 label: lower-case alphanumerics and `-`, at most 63.
+/// A DNS-1123 label: lower-case alphanumerics and `-`, at most 63
+/// ([`crate::names::dns_label_ok`]).
 pub fn check_dns_label(field: &str, v: &str) -> Result<(), ParamError> {
-    let ok = !v.is_empty()
-        && v.len() <= 63
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !v.starts_with('-')
-        && !v.ends_with('-');
-    ok.then_some(())
+    crate::names::dns_label_ok(v)
+        .then_some(())
         .ok_or_else(|| invalid(field, "must be a DNS label (a-z, 0-9, `-`, at most 63)", v))
 }
 
-/// A label key or value part: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at
-/// both ends (empty allowed for values).
-fn label_part_ok(v: &str, allow_empty: bool) -> bool {
-    if v.is_empty() {
-        return allow_empty;
-    }
-    let b = v.as_bytes();
-    v.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-}
+pub use crate::names::{label_key_ok, label_value_ok};
 
-/// A Kubernetes label key (`prefix/name` or `name`).
-pub fn label_key_ok(k: &str) -> bool {
-    match k.rsplit_once('/') {
-        Some((prefix, name)) => {
-            !prefix.is_empty()
-                && prefix.len() <= 253
-                && prefix
-                    .split('.')
-                    .all(|p| label_part_ok(p, false) && !p.contains('_'))
-                && label_part_ok(name, false)
-        }
-        None => label_part_ok(k, false),
-    }
-}
-
-/// A label value.
-pub fn label_value_ok(v: &str) -> bool {
-    label_part_ok(v, true)
-}
+/// Most labels one `k=v` list parameter (`source_selflabel`,
+/// `source_nodeselector`) may hold.
+pub const MAX_LABELS: usize = 32;
 
 /// Parse `k=v` (or `k:v` with `sep` ':') lists separated by commas.
 pub fn parse_labels(
@@ -136,6 +104,9 @@ pub fn parse_labels(
 ) -> Result<Vec<(String, String)>, ParamError> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if out.len() == MAX_LABELS {
+            return Err(ParamError::too_many(field, MAX_LABELS, "labels"));
+        }
         let (k, v) = part
             .split_once(sep)
             .ok_or_else(|| invalid(field, &format!("must be `key{sep}value`"), part))?;

@@ -1,7 +1,7 @@
 //! `pricing` and `scheduling` imports: each call goes to whichever engine
-//! plugin is active at that moment (a fresh instance with a deadline of its
-//! own, inside the caller's), so swapping an engine changes every caller at
-//! once.
+//! plugin is active at that moment (a warm instance of the calling
+//! organisation, or a fresh one, with a deadline of its own inside the
+//! caller's), so swapping an engine changes every caller at once.
 //!
 //! Import-side and export-side bindings are distinct Rust types with the same
 //! shape; values cross by moving each field ([`bridge`]).
@@ -13,26 +13,20 @@ use std::time::Duration;
 
 use crate::runtime::bindings::endpoint::computehub::platform::{pricing, scheduling};
 use crate::runtime::bindings::{pricing_engine, scheduling_engine};
-use crate::runtime::{call, CallContext, CallError, EngineHandle, PluginState};
+use crate::runtime::{call, CallContext, CallError, EngineHandle, EngineInstance, PluginState};
 use bridge::Bridge;
 
 /// Budget of one engine call.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(5);
 
 impl PluginState {
-    /// A store for one call into `engine`, on behalf of this call's caller.
-    fn engine_store(&self, engine: &EngineHandle) -> wasmtime::Store<PluginState> {
-        let ctx = CallContext {
+    /// The context of a call into `engine`, on behalf of this call's caller.
+    fn engine_ctx(&self, engine: &EngineHandle) -> CallContext {
+        CallContext {
             plugin: engine.id.as_str().into(),
             request_id: self.ctx.request_id.clone(),
             organisation: self.ctx.organisation.clone(),
-        };
-        call::new_store(
-            engine.pre.engine(),
-            ctx,
-            Arc::clone(&self.services),
-            ENGINE_DEADLINE,
-        )
+        }
     }
 }
 
@@ -67,17 +61,38 @@ impl pricing::Host for PluginState {
         };
         let req: pricing_engine::exports::computehub::platform::pricing::QuoteRequest =
             req.bridge();
-        let mut store = self.engine_store(&handle);
-        let out = call::with_deadline(ENGINE_DEADLINE, async {
-            let e = pricing_engine::PricingEnginePre::new(handle.pre.clone())?
-                .instantiate_async(&mut store)
-                .await?;
-            e.computehub_platform_pricing()
-                .call_quote(&mut store, &req)
-                .await
-        })
+        let org = self.ctx.organisation.clone();
+        let w = call::checkout(
+            &handle.pool,
+            handle.pre.engine(),
+            self.engine_ctx(&handle),
+            Arc::clone(&self.services),
+            ENGINE_DEADLINE,
+            async |store: &mut wasmtime::Store<PluginState>| {
+                let e = pricing_engine::PricingEnginePre::new(handle.pre.clone())?
+                    .instantiate_async(store)
+                    .await?;
+                Ok(EngineInstance::Pricing(e))
+            },
+        )
         .await;
-        store.data().flush_output();
+        let out = match w {
+            Err(e) => Err(e),
+            Ok(mut w) => {
+                let out = match &w.handle {
+                    EngineInstance::Pricing(e) => {
+                        let call = e.computehub_platform_pricing().call_quote(&mut w.store, &req);
+                        call::with_deadline(ENGINE_DEADLINE, call).await
+                    }
+                    EngineInstance::Scheduling(_) => Err(CallError::Trap(
+                        "the pricing engine's pool holds a scheduling instance".into(),
+                    )),
+                };
+                w.store.data().flush_output();
+                handle.pool.checkin(w, org.as_deref(), out.is_ok());
+                out
+            }
+        };
         let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
         answer(&handle, "pricing", out, unavailable)
     }
@@ -98,17 +113,43 @@ impl scheduling::Host for PluginState {
             products.bridge();
         let nodes: Vec<scheduling_engine::exports::computehub::platform::scheduling::Node> =
             nodes.bridge();
-        let mut store = self.engine_store(&handle);
-        let out = call::with_deadline(ENGINE_DEADLINE, async {
-            let e = scheduling_engine::SchedulingEnginePre::new(handle.pre.clone())?
-                .instantiate_async(&mut store)
-                .await?;
-            e.computehub_platform_scheduling()
-                .call_fit(&mut store, &products, &nodes, explain)
-                .await
-        })
+        let org = self.ctx.organisation.clone();
+        let w = call::checkout(
+            &handle.pool,
+            handle.pre.engine(),
+            self.engine_ctx(&handle),
+            Arc::clone(&self.services),
+            ENGINE_DEADLINE,
+            async |store: &mut wasmtime::Store<PluginState>| {
+                let e = scheduling_engine::SchedulingEnginePre::new(handle.pre.clone())?
+                    .instantiate_async(store)
+                    .await?;
+                Ok(EngineInstance::Scheduling(e))
+            },
+        )
         .await;
-        store.data().flush_output();
+        let out = match w {
+            Err(e) => Err(e),
+            Ok(mut w) => {
+                let out = match &w.handle {
+                    EngineInstance::Scheduling(e) => {
+                        let call = e.computehub_platform_scheduling().call_fit(
+                            &mut w.store,
+                            &products,
+                            &nodes,
+                            explain,
+                        );
+                        call::with_deadline(ENGINE_DEADLINE, call).await
+                    }
+                    EngineInstance::Pricing(_) => Err(CallError::Trap(
+                        "the scheduling engine's pool holds a pricing instance".into(),
+                    )),
+                };
+                w.store.data().flush_output();
+                handle.pool.checkin(w, org.as_deref(), out.is_ok());
+                out
+            }
+        };
         let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
         answer(&handle, "scheduling", out, unavailable)
     }

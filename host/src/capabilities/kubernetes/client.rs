@@ -1,22 +1,25 @@
 //! Clients per cluster: a cluster named by inventory id has its kubeconfig
-//! opened by the host (the plugin never sees it); an inline kubeconfig is used
-//! as given. Clients are cached by the kubeconfig's hash so connections are
-//! reused, and API discovery answers are cached per client.
+//! opened by the host (the plugin never sees it); an inline kubeconfig must
+//! name an API server inside the plugin's `kube-targets`. Either passes the
+//! kubeconfig policy (`policy::kubeconfig`: nothing runs, no file is read)
+//! and the client is built from the checked values only. Clients are cached
+//! by the hash of what they were checked for (the plugin and the text for an
+//! inline kubeconfig), so connections are reused, and API discovery answers
+//! are cached per client.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::ApiCapabilities;
 use sha2::{Digest, Sha256};
 
 use super::KubeError;
+use crate::policy::{kubeconfig, Egress, Policy};
 use crate::store::Store;
 
-/// Largest inline kubeconfig accepted.
-const MAX_KUBECONFIG: usize = 256 * 1024;
 /// Clients kept; the oldest is dropped beyond this.
 const MAX_CLIENTS: usize = 64;
 
@@ -38,53 +41,56 @@ pub struct Clients {
     by_hash: Mutex<Vec<(String, Arc<Cluster>)>>,
 }
 
+/// Who asks for a client.
+pub struct Asker<'a> {
+    pub store: &'a Store,
+    pub policy: &'a Policy,
+    pub plugin: &'a str,
+    pub organisation: Option<&'a str>,
+}
+
+fn hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
 impl Clients {
     pub async fn get(
         &self,
-        store: &Store,
-        org: Option<&str>,
+        asker: &Asker<'_>,
         cluster: ClusterRef<'_>,
     ) -> Result<Arc<Cluster>, KubeError> {
-        let yaml = match cluster {
-            ClusterRef::Inline(y) => {
-                if y.len() > MAX_KUBECONFIG {
-                    return Err(KubeError::Invalid(
-                        "kubeconfig is larger than 256 KiB".into(),
-                    ));
-                }
-                y.to_string()
-            }
+        let (yaml, key, inline) = match cluster {
+            ClusterRef::Inline(y) => (y.to_string(), hash(&["inline", asker.plugin, y]), true),
             ClusterRef::Id(id) => {
-                let org = org.ok_or_else(|| {
-                    KubeError::Denied("a cluster id needs an authenticated organisation".into())
-                })?;
-                store
-                    .reveal(org, "clusters", id, "kubeconfig")
-                    .map_err(|e| match e {
-                        crate::store::StoreError::NotFound(_) => {
-                            KubeError::NotFound(format!("no cluster `{id}`"))
-                        }
-                        other => KubeError::Unavailable(other.to_string()),
-                    })?
-                    .ok_or_else(|| {
-                        KubeError::Unavailable(format!("cluster `{id}` has no kubeconfig yet"))
-                    })?
+                let yaml = stored(asker, id)?;
+                let key = hash(&["id", &yaml]);
+                (yaml, key, false)
             }
         };
-        let hash = hex::encode(Sha256::digest(yaml.as_bytes()));
-        if let Some(c) = self.lookup(&hash) {
+        if let Some(c) = self.lookup(&key) {
             return Ok(c);
         }
-        let kubeconfig = Kubeconfig::from_yaml(&yaml)
-            .map_err(|e| KubeError::Invalid(format!("kubeconfig is not valid: {e}")))?;
-        let mut config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| KubeError::Invalid(format!("kubeconfig is not usable: {e}")))?;
+        let checked = kubeconfig::check(&yaml).map_err(|e| KubeError::Invalid(e.to_string()))?;
+        // An inline kubeconfig reaches only what the plugin's grant names;
+        // the checked address is the one connected to.
+        let connect_to = if inline {
+            Some(egress(asker, &checked).await?)
+        } else {
+            None
+        };
+        let mut config = checked
+            .client_config(connect_to)
+            .map_err(|e| KubeError::Invalid(e.to_string()))?;
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(Duration::from_secs(60));
         let client = kube::Client::try_from(config).map_err(|e| {
-            KubeError::Invalid(format!("cannot build a client from the kubeconfig: {e}"))
+            tracing::warn!(error = %e, "kubernetes: cannot build a client");
+            KubeError::Invalid("kubeconfig: its credentials or certificates are not usable".into())
         })?;
         let cluster = Arc::new(Cluster {
             client,
@@ -94,7 +100,7 @@ impl Clients {
         if all.len() >= MAX_CLIENTS {
             all.remove(0);
         }
-        all.push((hash, Arc::clone(&cluster)));
+        all.push((key, Arc::clone(&cluster)));
         Ok(cluster)
     }
 
@@ -104,6 +110,57 @@ impl Clients {
             .find(|(h, _)| h == hash)
             .map(|(_, c)| Arc::clone(c))
     }
+}
+
+/// The sealed kubeconfig of the organisation's cluster `id`.
+fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
+    let org = asker.organisation.ok_or_else(|| {
+        KubeError::Denied("a cluster id needs an authenticated organisation".into())
+    })?;
+    asker
+        .store
+        .reveal(org, "clusters", id, "kubeconfig")
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound(_) => {
+                KubeError::NotFound(format!("no cluster `{id}`"))
+            }
+            other => {
+                tracing::error!(error = %other, "kubernetes: cannot open a stored kubeconfig");
+                KubeError::Unavailable("the store failed".into())
+            }
+        })?
+        .ok_or_else(|| KubeError::Unavailable(format!("cluster `{id}` has no kubeconfig yet")))
+}
+
+/// The address an inline kubeconfig's server is reached at: an IP literal,
+/// or a name resolved once, each address checked against the plugin's
+/// `kube-targets`; the first allowed one is used.
+async fn egress(asker: &Asker<'_>, checked: &kubeconfig::Checked) -> Result<SocketAddr, KubeError> {
+    let (host, port) = checked.host_port();
+    let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| {
+                KubeError::Invalid(format!(
+                    "kubeconfig: the server name `{host}` does not resolve"
+                ))
+            })?
+            .collect(),
+    };
+    let mut refusal = None;
+    for a in addrs {
+        match asker.policy.check_egress(asker.plugin, Egress::Kube, a) {
+            Ok(()) => return Ok(a),
+            Err(e) => {
+                refusal.get_or_insert(e);
+            }
+        }
+    }
+    Err(KubeError::Denied(refusal.map_or_else(
+        || format!("kubeconfig: the server name `{host}` does not resolve"),
+        |e| e.0,
+    )))
 }
 
 impl Cluster {

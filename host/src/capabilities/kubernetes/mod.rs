@@ -7,6 +7,7 @@ mod nodes;
 mod objects;
 pub mod quantity;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use client::Clients;
@@ -36,6 +37,10 @@ pub enum KubeError {
     Timeout(String),
     #[error("{0}")]
     Denied(String),
+    /// The cluster could not be reached or answered something unreadable;
+    /// the text is a library's and goes to the log only.
+    #[error("the cluster's API server could not be reached")]
+    Unreachable(String),
 }
 
 impl From<kube::Error> for KubeError {
@@ -51,7 +56,7 @@ impl From<kube::Error> for KubeError {
                 429 => KubeError::Conflict(s.message),
                 _ => KubeError::Unavailable(s.message),
             },
-            other => KubeError::Unavailable(format!("cluster unreachable: {other}")),
+            other => KubeError::Unreachable(other.to_string()),
         }
     }
 }
@@ -65,15 +70,26 @@ impl From<KubeError> for wit::Error {
             KubeError::Unavailable(m) => wit::Error::Unavailable(m),
             KubeError::Timeout(m) => wit::Error::Timeout(m),
             KubeError::Denied(m) => wit::Error::Denied(m),
+            KubeError::Unreachable(_) => wit::Error::Unavailable(e.to_string()),
         }
     }
 }
 
+/// Run one call under `limit`. A failure whose detail is a library's is
+/// logged (with the request id, from the request's span) and reaches the
+/// plugin as one sentence naming the request id.
 async fn timed<T>(
+    request_id: Arc<str>,
     limit: Duration,
     f: impl std::future::Future<Output = Result<T, KubeError>>,
 ) -> Result<T, wit::Error> {
     match tokio::time::timeout(limit, f).await {
+        Ok(Err(KubeError::Unreachable(detail))) => {
+            tracing::warn!(error = %detail, "kubernetes: the API server could not be reached");
+            Err(wit::Error::Unavailable(format!(
+                "the cluster's API server could not be reached (request id {request_id}; the server log has the detail)"
+            )))
+        }
         Ok(r) => r.map_err(Into::into),
         Err(_) => Err(wit::Error::Timeout(format!(
             "the cluster did not answer within {limit:?}"
@@ -92,29 +108,38 @@ fn map_json(m: &std::collections::BTreeMap<String, String>) -> String {
 /// What a call needs from its store's state, owned so the call's future does
 /// not borrow the (non-`Sync`) plugin state across awaits.
 struct Caller {
-    services: std::sync::Arc<crate::runtime::HostServices>,
+    services: Arc<crate::runtime::HostServices>,
+    plugin: Arc<str>,
     organisation: Option<String>,
 }
 
 impl Caller {
-    async fn cluster(&self, c: &WitCluster) -> Result<std::sync::Arc<Cluster>, KubeError> {
+    async fn cluster(&self, c: &WitCluster) -> Result<Arc<Cluster>, KubeError> {
         let r = match c {
             WitCluster::Id(id) => ClusterRef::Id(id),
             WitCluster::Kubeconfig(k) => ClusterRef::Inline(k),
         };
-        self.services
-            .kube
-            .get(&self.services.store, self.organisation.as_deref(), r)
-            .await
+        let asker = client::Asker {
+            store: &self.services.store,
+            policy: &self.services.policy,
+            plugin: &self.plugin,
+            organisation: self.organisation.as_deref(),
+        };
+        self.services.kube.get(&asker, r).await
     }
 }
 
 impl PluginState {
     fn caller(&self) -> Caller {
         Caller {
-            services: std::sync::Arc::clone(&self.services),
+            services: Arc::clone(&self.services),
+            plugin: Arc::clone(&self.ctx.plugin),
             organisation: self.ctx.organisation.clone(),
         }
+    }
+
+    fn rid(&self) -> Arc<str> {
+        Arc::clone(&self.ctx.request_id)
     }
 }
 
@@ -136,7 +161,7 @@ impl Host for PluginState {
         sel: Selector,
     ) -> Result<Vec<String>, wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             let sel = selector(&sel);
             objects::list(&c, &api_version, &kind, sel).await
@@ -154,7 +179,7 @@ impl Host for PluginState {
         continue_token: Option<String>,
     ) -> Result<wit::ObjectPage, wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             let sel = selector(&sel);
             let page = objects::list_page(
@@ -183,7 +208,7 @@ impl Host for PluginState {
         name: String,
     ) -> Result<Option<String>, wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             Ok(
                 objects::get(&c, &api_version, &kind, namespace.as_deref(), &name)
@@ -201,7 +226,7 @@ impl Host for PluginState {
         manifests: String,
     ) -> Result<Vec<String>, wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             Ok(objects::apply(&c, &manifests)
                 .await?
@@ -218,7 +243,7 @@ impl Host for PluginState {
         manifests: String,
     ) -> Result<Vec<String>, wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             objects::delete_manifests(&c, &manifests).await
         })
@@ -234,7 +259,7 @@ impl Host for PluginState {
         name: String,
     ) -> Result<bool, wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             objects::delete(&c, &api_version, &kind, namespace.as_deref(), &name).await
         })
@@ -249,7 +274,7 @@ impl Host for PluginState {
         remove: Vec<String>,
     ) -> Result<(), wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             nodes::label(&c, &node, &set, &remove).await
         })
@@ -263,7 +288,7 @@ impl Host for PluginState {
         unschedulable: bool,
     ) -> Result<(), wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             nodes::cordon(&c, &node, unschedulable).await
         })
@@ -279,7 +304,7 @@ impl Host for PluginState {
         let limit = Duration::from_millis(timeout_ms.into()).min(MAX_DRAIN);
         // The drain's own deadline reports what blocked it; this outer one is a backstop.
         let caller = self.caller();
-        timed(limit + Duration::from_secs(5), async move {
+        timed(self.rid(), limit + Duration::from_secs(5), async move {
             let c = caller.cluster(&cluster).await?;
             let r = nodes::drain(&c, &node, limit).await?;
             Ok(DrainReport {
@@ -292,7 +317,7 @@ impl Host for PluginState {
 
     async fn capacity(&mut self, cluster: WitCluster) -> Result<Vec<NodeCapacity>, wit::Error> {
         let caller = self.caller();
-        timed(CALL_TIMEOUT, async move {
+        timed(self.rid(), CALL_TIMEOUT, async move {
             let c = caller.cluster(&cluster).await?;
             Ok(nodes::capacity(&c)
                 .await?

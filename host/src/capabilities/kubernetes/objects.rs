@@ -100,7 +100,7 @@ async fn list_body(
     }
     let req = kube::core::Request::new(api.resource_url())
         .list(&lp)
-        .map_err(|e| KubeError::Invalid(e.to_string()))?;
+        .map_err(|_| KubeError::Invalid("the list parameters are not valid".into()))?;
     Ok(cluster.client.request_text(req).await?)
 }
 
@@ -129,7 +129,7 @@ struct TypeFields {
 
 fn typed_items(body: &str, api_version: &str, kind: &str) -> Result<Page, KubeError> {
     let invalid = |e: serde_json::Error| {
-        KubeError::Unavailable(format!("the cluster answered an invalid list: {e}"))
+        KubeError::Unreachable(format!("the cluster answered an invalid list: {e}"))
     };
     let list: RawList = serde_json::from_str(body).map_err(invalid)?;
     let head = serde_json::to_string(&serde_json::json!({"apiVersion": api_version, "kind": kind}))
@@ -178,7 +178,7 @@ pub async fn get(
     let api = api(cluster, api_version, kind, namespace).await?;
     match api.get_opt(name).await? {
         Some(o) => Ok(Some(
-            serde_json::to_value(o).map_err(|e| KubeError::Unavailable(e.to_string()))?,
+            serde_json::to_value(o).map_err(|e| KubeError::Unreachable(e.to_string()))?,
         )),
         None => Ok(None),
     }
@@ -273,7 +273,7 @@ pub async fn apply(
                 &Patch::Apply(&doc),
             )
             .await?;
-        out.push(serde_json::to_value(applied).map_err(|e| KubeError::Unavailable(e.to_string()))?);
+        out.push(serde_json::to_value(applied).map_err(|e| KubeError::Unreachable(e.to_string()))?);
     }
     Ok(out)
 }

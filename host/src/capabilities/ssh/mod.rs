@@ -25,18 +25,18 @@ pub mod pins;
 pub mod policy;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::policy::Policy;
 use crate::runtime::bindings::endpoint::computehub::platform::ssh::{
     self as wit, ExplicitTarget, Host, Target,
 };
 use crate::runtime::{HostServices, PluginState};
 use crate::store::{Store, StoreError, Value};
 use client::{Connection, Credential, Endpoint};
-pub use policy::Net;
 
 /// Bytes of stdout and of stderr kept per command.
 pub const OUTPUT_CAP: usize = 1 << 20;
@@ -100,12 +100,11 @@ impl From<StoreError> for SshError {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>;
 
-/// The capability's shared state: pooled connections and the operator's
-/// explicit-target policy per plugin.
+/// The capability's shared state: pooled connections (the operator's
+/// explicit-target policy is `policy::Policy`, `ssh-targets`).
 #[derive(Default)]
 pub struct Ssh {
     pool: Mutex<HashMap<String, (Slot, Instant)>>,
-    targets: RwLock<HashMap<String, Vec<Net>>>,
 }
 
 /// A resolved target: where, as whom, and the name its host key is pinned under.
@@ -115,35 +114,27 @@ struct Resolved {
 }
 
 impl Ssh {
-    /// Set the networks each plugin may reach as explicit targets.
-    pub fn set_targets(&self, targets: HashMap<String, Vec<Net>>) {
-        *self.targets.write().unwrap_or_else(|p| p.into_inner()) = targets;
-    }
-
-    fn allowed(&self, plugin: &str) -> Vec<Net> {
-        self.targets
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(plugin)
-            .cloned()
-            .unwrap_or_default()
-    }
-
     fn resolve(
         &self,
         store: &Store,
+        grants: &Policy,
         org: &str,
         plugin: &str,
         target: &Target,
     ) -> Result<Resolved, SshError> {
         match target {
             Target::Device(id) => device(store, org, id),
-            Target::Explicit(t) => self.explicit(plugin, t),
+            Target::Explicit(t) => self.explicit(grants, plugin, t),
         }
     }
 
-    fn explicit(&self, plugin: &str, t: &ExplicitTarget) -> Result<Resolved, SshError> {
-        let ip = policy::check(plugin, t.host.trim(), &self.allowed(plugin))?;
+    fn explicit(
+        &self,
+        grants: &Policy,
+        plugin: &str,
+        t: &ExplicitTarget,
+    ) -> Result<Resolved, SshError> {
+        let ip = policy::check(grants, plugin, t.host.trim(), t.port)?;
         let credential = match (&t.password, &t.private_key) {
             (_, Some(k)) if !k.is_empty() => Credential::PrivateKey(k.clone()),
             (Some(p), _) => Credential::Password(p.clone()),
@@ -323,6 +314,7 @@ struct Caller {
     services: Arc<HostServices>,
     org: String,
     plugin: Arc<str>,
+    request_id: Arc<str>,
 }
 
 impl PluginState {
@@ -334,6 +326,7 @@ impl PluginState {
             services: Arc::clone(&self.services),
             org,
             plugin: Arc::clone(&self.ctx.plugin),
+            request_id: Arc::clone(&self.ctx.request_id),
         })
     }
 }
@@ -349,20 +342,37 @@ impl Caller {
         what: &str,
     ) -> Result<client::Output, SshError> {
         let ssh = &self.services.ssh;
-        let r = ssh.resolve(&self.services.store, &self.org, &self.plugin, target)?;
+        let r = ssh.resolve(
+            &self.services.store,
+            &self.services.policy,
+            &self.org,
+            &self.plugin,
+            target,
+        )?;
         let start = Instant::now();
-        let conn = ssh.connection(&self.services.store, &self.org, &r).await?;
-        let out = conn.exec(line, stdin, cap, timeout).await;
+        let out = match ssh.connection(&self.services.store, &self.org, &r).await {
+            Ok(conn) => conn.exec(line, stdin, cap, timeout).await,
+            Err(e) => Err(e),
+        };
         let ms = start.elapsed().as_millis() as u64;
-        match &out {
+        match out {
             Ok(o) => {
-                tracing::info!(plugin = %self.plugin, target = %r.pin_target, what, exit = o.exit_status, ms, "ssh: command ran")
+                tracing::info!(plugin = %self.plugin, target = %r.pin_target, what, exit = o.exit_status, ms, "ssh: command ran");
+                Ok(o)
             }
             Err(e) => {
-                tracing::warn!(plugin = %self.plugin, target = %r.pin_target, what, ms, error = %e, "ssh: command failed")
+                tracing::warn!(plugin = %self.plugin, target = %r.pin_target, what, ms, error = %e, "ssh: command failed");
+                // A connection's failure text is a library's (russh, the OS):
+                // the log has it, the caller gets one sentence.
+                Err(match e {
+                    SshError::Unreachable(_) => SshError::Unreachable(format!(
+                        "{} could not be reached over SSH (request id {}; the server log has the detail)",
+                        r.pin_target, self.request_id
+                    )),
+                    other => other,
+                })
             }
         }
-        out
     }
 }
 

@@ -26,6 +26,9 @@ use crate::{response, Response};
 pub const DEFAULT_ROWS: u32 = 80;
 /// Largest accepted page size (the inventory's own cap).
 pub const MAX_ROWS: u32 = 10_000;
+/// Most keys `sort` may list (more is a 400 naming `sort`; the host's store
+/// refuses more than 16 order terms of any query).
+pub const MAX_SORT_KEYS: usize = 8;
 
 #[derive(Serialize)]
 struct Envelope<'a, T: ?Sized> {
@@ -168,8 +171,8 @@ impl Paging {
     /// Reads `page` (default 1), `rows` (default [`DEFAULT_ROWS`], at most
     /// [`MAX_ROWS`]) and `sort`.
     ///
-    /// `sort` is a comma-separated list of keys, each `field`, `field asc`,
-    /// `field desc` or `-field`.
+    /// `sort` is a comma-separated list of at most [`MAX_SORT_KEYS`] keys,
+    /// each `field`, `field asc`, `field desc` or `-field`.
     pub fn from_params(params: &Params) -> Result<Self, ParamError> {
         let page = params.optional_u32("page")?.unwrap_or(1);
         if page == 0 {
@@ -234,6 +237,9 @@ impl Paging {
 fn parse_sort(text: &str) -> Result<Vec<SortKey>, ParamError> {
     let mut keys = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if keys.len() == MAX_SORT_KEYS {
+            return Err(ParamError::too_many("sort", MAX_SORT_KEYS, "sort keys"));
+        }
         let mut words = item.split_whitespace();
         let (field, descending) = match (words.next(), words.next(), words.next()) {
             (Some(field), None, None) => match field.strip_prefix('-') {
@@ -308,6 +314,17 @@ mod tests {
             ]
         );
         assert!(paging("sort=name%20sideways").is_err());
+        let eight = vec!["name"; MAX_SORT_KEYS].join(",");
+        assert_eq!(paging(&format!("sort={eight}")).unwrap().sort.len(), 8);
+        let many = vec!["name"; 2000].join(",");
+        let e = paging(&format!("sort={many}")).unwrap_err();
+        assert_eq!(e.field(), Some("sort"));
+        assert_eq!(
+            e.to_string(),
+            "parameter `sort` may hold at most 8 sort keys"
+        );
+        let nine = vec!["name"; MAX_SORT_KEYS + 1].join(",");
+        assert!(paging(&format!("sort={nine}")).is_err());
         assert!(paging("sort=na;me").is_err());
         let p = paging("sort=password").unwrap();
         assert!(p.order_by(&["name"]).is_err());

@@ -389,17 +389,7 @@ pub fn preflight(
         .check(m, P, "hostname", &[], t)?
         .trim()
         .to_ascii_lowercase();
-    let valid = !hostname.is_empty()
-        && hostname.len() <= 253
-        && hostname.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if !valid {
+    if !crate::names::dns_subdomain_ok(&hostname) {
         return Err(unsuitable(format!(
             "hostname `{}` is not a valid node name (a DNS subdomain)",
             hostname.escape_debug()

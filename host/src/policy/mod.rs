@@ -1,0 +1,101 @@
+//! The trust boundary in one place: what each plugin may reach beyond its
+//! sandbox, as the operator's config grants it. Capabilities ask this module
+//! before they act; it never acts itself.
+//!
+//! - [`egress`]: addresses a plugin may connect to with a target its caller
+//!   chose (`ssh-targets`, `kube-targets`), loopback, link-local and the
+//!   server's own address guarded;
+//! - [`kubeconfig`]: the one kubeconfig check (no programs, no files, no
+//!   proxies) and the client built from its checked values;
+//! - [`storage`]: the collections a plugin reads and writes and the secret
+//!   fields it may set.
+//!
+//! `docs/ARCHITECTURE.md` ("Threat model") walks every path from caller or
+//! plugin text to something that runs, reads, connects or renders.
+
+pub mod egress;
+pub mod kubeconfig;
+pub mod storage;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::RwLock;
+
+pub use egress::Rule;
+pub use storage::Storage;
+
+/// What the config grants one plugin beyond its imports.
+#[derive(Debug, Clone, Default)]
+pub struct PluginGrant {
+    pub ssh_targets: Vec<Rule>,
+    pub kube_targets: Vec<Rule>,
+    pub storage: Storage,
+}
+
+/// Every plugin's grant and the server's own addresses.
+#[derive(Default)]
+pub struct Policy {
+    grants: RwLock<HashMap<String, PluginGrant>>,
+    own: RwLock<Vec<SocketAddr>>,
+}
+
+impl Policy {
+    pub fn set_grants(&self, grants: HashMap<String, PluginGrant>) {
+        *self.grants.write().unwrap_or_else(|p| p.into_inner()) = grants;
+    }
+
+    /// Where this server listens (never an egress target by accident).
+    pub fn set_own(&self, addrs: Vec<SocketAddr>) {
+        *self.own.write().unwrap_or_else(|p| p.into_inner()) = addrs;
+    }
+
+    /// The plugin's grant (empty for a plugin the config does not name).
+    pub fn grant(&self, plugin: &str) -> PluginGrant {
+        self.grants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(plugin)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Run `f` on the plugin's grant without cloning it.
+    pub fn with_grant<T>(&self, plugin: &str, f: impl FnOnce(Option<&PluginGrant>) -> T) -> T {
+        let g = self.grants.read().unwrap_or_else(|p| p.into_inner());
+        f(g.get(plugin))
+    }
+
+    /// May `plugin` connect to `addr` under its rules `what`?
+    pub fn check_egress(
+        &self,
+        plugin: &str,
+        what: Egress,
+        addr: SocketAddr,
+    ) -> Result<(), egress::Refused> {
+        let own = self.own.read().unwrap_or_else(|p| p.into_inner()).clone();
+        self.with_grant(plugin, |g| {
+            let rules = match (g, what) {
+                (Some(g), Egress::Ssh) => g.ssh_targets.as_slice(),
+                (Some(g), Egress::Kube) => g.kube_targets.as_slice(),
+                (None, _) => &[],
+            };
+            egress::check(plugin, what.config_key(), rules, &own, addr)
+        })
+    }
+}
+
+/// Which of a plugin's egress lists applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Egress {
+    Ssh,
+    Kube,
+}
+
+impl Egress {
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Egress::Ssh => "ssh-targets",
+            Egress::Kube => "kube-targets",
+        }
+    }
+}
