@@ -237,6 +237,21 @@ mod tests {
                 Err(ImportError::Kubeconfig(_))
             ));
         }
+        // The one kubeconfig policy: a command or a file is refused by field.
+        let exec = KUBECONFIG.replace(
+            "    token: t\n",
+            "    exec:\n      command: /bin/sh\n      apiVersion: client.authentication.k8s.io/v1\n",
+        );
+        assert_ne!(exec, KUBECONFIG);
+        match import(&s, "acme", "c", &exec, "imported") {
+            Err(ImportError::Kubeconfig(m)) => assert!(m.contains("users[0].user.exec"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(s
+            .query("acme", "clusters", &Query::default())
+            .unwrap()
+            .rows
+            .is_empty());
     }
 
     #[test]

@@ -180,7 +180,10 @@ impl Config {
 
     /// How the plugin `id`'s instances are shared (organisation by default).
     pub fn isolation(&self, id: &str) -> crate::runtime::Isolation {
-        self.plugins.get(id).map(|p| p.isolation).unwrap_or_default()
+        self.plugins
+            .get(id)
+            .map(|p| p.isolation)
+            .unwrap_or_default()
     }
 
     pub fn role(&self, id: &str) -> Option<Role> {

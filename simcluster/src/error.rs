@@ -82,7 +82,10 @@ impl ApiError {
         };
         let causes: Vec<Value> = causes
             .iter()
-            .map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f}))
+            .map(|(f, m)| {
+                let reason = crate::admission::field::reason(m);
+                json!({"reason": reason, "message": m, "field": f})
+            })
             .collect();
         let mut e = Self::new(422, "Invalid", message);
         e.details = Some(json!({"name": name, "group": group, "kind": kind, "causes": causes}));

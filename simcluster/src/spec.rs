@@ -124,6 +124,8 @@ pub struct NodeSpec {
     pub memory: String,
     /// `nvidia.com/gpu` count.
     pub gpus: u32,
+    /// Other extended resources (`huawei.com/ascend-310` -> count).
+    pub extended: BTreeMap<String, u32>,
     /// Max pods.
     pub pods: u32,
     /// Labels beyond the standard ones.
@@ -152,6 +154,7 @@ impl NodeSpec {
             cpu: "4".into(),
             memory: "16Gi".into(),
             gpus: 0,
+            extended: BTreeMap::new(),
             pods: 110,
             labels: BTreeMap::new(),
             taints: Vec::new(),
@@ -194,6 +197,13 @@ impl NodeSpec {
             .insert("nvidia.com/gpu.count".into(), count.to_string());
         self.labels
             .insert("nvidia.com/gpu.present".into(), "true".into());
+        self
+    }
+
+    /// Adds `count` of an extended resource (`huawei.com/ascend-310`) to
+    /// the node's capacity.
+    pub fn extended(mut self, resource: &str, count: u32) -> Self {
+        self.extended.insert(resource.to_string(), count);
         self
     }
 
@@ -274,6 +284,9 @@ impl NodeSpec {
         });
         if self.gpus > 0 {
             capacity["nvidia.com/gpu"] = json!(self.gpus.to_string());
+        }
+        for (name, count) in &self.extended {
+            capacity[name.as_str()] = json!(count.to_string());
         }
         let taints: Vec<Value> = self
             .taints

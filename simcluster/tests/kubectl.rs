@@ -153,7 +153,7 @@ fn get_pods_all_namespaces_wide() {
         .unwrap();
     k.cluster
         .create(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "too-big", "namespace": "default"},
-                       "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"nvidia.com/gpu": "8"}}}]}}))
+                       "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"limits": {"nvidia.com/gpu": "8"}}}]}}))
         .unwrap();
     let out = k.ok(&["get", "pods", "-A", "-o", "wide"]);
     let t = rows(&out);
@@ -639,5 +639,169 @@ fn wait_uses_watch_and_clusters_are_independent() {
         String::from_utf8_lossy(&out.stderr).contains("You must be logged in"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs kubectl expecting it to fail; answers its stderr.
+fn fails(k: &Kube, args: &[&str]) -> String {
+    let out = k.run(args);
+    assert!(
+        !out.status.success(),
+        "kubectl {args:?} should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn invalid_pods_are_refused_as_kube_apiserver_refuses_them() {
+    let k = Kube::standard();
+    let dir = k._dir.path();
+    let write = |name: &str, text: &str| {
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        f.to_str().unwrap().to_string()
+    };
+
+    // Init containers: no probes unless they are sidecars.
+    let probe = write(
+        "probe.yaml",
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: init-probe
+spec:
+  initContainers:
+  - name: init
+    image: busybox
+    livenessProbe:
+      exec:
+        command: ["true"]
+  containers:
+  - name: app
+    image: nginx
+"#,
+    );
+    assert_eq!(
+        fails(&k, &["create", "-f", &probe]).trim_end(),
+        "The Pod \"init-probe\" is invalid: spec.initContainers[0].livenessProbe: Forbidden: may not be set for init containers without restartPolicy=Always"
+    );
+    let sidecar = write(
+        "sidecar.yaml",
+        &std::fs::read_to_string(&probe).unwrap().replace(
+            "    image: busybox\n",
+            "    image: busybox\n    restartPolicy: Always\n",
+        ),
+    );
+    assert_eq!(
+        k.ok(&["create", "-f", &sidecar]).trim_end(),
+        "pod/init-probe created"
+    );
+
+    // A Deployment whose pods could not exist: a hostPath with `..`, an
+    // extended resource overcommitted, one host port twice. Client-side and
+    // server-side apply get the same answer, and nothing is made.
+    let web = write(
+        "web.yaml",
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      volumes:
+      - name: host
+        hostPath: {path: /var/../etc}
+      containers:
+      - name: a
+        image: nginx
+        ports: [{containerPort: 80, hostPort: 8080}]
+      - name: b
+        image: nginx
+        ports: [{containerPort: 81, hostPort: 8080}]
+        resources:
+          limits: {nvidia.com/gpu: 2}
+          requests: {nvidia.com/gpu: 1}
+"#,
+    );
+    let expected = "The Deployment \"web\" is invalid: \n\
+* spec.template.spec.volumes[0].hostPath.path: Invalid value: \"/var/../etc\": must not contain '..'\n\
+* spec.template.spec.containers[1].resources.requests: Invalid value: \"1\": must be equal to nvidia.com/gpu limit of 2\n\
+* spec.template.spec.containers[1].ports[0].hostPort: Duplicate value: \"/TCP/8080\"";
+    assert_eq!(fails(&k, &["apply", "-f", &web]).trim_end(), expected);
+    assert_eq!(
+        fails(&k, &["apply", "--server-side", "-f", &web]).trim_end(),
+        expected
+    );
+    assert!(k.cluster.list("apps/v1", "Deployment", None).is_empty());
+    assert!(k.cluster.list("apps/v1", "ReplicaSet", None).is_empty());
+
+    // The host network: a host port is the container port. Volumes: DNS
+    // label names, once each; mounts name one of them.
+    let hn = write(
+        "hn.yaml",
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: hn
+spec:
+  hostNetwork: true
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: data, emptyDir: {}}
+  containers:
+  - name: app
+    image: nginx
+    ports: [{containerPort: 80, hostPort: 8080}]
+    volumeMounts: [{name: logs, mountPath: /logs}]
+"#,
+    );
+    assert_eq!(
+        fails(&k, &["create", "-f", &hn]).trim_end(),
+        "The Pod \"hn\" is invalid: \n\
+* spec.volumes[1].name: Duplicate value: \"data\"\n\
+* spec.containers[0].volumeMounts[0].name: Not found: \"logs\"\n\
+* spec.containers[0].ports[0].containerPort: Invalid value: 80: must match `hostPort` when `hostNetwork` is true"
+    );
+    let pods: Vec<String> = k
+        .cluster
+        .list("v1", "Pod", Some("default"))
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pods, ["init-probe"]);
+
+    // An update is validated too: a running Deployment keeps its template.
+    std::fs::write(dir.join("ok.yaml"), MANIFEST).unwrap();
+    let ok = dir.join("ok.yaml");
+    k.ok(&["apply", "-f", ok.to_str().unwrap()]);
+    let err = fails(
+        &k,
+        &[
+            "set",
+            "resources",
+            "deployment/web",
+            "-n",
+            "shop",
+            "--limits=nvidia.com/gpu=500m",
+        ],
+    );
+    assert!(
+        err.contains("spec.template.spec.containers[0].resources.limits[nvidia.com/gpu]: Invalid value: \"500m\": must be an integer"),
+        "{err}"
+    );
+    let d = k
+        .cluster
+        .get("apps/v1", "Deployment", Some("shop"), "web")
+        .unwrap();
+    assert!(
+        d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+            .get("nvidia.com/gpu")
+            .is_none()
     );
 }

@@ -87,7 +87,17 @@ async fn the_demo_cluster_answers_kubectl_pcapi_and_kboss() {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_client_error());
+    // As the document answers a failure: HTTP 200, `operate failed`.
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&body["status"], &body["info"]),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!("operate failed")
+        ),
+        "{body}"
+    );
 
     // kboss: the demo cluster's record points at the master's address and
     // never returns the kubeconfig.

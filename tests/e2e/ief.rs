@@ -345,10 +345,15 @@ async fn a_deployment_runs_on_its_node_until_deleted() {
     assert!(pod["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(pod["configs"]["host_network"], true);
     assert_eq!(pod["configs"]["restart_policy"], "Always");
+    // The PodResponse example carries the deployment's description.
+    assert_eq!(pod["description"], "this is a test app");
     let pc = &pod["containers"][0];
     assert_eq!(pc["name"], "container-0");
-    assert_eq!(pc["image_url"], "nginx");
-    assert_eq!(pc["version"], "alpine");
+    // `image_url` and `version` read as in the create answer (the document's
+    // example puts the tag in `image_url` and leaves `version` empty).
+    assert_eq!(pc["image_url"], d["template"]["containers"][0]["image_url"]);
+    assert_eq!(pc["image_url"], "nginx:alpine");
+    assert_eq!(pc["version"], "");
     assert_eq!(
         pc["resources"]["limits"],
         json!({"cpu": 0.25, "memory": 500})
@@ -551,4 +556,206 @@ async fn an_unreachable_cluster_is_the_documented_500() {
         let msg = body["error_msg"].as_str().unwrap();
         assert!(!msg.contains("127.0.0.1"), "no cluster detail leaks: {msg}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_and_foreign_projects_answer_the_documented_400() {
+    let e = env();
+    let documented = json!({"error_code": "IEF.100001", "error_msg": "PROJECT_ID not found"});
+    // An acme key bound to no project, on a project acme does not have; and
+    // a globex key on acme's project: the same documented answer.
+    let unbound = e.s.project_key("acme", "x-auth-token", None);
+    let globex = e.s.project_key("globex", "x-auth-token", None);
+    for (key, project) in [(&unbound, "nope"), (&globex, PROJECT), (&globex, "nope")] {
+        for (method, tail, body) in [
+            ("GET", format!("pods?node_id={N1}"), None),
+            ("POST", "deployments".to_string(), Some(example())),
+            ("GET", "deployments".to_string(), None),
+            ("GET", "deployments/whatever".to_string(), None),
+            ("DELETE", "deployments/whatever".to_string(), None),
+        ] {
+            let path = format!("/v3/{project}/edgemgr/{tail}");
+            let (status, answer) = e
+                .call_with(method, &path, body.as_ref(), &[("x-auth-token", key)])
+                .await;
+            assert_eq!(
+                (status, &answer),
+                (400, &documented),
+                "{method} {path} with the {} key",
+                if key == &globex {
+                    "globex"
+                } else {
+                    "unbound acme"
+                }
+            );
+        }
+    }
+    // Nothing was made, in the cluster or the store.
+    assert!(e.deployments().is_empty());
+    let page =
+        e.s.store()
+            .query("acme", "ief_deployments", &Default::default())
+            .unwrap();
+    assert_eq!(page.total, 0);
+    // A key bound to one project keeps the host's 403 on another.
+    let (status, body) = e
+        .call_with(
+            "GET",
+            "/v3/nope/edgemgr/deployments",
+            None,
+            &[("x-auth-token", &e.token)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (403, Some("IEF.000403"))
+    );
+    // The unbound acme key works on acme's own project.
+    let (status, _) = e
+        .call_with(
+            "GET",
+            &e.path("deployments"),
+            None,
+            &[("x-auth-token", &unbound)],
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_group_id_beside_node_ids_is_absent() {
+    let e = env();
+    // The shape of the document's own 201 example: `"group_id": ""` beside
+    // `node_ids`.
+    let mut body = example();
+    body["group_id"] = json!("");
+    let (status, d) = e.call("POST", "deployments", Some(&body)).await;
+    assert_eq!(status, 201, "{d}");
+    assert_eq!(
+        (d["group_id"].as_str(), &d["node_ids"]),
+        (Some(""), &json!([N1]))
+    );
+    let k = &e.deployments()[0]["spec"]["template"]["spec"];
+    assert_eq!(k["nodeSelector"], json!({NODE_LABEL: N1}));
+    // And an empty `node_ids` beside a group.
+    let mut grouped = example();
+    grouped["name"] = json!("grouped");
+    grouped["node_ids"] = json!([]);
+    grouped["group_id"] = json!(G1);
+    grouped["deployment"]["template"]["configs"]["migration"] = json!(false);
+    let (status, g) = e.call("POST", "deployments", Some(&grouped)).await;
+    assert_eq!(status, 201, "{g}");
+    assert_eq!(
+        (g["group_id"].as_str(), &g["node_ids"]),
+        (Some(G1), &json!([]))
+    );
+    // Both empty is still "exactly one", none given.
+    let mut neither = example();
+    neither["name"] = json!("neither");
+    neither["node_ids"] = json!([]);
+    neither["group_id"] = json!("");
+    let (status, n) = e.call("POST", "deployments", Some(&neither)).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        n,
+        json!({"error_code": "IEF.100008", "error_msg": "exactly one of `group_id`, `node_ids` is required, got none"})
+    );
+    assert_eq!(e.deployments().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_and_host_ports_run_as_the_deployment_shows_them() {
+    let sim = SimCluster::start(
+        ClusterSpec::new("edge").node(
+            NodeSpec::new("edge-1")
+                .label(NODE_LABEL, N1)
+                .extended("huawei.com/ascend-310", 4)
+                .extended("huawei.com/ascend-310b", 4),
+        ),
+    )
+    .unwrap();
+    let e = env_on(Server::start(), sim);
+    let body = json!({
+        "name": "npu",
+        "node_ids": [N1],
+        "deployment": {"replicas": 1, "template": {
+            "configs": {},
+            "containers": [
+                {"name": "infer", "image_url": "ascend/infer", "version": "1.0", "npu_type": "D310B",
+                 "resources": {"limits": {"cpu": "1", "memory": "1024", "npu": "2"},
+                               "requests": {"cpu": "0.5", "memory": "512", "npu": "2"}},
+                 "ports": [{"container_port": 8080, "host_port": 8000},
+                           {"container_port": 9090, "host_port_range": {"min_port": 8000, "max_port": 8100}}]},
+                {"name": "side", "image_url": "busybox", "resources": {"limits": {"D310": "1"}}}
+            ]}}
+    });
+    let (status, d) = e
+        .call_with(
+            "POST",
+            &e.path("deployments"),
+            Some(&body),
+            &[
+                ("x-auth-token", &e.token),
+                ("ief-instance-id", "ief-platinum-0001"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{d}");
+    // The cluster runs exactly what was asked: no request added or changed.
+    let k = &e.deployments()[0]["spec"]["template"]["spec"];
+    assert_eq!(
+        k["containers"][0]["resources"],
+        json!({"limits": {"cpu": "1", "memory": "1024Mi", "huawei.com/ascend-310b": "2"},
+               "requests": {"cpu": "0.5", "memory": "512Mi", "huawei.com/ascend-310b": "2"}})
+    );
+    assert_eq!(
+        k["containers"][1]["resources"],
+        json!({"limits": {"huawei.com/ascend-310": "1"}})
+    );
+    // The range got the lowest port the pod's other port does not hold.
+    let ports: Vec<&Value> = k["containers"][0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["hostPort"])
+        .collect();
+    assert_eq!(ports, [&json!(8000), &json!(8001)]);
+    let (_, shown) = e
+        .call(
+            "GET",
+            &format!("deployments/{}", d["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        shown["template"]["containers"][0]["resources"],
+        body["deployment"]["template"]["containers"][0]["resources"]
+    );
+    assert_eq!(
+        shown["template"]["containers"][1]["resources"],
+        json!({"limits": {"D310": "1"}})
+    );
+    e.wait_running(1);
+    let (status, list) = e.call("GET", &format!("pods?node_id={N1}"), None).await;
+    assert_eq!(status, 200, "{list}");
+    let pod = &list["pods"][0];
+    let infer = &pod["containers"][0];
+    assert_eq!(
+        (infer["image_url"].as_str(), infer["version"].as_str()),
+        (Some("ascend/infer"), Some("1.0"))
+    );
+    assert_eq!(
+        infer["resources"],
+        json!({"limits": {"cpu": 1, "memory": 1024, "npu": 2}, "requests": {"cpu": 0.5, "memory": 512, "npu": 2}})
+    );
+    assert_eq!(
+        infer["ports"],
+        json!([{"container_port": 8080, "host_port": 8000}, {"container_port": 9090, "host_port": 8001}])
+    );
+    // A limit alone: the cluster defaults the request to it, as Kubernetes
+    // does for every resource.
+    assert_eq!(
+        pod["containers"][1]["resources"],
+        json!({"limits": {"npu": 1}, "requests": {"npu": 1}})
+    );
 }

@@ -246,6 +246,27 @@ fn cases() -> Vec<Case> {
         case("IEF.100006", "volumes[0].default_mode").set(&vols, json!([{"name": "v", "type": "configMap", "source": "c", "destination": "/data", "default_mode": 999}])),
         case("IEF.100009", "volumes[1].destination").set(&vols, json!([{"name": "a", "type": "emptyDir", "source": "disk", "destination": "/data"}, {"name": "b", "type": "emptyDir", "source": "disk", "destination": "/data"}])),
         case("IEF.100009", "containers[1].volumes[0].name").set(&vols, hp("/var")).set("/deployment/template/containers/1", json!({"name": "c1", "image_url": "busybox", "volumes": hp("/etc")})),
+        // What the cluster would refuse (or round), refused here: never a
+        // 201 for a deployment whose pods cannot exist.
+        case("IEF.100010", "init_containers[0].liveness_probe").set("/deployment/template/init_containers", json!([{"name": "init", "image_url": "busybox", "liveness_probe": {"exec": {"command": "true"}}}])),
+        case("IEF.100010", "init_containers[0].readiness_probe").set("/deployment/template/init_containers", json!([{"name": "init", "image_url": "busybox", "readiness_probe": {"http_get": {"path": "/", "port": 80}}}])),
+        case("IEF.100009", "containers[1].ports[0].host_port").set(&port0, json!([{"container_port": 80, "host_port": 8080}])).set("/deployment/template/containers/1", json!({"name": "c1", "image_url": "busybox", "ports": [{"container_port": 81, "host_port": 8080}]})),
+        case("IEF.100009", "ports[1].host_port").set(&port0, json!([{"container_port": 80, "host_port": 8080}, {"container_port": 81, "host_port": 8080, "host_ip": "10.0.0.1"}])),
+        case("IEF.100009", "init_containers[0].ports[1].host_port").set("/deployment/template/init_containers", json!([{"name": "init", "image_url": "busybox", "ports": [{"container_port": 80, "host_port": 9000}, {"container_port": 81, "host_port": 9000}]}])),
+        case("IEF.100009", "ports[2].host_port_range").platinum().set(&port0, json!([{"container_port": 80, "host_port": 8000}, {"container_port": 81, "host_port": 8001}, {"container_port": 82, "host_port_range": {"min_port": 8000, "max_port": 8001}}])),
+        case("IEF.100010", "ports[0].host_port_range").platinum().set(&format!("{CFG}/host_network"), json!(true)).set(&port0, json!([{"container_port": 80, "host_port_range": {"min_port": 8000, "max_port": 8100}}])),
+        case("IEF.100005", "volumes[0].source").set(&vols, hp("/var/../etc")),
+        case("IEF.100005", "volumes[0].source").set(&vols, hp("/..")),
+        case("IEF.100010", "resources.requests.npu").set(&res, json!({"requests": {"npu": "1"}})),
+        case("IEF.100010", "resources.requests.npu").set(&res, json!({"limits": {"npu": "2"}, "requests": {"npu": "1"}})),
+        case("IEF.100010", "resources.requests.D310").set(&res, json!({"limits": {"D310B": "1"}, "requests": {"D310": "1"}})),
+        case("IEF.100009", "resources.limits.D310").set(&res, json!({"limits": {"npu": "1", "D310": "1"}})),
+        case("IEF.100006", "resources.limits.cpu").set(&res, json!({"limits": {"cpu": "0.0155"}})),
+        case("IEF.100006", "resources.requests.memory").set(&res, json!({"requests": {"memory": "0.0100001"}, "limits": {"memory": "4"}})),
+        case("IEF.100007", "IgnoredDuringExecution.nodeSelectorTerm`").platinum().set(AFF, json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerm": []}}})),
+        case("IEF.100007", "matchExpressions[0].value`").platinum().set(AFF, node_affinity(json!({"key": "zone", "operator": "In", "value": ["a"]}))),
+        case("IEF.100005", "annotations.bad key").set("/deployment/annotations", json!({"bad key": "x"})),
+        case("IEF.100004", "annotations.hint").set("/deployment/annotations", json!({"hint": 2})),
         // 表34: annotations.
         case("IEF.100007", "annotations.ring_controller").set("/deployment/annotations", json!({"ring_controller": "ascend-910"})),
         case("IEF.100012", "annotations.autonomy_edge_selector").set("/deployment/annotations", json!({"autonomy_edge_selector": "no-such-group"})),
@@ -366,6 +387,7 @@ async fn every_feature_at_once_is_mapped_both_ways() {
     )
     .await;
     assert_eq!(status, 201, "{d}");
+    assert_eq!(d["description"], "all fields");
     assert_eq!(d["source"], "userdefined");
     assert_eq!(d["annotations"]["ring_controller"], "ascend-1980");
     assert_eq!(d["template"]["configs"]["restart_policy"], "OnFailure");
@@ -425,6 +447,7 @@ async fn every_feature_at_once_is_mapped_both_ways() {
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["count"], 1);
     let p = &list["pods"][0];
+    assert_eq!(p["description"], "all fields");
     assert_eq!(p["configs"]["restart_policy"], "OnFailure");
     assert_eq!(p["affinity"], body["deployment"]["template"]["affinity"]);
     assert_eq!(p["init_containers"][0]["image_url"], "busybox");

@@ -240,8 +240,8 @@ impl Kb {
     }
 }
 
-/// Extra parameters, the status they must get, and what the message names.
-pub type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+/// Extra parameters, the `msg` they must get, and what the `detail` names.
+pub type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
 
 pub const JOIN_TOKEN: &str = "nt80u6.gzpj9dxsrw79270c";
 pub const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    client-key-data: S3CR3T-KEY-DATA\n";
@@ -265,9 +265,40 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// The `msg` of a kboss failure, asserting the envelope's shape.
+/// The `msg` of a kboss failure the host answers itself (401, ...),
+/// asserting the envelope's shape.
 pub fn failure(status: u16, body: &Value, want_status: u16) -> String {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["status"], false, "{body}");
     body["msg"].as_str().unwrap_or_default().to_string()
 }
+
+/// A failure as the kboss document answers it: HTTP 200, `status: false`,
+/// `msg` and `detail` (both returned), nothing else but the quote's `data`.
+pub fn refused(status: u16, body: &Value) -> (String, String) {
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], false, "{body}");
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !matches!(*k, "status" | "msg" | "detail" | "data"))
+        .collect();
+    assert!(keys.is_empty(), "unexpected members {keys:?}: {body}");
+    let text = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+    (text("msg"), text("detail"))
+}
+
+/// [`refused`] with `msg` exactly `msg` and the detail naming `needle`.
+pub fn refused_as(status: u16, body: &Value, msg: &str, needle: &str) {
+    let (got, detail) = refused(status, body);
+    assert_eq!(got, msg, "{body}");
+    assert!(
+        detail.contains(needle),
+        "`{needle}` not in the detail: {body}"
+    );
+}
+
+/// A refused parameter: `参数错误`, the detail naming it.
+pub const INVALID: &str = "参数错误";

@@ -104,6 +104,48 @@ async fn stock_and_live_nodes_decide_which_products_are_greyed_out() {
     assert_eq!(cpu["unresolvable"], true);
 }
 
+/// `resources` (and `kyylabels`) repeated, one item each, as form libraries
+/// send a list, also as axios's `resources[]`: the same answer as one array.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_resources_and_kyylabels_answer_like_arrays() {
+    let l = stocked().await;
+    let fits = json!({"id": "fits", "cpu": "4", "memory": "8Gi"}).to_string();
+    let big = json!({"id": "too-big-for-one-node", "cpu": "70", "memory": "8Gi"}).to_string();
+    for name in ["resources", "resources[]"] {
+        let mut p = l.at();
+        p.extend([
+            (name, fits.as_str()),
+            (name, big.as_str()),
+            ("kyylabels", ""),
+        ]);
+        let (status, body) = l.kb.get(CHECK, &p).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], json!(["too-big-for-one-node"]), "{name}");
+        assert_eq!(body["reason"], "dynamic");
+    }
+    // Every repeated label is required: worker-1 carries only the first.
+    l.sim
+        .patch_merge(
+            "v1",
+            "Node",
+            None,
+            "worker-1",
+            &json!({"metadata": {"labels": {"kyy-zone": "a"}}}),
+        )
+        .unwrap();
+    let with = |labels: &[&'static str]| {
+        let mut p = l.at();
+        p.push(("resources", fits.as_str()));
+        p.extend(labels.iter().map(|v| ("kyylabels", *v)));
+        p
+    };
+    let (_, body) = l.kb.get(CHECK, &with(&["kyy-zone=a"])).await;
+    assert_eq!(body["data"], json!([]), "{body}");
+    let (_, body) = l.kb.get(CHECK, &with(&["kyy-zone=a", "kyy-rack=r1"])).await;
+    assert_eq!(body["data"], json!(["fits"]), "{body}");
+    assert_eq!(body["reason"], "dynamic");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn labels_cordons_and_filling_nodes_change_the_live_answer() {
     let l = stocked().await;
@@ -222,20 +264,20 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
     let p = on_bare(r#"[{"id":"n"}]"#);
     let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, body) = l.kb.get(CHECK, &p).await;
-    assert!(failure(status, &body, 409).contains("clusterid"), "{body}");
+    refused_as(status, &body, "算力集群尚未安装", "`clusterid`");
 
     let before =
         l.kb.get("cpcwidget/get_cpcwidget", &[("cpcid", l.cpcid.as_str())])
             .await;
     let good = r#"[{"id":"p","cpu":"1"}]"#;
-    for (params, status, needle) in [
+    for (params, msg, needle) in [
         (
             vec![
                 ("clusterid", l.cid.as_str()),
                 ("resources", good),
                 ("kyylabels", ""),
             ],
-            400,
+            "无算力中心ID",
             "cpcid",
         ),
         (
@@ -244,7 +286,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("resources", good),
                 ("kyylabels", ""),
             ],
-            400,
+            "无算力集群ID",
             "clusterid",
         ),
         (
@@ -253,7 +295,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("clusterid", l.cid.as_str()),
                 ("kyylabels", ""),
             ],
-            400,
+            INVALID,
             "resources",
         ),
         (
@@ -262,17 +304,17 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("clusterid", l.cid.as_str()),
                 ("resources", good),
             ],
-            400,
+            INVALID,
             "kyylabels",
         ),
         (
             vec![
                 ("cpcid", l.cpcid.as_str()),
                 ("clusterid", l.cid.as_str()),
-                ("resources", "{\"id\":1}"),
+                ("resources", "42"),
                 ("kyylabels", ""),
             ],
-            400,
+            INVALID,
             "resources",
         ),
         (
@@ -282,7 +324,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("resources", r#"[{"cpu":"1"}]"#),
                 ("kyylabels", ""),
             ],
-            400,
+            INVALID,
             "id",
         ),
         (
@@ -292,7 +334,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("resources", r#"[{"id":"p","memory":"lots"}]"#),
                 ("kyylabels", ""),
             ],
-            400,
+            INVALID,
             "memory",
         ),
         (
@@ -302,7 +344,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("resources", good),
                 ("kyylabels", "a=b;reboot"),
             ],
-            400,
+            INVALID,
             "kyylabels",
         ),
         (
@@ -312,7 +354,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("resources", good),
                 ("kyylabels", "[1]"),
             ],
-            400,
+            INVALID,
             "kyylabels",
         ),
         (
@@ -322,7 +364,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("resources", good),
                 ("kyylabels", "nosuchlabelid"),
             ],
-            404,
+            "资源标签不存在",
             "kyylabels",
         ),
         (
@@ -332,15 +374,12 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("resources", good),
                 ("kyylabels", ""),
             ],
-            404,
+            "算力中心不存在",
             "cpcid",
         ),
     ] {
         let (s, body) = l.kb.get(CHECK, &params).await;
-        assert!(
-            failure(s, &body, status).contains(needle),
-            "{needle}: {body}"
-        );
+        refused_as(s, &body, msg, needle);
     }
     // Another organisation cannot check acme's cluster, nor learn it exists.
     let mut p = l.at();
@@ -348,8 +387,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
     let (status, body) =
         l.kb.call(reqwest::Method::GET, CHECK, Some(&l.kb.other), &p)
             .await;
-    assert_eq!(status, 404, "{body}");
-    assert_eq!(body["status"], false);
+    refused_as(status, &body, "算力中心不存在", &l.cpcid);
     let after =
         l.kb.get("cpcwidget/get_cpcwidget", &[("cpcid", l.cpcid.as_str())])
             .await;

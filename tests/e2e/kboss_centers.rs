@@ -49,6 +49,9 @@ async fn centers_add_list_update_delete_with_the_documented_bodies() {
     assert_eq!(body["data"]["api_pwd"], "******");
     assert_eq!(body["data"]["orgid"], ORG);
     assert_eq!(body["data"]["contactphone"], "");
+    // Dates not sent are echoed as "" (never null).
+    assert_eq!(body["data"]["enable_date"], "");
+    assert_eq!(body["data"]["expire_date"], "");
     let second = body["data"]["id"].as_str().unwrap().to_string();
 
     let (status, body) = k.get("cpclist/get_cpclist", &[]).await;
@@ -111,10 +114,8 @@ async fn centers_add_list_update_delete_with_the_documented_bodies() {
     let (_, body) = k.get("cpclist/get_cpclist", &[("sort", "-name")]).await;
     assert_eq!(body["data"]["rows"][0]["name"], "首都算力中心3");
     assert_eq!(body["data"]["rows"][0]["expire_date"], "2027-01-31");
-    assert_eq!(
-        body["data"]["rows"][0]["enable_date"],
-        serde_json::Value::Null
-    );
+    // A date never set is "", as the examples show "none", never null.
+    assert_eq!(body["data"]["rows"][0]["enable_date"], "");
 
     // Delete answers the id and the organisation.
     let (status, body) = k
@@ -175,30 +176,31 @@ async fn bad_center_parameters_are_refused_by_name_and_change_nothing() {
     ];
     for (params, needle) in cases {
         let (status, body) = k.post("cpclist/add_cpclist", &params).await;
-        let msg = failure(status, &body, 400);
-        assert!(msg.contains(needle), "{needle}: {msg}");
+        refused_as(status, &body, INVALID, needle);
     }
     let (_, body) = k.get("cpclist/get_cpclist", &[]).await;
     assert_eq!(body["data"]["total"], 0, "a refused add changed something");
 
-    // The same name twice: 409, one center.
+    // The same name twice: refused (HTTP 200, as every documented failure),
+    // one center.
     let id = k.center("c").await;
     let (status, body) = k.post("cpclist/add_cpclist", &base).await;
-    assert!(failure(status, &body, 409).contains("name"));
+    refused_as(status, &body, "算力中心名称已存在", "name");
 
-    // Update and delete need the id, with the documented message.
+    // Update and delete need the id: the document's body exactly, and the
+    // parameter in `detail`.
     let (status, body) = k.post("cpclist/update_cpclist", &base).await;
-    let msg = failure(status, &body, 400);
-    assert!(
-        msg.starts_with("无算力中心ID") && msg.contains("`id`"),
-        "{msg}"
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": false, "msg": "无算力中心ID", "detail": "parameter `id` is required"})
     );
     let (status, body) = k.post("cpclist/delete_cpclist", &[]).await;
-    assert!(failure(status, &body, 400).contains("`id`"));
+    refused_as(status, &body, "无算力中心ID", "`id`");
     let mut unknown = base.to_vec();
     unknown.push(("id", "AROU9udKtPNyh0AZtO_WY"));
     let (status, body) = k.post("cpclist/update_cpclist", &unknown).await;
-    assert!(failure(status, &body, 404).contains("AROU9udKtPNyh0AZtO_WY"));
+    refused_as(status, &body, "算力中心不存在", "AROU9udKtPNyh0AZtO_WY");
 
     // A center in use is not deleted.
     let (status, body) = k.device(&id, "d1", &[]).await;
@@ -206,7 +208,7 @@ async fn bad_center_parameters_are_refused_by_name_and_change_nothing() {
     let (status, body) = k
         .post("cpclist/delete_cpclist", &[("id", id.as_str())])
         .await;
-    assert!(failure(status, &body, 409).contains("算力设备"));
+    refused_as(status, &body, "算力中心仍有算力设备,请先移除", "1 devices");
     let (_, body) = k.get("cpclist/get_cpclist", &[]).await;
     assert_eq!(body["data"]["total"], 1);
 }
@@ -241,10 +243,7 @@ async fn centers_page_and_sort() {
         ("rows", "10001", "`rows`"),
     ] {
         let (status, body) = k.get("cpclist/get_cpclist", &[(param, value)]).await;
-        assert!(
-            failure(status, &body, 400).contains(needle),
-            "{param}={value}"
-        );
+        refused_as(status, &body, INVALID, needle);
     }
 }
 
@@ -282,9 +281,9 @@ async fn another_organisation_sees_and_changes_nothing() {
         ],
     )
     .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &id);
     let (status, body) = as_other("cpclist/delete_cpclist", vec![("id", id.clone())]).await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &id);
     let (status, body) = k
         .call(
             reqwest::Method::GET,
@@ -293,7 +292,7 @@ async fn another_organisation_sees_and_changes_nothing() {
             &[("cpcid", id.as_str())],
         )
         .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &id);
     let (status, body) = k.device(&id, "x", &[]).await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = k.get("cpclist/get_cpclist", &[]).await;
@@ -411,4 +410,60 @@ async fn debug_orgid_acts_as_that_organisation_only_with_the_flag() {
         )
         .await;
     failure(status, &body, 401);
+}
+
+/// `/openapi.json` says it: kboss and pcapi answer their documented failures
+/// with 200 (`status: false`), and list the statuses the host keeps, each in
+/// the area's envelope.
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_lists_documented_failures_under_200_and_the_hosts_statuses() {
+    let k = Kb::start();
+    let (status, doc) = k.s.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let kboss = &doc["paths"]["/dev/cpcc/cpcnode/get_cpcnode.dspy"]["get"]["responses"];
+    let ok = kboss["200"]["description"].as_str().unwrap();
+    assert!(
+        ok.contains("also answers HTTP 200") && ok.contains("无算力中心ID"),
+        "{ok}"
+    );
+    assert_eq!(
+        kboss["200"]["content"]["application/json"]["schema"]["oneOf"][1]["properties"]["status"],
+        serde_json::json!({"const": false})
+    );
+    let pcapi = &doc["paths"]["/pcapi/api/v1/cluster/common/new_cluster"]["post"]["responses"];
+    assert!(
+        pcapi["200"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("`operate failed`"),
+        "{pcapi}"
+    );
+    for (responses, envelope, keep) in [
+        (
+            kboss,
+            "`{status: false, msg}`",
+            &["401", "403", "408", "413", "500", "503"][..],
+        ),
+        (
+            pcapi,
+            "`{status: false, info, data: \"\"}`",
+            &["401", "403", "413", "500", "503"][..],
+        ),
+    ] {
+        let mut listed: Vec<&str> = responses
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        listed.sort_unstable();
+        let mut want = vec!["200"];
+        want.extend(keep);
+        want.sort_unstable();
+        assert_eq!(listed, want, "{responses}");
+        for s in keep {
+            let d = responses[*s]["description"].as_str().unwrap();
+            assert!(d.starts_with(envelope) && d.contains("host"), "{s}: {d}");
+        }
+    }
 }

@@ -66,6 +66,10 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
         .device(&cpcid, "假算力设备", &[("ip", "192.168.110.120")])
         .await;
     assert_eq!(status, 200, "{body}");
+    // No external IP and no role: echoed as "" (the examples' "none"), never null.
+    assert_eq!(body["data"]["external_ip"], "", "{body}");
+    assert_eq!(body["data"]["role"], "", "{body}");
+    assert!(!body.to_string().contains("null"), "{body}");
     let idle = body["data"]["id"].as_str().unwrap().to_string();
 
     // get_cpcnode: the example's fields and types, with the two texts.
@@ -114,7 +118,7 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
     assert_eq!(row["external_ip"], "未设置");
     assert_eq!(row["cpu_stock"], 0);
     assert_eq!(row["role"], "worker");
-    assert_eq!(row["clusterid"], serde_json::Value::Null);
+    assert_eq!(row["clusterid"], "", "no cluster: \"\", never null");
     assert_eq!(row["node_status_text"], "占用");
     assert_eq!(row["devicetype_text"], "虚拟机");
     assert_eq!(row["row_num_"], 1);
@@ -122,7 +126,9 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
     assert_eq!(row["node_status_text"], "空闲");
     assert_eq!(row["devicetype_text"], "物理机");
     assert_eq!(row["gpu_stock"], 8);
-    assert_eq!(row["role"], serde_json::Value::Null);
+    assert_eq!(row["role"], "", "an unassigned device's role is \"\"");
+    assert_eq!(row["cluster_name"], "");
+    assert!(!text.contains("null"), "{text}");
     assert!(!text.contains(PASSWORD) && !text.contains("Kyy@123456"));
 
     // get_cpcidle_device: only the idle one, as a plain list.
@@ -152,6 +158,8 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["id"], idle.as_str());
     assert_eq!(list[0]["sshport"], 22);
+    // The idle list's example shows a device without a cluster as `null`.
+    assert_eq!(list[0]["clusterid"], serde_json::Value::Null);
 
     // update: all fields again; `******` keeps the stored password.
     let update = [
@@ -182,6 +190,11 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
     assert_eq!(body["data"]["name"], "gpu设备122cccc");
     assert_eq!(body["data"]["sshport"], "2222");
     assert_eq!(body["data"]["adminpwd"], "******");
+    assert_eq!(
+        body["data"]["enable_date"], "",
+        "not sent: \"\", never null"
+    );
+    assert_eq!(body["data"]["export_date"], "");
     let store = k.s.store();
     let pwd = store.reveal(ORG, "devices", &idle, "adminpwd").unwrap();
     assert_eq!(pwd.as_deref(), Some("Kyy@123456"));
@@ -196,7 +209,10 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
     assert_eq!(row["sshport"], 2222);
     assert_eq!(row["external_ip"], "203.0.113.7");
     assert_eq!(row["gpu_model"], "A100-80G");
-    assert_eq!(row["enable_date"], serde_json::Value::Null);
+    assert_eq!(
+        row["enable_date"], "",
+        "a date never set is \"\", never null"
+    );
     let (_, body) = k
         .get("cpcnode/get_cpcidle_device", &[("cpcid", cpcid.as_str())])
         .await;
@@ -212,7 +228,7 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
     let (status, body) = k
         .post("cpcnode/delete_cpcnode", &[("id", idle.as_str())])
         .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力设备不存在", &idle);
     let (_, body) = k
         .get("cpcnode/get_cpcnode", &[("cpcid", cpcid.as_str())])
         .await;
@@ -230,25 +246,32 @@ async fn bad_device_parameters_are_refused_by_name_and_change_nothing() {
     let k = Kb::start();
     let cpcid = k.center("c").await;
     let cases: Vec<Case> = vec![
-        (vec![("cpcid", "")], 400, "无算力中心ID"),
-        (vec![("ip", "192.168.0.300")], 400, "`ip`"),
-        (vec![("name", "")], 400, "`name`"),
-        (vec![("devicetype", "2")], 400, "`devicetype`"),
-        (vec![("sshport", "70000")], 400, "`sshport`"),
-        (vec![("sshport", "ssh")], 400, "`sshport`"),
-        (vec![("adminpwd", "")], 400, "`adminpwd`"),
-        (vec![("node_status", "busy")], 400, "`node_status`"),
-        (vec![("external_ip", "somewhere")], 400, "`external_ip`"),
-        (vec![("cpu_stock", "-1")], 400, "`cpu_stock`"),
-        (vec![("gpu_stock", "1.5")], 400, "`gpu_stock`"),
-        (vec![("role", "boss")], 400, "`role`"),
-        (vec![("export_date", "2025-02-30")], 400, "`export_date`"),
-        (vec![("cpcid", "AROU9udKtPNyh0AZtO_WY")], 404, "`cpcid`"),
+        (vec![("cpcid", "")], "无算力中心ID", "`cpcid`"),
+        (vec![("ip", "192.168.0.300")], INVALID, "`ip`"),
+        (vec![("name", "")], INVALID, "`name`"),
+        (vec![("devicetype", "2")], INVALID, "`devicetype`"),
+        (vec![("sshport", "70000")], INVALID, "`sshport`"),
+        (vec![("sshport", "ssh")], INVALID, "`sshport`"),
+        (vec![("adminpwd", "")], INVALID, "`adminpwd`"),
+        (vec![("node_status", "busy")], INVALID, "`node_status`"),
+        (vec![("external_ip", "somewhere")], INVALID, "`external_ip`"),
+        (vec![("cpu_stock", "-1")], INVALID, "`cpu_stock`"),
+        (vec![("gpu_stock", "1.5")], INVALID, "`gpu_stock`"),
+        (vec![("role", "boss")], INVALID, "`role`"),
+        (
+            vec![("export_date", "2025-02-30")],
+            INVALID,
+            "`export_date`",
+        ),
+        (
+            vec![("cpcid", "AROU9udKtPNyh0AZtO_WY")],
+            "算力中心不存在",
+            "`cpcid`",
+        ),
     ];
-    for (extra, status, needle) in cases {
+    for (extra, msg, needle) in cases {
         let (got, body) = k.device(&cpcid, "d", &extra).await;
-        let msg = failure(got, &body, status);
-        assert!(msg.contains(needle), "{extra:?}: {msg}");
+        refused_as(got, &body, msg, needle);
     }
     let (status, body) = k
         .get("cpcnode/get_cpcnode", &[("cpcid", cpcid.as_str())])
@@ -256,23 +279,25 @@ async fn bad_device_parameters_are_refused_by_name_and_change_nothing() {
     assert_eq!(status, 200);
     assert_eq!(body["data"]["total"], 0, "a refused add changed something");
 
-    // The same name twice in the organisation: 409.
+    // The same name twice in the organisation: refused.
     assert_eq!(k.device(&cpcid, "d", &[]).await.0, 200);
     let (status, body) = k.device(&cpcid, "d", &[]).await;
-    assert!(failure(status, &body, 409).contains("name"));
-    // get_cpcnode without a center: the documented message, naming the field.
+    refused_as(status, &body, "算力设备名称已存在", "name");
+    // get_cpcnode without a center: the document's body exactly (HTTP 200),
+    // the parameter in `detail`.
     let (status, body) = k.get("cpcnode/get_cpcnode", &[]).await;
-    let msg = failure(status, &body, 400);
-    assert!(
-        msg.starts_with("无算力中心ID") && msg.contains("`cpcid`"),
-        "{msg}"
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": false, "msg": "无算力中心ID",
+            "detail": "parameter `cpcid` is required"})
     );
     let (status, body) = k.get("cpcnode/get_cpcidle_device", &[]).await;
-    failure(status, &body, 400);
+    refused_as(status, &body, "无算力中心ID", "`cpcid`");
     let (status, body) = k
         .post("cpcnode/update_cpcnode", &[("cpcid", cpcid.as_str())])
         .await;
-    assert!(failure(status, &body, 400).contains("`id`"));
+    refused_as(status, &body, "无算力设备ID", "`id`");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -319,7 +344,7 @@ async fn devices_page_sort_and_stay_in_their_organisation() {
     assert_eq!(body["data"]["total"], 7);
     assert_eq!(body["data"]["rows"].as_array().unwrap().len(), 0);
     let (status, body) = page(vec![("sort", "adminpwd")]).await;
-    assert!(failure(status, &body, 400).contains("`sort`"));
+    refused_as(status, &body, INVALID, "`sort`");
 
     // Another organisation: invisible and untouchable.
     let (_, body) = k
@@ -343,11 +368,11 @@ async fn devices_page_sort_and_stay_in_their_organisation() {
         }
     };
     let (status, body) = other("cpcnode/get_cpcnode", vec![("cpcid", &cpcid)]).await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &cpcid);
     let (status, body) = other("cpcnode/get_cpcidle_device", vec![("cpcid", &cpcid)]).await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &cpcid);
     let (status, body) = other("cpcnode/delete_cpcnode", vec![("id", &victim)]).await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力设备不存在", &victim);
     let other_center_of_globex = {
         let (status, body) = k
             .call(
@@ -390,10 +415,10 @@ async fn devices_page_sort_and_stay_in_their_organisation() {
         ("role", ""),
     ];
     let (status, body) = other("cpcnode/update_cpcnode", update.clone()).await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力设备不存在", &victim);
     update[1] = ("cpcid", other_center_of_globex.as_str());
     let (status, body) = k.post("cpcnode/update_cpcnode", &update).await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &other_center_of_globex);
     let (_, body) = k
         .get("cpcnode/get_cpcnode", &[("cpcid", cpcid.as_str())])
         .await;
@@ -412,7 +437,12 @@ async fn a_cluster_controller_is_not_removed() {
     let (status, body) = k
         .post("cpcnode/delete_cpcnode", &[("id", master.as_str())])
         .await;
-    assert!(failure(status, &body, 409).contains(&cluster));
+    refused_as(
+        status,
+        &body,
+        "算力设备是算力集群的控制节点,无法移除",
+        &cluster,
+    );
     let (_, body) = k
         .get("cpcnode/get_cpcnode", &[("cpcid", cpcid.as_str())])
         .await;

@@ -94,7 +94,7 @@ async fn labels_add_list_delete_with_symbols_by_type() {
             p.push((key, value));
         }
         let (status, body) = k.post("cpclabel/add_cpclabel", &p).await;
-        assert!(failure(status, &body, 400).contains(needle), "{body}");
+        refused_as(status, &body, INVALID, needle);
     }
     let (_, body) = k.get("cpclabel/get_cpclabel", &[]).await;
     assert_eq!(body["data"]["total"], 2);
@@ -117,7 +117,7 @@ async fn labels_add_list_delete_with_symbols_by_type() {
             &[("id", first.as_str())],
         )
         .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "资源标签不存在", &first);
 
     let (status, body) = k
         .post("cpclabel/delete_cpclabel", &[("id", first.as_str())])
@@ -126,7 +126,7 @@ async fn labels_add_list_delete_with_symbols_by_type() {
     assert_eq!(body["msg"], "删除资源标签成功");
     assert_eq!(body["data"]["id"], first.as_str());
     let (status, body) = k.post("cpclabel/delete_cpclabel", &[]).await;
-    assert!(failure(status, &body, 400).contains("`id`"));
+    refused_as(status, &body, "无资源标签ID", "`id`");
     let (_, body) = k.get("cpclabel/get_cpclabel", &[]).await;
     assert_eq!(body["data"]["total"], 1);
 }
@@ -203,28 +203,35 @@ async fn clusters_list_with_secrets_redacted_and_update_only_name_and_dates() {
     assert_eq!(body["data"]["enable_date"], "2025-04-03");
     let long = "x".repeat(300);
     let stick = ("name", "should not stick");
-    for (extra, needle) in [
+    let only = "只能修改集群名称和两个时间参数";
+    for (extra, msg, needle) in [
         (
             vec![stick, ("controllerid", "RJZ2GMHSWGVG7iRk_AJYm")],
+            only,
             "`controllerid`",
         ),
-        (vec![stick, ("cluster_type", "1")], "`cluster_type`"),
+        (vec![stick, ("cluster_type", "1")], only, "`cluster_type`"),
         (
             vec![stick, ("clusterjoin", "kubeadm join 10.0.0.1:6443")],
+            only,
             "`clusterjoin`",
         ),
-        (vec![stick, ("enable_date", "tomorrow")], "`enable_date`"),
-        (vec![("name", long.as_str())], "`name`"),
+        (
+            vec![stick, ("enable_date", "tomorrow")],
+            INVALID,
+            "`enable_date`",
+        ),
+        (vec![("name", long.as_str())], INVALID, "`name`"),
     ] {
         let mut p = base.to_vec();
         p.extend(extra);
         let (status, body) = k.post("cpccluster/update_cpccluster", &p).await;
-        assert!(failure(status, &body, 400).contains(needle), "{body}");
+        refused_as(status, &body, msg, needle);
     }
     let (status, body) = k
         .post("cpccluster/update_cpccluster", &[("cpcid", cpcid.as_str())])
         .await;
-    assert!(failure(status, &body, 400).contains("`id`"));
+    refused_as(status, &body, "无算力集群ID", "`id`");
     let (_, body) = k
         .get("cpccluster/get_cpccluster", &[("cpcid", cpcid.as_str())])
         .await;
@@ -246,7 +253,7 @@ async fn clusters_list_with_secrets_redacted_and_update_only_name_and_dates() {
             ],
         )
         .await;
-    assert!(failure(status, &body, 400).contains("does not belong"));
+    refused_as(status, &body, "算力集群不属于该算力中心", "does not belong");
     let (status, body) = k
         .call(
             reqwest::Method::GET,
@@ -255,7 +262,7 @@ async fn clusters_list_with_secrets_redacted_and_update_only_name_and_dates() {
             &[("cpcid", cpcid.as_str())],
         )
         .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &cpcid);
     let (status, body) = k
         .call(
             reqwest::Method::POST,
@@ -268,11 +275,66 @@ async fn clusters_list_with_secrets_redacted_and_update_only_name_and_dates() {
             ],
         )
         .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &cpcid);
     let (_, body) = k
         .get("cpccluster/get_cpccluster", &[("cpcid", cpcid.as_str())])
         .await;
     assert_eq!(body["data"]["rows"][0]["name"], "朝阳区");
     let (status, body) = k.get("cpccluster/get_cpccluster", &[]).await;
-    assert!(failure(status, &body, 400).starts_with("无算力中心ID"));
+    refused_as(status, &body, "无算力中心ID", "`cpcid`");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_without_join_command_controller_or_dates_shows_empty_strings() {
+    let k = Kb::start();
+    let cpcid = k.center("c").await;
+    // As an import or an install in progress leaves it: no join command,
+    // kubeconfig, controller or dates.
+    let t = |s: &str| computehub::store::Value::Text(s.to_string());
+    let id =
+        k.s.store()
+            .insert(
+                ORG,
+                "clusters",
+                &[
+                    ("cpcid".to_string(), t(&cpcid)),
+                    ("name".to_string(), t("bare")),
+                    ("clustertype".to_string(), t("0")),
+                    ("ready".to_string(), computehub::store::Value::Integer(0)),
+                ],
+            )
+            .unwrap()
+            .id;
+    let text = k
+        .get_text("cpccluster/get_cpccluster", &[("cpcid", cpcid.as_str())])
+        .await;
+    assert!(!text.contains("null"), "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let row = &body["data"]["rows"][0];
+    assert_eq!(row["id"], id.as_str());
+    for field in [
+        "clusterjoin",
+        "kubeconfig",
+        "controllerid",
+        "controllerid_text",
+        "enable_date",
+        "export_date",
+    ] {
+        assert_eq!(row[field], "", "{field}: {row}");
+    }
+    assert_eq!(row["ready"], 0, "not installed");
+    // Its update answer echoes the same way.
+    let (status, body) = k
+        .post(
+            "cpccluster/update_cpccluster",
+            &[
+                ("cpcid", cpcid.as_str()),
+                ("id", id.as_str()),
+                ("name", "b2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["enable_date"], "");
+    assert_eq!(body["data"]["export_date"], "");
 }

@@ -170,20 +170,14 @@ async fn boards_refuse_bad_and_foreign_clusters() {
     let (status, body) =
         l.kb.get("cpcworker/get_cpcworker", &[("cpcid", l.cpcid.as_str())])
             .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["status"], false);
-    assert!(
-        body["msg"].as_str().unwrap().contains("clusterid"),
-        "{body}"
-    );
+    refused_as(status, &body, "无算力集群ID", "`clusterid`");
     let (status, body) =
         l.kb.get(
             "cpcpod/get_cpcpod",
             &[("cpcid", l.cpcid.as_str()), ("clusterid", "nope")],
         )
         .await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body["msg"].as_str().unwrap().contains("clusterid"));
+    refused_as(status, &body, "算力集群不存在", "`clusterid`");
     // Another organisation cannot see acme's cluster.
     let (status, body) =
         l.kb.call(
@@ -193,7 +187,7 @@ async fn boards_refuse_bad_and_foreign_clusters() {
             &l.at(),
         )
         .await;
-    assert_eq!(status, 404, "{body}");
+    refused_as(status, &body, "算力中心不存在", &l.cpcid);
     assert!(!body.to_string().contains("worker-1"));
     // The kubeconfig's token never appears in answers or the log.
     let (_, body) = l.kb.get("cpcworker/get_cpcworker", &l.at()).await;
@@ -241,8 +235,8 @@ async fn setup_cpclabel_binds_and_unbinds_a_stored_label_on_the_node() {
                 ("worker_node", "worker-2"),
                 ("opt", "label"),
             ],
-            404,
-            "label",
+            "资源标签不存在",
+            "`label`",
         ),
         (
             vec![
@@ -250,8 +244,8 @@ async fn setup_cpclabel_binds_and_unbinds_a_stored_label_on_the_node() {
                 ("worker_node", "worker-9"),
                 ("opt", "label"),
             ],
-            404,
-            "worker_node",
+            "集群节点不存在",
+            "`worker_node`",
         ),
         (
             vec![
@@ -259,8 +253,8 @@ async fn setup_cpclabel_binds_and_unbinds_a_stored_label_on_the_node() {
                 ("worker_node", "Bad Node"),
                 ("opt", "label"),
             ],
-            400,
-            "worker_node",
+            INVALID,
+            "`worker_node`",
         ),
         (
             vec![
@@ -268,8 +262,8 @@ async fn setup_cpclabel_binds_and_unbinds_a_stored_label_on_the_node() {
                 ("worker_node", "worker-2"),
                 ("opt", "tag"),
             ],
-            400,
-            "opt",
+            INVALID,
+            "`opt`",
         ),
         (
             vec![
@@ -277,29 +271,24 @@ async fn setup_cpclabel_binds_and_unbinds_a_stored_label_on_the_node() {
                 ("worker_node", "worker-2"),
                 ("opt", "label"),
             ],
-            400,
-            "label",
+            INVALID,
+            "`label`",
         ),
         (
             vec![("worker_node", "worker-2"), ("opt", "label")],
-            400,
-            "label",
+            INVALID,
+            "`label`",
         ),
     ];
-    for (extra, want, field) in cases {
+    for (extra, msg, field) in cases {
         let mut p = l.at();
         p.extend(extra.iter().cloned());
         let (status, body) = l.kb.post("cpclabel/setup_cpclabel", &p).await;
-        assert_eq!(status, want, "{extra:?}: {body}");
-        assert_eq!(body["status"], false);
-        assert!(
-            body["msg"].as_str().unwrap().contains(field),
-            "{extra:?}: {body}"
-        );
+        refused_as(status, &body, msg, field);
     }
     assert!(l.node_labels("worker-2").get("kyy-gpu").is_none());
     // Another organisation's call reaches nothing.
-    let (status, _) =
+    let (status, body) =
         l.kb.call(
             reqwest::Method::POST,
             "cpclabel/setup_cpclabel",
@@ -313,7 +302,7 @@ async fn setup_cpclabel_binds_and_unbinds_a_stored_label_on_the_node() {
             ],
         )
         .await;
-    assert_eq!(status, 404);
+    refused_as(status, &body, "资源标签不存在", "`label`");
     assert!(l.node_labels("worker-2").get("kyy-gpu").is_none());
 
     params.retain(|(k, _)| *k != "opt");

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::kb::OTHER;
+use crate::kb::{refused_as, INVALID};
 use crate::kboss_live::live;
 
 fn example(clusterid: &str) -> Vec<(&str, &str)> {
@@ -139,15 +139,12 @@ async fn configs_cascade_into_the_cluster() {
         bad.retain(|(k, _)| *k != field);
         bad.push((field, value));
         let (status, body) = l.kb.post("cpcpodyaml/update_cpcpodyaml", &bad).await;
-        assert_eq!(status, 400, "{field}: {body}");
-        assert_eq!(body["status"], false);
-        assert!(body["msg"].as_str().unwrap().contains(field), "{body}");
+        refused_as(status, &body, INVALID, field);
     }
     let mut missing = example(&l.cid);
     missing.retain(|(k, _)| *k != "source_memrate");
     let (status, body) = l.kb.post("cpcpodyaml/new_cpcpodyaml", &missing).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["msg"].as_str().unwrap().contains("source_memrate"));
+    refused_as(status, &body, INVALID, "`source_memrate`");
     let set = l
         .sim
         .get("apps/v1", "StatefulSet", Some(&ns), &sts)
@@ -159,7 +156,7 @@ async fn configs_cascade_into_the_cluster() {
     );
 
     // Another organisation can neither see nor delete it.
-    let (status, _) =
+    let (status, body) =
         l.kb.call(
             reqwest::Method::POST,
             "cpcpodyaml/delete_cpcpodyaml",
@@ -167,7 +164,7 @@ async fn configs_cascade_into_the_cluster() {
             &[("id", id.as_str())],
         )
         .await;
-    assert_eq!(status, 404, "{OTHER}");
+    refused_as(status, &body, "资源实例配置不存在", &id);
     assert!(l
         .sim
         .get("apps/v1", "StatefulSet", Some(&ns), &sts)

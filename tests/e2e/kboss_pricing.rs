@@ -31,6 +31,16 @@ async fn seeded(k: &Kb) -> (String, String) {
     (cpcid, cluster)
 }
 
+/// The `msg` of one of the document's accrual_price failure bodies: HTTP
+/// 200 and exactly `{status: false, msg, data}` (the document's shape).
+fn documented_failure(status: u16, body: &serde_json::Value) -> String {
+    assert_eq!(status, 200, "{body}");
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["data", "msg", "status"], "{body}");
+    assert_eq!(body["status"], false);
+    body["msg"].as_str().unwrap().to_string()
+}
+
 async fn quote(k: &Kb, params: &[(&str, &str)]) -> (u16, String) {
     let r =
         k.s.http
@@ -145,7 +155,7 @@ async fn each_documented_failure_body() {
     )
     .await;
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let msg = failure(status, &body, 400);
+    let msg = documented_failure(status, &body);
     assert_eq!(msg, "无效的 gpu 部件型号: RTXs5090-32G");
     assert!(text.contains(r#""total_price":52.08,"#), "{text}");
     assert_eq!(
@@ -170,7 +180,7 @@ async fn each_documented_failure_body() {
     )
     .await;
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let msg = failure(status, &body, 409);
+    let msg = documented_failure(status, &body);
     assert_eq!(
         msg,
         "memory Samsung DDR4 DIMMs 库存不足 (库存: 1280, 请求: 8192)"
@@ -210,7 +220,7 @@ async fn each_documented_failure_body() {
     )
     .await;
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(failure(status, &body, 400), "没有该类型组件");
+    assert_eq!(documented_failure(status, &body), "没有该类型组件");
     assert_eq!(body["data"]["total_price"], 0);
     assert_eq!(
         body["data"]["duration"], 1,
@@ -233,33 +243,41 @@ async fn bad_quote_parameters_are_refused_by_name() {
     let other_center = k.center("c2").await;
     let foreign = k.cluster(ORG, &other_center, "x", None);
     let good = example("RTX5090-32G");
-    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("resources", "")], "`resources`"),
-        (vec![("resources", "not json")], "`resources`"),
-        (vec![("resources", "[]")], "`resources`"),
+    let cases: Vec<Case> = vec![
+        (vec![("resources", "")], INVALID, "`resources`"),
+        (vec![("resources", "not json")], INVALID, "`resources`"),
+        (vec![("resources", "[]")], INVALID, "`resources`"),
         (
             vec![("resources", r#"[{"type":"fpga","model":"x","amount":1}]"#)],
+            INVALID,
             "`resources[0].type`",
         ),
         (
             vec![("resources", r#"[{"type":"cpu","amount":1}]"#)],
+            INVALID,
             "`resources[0].model`",
         ),
         (
             vec![("resources", r#"[{"type":"cpu","model":"x","amount":-4}]"#)],
+            INVALID,
             "`resources[0].amount`",
         ),
         (
             vec![("resources", r#"[{"type":"cpu","model":"x","amount":1.5}]"#)],
+            INVALID,
             "`resources[0].amount`",
         ),
-        (vec![("duration", "0")], "`duration`"),
-        (vec![("duration", "two")], "`duration`"),
-        (vec![("duration_unit", "年")], "`duration_unit`"),
-        (vec![("clusterid", foreign.as_str())], "does not belong"),
-        (vec![("cpcid", "")], "无算力中心ID"),
+        (vec![("duration", "0")], INVALID, "`duration`"),
+        (vec![("duration", "two")], INVALID, "`duration`"),
+        (vec![("duration_unit", "年")], INVALID, "`duration_unit`"),
+        (
+            vec![("clusterid", foreign.as_str())],
+            "算力集群不属于该算力中心",
+            "does not belong",
+        ),
+        (vec![("cpcid", "")], "无算力中心ID", "`cpcid`"),
     ];
-    for (extra, needle) in cases {
+    for (extra, msg, needle) in cases {
         let mut p = vec![
             ("cpcid", cpcid.as_str()),
             ("resources", good.as_str()),
@@ -272,10 +290,7 @@ async fn bad_quote_parameters_are_refused_by_name() {
         }
         let (status, text) = quote(&k, &p).await;
         let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert!(
-            failure(status, &body, 400).contains(needle),
-            "{needle}: {text}"
-        );
+        refused_as(status, &body, msg, needle);
     }
     let (status, text) = quote(
         &k,
@@ -288,7 +303,90 @@ async fn bad_quote_parameters_are_refused_by_name() {
     )
     .await;
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", "AROU9udKtPNyh0AZtO_WY");
+}
+
+/// `resources` is typed `array[string]`, each item a JSON object: the
+/// parameter repeated once per item (requests, form libraries), axios's
+/// `resources[]`, a form body and a JSON body all price like one JSON array.
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_in_every_array_form_price_the_same() {
+    let k = Kb::start();
+    let (cpcid, _) = seeded(&k).await;
+    let items: Vec<String> =
+        serde_json::from_str::<Vec<serde_json::Value>>(&example("RTX5090-32G"))
+            .unwrap()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+    let base = [
+        ("cpcid", cpcid.as_str()),
+        ("duration", "1"),
+        ("duration_unit", "小时"),
+    ];
+    let total = |text: &str| -> String {
+        let body: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(body["status"], true, "{text}");
+        assert_eq!(body["msg"], "获取部件组合价格成功");
+        text.split(r#""total_price":"#)
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    for name in ["resources", "resources[]"] {
+        let mut p: Vec<(&str, &str)> = base.to_vec();
+        p.extend(items.iter().map(|i| (name, i.as_str())));
+        let (status, text) = quote(&k, &p).await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(total(&text), "64.08", "{name} repeated");
+        assert!(
+            text.contains(r#""resource_name":"gpu RTX5090-32G""#),
+            "{text}"
+        );
+    }
+    // A form body (repeated) and a JSON body (an array).
+    let mut form: Vec<(&str, &str)> = base.to_vec();
+    form.extend(items.iter().map(|i| ("resources", i.as_str())));
+    let r =
+        k.s.http
+            .get(k.s.url(&path("cpcwidget/accrual_price")))
+            .form(&form)
+            .bearer_auth(&k.key)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(total(&r.text().await.unwrap()), "64.08", "form body");
+    let json_body = json!({"cpcid": cpcid, "duration": 1, "duration_unit": "小时",
+        "resources": serde_json::from_str::<serde_json::Value>(&example("RTX5090-32G")).unwrap()});
+    let r =
+        k.s.http
+            .get(k.s.url(&path("cpcwidget/accrual_price")))
+            .json(&json_body)
+            .bearer_auth(&k.key)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(total(&r.text().await.unwrap()), "64.08", "JSON body");
+    // One item repeated alone is a list of one; an item that is not JSON is
+    // refused naming the parameter.
+    let mut one: Vec<(&str, &str)> = base.to_vec();
+    one.push(("resources", items[3].as_str()));
+    let (_, text) = quote(&k, &one).await;
+    assert_eq!(total(&text), "12");
+    let mut bad: Vec<(&str, &str)> = base.to_vec();
+    bad.extend([("resources", items[0].as_str()), ("resources", "{nope")]);
+    let (status, text) = quote(&k, &bad).await;
+    refused_as(
+        status,
+        &serde_json::from_str(&text).unwrap(),
+        INVALID,
+        "`resources`",
+    );
 }
 
 /// One quote a client saw.
@@ -329,6 +427,10 @@ async fn swapping_the_pricing_engine_under_sixteen_clients() {
                     Ok(r) => {
                         let status = r.status().as_u16();
                         let text = r.text().await.unwrap_or_default();
+                        // Failures answer 200 too: only the documented
+                        // success counts.
+                        let priced = text.contains(r#""status":true,"msg":"获取部件组合价格成功""#);
+                        let status = if priced { status } else { 0 };
                         let total = text
                             .split(r#""total_price":"#)
                             .nth(1)

@@ -184,8 +184,13 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
             ],
         )
         .await;
-    assert_eq!(st, 409, "{body}");
-    assert!(body["msg"].as_str().unwrap().contains("`ctl_nodeid`"));
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["status"], false);
+    assert_eq!(body["msg"], "算力设备已被占用");
+    assert!(
+        body["detail"].as_str().unwrap().contains("`ctl_nodeid`"),
+        "{body}"
+    );
     assert_eq!(m.ssh_lines().len(), before);
 
     // A worker joins with a fresh token from the control plane.
@@ -270,4 +275,66 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
         per_cluster.iter().all(|(c, _)| c != &cid),
         "{per_cluster:?}"
     );
+}
+
+/// A machine that cannot be reached: the document's failure body exactly
+/// (HTTP 200, `算力中心服务操作失败`), the phase and the operation in
+/// `detail`; the device stays idle and no cluster is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_install_answers_the_documented_failure() {
+    let kb = Kb::with(Options {
+        config: KBOSS_LOOPBACK,
+        plugins: vec![],
+        ..Options::default()
+    });
+    let cpcid = kb.center("c1").await;
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (st, body) = kb
+        .device(&cpcid, "gone", &[("ip", "127.0.0.1"), ("sshport", &port)])
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let r =
+        kb.s.http
+            .post(kb.s.url(&crate::kb::path("cpccluster/new_cluster")))
+            .query(&[
+                ("cpcid", cpcid.as_str()),
+                ("ctl_nodeid", id.as_str()),
+                ("cluster_type", "0"),
+                ("cluster_name", "k1"),
+                ("enable_date", "2025-05-16"),
+                ("export_date", "2026-06-17"),
+            ])
+            .bearer_auth(&kb.key)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    let op = r
+        .headers()
+        .get("x-operation-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], false, "{body}");
+    assert_eq!(body["msg"], "算力中心服务操作失败");
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["detail", "msg", "status"], "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    if let Some(op) = op {
+        assert!(detail.contains(&format!("(operation {op})")), "{detail}");
+    }
+    assert_eq!(
+        text(&kb, "devices", &id, "node_status").as_deref(),
+        Some("0")
+    );
+    let (_, clusters) = kb
+        .get("cpccluster/get_cpccluster", &[("cpcid", cpcid.as_str())])
+        .await;
+    assert_eq!(clusters["data"]["total"], 0, "{clusters}");
 }

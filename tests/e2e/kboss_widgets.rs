@@ -52,8 +52,13 @@ async fn widgets_add_stock_list_update_delete() {
     let id = body["data"]["id"].as_str().unwrap().to_string();
 
     // The same type and model again: the documented refusal, nothing added.
+    // HTTP 200 and the document's `msg` exactly; `detail` says what exists.
     let (status, body) = k.widget(&cpcid, &b, "gpu", RTX, "9", "卡", "7", "no").await;
-    assert_eq!(failure(status, &body, 409), "该部件已存在,请前往编辑!");
+    refused_as(status, &body, "该部件已存在,请前往编辑!", RTX);
+    assert!(
+        body["detail"].as_str().unwrap().contains("add_opt=yes"),
+        "{body}"
+    );
     // add_opt=yes adds stock to that cluster instead (price unchanged).
     let (status, body) = k
         .widget(&cpcid, &b, "gpu", RTX, "9", "卡", "2", "yes")
@@ -173,14 +178,15 @@ async fn widgets_add_stock_list_update_delete() {
         .await;
     assert!(text.contains(r#""unit_price":0.0009,"#), "{text}");
     assert!(text.contains(r#""unit_price":0.006,"#), "{text}");
-    for (params, status, needle) in [
-        (vec![("model", "A100-80G")], 400, "`model`"),
-        (vec![("type", "cpu")], 400, "`type`"),
-        (vec![("unit_price", "-1")], 400, "`unit_price`"),
-        (vec![("unit_price", "1e3")], 400, "`unit_price`"),
+    let only = "只能更新单位单价";
+    for (params, msg, needle) in [
+        (vec![("model", "A100-80G")], only, "`model`"),
+        (vec![("type", "cpu")], only, "`type`"),
+        (vec![("unit_price", "-1")], INVALID, "`unit_price`"),
+        (vec![("unit_price", "1e3")], INVALID, "`unit_price`"),
         (
             vec![("id", "AROU9udKtPNyh0AZtO_WY")],
-            404,
+            "算力部件不存在",
             "AROU9udKtPNyh0AZtO_WY",
         ),
     ] {
@@ -196,7 +202,7 @@ async fn widgets_add_stock_list_update_delete() {
             p.push((key, value));
         }
         let (got, body) = k.post("cpcwidget/update_cpcwidget", &p).await;
-        assert!(failure(got, &body, status).contains(needle), "{body}");
+        refused_as(got, &body, msg, needle);
     }
     let (status, body) = k
         .call(
@@ -212,7 +218,7 @@ async fn widgets_add_stock_list_update_delete() {
             ],
         )
         .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力中心不存在", &cpcid);
     let text = k
         .get_text("cpcwidget/get_cpcwidget", &[("cpcid", cpcid.as_str())])
         .await;
@@ -253,28 +259,32 @@ async fn bad_widget_parameters_are_refused_by_name_and_change_nothing() {
     let elsewhere = k.center("c2").await;
     let foreign = k.cluster(ORG, &elsewhere, "b", None);
     let cases: Vec<Case> = vec![
-        (vec![("type", "fpga")], 400, "`type`"),
-        (vec![("resource_unit", "Gi")], 400, "`resource_unit`"),
-        (vec![("unit_price", "-1")], 400, "`unit_price`"),
-        (vec![("unit_price", "cheap")], 400, "`unit_price`"),
-        (vec![("stock", "-1")], 400, "`stock`"),
-        (vec![("charge_unit", "年")], 400, "`charge_unit`"),
-        (vec![("account_unit", "美元")], 400, "`account_unit`"),
-        (vec![("add_opt", "maybe")], 400, "`add_opt`"),
-        (vec![("clusterid", "")], 400, "`clusterid`"),
+        (vec![("type", "fpga")], INVALID, "`type`"),
+        (vec![("resource_unit", "Gi")], INVALID, "`resource_unit`"),
+        (vec![("unit_price", "-1")], INVALID, "`unit_price`"),
+        (vec![("unit_price", "cheap")], INVALID, "`unit_price`"),
+        (vec![("stock", "-1")], INVALID, "`stock`"),
+        (vec![("charge_unit", "年")], INVALID, "`charge_unit`"),
+        (vec![("account_unit", "美元")], INVALID, "`account_unit`"),
+        (vec![("add_opt", "maybe")], INVALID, "`add_opt`"),
+        (vec![("clusterid", "")], "无算力集群ID", "`clusterid`"),
         (
             vec![("clusterid", foreign.as_str())],
-            400,
+            "算力集群不属于该算力中心",
             "does not belong",
         ),
         (
             vec![("clusterid", "AROU9udKtPNyh0AZtO_WY")],
-            404,
+            "算力集群不存在",
             "`clusterid`",
         ),
-        (vec![("cpcid", "AROU9udKtPNyh0AZtO_WY")], 404, "`cpcid`"),
+        (
+            vec![("cpcid", "AROU9udKtPNyh0AZtO_WY")],
+            "算力中心不存在",
+            "`cpcid`",
+        ),
     ];
-    for (extra, status, needle) in cases {
+    for (extra, msg, needle) in cases {
         let mut p = vec![
             ("cpcid", cpcid.as_str()),
             ("clusterid", a.as_str()),
@@ -292,17 +302,14 @@ async fn bad_widget_parameters_are_refused_by_name_and_change_nothing() {
             p.push((key, value));
         }
         let (got, body) = k.post("cpcwidget/add_cpcwidget", &p).await;
-        assert!(
-            failure(got, &body, status).contains(needle),
-            "{needle}: {body}"
-        );
+        refused_as(got, &body, msg, needle);
     }
     let (_, body) = k
         .get("cpcwidget/get_cpcwidget", &[("cpcid", cpcid.as_str())])
         .await;
     assert_eq!(body["data"]["total"], 0, "a refused add changed something");
     let (status, body) = k.get("cpcwidget/get_cpcwidget", &[]).await;
-    assert!(failure(status, &body, 400).starts_with("无算力中心ID"));
+    refused_as(status, &body, "无算力中心ID", "`cpcid`");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -349,7 +356,7 @@ async fn gpu_stock_by_model_per_cluster_center_and_organisation() {
         serde_json::json!({RTX: 15, "V100-32G": 8, "A100-80G": 5})
     );
     let (status, body) = info(vec![("cpcid", two.clone()), ("clusterid", a.clone())]).await;
-    assert!(failure(status, &body, 400).contains("does not belong"));
+    refused_as(status, &body, "算力集群不属于该算力中心", "does not belong");
     let (_, body) = k
         .call(
             reqwest::Method::GET,
@@ -367,5 +374,5 @@ async fn gpu_stock_by_model_per_cluster_center_and_organisation() {
             &[("clusterid", a.as_str())],
         )
         .await;
-    failure(status, &body, 404);
+    refused_as(status, &body, "算力集群不存在", &a);
 }

@@ -212,7 +212,9 @@ async fn labels_are_bound_and_unbound_on_the_live_node() {
         .get("kyy-gpu")
         .is_none());
 
-    // Bad input: 400 naming the field, and nothing changes.
+    // Bad input: the documented failure (HTTP 200; node_label_opt's failure
+    // example is `switch node failed`), the field in `detail`, and nothing
+    // changes.
     for (params, field) in [
         (
             vec![
@@ -241,14 +243,17 @@ async fn labels_are_bound_and_unbound_on_the_live_node() {
         (vec![("label", "a=b"), ("opt", "label")], "worker_node"),
     ] {
         let (status, body) = e.call("POST", "node_label_opt", &params).await;
-        assert_eq!(status, 400, "{body}");
+        assert_eq!(status, 200, "{body}");
         assert_eq!(body["status"], false);
-        assert!(body["info"].as_str().unwrap().contains(field), "{body}");
+        assert_eq!(body["info"], "switch node failed");
+        assert!(body["detail"].as_str().unwrap().contains(field), "{body}");
+        assert!(body["data"].is_object(), "{body}");
     }
     assert!(e.node("worker-1").unwrap()["metadata"]["labels"]
         .get("a")
         .is_none());
-    // An unknown node: the cluster's 404, in the envelope.
+    // An unknown node: the same documented failure, the cluster's answer in
+    // `detail`; the data echoes what was asked.
     let (status, body) = e
         .call(
             "POST",
@@ -256,11 +261,14 @@ async fn labels_are_bound_and_unbound_on_the_live_node() {
             &[("worker_node", "nope"), ("label", "a=b"), ("opt", "label")],
         )
         .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], false);
+    assert_eq!(body["info"], "switch node failed");
     assert_eq!(
-        (status, body["status"].as_bool()),
-        (404, Some(false)),
-        "{body}"
+        body["data"],
+        json!({"worker_node": "nope", "label": "a=b", "opt": "label"})
     );
+    assert!(body["detail"].as_str().unwrap().contains("nope"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -317,8 +325,29 @@ async fn state_switch_cordons_uncordons_and_drains() {
             &[("worker_node", "worker-1"), ("state", "pause")],
         )
         .await;
-    assert_eq!(status, 400);
-    assert!(body["info"].as_str().unwrap().contains("state"));
+    // The document's failure body: `switch node failed` with `{state, drain}`
+    // (the node too, as on success); why in `detail`.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": false, "info": "switch node failed",
+            "data": {"state": "pause", "drain": false, "node_name": "worker-1"},
+            "detail": "parameter `state` is not valid: must be cordon or uncordon, got `pause`"})
+    );
+    // An unknown node: the cluster's refusal, the same envelope.
+    let (status, body) = e
+        .call(
+            "POST",
+            "node_state_switch",
+            &[("worker_node", "nope"), ("state", "uncordon")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["info"], "switch node failed");
+    assert_eq!(
+        body["data"],
+        json!({"state": "uncordon", "drain": false, "node_name": "nope"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -341,13 +370,13 @@ async fn delete_cluster_node_forced_drains_then_deletes() {
     let (status, body) = e
         .call("POST", "delete_cluster_node", &[("node_name", "worker-2")])
         .await;
-    assert_eq!(status, 404, "{body}");
-    assert!(
-        body["info"]
-            .as_str()
-            .unwrap()
-            .starts_with("delete node failed"),
-        "{body}"
+    // The document's failure body exactly, why in `detail`.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": false, "info": "delete node failed",
+            "data": {"node_name": "worker-2", "force": false},
+            "detail": "no node `worker-2`"})
     );
 }
 
@@ -465,9 +494,15 @@ async fn yaml_apply_delete_creates_and_removes_the_instance() {
         bad.retain(|(k, _)| *k != field);
         bad.push((field, value));
         let (status, body) = e.call("POST", "yaml_apply_delete", &bad).await;
-        assert_eq!(status, 400, "{field}: {body}");
+        // The document's failure: `operate failed` with `data: null`.
+        assert_eq!(status, 200, "{field}: {body}");
+        assert_eq!(
+            (&body["status"], &body["info"], &body["data"]),
+            (&json!(false), &json!("operate failed"), &Value::Null),
+            "{field}: {body}"
+        );
         assert!(
-            body["info"].as_str().unwrap().contains(field),
+            body["detail"].as_str().unwrap().contains(field),
             "{field}: {body}"
         );
     }
@@ -491,12 +526,13 @@ async fn pcapi_needs_basic_credentials_and_a_known_master() {
             .send()
             .await
             .unwrap();
+    // Authentication keeps its status (the host answers before the plugin).
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], false);
     assert!(body["info"].is_string());
     assert_eq!(body["data"], "");
-    // host/port naming no inventory master: 404 in the envelope.
+    // host/port naming no inventory master: the documented failure.
     let r =
         e.s.http
             .get(e.s.url(&format!("{BASE}/get_cluster_nodes")))
@@ -510,9 +546,13 @@ async fn pcapi_needs_basic_credentials_and_a_known_master() {
             .send()
             .await
             .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["status"], false);
+    assert_eq!(
+        body,
+        json!({"status": false, "info": "operate failed", "data": "",
+            "detail": "no cluster has a master at 127.0.0.1:22"})
+    );
 
     // The documented `clusterid` names an inventory cluster when no master
     // address is given; another organisation's id is unknown.
@@ -530,8 +570,13 @@ async fn pcapi_needs_basic_credentials_and_a_known_master() {
     assert_eq!(body["data"]["total"], 3, "{body}");
     let other = e.s.import_cluster("globex", "theirs", &e.sim);
     let r = by_id(&other).await.unwrap();
-    assert_eq!(r.status(), 404);
-    // Neither master, kubeconfig nor cluster id: 400 naming `host`.
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&body["status"], &body["info"]),
+        (&json!(false), &json!("operate failed"))
+    );
+    // Neither master, kubeconfig nor cluster id: refused naming `host`.
     let r =
         e.s.http
             .get(e.s.url(&format!("{BASE}/get_cluster_nodes")))
@@ -539,7 +584,11 @@ async fn pcapi_needs_basic_credentials_and_a_known_master() {
             .send()
             .await
             .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert!(body["info"].as_str().unwrap().contains("`host`"), "{body}");
+    assert_eq!(body["info"], "operate failed");
+    assert!(
+        body["detail"].as_str().unwrap().contains("`host`"),
+        "{body}"
+    );
 }

@@ -125,17 +125,48 @@ async fn determine_accommodat_answers_the_unplaceable_ids() {
         "{why:?}"
     );
 
-    // Bad products: 400 naming the field.
+    // Bad products: the documented failure (HTTP 200, `operate failed`),
+    // the parameter named in `detail`.
     for bad in [
-        json!({"id": "x"}),
+        json!(42),
         json!([{"cpu": "1"}]),
         json!([{"id": "x", "memory": "lots"}]),
     ] {
         let (status, body) = accommodate(&e, bad, false).await;
-        assert_eq!(status, 400, "{body}");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["status"], &body["info"], &body["data"]),
+            (&json!(false), &json!("operate failed"), &json!("")),
+            "{body}"
+        );
         assert!(
-            body["info"].as_str().unwrap().contains("resources"),
+            body["detail"].as_str().unwrap().contains("`resources`"),
             "{body}"
         );
     }
+}
+
+/// `resources` repeated with one product each (as form libraries send a
+/// list; axios writes `resources[]`), or one product alone: the same
+/// answer as one JSON array.
+#[tokio::test(flavor = "multi_thread")]
+async fn products_in_every_list_form() {
+    let mut e = env();
+    e.sim = gpu_cluster();
+    let fits = json!({"id": "fits", "cpu": "4", "memory": "8Gi"}).to_string();
+    let big = json!({"id": "too-big", "cpu": "20", "memory": "24Gi"}).to_string();
+    for name in ["resources", "resources[]"] {
+        let p = [(name, fits.as_str()), (name, big.as_str())];
+        let (status, body) = e.call("GET", "determine_accommodat", &p).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, json!(["too-big"]), "{name}");
+    }
+    let (status, body) = e
+        .call(
+            "GET",
+            "determine_accommodat",
+            &[("resources", big.as_str())],
+        )
+        .await;
+    assert_eq!((status, body), (200, json!(["too-big"])));
 }

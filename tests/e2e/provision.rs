@@ -56,6 +56,27 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
+impl Answer {
+    /// The `detail` of the document's failure body: HTTP 200, exactly
+    /// `{"status": false, "info": "operate failed", "data": ""}` besides it.
+    pub fn failed(&self) -> &str {
+        assert_eq!(self.status, 200, "{}", self.body);
+        let mut documented = self.body.clone();
+        let detail = documented
+            .as_object_mut()
+            .and_then(|m| m.remove("detail"))
+            .unwrap_or(Value::Null);
+        assert_eq!(
+            documented,
+            serde_json::json!({"status": false, "info": "operate failed", "data": ""}),
+            "{}",
+            self.body
+        );
+        assert!(detail.is_string(), "{}", self.body);
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+}
+
 impl Env {
     pub fn machine(&self, name: &str, ip: &str) -> Machine {
         let m = Machine::start(name, ip);
@@ -342,16 +363,11 @@ async fn a_failed_init_is_reset_and_a_retry_succeeds() {
         "[ERROR Port-6443]: Port 6443 is in use\nerror execution phase preflight",
     );
     let a = e.new_cluster(&m, false).await;
-    assert_eq!(a.status, 502, "{}", a.body);
-    assert_eq!(a.body["status"], false);
-    let info = a.body["info"].as_str().unwrap();
-    assert!(
-        info.starts_with("operate failed: phase `init` failed"),
-        "{info}"
-    );
+    let info = a.failed();
+    assert!(info.starts_with("phase `init` failed"), "{info}");
     assert!(info.contains("Port 6443 is in use"), "{info}");
-    let op_id = a.op.unwrap();
-    assert!(info.contains(&op_id));
+    let op_id = a.op.clone().unwrap();
+    assert!(info.contains(&format!("(operation {op_id})")), "{info}");
     let (_, op) = e.operation(&op_id).await;
     assert_eq!(op["status"], "failed");
     let phases = phase_millis(&op);
@@ -418,28 +434,27 @@ async fn bad_input_and_injection_change_nothing() {
         }
         f
     };
-    for (extra, field, status) in [
-        (vec![("host", "")], "host", 400),
-        (vec![("host", "node.example")], "host", 400),
-        (vec![("port", "abc")], "port", 400),
-        (vec![("port", "70000")], "port", 400),
-        (vec![("user", "root;reboot")], "user", 400),
-        (vec![("psssword", "")], "psssword", 400),
-        (vec![("role", "boss")], "role", 400),
-        (vec![("cluster_type", "nomad")], "cluster_type", 400),
+    // Each refused as the document answers a failure (HTTP 200, `operate
+    // failed`), the field named in `detail`.
+    for (extra, field) in [
+        (vec![("host", "")], "host"),
+        (vec![("host", "node.example")], "host"),
+        (vec![("port", "abc")], "port"),
+        (vec![("port", "70000")], "port"),
+        (vec![("user", "root;reboot")], "user"),
+        (vec![("psssword", "")], "psssword"),
+        (vec![("role", "boss")], "role"),
+        (vec![("cluster_type", "nomad")], "cluster_type"),
         (
             vec![("package_source", "https://x/ $(reboot)")],
             "package_source",
-            400,
         ),
-        (vec![("token_ttl", "2h;reboot")], "token_ttl", 400),
+        (vec![("token_ttl", "2h;reboot")], "token_ttl"),
     ] {
         let form = base(&extra);
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let a = e.post("new_cluster", &form, false).await;
-        assert_eq!(a.status, status, "{extra:?}: {}", a.body);
-        assert_eq!(a.body["status"], false);
-        let info = a.body["info"].as_str().unwrap();
+        let info = a.failed();
         assert!(info.contains(&format!("`{field}`")), "{extra:?}: {info}");
         assert!(!a.body.to_string().contains(PASSWORD));
     }
@@ -450,8 +465,7 @@ async fn bad_input_and_injection_change_nothing() {
         "kubeadm join 127.0.0.2:6443 --token abcdef.0123456789abcdef --discovery-token-unsafe-skip-ca-verification",
     ] {
         let a = e.new_worker(&m, bad, "").await;
-        assert_eq!(a.status, 400, "{bad}: {}", a.body);
-        assert!(a.body["info"].as_str().unwrap().contains("`join_command`"), "{}", a.body);
+        assert!(a.failed().contains("`join_command`"), "{}", a.body);
     }
     // Nothing reached the machine and no operation exists.
     assert!(m.ssh_lines().is_empty(), "{:?}", m.ssh_lines());
@@ -465,10 +479,6 @@ async fn bad_input_and_injection_change_nothing() {
     // A hostname that tries to inject fails preflight; nothing is installed.
     let evil = e.machine("evil;reboot", "127.0.0.5");
     let a = e.new_cluster(&evil, false).await;
-    assert_eq!(a.status, 422, "{}", a.body);
-    assert!(a.body["info"]
-        .as_str()
-        .unwrap()
-        .contains("not a valid node name"));
+    assert!(a.failed().contains("not a valid node name"), "{}", a.body);
     assert_eq!(evil.commands(), ["hostname"]);
 }

@@ -30,10 +30,16 @@ async fn unmatched_paths_answer_in_their_areas_envelope() {
     assert_eq!(status, 404);
     assert_eq!(body["status"], false);
     assert_eq!(body["data"], "");
-    assert_eq!(body["info"], "no route for GET /pcapi/api/v1/cluster/common/nope");
+    assert_eq!(
+        body["info"],
+        "no route for GET /pcapi/api/v1/cluster/common/nope"
+    );
     let (status, _, body) = call(&s, get.clone(), "/v3/p1/edgemgr/nope").await;
     assert_eq!(status, 404);
-    assert!(body["error_code"].as_str().unwrap().starts_with("IEF."), "{body}");
+    assert!(
+        body["error_code"].as_str().unwrap().starts_with("IEF."),
+        "{body}"
+    );
     assert_eq!(body["error_msg"], "no route for GET /v3/p1/edgemgr/nope");
     let (status, _, body) = call(&s, get.clone(), "/v1/training/nope").await;
     assert_eq!(status, 404);

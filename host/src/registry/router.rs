@@ -217,17 +217,38 @@ mod area_tests {
         let router = Router {
             trees: HashMap::new(),
             areas: vec![
-                (literal_prefix("/dev/cpcc/cpclist/get_cpclist.dspy"), ErrorFormat::Kboss),
-                (literal_prefix("/v3/{project_id}/edgemgr/pods"), ErrorFormat::Ief),
-                (literal_prefix("/pcapi/api/v1/cluster/common/x"), ErrorFormat::Pcapi),
-                (literal_prefix("/v1/training/instance/{id}"), ErrorFormat::Alaya),
+                (
+                    literal_prefix("/dev/cpcc/cpclist/get_cpclist.dspy"),
+                    ErrorFormat::Kboss,
+                ),
+                (
+                    literal_prefix("/v3/{project_id}/edgemgr/pods"),
+                    ErrorFormat::Ief,
+                ),
+                (
+                    literal_prefix("/pcapi/api/v1/cluster/common/x"),
+                    ErrorFormat::Pcapi,
+                ),
+                (
+                    literal_prefix("/v1/training/instance/{id}"),
+                    ErrorFormat::Alaya,
+                ),
                 (literal_prefix("/v1/other"), ErrorFormat::Plain),
             ],
         };
-        assert_eq!(router.area_format("/dev/cpcc/nope"), Some(ErrorFormat::Kboss));
-        assert_eq!(router.area_format("/v3/x/edgemgr/nope"), Some(ErrorFormat::Ief));
+        assert_eq!(
+            router.area_format("/dev/cpcc/nope"),
+            Some(ErrorFormat::Kboss)
+        );
+        assert_eq!(
+            router.area_format("/v3/x/edgemgr/nope"),
+            Some(ErrorFormat::Ief)
+        );
         assert_eq!(router.area_format("/pcapi/nope"), Some(ErrorFormat::Pcapi));
-        assert_eq!(router.area_format("/v1/training/x"), Some(ErrorFormat::Alaya));
+        assert_eq!(
+            router.area_format("/v1/training/x"),
+            Some(ErrorFormat::Alaya)
+        );
         // `/v1` alone is shared by two formats: no area.
         assert_eq!(router.area_format("/v1/nope"), None);
         assert_eq!(router.area_format("/elsewhere"), None);

@@ -72,6 +72,9 @@ impl HostServices {
                 (limits.pool_instances / 2) as usize,
                 super::warm::WarmSettings {
                     high_water: limits.memory_bytes / 2,
+                    // As many as one plugin serves at once: an organisation
+                    // at full concurrency finds a warm instance every time.
+                    per_key: limits.max_concurrency.max(1),
                     ..Default::default()
                 },
             )),

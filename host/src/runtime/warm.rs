@@ -129,8 +129,13 @@ impl<H> Warm<H> {
     }
 }
 
-/// The pool key: the organisation, or none for unauthenticated routes.
-type Key = Option<Arc<str>>;
+/// The pool key: the organisation, or `""` for unauthenticated routes (an
+/// organisation id is never empty).
+type Key = Box<str>;
+
+fn key(org: Option<&str>) -> &str {
+    org.unwrap_or("")
+}
 
 /// Counters of one pool.
 #[derive(Default)]
@@ -289,7 +294,7 @@ impl<H: Send> Pool<H> {
         let mut expired = Vec::new();
         let found = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let list = idle.get_mut(&org.map(Arc::from))?;
+            let list = idle.get_mut(key(org))?;
             let mut found = None;
             while let Some(w) = list.pop() {
                 if now.duration_since(w.idle_since) > self.settings.idle {
@@ -344,7 +349,10 @@ impl<H: Send> Pool<H> {
         w.store.data_mut().reset_between_requests();
         w.idle_since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(org.map(Arc::from)).or_default();
+        let list = match idle.get_mut(key(org)) {
+            Some(list) => list,
+            None => idle.entry(Key::from(key(org))).or_default(),
+        };
         if list.len() >= self.settings.per_key {
             drop(idle);
             self.stats.discarded(Discard::PoolFull);

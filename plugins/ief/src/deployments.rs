@@ -139,6 +139,8 @@ pub fn create(req: &Request, p: &Project) -> IefResult<Response> {
         }
     }
     let id = uuid()?;
+    let manifest = render::deployment(&plan, &id, &p.namespace);
+    crate::validate::pod::annotations_fit(&manifest)?;
     let answer = body(&plan, &id, &p.project_id, Instant::now());
     let row = inventory::insert(
         DEPLOYMENTS,
@@ -157,7 +159,6 @@ pub fn create(req: &Request, p: &Project) -> IefResult<Response> {
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": p.namespace, "labels": {"ief.computehub.io/project-id": p.project_id}},
     });
-    let manifest = render::deployment(&plan, &id, &p.namespace);
     let applied = kubernetes::apply(&p.cluster, &namespace.to_string())
         .and_then(|_| kubernetes::apply(&p.cluster, &manifest.to_string()));
     if let Err(e) = applied {

@@ -3,11 +3,14 @@
 //! (comma list), paged by `limit`/`offset`, with `count` the total.
 //!
 //! Each pod is mapped from the live Kubernetes pod (PodResponse, 表5-15):
-//! containers with image and version (the image reference split at its
-//! tag), envs, ports, resources (cpu in cores, memory in Mi, as numbers),
-//! volumes, probes, restarts and states; what Kubernetes cannot hold (GPU
-//! memory, the NPU type, the configs as requested) comes from the pod's
-//! [`EXTRAS`] annotation written at create.
+//! containers with `image_url` and `version` as the create request gave
+//! them (so they read as in the 201 answer; the live image reference split
+//! at its tag when the pod does not say), envs, ports, resources (cpu in
+//! cores, memory in Mi, as numbers), volumes, probes, restarts and states;
+//! what Kubernetes cannot hold (GPU memory, the NPU type, the configs as
+//! requested, the deployment's `description`, which the document's example
+//! shows on each pod) comes from the pod's [`EXTRAS`] annotation written at
+//! create.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -93,6 +96,24 @@ pub fn split_image(image: &str) -> (String, String) {
     }
 }
 
+/// `image_url` and `version` of a container running `image`: as the create
+/// request gave them when the pod's extras say so (and still describe the
+/// image it runs), else the reference split at its tag.
+fn image_of(image: &str, extra: &Value) -> (String, String) {
+    if let Some(url) = extra.get("image_url").and_then(Value::as_str) {
+        let version = extra.get("version").and_then(Value::as_str).unwrap_or("");
+        let joined = if version.is_empty() {
+            url.to_string()
+        } else {
+            format!("{url}:{version}")
+        };
+        if joined == image {
+            return (url.to_string(), version.to_string());
+        }
+    }
+    split_image(image)
+}
+
 fn env(e: &Value) -> Value {
     let mut out = json!({"name": s(e, "/name")});
     if let Some(v) = e.get("value").and_then(Value::as_str) {
@@ -167,7 +188,7 @@ fn volume(mount: &Value, volumes: &[Value]) -> Value {
 fn container(c: &Value, status: Option<&Value>, volumes: &[Value], extras: &Value) -> Value {
     let name = s(c, "/name");
     let extra = &extras["containers"][name];
-    let (image_url, version) = split_image(s(c, "/image"));
+    let (image_url, version) = image_of(s(c, "/image"), extra);
     let mut out = Map::new();
     for k in ["args", "command"] {
         if let Some(v) = c.get(k) {
@@ -327,6 +348,7 @@ pub fn pod_response(pod: &Value, node_ids: &BTreeMap<String, String>, project: &
     let mut out = json!({
         "id": s(pod, "/metadata/uid"),
         "name": s(pod, "/metadata/name"),
+        "description": extras.get("description").and_then(Value::as_str).unwrap_or(""),
         "configs": configs,
         "init_containers": list("initContainers", "initContainerStatuses"),
         "containers": list("containers", "containerStatuses"),
@@ -442,6 +464,32 @@ mod tests {
         assert_eq!(
             split_image("reg:5000/app:1.2"),
             ("reg:5000/app".into(), "1.2".into())
+        );
+    }
+
+    #[test]
+    fn images_read_as_requested() {
+        let extra = json!({"image_url": "nginx:alpine", "version": ""});
+        assert_eq!(
+            image_of("nginx:alpine", &extra),
+            ("nginx:alpine".into(), String::new())
+        );
+        let extra = json!({"image_url": "reg:5000/web", "version": "2.1"});
+        assert_eq!(
+            image_of("reg:5000/web:2.1", &extra),
+            ("reg:5000/web".into(), "2.1".into())
+        );
+        // A pod without extras, or running another image: split at the tag.
+        assert_eq!(
+            image_of("nginx:alpine", &Value::Null),
+            ("nginx".into(), "alpine".into())
+        );
+        assert_eq!(
+            image_of(
+                "nginx:1.27",
+                &json!({"image_url": "nginx:alpine", "version": ""})
+            ),
+            ("nginx".into(), "1.27".into())
         );
     }
 

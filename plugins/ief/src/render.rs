@@ -4,19 +4,24 @@
 //!
 //! The mapping: containers keep their names, `image_url[:version]`, args,
 //! command, envs (`value`, `secretKeyRef`/`configMapKeyRef`,
-//! `fieldRef`), ports (`hostPort`/`hostIP`; a `host_port_range` takes its
-//! lowest port), probes (`exec` runs `/bin/sh -c <command>`), privileged and
-//! `run_as_user`; cpu in cores, memory in Mi, NPUs as the extended resource
-//! `huawei.com/ascend-310` (or `-310b`); volumes and mounts by type. What
-//! Kubernetes has no field for (GPU memory, the NPU type, migration, the
-//! requested restart policy) travels in the pod annotation [`EXTRAS`] so the
-//! pod list reports it back. A Deployment's pods always restart (Kubernetes
+//! `fieldRef`), ports (`hostPort`/`hostIP`; a `host_port_range` takes the
+//! port [`crate::validate::pod::host_ports`] gave it), probes (`exec` runs
+//! `/bin/sh -c <command>`), privileged and `run_as_user`; cpu in cores,
+//! memory in Mi, NPUs as the extended resource `huawei.com/ascend-310` (or
+//! `-310b`), each amount exactly as requested (nothing is added or changed:
+//! what the deployment shows is what the cluster runs); volumes and mounts
+//! by type. What Kubernetes has no field for (GPU memory, the NPU type,
+//! migration, the requested restart policy, the description, the image as
+//! `image_url` and `version`) travels in the pod annotation [`EXTRAS`] so
+//! the pod list reports it back. A Deployment's pods always restart (Kubernetes
 //! allows only `Always` there); a group deployment with `migration`
 //! tolerates an unreachable node for `toleration_seconds` before its pod is
 //! evicted and rescheduled in the group, otherwise forever.
 
 use serde_json::{json, Map, Value};
 
+use crate::validate::container::resource_name;
+use crate::validate::pod::{self, HostPorts};
 use crate::validate::volume::file_mode;
 use crate::validate::{Obj, Plan, Target};
 
@@ -95,15 +100,13 @@ fn probe(p: &Obj) -> Value {
     Value::Object(out)
 }
 
-/// Kubernetes resource name and quantity of an IEF resource entry.
+/// Kubernetes resource name and quantity of an IEF resource entry (`gpu`,
+/// GPU memory, has none).
 fn quantity(key: &str, value: &str, npu_type: &str) -> Option<(String, String)> {
-    match key {
-        "cpu" => Some(("cpu".into(), value.to_string())),
+    match resource_name(key, npu_type) {
+        "gpu" => None,
         "memory" => Some(("memory".into(), format!("{value}Mi"))),
-        "npu" if npu_type == "D310B" => Some((NPU_310B.into(), value.to_string())),
-        "npu" | "D310" => Some((NPU_310.into(), value.to_string())),
-        "D310B" => Some((NPU_310B.into(), value.to_string())),
-        _ => None,
+        name => Some((name.into(), value.to_string())),
     }
 }
 
@@ -125,20 +128,11 @@ fn resources(c: &Obj) -> Value {
         }
         out.insert(kind.into(), Value::Object(q));
     }
-    // Extended resources need requests equal to limits.
-    let limits = out.get("limits").cloned().unwrap_or(json!({}));
-    for npu in [NPU_310, NPU_310B] {
-        if let Some(v) = limits.get(npu) {
-            out.entry("requests")
-                .or_insert_with(|| json!({}))
-                .as_object_mut()
-                .map(|r| r.insert(npu.into(), v.clone()));
-        }
-    }
     Value::Object(out)
 }
 
-fn container(c: &Obj, host_network: bool) -> Value {
+/// Container `at` (`containers` or `init_containers`, index) of the template.
+fn container(c: &Obj, at: (&'static str, usize), host_ports: &HostPorts) -> Value {
     let mut k = Map::new();
     k.insert("name".into(), json!(s(c, "name")));
     k.insert("image".into(), json!(image(c)));
@@ -152,19 +146,14 @@ fn container(c: &Obj, host_network: bool) -> Value {
         k.insert("env".into(), json!(envs));
     }
     let ports: Vec<Value> = objs(c, "ports")
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             let cp = p.get("container_port").cloned().unwrap_or(json!(0));
             let mut port = json!({"containerPort": cp, "protocol": "TCP"});
-            let host = match p.get("host_port_range").and_then(Value::as_object) {
-                Some(r) => r.get("min_port").cloned(),
-                None => p.get("host_port").cloned(),
-            };
-            match host {
-                Some(h) if !h.is_null() => port["hostPort"] = h,
-                _ if host_network => port["hostPort"] = cp,
-                _ => {}
+            if let Some(h) = host_ports.get(&(at.0, at.1, i)) {
+                port["hostPort"] = json!(h);
             }
-            if let Some(ip) = s(p, "host_ip") {
+            if let Some(ip) = s(p, "host_ip").filter(|ip| !ip.is_empty()) {
                 port["hostIP"] = json!(ip);
             }
             port
@@ -273,7 +262,8 @@ pub fn configs(template: &Obj) -> Value {
     Value::Object(out)
 }
 
-/// What the pod list reports back that Kubernetes has no field for.
+/// What the pod list reports back that Kubernetes has no field for, or
+/// holds in another form (the image as one reference).
 fn extras(plan: &Plan) -> Value {
     let mut containers = Map::new();
     for field in ["init_containers", "containers"] {
@@ -288,11 +278,20 @@ fn extras(plan: &Plan) -> Value {
             }
             containers.insert(
                 s(c, "name").unwrap_or("").to_string(),
-                json!({"npu_type": s(c, "npu_type").unwrap_or(""), "gpu": gpu}),
+                json!({
+                    "npu_type": s(c, "npu_type").unwrap_or(""),
+                    "gpu": gpu,
+                    "image_url": s(c, "image_url").unwrap_or(""),
+                    "version": s(c, "version").unwrap_or(""),
+                }),
             );
         }
     }
-    json!({"configs": configs(&plan.template), "containers": containers})
+    json!({
+        "configs": configs(&plan.template),
+        "containers": containers,
+        "description": plan.description,
+    })
 }
 
 fn tolerations(plan: &Plan) -> Value {
@@ -330,6 +329,9 @@ pub fn deployment(plan: &Plan, id: &str, namespace: &str) -> Value {
             .unwrap_or(false)
     };
     let host_network = flag("host_network");
+    // Validated already: the host ports are there to be read.
+    let host_ports =
+        pod::host_ports(&plan.template, "deployment.template", host_network).unwrap_or_default();
     let node_selector = match &plan.target {
         Target::Node(n) => json!({NODE_LABEL: n}),
         Target::Group(g) => json!({GROUP_LABEL: g}),
@@ -350,10 +352,11 @@ pub fn deployment(plan: &Plan, id: &str, namespace: &str) -> Value {
         "dnsPolicy": cfg.and_then(|c| s(c, "dns_policy")).unwrap_or("Default"),
         "restartPolicy": "Always",
         "tolerations": tolerations(plan),
-        "containers": objs(&plan.template, "containers").map(|c| container(c, host_network)).collect::<Vec<_>>(),
+        "containers": objs(&plan.template, "containers").enumerate().map(|(i, c)| container(c, ("containers", i), &host_ports)).collect::<Vec<_>>(),
     });
     let init: Vec<Value> = objs(&plan.template, "init_containers")
-        .map(|c| container(c, host_network))
+        .enumerate()
+        .map(|(i, c)| container(c, ("init_containers", i), &host_ports))
         .collect();
     if !init.is_empty() {
         spec["initContainers"] = json!(init);

@@ -6,12 +6,18 @@
 //! carries that cluster's available stock and the engine refuses items
 //! beyond it. Items it cannot price come back as `{resource_type, error}`
 //! rows beside the priced ones, with `status: false` and the first error as
-//! `msg`, as the document's failure examples show.
+//! `msg`, as the document's failure examples show (HTTP 200, as every
+//! example).
+//!
+//! `resources` is typed `array[string]`, each item a JSON object: it is
+//! read in every form a list arrives in ([`Params::items`]): one JSON array,
+//! or the parameter repeated with one item each (`resources={..}&resources={..}`,
+//! also `resources[]=`), in the query string, a form or a JSON body.
 
 use computehub_sdk::envelope::kboss;
 use computehub_sdk::inventory::{Row, RowQuery};
 use computehub_sdk::pricing::{self, Item, Offer, QuoteRequest};
-use computehub_sdk::{response, ApiError, Params, Request, Response};
+use computehub_sdk::{response, ApiError, ParamError, Params, Request, Response};
 use serde_json::{Map, Value as Json};
 
 use crate::common::*;
@@ -43,7 +49,9 @@ fn request_unit(kind: &str) -> &'static str {
 }
 
 fn resources(p: &Params) -> Result<Vec<Wanted>, ApiError> {
-    let list: Vec<Json> = p.json("resources")?;
+    let list: Vec<Json> = p.items("resources")?.ok_or_else(|| ParamError::Missing {
+        name: "resources".into(),
+    })?;
     if list.is_empty() || list.len() > MAX_ITEMS {
         return Err(ApiError::BadRequest(format!(
             "parameter `resources` must hold 1 to {MAX_ITEMS} components"
@@ -211,13 +219,9 @@ pub fn accrual_price(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         "duration": shown_duration,
         "duration_unit": unit,
     });
-    let (status, ok, msg) = match first_error {
-        None => (200, true, "获取部件组合价格成功"),
-        Some(e) if e.contains("库存不足") => (409, false, e),
-        Some(e) => (400, false, e),
-    };
+    let msg = first_error.unwrap_or("获取部件组合价格成功");
     Ok(response::json(
-        status,
-        &serde_json::json!({ "status": ok, "msg": msg, "data": data }),
+        200,
+        &serde_json::json!({ "status": first_error.is_none(), "msg": msg, "data": data }),
     ))
 }

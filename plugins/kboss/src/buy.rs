@@ -10,7 +10,8 @@
 //!   the active scheduling engine judges it (the `scheduling` capability,
 //!   fed with the cluster's node capacities through `kubernetes`).
 //!
-//! Products use the format of [`computehub_sdk::capacity`]; `kyylabels`
+//! Products use the format of [`computehub_sdk::capacity`] (`resources`: a
+//! JSON array, or the parameter repeated with one product each); `kyylabels`
 //! (node labels every product needs) is merged into each product's labels.
 //! The answer is the documented `{status, msg, data: [ids], reason}`, where
 //! `reason` is `static` when the stock check excluded any product and
@@ -187,13 +188,30 @@ fn label_entry(entry: &str) -> Result<(String, String), ApiError> {
 }
 
 /// `kyylabels`: required but may be empty; a JSON object of labels, a JSON
-/// array of entries, or entries separated by commas.
+/// array of entries, or entries separated by commas; also repeated
+/// (`kyylabels=a=1&kyylabels=b=2`, `kyylabels[]=`), each occurrence in any
+/// of those forms.
 fn kyylabels(p: &Params) -> Result<Vec<(String, String)>, ApiError> {
     let value = p.get("kyylabels").ok_or_else(|| ParamError::Missing {
         name: "kyylabels".into(),
     })?;
-    let text = value.as_str().trim();
-    let parsed = match value.as_json() {
+    let mut labels = labels_of(value.as_str(), value.as_json())?;
+    for text in p.repeated("kyylabels") {
+        labels.extend(labels_of(text, None)?);
+    }
+    if labels.len() > MAX_LABELS {
+        return Err(ApiError::BadRequest(format!(
+            "parameter `kyylabels` may name at most {MAX_LABELS} labels"
+        )));
+    }
+    Ok(labels)
+}
+
+/// The labels of one occurrence of `kyylabels` (its text, and its JSON
+/// value when it came from a JSON body as other than a string).
+fn labels_of(text: &str, json: Option<&Json>) -> Result<Vec<(String, String)>, ApiError> {
+    let text = text.trim();
+    let parsed = match json {
         Some(j) => Some(j.clone()),
         None if text.starts_with(['{', '[']) => {
             Some(serde_json::from_str(text).map_err(|e| ParamError::Json {
@@ -204,34 +222,28 @@ fn kyylabels(p: &Params) -> Result<Vec<(String, String)>, ApiError> {
         None => None,
     };
     let expected = "a JSON object of labels, a JSON array or a comma list of `key=value`";
-    let labels: Vec<(String, String)> = match parsed {
+    match parsed {
         None => text
             .split(',')
             .filter(|e| !e.trim().is_empty())
             .map(label_entry)
-            .collect::<Result<_, _>>()?,
+            .collect(),
         Some(Json::Object(m)) => m
             .iter()
             .map(|(k, v)| match v {
                 Json::String(v) => label_entry(&format!("{k}={v}")),
                 _ => Err(bad("kyylabels", expected, text)),
             })
-            .collect::<Result<_, _>>()?,
+            .collect(),
         Some(Json::Array(items)) => items
             .iter()
             .map(|v| {
                 v.as_str()
                     .map_or_else(|| Err(bad("kyylabels", expected, text)), label_entry)
             })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(bad("kyylabels", expected, text)),
-    };
-    if labels.len() > MAX_LABELS {
-        return Err(ApiError::BadRequest(format!(
-            "parameter `kyylabels` may name at most {MAX_LABELS} labels"
-        )));
+            .collect(),
+        Some(_) => Err(bad("kyylabels", expected, text)),
     }
-    Ok(labels)
 }
 
 pub fn determine(_req: &Request, p: &Params) -> Result<Response, ApiError> {

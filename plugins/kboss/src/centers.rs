@@ -144,7 +144,7 @@ impl Center<'_> {
 
 fn conflict(e: ApiError) -> ApiError {
     match e {
-        ApiError::Conflict(m) => ApiError::Conflict(format!("算力中心名称已存在: {m}")),
+        e @ ApiError::Conflict(_) => because("算力中心名称已存在", e),
         other => other,
     }
 }
@@ -182,9 +182,17 @@ pub fn delete(req: &Request, p: &Params) -> Result<Response, ApiError> {
     ] {
         let n = inventory::query(collection, &RowQuery::new().eq("cpcid", id).limit(1))?.total;
         if n > 0 {
-            return Err(ApiError::Conflict(format!(
-                "算力中心仍有{n}个{what}, 请先移除: compute center `{id}` is still in use"
-            )));
+            return Err(because(
+                &format!("算力中心仍有{what},请先移除"),
+                ApiError::Conflict(format!(
+                    "compute center `{id}` still has {n} {}",
+                    match what {
+                        "算力设备" => "devices",
+                        "算力集群" => "clusters",
+                        _ => "components",
+                    }
+                )),
+            ));
         }
     }
     inventory::delete(CENTERS, id)?;

@@ -40,10 +40,12 @@ fn listed(r: &Row) -> Result<Json, ApiError> {
             "export_date",
             "clusterjoin",
             "kubeconfig",
-            "ready",
         ],
     );
-    // The controller's IP; `null` when there is none (or it is gone).
+    // 0 installing, 1 installed (a required field; an integer always).
+    let ready = r.integer("ready").unwrap_or(0);
+    m.insert("ready".into(), Json::from(ready));
+    // The controller's IP; `""` when there is none (or it is gone).
     let controller = match r.text("controllerid") {
         Some(id) => inventory::get(DEVICES, id)?.and_then(|d| d.text("ip").map(str::to_owned)),
         None => None,
@@ -74,9 +76,10 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
 /// Refuses a change to a field the document says cannot change.
 fn unchanged(p: &Params, field: &str, stored: Option<&str>) -> Result<(), ApiError> {
     match optional_text(p, field)? {
-        Some(v) if Some(v) != stored => Err(ApiError::BadRequest(format!(
-            "只能修改集群名称和两个时间参数: parameter `{field}` cannot be changed"
-        ))),
+        Some(v) if Some(v) != stored => Err(because(
+            "只能修改集群名称和两个时间参数",
+            ApiError::BadRequest(format!("parameter `{field}` cannot be changed")),
+        )),
         _ => Ok(()),
     }
 }

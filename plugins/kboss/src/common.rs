@@ -2,7 +2,7 @@
 //! documented parameters (each failure names its field), lookups of the
 //! caller's own rows, paging and the wire forms of rows.
 
-use computehub_sdk::envelope::kboss::Paging;
+use computehub_sdk::envelope::kboss::{self, Paging};
 use computehub_sdk::inventory::{self, Order, Row, RowQuery, Value};
 use computehub_sdk::names;
 use computehub_sdk::{ApiError, ParamError, Params, Request};
@@ -27,7 +27,7 @@ pub fn org(req: &Request) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::Unauthorized("authentication required".into()))
 }
 
-/// A bad value for `field`, as a 400 naming it.
+/// A bad value for `field`: `参数错误`, the detail naming it.
 pub fn bad(field: &str, expected: &str, got: &str) -> ApiError {
     let got: String = got.chars().take(64).collect();
     ApiError::BadRequest(format!(
@@ -35,16 +35,19 @@ pub fn bad(field: &str, expected: &str, got: &str) -> ApiError {
     ))
 }
 
-/// A required parameter with the documented message in front:
-/// `无算力中心ID: parameter `cpcid` is required`.
+/// A required parameter whose absence answers the documented text
+/// (`无算力中心ID`), the detail naming the parameter.
 pub fn required_as<'a>(p: &'a Params, field: &str, documented: &str) -> Result<&'a str, ApiError> {
     match p.required_str(field) {
         Ok(v) => Ok(v.trim()),
-        Err(ParamError::Missing { .. }) => Err(ApiError::BadRequest(format!(
-            "{documented}: parameter `{field}` is required"
-        ))),
+        Err(e @ ParamError::Missing { .. }) => Err(ApiError::documented(documented, e.into())),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `cause` answered with the fixed text `msg` (the detail is the cause).
+pub fn because(msg: &str, cause: ApiError) -> ApiError {
+    ApiError::documented(msg, cause)
 }
 
 /// A required text parameter, trimmed, at most `MAX_TEXT` characters.
@@ -203,16 +206,17 @@ pub fn secret(p: &Params, field: &str) -> Result<Option<Value>, ApiError> {
     Ok((v != REDACTED).then(|| Value::secret(v)))
 }
 
-/// The row `id` of `collection`, or a 404 naming the parameter.
+/// The row `id` of `collection`, or `<what>不存在` naming the parameter.
 pub fn must_get(collection: &str, field: &str, id: &str, what: &str) -> Result<Row, ApiError> {
     inventory::get(collection, id)?.ok_or_else(|| not_found(field, id, what))
 }
 
 pub fn not_found(field: &str, id: &str, what: &str) -> ApiError {
     let id: String = id.chars().take(64).collect();
-    ApiError::NotFound(format!(
-        "{what}不存在: parameter `{field}` names no record `{id}`"
-    ))
+    because(
+        &format!("{what}不存在"),
+        ApiError::NotFound(format!("parameter `{field}` names no record `{id}`")),
+    )
 }
 
 /// The caller's compute center named by `cpcid`.
@@ -224,9 +228,12 @@ pub fn center(id: &str) -> Result<Row, ApiError> {
 pub fn cluster_of(cpcid: &str, field: &str, id: &str) -> Result<Row, ApiError> {
     let row = must_get(CLUSTERS, field, id, "算力集群")?;
     if row.text("cpcid") != Some(cpcid) {
-        return Err(ApiError::BadRequest(format!(
-            "parameter `{field}`: cluster `{id}` does not belong to compute center `{cpcid}`"
-        )));
+        return Err(because(
+            "算力集群不属于该算力中心",
+            ApiError::BadRequest(format!(
+                "parameter `{field}`: cluster `{id}` does not belong to compute center `{cpcid}`"
+            )),
+        ));
     }
     Ok(row)
 }
@@ -235,12 +242,29 @@ pub fn cluster_of(cpcid: &str, field: &str, id: &str) -> Result<Row, ApiError> {
 /// (the host opens its sealed kubeconfig; this plugin never sees it).
 pub fn installed(row: &Row) -> Result<computehub_sdk::kubernetes::Cluster, ApiError> {
     if matches!(row.value("kubeconfig"), None | Some(Value::Null)) {
-        return Err(ApiError::Conflict(format!(
-            "parameter `clusterid`: cluster `{}` has no kubeconfig yet (not installed)",
-            row.id
-        )));
+        return Err(not_installed(&row.id));
     }
     Ok(computehub_sdk::kubernetes::Cluster::Id(row.id.clone()))
+}
+
+/// `算力集群尚未安装`: the cluster has no kubeconfig yet.
+pub fn not_installed(id: &str) -> ApiError {
+    because(
+        "算力集群尚未安装",
+        ApiError::Conflict(format!(
+            "parameter `clusterid`: cluster `{id}` has no kubeconfig yet (not installed)"
+        )),
+    )
+}
+
+/// A failure of the compute center's service (a cluster, a machine, the
+/// platform beneath): the document's `算力中心服务操作失败`, unless the
+/// error already has its own text.
+pub fn service_failed(e: ApiError) -> ApiError {
+    match e.text() {
+        Some(_) => e,
+        None => because(kboss::FAILED, e),
+    }
 }
 
 /// A page query: `page`, `rows`, `sort` (only `sortable`; `update_time`
@@ -273,9 +297,14 @@ pub fn all(collection: &str, q: RowQuery) -> Result<Vec<Row>, ApiError> {
     Ok(inventory::query(collection, &q.limit(10_000))?.rows)
 }
 
-/// A field of a row as JSON (secrets `"******"`, absent `null`).
+/// A field of a row as JSON (secrets `"******"`; absent or `null`: `""`,
+/// the examples' "none", since every field that may be missing is shown
+/// as a string).
 pub fn json_of(row: &Row, field: &str) -> Json {
-    row.value(field).map_or(Json::Null, Value::to_json)
+    match row.value(field) {
+        None | Some(Value::Null) => Json::String(String::new()),
+        Some(v) => v.to_json(),
+    }
 }
 
 /// An object with `fields` of `row` in this order, `id` first when asked.
@@ -292,17 +321,21 @@ pub fn object(row: &Row, id_first: bool, fields: &[&str]) -> Map<String, Json> {
 
 /// One value of an [`Obj`], borrowed.
 pub enum Cell<'a> {
-    /// A row's field as stored (`null` when absent, secrets `******`).
+    /// A row's field as stored (secrets `******`; `""` when absent or
+    /// `null`, as [`json_of`]).
     Field(Option<&'a Value>),
     Text(&'a str),
+    /// `null`, where an example shows it.
+    Null,
 }
 
 impl serde::Serialize for Cell<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
+            Cell::Field(None | Some(Value::Null)) => s.serialize_str(""),
             Cell::Field(Some(v)) => v.serialize(s),
-            Cell::Field(None) => s.serialize_unit(),
             Cell::Text(t) => s.serialize_str(t),
+            Cell::Null => s.serialize_unit(),
         }
     }
 }
@@ -363,13 +396,33 @@ pub fn kboss_time(row: &Row) -> String {
     }
 }
 
-/// A string param echoed in an answer, or `null` when absent.
+/// A string param echoed in an answer; `""` when absent (the examples'
+/// "none", never `null`).
 pub fn echo(v: Option<&str>) -> Json {
-    v.map_or(Json::Null, |s| Json::String(s.to_owned()))
+    Json::String(v.unwrap_or_default().to_owned())
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stored_names_are_checked_naming_the_field() {
+        for ok in [
+            "2-虚拟机ubuntu2204",
+            "假算力设备",
+            "INTEL(R) XEON(R) PLATINUM 8582C",
+        ] {
+            assert_eq!(super::check_name("name", ok).ok(), Some(ok));
+        }
+        for no in ["n1;reboot", "$(id)", "`id`", "a\nb", "a|b", "a'b"] {
+            let e = super::check_name("name", no).err().map(|e| e.to_string());
+            assert!(
+                e.as_deref()
+                    .is_some_and(|m| m.starts_with("parameter `name` must be")),
+                "{no:?}: {e:?}"
+            );
+        }
+    }
+
     #[test]
     fn dates() {
         for ok in ["2025-05-16", "9999-12-31", "2024-02-29"] {

@@ -133,7 +133,7 @@ pub fn idle(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let listed: Vec<Obj> = rows
         .iter()
         .map(|r| {
-            Obj::row(
+            let mut m = Obj::row(
                 r,
                 &[
                     "name",
@@ -148,7 +148,12 @@ pub fn idle(_req: &Request, p: &Params) -> Result<Response, ApiError> {
                     "enable_date",
                     "export_date",
                 ],
-            )
+            );
+            // The example shows an idle device's missing cluster as `null`.
+            if r.text("clusterid").is_none_or(str::is_empty) {
+                m.set("clusterid", Cell::Null);
+            }
+            m
         })
         .collect();
     Ok(kboss::ok("获取空闲设备成功", &listed))
@@ -197,6 +202,7 @@ fn read(p: &Params) -> Result<Device, ApiError> {
         "" | "未设置" => None,
         v => Some(check_ip("external_ip", v)?),
     };
+    // Echoed as sent: `""` for none (the list shows `未设置`).
     put("external_ip", external.into(), echo(external));
     for &f in TEXTS {
         let v = name(p, f)?;
@@ -227,7 +233,7 @@ fn read(p: &Params) -> Result<Device, ApiError> {
 
 fn conflict(e: ApiError) -> ApiError {
     match e {
-        ApiError::Conflict(m) => ApiError::Conflict(format!("算力设备名称已存在: {m}")),
+        e @ ApiError::Conflict(_) => because("算力设备名称已存在", e),
         other => other,
     }
 }
@@ -278,10 +284,10 @@ pub fn delete(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     must_get(DEVICES, "id", id, "算力设备")?;
     let controls = inventory::query(CLUSTERS, &RowQuery::new().eq("controllerid", id).limit(1))?;
     if let Some(cluster) = controls.rows.first() {
-        return Err(ApiError::Conflict(format!(
-            "算力设备是算力集群的控制节点, 无法移除: device `{id}` controls cluster `{}`",
-            cluster.id
-        )));
+        return Err(because(
+            "算力设备是算力集群的控制节点,无法移除",
+            ApiError::Conflict(format!("device `{id}` controls cluster `{}`", cluster.id)),
+        ));
     }
     inventory::delete(DEVICES, id)?;
     Ok(kboss::ok(

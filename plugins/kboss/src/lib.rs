@@ -8,9 +8,15 @@
 //! every call is scoped by the host to the caller's organisation. Answers
 //! are kboss envelopes, `{status, msg, data}`, lists `{total, rows}` pages
 //! with `row_num_`; parameters come from the query string, a form or a JSON
-//! body under the documented names. Failures are `{status: false, msg}`
-//! with a 4xx naming the field and change nothing. Passwords, kubeconfigs
-//! and join commands are sealed by the host and shown as `******`.
+//! body under the documented names (list parameters also repeated). Failures
+//! answer HTTP 200 as the document shows them, `{status: false, msg,
+//! detail}`: `msg` the document's text where it gives one (`无算力中心ID`,
+//! `该部件已存在,请前往编辑!`, `算力中心服务操作失败`, the quote's errors),
+//! otherwise a fixed text per case, `detail` which parameter and why; they
+//! change nothing. Only what the host answers itself keeps another status
+//! (401 without a valid key, 413, a trap or deadline). Passwords,
+//! kubeconfigs and join commands are sealed by the host and shown as
+//! `******`; a field without a value is `""`, never `null`.
 //!
 //! Clusters are built from the center's devices over SSH ([`provision`]:
 //! `cpccluster/new_cluster`, `cpcworker/new_cpcworker`,
@@ -57,7 +63,7 @@ const PAGING: [(&str, bool, &str); 3] = [
     (
         "sort",
         false,
-        "排序: `field`, `field desc` or `-field`, comma-separated, at most 8 keys (more: 400)",
+        "排序: `field`, `field desc` or `-field`, comma-separated, at most 8 keys (more: refused)",
     ),
 ];
 
@@ -261,7 +267,7 @@ static ENDPOINTS: &[Endpoint] = &[
     endpoint!(Get "cpcwidget/accrual_price", "部件组合询价 (through the active pricing engine)",
         accrual::accrual_price, [
         ("cpcid", true, "算力中心id"),
-        ("resources", true, "JSON array of 1-100 {type, model, amount}; memory in Mi"),
+        ("resources", true, "array of 1-100 {type, model, amount} (memory in Mi): one JSON array, or the parameter repeated with one JSON object each (resources={..}&resources={..}, also resources[]=)"),
         ("duration", true, "使用时长, 整数"),
         ("duration_unit", true, "小时/天/周/月 (hour/day/week/month)"),
         ("clusterid", false, "集群id: check that cluster's stock"),
@@ -271,8 +277,8 @@ static ENDPOINTS: &[Endpoint] = &[
         buy::determine, [
         ("cpcid", true, "算力中心id"),
         ("clusterid", true, "集群id"),
-        ("resources", true, "JSON array of at most 10,000 products: {\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}} (Kubernetes quantities; only id required, at most 253 characters; at most 32 labels a product)"),
-        ("kyylabels", true, "node labels every product needs: `k=v,k2=v2`, a JSON object or array, or stored label ids; at most 32; may be empty"),
+        ("resources", true, "at most 10,000 products, one JSON array or the parameter repeated with one product each: {\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}} (Kubernetes quantities; only id required, at most 253 characters; at most 32 labels a product)"),
+        ("kyylabels", true, "node labels every product needs: `k=v,k2=v2`, a JSON object or array, or stored label ids (also repeated); at most 32; may be empty"),
         ("explain", false, "true: add `explain`, per product the stock or per-node shortfalls (whole nodes first, within 8 MiB of explanation an answer shared by the unplaceable products; `shortfalls_omitted` counts what was left out)"),
         ORGID,
     ]),
@@ -356,9 +362,7 @@ impl Plugin for Kboss {
                 let mut r = RouteBuilder::new(e.method, e.path, AuthScheme::Session)
                     .summary(e.summary)
                     .tag("kboss")
-                    .response(200, "`{status: true, msg, data}`", None)
-                    .response(400, "`{status: false, msg}` naming the parameter", None)
-                    .response(404, "`{status: false, msg}`: no such record", None);
+                    .response(200, kboss::RESPONSE_200, Some(kboss::response_schema()));
                 for (name, required, description) in e.params {
                     r = r.query_param(name, *required, description);
                 }

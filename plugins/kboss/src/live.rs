@@ -362,10 +362,13 @@ pub fn setup_label(req: &Request, p: &Params) -> Result<Response, ApiError> {
     let value = stored.text("label_value").unwrap_or_default().to_owned();
     // Checked when stored; checked again here for rows older than that rule.
     if !label_key_ok(&key) || !label_value_ok(&value) {
-        return Err(ApiError::Conflict(format!(
-            "parameter `label`: stored label `{}` is not a Kubernetes label",
-            stored.id
-        )));
+        return Err(because(
+            "资源标签不是有效的节点标签",
+            ApiError::Conflict(format!(
+                "parameter `label`: stored label `{}` is not a Kubernetes label",
+                stored.id
+            )),
+        ));
     }
     if !names::dns_subdomain_ok(node) {
         return Err(bad("worker_node", names::NODE_NAME_RULE, node));

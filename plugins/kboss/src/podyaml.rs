@@ -193,9 +193,7 @@ fn answer(row: &Row, org: &str, w: &Workload, params: &Map<String, Json>) -> Map
 fn cluster_ref(cpcid: &str, clusterid: &str) -> Result<(Row, Cluster), ApiError> {
     let row = cluster_of(cpcid, "clusterid", clusterid)?;
     if row.value("kubeconfig").is_none() {
-        return Err(ApiError::Conflict(format!(
-            "parameter `clusterid`: cluster `{clusterid}` has no kubeconfig yet (not installed)"
-        )));
+        return Err(not_installed(clusterid));
     }
     let c = Cluster::Id(row.id.clone());
     Ok((row, c))
@@ -241,7 +239,12 @@ pub fn create(req: &Request, p: &Params) -> Result<Response, ApiError> {
     let mut data = Map::new();
     data.insert("action".into(), json!("apply"));
     data.extend(answer(&row, org, &w, &kept));
-    data.insert("instance_type".into(), json!(kept.get("instance_type")));
+    data.insert(
+        "instance_type".into(),
+        kept.get("instance_type")
+            .cloned()
+            .unwrap_or_else(|| json!("")),
+    );
     Ok(kboss::ok(
         "新增资源实例参数成功,请10秒后查看实时资源实例面板",
         &Json::Object(data),
@@ -297,10 +300,13 @@ pub fn update(req: &Request, p: &Params) -> Result<Response, ApiError> {
     let clusterid = required_as(p, "clusterid", "无算力集群ID")?;
     let row = config(p)?;
     if row.text("clusterid") != Some(clusterid) || row.text("cpcid") != Some(cpcid) {
-        return Err(ApiError::BadRequest(format!(
-            "parameter `id`: config `{}` is not in cluster `{clusterid}` of center `{cpcid}`",
-            row.id
-        )));
+        return Err(because(
+            "资源实例配置不属于该算力集群",
+            ApiError::BadRequest(format!(
+                "parameter `id`: config `{}` is not in cluster `{clusterid}` of center `{cpcid}`",
+                row.id
+            )),
+        ));
     }
     let (_, c) = cluster_ref(cpcid, clusterid)?;
     let old_params = stored_params(&row)?;

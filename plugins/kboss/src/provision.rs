@@ -16,6 +16,10 @@
 //! leave: a device's `cpu_stock` (核), `memory_stock` (Gi) and `gpu_stock`
 //! (卡) are added to the widget of the same type and model (converted to the
 //! widget's unit) and to the cluster's stock row, and taken off again.
+//!
+//! A failed operation answers the document's `{"status": false, "msg":
+//! "算力中心服务操作失败"}` (HTTP 200) with the phase and the reason in
+//! `detail` and the operation id in `x-operation-id`.
 
 use std::time::Duration;
 
@@ -30,8 +34,8 @@ use computehub_sdk::{ApiError, Params, Request, Response};
 use serde_json::json;
 
 use crate::common::{
-    bad, center, cluster_of, date, must_get, name, one_of, required_as, text, CLUSTERS, DEVICES,
-    STOCK, WIDGETS,
+    bad, because, center, cluster_of, date, must_get, name, one_of, required_as, service_failed,
+    text, CLUSTERS, DEVICES, STOCK, WIDGETS,
 };
 
 /// Deadlines of the routes here (install takes minutes).
@@ -51,7 +55,12 @@ fn machine(device: &Row) -> Result<Machine, ApiError> {
     let ip = device
         .text("ip")
         .filter(|ip| computehub_sdk::names::ip_ok(ip))
-        .ok_or_else(|| ApiError::Conflict(format!("device `{}` has no valid ip", device.id)))?;
+        .ok_or_else(|| {
+            because(
+                "算力设备地址无效",
+                ApiError::Conflict(format!("device `{}` has no valid ip", device.id)),
+            )
+        })?;
     let port = device
         .integer("sshport")
         .and_then(|p| u16::try_from(p).ok())
@@ -62,9 +71,12 @@ fn machine(device: &Row) -> Result<Machine, ApiError> {
 fn device_in(cpcid: &str, field: &str, id: &str) -> Result<Row, ApiError> {
     let device = must_get(DEVICES, field, id, "算力设备")?;
     if device.text("cpcid") != Some(cpcid) {
-        return Err(ApiError::BadRequest(format!(
-            "parameter `{field}`: device `{id}` does not belong to compute center `{cpcid}`"
-        )));
+        return Err(because(
+            "算力设备不属于该算力中心",
+            ApiError::BadRequest(format!(
+                "parameter `{field}`: device `{id}` does not belong to compute center `{cpcid}`"
+            )),
+        ));
     }
     Ok(device)
 }
@@ -73,10 +85,13 @@ fn must_be_idle(device: &Row, field: &str) -> Result<(), ApiError> {
     if device.text("node_status") == Some("0") {
         Ok(())
     } else {
-        Err(ApiError::Conflict(format!(
-            "算力设备已被占用: parameter `{field}`: device `{}` is not idle",
-            device.id
-        )))
+        Err(because(
+            "算力设备已被占用",
+            ApiError::Conflict(format!(
+                "parameter `{field}`: device `{}` is not idle",
+                device.id
+            )),
+        ))
     }
 }
 
@@ -91,21 +106,16 @@ fn shown(join: &Join) -> String {
 /// End `job` as failed by `f`, in the kboss envelope.
 fn job_failed(job: &Job, f: Failure) -> Response {
     match job.failed::<()>(f) {
-        Provisioned::Failed {
-            op,
-            status,
-            message,
-        } => failed(&op, status, &message),
-        Provisioned::Done { op, .. } => failed(&op, 500, "the operation failed"),
+        Provisioned::Failed { op, message, .. } => failed(&op, &message),
+        Provisioned::Done { op, .. } => failed(&op, "the operation failed"),
     }
 }
 
-fn failed(op: &str, status: u16, message: &str) -> Response {
-    kboss::fail(
-        status,
-        &format!("算力中心服务操作失败: {message} (operation {op})"),
-    )
-    .with_header("x-operation-id", op)
+/// The document's failure of the compute center's service, the phase and
+/// reason in `detail`.
+fn failed(op: &str, message: &str) -> Response {
+    kboss::refuse(kboss::FAILED, &format!("{message} (operation {op})"))
+        .with_header("x-operation-id", op)
 }
 
 /// Stock writes for a device joining (`sign` 1) or leaving (-1) a cluster.
@@ -228,13 +238,10 @@ pub fn new_cluster(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let export = date(p, "export_date")?;
     must_be_idle(&device, "ctl_nodeid")?;
     let m = machine(&device)?;
-    let (op, done) = match master::install(&m, &master::Settings::default())? {
+    let installed = master::install(&m, &master::Settings::default()).map_err(service_failed)?;
+    let (op, done) = match installed {
         Provisioned::Done { op, value } => (op, value),
-        Provisioned::Failed {
-            op,
-            status,
-            message,
-        } => return Ok(failed(&op, status, &message)),
+        Provisioned::Failed { op, message, .. } => return Ok(failed(&op, &message)),
     };
     let cluster = inventory::insert(
         CLUSTERS,
@@ -270,7 +277,10 @@ pub fn new_worker(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let device = device_in(cpcid, "worker_nodeid", id)?;
     must_be_idle(&device, "worker_nodeid")?;
     let controller = cluster.text("controllerid").ok_or_else(|| {
-        ApiError::Conflict(format!("cluster `{clusterid}` has no control-plane device"))
+        because(
+            "算力集群没有控制节点",
+            ApiError::Conflict(format!("cluster `{clusterid}` has no control-plane device")),
+        )
     })?;
     let master_m = machine(&must_get(DEVICES, "clusterid", controller, "算力设备")?)?;
     // A fresh, short-lived token from the control plane for this join.
@@ -278,33 +288,34 @@ pub fn new_worker(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let out = ssh::run(&master_m.target, "kubeadm", &args, 60_000)?;
+    let out = ssh::run(&master_m.target, "kubeadm", &args, 60_000)
+        .map_err(|e| service_failed(e.into()))?;
     if out.exit_status != 0 {
-        return Ok(kboss::fail(
-            502,
+        return Ok(kboss::refuse(
+            kboss::FAILED,
             &format!(
-                "算力中心服务操作失败: the control plane could not create a join token: {}",
+                "the control plane could not create a join token: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
         ));
     }
     let join = Join::parse(String::from_utf8_lossy(&out.stdout).trim()).map_err(|e| {
-        ApiError::BadGateway(format!("the control plane printed a join command that {e}"))
+        service_failed(ApiError::BadGateway(format!(
+            "the control plane printed a join command that {e}"
+        )))
     })?;
     let m = machine(&device)?;
     let k8s = Cluster::Id(clusterid.to_string());
-    let op = match worker::install(
+    let installed = worker::install(
         &m,
         &join,
         computehub_sdk::provision::DEFAULT_SOURCE,
         Some(&k8s),
-    )? {
+    )
+    .map_err(service_failed)?;
+    let op = match installed {
         Provisioned::Done { op, .. } => op,
-        Provisioned::Failed {
-            op,
-            status,
-            message,
-        } => return Ok(failed(&op, status, &message)),
+        Provisioned::Failed { op, message, .. } => return Ok(failed(&op, &message)),
     };
     let mut writes = vec![device_write(&device, Some((clusterid, "worker")))];
     writes.extend(stock_writes(&device, cpcid, clusterid, 1)?);
@@ -337,16 +348,20 @@ pub fn delete_worker(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let id = text(p, "worker_nodeid")?;
     let device = device_in(cpcid, "worker_nodeid", id)?;
     if device.text("clusterid") != Some(clusterid) || device.text("role") != Some("worker") {
-        return Err(ApiError::BadRequest(format!(
-            "parameter `worker_nodeid`: device `{id}` is not a worker of cluster `{clusterid}`"
-        )));
+        return Err(because(
+            "算力设备不是该集群的工作节点",
+            ApiError::BadRequest(format!(
+                "parameter `worker_nodeid`: device `{id}` is not a worker of cluster `{clusterid}`"
+            )),
+        ));
     }
     let m = machine(&device)?;
     let job = Job::begin(
         "remove-worker",
         &m.lock_key(),
         &["drain", "delete-node", "reset"],
-    )?;
+    )
+    .map_err(service_failed)?;
     let k8s = Cluster::Id(clusterid.to_string());
     let result = (|| {
         let node = job.phase("drain", || {
@@ -396,7 +411,8 @@ pub fn delete_cluster(_req: &Request, p: &Params) -> Result<Response, ApiError> 
         "delete-cluster",
         &lock,
         &["reset-workers", "reset-master", "release"],
-    )?;
+    )
+    .map_err(service_failed)?;
     let result = (|| {
         job.phase("reset-workers", || {
             for w in &workers {

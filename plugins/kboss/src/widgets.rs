@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use computehub_sdk::envelope::kboss::{self, Paging};
 use computehub_sdk::inventory::{self, Row, RowQuery, Value, Write};
 use computehub_sdk::pricing_rules::{self, Dimension};
-use computehub_sdk::{ApiError, Params, Request, Response};
+use computehub_sdk::{ApiError, ParamError, Params, Request, Response};
 use serde_json::{Map, Value as Json};
 
 use crate::common::*;
@@ -72,6 +72,17 @@ fn find(cpcid: &str, kind: &str, model: &str) -> Result<Option<Row>, ApiError> {
 
 const EXISTS: &str = "该部件已存在,请前往编辑!";
 
+/// The document's answer to the same type and model again.
+fn exists(cpcid: &str, kind: &str, model: &str) -> ApiError {
+    because(
+        EXISTS,
+        ApiError::Conflict(format!(
+            "compute center `{cpcid}` already has a {kind} component `{model}`; \
+             update_cpcwidget changes its price, add_opt=yes adds stock to it"
+        )),
+    )
+}
+
 /// `POST cpcwidget/add_cpcwidget.dspy`: a new component with its first
 /// stock in `clusterid`; the same type and model again is refused unless
 /// `add_opt=yes`, which adds `stock` to that cluster's stock instead.
@@ -109,7 +120,7 @@ pub fn add(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     cluster_of(cpcid, "clusterid", clusterid)?;
 
     let widget = match find(cpcid, kind, model)? {
-        Some(_) if !add_opt => return Err(ApiError::Conflict(EXISTS.into())),
+        Some(_) if !add_opt => return Err(exists(cpcid, kind, model)),
         Some(w) => w,
         None => {
             let fields = [
@@ -124,7 +135,7 @@ pub fn add(_req: &Request, p: &Params) -> Result<Response, ApiError> {
                 inventory::field("consumed", 0i64),
             ];
             inventory::insert(WIDGETS, &fields).map_err(|e| match ApiError::from(e) {
-                ApiError::Conflict(_) => ApiError::Conflict(EXISTS.into()),
+                ApiError::Conflict(_) => exists(cpcid, kind, model),
                 other => other,
             })?
         }
@@ -222,7 +233,7 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
             .or_default()
             .push(serde_json::json!({
                 "clusterid": cluster,
-                "clustername": names.get(cluster).cloned().unwrap_or(Json::Null),
+                "clustername": names.get(cluster).cloned().unwrap_or_else(|| Json::from("")),
                 "stock": s.integer("stock").unwrap_or(0),
                 "consumed": s.integer("consumed").unwrap_or(0),
             }));
@@ -257,22 +268,29 @@ fn target(p: &Params, cpcid: &str, by_type_and_model: bool) -> Result<Row, ApiEr
         Some(id) => {
             let row = must_get(WIDGETS, "id", id, "算力部件")?;
             if row.text("cpcid") != Some(cpcid) {
-                return Err(ApiError::BadRequest(format!(
-                    "parameter `id`: component `{id}` does not belong to compute center `{cpcid}`"
-                )));
+                return Err(because(
+                    "算力部件不属于该算力中心",
+                    ApiError::BadRequest(format!(
+                        "parameter `id`: component `{id}` does not belong to compute center `{cpcid}`"
+                    )),
+                ));
             }
             Ok(row)
         }
         None if by_type_and_model => {
             let (kind, model) = (kind(p)?, model(p)?);
             find(cpcid, kind, model)?.ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "算力部件不存在: no {kind} component `{model}` in compute center `{cpcid}`"
-                ))
+                because(
+                    "算力部件不存在",
+                    ApiError::NotFound(format!(
+                        "no {kind} component `{model}` in compute center `{cpcid}`"
+                    )),
+                )
             })
         }
-        None => Err(ApiError::BadRequest(
-            "无算力部件ID: parameter `id` is required".into(),
+        None => Err(because(
+            "无算力部件ID",
+            ParamError::Missing { name: "id".into() }.into(),
         )),
     }
 }
@@ -286,10 +304,13 @@ pub fn update(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let row = target(p, cpcid, true)?;
     for (field, sent) in [("type", kind), ("model", model)] {
         if row.text(field) != Some(sent) {
-            return Err(ApiError::BadRequest(format!(
-                "只能更新单位单价: parameter `{field}` does not match component `{}`",
-                row.id
-            )));
+            return Err(because(
+                "只能更新单位单价",
+                ApiError::BadRequest(format!(
+                    "parameter `{field}` does not match component `{}`",
+                    row.id
+                )),
+            ));
         }
     }
     inventory::update(

@@ -11,8 +11,12 @@
 //!   as persisted operations with phases ([`provision`]); with
 //!   `Prefer: respond-async` the host answers 202 with the operation id.
 //!
-//! Bad parameters answer 400 and cluster failures 502/503/504, each with the
-//! documented failure envelope (`status: false`).
+//! Every failure (a refused parameter, an unknown cluster or node, a failed
+//! operation) answers HTTP 200 with the endpoint's documented failure
+//! envelope: `status: false`, its `info` exactly (`operate failed`; `delete
+//! node failed` and `switch node failed` with the documented `data`), and
+//! what went wrong in `detail` ([`failure`]). Only the host's own answers
+//! (401/403 authentication, 413, a trap or deadline) keep another status.
 
 mod accommodate;
 mod boards;
@@ -23,6 +27,7 @@ mod provision;
 use computehub_sdk::envelope::pcapi;
 use computehub_sdk::prelude::*;
 use computehub_sdk::ApiError;
+use serde_json::{json, Value};
 
 struct Pcapi;
 
@@ -114,9 +119,14 @@ fn with_master(r: RouteBuilder) -> RouteBuilder {
     r.query_params(MASTER_PARAMS.iter())
 }
 
+/// A route's documented answer: the envelope, failures included.
+fn answered(r: RouteBuilder) -> RouteBuilder {
+    r.response(200, pcapi::RESPONSE_200, Some(pcapi::response_schema()))
+}
+
 /// A route taking the documented SSH parameters of the machine it provisions.
 fn machine_route(name: &str, summary: &str) -> RouteBuilder {
-    route::post(&path(name), AuthScheme::Basic)
+    answered(route::post(&path(name), AuthScheme::Basic))
         .summary(summary)
         .query_param("host", true, "IP address of the machine")
         .query_param("port", true, "SSH port")
@@ -143,41 +153,46 @@ impl Plugin for Pcapi {
             env!("CARGO_PKG_VERSION"),
             ErrorFormat::Pcapi,
             [
-                with_master(route::get(&path("get_cluster_pods"), AuthScheme::Basic))
+                answered(with_master(route::get(&path("get_cluster_pods"), AuthScheme::Basic)))
                     .summary("Every pod of the cluster, as kubectl shows them")
                     .tag("pcapi"),
-                with_master(route::get(&path("get_cluster_nodes"), AuthScheme::Basic))
+                answered(with_master(route::get(&path("get_cluster_nodes"), AuthScheme::Basic)))
                     .summary("Every node of the cluster, as kubectl shows them")
                     .tag("pcapi"),
                 with_master(route::get(&path("determine_accommodat"), AuthScheme::Basic))
                     .summary("Ids of the products no single node can hold (bare JSON array)")
+                    .response(
+                        200,
+                        "The bare JSON array of the ids no node can hold (with explain=true the envelope `{status: true, info, data: {unplaceable, products}}`); a failure answers HTTP 200 `{status: false, info: \"operate failed\", data: \"\", detail}`",
+                        None,
+                    )
                     .query_param(
                         "resources",
                         true,
-                        "JSON array of at most 10,000 products: [{\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}}] (only id required, at most 253 characters; at most 32 labels a product)",
+                        "at most 10,000 products, one JSON array or the parameter repeated with one product each (resources={..}&resources={..}, also resources[]=): [{\"id\":\"p1\",\"cpu\":\"4\",\"memory\":\"8Gi\",\"gpu\":1,\"gpu_model\":\"RTX4090-24G\",\"disk\":\"100Gi\",\"labels\":{\"kyy-gpu\":\"true\"}}] (only id required, at most 253 characters; at most 32 labels a product)",
                     )
                     .query_param("explain", false, "true: per product, its node or every node's shortfalls (whole nodes first, within 8 MiB of explanation an answer shared by the unplaceable products; `shortfalls_omitted` counts what was left out)")
                     .tag("pcapi"),
-                with_master(route::post(&path("node_label_opt"), AuthScheme::Basic))
+                answered(with_master(route::post(&path("node_label_opt"), AuthScheme::Basic)))
                     .summary("Label or unlabel a node")
                     .query_param("worker_node", true, "Node name (a DNS subdomain)")
                     .query_param("label", true, "key=value (or key to unlabel)")
                     .query_param("opt", true, "label | unlabel")
                     .tag("pcapi"),
-                with_master(route::post(&path("node_state_switch"), AuthScheme::Basic))
+                answered(with_master(route::post(&path("node_state_switch"), AuthScheme::Basic)))
                     .summary("Cordon or uncordon a node, optionally draining it")
                     .query_param("worker_node", true, "Node name (also `node_name`)")
                     .query_param("state", true, "cordon | uncordon")
                     .query_param("darin", false, "Drain after cordon (documented spelling; `drain` also accepted)")
                     .deadline_ms(300_000)
                     .tag("pcapi"),
-                with_master(route::post(&path("delete_cluster_node"), AuthScheme::Basic))
+                answered(with_master(route::post(&path("delete_cluster_node"), AuthScheme::Basic)))
                     .summary("Delete a node; with force, cordon and drain it first")
                     .query_param("node_name", true, "Node name")
                     .query_param("force", false, "Cordon and drain before deleting")
                     .deadline_ms(300_000)
                     .tag("pcapi"),
-                with_master(route::post(&path("yaml_apply_delete"), AuthScheme::Basic))
+                answered(with_master(route::post(&path("yaml_apply_delete"), AuthScheme::Basic)))
                     .summary("Apply or delete a resource instance rendered from the source_* parameters")
                     .query_param("action", false, "apply (default) | delete")
                     .query_param("namespace_name", true, "Namespace")
@@ -204,15 +219,15 @@ impl Plugin for Pcapi {
     }
 
     fn handle(req: Request) -> Response {
-        let params = match req.params() {
-            Ok(p) => p,
-            Err(e) => return pcapi::from_error(&e.into()),
-        };
         let name = req
             .route
             .strip_prefix(BASE)
             .unwrap_or("")
             .trim_start_matches('/');
+        let params = match req.params() {
+            Ok(p) => p,
+            Err(e) => return failure(name, &Params::new(), &e.into()),
+        };
         let result = match (req.method, name) {
             (Method::Get, "get_cluster_pods") => boards::pods(&params),
             (Method::Get, "get_cluster_nodes") => boards::nodes(&params),
@@ -227,8 +242,54 @@ impl Plugin for Pcapi {
         };
         result.unwrap_or_else(|e| {
             computehub_sdk::log::warn!("pcapi call failed: {e}"; "route" => req.route.as_str());
-            pcapi::from_error(&e)
+            failure(name, &params, &e)
         })
+    }
+}
+
+/// A failure of endpoint `name` as its document shows it: HTTP 200,
+/// `status: false`, the endpoint's failure `info` and `data`, and `detail`.
+///
+/// `data` describes what was attempted where the document's example does
+/// (`delete_cluster_node`: `{node_name, force}`; `node_state_switch`:
+/// `{state, drain}`, the node added as on success; `node_label_opt`, whose
+/// failure example is `node_state_switch`'s: the node, label and opt),
+/// `null` for `yaml_apply_delete` (its example), `""` otherwise.
+fn failure(name: &str, p: &Params, e: &ApiError) -> Response {
+    // What was sent, as far as it reads (the failure may be that it does not).
+    let text = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| p.optional_str(n).ok().flatten())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let flag = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| p.optional_bool(n).ok().flatten())
+            .unwrap_or(false)
+    };
+    match name {
+        "delete_cluster_node" => pcapi::failure(
+            "delete node failed",
+            &json!({"node_name": text(&["node_name", "worker_node"]), "force": flag(&["force"])}),
+            e,
+        ),
+        "node_state_switch" => pcapi::failure(
+            "switch node failed",
+            &json!({"state": text(&["state"]), "drain": flag(&["darin", "drain"]),
+                "node_name": text(&["worker_node", "node_name"])}),
+            e,
+        ),
+        "node_label_opt" => pcapi::failure(
+            "switch node failed",
+            &json!({"worker_node": text(&["worker_node", "node_name"]), "label": text(&["label"]),
+                "opt": text(&["opt"])}),
+            e,
+        ),
+        "yaml_apply_delete" => pcapi::failure(pcapi::FAILED, &Value::Null, e),
+        _ => pcapi::from_error(e),
     }
 }
 

@@ -107,50 +107,31 @@ pub fn state_switch(p: &Params) -> Result<Response, ApiError> {
         return Err(invalid("darin", "a node can only be drained when cordoned"));
     }
     let c = cluster::resolve(p)?;
-    let data = json!({"state": state, "drain": drain, "node_name": node});
-    let done = if drain {
-        kubernetes::drain(&c, node, DRAIN_TIMEOUT_MS).map(|_| ())
+    if drain {
+        kubernetes::drain(&c, node, DRAIN_TIMEOUT_MS)?;
     } else {
-        kubernetes::cordon(&c, node, cordon)
-    };
-    match done {
-        Ok(()) => Ok(pcapi::ok("switch node success", &data)),
-        Err(e) => {
-            let e = ApiError::from(e);
-            Ok(pcapi::fail(
-                e.status(),
-                &format!("switch node failed: {e}"),
-                &data,
-            ))
-        }
+        kubernetes::cordon(&c, node, cordon)?;
     }
+    // A failure answers `switch node failed` with the same data (lib.rs).
+    let data = json!({"state": state, "drain": drain, "node_name": node});
+    Ok(pcapi::ok("switch node success", &data))
 }
 
 pub fn delete(p: &Params) -> Result<Response, ApiError> {
     let node = node_name(p, &["node_name", "worker_node"])?;
     let force = bool_param(p, &["force"])?;
     let c = cluster::resolve(p)?;
-    let data = json!({"node_name": node, "force": force});
-    let done = (|| {
-        if force {
-            kubernetes::drain(&c, node, DRAIN_TIMEOUT_MS)?;
-        }
-        if !kubernetes::delete(&c, "v1", "Node", None, node)? {
-            return Err(kubernetes::Error::NotFound(format!("no node `{node}`")));
-        }
-        Ok(())
-    })();
-    match done {
-        Ok(()) => Ok(pcapi::ok("delete node success", &data)),
-        Err(e) => {
-            let e = ApiError::from(e);
-            Ok(pcapi::fail(
-                e.status(),
-                &format!("delete node failed: {e}"),
-                &data,
-            ))
-        }
+    if force {
+        kubernetes::drain(&c, node, DRAIN_TIMEOUT_MS)?;
     }
+    if !kubernetes::delete(&c, "v1", "Node", None, node)? {
+        return Err(ApiError::NotFound(format!("no node `{node}`")));
+    }
+    // A failure answers `delete node failed` with the same data (lib.rs).
+    Ok(pcapi::ok(
+        "delete node success",
+        &json!({"node_name": node, "force": force}),
+    ))
 }
 
 pub fn yaml_apply_delete(p: &Params) -> Result<Response, ApiError> {

@@ -1,8 +1,11 @@
 //! `new_cluster` and `new_worker`: Kubernetes installed on the machine the
 //! documented `host`/`port`/`user`/`psssword` name, through
 //! [`computehub_sdk::provision`] (phases, cleanup, operation). This module
-//! validates the documented parameters (bad input answers 400 naming the
-//! field before anything connects) and renders the pcapi envelopes.
+//! validates the documented parameters (bad input is refused naming the
+//! field before anything connects) and renders the pcapi envelopes: a
+//! failed operation answers the document's `{"status": false, "info":
+//! "operate failed", "data": ""}` (HTTP 200), the phase and reason in
+//! `detail`.
 //!
 //! `new_cluster`'s `data` is the documented join command and kubeconfig
 //! (the caller proved it owns the machine with its SSH password); the
@@ -115,13 +118,9 @@ fn settings(p: &Params) -> Result<master::Settings, ApiError> {
     })
 }
 
-fn failed(op: &str, status: u16, message: &str) -> Response {
-    pcapi::fail(
-        status,
-        &format!("operate failed: {message} (operation {op})"),
-        &"",
-    )
-    .with_header("x-operation-id", op)
+fn failed(op: &str, message: &str) -> Response {
+    pcapi::refuse(pcapi::FAILED, "", &format!("{message} (operation {op})"))
+        .with_header("x-operation-id", op)
 }
 
 pub fn new_cluster(p: &Params) -> Result<Response, ApiError> {
@@ -132,11 +131,7 @@ pub fn new_cluster(p: &Params) -> Result<Response, ApiError> {
             let data = format!("{} \n {}", value.join, value.kubeconfig);
             pcapi::ok("operate success", &data).with_header("x-operation-id", &op)
         }
-        Provisioned::Failed {
-            op,
-            status,
-            message,
-        } => failed(&op, status, &message),
+        Provisioned::Failed { op, message, .. } => failed(&op, &message),
     })
 }
 
@@ -173,11 +168,7 @@ pub fn new_worker(p: &Params) -> Result<Response, ApiError> {
             Provisioned::Done { op, .. } => {
                 pcapi::ok("operate success", &"").with_header("x-operation-id", &op)
             }
-            Provisioned::Failed {
-                op,
-                status,
-                message,
-            } => failed(&op, status, &message),
+            Provisioned::Failed { op, message, .. } => failed(&op, &message),
         },
     )
 }

@@ -78,42 +78,69 @@ pub fn products(field: &str, v: &Value) -> Result<Vec<Product>, ParamError> {
         .collect()
 }
 
-/// The products of parameter `field` of `params` ([`products`]). Text is
-/// read one product at a time, so the whole array never exists as a JSON
-/// tree (10,000 products as a tree take several times their text).
+/// The products of parameter `field` of `params` ([`products`]), in every
+/// form a list parameter arrives in ([`Params::items`]): one JSON array, or
+/// the parameter repeated with one product (or an array of them) each
+/// (`resources={..}&resources={..}`, `resources[]={..}`), or one product.
+/// Text is read one product at a time, so the whole array never exists as a
+/// JSON tree (10,000 products as a tree take several times their text).
 pub fn products_param(params: &Params, field: &str) -> Result<Vec<Product>, ParamError> {
     let value = params.get(field).ok_or_else(|| ParamError::Missing {
         name: field.to_owned(),
     })?;
-    if let Some(tree) = value.as_json() {
-        return products(field, tree);
+    let mut out = Vec::new();
+    match value.as_json() {
+        Some(one @ Value::Object(_)) => out.push(product(field, 0, one)?),
+        Some(tree) => out = products(field, tree)?,
+        None => {
+            if value.as_str().trim().is_empty() && params.repeated(field).is_empty() {
+                return Err(ParamError::Missing {
+                    name: field.to_owned(),
+                });
+            }
+            products_text(field, value.as_str(), &mut out)?;
+        }
     }
-    let text = value.as_str().trim();
-    if text.is_empty() {
-        return Err(ParamError::Missing {
-            name: field.to_owned(),
-        });
+    for text in params.repeated(field) {
+        products_text(field, text, &mut out)?;
     }
+    Ok(out)
+}
+
+/// Appends the products of one occurrence of `field`: a JSON array of
+/// products or one product, numbered after those already read.
+fn products_text(field: &str, text: &str, out: &mut Vec<Product>) -> Result<(), ParamError> {
+    let text = text.trim();
     let json_error = |e: serde_json::Error| ParamError::Json {
         name: field.to_owned(),
         reason: e.to_string(),
     };
-    let raw: Value = match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
-        Ok(items) => {
-            if items.len() > MAX_PRODUCTS {
-                return Err(too_many(field));
-            }
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let p: Value = serde_json::from_str(item.get()).map_err(json_error)?;
-                out.push(product(field, i, &p)?);
-            }
-            return Ok(out);
+    if !text.starts_with('[') {
+        let p: Value = serde_json::from_str(text).map_err(json_error)?;
+        if !p.is_object() {
+            return Err(bad(
+                field,
+                "must be a JSON array of products (or the parameter repeated, one product each)"
+                    .into(),
+            ));
         }
-        // Not an array: let `products` say what it is.
-        Err(_) => serde_json::from_str(text).map_err(json_error)?,
-    };
-    products(field, &raw)
+        if out.len() >= MAX_PRODUCTS {
+            return Err(too_many(field));
+        }
+        out.push(product(field, out.len(), &p)?);
+        return Ok(());
+    }
+    let items =
+        serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text).map_err(json_error)?;
+    if out.len() + items.len() > MAX_PRODUCTS {
+        return Err(too_many(field));
+    }
+    out.reserve(items.len());
+    for item in items {
+        let p: Value = serde_json::from_str(item.get()).map_err(json_error)?;
+        out.push(product(field, out.len(), &p)?);
+    }
+    Ok(())
 }
 
 /// One product of the array, `i` its position.
@@ -845,6 +872,53 @@ mod tests {
     }
 
     #[test]
+    fn products_in_every_list_form() {
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let (a, b) = (r#"{"id":"a","cpu":"1"}"#, r#"{"id":"b","gpu":2}"#);
+        let ids = |q: &str| -> Vec<String> {
+            let p = Params::from_parts(&[], q, None, b"").unwrap();
+            products_param(&p, "resources")
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect()
+        };
+        let both = ["a", "b"];
+        assert_eq!(
+            ids(&format!("resources={}", enc(&format!("[{a},{b}]")))),
+            both
+        );
+        assert_eq!(
+            ids(&format!("resources={}&resources={}", enc(a), enc(b))),
+            both
+        );
+        assert_eq!(
+            ids(&format!(
+                "resources%5B%5D={}&resources%5B%5D={}",
+                enc(a),
+                enc(b)
+            )),
+            both
+        );
+        assert_eq!(ids(&format!("resources={}", enc(a))), ["a"]);
+        let body = format!(r#"{{"resources":{a}}}"#);
+        let p = Params::from_parts(&[], "", Some("application/json"), body.as_bytes()).unwrap();
+        assert_eq!(products_param(&p, "resources").unwrap()[0].id, "a");
+        // Positions count across occurrences; the bound covers them all.
+        let q = format!("resources={}&resources={}", enc(a), enc(r#"{"cpu":"1"}"#));
+        let p = Params::from_parts(&[], &q, None, b"").unwrap();
+        let e = products_param(&p, "resources").unwrap_err().to_string();
+        assert!(e.contains("product 1 needs an `id`"), "{e}");
+        let half = format!("[{}]", vec![a; MAX_PRODUCTS / 2 + 1].join(","));
+        let q = format!("resources={}&resources={}", enc(&half), enc(&half));
+        let p = Params::from_parts(&[], &q, None, b"").unwrap();
+        assert!(matches!(
+            products_param(&p, "resources"),
+            Err(ParamError::TooMany { .. })
+        ));
+    }
+
+    #[test]
     fn product_text_reads_like_the_tree() {
         let text = r#"[{"id":"p1","cpu":"500m","memory":"1Gi","gpu":1,"gpu_model":"RTX4090-24G","labels":{"kyy-gpu":"true"}},{"id":2}]"#;
         let p = form("resources", text);
@@ -860,7 +934,7 @@ mod tests {
                 (&b.id, &b.labels, &b.gpu_model)
             );
         }
-        for bad in ["{\"id\":1}", "[1]", "[{\"cpu\":\"1\"}]", "nope"] {
+        for bad in ["[1]", "[{\"cpu\":\"1\"}]", "nope", "1", "{\"cpu\":1}"] {
             let p = form("resources", bad);
             let e = products_param(&p, "resources").unwrap_err();
             assert_eq!(e.field(), Some("resources"), "{bad}: {e}");

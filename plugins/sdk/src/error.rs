@@ -2,8 +2,25 @@
 //!
 //! Handlers written as `fn serve(req: &Request) -> Result<Response, ApiError>`
 //! use `?` on parameters and capability calls alike; the area's envelope
-//! module then renders the error (`kboss::from_error(&e)`, ...) with
-//! [`ApiError::status`] as the HTTP status.
+//! module then renders the error (`kboss::from_error(&e)`, ...). Alaya, IEF
+//! and plain routes answer with [`ApiError::status`] as the HTTP status;
+//! pcapi and kboss, whose documents answer every failure with 200 and
+//! `status: false`, choose the HTTP status in their envelope module
+//! ([`crate::envelope::failure_status`]).
+//!
+//! Where an API document gives the caller-facing text of a case (kboss
+//! `无算力中心ID`, pcapi `delete node failed`), [`ApiError::documented`]
+//! keeps that text apart from the error that says which field and why, so
+//! the envelope can answer the text exactly and the reason in `detail`:
+//!
+//! ```
+//! # use computehub_sdk::{ApiError, ParamError};
+//! let e = ApiError::documented("无算力中心ID", ParamError::Missing { name: "cpcid".into() }.into());
+//! assert_eq!(e.text(), Some("无算力中心ID"));
+//! assert_eq!(e.detail(), "parameter `cpcid` is required");
+//! assert_eq!(e.status(), 400);
+//! assert_eq!(e.to_string(), "无算力中心ID: parameter `cpcid` is required");
+//! ```
 
 use crate::bindings::computehub::platform::{
     inventory, kubernetes, operations, pricing, scheduling, ssh,
@@ -51,6 +68,16 @@ pub enum ApiError {
         /// The message for the caller.
         message: String,
     },
+    /// A failure whose caller-facing text is fixed (the `msg`/`info` an API
+    /// document gives for the case); `cause` says which field and why, and
+    /// gives the status.
+    #[error("{text}: {cause}")]
+    Documented {
+        /// The documented text, answered exactly.
+        text: String,
+        /// What went wrong, for people (the envelope's `detail`).
+        cause: Box<ApiError>,
+    },
 }
 
 impl ApiError {
@@ -59,6 +86,45 @@ impl ApiError {
         ApiError::Status {
             status,
             message: message.into(),
+        }
+    }
+
+    /// `cause` answered with the documented `text` (see the module docs).
+    /// A cause that already has a text keeps its own cause, under `text`.
+    pub fn documented(text: impl Into<String>, cause: ApiError) -> Self {
+        let cause = match cause {
+            ApiError::Documented { cause, .. } => cause,
+            other => Box::new(other),
+        };
+        ApiError::Documented {
+            text: text.into(),
+            cause,
+        }
+    }
+
+    /// The documented text of the case, if it has one.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            ApiError::Documented { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// What went wrong, for people: the cause of a documented failure,
+    /// otherwise the whole message.
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Documented { cause, .. } => cause.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The error beneath a documented text (itself otherwise): what kind of
+    /// failure it is.
+    pub fn cause(&self) -> &ApiError {
+        match self {
+            ApiError::Documented { cause, .. } => cause,
+            other => other,
         }
     }
 
@@ -75,6 +141,7 @@ impl ApiError {
             ApiError::Timeout(_) => 504,
             ApiError::Internal(_) => 500,
             ApiError::Status { status, .. } => *status,
+            ApiError::Documented { cause, .. } => cause.status(),
         }
     }
 }
@@ -172,5 +239,22 @@ mod tests {
         assert_eq!(e.status(), 400);
         assert_eq!(e.to_string(), "parameter `id` is required");
         assert_eq!(ApiError::status_message(418, "teapot").status(), 418);
+    }
+
+    #[test]
+    fn documented_texts_keep_their_cause() {
+        let e = ApiError::documented("算力中心不存在", ApiError::NotFound("no `x`".into()));
+        assert_eq!(e.status(), 404);
+        assert_eq!(
+            (e.text(), e.detail().as_str()),
+            (Some("算力中心不存在"), "no `x`")
+        );
+        assert_eq!(e.cause(), &ApiError::NotFound("no `x`".into()));
+        // A new text replaces the old one, over the same cause.
+        let again = ApiError::documented("算力中心服务操作失败", e);
+        assert_eq!(again.text(), Some("算力中心服务操作失败"));
+        assert_eq!(again.detail(), "no `x`");
+        let plain = ApiError::Conflict("taken".into());
+        assert_eq!((plain.text(), plain.detail().as_str()), (None, "taken"));
     }
 }

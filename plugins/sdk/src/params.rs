@@ -12,6 +12,13 @@
 //! A name already present is never overwritten by a later source, and within
 //! one source the first occurrence wins. JSON `null` counts as absent.
 //!
+//! List parameters (typed `array` in the documents, such as accrual_price's
+//! `resources`) arrive in several forms: one JSON array, or the name
+//! repeated within the query string or form (`resources={..}&resources={..}`,
+//! also `resources[]=..` as axios writes it). [`Params::items`] reads them
+//! all; the later occurrences of a repeated name are kept for it
+//! ([`Params::repeated`]), while the single-value accessors see the first.
+//!
 //! Extraction is typed and every failure names the field:
 //!
 //! ```
@@ -154,6 +161,9 @@ impl ParamValue {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Params {
     values: BTreeMap<String, ParamValue>,
+    /// The later occurrences of a name repeated within the source that gave
+    /// its first value (`a=1&a=2`: `["2"]`), in order.
+    repeated: BTreeMap<String, Vec<String>>,
 }
 
 /// How a body is read, from its `Content-Type` (or a look at it when absent).
@@ -287,13 +297,80 @@ impl Params {
         }
     }
 
+    /// The pairs of a URL-encoded source; `name[]` is `name` (axios's list
+    /// spelling), and a name repeated within this source keeps its later
+    /// values for [`Params::items`].
     fn extend_urlencoded(&mut self, input: &[u8]) {
+        let mut added: Vec<String> = Vec::new();
         for (name, value) in form_urlencoded::parse(input) {
+            let name = name.strip_suffix("[]").unwrap_or(&name);
             if name.is_empty() {
                 continue;
             }
-            self.insert(&name, value.into_owned());
+            if self.insert(name, value.as_ref()) {
+                added.push(name.to_owned());
+            } else if added.iter().any(|a| a == name) {
+                self.repeated
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push(value.into_owned());
+            }
         }
+    }
+
+    /// The later values of a name repeated in the query string or form that
+    /// gave its first (`a=1&a=2&a=3`: `["2", "3"]`); empty when it was sent
+    /// once.
+    pub fn repeated(&self, name: &str) -> &[String] {
+        self.repeated.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every value of a parameter as sent, the first then the repeated ones
+    /// (JSON text for a JSON body's object or array).
+    pub fn occurrences(&self, name: &str) -> Vec<&str> {
+        self.values
+            .get(name)
+            .map(|v| v.text.as_str())
+            .into_iter()
+            .chain(self.repeated(name).iter().map(String::as_str))
+            .collect()
+    }
+
+    /// A list parameter's items (an `array` of the documents), in every form
+    /// a client sends one: a JSON array (`resources=[{..},{..}]`, or an array
+    /// in a JSON body); the name repeated with one JSON item each
+    /// (`resources={..}&resources={..}`, `resources[]={..}`); a single item.
+    /// An occurrence holding an array adds each of its items. `None` when
+    /// absent or blank; an occurrence that is not JSON is refused, naming
+    /// the parameter.
+    ///
+    /// ```
+    /// # use computehub_sdk::Params;
+    /// let p = Params::from_parts(&[], r#"r={"a":1}&r={"a":2}"#, None, b"").unwrap();
+    /// assert_eq!(p.items("r").unwrap().unwrap().len(), 2);
+    /// let p = Params::from_parts(&[], r#"r=[{"a":1},{"a":2}]"#, None, b"").unwrap();
+    /// assert_eq!(p.items("r").unwrap().unwrap().len(), 2);
+    /// ```
+    pub fn items(&self, name: &str) -> Result<Option<Vec<serde_json::Value>>, ParamError> {
+        let Some(first) = self.values.get(name) else {
+            return Ok(None);
+        };
+        let mut items = Vec::new();
+        let mut add = |value: serde_json::Value| match value {
+            serde_json::Value::Array(list) => items.extend(list),
+            other => items.push(other),
+        };
+        match &first.json {
+            Some(json) => add(json.clone()),
+            None if first.text.trim().is_empty() && self.repeated(name).is_empty() => {
+                return Ok(None)
+            }
+            None => add(json_text(name, &first.text)?),
+        }
+        for text in self.repeated(name) {
+            add(json_text(name, text)?);
+        }
+        Ok(Some(items))
     }
 
     /// Whether a parameter is present (possibly empty).
@@ -466,6 +543,14 @@ impl Params {
     }
 }
 
+/// One occurrence of a list parameter, as JSON.
+fn json_text(name: &str, text: &str) -> Result<serde_json::Value, ParamError> {
+    serde_json::from_str(text).map_err(|e| ParamError::Json {
+        name: name.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
 /// `-?digits(.digits)?`: what the inventory and pricing accept as decimals.
 fn is_plain_decimal(text: &str) -> bool {
     let unsigned = text.strip_prefix('-').unwrap_or(text);
@@ -593,6 +678,59 @@ mod tests {
         assert_eq!(p.decimal("e").unwrap(), "-3");
         assert!(p.decimal("f").is_err());
         assert!(p.decimal("g").is_err());
+    }
+
+    #[test]
+    fn list_parameters_in_every_form() {
+        let one = r#"{"type":"cpu","amount":4}"#;
+        let two = r#"{"type":"gpu","amount":2}"#;
+        let want = vec![
+            serde_json::from_str::<serde_json::Value>(one).unwrap(),
+            serde_json::from_str(two).unwrap(),
+        ];
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let array = format!("r={}", enc(&format!("[{one},{two}]")));
+        let repeated = format!("r={}&r={}", enc(one), enc(two));
+        let axios = format!("r%5B%5D={}&r%5B%5D={}", enc(one), enc(two));
+        for query in [&array, &repeated, &axios] {
+            let p = Params::from_parts(&[], query, None, b"").unwrap();
+            assert_eq!(p.items("r").unwrap().as_ref(), Some(&want), "{query}");
+        }
+        // In a form body, and in a JSON body as an array.
+        let p = Params::from_parts(
+            &[],
+            "",
+            Some("application/x-www-form-urlencoded"),
+            repeated.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(p.items("r").unwrap().as_ref(), Some(&want));
+        assert_eq!(p.repeated("r").len(), 1);
+        assert_eq!(p.occurrences("r"), [one, two]);
+        let body = format!(r#"{{"r":[{one},{two}]}}"#);
+        let p = Params::from_parts(&[], "", Some("application/json"), body.as_bytes()).unwrap();
+        assert_eq!(p.items("r").unwrap().as_ref(), Some(&want));
+        // One item alone is a list of one; the first value is what the
+        // single-value accessors see.
+        let p = Params::from_parts(&[], &format!("r={}", enc(one)), None, b"").unwrap();
+        assert_eq!(p.items("r").unwrap().unwrap().len(), 1);
+        let p = Params::from_parts(&[], &repeated, None, b"").unwrap();
+        assert_eq!(p.optional_str("r").unwrap(), Some(one));
+        // The query string wins over the body: no mixing of sources.
+        let p = Params::from_parts(
+            &[],
+            &format!("r={}", enc(one)),
+            Some("application/x-www-form-urlencoded"),
+            format!("r={}", enc(two)).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(p.items("r").unwrap().unwrap().len(), 1);
+        assert!(p.repeated("r").is_empty());
+        // Absent, blank, or not JSON.
+        let p = Params::from_parts(&[], "blank=&bad=%7Bx&bad=1", None, b"").unwrap();
+        assert_eq!(p.items("none").unwrap(), None);
+        assert_eq!(p.items("blank").unwrap(), None);
+        assert_eq!(p.items("bad").unwrap_err().field(), Some("bad"));
     }
 
     #[test]

@@ -4,7 +4,11 @@
 //! class, services get a ClusterIP and NodePorts (30000-32767, unique per
 //! cluster), workloads get default replicas/strategies and have their
 //! selectors checked against their templates, Jobs get generated selectors.
-//! Failures are `422 Invalid` with one cause per field.
+//! Pods and pod templates are validated as kube-apiserver validates them
+//! (`validate`: names, labels and annotations; `volumes`, `containers`,
+//! `hostports`, `resources`: one module per part of `ValidatePodSpec`), on
+//! create and on update. Failures are `422 Invalid` with one cause per
+//! field, worded as the API server words them (`field`).
 
 use serde_json::{json, Value};
 
@@ -17,11 +21,17 @@ use crate::store::{new_uid, now_rfc3339};
 
 pub(crate) type Causes = Vec<(String, String)>;
 
+mod containers;
+pub(crate) mod field;
+mod hostports;
+mod names;
+mod resources;
 mod service;
 mod validate;
+mod volumes;
 
 use service::service_admit;
-use validate::{check_selector, validate_meta, validate_pod_spec};
+use validate::{check_selector, validate_meta, validate_pod_spec, validate_template};
 
 /// Pod defaults applied on create (also to controller-made pods).
 pub fn pod_defaults(pod: &mut Value) {
@@ -76,6 +86,7 @@ pub fn pod_defaults(pod: &mut Value) {
             }
         }
     }
+    hostports::default_host_network_ports(pod);
     pods::default_requests_from_limits(pod);
     let qos = pods::qos_class(pod);
     if !pod["status"].is_object() {
@@ -143,7 +154,9 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             }
         }
         "pods" => {
-            validate_pod_spec(&obj["spec"], "spec", &mut causes);
+            // Defaulting that validation sees (SetDefaults_Pod runs first).
+            hostports::default_host_network_ports(&mut obj);
+            validate_pod_spec(&obj["spec"], "spec", true, &mut causes);
             invalid(def, &obj, std::mem::take(&mut causes))?;
             obj["status"] = json!({});
             pod_defaults(&mut obj);
@@ -153,11 +166,7 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
         }
         "deployments" | "replicasets" | "statefulsets" | "daemonsets" => {
             check_selector(&obj, &mut causes);
-            validate_pod_spec(
-                &obj["spec"]["template"]["spec"],
-                "spec.template.spec",
-                &mut causes,
-            );
+            validate_template(&obj, true, &mut causes);
             let spec = &mut obj["spec"];
             match def.plural {
                 "deployments" => default_fields(
@@ -254,11 +263,7 @@ fn job_admit(obj: &mut Value, causes: &mut Causes) {
             format!("Unsupported value: \"{rp}\": supported values: \"OnFailure\", \"Never\""),
         ));
     }
-    validate_pod_spec(
-        &obj["spec"]["template"]["spec"],
-        "spec.template.spec",
-        causes,
-    );
+    validate_template(obj, false, causes);
     let spec = &mut obj["spec"];
     let completions_default = if spec.get("parallelism").is_none() {
         json!(1)
@@ -374,6 +379,8 @@ pub fn admit_update(
             };
             if strip(old) != strip(&new) {
                 causes.push(("spec".into(), "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)".into()));
+            } else {
+                validate_pod_spec(&new["spec"], "spec", true, &mut causes);
             }
         }
         "services" => service_admit(st, &mut new, Some(old), &mut causes),
@@ -395,6 +402,7 @@ pub fn admit_update(
             if def.plural != "jobs" {
                 check_selector(&new, &mut causes);
             }
+            validate_template(&new, def.plural != "jobs", &mut causes);
         }
         "namespaces" => {
             new["spec"] = old["spec"].clone();
@@ -413,19 +421,19 @@ pub fn admit_update(
 
 #[cfg(test)]
 mod tests {
-    use super::validate::{is_dns_label, is_dns_subdomain, is_label_key, is_label_value};
+    use super::names::{dns_label, dns_subdomain, label_value, qualified_name};
     use super::*;
 
     #[test]
     fn names_and_labels() {
-        assert!(is_dns_subdomain("a.b-c"));
-        assert!(!is_dns_subdomain("A"));
-        assert!(!is_dns_label("a.b"));
-        assert!(is_label_key("node-role.kubernetes.io/control-plane"));
-        assert!(is_label_key("app"));
-        assert!(!is_label_key("bad key"));
-        assert!(is_label_value(""));
-        assert!(!is_label_value("-x"));
+        assert!(dns_subdomain("a.b-c").is_empty());
+        assert!(!dns_subdomain("A").is_empty());
+        assert!(!dns_label("a.b").is_empty());
+        assert!(qualified_name("node-role.kubernetes.io/control-plane").is_empty());
+        assert!(qualified_name("app").is_empty());
+        assert!(!qualified_name("bad key").is_empty());
+        assert!(label_value("").is_empty());
+        assert!(!label_value("-x").is_empty());
         assert_eq!(base64(b"hello"), "aGVsbG8=");
         assert_eq!(base64(b"hi!"), "aGkh");
     }

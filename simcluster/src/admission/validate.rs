@@ -1,42 +1,15 @@
 //! Validation helpers: object names (RFC 1123), label keys and values,
-//! pod specs (containers, quantities) and workload selectors vs templates.
+//! pod specs (volumes, containers, host ports, resources: one small module
+//! each) and workload selectors vs templates.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::Causes;
+use super::{containers, field, hostports, names, volumes, Causes};
 use crate::resources::ResourceDef;
 use crate::selectors::LabelSelector;
 
-pub(crate) fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-pub(crate) fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-pub(crate) fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
-}
-
-pub(crate) fn is_label_key(s: &str) -> bool {
-    let (prefix, name) = match s.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, s),
-    };
-    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
-}
-
+/// `metadata`: the name (an RFC 1123 label for namespaces and services, a
+/// subdomain otherwise), labels and annotations.
 pub(crate) fn validate_meta(def: &ResourceDef, obj: &Value, causes: &mut Causes) {
     let name = obj
         .pointer("/metadata/name")
@@ -48,69 +21,81 @@ pub(crate) fn validate_meta(def: &ResourceDef, obj: &Value, causes: &mut Causes)
             "metadata.name".into(),
             "Required value: name or generateName is required".into(),
         ));
-    } else if (label_names && !is_dns_label(name)) || (!label_names && !is_dns_subdomain(name)) {
-        causes.push((
-            "metadata.name".into(),
-            format!("Invalid value: \"{name}\": a lowercase RFC 1123 {} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", if label_names { "label" } else { "subdomain" }),
-        ));
+    } else if label_names {
+        names::each(causes, "metadata.name", name, names::dns_label(name));
+    } else {
+        names::each(causes, "metadata.name", name, names::dns_subdomain(name));
     }
-    if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
-        for (k, v) in labels {
-            let v = v.as_str().unwrap_or("");
-            if !is_label_key(k) {
-                causes.push(("metadata.labels".into(), format!("Invalid value: \"{k}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")));
-            }
-            if !is_label_value(v) {
-                causes.push(("metadata.labels".into(), format!("Invalid value: \"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")));
-            }
+    names::metadata_maps(&obj["metadata"], "metadata", causes);
+}
+
+/// Validates a pod spec at `prefix` (`spec`, `spec.template.spec`) as
+/// `ValidatePodSpec` does, in its order: volumes, containers and init
+/// containers, host ports, restart and DNS policies. `pod`: a Pod rather
+/// than a template (images are checked for whitespace).
+pub(crate) fn validate_pod_spec(spec: &Value, prefix: &str, pod: bool, causes: &mut Causes) {
+    let containers = spec.get("containers").and_then(Value::as_array);
+    if containers.is_none_or(|cs| cs.is_empty()) {
+        causes.push((format!("{prefix}.containers"), "Required value".into()));
+    }
+    let volumes = volumes::validate(
+        field::items(spec, "volumes"),
+        &format!("{prefix}.volumes"),
+        causes,
+    );
+    let ctx = containers::Context {
+        volumes: &volumes,
+        pod,
+    };
+    containers::validate(spec, prefix, &ctx, causes);
+    hostports::validate(spec, prefix, causes);
+    if let Some(rp) = spec.get("restartPolicy").filter(|v| !v.is_null()) {
+        if !rp.as_str().is_some_and(|r| RESTART_POLICIES.contains(&r)) {
+            field::not_supported(
+                causes,
+                format!("{prefix}.restartPolicy"),
+                rp,
+                RESTART_POLICIES,
+            );
+        }
+    }
+    if let Some(dp) = spec.get("dnsPolicy").filter(|v| !v.is_null()) {
+        if !dp.as_str().is_some_and(|d| DNS_POLICIES.contains(&d)) {
+            field::not_supported(causes, format!("{prefix}.dnsPolicy"), dp, DNS_POLICIES);
         }
     }
 }
 
-pub(crate) fn validate_pod_spec(spec: &Value, prefix: &str, causes: &mut Causes) {
-    let containers = spec.get("containers").and_then(Value::as_array);
-    match containers {
-        None => causes.push((format!("{prefix}.containers"), "Required value".into())),
-        Some(cs) if cs.is_empty() => {
-            causes.push((format!("{prefix}.containers"), "Required value".into()))
+const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
+const DNS_POLICIES: &[&str] = &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"];
+
+/// A workload's pod template (`spec.template`): its metadata's labels and
+/// annotations, its spec, and the restart policy a controller that keeps
+/// pods running allows (`Always`; Jobs check theirs themselves).
+pub(crate) fn validate_template(obj: &Value, always: bool, causes: &mut Causes) {
+    let t = &obj["spec"]["template"];
+    names::metadata_maps(&t["metadata"], "spec.template.metadata", causes);
+    // A StatefulSet's pods also mount its volume claim templates.
+    let claims = field::items(&obj["spec"], "volumeClaimTemplates");
+    if claims.is_empty() {
+        validate_pod_spec(&t["spec"], "spec.template.spec", false, causes);
+    } else {
+        let mut spec = t["spec"].clone();
+        let mut vols = field::items(&spec, "volumes").to_vec();
+        for c in claims {
+            let name = c.pointer("/metadata/name").cloned().unwrap_or(json!(""));
+            vols.push(json!({"name": name, "persistentVolumeClaim": {"claimName": name}}));
         }
-        Some(cs) => {
-            for (i, c) in cs.iter().enumerate() {
-                if c.get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
-                    causes.push((
-                        format!("{prefix}.containers[{i}].name"),
-                        "Required value".into(),
-                    ));
-                }
-                if c.get("image")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
-                    causes.push((
-                        format!("{prefix}.containers[{i}].image"),
-                        "Required value".into(),
-                    ));
-                }
-                for (kind, res) in [
-                    ("requests", c.pointer("/resources/requests")),
-                    ("limits", c.pointer("/resources/limits")),
-                ] {
-                    for (k, q) in res.and_then(Value::as_object).into_iter().flatten() {
-                        let s = q
-                            .as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| q.to_string());
-                        if crate::quantity::Quantity::parse(&s).is_err() {
-                            causes.push((format!("{prefix}.containers[{i}].resources.{kind}[{k}]"), format!("Invalid value: \"{s}\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")));
-                        }
-                    }
-                }
-            }
+        spec["volumes"] = json!(vols);
+        validate_pod_spec(&spec, "spec.template.spec", false, causes);
+    }
+    if always {
+        let rp = t["spec"]
+            .get("restartPolicy")
+            .cloned()
+            .unwrap_or(json!("Always"));
+        if rp != "Always" && RESTART_POLICIES.contains(&rp.as_str().unwrap_or("")) {
+            field::not_supported(causes, "spec.template.spec.restartPolicy", &rp, &["Always"]);
         }
     }
 }

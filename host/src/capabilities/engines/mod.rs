@@ -81,7 +81,9 @@ impl pricing::Host for PluginState {
             Ok(mut w) => {
                 let out = match &w.handle {
                     EngineInstance::Pricing(e) => {
-                        let call = e.computehub_platform_pricing().call_quote(&mut w.store, &req);
+                        let call = e
+                            .computehub_platform_pricing()
+                            .call_quote(&mut w.store, &req);
                         call::with_deadline(ENGINE_DEADLINE, call).await
                     }
                     EngineInstance::Scheduling(_) => Err(CallError::Trap(

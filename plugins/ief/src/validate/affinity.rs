@@ -11,7 +11,10 @@
 //! - `values`: non-empty for `In`/`NotIn`, empty for `Exists`/
 //!   `DoesNotExist`, a single integer for `Gt`/`Lt` (negative ones too;
 //!   other values are Kubernetes label values);
-//! - `weight`: 1-100; `topologyKey`: required.
+//! - `weight`: 1-100; `topologyKey`: required;
+//! - no member the tables do not list (the object is passed to the cluster
+//!   as it is, and server-side apply refuses a field Kubernetes does not
+//!   know).
 //!
 //! The caller has already checked that the request is platinum (the
 //! document: "仅铂金版支持").
@@ -19,7 +22,8 @@
 use computehub_sdk::workload::{label_key_ok, label_value_ok};
 
 use super::{
-    as_obj, index, int_in, join, opt_arr, opt_obj, opt_str, opt_strings, req_obj, req_str, Obj,
+    as_obj, index, int_in, join, only, opt_arr, opt_obj, opt_str, opt_strings, req_obj, req_str,
+    Obj,
 };
 use crate::error::{IefError, IefResult, INCONSISTENT, MISSING};
 
@@ -41,6 +45,7 @@ fn label_key(key: &str, path: &str) -> IefResult<()> {
 
 /// One MatchExpression (表21) whose operator is one of `operators`.
 fn expression(e: &Obj, path: &str, operators: &[&str]) -> IefResult<()> {
+    only(e, &["key", "operator", "values"], path)?;
     let key = req_str(e, "key", path)?;
     label_key(key, &join(path, "key"))?;
     let op = req_str(e, "operator", path)?;
@@ -103,25 +108,31 @@ fn weight(o: &Obj, path: &str) -> IefResult<()> {
 }
 
 fn node_affinity(n: &Obj, path: &str) -> IefResult<()> {
+    only(n, &[PREFERRED, REQUIRED], path)?;
     if let Some(terms) = opt_arr(n, PREFERRED, path)? {
         let apath = join(path, PREFERRED);
         for (i, t) in terms.iter().enumerate() {
             let p = index(&apath, i);
             let t = as_obj(t, &p)?;
+            only(t, &["weight", "preference"], &p)?;
             weight(t, &p)?;
             let pref = req_obj(t, "preference", &p)?;
+            only(pref, &["matchExpressions"], &join(&p, "preference"))?;
             expressions(pref, &join(&p, "preference"), true, OPERATORS)?;
         }
     }
     if let Some(req) = opt_obj(n, REQUIRED, path)? {
         let rpath = join(path, REQUIRED);
+        only(req, &["nodeSelectorTerms"], &rpath)?;
         let terms = opt_arr(req, "nodeSelectorTerms", &rpath)?
             .filter(|t| !t.is_empty())
             .ok_or_else(|| IefError::missing(&join(&rpath, "nodeSelectorTerms")))?;
         let tpath = join(&rpath, "nodeSelectorTerms");
         for (i, t) in terms.iter().enumerate() {
             let p = index(&tpath, i);
-            expressions(as_obj(t, &p)?, &p, true, OPERATORS)?;
+            let t = as_obj(t, &p)?;
+            only(t, &["matchExpressions"], &p)?;
+            expressions(t, &p, true, OPERATORS)?;
         }
     }
     Ok(())
@@ -132,6 +143,7 @@ fn label_selector(o: &Obj, path: &str) -> IefResult<()> {
         return Ok(());
     };
     let spath = join(path, "labelSelector");
+    only(sel, &["matchExpressions", "matchLabels"], &spath)?;
     expressions(sel, &spath, false, SELECTOR_OPERATORS)?;
     if let Some(labels) = opt_obj(sel, "matchLabels", &spath)? {
         let lpath = join(&spath, "matchLabels");
@@ -154,6 +166,7 @@ fn label_selector(o: &Obj, path: &str) -> IefResult<()> {
 
 /// A PodAffinityTerm (表17/19).
 fn pod_term(t: &Obj, path: &str) -> IefResult<()> {
+    only(t, &["labelSelector", "namespaces", "topologyKey"], path)?;
     label_selector(t, path)?;
     if let Some(ns) = opt_strings(t, "namespaces", path)? {
         for (i, n) in ns.iter().enumerate() {
@@ -173,11 +186,13 @@ fn pod_term(t: &Obj, path: &str) -> IefResult<()> {
 }
 
 fn pod_affinity(a: &Obj, path: &str) -> IefResult<()> {
+    only(a, &[PREFERRED, REQUIRED], path)?;
     if let Some(terms) = opt_arr(a, PREFERRED, path)? {
         let apath = join(path, PREFERRED);
         for (i, t) in terms.iter().enumerate() {
             let p = index(&apath, i);
             let t = as_obj(t, &p)?;
+            only(t, &["weight", "podAffinityTerm"], &p)?;
             weight(t, &p)?;
             let term = req_obj(t, "podAffinityTerm", &p)?;
             pod_term(term, &join(&p, "podAffinityTerm"))?;
@@ -195,6 +210,7 @@ fn pod_affinity(a: &Obj, path: &str) -> IefResult<()> {
 
 /// Validate `template.affinity` (at `path`).
 pub fn validate(a: &Obj, path: &str) -> IefResult<()> {
+    only(a, &["nodeAffinity", "podAffinity", "podAntiAffinity"], path)?;
     if let Some(n) = opt_obj(a, "nodeAffinity", path)? {
         node_affinity(n, &join(path, "nodeAffinity"))?;
     }
@@ -252,5 +268,15 @@ mod tests {
             json!({"podAntiAffinity": {REQUIRED: [{"labelSelector": {"matchLabels": {"app": "x"}}}]}}),
         );
         assert_eq!(validate(&a, "a").unwrap_err().code, MISSING);
+    }
+
+    #[test]
+    fn unknown_members_are_refused() {
+        let a = obj(json!({"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "z", "operator": "Exists", "value": ["x"]}]}]}}}));
+        let e = validate(&a, "a").unwrap_err();
+        assert_eq!(e.code, crate::error::NOT_ALLOWED);
+        assert!(e.msg.contains("matchExpressions[0].value`"), "{}", e.msg);
+        assert!(validate(&obj(json!({"nodeAfinity": {}})), "a").is_err());
     }
 }

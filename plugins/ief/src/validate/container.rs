@@ -9,9 +9,19 @@
 //!   `D310B`), decimal strings: cpu 0.01-1000 cores, memory 0.01-1024000 Mi
 //!   (a memory limit at least 4), gpu 0.01-1024000 Mi, npu a whole 1-1000;
 //!   a request may not exceed its limit;
+//! - what the cluster would otherwise refuse or round: cpu in whole
+//!   millicores (at most 3 decimals), memory in whole millibytes; NPUs are
+//!   the Kubernetes extended resources `huawei.com/ascend-310`/`-310b`, which
+//!   cannot be overcommitted: an NPU request needs a limit of the same chip
+//!   and amount, and two keys may not name the same chip (`npu` with
+//!   `npu_type` D310 and `D310`);
+//! - init containers run to completion: no `liveness_probe` or
+//!   `readiness_probe` (Kubernetes refuses probes on them);
 //! - ports: `container_port` 1-65535 and exactly one of `host_port` (1-65535,
 //!   equal to the container port with `host_network`) and `host_port_range`
-//!   (platinum only; 1-65535 with `max_port` > `min_port`); `host_ip` an IP.
+//!   (platinum only; 1-65535 with `max_port` > `min_port`; with
+//!   `host_network` it must hold the container port, the only host port a
+//!   host-network pod can have); `host_ip` an IP.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -23,6 +33,7 @@ use super::{
     opt_strings, platinum_only, probe, req_str, volume, Obj,
 };
 use crate::error::{IefError, IefResult, DUPLICATE, INCONSISTENT};
+use crate::render::{NPU_310, NPU_310B};
 
 pub const NPU_TYPES: &[&str] = &["D310", "D310B"];
 pub const RESOURCE_KEYS: &[&str] = &["cpu", "memory", "gpu", "npu", "D310", "D310B"];
@@ -52,8 +63,11 @@ pub fn validate_all(
             let name = container(
                 as_obj(c, &path)?,
                 &path,
-                host_network,
-                platinum,
+                Kind {
+                    init: field == "init_containers",
+                    host_network,
+                    platinum,
+                },
                 &mut volumes,
             )?;
             if !names.insert(name.to_string()) {
@@ -81,14 +95,27 @@ fn total_len(items: &[&str], path: &str) -> IefResult<()> {
     Ok(())
 }
 
+/// What a container's rules depend on.
+#[derive(Clone, Copy)]
+struct Kind {
+    /// An init container.
+    init: bool,
+    host_network: bool,
+    platinum: bool,
+}
+
 /// One ContainerDef; answers its name.
 fn container<'a>(
     c: &'a Obj,
     path: &str,
-    host_network: bool,
-    platinum: bool,
+    kind: Kind,
     volumes: &mut volume::Seen,
 ) -> IefResult<&'a str> {
+    let Kind {
+        init,
+        host_network,
+        platinum,
+    } = kind;
     let name = req_str(c, "name", path)?;
     check_name(name, &join(path, "name"))?;
     let image = req_str(c, "image_url", path)?;
@@ -122,7 +149,7 @@ fn container<'a>(
         ));
     }
     if let Some(r) = opt_obj(c, "resources", path)? {
-        resources(r, &join(path, "resources"))?;
+        resources(r, &join(path, "resources"), npu_type)?;
     }
     env::validate_all(c, path)?;
     if let Some(ports) = opt_arr(c, "ports", path)? {
@@ -133,6 +160,15 @@ fn container<'a>(
         }
     }
     for field in ["liveness_probe", "readiness_probe"] {
+        if init && super::get(c, field).is_some() {
+            return Err(IefError::bad(
+                INCONSISTENT,
+                format!(
+                    "`{}`: an init container runs to completion and cannot have a probe (Kubernetes refuses probes on init containers)",
+                    join(path, field)
+                ),
+            ));
+        }
         if let Some(p) = opt_obj(c, field, path)? {
             probe::validate(p, &join(path, field))?;
         }
@@ -164,6 +200,36 @@ fn range_of(key: &str, limit: bool) -> (Decimal, Decimal, &'static str) {
         "memory" | "gpu" => (cent, Decimal::from(1_024_000), "Mi"),
         _ => (Decimal::ONE, Decimal::from(1000), "NPUs"),
     }
+}
+
+/// The Kubernetes resource an IEF resource key names (`gpu`, GPU memory,
+/// has none: it travels in the pod annotation and is reported as `gpu`).
+pub fn resource_name(key: &str, npu_type: &str) -> &'static str {
+    match key {
+        "cpu" => "cpu",
+        "memory" => "memory",
+        "npu" if npu_type == "D310B" => NPU_310B,
+        "npu" | "D310" => NPU_310,
+        "D310B" => NPU_310B,
+        _ => "gpu",
+    }
+}
+
+/// An NPU: a Kubernetes extended resource, which is never overcommitted.
+fn is_npu(key: &str) -> bool {
+    matches!(key, "npu" | "D310" | "D310B")
+}
+
+/// Whether `n` is exactly what Kubernetes keeps: cpu in millicores, memory
+/// (Mi) in millibytes; other amounts are whole (NPUs) or not rendered (gpu).
+fn kept_exactly(key: &str, n: Decimal) -> bool {
+    let scale = match key {
+        "cpu" => Decimal::from(1000),
+        "memory" => Decimal::from(1_048_576_000_i64),
+        _ => return true,
+    };
+    n.checked_mul(scale)
+        .is_some_and(|m| m.fract() == Decimal::ZERO)
 }
 
 fn resource_map(r: &Obj, key: &str, path: &str) -> IefResult<Vec<(String, Decimal)>> {
@@ -198,27 +264,83 @@ fn resource_map(r: &Obj, key: &str, path: &str) -> IefResult<Vec<(String, Decima
                 &format!("must be from {lo} to {hi} {unit}, got {text}"),
             ));
         }
+        if !kept_exactly(k, n) {
+            let rule = if k == "cpu" {
+                "must be a whole number of millicores (at most 3 decimals), the precision Kubernetes keeps"
+            } else {
+                "has more decimals than Kubernetes keeps (a thousandth of a byte)"
+            };
+            return Err(IefError::range(&p, &format!("{rule}, got {text}")));
+        }
         out.push((k.clone(), n));
     }
     Ok(out)
 }
 
+/// Two keys of one map may not name the same Kubernetes resource.
+fn distinct(items: &[(String, Decimal)], path: &str, npu_type: &str) -> IefResult<()> {
+    for (i, (k, _)) in items.iter().enumerate() {
+        let name = resource_name(k, npu_type);
+        if let Some((other, _)) = items[..i]
+            .iter()
+            .find(|(o, _)| resource_name(o, npu_type) == name)
+        {
+            return Err(IefError::bad(
+                DUPLICATE,
+                format!(
+                    "`{}` and `{}` both ask for {name} (`npu` is the chip of `npu_type`, D310 when empty)",
+                    join(path, other),
+                    join(path, k)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// DeploymentResources (表23).
-fn resources(r: &Obj, path: &str) -> IefResult<()> {
+fn resources(r: &Obj, path: &str, npu_type: &str) -> IefResult<()> {
     let limits = resource_map(r, "limits", path)?;
     let requests = resource_map(r, "requests", path)?;
+    let (lpath, rpath) = (join(path, "limits"), join(path, "requests"));
+    distinct(&limits, &lpath, npu_type)?;
+    distinct(&requests, &rpath, npu_type)?;
     for (k, req) in &requests {
-        if let Some((_, lim)) = limits.iter().find(|(lk, _)| lk == k) {
-            if req > lim {
+        let name = resource_name(k, npu_type);
+        let limit = limits
+            .iter()
+            .find(|(lk, _)| resource_name(lk, npu_type) == name);
+        match limit {
+            Some((lk, lim)) if is_npu(k) && req != lim => {
+                return Err(IefError::bad(
+                    INCONSISTENT,
+                    format!(
+                        "`{}` ({req}) must equal `{}` ({lim}): NPUs ({name}) are never overcommitted",
+                        join(&rpath, k),
+                        join(&lpath, lk)
+                    ),
+                ));
+            }
+            Some((lk, lim)) if req > lim => {
                 return Err(IefError::bad(
                     INCONSISTENT,
                     format!(
                         "`{}` ({req}) must not exceed `{}` ({lim})",
-                        join(&join(path, "requests"), k),
-                        join(&join(path, "limits"), k)
+                        join(&rpath, k),
+                        join(&lpath, lk)
                     ),
                 ));
             }
+            None if is_npu(k) => {
+                return Err(IefError::bad(
+                    INCONSISTENT,
+                    format!(
+                        "`{}` needs an equal limit of the same chip in `{lpath}`: NPUs ({name}) are never overcommitted",
+                        join(&rpath, k)
+                    ),
+                ));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -260,6 +382,15 @@ fn port(p: &Obj, path: &str, host_network: bool, platinum: bool) -> IefResult<()
                     ),
                 ));
             }
+            if host_network && !(min..=max).contains(&container_port) {
+                return Err(IefError::bad(
+                    INCONSISTENT,
+                    format!(
+                        "`{rpath}` ({min}-{max}) must hold `{}` ({container_port}) with `host_network`: a host-network pod's host port is its container port",
+                        join(path, "container_port")
+                    ),
+                ));
+            }
         }
     }
     if let Some(ip) = opt_str(p, "host_ip", path)? {
@@ -286,7 +417,7 @@ mod tests {
     fn resource_ranges() {
         let ok =
             obj(json!({"limits": {"cpu": "0.25", "memory": "500"}, "requests": {"cpu": "0.25"}}));
-        assert!(resources(&ok, "r").is_ok());
+        assert!(resources(&ok, "r", "").is_ok());
         for bad in [
             json!({"limits": {"cpu": "0.001"}}),
             json!({"limits": {"cpu": "1001"}}),
@@ -297,9 +428,29 @@ mod tests {
             json!({"limits": {"cpu": 1}}),
             json!({"limits": {"cpu": "1e3"}}),
             json!({"limits": {"cpu": "1"}, "requests": {"cpu": "2"}}),
+            json!({"limits": {"cpu": "0.0155"}}),
+            json!({"limits": {"memory": "4.0000001"}}),
+            json!({"requests": {"npu": "1"}}),
+            json!({"limits": {"npu": "2"}, "requests": {"npu": "1"}}),
+            json!({"limits": {"npu": "1", "D310": "1"}}),
+            json!({"limits": {"D310B": "1"}, "requests": {"D310": "1"}}),
         ] {
-            assert!(resources(&obj(bad.clone()), "r").is_err(), "{bad}");
+            assert!(resources(&obj(bad.clone()), "r", "").is_err(), "{bad}");
         }
+        // Requests and limits of NPUs meet by chip, whatever the key.
+        let same = obj(json!({"limits": {"D310B": "2"}, "requests": {"npu": "2"}, "unused": {}}));
+        assert!(resources(&same, "r", "D310B").is_ok());
+        assert_eq!(resources(&same, "r", "").unwrap_err().code, INCONSISTENT);
+        let dup = obj(json!({"limits": {"npu": "1", "D310": "1"}}));
+        assert_eq!(resources(&dup, "r", "").unwrap_err().code, DUPLICATE);
+        assert!(resources(&dup, "r", "D310B").is_ok());
+        // Kubernetes keeps millicores and thousandths of a byte exactly.
+        assert!(resources(
+            &obj(json!({"limits": {"cpu": "0.015"}, "requests": {"memory": "0.0155"}})),
+            "r",
+            ""
+        )
+        .is_ok());
         assert_eq!(decimal("0.25"), Some(Decimal::new(25, 2)));
         assert_eq!(decimal("-1"), None);
     }
@@ -316,5 +467,10 @@ mod tests {
             crate::error::EDITION
         );
         assert!(port(&r, "p", false, true).is_ok());
+        // On the host network the range must hold the container port.
+        assert_eq!(port(&r, "p", true, true).unwrap_err().code, INCONSISTENT);
+        let holds =
+            obj(json!({"container_port": 15, "host_port_range": {"min_port": 10, "max_port": 20}}));
+        assert!(port(&holds, "p", true, true).is_ok());
     }
 }

@@ -3,13 +3,14 @@
 //! - `name`: a letter or `_` first, then letters, digits and `_`, at most
 //!   2048 characters, unique within the container;
 //! - exactly one of `value` (at most 20480 characters), `value_from` and
-//!   `field_path` (only `status.hostIP`);
+//!   `field_path` (only `status.hostIP`); an empty string counts as absent
+//!   beside another one, and alone is an empty value;
 //! - `value_from`: exactly one of `secret` and `configmap`, each with a
 //!   `name` (a Kubernetes object name) and a `key`.
 
 use std::collections::BTreeSet;
 
-use super::{as_obj, index, join, one_of, opt_arr, opt_str, req_obj, req_str, Obj};
+use super::{as_obj, exclusive, get, index, join, one_of, opt_arr, opt_str, req_obj, req_str, Obj};
 use crate::error::{IefError, IefResult, DUPLICATE};
 
 pub const FIELD_PATHS: &[&str] = &["status.hostIP"];
@@ -66,9 +67,18 @@ fn reference(o: &Obj, key: &str, path: &str) -> IefResult<()> {
     data_key(req_str(r, "key", &rpath)?, &join(&rpath, "key"))
 }
 
+const SOURCES: &[&str] = &["value", "value_from", "field_path"];
+
 fn one(e: &Obj, path: &str) -> IefResult<()> {
-    match one_of(e, &["value", "value_from", "field_path"], path, false)? {
-        Some(0) => {
+    // An empty string counts as absent beside another source (as Kubernetes
+    // reads an empty `value` beside `valueFrom`), but alone it is the value.
+    let which = match one_of(e, SOURCES, path, true)? {
+        Some(i) => i,
+        None if get(e, "value").is_some() => 0,
+        None => return Err(exclusive(SOURCES, path, true)),
+    };
+    match which {
+        0 => {
             let v = opt_str(e, "value", path)?.unwrap_or("");
             if v.chars().count() > 20_480 {
                 return Err(IefError::format(
@@ -77,11 +87,11 @@ fn one(e: &Obj, path: &str) -> IefResult<()> {
                 ));
             }
         }
-        Some(1) => {
+        1 => {
             let vf = req_obj(e, "value_from", path)?;
             let vpath = join(path, "value_from");
-            let which = one_of(vf, &["secret", "configmap"], &vpath, false)?;
-            let key = if which == Some(0) {
+            let kind = one_of(vf, &["secret", "configmap"], &vpath, false)?;
+            let key = if kind == Some(0) {
                 "secret"
             } else {
                 "configmap"

@@ -9,7 +9,14 @@
 //!   (表28-29);
 //! - [`env`]: Env and ValueFrom (表24-27);
 //! - [`probe`]: Probe, Exec, HttpGetDetail (表30-32);
-//! - [`volume`]: Volumes (表33).
+//! - [`volume`]: Volumes (表33);
+//! - [`pod`]: what Kubernetes checks across the pod (host ports taken once,
+//!   annotation size), so that no 201 answers a deployment whose pods the
+//!   cluster would refuse.
+//!
+//! Empty strings and empty arrays count as absent in the exactly-one-of
+//! rules ([`given`]): the document's create example answers
+//! `"group_id": ""` beside `node_ids`, and clients send it back.
 //!
 //! Every failure names the field by its path in the body
 //! (`deployment.template.containers[0].envs[1].name`) with an `IEF.1000xx`
@@ -20,12 +27,13 @@ pub mod affinity;
 pub mod configs;
 pub mod container;
 pub mod env;
+pub mod pod;
 pub mod probe;
 pub mod volume;
 
 use serde_json::{Map, Value};
 
-use crate::error::{IefError, IefResult, EDITION, EXCLUSIVE};
+use crate::error::{IefError, IefResult, EDITION, EXCLUSIVE, NOT_ALLOWED};
 
 /// A JSON object.
 pub type Obj = Map<String, Value>;
@@ -139,30 +147,70 @@ pub fn opt_strings<'a>(o: &'a Obj, key: &str, path: &str) -> IefResult<Option<Ve
         .map(Some)
 }
 
-/// Exactly one of `keys` is present (`at_most_one`: none is fine too).
-pub fn one_of(o: &Obj, keys: &[&str], path: &str, at_most_one: bool) -> IefResult<Option<usize>> {
-    let present: Vec<usize> = keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| get(o, k).is_some())
-        .map(|(i, _)| i)
-        .collect();
+/// A member that counts as given in an exactly-one-of rule: not `null`, not
+/// an empty string and not an empty array (the document's own example
+/// sends `"group_id": ""` beside `node_ids`).
+pub fn given<'a>(o: &'a Obj, key: &str) -> Option<&'a Value> {
+    get(o, key).filter(|v| match v {
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => true,
+    })
+}
+
+/// The error of an exactly-one-of rule over `keys` (`none`: none was given).
+pub fn exclusive(keys: &[&str], path: &str, none: bool) -> IefError {
     let names = keys
         .iter()
         .map(|k| format!("`{}`", join(path, k)))
         .collect::<Vec<_>>()
         .join(", ");
+    if none {
+        IefError::bad(
+            EXCLUSIVE,
+            format!("exactly one of {names} is required, got none"),
+        )
+    } else {
+        IefError::bad(EXCLUSIVE, format!("only one of {names} may be given"))
+    }
+}
+
+/// Exactly one of `keys` is [`given`] (`at_most_one`: none is fine too).
+pub fn one_of(o: &Obj, keys: &[&str], path: &str, at_most_one: bool) -> IefResult<Option<usize>> {
+    let present: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| given(o, k).is_some())
+        .map(|(i, _)| i)
+        .collect();
     match present.len() {
         1 => Ok(present.first().copied()),
         0 if at_most_one => Ok(None),
-        0 => Err(IefError::bad(
-            EXCLUSIVE,
-            format!("exactly one of {names} is required, got none"),
-        )),
-        _ => Err(IefError::bad(
-            EXCLUSIVE,
-            format!("only one of {names} may be given"),
-        )),
+        0 => Err(exclusive(keys, path, true)),
+        _ => Err(exclusive(keys, path, false)),
+    }
+}
+
+/// Every member of `o` is one of `allowed` (what the document's table lists,
+/// and all Kubernetes knows of that object: an unknown member would be
+/// refused by the cluster's server-side apply).
+pub fn only(o: &Obj, allowed: &[&str], path: &str) -> IefResult<()> {
+    match o.keys().find(|k| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(k) => {
+            let list = allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(IefError::bad(
+                NOT_ALLOWED,
+                format!(
+                    "`{}` is not a field of `{path}` (its fields: {list})",
+                    join(path, k)
+                ),
+            ))
+        }
     }
 }
 
@@ -199,6 +247,18 @@ pub fn check_id(value: &str, path: &str) -> IefResult<()> {
             &format!("must be an id of at most 63 letters, digits, `-`, `_` or `.`, got `{value}`"),
         )
     })
+}
+
+/// The name part of a Kubernetes qualified name (an annotation's key after
+/// its prefix): 1-63 of letters, digits, `-`, `_`, `.`, alphanumeric ends.
+pub fn annotation_key_ok(k: &str) -> bool {
+    let b = k.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
 /// Where the deployment goes.
@@ -335,6 +395,20 @@ fn annotations(o: &Obj, path: &str) -> IefResult<(Option<Obj>, Option<String>)> 
         return Ok((None, None));
     };
     let path = join(path, "annotations");
+    // Each one becomes the Deployment annotation `ief.computehub.io/<key>`:
+    // its key must be a Kubernetes qualified name part and its value text.
+    for (k, v) in a {
+        let kpath = join(&path, k);
+        if !annotation_key_ok(k) {
+            return Err(IefError::format(
+                &kpath,
+                "must be 1-63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit (a Kubernetes annotation name)",
+            ));
+        }
+        if !v.is_string() && !v.is_null() {
+            return Err(IefError::wrong_type(&kpath, "a string"));
+        }
+    }
     if let Some(r) = opt_str(a, "ring_controller", &path)? {
         if r != "ascend-1980" {
             return Err(IefError::not_allowed(
@@ -391,6 +465,7 @@ pub fn deployment(body: &Value, instance_id: Option<&str>) -> IefResult<Plan> {
         )?;
     }
     container::validate_all(template, tpath, host_network, platinum)?;
+    pod::host_ports(template, tpath, host_network)?;
     let (annotations, autonomy_group) = annotations(d, "deployment")?;
     Ok(Plan {
         name: name.to_string(),
@@ -453,6 +528,44 @@ mod tests {
             e.msg
         );
         assert!(deployment(&json!([1]), None).is_err());
+        // Empty strings and arrays count as absent in exactly-one-of rules.
+        let mut b = base();
+        b["group_id"] = json!("");
+        assert!(matches!(
+            deployment(&b, None).unwrap().target,
+            Target::Node(_)
+        ));
+        b["node_ids"] = json!([]);
+        assert_eq!(deployment(&b, None).unwrap_err().code, EXCLUSIVE);
+        b["group_id"] = json!("g1");
+        b["deployment"]["template"]["configs"]["migration"] = json!(false);
+        assert_eq!(
+            deployment(&b, None).unwrap().target,
+            Target::Group("g1".into())
+        );
+        // Annotations become Kubernetes annotations: names and text only.
+        let mut b = base();
+        b["deployment"]["annotations"] = json!({"a b": "x"});
+        assert_eq!(
+            deployment(&b, None).unwrap_err().code,
+            crate::error::BAD_FORMAT
+        );
+        b["deployment"]["annotations"] = json!({"extra": 1});
+        assert_eq!(
+            deployment(&b, None).unwrap_err().code,
+            crate::error::WRONG_TYPE
+        );
+        // An init container has no probes.
+        let mut b = base();
+        b["deployment"]["template"]["init_containers"] = json!([{"name": "init", "image_url": "busybox",
+            "readiness_probe": {"exec": {"command": "true"}}}]);
+        let e = deployment(&b, None).unwrap_err();
+        assert_eq!(e.code, crate::error::INCONSISTENT);
+        assert!(
+            e.msg.contains("init_containers[0].readiness_probe"),
+            "{}",
+            e.msg
+        );
         assert_eq!(instance_header(Some("bad id!")).unwrap_err().code, EDITION);
         assert!(instance_header(Some("")).is_ok_and(|p| !p));
     }

@@ -4,8 +4,9 @@
 //!   names have), at most 63; one name means one volume across containers;
 //! - `type`: `configMap`, `secret`, `emptyDir` or `hostPath`;
 //! - `source`: for `hostPath` a path starting with `/` of letters, digits,
-//!   `-`, `\`, `_`, `.` and `/`; for `secret` and `configMap` the object's
-//!   name; for `emptyDir` `disk` or `memory`;
+//!   `-`, `\`, `_`, `.` and `/`, without a `..` segment (Kubernetes refuses
+//!   one); for `secret` and `configMap` the object's name; for `emptyDir`
+//!   `disk` or `memory`;
 //! - `destination`: an absolute path, unique within the container;
 //! - `read_only`: `configMap` and `secret` are read-only only;
 //! - `default_mode`: only for `configMap` and `secret`; decimal 0-511 or
@@ -59,12 +60,22 @@ fn source(kind: &str, src: &str, path: &str) -> IefResult<()> {
                 && src.bytes().all(|b| {
                     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'\\' | b'_' | b'.' | b'/')
                 });
-            ok.then_some(()).ok_or_else(|| {
-                IefError::format(
+            if !ok {
+                return Err(IefError::format(
                     path,
                     &format!("must be a path starting with `/` of letters, digits, `-`, `\\`, `_`, `.` and `/`, got `{src}`"),
-                )
-            })
+                ));
+            }
+            // Kubernetes refuses a host path that steps up a directory.
+            if src.split('/').any(|seg| seg == "..") {
+                return Err(IefError::format(
+                    path,
+                    &format!(
+                        "must not contain a `..` segment (Kubernetes refuses it), got `{src}`"
+                    ),
+                ));
+            }
+            Ok(())
         }
         "emptyDir" => {
             if EMPTY_DIR_SOURCES.contains(&src) {
@@ -197,6 +208,8 @@ mod tests {
             json!([{"name": "Log", "type": "hostPath", "source": "/x", "destination": "/x"}]),
             json!([{"name": "a", "type": "nfs", "source": "/x", "destination": "/x"}]),
             json!([{"name": "a", "type": "hostPath", "source": "x", "destination": "/x"}]),
+            json!([{"name": "a", "type": "hostPath", "source": "/var/../etc", "destination": "/x"}]),
+            json!([{"name": "a", "type": "hostPath", "source": "/..", "destination": "/x"}]),
             json!([{"name": "a", "type": "hostPath", "source": "/x y", "destination": "/x"}]),
             json!([{"name": "a", "type": "emptyDir", "source": "ssd", "destination": "/x"}]),
             json!([{"name": "a", "type": "secret", "source": "Bad_Name", "destination": "/x"}]),

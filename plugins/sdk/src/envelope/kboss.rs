@@ -1,5 +1,12 @@
 //! kboss: `{"status": <bool>, "msg": "...", "data": ...}` and its pages.
 //!
+//! Failures answer HTTP 200 `{"status": false, "msg": ..., "detail": ...}`
+//! as the document shows them ([`from_error`]): `msg` is the document's
+//! text where it gives one (`无算力中心ID`, `该部件已存在,请前往编辑!`,
+//! `算力中心服务操作失败`), otherwise a fixed text per kind of failure
+//! ([`INVALID`], [`NOT_FOUND`], [`CONFLICT`], [`FAILED`]); `detail` says which
+//! parameter and why.
+//!
 //! Lists take `page` (1-based), `rows` (page size) and `sort` and answer
 //! `data: {"total": n, "rows": [...]}`, each row carrying `row_num_`, its
 //! 1-based position across pages (`offset + i + 1`):
@@ -26,8 +33,8 @@ use crate::{response, Response};
 pub const DEFAULT_ROWS: u32 = 80;
 /// Largest accepted page size (the inventory's own cap).
 pub const MAX_ROWS: u32 = 10_000;
-/// Most keys `sort` may list (more is a 400 naming `sort`; the host's store
-/// refuses more than 16 order terms of any query).
+/// Most keys `sort` may list (more is refused naming `sort`; the host's
+/// store refuses more than 16 order terms of any query).
 pub const MAX_SORT_KEYS: usize = 8;
 
 #[derive(Serialize)]
@@ -41,6 +48,45 @@ struct Envelope<'a, T: ?Sized> {
 struct Failure<'a> {
     status: bool,
     msg: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+/// The document's text for a missing compute center id (`update_cpclist`,
+/// `get_cpcnode`); every missing `cpcid` answers it.
+pub const NO_CENTER_ID: &str = "无算力中心ID";
+/// The document's text for a failed operation of the compute center's
+/// service (`cpccluster/new_cluster`); kboss answers it for every failure
+/// of a cluster, a machine or the platform beneath.
+pub const FAILED: &str = "算力中心服务操作失败";
+/// A parameter was refused (no document text; `detail` names it).
+pub const INVALID: &str = "参数错误";
+/// What a parameter names does not exist (or is another organisation's).
+pub const NOT_FOUND: &str = "记录不存在";
+/// The request conflicts with what is stored.
+pub const CONFLICT: &str = "操作冲突";
+/// The caller is not authenticated.
+pub const UNAUTHORIZED: &str = "认证失败";
+
+/// The OpenAPI description of a kboss route's 200 answer, which is also
+/// every documented failure's.
+pub const RESPONSE_200: &str = "`{status: true, msg, data}`. Every documented failure (a refused \
+parameter, a missing record, a conflict, a failed operation) also answers HTTP 200, as the \
+document shows: `{status: false, msg, detail}`, `msg` the document's text where it gives one \
+(`无算力中心ID`, `该部件已存在,请前往编辑!`, `算力中心服务操作失败`), otherwise a fixed text \
+per case (`参数错误`, `<record>不存在`, ...), `detail` which parameter and why. Only the \
+host's own answers use other statuses (401/403 authentication, 413, 408/503 for bodies, 500/503 \
+for a plugin trap or deadline), in this envelope.";
+
+/// The JSON Schema of a kboss answer: the success envelope or the failure.
+pub fn response_schema() -> serde_json::Value {
+    serde_json::json!({"oneOf": [
+        {"type": "object", "required": ["status", "msg", "data"], "properties": {
+            "status": {"const": true}, "msg": {"type": "string"}, "data": {}}},
+        {"type": "object", "required": ["status", "msg"], "properties": {
+            "status": {"const": false}, "msg": {"type": "string"},
+            "detail": {"type": "string"}, "data": {}}},
+    ]})
 }
 
 /// `200 {"status": true, "msg": msg, "data": data}`.
@@ -57,12 +103,58 @@ pub fn ok<T: Serialize + ?Sized>(msg: &str, data: &T) -> Response {
 
 /// `{"status": false, "msg": msg}` with HTTP `http_status`.
 pub fn fail(http_status: u16, msg: &str) -> Response {
-    response::json(http_status, &Failure { status: false, msg })
+    response::json(
+        http_status,
+        &Failure {
+            status: false,
+            msg,
+            detail: None,
+        },
+    )
 }
 
-/// Renders an [`ApiError`] with its status and message.
+/// `200 {"status": false, "msg": msg, "detail": detail}`, the way the
+/// document answers a failure (`detail` left out when empty).
+pub fn refuse(msg: &str, detail: &str) -> Response {
+    response::json(
+        200,
+        &Failure {
+            status: false,
+            msg,
+            detail: (!detail.is_empty()).then_some(detail),
+        },
+    )
+}
+
+/// The `msg` an error answers: its documented text, otherwise the fixed
+/// text of its kind.
+pub fn text_of(err: &ApiError) -> &str {
+    if let Some(text) = err.text() {
+        return text;
+    }
+    match err {
+        ApiError::Param(ParamError::Missing { name }) if name == "cpcid" => NO_CENTER_ID,
+        ApiError::Param(_) | ApiError::BadRequest(_) => INVALID,
+        ApiError::NotFound(_) => NOT_FOUND,
+        ApiError::Conflict(_) => CONFLICT,
+        ApiError::Unauthorized(_) => UNAUTHORIZED,
+        _ => FAILED,
+    }
+}
+
+/// Renders an [`ApiError`] as the document does: HTTP 200 (authentication
+/// and the statuses of [`super::failure_status`] keep theirs),
+/// `{"status": false, "msg": <documented text>, "detail": <which field, why>}`.
 pub fn from_error(err: &ApiError) -> Response {
-    fail(err.status(), &err.to_string())
+    let detail = err.detail();
+    response::json(
+        super::failure_status(err),
+        &Failure {
+            status: false,
+            msg: text_of(err),
+            detail: Some(&detail),
+        },
+    )
 }
 
 /// `{"total": total, "rows": rows}` where every object row gets
@@ -314,16 +406,16 @@ mod tests {
             ]
         );
         assert!(paging("sort=name%20sideways").is_err());
-        let eight = vec!["name"; MAX_SORT_KEYS].join(",");
+        let eight = ["name"; MAX_SORT_KEYS].join(",");
         assert_eq!(paging(&format!("sort={eight}")).unwrap().sort.len(), 8);
-        let many = vec!["name"; 2000].join(",");
+        let many = ["name"; 2000].join(",");
         let e = paging(&format!("sort={many}")).unwrap_err();
         assert_eq!(e.field(), Some("sort"));
         assert_eq!(
             e.to_string(),
             "parameter `sort` may hold at most 8 sort keys"
         );
-        let nine = vec!["name"; MAX_SORT_KEYS + 1].join(",");
+        let nine = ["name"; MAX_SORT_KEYS + 1].join(",");
         assert!(paging(&format!("sort={nine}")).is_err());
         assert!(paging("sort=na;me").is_err());
         let p = paging("sort=password").unwrap();
@@ -377,6 +469,58 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"status": false, "msg": "无算力中心ID"})
+        );
+    }
+
+    fn body(r: &Response) -> serde_json::Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    #[test]
+    fn failures_answer_200_with_the_documented_text_and_a_detail() {
+        let missing: ApiError = ParamError::Missing {
+            name: "cpcid".into(),
+        }
+        .into();
+        let r = from_error(&missing);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"status": false, "msg": "无算力中心ID",
+                "detail": "parameter `cpcid` is required"})
+        );
+        let exists = ApiError::documented(
+            "该部件已存在,请前往编辑!",
+            ApiError::Conflict("a cpu component `X` exists".into()),
+        );
+        let r = from_error(&exists);
+        assert_eq!(r.status, 200);
+        assert_eq!(body(&r)["msg"], "该部件已存在,请前往编辑!");
+        assert_eq!(body(&r)["detail"], "a cpu component `X` exists");
+        for (e, msg) in [
+            (ApiError::BadRequest("parameter `ip` ...".into()), INVALID),
+            (ApiError::NotFound("no `x`".into()), NOT_FOUND),
+            (ApiError::Conflict("taken".into()), CONFLICT),
+            (ApiError::BadGateway("ssh: unreachable".into()), FAILED),
+            (ApiError::Forbidden("outside ssh-targets".into()), FAILED),
+            (ApiError::status_message(422, "too small"), FAILED),
+        ] {
+            let r = from_error(&e);
+            assert_eq!(
+                (r.status, body(&r)["msg"].as_str()),
+                (200, Some(msg)),
+                "{e}"
+            );
+            assert_eq!(body(&r)["detail"], e.to_string());
+        }
+        let r = from_error(&ApiError::Unauthorized("authentication required".into()));
+        assert_eq!(
+            (r.status, body(&r)["msg"].as_str()),
+            (401, Some(UNAUTHORIZED))
+        );
+        assert_eq!(
+            body(&refuse("算力中心服务操作失败", "")),
+            serde_json::json!({"status": false, "msg": "算力中心服务操作失败"})
         );
     }
 }
