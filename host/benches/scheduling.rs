@@ -126,6 +126,7 @@ fn main() {
             .scheduling
             .store(Some(Arc::new(EngineHandle {
                 id: "scheduling".into(),
+                role: Role::Scheduling,
                 pre: loaded.pre,
                 pool: services
                     .warm

@@ -159,6 +159,19 @@ enum PluginCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Grant a plugin in the data dir's store, as `PUT
+    /// /admin/plugins/{id}/grants` does (in force at the server's next start;
+    /// the admin API puts it in force at once). The config file still wins.
+    Grant {
+        id: String,
+        /// The plugin's config entry as JSON: `{"grants": ["log",
+        /// "inventory"], "write": ["devices"], "kube-targets": [...]}`.
+        grant: String,
+        #[arg(long, default_value = "computehub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -514,6 +527,12 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
 async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Result<ExitCode> {
     let scratch = scratch.to_path_buf();
     match command {
+        PluginCommand::Grant {
+            id,
+            grant,
+            data_dir,
+            config,
+        } => grant_command(&id, &grant, &data_dir, config.as_deref()),
         PluginCommand::List { config } => {
             let (registry, _) = registry(
                 &scratch,
@@ -615,6 +634,44 @@ fn print_needed_grant(id: &str, role: Role, needs: &[crate::runtime::Capability]
             "  kube-targets = []  # API servers of inline kubeconfigs; clusters by id need none"
         );
     }
+}
+
+/// `computehub plugin grant`: validate and persist a grant.
+fn grant_command(
+    id: &str,
+    grant: &str,
+    data_dir: &Path,
+    config: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    crate::registry::persist::validate_id(id).map_err(anyhow::Error::msg)?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(grant).context("the grant must be a JSON object")?;
+    if value.get("role").is_none() {
+        value["role"] = serde_json::json!("endpoint");
+    }
+    let entry: crate::config::PluginConfig =
+        serde_json::from_value(value).context("the grant is not valid")?;
+    let config = Config::load(config)?;
+    if config.from_file.contains(id) {
+        anyhow::bail!("plugin `{id}` is granted by the config file, which wins; change it there");
+    }
+    let one = [(id.to_string(), entry.clone())].into_iter().collect();
+    config.with_admin_grants(&one).policy_grants()?;
+    let store = open_existing_store(data_dir)?;
+    crate::registry::persist::save_grant(&store, id, &serde_json::to_string(&entry)?)?;
+    println!("granted plugin `{id}`; in force at the server's next start (or PUT /admin/plugins/{id}/grants now)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The store of an existing data dir (a typo must not create a new one).
+fn open_existing_store(data_dir: &Path) -> anyhow::Result<Store> {
+    if !data_dir.join("computehub.db").exists() {
+        anyhow::bail!(
+            "{} holds no computehub store (start the server with --data-dir there first)",
+            data_dir.display()
+        );
+    }
+    Store::open(data_dir)
 }
 
 /// A throwaway data dir for commands that load plugins without serving.

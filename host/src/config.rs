@@ -55,9 +55,13 @@ pub struct Config {
     pub debug_orgid: bool,
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// The plugin ids the operator's file names: its entries win over
+    /// grants given through the admin API, which win over built-in defaults.
+    #[serde(skip)]
+    pub from_file: std::collections::BTreeSet<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PluginConfig {
     pub role: Role,
@@ -150,6 +154,7 @@ impl Default for Config {
             max_concurrency: default_max_concurrency(),
             debug_orgid: false,
             plugins: BTreeMap::new(),
+            from_file: Default::default(),
         })
     }
 }
@@ -165,9 +170,26 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
             let mut plugins = config.plugins;
             plugins.extend(file.plugins.clone());
-            config = Config { plugins, ..file };
+            let from_file = file.plugins.keys().cloned().collect();
+            config = Config {
+                plugins,
+                from_file,
+                ..file
+            };
         }
         Ok(config)
+    }
+
+    /// This config with `granted` (through the admin API) in force for every
+    /// plugin the operator's file does not name.
+    pub fn with_admin_grants(&self, granted: &BTreeMap<String, PluginConfig>) -> Config {
+        let mut merged = self.clone();
+        for (id, g) in granted {
+            if !self.from_file.contains(id) {
+                merged.plugins.insert(id.clone(), g.clone());
+            }
+        }
+        merged
     }
 
     /// What the plugin `id` may import.

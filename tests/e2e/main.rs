@@ -9,6 +9,7 @@ mod bounds;
 mod clusters;
 mod demo_cluster;
 mod demo_edge;
+mod grants;
 mod dos;
 mod ief;
 mod ief_auth;

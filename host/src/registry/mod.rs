@@ -7,7 +7,7 @@
 //! the new one. Activations are recorded in the store and the wasm kept in
 //! the data dir, so a restart brings back the same versions.
 
-mod persist;
+pub mod persist;
 pub mod router;
 
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::InstancePre;
 
 use crate::auth::Scheme;
-use crate::config::Config;
+use crate::config::{Config, PluginConfig};
 use crate::runtime::bindings::wit_types::{self, ErrorFormat, Method};
 use crate::runtime::{
     call, Capability, EndpointPre, EngineHandle, LoadError, PluginState, Role, Runtime,
@@ -104,6 +104,33 @@ pub struct Registry {
     /// What boot loaded before any upload (built-in or plugins dir): the
     /// version a rollback past the first upload returns to.
     defaults: std::sync::Mutex<BTreeMap<String, BootVersion>>,
+    /// Grants given through the admin API (persisted in `plugin_grants`),
+    /// in force where the operator's config file does not name the plugin.
+    admin_grants: std::sync::RwLock<BTreeMap<String, PluginConfig>>,
+}
+
+/// Where a plugin's grant comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantSource {
+    /// The operator's config file (it wins).
+    File,
+    /// `PUT /admin/plugins/{id}/grants`.
+    Admin,
+    /// The built-in defaults of a built-in plugin.
+    Builtin,
+    /// Not named anywhere: `log` only.
+    Default,
+}
+
+impl GrantSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantSource::File => "config-file",
+            GrantSource::Admin => "admin",
+            GrantSource::Builtin => "built-in",
+            GrantSource::Default => "default",
+        }
+    }
 }
 
 fn scheme_of(s: wit_types::AuthScheme) -> Scheme {
@@ -136,6 +163,131 @@ impl Registry {
             data_dir,
             builtins,
             defaults: Default::default(),
+            admin_grants: Default::default(),
+        }
+    }
+
+    /// The configuration in force: the operator's file over admin grants
+    /// over built-in defaults.
+    pub fn effective_config(&self) -> Config {
+        let granted = self.admin_grants.read().unwrap_or_else(|p| p.into_inner());
+        self.config.with_admin_grants(&granted)
+    }
+
+    /// The grant in force for `id` and where it comes from.
+    pub fn grant_of(&self, id: &str) -> (Option<PluginConfig>, GrantSource) {
+        if self.config.from_file.contains(id) {
+            return (self.config.plugins.get(id).cloned(), GrantSource::File);
+        }
+        let granted = self.admin_grants.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = granted.get(id) {
+            return (Some(g.clone()), GrantSource::Admin);
+        }
+        match self.config.plugins.get(id) {
+            Some(p) => (Some(p.clone()), GrantSource::Builtin),
+            None => (None, GrantSource::Default),
+        }
+    }
+
+    /// Publish the egress and storage grants in force to the capabilities.
+    fn refresh_policy(&self) -> Result<(), String> {
+        let grants = self
+            .effective_config()
+            .policy_grants()
+            .map_err(|e| e.to_string())?;
+        self.runtime.services.policy.set_grants(grants);
+        Ok(())
+    }
+
+    /// Load the grants given through the admin API and put every grant in
+    /// force (at boot).
+    fn load_admin_grants(&self) -> anyhow::Result<()> {
+        let mut loaded = BTreeMap::new();
+        for (id, json) in persist::grants(&self.runtime.services.store)? {
+            match serde_json::from_str::<PluginConfig>(&json) {
+                Ok(g) => {
+                    loaded.insert(id, g);
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %id, error = %e, "a stored admin grant is unreadable; ignoring it")
+                }
+            }
+        }
+        *self.admin_grants.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+        self.refresh_policy().map_err(anyhow::Error::msg)
+    }
+
+    /// Grant `id` what `grant` names, through the admin API: validated,
+    /// persisted, in force at once (egress and storage for the next call;
+    /// a changed import grant, role or isolation reloads the active version
+    /// with it). Refused when the operator's config file names the plugin.
+    /// Returns whether the active version was reloaded.
+    pub async fn set_grant(&self, id: &str, grant: PluginConfig) -> Result<bool, InstallError> {
+        persist::validate_id(id).map_err(InstallError::Refused)?;
+        if self.config.from_file.contains(id) {
+            return Err(InstallError::Refused(format!(
+                "plugin `{id}` is granted by the operator's config file, which wins; change it there"
+            )));
+        }
+        let mut one = BTreeMap::new();
+        one.insert(id.to_string(), grant.clone());
+        self.config
+            .with_admin_grants(&one)
+            .policy_grants()
+            .map_err(|e| InstallError::Refused(e.to_string()))?;
+        let _guard = self.swap.lock().await;
+        let before = self.grant_of(id).0;
+        let reload = before.as_ref().is_none_or(|b| {
+            b.grants != grant.grants || b.role != grant.role || b.isolation != grant.isolation
+        });
+        let previous = self
+            .admin_grants
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), grant.clone());
+        let restore = || {
+            let mut g = self.admin_grants.write().unwrap_or_else(|p| p.into_inner());
+            match &previous {
+                Some(p) => g.insert(id.to_string(), p.clone()),
+                None => g.remove(id),
+            };
+        };
+        // The active version under the new grant, prepared before anything is
+        // kept: a grant its component cannot load under is refused whole.
+        let mut entry = None;
+        if let Some(active) = self.table().plugins.get(id).cloned().filter(|_| reload) {
+            let wasm = match persist::read_wasm(&self.data_dir, &active.sha256) {
+                Ok(w) => Some(w),
+                Err(_) => self.default_of(id).map(|(_, w, _)| w.to_vec()),
+            };
+            if let Some(wasm) = wasm {
+                match self.prepare(id, active.role, &wasm, active.source).await {
+                    Ok(e) => entry = Some(e),
+                    Err(e) => {
+                        restore();
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let saved = serde_json::to_string(&grant)
+            .map_err(|e| InstallError::Persist(e.to_string()))
+            .and_then(|json| {
+                persist::save_grant(&self.runtime.services.store, id, &json)
+                    .map_err(|e| InstallError::Persist(e.to_string()))
+            });
+        if let Err(e) = saved {
+            restore();
+            return Err(e);
+        }
+        self.refresh_policy().map_err(InstallError::Refused)?;
+        tracing::info!(plugin = %id, reload = entry.is_some(), "grant changed through the admin API");
+        match entry {
+            Some(e) => {
+                self.publish(vec![e])?;
+                Ok(true)
+            }
+            None => Ok(false),
         }
     }
 
@@ -164,7 +316,7 @@ impl Registry {
         wasm: &[u8],
         source: Source,
     ) -> Result<PluginEntry, InstallError> {
-        if let Some(configured) = self.config.role(id) {
+        if let Some(configured) = self.effective_config().role(id) {
             if configured != role {
                 return Err(InstallError::Refused(format!(
                     "plugin `{id}` is configured with role {}, not {}",
@@ -173,8 +325,9 @@ impl Registry {
                 )));
             }
         }
-        let grants = self.config.grants(id);
-        let isolation = self.config.isolation(id);
+        let config = self.effective_config();
+        let grants = config.grants(id);
+        let isolation = config.isolation(id);
         let loaded = self.runtime.load(id, role, wasm, &grants, isolation)?;
         let (name, version, error_format, routes) = match role {
             Role::Endpoint => {
@@ -276,12 +429,13 @@ impl Registry {
             let handle = || {
                 Some(Arc::new(EngineHandle {
                     id: p.id.clone(),
+                    role: p.role,
                     pre: p.pre.clone(),
                     pool: self
                         .runtime
                         .services
                         .warm
-                        .pool(self.config.isolation(&p.id)),
+                        .pool(self.effective_config().isolation(&p.id)),
                 }))
             };
             let engines = &self.runtime.services.engines;
@@ -315,6 +469,7 @@ impl Registry {
     /// activated through the admin API, and publish them together.
     pub async fn boot(&self, plugins_dir: Option<&std::path::Path>) -> anyhow::Result<()> {
         let _guard = self.swap.lock().await;
+        self.load_admin_grants()?;
         let mut chosen: BTreeMap<String, (Role, Vec<u8>, Source)> = BTreeMap::new();
         for (id, _, _) in self.builtins {
             if self.config.plugins.get(*id).is_some_and(|p| p.disabled) {
@@ -326,7 +481,7 @@ impl Registry {
         }
         if let Some(dir) = plugins_dir {
             for (id, wasm) in persist::read_plugins_dir(dir)? {
-                let role = self.config.role(&id).unwrap_or(Role::Endpoint);
+                let role = self.effective_config().role(&id).unwrap_or(Role::Endpoint);
                 chosen.insert(id, (role, wasm, Source::PluginsDir));
             }
         }

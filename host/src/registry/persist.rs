@@ -1,5 +1,6 @@
 //! Persistence of plugin versions: wasm files in `<data dir>/plugins/` named
-//! by SHA-256, activations in the `plugin_activations` table.
+//! by SHA-256, activations in the `plugin_activations` table, grants given
+//! through the admin API in `plugin_grants`.
 
 use std::path::Path;
 
@@ -134,5 +135,27 @@ pub fn active(store: &Store) -> Result<Vec<Activation>, StoreError> {
          ORDER BY plugin_id",
     )?;
     let rows = stmt.query_map([], read)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Record the grant of `id` given through the admin API (JSON of its config
+/// entry), replacing any earlier one.
+pub fn save_grant(store: &Store, id: &str, grant_json: &str) -> Result<(), StoreError> {
+    store.conn().execute(
+        "INSERT INTO plugin_grants (plugin_id, grant_json, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(plugin_id) DO UPDATE SET grant_json = excluded.grant_json, updated_at = excluded.updated_at",
+        params![id, grant_json, now()],
+    )?;
+    Ok(())
+}
+
+/// Every grant given through the admin API: (plugin id, JSON).
+pub fn grants(store: &Store) -> Result<Vec<(String, String)>, StoreError> {
+    let conn = store.conn();
+    let mut stmt =
+        conn.prepare("SELECT plugin_id, grant_json FROM plugin_grants ORDER BY plugin_id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

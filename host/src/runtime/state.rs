@@ -27,6 +27,7 @@ pub struct ActiveEngines {
 
 pub struct EngineHandle {
     pub id: String,
+    pub role: super::Role,
     pub pre: InstancePre<PluginState>,
     /// Warm instances of this engine, by calling organisation.
     pub pool: Arc<super::warm::Pool<EngineInstance>>,
@@ -36,6 +37,29 @@ pub struct EngineHandle {
 pub enum EngineInstance {
     Pricing(super::bindings::pricing_engine::PricingEngine),
     Scheduling(super::bindings::scheduling_engine::SchedulingEngine),
+}
+
+impl EngineInstance {
+    /// Instantiate `pre` into `store` as the engine of `role`.
+    pub async fn instantiate(
+        pre: &InstancePre<PluginState>,
+        role: super::Role,
+        store: &mut wasmtime::Store<PluginState>,
+    ) -> wasmtime::Result<Self> {
+        use super::bindings::{pricing_engine, scheduling_engine};
+        Ok(match role {
+            super::Role::Scheduling => EngineInstance::Scheduling(
+                scheduling_engine::SchedulingEnginePre::new(pre.clone())?
+                    .instantiate_async(store)
+                    .await?,
+            ),
+            _ => EngineInstance::Pricing(
+                pricing_engine::PricingEnginePre::new(pre.clone())?
+                    .instantiate_async(store)
+                    .await?,
+            ),
+        })
+    }
 }
 
 /// Services shared by every call.

@@ -5,7 +5,8 @@
 //! `DELETE /admin/ssh-host-keys/{org}/{target}` (a reinstalled machine
 //! presents a new key, which stays refused until its pin is removed); and
 //! API keys: `GET /admin/keys[?org=ORG]` (no secrets), `DELETE
-//! /admin/keys/{id}` (revoke).
+//! /admin/keys/{id}` (revoke); and grants, `GET|PUT
+//! /admin/plugins/{id}/grants` ([`super::grants`]).
 
 use std::sync::LazyLock;
 
@@ -26,6 +27,7 @@ enum Op {
     List,
     Plugin,
     Rollback,
+    Grants,
     HostKeys,
     HostKey,
     Keys,
@@ -38,6 +40,7 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
         ("/admin/plugins", Op::List),
         ("/admin/plugins/{id}", Op::Plugin),
         ("/admin/plugins/{id}/rollback", Op::Rollback),
+        ("/admin/plugins/{id}/grants", Op::Grants),
         ("/admin/ssh-host-keys", Op::HostKeys),
         ("/admin/ssh-host-keys/{org}/{target}", Op::HostKey),
         ("/admin/keys", Op::Keys),
@@ -178,6 +181,14 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             };
             (resp, "/admin/plugins/{id}/rollback".into())
         }
+        (Op::Grants, Method::GET) => (
+            super::grants::get(app, &id),
+            "/admin/plugins/{id}/grants".into(),
+        ),
+        (Op::Grants, Method::PUT) => (
+            super::grants::put(app, req, &id).await,
+            "/admin/plugins/{id}/grants".into(),
+        ),
         (Op::HostKeys, Method::GET) => (
             host_keys(app, req.uri().query()),
             "/admin/ssh-host-keys".into(),
@@ -208,7 +219,7 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
             .plugins
             .get(id)
             .map(|p| p.role)
-            .or_else(|| app.registry.config.role(id))
+            .or_else(|| app.registry.effective_config().role(id))
             .unwrap_or(Role::Endpoint),
         Some(r) => match Role::parse(r) {
             Some(role) => role,
@@ -234,6 +245,26 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
     }
     match app.registry.install(id, role, &wasm).await {
         Ok(p) => reply::json(200, &describe(app, &p)),
+        Err(e @ InstallError::Load(LoadError::NotGranted { .. })) => {
+            // Say what the component asks for, so the operator can grant it
+            // (`PUT /admin/plugins/{id}/grants`) and upload again.
+            let needs: Vec<&str> = app
+                .registry
+                .runtime
+                .imported(&wasm)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.interface())
+                .collect();
+            reply::json(
+                422,
+                &json!({
+                    "error": e.to_string(),
+                    "needs": {"grants": needs},
+                    "grant_at": format!("/admin/plugins/{id}/grants"),
+                }),
+            )
+        }
         Err(e) => install_error(e),
     }
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod background;
+mod grants;
 pub mod limits;
 pub mod metrics;
 mod openapi;

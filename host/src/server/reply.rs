@@ -1,5 +1,13 @@
 //! Responses the host writes itself, in the error format of the API area
 //! whose route was hit (so clients see one envelope per area).
+//!
+//! These keep their HTTP status in every area, pcapi and kboss included:
+//! those plugins answer the failures their documents cover with 200 and
+//! `status: false`, but what the host writes here (authentication, a body
+//! too large, slow or over budget, a plugin busy, trapped or past its
+//! deadline, an unmatched path) is not in the documents, and a client must
+//! not read it as an answer (`docs/ARCHITECTURE.md`, "Failures on the
+//! wire"; `/openapi.json` lists them on every route).
 
 use std::convert::Infallible;
 use std::pin::Pin;

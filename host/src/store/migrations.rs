@@ -321,6 +321,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pod_configs_by_cluster ON pod_configs(clusterid, org_id, created_at, id);
     CREATE INDEX pod_configs_by_center ON pod_configs(cpcid);
     "#,
+    // 6: grants given through the admin API (`PUT /admin/plugins/{id}/grants`):
+    // a plugin's config entry as JSON, in force where the operator's config
+    // file does not name the plugin.
+    r#"
+    CREATE TABLE plugin_grants (
+        plugin_id TEXT PRIMARY KEY,
+        grant_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use crate::runtime::bindings::endpoint::computehub::platform::{pricing, scheduling};
 use crate::runtime::bindings::{pricing_engine, scheduling_engine};
-use crate::runtime::{call, CallContext, CallError, EngineHandle, EngineInstance, PluginState};
+use crate::runtime::{
+    call, CallContext, CallError, EngineHandle, EngineInstance, HostServices, PluginState,
+};
 use bridge::Bridge;
 
 /// Budget of one engine call.
@@ -28,6 +30,41 @@ impl PluginState {
             organisation: self.ctx.organisation.clone(),
         }
     }
+}
+
+/// Run `f` on a warm instance of `engine` kept for the organisation of `ctx`
+/// (or a fresh one), then return the instance to its pool, or discard it if
+/// the call failed. Takes owned state: the plugin's store state is not `Sync`
+/// and must not be held across the engine call.
+async fn with_engine<T>(
+    ctx: CallContext,
+    services: Arc<HostServices>,
+    engine: &EngineHandle,
+    f: impl AsyncFnOnce(&EngineInstance, &mut wasmtime::Store<PluginState>) -> Result<T, CallError>,
+) -> Result<T, CallError> {
+    let org = ctx.organisation.clone();
+    let mut w = call::checkout(
+        &engine.pool,
+        engine.pre.engine(),
+        ctx,
+        services,
+        ENGINE_DEADLINE,
+        async |store: &mut wasmtime::Store<PluginState>| {
+            EngineInstance::instantiate(&engine.pre, engine.role, store).await
+        },
+    )
+    .await?;
+    let out = f(&w.handle, &mut w.store).await;
+    w.store.data().flush_output();
+    engine.pool.checkin(w, org.as_deref(), out.is_ok());
+    out
+}
+
+/// An instance of the other engine role in a pool (never built so).
+fn mismatch(role: &str) -> CallError {
+    CallError::Trap(format!(
+        "the {role} engine's pool holds another role's instance"
+    ))
 }
 
 /// The engine's answer, or why there is none (logged, and told the caller
@@ -61,40 +98,15 @@ impl pricing::Host for PluginState {
         };
         let req: pricing_engine::exports::computehub::platform::pricing::QuoteRequest =
             req.bridge();
-        let org = self.ctx.organisation.clone();
-        let w = call::checkout(
-            &handle.pool,
-            handle.pre.engine(),
-            self.engine_ctx(&handle),
-            Arc::clone(&self.services),
-            ENGINE_DEADLINE,
-            async |store: &mut wasmtime::Store<PluginState>| {
-                let e = pricing_engine::PricingEnginePre::new(handle.pre.clone())?
-                    .instantiate_async(store)
-                    .await?;
-                Ok(EngineInstance::Pricing(e))
-            },
-        )
-        .await;
-        let out = match w {
-            Err(e) => Err(e),
-            Ok(mut w) => {
-                let out = match &w.handle {
-                    EngineInstance::Pricing(e) => {
-                        let call = e
-                            .computehub_platform_pricing()
-                            .call_quote(&mut w.store, &req);
-                        call::with_deadline(ENGINE_DEADLINE, call).await
-                    }
-                    EngineInstance::Scheduling(_) => Err(CallError::Trap(
-                        "the pricing engine's pool holds a scheduling instance".into(),
-                    )),
-                };
-                w.store.data().flush_output();
-                handle.pool.checkin(w, org.as_deref(), out.is_ok());
-                out
+        let (ctx, services) = (self.engine_ctx(&handle), Arc::clone(&self.services));
+        let out = with_engine(ctx, services, &handle, async |e, store| match e {
+            EngineInstance::Pricing(e) => {
+                let call = e.computehub_platform_pricing().call_quote(store, &req);
+                call::with_deadline(ENGINE_DEADLINE, call).await
             }
-        };
+            EngineInstance::Scheduling(_) => Err(mismatch("pricing")),
+        })
+        .await;
         let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
         answer(&handle, "pricing", out, unavailable)
     }
@@ -115,43 +127,17 @@ impl scheduling::Host for PluginState {
             products.bridge();
         let nodes: Vec<scheduling_engine::exports::computehub::platform::scheduling::Node> =
             nodes.bridge();
-        let org = self.ctx.organisation.clone();
-        let w = call::checkout(
-            &handle.pool,
-            handle.pre.engine(),
-            self.engine_ctx(&handle),
-            Arc::clone(&self.services),
-            ENGINE_DEADLINE,
-            async |store: &mut wasmtime::Store<PluginState>| {
-                let e = scheduling_engine::SchedulingEnginePre::new(handle.pre.clone())?
-                    .instantiate_async(store)
-                    .await?;
-                Ok(EngineInstance::Scheduling(e))
-            },
-        )
-        .await;
-        let out = match w {
-            Err(e) => Err(e),
-            Ok(mut w) => {
-                let out = match &w.handle {
-                    EngineInstance::Scheduling(e) => {
-                        let call = e.computehub_platform_scheduling().call_fit(
-                            &mut w.store,
-                            &products,
-                            &nodes,
-                            explain,
-                        );
-                        call::with_deadline(ENGINE_DEADLINE, call).await
-                    }
-                    EngineInstance::Pricing(_) => Err(CallError::Trap(
-                        "the scheduling engine's pool holds a pricing instance".into(),
-                    )),
-                };
-                w.store.data().flush_output();
-                handle.pool.checkin(w, org.as_deref(), out.is_ok());
-                out
+        let (ctx, services) = (self.engine_ctx(&handle), Arc::clone(&self.services));
+        let out = with_engine(ctx, services, &handle, async |e, store| match e {
+            EngineInstance::Scheduling(e) => {
+                let call = e
+                    .computehub_platform_scheduling()
+                    .call_fit(store, &products, &nodes, explain);
+                call::with_deadline(ENGINE_DEADLINE, call).await
             }
-        };
+            EngineInstance::Pricing(_) => Err(mismatch("scheduling")),
+        })
+        .await;
         let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
         answer(&handle, "scheduling", out, unavailable)
     }
