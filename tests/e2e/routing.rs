@@ -164,3 +164,39 @@ fn plugin_check_accepts_a_good_component_and_lists_its_routes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn engines_built_with_the_sdk_name_themselves() {
+    let s = Server::start();
+    for id in ["pricing", "scheduling"] {
+        let (_, p) = s.get_admin(&format!("/admin/plugins/{id}")).await;
+        // The crate's name and version, not the plugin id and a hash.
+        assert_eq!(p["name"], id, "{p}");
+        assert_eq!(p["version"], "0.1.0", "{p}");
+    }
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "computehub_plugin_info{plugin=\"pricing\",name=\"pricing\",version=\"0.1.0\",role=\"pricing\"} 1"
+        ),
+        "{metrics}"
+    );
+    let out = std::process::Command::new(BIN)
+        .args(["plugin", "check", "--role", "pricing", "--id", "pricey"])
+        .arg(std::path::Path::new(PLUGINS).join("pricing.wasm"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok: plugin `pricey` pricing 0.1.0 (pricing)"),
+        "{stdout}"
+    );
+}

@@ -369,12 +369,18 @@ impl Registry {
                 }
                 (info.name, info.version, info.error_format, routes)
             }
-            _ => (
-                id.to_string(),
-                loaded.sha256[..12].to_string(),
-                ErrorFormat::Plain,
-                Vec::new(),
-            ),
+            _ => {
+                // The engine's own name and version when it gives them (the
+                // SDK's engines do); its id and a hash otherwise.
+                let (name, version) = crate::runtime::identity::engine_identity(
+                    &loaded.pre,
+                    self.runtime.services.clone(),
+                    id,
+                )
+                .await
+                .unwrap_or_else(|| (id.to_string(), loaded.sha256[..12].to_string()));
+                (name, version, ErrorFormat::Plain, Vec::new())
+            }
         };
         Ok(PluginEntry {
             id: id.to_string(),

@@ -8,6 +8,7 @@ mod cache;
 pub mod call;
 mod engine;
 mod grants;
+pub mod identity;
 mod state;
 pub mod warm;
 

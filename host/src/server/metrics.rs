@@ -200,6 +200,18 @@ pub fn render_instances(app: &super::App) -> String {
         }
         idle.push((id, figures["idle"].as_u64().unwrap_or(0)));
     }
+    out.push_str("# HELP computehub_plugin_info The active version of each plugin: its own name and version.\n");
+    out.push_str("# TYPE computehub_plugin_info gauge\n");
+    for p in app.registry.table().plugins.values() {
+        let _ = writeln!(
+            out,
+            "computehub_plugin_info{{plugin=\"{}\",name=\"{}\",version=\"{}\",role=\"{}\"}} 1",
+            escape(&p.id),
+            escape(&p.name),
+            escape(&p.version),
+            p.role.as_str()
+        );
+    }
     out.push_str("# HELP computehub_plugin_instances_idle Warm instances kept idle now.\n");
     out.push_str("# TYPE computehub_plugin_instances_idle gauge\n");
     for (id, n) in idle {

@@ -115,7 +115,7 @@ pub mod pricing_engine {
         path: "../../wit",
         pub_export_macro: true,
         default_bindings_module: "computehub_sdk::pricing_engine",
-        export_macro_name: "export_pricing_engine",
+        export_macro_name: "export_engine",
     });
 
     pub use self::exports::computehub::platform::pricing::*;
@@ -131,19 +131,66 @@ pub mod scheduling_engine {
         path: "../../wit",
         pub_export_macro: true,
         default_bindings_module: "computehub_sdk::scheduling_engine",
-        export_macro_name: "export_scheduling_engine",
+        export_macro_name: "export_engine",
     });
 
     pub use self::exports::computehub::platform::scheduling::*;
 }
 
+/// Bindings of the `engine-identity` world: what every engine built with
+/// [`export_pricing_engine!`] or [`export_scheduling_engine!`] exports
+/// besides its role, its crate's name and version.
+#[allow(missing_docs, clippy::all)]
+pub mod engine_identity {
+    wit_bindgen::generate!({
+        world: "engine-identity",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "computehub_sdk::engine_identity",
+        export_macro_name: "export_identity",
+    });
+
+    pub use self::exports::computehub::platform::identity::*;
+}
+
 /// Exports a type implementing [`pricing_engine::Guest`] as the component's
 /// `pricing` export: `computehub_sdk::export_pricing_engine!(MyEngine);`.
-pub use pricing_engine::export_pricing_engine;
+/// The engine also names itself (`identity`): the crate's name and version,
+/// which the host shows in `/admin/plugins`.
+#[macro_export]
+macro_rules! export_pricing_engine {
+    ($t:ident) => {
+        impl $crate::engine_identity::Guest for $t {
+            fn describe() -> $crate::engine_identity::EngineInfo {
+                $crate::engine_identity::EngineInfo {
+                    name: env!("CARGO_PKG_NAME").into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                }
+            }
+        }
+        $crate::pricing_engine::export_engine!($t);
+        $crate::engine_identity::export_identity!($t);
+    };
+}
 
 /// Exports a type implementing [`scheduling_engine::Guest`] as the
-/// component's `scheduling` export.
-pub use scheduling_engine::export_scheduling_engine;
+/// component's `scheduling` export, naming the engine as
+/// [`export_pricing_engine!`] does.
+#[macro_export]
+macro_rules! export_scheduling_engine {
+    ($t:ident) => {
+        impl $crate::engine_identity::Guest for $t {
+            fn describe() -> $crate::engine_identity::EngineInfo {
+                $crate::engine_identity::EngineInfo {
+                    name: env!("CARGO_PKG_NAME").into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                }
+            }
+        }
+        $crate::scheduling_engine::export_engine!($t);
+        $crate::engine_identity::export_identity!($t);
+    };
+}
 
 /// Exports a type implementing [`Plugin`] as the component's `handler`.
 ///
