@@ -55,7 +55,10 @@ pub async fn engine_identity(
     match answer {
         Ok(info) if shown(&info.name) && shown(&info.version) => Some((info.name, info.version)),
         Ok(_) => {
-            tracing::warn!(plugin, "the engine's identity is not printable; showing its id");
+            tracing::warn!(
+                plugin,
+                "the engine's identity is not printable; showing its id"
+            );
             None
         }
         Err(e) => {
