@@ -321,7 +321,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::List { data_dir, org },
         } => {
-            let store = Store::open(&data_dir)?;
+            let store = open_existing_store(&data_dir)?;
             for k in auth::list_keys(&store, org.as_deref())? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
@@ -340,7 +340,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::Revoke { data_dir, key_id },
         } => {
-            let store = Store::open(&data_dir)?;
+            let store = open_existing_store(&data_dir)?;
             if auth::revoke_key(&store, &key_id)? {
                 println!("revoked key {key_id}");
                 Ok(ExitCode::SUCCESS)
@@ -442,6 +442,7 @@ pub async fn open_app(
         store,
         admin,
         metrics: Metrics::default(),
+        draining: Default::default(),
     });
     Ok((app, fresh_token))
 }
@@ -458,6 +459,14 @@ async fn serve(
     let listen = listen
         .or_else(|| config.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    // One server per data dir: a second would diverge from the first and mark
+    // its running operations `interrupted`.
+    let _lock = lock_data_dir(&data_dir)?;
+    // Bind before anything is generated: a start that cannot listen must not
+    // use up the admin token's only printing.
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let (app, fresh_token) = open_app(
         &data_dir,
         cache_dir,
@@ -473,9 +482,6 @@ async fn serve(
         );
         println!("{token}");
     }
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     // Egress rules never reach this server by accident.
     app.registry.runtime.services.policy.set_own(vec![addr]);
@@ -634,6 +640,33 @@ fn print_needed_grant(id: &str, role: Role, needs: &[crate::runtime::Capability]
             "  kube-targets = []  # API servers of inline kubeconfigs; clusters by id need none"
         );
     }
+}
+
+/// Hold `<data dir>/computehub.lock` for as long as the server runs (an
+/// advisory lock the OS drops when the process ends, however it ends).
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let path = data_dir.join("computehub.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if file.try_lock().is_err() {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        anyhow::bail!(
+            "another computehub server (pid {}) serves data dir {}; stop it first or use another --data-dir",
+            holder.trim(),
+            data_dir.display()
+        );
+    }
+    use std::io::Write as _;
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
 }
 
 /// `computehub plugin grant`: validate and persist a grant.

@@ -22,7 +22,7 @@ const PODS: usize = 3_000;
 
 /// The namespace of pod `i` in [`big_cluster`].
 fn team(i: usize) -> &'static str {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         "team-a"
     } else {
         "team-b"

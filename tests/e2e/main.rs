@@ -8,6 +8,7 @@ mod boards;
 mod bounds;
 mod clusters;
 mod demo_cluster;
+mod datadir;
 mod demo_edge;
 mod dos;
 mod grants;

@@ -35,7 +35,7 @@ async fn twenty_swaps_and_a_rollback_under_sixteen_clients() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 // Some requests stay in flight across a swap.
-                let path = if (n + c) % 4 == 0 {
+                let path = if (n + c).is_multiple_of(4) {
                     "/echo/sleep?ms=20"
                 } else {
                     "/echo/version"

@@ -16,6 +16,7 @@ pub const RESERVED: &[&str] = &[
     "/metrics",
     "/openapi.json",
     "/operations",
+    "/readyz",
 ];
 
 /// A matched route: the plugin and the index of the route in its table.

@@ -57,6 +57,8 @@ pub struct App {
     pub store: Arc<Store>,
     pub admin: AdminToken,
     pub metrics: Metrics,
+    /// Set once shutdown begins: `/readyz` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// What the requests of all connections share beyond the [`App`].
@@ -216,6 +218,8 @@ pub async fn serve_with(
         });
     }
     tracing::info!("shutting down: no new connections, draining requests in flight");
+    app.draining
+        .store(true, std::sync::atomic::Ordering::Release);
     drop(listener);
     trimmer.abort();
     if tokio::time::timeout(DRAIN, graceful.shutdown())
@@ -225,6 +229,28 @@ pub async fn serve_with(
         tracing::warn!("requests still in flight after {DRAIN:?}; stopping anyway");
     }
     Ok(())
+}
+
+/// `/readyz`: 200 when the store answers, plugins are loaded and the server
+/// is not shutting down; 503 naming what is not ready otherwise.
+fn readiness(app: &App) -> Response<Body> {
+    let store = app
+        .store
+        .conn()
+        .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+        .is_ok();
+    let plugins = app.registry.table().plugins.len();
+    let draining = app.draining.load(std::sync::atomic::Ordering::Acquire);
+    let ready = store && plugins > 0 && !draining;
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "checks": {
+            "store": if store { "ok" } else { "unreachable" },
+            "plugins": plugins,
+            "draining": draining,
+        },
+    });
+    reply::json(if ready { 200 } else { 503 }, &body)
 }
 
 fn request_id() -> String {
@@ -307,12 +333,32 @@ async fn dispatch(
     let path = req.uri().path();
     let host = |r: Response<Body>, route: &str| (r, Counted::Host(route.to_string()));
     match path {
+        "/healthz" | "/readyz"
+            if !matches!(*req.method(), http::Method::GET | http::Method::HEAD) =>
+        {
+            let mut r = reply::error(
+                ErrorFormat::Plain,
+                405,
+                &format!(
+                    "method {} is not allowed on {path}; allowed: GET, HEAD",
+                    req.method()
+                ),
+            );
+            r.headers_mut().insert(
+                http::header::ALLOW,
+                http::HeaderValue::from_static("GET, HEAD"),
+            );
+            return host(r, path);
+        }
+        // Liveness: the process answers.
         "/healthz" => {
             return host(
                 reply::json(200, &serde_json::json!({"status": "ok"})),
                 "/healthz",
             )
         }
+        // Readiness: the store answers, the plugins are loaded, no shutdown.
+        "/readyz" => return host(readiness(app), "/readyz"),
         "/metrics" => {
             return host(
                 reply::text(

@@ -1,0 +1,126 @@
+//! One server per data dir, and starts that fail early: a second server on
+//! a data dir in use stops with one sentence and the first goes on; a start
+//! that cannot listen does not use up the admin token's only printing; a
+//! command pointed at a data dir that holds no store creates none.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::*;
+
+fn serve(data: &std::path::Path, listen: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    // The compiled-component cache the other tests share (no recompiling).
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-cache");
+    cmd.args(["serve", "--listen", listen, "--data-dir"])
+        .arg(data)
+        .arg("--cache-dir")
+        .arg(cache)
+        .env_remove("COMPUTEHUB_ADMIN_TOKEN")
+        .env("COMPUTEHUB_LOG", "warn")
+        .stdin(Stdio::null());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_server_on_a_data_dir_in_use_stops_and_the_first_goes_on() {
+    let s = Server::start();
+    let out = serve(&s.data(), "127.0.0.1:0").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "another computehub server (pid {}) serves data dir",
+            s.pid()
+        )),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"));
+    let r = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn a_start_that_cannot_listen_keeps_the_admin_token_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = serve(&data, &addr).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("admin token"));
+    drop(taken);
+    // The next start generates and prints the token.
+    let mut child = serve(&data, "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let done = line.starts_with("listening on");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !lines.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let seen = lines.join().unwrap();
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("admin token (shown once")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn keys_list_on_a_data_dir_without_a_store_creates_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("computehub-dat");
+    for args in [vec!["keys", "list"], vec!["keys", "revoke", "k1"]] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&typo)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("holds no computehub store"),
+            "{args:?}"
+        );
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn liveness_and_readiness_answer_get_and_head_only() {
+    let s = Server::start();
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["store"], "ok");
+    assert!(body["checks"]["plugins"].as_u64().unwrap() > 0);
+    assert_eq!(body["checks"]["draining"], false);
+    for path in ["/healthz", "/readyz"] {
+        let r = s.http.head(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "HEAD {path}");
+        let r = s.http.post(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 405, "POST {path}");
+        assert_eq!(r.headers()["allow"], "GET, HEAD");
+    }
+}
