@@ -25,6 +25,13 @@ pub struct Cli {
     command: Command,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the APIs.
@@ -43,6 +50,10 @@ enum Command {
         /// Seed demo data and print the credentials a newcomer needs.
         #[arg(long)]
         demo: bool,
+        /// Log lines as text (default) or as JSON objects, one per line,
+        /// with the request's fields (id, client, caller, route) on each.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
         /// Compiled-component cache (default: `<data dir>/cache`).
         #[arg(long)]
         cache_dir: Option<PathBuf>,
@@ -243,11 +254,27 @@ fn init_tracing(command: &Command) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("COMPUTEHUB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let json = matches!(
+        command,
+        Command::Serve {
+            log_format: LogFormat::Json,
+            ..
+        }
+    );
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+    };
 }
 
 fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -268,6 +295,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cache_dir,
             debug_orgid,
             limits,
+            log_format: _,
         } => {
             let mut config = Config::load(config.as_deref())?;
             config.debug_orgid |= debug_orgid;

@@ -124,3 +124,50 @@ async fn liveness_and_readiness_answer_get_and_head_only() {
         assert_eq!(r.headers()["allow"], "GET, HEAD");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_are_kept_and_json_log_lines_name_the_caller() {
+    let s = Server::with(Options {
+        args: vec!["--log-format", "json"],
+        ..Options::default()
+    });
+    let key = s.key("acme", "bearer");
+    let r = s
+        .http
+        .get(s.url("/fixtures/whoami"))
+        .bearer_auth(&key)
+        .header("x-request-id", "client-req.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-request-id"], "client-req.42");
+    // Not an id we keep: replaced by one of ours.
+    let r = s
+        .http
+        .get(s.url("/healthz"))
+        .header("x-request-id", "has spaces and ; semicolons")
+        .send()
+        .await
+        .unwrap();
+    let ours = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_ne!(ours, "has spaces and ; semicolons");
+    assert_eq!(ours.len(), 16);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = s.log_text();
+    let served: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "served" && v["span"]["id"] == "client-req.42")
+        .unwrap_or_else(|| panic!("no JSON `served` line for the request: {log}"));
+    let span = &served["span"];
+    assert_eq!(span["org"], "acme");
+    assert_eq!(span["scheme"], "bearer");
+    assert_eq!(span["route"], "/fixtures/whoami");
+    assert_eq!(span["client"], "127.0.0.1");
+    assert!(span["key"].as_str().is_some_and(|k| !k.is_empty()));
+    assert_eq!(served["fields"]["status"], 200);
+    // The key's secret is nowhere in the log.
+    let secret = key.rsplit('.').next().unwrap();
+    assert!(!log.contains(secret));
+}

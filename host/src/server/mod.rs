@@ -184,7 +184,7 @@ pub async fn serve_with(
             let (app, shared) = (Arc::clone(&app), Arc::clone(&shared));
             let in_flight = on_request.request();
             async move {
-                let resp = handle(app, &shared, req).await;
+                let resp = handle(app, &shared, req, peer).await;
                 Ok::<_, Infallible>(resp.map(|b| watchdog::InFlightBody::new(b, in_flight)))
             }
         });
@@ -257,6 +257,14 @@ fn request_id() -> String {
     ids::random_id(16)
 }
 
+/// An incoming `X-Request-Id` worth keeping: 1-128 characters of
+/// `[A-Za-z0-9._:-]` (anything else is replaced by one of ours).
+fn valid_request_id(v: &str) -> bool {
+    (1..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
 /// What a response is counted and logged under.
 enum Counted {
     /// A host endpoint, by route.
@@ -289,9 +297,30 @@ impl std::fmt::Display for Counted {
     }
 }
 
-async fn handle(app: Arc<App>, shared: &Shared, req: Request<Incoming>) -> Response<Body> {
-    let id = request_id();
-    let span = tracing::info_span!("request", id = %id);
+async fn handle(
+    app: Arc<App>,
+    shared: &Shared,
+    req: Request<Incoming>,
+    client: std::net::SocketAddr,
+) -> Response<Body> {
+    // A caller's own request id is kept (and echoed) when it is one.
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map_or_else(request_id, str::to_string);
+    // The caller and route are recorded once known, so every line of the
+    // request (the `served` line included) carries them; never a secret.
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        client = %client.ip(),
+        org = tracing::field::Empty,
+        key = tracing::field::Empty,
+        scheme = tracing::field::Empty,
+        route = tracing::field::Empty,
+    );
     let start = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
@@ -481,6 +510,7 @@ async fn plugin_request(
         ));
     };
     let counted = |r| (r, Counted::Plugin(Arc::clone(&plugin), target.route));
+    tracing::Span::current().record("route", route.path.as_str());
     let format = plugin.error_format;
 
     // Nothing but the headers has been read so far. An AK/SK signature
@@ -566,6 +596,12 @@ async fn plugin_request(
             Ok(p) => principal = Some(p),
             Err(e) => return counted(reply::error(format, e.status(), &e.to_string())),
         }
+    }
+    if let Some(p) = &principal {
+        let span = tracing::Span::current();
+        span.record("org", p.organisation.as_str());
+        span.record("key", p.key_id.as_str());
+        span.record("scheme", p.scheme.as_str());
     }
     // A key bound to a project serves only that project's paths.
     if let Some(p) = &principal {
