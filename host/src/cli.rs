@@ -106,6 +106,13 @@ struct LimitArgs {
     /// Milliseconds an unverified request body may take to arrive (408 beyond).
     #[arg(long, default_value_t = ms(ServerLimits::default().unverified_body_timeout))]
     unverified_body_timeout_ms: u64,
+    /// Failed authentications one client address (or one claimed key id)
+    /// may have at once; beyond it 429 with Retry-After. 0: no throttling.
+    #[arg(long, default_value_t = ServerLimits::default().auth_failure_burst)]
+    auth_failure_burst: u32,
+    /// How many more failures a minute that allowance refills.
+    #[arg(long, default_value_t = ServerLimits::default().auth_failures_per_minute)]
+    auth_failures_per_minute: u32,
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -122,6 +129,8 @@ impl LimitArgs {
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             unverified_budget: self.unverified_body_budget_mib << 20,
             unverified_body_timeout: Duration::from_millis(self.unverified_body_timeout_ms.max(1)),
+            auth_failure_burst: self.auth_failure_burst,
+            auth_failures_per_minute: self.auth_failures_per_minute,
         }
     }
 }

@@ -171,3 +171,53 @@ async fn request_ids_are_kept_and_json_log_lines_name_the_caller() {
     let secret = key.rsplit('.').next().unwrap();
     assert!(!log.contains(secret));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_authentication_is_throttled_per_client_and_key() {
+    let s = Server::with(Options {
+        args: vec![
+            "--auth-failure-burst",
+            "5",
+            "--auth-failures-per-minute",
+            "6",
+        ],
+        ..Options::default()
+    });
+    let good = s.key("acme", "bearer");
+    let id = good.split('.').nth(1).unwrap().to_string();
+    let whoami = |token: String| {
+        let (http, url) = (s.http.clone(), s.url("/fixtures/whoami"));
+        async move {
+            let r = http.get(url).bearer_auth(token).send().await.unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry)
+        }
+    };
+    // Five wrong secrets for a real key id are plain 401s...
+    for i in 0..5 {
+        let (status, _) = whoami(format!("chk.{id}.wrong{i}")).await;
+        assert_eq!(status, 401);
+    }
+    // ...the sixth is one too many: 429 with Retry-After.
+    let (status, retry) = whoami(format!("chk.{id}.wrong5")).await;
+    assert_eq!(status, 429);
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    // Meanwhile even the right key from this address waits, unchecked.
+    let (status, _) = whoami(good.clone()).await;
+    assert_eq!(status, 429);
+    // Host endpoints without credentials still answer.
+    let r = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Wrong admin tokens count against the address too.
+    let r = s
+        .http
+        .get(s.url("/admin/plugins"))
+        .bearer_auth("wrong-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+}

@@ -31,6 +31,11 @@ pub struct ServerLimits {
     pub unverified_budget: usize,
     /// Time to receive a whole unverified body.
     pub unverified_body_timeout: Duration,
+    /// Failed authentications a client address (or a claimed key id) may
+    /// have at once before 429; 0 turns throttling off.
+    pub auth_failure_burst: u32,
+    /// How fast that allowance refills, per minute.
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for ServerLimits {
@@ -42,6 +47,8 @@ impl Default for ServerLimits {
             idle_timeout: Duration::from_secs(60),
             unverified_budget: 16 << 20,
             unverified_body_timeout: Duration::from_secs(10),
+            auth_failure_burst: 30,
+            auth_failures_per_minute: 30,
         }
     }
 }

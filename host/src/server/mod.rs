@@ -9,6 +9,7 @@ pub mod limits;
 pub mod metrics;
 mod openapi;
 pub mod reply;
+mod throttle;
 mod trim;
 mod unverified;
 mod watchdog;
@@ -66,6 +67,8 @@ struct Shared {
     /// Memory for bodies read before their sender is verified.
     budget: unverified::Budget,
     unverified_body_timeout: Duration,
+    /// Failed authentication, per client address and claimed key id.
+    throttle: Option<throttle::Throttle>,
 }
 
 /// Serve with the default [`ServerLimits`] until `shutdown` resolves, then
@@ -113,6 +116,10 @@ pub async fn serve_with(
     let shared = Arc::new(Shared {
         budget: unverified::Budget::new(limits.unverified_budget),
         unverified_body_timeout: limits.unverified_body_timeout,
+        throttle: throttle::Throttle::new(
+            limits.auth_failure_burst,
+            limits.auth_failures_per_minute,
+        ),
     });
     let timeouts = watchdog::Timeouts {
         header_read: limits.header_read_timeout,
@@ -231,6 +238,24 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// The client address of a request (set on it by the connection).
+#[derive(Clone, Copy)]
+struct ClientAddr(std::net::IpAddr);
+
+/// 429 in the area's envelope, with `Retry-After`.
+fn too_many_failures(format: ErrorFormat, wait: Duration) -> Response<Body> {
+    let secs = throttle::retry_after(wait);
+    let mut r = reply::error(
+        format,
+        429,
+        &format!("too many failed authentications; retry in {secs} s"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(http::header::RETRY_AFTER, v);
+    }
+    r
+}
+
 /// `/readyz`: 200 when the store answers, plugins are loaded and the server
 /// is not shutting down; 503 naming what is not ready otherwise.
 fn readiness(app: &App) -> Response<Body> {
@@ -300,9 +325,10 @@ impl std::fmt::Display for Counted {
 async fn handle(
     app: Arc<App>,
     shared: &Shared,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     client: std::net::SocketAddr,
 ) -> Response<Body> {
+    req.extensions_mut().insert(ClientAddr(client.ip()));
     // A caller's own request id is kept (and echoed) when it is one.
     let id = req
         .headers()
@@ -407,7 +433,22 @@ async fn dispatch(
         _ => {}
     }
     if path == "/admin" || path.starts_with("/admin/") {
-        let (resp, route) = admin::handle(app, req).await;
+        // Wrong admin tokens count against the client address, as failed
+        // API keys do (not against the token: that would lock out everyone).
+        let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+        let throttle = shared.throttle.as_ref().zip(client);
+        if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
+            return host(
+                reply::closing(too_many_failures(ErrorFormat::Plain, wait)),
+                "/admin",
+            );
+        }
+        let (mut resp, route) = admin::handle(app, req).await;
+        if resp.status() == http::StatusCode::UNAUTHORIZED {
+            if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
+                resp = reply::closing(too_many_failures(ErrorFormat::Plain, wait));
+            }
+        }
         return host(resp, &route);
     }
     if path == "/operations" || path.starts_with("/operations/") {
@@ -513,6 +554,28 @@ async fn plugin_request(
     tracing::Span::current().record("route", route.path.as_str());
     let format = plugin.error_format;
 
+    // A client (or a key id) that failed authentication too often waits,
+    // its credentials unchecked.
+    let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    let claimed = throttle::claimed_key(req.headers());
+    if let (Some(t), Some(addr)) = (&shared.throttle, client) {
+        if let Some(wait) = t.blocked(addr, claimed.as_deref()) {
+            return counted(reply::closing(too_many_failures(format, wait)));
+        }
+    }
+    // A failed authentication: its answer, or 429 once it is one too many.
+    let failed = |e: &auth::AuthError| -> Response<Body> {
+        let counts = !matches!(e, auth::AuthError::Missing(_) | auth::AuthError::Store);
+        let over = match (&shared.throttle, client) {
+            (Some(t), Some(addr)) if counts => t.failed(addr, claimed.as_deref()),
+            _ => None,
+        };
+        match over {
+            Some(wait) => too_many_failures(format, wait),
+            None => reply::error(format, e.status(), &e.to_string()),
+        }
+    };
+
     // Nothing but the headers has been read so far. An AK/SK signature
     // covers the body: what the headers alone can refute is checked now, and
     // the signature once the body, hashed as it arrives, is complete. Every
@@ -538,13 +601,7 @@ async fn plugin_request(
     let mut principal = match authenticated {
         Ok(p) => p,
         Err(_) if debug_session => None,
-        Err(e) => {
-            return counted(reply::closing(reply::error(
-                format,
-                e.status(),
-                &e.to_string(),
-            )))
-        }
+        Err(e) => return counted(reply::closing(failed(&e))),
     };
 
     // A body read before its sender is verified (or on a route without
@@ -594,7 +651,7 @@ async fn plugin_request(
         };
         match checked.finish(&head, digest, chrono::Utc::now()) {
             Ok(p) => principal = Some(p),
-            Err(e) => return counted(reply::error(format, e.status(), &e.to_string())),
+            Err(e) => return counted(failed(&e)),
         }
     }
     if let Some(p) = &principal {
