@@ -221,3 +221,68 @@ async fn failed_authentication_is_throttled_per_client_and_key() {
         .unwrap();
     assert_eq!(r.status(), 429);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_changing_calls_are_in_the_audit_log_without_secrets() {
+    let s = Server::start();
+    let key = s.key("acme", "bearer");
+    let secret = key.rsplit('.').next().unwrap().to_string();
+    let r = s
+        .http
+        .post(s.url("/fixtures/devices"))
+        .bearer_auth(&key)
+        .form(&[
+            ("name", "d1"),
+            ("ip", "10.9.9.9"),
+            ("password", "S3CRET-PW"),
+        ])
+        .header("x-request-id", "audit-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // A read is not audited; a refused write is, with its outcome.
+    s.http
+        .get(s.url("/fixtures/devices"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let r = s
+        .http
+        .post(s.url("/fixtures/devices"))
+        .bearer_auth("chk.nope.nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (status, _) = s.admin_delete("/admin/keys/no-such-key").await;
+    assert_eq!(status, 404);
+
+    let (status, page) = s.get_admin("/admin/audit?org=acme").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 1, "{page}");
+    let e = &page["entries"][0];
+    assert_eq!(e["request_id"], "audit-1");
+    assert_eq!(e["organisation"], "acme");
+    assert_eq!(e["scheme"], "bearer");
+    assert_eq!(e["method"], "POST");
+    assert_eq!(e["route"], "/fixtures/devices");
+    assert_eq!(e["status"], 201);
+    assert_eq!(e["client"], "127.0.0.1");
+    assert!(e["plugin"].as_str().unwrap().starts_with("fixtures@"));
+    let (_, all) = s.get_admin("/admin/audit?limit=10").await;
+    let entries = all["entries"].as_array().unwrap();
+    // Newest first: the admin call, the refused write, the device.
+    assert_eq!(all["total"], 3, "{all}");
+    assert_eq!(entries[0]["key_id"], "admin");
+    assert_eq!(entries[0]["status"], 404);
+    assert_eq!(entries[1]["status"], 401);
+    assert!(entries[1]["organisation"].is_null());
+    let text = all.to_string();
+    for hidden in [secret.as_str(), "S3CRET-PW", "10.9.9.9"] {
+        assert!(!text.contains(hidden), "{hidden} in the audit log");
+    }
+    let (status, body) = s.get_admin("/admin/audit?limit=5000").await;
+    assert_eq!(status, 400, "{body}");
+}

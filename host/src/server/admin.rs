@@ -28,6 +28,7 @@ enum Op {
     Plugin,
     Rollback,
     Grants,
+    Audit,
     HostKeys,
     HostKey,
     Keys,
@@ -41,6 +42,7 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
         ("/admin/plugins/{id}", Op::Plugin),
         ("/admin/plugins/{id}/rollback", Op::Rollback),
         ("/admin/plugins/{id}/grants", Op::Grants),
+        ("/admin/audit", Op::Audit),
         ("/admin/ssh-host-keys", Op::HostKeys),
         ("/admin/ssh-host-keys/{org}/{target}", Op::HostKey),
         ("/admin/keys", Op::Keys),
@@ -189,6 +191,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             super::grants::put(app, req, &id).await,
             "/admin/plugins/{id}/grants".into(),
         ),
+        (Op::Audit, Method::GET) => (audit(app, req.uri().query()), "/admin/audit".into()),
         (Op::HostKeys, Method::GET) => (
             host_keys(app, req.uri().query()),
             "/admin/ssh-host-keys".into(),
@@ -283,6 +286,46 @@ fn org_param(query: Option<&str>) -> Option<String> {
             .find(|(k, _)| k == "org")
             .map(|(_, v)| v.into_owned())
     })
+}
+
+/// `GET /admin/audit[?org=ORG&route=TEMPLATE&status=N&limit=N&offset=N]`:
+/// state-changing calls, newest first (50 a page by default, at most 1,000).
+fn audit(app: &App, query: Option<&str>) -> Response<Body> {
+    let mut f = super::audit::Filter {
+        limit: 50,
+        ..Default::default()
+    };
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let number = |what: &str, max: u32| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("parameter `{what}` must be an integer from 0 to {max}"))
+        };
+        let parsed = match k.as_ref() {
+            "org" => {
+                f.org = Some(v.to_string());
+                Ok(())
+            }
+            "route" => {
+                f.route = Some(v.to_string());
+                Ok(())
+            }
+            "status" => number("status", 999).map(|n| f.status = Some(n as u16)),
+            "limit" => number("limit", 1000).map(|n| f.limit = n),
+            "offset" => number("offset", u32::MAX).map(|n| f.offset = n),
+            other => Err(format!(
+                "unknown parameter `{other}` (org, route, status, limit, offset)"
+            )),
+        };
+        if let Err(m) = parsed {
+            return error(400, &m);
+        }
+    }
+    match super::audit::query(&app.store, &f) {
+        Ok((rows, total)) => reply::json(200, &json!({ "total": total, "entries": rows })),
+        Err(e) => store_failed("reading the audit log", e),
+    }
 }
 
 /// `GET /admin/keys[?org=ORG]`: the API keys, without secrets.

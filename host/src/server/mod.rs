@@ -3,6 +3,7 @@
 //! endpoints, or route -> authenticate -> plugin -> response).
 
 mod admin;
+mod audit;
 mod background;
 mod grants;
 pub mod limits;
@@ -329,6 +330,9 @@ async fn handle(
     client: std::net::SocketAddr,
 ) -> Response<Body> {
     req.extensions_mut().insert(ClientAddr(client.ip()));
+    // Filled in by whoever authenticates the caller, for the audit log.
+    let caller: Arc<std::sync::Mutex<audit::Caller>> = Arc::default();
+    req.extensions_mut().insert(Arc::clone(&caller));
     // A caller's own request id is kept (and echoed) when it is one.
     let id = req
         .headers()
@@ -357,6 +361,22 @@ async fn handle(
         let (plugin_id, route) = counted.labels();
         app.metrics
             .record(plugin_id, method.as_str(), route, status, elapsed);
+        if audit::changes_state(&method) {
+            let caller = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let record = audit::Record {
+                request_id: &id,
+                caller: &caller,
+                client: &client.ip().to_string(),
+                method: method.as_str(),
+                route,
+                path: uri.path(),
+                plugin: &counted.to_string(),
+                status,
+            };
+            if let Err(e) = audit::record(&app.store, &record) {
+                tracing::error!(error = %e, "the audit log could not be written");
+            }
+        }
         if let Ok(v) = http::HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
@@ -443,7 +463,20 @@ async fn dispatch(
                 "/admin",
             );
         }
+        let audit_caller = req
+            .extensions()
+            .get::<Arc<std::sync::Mutex<audit::Caller>>>()
+            .cloned();
         let (mut resp, route) = admin::handle(app, req).await;
+        if resp.status() != http::StatusCode::UNAUTHORIZED {
+            if let Some(c) = audit_caller {
+                *c.lock().unwrap_or_else(|p| p.into_inner()) = audit::Caller {
+                    organisation: None,
+                    key_id: Some("admin".into()),
+                    scheme: Some("admin-token"),
+                };
+            }
+        }
         if resp.status() == http::StatusCode::UNAUTHORIZED {
             if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
                 resp = reply::closing(too_many_failures(ErrorFormat::Plain, wait));
@@ -659,6 +692,16 @@ async fn plugin_request(
         span.record("org", p.organisation.as_str());
         span.record("key", p.key_id.as_str());
         span.record("scheme", p.scheme.as_str());
+        if let Some(c) = parts
+            .extensions
+            .get::<Arc<std::sync::Mutex<audit::Caller>>>()
+        {
+            *c.lock().unwrap_or_else(|p| p.into_inner()) = audit::Caller {
+                organisation: Some(p.organisation.clone()),
+                key_id: Some(p.key_id.clone()),
+                scheme: Some(p.scheme.as_str()),
+            };
+        }
     }
     // A key bound to a project serves only that project's paths.
     if let Some(p) = &principal {

@@ -331,6 +331,25 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     "#,
+    // 7: the audit log of state-changing calls (`server/audit.rs`): who,
+    // what, when, the outcome; never a secret, a query or a body.
+    r#"
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        org_id TEXT,
+        key_id TEXT,
+        scheme TEXT,
+        client TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        path TEXT NOT NULL,
+        plugin TEXT NOT NULL,
+        status INTEGER NOT NULL
+    );
+    CREATE INDEX audit_log_by_org ON audit_log(org_id, seq);
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -1,0 +1,121 @@
+//! The audit log: every state-changing call (any method but GET, HEAD and
+//! OPTIONS; API and admin alike) is recorded in the store with who (the
+//! caller's organisation, key id and scheme, or `admin`, and the client
+//! address), what (method, route template, path, plugin version), when and
+//! the outcome (status), under its request id. Never a secret: no query, no
+//! body, no header. Operators read it at `GET /admin/audit` (newest first,
+//! paged with `limit`/`offset`, filtered by `org`, `route`, `status`).
+
+use http::Method;
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::store::{records::now, Store, StoreError};
+
+/// Who made a call, as the server learned it.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub organisation: Option<String>,
+    pub key_id: Option<String>,
+    pub scheme: Option<&'static str>,
+}
+
+/// One recorded call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub seq: i64,
+    pub at: String,
+    pub request_id: String,
+    pub organisation: Option<String>,
+    pub key_id: Option<String>,
+    pub scheme: Option<String>,
+    pub client: String,
+    pub method: String,
+    pub route: String,
+    pub path: String,
+    pub plugin: String,
+    pub status: u16,
+}
+
+/// Whether a call of `method` changes state (and is audited).
+pub fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// What is recorded of one call.
+pub struct Record<'a> {
+    pub request_id: &'a str,
+    pub caller: &'a Caller,
+    pub client: &'a str,
+    pub method: &'a str,
+    pub route: &'a str,
+    pub path: &'a str,
+    pub plugin: &'a str,
+    pub status: u16,
+}
+
+/// Record one call.
+pub fn record(store: &Store, r: &Record<'_>) -> Result<(), StoreError> {
+    store.conn().execute(
+        "INSERT INTO audit_log (at, request_id, org_id, key_id, scheme, client, method, route, path, plugin, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            now(),
+            r.request_id,
+            r.caller.organisation,
+            r.caller.key_id,
+            r.caller.scheme,
+            r.client,
+            r.method,
+            r.route,
+            r.path,
+            r.plugin,
+            r.status
+        ],
+    )?;
+    Ok(())
+}
+
+/// What `GET /admin/audit` asks for.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub org: Option<String>,
+    pub route: Option<String>,
+    pub status: Option<u16>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Entries matching `f`, newest first, and how many match in all.
+pub fn query(store: &Store, f: &Filter) -> Result<(Vec<Entry>, i64), StoreError> {
+    let conn = store.conn();
+    let filter = "(?1 IS NULL OR org_id = ?1) AND (?2 IS NULL OR route = ?2) AND (?3 IS NULL OR status = ?3)";
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"),
+        params![f.org, f.route, f.status],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT seq, at, request_id, org_id, key_id, scheme, client, method, route, path, plugin, status
+         FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT ?4 OFFSET ?5"
+    ))?;
+    let rows = stmt
+        .query_map(params![f.org, f.route, f.status, f.limit, f.offset], |r| {
+            Ok(Entry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                request_id: r.get(2)?,
+                organisation: r.get(3)?,
+                key_id: r.get(4)?,
+                scheme: r.get(5)?,
+                client: r.get(6)?,
+                method: r.get(7)?,
+                route: r.get(8)?,
+                path: r.get(9)?,
+                plugin: r.get(10)?,
+                status: r.get(11)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total))
+}
