@@ -50,6 +50,13 @@ enum Command {
         /// Seed demo data and print the credentials a newcomer needs.
         #[arg(long)]
         demo: bool,
+        /// TLS certificate chain (PEM); with `--tls-key` the server speaks
+        /// HTTPS only (HTTP/2 and HTTP/1.1), reloading both on SIGHUP or change.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM) of `--tls-cert`.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Log lines as text (default) or as JSON objects, one per line,
         /// with the request's fields (id, client, caller, route) on each.
         #[arg(long, value_enum, default_value = "text")]
@@ -305,6 +312,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             debug_orgid,
             limits,
             log_format: _,
+            tls_cert,
+            tls_key,
         } => {
             let mut config = Config::load(config.as_deref())?;
             config.debug_orgid |= debug_orgid;
@@ -314,15 +323,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let cache_dir = cache_dir.unwrap_or_else(|| data_dir.join("cache"));
-            runtime_tokio()?.block_on(serve(
+            runtime_tokio()?.block_on(serve(Serve {
                 listen,
                 data_dir,
                 cache_dir,
                 config,
                 plugins_dir,
                 demo,
-                limits.limits(),
-            ))?;
+                limits: limits.limits(),
+                tls: tls_cert.zip(tls_key),
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys {
@@ -484,7 +494,8 @@ pub async fn open_app(
     Ok((app, fresh_token))
 }
 
-async fn serve(
+/// What `serve` runs with.
+struct Serve {
     listen: Option<String>,
     data_dir: PathBuf,
     cache_dir: PathBuf,
@@ -492,13 +503,32 @@ async fn serve(
     plugins_dir: Option<PathBuf>,
     demo: bool,
     limits: ServerLimits,
-) -> anyhow::Result<()> {
+    /// Certificate chain and key (PEM).
+    tls: Option<(PathBuf, PathBuf)>,
+}
+
+async fn serve(opts: Serve) -> anyhow::Result<()> {
+    let Serve {
+        listen,
+        data_dir,
+        cache_dir,
+        config,
+        plugins_dir,
+        demo,
+        limits,
+        tls,
+    } = opts;
     let listen = listen
         .or_else(|| config.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     // One server per data dir: a second would diverge from the first and mark
     // its running operations `interrupted`.
     let _lock = lock_data_dir(&data_dir)?;
+    // A certificate that does not load stops the start, before anything else.
+    let tls = match &tls {
+        Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
+        None => None,
+    };
     // Bind before anything is generated: a start that cannot listen must not
     // use up the admin token's only printing.
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -534,9 +564,10 @@ async fn serve(
     } else {
         None
     };
-    tracing::info!(%addr, "computehub listening");
-    println!("listening on http://{addr}");
-    server::serve_with(listener, app, limits, shutdown_signal()).await
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, "computehub listening");
+    println!("listening on {scheme}://{addr}");
+    server::serve_tls(listener, app, limits, tls, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

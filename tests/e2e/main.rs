@@ -39,6 +39,7 @@ mod routing;
 mod scheduling;
 mod ssh;
 mod swap;
+mod tls;
 mod trust;
 mod warm;
 mod wire;

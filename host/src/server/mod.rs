@@ -11,6 +11,7 @@ pub mod metrics;
 mod openapi;
 pub mod reply;
 mod throttle;
+pub mod tls;
 mod trim;
 mod unverified;
 mod watchdog;
@@ -112,6 +113,22 @@ pub async fn serve_with(
     limits: ServerLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    serve_tls(listener, app, limits, None, shutdown).await
+}
+
+/// A connection's byte stream: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// [`serve_with`], with TLS on every connection when `tls` is given (the
+/// handshake must finish within the header-read timeout).
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Arc<App>,
+    limits: ServerLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = builder();
     let shared = Arc::new(Shared {
@@ -185,7 +202,6 @@ pub async fn serve_with(
         };
         let _ = stream.set_nodelay(true);
         let activity = watchdog::Activity::new();
-        let io = TokioIo::new(watchdog::Tracked::new(stream, Arc::clone(&activity)));
         let (app, shared, on_request) =
             (Arc::clone(&app), Arc::clone(&shared), Arc::clone(&activity));
         let service = hyper::service::service_fn(move |req| {
@@ -196,10 +212,24 @@ pub async fn serve_with(
                 Ok::<_, Infallible>(resp.map(|b| watchdog::InFlightBody::new(b, in_flight)))
             }
         });
-        let conn = builder.serve_connection(io, service).into_owned();
-        let conn = graceful.watch(conn);
+        let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
             let _permit = permit;
+            let io: Box<dyn Io> = match tls {
+                None => Box::new(stream),
+                Some(acceptor) => {
+                    match tokio::time::timeout(timeouts.header_read, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(s)) => Box::new(s),
+                        _ => {
+                            tracing::debug!(client = %peer, "TLS handshake failed or timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            let io = TokioIo::new(watchdog::Tracked::new(io, Arc::clone(&activity)));
+            let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
             tokio::pin!(conn);
             // While a request is handled there is no deadline: look again
             // after a while.
