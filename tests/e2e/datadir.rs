@@ -286,3 +286,33 @@ async fn state_changing_calls_are_in_the_audit_log_without_secrets() {
     let (status, body) = s.get_admin("/admin/audit?limit=5000").await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_the_process_the_build_and_requests_in_flight() {
+    let s = Server::start();
+    let m = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {m}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") > 3.0);
+    assert!(value("process_cpu_seconds_total") >= 0.0);
+    // This very request is in flight while the figures are taken.
+    assert_eq!(value("computehub_requests_in_flight"), 1.0);
+    assert!(
+        m.contains("computehub_build_info{version=\"0.1.0\",wasmtime=\"48\"} 1"),
+        "{m}"
+    );
+}

@@ -40,6 +40,8 @@ type Routes = BTreeMap<String, BTreeMap<String, BTreeMap<String, RouteStats>>>;
 pub struct Metrics {
     routes: Mutex<Routes>,
     plugin_events: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Requests being answered now.
+    pub in_flight: std::sync::atomic::AtomicI64,
 }
 
 /// A plugin-level event counted in `computehub_plugin_events_total`.
@@ -218,6 +220,87 @@ pub fn render_instances(app: &super::App) -> String {
         let _ = writeln!(
             out,
             "computehub_plugin_instances_idle{{plugin=\"{id}\"}} {n}"
+        );
+    }
+    out
+}
+
+/// The process (memory, CPU, descriptors), the build, requests in flight and
+/// operations by status.
+pub fn render_process(app: &super::App) -> String {
+    let mut out = String::new();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // utime and stime, in clock ticks of 10 ms, after the command name.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map_or("", |(_, r)| r)
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    let gauges = [
+        (
+            "process_resident_memory_bytes",
+            "Resident memory.",
+            "gauge",
+            (rss_kib * 1024) as f64,
+        ),
+        (
+            "process_cpu_seconds_total",
+            "CPU time, user and system.",
+            "counter",
+            ticks as f64 / 100.0,
+        ),
+        (
+            "process_open_fds",
+            "Open file descriptors.",
+            "gauge",
+            fds as f64,
+        ),
+        (
+            "computehub_requests_in_flight",
+            "Requests being answered now.",
+            "gauge",
+            app.metrics
+                .in_flight
+                .load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ),
+    ];
+    for (name, help, kind, v) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    }
+    out.push_str("# HELP computehub_build_info The build: version and wasmtime.\n# TYPE computehub_build_info gauge\n");
+    let _ = writeln!(
+        out,
+        "computehub_build_info{{version=\"{}\",wasmtime=\"48\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    out.push_str("# HELP computehub_operations Long operations by status.\n# TYPE computehub_operations gauge\n");
+    let counts: Vec<(String, i64)> = {
+        let conn = app.store.conn();
+        conn.prepare("SELECT status, COUNT(*) FROM operations GROUP BY status")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap_or_default()
+    };
+    for (status, n) in counts {
+        let _ = writeln!(
+            out,
+            "computehub_operations{{status=\"{}\"}} {n}",
+            escape(&status)
         );
     }
     out

@@ -269,6 +269,23 @@ pub async fn serve_tls(
     Ok(())
 }
 
+/// A request counted in `computehub_requests_in_flight` until dropped (also
+/// when its client goes away midway).
+struct InFlight<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> InFlight<'a> {
+    fn enter(n: &'a std::sync::atomic::AtomicI64) -> Self {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight(n)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The client address of a request (set on it by the connection).
 #[derive(Clone, Copy)]
 struct ClientAddr(std::net::IpAddr);
@@ -385,7 +402,9 @@ async fn handle(
     let method = req.method().clone();
     let uri = req.uri().clone();
     async move {
+        let in_flight = InFlight::enter(&app.metrics.in_flight);
         let (mut resp, counted) = dispatch(&app, shared, req, &id).await;
+        drop(in_flight);
         let status = resp.status().as_u16();
         let elapsed = start.elapsed();
         let (plugin_id, route) = counted.labels();
@@ -469,7 +488,9 @@ async fn dispatch(
                 reply::text(
                     200,
                     "text/plain; version=0.0.4",
-                    app.metrics.render() + &metrics::render_instances(app),
+                    app.metrics.render()
+                        + &metrics::render_instances(app)
+                        + &metrics::render_process(app),
                 ),
                 "/metrics",
             )
