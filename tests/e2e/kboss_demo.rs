@@ -84,12 +84,35 @@ async fn the_demo_seeds_centers_devices_clusters_labels_and_widgets() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains(r#""total_price":64.08,"#), "{text}");
 
-    // A restart with --demo seeds nothing twice.
+    // A restart with --demo seeds nothing twice, and replaces the keys it
+    // printed instead of adding more.
+    let active = |s: &Server| {
+        s.store()
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM api_keys WHERE org_id = 'demo' AND revoked_at IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+    };
+    let before = active(&s);
+    assert_eq!(before, 4, "bearer, basic, x-auth-token and aksk");
+    let (old_key, _) = printed(&s);
     assert!(s.stop().success());
     s.stdout.lock().unwrap().clear();
     s.launch();
     let (key, again) = printed(&s);
     assert_eq!(again, cpcid);
+    assert_eq!(active(&s), before);
+    let r = s
+        .http
+        .get(s.url(&path("cpclist/get_cpclist")))
+        .bearer_auth(&old_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the earlier start's key still works");
     let r = s
         .http
         .get(s.url(&path("cpclist/get_cpclist")))

@@ -27,6 +27,18 @@ pub struct Demo {
 /// the server listens, `data_dir` receives the cluster's kubeconfig.
 pub fn seed(store: &Store, base_url: &str, data_dir: &Path) -> anyhow::Result<Demo> {
     store.ensure_organisation(DEMO_ORG)?;
+    // A restart prints new credentials (only hashes of the old ones are
+    // kept): the ones an earlier start printed are revoked, so the demo
+    // organisation's keys do not pile up.
+    let mut revoked = 0;
+    for k in auth::list_keys(store, Some(DEMO_ORG))? {
+        if k.revoked_at.is_none() && auth::revoke_key(store, &k.id)? {
+            revoked += 1;
+        }
+    }
+    if revoked > 0 {
+        println!("demo: revoked the {revoked} keys an earlier start printed; new ones follow");
+    }
     let bearer = auth::create_key(store, DEMO_ORG, Scheme::Bearer)?;
     println!("demo organisation `{DEMO_ORG}`; bearer API key:");
     println!("{}", bearer.credential);
