@@ -442,12 +442,12 @@ async fn openapi_lists_documented_failures_under_200_and_the_hosts_statuses() {
         (
             kboss,
             "`{status: false, msg}`",
-            &["401", "403", "408", "413", "500", "503"][..],
+            &["401", "403", "408", "413", "429", "500", "503"][..],
         ),
         (
             pcapi,
             "`{status: false, info, data: \"\"}`",
-            &["401", "403", "413", "500", "503"][..],
+            &["401", "403", "413", "429", "500", "503"][..],
         ),
     ] {
         let mut listed: Vec<&str> = responses

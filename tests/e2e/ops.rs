@@ -36,6 +36,38 @@ async fn health_metrics_and_openapi() {
         doc["paths"]["/fixtures/whoami"]["get"]["security"][0]["bearer"],
         serde_json::json!([])
     );
+    // Every operation has a unique operationId; template parameters are
+    // typed path parameters; the host's own endpoints are documented too.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}"));
+            assert!(ids.insert(id.to_string()), "duplicate operationId {id}");
+        }
+    }
+    let echo = &doc["paths"]["/fixtures/echo/{name}"]["get"];
+    assert_eq!(echo["operationId"], "fixtures_get_fixtures_echo_name");
+    assert_eq!(
+        echo["parameters"][0],
+        serde_json::json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}})
+    );
+    for (path, method) in [
+        ("/readyz", "get"),
+        ("/admin/audit", "get"),
+        ("/admin/plugins/{id}/grants", "put"),
+        ("/operations/{id}/events", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} undocumented"
+        );
+    }
+    assert_eq!(
+        doc["paths"]["/admin/audit"]["get"]["security"][0]["admin"],
+        serde_json::json!([])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -41,6 +41,10 @@ pub fn host_responses(format: ErrorFormat, auth: Scheme) -> Vec<(u16, String)> {
             403,
             format!("{env}, written by the host: the credentials may not use this route (another scheme's key, another project)"),
         ));
+        out.push((
+            429,
+            format!("{env}, written by the host: too many failed authentications from this client or for this key id (`Retry-After`; credentials unchecked)"),
+        ));
     }
     out.push((
         413,
@@ -71,6 +75,179 @@ pub fn host_responses(format: ErrorFormat, auth: Scheme) -> Vec<(u16, String)> {
     out
 }
 
+/// One of the host's own operations: path, method, operationId, summary,
+/// tag and the security scheme (none for the probes and metrics).
+type HostOperation = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// The host's own operations.
+const HOST_OPERATIONS: &[HostOperation] = &[
+    ("/healthz", "get", "host_healthz", "Liveness", "host", None),
+    (
+        "/readyz",
+        "get",
+        "host_readyz",
+        "Readiness: store, plugins, not draining (503 otherwise)",
+        "host",
+        None,
+    ),
+    (
+        "/metrics",
+        "get",
+        "host_metrics",
+        "Prometheus metrics",
+        "host",
+        None,
+    ),
+    (
+        "/openapi.json",
+        "get",
+        "host_openapi",
+        "This document",
+        "host",
+        None,
+    ),
+    (
+        "/operations/{id}",
+        "get",
+        "operations_get",
+        "A long operation: phases, output tails, result (any API key of its organisation)",
+        "operations",
+        Some("bearer"),
+    ),
+    (
+        "/operations/{id}/events",
+        "get",
+        "operations_events",
+        "The operation's events as server-sent events (`Last-Event-ID` resumes)",
+        "operations",
+        Some("bearer"),
+    ),
+    (
+        "/admin/plugins",
+        "get",
+        "admin_plugins_list",
+        "Active plugin versions, routes and instance figures",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/plugins/{id}",
+        "get",
+        "admin_plugin_get",
+        "One active plugin version",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/plugins/{id}",
+        "put",
+        "admin_plugin_put",
+        "Install a new version (the wasm component as body; `?role=`)",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/plugins/{id}/rollback",
+        "post",
+        "admin_plugin_rollback",
+        "Go back to the version before",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/plugins/{id}/grants",
+        "get",
+        "admin_grants_get",
+        "The grant in force and its source",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/plugins/{id}/grants",
+        "put",
+        "admin_grants_put",
+        "Grant a plugin (its config entry as JSON), live",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/audit",
+        "get",
+        "admin_audit",
+        "State-changing calls, newest first (`org`, `route`, `status`, `limit`, `offset`)",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/keys",
+        "get",
+        "admin_keys_list",
+        "API keys, without secrets (`org`)",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/keys/{id}",
+        "delete",
+        "admin_key_revoke",
+        "Revoke an API key",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/ssh-host-keys",
+        "get",
+        "admin_host_keys_list",
+        "Pinned SSH host keys (`org`)",
+        "admin",
+        Some("admin"),
+    ),
+    (
+        "/admin/ssh-host-keys/{org}/{target}",
+        "delete",
+        "admin_host_key_forget",
+        "Forget a pinned SSH host key",
+        "admin",
+        Some("admin"),
+    ),
+];
+
+/// `{name}` parameters of a path template, as OpenAPI path parameters.
+fn path_parameters(template: &str) -> Value {
+    let names = template
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .map(|n| n.trim_start_matches('*'));
+    Value::Array(
+        names
+            .map(|n| json!({"name": n, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect(),
+    )
+}
+
+/// A stable, unique operationId: plugin, method and the path's words
+/// (`kboss_get_dev_cpcc_cpcnode_get_cpcnode_dspy`).
+fn operation_id(plugin: &str, method: &str, path: &str) -> String {
+    let words: Vec<String> = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    format!(
+        "{}_{}_{}",
+        plugin.replace('-', "_"),
+        method.to_ascii_lowercase(),
+        words.join("_")
+    )
+}
+
 pub fn document(table: &Table) -> Value {
     let mut paths = Map::new();
     let mut add = |path: &str, method: &str, op: Value| {
@@ -81,16 +258,22 @@ pub fn document(table: &Table) -> Value {
             m.insert(method.to_ascii_lowercase(), op);
         }
     };
-    add(
-        "/healthz",
-        "get",
-        json!({"summary": "Liveness", "tags": ["host"], "responses": {"200": {"description": "ok"}}}),
-    );
-    add(
-        "/metrics",
-        "get",
-        json!({"summary": "Prometheus metrics", "tags": ["host"], "responses": {"200": {"description": "text exposition"}}}),
-    );
+    for (path, method, id, summary, tag, secured) in HOST_OPERATIONS {
+        let mut op = json!({
+            "operationId": id,
+            "summary": summary,
+            "tags": [tag],
+            "responses": {"200": {"description": "success"}},
+        });
+        if let Some(scheme) = secured {
+            op["security"] = json!([{ *scheme: [] }]);
+            op["responses"]["401"] = json!({"description": "`{error}`: no valid credentials"});
+        }
+        if path.contains('{') {
+            op["parameters"] = path_parameters(path);
+        }
+        add(path, method, op);
+    }
     for p in table.plugins.values() {
         for r in &p.routes {
             let mut op = match &r.openapi {
@@ -121,6 +304,33 @@ pub fn document(table: &Table) -> Value {
                 "x-computehub-plugin".into(),
                 json!({"id": p.id, "version": p.version}),
             );
+            op.entry("operationId")
+                .or_insert_with(|| json!(operation_id(&p.id, method_name(r.method), &r.path)));
+            // Every template parameter is a required string in the path,
+            // unless the plugin's fragment describes it.
+            let declared: Vec<String> = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing: Vec<Value> = path_parameters(&r.path)
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| !declared.iter().any(|d| p["name"] == d.as_str()))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                let params = op.entry("parameters").or_insert_with(|| json!([]));
+                if let Value::Array(list) = params {
+                    list.extend(missing);
+                }
+            }
             add(&r.path, method_name(r.method), Value::Object(op));
         }
     }
@@ -133,6 +343,7 @@ pub fn document(table: &Table) -> Value {
             "session": {"type": "http", "scheme": "bearer"},
             "basic": {"type": "http", "scheme": "basic"},
             "x-auth-token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+            "admin": {"type": "http", "scheme": "bearer", "description": "the admin token"},
             "aksk": {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "Huawei SDK-HMAC-SHA256 request signing: `SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=host;x-sdk-date;..., Signature=<hex>` with `X-Sdk-Date`"},
         }},
@@ -147,14 +358,26 @@ mod tests {
     fn host_answers_are_listed_in_the_areas_envelope() {
         let kboss = host_responses(ErrorFormat::Kboss, Scheme::Session);
         let statuses: Vec<u16> = kboss.iter().map(|(s, _)| *s).collect();
-        assert_eq!(statuses, [401, 403, 413, 408, 500, 503]);
+        assert_eq!(statuses, [401, 403, 429, 413, 408, 500, 503]);
         assert!(kboss
             .iter()
             .all(|(_, d)| d.starts_with("`{status: false, msg}`")));
         let pcapi = host_responses(ErrorFormat::Pcapi, Scheme::Basic);
         let statuses: Vec<u16> = pcapi.iter().map(|(s, _)| *s).collect();
-        assert_eq!(statuses, [401, 403, 413, 500, 503]);
+        assert_eq!(statuses, [401, 403, 429, 413, 500, 503]);
         let open = host_responses(ErrorFormat::Plain, Scheme::None);
-        assert!(open.iter().all(|(s, _)| ![401, 403].contains(s)));
+        assert!(open.iter().all(|(s, _)| ![401, 403, 429].contains(s)));
+    }
+
+    #[test]
+    fn operation_ids_and_path_parameters() {
+        assert_eq!(
+            operation_id("kboss", "GET", "/dev/cpcc/cpcnode/get_cpcnode.dspy"),
+            "kboss_get_dev_cpcc_cpcnode_get_cpcnode_dspy"
+        );
+        let p = path_parameters("/v3/{project_id}/edgemgr/pods/{id}");
+        assert_eq!(p[0]["name"], "project_id");
+        assert_eq!(p[1]["in"], "path");
+        assert_eq!(p.as_array().unwrap().len(), 2);
     }
 }
