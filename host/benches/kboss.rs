@@ -364,15 +364,14 @@ async fn quote(t: QuoteTarget, dur: Duration) -> Vec<Duration> {
     all
 }
 
-/// A second server whose kboss and pricing plugins use `request` isolation
-/// (a fresh instance per call), with the small center's priced components.
-async fn quote_server(dir: &std::path::Path) -> QuoteTarget {
-    let mut config = Config::default();
-    for id in ["kboss", "pricing"] {
-        if let Some(p) = config.plugins.get_mut(id) {
-            p.isolation = computehub::runtime::Isolation::Request;
-        }
-    }
+/// The organisation every benchmark call belongs to.
+const ORG: &str = "bench";
+
+/// An app over `dir` with `config`, and a bearer key of [`ORG`].
+async fn bench_app(
+    dir: &std::path::Path,
+    config: Config,
+) -> (std::sync::Arc<computehub::server::App>, String) {
     let (app, _) = computehub::cli::open_app(
         &dir.join("data"),
         dir.join("cache"),
@@ -382,12 +381,14 @@ async fn quote_server(dir: &std::path::Path) -> QuoteTarget {
     )
     .await
     .expect("app");
-    let org = "bench";
-    let key = create_key(&app.store, org, Scheme::Bearer)
+    let key = create_key(&app.store, ORG, Scheme::Bearer)
         .expect("key")
         .credential;
-    let small = center(&app.store, org, "small");
-    widgets(&app.store, org, &small);
+    (app, key)
+}
+
+/// Serve `app` on a loopback port.
+async fn serve(app: std::sync::Arc<computehub::server::App>) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -397,6 +398,22 @@ async fn quote_server(dir: &std::path::Path) -> QuoteTarget {
         app,
         std::future::pending(),
     ));
+    addr
+}
+
+/// A second server whose kboss and pricing plugins use `request` isolation
+/// (a fresh instance per call), with the small center's priced components.
+async fn quote_server(dir: &std::path::Path) -> QuoteTarget {
+    let mut config = Config::default();
+    for id in ["kboss", "pricing"] {
+        if let Some(p) = config.plugins.get_mut(id) {
+            p.isolation = computehub::runtime::Isolation::Request;
+        }
+    }
+    let (app, key) = bench_app(dir, config).await;
+    let small = center(&app.store, ORG, "small");
+    widgets(&app.store, ORG, &small);
+    let addr = serve(app).await;
     QuoteTarget::new(addr, &small, key)
 }
 
@@ -407,19 +424,8 @@ fn main() {
         .expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (app, _) = computehub::cli::open_app(
-            &dir.path().join("data"),
-            dir.path().join("cache"),
-            Config::default(),
-            None,
-            Some("bench".into()),
-        )
-        .await
-        .expect("app");
-        let org = "bench";
-        let key = create_key(&app.store, org, Scheme::Bearer)
-            .expect("key")
-            .credential;
+        let (app, key) = bench_app(dir.path(), Config::default()).await;
+        let org = ORG;
         let t = Instant::now();
         let small = center(&app.store, org, "small");
         devices(&app.store, org, &small, 1_000);
@@ -436,15 +442,7 @@ fn main() {
         if !quotes_only {
             in_process(&app, org, &small, &large).await;
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(computehub::server::serve(
-            listener,
-            app,
-            std::future::pending(),
-        ));
+        let addr = serve(app).await;
 
         let boards = if quotes_only {
             vec![]

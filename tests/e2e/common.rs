@@ -238,6 +238,31 @@ impl Server {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// `/metrics` as text.
+    pub async fn metrics(&self) -> String {
+        let r = self.http.get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
+    /// Insert a row through the fixtures plugin's `records` route (any
+    /// collection: what its storage grant refuses is the point): status, body.
+    pub async fn fixtures_record(
+        &self,
+        key: &str,
+        collection: &str,
+        body: serde_json::Value,
+    ) -> (u16, String) {
+        let r = self
+            .http
+            .post(self.url(&format!("/fixtures/records/{collection}")))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     pub async fn admin_put(&self, id: &str, file: &str) -> (u16, serde_json::Value) {
         let r = self
             .http

@@ -290,15 +290,7 @@ async fn state_changing_calls_are_in_the_audit_log_without_secrets() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_show_the_process_the_build_and_requests_in_flight() {
     let s = Server::start();
-    let m = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = s.metrics().await;
     let value = |name: &str| -> f64 {
         m.lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))

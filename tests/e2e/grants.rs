@@ -28,18 +28,6 @@ async fn put_grant(s: &Server, id: &str, grant: Value) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn record(s: &Server, key: &str, collection: &str, body: Value) -> (u16, String) {
-    let r = s
-        .http
-        .post(s.url(&format!("/fixtures/records/{collection}")))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
     let mut s = Server::with(Options {
@@ -69,9 +57,13 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
     let (status, body) = s.admin_put("stranger", "fixtures.wasm").await;
     assert_eq!(status, 200, "{body}");
     let center = json!({"name": "c1", "pcapi_url": "", "api_user": "", "api_pwd": {"secret": "x"}, "contactname": "o", "contactphone": ""});
-    let (status, body) = record(&s, &key, "compute_centers", center.clone()).await;
+    let (status, body) = s
+        .fixtures_record(&key, "compute_centers", center.clone())
+        .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = record(&s, &key, "labels", json!({"name": "l"})).await;
+    let (status, body) = s
+        .fixtures_record(&key, "labels", json!({"name": "l"}))
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("denied: plugin `stranger` may not write collection `labels`"),
@@ -86,7 +78,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = record(&s, &key, "labels", json!({"name": "l", "labeltype": "1", "label_key": "k", "symbol": "=", "label_value": "v", "cpcid": ""})).await;
+    let (status, body) = s.fixtures_record(&key, "labels", json!({"name": "l", "labeltype": "1", "label_key": "k", "symbol": "=", "label_value": "v", "cpcid": ""})).await;
     assert!(!body.contains("denied"), "{status} {body}");
 
     // A grant the active version cannot load under (it imports `inventory`)
@@ -101,7 +93,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
     assert_eq!(shown["grant"]["grants"], json!(["log", "inventory"]));
     let mut second = center.clone();
     second["name"] = json!("c2");
-    let (status, body) = record(&s, &key, "compute_centers", second).await;
+    let (status, body) = s.fixtures_record(&key, "compute_centers", second).await;
     assert_eq!(status, 201, "{body}");
 
     // The CLI grants into the store, in force at the next start; a data dir

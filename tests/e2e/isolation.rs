@@ -68,15 +68,7 @@ async fn a_thousand_failing_calls_interleaved_with_healthy_ones() {
     assert_eq!(healthy_failures.load(Ordering::Relaxed), 0);
     assert_eq!(healthy_ok.load(Ordering::Relaxed), BAD_CALLS);
     assert_eq!(bad_as_expected.load(Ordering::Relaxed), BAD_CALLS);
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains("computehub_plugin_events_total{plugin=\"fixtures\",event=\"trap\"}"),
         "{metrics}"

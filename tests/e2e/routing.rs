@@ -174,15 +174,7 @@ async fn engines_built_with_the_sdk_name_themselves() {
         assert_eq!(p["name"], id, "{p}");
         assert_eq!(p["version"], "0.1.0", "{p}");
     }
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains(
             "computehub_plugin_info{plugin=\"pricing\",name=\"pricing\",version=\"0.1.0\",role=\"pricing\"} 1"

@@ -318,6 +318,39 @@ async fn inline_kubeconfigs_reach_only_granted_api_servers() {
     );
 }
 
+/// pcapi granted no API servers at all.
+const NO_TARGETS: &str = r#"
+[plugins.pcapi]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
+read = ["devices", "clusters"]
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_without_kube_targets_looks_nothing_up() {
+    let s = Server::with(Options {
+        config: NO_TARGETS,
+        plugins: vec![],
+        ..Options::default()
+    });
+    let basic = s.key("acme", "basic");
+    let listener = listener("127.0.0.1:0");
+    for url in [
+        "https://name-chosen-by-a-caller.invalid:6443".to_string(),
+        format!("https://{}", listener.local_addr().unwrap()),
+    ] {
+        let (status, body) = nodes(&s, &basic, &kubeconfig(&url, "    token: t\n")).await;
+        assert_eq!(status, 200, "{body}");
+        // Refused before the name is resolved: not "does not resolve".
+        assert!(
+            info(&body).contains("it has no `kube-targets`"),
+            "{url}: {body}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!saw_connection(&listener));
+}
+
 const STORAGE: &str = r#"
 [plugins.fixtures]
 role = "endpoint"
@@ -326,24 +359,14 @@ write = ["compute_centers", "clusters"]
 secrets = ["compute_centers.api_pwd", "clusters.kubeconfig"]
 "#;
 
-async fn post(s: &Server, key: &str, collection: &str, body: Value) -> (u16, String) {
-    let r = s
-        .http
-        .post(s.url(&format!("/fixtures/records/{collection}")))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn plugins_write_only_what_their_storage_grant_names() {
     // The common config grants fixtures `devices` and `compute_centers`.
     let s = Server::start();
     let key = s.key("acme", "bearer");
-    let (status, body) = post(&s, &key, "labels", json!({"name": "x"})).await;
+    let (status, body) = s
+        .fixtures_record(&key, "labels", json!({"name": "x"}))
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("denied: plugin `fixtures` may not write collection `labels`"),
@@ -379,9 +402,7 @@ async fn plugins_write_only_what_their_storage_grant_names() {
         ..Options::default()
     });
     let key = s.key("acme", "bearer");
-    let (status, body) = post(
-        &s,
-        &key,
+    let (status, body) = s.fixtures_record(&key,
         "compute_centers",
         json!({"name": "c1", "pcapi_url": "", "api_user": "", "api_pwd": {"secret": ""}, "contactname": "o", "contactphone": ""}),
     )
@@ -396,13 +417,13 @@ async fn plugins_write_only_what_their_storage_grant_names() {
             .extend(extra.as_object().unwrap().clone());
         c
     };
-    let (status, body) = post(
-        &s,
-        &key,
-        "clusters",
-        cluster(json!({"clusterjoin": {"secret": "kubeadm join"}})),
-    )
-    .await;
+    let (status, body) = s
+        .fixtures_record(
+            &key,
+            "clusters",
+            cluster(json!({"clusterjoin": {"secret": "kubeadm join"}})),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains(
@@ -413,13 +434,13 @@ async fn plugins_write_only_what_their_storage_grant_names() {
     let marker = s.dir.path().join("stored-marker");
     let bad = kubeconfig("https://127.0.0.1:6443", &exec_user(&marker));
     assert!(kube_would_exec(&bad));
-    let (status, body) = post(
-        &s,
-        &key,
-        "clusters",
-        cluster(json!({"kubeconfig": {"secret": bad}})),
-    )
-    .await;
+    let (status, body) = s
+        .fixtures_record(
+            &key,
+            "clusters",
+            cluster(json!({"kubeconfig": {"secret": bad}})),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("kubeconfig: users[0].user.exec is not accepted"),
@@ -436,13 +457,13 @@ async fn plugins_write_only_what_their_storage_grant_names() {
     );
     assert!(!marker.exists());
     let good = kubeconfig("https://127.0.0.1:6443", "    token: t\n");
-    let (status, body) = post(
-        &s,
-        &key,
-        "clusters",
-        cluster(json!({"kubeconfig": {"secret": good}})),
-    )
-    .await;
+    let (status, body) = s
+        .fixtures_record(
+            &key,
+            "clusters",
+            cluster(json!({"kubeconfig": {"secret": good}})),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(
         s.store()

@@ -63,15 +63,7 @@ async fn an_instance_serves_one_organisation_and_is_reused() {
     assert_eq!(i["isolation"], "organisation");
     assert!(i["reused"].as_u64().unwrap() > 0, "{i}");
     assert!(i["created"].as_u64().unwrap() >= 2, "{i}");
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains("computehub_plugin_instances_total{plugin=\"fixtures\",event=\"reused\""),
         "{metrics}"

@@ -65,6 +65,16 @@ impl Policy {
         f(g.get(plugin))
     }
 
+    /// Whether `plugin` has any `what` rule at all: without one, nothing a
+    /// caller names is looked up or reached.
+    pub fn has_egress(&self, plugin: &str, what: Egress) -> bool {
+        self.with_grant(plugin, |g| match (g, what) {
+            (Some(g), Egress::Ssh) => !g.ssh_targets.is_empty(),
+            (Some(g), Egress::Kube) => !g.kube_targets.is_empty(),
+            (None, _) => false,
+        })
+    }
+
     /// May `plugin` connect to `addr` under its rules `what`?
     pub fn check_egress(
         &self,

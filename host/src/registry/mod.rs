@@ -91,6 +91,9 @@ pub enum InstallError {
     NotFound(String),
     #[error("cannot record the plugin version: {0}")]
     Persist(String),
+    /// The operator's config file names the plugin; its entry wins.
+    #[error("plugin `{0}` is granted by the operator's config file, which wins; change it there")]
+    ConfigWins(String),
 }
 
 pub struct Registry {
@@ -225,9 +228,7 @@ impl Registry {
     pub async fn set_grant(&self, id: &str, grant: PluginConfig) -> Result<bool, InstallError> {
         persist::validate_id(id).map_err(InstallError::Refused)?;
         if self.config.from_file.contains(id) {
-            return Err(InstallError::Refused(format!(
-                "plugin `{id}` is granted by the operator's config file, which wins; change it there"
-            )));
+            return Err(InstallError::ConfigWins(id.to_string()));
         }
         let mut one = BTreeMap::new();
         one.insert(id.to_string(), grant.clone());

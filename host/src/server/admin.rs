@@ -118,7 +118,7 @@ pub fn describe(app: &App, p: &PluginEntry) -> serde_json::Value {
 
 fn install_error(e: InstallError) -> Response<Body> {
     let status = match &e {
-        InstallError::Collision(_) => 409,
+        InstallError::Collision(_) | InstallError::ConfigWins(_) => 409,
         InstallError::NotFound(_) => 404,
         InstallError::Persist(_) => 500,
         InstallError::Load(LoadError::Describe(..)) => 422,

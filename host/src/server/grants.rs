@@ -83,7 +83,7 @@ pub async fn put(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> 
             body["reloaded"] = json!(reloaded);
             reply::json(200, &body)
         }
-        Err(InstallError::Refused(m)) if m.contains("config file") => error(409, &m),
+        Err(e @ InstallError::ConfigWins(_)) => error(409, &e.to_string()),
         Err(InstallError::Refused(m)) => error(422, &m),
         Err(InstallError::Persist(e)) => {
             tracing::error!(error = %e, "saving a grant failed");

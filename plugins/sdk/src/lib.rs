@@ -153,12 +153,11 @@ pub mod engine_identity {
     pub use self::exports::computehub::platform::identity::*;
 }
 
-/// Exports a type implementing [`pricing_engine::Guest`] as the component's
-/// `pricing` export: `computehub_sdk::export_pricing_engine!(MyEngine);`.
-/// The engine also names itself (`identity`): the crate's name and version,
-/// which the host shows in `/admin/plugins`.
+/// The `identity` export of an engine: its crate's name and version (the
+/// macro expands in the engine's crate, so `CARGO_PKG_*` are the engine's).
+#[doc(hidden)]
 #[macro_export]
-macro_rules! export_pricing_engine {
+macro_rules! __export_engine_identity {
     ($t:ident) => {
         impl $crate::engine_identity::Guest for $t {
             fn describe() -> $crate::engine_identity::EngineInfo {
@@ -168,8 +167,19 @@ macro_rules! export_pricing_engine {
                 }
             }
         }
-        $crate::pricing_engine::export_engine!($t);
         $crate::engine_identity::export_identity!($t);
+    };
+}
+
+/// Exports a type implementing [`pricing_engine::Guest`] as the component's
+/// `pricing` export: `computehub_sdk::export_pricing_engine!(MyEngine);`.
+/// The engine also names itself (`identity`): the crate's name and version,
+/// which the host shows in `/admin/plugins`.
+#[macro_export]
+macro_rules! export_pricing_engine {
+    ($t:ident) => {
+        $crate::pricing_engine::export_engine!($t);
+        $crate::__export_engine_identity!($t);
     };
 }
 
@@ -179,16 +189,8 @@ macro_rules! export_pricing_engine {
 #[macro_export]
 macro_rules! export_scheduling_engine {
     ($t:ident) => {
-        impl $crate::engine_identity::Guest for $t {
-            fn describe() -> $crate::engine_identity::EngineInfo {
-                $crate::engine_identity::EngineInfo {
-                    name: env!("CARGO_PKG_NAME").into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                }
-            }
-        }
         $crate::scheduling_engine::export_engine!($t);
-        $crate::engine_identity::export_identity!($t);
+        $crate::__export_engine_identity!($t);
     };
 }
 

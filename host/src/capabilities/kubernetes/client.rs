@@ -137,6 +137,14 @@ fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
 /// `kube-targets`; the first allowed one is used.
 async fn egress(asker: &Asker<'_>, checked: &kubeconfig::Checked) -> Result<SocketAddr, KubeError> {
     let (host, port) = checked.host_port();
+    // A plugin granted no API servers gets its caller's name neither looked
+    // up (a lookup is traffic the caller chose) nor reached.
+    if !asker.policy.has_egress(asker.plugin, Egress::Kube) {
+        return Err(KubeError::Denied(format!(
+            "plugin `{}` may not connect to `{host}`: it has no `kube-targets`",
+            asker.plugin
+        )));
+    }
     let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host.as_str(), port))
