@@ -167,8 +167,17 @@ enum ClustersCommand {
     },
 }
 
+mod plugin_dev;
+mod plugin_new;
+
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Write a new plugin crate (endpoint or engine) that builds anywhere:
+    /// the SDK and the WIT contract vendored, a README, a skeleton.
+    New(plugin_new::NewArgs),
+    /// Build a plugin crate, check it, hot-swap it into a running server and
+    /// call its first route; again on every save.
+    Dev(plugin_dev::DevArgs),
     /// The built-in plugins and their routes.
     List {
         #[arg(long)]
@@ -601,6 +610,8 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
 async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Result<ExitCode> {
     let scratch = scratch.to_path_buf();
     match command {
+        PluginCommand::New(args) => plugin_new::run(args),
+        PluginCommand::Dev(args) => plugin_dev::run(args, &scratch).await,
         PluginCommand::Grant {
             id,
             grant,

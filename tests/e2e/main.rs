@@ -33,6 +33,7 @@ mod machine;
 mod ops;
 mod pcapi;
 mod pcapi_accommodate;
+mod plugin_dev;
 mod provision;
 mod provision_async;
 mod routing;

@@ -1,0 +1,159 @@
+//! `computehub plugin new` and `plugin dev`: a crate written outside the
+//! repository builds, goes live on a running server in one `--once` round,
+//! and an edit goes live in the next.
+//!
+//! The crates build into `target/wasm` (where `host/build.rs` built the
+//! repository's plugins with the same release profile), so they reuse the
+//! compiled dependencies and only the vendored SDK and the crate compile.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{Server, ADMIN, BIN};
+
+fn wasm_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("wasm")
+}
+
+fn run(args: &[&str], dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COMPUTEHUB_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "computehub {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn dev_once(server: &Server, krate: &Path) -> String {
+    let target = wasm_target_dir();
+    run(
+        &[
+            "plugin",
+            "dev",
+            krate.to_str().unwrap(),
+            "--server",
+            &server.base,
+            "--admin-token",
+            ADMIN,
+            "--target-dir",
+            target.to_str().unwrap(),
+            "--once",
+        ],
+        krate,
+    )
+}
+
+#[tokio::test]
+async fn a_new_endpoint_goes_live_and_an_edit_follows() {
+    let server = Server::start();
+    let outside = tempfile::tempdir().unwrap();
+    assert!(!outside
+        .path()
+        .starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")));
+    let made = run(
+        &[
+            "plugin",
+            "new",
+            "devloop-probe",
+            "--kind",
+            "endpoint",
+            "--dir",
+            outside.path().to_str().unwrap(),
+        ],
+        outside.path(),
+    );
+    assert!(made.contains("created endpoint plugin `devloop-probe`"), "{made}");
+    let krate = outside.path().join("devloop-probe");
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "README.md",
+        ".gitignore",
+        "src/lib.rs",
+        "vendor/wit/worlds.wit",
+        "vendor/crates/computehub-sdk/Cargo.toml",
+        "vendor/crates/kubefmt/src/lib.rs",
+    ] {
+        assert!(krate.join(file).is_file(), "{file} missing");
+    }
+    let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("[workspace]"), "{manifest}");
+    assert!(!manifest.contains(".."), "{manifest}");
+
+    // First round: new plugin, its routes, its first GET route's answer.
+    let out = dev_once(&server, &krate);
+    assert!(out.contains("new plugin"), "{out}");
+    assert!(out.contains("+ GET /devloop-probe [none]"), "{out}");
+    assert!(out.contains("+ GET /devloop-probe/items/{id} [bearer]"), "{out}");
+    assert!(out.contains("grants needed (its imports): none"), "{out}");
+    assert!(out.contains("GET /devloop-probe -> 200"), "{out}");
+    assert!(out.contains("hello from devloop-probe"), "{out}");
+    let (status, body) = server.get("/devloop-probe").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "hello from devloop-probe");
+
+    // An edit: a changed answer and a new route, live after one round.
+    let lib = krate.join("src/lib.rs");
+    let src = std::fs::read_to_string(&lib).unwrap();
+    let edited = src.replace("hello from devloop-probe", "edited devloop-probe").replace(
+        "route::get(\"/devloop-probe\", AuthScheme::None)",
+        "route::get(\"/devloop-probe/extra\", AuthScheme::None),\n                route::get(\"/devloop-probe\", AuthScheme::None)",
+    );
+    assert_ne!(src, edited);
+    std::fs::write(&lib, edited).unwrap();
+    let out = dev_once(&server, &krate);
+    assert!(out.contains("replaced devloop-probe 0.1.0"), "{out}");
+    assert!(out.contains("+ GET /devloop-probe/extra [none]"), "{out}");
+    let (status, body) = server.get("/devloop-probe").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "edited devloop-probe");
+}
+
+#[tokio::test]
+async fn a_new_pricing_engine_replaces_the_active_one() {
+    let server = Server::start();
+    let outside = tempfile::tempdir().unwrap();
+    run(
+        &[
+            "plugin",
+            "new",
+            "devloop-pricing",
+            "--kind",
+            "pricing",
+            "--dir",
+            outside.path().to_str().unwrap(),
+        ],
+        outside.path(),
+    );
+    let krate = outside.path().join("devloop-pricing");
+    let out = dev_once(&server, &krate);
+    assert!(out.contains("live as `pricing`"), "{out}");
+    assert!(out.contains("an engine serves no routes"), "{out}");
+    let (status, body) = server.get_admin("/admin/plugins/pricing").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "devloop-pricing", "{body}");
+}
+
+#[test]
+fn a_name_outside_the_id_rules_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["plugin", "new", "Bad_Name", "--dir"])
+        .arg(outside.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plugin name `Bad_Name`"), "{err}");
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+}
