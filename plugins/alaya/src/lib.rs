@@ -59,6 +59,7 @@ fn port_body(r: RouteBuilder) -> RouteBuilder {
 
 impl Plugin for Alaya {
     fn describe() -> PluginInfo {
+        let docs = route::docs(include_str!("openapi.json"));
         plugin_info(
             "alaya",
             env!("CARGO_PKG_VERSION"),
@@ -82,7 +83,8 @@ impl Plugin for Alaya {
                 .summary("Close a custom port of a training pod (Pod 关闭端口)")
                 .response(400, "A bad `protocol` or `port`", None)
                 .response(404, "No such custom port is open", None),
-            ],
+            ]
+            .map(|r| r.documented(&docs)),
         )
     }
 

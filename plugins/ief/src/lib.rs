@@ -50,6 +50,7 @@ fn common(r: RouteBuilder) -> RouteBuilder {
 
 impl Plugin for Ief {
     fn describe() -> PluginInfo {
+        let docs = route::docs(include_str!("openapi.json"));
         plugin_info(
             "ief",
             env!("CARGO_PKG_VERSION"),
@@ -85,7 +86,8 @@ impl Plugin for Ief {
                     .summary("Delete a deployment and its pods")
                     .response(204, "Deleted", None)
                     .response(404, "No such deployment (IEF.100014)", None),
-            ],
+            ]
+            .map(|r| r.documented(&docs)),
         )
     }
 

@@ -350,10 +350,34 @@ static ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
+/// The route's documentation from `openapi.json` (parameter types and the
+/// document's example, secrets as the platform answers them): the success
+/// envelope's schema is read from the example, next to the failure's; a
+/// `POST` also takes its parameters as a form or JSON body.
+fn documented(r: RouteBuilder, docs: &serde_json::Map<String, serde_json::Value>) -> RouteBuilder {
+    let mut schema = kboss::response_schema();
+    if let Some(example) = docs.get(&r.key()).and_then(|d| d.get("example")) {
+        let mut success = route::schema_of(example);
+        success["required"] = serde_json::json!(["status", "msg", "data"]);
+        success["properties"]["status"] = serde_json::json!({"const": true});
+        schema["oneOf"][0] = success;
+    }
+    let post = r.key().starts_with("POST ");
+    let r = r
+        .response(200, kboss::RESPONSE_200, Some(schema))
+        .documented(docs);
+    if post {
+        r.query_as_body()
+    } else {
+        r
+    }
+}
+
 struct Kboss;
 
 impl Plugin for Kboss {
     fn describe() -> PluginInfo {
+        let docs = route::docs(include_str!("openapi.json"));
         plugin_info(
             "kboss",
             env!("CARGO_PKG_VERSION"),
@@ -361,11 +385,11 @@ impl Plugin for Kboss {
             ENDPOINTS.iter().map(|e| {
                 let mut r = RouteBuilder::new(e.method, e.path, AuthScheme::Session)
                     .summary(e.summary)
-                    .tag("kboss")
-                    .response(200, kboss::RESPONSE_200, Some(kboss::response_schema()));
+                    .tag("kboss");
                 for (name, required, description) in e.params {
                     r = r.query_param(name, *required, description);
                 }
+                r = documented(r, &docs);
                 if let Some(ms) = provision::deadline(e.path) {
                     r = r.deadline_ms(ms);
                 }

@@ -146,8 +146,33 @@ fn machine_route(name: &str, summary: &str) -> RouteBuilder {
         .tag("pcapi")
 }
 
+/// The route's documentation from `openapi.json` (parameter types and the
+/// document's example): an envelope's success schema is read from the
+/// example, next to the envelope of a failure; a `POST` also takes its
+/// parameters as a form or JSON body.
+fn documented(r: RouteBuilder, docs: &serde_json::Map<String, Value>) -> RouteBuilder {
+    let key = r.key();
+    let example = docs.get(&key).and_then(|d| d.get("example"));
+    let r = match example {
+        Some(example) if example.get("status").is_some() => {
+            let mut success = route::schema_of(example);
+            success["required"] = json!(["status", "info", "data"]);
+            success["properties"]["status"] = json!({"const": true});
+            r.response_schema(200, json!({"anyOf": [success, pcapi::response_schema()]}))
+        }
+        _ => r,
+    }
+    .documented(docs);
+    if key.starts_with("POST ") {
+        r.query_as_body()
+    } else {
+        r
+    }
+}
+
 impl Plugin for Pcapi {
     fn describe() -> PluginInfo {
+        let docs = route::docs(include_str!("openapi.json"));
         plugin_info(
             "pcapi",
             env!("CARGO_PKG_VERSION"),
@@ -214,7 +239,8 @@ impl Plugin for Pcapi {
                     .query_param("kubeconfig", false, "The cluster's kubeconfig, to check the node name and wait for Ready")
                     .query_param("package_source", false, "Kubernetes apt source URL")
                     .deadline_ms(1_200_000),
-            ],
+            ]
+            .map(|r| documented(r, &docs)),
         )
     }
 

@@ -26,6 +26,78 @@ use serde_json::{json, Map, Value};
 
 use crate::{AuthScheme, Method, Route};
 
+/// A JSON Schema describing `example`: its types, object members and array
+/// items (the members of every element), nothing required. The documents'
+/// example bodies are the contract, so a route's schema can be read from them.
+pub fn schema_of(example: &Value) -> Value {
+    match example {
+        Value::Null => json!({}),
+        Value::Bool(_) => json!({ "type": "boolean" }),
+        Value::Number(n) if n.is_i64() || n.is_u64() => json!({ "type": "integer" }),
+        Value::Number(_) => json!({ "type": "number" }),
+        Value::String(_) => json!({ "type": "string" }),
+        Value::Array(items) => {
+            let mut merged = Value::Null;
+            for item in items {
+                merged = merge_examples(merged, item);
+            }
+            if items.is_empty() {
+                json!({ "type": "array" })
+            } else {
+                json!({ "type": "array", "items": schema_of(&merged) })
+            }
+        }
+        Value::Object(members) => {
+            let properties: Map<String, Value> = members
+                .iter()
+                .map(|(k, v)| (k.clone(), schema_of(v)))
+                .collect();
+            json!({ "type": "object", "properties": properties })
+        }
+    }
+}
+
+/// One example holding the members of both (for array items).
+fn merge_examples(a: Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Object(mut a), Value::Object(b)) => {
+            for (k, v) in b {
+                let merged = merge_examples(a.remove(k).unwrap_or(Value::Null), v);
+                a.insert(k.clone(), merged);
+            }
+            Value::Object(a)
+        }
+        (Value::Null, b) => b.clone(),
+        (a, _) => a,
+    }
+}
+
+/// The documentation of an area's routes, keyed by `"METHOD /path"`, as
+/// JSON text (a plugin embeds its file with `include_str!`). Each entry may
+/// give `parameters` (name to JSON Schema: retypes a declared parameter, or
+/// adds an optional query parameter), `requestBody` (an OpenAPI Request Body
+/// Object), `example` (the document's 200 body) and `responses` (status to
+/// `{schema, example}`).
+pub fn docs(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// `GET`, `POST`, ... as the docs' keys spell them.
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        Method::Head => "HEAD",
+        Method::Options => "OPTIONS",
+    }
+}
+
 /// Builds one [`Route`]; finish with [`RouteBuilder::build`] or `.into()`.
 #[derive(Debug, Clone)]
 #[must_use]
@@ -163,6 +235,146 @@ impl RouteBuilder {
         }
         self.parameters.push(p);
         self
+    }
+
+    /// This route's entry of [`docs`] (`"METHOD /path"`), when there is one.
+    pub fn documented(self, docs: &Map<String, Value>) -> Self {
+        let key = format!("{} {}", method_name(self.method), self.path);
+        match docs.get(&key) {
+            Some(entry) => self.document(entry),
+            None => self,
+        }
+    }
+
+    /// Applies one documentation entry (see [`docs`]).
+    pub fn document(mut self, entry: &Value) -> Self {
+        if let Some(Value::Object(params)) = entry.get("parameters") {
+            for (name, schema) in params {
+                self = self.param_schema(name, schema.clone());
+            }
+        }
+        if let Some(body) = entry.get("requestBody") {
+            self = self.field("requestBody", body.clone());
+        }
+        if let Some(example) = entry.get("request_example") {
+            self = self.request_example(example.clone());
+        }
+        if let Some(example) = entry.get("example") {
+            self = self.example(200, example.clone());
+        }
+        if let Some(Value::Object(responses)) = entry.get("responses") {
+            for (status, r) in responses {
+                let Ok(status) = status.parse::<u16>() else {
+                    continue;
+                };
+                if let Some(schema) = r.get("schema") {
+                    self = self.response_schema(status, schema.clone());
+                }
+                if let Some(example) = r.get("example") {
+                    self = self.example(status, example.clone());
+                }
+            }
+        }
+        self
+    }
+
+    /// Gives a declared parameter (any location) this JSON Schema; an
+    /// undeclared name becomes an optional query parameter.
+    pub fn param_schema(mut self, name: &str, schema: Value) -> Self {
+        match self.parameters.iter_mut().find(|p| p["name"] == name) {
+            Some(p) => {
+                p["schema"] = schema;
+                self
+            }
+            None => self.param("query", name, false, schema, ""),
+        }
+    }
+
+    /// The JSON Schema of a response's body (the response is added if it
+    /// was not declared).
+    pub fn response_schema(mut self, status: u16, schema: Value) -> Self {
+        let r = self.response_entry(status);
+        r["content"]["application/json"]["schema"] = schema;
+        self
+    }
+
+    /// An example body of a response; without a schema, the schema is read
+    /// from the example ([`schema_of`]).
+    pub fn example(mut self, status: u16, example: Value) -> Self {
+        let r = self.response_entry(status);
+        if r["content"]["application/json"]["schema"].is_null() {
+            r["content"]["application/json"]["schema"] = schema_of(&example);
+        }
+        r["content"]["application/json"]["example"] = example;
+        self
+    }
+
+    /// An example request body: added to every media type of the request
+    /// body, whose schema gains the members the example shows when it
+    /// names none (a JSON body described by the example when there is none).
+    pub fn request_example(mut self, example: Value) -> Self {
+        let inferred = schema_of(&example);
+        let body = self
+            .operation
+            .entry("requestBody")
+            .or_insert_with(|| json!({ "content": { "application/json": {} } }));
+        if let Some(Value::Object(content)) = body.get_mut("content") {
+            for media in content.values_mut() {
+                let schema = &mut media["schema"];
+                if schema.is_null() {
+                    *schema = inferred.clone();
+                } else if schema.get("properties").is_none() {
+                    schema["properties"] = inferred["properties"].clone();
+                }
+                media["example"] = example.clone();
+            }
+        }
+        self
+    }
+
+    /// The query parameters, also accepted as a form or JSON body (an
+    /// optional request body with the same names and types; a required
+    /// parameter may come in either).
+    pub fn query_as_body(self) -> Self {
+        let mut properties = Map::new();
+        for p in self.parameters.iter().filter(|p| p["in"] == "query") {
+            let Some(name) = p["name"].as_str() else {
+                continue;
+            };
+            let mut schema = p["schema"].clone();
+            if let Some(d) = p.get("description") {
+                schema["description"] = d.clone();
+            }
+            properties.insert(name.to_owned(), schema);
+        }
+        let schema = json!({ "type": "object", "properties": properties });
+        self.field(
+            "requestBody",
+            json!({
+                "required": false,
+                "description": "the parameters as a form or a JSON object instead of the query string",
+                "content": {
+                    "application/x-www-form-urlencoded": { "schema": schema.clone() },
+                    "application/json": { "schema": schema },
+                }
+            }),
+        )
+    }
+
+    fn response_entry(&mut self, status: u16) -> &mut Value {
+        let r = self
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| json!({ "description": "success" }));
+        if !r["content"].is_object() {
+            r["content"] = json!({ "application/json": {} });
+        }
+        r
+    }
+
+    /// The method and path template.
+    pub fn key(&self) -> String {
+        format!("{} {}", method_name(self.method), self.path)
     }
 
     /// A JSON request body with this schema (also accepted as a form, see
