@@ -272,11 +272,11 @@ mod tests {
         let g = Config::default().policy_grants().unwrap();
         assert!(g["kboss"]
             .storage
-            .check_write("kboss", "clusters", ["kubeconfig"])
+            .check_write("kboss", "clusters", [("kubeconfig", true)])
             .is_ok());
         assert!(g["pcapi"]
             .storage
-            .check_write("pcapi", "clusters", ["name"])
+            .check_write("pcapi", "clusters", [("name", false)])
             .is_err());
         assert!(g["alaya"].storage.check_read("alaya", "devices").is_err());
     }

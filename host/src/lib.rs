@@ -18,6 +18,7 @@ pub mod cli;
 pub mod clusters;
 pub mod config;
 pub mod demo;
+pub mod envelope;
 pub mod operations;
 pub mod policy;
 pub mod registry;

@@ -3,12 +3,16 @@
 //! store types. Every call is checked against the plugin's storage grant
 //! (`policy::storage`: collections read and written, secret fields set), and
 //! every kubeconfig written passes the kubeconfig policy before it is stored.
+//!
+//! A plugin names its own declared collections by their short name (`notes`)
+//! and needs no grant for them; another plugin's as `<plugin id>.<name>`,
+//! through its grant.
 
 use crate::runtime::bindings::endpoint::computehub::platform::inventory::{
     self as wit, CollectionInfo, Comparison, FieldInfo, FieldKind, Host,
 };
 use crate::runtime::PluginState;
-use crate::store::collections::{self, FieldKind as Kind};
+use crate::store::collections::FieldKind as Kind;
 use crate::store::{self, StoreError};
 
 fn to_store(v: wit::Value) -> store::Value {
@@ -118,7 +122,28 @@ fn check_field(collection: &str, name: &str, value: &store::Value) -> Result<(),
 }
 
 impl PluginState {
+    /// The full name of `collection` as this plugin means it: one of its
+    /// own declared collections by its short name, any other as given.
+    fn resolve(&self, collection: String) -> String {
+        let plugin = &self.ctx.plugin;
+        if !collection.contains('.') && self.services.store.owns(plugin, &collection) {
+            return store::schema::qualified(plugin, &collection);
+        }
+        collection
+    }
+
+    /// Whether this plugin declared `collection` (a full name).
+    fn owns(&self, collection: &str) -> bool {
+        self.services
+            .store
+            .schema_get(collection)
+            .is_some_and(|c| c.owner.as_deref() == Some(&*self.ctx.plugin))
+    }
+
     fn may_read(&self, collection: &str) -> Result<(), wit::Error> {
+        if self.owns(collection) {
+            return Ok(());
+        }
         self.services
             .policy
             .with_grant(&self.ctx.plugin, |g| match g {
@@ -134,17 +159,25 @@ impl PluginState {
         fields: &[(String, store::Value)],
     ) -> Result<(), wit::Error> {
         let plugin = &self.ctx.plugin;
-        self.services
-            .policy
-            .with_grant(plugin, |g| match g {
-                Some(g) => g.storage.check_write(
-                    plugin,
-                    collection,
-                    fields.iter().map(|(n, _)| n.as_str()),
-                ),
-                None => crate::policy::Storage::default().check_write(plugin, collection, []),
-            })
-            .map_err(denied)?;
+        if !self.owns(collection) {
+            let def = self.services.store.schema_get(collection);
+            let secret = |name: &str| {
+                def.as_ref()
+                    .and_then(|c| c.field(name))
+                    .is_some_and(|f| f.kind == Kind::Secret)
+            };
+            self.services
+                .policy
+                .with_grant(plugin, |g| match g {
+                    Some(g) => g.storage.check_write(
+                        plugin,
+                        collection,
+                        fields.iter().map(|(n, _)| (n.as_str(), secret(n))),
+                    ),
+                    None => crate::policy::Storage::default().check_write(plugin, collection, []),
+                })
+                .map_err(denied)?;
+        }
         for (name, value) in fields {
             check_field(collection, name, value)?;
         }
@@ -171,12 +204,13 @@ impl PluginState {
 
 impl Host for PluginState {
     async fn collections(&mut self) -> Vec<CollectionInfo> {
-        // A plugin sees the collections its grant names, no others.
+        // A plugin sees its own collections and those its grant names.
         let granted = self.services.policy.grant(&self.ctx.plugin).storage;
         let readable: Vec<&str> = granted.readable().collect();
-        collections::COLLECTIONS
-            .iter()
-            .filter(|c| readable.contains(&c.name))
+        let mut all = self.services.store.schema_all();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all.iter()
+            .filter(|c| readable.contains(&c.name.as_ref()) || self.owns(&c.name))
             .map(|c| CollectionInfo {
                 name: c.name.to_string(),
                 fields: c
@@ -187,7 +221,7 @@ impl Host for PluginState {
                         kind: kind(f.kind),
                         required: f.required,
                         unique: f.unique,
-                        references: f.references.map(str::to_string),
+                        references: f.references.as_deref().map(str::to_string),
                     })
                     .collect(),
             })
@@ -200,6 +234,7 @@ impl Host for PluginState {
         id: String,
     ) -> Result<Option<wit::Row>, wit::Error> {
         let org = self.organisation()?;
+        let collection = self.resolve(collection);
         self.may_read(&collection)?;
         let row = self
             .services
@@ -215,6 +250,7 @@ impl Host for PluginState {
         q: wit::RowQuery,
     ) -> Result<wit::Page, wit::Error> {
         let org = self.organisation()?;
+        let collection = self.resolve(collection);
         self.may_read(&collection)?;
         let q = store::Query {
             conditions: q
@@ -254,6 +290,7 @@ impl Host for PluginState {
         fields: Vec<wit::Field>,
     ) -> Result<wit::Row, wit::Error> {
         let org = self.organisation()?;
+        let collection = self.resolve(collection);
         let fields = fields_in(fields);
         self.may_write(&collection, &fields)?;
         let row = self
@@ -271,6 +308,7 @@ impl Host for PluginState {
         fields: Vec<wit::Field>,
     ) -> Result<wit::Row, wit::Error> {
         let org = self.organisation()?;
+        let collection = self.resolve(collection);
         let fields = fields_in(fields);
         self.may_write(&collection, &fields)?;
         let row = self
@@ -283,6 +321,7 @@ impl Host for PluginState {
 
     async fn delete(&mut self, collection: String, id: String) -> Result<bool, wit::Error> {
         let org = self.organisation()?;
+        let collection = self.resolve(collection);
         self.may_write(&collection, &[])?;
         self.services
             .store
@@ -295,10 +334,14 @@ impl Host for PluginState {
         let writes: Vec<store::Write> = writes
             .into_iter()
             .map(|w| match w {
-                wit::Write::Insert((c, f)) => store::Write::Insert(c, fields_in(f)),
-                wit::Write::Update((c, id, f)) => store::Write::Update(c, id, fields_in(f)),
-                wit::Write::Add((c, id, field, v)) => store::Write::Add(c, id, field, to_store(v)),
-                wit::Write::Delete((c, id)) => store::Write::Delete(c, id),
+                wit::Write::Insert((c, f)) => store::Write::Insert(self.resolve(c), fields_in(f)),
+                wit::Write::Update((c, id, f)) => {
+                    store::Write::Update(self.resolve(c), id, fields_in(f))
+                }
+                wit::Write::Add((c, id, field, v)) => {
+                    store::Write::Add(self.resolve(c), id, field, to_store(v))
+                }
+                wit::Write::Delete((c, id)) => store::Write::Delete(self.resolve(c), id),
             })
             .collect();
         for w in &writes {

@@ -17,7 +17,7 @@ use http::{HeaderValue, Request, Response};
 
 use super::Operations;
 use crate::auth::{self, Scheme};
-use crate::runtime::bindings::wit_types::ErrorFormat;
+use crate::envelope::Envelope;
 use crate::server::reply::{self, Body};
 use crate::store::Store;
 
@@ -62,7 +62,7 @@ pub async fn handle<B>(
         Some((id, "events")) => (id, true),
         None if !rest.is_empty() => (rest, false),
         _ => {
-            let r = reply::error(ErrorFormat::Plain, 404, &format!("no route for GET {path}"));
+            let r = reply::error(Envelope::plain(), 404, &format!("no route for GET {path}"));
             return (r, "/operations");
         }
     };
@@ -73,7 +73,7 @@ pub async fn handle<B>(
     };
     if req.method() != http::Method::GET {
         let mut r = reply::error(
-            ErrorFormat::Plain,
+            Envelope::plain(),
             405,
             &format!(
                 "method {} is not allowed on {path}; allowed: GET",
@@ -87,11 +87,11 @@ pub async fn handle<B>(
     let org = match organisation(store, req.headers()) {
         Ok(o) => o,
         Err(e) => {
-            let r = reply::closing(reply::error(ErrorFormat::Plain, e.status(), &e.to_string()));
+            let r = reply::closing(reply::error(Envelope::plain(), e.status(), &e.to_string()));
             return (r, route);
         }
     };
-    let not_found = || reply::error(ErrorFormat::Plain, 404, &format!("no operation `{id}`"));
+    let not_found = || reply::error(Envelope::plain(), 404, &format!("no operation `{id}`"));
     if !events {
         let r = match ops.get(&org, id) {
             Ok(Some(op)) => reply::json(200, &serde_json::to_value(op).unwrap_or_default()),
@@ -130,7 +130,7 @@ pub async fn handle<B>(
 fn internal(e: super::OpError) -> Response<Body> {
     tracing::error!(error = %e, "operations: store failure");
     reply::error(
-        ErrorFormat::Plain,
+        Envelope::plain(),
         500,
         "the store failed; see the server log",
     )

@@ -9,7 +9,11 @@
 //! ```
 //!
 //! Deny by default: a plugin granted `inventory` but no collections reads
-//! and writes nothing.
+//! and writes nothing. A collection another plugin declared is named
+//! `<plugin id>.<name>` (`read = ["notes.notes"]`,
+//! `secrets = ["notes.notes.token"]`); its owner needs no grant for it. Such
+//! names are checked for their form here and resolved when used, since the
+//! plugin that declares them may load later.
 
 use std::collections::BTreeSet;
 
@@ -29,25 +33,46 @@ pub struct Storage {
 #[error("{0}")]
 pub struct Denied(pub String);
 
+/// `<plugin id>.<name>`: a collection a plugin declares.
+fn declared_name(c: &str) -> bool {
+    let Some((plugin, name)) = c.split_once('.') else {
+        return false;
+    };
+    let word = |s: &str, extra: char| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == extra || ch == '_')
+    };
+    word(plugin, '-') && word(name, '_')
+}
+
 impl Storage {
-    /// The grant from a config's lists; a name that is not a collection, or
-    /// a secret that is not a secret field, is a configuration error.
+    /// The grant from a config's lists; a name that is neither a host
+    /// collection nor of the form `<plugin>.<name>`, or a secret that is not
+    /// a secret field, is a configuration error.
     pub fn new(read: &[String], write: &[String], secrets: &[String]) -> Result<Storage, String> {
         for c in read.iter().chain(write) {
-            if collections::find(c).is_none() {
-                return Err(format!("`{c}` is not a collection"));
+            if collections::find(c).is_none() && !declared_name(c) {
+                return Err(format!(
+                    "`{c}` is not a collection (a host collection, or `<plugin>.<name>` for one a plugin declares)"
+                ));
             }
         }
         for s in secrets {
-            let field = s
-                .split_once('.')
-                .and_then(|(c, f)| collections::find(c)?.field(f));
-            if !field.is_some_and(|f| f.kind == FieldKind::Secret) {
+            let (collection, field) = s.rsplit_once('.').unwrap_or(("", ""));
+            let ok = if declared_name(collection) {
+                !field.is_empty()
+            } else {
+                collections::find(collection)
+                    .and_then(|c| c.field(field))
+                    .is_some_and(|f| f.kind == FieldKind::Secret)
+            };
+            if !ok {
                 return Err(format!(
                     "`{s}` is not a secret field (collection.field, e.g. clusters.kubeconfig)"
                 ));
             }
-            let collection = s.split_once('.').map_or("", |(c, _)| c);
             if !write.iter().any(|w| w == collection) {
                 return Err(format!("`{s}` needs `{collection}` in `write`"));
             }
@@ -68,23 +93,20 @@ impl Storage {
         )))
     }
 
-    /// A write of `fields` (names) to `collection`.
+    /// A write of `fields` to `collection`, each named with whether it is
+    /// a secret field.
     pub fn check_write<'a>(
         &self,
         plugin: &str,
         collection: &str,
-        fields: impl IntoIterator<Item = &'a str>,
+        fields: impl IntoIterator<Item = (&'a str, bool)>,
     ) -> Result<(), Denied> {
         if !self.write.contains(collection) {
             return Err(Denied(format!(
                 "plugin `{plugin}` may not write collection `{collection}`: it is not in the plugin's `write` grant"
             )));
         }
-        let Some(def) = collections::find(collection) else {
-            return Ok(());
-        };
-        for name in fields {
-            let secret = def.field(name).is_some_and(|f| f.kind == FieldKind::Secret);
+        for (name, secret) in fields {
             if secret && !self.secrets.contains(&format!("{collection}.{name}")) {
                 return Err(Denied(format!(
                     "plugin `{plugin}` may not set credential field `{collection}.{name}`: it is not in the plugin's `secrets` grant"
@@ -113,7 +135,7 @@ mod tests {
         let g = Storage::default();
         let e = g.check_read("p", "devices").unwrap_err();
         assert_eq!(e.0, "plugin `p` may not read collection `devices`: it is not in the plugin's storage grant (`read`/`write`)");
-        assert!(g.check_write("p", "devices", ["ip"]).is_err());
+        assert!(g.check_write("p", "devices", [("ip", false)]).is_err());
     }
 
     #[test]
@@ -126,13 +148,32 @@ mod tests {
         .unwrap();
         assert!(g.check_read("p", "clusters").is_ok());
         assert!(g.check_read("p", "devices").is_ok());
-        assert!(g.check_write("p", "clusters", ["name"]).is_err());
-        assert!(g.check_write("p", "devices", ["ip", "adminpwd"]).is_ok());
+        assert!(g.check_write("p", "clusters", [("name", false)]).is_err());
+        assert!(g
+            .check_write("p", "devices", [("ip", false), ("adminpwd", true)])
+            .is_ok());
         let ro = Storage::new(&[], &s(&["clusters"]), &[]).unwrap();
         let e = ro
-            .check_write("p", "clusters", ["name", "kubeconfig"])
+            .check_write("p", "clusters", [("name", false), ("kubeconfig", true)])
             .unwrap_err();
         assert_eq!(e.0, "plugin `p` may not set credential field `clusters.kubeconfig`: it is not in the plugin's `secrets` grant");
+    }
+
+    #[test]
+    fn collections_plugins_declare_are_named_with_their_plugin() {
+        let g = Storage::new(
+            &s(&["notes.notes"]),
+            &s(&["other-plugin.items"]),
+            &s(&["other-plugin.items.token"]),
+        )
+        .unwrap();
+        assert!(g.check_read("p", "notes.notes").is_ok());
+        assert!(g.check_write("p", "notes.notes", []).is_err());
+        assert!(g
+            .check_write("p", "other-plugin.items", [("token", true)])
+            .is_ok());
+        assert!(Storage::new(&s(&["Notes.x"]), &[], &[]).is_err());
+        assert!(Storage::new(&s(&["notes."]), &[], &[]).is_err());
     }
 
     #[test]

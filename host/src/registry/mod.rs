@@ -21,7 +21,10 @@ use wasmtime::component::InstancePre;
 
 use crate::auth::Scheme;
 use crate::config::{Config, PluginConfig};
-use crate::runtime::bindings::wit_types::{self, ErrorFormat, Method};
+use crate::envelope::Envelope;
+use crate::runtime::bindings::wit_types::{self, Method};
+use crate::runtime::declarations;
+use crate::store::{SchemaError, SchemaMode};
 use crate::runtime::{
     call, Capability, EndpointPre, EngineHandle, LoadError, PluginState, Role, Runtime,
 };
@@ -52,7 +55,10 @@ pub struct PluginEntry {
     pub name: String,
     pub version: String,
     pub sha256: String,
-    pub error_format: ErrorFormat,
+    /// The envelope of the area's errors, which the host answers in.
+    pub envelope: Arc<Envelope>,
+    /// The collections the plugin declared (short names).
+    pub collections: Vec<String>,
     pub routes: Vec<RouteInfo>,
     pub pre: InstancePre<PluginState>,
     /// `pre` ready for calls (endpoint plugins only).
@@ -262,7 +268,10 @@ impl Registry {
                 Err(_) => self.default_of(id).map(|(_, w, _)| w.to_vec()),
             };
             if let Some(wasm) = wasm {
-                match self.prepare(id, active.role, &wasm, active.source).await {
+                match self
+                    .prepare(id, active.role, &wasm, active.source, SchemaMode::Keep)
+                    .await
+                {
                     Ok(e) => entry = Some(e),
                     Err(e) => {
                         restore();
@@ -309,13 +318,18 @@ impl Registry {
         defaults.get(id).cloned()
     }
 
-    /// Compile, check and describe a version without publishing it.
+    /// Compile, check and describe a version without publishing it. Its
+    /// declared collections are created or migrated here (additions only,
+    /// which a version that then fails to publish leaves harmlessly behind);
+    /// `schema` says whether what it lacks of the stored schema is refused
+    /// (a new version) or kept (a version loaded before).
     async fn prepare(
         &self,
         id: &str,
         role: Role,
         wasm: &[u8],
         source: Source,
+        schema: SchemaMode,
     ) -> Result<PluginEntry, InstallError> {
         if let Some(configured) = self.effective_config().role(id) {
             if configured != role {
@@ -330,7 +344,7 @@ impl Registry {
         let grants = config.grants(id);
         let isolation = config.isolation(id);
         let loaded = self.runtime.load(id, role, wasm, &grants, isolation)?;
-        let (name, version, error_format, routes) = match role {
+        let (name, version, envelope, collections, routes) = match role {
             Role::Endpoint => {
                 let Some(endpoint) = &loaded.endpoint else {
                     return Err(LoadError::Describe(
@@ -368,7 +382,31 @@ impl Registry {
                         openapi,
                     });
                 }
-                (info.name, info.version, info.error_format, routes)
+                let declared = declarations::declarations(
+                    &loaded.pre,
+                    self.runtime.services.clone(),
+                    id,
+                )
+                .await
+                .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
+                let envelope = match declared.envelope {
+                    Some(e) => {
+                        e.check()
+                            .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
+                        e
+                    }
+                    None => Envelope::from(info.error_format),
+                };
+                self.runtime
+                    .services
+                    .store
+                    .declare(id, &info.version, &declared.collections, schema)
+                    .map_err(|e| match e {
+                        SchemaError::Refused(m) => InstallError::Refused(m),
+                        SchemaError::Store(e) => InstallError::Persist(e.to_string()),
+                    })?;
+                let collections = declared.collections.into_iter().map(|c| c.name).collect();
+                (info.name, info.version, envelope, collections, routes)
             }
             _ => {
                 // The engine's own name and version when it gives them (the
@@ -380,7 +418,7 @@ impl Registry {
                 )
                 .await
                 .unwrap_or_else(|| (id.to_string(), loaded.sha256[..12].to_string()));
-                (name, version, ErrorFormat::Plain, Vec::new())
+                (name, version, Envelope::plain().clone(), Vec::new(), Vec::new())
             }
         };
         Ok(PluginEntry {
@@ -389,7 +427,8 @@ impl Registry {
             name,
             version,
             sha256: loaded.sha256,
-            error_format,
+            envelope: Arc::new(envelope),
+            collections,
             routes,
             pre: loaded.pre,
             endpoint: loaded.endpoint,
@@ -511,7 +550,7 @@ impl Registry {
         let mut entries = Vec::new();
         for (id, (role, wasm, source)) in chosen {
             let entry = self
-                .prepare(&id, role, &wasm, source)
+                .prepare(&id, role, &wasm, source, SchemaMode::Keep)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(plugin = %id, version = %entry.version, routes = entry.routes.len(), "plugin loaded");
@@ -531,7 +570,9 @@ impl Registry {
     ) -> Result<Arc<PluginEntry>, InstallError> {
         persist::validate_id(id).map_err(InstallError::Refused)?;
         let _guard = self.swap.lock().await;
-        let entry = self.prepare(id, role, wasm, Source::Uploaded).await?;
+        let entry = self
+            .prepare(id, role, wasm, Source::Uploaded, SchemaMode::Upgrade)
+            .await?;
         persist::write_wasm(&self.data_dir, &entry.sha256, wasm)
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         let (sha, version) = (entry.sha256.clone(), entry.version.clone());
@@ -560,10 +601,14 @@ impl Registry {
             Some(prev) => {
                 let wasm = persist::read_wasm(&self.data_dir, &prev.sha256)
                     .map_err(|e| InstallError::Persist(e.to_string()))?;
-                self.prepare(id, prev.role, &wasm, Source::Uploaded).await?
+                self.prepare(id, prev.role, &wasm, Source::Uploaded, SchemaMode::Keep)
+                    .await?
             }
             None => match self.default_of(id) {
-                Some((role, wasm, source)) => self.prepare(id, role, &wasm, source).await?,
+                Some((role, wasm, source)) => {
+                    self.prepare(id, role, &wasm, source, SchemaMode::Keep)
+                        .await?
+                }
                 None => {
                     return Err(InstallError::NotFound(format!(
                         "plugin `{id}` has no earlier version to roll back to"

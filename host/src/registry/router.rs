@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::PluginEntry;
-use crate::runtime::bindings::wit_types::{ErrorFormat, Method};
+use crate::envelope::Envelope;
+use crate::runtime::bindings::wit_types::Method;
 
 /// Path prefixes the host serves itself; plugins may not claim them.
 pub const RESERVED: &[&str] = &[
@@ -37,7 +38,7 @@ pub struct Router {
     trees: HashMap<&'static str, matchit::Router<Target>>,
     /// Each route's literal leading segments and its plugin's error format:
     /// an unmatched path answers in the format of the area it falls under.
-    areas: Vec<(Vec<String>, ErrorFormat)>,
+    areas: Vec<(Vec<String>, Arc<Envelope>)>,
 }
 
 /// `path` with runs of `/` collapsed (`//v3/x` is `/v3/x`, as the IEF
@@ -137,16 +138,16 @@ impl Router {
                     ));
                 }
                 owners.insert((m, r.path.clone()), plugin.id.clone());
-                areas.push((literal_prefix(&r.path), plugin.error_format));
+                areas.push((literal_prefix(&r.path), Arc::clone(&plugin.envelope)));
             }
         }
         Ok(Router { trees, areas })
     }
 
-    /// The error format of the area `path` falls under: the plugin whose
+    /// The envelope of the area `path` falls under: the plugin whose
     /// routes share the most leading segments with it (at least one), when
-    /// that is one format; none otherwise.
-    pub fn area_format(&self, path: &str) -> Option<ErrorFormat> {
+    /// that is one envelope; none otherwise.
+    pub fn area_format(&self, path: &str) -> Option<&Envelope> {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let mut best = 0;
         let mut format = None;
@@ -161,8 +162,8 @@ impl Router {
             }
             if shared > best {
                 best = shared;
-                format = Some(*f);
-            } else if format != Some(*f) {
+                format = Some(&**f);
+            } else if format != Some(&**f) {
                 format = None;
             }
         }
@@ -215,40 +216,42 @@ mod area_tests {
 
     #[test]
     fn an_unmatched_path_belongs_to_the_area_sharing_most_segments() {
+        use crate::runtime::bindings::wit_types::ErrorFormat;
+        let e = |f: ErrorFormat| Arc::new(Envelope::from(f));
         let router = Router {
             trees: HashMap::new(),
             areas: vec![
                 (
                     literal_prefix("/dev/cpcc/cpclist/get_cpclist.dspy"),
-                    ErrorFormat::Kboss,
+                    e(ErrorFormat::Kboss),
                 ),
                 (
                     literal_prefix("/v3/{project_id}/edgemgr/pods"),
-                    ErrorFormat::Ief,
+                    e(ErrorFormat::Ief),
                 ),
                 (
                     literal_prefix("/pcapi/api/v1/cluster/common/x"),
-                    ErrorFormat::Pcapi,
+                    e(ErrorFormat::Pcapi),
                 ),
                 (
                     literal_prefix("/v1/training/instance/{id}"),
-                    ErrorFormat::Alaya,
+                    e(ErrorFormat::Alaya),
                 ),
-                (literal_prefix("/v1/other"), ErrorFormat::Plain),
+                (literal_prefix("/v1/other"), e(ErrorFormat::Plain)),
             ],
         };
         assert_eq!(
             router.area_format("/dev/cpcc/nope"),
-            Some(ErrorFormat::Kboss)
+            Some(&*e(ErrorFormat::Kboss))
         );
         assert_eq!(
             router.area_format("/v3/x/edgemgr/nope"),
-            Some(ErrorFormat::Ief)
+            Some(&*e(ErrorFormat::Ief))
         );
-        assert_eq!(router.area_format("/pcapi/nope"), Some(ErrorFormat::Pcapi));
+        assert_eq!(router.area_format("/pcapi/nope"), Some(&*e(ErrorFormat::Pcapi)));
         assert_eq!(
             router.area_format("/v1/training/x"),
-            Some(ErrorFormat::Alaya)
+            Some(&*e(ErrorFormat::Alaya))
         );
         // `/v1` alone is shared by two formats: no area.
         assert_eq!(router.area_format("/v1/nope"), None);

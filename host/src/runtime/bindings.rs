@@ -40,3 +40,15 @@ pub mod scheduling_engine {
 }
 
 pub use endpoint::computehub::platform::types as wit_types;
+
+/// The optional `declarations` export of endpoint plugins (their collections
+/// and error envelope); see [`super::declarations`].
+pub mod declarations {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "endpoint-declarations",
+        exports: { default: async },
+    });
+
+    pub use self::exports::computehub::platform::declarations::*;
+}

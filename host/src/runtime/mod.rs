@@ -6,6 +6,7 @@
 pub mod bindings;
 mod cache;
 pub mod call;
+pub mod declarations;
 mod engine;
 mod grants;
 pub mod identity;

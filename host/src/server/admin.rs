@@ -56,7 +56,7 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
 
 fn error(status: u16, msg: &str) -> Response<Body> {
     reply::error(
-        crate::runtime::bindings::wit_types::ErrorFormat::Plain,
+        crate::envelope::Envelope::plain(),
         status,
         msg,
     )
@@ -107,6 +107,8 @@ pub fn describe(app: &App, p: &PluginEntry) -> serde_json::Value {
         "source": p.source,
         "active_since": p.active_since,
         "instances": instances(app, p),
+        "collections": p.collections.iter().map(|c| crate::store::schema::qualified(&p.id, c)).collect::<Vec<_>>(),
+        "envelope": p.envelope.describe(),
         "routes": p.routes.iter().map(|r| json!({
             "method": method_name(r.method),
             "path": r.path,

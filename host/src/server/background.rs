@@ -22,7 +22,8 @@ use serde_json::json;
 
 use super::reply::{self, Body};
 use crate::registry::PluginEntry;
-use crate::runtime::bindings::wit_types::{ErrorFormat, Request, Response as WitResponse};
+use crate::envelope::Envelope;
+use crate::runtime::bindings::wit_types::{Request, Response as WitResponse};
 use crate::runtime::{call, CallContext, CallError, HostServices};
 
 /// How the call ended, as far as the client is concerned.
@@ -127,15 +128,10 @@ pub async fn run(
 }
 
 /// `202 Accepted` in the area's envelope, pointing at the operation.
-pub fn accepted(format: ErrorFormat, op: &str) -> Response<Body> {
+pub fn accepted(format: &Envelope, op: &str) -> Response<Body> {
     let href = format!("/operations/{op}");
     let data = json!({"operation_id": op, "href": href, "events": format!("{href}/events")});
-    let body = match format {
-        ErrorFormat::Pcapi => json!({"status": true, "info": "operation accepted", "data": data}),
-        ErrorFormat::Kboss => json!({"status": true, "msg": "operation accepted", "data": data}),
-        ErrorFormat::Alaya => json!({"status": 202, "message": "operation accepted", "data": data}),
-        ErrorFormat::Plain | ErrorFormat::Ief => data,
-    };
+    let body = format.success_body(202, "operation accepted", data);
     let mut r = reply::json(202, &body);
     if let Ok(v) = HeaderValue::from_str(&href) {
         r.headers_mut().insert(http::header::LOCATION, v);

@@ -18,14 +18,14 @@ use super::reply::{self, Body};
 use super::App;
 use crate::config::PluginConfig;
 use crate::registry::InstallError;
-use crate::runtime::bindings::wit_types::ErrorFormat;
+use crate::envelope::Envelope;
 use crate::runtime::Role;
 
 /// Largest grant body.
 const MAX_GRANT: usize = 64 << 10;
 
 fn error(status: u16, msg: &str) -> Response<Body> {
-    reply::error(ErrorFormat::Plain, status, msg)
+    reply::error(Envelope::plain(), status, msg)
 }
 
 fn shown(app: &App, id: &str) -> serde_json::Value {

@@ -3,12 +3,14 @@
 //! endpoints, or route -> authenticate -> plugin -> response).
 
 mod admin;
-mod audit;
+pub mod audit;
 mod background;
 mod grants;
 pub mod limits;
 pub mod metrics;
+pub mod metrics_token;
 mod openapi;
+mod org_limit;
 pub mod reply;
 mod throttle;
 pub mod tls;
@@ -30,7 +32,8 @@ use tracing::Instrument;
 
 use crate::auth::{self, AdminToken};
 use crate::registry::{router::Miss, PluginEntry, Registry};
-use crate::runtime::bindings::wit_types::{self, ErrorFormat};
+use crate::envelope::Envelope;
+use crate::runtime::bindings::wit_types;
 use crate::runtime::{CallContext, CallError};
 use crate::store::{ids, Store};
 pub use limits::ServerLimits;
@@ -71,6 +74,8 @@ struct Shared {
     unverified_body_timeout: Duration,
     /// Failed authentication, per client address and claimed key id.
     throttle: Option<throttle::Throttle>,
+    /// Requests per organisation, once authenticated (off by default).
+    org_limit: Option<org_limit::OrgLimit>,
 }
 
 /// Serve with the default [`ServerLimits`] until `shutdown` resolves, then
@@ -137,6 +142,10 @@ pub async fn serve_tls(
         throttle: throttle::Throttle::new(
             limits.auth_failure_burst,
             limits.auth_failures_per_minute,
+        ),
+        org_limit: org_limit::OrgLimit::new(
+            limits.org_requests_per_minute,
+            limits.org_request_burst,
         ),
     });
     let timeouts = watchdog::Timeouts {
@@ -290,18 +299,63 @@ impl Drop for InFlight<'_> {
 #[derive(Clone, Copy)]
 struct ClientAddr(std::net::IpAddr);
 
-/// 429 in the area's envelope, with `Retry-After`.
-fn too_many_failures(format: ErrorFormat, wait: Duration) -> Response<Body> {
+/// A 429 of the host's, by reason (counted in
+/// `computehub_throttled_requests_total`).
+#[derive(Clone, Copy)]
+struct Throttled(&'static str);
+
+/// 429 in the area's envelope, with `Retry-After`, marked for the metrics.
+fn too_many(format: &Envelope, wait: Duration, reason: &'static str, msg: &str) -> Response<Body> {
     let secs = throttle::retry_after(wait);
-    let mut r = reply::error(
-        format,
-        429,
-        &format!("too many failed authentications; retry in {secs} s"),
-    );
+    let mut r = reply::error(format, 429, &format!("{msg}; retry in {secs} s"));
     if let Ok(v) = http::HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert(http::header::RETRY_AFTER, v);
     }
+    r.extensions_mut().insert(Throttled(reason));
     r
+}
+
+/// 429 for a client (or key id) that failed authentication too often.
+fn too_many_failures(format: &Envelope, wait: Duration) -> Response<Body> {
+    too_many(
+        format,
+        wait,
+        "auth_failures",
+        "too many failed authentications",
+    )
+}
+
+/// `/metrics` restricted to its token: the refusal (401, or 429 for a
+/// client that failed too often), or `None` to answer.
+fn metrics_refused(app: &App, shared: &Shared, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let token = app.metrics.token.get()?;
+    let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    let throttle = shared.throttle.as_ref().zip(client);
+    if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
+        return Some(reply::closing(too_many_failures(Envelope::plain(), wait)));
+    }
+    let authorization = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if token.verify(authorization) {
+        return None;
+    }
+    if authorization.is_some() {
+        if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
+            return Some(reply::closing(too_many_failures(Envelope::plain(), wait)));
+        }
+    }
+    let mut r = reply::error(
+        Envelope::plain(),
+        401,
+        "/metrics needs the metrics token: send Authorization: Bearer <token>",
+    );
+    r.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
+    Some(r)
 }
 
 /// `/readyz`: 200 when the store answers, plugins are loaded and the server
@@ -405,6 +459,9 @@ async fn handle(
         let in_flight = InFlight::enter(&app.metrics.in_flight);
         let (mut resp, counted) = dispatch(&app, shared, req, &id).await;
         drop(in_flight);
+        if let Some(Throttled(reason)) = resp.extensions().get::<Throttled>().copied() {
+            app.metrics.throttled(reason);
+        }
         let status = resp.status().as_u16();
         let elapsed = start.elapsed();
         let (plugin_id, route) = counted.labels();
@@ -461,7 +518,7 @@ async fn dispatch(
             if !matches!(*req.method(), http::Method::GET | http::Method::HEAD) =>
         {
             let mut r = reply::error(
-                ErrorFormat::Plain,
+                Envelope::plain(),
                 405,
                 &format!(
                     "method {} is not allowed on {path}; allowed: GET, HEAD",
@@ -484,6 +541,9 @@ async fn dispatch(
         // Readiness: the store answers, the plugins are loaded, no shutdown.
         "/readyz" => return host(readiness(app), "/readyz"),
         "/metrics" => {
+            if let Some(refused) = metrics_refused(app, shared, &req) {
+                return host(refused, "/metrics");
+            }
             return host(
                 reply::text(
                     200,
@@ -510,7 +570,7 @@ async fn dispatch(
         let throttle = shared.throttle.as_ref().zip(client);
         if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
             return host(
-                reply::closing(too_many_failures(ErrorFormat::Plain, wait)),
+                reply::closing(too_many_failures(Envelope::plain(), wait)),
                 "/admin",
             );
         }
@@ -530,7 +590,7 @@ async fn dispatch(
         }
         if resp.status() == http::StatusCode::UNAUTHORIZED {
             if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
-                resp = reply::closing(too_many_failures(ErrorFormat::Plain, wait));
+                resp = reply::closing(too_many_failures(Envelope::plain(), wait));
             }
         }
         return host(resp, &route);
@@ -556,7 +616,7 @@ fn announced_length(headers: &http::HeaderMap) -> Option<u64> {
 
 /// The answer to an unverified body that was not read; the connection
 /// closes (the rest of the body is not read either).
-fn unverified_refusal(format: ErrorFormat, e: ReadError, shared: &Shared) -> Response<Body> {
+fn unverified_refusal(format: &Envelope, e: ReadError, shared: &Shared) -> Response<Body> {
     let resp = match e {
         ReadError::TooLarge => reply::error(
             format,
@@ -605,7 +665,7 @@ async fn plugin_request(
             let format = table
                 .router
                 .area_format(&path)
-                .unwrap_or(ErrorFormat::Plain);
+                .unwrap_or(Envelope::plain());
             let msg = format!("no route for {} {path}", req.method());
             return miss(reply::error(format, 404, &msg));
         }
@@ -613,7 +673,7 @@ async fn plugin_request(
             let format = table
                 .router
                 .area_format(&path)
-                .unwrap_or(ErrorFormat::Plain);
+                .unwrap_or(Envelope::plain());
             let msg = format!(
                 "method {} is not allowed on {path}; allowed: {}",
                 req.method(),
@@ -629,14 +689,15 @@ async fn plugin_request(
     let plugin = Arc::clone(&target.plugin);
     let Some(route) = plugin.routes.get(target.route) else {
         return miss(reply::error(
-            ErrorFormat::Plain,
+            Envelope::plain(),
             500,
             "route table mismatch",
         ));
     };
     let counted = |r| (r, Counted::Plugin(Arc::clone(&plugin), target.route));
     tracing::Span::current().record("route", route.path.as_str());
-    let format = plugin.error_format;
+    let envelope = Arc::clone(&plugin.envelope);
+    let format = &*envelope;
 
     // A client (or a key id) that failed authentication too often waits,
     // its credentials unchecked.
@@ -782,6 +843,13 @@ async fn plugin_request(
     }
     // The caller is known: the body no longer counts against the budget.
     drop(reservation);
+    // An organisation over its request rate waits (the plugin is not called).
+    if let (Some(limit), Some(p)) = (&shared.org_limit, &principal) {
+        if let Err(wait) = limit.check(&p.organisation) {
+            let msg = format!("organisation `{}` is over its request rate", p.organisation);
+            return counted(too_many(format, wait, "org_rate", &msg));
+        }
+    }
     let Some(method) = crate::registry::router::parse_method(&parts.method) else {
         return counted(reply::error(format, 405, "method not supported"));
     };
@@ -863,7 +931,7 @@ fn plugin_response(r: wit_types::Response) -> Response<Body> {
         Err(_) => {
             tracing::warn!(status = r.status, "plugin answered an invalid status");
             return reply::error(
-                ErrorFormat::Plain,
+                Envelope::plain(),
                 500,
                 "the plugin answered an invalid status",
             );

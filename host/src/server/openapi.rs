@@ -12,25 +12,14 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::Scheme;
 use crate::registry::{router::method_name, Table};
-use crate::runtime::bindings::wit_types::ErrorFormat;
-
-/// The failure body of an area, as the host writes it.
-fn envelope(format: ErrorFormat) -> &'static str {
-    match format {
-        ErrorFormat::Kboss => "`{status: false, msg}`",
-        ErrorFormat::Pcapi => "`{status: false, info, data: \"\"}`",
-        ErrorFormat::Alaya => "`{status: <http status>, message, data: {}}`",
-        ErrorFormat::Ief => "`{error_code: \"IEF.000xxx\", error_msg}`",
-        ErrorFormat::Plain => "`{error}`",
-    }
-}
+use crate::envelope::Envelope;
 
 /// The answers the host writes itself on a route (status, description),
 /// in the area's envelope. A body read before its sender is verified (no
 /// authentication, an AK/SK signature, kboss's debug `orgid`) is read under
 /// a shared budget and a deadline: 408 and the budget's 503.
-pub fn host_responses(format: ErrorFormat, auth: Scheme) -> Vec<(u16, String)> {
-    let env = envelope(format);
+pub fn host_responses(format: &Envelope, auth: Scheme) -> Vec<(u16, String)> {
+    let env = format.describe();
     let mut out = Vec::new();
     if auth != Scheme::None {
         out.push((
@@ -285,7 +274,7 @@ pub fn document(table: &Table) -> Value {
                 .entry("responses")
                 .or_insert_with(|| json!({"200": {"description": "success"}}));
             if let Value::Object(responses) = responses {
-                for (status, description) in host_responses(p.error_format, r.auth) {
+                for (status, description) in host_responses(&p.envelope, r.auth) {
                     responses
                         .entry(status.to_string())
                         .or_insert_with(|| json!({ "description": description }));
@@ -353,19 +342,20 @@ pub fn document(table: &Table) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::bindings::wit_types::ErrorFormat;
 
     #[test]
     fn host_answers_are_listed_in_the_areas_envelope() {
-        let kboss = host_responses(ErrorFormat::Kboss, Scheme::Session);
+        let kboss = host_responses(&ErrorFormat::Kboss.into(), Scheme::Session);
         let statuses: Vec<u16> = kboss.iter().map(|(s, _)| *s).collect();
         assert_eq!(statuses, [401, 403, 429, 413, 408, 500, 503]);
         assert!(kboss
             .iter()
             .all(|(_, d)| d.starts_with("`{status: false, msg}`")));
-        let pcapi = host_responses(ErrorFormat::Pcapi, Scheme::Basic);
+        let pcapi = host_responses(&ErrorFormat::Pcapi.into(), Scheme::Basic);
         let statuses: Vec<u16> = pcapi.iter().map(|(s, _)| *s).collect();
         assert_eq!(statuses, [401, 403, 429, 413, 500, 503]);
-        let open = host_responses(ErrorFormat::Plain, Scheme::None);
+        let open = host_responses(Envelope::plain(), Scheme::None);
         assert!(open.iter().all(|(s, _)| ![401, 403, 429].contains(s)));
     }
 

@@ -16,9 +16,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use serde_json::json;
 
-use crate::runtime::bindings::wit_types::ErrorFormat;
+use crate::envelope::Envelope;
 
 /// A response body: a complete one ([`full`]) or a stream ([`channel`], for
 /// server-sent events).
@@ -73,31 +72,9 @@ pub fn text(status: u16, content_type: &'static str, body: String) -> Response<B
 }
 
 /// Huawei IEF error code for a host-generated status.
-fn ief_code(status: u16) -> &'static str {
-    match status {
-        400 => "IEF.000400",
-        401 => "IEF.000401",
-        403 => "IEF.000403",
-        404 => "IEF.000404",
-        408 => "IEF.000408",
-        413 => "IEF.000413",
-        503 => "IEF.000503",
-        _ => "IEF.000500",
-    }
-}
-
 /// An error in the area's own envelope, with the same HTTP status.
-pub fn error(format: ErrorFormat, status: u16, message: &str) -> Response<Body> {
-    let body = match format {
-        ErrorFormat::Plain => json!({ "error": message }),
-        // The seeds' 403/500 examples carry an empty object.
-        ErrorFormat::Alaya => json!({ "status": status, "message": message, "data": {} }),
-        ErrorFormat::Ief => json!({ "error_code": ief_code(status), "error_msg": message }),
-        // The seeds' failure examples carry an empty string.
-        ErrorFormat::Pcapi => json!({ "status": false, "info": message, "data": "" }),
-        ErrorFormat::Kboss => json!({ "status": false, "msg": message }),
-    };
-    json(status, &body)
+pub fn error(format: &Envelope, status: u16, message: &str) -> Response<Body> {
+    json(status, &format.error_body(status, message))
 }
 
 /// Mark a response sent before the request body was read: the connection

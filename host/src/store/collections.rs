@@ -1,10 +1,15 @@
 //! The collections plugins may use, with their typed fields. Each collection
-//! is a table of the same name created by a migration, with the host-managed
-//! columns `id`, `org_id`, `created_at`, `updated_at` beside its fields;
-//! `tests::registry_matches_migrated_schema` keeps the two in step.
+//! is a table of the same name with the host-managed columns `id`, `org_id`,
+//! `created_at`, `updated_at` beside its fields. The host's own collections
+//! ([`COLLECTIONS`]) are created by migrations
+//! (`tests::registry_matches_migrated_schema` keeps the two in step); the
+//! collections plugins declare are created and migrated by [`super::schema`].
+
+use std::borrow::Cow;
 
 /// The kind of a field, as stored and as exchanged with plugins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FieldKind {
     Text,
     Integer,
@@ -14,72 +19,85 @@ pub enum FieldKind {
     Timestamp,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldDef {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub kind: FieldKind,
     pub required: bool,
     /// Unique within an organisation (a `UNIQUE (org_id, name)` index).
     pub unique: bool,
     /// The collection whose row id this field holds.
-    pub references: Option<&'static str>,
+    pub references: Option<Cow<'static, str>>,
     /// The host keeps a row count per value of this field (triggers on the
     /// table maintain `record_counts`), so a page filtered on it alone
     /// answers its `total` without counting rows.
     pub counted: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Collection {
-    pub name: &'static str,
-    pub fields: &'static [FieldDef],
+    /// The table's name: the host's own collections by their name, a
+    /// plugin's as `<plugin id>.<name>`.
+    pub name: Cow<'static, str>,
+    pub fields: Cow<'static, [FieldDef]>,
+    /// The plugin that declared it; `None` for the host's own.
+    pub owner: Option<String>,
 }
 
 impl Collection {
-    pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
     }
 }
 
-const fn field(name: &'static str, kind: FieldKind) -> FieldDef {
+
+const fn def(
+    name: &'static str,
+    kind: FieldKind,
+    required: bool,
+    unique: bool,
+    references: Option<&'static str>,
+    counted: bool,
+) -> FieldDef {
     FieldDef {
-        name,
+        name: Cow::Borrowed(name),
         kind,
-        required: false,
-        unique: false,
-        references: None,
-        counted: false,
+        required,
+        unique,
+        references: match references {
+            Some(t) => Some(Cow::Borrowed(t)),
+            None => None,
+        },
+        counted,
     }
+}
+
+const fn field(name: &'static str, kind: FieldKind) -> FieldDef {
+    def(name, kind, false, false, None, false)
 }
 
 const fn required(name: &'static str, kind: FieldKind) -> FieldDef {
-    FieldDef {
-        required: true,
-        ..field(name, kind)
-    }
+    def(name, kind, true, false, None, false)
 }
 
 const fn unique(name: &'static str, kind: FieldKind) -> FieldDef {
-    FieldDef {
-        unique: true,
-        ..required(name, kind)
-    }
+    def(name, kind, true, true, None, false)
 }
 
 /// A required reference to a row of `target`.
 const fn parent(name: &'static str, target: &'static str) -> FieldDef {
-    FieldDef {
-        references: Some(target),
-        ..required(name, Text)
-    }
+    def(name, FieldKind::Text, true, false, Some(target), false)
+}
+
+/// A required reference to a row of `target`, with its row count per value
+/// kept (see [`FieldDef::counted`]).
+const fn counted_parent(name: &'static str, target: &'static str) -> FieldDef {
+    def(name, FieldKind::Text, true, false, Some(target), true)
 }
 
 /// An optional reference to a row of `target`.
 const fn link(name: &'static str, target: &'static str) -> FieldDef {
-    FieldDef {
-        references: Some(target),
-        ..field(name, Text)
-    }
+    def(name, FieldKind::Text, false, false, Some(target), false)
 }
 
 use FieldKind::*;
@@ -91,8 +109,8 @@ use FieldKind::*;
 /// stock row per widget and cluster) is enforced by indexes of migration 2.
 pub static COLLECTIONS: &[Collection] = &[
     Collection {
-        name: "compute_centers",
-        fields: &[
+        name: Cow::Borrowed("compute_centers"),
+        fields: Cow::Borrowed(&[
             unique("name", Text),
             required("pcapi_url", Text),
             required("api_user", Text),
@@ -101,11 +119,12 @@ pub static COLLECTIONS: &[Collection] = &[
             required("contactphone", Text),
             field("enable_date", Text),
             field("expire_date", Text),
-        ],
+        ]),
+        owner: None,
     },
     Collection {
-        name: "clusters",
-        fields: &[
+        name: Cow::Borrowed("clusters"),
+        fields: Cow::Borrowed(&[
             parent("cpcid", "compute_centers"),
             required("name", Text),
             required("clustertype", Text),
@@ -115,15 +134,13 @@ pub static COLLECTIONS: &[Collection] = &[
             field("clusterjoin", Secret),
             field("kubeconfig", Secret),
             required("ready", Integer),
-        ],
+        ]),
+        owner: None,
     },
     Collection {
-        name: "devices",
-        fields: &[
-            FieldDef {
-                counted: true,
-                ..parent("cpcid", "compute_centers")
-            },
+        name: Cow::Borrowed("devices"),
+        fields: Cow::Borrowed(&[
+            counted_parent("cpcid", "compute_centers"),
             link("clusterid", "clusters"),
             unique("name", Text),
             required("ip", Text),
@@ -144,21 +161,23 @@ pub static COLLECTIONS: &[Collection] = &[
             field("role", Text),
             field("enable_date", Text),
             field("export_date", Text),
-        ],
+        ]),
+        owner: None,
     },
     Collection {
-        name: "labels",
-        fields: &[
+        name: Cow::Borrowed("labels"),
+        fields: Cow::Borrowed(&[
             required("name", Text),
             required("labeltype", Text),
             required("label_key", Text),
             required("symbol", Text),
             required("label_value", Text),
-        ],
+        ]),
+        owner: None,
     },
     Collection {
-        name: "widgets",
-        fields: &[
+        name: Cow::Borrowed("widgets"),
+        fields: Cow::Borrowed(&[
             parent("cpcid", "compute_centers"),
             required("type", Text),
             required("model", Text),
@@ -168,85 +187,93 @@ pub static COLLECTIONS: &[Collection] = &[
             required("account_unit", Text),
             required("stock", Integer),
             required("consumed", Integer),
-        ],
+        ]),
+        owner: None,
     },
     Collection {
-        name: "widget_stock",
-        fields: &[
+        name: Cow::Borrowed("widget_stock"),
+        fields: Cow::Borrowed(&[
             parent("widgetid", "widgets"),
             parent("cpcid", "compute_centers"),
             parent("clusterid", "clusters"),
             required("stock", Integer),
             required("consumed", Integer),
-        ],
+        ]),
+        owner: None,
     },
     // Alaya: a training task (`task_id` is its public id) runs in a
     // namespace of a cluster; its pods carry the label
     // `computehub.io/training-instance=<task_id>`. `gateway`, when set, is
     // the external host of its opened ports instead of the node's address.
     Collection {
-        name: "training_instances",
-        fields: &[
+        name: Cow::Borrowed("training_instances"),
+        fields: Cow::Borrowed(&[
             unique("task_id", Text),
             required("name", Text),
             parent("clusterid", "clusters"),
             required("namespace", Text),
             field("created_by", Text),
             field("gateway", Text),
-        ],
+        ]),
+        owner: None,
     },
     // A port opened on a training pod: `source` is `system` (opened by the
     // platform) or `custom` (by the user); a NodePort service exposes it.
     // One row per instance, pod and port (an index of migration 3).
     Collection {
-        name: "training_ports",
-        fields: &[
+        name: Cow::Borrowed("training_ports"),
+        fields: Cow::Borrowed(&[
             parent("instance_id", "training_instances"),
             required("pod_name", Text),
             required("source", Text),
             field("protocol", Text),
             required("port", Integer),
             required("service_name", Text),
-        ],
+        ]),
+        owner: None,
     },
     // IEF: a project id mapped to a cluster and the namespace its
     // deployments run in. Edge nodes and node groups are the cluster's
     // nodes labelled `ief.computehub.io/node-id` and `.../group-id`.
     Collection {
-        name: "ief_projects",
-        fields: &[
+        name: Cow::Borrowed("ief_projects"),
+        fields: Cow::Borrowed(&[
             unique("project_id", Text),
             parent("clusterid", "clusters"),
             required("namespace", Text),
-        ],
+        ]),
+        owner: None,
     },
     // An IEF deployment: its id, name (unique per project, an index of
     // migration 3) and the created body (JSON), realised as a Kubernetes
     // Deployment in the project's namespace.
     Collection {
-        name: "ief_deployments",
-        fields: &[
+        name: Cow::Borrowed("ief_deployments"),
+        fields: Cow::Borrowed(&[
             parent("project", "ief_projects"),
             unique("deployment_id", Text),
             required("name", Text),
             required("body", Text),
-        ],
+        ]),
+        owner: None,
     },
     // kboss resource-instance configs (`cpcpodyaml`): the documented
     // `source_*` parameters as JSON (`params`), the initial password sealed.
     Collection {
-        name: "pod_configs",
-        fields: &[
+        name: Cow::Borrowed("pod_configs"),
+        fields: Cow::Borrowed(&[
             parent("cpcid", "compute_centers"),
             parent("clusterid", "clusters"),
             required("source_name", Text),
             required("params", Text),
             field("source_authpasswd", Secret),
             field("username", Text),
-        ],
+        ]),
+        owner: None,
     },
 ];
 
+/// One of the host's own collections.
 pub fn find(name: &str) -> Option<&'static Collection> {
     COLLECTIONS.iter().find(|c| c.name == name)
 }
@@ -274,10 +301,10 @@ mod tests {
             for base in ["id", "org_id", "created_at", "updated_at"] {
                 assert!(cols.iter().any(|(n, _, _)| n == base), "{}.{base}", c.name);
             }
-            for f in c.fields {
+            for f in c.fields.iter() {
                 let (_, ty, notnull) = cols
                     .iter()
-                    .find(|(n, _, _)| n == f.name)
+                    .find(|(n, _, _)| *n == f.name)
                     .unwrap_or_else(|| panic!("{}.{} missing from the schema", c.name, f.name));
                 let want = match f.kind {
                     Integer | Boolean => "INTEGER",

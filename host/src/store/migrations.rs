@@ -350,6 +350,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_log_by_org ON audit_log(org_id, seq);
     "#,
+    // 8: collections declared by plugins (`store/schema.rs`): what each
+    // plugin declared, merged over its versions; their tables are created
+    // by the declarations themselves, as `<plugin id>.<name>`.
+    r#"
+    CREATE TABLE plugin_collections (
+        plugin_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (plugin_id, name)
+    );
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

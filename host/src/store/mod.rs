@@ -12,16 +12,20 @@ pub mod ids;
 pub mod migrations;
 mod query;
 pub mod records;
+pub mod schema;
 pub mod seal;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use rusqlite::Connection;
 
+pub use collections::Collection;
 pub use records::{Comparison, Condition, Order, Page, Query, Row, Value, Write};
+pub use schema::{CollectionDecl, FieldDecl, Mode as SchemaMode, SchemaError};
 pub use seal::Sealer;
 
 /// Errors at the store's boundary. Messages of `NotFound`, `Conflict` and
@@ -67,10 +71,12 @@ fn unique_message(msg: &str) -> String {
     format!("a record with this `{field}` already exists")
 }
 
-/// The store: a connection to the SQLite file and the sealing key.
+/// The store: a connection to the SQLite file, the sealing key and the
+/// schema of every collection (the host's and those plugins declared).
 pub struct Store {
     conn: Mutex<Connection>,
     sealer: Sealer,
+    schema: RwLock<HashMap<String, Arc<Collection>>>,
 }
 
 /// Mode of every file the host keeps in its data dir (the database and its
@@ -217,10 +223,24 @@ impl Store {
             true,
         )?;
         migrations::migrate(&mut conn)?;
+        let mut schema: HashMap<String, Arc<Collection>> = collections::COLLECTIONS
+            .iter()
+            .map(|c| (c.name.to_string(), Arc::new(c.clone())))
+            .collect();
+        for c in schema::load_all(&conn)? {
+            schema.insert(c.name.to_string(), Arc::new(c));
+        }
         Ok(Store {
             conn: Mutex::new(conn),
             sealer,
+            schema: RwLock::new(schema),
         })
+    }
+
+    /// A collection by its full name, or `NotFound`.
+    pub fn collection(&self, name: &str) -> Result<Arc<Collection>, StoreError> {
+        self.schema_get(name)
+            .ok_or_else(|| StoreError::NotFound(format!("no collection `{name}`")))
     }
 
     /// The connection, for the host's own tables (keys, plugin versions).

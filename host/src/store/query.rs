@@ -12,12 +12,12 @@ use rust_decimal::Decimal;
 
 use super::collections::{Collection, FieldKind};
 use super::records::{
-    collection, field_def, read_row, select_list, Comparison, Page, Query, Value, MAX_LIMIT,
+    field_def, read_row, select_list, Comparison, Page, Query, Value, MAX_LIMIT,
 };
 use super::{Store, StoreError};
 
 /// A column usable in conditions and ordering: a field or a host column.
-fn column(c: &Collection, name: &str) -> Result<(&'static str, Option<FieldKind>), StoreError> {
+fn column<'c>(c: &'c Collection, name: &str) -> Result<(&'c str, Option<FieldKind>), StoreError> {
     match name {
         "id" => Ok(("id", Some(FieldKind::Text))),
         "created-at" | "created_at" => Ok(("created_at", Some(FieldKind::Timestamp))),
@@ -30,7 +30,7 @@ fn column(c: &Collection, name: &str) -> Result<(&'static str, Option<FieldKind>
                     c.name
                 )));
             }
-            Ok((f.name, Some(f.kind)))
+            Ok((&f.name, Some(f.kind)))
         }
     }
 }
@@ -113,7 +113,7 @@ fn check_bounds(q: &Query) -> Result<(), StoreError> {
 impl Store {
     pub fn query(&self, org: &str, collection_name: &str, q: &Query) -> Result<Page, StoreError> {
         check_bounds(q)?;
-        let c = collection(collection_name)?;
+        let c = &*self.collection(collection_name)?;
         let mut wheres = vec!["org_id = ?1".to_string()];
         let mut values = vec![SqlValue::Text(org.to_string())];
         for cond in &q.conditions {

@@ -11,7 +11,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
-use super::collections::{self, Collection, FieldDef, FieldKind};
+use super::collections::{Collection, FieldDef, FieldKind};
 use super::{ids, Store, StoreError};
 
 /// A field value as plugins exchange it.
@@ -89,11 +89,7 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-pub(super) fn collection(name: &str) -> Result<&'static Collection, StoreError> {
-    collections::find(name).ok_or_else(|| StoreError::NotFound(format!("no collection `{name}`")))
-}
-
-pub(super) fn field_def(c: &Collection, name: &str) -> Result<&'static FieldDef, StoreError> {
+pub(super) fn field_def<'c>(c: &'c Collection, name: &str) -> Result<&'c FieldDef, StoreError> {
     c.field(name)
         .ok_or_else(|| StoreError::Invalid(format!("`{}` has no field `{name}`", c.name)))
 }
@@ -130,7 +126,7 @@ fn to_sql(
         (FieldKind::Secret, Value::Secret(s)) => SqlValue::Blob(
             store
                 .sealer()
-                .seal(s.as_bytes(), &context(c, f.name, id))
+                .seal(s.as_bytes(), &context(c, &f.name, id))
                 .map_err(|e| StoreError::Internal(e.to_string()))?,
         ),
         (FieldKind::Text | FieldKind::Timestamp, _) => return Err(wrong("text")),
@@ -157,9 +153,9 @@ fn from_sql(f: &FieldDef, v: SqlValue) -> Value {
 
 pub(super) fn select_list(c: &Collection) -> String {
     let mut s = BASE_COLUMNS.to_string();
-    for f in c.fields {
+    for f in c.fields.iter() {
         s.push_str(", \"");
-        s.push_str(f.name);
+        s.push_str(&f.name);
         s.push('"');
     }
     s
@@ -210,7 +206,7 @@ fn check_reference(
     f: &FieldDef,
     v: &SqlValue,
 ) -> Result<(), StoreError> {
-    let (Some(target), SqlValue::Text(id)) = (f.references, v) else {
+    let (Some(target), SqlValue::Text(id)) = (f.references.as_deref(), v) else {
         return Ok(());
     };
     let found: Option<i64> = conn
@@ -246,18 +242,18 @@ fn insert_in(
     ];
     for (name, v) in fields {
         let f = field_def(c, name)?;
-        if names.contains(&f.name) {
+        if names.contains(&f.name.as_ref()) {
             return Err(StoreError::Invalid(format!("field `{name}` given twice")));
         }
         let sql = to_sql(store, c, f, &id, v)?;
         check_reference(conn, org, f, &sql)?;
-        names.push(f.name);
+        names.push(&f.name);
         values.push(sql);
     }
     if let Some(missing) = c
         .fields
         .iter()
-        .find(|f| f.required && !names.contains(&f.name))
+        .find(|f| f.required && !names.contains(&f.name.as_ref()))
     {
         return Err(StoreError::Invalid(format!(
             "field `{}` is required",
@@ -329,7 +325,7 @@ fn add_in(
     let current = row
         .fields
         .iter()
-        .find(|(n, _)| n == f.name)
+        .find(|(n, _)| *n == f.name)
         .map(|(_, v)| v.clone())
         .unwrap_or(Value::Null);
     let new = match (f.kind, current, delta) {
@@ -399,8 +395,8 @@ impl Store {
         collection_name: &str,
         id: &str,
     ) -> Result<Option<Row>, StoreError> {
-        let c = collection(collection_name)?;
-        get_in(&self.conn(), c, org, id)
+        let c = self.collection(collection_name)?;
+        get_in(&self.conn(), &c, org, id)
     }
 
     pub fn insert(
@@ -409,7 +405,7 @@ impl Store {
         collection_name: &str,
         fields: &[(String, Value)],
     ) -> Result<Row, StoreError> {
-        let c = collection(collection_name)?;
+        let c = self.collection(collection_name)?;
         self.transact(org, &[Write::Insert(c.name.to_string(), fields.to_vec())])
             .map(|mut rows| rows.remove(0))
     }
@@ -421,13 +417,13 @@ impl Store {
         id: &str,
         fields: &[(String, Value)],
     ) -> Result<Row, StoreError> {
-        let c = collection(collection_name)?;
-        update_in(self, &self.conn(), org, c, id, fields)
+        let c = self.collection(collection_name)?;
+        update_in(self, &self.conn(), org, &c, id, fields)
     }
 
     pub fn delete(&self, org: &str, collection_name: &str, id: &str) -> Result<bool, StoreError> {
-        let c = collection(collection_name)?;
-        Ok(delete_in(&self.conn(), org, c, id)?.is_some())
+        let c = self.collection(collection_name)?;
+        Ok(delete_in(&self.conn(), org, &c, id)?.is_some())
     }
 
     /// Apply every write or none.
@@ -437,14 +433,14 @@ impl Store {
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
             let row = match w {
-                Write::Insert(cn, fields) => insert_in(self, &tx, org, collection(cn)?, fields)?,
+                Write::Insert(cn, fields) => insert_in(self, &tx, org, &*self.collection(cn)?, fields)?,
                 Write::Update(cn, id, fields) => {
-                    update_in(self, &tx, org, collection(cn)?, id, fields)?
+                    update_in(self, &tx, org, &*self.collection(cn)?, id, fields)?
                 }
                 Write::Add(cn, id, field, delta) => {
-                    add_in(&tx, org, collection(cn)?, id, field, delta)?
+                    add_in(&tx, org, &*self.collection(cn)?, id, field, delta)?
                 }
-                Write::Delete(cn, id) => delete_in(&tx, org, collection(cn)?, id)?
+                Write::Delete(cn, id) => delete_in(&tx, org, &*self.collection(cn)?, id)?
                     .ok_or_else(|| StoreError::NotFound(format!("no `{cn}` record `{id}`")))?,
             };
             out.push(row);
@@ -461,8 +457,8 @@ pub(super) fn reveal(
     id: &str,
     field: &str,
 ) -> Result<Option<String>, StoreError> {
-    let c = collection(collection_name)?;
-    let f = field_def(c, field)?;
+    let c = store.collection(collection_name)?;
+    let f = field_def(&c, field)?;
     if f.kind != FieldKind::Secret {
         return Err(StoreError::Invalid(format!(
             "`{field}` is not a secret field"
@@ -488,7 +484,7 @@ pub(super) fn reveal(
     blob.map(|b| {
         let plain = store
             .sealer()
-            .open(&b, &context(c, f.name, id))
+            .open(&b, &context(&c, &f.name, id))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         String::from_utf8(plain)
             .map_err(|_| StoreError::Internal("sealed value is not UTF-8".into()))

@@ -11,6 +11,8 @@
 //!   envelope (Alaya, IEF, pcapi, kboss with its `{total, rows}` pages);
 //! - [`route`]: a builder for the routes returned by `describe()`, with their
 //!   OpenAPI operation;
+//! - [`declare`]: the collections a plugin owns and its error envelope,
+//!   exported with [`export_declarations!`];
 //! - [`log`]: logging through the host's `log` capability;
 //! - [`inventory`]: the `inventory` capability plus value/row helpers;
 //! - [`fields`]: parsing only the fields a plugin reads, reading one by path;
@@ -71,6 +73,7 @@
 pub mod boards;
 pub mod capacity;
 pub mod datetime;
+pub mod declare;
 pub mod envelope;
 pub mod error;
 pub mod fields;
@@ -151,6 +154,33 @@ pub mod engine_identity {
     });
 
     pub use self::exports::computehub::platform::identity::*;
+}
+
+/// Bindings of the `endpoint-declarations` world: what an endpoint plugin
+/// declares besides its routes (the collections it owns, its error
+/// envelope). Build them with [`declare`] and export them with
+/// [`export_declarations!`].
+#[allow(missing_docs, clippy::all)]
+pub mod declarations {
+    wit_bindgen::generate!({
+        world: "endpoint-declarations",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "computehub_sdk::declarations",
+        export_macro_name: "export_declarations",
+    });
+
+    pub use self::exports::computehub::platform::declarations::*;
+}
+
+/// Exports a type implementing [`declarations::Guest`] (`collections()` and
+/// `error_envelope()`) beside the plugin's handler:
+/// `computehub_sdk::export_declarations!(MyPlugin);`.
+#[macro_export]
+macro_rules! export_declarations {
+    ($t:ident) => {
+        $crate::declarations::export_declarations!($t);
+    };
 }
 
 /// The `identity` export of an engine: its crate's name and version (the
@@ -249,7 +279,8 @@ pub mod prelude {
     pub use crate::params::{ParamError, Params};
     pub use crate::response;
     pub use crate::route::{self, RouteBuilder};
-    pub use crate::{export_plugin, plugin_info};
+    pub use crate::declare::{self, collection};
+    pub use crate::{export_declarations, export_plugin, plugin_info};
     pub use crate::{
         AuthScheme, ErrorFormat, Method, Plugin, PluginInfo, Principal, Request, Response, Route,
     };

@@ -1,0 +1,656 @@
+//! Collections declared by plugins (WIT `declarations.collections`): checked,
+//! created as tables named `<plugin id>.<name>`, and migrated when a new
+//! version declares more. What each plugin declared is kept in
+//! `plugin_collections`, so a restart knows the schema before any plugin
+//! loads.
+//!
+//! A new version may add collections, optional fields, unique keys and
+//! indexes (applied on load, in one transaction). It may not drop a
+//! collection or a field, change a field's kind or reference, or make a
+//! field required: those changes lose or break stored rows and are refused
+//! with one sentence. Loading an *earlier* version again (a rollback, a
+//! restart) keeps the larger schema: [`Mode::Keep`].
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::collections::{Collection, FieldDef, FieldKind};
+use super::{records, Store, StoreError};
+
+/// One field as a plugin declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDecl {
+    pub name: String,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub unique: bool,
+    /// A collection of the same plugin, by its short name.
+    pub references: Option<String>,
+}
+
+/// One collection as a plugin declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionDecl {
+    pub name: String,
+    pub fields: Vec<FieldDecl>,
+    pub unique_keys: Vec<Vec<String>>,
+    pub indexes: Vec<Vec<String>>,
+}
+
+/// How a declaration meets what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A new version: any destructive change is refused.
+    Upgrade,
+    /// A version loaded before (boot, rollback): additions are applied,
+    /// and what it lacks of the stored schema is kept, not refused.
+    Keep,
+}
+
+/// Why a declaration was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// One sentence for the operator, naming the plugin and the field.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for SchemaError {
+    fn from(e: rusqlite::Error) -> Self {
+        SchemaError::Store(e.into())
+    }
+}
+
+const MAX_COLLECTIONS: usize = 32;
+const MAX_FIELDS: usize = 64;
+const MAX_KEYS: usize = 8;
+const MAX_KEY_FIELDS: usize = 4;
+const HOST_COLUMNS: [&str; 4] = ["id", "org_id", "created_at", "updated_at"];
+
+/// A collection or field name: `[a-z][a-z0-9_]{0,47}`.
+fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && s.len() <= 48
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The table name of `plugin`'s collection `name`.
+pub fn qualified(plugin: &str, name: &str) -> String {
+    format!("{plugin}.{name}")
+}
+
+fn kind_name(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::Text => "text",
+        FieldKind::Integer => "integer",
+        FieldKind::Decimal => "decimal",
+        FieldKind::Boolean => "boolean",
+        FieldKind::Secret => "secret",
+        FieldKind::Timestamp => "timestamp",
+    }
+}
+
+fn sql_type(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::Integer | FieldKind::Boolean => "INTEGER",
+        FieldKind::Secret => "BLOB",
+        FieldKind::Text | FieldKind::Decimal | FieldKind::Timestamp => "TEXT",
+    }
+}
+
+/// Checks one plugin's declarations on their own.
+fn check(plugin: &str, decls: &[CollectionDecl]) -> Result<(), SchemaError> {
+    let refuse = |why: String| Err(SchemaError::Refused(format!("plugin `{plugin}`: {why}")));
+    if decls.len() > MAX_COLLECTIONS {
+        return refuse(format!(
+            "declares {} collections; at most {MAX_COLLECTIONS}",
+            decls.len()
+        ));
+    }
+    for (i, c) in decls.iter().enumerate() {
+        if !valid_name(&c.name) {
+            return refuse(format!(
+                "collection name `{}` must be lower-case letters, digits and `_`, starting with a letter (at most 48)",
+                c.name
+            ));
+        }
+        if decls[..i].iter().any(|d| d.name == c.name) {
+            return refuse(format!("declares collection `{}` twice", c.name));
+        }
+        if c.fields.is_empty() || c.fields.len() > MAX_FIELDS {
+            return refuse(format!(
+                "collection `{}` needs 1 to {MAX_FIELDS} fields",
+                c.name
+            ));
+        }
+        for (j, f) in c.fields.iter().enumerate() {
+            let at = format!("{}.{}", c.name, f.name);
+            if !valid_name(&f.name) || HOST_COLUMNS.contains(&f.name.as_str()) {
+                return refuse(format!(
+                    "field `{at}` needs a name of lower-case letters, digits and `_` other than id, org_id, created_at and updated_at"
+                ));
+            }
+            if c.fields[..j].iter().any(|g| g.name == f.name) {
+                return refuse(format!("declares field `{at}` twice"));
+            }
+            if f.unique && f.kind == FieldKind::Secret {
+                return refuse(format!("secret field `{at}` cannot be unique"));
+            }
+            if let Some(target) = &f.references {
+                if !decls.iter().any(|d| &d.name == target) {
+                    return refuse(format!(
+                        "field `{at}` refers to `{target}`, which is not one of the plugin's collections"
+                    ));
+                }
+                if f.kind != FieldKind::Text {
+                    return refuse(format!("reference field `{at}` must be text"));
+                }
+            }
+        }
+        if c.unique_keys.len() > MAX_KEYS || c.indexes.len() > MAX_KEYS {
+            return refuse(format!(
+                "collection `{}` has more than {MAX_KEYS} unique keys or indexes",
+                c.name
+            ));
+        }
+        for key in c.unique_keys.iter().chain(&c.indexes) {
+            if key.is_empty() || key.len() > MAX_KEY_FIELDS {
+                return refuse(format!(
+                    "an index of `{}` needs 1 to {MAX_KEY_FIELDS} fields",
+                    c.name
+                ));
+            }
+            for name in key {
+                match c.fields.iter().find(|f| &f.name == name) {
+                    None => {
+                        return refuse(format!(
+                            "an index of `{}` names `{name}`, which is not one of its fields",
+                            c.name
+                        ))
+                    }
+                    Some(f) if f.kind == FieldKind::Secret => {
+                        return refuse(format!(
+                            "secret field `{}.{name}` cannot be indexed",
+                            c.name
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The runtime form of a stored declaration.
+fn collection(plugin: &str, d: &CollectionDecl) -> Collection {
+    Collection {
+        name: Cow::Owned(qualified(plugin, &d.name)),
+        fields: Cow::Owned(
+            d.fields
+                .iter()
+                .map(|f| FieldDef {
+                    name: Cow::Owned(f.name.clone()),
+                    kind: f.kind,
+                    required: f.required,
+                    unique: f.unique,
+                    references: f
+                        .references
+                        .as_ref()
+                        .map(|t| Cow::Owned(qualified(plugin, t))),
+                    counted: false,
+                })
+                .collect(),
+        ),
+        owner: Some(plugin.to_string()),
+    }
+}
+
+fn column_sql(plugin: &str, f: &FieldDecl) -> String {
+    let mut s = format!("\"{}\" {}", f.name, sql_type(f.kind));
+    if let Some(t) = &f.references {
+        s.push_str(&format!(" REFERENCES \"{}\"(id)", qualified(plugin, t)));
+    }
+    s
+}
+
+fn index_sql(table: &str, unique: bool, fields: &[String]) -> String {
+    let name = format!(
+        "{table}.{}.{}",
+        if unique { "u" } else { "i" },
+        fields.join(".")
+    );
+    let cols: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+    format!(
+        "CREATE {}INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (org_id, {})",
+        if unique { "UNIQUE " } else { "" },
+        cols.join(", ")
+    )
+}
+
+/// Every unique key and index of `d`, single-field unique fields included.
+fn keys(d: &CollectionDecl) -> Vec<(bool, Vec<String>)> {
+    let mut out: Vec<(bool, Vec<String>)> = d
+        .fields
+        .iter()
+        .filter(|f| f.unique)
+        .map(|f| (true, vec![f.name.clone()]))
+        .collect();
+    out.extend(d.unique_keys.iter().map(|k| (true, k.clone())));
+    out.extend(d.indexes.iter().map(|k| (false, k.clone())));
+    out
+}
+
+fn create_sql(plugin: &str, d: &CollectionDecl) -> Vec<String> {
+    let table = qualified(plugin, &d.name);
+    let mut cols = vec![
+        "id TEXT PRIMARY KEY".to_string(),
+        "org_id TEXT NOT NULL REFERENCES organisations(id)".to_string(),
+        "created_at TEXT NOT NULL".to_string(),
+        "updated_at TEXT NOT NULL".to_string(),
+    ];
+    cols.extend(d.fields.iter().map(|f| column_sql(plugin, f)));
+    let mut sql = vec![
+        format!("CREATE TABLE \"{table}\" ({})", cols.join(", ")),
+        format!("CREATE INDEX \"{table}.by_org\" ON \"{table}\" (org_id, created_at, id)"),
+    ];
+    sql.extend(keys(d).iter().map(|(u, k)| index_sql(&table, *u, k)));
+    sql
+}
+
+/// What `new` changes of `old` (the same collection), as SQL; a destructive
+/// change is refused in [`Mode::Upgrade`] and kept in [`Mode::Keep`].
+/// Returns the merged declaration and the SQL.
+fn migrate_one(
+    plugin: &str,
+    version: &str,
+    old: &CollectionDecl,
+    new: &CollectionDecl,
+    mode: Mode,
+) -> Result<(CollectionDecl, Vec<String>), SchemaError> {
+    let table = qualified(plugin, &old.name);
+    let refuse = |why: String| {
+        Err(SchemaError::Refused(format!(
+            "version {version} of plugin `{plugin}` {why}; that would lose or break stored rows, so it is refused"
+        )))
+    };
+    let mut merged = old.clone();
+    let mut sql = Vec::new();
+    for f in &old.fields {
+        let at = format!("{}.{}", old.name, f.name);
+        match new.fields.iter().find(|g| g.name == f.name) {
+            None if mode == Mode::Upgrade => return refuse(format!("drops field `{at}`")),
+            None => {}
+            Some(g) if g.kind != f.kind && mode == Mode::Upgrade => {
+                return refuse(format!(
+                    "changes field `{at}` from {} to {}",
+                    kind_name(f.kind),
+                    kind_name(g.kind)
+                ))
+            }
+            Some(g) if g.references != f.references && mode == Mode::Upgrade => {
+                return refuse(format!("changes what field `{at}` refers to"))
+            }
+            Some(g) if g.required && !f.required && mode == Mode::Upgrade => {
+                return refuse(format!("makes field `{at}` required"))
+            }
+            Some(g) if g.unique && !f.unique && mode == Mode::Upgrade => {
+                sql.push(index_sql(&table, true, std::slice::from_ref(&g.name)));
+                if let Some(m) = merged.fields.iter_mut().find(|m| m.name == g.name) {
+                    m.unique = true;
+                }
+            }
+            Some(g) if !g.required && f.required && mode == Mode::Upgrade => {
+                if let Some(m) = merged.fields.iter_mut().find(|m| m.name == g.name) {
+                    m.required = false;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for g in &new.fields {
+        if old.fields.iter().any(|f| f.name == g.name) {
+            continue;
+        }
+        if g.required {
+            if mode == Mode::Upgrade {
+                return refuse(format!(
+                    "adds required field `{}.{}` to a collection that exists (a field added later must be optional)",
+                    old.name, g.name
+                ));
+            }
+            continue;
+        }
+        sql.push(format!(
+            "ALTER TABLE \"{table}\" ADD COLUMN {}",
+            column_sql(plugin, g)
+        ));
+        if g.unique {
+            sql.push(index_sql(&table, true, std::slice::from_ref(&g.name)));
+        }
+        merged.fields.push(g.clone());
+    }
+    for k in &new.unique_keys {
+        if !merged.unique_keys.contains(k) && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n)) {
+            sql.push(index_sql(&table, true, k));
+            merged.unique_keys.push(k.clone());
+        }
+    }
+    for k in &new.indexes {
+        if !merged.indexes.contains(k) && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n)) {
+            sql.push(index_sql(&table, false, k));
+            merged.indexes.push(k.clone());
+        }
+    }
+    Ok((merged, sql))
+}
+
+/// What `plugin` declared before, by collection name.
+fn stored(conn: &Connection, plugin: &str) -> Result<BTreeMap<String, CollectionDecl>, SchemaError> {
+    let mut stmt =
+        conn.prepare("SELECT name, definition FROM plugin_collections WHERE plugin_id = ?1")?;
+    let rows = stmt.query_map([plugin], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let (name, json) = row?;
+        let decl: CollectionDecl = serde_json::from_str(&json).map_err(|e| {
+            SchemaError::Store(StoreError::Internal(format!(
+                "stored declaration of `{plugin}.{name}` is unreadable: {e}"
+            )))
+        })?;
+        out.insert(name, decl);
+    }
+    Ok(out)
+}
+
+/// Every declared collection in the database, for the store's schema.
+pub(super) fn load_all(conn: &Connection) -> Result<Vec<Collection>, StoreError> {
+    let mut stmt = conn.prepare("SELECT plugin_id, definition FROM plugin_collections")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (plugin, json) = row?;
+        let decl: CollectionDecl = serde_json::from_str(&json).map_err(|e| {
+            StoreError::Internal(format!("a stored declaration of `{plugin}` is unreadable: {e}"))
+        })?;
+        out.push(collection(&plugin, &decl));
+    }
+    Ok(out)
+}
+
+/// What a declaration changed: collections created, fields added.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub created: Vec<String>,
+    pub added_fields: Vec<String>,
+}
+
+impl Store {
+    /// Brings `plugin`'s collections up to `decls` (the declaration of its
+    /// `version`), in one transaction, and makes them usable at once.
+    pub fn declare(
+        &self,
+        plugin: &str,
+        version: &str,
+        decls: &[CollectionDecl],
+        mode: Mode,
+    ) -> Result<Applied, SchemaError> {
+        check(plugin, decls)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let before = stored(&tx, plugin)?;
+        if mode == Mode::Upgrade {
+            if let Some(gone) = before.keys().find(|n| !decls.iter().any(|d| &&d.name == n)) {
+                return Err(SchemaError::Refused(format!(
+                    "version {version} of plugin `{plugin}` drops collection `{gone}`; that would lose its rows, so it is refused"
+                )));
+            }
+        }
+        let mut applied = Applied::default();
+        let mut result = before.clone();
+        // Referenced collections first, so their tables exist.
+        let mut order: Vec<&CollectionDecl> = decls.iter().collect();
+        order.sort_by_key(|d| d.fields.iter().any(|f| f.references.is_some()));
+        for d in order {
+            let (merged, sql) = match before.get(&d.name) {
+                None => {
+                    applied.created.push(qualified(plugin, &d.name));
+                    (d.clone(), create_sql(plugin, d))
+                }
+                Some(old) => {
+                    let (merged, sql) = migrate_one(plugin, version, old, d, mode)?;
+                    applied.added_fields.extend(
+                        merged
+                            .fields
+                            .iter()
+                            .filter(|f| !old.fields.iter().any(|o| o.name == f.name))
+                            .map(|f| format!("{}.{}", qualified(plugin, &d.name), f.name)),
+                    );
+                    (merged, sql)
+                }
+            };
+            for statement in &sql {
+                tx.execute_batch(statement).map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => SchemaError::Refused(format!(
+                        "version {version} of plugin `{plugin}` makes `{}` unique, but stored rows repeat a value",
+                        d.name
+                    )),
+                    other => SchemaError::Store(other),
+                })?;
+            }
+            if before.get(&d.name) != Some(&merged) {
+                let json = serde_json::to_string(&merged)
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO plugin_collections (plugin_id, name, definition, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (plugin_id, name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                    rusqlite::params![plugin, d.name, json, records::now()],
+                )?;
+            }
+            result.insert(d.name.clone(), merged);
+        }
+        tx.commit()?;
+        drop(conn);
+        self.publish_schema(result.values().map(|d| collection(plugin, d)));
+        Ok(applied)
+    }
+
+    /// The names of the collections `plugin` declared (short names).
+    pub fn declared(&self, plugin: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT name FROM plugin_collections WHERE plugin_id = ?1 ORDER BY name",
+        )?;
+        let names = stmt
+            .query_map([plugin], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(names)
+    }
+
+    /// Whether `plugin` declared collection `name`.
+    pub fn owns(&self, plugin: &str, name: &str) -> bool {
+        self.schema_get(&qualified(plugin, name))
+            .is_some_and(|c| c.owner.as_deref() == Some(plugin))
+    }
+
+    fn publish_schema(&self, collections: impl Iterator<Item = Collection>) {
+        let mut schema = self.schema.write().unwrap_or_else(|p| p.into_inner());
+        for c in collections {
+            schema.insert(c.name.to_string(), Arc::new(c));
+        }
+    }
+
+    /// A collection by its full name (`devices`, `hello.notes`).
+    pub fn schema_get(&self, name: &str) -> Option<Arc<Collection>> {
+        let schema = self.schema.read().unwrap_or_else(|p| p.into_inner());
+        schema.get(name).cloned()
+    }
+
+    /// Every collection, host's and plugins'.
+    pub fn schema_all(&self) -> Vec<Arc<Collection>> {
+        let schema = self.schema.read().unwrap_or_else(|p| p.into_inner());
+        schema.values().cloned().collect()
+    }
+
+    /// Whether a row exists in `collection` (any organisation): for checks
+    /// at load, never for callers.
+    pub fn has_rows(&self, collection: &str) -> Result<bool, StoreError> {
+        let Some(c) = self.schema_get(collection) else {
+            return Ok(false);
+        };
+        let found: Option<i64> = self
+            .conn()
+            .query_row(&format!("SELECT 1 FROM \"{}\" LIMIT 1", c.name), [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(found.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Sealer, Value};
+
+    fn store() -> Store {
+        let conn = Connection::open_in_memory().unwrap();
+        let s = Store::with_connection(conn, Sealer::from_key(&[7u8; 32])).unwrap();
+        s.ensure_organisation("a").unwrap();
+        s.ensure_organisation("b").unwrap();
+        s
+    }
+
+    fn f(name: &str, kind: FieldKind, required: bool) -> FieldDecl {
+        FieldDecl {
+            name: name.into(),
+            kind,
+            required,
+            unique: false,
+            references: None,
+        }
+    }
+
+    fn notes(fields: Vec<FieldDecl>) -> Vec<CollectionDecl> {
+        vec![CollectionDecl {
+            name: "notes".into(),
+            fields,
+            unique_keys: vec![],
+            indexes: vec![vec!["title".into()]],
+        }]
+    }
+
+    fn v1() -> Vec<CollectionDecl> {
+        notes(vec![
+            f("title", FieldKind::Text, true),
+            f("token", FieldKind::Secret, false),
+        ])
+    }
+
+    #[test]
+    fn declared_collections_hold_rows_per_organisation() {
+        let s = store();
+        let applied = s.declare("hello", "1.0.0", &v1(), Mode::Upgrade).unwrap();
+        assert_eq!(applied.created, vec!["hello.notes"]);
+        let t = |v: &str| ("title".to_string(), Value::Text(v.into()));
+        let row = s
+            .insert("a", "hello.notes", &[t("x"), ("token".into(), Value::Secret("s3".into()))])
+            .unwrap();
+        s.insert("b", "hello.notes", &[t("y")]).unwrap();
+        let page_a = s.query("a", "hello.notes", &Default::default()).unwrap();
+        assert_eq!(page_a.total, 1);
+        assert!(page_a.rows[0].fields.contains(&("token".into(), Value::Redacted)));
+        assert_eq!(
+            s.reveal("a", "hello.notes", &row.id, "token").unwrap().as_deref(),
+            Some("s3")
+        );
+        assert!(s.get("b", "hello.notes", &row.id).unwrap().is_none());
+        let e = s.insert("a", "hello.notes", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "field `title` is required");
+    }
+
+    #[test]
+    fn additions_migrate_and_destruction_is_refused() {
+        let s = store();
+        s.declare("hello", "1.0.0", &v1(), Mode::Upgrade).unwrap();
+        s.insert("a", "hello.notes", &[("title".into(), Value::Text("x".into()))])
+            .unwrap();
+        let mut v2 = v1();
+        v2[0].fields.push(f("tag", FieldKind::Text, false));
+        let applied = s.declare("hello", "2.0.0", &v2, Mode::Upgrade).unwrap();
+        assert_eq!(applied.added_fields, vec!["hello.notes.tag"]);
+        let page = s.query("a", "hello.notes", &Default::default()).unwrap();
+        assert_eq!(page.total, 1, "rows are kept");
+        assert!(page.rows[0].fields.contains(&("tag".into(), Value::Null)));
+
+        let dropped = notes(vec![f("title", FieldKind::Text, true), f("tag", FieldKind::Text, false)]);
+        let e = s.declare("hello", "3.0.0", &dropped, Mode::Upgrade).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "version 3.0.0 of plugin `hello` drops field `notes.token`; that would lose or break stored rows, so it is refused"
+        );
+        let mut retyped = v2.clone();
+        retyped[0].fields[0].kind = FieldKind::Integer;
+        assert!(s
+            .declare("hello", "3.0.0", &retyped, Mode::Upgrade)
+            .unwrap_err()
+            .to_string()
+            .contains("changes field `notes.title` from text to integer"));
+        let mut required = v2.clone();
+        required[0].fields.push(f("must", FieldKind::Text, true));
+        assert!(s
+            .declare("hello", "3.0.0", &required, Mode::Upgrade)
+            .unwrap_err()
+            .to_string()
+            .contains("adds required field `notes.must`"));
+        assert!(s
+            .declare("hello", "3.0.0", &[], Mode::Upgrade)
+            .unwrap_err()
+            .to_string()
+            .contains("drops collection `notes`"));
+        // Nothing of the refused versions was applied.
+        let c = s.schema_get("hello.notes").unwrap();
+        assert_eq!(c.fields.len(), 3);
+        // The earlier version loads again and keeps the larger schema.
+        s.declare("hello", "1.0.0", &v1(), Mode::Keep).unwrap();
+        assert_eq!(s.schema_get("hello.notes").unwrap().fields.len(), 3);
+    }
+
+    #[test]
+    fn malformed_declarations_name_the_field() {
+        let s = store();
+        let bad = notes(vec![f("id", FieldKind::Text, false)]);
+        assert!(s
+            .declare("hello", "1", &bad, Mode::Upgrade)
+            .unwrap_err()
+            .to_string()
+            .contains("field `notes.id`"));
+        let mut secret_unique = v1();
+        secret_unique[0].fields[1].unique = true;
+        assert!(s
+            .declare("hello", "1", &secret_unique, Mode::Upgrade)
+            .unwrap_err()
+            .to_string()
+            .contains("secret field `notes.token` cannot be unique"));
+        assert!(s.schema_get("hello.notes").is_none());
+    }
+
+    #[test]
+    fn a_restart_knows_the_declared_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.declare("hello", "1.0.0", &v1(), Mode::Upgrade).unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.owns("hello", "notes"));
+        assert!(!s.owns("other", "notes"));
+    }
+}

@@ -1,0 +1,213 @@
+//! Collections declared by plugins (#18): the `notes` test plugin owns
+//! `notes.notes` with a secret field. Rows are per organisation, the secret
+//! is sealed in the database file, an added field migrates with rows kept, a
+//! dropped field is refused with one sentence and changes nothing, another
+//! plugin reads the rows only once the admin API grants it (no restart), and
+//! the host answers the plugin's routes in the envelope the plugin declares.
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+const CONFIG: &str = "default-deadline-ms = 5000\n";
+
+async fn put_grant(s: &Server, id: &str, grant: Value) {
+    let r = s
+        .http
+        .put(s.url(&format!("/admin/plugins/{id}/grants")))
+        .bearer_auth(ADMIN)
+        .json(&grant)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn post_note(s: &Server, key: &str, note: Value) -> (u16, Value) {
+    let r = s
+        .http
+        .post(s.url("/notes"))
+        .bearer_auth(key)
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn notes(s: &Server, key: &str) -> Value {
+    let r = s
+        .http
+        .get(s.url("/notes"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().await.unwrap()
+}
+
+async fn count(s: &Server, key: &str, collection: &str) -> (u16, String) {
+    let r = s
+        .http
+        .get(s.url(&format!("/fixtures/records/{collection}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Every byte of the database and its write-ahead log.
+fn database_bytes(s: &Server) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["computehub.db", "computehub.db-wal"] {
+        if let Ok(b) = std::fs::read(s.data().join(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_owns_migrates_and_shares_its_collections() {
+    let mut s = Server::with(Options {
+        config: CONFIG,
+        plugins: vec![],
+        ..Options::default()
+    });
+    let acme = s.key("acme", "bearer");
+    let beta = s.key("beta", "bearer");
+
+    // The owner needs `inventory`, and no storage grant for its own rows.
+    put_grant(&s, "notes", json!({"grants": ["inventory"]})).await;
+    let (status, body) = s.admin_put("notes", "notes_v1.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["collections"], json!(["notes.notes"]));
+    assert_eq!(body["envelope"], "`{ok: false, reason}`");
+
+    let (status, body) = post_note(&s, &acme, json!({"title": "a1", "token": "tok-acme-7f3a"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["token"], "******", "{body}");
+    let acme_id = body["data"]["id"].as_str().unwrap().to_string();
+    let (status, _) = post_note(&s, &beta, json!({"title": "b1", "token": "tok-beta-91c2"})).await;
+    assert_eq!(status, 201);
+    // Unique per organisation: beta may reuse acme's title, acme may not.
+    let (status, _) = post_note(&s, &beta, json!({"title": "a1"})).await;
+    assert_eq!(status, 201);
+    let (status, body) = post_note(&s, &acme, json!({"title": "a1"})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["ok"], false);
+    assert!(body["reason"].as_str().unwrap().contains("`title`"), "{body}");
+
+    // Each organisation sees its own rows only.
+    let a = notes(&s, &acme).await;
+    assert_eq!(a["data"]["total"], 1, "{a}");
+    assert_eq!(a["data"]["rows"][0]["title"], "a1");
+    let b = notes(&s, &beta).await;
+    assert_eq!(b["data"]["total"], 2, "{b}");
+    assert!(!b.to_string().contains(&acme_id));
+
+    // The secret is sealed in the file, and the host's capabilities open it.
+    let bytes = database_bytes(&s);
+    assert!(!bytes.is_empty());
+    assert!(!contains(&bytes, "tok-acme-7f3a"));
+    assert!(!contains(&bytes, "tok-beta-91c2"));
+    let store = s.store();
+    assert_eq!(
+        store
+            .reveal("acme", "notes.notes", &acme_id, "token")
+            .unwrap()
+            .as_deref(),
+        Some("tok-acme-7f3a")
+    );
+    drop(store);
+
+    // The host's own answers use the envelope the plugin declared.
+    let r = s.http.get(s.url("/notes")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ok"], false, "{body}");
+    assert!(body["reason"].is_string(), "{body}");
+    assert!(body.get("error").is_none(), "{body}");
+
+    // v2 adds an optional field: applied on upload, rows kept.
+    let (status, body) = s.admin_put("notes", "notes_v2.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    let a = notes(&s, &acme).await;
+    assert_eq!(a["data"]["total"], 1);
+    assert_eq!(a["data"]["rows"][0]["id"], acme_id.as_str());
+    assert_eq!(a["data"]["rows"][0]["tag"], Value::Null);
+    let (status, body) = post_note(&s, &acme, json!({"title": "a2", "tag": "blue"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["tag"], "blue");
+
+    // v3 drops the secret field: refused with one sentence, nothing changes.
+    let (status, body) = s.admin_put("notes", "notes_v3.wasm").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"],
+        "version 3.0.0 of plugin `notes` drops field `notes.token`; that would lose or break stored rows, so it is refused"
+    );
+    let (_, v) = s.get("/notes/version").await;
+    assert_eq!(v["version"], "2.0.0");
+    assert_eq!(notes(&s, &acme).await["data"]["total"], 2);
+
+    // Another plugin is denied the rows until a grant names them, then
+    // reads them at once (no restart); writing still needs `write`.
+    put_grant(&s, "stranger", json!({"grants": ["log", "inventory"]})).await;
+    let (status, body) = s.admin_put("stranger", "fixtures.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = count(&s, &acme, "notes.notes").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("denied: plugin `stranger` may not read collection `notes.notes`"),
+        "{body}"
+    );
+    // Its short name means nothing to another plugin.
+    let (status, _) = count(&s, &acme, "notes").await;
+    assert_ne!(status, 200);
+    put_grant(
+        &s,
+        "stranger",
+        json!({"grants": ["log", "inventory"], "read": ["notes.notes"]}),
+    )
+    .await;
+    let (status, body) = count(&s, &acme, "notes.notes").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["total"], 2);
+    let (status, body) = s
+        .fixtures_record(&acme, "notes.notes", json!({"title": "x"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("may not write collection `notes.notes`"), "{body}");
+    assert_eq!(notes(&s, &acme).await["data"]["total"], 2);
+
+    // A restart knows the schema and the active version.
+    s.stop();
+    s.launch();
+    let a = notes(&s, &acme).await;
+    assert_eq!(a["data"]["total"], 2, "{a}");
+    let (_, v) = s.get("/notes/version").await;
+    assert_eq!(v["version"], "2.0.0");
+    // A rollback to v1 keeps the larger schema and every row.
+    let r = s
+        .http
+        .post(s.url("/admin/plugins/notes/rollback"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let (_, v) = s.get("/notes/version").await;
+    assert_eq!(v["version"], "1.0.0");
+    let a = notes(&s, &acme).await;
+    assert_eq!(a["data"]["total"], 2, "{a}");
+    assert_eq!(a["data"]["rows"][1]["tag"], "blue");
+}
