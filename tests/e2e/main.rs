@@ -7,6 +7,7 @@ mod auth;
 mod boards;
 mod bounds;
 mod clusters;
+mod collections;
 mod datadir;
 mod demo_cluster;
 mod demo_edge;
