@@ -1,4 +1,8 @@
-//! Command line: `serve`, `plugin list|check`, `keys create`, `clusters import`.
+//! Command line: `serve`, `plugin list|check`, `keys create`, `clusters import`,
+//! `admin rotate-token` ([`admin`]), `backup` and `restore` ([`backup`]).
+
+mod admin;
+mod backup;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,6 +65,10 @@ enum Command {
         /// with the request's fields (id, client, caller, route) on each.
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
+        /// A file holding a bearer token that `/metrics` then requires
+        /// (read at start; without it `/metrics` is open).
+        #[arg(long)]
+        metrics_token_file: Option<PathBuf>,
         /// Compiled-component cache (default: `<data dir>/cache`).
         #[arg(long)]
         cache_dir: Option<PathBuf>,
@@ -87,6 +95,15 @@ enum Command {
         #[command(subcommand)]
         command: ClustersCommand,
     },
+    /// Operator credentials (the admin token).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// Back up the store (online: the server may be running).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data dir.
+    Restore(backup::RestoreArgs),
 }
 
 /// What clients may hold of the server before they are authenticated.
@@ -120,6 +137,13 @@ struct LimitArgs {
     /// How many more failures a minute that allowance refills.
     #[arg(long, default_value_t = ServerLimits::default().auth_failures_per_minute)]
     auth_failures_per_minute: u32,
+    /// Requests one organisation may make a minute (after authentication);
+    /// beyond it 429 with Retry-After. 0 (the default): no limit.
+    #[arg(long, default_value_t = ServerLimits::default().org_requests_per_minute)]
+    org_requests_per_minute: u32,
+    /// Requests one organisation may make at once (0: a minute's worth).
+    #[arg(long, default_value_t = ServerLimits::default().org_request_burst)]
+    org_request_burst: u32,
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -138,6 +162,8 @@ impl LimitArgs {
             unverified_body_timeout: Duration::from_millis(self.unverified_body_timeout_ms.max(1)),
             auth_failure_burst: self.auth_failure_burst,
             auth_failures_per_minute: self.auth_failures_per_minute,
+            org_requests_per_minute: self.org_requests_per_minute,
+            org_request_burst: self.org_request_burst,
         }
     }
 }
@@ -323,6 +349,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             log_format: _,
             tls_cert,
             tls_key,
+            metrics_token_file,
         } => {
             let mut config = Config::load(config.as_deref())?;
             config.debug_orgid |= debug_orgid;
@@ -341,6 +368,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 demo,
                 limits: limits.limits(),
                 tls: tls_cert.zip(tls_key),
+                metrics_token_file,
             }))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -436,6 +464,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin { command } => runtime_tokio()?.block_on(plugin_command(command)),
+        Command::Admin { command } => admin::run(command),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
     }
 }
 
@@ -514,6 +545,8 @@ struct Serve {
     limits: ServerLimits,
     /// Certificate chain and key (PEM).
     tls: Option<(PathBuf, PathBuf)>,
+    /// The token `/metrics` requires.
+    metrics_token_file: Option<PathBuf>,
 }
 
 async fn serve(opts: Serve) -> anyhow::Result<()> {
@@ -526,6 +559,7 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
         demo,
         limits,
         tls,
+        metrics_token_file,
     } = opts;
     let listen = listen
         .or_else(|| config.listen.clone())
@@ -538,6 +572,10 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
         Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
         None => None,
     };
+    let metrics_token = metrics_token_file
+        .as_deref()
+        .map(server::metrics_token::MetricsToken::load)
+        .transpose()?;
     // Bind before anything is generated: a start that cannot listen must not
     // use up the admin token's only printing.
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -551,12 +589,15 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
         std::env::var("COMPUTEHUB_ADMIN_TOKEN").ok(),
     )
     .await?;
-    if let Some(token) = fresh_token {
+    if let Some(token) = &fresh_token {
         println!(
             "admin token (shown once; its hash is kept in {}):",
             data_dir.display()
         );
         println!("{token}");
+    }
+    if let Some(token) = metrics_token {
+        let _ = app.metrics.token.set(token);
     }
     let addr = listener.local_addr()?;
     // Egress rules never reach this server by accident.
@@ -569,6 +610,7 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
             &app.store,
             &format!("http://{addr}"),
             &data_dir,
+            fresh_token.as_deref(),
         )?)
     } else {
         None

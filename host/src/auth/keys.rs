@@ -184,6 +184,12 @@ fn create_aksk(store: &Store, org: &str, project: Option<&str>) -> Result<Creden
     })
 }
 
+/// Whether the sealed SK of key `key_id` opens with the store's key (a
+/// restored backup's check; the SK itself is dropped at once).
+pub fn sealed_secret_opens(store: &Store, key_id: &str, sealed: &[u8]) -> bool {
+    store.sealer().open(sealed, &seal_context(key_id)).is_ok()
+}
+
 /// The SK of an AK/SK key, opened from its sealed copy.
 pub(super) fn open_secret(store: &Store, key_id: &str) -> Result<Option<String>, AuthError> {
     let sealed: Option<Option<Vec<u8>>> = store

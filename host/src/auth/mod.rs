@@ -13,7 +13,8 @@ mod keys;
 
 pub use admin::AdminToken;
 pub use keys::{
-    create_key, create_project_key, list_keys, revoke_key, validate_project, Credential, KeyInfo,
+    create_key, create_project_key, list_keys, revoke_key, sealed_secret_opens, validate_project,
+    Credential, KeyInfo,
 };
 
 use base64::Engine as _;

@@ -230,14 +230,15 @@ fn seed_ief(
     Ok((token.credential, aksk.credential))
 }
 
-/// Seed both areas on the running demo cluster and print how to call them.
+/// Seed both areas on the running demo cluster and print how to call them;
+/// the IEF X-Auth-Token and the AK/SK pair (`AK SK`).
 pub fn seed(
     store: &Store,
     org: &str,
     sim: &SimCluster,
     cluster_id: &str,
     base_url: &str,
-) -> Result<(), EdgeDemoError> {
+) -> Result<(String, String), EdgeDemoError> {
     seed_alaya(store, org, sim, cluster_id)?;
     let (token, aksk) = seed_ief(store, org, sim, cluster_id)?;
     println!("Alaya: training task `{TASK}` with pods {MASTER_POD} and {WORKER_POD} (system port 22 on the master); use the bearer key above:");
@@ -252,5 +253,5 @@ pub fn seed(
     println!("{aksk}");
     println!("IEF X-Auth-Token:");
     println!("{token}");
-    Ok(())
+    Ok((token, aksk))
 }

@@ -121,8 +121,9 @@ const LABELS: &[(&str, &str, &str, &str)] = &[
     ("cd", "0", "kyy-we", "qwe"),
 ];
 
-/// Seed `org` (once) and print how to call the kboss endpoints.
-pub fn seed(store: &Store, org: &str, base_url: &str) -> Result<(), StoreError> {
+/// Seed `org` (once) and print how to call the kboss endpoints; the
+/// compute center's id.
+pub fn seed(store: &Store, org: &str, base_url: &str) -> Result<String, StoreError> {
     let cpcid = match existing(store, org)? {
         Some(id) => id,
         None => seed_records(store, org)?,
@@ -139,7 +140,7 @@ pub fn seed(store: &Store, org: &str, base_url: &str) -> Result<(), StoreError> 
     println!(
         "  curl -H \"Authorization: Bearer $KEY\" '{base_url}/dev/cpcc/cpcwidget/obtaining_gpuinfo.dspy?cpcid={cpcid}'"
     );
-    Ok(())
+    Ok(cpcid)
 }
 
 fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {

@@ -36,6 +36,11 @@ pub struct ServerLimits {
     pub auth_failure_burst: u32,
     /// How fast that allowance refills, per minute.
     pub auth_failures_per_minute: u32,
+    /// Requests an organisation may make a minute once authenticated; 0
+    /// (the default) turns the limit off.
+    pub org_requests_per_minute: u32,
+    /// Requests an organisation may make at once (0: a minute's worth).
+    pub org_request_burst: u32,
 }
 
 impl Default for ServerLimits {
@@ -49,6 +54,8 @@ impl Default for ServerLimits {
             unverified_body_timeout: Duration::from_secs(10),
             auth_failure_burst: 30,
             auth_failures_per_minute: 30,
+            org_requests_per_minute: 0,
+            org_request_burst: 0,
         }
     }
 }

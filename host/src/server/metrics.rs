@@ -1,5 +1,6 @@
 //! Prometheus metrics: per-route request counts by status and a latency
-//! histogram, plus plugin traps, deadline kills and overload rejections.
+//! histogram, plus plugin traps, deadline kills and overload rejections, and
+//! the requests the host throttled (429) by reason.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -42,7 +43,14 @@ pub struct Metrics {
     plugin_events: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Requests being answered now.
     pub in_flight: std::sync::atomic::AtomicI64,
+    /// Requests answered 429 by the host, by reason.
+    throttled: Mutex<BTreeMap<&'static str, u64>>,
+    /// When set, `/metrics` answers only with this bearer token.
+    pub token: std::sync::OnceLock<super::metrics_token::MetricsToken>,
 }
+
+/// Why the host answered 429 (`computehub_throttled_requests_total`).
+pub const THROTTLE_REASONS: [&str; 2] = ["auth_failures", "org_rate"];
 
 /// A plugin-level event counted in `computehub_plugin_events_total`.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +108,26 @@ impl Metrics {
                     .map(move |(route, s)| (plugin.as_str(), method.as_str(), route.as_str(), s))
             })
         })
+    }
+
+    /// A request the host answered 429 (`reason` one of [`THROTTLE_REASONS`]).
+    pub fn throttled(&self, reason: &'static str) {
+        let mut t = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
+        *t.entry(reason).or_default() += 1;
+    }
+
+    /// `computehub_throttled_requests_total`, every reason shown (0 too).
+    fn render_throttled(&self, out: &mut String) {
+        let t = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
+        out.push_str("# HELP computehub_throttled_requests_total Requests the host answered 429: failed authentication throttled (auth_failures), an organisation over its request rate (org_rate).\n");
+        out.push_str("# TYPE computehub_throttled_requests_total counter\n");
+        for reason in THROTTLE_REASONS {
+            let n = t.get(reason).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "computehub_throttled_requests_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
     }
 
     pub fn plugin_event(&self, plugin: &str, event: PluginEvent) {
@@ -167,6 +195,8 @@ impl Metrics {
                 escape(plugin)
             );
         }
+        drop(ev);
+        self.render_throttled(&mut out);
         out
     }
 }
