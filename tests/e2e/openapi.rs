@@ -68,14 +68,19 @@ async fn every_builtin_route_has_typed_parameters_schemas_and_an_example() {
             }
             if let Some(content) = op["requestBody"]["content"].as_object() {
                 for (media, m) in content {
-                    if m["schema"]["properties"].as_object().is_none_or(|p| p.is_empty()) {
+                    if m["schema"]["properties"]
+                        .as_object()
+                        .is_none_or(|p| p.is_empty())
+                    {
                         problems.push(format!("{here}: request body {media} has no schema"));
                     }
                 }
             }
             let responses = op["responses"].as_object().unwrap();
-            let success: Vec<(&String, &Value)> =
-                responses.iter().filter(|(s, _)| s.starts_with('2')).collect();
+            let success: Vec<(&String, &Value)> = responses
+                .iter()
+                .filter(|(s, _)| s.starts_with('2'))
+                .collect();
             if success.is_empty() {
                 problems.push(format!("{here}: no success response"));
             }
@@ -112,7 +117,10 @@ async fn every_builtin_route_has_typed_parameters_schemas_and_an_example() {
     let create = &doc["paths"]["/v3/{project_id}/edgemgr/deployments"]["post"];
     let req = &create["requestBody"]["content"]["application/json"];
     assert_eq!(req["example"]["deployment"]["replicas"], 1);
-    assert_eq!(req["schema"]["required"], serde_json::json!(["name", "deployment"]));
+    assert_eq!(
+        req["schema"]["required"],
+        serde_json::json!(["name", "deployment"])
+    );
     let state = &doc["paths"]["/pcapi/api/v1/cluster/common/node_state_switch"]["post"];
     let enum_of = |name: &str| {
         state["parameters"]
@@ -122,5 +130,8 @@ async fn every_builtin_route_has_typed_parameters_schemas_and_an_example() {
             .find(|p| p["name"] == name)
             .map(|p| p["schema"]["enum"].clone())
     };
-    assert_eq!(enum_of("state"), Some(serde_json::json!(["cordon", "uncordon"])));
+    assert_eq!(
+        enum_of("state"),
+        Some(serde_json::json!(["cordon", "uncordon"]))
+    );
 }
