@@ -169,8 +169,21 @@ async fn a_running_demo_backed_up_and_restored_answers_as_the_original() {
         text(&o)
     );
 
-    // A wrong key restores nothing.
+    // A file that is no backup restores nothing, and makes no data dir.
     let scratch = tempfile::tempdir().unwrap();
+    let junk = scratch.path().join("junk.db");
+    std::fs::write(&junk, "not a database").unwrap();
+    let nowhere = scratch.path().join("nowhere");
+    let o = run(&["restore"], &[("--from", &junk), ("--data-dir", &nowhere)]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("is not a computehub backup"),
+        "{}",
+        text(&o)
+    );
+    assert!(!nowhere.exists());
+
+    // A wrong key restores nothing.
     let wrong = scratch.path().join("wrong.key");
     std::fs::write(&wrong, [7u8; 32]).unwrap();
     let elsewhere = scratch.path().join("elsewhere");

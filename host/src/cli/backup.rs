@@ -70,6 +70,8 @@ pub enum BackupError {
     OtherKey(PathBuf),
     #[error("the seal key {0} does not open the backup's sealed values ({1} of them); nothing was restored")]
     WrongKey(PathBuf, usize),
+    #[error("cannot read the seal key of {0}")]
+    ReadKey(PathBuf),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -134,7 +136,10 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     }
     let key = match &seal_key_to {
         Some(k) if k.exists() => return Err(BackupError::Exists(k.clone()).into()),
-        Some(_) => Some(std::fs::read(data_dir.join(SEAL_KEY)).map_err(io(&data_dir))?),
+        Some(_) => Some(
+            std::fs::read(data_dir.join(SEAL_KEY))
+                .map_err(|_| BackupError::ReadKey(data_dir.clone()))?,
+        ),
         None => None,
     };
     create_private(&to)?;
@@ -271,18 +276,19 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         }
         _ => false,
     };
-    let result = restore_into(&src, &from, &data_dir, key.is_some());
-    if let Err(e) = result {
-        // Nothing is left behind: not the database, not the key we wrote.
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let _ = std::fs::remove_file(data_dir.join(format!("{DB}{suffix}")));
+    let sealed = match restore_into(&src, &from, &data_dir, key.is_some()) {
+        Ok(n) => n,
+        Err(e) => {
+            // Nothing is left behind: not the database, not the key we wrote.
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(data_dir.join(format!("{DB}{suffix}")));
+            }
+            if wrote_key {
+                let _ = std::fs::remove_file(&key_path);
+            }
+            return Err(e.into());
         }
-        if wrote_key {
-            let _ = std::fs::remove_file(&key_path);
-        }
-        return Err(e.into());
-    }
-    let sealed = result.unwrap_or(0);
+    };
     println!(
         "restored {} (schema {}, {} rows) into {}",
         from.display(),
