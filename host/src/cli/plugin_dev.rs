@@ -55,10 +55,18 @@ pub struct DevArgs {
     /// check --config` (the server's grant for the id is applied too).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Build the release profile (what you ship) instead of `dev-live` (the
+    /// same without link-time optimisation, rebuilt in about a second), when
+    /// the crate defines `[profile.dev-live]` as `plugin new` writes it.
+    #[arg(long)]
+    release: bool,
     /// One round, then exit (status 1 when it failed).
     #[arg(long)]
     once: bool,
 }
+
+/// The profile `plugin new` writes for the edit loop.
+const DEV_PROFILE: &str = "dev-live";
 
 /// What every round uses.
 struct Dev {
@@ -69,9 +77,14 @@ struct Dev {
     id: String,
     role: Role,
     target_dir: PathBuf,
+    /// Cargo profile to build.
+    profile: String,
     config: Option<PathBuf>,
     scratch: PathBuf,
     http: reqwest::Client,
+    /// The local check's registry and the server grant it was made with
+    /// (made again only when that grant changes).
+    checker: tokio::sync::Mutex<Option<(String, crate::registry::Registry)>>,
 }
 
 /// `computehub plugin dev`.
@@ -110,6 +123,15 @@ pub async fn run(args: DevArgs, scratch: &Path) -> anyhow::Result<ExitCode> {
         engine => engine.as_str().to_string(),
     });
     crate::registry::persist::validate_id(&id).map_err(anyhow::Error::msg)?;
+    let has_dev_profile = doc
+        .get("profile")
+        .and_then(|p| p.get(DEV_PROFILE))
+        .is_some();
+    let profile = if args.release || !has_dev_profile {
+        "release"
+    } else {
+        DEV_PROFILE
+    };
     let server = args.server.trim_end_matches('/').to_string();
     if !server.starts_with("http://") {
         bail!("--server must be an http:// URL (plugin dev talks plain HTTP to a development server), got `{server}`");
@@ -121,19 +143,22 @@ pub async fn run(args: DevArgs, scratch: &Path) -> anyhow::Result<ExitCode> {
         id,
         role,
         target_dir: target_dir(args.target_dir),
+        profile: profile.to_string(),
         config: args.config,
         scratch: scratch.to_path_buf(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()?,
+        checker: Default::default(),
         dir,
     };
     println!(
-        "plugin dev: {} as {} plugin `{}` on {} (target dir {})",
+        "plugin dev: {} as {} plugin `{}` on {} (profile {}, target dir {})",
         dev.dir.display(),
         dev.role.as_str(),
         dev.id,
         dev.server,
+        dev.profile,
         dev.target_dir.display()
     );
     let mut last_imports: Option<BTreeSet<String>> = None;
@@ -188,7 +213,15 @@ async fn watch(dev: &Dev, last: &mut Option<BTreeSet<String>>) -> anyhow::Result
     // The directory, not the file: editors replace Cargo.toml on save.
     watcher.watch(&dev.dir, RecursiveMode::NonRecursive)?;
     println!("watching {} and Cargo.toml (Ctrl-C ends)", src.display());
-    while rx.recv().await.is_some() {
+    loop {
+        // Ctrl-C ends the loop, so the scratch directory is removed.
+        let event = tokio::select! {
+            e = rx.recv() => e,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        if event.is_none() {
+            break;
+        }
         // One round for a burst of events (an editor's save is several).
         tokio::time::sleep(Duration::from_millis(100)).await;
         while rx.try_recv().is_ok() {}
@@ -206,7 +239,10 @@ async fn round(dev: &Dev, last: &mut Option<BTreeSet<String>>) -> bool {
         Ok(()) => true,
         Err(e) => {
             println!("✗ {e:#}");
-            println!("  (after {:.1} s; the server keeps its running version)", secs(started));
+            println!(
+                "  (after {:.1} s; the server keeps its running version)",
+                secs(started)
+            );
             false
         }
     }
@@ -223,10 +259,12 @@ async fn round_inner(
 ) -> anyhow::Result<()> {
     let manifest = dev.manifest.clone();
     let target_dir = dev.target_dir.clone();
-    let wasm_path = tokio::task::spawn_blocking(move || build(&manifest, &target_dir)).await??;
+    let profile = dev.profile.clone();
+    let wasm_path =
+        tokio::task::spawn_blocking(move || build(&manifest, &target_dir, &profile)).await??;
     let built = secs(started);
-    let wasm =
-        std::fs::read(&wasm_path).with_context(|| format!("cannot read {}", wasm_path.display()))?;
+    let wasm = std::fs::read(&wasm_path)
+        .with_context(|| format!("cannot read {}", wasm_path.display()))?;
 
     // The server's view: the version running now and the grant of the id.
     let before = get_json(dev, &format!("/admin/plugins/{}", dev.id)).await?;
@@ -338,9 +376,9 @@ async fn round_inner(
 
     // The first request.
     let first = body["routes"].as_array().and_then(|routes| {
-        routes.iter().find(|r| {
-            r["method"] == "GET" && r["path"].as_str().is_some_and(|p| !p.contains('{'))
-        })
+        routes
+            .iter()
+            .find(|r| r["method"] == "GET" && r["path"].as_str().is_some_and(|p| !p.contains('{')))
     });
     match first {
         Some(route) => {
@@ -416,7 +454,9 @@ async fn get_json(dev: &Dev, path: &str) -> anyhow::Result<Option<Value>> {
     match resp.status().as_u16() {
         200 => Ok(Some(resp.json().await?)),
         404 => Ok(None),
-        401 | 403 => bail!("the server refused the admin token (--admin-token or COMPUTEHUB_ADMIN_TOKEN)"),
+        401 | 403 => {
+            bail!("the server refused the admin token (--admin-token or COMPUTEHUB_ADMIN_TOKEN)")
+        }
         s => bail!(
             "GET {path} answered {s}: {}",
             head(&resp.text().await.unwrap_or_default(), 300)
@@ -424,11 +464,12 @@ async fn get_json(dev: &Dev, path: &str) -> anyhow::Result<Option<Value>> {
     }
 }
 
-/// `cargo build --release --target wasm32-wasip2`; answers the component.
-fn build(manifest: &Path, target_dir: &Path) -> anyhow::Result<PathBuf> {
+/// `cargo build --profile PROFILE --target wasm32-wasip2`; answers the
+/// component.
+fn build(manifest: &Path, target_dir: &Path, profile: &str) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = std::process::Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--profile", profile, "--target", "wasm32-wasip2"])
         .arg("--manifest-path")
         .arg(manifest)
         .args(["--message-format", "json-render-diagnostics"])
@@ -475,19 +516,17 @@ async fn check(
     wasm: &[u8],
     server_grant: Option<Value>,
 ) -> anyhow::Result<BTreeSet<String>> {
-    let mut config = Config::load(dev.config.as_deref())?;
-    if let Some(mut grant) = server_grant {
-        if grant.get("role").is_none() {
-            grant["role"] = Value::String(dev.role.as_str().into());
-        }
-        if let Ok(entry) = serde_json::from_value::<PluginConfig>(grant) {
-            let one = [(dev.id.clone(), entry)].into_iter().collect();
-            config = config.with_admin_grants(&one);
-        }
+    let key = server_grant
+        .as_ref()
+        .map(|g| g.to_string())
+        .unwrap_or_default();
+    let mut checker = dev.checker.lock().await;
+    if checker.as_ref().is_none_or(|(k, _)| *k != key) {
+        *checker = Some((key.clone(), check_registry(dev, server_grant)?));
     }
-    let data = dev.scratch.join("dev-check");
-    let _ = std::fs::remove_dir_all(&data);
-    let (registry, _) = super::registry(&data, dev.scratch.join("cache"), config)?;
+    let Some((_, registry)) = checker.as_ref() else {
+        bail!("no check registry");
+    };
     let imports: BTreeSet<String> = registry
         .runtime
         .imported(wasm)
@@ -510,4 +549,26 @@ async fn check(
         bail!(msg);
     }
     Ok(imports)
+}
+
+/// A scratch registry whose config is `--config` with the server's grant for
+/// the id applied.
+fn check_registry(
+    dev: &Dev,
+    server_grant: Option<Value>,
+) -> anyhow::Result<crate::registry::Registry> {
+    let mut config = Config::load(dev.config.as_deref())?;
+    if let Some(mut grant) = server_grant {
+        if grant.get("role").is_none() {
+            grant["role"] = Value::String(dev.role.as_str().into());
+        }
+        if let Ok(entry) = serde_json::from_value::<PluginConfig>(grant) {
+            let one = [(dev.id.clone(), entry)].into_iter().collect();
+            config = config.with_admin_grants(&one);
+        }
+    }
+    let data = dev.scratch.join("dev-check");
+    let _ = std::fs::remove_dir_all(&data);
+    let (registry, _) = super::registry(&data, dev.scratch.join("cache"), config)?;
+    Ok(registry)
 }

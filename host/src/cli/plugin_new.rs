@@ -78,7 +78,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
             bail!("{} holds no crate to update", dir.display());
         }
         let stamp = write_vendor(&dir)?;
-        println!("updated the vendored SDK of {} (sdk.{stamp})", dir.display());
+        println!(
+            "updated the vendored SDK of {} (sdk.{stamp})",
+            dir.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let files = render(&args.name, args.kind)?;
@@ -284,11 +287,29 @@ fn write_vendor(dir: &Path) -> anyhow::Result<String> {
         } else {
             bytes
         };
-        write(&vendor.join(&path), bytes)?;
+        let file = vendor.join(&path);
+        write(&file, bytes)?;
+        // A fixed, old modification time: cargo then sees the vendored
+        // sources as older than an SDK another crate already compiled into a
+        // shared target directory, and reuses it (the version's stamp keeps
+        // different SDKs apart).
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .and_then(|f| {
+                f.set_modified(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(VENDORED_MTIME_SECS),
+                )
+            })
+            .with_context(|| format!("cannot set the time of {}", file.display()))?;
     }
     write(&dir.join("Cargo.lock"), GUEST_LOCK.as_bytes())?;
     Ok(stamp)
 }
+
+/// 2020-09-13, seconds after the epoch: the modification time of every
+/// vendored file.
+const VENDORED_MTIME_SECS: u64 = 1_600_000_000;
 
 const VENDOR_NOTE: &str = "# Vendored by `computehub plugin new`; `--update-sdk` replaces it.\n";
 
@@ -309,7 +330,11 @@ fn package_first(mut doc: toml::Table) -> anyhow::Result<String> {
     if let Some(p) = doc.remove("package") {
         head.insert("package".into(), p);
     }
-    Ok(format!("{}\n{}", toml::to_string(&head)?, toml::to_string(&doc)?))
+    Ok(format!(
+        "{}\n{}",
+        toml::to_string(&head)?,
+        toml::to_string(&doc)?
+    ))
 }
 
 fn stamp_version(package: &mut toml::Table, stamp: &str) -> anyhow::Result<()> {
@@ -380,7 +405,9 @@ pub fn sdk_manifest(sdk: &str, workspace: &str, stamp: &str) -> anyhow::Result<S
                         t
                     }
                     toml::Value::Table(t) => t.clone(),
-                    _ => bail!("the guest workspace's dependency `{name}` is neither text nor a table"),
+                    _ => bail!(
+                        "the guest workspace's dependency `{name}` is neither text nor a table"
+                    ),
                 };
                 // What the SDK adds to the inherited entry.
                 if let Some(own) = value.as_table() {
