@@ -66,3 +66,72 @@ async fn the_printed_exports_paste_into_a_shell_and_the_tour_calls_work() {
     );
     assert!(answers[2].is_object(), "{}", answers[2]);
 }
+
+/// On the first start (no `COMPUTEHUB_ADMIN_TOKEN`) the generated admin
+/// token is among the exports, and it is the one the server accepts.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_demo_start_exports_the_admin_token() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-cache");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--cache-dir")
+        .arg(cache)
+        .env_remove("COMPUTEHUB_ADMIN_TOKEN")
+        .env("COMPUTEHUB_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let done = line.starts_with("listening on");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    });
+    let lines = tokio::time::timeout(std::time::Duration::from_secs(120), lines)
+        .await
+        .expect("the server starts")
+        .unwrap();
+    let base = lines
+        .last()
+        .and_then(|l| l.strip_prefix("listening on "))
+        .unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("{lines:#?}")
+        })
+        .to_string();
+    let admin = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("export ADMIN='"))
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("{lines:#?}"))
+        .to_string();
+    // The same token the start printed for operators.
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("admin token"))
+        .unwrap();
+    assert_eq!(lines[at + 1], admin);
+    let r = reqwest::Client::new()
+        .get(format!("{base}/admin/plugins"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+}
