@@ -111,8 +111,10 @@ grants = ["log", "inventory", "pricing", "scheduling", "kubernetes", "ssh", "ope
 # Provisioning checks a new cluster through the kubeconfig fetched from its
 # control plane (an inventory device): the compute center's private networks.
 kube-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-write = ["compute_centers", "clusters", "devices", "labels", "pod_configs", "widgets", "widget_stock"]
-secrets = ["compute_centers.api_pwd", "clusters.kubeconfig", "clusters.clusterjoin", "devices.adminpwd", "pod_configs.source_authpasswd"]
+# The host's collections it writes; its own (labels, widgets, widget_stock,
+# pod_configs) need no grant.
+write = ["compute_centers", "clusters", "devices"]
+secrets = ["compute_centers.api_pwd", "clusters.kubeconfig", "clusters.clusterjoin", "devices.adminpwd"]
 
 [plugins.pcapi]
 role = "endpoint"
@@ -134,14 +136,13 @@ grants = ["log"]
 [plugins.alaya]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes"]
-read = ["clusters", "training_instances"]
-write = ["training_ports"]
+# training_instances and training_ports are its own.
+read = ["clusters"]
 
 [plugins.ief]
 role = "endpoint"
+# ief_projects and ief_deployments are its own.
 grants = ["log", "inventory", "kubernetes"]
-read = ["ief_projects"]
-write = ["ief_deployments"]
 "#;
 
 impl Default for Config {

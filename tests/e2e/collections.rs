@@ -92,7 +92,8 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     assert_eq!(body["collections"], json!(["notes.notes"]));
     assert_eq!(body["envelope"], "`{ok: false, reason}`");
 
-    let (status, body) = post_note(&s, &acme, json!({"title": "a1", "token": "tok-acme-7f3a"})).await;
+    let (status, body) =
+        post_note(&s, &acme, json!({"title": "a1", "token": "tok-acme-7f3a"})).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["data"]["token"], "******", "{body}");
     let acme_id = body["data"]["id"].as_str().unwrap().to_string();
@@ -104,7 +105,10 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     let (status, body) = post_note(&s, &acme, json!({"title": "a1"})).await;
     assert_eq!(status, 400);
     assert_eq!(body["ok"], false);
-    assert!(body["reason"].as_str().unwrap().contains("`title`"), "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("`title`"),
+        "{body}"
+    );
 
     // Each organisation sees its own rows only.
     let a = notes(&s, &acme).await;
@@ -186,7 +190,10 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
         .fixtures_record(&acme, "notes.notes", json!({"title": "x"}))
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("may not write collection `notes.notes`"), "{body}");
+    assert!(
+        body.contains("may not write collection `notes.notes`"),
+        "{body}"
+    );
     assert_eq!(notes(&s, &acme).await["data"]["total"], 2);
 
     // A restart knows the schema and the active version.
@@ -210,4 +217,76 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     let a = notes(&s, &acme).await;
     assert_eq!(a["data"]["total"], 2, "{a}");
     assert_eq!(a["data"]["rows"][1]["tag"], "blue");
+}
+
+/// The API areas own their collections: the built-in plugins declare what
+/// the host kept for them before (handed over when the store opened) and
+/// their envelopes, and uploading the same kboss again is no schema change.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_built_in_areas_own_their_collections_and_envelopes() {
+    let s = Server::start();
+    let (status, body) = s.get_admin("/admin/plugins").await;
+    assert_eq!(status, 200);
+    let plugin = |id: &str| {
+        body["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        plugin("kboss")["collections"],
+        json!([
+            "kboss.labels",
+            "kboss.widgets",
+            "kboss.widget_stock",
+            "kboss.pod_configs"
+        ])
+    );
+    assert_eq!(
+        plugin("alaya")["collections"],
+        json!(["alaya.training_instances", "alaya.training_ports"])
+    );
+    assert_eq!(
+        plugin("ief")["collections"],
+        json!(["ief.ief_projects", "ief.ief_deployments"])
+    );
+    assert_eq!(plugin("pcapi")["collections"], json!([]));
+    assert_eq!(plugin("kboss")["envelope"], "`{status: false, msg}`");
+    assert_eq!(
+        plugin("pcapi")["envelope"],
+        "`{status: false, info, data: \"\"}`"
+    );
+    assert_eq!(
+        plugin("ief")["envelope"],
+        "`{error_code: <code>, error_msg}`"
+    );
+    // The tables carry the owners' names; no bare one is left.
+    let store = s.store();
+    let tables: Vec<String> = store
+        .conn()
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(tables.contains(&"kboss.widgets".to_string()), "{tables:?}");
+    assert!(!tables.contains(&"widgets".to_string()), "{tables:?}");
+    drop(store);
+    // The same declaration again is accepted as an upgrade with no change.
+    let (status, body) = s.admin_put("kboss", "kboss.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    // The host answers IEF's routes in IEF's declared envelope.
+    let r = s
+        .http
+        .get(s.url("/v3/p1/edgemgr/pods"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error_code"], "IEF.000401", "{body}");
 }

@@ -66,7 +66,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body.contains("denied: plugin `stranger` may not write collection `labels`"),
+        body.contains("denied: plugin `stranger` may not write collection `kboss.labels`"),
         "{body}"
     );
 

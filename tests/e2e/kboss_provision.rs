@@ -31,13 +31,13 @@ fn widget_stock(kb: &Kb, cpcid: &str, kind: &str, model: &str) -> (i64, Vec<(Str
     let conn = store.conn();
     let (id, total): (String, i64) = conn
         .query_row(
-            "SELECT id, stock FROM widgets WHERE cpcid = ?1 AND type = ?2 AND model = ?3",
+            "SELECT id, stock FROM \"kboss.widgets\" WHERE cpcid = ?1 AND type = ?2 AND model = ?3",
             [cpcid, kind, model],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
     let mut stmt = conn
-        .prepare("SELECT clusterid, stock FROM widget_stock WHERE widgetid = ?1 ORDER BY clusterid")
+        .prepare("SELECT clusterid, stock FROM \"kboss.widget_stock\" WHERE widgetid = ?1 ORDER BY clusterid")
         .unwrap();
     let rows = stmt
         .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))

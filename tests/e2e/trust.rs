@@ -369,7 +369,7 @@ async fn plugins_write_only_what_their_storage_grant_names() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body.contains("denied: plugin `fixtures` may not write collection `labels`"),
+        body.contains("denied: plugin `fixtures` may not write collection `kboss.labels`"),
         "{body}"
     );
     let r = s

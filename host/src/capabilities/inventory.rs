@@ -123,13 +123,14 @@ fn check_field(collection: &str, name: &str, value: &store::Value) -> Result<(),
 
 impl PluginState {
     /// The full name of `collection` as this plugin means it: one of its
-    /// own declared collections by its short name, any other as given.
+    /// own declared collections by its short name, a collection an area's
+    /// plugin took over by its former bare name, any other as given.
     fn resolve(&self, collection: String) -> String {
         let plugin = &self.ctx.plugin;
         if !collection.contains('.') && self.services.store.owns(plugin, &collection) {
             return store::schema::qualified(plugin, &collection);
         }
-        collection
+        crate::policy::storage::current_name(&collection)
     }
 
     /// Whether this plugin declared `collection` (a full name).

@@ -33,6 +33,15 @@ pub struct Storage {
 #[error("{0}")]
 pub struct Denied(pub String);
 
+/// The name a collection goes by: a moved collection's bare name is its
+/// owner's (`labels` -> `kboss.labels`), any other name itself.
+pub fn current_name(c: &str) -> String {
+    match collections::moved(c) {
+        Some(m) => format!("{}.{c}", m.owner),
+        None => c.to_string(),
+    }
+}
+
 /// `<plugin id>.<name>`: a collection a plugin declares.
 fn declared_name(c: &str) -> bool {
     let Some((plugin, name)) = c.split_once('.') else {
@@ -41,8 +50,9 @@ fn declared_name(c: &str) -> bool {
     let word = |s: &str, extra: char| {
         !s.is_empty()
             && s.len() <= 64
-            && s.chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == extra || ch == '_')
+            && s.chars().all(|ch| {
+                ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == extra || ch == '_'
+            })
     };
     word(plugin, '-') && word(name, '_')
 }
@@ -52,6 +62,20 @@ impl Storage {
     /// collection nor of the form `<plugin>.<name>`, or a secret that is not
     /// a secret field, is a configuration error.
     pub fn new(read: &[String], write: &[String], secrets: &[String]) -> Result<Storage, String> {
+        // A collection its area's plugin owns now is granted under its
+        // bare name as before (`labels` is `kboss.labels`).
+        let read: Vec<String> = read.iter().map(|c| current_name(c)).collect();
+        let write: Vec<String> = write.iter().map(|c| current_name(c)).collect();
+        let secrets: Vec<String> = secrets
+            .iter()
+            .map(|s| match s.split_once('.') {
+                Some((c, f)) if collections::moved(c).is_some() => {
+                    format!("{}.{f}", current_name(c))
+                }
+                _ => s.clone(),
+            })
+            .collect();
+        let (read, write, secrets) = (&read[..], &write[..], &secrets[..]);
         for c in read.iter().chain(write) {
             if collections::find(c).is_none() && !declared_name(c) {
                 return Err(format!(
@@ -174,6 +198,17 @@ mod tests {
             .is_ok());
         assert!(Storage::new(&s(&["Notes.x"]), &[], &[]).is_err());
         assert!(Storage::new(&s(&["notes."]), &[], &[]).is_err());
+        // The bare names of collections the areas' plugins own now.
+        let old = Storage::new(
+            &s(&["labels"]),
+            &s(&["pod_configs"]),
+            &s(&["pod_configs.source_authpasswd"]),
+        )
+        .unwrap();
+        assert!(old.check_read("p", "kboss.labels").is_ok());
+        assert!(old
+            .check_write("p", "kboss.pod_configs", [("source_authpasswd", true)])
+            .is_ok());
     }
 
     #[test]

@@ -24,10 +24,10 @@ use crate::config::{Config, PluginConfig};
 use crate::envelope::Envelope;
 use crate::runtime::bindings::wit_types::{self, Method};
 use crate::runtime::declarations;
-use crate::store::{SchemaError, SchemaMode};
 use crate::runtime::{
     call, Capability, EndpointPre, EngineHandle, LoadError, PluginState, Role, Runtime,
 };
+use crate::store::{SchemaError, SchemaMode};
 use router::Router;
 
 /// Where an active version came from.
@@ -382,13 +382,10 @@ impl Registry {
                         openapi,
                     });
                 }
-                let declared = declarations::declarations(
-                    &loaded.pre,
-                    self.runtime.services.clone(),
-                    id,
-                )
-                .await
-                .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
+                let declared =
+                    declarations::declarations(&loaded.pre, self.runtime.services.clone(), id)
+                        .await
+                        .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
                 let envelope = match declared.envelope {
                     Some(e) => {
                         e.check()
@@ -418,7 +415,13 @@ impl Registry {
                 )
                 .await
                 .unwrap_or_else(|| (id.to_string(), loaded.sha256[..12].to_string()));
-                (name, version, Envelope::plain().clone(), Vec::new(), Vec::new())
+                (
+                    name,
+                    version,
+                    Envelope::plain().clone(),
+                    Vec::new(),
+                    Vec::new(),
+                )
             }
         };
         Ok(PluginEntry {

@@ -248,7 +248,10 @@ mod area_tests {
             router.area_format("/v3/x/edgemgr/nope"),
             Some(&*e(ErrorFormat::Ief))
         );
-        assert_eq!(router.area_format("/pcapi/nope"), Some(&*e(ErrorFormat::Pcapi)));
+        assert_eq!(
+            router.area_format("/pcapi/nope"),
+            Some(&*e(ErrorFormat::Pcapi))
+        );
         assert_eq!(
             router.area_format("/v1/training/x"),
             Some(&*e(ErrorFormat::Alaya))

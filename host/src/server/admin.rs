@@ -55,11 +55,7 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
 });
 
 fn error(status: u16, msg: &str) -> Response<Body> {
-    reply::error(
-        crate::envelope::Envelope::plain(),
-        status,
-        msg,
-    )
+    reply::error(crate::envelope::Envelope::plain(), status, msg)
 }
 
 /// A pool's live figures: idle instances, created, reused, discarded by reason.

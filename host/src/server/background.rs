@@ -21,8 +21,8 @@ use http::{HeaderMap, HeaderValue, Response};
 use serde_json::json;
 
 use super::reply::{self, Body};
-use crate::registry::PluginEntry;
 use crate::envelope::Envelope;
+use crate::registry::PluginEntry;
 use crate::runtime::bindings::wit_types::{Request, Response as WitResponse};
 use crate::runtime::{call, CallContext, CallError, HostServices};
 

@@ -17,8 +17,8 @@ use serde_json::json;
 use super::reply::{self, Body};
 use super::App;
 use crate::config::PluginConfig;
-use crate::registry::InstallError;
 use crate::envelope::Envelope;
+use crate::registry::InstallError;
 use crate::runtime::Role;
 
 /// Largest grant body.

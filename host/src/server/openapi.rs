@@ -11,8 +11,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::auth::Scheme;
-use crate::registry::{router::method_name, Table};
 use crate::envelope::Envelope;
+use crate::registry::{router::method_name, Table};
 
 /// The answers the host writes itself on a route (status, description),
 /// in the area's envelope. A body read before its sender is verified (no

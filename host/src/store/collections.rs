@@ -50,7 +50,6 @@ impl Collection {
     }
 }
 
-
 const fn def(
     name: &'static str,
     kind: FieldKind,
@@ -164,118 +163,163 @@ pub static COLLECTIONS: &[Collection] = &[
         ]),
         owner: None,
     },
-    Collection {
-        name: Cow::Borrowed("labels"),
-        fields: Cow::Borrowed(&[
-            required("name", Text),
-            required("labeltype", Text),
-            required("label_key", Text),
-            required("symbol", Text),
-            required("label_value", Text),
-        ]),
-        owner: None,
+];
+
+/// A collection the host once kept for an API area and that now belongs to
+/// the plugin serving the area (`owner`), as `<owner>.<name>`. Migrations 2
+/// to 5 created them under their bare names; [`super::schema`] hands each to
+/// its owner when a store opens (the table renamed, rows and sealed values
+/// kept), and the bare names stay aliases of the new ones, so configs and
+/// data written before keep working. This list is history, not a registry:
+/// nothing new goes here.
+pub struct Moved {
+    pub owner: &'static str,
+    pub collection: Collection,
+}
+
+pub static MOVED: &[Moved] = &[
+    Moved {
+        owner: "kboss",
+        collection: Collection {
+            name: Cow::Borrowed("labels"),
+            fields: Cow::Borrowed(&[
+                required("name", Text),
+                required("labeltype", Text),
+                required("label_key", Text),
+                required("symbol", Text),
+                required("label_value", Text),
+            ]),
+            owner: None,
+        },
     },
-    Collection {
-        name: Cow::Borrowed("widgets"),
-        fields: Cow::Borrowed(&[
-            parent("cpcid", "compute_centers"),
-            required("type", Text),
-            required("model", Text),
-            required("unit_price", Decimal),
-            required("resource_unit", Text),
-            required("charge_unit", Text),
-            required("account_unit", Text),
-            required("stock", Integer),
-            required("consumed", Integer),
-        ]),
-        owner: None,
+    Moved {
+        owner: "kboss",
+        collection: Collection {
+            name: Cow::Borrowed("widgets"),
+            fields: Cow::Borrowed(&[
+                parent("cpcid", "compute_centers"),
+                required("type", Text),
+                required("model", Text),
+                required("unit_price", Decimal),
+                required("resource_unit", Text),
+                required("charge_unit", Text),
+                required("account_unit", Text),
+                required("stock", Integer),
+                required("consumed", Integer),
+            ]),
+            owner: None,
+        },
     },
-    Collection {
-        name: Cow::Borrowed("widget_stock"),
-        fields: Cow::Borrowed(&[
-            parent("widgetid", "widgets"),
-            parent("cpcid", "compute_centers"),
-            parent("clusterid", "clusters"),
-            required("stock", Integer),
-            required("consumed", Integer),
-        ]),
-        owner: None,
+    Moved {
+        owner: "kboss",
+        collection: Collection {
+            name: Cow::Borrowed("widget_stock"),
+            fields: Cow::Borrowed(&[
+                parent("widgetid", "widgets"),
+                parent("cpcid", "compute_centers"),
+                parent("clusterid", "clusters"),
+                required("stock", Integer),
+                required("consumed", Integer),
+            ]),
+            owner: None,
+        },
     },
     // Alaya: a training task (`task_id` is its public id) runs in a
     // namespace of a cluster; its pods carry the label
     // `computehub.io/training-instance=<task_id>`. `gateway`, when set, is
     // the external host of its opened ports instead of the node's address.
-    Collection {
-        name: Cow::Borrowed("training_instances"),
-        fields: Cow::Borrowed(&[
-            unique("task_id", Text),
-            required("name", Text),
-            parent("clusterid", "clusters"),
-            required("namespace", Text),
-            field("created_by", Text),
-            field("gateway", Text),
-        ]),
-        owner: None,
+    Moved {
+        owner: "alaya",
+        collection: Collection {
+            name: Cow::Borrowed("training_instances"),
+            fields: Cow::Borrowed(&[
+                unique("task_id", Text),
+                required("name", Text),
+                parent("clusterid", "clusters"),
+                required("namespace", Text),
+                field("created_by", Text),
+                field("gateway", Text),
+            ]),
+            owner: None,
+        },
     },
     // A port opened on a training pod: `source` is `system` (opened by the
     // platform) or `custom` (by the user); a NodePort service exposes it.
     // One row per instance, pod and port (an index of migration 3).
-    Collection {
-        name: Cow::Borrowed("training_ports"),
-        fields: Cow::Borrowed(&[
-            parent("instance_id", "training_instances"),
-            required("pod_name", Text),
-            required("source", Text),
-            field("protocol", Text),
-            required("port", Integer),
-            required("service_name", Text),
-        ]),
-        owner: None,
+    Moved {
+        owner: "alaya",
+        collection: Collection {
+            name: Cow::Borrowed("training_ports"),
+            fields: Cow::Borrowed(&[
+                parent("instance_id", "training_instances"),
+                required("pod_name", Text),
+                required("source", Text),
+                field("protocol", Text),
+                required("port", Integer),
+                required("service_name", Text),
+            ]),
+            owner: None,
+        },
     },
     // IEF: a project id mapped to a cluster and the namespace its
     // deployments run in. Edge nodes and node groups are the cluster's
     // nodes labelled `ief.computehub.io/node-id` and `.../group-id`.
-    Collection {
-        name: Cow::Borrowed("ief_projects"),
-        fields: Cow::Borrowed(&[
-            unique("project_id", Text),
-            parent("clusterid", "clusters"),
-            required("namespace", Text),
-        ]),
-        owner: None,
+    Moved {
+        owner: "ief",
+        collection: Collection {
+            name: Cow::Borrowed("ief_projects"),
+            fields: Cow::Borrowed(&[
+                unique("project_id", Text),
+                parent("clusterid", "clusters"),
+                required("namespace", Text),
+            ]),
+            owner: None,
+        },
     },
     // An IEF deployment: its id, name (unique per project, an index of
     // migration 3) and the created body (JSON), realised as a Kubernetes
     // Deployment in the project's namespace.
-    Collection {
-        name: Cow::Borrowed("ief_deployments"),
-        fields: Cow::Borrowed(&[
-            parent("project", "ief_projects"),
-            unique("deployment_id", Text),
-            required("name", Text),
-            required("body", Text),
-        ]),
-        owner: None,
+    Moved {
+        owner: "ief",
+        collection: Collection {
+            name: Cow::Borrowed("ief_deployments"),
+            fields: Cow::Borrowed(&[
+                parent("project", "ief_projects"),
+                unique("deployment_id", Text),
+                required("name", Text),
+                required("body", Text),
+            ]),
+            owner: None,
+        },
     },
     // kboss resource-instance configs (`cpcpodyaml`): the documented
     // `source_*` parameters as JSON (`params`), the initial password sealed.
-    Collection {
-        name: Cow::Borrowed("pod_configs"),
-        fields: Cow::Borrowed(&[
-            parent("cpcid", "compute_centers"),
-            parent("clusterid", "clusters"),
-            required("source_name", Text),
-            required("params", Text),
-            field("source_authpasswd", Secret),
-            field("username", Text),
-        ]),
-        owner: None,
+    Moved {
+        owner: "kboss",
+        collection: Collection {
+            name: Cow::Borrowed("pod_configs"),
+            fields: Cow::Borrowed(&[
+                parent("cpcid", "compute_centers"),
+                parent("clusterid", "clusters"),
+                required("source_name", Text),
+                required("params", Text),
+                field("source_authpasswd", Secret),
+                field("username", Text),
+            ]),
+            owner: None,
+        },
     },
 ];
 
 /// One of the host's own collections.
 pub fn find(name: &str) -> Option<&'static Collection> {
     COLLECTIONS.iter().find(|c| c.name == name)
+}
+
+/// The collection the bare name `name` of a moved collection now is
+/// (`labels` -> `kboss.labels`).
+pub fn moved(name: &str) -> Option<&'static Moved> {
+    MOVED.iter().find(|m| m.collection.name == name)
 }
 
 #[cfg(test)]
@@ -286,7 +330,8 @@ mod tests {
     fn registry_matches_migrated_schema() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::store::migrations::migrate(&mut conn).unwrap();
-        for c in COLLECTIONS {
+        let moved = MOVED.iter().map(|m| &m.collection);
+        for c in COLLECTIONS.iter().chain(moved) {
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT name, type, \"notnull\" FROM pragma_table_info('{}')",

@@ -223,6 +223,13 @@ impl Store {
             true,
         )?;
         migrations::migrate(&mut conn)?;
+        let adopted = schema::adopt_moved(&mut conn, &sealer)?;
+        if adopted > 0 {
+            tracing::info!(
+                collections = adopted,
+                "handed the API areas' collections to their plugins"
+            );
+        }
         let mut schema: HashMap<String, Arc<Collection>> = collections::COLLECTIONS
             .iter()
             .map(|c| (c.name.to_string(), Arc::new(c.clone())))

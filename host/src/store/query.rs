@@ -11,9 +11,7 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
 use super::collections::{Collection, FieldKind};
-use super::records::{
-    field_def, read_row, select_list, Comparison, Page, Query, Value, MAX_LIMIT,
-};
+use super::records::{field_def, read_row, select_list, Comparison, Page, Query, Value, MAX_LIMIT};
 use super::{Store, StoreError};
 
 /// A column usable in conditions and ordering: a field or a host column.

@@ -433,7 +433,9 @@ impl Store {
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
             let row = match w {
-                Write::Insert(cn, fields) => insert_in(self, &tx, org, &*self.collection(cn)?, fields)?,
+                Write::Insert(cn, fields) => {
+                    insert_in(self, &tx, org, &*self.collection(cn)?, fields)?
+                }
                 Write::Update(cn, id, fields) => {
                     update_in(self, &tx, org, &*self.collection(cn)?, id, fields)?
                 }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::collections::{Collection, FieldDef, FieldKind};
-use super::{records, Store, StoreError};
+use super::collections::{self, Collection, FieldDef, FieldKind, MOVED};
+use super::{records, Sealer, Store, StoreError};
 
 /// One field as a plugin declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +28,8 @@ pub struct FieldDecl {
     pub kind: FieldKind,
     pub required: bool,
     pub unique: bool,
-    /// A collection of the same plugin, by its short name.
+    /// A collection of the same plugin by its short name, or one of the
+    /// host's (`clusters`, `compute_centers`, `devices`).
     pub references: Option<String>,
 }
 
@@ -144,9 +145,9 @@ fn check(plugin: &str, decls: &[CollectionDecl]) -> Result<(), SchemaError> {
                 return refuse(format!("secret field `{at}` cannot be unique"));
             }
             if let Some(target) = &f.references {
-                if !decls.iter().any(|d| &d.name == target) {
+                if !decls.iter().any(|d| &d.name == target) && collections::find(target).is_none() {
                     return refuse(format!(
-                        "field `{at}` refers to `{target}`, which is not one of the plugin's collections"
+                        "field `{at}` refers to `{target}`, which is neither one of the plugin's collections nor one of the host's"
                     ));
                 }
                 if f.kind != FieldKind::Text {
@@ -189,8 +190,19 @@ fn check(plugin: &str, decls: &[CollectionDecl]) -> Result<(), SchemaError> {
     Ok(())
 }
 
-/// The runtime form of a stored declaration.
-fn collection(plugin: &str, d: &CollectionDecl) -> Collection {
+/// The full name of the collection a field of `plugin` refers to: one of
+/// its own (`own`, short names) or one of the host's.
+fn target(plugin: &str, own: &[&str], t: &str) -> String {
+    if own.contains(&t) {
+        qualified(plugin, t)
+    } else {
+        t.to_string()
+    }
+}
+
+/// The runtime form of a stored declaration; `own` names every collection
+/// of the plugin.
+fn collection(plugin: &str, d: &CollectionDecl, own: &[&str]) -> Collection {
     Collection {
         name: Cow::Owned(qualified(plugin, &d.name)),
         fields: Cow::Owned(
@@ -204,7 +216,7 @@ fn collection(plugin: &str, d: &CollectionDecl) -> Collection {
                     references: f
                         .references
                         .as_ref()
-                        .map(|t| Cow::Owned(qualified(plugin, t))),
+                        .map(|t| Cow::Owned(target(plugin, own, t))),
                     counted: false,
                 })
                 .collect(),
@@ -213,10 +225,10 @@ fn collection(plugin: &str, d: &CollectionDecl) -> Collection {
     }
 }
 
-fn column_sql(plugin: &str, f: &FieldDecl) -> String {
+fn column_sql(plugin: &str, own: &[&str], f: &FieldDecl) -> String {
     let mut s = format!("\"{}\" {}", f.name, sql_type(f.kind));
     if let Some(t) = &f.references {
-        s.push_str(&format!(" REFERENCES \"{}\"(id)", qualified(plugin, t)));
+        s.push_str(&format!(" REFERENCES \"{}\"(id)", target(plugin, own, t)));
     }
     s
 }
@@ -248,7 +260,7 @@ fn keys(d: &CollectionDecl) -> Vec<(bool, Vec<String>)> {
     out
 }
 
-fn create_sql(plugin: &str, d: &CollectionDecl) -> Vec<String> {
+fn create_sql(plugin: &str, own: &[&str], d: &CollectionDecl) -> Vec<String> {
     let table = qualified(plugin, &d.name);
     let mut cols = vec![
         "id TEXT PRIMARY KEY".to_string(),
@@ -256,7 +268,7 @@ fn create_sql(plugin: &str, d: &CollectionDecl) -> Vec<String> {
         "created_at TEXT NOT NULL".to_string(),
         "updated_at TEXT NOT NULL".to_string(),
     ];
-    cols.extend(d.fields.iter().map(|f| column_sql(plugin, f)));
+    cols.extend(d.fields.iter().map(|f| column_sql(plugin, own, f)));
     let mut sql = vec![
         format!("CREATE TABLE \"{table}\" ({})", cols.join(", ")),
         format!("CREATE INDEX \"{table}.by_org\" ON \"{table}\" (org_id, created_at, id)"),
@@ -270,6 +282,7 @@ fn create_sql(plugin: &str, d: &CollectionDecl) -> Vec<String> {
 /// Returns the merged declaration and the SQL.
 fn migrate_one(
     plugin: &str,
+    own: &[&str],
     version: &str,
     old: &CollectionDecl,
     new: &CollectionDecl,
@@ -330,7 +343,7 @@ fn migrate_one(
         }
         sql.push(format!(
             "ALTER TABLE \"{table}\" ADD COLUMN {}",
-            column_sql(plugin, g)
+            column_sql(plugin, own, g)
         ));
         if g.unique {
             sql.push(index_sql(&table, true, std::slice::from_ref(&g.name)));
@@ -338,13 +351,17 @@ fn migrate_one(
         merged.fields.push(g.clone());
     }
     for k in &new.unique_keys {
-        if !merged.unique_keys.contains(k) && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n)) {
+        if !merged.unique_keys.contains(k)
+            && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n))
+        {
             sql.push(index_sql(&table, true, k));
             merged.unique_keys.push(k.clone());
         }
     }
     for k in &new.indexes {
-        if !merged.indexes.contains(k) && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n)) {
+        if !merged.indexes.contains(k)
+            && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n))
+        {
             sql.push(index_sql(&table, false, k));
             merged.indexes.push(k.clone());
         }
@@ -353,10 +370,15 @@ fn migrate_one(
 }
 
 /// What `plugin` declared before, by collection name.
-fn stored(conn: &Connection, plugin: &str) -> Result<BTreeMap<String, CollectionDecl>, SchemaError> {
+fn stored(
+    conn: &Connection,
+    plugin: &str,
+) -> Result<BTreeMap<String, CollectionDecl>, SchemaError> {
     let mut stmt =
         conn.prepare("SELECT name, definition FROM plugin_collections WHERE plugin_id = ?1")?;
-    let rows = stmt.query_map([plugin], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = stmt.query_map([plugin], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
     let mut out = BTreeMap::new();
     for row in rows {
         let (name, json) = row?;
@@ -374,15 +396,106 @@ fn stored(conn: &Connection, plugin: &str) -> Result<BTreeMap<String, Collection
 pub(super) fn load_all(conn: &Connection) -> Result<Vec<Collection>, StoreError> {
     let mut stmt = conn.prepare("SELECT plugin_id, definition FROM plugin_collections")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    let mut out = Vec::new();
+    let mut by_plugin: BTreeMap<String, Vec<CollectionDecl>> = BTreeMap::new();
     for row in rows {
         let (plugin, json) = row?;
         let decl: CollectionDecl = serde_json::from_str(&json).map_err(|e| {
-            StoreError::Internal(format!("a stored declaration of `{plugin}` is unreadable: {e}"))
+            StoreError::Internal(format!(
+                "a stored declaration of `{plugin}` is unreadable: {e}"
+            ))
         })?;
-        out.push(collection(&plugin, &decl));
+        by_plugin.entry(plugin).or_default().push(decl);
+    }
+    let mut out = Vec::new();
+    for (plugin, decls) in &by_plugin {
+        let own: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+        out.extend(decls.iter().map(|d| collection(plugin, d, &own)));
     }
     Ok(out)
+}
+
+/// The declaration of a collection the host kept before its area's plugin
+/// owned it: the host's definition, references by the same names.
+fn moved_decl(c: &Collection) -> CollectionDecl {
+    CollectionDecl {
+        name: c.name.to_string(),
+        fields: c
+            .fields
+            .iter()
+            .map(|f| FieldDecl {
+                name: f.name.to_string(),
+                kind: f.kind,
+                required: f.required,
+                unique: f.unique,
+                references: f.references.as_deref().map(str::to_string),
+            })
+            .collect(),
+        unique_keys: Vec::new(),
+        indexes: Vec::new(),
+    }
+}
+
+/// Hands every collection of [`MOVED`] still under its bare name to its
+/// plugin: the table renamed to `<owner>.<name>` (SQLite rewrites the
+/// foreign keys that point at it), the definition recorded as the plugin's
+/// declaration, and each sealed value sealed again under the new name (a
+/// sealed value is bound to its collection, field and row). One
+/// transaction: all or nothing. Runs on every open; a store handed over
+/// already has nothing left to do.
+pub(super) fn adopt_moved(conn: &mut Connection, sealer: &Sealer) -> Result<usize, StoreError> {
+    let tx = conn.transaction()?;
+    let mut adopted = 0;
+    for m in MOVED {
+        let name = m.collection.name.as_ref();
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_none() {
+            continue;
+        }
+        let table = qualified(m.owner, name);
+        tx.execute_batch(&format!("ALTER TABLE \"{name}\" RENAME TO \"{table}\""))?;
+        let json = serde_json::to_string(&moved_decl(&m.collection))
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO plugin_collections (plugin_id, name, definition, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (plugin_id, name) DO NOTHING",
+            rusqlite::params![m.owner, name, json, records::now()],
+        )?;
+        for f in m
+            .collection
+            .fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::Secret)
+        {
+            let sealed: Vec<(String, Vec<u8>)> = tx
+                .prepare(&format!(
+                    "SELECT id, \"{}\" FROM \"{table}\" WHERE \"{}\" IS NOT NULL",
+                    f.name, f.name
+                ))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, blob) in sealed {
+                let plain = sealer
+                    .open(&blob, &format!("{name}/{}/{id}", f.name))
+                    .map_err(|e| StoreError::Internal(format!("{name}.{}: {e}", f.name)))?;
+                let resealed = sealer
+                    .seal(&plain, &format!("{table}/{}/{id}", f.name))
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                tx.execute(
+                    &format!("UPDATE \"{table}\" SET \"{}\" = ?1 WHERE id = ?2", f.name),
+                    rusqlite::params![resealed, id],
+                )?;
+            }
+        }
+        adopted += 1;
+    }
+    tx.commit()?;
+    Ok(adopted)
 }
 
 /// What a declaration changed: collections created, fields added.
@@ -415,6 +528,12 @@ impl Store {
         }
         let mut applied = Applied::default();
         let mut result = before.clone();
+        let own_names: Vec<String> = before
+            .keys()
+            .cloned()
+            .chain(decls.iter().map(|d| d.name.clone()))
+            .collect();
+        let own: Vec<&str> = own_names.iter().map(String::as_str).collect();
         // Referenced collections first, so their tables exist.
         let mut order: Vec<&CollectionDecl> = decls.iter().collect();
         order.sort_by_key(|d| d.fields.iter().any(|f| f.references.is_some()));
@@ -422,10 +541,10 @@ impl Store {
             let (merged, sql) = match before.get(&d.name) {
                 None => {
                     applied.created.push(qualified(plugin, &d.name));
-                    (d.clone(), create_sql(plugin, d))
+                    (d.clone(), create_sql(plugin, &own, d))
                 }
                 Some(old) => {
-                    let (merged, sql) = migrate_one(plugin, version, old, d, mode)?;
+                    let (merged, sql) = migrate_one(plugin, &own, version, old, d, mode)?;
                     applied.added_fields.extend(
                         merged
                             .fields
@@ -458,7 +577,7 @@ impl Store {
         }
         tx.commit()?;
         drop(conn);
-        self.publish_schema(result.values().map(|d| collection(plugin, d)));
+        self.publish_schema(result.values().map(|d| collection(plugin, d, &own)));
         Ok(applied)
     }
 
@@ -487,10 +606,14 @@ impl Store {
         }
     }
 
-    /// A collection by its full name (`devices`, `hello.notes`).
+    /// A collection by its full name (`devices`, `hello.notes`), or by the
+    /// bare name it had before its area's plugin owned it (`labels`).
     pub fn schema_get(&self, name: &str) -> Option<Arc<Collection>> {
         let schema = self.schema.read().unwrap_or_else(|p| p.into_inner());
-        schema.get(name).cloned()
+        schema.get(name).cloned().or_else(|| {
+            let m = collections::moved(name)?;
+            schema.get(&qualified(m.owner, name)).cloned()
+        })
     }
 
     /// Every collection, host's and plugins'.
@@ -561,14 +684,22 @@ mod tests {
         assert_eq!(applied.created, vec!["hello.notes"]);
         let t = |v: &str| ("title".to_string(), Value::Text(v.into()));
         let row = s
-            .insert("a", "hello.notes", &[t("x"), ("token".into(), Value::Secret("s3".into()))])
+            .insert(
+                "a",
+                "hello.notes",
+                &[t("x"), ("token".into(), Value::Secret("s3".into()))],
+            )
             .unwrap();
         s.insert("b", "hello.notes", &[t("y")]).unwrap();
         let page_a = s.query("a", "hello.notes", &Default::default()).unwrap();
         assert_eq!(page_a.total, 1);
-        assert!(page_a.rows[0].fields.contains(&("token".into(), Value::Redacted)));
+        assert!(page_a.rows[0]
+            .fields
+            .contains(&("token".into(), Value::Redacted)));
         assert_eq!(
-            s.reveal("a", "hello.notes", &row.id, "token").unwrap().as_deref(),
+            s.reveal("a", "hello.notes", &row.id, "token")
+                .unwrap()
+                .as_deref(),
             Some("s3")
         );
         assert!(s.get("b", "hello.notes", &row.id).unwrap().is_none());
@@ -580,8 +711,12 @@ mod tests {
     fn additions_migrate_and_destruction_is_refused() {
         let s = store();
         s.declare("hello", "1.0.0", &v1(), Mode::Upgrade).unwrap();
-        s.insert("a", "hello.notes", &[("title".into(), Value::Text("x".into()))])
-            .unwrap();
+        s.insert(
+            "a",
+            "hello.notes",
+            &[("title".into(), Value::Text("x".into()))],
+        )
+        .unwrap();
         let mut v2 = v1();
         v2[0].fields.push(f("tag", FieldKind::Text, false));
         let applied = s.declare("hello", "2.0.0", &v2, Mode::Upgrade).unwrap();
@@ -590,8 +725,13 @@ mod tests {
         assert_eq!(page.total, 1, "rows are kept");
         assert!(page.rows[0].fields.contains(&("tag".into(), Value::Null)));
 
-        let dropped = notes(vec![f("title", FieldKind::Text, true), f("tag", FieldKind::Text, false)]);
-        let e = s.declare("hello", "3.0.0", &dropped, Mode::Upgrade).unwrap_err();
+        let dropped = notes(vec![
+            f("title", FieldKind::Text, true),
+            f("tag", FieldKind::Text, false),
+        ]);
+        let e = s
+            .declare("hello", "3.0.0", &dropped, Mode::Upgrade)
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "version 3.0.0 of plugin `hello` drops field `notes.token`; that would lose or break stored rows, so it is refused"
@@ -640,6 +780,159 @@ mod tests {
             .to_string()
             .contains("secret field `notes.token` cannot be unique"));
         assert!(s.schema_get("hello.notes").is_none());
+    }
+
+    /// A data dir as the release before this change left it: every
+    /// migration, a row in each collection (references filled, secrets
+    /// sealed under the bare names), and no hand-over yet.
+    fn store_from_before(dir: &std::path::Path) -> BTreeMap<String, String> {
+        use crate::store::collections::{COLLECTIONS, MOVED};
+        let sealer = Sealer::load_or_create(&dir.join("seal.key")).unwrap();
+        let mut conn = Connection::open(dir.join("computehub.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        crate::store::migrations::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO organisations (id, created_at) VALUES ('acme', 'now')",
+            [],
+        )
+        .unwrap();
+        let order = [
+            "compute_centers",
+            "clusters",
+            "devices",
+            "labels",
+            "widgets",
+            "widget_stock",
+            "training_instances",
+            "training_ports",
+            "ief_projects",
+            "ief_deployments",
+            "pod_configs",
+        ];
+        let all: Vec<&Collection> = COLLECTIONS
+            .iter()
+            .chain(MOVED.iter().map(|m| &m.collection))
+            .collect();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for name in order {
+            let c = all.iter().find(|c| c.name == name).unwrap();
+            let id = format!("{name}-row");
+            let mut cols = vec![
+                "id".to_string(),
+                "org_id".into(),
+                "created_at".into(),
+                "updated_at".into(),
+            ];
+            let mut vals: Vec<rusqlite::types::Value> = vec![
+                id.clone().into(),
+                "acme".to_string().into(),
+                "t".to_string().into(),
+                "t".to_string().into(),
+            ];
+            for f in c.fields.iter() {
+                let v: rusqlite::types::Value = match (&f.references, f.kind) {
+                    (Some(t), _) => ids
+                        .get(t.as_ref())
+                        .map_or(rusqlite::types::Value::Null, |id| id.clone().into()),
+                    (None, FieldKind::Secret) => sealer
+                        .seal(
+                            format!("secret of {name}").as_bytes(),
+                            &format!("{name}/{}/{id}", f.name),
+                        )
+                        .unwrap()
+                        .into(),
+                    (None, FieldKind::Integer | FieldKind::Boolean) => 1i64.into(),
+                    (None, FieldKind::Decimal) => "1.5".to_string().into(),
+                    (None, _) => format!("{name} {}", f.name).into(),
+                };
+                cols.push(format!("\"{}\"", f.name));
+                vals.push(v);
+            }
+            let marks: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
+            conn.execute(
+                &format!(
+                    "INSERT INTO \"{name}\" ({}) VALUES ({})",
+                    cols.join(", "),
+                    marks.join(", ")
+                ),
+                rusqlite::params_from_iter(vals),
+            )
+            .unwrap();
+            ids.insert(name.to_string(), id);
+        }
+        ids
+    }
+
+    #[test]
+    fn a_data_dir_from_before_hands_the_area_tables_over_with_every_row() {
+        use crate::store::collections::MOVED;
+        let dir = tempfile::tempdir().unwrap();
+        let ids = store_from_before(dir.path());
+        let s = Store::open(dir.path()).unwrap();
+        for m in MOVED {
+            let name = m.collection.name.as_ref();
+            let full = qualified(m.owner, name);
+            let c = s.schema_get(&full).unwrap();
+            assert_eq!(c.owner.as_deref(), Some(m.owner));
+            assert_eq!(c.fields.len(), m.collection.fields.len(), "{full}");
+            // Every row, by the new name and by the old one.
+            let page = s.query("acme", &full, &Default::default()).unwrap();
+            assert_eq!(page.total, 1, "{full}");
+            assert_eq!(page.rows[0].id, ids[name]);
+            assert_eq!(s.query("acme", name, &Default::default()).unwrap().total, 1);
+            for f in m
+                .collection
+                .fields
+                .iter()
+                .filter(|f| f.kind == FieldKind::Secret)
+            {
+                assert_eq!(
+                    s.reveal("acme", &full, &ids[name], &f.name)
+                        .unwrap()
+                        .as_deref(),
+                    Some(format!("secret of {name}").as_str()),
+                    "{full}.{}",
+                    f.name
+                );
+            }
+            assert!(s.owns(m.owner, name));
+        }
+        // The host's own collections are where they were, secrets included.
+        let pwd = s.reveal(
+            "acme",
+            "compute_centers",
+            &ids["compute_centers"],
+            "api_pwd",
+        );
+        assert_eq!(pwd.unwrap().as_deref(), Some("secret of compute_centers"));
+        // Foreign keys follow the renamed tables: a widget with stock rows
+        // cannot be deleted, its stock row can, then the widget too.
+        let e = s
+            .delete("acme", "kboss.widgets", &ids["widgets"])
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+        assert!(s
+            .delete("acme", "kboss.widget_stock", &ids["widget_stock"])
+            .unwrap());
+        assert!(s.delete("acme", "kboss.widgets", &ids["widgets"]).unwrap());
+        // The bare tables are gone; opening again changes nothing.
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        let bare: i64 = s
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('labels', 'widgets', 'pod_configs', 'ief_projects')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bare, 0);
+        assert_eq!(
+            s.query("acme", "kboss.labels", &Default::default())
+                .unwrap()
+                .total,
+            1
+        );
     }
 
     #[test]

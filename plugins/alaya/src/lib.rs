@@ -16,6 +16,7 @@
 //! Error` (details go to the log); bad input answers 400 naming the field.
 
 mod ports;
+mod schema;
 mod task;
 
 use computehub_sdk::envelope::alaya;
@@ -118,3 +119,4 @@ fn render_error(req: &Request, e: &ApiError) -> Response {
 }
 
 export_plugin!(Alaya);
+export_declarations!(Alaya);

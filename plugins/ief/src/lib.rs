@@ -18,6 +18,7 @@ mod error;
 mod pods;
 mod project;
 mod render;
+mod schema;
 mod validate;
 
 use computehub_sdk::prelude::*;
@@ -116,3 +117,4 @@ impl Plugin for Ief {
 }
 
 export_plugin!(Ief);
+export_declarations!(Ief);

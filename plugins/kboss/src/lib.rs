@@ -36,6 +36,7 @@ mod labels;
 mod live;
 mod podyaml;
 mod provision;
+mod schema;
 mod widgets;
 
 use computehub_sdk::prelude::*;
@@ -414,3 +415,4 @@ impl Plugin for Kboss {
 }
 
 export_plugin!(Kboss);
+export_declarations!(Kboss);

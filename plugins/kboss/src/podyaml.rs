@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::common::*;
 
-const CONFIGS: &str = "pod_configs";
+const CONFIGS: &str = crate::schema::POD_CONFIGS;
 
 /// The documented parameters kept in a config, in the document's order.
 const FIELDS: &[&str] = &[

@@ -23,6 +23,7 @@ mod boards;
 mod cluster;
 mod nodes;
 mod provision;
+mod schema;
 
 use computehub_sdk::envelope::pcapi;
 use computehub_sdk::prelude::*;
@@ -320,3 +321,4 @@ fn failure(name: &str, p: &Params, e: &ApiError) -> Response {
 }
 
 export_plugin!(Pcapi);
+export_declarations!(Pcapi);

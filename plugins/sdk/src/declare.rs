@@ -74,17 +74,28 @@ impl Collection {
         self.push(name, kind, true, true)
     }
 
-    /// An optional field holding the id of a row of `target`, another
-    /// collection of this plugin.
-    pub fn reference(mut self, name: &str, target: &str) -> Self {
+    fn refers(mut self, name: &str, target: &str, required: bool) -> Self {
         self.0.fields.push(FieldDecl {
             name: name.to_owned(),
             kind: Kind::Text,
-            required: false,
+            required,
             unique: false,
             references: Some(target.to_owned()),
         });
         self
+    }
+
+    /// An optional field holding the id of a row of `target`: another
+    /// collection of this plugin (short name) or one of the host's
+    /// (`clusters`, `compute_centers`, `devices`).
+    pub fn reference(self, name: &str, target: &str) -> Self {
+        self.refers(name, target, false)
+    }
+
+    /// A required field holding the id of a row of `target` (see
+    /// [`Collection::reference`]): the row belongs to that one.
+    pub fn parent(self, name: &str, target: &str) -> Self {
+        self.refers(name, target, true)
     }
 
     /// A combination of fields unique within an organisation.

@@ -67,9 +67,9 @@ pub fn handle(version: &str, req: &Request) -> Response {
             response::json(200, &json!({ "plugin": NAME, "version": version }))
         }
         (Method::Post, "/notes") => {
-            let Ok(body) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(
-                &req.body,
-            ) else {
+            let Ok(body) =
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&req.body)
+            else {
                 return fail(400, "the body must be a JSON object");
             };
             let mut fields = Vec::new();
@@ -85,17 +85,25 @@ pub fn handle(version: &str, req: &Request) -> Response {
                 fields.push(inventory::field(name, value));
             }
             match inventory::insert("notes", &fields) {
-                Ok(row) => response::json(201, &json!({ "ok": true, "data": inventory::row_json(&row) })),
+                Ok(row) => response::json(
+                    201,
+                    &json!({ "ok": true, "data": inventory::row_json(&row) }),
+                ),
                 Err(e) => fail(400, &ApiError::from(e).to_string()),
             }
         }
-        (Method::Get, "/notes") => match inventory::query("notes", &RowQuery::new().order("title", false)) {
-            Ok(page) => {
-                let rows: Vec<_> = page.rows.iter().map(inventory::row_json).collect();
-                response::json(200, &json!({ "ok": true, "data": { "total": page.total, "rows": rows } }))
+        (Method::Get, "/notes") => {
+            match inventory::query("notes", &RowQuery::new().order("title", false)) {
+                Ok(page) => {
+                    let rows: Vec<_> = page.rows.iter().map(inventory::row_json).collect();
+                    response::json(
+                        200,
+                        &json!({ "ok": true, "data": { "total": page.total, "rows": rows } }),
+                    )
+                }
+                Err(e) => fail(400, &ApiError::from(e).to_string()),
             }
-            Err(e) => fail(400, &ApiError::from(e).to_string()),
-        },
+        }
         _ => fail(404, "no such route"),
     }
 }
