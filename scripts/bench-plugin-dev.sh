@@ -51,17 +51,18 @@ new_to_live() { # name
     local t0
     t0=$(now)
     "$bin" plugin new "$1" --dir "$work" >/dev/null
-    "$bin" plugin dev "$work/$1" --server "$server" --target-dir "$target" --once \
+    /usr/bin/time -f "%U %S" -o "$work/$1.cpu" \
+        "$bin" plugin dev "$work/$1" --server "$server" --target-dir "$target" --once \
         >"$work/$1.log" 2>&1 || { cat "$work/$1.log"; exit 1; }
     wait_for "$server/$1" "hello from $1" 10
-    since "$t0"
+    echo "$(since "$t0") $(awk '{print $1 + $2}' "$work/$1.cpu")"
 }
 
 echo "computehub plugin dev benchmark ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-cold=$(new_to_live bench-cold)
-printf '%-36s %6.1f s\n' "new-to-live, cold target dir" "$cold"
-warm=$(new_to_live bench-warm)
-printf '%-36s %6.1f s\n' "new-to-live, warm target dir" "$warm"
+read -r cold cpu < <(new_to_live bench-cold)
+printf '%-36s %6.1f s   (%.0f CPU s: build, check, upload)\n' "new-to-live, cold target dir" "$cold" "$cpu"
+read -r warm cpu < <(new_to_live bench-warm)
+printf '%-36s %6.1f s   (%.0f CPU s)\n' "new-to-live, warm target dir" "$warm" "$cpu"
 
 lib=$work/bench-warm/src/lib.rs
 t0=$(now)

@@ -20,7 +20,8 @@ fn wasm_target_dir() -> PathBuf {
         .join("wasm")
 }
 
-fn run(args: &[&str], dir: &Path) -> String {
+/// `computehub ARGS` in `dir`: (succeeded, stdout).
+fn try_run(args: &[&str], dir: &Path) -> (bool, String) {
     let out = Command::new(BIN)
         .args(args)
         .current_dir(dir)
@@ -28,17 +29,31 @@ fn run(args: &[&str], dir: &Path) -> String {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "computehub {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
+    let all = format!(
+        "stdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    stdout
+    (
+        out.status.success(),
+        if out.status.success() { stdout } else { all },
+    )
+}
+
+fn run(args: &[&str], dir: &Path) -> String {
+    let (ok, out) = try_run(args, dir);
+    assert!(ok, "computehub {args:?} failed\n{out}");
+    out
 }
 
 fn dev_once(server: &Server, krate: &Path) -> String {
+    let (ok, out) = try_dev_once(server, krate);
+    assert!(ok, "plugin dev --once failed\n{out}");
+    out
+}
+
+fn try_dev_once(server: &Server, krate: &Path) -> (bool, String) {
     let target = wasm_target_dir();
-    run(
+    try_run(
         &[
             "plugin",
             "dev",
@@ -114,18 +129,48 @@ async fn a_new_endpoint_goes_live_and_an_edit_follows() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "hello from devloop-probe");
 
-    // An edit: a changed answer and a new route, live after one round.
+    // An edit: a changed answer and a new route that calls `inventory`,
+    // which the plugin is not granted: the round fails and says so, and the
+    // running version stays.
     let lib = krate.join("src/lib.rs");
     let src = std::fs::read_to_string(&lib).unwrap();
-    let edited = src.replace("hello from devloop-probe", "edited devloop-probe").replace(
-        "route::get(\"/devloop-probe\", AuthScheme::None)",
-        "route::get(\"/devloop-probe/extra\", AuthScheme::None),\n                route::get(\"/devloop-probe\", AuthScheme::None)",
-    );
+    let edited = src
+        .replace("hello from devloop-probe", "edited devloop-probe")
+        .replace(
+            "route::get(\"/devloop-probe\", AuthScheme::None)",
+            "route::get(\"/devloop-probe/extra\", AuthScheme::None),\n                route::get(\"/devloop-probe\", AuthScheme::None)",
+        )
+        .replace(
+            "        _ => Ok(response::error(404",
+            "        (Method::Get, \"/devloop-probe/extra\") => {\n            let n = computehub_sdk::inventory::collections().len();\n            Ok(response::json(200, &json!({ \"collections\": n })))\n        }\n        _ => Ok(response::error(404",
+        );
     assert_ne!(src, edited);
     std::fs::write(&lib, edited).unwrap();
+    let (ok, out) = try_dev_once(&server, &krate);
+    assert!(!ok, "{out}");
+    assert!(out.contains("inventory"), "{out}");
+    assert!(out.contains("/admin/plugins/devloop-probe/grants"), "{out}");
+    let (_, body) = server.get("/devloop-probe").await;
+    assert_eq!(body["message"], "hello from devloop-probe");
+
+    // Granted through the admin API, the next round goes live: the local
+    // check applies the grant the server holds.
+    let r = server
+        .http
+        .put(server.url("/admin/plugins/devloop-probe/grants"))
+        .bearer_auth(ADMIN)
+        .body(r#"{"grants": ["log", "inventory"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
     let out = dev_once(&server, &krate);
     assert!(out.contains("replaced devloop-probe 0.1.0"), "{out}");
     assert!(out.contains("+ GET /devloop-probe/extra [none]"), "{out}");
+    assert!(
+        out.contains("grants needed (its imports): inventory"),
+        "{out}"
+    );
     let (status, body) = server.get("/devloop-probe").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "edited devloop-probe");
