@@ -316,10 +316,14 @@ fn init_tracing(command: &Command) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = if json {
-        builder
+        // A plugin's own log fields become an object, not a string.
+        let format = tracing_subscriber::fmt::format()
             .json()
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(false);
+        builder
+            .json()
+            .event_format(crate::capabilities::log::PluginFieldsJson(format))
             .try_init()
     } else {
         builder

@@ -167,6 +167,16 @@ async fn request_ids_are_kept_and_json_log_lines_name_the_caller() {
     assert_eq!(span["client"], "127.0.0.1");
     assert!(span["key"].as_str().is_some_and(|k| !k.is_empty()));
     assert_eq!(served["fields"]["status"], 200);
+    // A plugin's own log fields arrive as a structured object beside the
+    // host's (the fixtures plugin logs the path of every request).
+    let logged: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["request_id"] == "client-req.42" && v["fields"]["plugin"].is_object())
+        .unwrap_or_else(|| panic!("no JSON plugin line for the request: {log}"));
+    assert_eq!(logged["fields"]["plugin"]["path"], "/fixtures/whoami");
+    assert_eq!(logged["fields"]["plugin"].as_object().unwrap().len(), 1);
+    assert!(logged["fields"].get("plugin_fields").is_none());
     // The key's secret is nowhere in the log.
     let secret = key.rsplit('.').next().unwrap();
     assert!(!log.contains(secret));

@@ -8,6 +8,6 @@
 mod engines;
 mod inventory;
 pub mod kubernetes;
-mod log;
+pub mod log;
 pub mod operations;
 pub mod ssh;
