@@ -80,7 +80,7 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
-    /// Inspect plugins.
+    /// Make, develop (hot-swap on save) and inspect plugins.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
