@@ -42,7 +42,12 @@ const BUILTIN_PLUGINS: &[(&str, &str, &str)] = &[
 
 /// Standalone example plugins (own `[workspace]`, under `examples/`), built
 /// so the tests can install them through the admin API like a third party.
-const EXAMPLES: &[&str] = &["hello-plugin", "volume-discount", "headroom-scheduler"];
+const EXAMPLES: &[&str] = &[
+    "hello-plugin",
+    "volume-discount",
+    "headroom-scheduler",
+    "service-desk",
+];
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 const ROLES: &[&str] = &["endpoint", "pricing", "scheduling"];

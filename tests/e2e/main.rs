@@ -15,6 +15,7 @@ mod demo_edge;
 mod demo_exports;
 mod dos;
 mod grants;
+mod guide;
 mod ief;
 mod ief_auth;
 mod ief_sdk;
