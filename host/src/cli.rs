@@ -725,6 +725,15 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                             r.auth.as_str()
                         );
                     }
+                    for c in &p.collections {
+                        println!(
+                            "  collection {}",
+                            crate::store::schema::qualified(&p.id, c)
+                        );
+                    }
+                    if p.role == Role::Endpoint {
+                        println!("  errors {}", p.envelope.describe());
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

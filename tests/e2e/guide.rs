@@ -151,3 +151,24 @@ async fn the_walk_through_works_as_written() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["total"], 1);
 }
+
+#[test]
+fn plugin_check_shows_the_declared_collections_and_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[plugins.service-desk]\nrole = \"endpoint\"\ngrants = [\"inventory\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["plugin", "check", "--role", "endpoint", "--config"])
+        .arg(&config)
+        .arg(std::path::Path::new(PLUGINS).join("service_desk.wasm"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("collection service-desk.tickets"), "{stdout}");
+    assert!(stdout.contains("errors `{ok: false, error}`"), "{stdout}");
+}
