@@ -54,7 +54,8 @@ pub mod metrics;
 pub mod openapi;
 pub mod patch;
 pub mod pods;
-pub mod quantity;
+/// Kubernetes quantities: the parser the host and the guest SDK use too.
+pub use kubefmt::quantity;
 pub mod resources;
 pub mod selectors;
 pub mod server;

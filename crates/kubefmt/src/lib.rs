@@ -1,10 +1,21 @@
-//! kubectl's way of printing values, in one place for both sides of the
-//! project: the simulated cluster's server-side tables (what `kubectl get`
-//! shows against it) and the guest SDK's cluster boards (what the pcapi and
-//! kboss APIs answer). Both must print an age the way kubectl does, so they
-//! share this code instead of keeping two copies in step.
+//! Kubernetes' formats in one place for every side of the project: the host,
+//! the guest SDK (vendored into plugins made by `computehub plugin new`) and
+//! the simulated cluster. Each must read a quantity and print a column the way
+//! Kubernetes does, so they share this code instead of keeping copies in step:
 //!
-//! No dependencies: the crate builds for the host and for `wasm32-wasip2`.
+//! - [`quantity`]: resource quantities (`500m`, `8Gi`, `1e3`) parsed exactly,
+//!   in base units, and printed (`1500m`, `2Gi`, metrics-server's `250000000n`);
+//! - [`kubectl`]: kubectl's columns (an object's AGE, a pod's READY, STATUS and
+//!   RESTARTS, a node's STATUS and ROLES) for objects given as JSON;
+//! - [`human_duration`]: kubectl's AGE format for a number of seconds.
+//!
+//! Its only dependency is `serde_json` (which the SDK and the simulated cluster
+//! use anyway): the crate builds for the host and for `wasm32-wasip2`.
+
+pub mod kubectl;
+pub mod quantity;
+
+pub use quantity::{Quantity, QuantityError};
 
 /// Kubernetes' `duration.HumanDuration` (what kubectl prints in AGE columns)
 /// for a number of seconds: `119s`, `2m5s`, `3h5m`, `17h`, `5d18h`, `70d`,

@@ -245,26 +245,11 @@ fn pod_usage(c: &Cluster) -> PodUsage {
 /// A limit as the document shows it: cores (`2`, `0.5`), memory in the
 /// largest binary unit that divides it (`5Gi`, `512Mi`), `0` for none.
 fn cpu_text(milli: Option<i128>) -> String {
-    match milli {
-        None | Some(0) => "0".into(),
-        Some(m) if m % 1000 == 0 => (m / 1000).to_string(),
-        Some(m) => format!("{}", m as f64 / 1000.0),
-    }
+    quantity::Quantity::from_milli(milli.unwrap_or(0)).plain()
 }
 
 fn memory_text(bytes: Option<i128>) -> String {
-    let b = bytes.unwrap_or(0);
-    for (unit, size) in [
-        ("Ti", 1i128 << 40),
-        ("Gi", 1 << 30),
-        ("Mi", 1 << 20),
-        ("Ki", 1 << 10),
-    ] {
-        if b > 0 && b % size == 0 {
-            return format!("{}{unit}", b / size);
-        }
-    }
-    b.to_string()
+    quantity::format_binary(bytes.unwrap_or(0))
 }
 
 /// What [`pod_row`] reads besides kubectl's columns.

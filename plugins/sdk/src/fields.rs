@@ -151,24 +151,7 @@ pub trait At {
 
 impl At for Value {
     fn at(&self, pointer: &str) -> Option<&Value> {
-        if pointer.contains('~') {
-            return self.pointer(pointer);
-        }
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        pointer
-            .strip_prefix('/')?
-            .split('/')
-            .try_fold(self, |v, token| match v {
-                Value::Object(m) => m.get(token),
-                Value::Array(a) => {
-                    let canonical =
-                        !token.starts_with('+') && (token == "0" || !token.starts_with('0'));
-                    a.get(token.parse::<usize>().ok().filter(|_| canonical)?)
-                }
-                _ => None,
-            })
+        kubefmt::kubectl::at(self, pointer)
     }
 }
 

@@ -118,16 +118,12 @@ pub fn parse_labels(
     Ok(out)
 }
 
-/// A resource quantity such as `500m`, `2`, `512Mi`, `49Gi`.
+/// A resource quantity such as `500m`, `2`, `512Mi`, `49Gi`: one that
+/// [`crate::quantity::Quantity`] parses as written (no white space around it),
+/// not negative.
 pub fn check_quantity(field: &str, v: &str) -> Result<(), ParamError> {
-    let digits = v
-        .bytes()
-        .take_while(|b| b.is_ascii_digit() || *b == b'.')
-        .count();
-    let (num, suffix) = v.split_at(digits);
-    let ok = !num.is_empty()
-        && num.parse::<f64>().is_ok()
-        && ["", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti"].contains(&suffix);
+    let ok =
+        v == v.trim() && crate::quantity::Quantity::parse(v).is_ok_and(|q| q.nano_value() >= 0);
     ok.then_some(()).ok_or_else(|| {
         invalid(
             field,
@@ -449,5 +445,22 @@ impl Workload {
             .map(Value::to_string)
             .collect::<Vec<_>>()
             .join("\n---\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_quantity;
+
+    #[test]
+    fn quantities_are_what_kubernetes_accepts() {
+        for ok in [
+            "500m", "2", "0.5", "512Mi", "49Gi", "1e3", "+1", "100n", "1Pi",
+        ] {
+            assert!(check_quantity("source_cpurate", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-1", " 2", "2 ", "1.2.3", "1Qi", "Gi", "2 Gi", "abc"] {
+            assert!(check_quantity("source_cpurate", bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -5,10 +5,13 @@
 //! with `SchedulingDisabled`, `ROLES`, `VERSION`, wide `INTERNAL-IP`...), pods
 //! (`READY`, `STATUS`, `RESTARTS`, wide `IP`, `NODE`), services, workloads,
 //! jobs, namespaces, config maps, secrets, claims and PDBs; other kinds get
-//! `NAME AGE`. Columns with priority 1 appear only with `-o wide`. Ages use
-//! [`human_duration`] (`17h`, `5d18h`).
+//! `NAME AGE`. Columns with priority 1 appear only with `-o wide`. The cells
+//! kubectl computes (AGE, a pod's READY, STATUS and RESTARTS, a node's STATUS
+//! and ROLES) come from [`kubefmt::kubectl`], which the guest SDK's cluster
+//! boards print with too.
 
 use chrono::{DateTime, Utc};
+use kubefmt::kubectl;
 use serde_json::{json, Value};
 
 use crate::resources::ResourceDef;
@@ -27,21 +30,14 @@ pub enum IncludeObject {
     Object,
 }
 
-/// kubectl's AGE format, shared with the guest SDK's boards.
+/// kubectl's AGE format and columns, shared with the guest SDK's boards.
 pub use kubefmt::human_duration;
+pub use kubefmt::kubectl::{age, node_roles, node_status, pod_status};
 
 pub(crate) fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// Age of an object (`metadata.creationTimestamp` until now), `<unknown>` without one.
-pub fn age(obj: &Value) -> String {
-    match parse_time(&obj["metadata"]["creationTimestamp"]) {
-        Some(t) => human_duration((Utc::now() - t).num_seconds()),
-        None => "<unknown>".into(),
-    }
 }
 
 /// A structured selector as a string (`app=web,tier in (a,b)`).
@@ -75,11 +71,7 @@ pub fn selector_string(sel: Option<&Value>) -> String {
 }
 
 pub(crate) fn or_none(s: String) -> String {
-    if s.is_empty() {
-        "<none>".into()
-    } else {
-        s
-    }
+    kubefmt::kubectl::or_none(Some(&s))
 }
 
 pub(crate) fn str_at<'a>(o: &'a Value, p: &str) -> &'a str {
@@ -88,75 +80,6 @@ pub(crate) fn str_at<'a>(o: &'a Value, p: &str) -> &'a str {
 
 pub(crate) fn int_at(o: &Value, p: &str) -> i64 {
     o.pointer(p).and_then(Value::as_i64).unwrap_or(0)
-}
-
-/// Node `ROLES`: `node-role.kubernetes.io/<role>` labels and `kubernetes.io/role`.
-pub fn node_roles(node: &Value) -> String {
-    let mut roles: Vec<String> = Vec::new();
-    if let Some(labels) = node.pointer("/metadata/labels").and_then(Value::as_object) {
-        for (k, v) in labels {
-            if let Some(r) = k.strip_prefix("node-role.kubernetes.io/") {
-                if !r.is_empty() {
-                    roles.push(r.to_string());
-                }
-            } else if k == "node-role.kubernetes.io" || k == "kubernetes.io/role" {
-                roles.push(v.as_str().unwrap_or("").to_string());
-            }
-        }
-    }
-    roles.retain(|r| !r.is_empty());
-    roles.sort();
-    roles.dedup();
-    or_none(roles.join(","))
-}
-
-/// Node `STATUS`: `Ready`, `NotReady`, `Unknown`, plus `,SchedulingDisabled` when cordoned.
-pub fn node_status(node: &Value) -> String {
-    let ready = node
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-        .map(|c| match c["status"].as_str() {
-            Some("True") => "Ready",
-            Some("False") => "NotReady",
-            _ => "Unknown",
-        })
-        .unwrap_or("Unknown");
-    let mut s = ready.to_string();
-    if node.pointer("/spec/unschedulable") == Some(&json!(true)) {
-        s.push_str(",SchedulingDisabled");
-    }
-    s
-}
-
-/// Pod `STATUS` as kubectl prints it (`Running`, `Pending`, `Completed`, `Terminating`, ...).
-pub fn pod_status(pod: &Value) -> String {
-    let mut reason = str_at(pod, "/status/reason").to_string();
-    if reason.is_empty() {
-        reason = str_at(pod, "/status/phase").to_string();
-    }
-    if reason.is_empty() {
-        reason = "Pending".into();
-    }
-    for c in pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(w) = c.pointer("/state/waiting/reason").and_then(Value::as_str) {
-            reason = w.to_string();
-        } else if let Some(t) = c
-            .pointer("/state/terminated/reason")
-            .and_then(Value::as_str)
-        {
-            reason = t.to_string();
-        }
-    }
-    if pod.pointer("/metadata/deletionTimestamp").is_some() {
-        reason = "Terminating".into();
-    }
-    reason
 }
 
 pub(crate) fn containers_images(template_spec: &Value) -> (String, String) {
@@ -184,14 +107,7 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
     let i = |x: &str| col(x, "integer", 0);
     match def.plural {
         "nodes" => {
-            let addr = |t: &str| {
-                o.pointer("/status/addresses")
-                    .and_then(Value::as_array)
-                    .and_then(|a| a.iter().find(|x| x["type"] == t))
-                    .and_then(|x| x["address"].as_str())
-                    .unwrap_or("<none>")
-                    .to_string()
-            };
+            let addr = |t: &str| kubectl::node_address(o, t).unwrap_or("<none>");
             (
                 vec![
                     s("Name"),
@@ -219,46 +135,30 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
                 ],
             )
         }
-        "pods" => {
-            let statuses = o
-                .pointer("/status/containerStatuses")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let total = o
-                .pointer("/spec/containers")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            let ready = statuses.iter().filter(|c| c["ready"] == true).count();
-            let restarts: i64 = statuses
-                .iter()
-                .map(|c| c["restartCount"].as_i64().unwrap_or(0))
-                .sum();
-            (
-                vec![
-                    s("Name"),
-                    s("Ready"),
-                    s("Status"),
-                    i("Restarts"),
-                    s("Age"),
-                    w("IP"),
-                    w("Node"),
-                    w("Nominated Node"),
-                    w("Readiness Gates"),
-                ],
-                vec![
-                    name,
-                    json!(format!("{ready}/{total}")),
-                    json!(pod_status(o)),
-                    json!(restarts),
-                    age,
-                    json!(or_none(str_at(o, "/status/podIP").into())),
-                    json!(or_none(str_at(o, "/spec/nodeName").into())),
-                    json!(or_none(str_at(o, "/status/nominatedNodeName").into())),
-                    json!("<none>"),
-                ],
-            )
-        }
+        "pods" => (
+            vec![
+                s("Name"),
+                s("Ready"),
+                s("Status"),
+                i("Restarts"),
+                s("Age"),
+                w("IP"),
+                w("Node"),
+                w("Nominated Node"),
+                w("Readiness Gates"),
+            ],
+            vec![
+                name,
+                json!(kubectl::pod_ready(o)),
+                json!(pod_status(o)),
+                json!(kubectl::pod_restarts(o)),
+                age,
+                json!(or_none(str_at(o, "/status/podIP").into())),
+                json!(or_none(str_at(o, "/spec/nodeName").into())),
+                json!(or_none(str_at(o, "/status/nominatedNodeName").into())),
+                json!("<none>"),
+            ],
+        ),
         "services" => {
             let ty = str_at(o, "/spec/type");
             let ext_ips: Vec<&str> = o
@@ -474,14 +374,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_and_pod_cells() {
-        let node = json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/etcd": ""}},
-                          "spec": {"unschedulable": true}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
-        assert_eq!(node_roles(&node), "control-plane,etcd");
-        assert_eq!(node_status(&node), "Ready,SchedulingDisabled");
-        assert_eq!(node_roles(&json!({"metadata": {}})), "<none>");
-        let pod = json!({"status": {"phase": "Running", "containerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
-        assert_eq!(pod_status(&pod), "CrashLoopBackOff");
+    fn selectors() {
         assert_eq!(
             selector_string(Some(
                 &json!({"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]})

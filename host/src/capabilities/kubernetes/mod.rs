@@ -5,7 +5,6 @@
 mod client;
 mod nodes;
 mod objects;
-pub mod quantity;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
+use kubefmt::Quantity;
 use serde_json::json;
 
 use super::client::Cluster;
-use super::{quantity, KubeError};
+use super::KubeError;
 
 /// How often drain retries a PDB-blocked eviction and polls for deletion.
 const DRAIN_POLL: Duration = Duration::from_millis(500);
@@ -169,13 +170,15 @@ pub struct NodeCapacity {
     pub taints: serde_json::Value,
 }
 
+/// A request's exact value (`1Ki` = 1024, `250m` = 0.25).
+fn parse(q: &str) -> Result<Quantity, KubeError> {
+    Quantity::parse(q).map_err(|e| KubeError::Invalid(e.to_string()))
+}
+
 /// Sum of a pod's effective requests: max(sum of containers, largest init container).
-fn pod_requests(
-    p: &Pod,
-    into: &mut BTreeMap<String, rust_decimal::Decimal>,
-) -> Result<(), KubeError> {
+fn pod_requests(p: &Pod, into: &mut BTreeMap<String, Quantity>) -> Result<(), KubeError> {
     let Some(spec) = &p.spec else { return Ok(()) };
-    let mut sum: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
+    let mut sum: BTreeMap<String, Quantity> = BTreeMap::new();
     for c in &spec.containers {
         for (k, q) in c
             .resources
@@ -184,8 +187,7 @@ fn pod_requests(
             .into_iter()
             .flatten()
         {
-            *sum.entry(k.clone()).or_default() +=
-                quantity::parse(&q.0).map_err(|e| KubeError::Invalid(e.to_string()))?;
+            *sum.entry(k.clone()).or_default() += parse(&q.0)?;
         }
     }
     for c in spec.init_containers.iter().flatten() {
@@ -196,14 +198,14 @@ fn pod_requests(
             .into_iter()
             .flatten()
         {
-            let v = quantity::parse(&q.0).map_err(|e| KubeError::Invalid(e.to_string()))?;
+            let v = parse(&q.0)?;
             let e = sum.entry(k.clone()).or_default();
             if v > *e {
                 *e = v;
             }
         }
     }
-    *sum.entry("pods".into()).or_default() += rust_decimal::Decimal::ONE;
+    *sum.entry("pods".into()).or_default() += Quantity::from_units(1);
     for (k, v) in sum {
         *into.entry(k).or_default() += v;
     }
@@ -217,7 +219,7 @@ pub async fn capacity(cluster: &Cluster) -> Result<Vec<NodeCapacity>, KubeError>
     let pod_list = pods
         .list(&ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed"))
         .await?;
-    let mut requested: BTreeMap<String, BTreeMap<String, rust_decimal::Decimal>> = BTreeMap::new();
+    let mut requested: BTreeMap<String, BTreeMap<String, Quantity>> = BTreeMap::new();
     for p in &pod_list.items {
         let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
         if matches!(phase, Some("Succeeded" | "Failed")) {
@@ -244,11 +246,7 @@ pub async fn capacity(cluster: &Cluster) -> Result<Vec<NodeCapacity>, KubeError>
                     .collect(),
                 requested: requested
                     .get(&name)
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.normalize().to_string()))
-                            .collect()
-                    })
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.plain())).collect())
                     .unwrap_or_default(),
                 usage: usage.get(&name).cloned().unwrap_or_default(),
                 labels: n
