@@ -144,6 +144,11 @@ struct LimitArgs {
     /// Requests one organisation may make at once (0: a minute's worth).
     #[arg(long, default_value_t = ServerLimits::default().org_request_burst)]
     org_request_burst: u32,
+    /// Milliseconds the server keeps serving after SIGTERM/Ctrl-C with
+    /// `/readyz` answering 503 (draining), before it stops accepting and
+    /// drains the requests in flight (behind Kubernetes: a few seconds).
+    #[arg(long, default_value_t = ms(ServerLimits::default().shutdown_delay))]
+    shutdown_delay_ms: u64,
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -164,6 +169,7 @@ impl LimitArgs {
             auth_failures_per_minute: self.auth_failures_per_minute,
             org_requests_per_minute: self.org_requests_per_minute,
             org_request_burst: self.org_request_burst,
+            shutdown_delay: Duration::from_millis(self.shutdown_delay_ms),
         }
     }
 }

@@ -318,3 +318,33 @@ async fn metrics_show_the_process_the_build_and_requests_in_flight() {
         "{m}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_sigterm_readiness_is_false_while_requests_are_still_served() {
+    let mut s = Server::with(Options {
+        args: vec!["--shutdown-delay-ms", "3000"],
+        ..Options::default()
+    });
+    let (status, _) = s.get("/readyz").await;
+    assert_eq!(status, 200);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Within the delay: out of rotation, still serving.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = reqwest::Client::new();
+    let r = fresh.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["checks"]["draining"], true, "{body}");
+    let r = fresh.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = fresh.get(s.url("/fixtures/echo/still")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Then it stops accepting and exits on its own.
+    let status = s.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(fresh.get(s.url("/healthz")).send().await.is_err());
+}

@@ -41,6 +41,10 @@ pub struct ServerLimits {
     pub org_requests_per_minute: u32,
     /// Requests an organisation may make at once (0: a minute's worth).
     pub org_request_burst: u32,
+    /// How long the server keeps serving after a shutdown signal, with
+    /// `/readyz` answering 503, before it stops accepting: a load balancer
+    /// (a Kubernetes Service) takes it out of rotation first.
+    pub shutdown_delay: Duration,
 }
 
 impl Default for ServerLimits {
@@ -56,6 +60,7 @@ impl Default for ServerLimits {
             auth_failures_per_minute: 30,
             org_requests_per_minute: 0,
             org_request_burst: 0,
+            shutdown_delay: Duration::ZERO,
         }
     }
 }

@@ -157,6 +157,22 @@ pub async fn serve_tls(
     let mut backoff = limits::Backoff::new();
     let mut accept_log = limits::LogEvery::new(LOG_INTERVAL);
     let mut refused_log = limits::LogEvery::new(LOG_INTERVAL);
+    // After the signal: not ready, still serving, for the shutdown delay.
+    let delay = limits.shutdown_delay;
+    let drain_app = Arc::clone(&app);
+    let shutdown = async move {
+        shutdown.await;
+        if !delay.is_zero() {
+            drain_app
+                .draining
+                .store(true, std::sync::atomic::Ordering::Release);
+            tracing::info!(
+                delay_ms = delay.as_millis() as u64,
+                "shutdown signal: /readyz answers 503; serving on for the shutdown delay"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
