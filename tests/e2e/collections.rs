@@ -11,18 +11,6 @@ use crate::common::*;
 
 const CONFIG: &str = "default-deadline-ms = 5000\n";
 
-async fn put_grant(s: &Server, id: &str, grant: Value) {
-    let r = s
-        .http
-        .put(s.url(&format!("/admin/plugins/{id}/grants")))
-        .bearer_auth(ADMIN)
-        .json(&grant)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-}
-
 async fn post_note(s: &Server, key: &str, note: Value) -> (u16, Value) {
     let r = s
         .http
@@ -86,7 +74,7 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     let beta = s.key("beta", "bearer");
 
     // The owner needs `inventory`, and no storage grant for its own rows.
-    put_grant(&s, "notes", json!({"grants": ["inventory"]})).await;
+    s.grant("notes", json!({"grants": ["inventory"]})).await;
     let (status, body) = s.admin_put("notes", "notes_v1.wasm").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["collections"], json!(["notes.notes"]));
@@ -165,7 +153,8 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
 
     // Another plugin is denied the rows until a grant names them, then
     // reads them at once (no restart); writing still needs `write`.
-    put_grant(&s, "stranger", json!({"grants": ["log", "inventory"]})).await;
+    s.grant("stranger", json!({"grants": ["log", "inventory"]}))
+        .await;
     let (status, body) = s.admin_put("stranger", "fixtures.wasm").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = count(&s, &acme, "notes.notes").await;
@@ -177,8 +166,7 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     // Its short name means nothing to another plugin.
     let (status, _) = count(&s, &acme, "notes").await;
     assert_ne!(status, 200);
-    put_grant(
-        &s,
+    s.grant(
         "stranger",
         json!({"grants": ["log", "inventory"], "read": ["notes.notes"]}),
     )

@@ -263,6 +263,26 @@ impl Server {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// `PUT /admin/plugins/{id}/grants` with `grant`: status and body.
+    pub async fn put_grant(&self, id: &str, grant: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .put(self.url(&format!("/admin/plugins/{id}/grants")))
+            .bearer_auth(ADMIN)
+            .json(&grant)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// [`Server::put_grant`], which must succeed.
+    pub async fn grant(&self, id: &str, grant: serde_json::Value) {
+        let (status, body) = self.put_grant(id, grant).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn admin_put(&self, id: &str, file: &str) -> (u16, serde_json::Value) {
         let r = self
             .http

@@ -3,7 +3,7 @@
 //! without a restart (imports, storage, egress), persisted across restarts;
 //! the operator's config file still wins where it names a plugin.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::*;
 
@@ -14,19 +14,6 @@ default-deadline-ms = 5000
 role = "endpoint"
 grants = ["log"]
 "#;
-
-async fn put_grant(s: &Server, id: &str, grant: Value) -> (u16, Value) {
-    let r = s
-        .http
-        .put(s.url(&format!("/admin/plugins/{id}/grants")))
-        .bearer_auth(ADMIN)
-        .json(&grant)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
@@ -45,9 +32,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
     assert_eq!(shown["source"], "default");
 
     // Granted: the same upload loads, and the storage grant holds per call.
-    let (status, body) = put_grant(
-        &s,
-        "stranger",
+    let (status, body) = s.put_grant("stranger",
         json!({"grants": ["log", "inventory"], "write": ["compute_centers"], "secrets": ["compute_centers.api_pwd"]}),
     )
     .await;
@@ -71,9 +56,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
     );
 
     // A wider grant: in force for the next call, no restart, no reload.
-    let (status, body) = put_grant(
-        &s,
-        "stranger",
+    let (status, body) = s.put_grant("stranger",
         json!({"grants": ["log", "inventory"], "write": ["compute_centers", "labels"], "secrets": ["compute_centers.api_pwd"]}),
     )
     .await;
@@ -83,7 +66,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
 
     // A grant the active version cannot load under (it imports `inventory`)
     // is refused whole, in one sentence; the grant before it stays.
-    let (status, body) = put_grant(&s, "stranger", json!({"grants": ["log"]})).await;
+    let (status, body) = s.put_grant("stranger", json!({"grants": ["log"]})).await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("inventory"),
@@ -132,7 +115,9 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
     let (_, shown) = s.get_admin("/admin/plugins/stranger/grants").await;
     assert_eq!(shown["source"], "admin");
     // The config file wins where it names a plugin.
-    let (status, body) = put_grant(&s, "echo", json!({"grants": ["log", "inventory"]})).await;
+    let (status, body) = s
+        .put_grant("echo", json!({"grants": ["log", "inventory"]}))
+        .await;
     assert_eq!(status, 409, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("config file"),

@@ -74,15 +74,7 @@ async fn the_walk_through_works_as_written() {
     });
     let acme = s.key("acme", "bearer");
     let beta = s.key("beta", "bearer");
-    let grant = |id: &str, body: Value| {
-        let req = s
-            .http
-            .put(s.url(&format!("/admin/plugins/{id}/grants")))
-            .bearer_auth(ADMIN)
-            .json(&body);
-        async move { req.send().await.unwrap().status().as_u16() }
-    };
-    assert_eq!(grant("service-desk", guide_grant()).await, 200);
+    s.grant("service-desk", guide_grant()).await;
     let (status, body) = s.admin_put("service-desk", "service_desk.wasm").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["collections"], json!(["service-desk.tickets"]));
@@ -122,10 +114,8 @@ async fn the_walk_through_works_as_written() {
     assert!(body["error"].is_string(), "{body}");
 
     // Sharing: another plugin reads the tickets once its grant names them.
-    assert_eq!(
-        grant("other", json!({"grants": ["log", "inventory"]})).await,
-        200
-    );
+    s.grant("other", json!({"grants": ["log", "inventory"]}))
+        .await;
     let (status, body) = s.admin_put("other", "fixtures.wasm").await;
     assert_eq!(status, 200, "{body}");
     let count = || {
@@ -146,7 +136,7 @@ async fn the_walk_through_works_as_written() {
     );
     let shared = json!({"grants": ["log", "inventory"], "read": ["service-desk.tickets"]});
     assert!(section().contains("read = [\"service-desk.tickets\"]"));
-    assert_eq!(grant("other", shared).await, 200);
+    s.grant("other", shared).await;
     let (status, body) = count().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["total"], 1);
@@ -169,6 +159,9 @@ fn plugin_check_shows_the_declared_collections_and_envelope() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("collection service-desk.tickets"), "{stdout}");
+    assert!(
+        stdout.contains("collection service-desk.tickets"),
+        "{stdout}"
+    );
     assert!(stdout.contains("errors `{ok: false, error}`"), "{stdout}");
 }

@@ -113,18 +113,6 @@ fn dev_once(server: &Server, krate: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
-async fn grant(s: &Server, id: &str, body: Value) {
-    let r = s
-        .http
-        .put(s.url(&format!("/admin/plugins/{id}/grants")))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-}
-
 async fn post(s: &Server, key: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let r = s
         .http
@@ -168,7 +156,7 @@ async fn a_plugin_from_plugin_new_owns_migrates_and_shares_its_data() {
     std::fs::write(&lib, source("1.0.0", true, false)).unwrap();
 
     // The data capability is granted through the admin API: no restart.
-    grant(&s, "notebook", json!({"grants": ["inventory"]})).await;
+    s.grant("notebook", json!({"grants": ["inventory"]})).await;
     let (ok, out) = dev_once(&s, &krate);
     assert!(ok, "{out}");
     let acme = s.key("acme", "bearer");
@@ -215,7 +203,8 @@ async fn a_plugin_from_plugin_new_owns_migrates_and_shares_its_data() {
     assert_eq!(list(&s, &acme).await["total"], 2);
 
     // Another plugin: denied, then granted through the admin API.
-    grant(&s, "reader", json!({"grants": ["log", "inventory"]})).await;
+    s.grant("reader", json!({"grants": ["log", "inventory"]}))
+        .await;
     let (status, body) = s.admin_put("reader", "fixtures.wasm").await;
     assert_eq!(status, 200, "{body}");
     let count = || {
@@ -234,8 +223,7 @@ async fn a_plugin_from_plugin_new_owns_migrates_and_shares_its_data() {
         body.contains("may not read collection `notebook.notes`"),
         "{body}"
     );
-    grant(
-        &s,
+    s.grant(
         "reader",
         json!({"grants": ["log", "inventory"], "read": ["notebook.notes"]}),
     )
