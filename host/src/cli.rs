@@ -3,6 +3,7 @@
 
 mod admin;
 mod backup;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -99,6 +100,11 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,
+    },
+    /// Console users (sign-in to `/console/`).
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
     /// Back up the store (online: the server may be running).
     Backup(backup::BackupArgs),
@@ -475,6 +481,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Plugin { command } => runtime_tokio()?.block_on(plugin_command(command)),
         Command::Admin { command } => admin::run(command),
+        Command::Users { command } => users::run(command),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
     }

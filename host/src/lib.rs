@@ -9,7 +9,8 @@
 //! - [`operations`]: long jobs persisted with their phases, served at
 //!   `/operations/{id}` (and its event stream);
 //! - [`auth`]: API keys, AK/SK request signing and the admin token;
-//! - [`clusters`]: operator registration of existing clusters.
+//! - [`clusters`]: operator registration of existing clusters;
+//! - [`console`]: the browser console, its users and sessions.
 
 pub mod auth;
 pub mod builtin;
@@ -17,6 +18,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod clusters;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod envelope;
 pub mod operations;

@@ -9,6 +9,7 @@ mod boards;
 mod bounds;
 mod clusters;
 mod collections;
+mod console;
 mod datadir;
 mod demo_cluster;
 mod demo_edge;

@@ -101,6 +101,9 @@ pub enum AuthError {
     WrongProject(String),
     #[error("credential store unavailable")]
     Store,
+    /// A console session's state-changing call without its CSRF token.
+    #[error("a console session needs its X-CSRF-Token on state-changing calls")]
+    Csrf,
     /// A debug-mode `orgid` that is not a valid organisation id.
     #[error("parameter `orgid` is not valid: {0}")]
     BadOrgid(String),
@@ -109,7 +112,7 @@ pub enum AuthError {
 impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::Forbidden(_) | AuthError::WrongProject(_) => 403,
+            AuthError::Forbidden(_) | AuthError::WrongProject(_) | AuthError::Csrf => 403,
             AuthError::Store => 503,
             AuthError::BadOrgid(_) => 400,
             _ => 401,

@@ -62,6 +62,7 @@ pub fn seed(
         base_url,
     )?;
     let (ak, sk) = aksk.split_once(' ').unwrap_or((&aksk, ""));
+    crate::console::demo_user(store, DEMO_ORG, base_url)?;
     let mut exports = vec![
         ("KEY", bearer.credential.as_str()),
         ("BASIC", basic.credential.as_str()),

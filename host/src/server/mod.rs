@@ -76,6 +76,8 @@ struct Shared {
     throttle: Option<throttle::Throttle>,
     /// Requests per organisation, once authenticated (off by default).
     org_limit: Option<org_limit::OrgLimit>,
+    /// Connections are TLS (console cookies are then `Secure`).
+    tls: bool,
 }
 
 /// Serve with the default [`ServerLimits`] until `shutdown` resolves, then
@@ -147,6 +149,7 @@ pub async fn serve_tls(
             limits.org_requests_per_minute,
             limits.org_request_burst,
         ),
+        tls: tls.is_some(),
     });
     let timeouts = watchdog::Timeouts {
         header_read: limits.header_read_timeout,
@@ -611,6 +614,19 @@ async fn dispatch(
         }
         return host(resp, &route);
     }
+    if crate::console::owns(path) {
+        let ctx = crate::console::Context {
+            store: &app.store,
+            client: req.extensions().get::<ClientAddr>().map(|c| c.0),
+            secure: shared.tls,
+            throttle: shared
+                .throttle
+                .as_ref()
+                .map(|t| t as &dyn crate::console::Throttle),
+        };
+        let (resp, route) = crate::console::handle(ctx, req).await;
+        return host(resp, route);
+    }
     if path == "/operations" || path.starts_with("/operations/") {
         let ops = &app.registry.runtime.services.operations;
         let (resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
@@ -751,6 +767,12 @@ async fn plugin_request(
                 None
             },
         )
+    } else if route.auth == auth::Scheme::Session
+        && !req.headers().contains_key(http::header::AUTHORIZATION)
+        && crate::console::session::cookie_token(req.headers()).is_some()
+    {
+        // The console's session cookie (CSRF-checked on state changes).
+        crate::console::session::authenticate(&app.store, req.method(), req.headers())
     } else {
         auth::authenticate(&app.store, route.auth, req.headers())
     };
@@ -872,7 +894,11 @@ async fn plugin_request(
     let headers = parts
         .headers
         .iter()
-        .filter(|(k, _)| *k != http::header::AUTHORIZATION && k.as_str() != "x-auth-token")
+        .filter(|(k, _)| {
+            *k != http::header::AUTHORIZATION
+                && *k != http::header::COOKIE
+                && !matches!(k.as_str(), "x-auth-token" | "x-csrf-token")
+        })
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     let wit_req = wit_types::Request {

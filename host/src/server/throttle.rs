@@ -97,6 +97,16 @@ impl Throttle {
     }
 }
 
+/// Failed console sign-ins count here too (the claimed key is the user).
+impl crate::console::Throttle for Throttle {
+    fn blocked(&self, addr: IpAddr, key: Option<&str>) -> Option<Duration> {
+        Throttle::blocked(self, addr, key)
+    }
+    fn failed(&self, addr: IpAddr, key: Option<&str>) -> Option<Duration> {
+        Throttle::failed(self, addr, key)
+    }
+}
+
 /// The key id a request's credentials claim, whatever the scheme: the id of
 /// a `chk.<id>.<secret>` bearer or X-Auth-Token, the user of Basic, the
 /// `Access` of an AK/SK signature. Not checked: only to count failures by.

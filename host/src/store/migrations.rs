@@ -362,6 +362,29 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (plugin_id, name)
     );
     "#,
+    // 9: console users (argon2id password hashes) and their sessions (the
+    // SHA-256 of the cookie's token, never the token; a per-session CSRF
+    // token; an absolute expiry).
+    r#"
+    CREATE TABLE console_users (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES organisations(id),
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        admin INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        disabled_at TEXT,
+        UNIQUE (org_id, name)
+    );
+    CREATE TABLE console_sessions (
+        token_sha256 TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES console_users(id),
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX console_sessions_user ON console_sessions(user_id);
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -1,0 +1,99 @@
+// Calls from the console: its own session API, and the public kboss
+// endpoints with the session cookie (plus the CSRF token on every
+// state-changing call). Errors carry the APIs' own wording.
+
+let csrf = null;
+
+/** An answer that is not a success: `msg` as the API worded it. */
+export class ApiError extends Error {
+  constructor(message, status, detail) {
+    super(message);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+let onSignedOut = () => {};
+/** Called when a call finds the session gone (401). */
+export function whenSignedOut(f) {
+  onSignedOut = f;
+}
+
+async function json(resp) {
+  const text = await resp.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { msg: text || resp.statusText };
+  }
+}
+
+/** The current session, or null. */
+export async function currentSession() {
+  const r = await fetch("/console/api/session", { credentials: "same-origin" });
+  if (r.status === 401) return null;
+  const body = await json(r);
+  if (!r.ok) throw new ApiError(body.msg ?? r.statusText, r.status);
+  csrf = body.csrf;
+  return body;
+}
+
+export async function signIn(org, name, password) {
+  const r = await fetch("/console/api/session", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ org, name, password }),
+  });
+  const body = await json(r);
+  if (!r.ok) throw new ApiError(body.msg ?? r.statusText, r.status);
+  csrf = body.csrf;
+  return body;
+}
+
+export async function signOut() {
+  await fetch("/console/api/session", {
+    method: "DELETE",
+    credentials: "same-origin",
+    headers: csrf ? { "x-csrf-token": csrf } : {},
+  });
+  csrf = null;
+}
+
+function encode(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params ?? {})) {
+    if (v === undefined || v === null || v === "") continue;
+    q.append(k, typeof v === "object" ? JSON.stringify(v) : String(v));
+  }
+  return q;
+}
+
+/**
+ * A kboss endpoint (`/dev/cpcc/<path>.dspy`): GET with a query, POST with a
+ * form. Resolves to the whole `{status, msg, data, ...}` answer when
+ * `status` is true; throws ApiError with the answer's `msg` otherwise.
+ */
+export async function kboss(method, path, params) {
+  const url = `/dev/cpcc/${path}.dspy`;
+  const init = { method, credentials: "same-origin", headers: {} };
+  let target = url;
+  if (method === "GET") {
+    const q = encode(params).toString();
+    if (q) target += `?${q}`;
+  } else {
+    init.headers["content-type"] = "application/x-www-form-urlencoded";
+    init.headers["x-csrf-token"] = csrf ?? "";
+    init.body = encode(params).toString();
+  }
+  const r = await fetch(target, init);
+  const body = await json(r);
+  if (r.status === 401) {
+    onSignedOut();
+  }
+  if (!r.ok || body.status === false) {
+    const detail = typeof body.detail === "string" ? body.detail : undefined;
+    throw new ApiError(body.msg ?? body.message ?? r.statusText, r.status, detail);
+  }
+  return body;
+}

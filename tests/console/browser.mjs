@@ -1,0 +1,236 @@
+// The console in real headless Chromium (Debian's), driven by playwright-core
+// against the real binary in demo mode (started by tests/e2e/console.rs).
+//
+// Environment: CONSOLE_BASE (http://127.0.0.1:port), DEMO_PASSWORD,
+// OTHER_ORG / OTHER_NAME / OTHER_PASSWORD (a tenant of another
+// organisation), CPCID (the demo's compute center), SCREENSHOTS (a dir),
+// E2E_MODULES (the node_modules holding playwright-core and axe-core),
+// CHROMIUM (the browser). Prints one line per step; exits 1 on failure.
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("CONSOLE_BASE");
+const shots = env("SCREENSHOTS");
+const require = createRequire(join(env("E2E_MODULES"), "noop.js"));
+const { chromium } = require("playwright-core");
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: env("CHROMIUM"),
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+const step = (name) => console.log(`step: ${name}`);
+const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+
+/** axe-core on the page as it is: no serious or critical violations. */
+async function accessible(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { resultTypes: ["violations"] }),
+  );
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+    [],
+    `axe on ${name}`,
+  );
+  console.log(`axe ${name}: ${result.violations.length} violations, none serious`);
+}
+
+async function signIn(page, org, name, password) {
+  await page.getByLabel("组织").fill(org);
+  await page.getByLabel("用户名").fill(name);
+  await page.getByLabel("密码").fill(password);
+  await page.getByRole("button", { name: "登录" }).click();
+}
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const outside = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(base)) outside.push(r.url());
+  });
+
+  step("the sign-in page loads, in Chinese, within a second");
+  const started = Date.now();
+  await page.goto(`${base}/console/`);
+  await page.getByRole("button", { name: "登录" }).waitFor();
+  const loadMs = Date.now() - started;
+  console.log(`first page usable in ${loadMs} ms`);
+  assert.ok(loadMs < 1000, `first page took ${loadMs} ms`);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
+  await accessible(page, "sign-in");
+  await shot(page, "01-sign-in");
+
+  step("a wrong password is refused with the server's words");
+  await signIn(page, "demo", "demo", "not-the-password");
+  await page.getByRole("alert").filter({ hasText: "wrong organisation, user name or password" }).waitFor();
+  assert.equal(await page.getByLabel("密码").inputValue(), "");
+  await shot(page, "02-sign-in-refused");
+
+  step("the demo user signs in and sees the organisation's centers");
+  await signIn(page, "demo", "demo", env("DEMO_PASSWORD"));
+  await page.getByTestId("who").filter({ hasText: "demo @ demo" }).waitFor();
+  const centers = page.getByTestId("centers");
+  await centers.locator("tbody tr a").first().waitFor();
+  const demoCenter = (await centers.locator("tbody tr a").first().textContent()).trim();
+  await accessible(page, "centers");
+  await shot(page, "03-centers");
+
+  step("a new center is created and listed");
+  await page.getByRole("button", { name: "新建算力中心" }).click();
+  await page.getByLabel("名称").fill("浦东 E2E 中心");
+  await page.getByLabel("算力中心API总址").fill("https://pcapi.pudong.example");
+  await page.getByLabel("接口账号").fill("ops");
+  await page.getByLabel("接口密码").fill("s3cret-pass");
+  await page.getByLabel("联系人").fill("王工");
+  await page.getByLabel("手机号").fill("13800000000");
+  await accessible(page, "new center form");
+  await page.getByRole("button", { name: "保存" }).click();
+  await page.getByRole("status").filter({ hasText: "浦东 E2E 中心" }).waitFor();
+  await centers.getByRole("link", { name: "浦东 E2E 中心" }).waitFor();
+  await shot(page, "04-center-created");
+
+  step("the table sorts on the server: by name, then by name descending");
+  const firstName = () => centers.locator("tbody tr a").first().textContent();
+  assert.equal(await firstName(), "浦东 E2E 中心"); // 浦 (U+6D66) before 首 (U+9996)
+  await centers.getByRole("button", { name: "名称" }).click();
+  await page.waitForFunction(() =>
+    document.querySelector('[data-testid="centers"] th[aria-sort="descending"]'),
+  );
+  await page.waitForFunction(
+    (name) => document.querySelector('[data-testid="centers"] tbody tr a')?.textContent === name,
+    demoCenter,
+  );
+  await shot(page, "04b-centers-sorted-desc");
+
+  step("a center's devices show idle and occupied, and the idle filter");
+  await centers.getByRole("link", { name: demoCenter }).click();
+  const devices = page.getByTestId("devices");
+  await devices.locator("tbody tr .badge").first().waitFor();
+  const states = await devices.locator("tbody .badge").allTextContents();
+  assert.ok(states.includes("空闲") && states.includes("占用"), `states: ${states}`);
+  await accessible(page, "devices");
+  await shot(page, "05-devices");
+  await page.getByLabel("仅空闲").check();
+  await page.waitForFunction(() => {
+    const b = [...document.querySelectorAll('[data-testid="devices"] tbody .badge')];
+    return b.length > 0 && b.every((x) => x.textContent === "空闲");
+  });
+  await shot(page, "06-devices-idle");
+
+  step("the quote calculator reads 64.08 for the document's accrual example");
+  const cpcid = env("CPCID");
+  await page.goto(`${base}/console/#/pricing/${encodeURIComponent(cpcid)}`);
+  const amount = (type, model) => page.locator(`input[data-type="${type}"][data-model="${model}"]`);
+  await amount("cpu", "INTEL(R) XEON(R) PLATINUM 8582C").fill("4");
+  await amount("memory", "Samsung DDR4 DIMMs").fill("8192");
+  await amount("disk", "DATA").fill("512");
+  await amount("gpu", "RTX5090-32G").pressSequentially("2");
+  await page.getByTestId("quote-total").filter({ hasText: "64.08" }).waitFor();
+  const items = await page.getByTestId("quote").locator("tbody tr").count();
+  assert.equal(items, 4);
+  assert.match(await page.getByTestId("quote-total").textContent(), /64\.08\s*元/);
+  await accessible(page, "pricing");
+  await shot(page, "07-quote-64.08");
+
+  step("the total follows as the user types (two hours double it)");
+  await page.getByLabel("使用时长").fill("2");
+  await page.getByTestId("quote-total").filter({ hasText: "128.16" }).waitFor();
+
+  step("an error is shown as the API words it");
+  await amount("gpu", "RTX5090-32G").fill("-1");
+  const apiError = page.getByRole("alert");
+  await apiError.waitFor();
+  console.log(`API error shown: ${(await apiError.textContent()).trim()}`);
+  await shot(page, "08-quote-error");
+
+  step("English on request");
+  await page.getByRole("button", { name: "English" }).first().click();
+  await page.getByRole("heading", { name: "Components & quotes" }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "en");
+  await shot(page, "09-english");
+  await page.getByRole("button", { name: "中文" }).first().click();
+  await page.getByRole("heading", { name: "部件与询价" }).waitFor();
+
+  step("a state-changing call without the CSRF token is refused");
+  const refused = await page.evaluate(async () => {
+    const post = (headers) =>
+      fetch("/dev/cpcc/cpclist/add_cpclist.dspy", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+        body: new URLSearchParams({
+          name: "CSRF 中心", pcapi_url: "https://x.example", api_user: "u",
+          api_pwd: "p", contactname: "c", contactphone: "",
+        }),
+      }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    const none = await post({});
+    const wrong = await post({ "x-csrf-token": "not-the-token" });
+    const list = await fetch("/dev/cpcc/cpclist/get_cpclist.dspy?rows=80").then((r) => r.json());
+    return { none, wrong, names: list.data.rows.map((r) => r.name) };
+  });
+  assert.equal(refused.none.status, 403, refused.none.body);
+  assert.match(refused.none.body, /X-CSRF-Token/);
+  assert.equal(refused.wrong.status, 403, refused.wrong.body);
+  assert.ok(!refused.names.includes("CSRF 中心"), `created anyway: ${refused.names}`);
+  console.log(`CSRF refusal: ${refused.none.body}`);
+
+  step("sign out ends the session");
+  await page.getByRole("button", { name: "退出登录" }).click();
+  await page.getByRole("button", { name: "登录" }).waitFor();
+  const after = await page.evaluate(() => fetch("/console/api/session").then((r) => r.status));
+  assert.equal(after, 401);
+  assert.deepEqual(errors, [], "no script errors");
+  assert.deepEqual(outside, [], "nothing loaded from elsewhere");
+  await context.close();
+
+  step("a tenant of another organisation sees none of it");
+  const other = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const op = await other.newPage();
+  await op.goto(`${base}/console/`);
+  await signIn(op, env("OTHER_ORG"), env("OTHER_NAME"), env("OTHER_PASSWORD"));
+  await op.getByTestId("who").filter({ hasText: `@ ${env("OTHER_ORG")}` }).waitFor();
+  await op.getByTestId("centers").getByText("没有记录").waitFor();
+  const otherText = await op.locator("main").textContent();
+  assert.ok(!otherText.includes(demoCenter) && !otherText.includes("浦东 E2E 中心"), otherText);
+  await shot(op, "10-other-tenant-centers");
+  await op.goto(`${base}/console/#/pricing/${encodeURIComponent(cpcid)}`);
+  await op.getByRole("alert").first().waitFor();
+  assert.equal(await op.locator("input[data-type]").count(), 0, "no foreign components");
+  await shot(op, "11-other-tenant-foreign-center");
+  const foreign = await op.evaluate(
+    (id) => fetch(`/dev/cpcc/cpcnode/get_cpcnode.dspy?cpcid=${encodeURIComponent(id)}`).then((r) => r.json()),
+    cpcid,
+  );
+  assert.equal(foreign.status, false, JSON.stringify(foreign));
+  await other.close();
+  console.log("console e2e: all steps passed");
+} catch (e) {
+  console.error(`console e2e failed: ${e.stack ?? e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,357 @@
+//! The console (#21): its users, sessions and files over plain HTTP, and
+//! the pages in real headless Chromium (Debian's `chromium`, driven by
+//! playwright-core from the npm registry, installed by this test into
+//! `target/console-e2e` with `npm ci`) against the binary in demo mode.
+//! Screenshots land in `target/console-screenshots/`. Without Chromium or
+//! npm the browser test fails and says what to install.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+/// `target/` (the parent of the tests' scratch dir).
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// The value a `serve --demo` export line gives `name`.
+fn export(lines: &[String], name: &str) -> String {
+    let prefix = format!("export {name}='");
+    lines
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix(&prefix)?
+                .strip_suffix('\'')
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no export {name} in {lines:#?}"))
+}
+
+/// The demo console user's password: the line after `console: <url> ...`.
+fn demo_password(lines: &[String]) -> (String, String) {
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with("console: "))
+        .unwrap_or_else(|| panic!("no console line in {lines:#?}"));
+    let url = lines[i]["console: ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    (url, lines[i + 1].clone())
+}
+
+/// `computehub users create` with the password on stdin.
+fn create_user(data: &Path, org: &str, name: &str, password: &str, admin: bool) {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "users",
+        "create",
+        "--org",
+        org,
+        "--name",
+        name,
+        "--data-dir",
+    ])
+    .arg(data)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if admin {
+        cmd.arg("--admin");
+    }
+    let mut child = cmd.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The password is never printed back.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(password));
+}
+
+struct Signed {
+    cookie: String,
+    csrf: String,
+    set_cookie: String,
+}
+
+async fn sign_in(s: &Server, org: &str, name: &str, password: &str) -> (u16, Option<Signed>) {
+    let r = s
+        .http
+        .post(s.url("/console/api/session"))
+        .json(&serde_json::json!({"org": org, "name": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let set_cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: serde_json::Value = r.json().await.unwrap();
+    let signed = set_cookie.map(|set_cookie| Signed {
+        cookie: set_cookie.split(';').next().unwrap().to_string(),
+        csrf: body["csrf"].as_str().unwrap_or_default().to_string(),
+        set_cookie,
+    });
+    (status, signed)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_are_the_kboss_session_scheme_with_csrf_and_throttled_sign_in() {
+    let s = Server::with(Options {
+        args: vec!["--demo", "--auth-failure-burst", "6"],
+        ..Options::default()
+    });
+    let lines = s.stdout.lock().unwrap().clone();
+    let (url, password) = demo_password(&lines);
+    assert_eq!(url, s.url("/console/"));
+    assert!(
+        !s.log_text().contains(&password),
+        "the password is not logged"
+    );
+    create_user(&s.data(), "other", "bob", "bob-password-123", false);
+
+    // The page and its files: hashed, cached, compressed, hardened.
+    let page = s
+        .http
+        .get(s.url("/console/"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'; script-src 'self' 'sha256-"));
+    let raw = s.http.get(s.url("/console/")).send().await.unwrap();
+    let html = raw.text().await.unwrap();
+    let asset = html
+        .split("href=\"/console/assets/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let file = s
+        .http
+        .get(s.url(&format!("/console/assets/{asset}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(
+        file.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+
+    // Sign-in: a wrong password is 401, the right one sets the cookie.
+    let (status, none) = sign_in(&s, "demo", "demo", "wrong-password").await;
+    assert_eq!(status, 401);
+    assert!(none.is_none());
+    let (status, demo) = sign_in(&s, "demo", "demo", &password).await;
+    assert_eq!(status, 200);
+    let demo = demo.unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(demo.set_cookie.contains(attr), "{}", demo.set_cookie);
+    }
+    assert!(!demo.set_cookie.contains("Secure"), "plain HTTP here");
+
+    // The same public endpoint a key calls, with the cookie.
+    let list = |cookie: String| {
+        let req = s
+            .http
+            .get(s.url("/dev/cpcc/cpclist/get_cpclist.dspy"))
+            .header("cookie", cookie);
+        async move {
+            let v: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+            v
+        }
+    };
+    let centers = list(demo.cookie.clone()).await;
+    assert_eq!(centers["data"]["total"], 1, "{centers}");
+    let add = |cookie: &str, csrf: Option<&str>| {
+        let mut req = s
+            .http
+            .post(s.url("/dev/cpcc/cpclist/add_cpclist.dspy"))
+            .header("cookie", cookie)
+            .form(&[
+                ("name", "会话中心"),
+                ("pcapi_url", "https://p.example"),
+                ("api_user", "u"),
+                ("api_pwd", "p"),
+                ("contactname", "c"),
+                ("contactphone", ""),
+            ]);
+        if let Some(t) = csrf {
+            req = req.header("x-csrf-token", t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, body) = add(&demo.cookie, None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("X-CSRF-Token"), "{body}");
+    let (status, _) = add(&demo.cookie, Some("wrong")).await;
+    assert_eq!(status, 403);
+    assert_eq!(list(demo.cookie.clone()).await["data"]["total"], 1);
+    let (status, body) = add(&demo.cookie, Some(&demo.csrf)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(list(demo.cookie.clone()).await["data"]["total"], 2);
+
+    // Another organisation's user sees none of it.
+    let (_, bob) = sign_in(&s, "other", "bob", "bob-password-123").await;
+    let bob = bob.unwrap();
+    assert_eq!(list(bob.cookie.clone()).await["data"]["total"], 0);
+
+    // Operators' sessions open /admin; tenants' do not.
+    let admin = |cookie: String| {
+        let req = s.http.get(s.url("/admin/plugins")).header("cookie", cookie);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(admin(demo.cookie.clone()).await, 200);
+    assert_eq!(admin(bob.cookie.clone()).await, 401);
+
+    // Sign-out needs the CSRF token, then the cookie is worthless.
+    let out = s
+        .http
+        .delete(s.url("/console/api/session"))
+        .header("cookie", &demo.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 403);
+    let out = s
+        .http
+        .delete(s.url("/console/api/session"))
+        .header("cookie", &demo.cookie)
+        .header("x-csrf-token", &demo.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    assert!(out.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let gone = list(demo.cookie.clone()).await;
+    assert_eq!(gone["status"], false, "{gone}");
+
+    // Disabling a user ends its sessions.
+    let out = Command::new(BIN)
+        .args([
+            "users",
+            "disable",
+            "--org",
+            "other",
+            "--name",
+            "bob",
+            "--data-dir",
+        ])
+        .arg(s.data())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(list(bob.cookie.clone()).await["status"], false);
+    let (status, _) = sign_in(&s, "other", "bob", "bob-password-123").await;
+    assert_eq!(status, 401);
+
+    // Failed sign-ins are throttled (a burst of 6 failures here, the refused
+    // cookies and admin call above among them): then 429.
+    let mut last = 0;
+    for _ in 0..8 {
+        last = sign_in(&s, "demo", "demo", "guess-guess-guess").await.0;
+    }
+    assert_eq!(last, 429);
+    let (status, _) = sign_in(&s, "demo", "demo", &password).await;
+    assert_eq!(status, 429, "even the right password waits");
+}
+
+/// The browser test: install playwright-core and axe-core (npm ci), find
+/// Chromium, run `tests/console/browser.mjs` against a demo server.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_in_headless_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "the console's browser test needs Chromium at {chromium} (Debian: apt-get install chromium; \
+         or set CHROMIUM); .ci/run installs it"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let modules = target_dir().join("console-e2e");
+    std::fs::create_dir_all(&modules).unwrap();
+    let lock = std::fs::read(root.join("tests/console/package-lock.json")).unwrap();
+    let installed = std::fs::read(modules.join("package-lock.json")).ok();
+    if installed.as_deref() != Some(&lock[..])
+        || !modules.join("node_modules/playwright-core").exists()
+    {
+        std::fs::copy(
+            root.join("tests/console/package.json"),
+            modules.join("package.json"),
+        )
+        .unwrap();
+        std::fs::write(modules.join("package-lock.json"), &lock).unwrap();
+        let npm = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(&modules)
+            .output()
+            .unwrap_or_else(|e| panic!("the console's browser test needs npm (Node.js): {e}"));
+        assert!(
+            npm.status.success(),
+            "npm ci of playwright-core and axe-core failed: {}",
+            String::from_utf8_lossy(&npm.stderr)
+        );
+    }
+
+    let s = Server::with(Options {
+        args: vec!["--demo"],
+        ..Options::default()
+    });
+    let lines = s.stdout.lock().unwrap().clone();
+    let (_, password) = demo_password(&lines);
+    let cpcid = export(&lines, "CPCID");
+    create_user(&s.data(), "other", "bob", "bob-password-123", false);
+    let shots = target_dir().join("console-screenshots");
+    let started = std::time::Instant::now();
+    let out = Command::new("node")
+        .arg(root.join("tests/console/browser.mjs"))
+        .env("CONSOLE_BASE", &s.base)
+        .env("DEMO_PASSWORD", &password)
+        .env("OTHER_ORG", "other")
+        .env("OTHER_NAME", "bob")
+        .env("OTHER_PASSWORD", "bob-password-123")
+        .env("CPCID", &cpcid)
+        .env("SCREENSHOTS", &shots)
+        .env("E2E_MODULES", modules.join("node_modules"))
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs the browser script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "{stdout}{stderr}browser steps took {:.1} s",
+        started.elapsed().as_secs_f32()
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("console e2e: all steps passed"), "{stdout}");
+    for shot in [
+        "01-sign-in",
+        "03-centers",
+        "05-devices",
+        "07-quote-64.08",
+        "10-other-tenant-centers",
+    ] {
+        assert!(shots.join(format!("{shot}.png")).exists(), "{shot}");
+    }
+}
