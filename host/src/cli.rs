@@ -66,6 +66,11 @@ enum Command {
         /// with the request's fields (id, client, caller, route) on each.
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
+        /// Export traces over OTLP/HTTP to this collector (its base URL, e.g.
+        /// http://127.0.0.1:4318; `/v1/traces` is appended). Off by default;
+        /// `OTEL_EXPORTER_OTLP_ENDPOINT` in the environment turns it on too.
+        #[arg(long)]
+        otlp_endpoint: Option<String>,
         /// A file holding a bearer token that `/metrics` then requires
         /// (read at start; without it `/metrics` is open).
         #[arg(long)]
@@ -306,42 +311,34 @@ impl From<RoleArg> for Role {
     }
 }
 
-/// Logging to stderr. The server logs what it does (`info`); the one-shot
+/// Logging to stderr, and trace export when configured
+/// ([`crate::telemetry`]). The server logs what it does (`info`); the one-shot
 /// commands (keys, plugin, clusters) print their answer on stdout and log
 /// only warnings, so their output is not buried under store migrations and
 /// compile lines. `COMPUTEHUB_LOG` overrides either.
-fn init_tracing(command: &Command) {
+fn init_tracing(command: &Command) -> anyhow::Result<crate::telemetry::Guard> {
+    use crate::telemetry::{self, otlp, Format};
     let default = match command {
         Command::Serve { .. } => "info,wasmtime=warn,cranelift=warn",
         _ => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("COMPUTEHUB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let json = matches!(
-        command,
+    let (format, export) = match command {
         Command::Serve {
-            log_format: LogFormat::Json,
+            log_format,
+            otlp_endpoint,
             ..
-        }
-    );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        // A plugin's own log fields become an object, not a string.
-        let format = tracing_subscriber::fmt::format()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false);
-        builder
-            .json()
-            .event_format(crate::capabilities::log::PluginFieldsJson(format))
-            .try_init()
-    } else {
-        builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init()
+        } => (
+            match log_format {
+                LogFormat::Json => Format::Json,
+                LogFormat::Text => Format::Text,
+            },
+            otlp::configured(otlp_endpoint.as_deref())?,
+        ),
+        _ => (Format::Text, None),
     };
+    Ok(telemetry::init(format, filter, export)?)
 }
 
 fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -351,7 +348,8 @@ fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    init_tracing(&cli.command);
+    // Dropped when the command returns: the last spans are exported then.
+    let _telemetry = init_tracing(&cli.command)?;
     match cli.command {
         Command::Serve {
             listen,
@@ -363,6 +361,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             debug_orgid,
             limits,
             log_format: _,
+            otlp_endpoint: _,
             tls_cert,
             tls_key,
             metrics_token_file,

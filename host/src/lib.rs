@@ -8,6 +8,7 @@
 //! - [`store`]: the embedded SQLite system of record;
 //! - [`operations`]: long jobs persisted with their phases, served at
 //!   `/operations/{id}` (and its event stream);
+//! - [`telemetry`]: log lines, W3C trace context and OTLP trace export;
 //! - [`auth`]: API keys, AK/SK request signing and the admin token;
 //! - [`clusters`]: operator registration of existing clusters;
 //! - [`console`]: the browser console, its users and sessions.
@@ -27,3 +28,4 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod telemetry;

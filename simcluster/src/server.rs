@@ -31,7 +31,7 @@ use crate::watch::{self, WatchRequest};
 /// Response body type.
 pub type Body = BoxBody<Bytes, Infallible>;
 
-/// One logged request: method, path with query, status code.
+/// One logged request: method, path with query, status code, traceparent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     /// HTTP method.
@@ -40,6 +40,8 @@ pub struct RequestRecord {
     pub uri: String,
     /// Response status.
     pub status: u16,
+    /// The request's W3C `traceparent` header, if it had one.
+    pub traceparent: Option<String>,
 }
 
 /// Shared server state.
@@ -106,6 +108,10 @@ pub async fn handle(
     };
     let path = uri.path().to_string();
     let query = parse_query(uri.query().unwrap_or(""));
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let header = |n: &str| {
         headers
             .get(n)
@@ -153,6 +159,7 @@ pub async fn handle(
         method: method.to_string(),
         uri: full_uri,
         status,
+        traceparent,
     });
     Ok(resp)
 }

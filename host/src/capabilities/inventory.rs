@@ -204,6 +204,11 @@ impl PluginState {
 }
 
 impl Host for PluginState {
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "inventory.collections",
+        skip_all
+    )]
     async fn collections(&mut self) -> Vec<CollectionInfo> {
         // A plugin sees its own collections and those its grant names.
         let granted = self.services.policy.grant(&self.ctx.plugin).storage;
@@ -229,6 +234,7 @@ impl Host for PluginState {
             .collect()
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "inventory.get", skip_all)]
     async fn get(
         &mut self,
         collection: String,
@@ -245,6 +251,7 @@ impl Host for PluginState {
         Ok(row.map(row_out))
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "inventory.query", skip_all)]
     async fn query(
         &mut self,
         collection: String,
@@ -285,6 +292,7 @@ impl Host for PluginState {
         })
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "inventory.insert", skip_all)]
     async fn insert(
         &mut self,
         collection: String,
@@ -302,6 +310,7 @@ impl Host for PluginState {
         Ok(row_out(row))
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "inventory.update", skip_all)]
     async fn update(
         &mut self,
         collection: String,
@@ -320,6 +329,7 @@ impl Host for PluginState {
         Ok(row_out(row))
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "inventory.delete", skip_all)]
     async fn delete(&mut self, collection: String, id: String) -> Result<bool, wit::Error> {
         let org = self.organisation()?;
         let collection = self.resolve(collection);
@@ -330,6 +340,11 @@ impl Host for PluginState {
             .map_err(error_out)
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "inventory.transact",
+        skip_all
+    )]
     async fn transact(&mut self, writes: Vec<wit::Write>) -> Result<Vec<wit::Row>, wit::Error> {
         let org = self.organisation()?;
         let writes: Vec<store::Write> = writes

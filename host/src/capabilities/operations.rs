@@ -106,6 +106,7 @@ impl PluginState {
 }
 
 impl Host for PluginState {
+    #[tracing::instrument(target = "computehub::capability", name = "operations.begin", skip_all)]
     async fn begin(
         &mut self,
         kind: String,
@@ -145,6 +146,7 @@ impl Host for PluginState {
         Ok(id)
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "operations.phase", skip_all)]
     async fn phase(
         &mut self,
         name: String,
@@ -158,12 +160,22 @@ impl Host for PluginState {
         Ok(())
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "operations.output",
+        skip_all
+    )]
     async fn output(&mut self, phase: String, text: String) -> Result<(), wit::Error> {
         let id = self.current_operation()?;
         self.services.operations.output(&id, &phase, &text)?;
         Ok(())
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "operations.finish",
+        skip_all
+    )]
     async fn finish(&mut self, outcome: Result<String, String>) -> Result<(), wit::Error> {
         let id = self.current_operation()?;
         let outcome = match &outcome {

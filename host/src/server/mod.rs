@@ -470,7 +470,14 @@ async fn handle(
         key = tracing::field::Empty,
         scheme = tracing::field::Empty,
         route = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        // Recorded only when traces are exported (crate::telemetry).
+        otel.kind = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
     );
+    // The caller's trace (a valid `traceparent`) is joined, or a new one begun.
+    let incoming = crate::telemetry::TraceParent::from_headers(req.headers());
+    let trace = crate::telemetry::start_request(&span, incoming);
     let start = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
@@ -505,6 +512,12 @@ async fn handle(
         if let Ok(v) = http::HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
+        if let Ok(v) = http::HeaderValue::from_str(&trace.to_string()) {
+            resp.headers_mut()
+                .insert(crate::telemetry::traceparent::HEADER, v);
+        }
+        let span = tracing::Span::current();
+        crate::telemetry::finish_request(&span, method.as_str(), route, status);
         // The access log line stays at info for every response: it is what
         // ties a request id a client reports to the server's log (operators
         // and the e2e tests rely on it). It costs a few per cent of a

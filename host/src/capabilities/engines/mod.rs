@@ -88,6 +88,7 @@ fn answer<T, E>(
 }
 
 impl pricing::Host for PluginState {
+    #[tracing::instrument(target = "computehub::capability", name = "pricing.quote", skip_all)]
     async fn quote(
         &mut self,
         req: pricing::QuoteRequest,
@@ -113,6 +114,7 @@ impl pricing::Host for PluginState {
 }
 
 impl scheduling::Host for PluginState {
+    #[tracing::instrument(target = "computehub::capability", name = "scheduling.fit", skip_all)]
     async fn fit(
         &mut self,
         products: Vec<scheduling::Product>,

@@ -5,7 +5,8 @@
 //! and the client is built from the checked values only. Clients are cached
 //! by the hash of what they were checked for (the plugin and the text for an
 //! inline kubeconfig), so connections are reused, and API discovery answers
-//! are cached per client.
+//! are cached per client. Every request a client sends carries the trace
+//! context of the plugin call it serves (`traceparent`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -88,10 +89,16 @@ impl Clients {
             .map_err(|e| KubeError::Invalid(e.to_string()))?;
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(Duration::from_secs(60));
-        let client = kube::Client::try_from(config).map_err(|e| {
-            tracing::warn!(error = %e, "kubernetes: cannot build a client");
-            KubeError::Invalid("kubeconfig: its credentials or certificates are not usable".into())
-        })?;
+        // Each request carries the calling request's trace (`traceparent`).
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| {
+                tracing::warn!(error = %e, "kubernetes: cannot build a client");
+                KubeError::Invalid(
+                    "kubeconfig: its credentials or certificates are not usable".into(),
+                )
+            })?
+            .with_layer(&crate::telemetry::outgoing::TraceparentLayer)
+            .build();
         let cluster = Arc::new(Cluster {
             client,
             kinds: Mutex::new(HashMap::new()),

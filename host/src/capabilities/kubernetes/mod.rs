@@ -152,6 +152,7 @@ fn selector(sel: &Selector) -> objects::Selector<'_> {
 }
 
 impl Host for PluginState {
+    #[tracing::instrument(target = "computehub::capability", name = "kubernetes.list", skip_all)]
     async fn list(
         &mut self,
         cluster: WitCluster,
@@ -168,6 +169,11 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "kubernetes.list_page",
+        skip_all
+    )]
     async fn list_page(
         &mut self,
         cluster: WitCluster,
@@ -198,6 +204,7 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "kubernetes.get", skip_all)]
     async fn get(
         &mut self,
         cluster: WitCluster,
@@ -219,6 +226,7 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "kubernetes.apply", skip_all)]
     async fn apply(
         &mut self,
         cluster: WitCluster,
@@ -236,6 +244,11 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "kubernetes.delete_manifests",
+        skip_all
+    )]
     async fn delete_manifests(
         &mut self,
         cluster: WitCluster,
@@ -249,6 +262,11 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "kubernetes.delete",
+        skip_all
+    )]
     async fn delete(
         &mut self,
         cluster: WitCluster,
@@ -265,6 +283,11 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "kubernetes.label_node",
+        skip_all
+    )]
     async fn label_node(
         &mut self,
         cluster: WitCluster,
@@ -280,6 +303,11 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "kubernetes.cordon",
+        skip_all
+    )]
     async fn cordon(
         &mut self,
         cluster: WitCluster,
@@ -294,6 +322,7 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "kubernetes.drain", skip_all)]
     async fn drain(
         &mut self,
         cluster: WitCluster,
@@ -314,6 +343,11 @@ impl Host for PluginState {
         .await
     }
 
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "kubernetes.capacity",
+        skip_all
+    )]
     async fn capacity(&mut self, cluster: WitCluster) -> Result<Vec<NodeCapacity>, wit::Error> {
         let caller = self.caller();
         timed(self.rid(), CALL_TIMEOUT, async move {

@@ -394,6 +394,7 @@ fn remote_failure(what: &str, path: &str, o: &client::Output) -> SshError {
 }
 
 impl Host for PluginState {
+    #[tracing::instrument(target = "computehub::capability", name = "ssh.run", skip_all)]
     async fn run(
         &mut self,
         target: Target,
@@ -421,6 +422,7 @@ impl Host for PluginState {
         })
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "ssh.upload", skip_all)]
     async fn upload(
         &mut self,
         target: Target,
@@ -453,6 +455,7 @@ impl Host for PluginState {
         Ok(())
     }
 
+    #[tracing::instrument(target = "computehub::capability", name = "ssh.download", skip_all)]
     async fn download(&mut self, target: Target, path: String) -> Result<Vec<u8>, wit::Error> {
         let line = command::download(&path)?;
         let caller = self.ssh_caller()?;

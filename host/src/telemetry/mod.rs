@@ -1,0 +1,121 @@
+//! Logs and traces: the tracing subscriber (text or JSON lines on stderr),
+//! W3C trace context for every request ([`context`], [`traceparent`]),
+//! its propagation into outgoing HTTP requests ([`outgoing`]), and, when
+//! configured, OTLP/HTTP export of the spans ([`otlp`]).
+//!
+//! Spans exported: each request (a server span, joined to the caller's
+//! trace) and each capability call a plugin makes during it (inventory,
+//! kubernetes, ssh, operations, pricing, scheduling), under the target
+//! [`CAPABILITY_TARGET`]. Capability spans never reach the log lines, so a
+//! line's `span` stays the request's. Events are not exported: the log
+//! lines already carry them.
+
+mod context;
+pub mod otlp;
+pub mod outgoing;
+pub mod traceparent;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tracing_subscriber::filter::{filter_fn, FilterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+pub use context::{current, finish_request, start_request};
+pub use traceparent::TraceParent;
+
+/// The target of the capability-call spans (written as a literal in each
+/// `#[tracing::instrument]`, which takes no constant).
+pub const CAPABILITY_TARGET: &str = "computehub::capability";
+
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported (an OTLP endpoint is configured).
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Why logging and tracing could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error(transparent)]
+    Otlp(#[from] otlp::OtlpError),
+}
+
+/// Holds the exporter: dropping it sends the spans still buffered and
+/// stops it. Keep it until the server has stopped (outside the runtime:
+/// the export is a blocking request).
+#[must_use]
+pub struct Guard(Option<opentelemetry_sdk::trace::SdkTracerProvider>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.0.take() {
+            EXPORTING.store(false, Ordering::Relaxed);
+            if provider.shutdown().is_err() {
+                eprintln!("the last spans could not be exported");
+            }
+        }
+    }
+}
+
+/// Install the global subscriber: log lines filtered by `filter` in
+/// `format`, and, with `export`, the OpenTelemetry layer exporting this
+/// crate's spans. An already installed subscriber (tests) is kept.
+pub fn init(
+    format: Format,
+    filter: EnvFilter,
+    export: Option<otlp::Endpoint>,
+) -> Result<Guard, TelemetryError> {
+    let provider = export.map(|e| otlp::provider(&e)).transpose()?;
+    // Capability spans are for traces only: a log line's `span` stays the
+    // request's, whatever the filter enables.
+    let lines = filter.and(filter_fn(|m| m.target() != CAPABILITY_TARGET));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        Format::Json => {
+            // A plugin's own log fields become an object, not a string.
+            let inner = tracing_subscriber::fmt::format()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false);
+            fmt.json()
+                .event_format(crate::capabilities::log::PluginFieldsJson(inner))
+                .with_filter(lines)
+                .boxed()
+        }
+        Format::Text => fmt
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(lines)
+            .boxed(),
+    };
+    let otel = provider.as_ref().map(|p| {
+        use opentelemetry::trace::TracerProvider as _;
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("computehub"))
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_target(false)
+            .with_filter(filter_fn(|m| {
+                m.is_span() && m.target().starts_with("computehub")
+            }))
+    });
+    let installed = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .is_ok();
+    if installed && provider.is_some() {
+        EXPORTING.store(true, Ordering::Relaxed);
+    }
+    Ok(Guard(provider))
+}
