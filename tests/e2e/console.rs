@@ -108,7 +108,7 @@ async fn sign_in(s: &Server, org: &str, name: &str, password: &str) -> (u16, Opt
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_are_the_kboss_session_scheme_with_csrf_and_throttled_sign_in() {
     let s = Server::with(Options {
-        args: vec!["--demo", "--auth-failure-burst", "6"],
+        args: vec!["--demo", "--auth-failure-burst", "8"],
         ..Options::default()
     });
     let lines = s.stdout.lock().unwrap().clone();
@@ -267,10 +267,10 @@ async fn sessions_are_the_kboss_session_scheme_with_csrf_and_throttled_sign_in()
     let (status, _) = sign_in(&s, "other", "bob", "bob-password-123").await;
     assert_eq!(status, 401);
 
-    // Failed sign-ins are throttled (a burst of 6 failures here, the refused
-    // cookies and admin call above among them): then 429.
+    // Failed sign-ins are throttled (a burst of 8 failures here, the refused
+    // CSRF tokens, cookies and admin call above among them): then 429.
     let mut last = 0;
-    for _ in 0..8 {
+    for _ in 0..10 {
         last = sign_in(&s, "demo", "demo", "guess-guess-guess").await.0;
     }
     assert_eq!(last, 429);
