@@ -46,6 +46,7 @@ mod provision;
 mod provision_async;
 mod routing;
 mod scheduling;
+mod sealkey;
 mod ssh;
 mod swap;
 mod tls;

@@ -385,6 +385,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX console_sessions_user ON console_sessions(user_id);
     "#,
+    // 10: a value sealed with the store's seal key when it was first opened
+    // with this table (`seal::check`): a store opened with another key
+    // (a wrong `COMPUTEHUB_SEAL_KEY_FILE`, a replaced `seal.key`) is refused
+    // before anything is sealed with it.
+    r#"
+    CREATE TABLE seal_check (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -193,8 +193,16 @@ impl Store {
         }
         private_file(&db);
         let conn = Connection::open(&db)?;
-        let sealer = Sealer::load_or_create(&data_dir.join("seal.key"))?;
+        let source = seal::KeySource::from_env(data_dir);
+        if let seal::KeySource::DataDir(key) = &source {
+            // A store sealed with a key from elsewhere gets no new key here.
+            if !key.exists() && seal::has_check(&conn) {
+                return Err(seal::KeyError::Missing(data_dir.to_path_buf()).into());
+            }
+        }
+        let sealer = Sealer::from_source(&source, data_dir)?;
         let store = Self::with_connection(conn, sealer)?;
+        seal::check(&store.conn(), store.sealer(), &source.describe())?;
         for suffix in ["-wal", "-shm"] {
             let mut name = db.clone().into_os_string();
             name.push(suffix);

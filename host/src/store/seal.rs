@@ -1,9 +1,18 @@
-//! Sealing of secret fields at rest: XChaCha20-Poly1305 with a 256-bit key in
-//! the data dir (`seal.key`, mode 0600). Each value is bound to where it is
-//! stored (collection, field, row id) as associated data, so a sealed value
-//! copied into another row does not open.
+//! Sealing of secret fields at rest: XChaCha20-Poly1305 with a 256-bit key.
+//! Each value is bound to where it is stored (collection, field, row id) as
+//! associated data, so a sealed value copied into another row does not open.
+//!
+//! The key lives in the data dir (`seal.key`, mode 0600, made on the first
+//! start) unless the environment names one ([`KeySource`]):
+//! `COMPUTEHUB_SEAL_KEY_FILE` (a file of 32 raw bytes or their base64, e.g. a
+//! mounted Kubernetes Secret) or `COMPUTEHUB_SEAL_KEY` (base64), so several
+//! replicas can share one key that no database holds. A store remembers a
+//! value sealed with its key ([`check`]) and refuses to open with another.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use rusqlite::{Connection, OptionalExtension};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -17,6 +26,73 @@ pub enum SealError {
     Open,
     #[error("cannot seal value")]
     Seal,
+}
+
+/// Where the seal key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `<data dir>/seal.key`, made on the first start.
+    DataDir(PathBuf),
+    /// `COMPUTEHUB_SEAL_KEY_FILE`: it must exist.
+    File(PathBuf),
+    /// `COMPUTEHUB_SEAL_KEY`: the key itself, base64.
+    Env,
+}
+
+/// The environment variables naming the seal key.
+pub const KEY_FILE_ENV: &str = "COMPUTEHUB_SEAL_KEY_FILE";
+pub const KEY_ENV: &str = "COMPUTEHUB_SEAL_KEY";
+
+/// A seal key that cannot be used, in one sentence (never the key).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the seal key in {0} is neither 32 bytes nor the base64 of 32 bytes")]
+    BadFile(PathBuf),
+    #[error("{KEY_ENV} is not the base64 of 32 bytes")]
+    BadEnv,
+    #[error("cannot read the seal key {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("{0} has its own seal.key, which is not the key {1} names; unset it or move the data dir's key out of the way")]
+    TwoKeys(PathBuf, &'static str),
+    #[error("the seal key ({0}) does not open this store's sealed values: it is not the key they were sealed with")]
+    Mismatch(String),
+    #[error("the store in {0} was sealed with a key that is not in it; name that key with {KEY_FILE_ENV} or {KEY_ENV}")]
+    Missing(PathBuf),
+    #[error("the store's seal check failed: {0}")]
+    Store(#[from] rusqlite::Error),
+}
+
+impl KeySource {
+    /// The source the environment names for `data_dir`.
+    pub fn from_env(data_dir: &Path) -> KeySource {
+        if let Some(path) = std::env::var_os(KEY_FILE_ENV).filter(|v| !v.is_empty()) {
+            return KeySource::File(PathBuf::from(path));
+        }
+        if std::env::var_os(KEY_ENV).is_some_and(|v| !v.is_empty()) {
+            return KeySource::Env;
+        }
+        KeySource::DataDir(data_dir.join("seal.key"))
+    }
+
+    /// Where the key is, for messages: a path or the variable's name.
+    pub fn describe(&self) -> String {
+        match self {
+            KeySource::DataDir(p) | KeySource::File(p) => p.display().to_string(),
+            KeySource::Env => KEY_ENV.to_string(),
+        }
+    }
+}
+
+/// 32 raw bytes, or their base64 (surrounding whitespace ignored).
+fn key_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() == 32 {
+        return Some(bytes.to_vec());
+    }
+    let text = std::str::from_utf8(bytes).ok()?.trim();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    (key.len() == 32).then_some(key)
 }
 
 /// Seals and opens secret values.
@@ -38,6 +114,34 @@ impl Sealer {
             }
             Err(e) => return Err(e.into()),
         };
+        Ok(Self::from_key(&key))
+    }
+
+    /// The key of `source`; a data dir's key is made when missing. A
+    /// data dir that holds a `seal.key` while the environment names
+    /// another key is refused: one of the two is a mistake.
+    pub fn from_source(source: &KeySource, data_dir: &Path) -> anyhow::Result<Self> {
+        let key = match source {
+            KeySource::DataDir(path) => return Self::load_or_create(path),
+            KeySource::File(path) => {
+                let bytes = std::fs::read(path).map_err(|e| KeyError::Read(path.clone(), e))?;
+                key_bytes(&bytes).ok_or_else(|| KeyError::BadFile(path.clone()))?
+            }
+            KeySource::Env => std::env::var(KEY_ENV)
+                .ok()
+                .and_then(|v| key_bytes(v.as_bytes()))
+                .ok_or(KeyError::BadEnv)?,
+        };
+        let own = data_dir.join("seal.key");
+        if let Ok(bytes) = std::fs::read(&own) {
+            if bytes != key {
+                let var = match source {
+                    KeySource::Env => KEY_ENV,
+                    _ => KEY_FILE_ENV,
+                };
+                return Err(KeyError::TwoKeys(data_dir.to_path_buf(), var).into());
+            }
+        }
         Ok(Self::from_key(&key))
     }
 
@@ -83,6 +187,49 @@ impl Sealer {
     }
 }
 
+/// What the seal check seals.
+const CHECK: &[u8] = b"computehub seal check";
+const CHECK_CONTEXT: &str = "seal_check/1";
+
+/// Whether the store has a seal check (a store from before migration 10,
+/// or a new one, has none).
+pub fn has_check(conn: &Connection) -> bool {
+    conn.query_row("SELECT 1 FROM seal_check WHERE id = 1", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()
+    .ok()
+    .flatten()
+    .is_some()
+}
+
+/// The store's seal check (migration 10): a store that has one refuses a
+/// key that does not open it; a store without one gets one sealed with
+/// `sealer`'s key.
+pub fn check(conn: &Connection, sealer: &Sealer, source: &str) -> Result<(), KeyError> {
+    let sealed: Option<Vec<u8>> = conn
+        .query_row("SELECT sealed FROM seal_check WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match sealed {
+        Some(s) => match sealer.open(&s, CHECK_CONTEXT) {
+            Ok(plain) if plain == CHECK => Ok(()),
+            _ => Err(KeyError::Mismatch(source.to_string())),
+        },
+        None => {
+            let sealed = sealer
+                .seal(CHECK, CHECK_CONTEXT)
+                .map_err(|_| KeyError::Mismatch(source.to_string()))?;
+            conn.execute(
+                "INSERT INTO seal_check (id, sealed, created_at) VALUES (1, ?1, ?2)",
+                rusqlite::params![sealed, super::records::now()],
+            )?;
+            Ok(())
+        }
+    }
+}
+
 /// Write a file readable by its owner only.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -111,5 +258,48 @@ mod tests {
         assert!(s.open(&sealed, "devices/password/b").is_err());
         let other = Sealer::from_key(&[8u8; 32]);
         assert!(other.open(&sealed, "devices/password/a").is_err());
+    }
+
+    #[test]
+    fn keys_are_raw_or_base64_and_a_second_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw.key");
+        std::fs::write(&raw, [9u8; 32]).unwrap();
+        let text = dir.path().join("b64.key");
+        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        std::fs::write(&text, format!("{b64}\n")).unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let a = Sealer::from_source(&KeySource::File(raw.clone()), &data).unwrap();
+        let b = Sealer::from_source(&KeySource::File(text), &data).unwrap();
+        let sealed = a.seal(b"x", "c").unwrap();
+        assert_eq!(b.open(&sealed, "c").unwrap(), b"x");
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, b"too short").unwrap();
+        let e = Sealer::from_source(&KeySource::File(short.clone()), &data)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("neither 32 bytes"), "{e}");
+        // The data dir has a key of its own, not this one: refused.
+        std::fs::write(data.join("seal.key"), [1u8; 32]).unwrap();
+        let e = Sealer::from_source(&KeySource::File(raw), &data)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("has its own seal.key"), "{e}");
+    }
+
+    #[test]
+    fn a_store_refuses_a_key_its_check_does_not_open() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::migrate(&mut conn).unwrap();
+        let first = Sealer::from_key(&[1u8; 32]);
+        check(&conn, &first, "a").unwrap();
+        check(&conn, &first, "a").unwrap();
+        let other = Sealer::from_key(&[2u8; 32]);
+        let e = check(&conn, &other, "COMPUTEHUB_SEAL_KEY").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the seal key (COMPUTEHUB_SEAL_KEY) does not open this store's sealed values: it is not the key they were sealed with"
+        );
     }
 }
