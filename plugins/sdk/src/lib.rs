@@ -274,12 +274,12 @@ pub fn plugin_info<R: Into<Route>>(
 
 /// The usual imports of a plugin crate.
 pub mod prelude {
+    pub use crate::declare::{self, collection};
     pub use crate::envelope::{alaya, ief, kboss, pcapi};
     pub use crate::error::ApiError;
     pub use crate::params::{ParamError, Params};
     pub use crate::response;
     pub use crate::route::{self, RouteBuilder};
-    pub use crate::declare::{self, collection};
     pub use crate::{export_declarations, export_plugin, plugin_info};
     pub use crate::{
         AuthScheme, ErrorFormat, Method, Plugin, PluginInfo, Principal, Request, Response, Route,
