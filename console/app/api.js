@@ -63,7 +63,8 @@ export async function signOut() {
 function encode(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params ?? {})) {
-    if (v === undefined || v === null || v === "") continue;
+    // Empty strings are sent: some documented fields are required but may be empty.
+    if (v === undefined || v === null) continue;
     q.append(k, typeof v === "object" ? JSON.stringify(v) : String(v));
   }
   return q;

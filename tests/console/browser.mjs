@@ -141,6 +141,24 @@ try {
   });
   await shot(page, "06-devices-idle");
 
+  step("a device is added to the center and listed, idle");
+  await page.getByLabel("全部").check();
+  await page.getByRole("button", { name: "添加算力设备" }).click();
+  await page.getByLabel("名称").fill("e2e-gpu-01");
+  await page.getByLabel("IP地址").fill("10.9.8.7");
+  await page.getByLabel("管理密码").fill("machine-pass");
+  await page.getByLabel("GPU型号").fill("RTX5090-32G");
+  await page.getByLabel("GPU (卡)").fill("8");
+  await accessible(page, "new device form");
+  await page.getByRole("button", { name: "保存" }).click();
+  await page.getByRole("status").filter({ hasText: "e2e-gpu-01" }).waitFor();
+  await page.getByLabel("每页行数").selectOption("80");
+  const added = devices.locator("tbody tr", { hasText: "e2e-gpu-01" });
+  await added.waitFor();
+  assert.equal(await added.locator(".badge").textContent(), "空闲");
+  assert.match(await added.textContent(), /10\.9\.8\.7/);
+  await shot(page, "06b-device-added");
+
   step("the quote calculator reads 64.08 for the document's accrual example");
   const cpcid = env("CPCID");
   await page.goto(`${base}/console/#/pricing/${encodeURIComponent(cpcid)}`);
@@ -230,6 +248,10 @@ try {
   console.log("console e2e: all steps passed");
 } catch (e) {
   console.error(`console e2e failed: ${e.stack ?? e}`);
+  let n = 0;
+  for (const c of browser.contexts()) {
+    for (const p of c.pages()) await shot(p, `failure-${++n}`).catch(() => {});
+  }
   process.exitCode = 1;
 } finally {
   await browser.close();

@@ -349,6 +349,7 @@ async fn the_console_in_headless_chromium() {
         "01-sign-in",
         "03-centers",
         "05-devices",
+        "06b-device-added",
         "07-quote-64.08",
         "10-other-tenant-centers",
     ] {
