@@ -99,7 +99,8 @@ async fn the_demo_seeds_centers_devices_clusters_labels_and_widgets() {
     let before = active(&s);
     assert_eq!(before, 4, "bearer, basic, x-auth-token and aksk");
     let (old_key, _) = printed(&s);
-    assert!(s.stop().success());
+    let stopped = s.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", s.log_text());
     s.stdout.lock().unwrap().clear();
     s.launch();
     let (key, again) = printed(&s);
