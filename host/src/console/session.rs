@@ -224,6 +224,76 @@ pub fn clear_cookie(secure: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::seal::Sealer;
+
+    fn store() -> Store {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        Store::with_connection(conn, Sealer::from_key(&[7u8; 32])).unwrap()
+    }
+
+    fn headers(cookie: &str, csrf: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::COOKIE,
+            format!("{COOKIE}={cookie}").parse().unwrap(),
+        );
+        if let Some(c) = csrf {
+            h.insert(CSRF_HEADER, c.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn sessions_expire_end_with_their_user_and_need_csrf_to_change_state() {
+        let s = store();
+        let user = users::create(&s, "acme", "ops", "a-long-password", false).unwrap();
+        let c = create(&s, &user).unwrap();
+        // Only the token's hash is stored.
+        let stored: String = s
+            .conn()
+            .query_row("SELECT token_sha256 FROM console_sessions", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_ne!(stored, c.token);
+        let p = authenticate(&s, &Method::GET, &headers(&c.token, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.organisation.as_str(), p.scheme),
+            ("acme", Scheme::Session)
+        );
+        assert!(matches!(
+            authenticate(&s, &Method::POST, &headers(&c.token, None)),
+            Err(AuthError::Csrf)
+        ));
+        assert!(matches!(
+            authenticate(&s, &Method::POST, &headers(&c.token, Some("nope"))),
+            Err(AuthError::Csrf)
+        ));
+        assert!(authenticate(&s, &Method::POST, &headers(&c.token, Some(&c.csrf))).is_ok());
+        // Tenants' sessions do not open /admin.
+        assert!(!admin_allowed(&s, &Method::GET, &headers(&c.token, None)));
+
+        // Past its expiry the session is gone.
+        s.conn()
+            .execute("UPDATE console_sessions SET expires_at = 0", [])
+            .unwrap();
+        assert!(lookup(&s, &c.token).unwrap().is_none());
+        assert!(matches!(
+            authenticate(&s, &Method::GET, &headers(&c.token, None)),
+            Err(AuthError::Invalid)
+        ));
+
+        // Disabling the user ends a fresh session too.
+        let c2 = create(&s, &user).unwrap();
+        assert!(lookup(&s, &c2.token).unwrap().is_some());
+        assert!(users::disable(&s, "acme", "ops").unwrap());
+        assert!(lookup(&s, &c2.token).unwrap().is_none());
+        assert!(users::check_password(&s, "acme", "ops", "a-long-password")
+            .unwrap()
+            .is_none());
+    }
 
     #[test]
     fn the_cookie_is_found_among_others() {
