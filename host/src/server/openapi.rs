@@ -1,5 +1,6 @@
 //! `GET /openapi.json`: one OpenAPI 3.1 document assembled from the route
-//! fragments of the loaded plugins, plus the host's own endpoints.
+//! fragments of the loaded plugins, plus the host's own endpoints
+//! ([`host`]: probes, metrics, operations, admin API).
 //!
 //! Every plugin route also lists the answers the host writes itself, in the
 //! route's area envelope ([`host_responses`]): authentication, an oversized
@@ -7,6 +8,8 @@
 //! failure their documents cover with 200 and `status: false` (their routes
 //! say so in their own 200 response); these host answers are the only
 //! other statuses they use.
+
+mod host;
 
 use serde_json::{json, Map, Value};
 
@@ -64,150 +67,6 @@ pub fn host_responses(format: &Envelope, auth: Scheme) -> Vec<(u16, String)> {
     out
 }
 
-/// One of the host's own operations: path, method, operationId, summary,
-/// tag and the security scheme (none for the probes and metrics).
-type HostOperation = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-);
-
-/// The host's own operations.
-const HOST_OPERATIONS: &[HostOperation] = &[
-    ("/healthz", "get", "host_healthz", "Liveness", "host", None),
-    (
-        "/readyz",
-        "get",
-        "host_readyz",
-        "Readiness: store, plugins, not draining (503 otherwise)",
-        "host",
-        None,
-    ),
-    (
-        "/metrics",
-        "get",
-        "host_metrics",
-        "Prometheus metrics",
-        "host",
-        None,
-    ),
-    (
-        "/openapi.json",
-        "get",
-        "host_openapi",
-        "This document",
-        "host",
-        None,
-    ),
-    (
-        "/operations/{id}",
-        "get",
-        "operations_get",
-        "A long operation: phases, output tails, result (any API key of its organisation)",
-        "operations",
-        Some("bearer"),
-    ),
-    (
-        "/operations/{id}/events",
-        "get",
-        "operations_events",
-        "The operation's events as server-sent events (`Last-Event-ID` resumes)",
-        "operations",
-        Some("bearer"),
-    ),
-    (
-        "/admin/plugins",
-        "get",
-        "admin_plugins_list",
-        "Active plugin versions, routes and instance figures",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/plugins/{id}",
-        "get",
-        "admin_plugin_get",
-        "One active plugin version",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/plugins/{id}",
-        "put",
-        "admin_plugin_put",
-        "Install a new version (the wasm component as body; `?role=`)",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/plugins/{id}/rollback",
-        "post",
-        "admin_plugin_rollback",
-        "Go back to the version before",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/plugins/{id}/grants",
-        "get",
-        "admin_grants_get",
-        "The grant in force and its source",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/plugins/{id}/grants",
-        "put",
-        "admin_grants_put",
-        "Grant a plugin (its config entry as JSON), live",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/audit",
-        "get",
-        "admin_audit",
-        "State-changing calls, newest first (`org`, `route`, `status`, `limit`, `offset`)",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/keys",
-        "get",
-        "admin_keys_list",
-        "API keys, without secrets (`org`)",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/keys/{id}",
-        "delete",
-        "admin_key_revoke",
-        "Revoke an API key",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/ssh-host-keys",
-        "get",
-        "admin_host_keys_list",
-        "Pinned SSH host keys (`org`)",
-        "admin",
-        Some("admin"),
-    ),
-    (
-        "/admin/ssh-host-keys/{org}/{target}",
-        "delete",
-        "admin_host_key_forget",
-        "Forget a pinned SSH host key",
-        "admin",
-        Some("admin"),
-    ),
-];
-
 /// `{name}` parameters of a path template, as OpenAPI path parameters.
 fn path_parameters(template: &str) -> Value {
     let names = template
@@ -247,19 +106,15 @@ pub fn document(table: &Table) -> Value {
             m.insert(method.to_ascii_lowercase(), op);
         }
     };
-    for (path, method, id, summary, tag, secured) in HOST_OPERATIONS {
-        let mut op = json!({
-            "operationId": id,
-            "summary": summary,
-            "tags": [tag],
-            "responses": {"200": {"description": "success"}},
-        });
-        if let Some(scheme) = secured {
-            op["security"] = json!([{ *scheme: [] }]);
-            op["responses"]["401"] = json!({"description": "`{error}`: no valid credentials"});
-        }
+    for (path, method, mut op) in host::operations() {
         if path.contains('{') {
-            op["parameters"] = path_parameters(path);
+            let mut params = path_parameters(path);
+            if let (Value::Array(list), Some(Value::Array(more))) =
+                (&mut params, op.get("parameters").cloned())
+            {
+                list.extend(more);
+            }
+            op["parameters"] = params;
         }
         add(path, method, op);
     }
@@ -327,12 +182,14 @@ pub fn document(table: &Table) -> Value {
         "openapi": "3.1.0",
         "info": {"title": "computehub", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
-        "components": {"securitySchemes": {
+        "components": {"schemas": host::schemas(), "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "session": {"type": "http", "scheme": "bearer"},
             "basic": {"type": "http", "scheme": "basic"},
             "x-auth-token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
             "admin": {"type": "http", "scheme": "bearer", "description": "the admin token"},
+            "metrics": {"type": "http", "scheme": "bearer",
+                "description": "the metrics token (`--metrics-token-file`); without one `/metrics` is open"},
             "aksk": {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "Huawei SDK-HMAC-SHA256 request signing: `SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=host;x-sdk-date;..., Signature=<hex>` with `X-Sdk-Date`"},
         }},
