@@ -98,3 +98,50 @@ export async function kboss(method, path, params) {
   }
   return body;
 }
+
+/**
+ * An operator's call on the admin API (`/admin/<path>`), with the session
+ * and, on changes, the CSRF token. `body` is sent as is (a File for a
+ * plugin upload). Resolves to the JSON answer; throws ApiError with the
+ * answer's `error` otherwise.
+ */
+export async function admin(method, path, { query, body } = {}) {
+  let target = `/admin/${path}`;
+  const q = encode(query).toString();
+  if (q) target += `?${q}`;
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (method !== "GET") init.headers["x-csrf-token"] = csrf ?? "";
+  if (body !== undefined) {
+    init.body = body;
+    init.headers["content-type"] = "application/wasm";
+  }
+  const r = await fetch(target, init);
+  const answer = await json(r);
+  if (!r.ok) {
+    const needs = answer.needs?.grants?.length ? answer.needs.grants.join(", ") : undefined;
+    throw new ApiError(answer.error ?? answer.msg ?? r.statusText, r.status, needs);
+  }
+  return answer;
+}
+
+// Changes other views should follow without a reload (a new pricing engine
+// changes every quote): announced in this tab and to the console's other
+// tabs.
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("computehub-console") : null;
+const listeners = new Set();
+
+/** Tell every view, here and in other tabs, that `what` changed. */
+export function announce(what) {
+  for (const f of listeners) f(what);
+  channel?.postMessage(what);
+}
+
+/** Call `f(what)` on every announcement; returns the unsubscribe. */
+export function onAnnounce(f) {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+
+channel?.addEventListener("message", (e) => {
+  for (const f of listeners) f(e.data);
+});

@@ -9,6 +9,8 @@ import { t, currentLang, setLang } from "@console/i18n";
 import { Centers } from "@console/centers";
 import { Devices } from "@console/devices";
 import { Pricing } from "@console/pricing";
+import { Plugins } from "@console/plugins";
+import { Keys } from "@console/keys";
 
 function LangSwitch({ onChange }) {
   return html`<button type="button" class="lang" lang=${currentLang() === "zh" ? "en" : "zh-CN"}
@@ -74,6 +76,7 @@ function Shell({ session, onSignOut, onLang }) {
     ["centers", t("centers")],
     ["devices", t("devices")],
     ["pricing", t("pricing")],
+    ...(session.admin ? [["plugins", t("plugins")], ["keys", t("apiKeys")]] : []),
   ];
   return html`<div class="shell">
     <header class="top">
@@ -92,7 +95,11 @@ function Shell({ session, onSignOut, onLang }) {
         ? html`<${Devices} cpcid=${arg} navigate=${navigate} />`
         : page === "pricing"
           ? html`<${Pricing} cpcid=${arg} navigate=${navigate} />`
-          : html`<${Centers} navigate=${navigate} />`}
+          : page === "plugins" && session.admin
+            ? html`<${Plugins} />`
+            : page === "keys" && session.admin
+              ? html`<${Keys} />`
+              : html`<${Centers} navigate=${navigate} />`}
     </main>
   </div>`;
 }

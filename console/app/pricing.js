@@ -1,9 +1,11 @@
 // Priced components of a compute center (get_cpcwidget) and the quote
 // calculator: every amount typed asks accrual_price (through the active
 // pricing engine) and shows each item and the total as the API answers.
+// When an operator swaps or rolls back the pricing engine (in this tab or
+// another), the same quote is asked again: no reload needed.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html, Table, ErrorBox, useList } from "@console/ui";
-import { kboss } from "@console/api";
+import { kboss, onAnnounce } from "@console/api";
 import { t } from "@console/i18n";
 
 /** A select of the organisation's compute centers. */
@@ -36,6 +38,8 @@ function Calculator({ cpcid, widgets }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const seq = useRef(0);
+  const [engineTick, setEngineTick] = useState(0);
+  useEffect(() => onAnnounce((what) => what === "plugins" && setEngineTick((n) => n + 1)), []);
   const lines = widgets.map((w) => ({ ...w, key: `${w.type}\u0000${w.model}` }));
   const resources = lines
     .filter((l) => (amounts[l.key] ?? "").trim() !== "")
@@ -66,7 +70,7 @@ function Calculator({ cpcid, widgets }) {
       }
     }, 120);
     return () => clearTimeout(timer);
-  }, [cpcid, ask]);
+  }, [cpcid, ask, engineTick]);
   return html`<section class="card" aria-labelledby="quote-title">
     <h2 id="quote-title">${t("quote")}</h2>
     <p class="help">${t("quoteHelp")}</p>

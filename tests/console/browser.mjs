@@ -3,7 +3,8 @@
 //
 // Environment: CONSOLE_BASE (http://127.0.0.1:port), DEMO_PASSWORD,
 // OTHER_ORG / OTHER_NAME / OTHER_PASSWORD (a tenant of another
-// organisation), CPCID (the demo's compute center), SCREENSHOTS (a dir),
+// organisation), CPCID (the demo's compute center), VOLUME_DISCOUNT_WASM
+// (examples/volume-discount's component), SCREENSHOTS (a dir),
 // E2E_MODULES (the node_modules holding playwright-core and axe-core),
 // CHROMIUM (the browser). Prints one line per step; exits 1 on failure.
 import assert from "node:assert/strict";
@@ -193,6 +194,84 @@ try {
   await page.getByRole("button", { name: "中文" }).first().click();
   await page.getByRole("heading", { name: "部件与询价" }).waitFor();
 
+  step("plugins: an operator swaps the pricing engine; an open quote follows without a reload");
+  const quotePage = await context.newPage();
+  quotePage.on("pageerror", (e) => errors.push(String(e)));
+  await quotePage.goto(`${base}/console/#/pricing/${encodeURIComponent(cpcid)}`);
+  const qAmount = (type, model) => quotePage.locator(`input[data-type="${type}"][data-model="${model}"]`);
+  await qAmount("cpu", "INTEL(R) XEON(R) PLATINUM 8582C").fill("4");
+  await qAmount("memory", "Samsung DDR4 DIMMs").fill("8192");
+  await qAmount("disk", "DATA").fill("512");
+  await qAmount("gpu", "RTX5090-32G").fill("2");
+  const quoteTotal = quotePage.getByTestId("quote-total");
+  await quoteTotal.filter({ hasText: "64.08" }).waitFor();
+  // A mark that a reload would wipe.
+  await quotePage.evaluate(() => {
+    window.__notReloaded = true;
+  });
+  await page.getByRole("link", { name: "插件" }).click();
+  const plugins = page.getByTestId("plugins");
+  const pricingRow = plugins.locator('tr[data-plugin="pricing"]');
+  await pricingRow.waitFor();
+  assert.match(await pricingRow.textContent(), /计价引擎/);
+  const versionBefore = (await pricingRow.locator(".version").textContent()).trim();
+  await accessible(page, "plugins");
+  await shot(page, "12-plugins");
+  await page.getByLabel("插件ID").fill("pricing");
+  assert.equal(await page.getByLabel("角色").inputValue(), "pricing", "the active plugin's role is chosen");
+  await page.getByRole("heading", { name: /当前版本的路由 · / }).waitFor();
+  await page.getByLabel("组件文件 (wasm)").setInputFiles(env("VOLUME_DISCOUNT_WASM"));
+  await accessible(page, "plugin upload form");
+  await page.getByRole("button", { name: "上传并启用" }).click();
+  const result = page.getByTestId("upload-result");
+  await result.filter({ hasText: "已启用" }).waitFor();
+  assert.match(await result.textContent(), /增加的路由 \(0\)/);
+  assert.match(await result.textContent(), /移除的路由 \(0\)/);
+  await page.waitForFunction(
+    (before) => document.querySelector('tr[data-plugin="pricing"] .version')?.textContent.trim() !== before,
+    versionBefore,
+  );
+  console.log(`pricing: ${versionBefore} -> ${(await pricingRow.locator(".version").textContent()).trim()}`);
+  await shot(page, "13-plugin-swapped");
+  await quoteTotal.filter({ hasText: "58.784" }).waitFor();
+  assert.ok(await quotePage.evaluate(() => window.__notReloaded === true), "the quote page was not reloaded");
+  await shot(quotePage, "14-quote-volume-discount");
+
+  step("plugins: roll back, and the open quote reads 64.08 again");
+  await result.getByRole("button", { name: "回滚" }).click();
+  await result.filter({ hasText: "已回滚到" }).waitFor();
+  await quoteTotal.filter({ hasText: "64.08" }).waitFor();
+  assert.ok(await quotePage.evaluate(() => window.__notReloaded === true), "the quote page was not reloaded");
+  await page.waitForFunction(
+    (before) => document.querySelector('tr[data-plugin="pricing"] .version')?.textContent.trim() === before,
+    versionBefore,
+  );
+  await shot(page, "15-plugin-rolled-back");
+  await shot(quotePage, "16-quote-rolled-back");
+  await quotePage.close();
+
+  step("API keys: listed without secrets, one revoked");
+  await page.getByRole("link", { name: "API密钥" }).click();
+  const keys = page.getByTestId("keys");
+  await keys.locator("tbody tr[data-key]").first().waitFor();
+  await page.getByLabel("组织").fill("demo");
+  await page.getByRole("button", { name: "筛选" }).click();
+  const firstKey = keys.locator("tbody tr[data-key]").first();
+  const keyId = await firstKey.getAttribute("data-key");
+  assert.match(await firstKey.textContent(), /有效/);
+  await accessible(page, "api keys");
+  await shot(page, "17-keys");
+  page.once("dialog", (d) => d.accept());
+  await firstKey.getByRole("button", { name: `吊销 ${keyId}` }).click();
+  await page.getByRole("status").filter({ hasText: keyId }).waitFor();
+  await keys.locator(`tr[data-key="${keyId}"]`).waitFor({ state: "detached" });
+  await page.getByLabel("显示已吊销").check();
+  await keys.locator(`tr[data-key="${keyId}"]`).filter({ hasText: "已吊销" }).waitFor();
+  await shot(page, "18-key-revoked");
+  const listed = await page.evaluate(() => fetch("/admin/keys?org=demo").then((r) => r.json()));
+  assert.ok(listed.keys.find((k) => k.id === keyId).revoked_at, JSON.stringify(listed));
+  assert.ok(!JSON.stringify(listed).includes("secret"), "no secrets listed");
+
   step("a state-changing call without the CSRF token is refused");
   const refused = await page.evaluate(async () => {
     const post = (headers) =>
@@ -238,6 +317,9 @@ try {
   await op.goto(`${base}/console/#/pricing/${encodeURIComponent(cpcid)}`);
   await op.getByRole("alert").first().waitFor();
   assert.equal(await op.locator("input[data-type]").count(), 0, "no foreign components");
+  assert.equal(await op.getByRole("link", { name: "插件" }).count(), 0, "no operator pages for a tenant");
+  const adminStatus = await op.evaluate(() => fetch("/admin/plugins").then((r) => r.status));
+  assert.equal(adminStatus, 401);
   await shot(op, "11-other-tenant-foreign-center");
   const foreign = await op.evaluate(
     (id) => fetch(`/dev/cpcc/cpcnode/get_cpcnode.dspy?cpcid=${encodeURIComponent(id)}`).then((r) => r.json()),

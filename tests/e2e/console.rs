@@ -332,6 +332,10 @@ async fn the_console_in_headless_chromium() {
         .env("OTHER_NAME", "bob")
         .env("OTHER_PASSWORD", "bob-password-123")
         .env("CPCID", &cpcid)
+        .env(
+            "VOLUME_DISCOUNT_WASM",
+            Path::new(PLUGINS).join("volume_discount.wasm"),
+        )
         .env("SCREENSHOTS", &shots)
         .env("E2E_MODULES", modules.join("node_modules"))
         .env("CHROMIUM", &chromium)
@@ -351,6 +355,10 @@ async fn the_console_in_headless_chromium() {
         "05-devices",
         "06b-device-added",
         "07-quote-64.08",
+        "13-plugin-swapped",
+        "14-quote-volume-discount",
+        "16-quote-rolled-back",
+        "17-keys",
         "10-other-tenant-centers",
     ] {
         assert!(shots.join(format!("{shot}.png")).exists(), "{shot}");

@@ -68,6 +68,16 @@ const MODULES: &[(&str, &str, &[u8])] = &[
         "pricing.js",
         include_bytes!("../../../console/app/pricing.js"),
     ),
+    (
+        "@console/plugins",
+        "plugins.js",
+        include_bytes!("../../../console/app/plugins.js"),
+    ),
+    (
+        "@console/keys",
+        "keys.js",
+        include_bytes!("../../../console/app/keys.js"),
+    ),
 ];
 
 const STYLE: &[u8] = include_bytes!("../../../console/app/style.css");
