@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the header (user, language, sign-out), the
 // navigation and the hash router (#/centers, #/devices/<cpcid>,
-// #/pricing/<cpcid>).
+// #/pricing/<cpcid>, #/clusters/<cpcid>; for operators #/plugins, #/keys).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html, ErrorBox, Field } from "@console/ui";
@@ -11,6 +11,7 @@ import { Devices } from "@console/devices";
 import { Pricing } from "@console/pricing";
 import { Plugins } from "@console/plugins";
 import { Keys } from "@console/keys";
+import { Clusters } from "@console/clusters";
 
 function LangSwitch({ onChange }) {
   return html`<button type="button" class="lang" lang=${currentLang() === "zh" ? "en" : "zh-CN"}
@@ -76,6 +77,7 @@ function Shell({ session, onSignOut, onLang }) {
     ["centers", t("centers")],
     ["devices", t("devices")],
     ["pricing", t("pricing")],
+    ["clusters", t("clusters")],
     ...(session.admin ? [["plugins", t("plugins")], ["keys", t("apiKeys")]] : []),
   ];
   return html`<div class="shell">
@@ -95,6 +97,8 @@ function Shell({ session, onSignOut, onLang }) {
         ? html`<${Devices} cpcid=${arg} navigate=${navigate} />`
         : page === "pricing"
           ? html`<${Pricing} cpcid=${arg} navigate=${navigate} />`
+          : page === "clusters"
+            ? html`<${Clusters} cpcid=${arg} navigate=${navigate} />`
           : page === "plugins" && session.admin
             ? html`<${Plugins} />`
             : page === "keys" && session.admin

@@ -272,6 +272,30 @@ try {
   assert.ok(listed.keys.find((k) => k.id === keyId).revoked_at, JSON.stringify(listed));
   assert.ok(!JSON.stringify(listed).includes("secret"), "no secrets listed");
 
+  step("the demo cluster's board: four nodes with usage bars, pods, refreshed live");
+  await page.getByRole("link", { name: "集群看板" }).click();
+  await page.getByLabel("算力中心").selectOption({ label: demoCenter });
+  const nodes = page.getByTestId("nodes");
+  await nodes.locator("tbody tr[data-node]").nth(3).waitFor();
+  assert.equal(await nodes.locator("tbody tr[data-node]").count(), 4);
+  const gpus = await nodes.locator('[data-testid="gpu"] [role="meter"]').evaluateAll((m) =>
+    m.map((x) => x.getAttribute("aria-valuetext")),
+  );
+  assert.equal(gpus.length, 4, `GPU bars: ${gpus}`);
+  assert.ok(gpus.every((g) => /^\d+(\.\d)?%$/.test(g)), `GPU usage: ${gpus}`);
+  const gpuTotal = await nodes.locator("tbody tr[data-node] td:last-child").allTextContents();
+  assert.ok(gpuTotal.some((n) => Number(n) > 0), `available GPUs: ${gpuTotal}`);
+  console.log(`nodes' GPU allocation: ${gpus.join(", ")}; available GPUs: ${gpuTotal.join(", ")}`);
+  await page.getByTestId("pods").locator("tbody tr").first().waitFor();
+  const firstUpdate = await page.getByTestId("board-updated").textContent();
+  await page.waitForFunction(
+    (before) => document.querySelector('[data-testid="board-updated"]')?.textContent !== before,
+    firstUpdate,
+    { timeout: 10000 },
+  );
+  await accessible(page, "cluster board");
+  await shot(page, "19-cluster-board");
+
   step("a state-changing call without the CSRF token is refused");
   const refused = await page.evaluate(async () => {
     const post = (headers) =>

@@ -359,6 +359,7 @@ async fn the_console_in_headless_chromium() {
         "14-quote-volume-discount",
         "16-quote-rolled-back",
         "17-keys",
+        "19-cluster-board",
         "10-other-tenant-centers",
     ] {
         assert!(shots.join(format!("{shot}.png")).exists(), "{shot}");

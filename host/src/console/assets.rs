@@ -74,6 +74,11 @@ const MODULES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../console/app/plugins.js"),
     ),
     (
+        "@console/clusters",
+        "clusters.js",
+        include_bytes!("../../../console/app/clusters.js"),
+    ),
+    (
         "@console/keys",
         "keys.js",
         include_bytes!("../../../console/app/keys.js"),
