@@ -327,13 +327,45 @@ fn restore_into(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    if !keyed {
+        // Without the key the sealed values are lost: the restored store
+        // gets a new key, so the old key's seal check goes too.
+        let dst = Connection::open(&tmp).map_err(sql(&tmp))?;
+        let _ = dst.execute("DELETE FROM seal_check", []);
+    }
     std::fs::rename(&tmp, &db).map_err(io(&db))?;
-    let store = Store::open(data_dir).map_err(|_| BackupError::NotABackup(from.to_path_buf()))?;
+    let store = Store::open(data_dir).map_err(|e| {
+        match e.downcast_ref::<crate::store::seal::KeyError>() {
+            // The store's seal check does not open with the given key.
+            Some(crate::store::seal::KeyError::Mismatch(_)) => {
+                BackupError::WrongKey(from.to_path_buf(), sealed_count(src))
+            }
+            _ => BackupError::NotABackup(from.to_path_buf()),
+        }
+    })?;
     let (opened, total) = open_sealed(&store).map_err(sql(&db))?;
     if keyed && opened < total {
         return Err(BackupError::WrongKey(from.to_path_buf(), total));
     }
     Ok(total)
+}
+
+/// How many sealed values the backup holds (secret fields of the host's
+/// collections, AK/SK secrets), for the message of a key that opens none.
+fn sealed_count(src: &Connection) -> usize {
+    use crate::store::collections::{FieldKind, COLLECTIONS};
+    let mut total = 0;
+    for c in COLLECTIONS {
+        for f in c.fields.iter().filter(|f| f.kind == FieldKind::Secret) {
+            let sql = format!(
+                "SELECT COUNT(*) FROM \"{}\" WHERE \"{}\" IS NOT NULL",
+                c.name, f.name
+            );
+            total += src.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize;
+        }
+    }
+    let keys = "SELECT COUNT(*) FROM api_keys WHERE secret_sealed IS NOT NULL";
+    total + src.query_row(keys, [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize
 }
 
 /// How many of the store's sealed values (secret fields of the host's

@@ -12,6 +12,7 @@ pub mod metrics_token;
 mod openapi;
 mod org_limit;
 pub mod reply;
+mod request;
 mod throttle;
 pub mod tls;
 mod trim;
@@ -23,23 +24,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::auth::{self, AdminToken};
-use crate::registry::{router::Miss, PluginEntry, Registry};
+use crate::auth::AdminToken;
 use crate::envelope::Envelope;
-use crate::runtime::bindings::wit_types;
-use crate::runtime::{CallContext, CallError};
+use crate::registry::{PluginEntry, Registry};
 use crate::store::{ids, Store};
 pub use limits::ServerLimits;
-use metrics::{Metrics, PluginEvent};
+use metrics::Metrics;
 use reply::Body;
-use unverified::ReadError;
 
 /// Largest request body a plugin route accepts.
 const MAX_BODY: usize = 8 << 20;
@@ -585,7 +582,7 @@ async fn dispatch(
                         + &metrics::render_process(app),
                 ),
                 "/metrics",
-            )
+            );
         }
         "/openapi.json" => {
             return host(
@@ -645,360 +642,5 @@ async fn dispatch(
         let (resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
         return host(resp, route);
     }
-    plugin_request(app, shared, req, id).await
-}
-
-/// The `Content-Length` a request announces, if any.
-fn announced_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// The answer to an unverified body that was not read; the connection
-/// closes (the rest of the body is not read either).
-fn unverified_refusal(format: &Envelope, e: ReadError, shared: &Shared) -> Response<Body> {
-    let resp = match e {
-        ReadError::TooLarge => reply::error(
-            format,
-            413,
-            &format!("request body is larger than {} MiB", MAX_BODY >> 20),
-        ),
-        ReadError::Busy => {
-            let mut r = reply::error(
-                format,
-                503,
-                "the server is receiving too many request bodies from unverified callers; retry shortly",
-            );
-            r.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from_static("1"),
-            );
-            r
-        }
-        ReadError::Timeout => reply::error(
-            format,
-            408,
-            &format!(
-                "the request body did not arrive within {} s",
-                shared.unverified_body_timeout.as_secs_f32()
-            ),
-        ),
-        ReadError::Cut => reply::error(format, 400, "the request body was cut off or malformed"),
-    };
-    reply::closing(resp)
-}
-
-async fn plugin_request(
-    app: &App,
-    shared: &Shared,
-    req: Request<Incoming>,
-    id: &str,
-) -> (Response<Body>, Counted) {
-    let table = app.registry.table();
-    let miss = |r| (r, Counted::Unmatched);
-    let path = crate::registry::router::normalize(req.uri().path()).into_owned();
-    let (target, params) = match table.router.lookup(req.method(), &path) {
-        Ok(t) => t,
-        Err(Miss::NotFound) => {
-            // In the envelope of the area the path falls under, when it
-            // falls under one (`/dev/cpcc/...` is kboss's).
-            let format = table
-                .router
-                .area_format(&path)
-                .unwrap_or(Envelope::plain());
-            let msg = format!("no route for {} {path}", req.method());
-            return miss(reply::error(format, 404, &msg));
-        }
-        Err(Miss::MethodNotAllowed(allowed)) => {
-            let format = table
-                .router
-                .area_format(&path)
-                .unwrap_or(Envelope::plain());
-            let msg = format!(
-                "method {} is not allowed on {path}; allowed: {}",
-                req.method(),
-                allowed.join(", ")
-            );
-            let mut r = reply::error(format, 405, &msg);
-            if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
-                r.headers_mut().insert(http::header::ALLOW, v);
-            }
-            return miss(r);
-        }
-    };
-    let plugin = Arc::clone(&target.plugin);
-    let Some(route) = plugin.routes.get(target.route) else {
-        return miss(reply::error(
-            Envelope::plain(),
-            500,
-            "route table mismatch",
-        ));
-    };
-    let counted = |r| (r, Counted::Plugin(Arc::clone(&plugin), target.route));
-    tracing::Span::current().record("route", route.path.as_str());
-    let envelope = Arc::clone(&plugin.envelope);
-    let format = &*envelope;
-
-    // A client (or a key id) that failed authentication too often waits,
-    // its credentials unchecked.
-    let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
-    let claimed = throttle::claimed_key(req.headers());
-    if let (Some(t), Some(addr)) = (&shared.throttle, client) {
-        if let Some(wait) = t.blocked(addr, claimed.as_deref()) {
-            return counted(reply::closing(too_many_failures(format, wait)));
-        }
-    }
-    // A failed authentication: its answer, or 429 once it is one too many.
-    let failed = |e: &auth::AuthError| -> Response<Body> {
-        let counts = !matches!(e, auth::AuthError::Missing(_) | auth::AuthError::Store);
-        let over = match (&shared.throttle, client) {
-            (Some(t), Some(addr)) if counts => t.failed(addr, claimed.as_deref()),
-            _ => None,
-        };
-        match over {
-            Some(wait) => too_many_failures(format, wait),
-            None => reply::error(format, e.status(), &e.to_string()),
-        }
-    };
-
-    // Nothing but the headers has been read so far. An AK/SK signature
-    // covers the body: what the headers alone can refute is checked now, and
-    // the signature once the body, hashed as it arrives, is complete. Every
-    // other credential is checked before reading the body.
-    let signed = route.auth == auth::Scheme::Aksk && auth::aksk::is_signed(req.headers());
-    let mut signature = None;
-    let authenticated = if signed {
-        let authority = req.uri().authority().map(|a| a.as_str());
-        auth::aksk::check_headers(&app.store, req.headers(), authority, chrono::Utc::now()).map(
-            |checked| {
-                signature = Some(checked);
-                None
-            },
-        )
-    } else if route.auth == auth::Scheme::Session
-        && !req.headers().contains_key(http::header::AUTHORIZATION)
-        && crate::console::session::cookie_token(req.headers()).is_some()
-    {
-        // The console's session cookie (CSRF-checked on state changes).
-        crate::console::session::authenticate(&app.store, req.method(), req.headers())
-    } else {
-        auth::authenticate(&app.store, route.auth, req.headers())
-    };
-    // kboss's `orgid` stands in for a missing key in explicit debug mode only;
-    // it may sit in the body, so the body is read before deciding.
-    let debug_session = route.auth == auth::Scheme::Session
-        && app.registry.config.debug_orgid
-        && matches!(authenticated, Err(auth::AuthError::Missing(_)));
-    let mut principal = match authenticated {
-        Ok(p) => p,
-        Err(_) if debug_session => None,
-        Err(e) => return counted(reply::closing(failed(&e))),
-    };
-
-    // A body read before its sender is verified (or on a route without
-    // authentication) is read under the global budget and deadline.
-    let unverified = signature.is_some() || debug_session || route.auth == auth::Scheme::None;
-    if unverified && announced_length(req.headers()).is_some_and(|n| n > MAX_BODY as u64) {
-        return counted(unverified_refusal(format, ReadError::TooLarge, shared));
-    }
-    let (parts, body) = req.into_parts();
-    let mut digest = signature.as_ref().map(|_| auth::aksk::BodyDigest::new());
-    let (body, reservation) = if unverified {
-        let read = unverified::read(
-            body,
-            &shared.budget,
-            MAX_BODY,
-            shared.unverified_body_timeout,
-            |chunk| {
-                if let Some(d) = digest.as_mut() {
-                    d.update(chunk);
-                }
-            },
-        )
-        .await;
-        match read {
-            Ok((body, reservation)) => (body, Some(reservation)),
-            Err(e) => return counted(unverified_refusal(format, e, shared)),
-        }
-    } else {
-        match Limited::new(body, MAX_BODY).collect().await {
-            Ok(b) => (b.to_bytes(), None),
-            Err(_) => {
-                let msg = format!(
-                    "request body is larger than {} MiB or was cut off",
-                    MAX_BODY >> 20
-                );
-                return counted(reply::error(format, 413, &msg));
-            }
-        }
-    };
-    if let (Some(checked), Some(digest)) = (signature, &digest) {
-        let head = auth::aksk::RequestHead {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &parts.headers,
-            authority: parts.uri.authority().map(|a| a.as_str()),
-        };
-        match checked.finish(&head, digest, chrono::Utc::now()) {
-            Ok(p) => principal = Some(p),
-            Err(e) => return counted(failed(&e)),
-        }
-    }
-    if let Some(p) = &principal {
-        let span = tracing::Span::current();
-        span.record("org", p.organisation.as_str());
-        span.record("key", p.key_id.as_str());
-        span.record("scheme", p.scheme.as_str());
-        if let Some(c) = parts
-            .extensions
-            .get::<Arc<std::sync::Mutex<audit::Caller>>>()
-        {
-            *c.lock().unwrap_or_else(|p| p.into_inner()) = audit::Caller {
-                organisation: Some(p.organisation.clone()),
-                key_id: Some(p.key_id.clone()),
-                scheme: Some(p.scheme.as_str()),
-            };
-        }
-    }
-    // A key bound to a project serves only that project's paths.
-    if let Some(p) = &principal {
-        let asked = params
-            .iter()
-            .find(|(k, _)| k == "project_id")
-            .map(|(_, v)| v.as_str());
-        if !p.allows_project(asked) {
-            let e = auth::AuthError::WrongProject(asked.unwrap_or_default().to_string());
-            return counted(reply::error(format, e.status(), &e.to_string()));
-        }
-    }
-    if debug_session {
-        let content_type = parts
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let query = parts.uri.query().unwrap_or("");
-        let Some(orgid) = auth::debug::orgid_param(query, content_type, &body) else {
-            let msg = "missing credentials: send Authorization: Bearer <api key> (kboss session) or, in debug mode, `orgid`";
-            return counted(reply::error(format, 401, msg));
-        };
-        match auth::debug::principal(&app.store, &orgid) {
-            Ok(p) => principal = Some(p),
-            Err(e) => return counted(reply::error(format, e.status(), &e.to_string())),
-        }
-    }
-    // The caller is known: the body no longer counts against the budget.
-    drop(reservation);
-    // An organisation over its request rate waits (the plugin is not called).
-    if let (Some(limit), Some(p)) = (&shared.org_limit, &principal) {
-        if let Err(wait) = limit.check(&p.organisation) {
-            let msg = format!("organisation `{}` is over its request rate", p.organisation);
-            return counted(too_many(format, wait, "org_rate", &msg));
-        }
-    }
-    let Some(method) = crate::registry::router::parse_method(&parts.method) else {
-        return counted(reply::error(format, 405, "method not supported"));
-    };
-    let headers = parts
-        .headers
-        .iter()
-        .filter(|(k, _)| {
-            *k != http::header::AUTHORIZATION
-                && *k != http::header::COOKIE
-                && !matches!(k.as_str(), "x-auth-token" | "x-csrf-token")
-        })
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
-    let wit_req = wit_types::Request {
-        request_id: id.to_string(),
-        method,
-        path: path.clone(),
-        route: route.path.clone(),
-        params,
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers,
-        body: body.to_vec(),
-        principal: principal.as_ref().map(|p| wit_types::Principal {
-            organisation: p.organisation.clone(),
-            key_id: p.key_id.clone(),
-            scheme: to_wit_scheme(p.scheme),
-        }),
-    };
-    let ctx = CallContext {
-        plugin: plugin.id.as_str().into(),
-        request_id: id.into(),
-        organisation: principal.map(|p| p.organisation),
-    };
-    let answer = background::run(
-        Arc::clone(&plugin),
-        app.registry.runtime.services.clone(),
-        ctx,
-        route.deadline,
-        wit_req,
-        background::prefers_async(&parts.headers),
-    )
-    .await;
-    let result = match answer {
-        background::Answer::Accepted(op) => return counted(background::accepted(format, &op)),
-        background::Answer::Done(r) => r,
-    };
-    match result {
-        Ok(resp) => counted(plugin_response(resp)),
-        Err(e) => {
-            let event = match e {
-                CallError::Busy => PluginEvent::Busy,
-                CallError::Deadline(_) => PluginEvent::DeadlineKill,
-                CallError::Memory => PluginEvent::MemoryLimit,
-                CallError::Trap(_) => PluginEvent::Trap,
-            };
-            app.metrics.plugin_event(&plugin.id, event);
-            tracing::warn!(plugin = %plugin.id, error = %e, "plugin call failed");
-            let msg = match &e {
-                CallError::Trap(_) => "the plugin failed while handling this request".to_string(),
-                other => other.to_string(),
-            };
-            counted(reply::error(format, e.status(), &msg))
-        }
-    }
-}
-
-fn to_wit_scheme(s: auth::Scheme) -> wit_types::AuthScheme {
-    use wit_types::AuthScheme as A;
-    match s {
-        auth::Scheme::None => A::None,
-        auth::Scheme::Bearer => A::Bearer,
-        auth::Scheme::XAuthToken => A::XAuthToken,
-        auth::Scheme::Basic => A::Basic,
-        auth::Scheme::Aksk => A::Aksk,
-        auth::Scheme::Session => A::Session,
-    }
-}
-
-fn plugin_response(r: wit_types::Response) -> Response<Body> {
-    let mut resp = Response::new(reply::full(r.body));
-    match http::StatusCode::from_u16(r.status) {
-        Ok(s) => *resp.status_mut() = s,
-        Err(_) => {
-            tracing::warn!(status = r.status, "plugin answered an invalid status");
-            return reply::error(
-                Envelope::plain(),
-                500,
-                "the plugin answered an invalid status",
-            );
-        }
-    }
-    for (k, v) in r.headers {
-        if let (Ok(k), Ok(v)) = (
-            http::HeaderName::from_bytes(k.as_bytes()),
-            http::HeaderValue::from_str(&v),
-        ) {
-            resp.headers_mut().append(k, v);
-        }
-    }
-    resp
+    request::plugin_request(app, shared, req, id).await
 }
