@@ -738,10 +738,7 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                         );
                     }
                     for c in &p.collections {
-                        println!(
-                            "  collection {}",
-                            crate::store::schema::qualified(&p.id, c)
-                        );
+                        println!("  collection {}", crate::store::schema::qualified(&p.id, c));
                     }
                     if p.role == Role::Endpoint {
                         println!("  errors {}", p.envelope.describe());

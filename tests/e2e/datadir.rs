@@ -341,7 +341,11 @@ async fn after_sigterm_readiness_is_false_while_requests_are_still_served() {
     assert_eq!(body["checks"]["draining"], true, "{body}");
     let r = fresh.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let r = fresh.get(s.url("/fixtures/echo/still")).send().await.unwrap();
+    let r = fresh
+        .get(s.url("/fixtures/echo/still"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // Then it stops accepting and exits on its own.
     let status = s.stop();
