@@ -15,7 +15,10 @@ export function CenterPicker({ cpcid, onPick }) {
     [],
   );
   useEffect(() => {
-    if (!cpcid && centers?.rows?.length) onPick(centers.rows[0].id);
+    // Only when no center is named yet: the user may have picked one between
+    // this render and this effect (the route then names it already).
+    const named = location.hash.split("/")[2];
+    if (!cpcid && !named && centers?.rows?.length) onPick(centers.rows[0].id);
   }, [cpcid, centers]);
   return html`<div class="field inline">
     <label for="center-picker">${t("center")}</label>
