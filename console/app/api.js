@@ -112,8 +112,10 @@ export async function admin(method, path, { query, body } = {}) {
   const init = { method, credentials: "same-origin", headers: {} };
   if (method !== "GET") init.headers["x-csrf-token"] = csrf ?? "";
   if (body !== undefined) {
-    init.body = body;
-    init.headers["content-type"] = "application/wasm";
+    // A component uploads as bytes; anything else as JSON.
+    const bytes = body instanceof ArrayBuffer || body instanceof Blob || ArrayBuffer.isView(body);
+    init.body = bytes ? body : JSON.stringify(body);
+    init.headers["content-type"] = bytes ? "application/wasm" : "application/json";
   }
   const r = await fetch(target, init);
   const answer = await json(r);

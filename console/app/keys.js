@@ -1,7 +1,6 @@
-// Operators: the API keys (GET /admin/keys[?org=ORG], never a secret) and
-// their revocation (DELETE /admin/keys/{id}). The admin API has no call
-// that creates a key yet: keys are made with `computehub keys create`, and
-// the page says so.
+// Operators: the API keys (GET /admin/keys[?org=ORG], never a secret),
+// a new key (POST /admin/keys: its credential is shown once, here) and
+// their revocation (DELETE /admin/keys/{id}).
 import { useState } from "preact/hooks";
 import { html, ErrorBox, useList } from "@console/ui";
 import { admin } from "@console/api";
@@ -13,6 +12,21 @@ export function Keys() {
   const [showRevoked, setShowRevoked] = useState(false);
   const [notice, setNotice] = useState(null);
   const [rowError, setRowError] = useState(null);
+  const [newOrg, setNewOrg] = useState("");
+  const [newScheme, setNewScheme] = useState("bearer");
+  const [created, setCreated] = useState(null);
+  const create = async (e) => {
+    e.preventDefault();
+    setRowError(null);
+    setCreated(null);
+    try {
+      const k = await admin("POST", "keys", { body: { org: newOrg.trim(), scheme: newScheme } });
+      setCreated(k);
+      reload();
+    } catch (err) {
+      setRowError(err);
+    }
+  };
   const [data, error, reload] = useList(
     () => admin("GET", "keys", { query: applied ? { org: applied } : {} }).then((b) => b.keys),
     [applied],
@@ -31,7 +45,23 @@ export function Keys() {
   };
   return html`<section aria-labelledby="keys-title">
     <div class="page-head"><h1 id="keys-title">${t("apiKeys")}</h1></div>
-    <p class="help">${t("keysHelp")} <code>computehub keys create --org ORG</code></p>
+    <p class="help">${t("keysHelp")}</p>
+    <form class="filters" aria-labelledby="new-key-title" onSubmit=${create}>
+      <h2 id="new-key-title">${t("newKey")}</h2>
+      <div class="field inline">
+        <label for="new-key-org">${t("keyOrg")}</label>
+        <input id="new-key-org" required value=${newOrg} onInput=${(e) => setNewOrg(e.currentTarget.value)} />
+      </div>
+      <div class="field inline">
+        <label for="new-key-scheme">${t("keyScheme")}</label>
+        <select id="new-key-scheme" value=${newScheme} onChange=${(e) => setNewScheme(e.currentTarget.value)}>
+          ${["bearer", "x-auth-token", "basic", "aksk"].map((s) => html`<option value=${s}>${s}</option>`)}
+        </select>
+      </div>
+      <button type="submit">${t("createKey")}</button>
+    </form>
+    ${created ? html`<p class="notice" role="status" data-testid="new-credential">
+      ${t("credentialOnce")} <code>${created.credential}</code></p>` : null}
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     <${ErrorBox} error=${error ?? rowError} />
     <form class="filters" onSubmit=${(e) => {

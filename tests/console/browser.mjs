@@ -254,7 +254,7 @@ try {
   await page.getByRole("link", { name: "API密钥" }).click();
   const keys = page.getByTestId("keys");
   await keys.locator("tbody tr[data-key]").first().waitFor();
-  await page.getByLabel("组织").fill("demo");
+  await page.getByLabel("组织", { exact: true }).fill("demo");
   await page.getByRole("button", { name: "筛选" }).click();
   const firstKey = keys.locator("tbody tr[data-key]").first();
   const keyId = await firstKey.getAttribute("data-key");
@@ -271,6 +271,17 @@ try {
   const listed = await page.evaluate(() => fetch("/admin/keys?org=demo").then((r) => r.json()));
   assert.ok(listed.keys.find((k) => k.id === keyId).revoked_at, JSON.stringify(listed));
   assert.ok(!JSON.stringify(listed).includes("secret"), "no secrets listed");
+  // A new key: its credential shown once, and it is listed (never its secret).
+  await page.getByLabel("所属组织").fill("demo");
+  await page.getByLabel("认证方式").selectOption("bearer");
+  await page.getByRole("button", { name: "新建", exact: true }).click();
+  const shown = await page.getByTestId("new-credential").locator("code").textContent();
+  assert.match(shown, /^chk\.[A-Za-z0-9]+\./, `credential: ${shown}`);
+  const newId = shown.split(".")[1];
+  await keys.locator(`tr[data-key="${newId}"]`).waitFor();
+  const again = await page.evaluate(() => fetch("/admin/keys?org=demo").then((r) => r.text()));
+  assert.ok(!again.includes(shown.split(".")[2]), "the new key's secret is not listed");
+  await accessible(page, "api keys, a key created");
 
   step("the demo cluster's board: four nodes with usage bars, pods, refreshed live");
   await page.getByRole("link", { name: "集群看板" }).click();

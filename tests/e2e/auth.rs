@@ -241,3 +241,66 @@ async fn keys_are_listed_without_secrets_and_revoked_at_once() {
     let (ok, _) = keys_cli(&s, &["revoke", basic_id]);
     assert!(!ok, "a revoked key cannot be revoked twice");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_api_creates_keys_shown_once() {
+    let s = Server::start();
+    let create = |body: serde_json::Value| {
+        let req = s
+            .http
+            .post(s.url("/admin/keys"))
+            .bearer_auth(ADMIN)
+            .json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) = create(serde_json::json!({"org": "acme", "scheme": "bearer"})).await;
+    assert_eq!(status, 201, "{body}");
+    let credential = body["credential"].as_str().unwrap().to_string();
+    let id = body["id"].as_str().unwrap().to_string();
+    assert!(credential.starts_with(&format!("chk.{id}.")), "{body}");
+    // The key works, as its organisation.
+    let r = s
+        .http
+        .get(s.url("/fixtures/whoami"))
+        .bearer_auth(&credential)
+        .send()
+        .await
+        .unwrap();
+    let who: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(who["organisation"], "acme");
+    // Listed without its secret; the secret is in no later answer.
+    let (_, list) = s.get_admin("/admin/keys?org=acme").await;
+    let secret = credential.rsplit('.').next().unwrap();
+    assert!(list.to_string().contains(&id));
+    assert!(!list.to_string().contains(secret));
+    // Refusals name the field and create nothing.
+    let (status, body) = create(serde_json::json!({"org": "acme", "scheme": "ssh"})).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().starts_with("`scheme`"),
+        "{body}"
+    );
+    let (status, body) = create(serde_json::json!({"org": "a b", "scheme": "basic"})).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().starts_with("`org`"),
+        "{body}"
+    );
+    let (_, after) = s.get_admin("/admin/keys?org=acme").await;
+    assert_eq!(after["keys"].as_array().unwrap().len(), 1);
+    // Without the admin token: 401, nothing created.
+    let r = s
+        .http
+        .post(s.url("/admin/keys"))
+        .json(&serde_json::json!({"org": "acme", "scheme": "bearer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}

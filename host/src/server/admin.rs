@@ -203,6 +203,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             "/admin/ssh-host-keys/{org}/{target}".into(),
         ),
         (Op::Keys, Method::GET) => (keys(app, req.uri().query()), "/admin/keys".into()),
+        (Op::Keys, Method::POST) => (create_key(app, req).await, "/admin/keys".into()),
         (Op::Key, Method::DELETE) => (revoke(app, &id), "/admin/keys/{id}".into()),
         (_, m) => (
             error(405, &format!("method {m} is not allowed on {path}")),
@@ -335,6 +336,63 @@ fn keys(app: &App, query: Option<&str>) -> Response<Body> {
     match auth::list_keys(&app.store, org_param(query).as_deref()) {
         Ok(list) => reply::json(200, &json!({ "keys": list })),
         Err(e) => store_failed("listing api keys", e),
+    }
+}
+
+/// What `POST /admin/keys` takes.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    org: String,
+    scheme: String,
+    #[serde(default)]
+    project: Option<String>,
+}
+
+/// `POST /admin/keys` (`{"org", "scheme", "project"?}`): a new API key; its
+/// credential is in this answer only (the store keeps its hash).
+async fn create_key(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let body = match Limited::new(req.into_body(), 4 << 10).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return error(413, "a key request is at most 4 KiB of JSON"),
+    };
+    let new: NewKey = match serde_json::from_slice(&body) {
+        Ok(n) => n,
+        Err(_) => {
+            return error(
+                400,
+                "the body must be {\"org\": ORG, \"scheme\": \"bearer\"|\"x-auth-token\"|\"basic\"|\"aksk\", \"project\": optional}",
+            )
+        }
+    };
+    let Some(scheme) = auth::Scheme::parse(&new.scheme) else {
+        return error(
+            400,
+            &format!(
+                "`scheme`: `{}` is not bearer, x-auth-token, basic or aksk",
+                new.scheme
+            ),
+        );
+    };
+    if let Err(e) = crate::store::ids::validate_org(&new.org) {
+        return error(400, &format!("`org`: {e}"));
+    }
+    match auth::create_project_key(&app.store, &new.org, scheme, new.project.as_deref()) {
+        Ok(c) => {
+            tracing::info!(key_id = %c.key_id, org = %c.organisation, "api key created by the admin API");
+            reply::json(
+                201,
+                &json!({
+                    "id": c.key_id,
+                    "organisation": c.organisation,
+                    "scheme": c.scheme.as_str(),
+                    "project": c.project,
+                    "credential": c.credential,
+                }),
+            )
+        }
+        Err(crate::store::StoreError::Invalid(m)) => error(400, &m),
+        Err(e) => store_failed("creating an api key", e),
     }
 }
 

@@ -386,6 +386,33 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 }),
             ),
         ),
+        ("/admin/keys", "post", {
+            let mut o = op(
+                "admin_key_create",
+                "Create an API key; its credential is in this answer only (the store keeps its hash)",
+                "admin",
+                admin(),
+                vec![],
+                json!({
+                    "201": answer("the new key and its credential (`AK SK` for aksk)", json!({"type": "object",
+                        "required": ["id", "organisation", "scheme", "project", "credential"],
+                        "properties": {"id": {"type": "string"}, "organisation": {"type": "string"},
+                            "scheme": {"enum": ["bearer", "x-auth-token", "basic", "aksk"]},
+                            "project": {"type": ["string", "null"]}, "credential": {"type": "string"}}}),
+                        json!({"id": "V3kGq9YwzXb2R1cT", "organisation": "demo", "scheme": "bearer", "project": null,
+                            "credential": "chk.V3kGq9YwzXb2R1cT.******"})),
+                    "400": error("a malformed body, an unknown scheme or an invalid organisation", "`scheme`: `ssh` is not bearer, x-auth-token, basic or aksk"),
+                    "401": admin_401(),
+                    "413": error("a body over 4 KiB", "a key request is at most 4 KiB of JSON"),
+                }),
+            );
+            o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object",
+                "required": ["org", "scheme"], "additionalProperties": false,
+                "properties": {"org": {"type": "string"}, "scheme": {"enum": ["bearer", "x-auth-token", "basic", "aksk"]},
+                    "project": {"type": ["string", "null"]}}},
+                "example": {"org": "demo", "scheme": "bearer"}}}});
+            o
+        }),
         (
             "/admin/keys/{id}",
             "delete",
