@@ -12,6 +12,7 @@ import { Pricing } from "@console/pricing";
 import { Plugins } from "@console/plugins";
 import { Keys } from "@console/keys";
 import { Clusters } from "@console/clusters";
+import { Labels } from "@console/labels";
 
 function LangSwitch({ onChange }) {
   return html`<button type="button" class="lang" lang=${currentLang() === "zh" ? "en" : "zh-CN"}
@@ -78,6 +79,7 @@ function Shell({ session, onSignOut, onLang }) {
     ["devices", t("devices")],
     ["pricing", t("pricing")],
     ["clusters", t("clusters")],
+    ["labels", t("labels")],
     ...(session.admin ? [["plugins", t("plugins")], ["keys", t("apiKeys")]] : []),
   ];
   return html`<div class="shell">
@@ -99,6 +101,8 @@ function Shell({ session, onSignOut, onLang }) {
           ? html`<${Pricing} cpcid=${arg} navigate=${navigate} />`
           : page === "clusters"
             ? html`<${Clusters} cpcid=${arg} navigate=${navigate} />`
+          : page === "labels"
+            ? html`<${Labels} />`
           : page === "plugins" && session.admin
             ? html`<${Plugins} />`
             : page === "keys" && session.admin

@@ -7,6 +7,7 @@ import { html, ErrorBox, useList } from "@console/ui";
 import { kboss } from "@console/api";
 import { t } from "@console/i18n";
 import { CenterPicker } from "@console/pricing";
+import { BindLabel } from "@console/labels";
 
 const REFRESH_MS = 4000;
 
@@ -72,6 +73,8 @@ function Board({ cpcid, clusterid }) {
       ? html` · ${t("updatedAt")} <time data-testid="board-updated">${nodesAt.toLocaleTimeString()}</time>`
       : null}</p>
     <${ErrorBox} error=${nodesError} />
+    ${nodes ? html`<${BindLabel} cpcid=${cpcid} clusterid=${clusterid}
+      nodes=${nodes.rows.map((n) => n.node_name)} />` : null}
     <div class="table-wrap" tabindex="0" role="region" aria-label=${t("nodes")}>
       <table data-testid="nodes">
         <caption>${t("nodes")} (${nodes?.total ?? 0})</caption>

@@ -307,6 +307,35 @@ try {
   await accessible(page, "cluster board");
   await shot(page, "19-cluster-board");
 
+  step("labels: a node label is added and listed, bound to a live node and unbound on the board");
+  await page.getByRole("link", { name: "资源标签" }).click();
+  await page.getByLabel("名称", { exact: true }).fill("GPU 就绪");
+  await page.getByLabel("标签属性", { exact: true }).fill("kyy-gpu-ready");
+  await page.getByLabel("标签属性值", { exact: true }).fill("true");
+  await page.getByRole("button", { name: "保存" }).click();
+  await page.getByTestId("labels").getByText("GPU 就绪").waitFor();
+  await accessible(page, "labels");
+  await shot(page, "20-labels");
+  await page.getByRole("link", { name: "集群看板" }).click();
+  await page.getByLabel("算力中心").selectOption({ label: demoCenter });
+  await page.getByLabel("标签", { exact: true }).selectOption({ label: "GPU 就绪 (kyy-gpu-ready=true)" });
+  await page.getByLabel("节点", { exact: true }).selectOption("worker-1");
+  // The console's request and the API's own answer, for bind and unbind.
+  const setup = async (button) => {
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes("/cpclabel/setup_cpclabel")),
+      page.getByRole("button", { name: button, exact: true }).click(),
+    ]);
+    const body = await resp.json();
+    assert.equal(body.status, true, JSON.stringify(body));
+    await page.getByTestId("bind-answer").waitFor();
+    assert.match(await page.getByTestId("bind-answer").textContent(), /\(worker-1\)$/);
+  };
+  await setup("绑定");
+  await accessible(page, "cluster board, label bound");
+  await shot(page, "21-label-bound");
+  await setup("解绑");
+
   step("a state-changing call without the CSRF token is refused");
   const refused = await page.evaluate(async () => {
     const post = (headers) =>

@@ -83,6 +83,11 @@ const MODULES: &[(&str, &str, &[u8])] = &[
         "keys.js",
         include_bytes!("../../../console/app/keys.js"),
     ),
+    (
+        "@console/labels",
+        "labels.js",
+        include_bytes!("../../../console/app/labels.js"),
+    ),
 ];
 
 const STYLE: &[u8] = include_bytes!("../../../console/app/style.css");
