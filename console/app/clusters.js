@@ -8,6 +8,7 @@ import { kboss } from "@console/api";
 import { t } from "@console/i18n";
 import { CenterPicker } from "@console/pricing";
 import { BindLabel } from "@console/labels";
+import { Configs } from "@console/configs";
 
 const REFRESH_MS = 4000;
 
@@ -153,5 +154,6 @@ export function Clusters({ cpcid, navigate }) {
     </div>
     <${ErrorBox} error=${error} />
     ${cpcid && clusterid ? html`<${Board} key=${`${cpcid}/${clusterid}`} cpcid=${cpcid} clusterid=${clusterid} />` : null}
+    ${cpcid && clusterid ? html`<${Configs} key=${`c/${cpcid}/${clusterid}`} cpcid=${cpcid} clusterid=${clusterid} />` : null}
   </section>`;
 }

@@ -49,11 +49,8 @@ async function accessible(page, name) {
     axe.run(document, { resultTypes: ["violations"] }),
   );
   const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
-    [],
-    `axe on ${name}`,
-  );
+  const found = bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  assert.deepEqual(found, [], `axe on ${name}: ${found.join("; ")}`);
   console.log(`axe ${name}: ${result.violations.length} violations, none serious`);
 }
 
@@ -335,6 +332,32 @@ try {
   await accessible(page, "cluster board, label bound");
   await shot(page, "21-label-bound");
   await setup("解绑");
+
+  step("resource instances: one is applied and its pod appears on the board, scaled to two, deleted");
+  // Pods other than the demo's own training pods (namespace usr-demo).
+  const instancePods = (n) =>
+    page.waitForFunction(
+      (want) =>
+        [...document.querySelectorAll('[data-testid="pods"] tbody tr[data-pod]')].filter(
+          (r) => r.children[0].textContent !== "usr-demo",
+        ).length === want,
+      n,
+      { timeout: 30000 },
+    );
+  await page.getByLabel("实例名称").fill("e2e-web");
+  await page.getByRole("button", { name: "创建并下发" }).click();
+  await page.getByTestId("config-answer").waitFor();
+  const configRow = page.getByTestId("config-list").locator('tr[data-config="e2e-web"]');
+  await configRow.waitFor();
+  await instancePods(1);
+  await accessible(page, "cluster board, resource instance");
+  await shot(page, "22-resource-instance");
+  await page.getByRole("button", { name: "扩容 e2e-web" }).click();
+  await configRow.getByTestId("replicas").filter({ hasText: "2" }).waitFor();
+  await instancePods(2);
+  await page.getByRole("button", { name: "删除 e2e-web" }).click();
+  await configRow.waitFor({ state: "detached" });
+  await instancePods(0);
 
   step("a state-changing call without the CSRF token is refused");
   const refused = await page.evaluate(async () => {

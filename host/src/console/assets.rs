@@ -88,6 +88,11 @@ const MODULES: &[(&str, &str, &[u8])] = &[
         "labels.js",
         include_bytes!("../../../console/app/labels.js"),
     ),
+    (
+        "@console/configs",
+        "configs.js",
+        include_bytes!("../../../console/app/configs.js"),
+    ),
 ];
 
 const STYLE: &[u8] = include_bytes!("../../../console/app/style.css");
