@@ -9,6 +9,7 @@ import { t } from "@console/i18n";
 import { CenterPicker } from "@console/pricing";
 import { BindLabel } from "@console/labels";
 import { Configs } from "@console/configs";
+import { BuyCheck } from "@console/buycheck";
 
 const REFRESH_MS = 4000;
 
@@ -155,5 +156,6 @@ export function Clusters({ cpcid, navigate }) {
     <${ErrorBox} error=${error} />
     ${cpcid && clusterid ? html`<${Board} key=${`${cpcid}/${clusterid}`} cpcid=${cpcid} clusterid=${clusterid} />` : null}
     ${cpcid && clusterid ? html`<${Configs} key=${`c/${cpcid}/${clusterid}`} cpcid=${cpcid} clusterid=${clusterid} />` : null}
+    ${cpcid && clusterid ? html`<${BuyCheck} key=${`b/${cpcid}/${clusterid}`} cpcid=${cpcid} clusterid=${clusterid} />` : null}
   </section>`;
 }

@@ -359,6 +359,17 @@ try {
   await configRow.waitFor({ state: "detached" });
   await instancePods(0);
 
+  step("the buy page's capacity check: which products cannot be deployed, and why");
+  await page.getByRole("button", { name: "检查", exact: true }).click();
+  const buy = page.getByTestId("buy-result");
+  await buy.waitFor();
+  const huge = buy.locator('tr[data-product="huge"]');
+  assert.match(await huge.textContent(), /不可部署/);
+  assert.equal(await huge.getByTestId("reason").textContent(), "static");
+  assert.match(await buy.locator('tr[data-product="gpu"]').textContent(), /可部署/);
+  await accessible(page, "capacity check");
+  await shot(page, "23-capacity-check");
+
   step("a state-changing call without the CSRF token is refused");
   const refused = await page.evaluate(async () => {
     const post = (headers) =>

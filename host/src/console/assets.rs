@@ -93,6 +93,11 @@ const MODULES: &[(&str, &str, &[u8])] = &[
         "configs.js",
         include_bytes!("../../../console/app/configs.js"),
     ),
+    (
+        "@console/buycheck",
+        "buycheck.js",
+        include_bytes!("../../../console/app/buycheck.js"),
+    ),
 ];
 
 const STYLE: &[u8] = include_bytes!("../../../console/app/style.css");
