@@ -222,6 +222,29 @@ async fn sessions_are_the_kboss_session_scheme_with_csrf_and_throttled_sign_in()
     };
     assert_eq!(admin(demo.cookie.clone()).await, 200);
     assert_eq!(admin(bob.cookie.clone()).await, 401);
+    // A change an operator makes through the console is audited as that
+    // user's session, not as the admin token.
+    let r = s
+        .http
+        .post(s.url("/admin/keys"))
+        .header("cookie", &demo.cookie)
+        .header("x-csrf-token", &demo.csrf)
+        .json(&serde_json::json!({"org": "demo", "scheme": "bearer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, audit) = s.get_admin("/admin/audit?route=/admin/keys").await;
+    let row = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["method"] == "POST")
+        .cloned()
+        .unwrap_or_else(|| panic!("no audit row: {audit}"));
+    assert_eq!(row["scheme"], "console-session", "{row}");
+    assert_eq!(row["key_id"], "console:demo", "{row}");
+    assert_eq!(row["organisation"], "demo", "{row}");
 
     // Sign-out needs the CSRF token, then the cookie is worthless.
     let out = s

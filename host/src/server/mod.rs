@@ -607,13 +607,31 @@ async fn dispatch(
             .extensions()
             .get::<Arc<std::sync::Mutex<audit::Caller>>>()
             .cloned();
+        // An operator's console session, when it stands in for the token:
+        // the audit row names the user, not the token.
+        let operator = if req.headers().contains_key(http::header::AUTHORIZATION) {
+            None
+        } else {
+            crate::console::session::from_request(&app.store, req.method(), req.headers())
+                .ok()
+                .flatten()
+                .filter(|s| s.user.admin)
+                .map(|s| s.user)
+        };
         let (mut resp, route) = admin::handle(app, req).await;
         if resp.status() != http::StatusCode::UNAUTHORIZED {
             if let Some(c) = audit_caller {
-                *c.lock().unwrap_or_else(|p| p.into_inner()) = audit::Caller {
-                    organisation: None,
-                    key_id: Some("admin".into()),
-                    scheme: Some("admin-token"),
+                *c.lock().unwrap_or_else(|p| p.into_inner()) = match operator {
+                    Some(u) => audit::Caller {
+                        organisation: Some(u.organisation),
+                        key_id: Some(format!("console:{}", u.name)),
+                        scheme: Some("console-session"),
+                    },
+                    None => audit::Caller {
+                        organisation: None,
+                        key_id: Some("admin".into()),
+                        scheme: Some("admin-token"),
+                    },
                 };
             }
         }
