@@ -461,7 +461,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let yaml = std::fs::read_to_string(&kubeconfig)
                 .with_context(|| format!("cannot read {}", kubeconfig.display()))?;
-            let store = Store::open(&data_dir)?;
+            let store = open_existing_store(&data_dir)?;
             let imported = crate::clusters::import(&store, &org, &name, &yaml, &center)?;
             println!(
                 "{} cluster `{name}` for organisation {org} (center `{center}`)",

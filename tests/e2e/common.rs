@@ -297,6 +297,20 @@ impl Server {
     }
 }
 
+/// What a server printed on stdout up to and including its `listening on`
+/// line (or until it exits). Blocks: call it from a thread.
+pub fn printed_until_listening(stdout: std::process::ChildStdout) -> Vec<String> {
+    let mut seen = Vec::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let done = line.starts_with("listening on");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    seen
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

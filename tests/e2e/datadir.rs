@@ -57,21 +57,7 @@ fn a_start_that_cannot_listen_keeps_the_admin_token_for_the_next() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let lines = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut seen = Vec::new();
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let done = line.starts_with("listening on");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        seen
-    });
+    let lines = std::thread::spawn(move || printed_until_listening(stdout));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !lines.is_finished() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -90,7 +76,25 @@ fn a_start_that_cannot_listen_keeps_the_admin_token_for_the_next() {
 fn keys_list_on_a_data_dir_without_a_store_creates_none() {
     let dir = tempfile::tempdir().unwrap();
     let typo = dir.path().join("computehub-dat");
-    for args in [vec!["keys", "list"], vec!["keys", "revoke", "k1"]] {
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    for args in [
+        vec!["keys", "list"],
+        vec!["keys", "revoke", "k1"],
+        vec!["users", "list"],
+        vec!["admin", "rotate-token"],
+        vec![
+            "clusters",
+            "import",
+            "--org",
+            "acme",
+            "--name",
+            "c1",
+            "--kubeconfig",
+            kubeconfig,
+        ],
+    ] {
         let out = Command::new(BIN)
             .args(&args)
             .arg("--data-dir")
@@ -351,4 +355,42 @@ async fn after_sigterm_readiness_is_false_while_requests_are_still_served() {
     let status = s.stop();
     assert!(status.success(), "{status:?}");
     assert!(fresh.get(s.url("/healthz")).send().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_client_succeeds_again_after_the_window() {
+    // Two failures at once, refilled twice a second.
+    let s = Server::with(Options {
+        args: vec![
+            "--auth-failure-burst",
+            "2",
+            "--auth-failures-per-minute",
+            "120",
+        ],
+        ..Options::default()
+    });
+    let good = s.key("acme", "bearer");
+    let id = good.split('.').nth(1).unwrap().to_string();
+    let whoami = |token: String| {
+        let (http, url) = (s.http.clone(), s.url("/fixtures/whoami"));
+        async move {
+            let r = http.get(url).bearer_auth(token).send().await.unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry)
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(whoami(format!("chk.{id}.wrong")).await.0, 401);
+    }
+    // The third is one too many; then even the right key waits.
+    assert_eq!(whoami(format!("chk.{id}.wrong")).await.0, 429);
+    let (status, retry) = whoami(good.clone()).await;
+    assert_eq!(status, 429);
+    let wait: u64 = retry.unwrap().parse().unwrap();
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let (status, _) = whoami(good).await;
+    assert_eq!(status, 200);
 }

@@ -71,7 +71,6 @@ async fn the_printed_exports_paste_into_a_shell_and_the_tour_calls_work() {
 /// token is among the exports, and it is the one the server accepts.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_demo_start_exports_the_admin_token() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-cache");
     let mut child = Command::new(BIN)
@@ -86,20 +85,7 @@ async fn the_first_demo_start_exports_the_admin_token() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut seen = Vec::new();
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let done = line.starts_with("listening on");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        seen
-    });
+    let lines = tokio::task::spawn_blocking(move || printed_until_listening(stdout));
     let lines = tokio::time::timeout(std::time::Duration::from_secs(120), lines)
         .await
         .expect("the server starts")

@@ -212,6 +212,15 @@ async fn a_restart_marks_a_running_operation_interrupted() {
     assert_eq!(op["status"], "interrupted", "{op}");
     assert_eq!(op["phases"][2]["status"], "interrupted");
     assert!(op["finished_at"].is_string());
+    // `/metrics` counts it by kind and status.
+    let kind = op["kind"].as_str().unwrap().to_string();
+    let metrics = e.s.metrics().await;
+    assert!(
+        metrics.contains(&format!(
+            "computehub_operations{{kind=\"{kind}\",status=\"interrupted\"}} 1"
+        )),
+        "{metrics}"
+    );
     // The lock went with it: the machine can be provisioned again (once the
     // orphaned fixture from the dead run is out of the way).
     assert!(op["error"].as_str().unwrap().contains("did not complete"));

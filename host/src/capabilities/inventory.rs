@@ -130,7 +130,7 @@ impl PluginState {
         if !collection.contains('.') && self.services.store.owns(plugin, &collection) {
             return store::schema::qualified(plugin, &collection);
         }
-        crate::policy::storage::current_name(&collection)
+        crate::store::collections::current_name(&collection).into_owned()
     }
 
     /// Whether this plugin declared `collection` (a full name).

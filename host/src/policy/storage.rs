@@ -33,15 +33,6 @@ pub struct Storage {
 #[error("{0}")]
 pub struct Denied(pub String);
 
-/// The name a collection goes by: a moved collection's bare name is its
-/// owner's (`labels` -> `kboss.labels`), any other name itself.
-pub fn current_name(c: &str) -> String {
-    match collections::moved(c) {
-        Some(m) => format!("{}.{c}", m.owner),
-        None => c.to_string(),
-    }
-}
-
 /// `<plugin id>.<name>`: a collection a plugin declares.
 fn declared_name(c: &str) -> bool {
     let Some((plugin, name)) = c.split_once('.') else {
@@ -64,13 +55,14 @@ impl Storage {
     pub fn new(read: &[String], write: &[String], secrets: &[String]) -> Result<Storage, String> {
         // A collection its area's plugin owns now is granted under its
         // bare name as before (`labels` is `kboss.labels`).
-        let read: Vec<String> = read.iter().map(|c| current_name(c)).collect();
-        let write: Vec<String> = write.iter().map(|c| current_name(c)).collect();
+        let current = |c: &str| collections::current_name(c).into_owned();
+        let read: Vec<String> = read.iter().map(|c| current(c)).collect();
+        let write: Vec<String> = write.iter().map(|c| current(c)).collect();
         let secrets: Vec<String> = secrets
             .iter()
             .map(|s| match s.split_once('.') {
                 Some((c, f)) if collections::moved(c).is_some() => {
-                    format!("{}.{f}", current_name(c))
+                    format!("{}.{f}", current(c))
                 }
                 _ => s.clone(),
             })

@@ -316,20 +316,21 @@ pub fn render_process(app: &super::App) -> String {
         "computehub_build_info{{version=\"{}\",wasmtime=\"48\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
-    out.push_str("# HELP computehub_operations Long operations by status.\n# TYPE computehub_operations gauge\n");
-    let counts: Vec<(String, i64)> = {
+    out.push_str("# HELP computehub_operations Long operations by kind and status.\n# TYPE computehub_operations gauge\n");
+    let counts: Vec<(String, String, i64)> = {
         let conn = app.store.conn();
-        conn.prepare("SELECT status, COUNT(*) FROM operations GROUP BY status")
+        conn.prepare("SELECT kind, status, COUNT(*) FROM operations GROUP BY kind, status")
             .and_then(|mut st| {
-                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<Result<Vec<_>, _>>()
             })
             .unwrap_or_default()
     };
-    for (status, n) in counts {
+    for (kind, status, n) in counts {
         let _ = writeln!(
             out,
-            "computehub_operations{{status=\"{}\"}} {n}",
+            "computehub_operations{{kind=\"{}\",status=\"{}\"}} {n}",
+            escape(&kind),
             escape(&status)
         );
     }

@@ -316,6 +316,16 @@ pub fn find(name: &str) -> Option<&'static Collection> {
     COLLECTIONS.iter().find(|c| c.name == name)
 }
 
+/// The name a collection goes by now: a moved collection's bare name is its
+/// owner's (`labels` -> `kboss.labels`), any other name itself. The one
+/// place the old names are mapped, for the store and the storage grants.
+pub fn current_name(name: &str) -> Cow<'_, str> {
+    match moved(name) {
+        Some(m) => Cow::Owned(format!("{}.{name}", m.owner)),
+        None => Cow::Borrowed(name),
+    }
+}
+
 /// The collection the bare name `name` of a moved collection now is
 /// (`labels` -> `kboss.labels`).
 pub fn moved(name: &str) -> Option<&'static Moved> {

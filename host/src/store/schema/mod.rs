@@ -529,10 +529,9 @@ impl Store {
     /// bare name it had before its area's plugin owned it (`labels`).
     pub fn schema_get(&self, name: &str) -> Option<Arc<Collection>> {
         let schema = self.schema.read().unwrap_or_else(|p| p.into_inner());
-        schema.get(name).cloned().or_else(|| {
-            let m = collections::moved(name)?;
-            schema.get(&qualified(m.owner, name)).cloned()
-        })
+        schema
+            .get(collections::current_name(name).as_ref())
+            .cloned()
     }
 
     /// Every collection, host's and plugins'.
