@@ -350,7 +350,12 @@ fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Dropped when the command returns: the last spans are exported then.
     let _telemetry = init_tracing(&cli.command)?;
-    match cli.command {
+    // Every command runs on one runtime: the store is async.
+    runtime_tokio()?.block_on(run_command(cli.command))
+}
+
+async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Serve {
             listen,
             data_dir,
@@ -374,7 +379,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let cache_dir = cache_dir.unwrap_or_else(|| data_dir.join("cache"));
-            runtime_tokio()?.block_on(serve(Serve {
+            serve(Serve {
                 listen,
                 data_dir,
                 cache_dir,
@@ -384,7 +389,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 limits: limits.limits(),
                 tls: tls_cert.zip(tls_key),
                 metrics_token_file,
-            }))?;
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys {
@@ -396,14 +402,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     project,
                 },
         } => {
-            let store = Store::open(&data_dir)?;
+            let store = Store::open(&data_dir).await?;
             let scheme = match scheme {
                 SchemeArg::Bearer => Scheme::Bearer,
                 SchemeArg::XAuthToken => Scheme::XAuthToken,
                 SchemeArg::Basic => Scheme::Basic,
                 SchemeArg::Aksk => Scheme::Aksk,
             };
-            let cred = auth::create_project_key(&store, &org, scheme, project.as_deref())?;
+            let cred = auth::create_project_key(&store, &org, scheme, project.as_deref()).await?;
             let bound = match &cred.project {
                 Some(p) => format!(" (project {p})"),
                 None => String::new(),
@@ -420,8 +426,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::List { data_dir, org },
         } => {
-            let store = open_existing_store(&data_dir)?;
-            for k in auth::list_keys(&store, org.as_deref())? {
+            let store = open_existing_store(&data_dir).await?;
+            for k in auth::list_keys(&store, org.as_deref()).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     k.id,
@@ -439,8 +445,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::Revoke { data_dir, key_id },
         } => {
-            let store = open_existing_store(&data_dir)?;
-            if auth::revoke_key(&store, &key_id)? {
+            let store = open_existing_store(&data_dir).await?;
+            if auth::revoke_key(&store, &key_id).await? {
                 println!("revoked key {key_id}");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -461,8 +467,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let yaml = std::fs::read_to_string(&kubeconfig)
                 .with_context(|| format!("cannot read {}", kubeconfig.display()))?;
-            let store = open_existing_store(&data_dir)?;
-            let imported = crate::clusters::import(&store, &org, &name, &yaml, &center)?;
+            let store = open_existing_store(&data_dir).await?;
+            let imported = crate::clusters::import(&store, &org, &name, &yaml, &center).await?;
             println!(
                 "{} cluster `{name}` for organisation {org} (center `{center}`)",
                 if imported.created {
@@ -472,17 +478,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             );
             if let Some(project) = ief_project {
-                let ns = crate::clusters::map_ief_project(&store, &org, &project, &imported.id)?;
+                let ns =
+                    crate::clusters::map_ief_project(&store, &org, &project, &imported.id).await?;
                 println!("IEF project {project} -> this cluster, namespace {ns}");
             }
             println!("{}", imported.id);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plugin { command } => runtime_tokio()?.block_on(plugin_command(command)),
-        Command::Admin { command } => admin::run(command),
-        Command::Users { command } => users::run(command),
+        Command::Plugin { command } => plugin_command(command).await,
+        Command::Admin { command } => admin::run(command).await,
+        Command::Users { command } => users::run(command).await,
         Command::Backup(args) => backup::backup(args),
-        Command::Restore(args) => backup::restore(args),
+        Command::Restore(args) => backup::restore(args).await,
     }
 }
 
@@ -496,12 +503,12 @@ fn limits(config: &Config) -> Limits {
 }
 
 /// The registry over a data dir (the store, the cache and plugin versions).
-fn registry(
+async fn registry(
     data_dir: &Path,
     cache_dir: PathBuf,
     config: Config,
 ) -> anyhow::Result<(Registry, Arc<Store>)> {
-    let store = Arc::new(Store::open(data_dir).context("opening the store")?);
+    let store = Arc::new(Store::open(data_dir).await.context("opening the store")?);
     let limits = limits(&config);
     let services = HostServices::new(Arc::clone(&store), limits.clone());
     services.policy.set_grants(config.policy_grants()?);
@@ -530,9 +537,14 @@ pub async fn open_app(
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let (admin, fresh_token) = AdminToken::load(data_dir, admin_token)?;
-    let (registry, store) = registry(data_dir, cache_dir, config)?;
+    let (registry, store) = registry(data_dir, cache_dir, config).await?;
     // Operations that were running died with the previous process.
-    let interrupted = registry.runtime.services.operations.interrupt_running()?;
+    let interrupted = registry
+        .runtime
+        .services
+        .operations
+        .interrupt_running()
+        .await?;
     if interrupted > 0 {
         tracing::warn!(
             interrupted,
@@ -627,7 +639,7 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
             &format!("http://{addr}"),
             &data_dir,
             fresh_token.as_deref(),
-        )?)
+        ).await?)
     } else {
         None
     };
@@ -675,13 +687,13 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
             grant,
             data_dir,
             config,
-        } => grant_command(&id, &grant, &data_dir, config.as_deref()),
+        } => grant_command(&id, &grant, &data_dir, config.as_deref()).await,
         PluginCommand::List { config } => {
             let (registry, _) = registry(
                 &scratch,
                 scratch.join("cache"),
                 Config::load(config.as_deref())?,
-            )?;
+            ).await?;
             registry.boot(None).await?;
             for p in registry.table().plugins.values() {
                 println!("{} ({}) {} {}", p.id, p.role.as_str(), p.name, p.version);
@@ -714,7 +726,7 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                 &scratch,
                 scratch.join("cache"),
                 Config::load(config.as_deref())?,
-            )?;
+            ).await?;
             let needs = registry.runtime.imported(&wasm).ok();
             let result = registry.install(&id, role.into(), &wasm).await;
             if let Some(needs) = needs {
@@ -813,7 +825,7 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
 }
 
 /// `computehub plugin grant`: validate and persist a grant.
-fn grant_command(
+async fn grant_command(
     id: &str,
     grant: &str,
     data_dir: &Path,
@@ -833,21 +845,21 @@ fn grant_command(
     }
     let one = [(id.to_string(), entry.clone())].into_iter().collect();
     config.with_admin_grants(&one).policy_grants()?;
-    let store = open_existing_store(data_dir)?;
-    crate::registry::persist::save_grant(&store, id, &serde_json::to_string(&entry)?)?;
+    let store = open_existing_store(data_dir).await?;
+    crate::registry::persist::save_grant(&store, id, &serde_json::to_string(&entry)?).await?;
     println!("granted plugin `{id}`; in force at the server's next start (or PUT /admin/plugins/{id}/grants now)");
     Ok(ExitCode::SUCCESS)
 }
 
 /// The store of an existing data dir (a typo must not create a new one).
-fn open_existing_store(data_dir: &Path) -> anyhow::Result<Store> {
+async fn open_existing_store(data_dir: &Path) -> anyhow::Result<Store> {
     if !data_dir.join("computehub.db").exists() {
         anyhow::bail!(
             "{} holds no computehub store (start the server with --data-dir there first)",
             data_dir.display()
         );
     }
-    Store::open(data_dir)
+    Store::open(data_dir).await
 }
 
 /// A throwaway data dir for commands that load plugins without serving.

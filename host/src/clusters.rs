@@ -41,7 +41,7 @@ fn fields(pairs: Vec<(&str, Value)>) -> Vec<(String, Value)> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-fn find_one(
+async fn find_one(
     store: &Store,
     org: &str,
     collection: &str,
@@ -59,7 +59,7 @@ fn find_one(
         limit: Some(1),
         ..Default::default()
     };
-    Ok(store.query(org, collection, &q)?.rows.into_iter().next())
+    Ok(store.query(org, collection, &q).await?.rows.into_iter().next())
 }
 
 /// Check `yaml` by the one kubeconfig policy (`policy::kubeconfig`): a
@@ -71,8 +71,8 @@ pub fn check_kubeconfig(yaml: &str) -> Result<(), ImportError> {
 }
 
 /// The compute center named `name` of `org`, created when missing.
-fn center(store: &Store, org: &str, name: &str) -> Result<String, ImportError> {
-    if let Some(row) = find_one(store, org, "compute_centers", &[("name", name)])? {
+async fn center(store: &Store, org: &str, name: &str) -> Result<String, ImportError> {
+    if let Some(row) = find_one(store, org, "compute_centers", &[("name", name)]).await? {
         return Ok(row.id);
     }
     let row = store.insert(
@@ -86,13 +86,13 @@ fn center(store: &Store, org: &str, name: &str) -> Result<String, ImportError> {
             ("contactname", text("operator")),
             ("contactphone", text("")),
         ]),
-    )?;
+    ).await?;
     Ok(row.id)
 }
 
 /// Register (or update) cluster `name` of `org` with `kubeconfig`, under the
 /// compute center named `center_name`.
-pub fn import(
+pub async fn import(
     store: &Store,
     org: &str,
     name: &str,
@@ -108,21 +108,21 @@ pub fn import(
         return Err(ImportError::Invalid("the center name is empty".into()));
     }
     check_kubeconfig(kubeconfig)?;
-    store.ensure_organisation(org)?;
-    let center_id = center(store, org, center_name)?;
+    store.ensure_organisation(org).await?;
+    let center_id = center(store, org, center_name).await?;
     let secret = Value::Secret(kubeconfig.to_string());
     if let Some(row) = find_one(
         store,
         org,
         "clusters",
         &[("cpcid", &center_id), ("name", name)],
-    )? {
+    ).await? {
         store.update(
             org,
             "clusters",
             &row.id,
             &fields(vec![("kubeconfig", secret), ("ready", Value::Integer(1))]),
-        )?;
+        ).await?;
         return Ok(Imported {
             id: row.id,
             created: false,
@@ -140,7 +140,7 @@ pub fn import(
             ("kubeconfig", secret),
             ("ready", Value::Integer(1)),
         ]),
-    )?;
+    ).await?;
     Ok(Imported {
         id: row.id,
         created: true,
@@ -164,7 +164,7 @@ pub fn ief_namespace(project: &str) -> String {
 
 /// Map IEF `project` of `org` to `cluster_id` (replacing an earlier mapping).
 /// Answers the project's namespace.
-pub fn map_ief_project(
+pub async fn map_ief_project(
     store: &Store,
     org: &str,
     project: &str,
@@ -172,7 +172,7 @@ pub fn map_ief_project(
 ) -> Result<String, ImportError> {
     crate::auth::validate_project(project).map_err(ImportError::Invalid)?;
     let namespace = ief_namespace(project);
-    match find_one(store, org, "ief_projects", &[("project_id", project)])? {
+    match find_one(store, org, "ief_projects", &[("project_id", project)]).await? {
         Some(row) => {
             store.update(
                 org,
@@ -182,7 +182,7 @@ pub fn map_ief_project(
                     ("clusterid", text(cluster_id)),
                     ("namespace", text(&namespace)),
                 ]),
-            )?;
+            ).await?;
         }
         None => {
             store.insert(
@@ -193,7 +193,7 @@ pub fn map_ief_project(
                     ("clusterid", text(cluster_id)),
                     ("namespace", text(&namespace)),
                 ]),
-            )?;
+            ).await?;
         }
     }
     Ok(namespace)
@@ -203,37 +203,37 @@ pub fn map_ief_project(
 mod tests {
     use super::*;
 
-    fn store() -> Store {
+    async fn store() -> Store {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        Store::with_connection(conn, crate::store::Sealer::from_key(&[7u8; 32])).unwrap()
+        Store::with_connection(conn, crate::store::Sealer::from_key(&[7u8; 32])).await.unwrap()
     }
 
     const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n";
 
-    #[test]
-    fn import_is_idempotent_and_sealed() {
-        let s = store();
-        let a = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").unwrap();
+    #[tokio::test]
+    async fn import_is_idempotent_and_sealed() {
+        let s = store().await;
+        let a = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").await.unwrap();
         assert!(a.created);
-        let b = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").unwrap();
+        let b = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").await.unwrap();
         assert_eq!((b.id.as_str(), b.created), (a.id.as_str(), false));
-        let row = s.get("acme", "clusters", &a.id).unwrap().unwrap();
+        let row = s.get("acme", "clusters", &a.id).await.unwrap().unwrap();
         let kc = row.fields.iter().find(|(n, _)| n == "kubeconfig").unwrap();
         assert_eq!(kc.1, Value::Redacted);
         assert_eq!(
-            s.reveal("acme", "clusters", &a.id, "kubeconfig").unwrap(),
+            s.reveal("acme", "clusters", &a.id, "kubeconfig").await.unwrap(),
             Some(KUBECONFIG.to_string())
         );
         // Another organisation sees nothing.
-        assert!(s.get("other", "clusters", &a.id).unwrap().is_none());
+        assert!(s.get("other", "clusters", &a.id).await.unwrap().is_none());
     }
 
-    #[test]
-    fn bad_kubeconfigs_are_refused() {
-        let s = store();
+    #[tokio::test]
+    async fn bad_kubeconfigs_are_refused() {
+        let s = store().await;
         for bad in ["", "not: [yaml", "apiVersion: v1\nkind: Config\n"] {
             assert!(matches!(
-                import(&s, "acme", "c", bad, "imported"),
+                import(&s, "acme", "c", bad, "imported").await,
                 Err(ImportError::Kubeconfig(_))
             ));
         }
@@ -243,25 +243,25 @@ mod tests {
             "    exec:\n      command: /bin/sh\n      apiVersion: client.authentication.k8s.io/v1\n",
         );
         assert_ne!(exec, KUBECONFIG);
-        match import(&s, "acme", "c", &exec, "imported") {
+        match import(&s, "acme", "c", &exec, "imported").await {
             Err(ImportError::Kubeconfig(m)) => assert!(m.contains("users[0].user.exec"), "{m}"),
             other => panic!("{other:?}"),
         }
         assert!(s
             .query("acme", "clusters", &Query::default())
-            .unwrap()
+            .await.unwrap()
             .rows
             .is_empty());
     }
 
-    #[test]
-    fn ief_projects_map_to_a_namespace() {
-        let s = store();
-        let c = import(&s, "acme", "edge", KUBECONFIG, "imported").unwrap();
-        let ns = map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).unwrap();
+    #[tokio::test]
+    async fn ief_projects_map_to_a_namespace() {
+        let s = store().await;
+        let c = import(&s, "acme", "edge", KUBECONFIG, "imported").await.unwrap();
+        let ns = map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).await.unwrap();
         assert_eq!(ns, "ief-5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10");
-        map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).unwrap();
-        assert!(map_ief_project(&s, "acme", "bad project", &c.id).is_err());
-        assert!(map_ief_project(&s, "acme", "p2", "no-such-cluster").is_err());
+        map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).await.unwrap();
+        assert!(map_ief_project(&s, "acme", "bad project", &c.id).await.is_err());
+        assert!(map_ief_project(&s, "acme", "p2", "no-such-cluster").await.is_err());
     }
 }

@@ -345,7 +345,7 @@ pub struct HeadersChecked {
 
 /// The checks of a signed request that need only its headers (`authority`
 /// stands in for a missing `Host`, as in HTTP/2).
-pub fn check_headers(
+pub async fn check_headers(
     store: &Store,
     headers: &HeaderMap,
     authority: Option<&str>,
@@ -381,11 +381,11 @@ pub fn check_headers(
     {
         return Err(AuthError::Invalid);
     }
-    let key = keys::lookup(store, auth.access)?.ok_or(AuthError::Invalid)?;
+    let key = keys::lookup(store, auth.access).await?.ok_or(AuthError::Invalid)?;
     if key.scheme != Scheme::Aksk.as_str() {
         return Err(AuthError::Forbidden(Scheme::Aksk.as_str()));
     }
-    let sk = keys::open_secret(store, auth.access)?.ok_or(AuthError::Invalid)?;
+    let sk = keys::open_secret(store, auth.access).await?.ok_or(AuthError::Invalid)?;
     Ok(HeadersChecked {
         access: auth.access.to_string(),
         signed_headers: auth.signed_headers.iter().map(|h| h.to_string()).collect(),
@@ -430,12 +430,12 @@ impl HeadersChecked {
 }
 
 /// Verify a signed request at time `now` and resolve its key's principal.
-pub fn verify(
+pub async fn verify(
     store: &Store,
     req: &SignedRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Principal, AuthError> {
-    check_headers(store, req.headers, req.authority, now)?.finish(
+    check_headers(store, req.headers, req.authority, now).await?.finish(
         &req.head(),
         &BodyDigest::of(req.body),
         now,

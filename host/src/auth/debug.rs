@@ -44,9 +44,9 @@ pub fn orgid_param(query: &str, content_type: Option<&str>, body: &[u8]) -> Opti
 }
 
 /// The principal for a debug `orgid` (creating the organisation if new).
-pub fn principal(store: &Store, orgid: &str) -> Result<Principal, AuthError> {
+pub async fn principal(store: &Store, orgid: &str) -> Result<Principal, AuthError> {
     ids::validate_org(orgid).map_err(AuthError::BadOrgid)?;
-    store.ensure_organisation(orgid).map_err(|e| {
+    store.ensure_organisation(orgid).await.map_err(|e| {
         tracing::error!(error = %e, "cannot record the debug organisation");
         AuthError::Store
     })?;

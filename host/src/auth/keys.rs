@@ -12,10 +12,11 @@
 
 use base64::Engine as _;
 use rand::RngCore;
-use rusqlite::OptionalExtension;
+
 use sha2::{Digest, Sha256};
 
 use super::{AuthError, Scheme};
+use crate::store::db::{params, DbRow};
 use crate::store::{ids, records::now, Store, StoreError};
 
 /// A freshly created key. `credential` is what the client sends.
@@ -72,12 +73,12 @@ pub(super) fn split_token(token: &str) -> Option<(String, String)> {
 }
 
 /// Create a key for `org` (creating the organisation if needed).
-pub fn create_key(store: &Store, org: &str, scheme: Scheme) -> Result<Credential, StoreError> {
-    create_project_key(store, org, scheme, None)
+pub async fn create_key(store: &Store, org: &str, scheme: Scheme) -> Result<Credential, StoreError> {
+    create_project_key(store, org, scheme, None).await
 }
 
 /// Create a key for `org`, bound to `project` when given.
-pub fn create_project_key(
+pub async fn create_project_key(
     store: &Store,
     org: &str,
     scheme: Scheme,
@@ -87,7 +88,7 @@ pub fn create_project_key(
         validate_project(p).map_err(StoreError::Invalid)?;
     }
     if scheme == Scheme::Aksk {
-        return create_aksk(store, org, project);
+        return create_aksk(store, org, project).await;
     }
     if !matches!(scheme, Scheme::Bearer | Scheme::XAuthToken | Scheme::Basic) {
         return Err(StoreError::Invalid(format!(
@@ -95,15 +96,18 @@ pub fn create_project_key(
             scheme.as_str()
         )));
     }
-    store.ensure_organisation(org)?;
+    store.ensure_organisation(org).await?;
     let key_id = ids::random_id(16).replace(['-', '_'], "x");
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-    store.conn().execute(
-        "INSERT INTO api_keys (id, org_id, scheme, secret_sha256, project_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        rusqlite::params![key_id, org, scheme.as_str(), hash_secret(&secret), project, now()],
-    )?;
+    store
+        .db()
+        .execute(
+            "INSERT INTO api_keys (id, org_id, scheme, secret_sha256, project_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![&key_id, org, scheme.as_str(), hash_secret(&secret), project, now()],
+        )
+        .await?;
     let credential = match scheme {
         Scheme::Basic => format!("{key_id}:{secret}"),
         _ => format!("chk.{key_id}.{secret}"),
@@ -129,52 +133,74 @@ pub struct KeyInfo {
 }
 
 /// The keys of one organisation, or of all, oldest first.
-pub fn list_keys(store: &Store, org: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
-    let conn = store.conn();
-    let mut stmt = conn.prepare(
-        "SELECT id, org_id, scheme, project_id, created_at, revoked_at FROM api_keys
-         WHERE ?1 IS NULL OR org_id = ?1 ORDER BY created_at, id",
-    )?;
-    let rows = stmt.query_map([org], |r| {
-        Ok(KeyInfo {
-            id: r.get(0)?,
-            organisation: r.get(1)?,
-            scheme: r.get(2)?,
-            project: r.get(3)?,
-            created_at: r.get(4)?,
-            revoked_at: r.get(5)?,
+pub async fn list_keys(store: &Store, org: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
+    let (sql, args) = match org {
+        Some(org) => (
+            "SELECT id, org_id, scheme, project_id, created_at, revoked_at FROM api_keys
+             WHERE org_id = ?1 ORDER BY created_at, id",
+            params![org],
+        ),
+        None => (
+            "SELECT id, org_id, scheme, project_id, created_at, revoked_at FROM api_keys
+             ORDER BY created_at, id",
+            params![],
+        ),
+    };
+    store
+        .db()
+        .query(sql, args)
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            Ok(KeyInfo {
+                id: r.take(0)?,
+                organisation: r.take(1)?,
+                scheme: r.take(2)?,
+                project: r.take(3)?,
+                created_at: r.take(4)?,
+                revoked_at: r.take(5)?,
+            })
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        .collect()
 }
 
 /// Revoke a key: from now on it fails like an unknown one. False when no
 /// active key has this id.
-pub fn revoke_key(store: &Store, key_id: &str) -> Result<bool, StoreError> {
-    let n = store.conn().execute(
-        "UPDATE api_keys SET revoked_at = ?2, secret_sealed = NULL
-         WHERE id = ?1 AND revoked_at IS NULL",
-        rusqlite::params![key_id, now()],
-    )?;
+pub async fn revoke_key(store: &Store, key_id: &str) -> Result<bool, StoreError> {
+    let n = store
+        .db()
+        .execute(
+            "UPDATE api_keys SET revoked_at = ?2, secret_sealed = NULL
+             WHERE id = ?1 AND revoked_at IS NULL",
+            params![key_id, now()],
+        )
+        .await?;
     Ok(n > 0)
 }
 
 /// An AK/SK pair: the SK is hashed like every secret and also sealed, since
 /// verifying a signature needs it.
-fn create_aksk(store: &Store, org: &str, project: Option<&str>) -> Result<Credential, StoreError> {
+async fn create_aksk(
+    store: &Store,
+    org: &str,
+    project: Option<&str>,
+) -> Result<Credential, StoreError> {
     const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     const MIXED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    store.ensure_organisation(org)?;
+    store.ensure_organisation(org).await?;
     let ak = random_from(UPPER, 20);
     let sk = random_from(MIXED, 40);
     let sealed = store
         .sealer()
         .seal(sk.as_bytes(), &seal_context(&ak))
         .map_err(|e| StoreError::Internal(e.to_string()))?;
-    store.conn().execute(
-        "INSERT INTO api_keys (id, org_id, scheme, secret_sha256, secret_sealed, project_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![ak, org, Scheme::Aksk.as_str(), hash_secret(&sk), sealed, project, now()],
-    )?;
+    store
+        .db()
+        .execute(
+            "INSERT INTO api_keys (id, org_id, scheme, secret_sha256, secret_sealed, project_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![&ak, org, Scheme::Aksk.as_str(), hash_secret(&sk), sealed, project, now()],
+        )
+        .await?;
     Ok(Credential {
         credential: format!("{ak} {sk}"),
         key_id: ak,
@@ -191,15 +217,18 @@ pub fn sealed_secret_opens(store: &Store, key_id: &str, sealed: &[u8]) -> bool {
 }
 
 /// The SK of an AK/SK key, opened from its sealed copy.
-pub(super) fn open_secret(store: &Store, key_id: &str) -> Result<Option<String>, AuthError> {
+pub(super) async fn open_secret(
+    store: &Store,
+    key_id: &str,
+) -> Result<Option<String>, AuthError> {
     let sealed: Option<Option<Vec<u8>>> = store
-        .conn()
-        .query_row(
+        .db()
+        .query_opt(
             "SELECT secret_sealed FROM api_keys WHERE id = ?1 AND revoked_at IS NULL",
-            [key_id],
-            |r| r.get(0),
+            params![key_id],
         )
-        .optional()
+        .await
+        .and_then(|r| r.map(|r| r.get(0)).transpose())
         .map_err(|e| {
             tracing::error!(error = %e, "api key lookup failed");
             AuthError::Store
@@ -220,21 +249,23 @@ pub(super) fn open_secret(store: &Store, key_id: &str) -> Result<Option<String>,
     })
 }
 
-pub(super) fn lookup(store: &Store, key_id: &str) -> Result<Option<StoredKey>, AuthError> {
+pub(super) async fn lookup(store: &Store, key_id: &str) -> Result<Option<StoredKey>, AuthError> {
     const SQL: &str = "SELECT org_id, scheme, secret_sha256, project_id \
         FROM api_keys WHERE id = ?1 AND revoked_at IS NULL";
-    let read = |r: &rusqlite::Row| {
+    let read = |mut r: DbRow| -> Result<StoredKey, StoreError> {
         Ok(StoredKey {
-            org_id: r.get(0)?,
-            scheme: r.get(1)?,
-            secret_sha256: r.get(2)?,
-            project_id: r.get(3)?,
+            org_id: r.take(0)?,
+            scheme: r.take(1)?,
+            secret_sha256: r.take(2)?,
+            project_id: r.take(3)?,
         })
     };
     // Every request authenticates: the statement is cached, not parsed anew.
-    let conn = store.conn();
-    conn.prepare_cached(SQL)
-        .and_then(|mut stmt| stmt.query_row([key_id], read).optional())
+    store
+        .db()
+        .query_opt(SQL, params![key_id])
+        .await
+        .and_then(|r| r.map(read).transpose())
         .map_err(|e| {
             tracing::error!(error = %e, "api key lookup failed");
             AuthError::Store

@@ -124,7 +124,7 @@ impl AuthError {
 ///
 /// On `aksk` routes this handles the `X-Auth-Token` alternative; a signed
 /// request is verified by [`aksk::verify`], which needs the body.
-pub fn authenticate(
+pub async fn authenticate(
     store: &Store,
     scheme: Scheme,
     headers: &HeaderMap,
@@ -171,7 +171,7 @@ pub fn authenticate(
             (id, secret, "basic")
         }
     };
-    let key = keys::lookup(store, &key_id)?.ok_or(AuthError::Invalid)?;
+    let key = keys::lookup(store, &key_id).await?.ok_or(AuthError::Invalid)?;
     let presented = keys::hash_secret(&secret);
     if !bool::from(presented.as_bytes().ct_eq(key.secret_sha256.as_bytes())) {
         return Err(AuthError::Invalid);

@@ -247,7 +247,7 @@ impl Host for PluginState {
             .services
             .store
             .get(&org, &collection, &id)
-            .map_err(error_out)?;
+            .await.map_err(error_out)?;
         Ok(row.map(row_out))
     }
 
@@ -285,7 +285,7 @@ impl Host for PluginState {
             .services
             .store
             .query(&org, &collection, &q)
-            .map_err(error_out)?;
+            .await.map_err(error_out)?;
         Ok(wit::Page {
             total: page.total,
             rows: page.rows.into_iter().map(row_out).collect(),
@@ -306,7 +306,7 @@ impl Host for PluginState {
             .services
             .store
             .insert(&org, &collection, &fields)
-            .map_err(error_out)?;
+            .await.map_err(error_out)?;
         Ok(row_out(row))
     }
 
@@ -325,7 +325,7 @@ impl Host for PluginState {
             .services
             .store
             .update(&org, &collection, &id, &fields)
-            .map_err(error_out)?;
+            .await.map_err(error_out)?;
         Ok(row_out(row))
     }
 
@@ -337,7 +337,7 @@ impl Host for PluginState {
         self.services
             .store
             .delete(&org, &collection, &id)
-            .map_err(error_out)
+            .await.map_err(error_out)
     }
 
     #[tracing::instrument(
@@ -367,7 +367,7 @@ impl Host for PluginState {
             .services
             .store
             .transact(&org, &writes)
-            .map_err(error_out)?;
+            .await.map_err(error_out)?;
         Ok(rows.into_iter().map(row_out).collect())
     }
 }

@@ -132,7 +132,7 @@ impl Host for PluginState {
             &kind,
             &target,
             &phases,
-        )?;
+        ).await?;
         tracing::info!(operation = %id, kind, target, "operation started");
         *link.id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
         if let Some(tx) = link
@@ -156,7 +156,7 @@ impl Host for PluginState {
         let id = self.current_operation()?;
         self.services
             .operations
-            .phase(&id, &name, status(s), &message)?;
+            .phase(&id, &name, status(s), &message).await?;
         Ok(())
     }
 
@@ -167,7 +167,7 @@ impl Host for PluginState {
     )]
     async fn output(&mut self, phase: String, text: String) -> Result<(), wit::Error> {
         let id = self.current_operation()?;
-        self.services.operations.output(&id, &phase, &text)?;
+        self.services.operations.output(&id, &phase, &text).await?;
         Ok(())
     }
 
@@ -182,7 +182,7 @@ impl Host for PluginState {
             Ok(r) => Ok(r.as_str()),
             Err(e) => Err(e.as_str()),
         };
-        self.services.operations.finish(&id, outcome)?;
+        self.services.operations.finish(&id, outcome).await?;
         tracing::info!(operation = %id, ok = outcome.is_ok(), "operation finished");
         Ok(())
     }

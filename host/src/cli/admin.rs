@@ -21,15 +21,15 @@ pub enum AdminCommand {
     },
 }
 
-pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AdminCommand::RotateToken { data_dir } => rotate_token(&data_dir),
+        AdminCommand::RotateToken { data_dir } => rotate_token(&data_dir).await,
     }
 }
 
-fn rotate_token(data_dir: &Path) -> anyhow::Result<ExitCode> {
+async fn rotate_token(data_dir: &Path) -> anyhow::Result<ExitCode> {
     // A typo must not create a data dir with a token nobody serves.
-    let store = super::open_existing_store(data_dir)?;
+    let store = super::open_existing_store(data_dir).await?;
     let token = AdminToken::rotate(data_dir)?;
     let caller = audit::Caller {
         organisation: None,
@@ -46,7 +46,7 @@ fn rotate_token(data_dir: &Path) -> anyhow::Result<ExitCode> {
         plugin: "host",
         status: 200,
     };
-    if let Err(e) = audit::record(&store, &record) {
+    if let Err(e) = audit::record(&store, &record).await {
         tracing::error!(error = %e, "the audit log could not be written");
     }
     println!(

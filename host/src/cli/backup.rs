@@ -236,7 +236,7 @@ fn check(conn: &Connection, path: &Path) -> Result<Checked, BackupError> {
 }
 
 /// `computehub restore`.
-pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let RestoreArgs {
         from,
         data_dir,
@@ -276,7 +276,7 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         }
         _ => false,
     };
-    let sealed = match restore_into(&src, &from, &data_dir, key.is_some()) {
+    let sealed = match restore_into(&src, &from, &data_dir, key.is_some()).await {
         Ok(n) => n,
         Err(e) => {
             // Nothing is left behind: not the database, not the key we wrote.
@@ -309,7 +309,7 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
 /// Copy the backup into `data_dir`'s database and open it as a store (which
 /// brings an older schema up to date); with a key, check that every sealed
 /// value opens. The number of sealed values.
-fn restore_into(
+async fn restore_into(
     src: &Connection,
     from: &Path,
     data_dir: &Path,
@@ -334,7 +334,7 @@ fn restore_into(
         let _ = dst.execute("DELETE FROM seal_check", []);
     }
     std::fs::rename(&tmp, &db).map_err(io(&db))?;
-    let store = Store::open(data_dir).map_err(|e| {
+    let store = Store::open(data_dir).await.map_err(|e| {
         match e.downcast_ref::<crate::store::seal::KeyError>() {
             // The store's seal check does not open with the given key.
             Some(crate::store::seal::KeyError::Mismatch(_)) => {
@@ -343,7 +343,10 @@ fn restore_into(
             _ => BackupError::NotABackup(from.to_path_buf()),
         }
     })?;
-    let (opened, total) = open_sealed(&store).map_err(sql(&db))?;
+    let (opened, total) = open_sealed(&store).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the restored store's sealed values");
+        BackupError::NotABackup(from.to_path_buf())
+    })?;
     if keyed && opened < total {
         return Err(BackupError::WrongKey(from.to_path_buf(), total));
     }
@@ -370,39 +373,43 @@ fn sealed_count(src: &Connection) -> usize {
 
 /// How many of the store's sealed values (secret fields of the host's
 /// collections, AK/SK secrets) open with its key, of how many.
-fn open_sealed(store: &Store) -> rusqlite::Result<(usize, usize)> {
+async fn open_sealed(store: &Store) -> Result<(usize, usize), crate::store::StoreError> {
+    use crate::store::db::params;
     use crate::store::collections::{FieldKind, COLLECTIONS};
     let (mut opened, mut total) = (0, 0);
     for c in COLLECTIONS {
         for f in c.fields.iter().filter(|f| f.kind == FieldKind::Secret) {
-            let rows: Vec<(String, String)> = {
-                let conn = store.conn();
-                let mut stmt = conn.prepare(&format!(
-                    "SELECT org_id, id FROM \"{}\" WHERE \"{}\" IS NOT NULL",
-                    c.name, f.name
-                ))?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<_>>()?;
-                rows
-            };
+            let rows: Vec<(String, String)> = store
+                .db()
+                .query(
+                    &format!(
+                        "SELECT org_id, id FROM \"{}\" WHERE \"{}\" IS NOT NULL",
+                        c.name, f.name
+                    ),
+                    params![],
+                )
+                .await?
+                .into_iter()
+                .map(|mut r| Ok((r.take(0)?, r.take(1)?)))
+                .collect::<Result<_, crate::store::StoreError>>()?;
             for (org, id) in rows {
                 total += 1;
-                if store.reveal(&org, &c.name, &id, &f.name).is_ok() {
+                if store.reveal(&org, &c.name, &id, &f.name).await.is_ok() {
                     opened += 1;
                 }
             }
         }
     }
-    let aksk: Vec<(String, Vec<u8>)> = {
-        let conn = store.conn();
-        let mut stmt =
-            conn.prepare("SELECT id, secret_sealed FROM api_keys WHERE secret_sealed IS NOT NULL")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        rows
-    };
+    let aksk: Vec<(String, Vec<u8>)> = store
+        .db()
+        .query(
+            "SELECT id, secret_sealed FROM api_keys WHERE secret_sealed IS NOT NULL",
+            params![],
+        )
+        .await?
+        .into_iter()
+        .map(|mut r| Ok((r.take(0)?, r.take(1)?)))
+        .collect::<Result<_, crate::store::StoreError>>()?;
     for (id, sealed) in aksk {
         total += 1;
         if crate::auth::sealed_secret_opens(store, &id, &sealed) {

@@ -522,7 +522,7 @@ async fn check(
         .unwrap_or_default();
     let mut checker = dev.checker.lock().await;
     if checker.as_ref().is_none_or(|(k, _)| *k != key) {
-        *checker = Some((key.clone(), check_registry(dev, server_grant)?));
+        *checker = Some((key.clone(), check_registry(dev, server_grant).await?));
     }
     let Some((_, registry)) = checker.as_ref() else {
         bail!("no check registry");
@@ -553,7 +553,7 @@ async fn check(
 
 /// A scratch registry whose config is `--config` with the server's grant for
 /// the id applied.
-fn check_registry(
+async fn check_registry(
     dev: &Dev,
     server_grant: Option<Value>,
 ) -> anyhow::Result<crate::registry::Registry> {
@@ -569,6 +569,6 @@ fn check_registry(
     }
     let data = dev.scratch.join("dev-check");
     let _ = std::fs::remove_dir_all(&data);
-    let (registry, _) = super::registry(&data, dev.scratch.join("cache"), config)?;
+    let (registry, _) = super::registry(&data, dev.scratch.join("cache"), config).await?;
     Ok(registry)
 }

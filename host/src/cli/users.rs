@@ -66,7 +66,7 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-pub fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
     match command {
         UsersCommand::Create {
             data_dir,
@@ -80,8 +80,8 @@ pub fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             } else {
                 read_password()?
             };
-            let store = Store::open(&data_dir)?;
-            let user = users::create(&store, &org, &name, &password, admin)?;
+            let store = Store::open(&data_dir).await?;
+            let user = users::create(&store, &org, &name, &password, admin).await?;
             println!(
                 "created console {} `{}` of organisation {} ({})",
                 if user.admin { "operator" } else { "user" },
@@ -96,8 +96,8 @@ pub fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         UsersCommand::List { data_dir, org } => {
-            let store = super::open_existing_store(&data_dir)?;
-            for u in users::list(&store, org.as_deref())? {
+            let store = super::open_existing_store(&data_dir).await?;
+            for u in users::list(&store, org.as_deref()).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     u.id,
@@ -117,8 +117,8 @@ pub fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             org,
             name,
         } => {
-            let store = super::open_existing_store(&data_dir)?;
-            if users::disable(&store, &org, &name)? {
+            let store = super::open_existing_store(&data_dir).await?;
+            if users::disable(&store, &org, &name).await? {
                 println!(
                     "disabled console user `{name}` of organisation {org}; its sessions ended"
                 );

@@ -49,12 +49,12 @@ pub trait Throttle: Sync {
 
 /// The demo's console user (`serve --demo`): an operator of `org` named
 /// `demo`, with a new password at every start (printed once, with the URL).
-pub fn demo_user(store: &Store, org: &str, base_url: &str) -> anyhow::Result<()> {
+pub async fn demo_user(store: &Store, org: &str, base_url: &str) -> anyhow::Result<()> {
     const NAME: &str = "demo";
     let password = users::generate_password();
-    match users::create(store, org, NAME, &password, true) {
+    match users::create(store, org, NAME, &password, true).await {
         Ok(_) => {}
-        Err(users::UserError::Exists(..)) => users::reset_password(store, org, NAME, &password)?,
+        Err(users::UserError::Exists(..)) => users::reset_password(store, org, NAME, &password).await?,
         Err(e) => return Err(e.into()),
     }
     println!("console: {base_url}/console/ (organisation `{org}`, user `{NAME}`, password below, shown once)");
@@ -163,16 +163,16 @@ fn signed_in(s: &session::Session, expires_at: i64) -> serde_json::Value {
 
 async fn session_api(ctx: &Context<'_>, req: Request<Incoming>) -> Response<Body> {
     let mut resp = match *req.method() {
-        Method::GET => match session::from_request(ctx.store, req.method(), req.headers()) {
+        Method::GET => match session::from_request(ctx.store, req.method(), req.headers()).await {
             Ok(Some(s)) => reply::json(200, &signed_in(&s, s.expires_at)),
             Ok(None) | Err(session::SessionError::Expired) => message(401, "not signed in"),
             Err(e) => message(500, &e.to_string()),
         },
         Method::POST => sign_in(ctx, req).await,
-        Method::DELETE => match session::from_request(ctx.store, req.method(), req.headers()) {
+        Method::DELETE => match session::from_request(ctx.store, req.method(), req.headers()).await {
             Ok(_) => {
                 if let Some(token) = session::cookie_token(req.headers()) {
-                    if let Err(e) = session::delete(ctx.store, &token) {
+                    if let Err(e) = session::delete(ctx.store, &token).await {
                         tracing::error!(error = %e, "a console session could not be ended");
                         return message(503, "the session store is unavailable");
                     }
@@ -266,19 +266,7 @@ async fn sign_in(ctx: &Context<'_>, req: Request<Incoming>) -> Response<Body> {
     if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, Some(&claimed))) {
         return too_many(wait);
     }
-    // argon2 takes tens of milliseconds: off the async workers.
-    let store_user = {
-        let (org, name, password) = (form.org.clone(), form.name.clone(), form.password);
-        let store = Arc::clone(ctx.store);
-        tokio::task::spawn_blocking(move || users::check_password(&store, &org, &name, &password))
-            .await
-            .unwrap_or_else(|_| {
-                Err(users::UserError::Store(crate::store::StoreError::Internal(
-                    "the sign-in check stopped".into(),
-                )))
-            })
-    };
-    let user = match store_user {
+    let user = match users::check_password(ctx.store, &form.org, &form.name, &form.password).await {
         Ok(Some(u)) => u,
         Ok(None) => {
             tracing::info!(org = %form.org, user = %form.name, "console sign-in refused");
@@ -292,7 +280,7 @@ async fn sign_in(ctx: &Context<'_>, req: Request<Incoming>) -> Response<Body> {
             return message(503, "the user store is unavailable");
         }
     };
-    let created = match session::create(ctx.store, &user) {
+    let created = match session::create(ctx.store, &user).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "a console session could not be created");

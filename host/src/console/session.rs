@@ -12,12 +12,12 @@
 //! `/admin` ([`admin_allowed`]).
 
 use http::{HeaderMap, Method};
-use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::users::{self, User};
 use crate::auth::{AuthError, Principal, Scheme};
+use crate::store::db::params;
 use crate::store::{ids, records::now, Store, StoreError};
 
 /// The session cookie's name.
@@ -52,20 +52,22 @@ fn unix_now() -> i64 {
 }
 
 /// Start a session for `user`; expired sessions are swept on the way.
-pub fn create(store: &Store, user: &User) -> Result<Created, StoreError> {
+pub async fn create(store: &Store, user: &User) -> Result<Created, StoreError> {
     let token = ids::random_id(43);
     let csrf = ids::random_id(32);
     let expires_at = unix_now() + TTL.as_secs() as i64;
-    let conn = store.conn();
-    conn.execute(
+    let db = store.db();
+    db.execute(
         "DELETE FROM console_sessions WHERE expires_at <= ?1",
-        [unix_now()],
-    )?;
-    conn.execute(
+        params![unix_now()],
+    )
+    .await?;
+    db.execute(
         "INSERT INTO console_sessions (token_sha256, user_id, csrf, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![token_hash(&token), user.id, csrf, now(), expires_at],
-    )?;
+        params![token_hash(&token), &user.id, &csrf, now(), expires_at],
+    )
+    .await?;
     Ok(Created {
         token,
         csrf,
@@ -74,37 +76,37 @@ pub fn create(store: &Store, user: &User) -> Result<Created, StoreError> {
 }
 
 /// End the session of `token` (nothing when there is none).
-pub fn delete(store: &Store, token: &str) -> Result<(), StoreError> {
-    store.conn().execute(
-        "DELETE FROM console_sessions WHERE token_sha256 = ?1",
-        [token_hash(token)],
-    )?;
+pub async fn delete(store: &Store, token: &str) -> Result<(), StoreError> {
+    store
+        .db()
+        .execute(
+            "DELETE FROM console_sessions WHERE token_sha256 = ?1",
+            params![token_hash(token)],
+        )
+        .await?;
     Ok(())
 }
 
 /// The live session of `token`: not expired, its user enabled.
-pub fn lookup(store: &Store, token: &str) -> Result<Option<Session>, StoreError> {
+pub async fn lookup(store: &Store, token: &str) -> Result<Option<Session>, StoreError> {
     let row = store
-        .conn()
-        .query_row(
+        .db()
+        .query_opt(
             "SELECT user_id, csrf, expires_at FROM console_sessions WHERE token_sha256 = ?1",
-            [token_hash(token)],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            },
+            params![token_hash(token)],
         )
-        .optional()?;
+        .await?
+        .map(|mut r| -> Result<_, StoreError> {
+            Ok((r.take::<String>(0)?, r.take::<String>(1)?, r.take::<i64>(2)?))
+        })
+        .transpose()?;
     let Some((user_id, csrf, expires_at)) = row else {
         return Ok(None);
     };
     if expires_at <= unix_now() {
         return Ok(None);
     }
-    let user = users::get(store, &user_id).map_err(|e| match e {
+    let user = users::get(store, &user_id).await.map_err(|e| match e {
         users::UserError::Store(s) => s,
         other => StoreError::Internal(other.to_string()),
     })?;
@@ -156,7 +158,7 @@ pub enum SessionError {
 
 /// The session of a request that carries the cookie, checked for CSRF when
 /// the method changes state. `Ok(None)` without a cookie.
-pub fn from_request(
+pub async fn from_request(
     store: &Store,
     method: &Method,
     headers: &HeaderMap,
@@ -164,7 +166,9 @@ pub fn from_request(
     let Some(token) = cookie_token(headers) else {
         return Ok(None);
     };
-    let session = lookup(store, &token)?.ok_or(SessionError::Expired)?;
+    let session = lookup(store, &token)
+        .await?
+        .ok_or(SessionError::Expired)?;
     if changes_state(method) && !csrf_ok(headers, &session) {
         return Err(SessionError::Csrf);
     }
@@ -174,12 +178,12 @@ pub fn from_request(
 /// The `session` scheme for a request without `Authorization`: the console
 /// cookie, as the caller's organisation. `Missing` without a cookie (so the
 /// usual answer, and debug mode, stay as they are).
-pub fn authenticate(
+pub async fn authenticate(
     store: &Store,
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, AuthError> {
-    let session = match from_request(store, method, headers) {
+    let session = match from_request(store, method, headers).await {
         Ok(Some(s)) => s,
         Ok(None) => {
             return Err(AuthError::Missing(
@@ -200,8 +204,8 @@ pub fn authenticate(
 
 /// Whether a request to `/admin` comes from an operator's session (CSRF
 /// checked for state-changing methods).
-pub fn admin_allowed(store: &Store, method: &Method, headers: &HeaderMap) -> bool {
-    matches!(from_request(store, method, headers), Ok(Some(s)) if s.user.admin)
+pub async fn admin_allowed(store: &Store, method: &Method, headers: &HeaderMap) -> bool {
+    matches!(from_request(store, method, headers).await, Ok(Some(s)) if s.user.admin)
 }
 
 /// The `Set-Cookie` value of a new session.
@@ -226,9 +230,8 @@ mod tests {
     use super::*;
     use crate::store::seal::Sealer;
 
-    fn store() -> Store {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        Store::with_connection(conn, Sealer::from_key(&[7u8; 32])).unwrap()
+    async fn store() -> Store {
+        Store::in_memory(Sealer::from_key(&[7u8; 32])).await.unwrap()
     }
 
     fn headers(cookie: &str, csrf: Option<&str>) -> HeaderMap {
@@ -243,20 +246,25 @@ mod tests {
         h
     }
 
-    #[test]
-    fn sessions_expire_end_with_their_user_and_need_csrf_to_change_state() {
-        let s = store();
-        let user = users::create(&s, "acme", "ops", "a-long-password", false).unwrap();
-        let c = create(&s, &user).unwrap();
+    #[tokio::test]
+    async fn sessions_expire_end_with_their_user_and_need_csrf_to_change_state() {
+        let s = store().await;
+        let user = users::create(&s, "acme", "ops", "a-long-password", false)
+            .await
+            .unwrap();
+        let c = create(&s, &user).await.unwrap();
         // Only the token's hash is stored.
         let stored: String = s
-            .conn()
-            .query_row("SELECT token_sha256 FROM console_sessions", [], |r| {
-                r.get(0)
-            })
+            .db()
+            .query_opt("SELECT token_sha256 FROM console_sessions", params![])
+            .await
+            .unwrap()
+            .unwrap()
+            .get(0)
             .unwrap();
         assert_ne!(stored, c.token);
         let p = authenticate(&s, &Method::GET, &headers(&c.token, None))
+            .await
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -264,33 +272,39 @@ mod tests {
             ("acme", Scheme::Session)
         );
         assert!(matches!(
-            authenticate(&s, &Method::POST, &headers(&c.token, None)),
+            authenticate(&s, &Method::POST, &headers(&c.token, None)).await,
             Err(AuthError::Csrf)
         ));
         assert!(matches!(
-            authenticate(&s, &Method::POST, &headers(&c.token, Some("nope"))),
+            authenticate(&s, &Method::POST, &headers(&c.token, Some("nope"))).await,
             Err(AuthError::Csrf)
         ));
-        assert!(authenticate(&s, &Method::POST, &headers(&c.token, Some(&c.csrf))).is_ok());
+        assert!(
+            authenticate(&s, &Method::POST, &headers(&c.token, Some(&c.csrf)))
+                .await
+                .is_ok()
+        );
         // Tenants' sessions do not open /admin.
-        assert!(!admin_allowed(&s, &Method::GET, &headers(&c.token, None)));
+        assert!(!admin_allowed(&s, &Method::GET, &headers(&c.token, None)).await);
 
         // Past its expiry the session is gone.
-        s.conn()
-            .execute("UPDATE console_sessions SET expires_at = 0", [])
+        s.db()
+            .execute("UPDATE console_sessions SET expires_at = 0", params![])
+            .await
             .unwrap();
-        assert!(lookup(&s, &c.token).unwrap().is_none());
+        assert!(lookup(&s, &c.token).await.unwrap().is_none());
         assert!(matches!(
-            authenticate(&s, &Method::GET, &headers(&c.token, None)),
+            authenticate(&s, &Method::GET, &headers(&c.token, None)).await,
             Err(AuthError::Invalid)
         ));
 
         // Disabling the user ends a fresh session too.
-        let c2 = create(&s, &user).unwrap();
-        assert!(lookup(&s, &c2.token).unwrap().is_some());
-        assert!(users::disable(&s, "acme", "ops").unwrap());
-        assert!(lookup(&s, &c2.token).unwrap().is_none());
+        let c2 = create(&s, &user).await.unwrap();
+        assert!(lookup(&s, &c2.token).await.unwrap().is_some());
+        assert!(users::disable(&s, "acme", "ops").await.unwrap());
+        assert!(lookup(&s, &c2.token).await.unwrap().is_none());
         assert!(users::check_password(&s, "acme", "ops", "a-long-password")
+            .await
             .unwrap()
             .is_none());
     }

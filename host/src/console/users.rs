@@ -6,7 +6,7 @@
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
-use rusqlite::OptionalExtension;
+use crate::store::db::{params, DbRow};
 
 use crate::store::{ids, records::now, Store, StoreError};
 
@@ -30,12 +30,6 @@ pub enum UserError {
     Hash,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for UserError {
-    fn from(e: rusqlite::Error) -> Self {
-        UserError::Store(e.into())
-    }
 }
 
 /// A console user, as listed (no hash).
@@ -82,7 +76,7 @@ pub fn generate_password() -> String {
 }
 
 /// Create a user of `org` (the organisation is created when missing).
-pub fn create(
+pub async fn create(
     store: &Store,
     org: &str,
     name: &str,
@@ -95,7 +89,7 @@ pub fn create(
     if password.chars().count() < MIN_PASSWORD {
         return Err(UserError::WeakPassword);
     }
-    store.ensure_organisation(org)?;
+    store.ensure_organisation(org).await?;
     let hash = hash_password(password)?;
     let user = User {
         id: format!("u{}", ids::random_id(15)),
@@ -105,11 +99,14 @@ pub fn create(
         created_at: now(),
         disabled_at: None,
     };
-    let inserted = store.conn().execute(
-        "INSERT INTO console_users (id, org_id, name, password_hash, admin, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(org_id, name) DO NOTHING",
-        rusqlite::params![user.id, org, name, hash, admin, user.created_at],
-    )?;
+    let inserted = store
+        .db()
+        .execute(
+            "INSERT INTO console_users (id, org_id, name, password_hash, admin, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(org_id, name) DO NOTHING",
+            params![&user.id, org, name, hash, admin, &user.created_at],
+        )
+        .await?;
     if inserted == 0 {
         return Err(UserError::Exists(name.into(), org.into()));
     }
@@ -117,99 +114,125 @@ pub fn create(
 }
 
 /// Set a user's password (and enable it again): the demo's restart.
-pub fn reset_password(
+pub async fn reset_password(
     store: &Store,
     org: &str,
     name: &str,
     password: &str,
 ) -> Result<(), UserError> {
     let hash = hash_password(password)?;
-    let conn = store.conn();
-    let n = conn.execute(
-        "UPDATE console_users SET password_hash = ?3, disabled_at = NULL WHERE org_id = ?1 AND name = ?2",
-        rusqlite::params![org, name, hash],
-    )?;
+    let db = store.db();
+    let n = db
+        .execute(
+            "UPDATE console_users SET password_hash = ?3, disabled_at = NULL WHERE org_id = ?1 AND name = ?2",
+            params![org, name, hash],
+        )
+        .await?;
     if n == 0 {
         return Err(UserError::NoSuchUser(name.into(), org.into()));
     }
-    conn.execute(
-        "DELETE FROM console_sessions WHERE user_id IN
-         (SELECT id FROM console_users WHERE org_id = ?1 AND name = ?2)",
-        rusqlite::params![org, name],
-    )?;
+    end_sessions(store, org, name).await?;
     Ok(())
 }
 
-fn row_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+async fn end_sessions(store: &Store, org: &str, name: &str) -> Result<(), StoreError> {
+    store
+        .db()
+        .execute(
+            "DELETE FROM console_sessions WHERE user_id IN
+             (SELECT id FROM console_users WHERE org_id = ?1 AND name = ?2)",
+            params![org, name],
+        )
+        .await?;
+    Ok(())
+}
+
+const USER_COLUMNS: &str = "SELECT id, org_id, name, admin, created_at, disabled_at";
+
+fn row_user(r: &mut DbRow) -> Result<User, StoreError> {
     Ok(User {
-        id: r.get(0)?,
-        organisation: r.get(1)?,
-        name: r.get(2)?,
-        admin: r.get(3)?,
-        created_at: r.get(4)?,
-        disabled_at: r.get(5)?,
+        id: r.take(0)?,
+        organisation: r.take(1)?,
+        name: r.take(2)?,
+        admin: r.take(3)?,
+        created_at: r.take(4)?,
+        disabled_at: r.take(5)?,
     })
 }
 
 /// Users, of one organisation or all, by organisation and name.
-pub fn list(store: &Store, org: Option<&str>) -> Result<Vec<User>, UserError> {
-    let conn = store.conn();
-    let mut stmt = conn.prepare(
-        "SELECT id, org_id, name, admin, created_at, disabled_at FROM console_users
-         WHERE ?1 IS NULL OR org_id = ?1 ORDER BY org_id, name",
-    )?;
-    let users = stmt
-        .query_map([org], row_user)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(users)
+pub async fn list(store: &Store, org: Option<&str>) -> Result<Vec<User>, UserError> {
+    let rows = match org {
+        Some(org) => {
+            store
+                .db()
+                .query(
+                    &format!("{USER_COLUMNS} FROM console_users WHERE org_id = ?1 ORDER BY org_id, name"),
+                    params![org],
+                )
+                .await?
+        }
+        None => {
+            store
+                .db()
+                .query(
+                    &format!("{USER_COLUMNS} FROM console_users ORDER BY org_id, name"),
+                    params![],
+                )
+                .await?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|mut r| row_user(&mut r))
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// A user by id.
-pub fn get(store: &Store, id: &str) -> Result<Option<User>, UserError> {
+pub async fn get(store: &Store, id: &str) -> Result<Option<User>, UserError> {
     Ok(store
-        .conn()
-        .query_row(
-            "SELECT id, org_id, name, admin, created_at, disabled_at FROM console_users WHERE id = ?1",
-            [id],
-            row_user,
+        .db()
+        .query_opt(
+            &format!("{USER_COLUMNS} FROM console_users WHERE id = ?1"),
+            params![id],
         )
-        .optional()?)
+        .await?
+        .map(|mut r| row_user(&mut r))
+        .transpose()?)
 }
 
 /// Disable a user and end its sessions; `false` when there is no such
 /// enabled user.
-pub fn disable(store: &Store, org: &str, name: &str) -> Result<bool, UserError> {
-    let conn = store.conn();
-    let n = conn.execute(
-        "UPDATE console_users SET disabled_at = ?3 WHERE org_id = ?1 AND name = ?2 AND disabled_at IS NULL",
-        rusqlite::params![org, name, now()],
-    )?;
-    conn.execute(
-        "DELETE FROM console_sessions WHERE user_id IN
-         (SELECT id FROM console_users WHERE org_id = ?1 AND name = ?2)",
-        rusqlite::params![org, name],
-    )?;
+pub async fn disable(store: &Store, org: &str, name: &str) -> Result<bool, UserError> {
+    let n = store
+        .db()
+        .execute(
+            "UPDATE console_users SET disabled_at = ?3 WHERE org_id = ?1 AND name = ?2 AND disabled_at IS NULL",
+            params![org, name, now()],
+        )
+        .await?;
+    end_sessions(store, org, name).await?;
     Ok(n > 0)
 }
 
 /// The enabled user `name` of `org` whose password is `password`. A wrong
 /// password, an unknown or a disabled user are all `None`, and all cost
 /// one argon2 verification (no timing difference tells them apart).
-pub fn check_password(
+pub async fn check_password(
     store: &Store,
     org: &str,
     name: &str,
     password: &str,
 ) -> Result<Option<User>, UserError> {
     let found = store
-        .conn()
-        .query_row(
-            "SELECT id, org_id, name, admin, created_at, disabled_at, password_hash
-             FROM console_users WHERE org_id = ?1 AND name = ?2",
-            [org, name],
-            |r| Ok((row_user(r)?, r.get::<_, String>(6)?)),
+        .db()
+        .query_opt(
+            &format!("{USER_COLUMNS}, password_hash FROM console_users WHERE org_id = ?1 AND name = ?2"),
+            params![org, name],
         )
-        .optional()?;
+        .await?
+        .map(|mut r| -> Result<_, StoreError> { Ok((row_user(&mut r)?, r.take::<String>(6)?)) })
+        .transpose()?;
     match found {
         Some((user, hash)) => {
             let ok = verify_password(&hash, password);

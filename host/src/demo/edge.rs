@@ -72,7 +72,7 @@ fn pod(name: &str, role: &str, resources: serde_json::Value) -> serde_json::Valu
     })
 }
 
-fn one(
+async fn one(
     store: &Store,
     org: &str,
     collection: &str,
@@ -89,7 +89,7 @@ fn one(
         ..Default::default()
     };
     Ok(store
-        .query(org, collection, &q)?
+        .query(org, collection, &q).await?
         .rows
         .into_iter()
         .next()
@@ -97,7 +97,7 @@ fn one(
 }
 
 /// The Alaya task: its pods, its system port, its records.
-fn seed_alaya(
+async fn seed_alaya(
     store: &Store,
     org: &str,
     sim: &SimCluster,
@@ -138,14 +138,14 @@ fn seed_alaya(
                 "ports": [{"name": "ssh", "protocol": "TCP", "port": 22, "targetPort": 22}]}
         }),
     )?;
-    let instance = match one(store, org, "training_instances", "task_id", TASK)? {
+    let instance = match one(store, org, "training_instances", "task_id", TASK).await? {
         Some(id) => {
             store.update(
                 org,
                 "training_instances",
                 &id,
                 &fields(vec![("clusterid", text(cluster_id))]),
-            )?;
+            ).await?;
             id
         }
         None => {
@@ -160,7 +160,7 @@ fn seed_alaya(
                         ("namespace", text(TASK_NAMESPACE)),
                         ("created_by", text("demo")),
                     ]),
-                )?
+                ).await?
                 .id
         }
     };
@@ -173,8 +173,8 @@ fn seed_alaya(
         ..Default::default()
     };
     // The simulation is new: custom ports of an earlier run are gone with it.
-    for row in store.query(org, "training_ports", &q)?.rows {
-        store.delete(org, "training_ports", &row.id)?;
+    for row in store.query(org, "training_ports", &q).await?.rows {
+        store.delete(org, "training_ports", &row.id).await?;
     }
     store.insert(
         org,
@@ -186,20 +186,20 @@ fn seed_alaya(
             ("port", Value::Integer(22)),
             ("service_name", text(SYSTEM_SERVICE)),
         ]),
-    )?;
+    ).await?;
     Ok(())
 }
 
 /// The IEF project and its edge nodes; answers (X-Auth-Token, `AK SK`).
-fn seed_ief(
+async fn seed_ief(
     store: &Store,
     org: &str,
     sim: &SimCluster,
     cluster_id: &str,
 ) -> Result<(String, String), EdgeDemoError> {
-    crate::clusters::map_ief_project(store, org, PROJECT, cluster_id)?;
+    crate::clusters::map_ief_project(store, org, PROJECT, cluster_id).await?;
     // Deployments of an earlier run went with its simulation.
-    if let Some(project) = one(store, org, "ief_projects", "project_id", PROJECT)? {
+    if let Some(project) = one(store, org, "ief_projects", "project_id", PROJECT).await? {
         let q = Query {
             conditions: vec![Condition {
                 field: "project".into(),
@@ -208,8 +208,8 @@ fn seed_ief(
             }],
             ..Default::default()
         };
-        for row in store.query(org, "ief_deployments", &q)?.rows {
-            store.delete(org, "ief_deployments", &row.id)?;
+        for row in store.query(org, "ief_deployments", &q).await?.rows {
+            store.delete(org, "ief_deployments", &row.id).await?;
         }
     }
     for (node, id) in EDGE_NODES {
@@ -225,22 +225,22 @@ fn seed_ief(
             message: e.to_string(),
         })?;
     }
-    let token = auth::create_project_key(store, org, Scheme::XAuthToken, Some(PROJECT))?;
-    let aksk = auth::create_project_key(store, org, Scheme::Aksk, Some(PROJECT))?;
+    let token = auth::create_project_key(store, org, Scheme::XAuthToken, Some(PROJECT)).await?;
+    let aksk = auth::create_project_key(store, org, Scheme::Aksk, Some(PROJECT)).await?;
     Ok((token.credential, aksk.credential))
 }
 
 /// Seed both areas on the running demo cluster and print how to call them;
 /// the IEF X-Auth-Token and the AK/SK pair (`AK SK`).
-pub fn seed(
+pub async fn seed(
     store: &Store,
     org: &str,
     sim: &SimCluster,
     cluster_id: &str,
     base_url: &str,
 ) -> Result<(String, String), EdgeDemoError> {
-    seed_alaya(store, org, sim, cluster_id)?;
-    let (token, aksk) = seed_ief(store, org, sim, cluster_id)?;
+    seed_alaya(store, org, sim, cluster_id).await?;
+    let (token, aksk) = seed_ief(store, org, sim, cluster_id).await?;
     println!("Alaya: training task `{TASK}` with pods {MASTER_POD} and {WORKER_POD} (system port 22 on the master); use the bearer key above:");
     println!("  curl -H \"Authorization: Bearer $KEY\" {base_url}/v1/training/instance/{TASK}/{MASTER_POD}/basic");
     println!("  curl -H \"Authorization: Bearer $KEY\" {base_url}/v1/training/instance/{TASK}/{MASTER_POD}/open-port/list");

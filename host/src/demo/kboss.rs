@@ -18,7 +18,7 @@ fn fields(pairs: Vec<(&str, Value)>) -> Vec<(String, Value)> {
 }
 
 /// The demo center's id, if it exists.
-fn existing(store: &Store, org: &str) -> Result<Option<String>, StoreError> {
+async fn existing(store: &Store, org: &str) -> Result<Option<String>, StoreError> {
     let q = Query {
         conditions: vec![Condition {
             field: "name".into(),
@@ -29,7 +29,7 @@ fn existing(store: &Store, org: &str) -> Result<Option<String>, StoreError> {
         ..Default::default()
     };
     Ok(store
-        .query(org, "compute_centers", &q)?
+        .query(org, "compute_centers", &q).await?
         .rows
         .first()
         .map(|r| r.id.clone()))
@@ -123,10 +123,10 @@ const LABELS: &[(&str, &str, &str, &str)] = &[
 
 /// Seed `org` (once) and print how to call the kboss endpoints; the
 /// compute center's id.
-pub fn seed(store: &Store, org: &str, base_url: &str) -> Result<String, StoreError> {
-    let cpcid = match existing(store, org)? {
+pub async fn seed(store: &Store, org: &str, base_url: &str) -> Result<String, StoreError> {
+    let cpcid = match existing(store, org).await? {
         Some(id) => id,
-        None => seed_records(store, org)?,
+        None => seed_records(store, org).await?,
     };
     let resources = r#"[{"type":"cpu","model":"INTEL(R) XEON(R) PLATINUM 8582C","amount":4},{"type":"memory","model":"Samsung DDR4 DIMMs","amount":8192},{"type":"disk","model":"DATA","amount":512},{"type":"gpu","model":"RTX5090-32G","amount":2}]"#;
     println!("kboss demo: compute center `{CENTER}` (cpcid {cpcid}) with 4 devices, cluster 朝阳区, 4 labels, 14 priced components.");
@@ -143,7 +143,7 @@ pub fn seed(store: &Store, org: &str, base_url: &str) -> Result<String, StoreErr
     Ok(cpcid)
 }
 
-fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
+async fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
     let center = store.insert(
         org,
         "compute_centers",
@@ -157,7 +157,7 @@ fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
             ("enable_date", text("2025-05-16")),
             ("expire_date", text("2026-06-17")),
         ]),
-    )?;
+    ).await?;
     let cpcid = center.id;
     let mut devices = Vec::new();
     for &(name, ip, kind, status, role, cpu, memory, gpu_model, gpus) in MACHINES {
@@ -192,7 +192,7 @@ fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
                 ("enable_date", text("2025-03-31")),
                 ("export_date", text("2029-10-30")),
             ]),
-        )?;
+        ).await?;
         devices.push(row.id);
     }
     // The cluster record the install flow would leave (no kubeconfig: the
@@ -209,14 +209,14 @@ fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
             ("export_date", text("2026-05-10")),
             ("ready", Value::Integer(1)),
         ]),
-    )?;
+    ).await?;
     for id in &devices[..2] {
         store.update(
             org,
             "devices",
             id,
             &fields(vec![("clusterid", text(&cluster.id))]),
-        )?;
+        ).await?;
     }
     for &(name, kind, key, value) in LABELS {
         store.insert(
@@ -229,7 +229,7 @@ fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
                 ("symbol", text(if kind == "1" { "=" } else { ":" })),
                 ("label_value", text(value)),
             ]),
-        )?;
+        ).await?;
     }
     for &(kind, model, price, unit, stock) in WIDGETS {
         let widget = store.insert(
@@ -246,7 +246,7 @@ fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
                 ("stock", Value::Integer(stock)),
                 ("consumed", Value::Integer(0)),
             ]),
-        )?;
+        ).await?;
         store.insert(
             org,
             "widget_stock",
@@ -257,7 +257,7 @@ fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
                 ("stock", Value::Integer(stock)),
                 ("consumed", Value::Integer(0)),
             ]),
-        )?;
+        ).await?;
     }
     Ok(cpcid)
 }

@@ -28,31 +28,31 @@ pub struct Demo {
 /// Seed the demo organisation and start its cluster; `base_url` is where
 /// the server listens, `data_dir` receives the cluster's kubeconfig,
 /// `admin_token` is the admin token when this start generated it.
-pub fn seed(
+pub async fn seed(
     store: &Store,
     base_url: &str,
     data_dir: &Path,
     admin_token: Option<&str>,
 ) -> anyhow::Result<Demo> {
-    store.ensure_organisation(DEMO_ORG)?;
+    store.ensure_organisation(DEMO_ORG).await?;
     // A restart prints new credentials (only hashes of the old ones are
     // kept): the ones an earlier start printed are revoked, so the demo
     // organisation's keys do not pile up.
     let mut revoked = 0;
-    for k in auth::list_keys(store, Some(DEMO_ORG))? {
-        if k.revoked_at.is_none() && auth::revoke_key(store, &k.id)? {
+    for k in auth::list_keys(store, Some(DEMO_ORG)).await? {
+        if k.revoked_at.is_none() && auth::revoke_key(store, &k.id).await? {
             revoked += 1;
         }
     }
     if revoked > 0 {
         println!("demo: revoked the {revoked} keys an earlier start printed; new ones follow");
     }
-    let bearer = auth::create_key(store, DEMO_ORG, Scheme::Bearer)?;
+    let bearer = auth::create_key(store, DEMO_ORG, Scheme::Bearer).await?;
     println!("demo organisation `{DEMO_ORG}`; bearer API key:");
     println!("{}", bearer.credential);
-    let cpcid = kboss::seed(store, DEMO_ORG, base_url)?;
-    let running = cluster::start(store, DEMO_ORG, data_dir)?;
-    let basic = auth::create_key(store, DEMO_ORG, Scheme::Basic)?;
+    let cpcid = kboss::seed(store, DEMO_ORG, base_url).await?;
+    let running = cluster::start(store, DEMO_ORG, data_dir).await?;
+    let basic = auth::create_key(store, DEMO_ORG, Scheme::Basic).await?;
     cluster::print_tour(&running, base_url, &basic.credential);
     let (token, aksk) = edge::seed(
         store,
@@ -60,9 +60,9 @@ pub fn seed(
         running.sim(),
         &running.cluster_id,
         base_url,
-    )?;
+    ).await?;
     let (ak, sk) = aksk.split_once(' ').unwrap_or((&aksk, ""));
-    crate::console::demo_user(store, DEMO_ORG, base_url)?;
+    crate::console::demo_user(store, DEMO_ORG, base_url).await?;
     let mut exports = vec![
         ("KEY", bearer.credential.as_str()),
         ("BASIC", basic.credential.as_str()),

@@ -26,7 +26,7 @@ use crate::store::Store;
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// The organisation of the caller, by whichever scheme its headers use.
-fn organisation(store: &Store, headers: &http::HeaderMap) -> Result<String, auth::AuthError> {
+async fn organisation(store: &Store, headers: &http::HeaderMap) -> Result<String, auth::AuthError> {
     let scheme = match headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -42,7 +42,7 @@ fn organisation(store: &Store, headers: &http::HeaderMap) -> Result<String, auth
             ))
         }
     };
-    match auth::authenticate(store, scheme, headers)? {
+    match auth::authenticate(store, scheme, headers).await? {
         Some(p) => Ok(p.organisation),
         None => Err(auth::AuthError::Invalid),
     }
@@ -84,7 +84,7 @@ pub async fn handle<B>(
             .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
         return (r, route);
     }
-    let org = match organisation(store, req.headers()) {
+    let org = match organisation(store, req.headers()).await {
         Ok(o) => o,
         Err(e) => {
             let r = reply::closing(reply::error(Envelope::plain(), e.status(), &e.to_string()));
@@ -93,14 +93,14 @@ pub async fn handle<B>(
     };
     let not_found = || reply::error(Envelope::plain(), 404, &format!("no operation `{id}`"));
     if !events {
-        let r = match ops.get(&org, id) {
+        let r = match ops.get(&org, id).await {
             Ok(Some(op)) => reply::json(200, &serde_json::to_value(op).unwrap_or_default()),
             Ok(None) => not_found(),
             Err(e) => internal(e),
         };
         return (r, route);
     }
-    match ops.events_since(&org, id, 0) {
+    match ops.events_since(&org, id, 0).await {
         Ok(Some(_)) => {}
         Ok(None) => return (not_found(), route),
         Err(e) => return (internal(e), route),
@@ -149,7 +149,7 @@ async fn stream(
         let changed = ops.changed();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let (events, done) = match ops.events_since(&org, &id, seq) {
+        let (events, done) = match ops.events_since(&org, &id, seq).await {
             Ok(Some(x)) => x,
             Ok(None) => return Ok(()),
             Err(e) => {

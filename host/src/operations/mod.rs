@@ -18,7 +18,7 @@ pub mod scrub;
 
 use std::sync::Arc;
 
-use rusqlite::OptionalExtension;
+use crate::store::db::{params, Executor};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -52,12 +52,6 @@ impl From<StoreError> for OpError {
             StoreError::Invalid(m) => OpError::Invalid(m),
             StoreError::Internal(m) => OpError::Internal(m),
         }
-    }
-}
-
-impl From<rusqlite::Error> for OpError {
-    fn from(e: rusqlite::Error) -> Self {
-        OpError::Internal(e.to_string())
     }
 }
 
@@ -168,40 +162,49 @@ impl Operations {
 
     /// Mark every operation still running `interrupted` (the process that ran
     /// it is gone). Answers how many were.
-    pub fn interrupt_running(&self) -> Result<usize, OpError> {
+    pub async fn interrupt_running(&self) -> Result<usize, OpError> {
         let now = records::now();
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let ids: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT id FROM operations WHERE status = 'running'")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let mut tx = self.store.db().begin().await?;
+        let ids: Vec<String> = tx
+            .query(
+                &format!(
+                    "SELECT id FROM operations WHERE status = 'running'{}",
+                    tx.dialect().for_update()
+                ),
+                params![],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_, _>>()?;
         for id in &ids {
             tx.execute(
                 "UPDATE operations SET status = 'interrupted', updated_at = ?2, finished_at = ?2,
                  error = 'the server stopped while the operation ran; it did not complete'
                  WHERE id = ?1",
-                rusqlite::params![id, now],
-            )?;
+                params![id, &now],
+            )
+            .await?;
             tx.execute(
                 "UPDATE operation_phases SET status = 'interrupted', finished_at = ?2
                  WHERE operation_id = ?1 AND status = 'running'",
-                rusqlite::params![id, now],
-            )?;
+                params![id, &now],
+            )
+            .await?;
             event_in(
-                &tx,
+                &mut *tx,
                 id,
                 "finished",
                 &json!({"status": "interrupted", "error": "the server stopped while the operation ran"}),
-            )?;
+            )
+            .await?;
         }
-        tx.commit()?;
+        tx.commit().await?;
         Ok(ids.len())
     }
 
     /// Start an operation, taking the lock of `target`.
-    pub fn begin(
+    pub async fn begin(
         &self,
         origin: &Origin<'_>,
         kind: &str,
@@ -221,26 +224,35 @@ impl Operations {
                 return Err(OpError::Invalid(format!("phase `{p}` is listed twice")));
             }
         }
-        self.store.ensure_organisation(origin.org)?;
+        self.store.ensure_organisation(origin.org).await?;
         let id = format!("op-{}", ids::random_id(20));
         let now = records::now();
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let inserted = tx.execute(
-            "INSERT INTO operations (id, org_id, plugin, request_id, kind, target, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?7)",
-            rusqlite::params![id, origin.org, origin.plugin, origin.request_id, kind, target, now],
-        );
+        let mut tx = self.store.db().begin().await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO operations (id, org_id, plugin, request_id, kind, target, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?7)",
+                params![&id, origin.org, origin.plugin, origin.request_id, kind, target, &now],
+            )
+            .await;
         if let Err(e) = inserted {
-            return Err(match StoreError::from(e) {
+            // A failed statement ends a PostgreSQL transaction: read the
+            // lock's holder outside it.
+            drop(tx);
+            return Err(match e {
                 StoreError::Conflict(_) => {
-                    let holder: Option<(String, String, String)> = tx
-                        .query_row(
+                    let holder: Option<(String, String, String)> = self
+                        .store
+                        .db()
+                        .query_opt(
                             "SELECT id, org_id, kind FROM operations WHERE target = ?1 AND status = 'running'",
-                            [target],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                            params![target],
                         )
-                        .optional()?;
+                        .await?
+                        .map(|mut r| -> Result<_, StoreError> {
+                            Ok((r.take(0)?, r.take(1)?, r.take(2)?))
+                        })
+                        .transpose()?;
                     let who = match holder {
                         Some((hid, horg, hkind)) if horg == origin.org => {
                             format!(" ({hkind} {hid})")
@@ -257,27 +269,34 @@ impl Operations {
         for (i, p) in phases.iter().enumerate() {
             tx.execute(
                 "INSERT INTO operation_phases (operation_id, idx, name, status) VALUES (?1, ?2, ?3, 'pending')",
-                rusqlite::params![id, i as i64, p],
-            )?;
+                params![&id, i, p],
+            )
+            .await?;
         }
         event_in(
-            &tx,
+            &mut *tx,
             &id,
             "started",
             &json!({"kind": kind, "target": target, "phases": phases}),
-        )?;
-        tx.commit()?;
-        drop(conn);
+        )
+        .await?;
+        tx.commit().await?;
         self.changed.notify_waiters();
         Ok(id)
     }
 
-    fn running(&self, tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), OpError> {
+    /// Checks that `id` is running, locking its row for the transaction
+    /// (so its events are numbered one writer at a time).
+    async fn running(&self, tx: &mut dyn Executor, id: &str) -> Result<(), OpError> {
+        let sql = format!(
+            "SELECT status FROM operations WHERE id = ?1{}",
+            tx.dialect().for_update()
+        );
         let status: Option<String> = tx
-            .query_row("SELECT status FROM operations WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+            .query_opt(&sql, params![id])
+            .await?
+            .map(|r| r.get(0))
+            .transpose()?;
         match status.as_deref() {
             Some("running") => Ok(()),
             Some(s) => Err(OpError::Invalid(format!("operation {id} is already {s}"))),
@@ -286,7 +305,7 @@ impl Operations {
     }
 
     /// Move a phase to `status`, with an optional message.
-    pub fn phase(
+    pub async fn phase(
         &self,
         id: &str,
         name: &str,
@@ -295,22 +314,23 @@ impl Operations {
     ) -> Result<(), OpError> {
         let now = records::now();
         let message = scrub::scrub(tail(message, 2048));
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        self.running(&tx, id)?;
+        let mut tx = self.store.db().begin().await?;
+        self.running(&mut *tx, id).await?;
         let (started, finished) = match status {
             PhaseStatus::Running => (Some(now.as_str()), None),
             PhaseStatus::Pending => (None, None),
             _ => (None, Some(now.as_str())),
         };
-        let n = tx.execute(
-            "UPDATE operation_phases SET status = ?3,
-               started_at = COALESCE(?4, started_at, ?5),
-               finished_at = ?5,
-               message = CASE WHEN ?6 = '' THEN message ELSE ?6 END
-             WHERE operation_id = ?1 AND name = ?2",
-            rusqlite::params![id, name, status.as_str(), started, finished, message],
-        )?;
+        let n = tx
+            .execute(
+                "UPDATE operation_phases SET status = ?3,
+                   started_at = COALESCE(?4, started_at, ?5),
+                   finished_at = ?5,
+                   message = CASE WHEN ?6 = '' THEN message ELSE ?6 END
+                 WHERE operation_id = ?1 AND name = ?2",
+                params![id, name, status.as_str(), started, finished, &message],
+            )
+            .await?;
         if n == 0 {
             return Err(OpError::Invalid(format!(
                 "operation {id} has no phase `{name}`"
@@ -318,32 +338,32 @@ impl Operations {
         }
         tx.execute(
             "UPDATE operations SET updated_at = ?2 WHERE id = ?1",
-            rusqlite::params![id, now],
-        )?;
+            params![id, &now],
+        )
+        .await?;
         let mut data = json!({"phase": name, "status": status.as_str()});
         if !message.is_empty() {
             data["message"] = json!(message);
         }
-        event_in(&tx, id, "phase", &data)?;
-        tx.commit()?;
-        drop(conn);
+        event_in(&mut *tx, id, "phase", &data).await?;
+        tx.commit().await?;
         self.changed.notify_waiters();
         Ok(())
     }
 
     /// Append step output to a phase (the last [`OUTPUT_TAIL`] bytes are kept).
-    pub fn output(&self, id: &str, name: &str, text: &str) -> Result<(), OpError> {
+    pub async fn output(&self, id: &str, name: &str, text: &str) -> Result<(), OpError> {
         let chunk = scrub::scrub(tail(text, OUTPUT_TAIL));
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        self.running(&tx, id)?;
+        let mut tx = self.store.db().begin().await?;
+        self.running(&mut *tx, id).await?;
         let current: Option<String> = tx
-            .query_row(
+            .query_opt(
                 "SELECT output FROM operation_phases WHERE operation_id = ?1 AND name = ?2",
-                rusqlite::params![id, name],
-                |r| r.get(0),
+                params![id, name],
             )
-            .optional()?;
+            .await?
+            .map(|r| r.get(0))
+            .transpose()?;
         let Some(current) = current else {
             return Err(OpError::Invalid(format!(
                 "operation {id} has no phase `{name}`"
@@ -357,22 +377,23 @@ impl Operations {
         let kept = tail(&joined, OUTPUT_TAIL).to_string();
         tx.execute(
             "UPDATE operation_phases SET output = ?3 WHERE operation_id = ?1 AND name = ?2",
-            rusqlite::params![id, name, kept],
-        )?;
+            params![id, name, kept],
+        )
+        .await?;
         event_in(
-            &tx,
+            &mut *tx,
             id,
             "output",
             &json!({"phase": name, "text": tail(&chunk, 2048)}),
-        )?;
-        tx.commit()?;
-        drop(conn);
+        )
+        .await?;
+        tx.commit().await?;
         self.changed.notify_waiters();
         Ok(())
     }
 
     /// End a running operation: `Ok(result JSON)` or `Err(message)`.
-    pub fn finish(&self, id: &str, outcome: Result<&str, &str>) -> Result<(), OpError> {
+    pub async fn finish(&self, id: &str, outcome: Result<&str, &str>) -> Result<(), OpError> {
         let now = records::now();
         let (status, result, error) = match outcome {
             Ok(text) => {
@@ -392,14 +413,14 @@ impl Operations {
             }
             Err(m) => ("failed", None, Some(scrub::scrub(tail(m, 4096)))),
         };
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        self.running(&tx, id)?;
+        let mut tx = self.store.db().begin().await?;
+        self.running(&mut *tx, id).await?;
         tx.execute(
             "UPDATE operations SET status = ?2, result = ?3, error = ?4, updated_at = ?5, finished_at = ?5
              WHERE id = ?1",
-            rusqlite::params![id, status, result, error, now],
-        )?;
+            params![id, status, result, error.clone(), &now],
+        )
+        .await?;
         let phase_end = if status == "succeeded" {
             "succeeded"
         } else {
@@ -408,23 +429,23 @@ impl Operations {
         tx.execute(
             "UPDATE operation_phases SET status = ?2, finished_at = ?3
              WHERE operation_id = ?1 AND status = 'running'",
-            rusqlite::params![id, phase_end, now],
-        )?;
+            params![id, phase_end, &now],
+        )
+        .await?;
         let mut data = json!({"status": status});
         if let Some(e) = &error {
             data["error"] = json!(e);
         }
-        event_in(&tx, id, "finished", &data)?;
-        tx.commit()?;
-        drop(conn);
+        event_in(&mut *tx, id, "finished", &data).await?;
+        tx.commit().await?;
         self.changed.notify_waiters();
         Ok(())
     }
 
     /// Fail the operation if it is still running (its call ended without
     /// finishing it).
-    pub fn abandon(&self, id: &str, why: &str) {
-        match self.finish(id, Err(why)) {
+    pub async fn abandon(&self, id: &str, why: &str) {
+        match self.finish(id, Err(why)).await {
             Ok(()) => {
                 tracing::warn!(operation = %id, why, "operation failed: its call ended without finishing it")
             }
@@ -436,84 +457,92 @@ impl Operations {
     }
 
     /// The operation as its organisation sees it.
-    pub fn get(&self, org: &str, id: &str) -> Result<Option<OperationView>, OpError> {
-        let conn = self.store.conn();
-        let op = conn
-            .query_row(
+    pub async fn get(&self, org: &str, id: &str) -> Result<Option<OperationView>, OpError> {
+        let db = self.store.db();
+        let op = db
+            .query_opt(
                 "SELECT id, kind, target, plugin, status, created_at, updated_at, finished_at, result, error
                  FROM operations WHERE id = ?1 AND org_id = ?2",
-                rusqlite::params![id, org],
-                |r| {
-                    Ok(OperationView {
-                        id: r.get(0)?,
-                        kind: r.get(1)?,
-                        target: r.get(2)?,
-                        plugin: r.get(3)?,
-                        status: r.get(4)?,
-                        created_at: r.get(5)?,
-                        updated_at: r.get(6)?,
-                        finished_at: r.get(7)?,
-                        result: r
-                            .get::<_, Option<String>>(8)?
-                            .and_then(|t| serde_json::from_str(&t).ok()),
-                        error: r.get(9)?,
-                        phases: Vec::new(),
-                    })
-                },
+                params![id, org],
             )
-            .optional()?;
-        let Some(mut op) = op else { return Ok(None) };
-        let mut stmt = conn.prepare(
-            "SELECT name, status, started_at, finished_at, message, output
-             FROM operation_phases WHERE operation_id = ?1 ORDER BY idx",
-        )?;
-        op.phases = stmt
-            .query_map([id], |r| {
-                Ok(PhaseView {
-                    name: r.get(0)?,
-                    status: r.get(1)?,
-                    started_at: r.get(2)?,
-                    finished_at: r.get(3)?,
-                    message: r.get(4)?,
-                    output: r.get(5)?,
+            .await?
+            .map(|mut r| -> Result<_, StoreError> {
+                Ok(OperationView {
+                    id: r.take(0)?,
+                    kind: r.take(1)?,
+                    target: r.take(2)?,
+                    plugin: r.take(3)?,
+                    status: r.take(4)?,
+                    created_at: r.take(5)?,
+                    updated_at: r.take(6)?,
+                    finished_at: r.take(7)?,
+                    result: r
+                        .take::<Option<String>>(8)?
+                        .and_then(|t| serde_json::from_str(&t).ok()),
+                    error: r.take(9)?,
+                    phases: Vec::new(),
                 })
-            })?
+            })
+            .transpose()?;
+        let Some(mut op) = op else { return Ok(None) };
+        op.phases = db
+            .query(
+                "SELECT name, status, started_at, finished_at, message, output
+                 FROM operation_phases WHERE operation_id = ?1 ORDER BY idx",
+                params![id],
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| -> Result<_, StoreError> {
+                Ok(PhaseView {
+                    name: r.take(0)?,
+                    status: r.take(1)?,
+                    started_at: r.take(2)?,
+                    finished_at: r.take(3)?,
+                    message: r.take(4)?,
+                    output: r.take(5)?,
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(Some(op))
     }
 
     /// Events after `seq`, and whether the operation has ended. `None` when
     /// the organisation has no such operation.
-    pub fn events_since(
+    pub async fn events_since(
         &self,
         org: &str,
         id: &str,
         seq: i64,
     ) -> Result<Option<(Vec<Event>, bool)>, OpError> {
-        let conn = self.store.conn();
-        let status: Option<String> = conn
-            .query_row(
+        let db = self.store.db();
+        let status: Option<String> = db
+            .query_opt(
                 "SELECT status FROM operations WHERE id = ?1 AND org_id = ?2",
-                rusqlite::params![id, org],
-                |r| r.get(0),
+                params![id, org],
             )
-            .optional()?;
+            .await?
+            .map(|r| r.get(0))
+            .transpose()?;
         let Some(status) = status else {
             return Ok(None);
         };
-        let mut stmt = conn.prepare(
-            "SELECT seq, at, event, data FROM operation_events
-             WHERE operation_id = ?1 AND seq > ?2 ORDER BY seq",
-        )?;
-        let events = stmt
-            .query_map(rusqlite::params![id, seq], |r| {
+        let events = db
+            .query(
+                "SELECT seq, at, event, data FROM operation_events
+                 WHERE operation_id = ?1 AND seq > ?2 ORDER BY seq",
+                params![id, seq],
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| -> Result<_, StoreError> {
                 Ok(Event {
-                    seq: r.get(0)?,
-                    at: r.get(1)?,
-                    event: r.get(2)?,
-                    data: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(Value::Null),
+                    seq: r.take(0)?,
+                    at: r.take(1)?,
+                    event: r.take(2)?,
+                    data: serde_json::from_str(&r.take::<String>(3)?).unwrap_or(Value::Null),
                 })
-            })?
+            })
             .collect::<Result<_, _>>()?;
         Ok(Some((events, status != "running")))
     }
@@ -525,21 +554,26 @@ impl Operations {
     }
 }
 
-fn event_in(
-    tx: &rusqlite::Transaction<'_>,
+async fn event_in(
+    tx: &mut dyn Executor,
     id: &str,
     event: &str,
     data: &Value,
 ) -> Result<(), OpError> {
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_events WHERE operation_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
+    let seq: i64 = tx
+        .query_opt(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_events WHERE operation_id = ?1",
+            params![id],
+        )
+        .await?
+        .map(|r| r.get(0))
+        .transpose()?
+        .unwrap_or(1);
     tx.execute(
         "INSERT INTO operation_events (operation_id, seq, at, event, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![id, seq, records::now(), event, data.to_string()],
-    )?;
+        params![id, seq, records::now(), event, data.to_string()],
+    )
+    .await?;
     Ok(())
 }
 

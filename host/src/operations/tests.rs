@@ -3,9 +3,9 @@ use std::sync::Arc;
 use super::*;
 use crate::store::{Sealer, Store};
 
-fn ops() -> Operations {
+async fn ops() -> Operations {
     let conn = rusqlite::Connection::open_in_memory().unwrap();
-    let store = Store::with_connection(conn, Sealer::from_key(&[7u8; 32])).unwrap();
+    let store = Store::with_connection(conn, Sealer::from_key(&[7u8; 32])).await.unwrap();
     Operations::new(Arc::new(store))
 }
 
@@ -21,9 +21,9 @@ fn phases(p: &[&str]) -> Vec<String> {
     p.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn phases_output_and_result_are_persisted() {
-    let o = ops();
+#[tokio::test]
+async fn phases_output_and_result_are_persisted() {
+    let o = ops().await;
     let id = o
         .begin(
             &origin("acme"),
@@ -31,20 +31,20 @@ fn phases_output_and_result_are_persisted() {
             "10.0.0.1:22",
             &phases(&["preflight", "init"]),
         )
-        .unwrap();
-    o.phase(&id, "preflight", PhaseStatus::Running, "").unwrap();
-    o.output(&id, "preflight", "ok\n").unwrap();
+        .await.unwrap();
+    o.phase(&id, "preflight", PhaseStatus::Running, "").await.unwrap();
+    o.output(&id, "preflight", "ok\n").await.unwrap();
     o.phase(&id, "preflight", PhaseStatus::Succeeded, "")
-        .unwrap();
-    o.phase(&id, "init", PhaseStatus::Running, "").unwrap();
+        .await.unwrap();
+    o.phase(&id, "init", PhaseStatus::Running, "").await.unwrap();
     o.output(
         &id,
         "init",
         "kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef",
     )
-    .unwrap();
-    o.finish(&id, Ok(r#"{"node": "m1"}"#)).unwrap();
-    let v = o.get("acme", &id).unwrap().unwrap();
+    .await.unwrap();
+    o.finish(&id, Ok(r#"{"node": "m1"}"#)).await.unwrap();
+    let v = o.get("acme", &id).await.unwrap().unwrap();
     assert_eq!(v.status, "succeeded");
     assert_eq!(v.phases[0].status, "succeeded");
     assert_eq!(v.phases[0].output, "ok\n");
@@ -52,22 +52,22 @@ fn phases_output_and_result_are_persisted() {
     assert!(!v.phases[1].output.contains("0123456789abcdef"));
     assert_eq!(v.result.unwrap()["node"], "m1");
     assert!(
-        o.get("globex", &id).unwrap().is_none(),
+        o.get("globex", &id).await.unwrap().is_none(),
         "other orgs see nothing"
     );
-    let (events, done) = o.events_since("acme", &id, 0).unwrap().unwrap();
+    let (events, done) = o.events_since("acme", &id, 0).await.unwrap().unwrap();
     assert!(done);
     let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(
         kinds,
         ["started", "phase", "output", "phase", "phase", "output", "finished"]
     );
-    assert!(o.phase(&id, "init", PhaseStatus::Running, "").is_err());
+    assert!(o.phase(&id, "init", PhaseStatus::Running, "").await.is_err());
 }
 
-#[test]
-fn one_operation_per_target_at_a_time() {
-    let o = ops();
+#[tokio::test]
+async fn one_operation_per_target_at_a_time() {
+    let o = ops().await;
     let id = o
         .begin(
             &origin("acme"),
@@ -75,7 +75,7 @@ fn one_operation_per_target_at_a_time() {
             "10.0.0.1:22",
             &phases(&["a"]),
         )
-        .unwrap();
+        .await.unwrap();
     let e = o
         .begin(
             &origin("acme"),
@@ -83,7 +83,7 @@ fn one_operation_per_target_at_a_time() {
             "10.0.0.1:22",
             &phases(&["a"]),
         )
-        .unwrap_err();
+        .await.unwrap_err();
     assert!(matches!(&e, OpError::Conflict(m) if m.contains(&id)), "{e}");
     let e = o
         .begin(
@@ -92,49 +92,49 @@ fn one_operation_per_target_at_a_time() {
             "10.0.0.1:22",
             &phases(&["a"]),
         )
-        .unwrap_err();
+        .await.unwrap_err();
     assert!(
         matches!(&e, OpError::Conflict(m) if !m.contains(&id)),
         "another org learns no id: {e}"
     );
-    o.finish(&id, Err("boom")).unwrap();
+    o.finish(&id, Err("boom")).await.unwrap();
     o.begin(
         &origin("acme"),
         "new-cluster",
         "10.0.0.1:22",
         &phases(&["a"]),
     )
-    .unwrap();
+    .await.unwrap();
 }
 
-#[test]
-fn a_restart_interrupts_running_operations() {
-    let o = ops();
+#[tokio::test]
+async fn a_restart_interrupts_running_operations() {
+    let o = ops().await;
     let id = o
         .begin(&origin("acme"), "new-cluster", "h:22", &phases(&["a", "b"]))
-        .unwrap();
-    o.phase(&id, "a", PhaseStatus::Running, "").unwrap();
-    assert_eq!(o.interrupt_running().unwrap(), 1);
-    let v = o.get("acme", &id).unwrap().unwrap();
+        .await.unwrap();
+    o.phase(&id, "a", PhaseStatus::Running, "").await.unwrap();
+    assert_eq!(o.interrupt_running().await.unwrap(), 1);
+    let v = o.get("acme", &id).await.unwrap().unwrap();
     assert_eq!(v.status, "interrupted");
     assert_eq!(v.phases[0].status, "interrupted");
     assert_eq!(v.phases[1].status, "pending");
     assert!(v.error.unwrap().contains("did not complete"));
 }
 
-#[test]
-fn bad_input_is_refused() {
-    let o = ops();
+#[tokio::test]
+async fn bad_input_is_refused() {
+    let o = ops().await;
     assert!(o
         .begin(&origin("acme"), "bad kind", "h", &phases(&["a"]))
-        .is_err());
-    assert!(o.begin(&origin("acme"), "k", "h", &[]).is_err());
+        .await.is_err());
+    assert!(o.begin(&origin("acme"), "k", "h", &[]).await.is_err());
     assert!(o
         .begin(&origin("acme"), "k", "h", &phases(&["a", "a"]))
-        .is_err());
-    let id = o.begin(&origin("acme"), "k", "h", &phases(&["a"])).unwrap();
-    assert!(o.phase(&id, "zzz", PhaseStatus::Running, "").is_err());
-    assert!(o.finish(&id, Ok("not json")).is_err());
-    o.abandon(&id, "the plugin trapped");
-    assert_eq!(o.get("acme", &id).unwrap().unwrap().status, "failed");
+        .await.is_err());
+    let id = o.begin(&origin("acme"), "k", "h", &phases(&["a"])).await.unwrap();
+    assert!(o.phase(&id, "zzz", PhaseStatus::Running, "").await.is_err());
+    assert!(o.finish(&id, Ok("not json")).await.is_err());
+    o.abandon(&id, "the plugin trapped").await;
+    assert_eq!(o.get("acme", &id).await.unwrap().unwrap().status, "failed");
 }

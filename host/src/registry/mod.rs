@@ -210,9 +210,9 @@ impl Registry {
 
     /// Load the grants given through the admin API and put every grant in
     /// force (at boot).
-    fn load_admin_grants(&self) -> anyhow::Result<()> {
+    async fn load_admin_grants(&self) -> anyhow::Result<()> {
         let mut loaded = BTreeMap::new();
-        for (id, json) in persist::grants(&self.runtime.services.store)? {
+        for (id, json) in persist::grants(&self.runtime.services.store).await? {
             match serde_json::from_str::<PluginConfig>(&json) {
                 Ok(g) => {
                     loaded.insert(id, g);
@@ -280,12 +280,12 @@ impl Registry {
                 }
             }
         }
-        let saved = serde_json::to_string(&grant)
-            .map_err(|e| InstallError::Persist(e.to_string()))
-            .and_then(|json| {
-                persist::save_grant(&self.runtime.services.store, id, &json)
-                    .map_err(|e| InstallError::Persist(e.to_string()))
-            });
+        let saved = match serde_json::to_string(&grant) {
+            Ok(json) => persist::save_grant(&self.runtime.services.store, id, &json)
+                .await
+                .map_err(|e| InstallError::Persist(e.to_string())),
+            Err(e) => Err(InstallError::Persist(e.to_string())),
+        };
         if let Err(e) = saved {
             restore();
             return Err(e);
@@ -398,7 +398,7 @@ impl Registry {
                     .services
                     .store
                     .declare(id, &info.version, &declared.collections, schema)
-                    .map_err(|e| match e {
+                    .await.map_err(|e| match e {
                         SchemaError::Refused(m) => InstallError::Refused(m),
                         SchemaError::Store(e) => InstallError::Persist(e.to_string()),
                     })?;
@@ -518,7 +518,7 @@ impl Registry {
     /// activated through the admin API, and publish them together.
     pub async fn boot(&self, plugins_dir: Option<&std::path::Path>) -> anyhow::Result<()> {
         let _guard = self.swap.lock().await;
-        self.load_admin_grants()?;
+        self.load_admin_grants().await?;
         let mut chosen: BTreeMap<String, (Role, Vec<u8>, Source)> = BTreeMap::new();
         for (id, _, _) in self.builtins {
             if self.config.plugins.get(*id).is_some_and(|p| p.disabled) {
@@ -540,7 +540,7 @@ impl Registry {
                 (id.clone(), (*role, Arc::from(wasm.as_slice()), *source))
             })
             .collect();
-        for a in persist::active(&self.runtime.services.store)? {
+        for a in persist::active(&self.runtime.services.store).await? {
             match persist::read_wasm(&self.data_dir, &a.sha256) {
                 Ok(wasm) => {
                     chosen.insert(a.plugin_id, (a.role, wasm, Source::Uploaded));
@@ -581,7 +581,7 @@ impl Registry {
         let (sha, version) = (entry.sha256.clone(), entry.version.clone());
         let published = self.publish(vec![entry])?;
         persist::record_activation(&self.runtime.services.store, id, role, &sha, &version)
-            .map_err(|e| InstallError::Persist(e.to_string()))?;
+            .await.map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, version = %version, sha256 = %sha, "plugin swapped");
         published
             .into_iter()
@@ -594,7 +594,7 @@ impl Registry {
         let _guard = self.swap.lock().await;
         let store = &self.runtime.services.store;
         let history =
-            persist::history(store, id).map_err(|e| InstallError::Persist(e.to_string()))?;
+            persist::history(store, id).await.map_err(|e| InstallError::Persist(e.to_string()))?;
         let Some(current) = history.first() else {
             return Err(InstallError::NotFound(format!(
                 "plugin `{id}` has no uploaded version to roll back"
@@ -620,7 +620,7 @@ impl Registry {
             },
         };
         let published = self.publish(vec![entry])?;
-        persist::retire(store, current.seq).map_err(|e| InstallError::Persist(e.to_string()))?;
+        persist::retire(store, current.seq).await.map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, "plugin rolled back");
         published
             .into_iter()

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use rusqlite::params;
 
 use crate::runtime::Role;
+use crate::store::db::{params, DbRow};
 use crate::store::{self, records::now, Store, StoreError};
 
 pub struct Activation {
@@ -81,81 +81,101 @@ pub fn read_plugins_dir(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
-pub fn record_activation(
+pub async fn record_activation(
     store: &Store,
     id: &str,
     role: Role,
     sha256: &str,
     version: &str,
 ) -> Result<(), StoreError> {
-    store.conn().execute(
-        "INSERT INTO plugin_activations (plugin_id, role, sha256, version, activated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, role.as_str(), sha256, version, now()],
-    )?;
+    store
+        .db()
+        .execute(
+            "INSERT INTO plugin_activations (plugin_id, role, sha256, version, activated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, role.as_str(), sha256, version, now()],
+        )
+        .await?;
     Ok(())
 }
 
-pub fn retire(store: &Store, seq: i64) -> Result<(), StoreError> {
-    store.conn().execute(
-        "UPDATE plugin_activations SET retired_at = ?1 WHERE seq = ?2",
-        params![now(), seq],
-    )?;
+pub async fn retire(store: &Store, seq: i64) -> Result<(), StoreError> {
+    store
+        .db()
+        .execute(
+            "UPDATE plugin_activations SET retired_at = ?1 WHERE seq = ?2",
+            params![now(), seq],
+        )
+        .await?;
     Ok(())
 }
 
-fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Activation> {
-    let role: String = r.get(2)?;
+fn read(mut r: DbRow) -> Result<Activation, StoreError> {
+    let role: String = r.take(2)?;
     Ok(Activation {
-        seq: r.get(0)?,
-        plugin_id: r.get(1)?,
+        seq: r.take(0)?,
+        plugin_id: r.take(1)?,
         role: Role::parse(&role).unwrap_or(Role::Endpoint),
-        sha256: r.get(3)?,
+        sha256: r.take(3)?,
     })
 }
 
 /// Live activations of `id`, newest first.
-pub fn history(store: &Store, id: &str) -> Result<Vec<Activation>, StoreError> {
-    let conn = store.conn();
-    let mut stmt = conn.prepare(
-        "SELECT seq, plugin_id, role, sha256 FROM plugin_activations
-         WHERE plugin_id = ?1 AND retired_at IS NULL ORDER BY seq DESC",
-    )?;
-    let rows = stmt.query_map([id], read)?.collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub async fn history(store: &Store, id: &str) -> Result<Vec<Activation>, StoreError> {
+    store
+        .db()
+        .query(
+            "SELECT seq, plugin_id, role, sha256 FROM plugin_activations
+             WHERE plugin_id = ?1 AND retired_at IS NULL ORDER BY seq DESC",
+            params![id],
+        )
+        .await?
+        .into_iter()
+        .map(read)
+        .collect()
 }
 
 /// The current activation of every plugin that has one.
-pub fn active(store: &Store) -> Result<Vec<Activation>, StoreError> {
-    let conn = store.conn();
-    let mut stmt = conn.prepare(
-        "SELECT seq, plugin_id, role, sha256 FROM plugin_activations a
-         WHERE retired_at IS NULL AND seq = (
-             SELECT MAX(seq) FROM plugin_activations b
-             WHERE b.plugin_id = a.plugin_id AND b.retired_at IS NULL)
-         ORDER BY plugin_id",
-    )?;
-    let rows = stmt.query_map([], read)?.collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub async fn active(store: &Store) -> Result<Vec<Activation>, StoreError> {
+    store
+        .db()
+        .query(
+            "SELECT seq, plugin_id, role, sha256 FROM plugin_activations a
+             WHERE retired_at IS NULL AND seq = (
+                 SELECT MAX(seq) FROM plugin_activations b
+                 WHERE b.plugin_id = a.plugin_id AND b.retired_at IS NULL)
+             ORDER BY plugin_id",
+            params![],
+        )
+        .await?
+        .into_iter()
+        .map(read)
+        .collect()
 }
 
 /// Record the grant of `id` given through the admin API (JSON of its config
 /// entry), replacing any earlier one.
-pub fn save_grant(store: &Store, id: &str, grant_json: &str) -> Result<(), StoreError> {
-    store.conn().execute(
-        "INSERT INTO plugin_grants (plugin_id, grant_json, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT(plugin_id) DO UPDATE SET grant_json = excluded.grant_json, updated_at = excluded.updated_at",
-        params![id, grant_json, now()],
-    )?;
+pub async fn save_grant(store: &Store, id: &str, grant_json: &str) -> Result<(), StoreError> {
+    store
+        .db()
+        .execute(
+            "INSERT INTO plugin_grants (plugin_id, grant_json, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(plugin_id) DO UPDATE SET grant_json = excluded.grant_json, updated_at = excluded.updated_at",
+            params![id, grant_json, now()],
+        )
+        .await?;
     Ok(())
 }
 
 /// Every grant given through the admin API: (plugin id, JSON).
-pub fn grants(store: &Store) -> Result<Vec<(String, String)>, StoreError> {
-    let conn = store.conn();
-    let mut stmt =
-        conn.prepare("SELECT plugin_id, grant_json FROM plugin_grants ORDER BY plugin_id")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub async fn grants(store: &Store) -> Result<Vec<(String, String)>, StoreError> {
+    store
+        .db()
+        .query(
+            "SELECT plugin_id, grant_json FROM plugin_grants ORDER BY plugin_id",
+            params![],
+        )
+        .await?
+        .into_iter()
+        .map(|mut r| Ok((r.take(0)?, r.take(1)?)))
+        .collect()
 }

@@ -134,7 +134,8 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
     // An operator's console session stands in for the token.
     let allowed = app.admin.verify(authz)
         || (authz.is_none()
-            && crate::console::session::admin_allowed(&app.store, req.method(), req.headers()));
+            && crate::console::session::admin_allowed(&app.store, req.method(), req.headers())
+                .await);
     if !allowed {
         return (
             reply::closing(error(
@@ -193,18 +194,18 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             super::grants::put(app, req, &id).await,
             "/admin/plugins/{id}/grants".into(),
         ),
-        (Op::Audit, Method::GET) => (audit(app, req.uri().query()), "/admin/audit".into()),
+        (Op::Audit, Method::GET) => (audit(app, req.uri().query()).await, "/admin/audit".into()),
         (Op::HostKeys, Method::GET) => (
-            host_keys(app, req.uri().query()),
+            host_keys(app, req.uri().query()).await,
             "/admin/ssh-host-keys".into(),
         ),
         (Op::HostKey, Method::DELETE) => (
-            forget_host_key(app, &org, &target),
+            forget_host_key(app, &org, &target).await,
             "/admin/ssh-host-keys/{org}/{target}".into(),
         ),
-        (Op::Keys, Method::GET) => (keys(app, req.uri().query()), "/admin/keys".into()),
+        (Op::Keys, Method::GET) => (keys(app, req.uri().query()).await, "/admin/keys".into()),
         (Op::Keys, Method::POST) => (create_key(app, req).await, "/admin/keys".into()),
-        (Op::Key, Method::DELETE) => (revoke(app, &id), "/admin/keys/{id}".into()),
+        (Op::Key, Method::DELETE) => (revoke(app, &id).await, "/admin/keys/{id}".into()),
         (_, m) => (
             error(405, &format!("method {m} is not allowed on {path}")),
             "/admin".into(),
@@ -293,7 +294,7 @@ fn org_param(query: Option<&str>) -> Option<String> {
 
 /// `GET /admin/audit[?org=ORG&route=TEMPLATE&status=N&limit=N&offset=N]`:
 /// state-changing calls, newest first (50 a page by default, at most 1,000).
-fn audit(app: &App, query: Option<&str>) -> Response<Body> {
+async fn audit(app: &App, query: Option<&str>) -> Response<Body> {
     let mut f = super::audit::Filter {
         limit: 50,
         ..Default::default()
@@ -325,15 +326,15 @@ fn audit(app: &App, query: Option<&str>) -> Response<Body> {
             return error(400, &m);
         }
     }
-    match super::audit::query(&app.store, &f) {
+    match super::audit::query(&app.store, &f).await {
         Ok((rows, total)) => reply::json(200, &json!({ "total": total, "entries": rows })),
         Err(e) => store_failed("reading the audit log", e),
     }
 }
 
 /// `GET /admin/keys[?org=ORG]`: the API keys, without secrets.
-fn keys(app: &App, query: Option<&str>) -> Response<Body> {
-    match auth::list_keys(&app.store, org_param(query).as_deref()) {
+async fn keys(app: &App, query: Option<&str>) -> Response<Body> {
+    match auth::list_keys(&app.store, org_param(query).as_deref()).await {
         Ok(list) => reply::json(200, &json!({ "keys": list })),
         Err(e) => store_failed("listing api keys", e),
     }
@@ -377,7 +378,7 @@ async fn create_key(app: &App, req: Request<Incoming>) -> Response<Body> {
     if let Err(e) = crate::store::ids::validate_org(&new.org) {
         return error(400, &format!("`org`: {e}"));
     }
-    match auth::create_project_key(&app.store, &new.org, scheme, new.project.as_deref()) {
+    match auth::create_project_key(&app.store, &new.org, scheme, new.project.as_deref()).await {
         Ok(c) => {
             tracing::info!(key_id = %c.key_id, org = %c.organisation, "api key created by the admin API");
             reply::json(
@@ -397,8 +398,8 @@ async fn create_key(app: &App, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// `DELETE /admin/keys/{id}`: revoke a key.
-fn revoke(app: &App, id: &str) -> Response<Body> {
-    match auth::revoke_key(&app.store, id) {
+async fn revoke(app: &App, id: &str) -> Response<Body> {
+    match auth::revoke_key(&app.store, id).await {
         Ok(true) => {
             tracing::info!(key_id = id, "api key revoked by the admin API");
             reply::json(200, &json!({ "id": id, "revoked": true }))
@@ -409,8 +410,8 @@ fn revoke(app: &App, id: &str) -> Response<Body> {
 }
 
 /// `GET /admin/ssh-host-keys[?org=ORG]`: the pinned host keys.
-fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
-    match pins::list(&app.store, org_param(query).as_deref()) {
+async fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
+    match pins::list(&app.store, org_param(query).as_deref()).await {
         Ok(list) => reply::json(200, &json!({ "host_keys": list })),
         Err(e) => store_failed("listing ssh host keys", e),
     }
@@ -418,8 +419,8 @@ fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
 
 /// `DELETE /admin/ssh-host-keys/{org}/{target}`: forget a pin, so the next
 /// connection pins the key the machine presents then.
-fn forget_host_key(app: &App, org: &str, target: &str) -> Response<Body> {
-    match pins::forget(&app.store, org, target) {
+async fn forget_host_key(app: &App, org: &str, target: &str) -> Response<Body> {
+    match pins::forget(&app.store, org, target).await {
         Ok(true) => {
             tracing::info!(org, target, "ssh: host key pin removed by the admin API");
             reply::json(

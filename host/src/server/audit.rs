@@ -7,8 +7,9 @@
 //! paged with `limit`/`offset`, filtered by `org`, `route`, `status`).
 
 use http::Method;
-use rusqlite::params;
 use serde::Serialize;
+
+use crate::store::db::params;
 
 use crate::store::{records::now, Store, StoreError};
 
@@ -55,15 +56,15 @@ pub struct Record<'a> {
 }
 
 /// Record one call.
-pub fn record(store: &Store, r: &Record<'_>) -> Result<(), StoreError> {
-    store.conn().execute(
+pub async fn record(store: &Store, r: &Record<'_>) -> Result<(), StoreError> {
+    store.db().execute(
         "INSERT INTO audit_log (at, request_id, org_id, key_id, scheme, client, method, route, path, plugin, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             now(),
             r.request_id,
-            r.caller.organisation,
-            r.caller.key_id,
+            &r.caller.organisation,
+            &r.caller.key_id,
             r.caller.scheme,
             r.client,
             r.method,
@@ -72,7 +73,8 @@ pub fn record(store: &Store, r: &Record<'_>) -> Result<(), StoreError> {
             r.plugin,
             r.status
         ],
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
@@ -87,35 +89,50 @@ pub struct Filter {
 }
 
 /// Entries matching `f`, newest first, and how many match in all.
-pub fn query(store: &Store, f: &Filter) -> Result<(Vec<Entry>, i64), StoreError> {
-    let conn = store.conn();
+pub async fn query(store: &Store, f: &Filter) -> Result<(Vec<Entry>, i64), StoreError> {
+    let db = store.db();
     let filter = "(?1 IS NULL OR org_id = ?1) AND (?2 IS NULL OR route = ?2) AND (?3 IS NULL OR status = ?3)";
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"),
-        params![f.org, f.route, f.status],
-        |r| r.get(0),
-    )?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT seq, at, request_id, org_id, key_id, scheme, client, method, route, path, plugin, status
-         FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT ?4 OFFSET ?5"
-    ))?;
-    let rows = stmt
-        .query_map(params![f.org, f.route, f.status, f.limit, f.offset], |r| {
+    let total: i64 = db
+        .query_opt(
+            &format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"),
+            params![f.org.as_deref(), f.route.as_deref(), f.status.map(u32::from)],
+        )
+        .await?
+        .map(|r| r.get(0))
+        .transpose()?
+        .unwrap_or(0);
+    let rows = db
+        .query(
+            &format!(
+                "SELECT seq, at, request_id, org_id, key_id, scheme, client, method, route, path, plugin, status
+                 FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT ?4 OFFSET ?5"
+            ),
+            params![
+                f.org.as_deref(),
+                f.route.as_deref(),
+                f.status.map(u32::from),
+                f.limit,
+                f.offset
+            ],
+        )
+        .await?
+        .into_iter()
+        .map(|mut r| -> Result<_, StoreError> {
             Ok(Entry {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                request_id: r.get(2)?,
-                organisation: r.get(3)?,
-                key_id: r.get(4)?,
-                scheme: r.get(5)?,
-                client: r.get(6)?,
-                method: r.get(7)?,
-                route: r.get(8)?,
-                path: r.get(9)?,
-                plugin: r.get(10)?,
-                status: r.get(11)?,
+                seq: r.take(0)?,
+                at: r.take(1)?,
+                request_id: r.take(2)?,
+                organisation: r.take(3)?,
+                key_id: r.take(4)?,
+                scheme: r.take(5)?,
+                client: r.take(6)?,
+                method: r.take(7)?,
+                route: r.take(8)?,
+                path: r.take(9)?,
+                plugin: r.take(10)?,
+                status: u16::try_from(r.take::<i64>(11)?).unwrap_or_default(),
             })
-        })?
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }

@@ -106,7 +106,7 @@ pub async fn run(
                     }
                     Err(e) => e.to_string(),
                 };
-                task_services.operations.abandon(&op, &why);
+                task_services.operations.abandon(&op, &why).await;
             }
             result
         },

@@ -257,7 +257,7 @@ pub fn render_instances(app: &super::App) -> String {
 
 /// The process (memory, CPU, descriptors), the build, requests in flight and
 /// operations by status.
-pub fn render_process(app: &super::App) -> String {
+pub async fn render_process(app: &super::App) -> String {
     let mut out = String::new();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let rss_kib: u64 = status
@@ -317,15 +317,20 @@ pub fn render_process(app: &super::App) -> String {
         env!("CARGO_PKG_VERSION")
     );
     out.push_str("# HELP computehub_operations Long operations by kind and status.\n# TYPE computehub_operations gauge\n");
-    let counts: Vec<(String, String, i64)> = {
-        let conn = app.store.conn();
-        conn.prepare("SELECT kind, status, COUNT(*) FROM operations GROUP BY kind, status")
-            .and_then(|mut st| {
-                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .unwrap_or_default()
-    };
+    let counts: Vec<(String, String, i64)> = app
+        .store
+        .db()
+        .query(
+            "SELECT kind, status, COUNT(*) FROM operations GROUP BY kind, status",
+            crate::store::db::params![],
+        )
+        .await
+        .and_then(|rows| {
+            rows.into_iter()
+                .map(|mut r| Ok((r.take(0)?, r.take(1)?, r.take(2)?)))
+                .collect::<Result<Vec<_>, crate::store::StoreError>>()
+        })
+        .unwrap_or_default();
     for (kind, status, n) in counts {
         let _ = writeln!(
             out,

@@ -376,12 +376,17 @@ fn metrics_refused(app: &App, shared: &Shared, req: &Request<Incoming>) -> Optio
 
 /// `/readyz`: 200 when the store answers, plugins are loaded and the server
 /// is not shutting down; 503 naming what is not ready otherwise.
-fn readiness(app: &App) -> Response<Body> {
-    let store = app
+async fn readiness(app: &App) -> Response<Body> {
+    // Bounded: a database that does not answer is not ready, and the probe
+    // itself must answer.
+    let ping = app
         .store
-        .conn()
-        .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-        .is_ok();
+        .db()
+        .query_opt("SELECT 1", crate::store::db::params![]);
+    let store = matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
+        Ok(Ok(Some(_)))
+    );
     let plugins = app.registry.table().plugins.len();
     let draining = app.draining.load(std::sync::atomic::Ordering::Acquire);
     let ready = store && plugins > 0 && !draining;
@@ -502,7 +507,7 @@ async fn handle(
                 plugin: &counted.to_string(),
                 status,
             };
-            if let Err(e) = audit::record(&app.store, &record) {
+            if let Err(e) = audit::record(&app.store, &record).await {
                 tracing::error!(error = %e, "the audit log could not be written");
             }
         }
@@ -568,7 +573,7 @@ async fn dispatch(
             )
         }
         // Readiness: the store answers, the plugins are loaded, no shutdown.
-        "/readyz" => return host(readiness(app), "/readyz"),
+        "/readyz" => return host(readiness(app).await, "/readyz"),
         "/metrics" => {
             if let Some(refused) = metrics_refused(app, shared, &req) {
                 return host(refused, "/metrics");
@@ -579,7 +584,7 @@ async fn dispatch(
                     "text/plain; version=0.0.4",
                     app.metrics.render()
                         + &metrics::render_instances(app)
-                        + &metrics::render_process(app),
+                        + &metrics::render_process(app).await,
                 ),
                 "/metrics",
             );
@@ -613,7 +618,7 @@ async fn dispatch(
             None
         } else {
             crate::console::session::from_request(&app.store, req.method(), req.headers())
-                .ok()
+                .await.ok()
                 .flatten()
                 .filter(|s| s.user.admin)
                 .map(|s| s.user)

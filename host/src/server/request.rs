@@ -80,7 +80,7 @@ pub(super) async fn plugin_request(
     let envelope = Arc::clone(&routed.plugin.envelope);
     let format = &*envelope;
     let guard = Guard::of(shared, &req);
-    let pending = match authenticate(app, &guard, &req, &route, format) {
+    let pending = match authenticate(app, &guard, &req, &route, format).await {
         Ok(p) => p,
         Err(resp) => return counted(*resp),
     };
@@ -190,7 +190,7 @@ impl Pending {
 /// Step 2: the caller, from the headers. Nothing past the headers has been
 /// read: an AK/SK signature covers the body, so what the headers alone can
 /// refute is checked now and the rest in [`read_body`].
-fn authenticate(
+async fn authenticate(
     app: &App,
     guard: &Guard<'_>,
     req: &Request<Incoming>,
@@ -204,20 +204,20 @@ fn authenticate(
     let mut signature = None;
     let authenticated = if signed {
         let authority = req.uri().authority().map(|a| a.as_str());
-        auth::aksk::check_headers(&app.store, req.headers(), authority, chrono::Utc::now()).map(
-            |checked| {
+        auth::aksk::check_headers(&app.store, req.headers(), authority, chrono::Utc::now())
+            .await
+            .map(|checked| {
                 signature = Some(checked);
                 None
-            },
-        )
+            })
     } else if route.auth == auth::Scheme::Session
         && !req.headers().contains_key(http::header::AUTHORIZATION)
         && crate::console::session::cookie_token(req.headers()).is_some()
     {
         // The console's session cookie (CSRF-checked on state changes).
-        crate::console::session::authenticate(&app.store, req.method(), req.headers())
+        crate::console::session::authenticate(&app.store, req.method(), req.headers()).await
     } else {
-        auth::authenticate(&app.store, route.auth, req.headers())
+        auth::authenticate(&app.store, route.auth, req.headers()).await
     };
     let debug_session = route.auth == auth::Scheme::Session
         && app.registry.config.debug_orgid
@@ -355,7 +355,7 @@ async fn read_body(
             let msg = "missing credentials: send Authorization: Bearer <api key> (kboss session) or, in debug mode, `orgid`";
             return stop(reply::error(format, 401, msg));
         };
-        match auth::debug::principal(&app.store, &orgid) {
+        match auth::debug::principal(&app.store, &orgid).await {
             Ok(p) => principal = Some(p),
             Err(e) => return stop(reply::error(format, e.status(), &e.to_string())),
         }

@@ -175,6 +175,9 @@ pub static COLLECTIONS: &[Collection] = &[
 pub struct Moved {
     pub owner: &'static str,
     pub collection: Collection,
+    /// Its multi-field unique keys (the table's `UNIQUE` constraints), for
+    /// a database that gets the collection declared rather than renamed.
+    pub unique_keys: &'static [&'static [&'static str]],
 }
 
 pub static MOVED: &[Moved] = &[
@@ -191,6 +194,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[],
     },
     Moved {
         owner: "kboss",
@@ -209,6 +213,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[&["cpcid", "type", "model"]],
     },
     Moved {
         owner: "kboss",
@@ -223,6 +228,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[&["widgetid", "clusterid"]],
     },
     // Alaya: a training task (`task_id` is its public id) runs in a
     // namespace of a cluster; its pods carry the label
@@ -242,6 +248,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[],
     },
     // A port opened on a training pod: `source` is `system` (opened by the
     // platform) or `custom` (by the user); a NodePort service exposes it.
@@ -260,6 +267,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[&["instance_id", "pod_name", "port"]],
     },
     // IEF: a project id mapped to a cluster and the namespace its
     // deployments run in. Edge nodes and node groups are the cluster's
@@ -275,6 +283,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[],
     },
     // An IEF deployment: its id, name (unique per project, an index of
     // migration 3) and the created body (JSON), realised as a Kubernetes
@@ -291,6 +300,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[&["project", "name"]],
     },
     // kboss resource-instance configs (`cpcpodyaml`): the documented
     // `source_*` parameters as JSON (`params`), the initial password sealed.
@@ -308,6 +318,7 @@ pub static MOVED: &[Moved] = &[
             ]),
             owner: None,
         },
+        unique_keys: &[],
     },
 ];
 

@@ -8,6 +8,7 @@
 //! host's own capabilities use.
 
 pub mod collections;
+pub mod db;
 pub mod ids;
 pub mod migrations;
 mod query;
@@ -19,11 +20,12 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, RwLock};
 
 use rusqlite::Connection;
 
 pub use collections::Collection;
+pub use db::{Database, Dialect};
 pub use records::{Comparison, Condition, Order, Page, Query, Row, Value, Write};
 pub use schema::{CollectionDecl, FieldDecl, Mode as SchemaMode, SchemaError};
 pub use seal::Sealer;
@@ -68,13 +70,16 @@ fn unique_message(msg: &str) -> String {
         .next()
         .and_then(|s| s.trim().rsplit('.').next())
         .unwrap_or("value");
-    format!("a record with this `{field}` already exists")
+    db::unique_message(field)
 }
 
-/// The store: a connection to the SQLite file, the sealing key and the
-/// schema of every collection (the host's and those plugins declared).
+/// The store: a database (SQLite or PostgreSQL, [`db`]), the sealing key
+/// and the schema of every collection (the host's and those plugins
+/// declared).
 pub struct Store {
-    conn: Mutex<Connection>,
+    db: Arc<dyn Database>,
+    /// The same database when it is SQLite, for what only SQLite has.
+    sqlite: Option<Arc<db::sqlite::Sqlite>>,
     sealer: Sealer,
     schema: RwLock<HashMap<String, Arc<Collection>>>,
 }
@@ -178,7 +183,7 @@ impl Store {
     /// private ([`secure_data_dir`]); the database is created 0600, so
     /// SQLite creates its `-wal` and `-shm` files 0600 too (it copies the
     /// database's mode).
-    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
         secure_data_dir(data_dir)?;
         let db = data_dir.join("computehub.db");
         {
@@ -192,17 +197,17 @@ impl Store {
             opts.open(&db)?;
         }
         private_file(&db);
-        let conn = Connection::open(&db)?;
+        let sqlite = Arc::new(db::sqlite::Sqlite::new(Connection::open(&db)?)?);
         let source = seal::KeySource::from_env(data_dir);
         if let seal::KeySource::DataDir(key) = &source {
             // A store sealed with a key from elsewhere gets no new key here.
-            if !key.exists() && seal::has_check(&conn) {
+            if !key.exists() && seal::has_check(&*sqlite).await {
                 return Err(seal::KeyError::Missing(data_dir.to_path_buf()).into());
             }
         }
         let sealer = Sealer::from_source(&source, data_dir)?;
-        let store = Self::with_connection(conn, sealer)?;
-        seal::check(&store.conn(), store.sealer(), &source.describe())?;
+        let store = Self::with_sqlite(sqlite, sealer).await?;
+        seal::check(store.db(), store.sealer(), &source.describe()).await?;
         for suffix in ["-wal", "-shm"] {
             let mut name = db.clone().into_os_string();
             name.push(suffix);
@@ -211,42 +216,68 @@ impl Store {
         Ok(store)
     }
 
-    /// A store over an existing connection (tests use an in-memory one).
-    pub fn with_connection(mut conn: Connection, sealer: Sealer) -> anyhow::Result<Self> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Statements are cached per SQL text (values are bound), so a
-        // repeated request parses no SQL.
-        conn.set_prepared_statement_cache_capacity(256);
-        // Without the query planner stability guarantee SQLite marks a
-        // statement for re-preparation whenever a parameter the planner
-        // looked at is bound again, and it looks at most of ours: every
-        // cached statement was parsed and planned anew on every call (about
-        // a tenth of a quote's CPU). Our queries are equalities on indexed
-        // columns, whose best plan does not depend on the values.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-            true,
-        )?;
-        migrations::migrate(&mut conn)?;
-        let adopted = schema::adopt_moved(&mut conn, &sealer)?;
+    /// Open the PostgreSQL database at `url` (a pool of at most
+    /// `connections`), sealing with `sealer`, and bring its schema up to
+    /// date (replicas starting together migrate once: an advisory lock).
+    pub async fn open_postgres(
+        url: &str,
+        connections: usize,
+        sealer: Sealer,
+        source: &str,
+    ) -> anyhow::Result<Self> {
+        let pg = db::postgres::Postgres::connect(url, connections).await?;
+        let store = Self::with_database(Arc::new(pg), None, sealer).await?;
+        seal::check(store.db(), store.sealer(), source).await?;
+        schema::declare_moved(&store).await?;
+        Ok(store)
+    }
+
+    /// A store over an in-memory SQLite database (tests).
+    pub async fn in_memory(sealer: Sealer) -> anyhow::Result<Self> {
+        Self::with_connection(Connection::open_in_memory()?, sealer).await
+    }
+
+    /// A store over an existing SQLite connection.
+    pub async fn with_connection(conn: Connection, sealer: Sealer) -> anyhow::Result<Self> {
+        Self::with_sqlite(Arc::new(db::sqlite::Sqlite::new(conn)?), sealer).await
+    }
+
+    async fn with_sqlite(sqlite: Arc<db::sqlite::Sqlite>, sealer: Sealer) -> anyhow::Result<Self> {
+        let seal = sealer.clone();
+        let adopted = sqlite
+            .with_conn(move |conn| {
+                migrations::migrate(conn)?;
+                schema::adopt_moved(conn, &seal)
+            })
+            .await?;
         if adopted > 0 {
             tracing::info!(
                 collections = adopted,
                 "handed the API areas' collections to their plugins"
             );
         }
+        let db: Arc<dyn Database> = sqlite.clone();
+        Self::with_database(db, Some(sqlite), sealer).await
+    }
+
+    async fn with_database(
+        db: Arc<dyn Database>,
+        sqlite: Option<Arc<db::sqlite::Sqlite>>,
+        sealer: Sealer,
+    ) -> anyhow::Result<Self> {
+        if db.dialect() == Dialect::Postgres {
+            migrations::postgres::migrate(&*db).await?;
+        }
         let mut schema: HashMap<String, Arc<Collection>> = collections::COLLECTIONS
             .iter()
             .map(|c| (c.name.to_string(), Arc::new(c.clone())))
             .collect();
-        for c in schema::load_all(&conn)? {
+        for c in schema::load_all(&*db).await? {
             schema.insert(c.name.to_string(), Arc::new(c));
         }
         Ok(Store {
-            conn: Mutex::new(conn),
+            db,
+            sqlite,
             sealer,
             schema: RwLock::new(schema),
         })
@@ -258,11 +289,14 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("no collection `{name}`")))
     }
 
-    /// The connection, for the host's own tables (keys, plugin versions).
-    pub fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent
-        // (transactions roll back on drop), so a poisoned lock is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The database, for the host's own tables (keys, plugin versions).
+    pub fn db(&self) -> &dyn Database {
+        &*self.db
+    }
+
+    /// The SQLite database, when the store is one (backups).
+    pub fn sqlite(&self) -> Option<&db::sqlite::Sqlite> {
+        self.sqlite.as_deref()
     }
 
     pub fn sealer(&self) -> &Sealer {
@@ -270,24 +304,26 @@ impl Store {
     }
 
     /// Create the organisation if it does not exist yet.
-    pub fn ensure_organisation(&self, org: &str) -> Result<(), StoreError> {
+    pub async fn ensure_organisation(&self, org: &str) -> Result<(), StoreError> {
         ids::validate_org(org).map_err(StoreError::Invalid)?;
-        self.conn().execute(
-            "INSERT INTO organisations (id, created_at) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING",
-            rusqlite::params![org, records::now()],
-        )?;
+        self.db
+            .execute(
+                "INSERT INTO organisations (id, created_at) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING",
+                db::params![org, records::now()],
+            )
+            .await?;
         Ok(())
     }
 
     /// Open a sealed field for the host's own use (SSH passwords,
     /// kubeconfigs). Never exposed to plugins.
-    pub fn reveal(
+    pub async fn reveal(
         &self,
         org: &str,
         collection: &str,
         id: &str,
         field: &str,
     ) -> Result<Option<String>, StoreError> {
-        records::reveal(self, org, collection, id, field)
+        records::reveal(self, org, collection, id, field).await
     }
 }

@@ -6,9 +6,9 @@
 
 use std::str::FromStr;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use rust_decimal::Decimal;
+
+use super::db::{params, Database, Sql as SqlValue};
 
 use super::collections::{Collection, FieldKind};
 use super::records::{field_def, read_row, select_list, Comparison, Page, Query, Value, MAX_LIMIT};
@@ -59,8 +59,8 @@ fn condition_value(
 
 /// The total of a page whose only condition is `field = text` on a counted
 /// field, from `record_counts`; `None` when the query does not qualify.
-fn counted_total(
-    conn: &Connection,
+async fn counted_total(
+    db: &dyn Database,
     c: &Collection,
     org: &str,
     q: &Query,
@@ -74,12 +74,14 @@ fn counted_total(
     if !c.field(&cond.field).is_some_and(|f| f.counted) {
         return Ok(None);
     }
-    let n: Option<i64> = conn
-        .prepare_cached(
+    let n = db
+        .query_opt(
             "SELECT n FROM record_counts WHERE collection = ?1 AND org_id = ?2 AND field = ?3 AND value = ?4",
-        )?
-        .query_row(rusqlite::params![c.name, org, cond.field, value], |r| r.get(0))
-        .optional()?;
+            params![c.name.as_ref(), org, &cond.field, value],
+        )
+        .await?
+        .map(|r| r.get::<i64>(0))
+        .transpose()?;
     Ok(Some(n.unwrap_or(0)))
 }
 
@@ -109,9 +111,15 @@ fn check_bounds(q: &Query) -> Result<(), StoreError> {
 }
 
 impl Store {
-    pub fn query(&self, org: &str, collection_name: &str, q: &Query) -> Result<Page, StoreError> {
+    pub async fn query(
+        &self,
+        org: &str,
+        collection_name: &str,
+        q: &Query,
+    ) -> Result<Page, StoreError> {
         check_bounds(q)?;
         let c = &*self.collection(collection_name)?;
+        let dialect = self.db().dialect();
         let mut wheres = vec!["org_id = ?1".to_string()];
         let mut values = vec![SqlValue::Text(org.to_string())];
         for cond in &q.conditions {
@@ -127,20 +135,24 @@ impl Store {
             values.push(value);
             let p = values.len();
             let rhs = if rhs_cast {
-                format!("CAST(?{p} AS NUMERIC)")
+                format!("CAST(CAST(?{p} AS TEXT) AS NUMERIC)")
             } else {
                 format!("?{p}")
             };
+            if is_null {
+                // `IS NULL` needs no parameter: drop the one just bound.
+                values.pop();
+            }
             wheres.push(match (cond.op, is_null) {
-                (Comparison::Eq, true) => format!("{lhs} IS ?{p}"),
-                (Comparison::Ne, true) => format!("{lhs} IS NOT ?{p}"),
+                (Comparison::Eq, true) => format!("{lhs} IS NULL"),
+                (Comparison::Ne, true) => format!("{lhs} IS NOT NULL"),
                 (Comparison::Eq, _) => format!("{lhs} = {rhs}"),
                 (Comparison::Ne, _) => format!("({lhs} IS NULL OR {lhs} <> {rhs})"),
                 (Comparison::Lt, _) => format!("{lhs} < {rhs}"),
                 (Comparison::Le, _) => format!("{lhs} <= {rhs}"),
                 (Comparison::Gt, _) => format!("{lhs} > {rhs}"),
                 (Comparison::Ge, _) => format!("{lhs} >= {rhs}"),
-                (Comparison::Contains, _) => format!("instr(\"{col}\", ?{p}) > 0"),
+                (Comparison::Contains, _) => dialect.contains(&format!("\"{col}\""), p),
             });
         }
         let where_sql = wheres.join(" AND ");
@@ -156,7 +168,6 @@ impl Store {
         }
         order.push("created_at ASC, id ASC".to_string());
         let limit = q.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
-        let conn = self.conn();
         // Limit and offset stay literal: SQLite re-prepares a statement whose
         // bound LIMIT changes, so the cache keys on them instead.
         let sql = format!(
@@ -166,9 +177,12 @@ impl Store {
             order.join(", "),
             q.offset
         );
-        let rows = conn
-            .prepare_cached(&sql)?
-            .query_map(params_from_iter(values.iter()), |r| read_row(c, r))?
+        let rows = self
+            .db()
+            .query(&sql, values.clone())
+            .await?
+            .into_iter()
+            .map(|r| read_row(c, r))
             .collect::<Result<Vec<_>, _>>()?;
         // A page that ends before the limit tells the total by itself: most
         // queries (every "all of them" read a plugin makes) count nothing.
@@ -176,14 +190,18 @@ impl Store {
         let total = if short {
             u64::from(q.offset) + rows.len() as u64
         } else {
-            let total: i64 = match counted_total(&conn, c, org, q)? {
+            let total: i64 = match counted_total(self.db(), c, org, q).await? {
                 Some(n) => n,
-                None => conn
-                    .prepare_cached(&format!(
-                        "SELECT COUNT(*) FROM \"{}\" WHERE {where_sql}",
-                        c.name
-                    ))?
-                    .query_row(params_from_iter(values.iter()), |r| r.get(0))?,
+                None => self
+                    .db()
+                    .query_opt(
+                        &format!("SELECT COUNT(*) FROM \"{}\" WHERE {where_sql}", c.name),
+                        values,
+                    )
+                    .await?
+                    .map(|r| r.get::<i64>(0))
+                    .transpose()?
+                    .unwrap_or(0),
             };
             total as u64
         };
@@ -196,15 +214,14 @@ mod tests {
     use super::*;
     use crate::store::{Condition, Order, Sealer};
 
-    fn store() -> Store {
-        let conn = Connection::open_in_memory().unwrap();
-        Store::with_connection(conn, Sealer::from_key(&[1u8; 32])).unwrap()
+    async fn store() -> Store {
+        Store::in_memory(Sealer::from_key(&[1u8; 32])).await.unwrap()
     }
 
-    #[test]
-    fn too_many_order_terms_or_conditions_are_invalid_not_internal() {
-        let s = store();
-        s.ensure_organisation("acme").unwrap();
+    #[tokio::test]
+    async fn too_many_order_terms_or_conditions_are_invalid_not_internal() {
+        let s = store().await;
+        s.ensure_organisation("acme").await.unwrap();
         let order = |n: usize| Query {
             order_by: (0..n)
                 .map(|_| Order {
@@ -214,9 +231,9 @@ mod tests {
                 .collect(),
             ..Query::default()
         };
-        assert!(s.query("acme", "devices", &order(MAX_ORDER_BY)).is_ok());
+        assert!(s.query("acme", "devices", &order(MAX_ORDER_BY)).await.is_ok());
         for n in [MAX_ORDER_BY + 1, 2000] {
-            match s.query("acme", "devices", &order(n)) {
+            match s.query("acme", "devices", &order(n)).await {
                 Err(StoreError::Invalid(m)) => assert!(m.contains("order-by"), "{m}"),
                 other => panic!("{n} terms: {:?}", other.map(|p| p.total)),
             }
@@ -233,8 +250,9 @@ mod tests {
         };
         assert!(s
             .query("acme", "devices", &conditions(MAX_CONDITIONS))
+            .await
             .is_ok());
-        match s.query("acme", "devices", &conditions(5000)) {
+        match s.query("acme", "devices", &conditions(5000)).await {
             Err(StoreError::Invalid(m)) => assert!(m.contains("conditions"), "{m}"),
             other => panic!("5000 conditions: {:?}", other.map(|p| p.total)),
         }

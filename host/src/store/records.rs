@@ -7,9 +7,9 @@
 
 use std::str::FromStr;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use rust_decimal::Decimal;
+
+use super::db::{params, DbRow, Direct, Executor, Sql as SqlValue};
 
 use super::collections::{Collection, FieldDef, FieldKind};
 use super::{ids, Store, StoreError};
@@ -143,6 +143,7 @@ fn from_sql(f: &FieldDef, v: SqlValue) -> Value {
         (FieldKind::Secret, _) => Value::Redacted,
         (FieldKind::Boolean, SqlValue::Integer(i)) => Value::Boolean(i != 0),
         (FieldKind::Integer, SqlValue::Integer(i)) => Value::Integer(i),
+        (FieldKind::Boolean, SqlValue::Text(s)) => Value::Boolean(s != "0"),
         (FieldKind::Decimal, SqlValue::Text(s)) => Value::Decimal(s),
         (_, SqlValue::Text(s)) => Value::Text(s),
         (_, SqlValue::Integer(i)) => Value::Integer(i),
@@ -161,47 +162,55 @@ pub(super) fn select_list(c: &Collection) -> String {
     s
 }
 
-pub(super) fn read_row(c: &Collection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+pub(super) fn read_row(c: &Collection, mut r: DbRow) -> Result<Row, StoreError> {
     let mut fields = Vec::with_capacity(c.fields.len());
     for (i, f) in c.fields.iter().enumerate() {
-        fields.push((
-            f.name.to_string(),
-            from_sql(f, r.get::<_, SqlValue>(i + 3)?),
-        ));
+        fields.push((f.name.to_string(), from_sql(f, r.take::<SqlValue>(i + 3)?)));
     }
     Ok(Row {
-        id: r.get(0)?,
-        created_at: r.get(1)?,
-        updated_at: r.get(2)?,
+        id: r.take(0)?,
+        created_at: r.take(1)?,
+        updated_at: r.take(2)?,
         fields,
     })
 }
 
-fn get_in(
-    conn: &Connection,
+/// A row by id; `lock` also locks it for the rest of the transaction where
+/// the database can (a read before a write of the same row).
+async fn get_in(
+    ex: &mut dyn Executor,
     c: &Collection,
     org: &str,
     id: &str,
+    lock: bool,
 ) -> Result<Option<Row>, StoreError> {
     let sql = format!(
-        "SELECT {} FROM \"{}\" WHERE org_id = ?1 AND id = ?2",
+        "SELECT {} FROM \"{}\" WHERE org_id = ?1 AND id = ?2{}",
         select_list(c),
-        c.name
+        c.name,
+        if lock { ex.dialect().for_update() } else { "" }
     );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(rusqlite::params![org, id], |r| read_row(c, r))
-        .optional()?)
+    ex.query_opt(&sql, params![org, id])
+        .await?
+        .map(|r| read_row(c, r))
+        .transpose()
 }
 
-fn must_get(conn: &Connection, c: &Collection, org: &str, id: &str) -> Result<Row, StoreError> {
-    get_in(conn, c, org, id)?
+async fn must_get(
+    ex: &mut dyn Executor,
+    c: &Collection,
+    org: &str,
+    id: &str,
+    lock: bool,
+) -> Result<Row, StoreError> {
+    get_in(ex, c, org, id, lock)
+        .await?
         .ok_or_else(|| StoreError::NotFound(format!("no `{}` record `{id}`", c.name)))
 }
 
 /// Reference fields must name a row of the same organisation.
-fn check_reference(
-    conn: &Connection,
+async fn check_reference(
+    ex: &mut dyn Executor,
     org: &str,
     f: &FieldDef,
     v: &SqlValue,
@@ -209,12 +218,12 @@ fn check_reference(
     let (Some(target), SqlValue::Text(id)) = (f.references.as_deref(), v) else {
         return Ok(());
     };
-    let found: Option<i64> = conn
-        .prepare_cached(&format!(
-            "SELECT 1 FROM \"{target}\" WHERE org_id = ?1 AND id = ?2"
-        ))?
-        .query_row(rusqlite::params![org, id], |r| r.get(0))
-        .optional()?;
+    let found = ex
+        .query_opt(
+            &format!("SELECT 1 FROM \"{target}\" WHERE org_id = ?1 AND id = ?2"),
+            params![org, id],
+        )
+        .await?;
     match found {
         Some(_) => Ok(()),
         None => Err(StoreError::Invalid(format!(
@@ -224,9 +233,9 @@ fn check_reference(
     }
 }
 
-fn insert_in(
+async fn insert_in(
     store: &Store,
-    conn: &Connection,
+    ex: &mut dyn Executor,
     org: &str,
     c: &Collection,
     fields: &[(String, Value)],
@@ -246,7 +255,7 @@ fn insert_in(
             return Err(StoreError::Invalid(format!("field `{name}` given twice")));
         }
         let sql = to_sql(store, c, f, &id, v)?;
-        check_reference(conn, org, f, &sql)?;
+        check_reference(ex, org, f, &sql).await?;
         names.push(&f.name);
         values.push(sql);
     }
@@ -269,51 +278,54 @@ fn insert_in(
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    conn.prepare_cached(&format!(
-        "INSERT INTO \"{}\" ({cols}) VALUES ({marks})",
-        c.name
-    ))?
-    .execute(params_from_iter(values.iter()))?;
-    must_get(conn, c, org, &id)
+    ex.execute(
+        &format!("INSERT INTO \"{}\" ({cols}) VALUES ({marks})", c.name),
+        values,
+    )
+    .await?;
+    must_get(ex, c, org, &id, false).await
 }
 
-fn update_in(
+async fn update_in(
     store: &Store,
-    conn: &Connection,
+    ex: &mut dyn Executor,
     org: &str,
     c: &Collection,
     id: &str,
     fields: &[(String, Value)],
 ) -> Result<Row, StoreError> {
-    must_get(conn, c, org, id)?;
+    let current = must_get(ex, c, org, id, true).await?;
     if fields.is_empty() {
-        return must_get(conn, c, org, id);
+        return Ok(current);
     }
     let mut sets = vec!["updated_at = ?1".to_string()];
     let mut values = vec![SqlValue::Text(now())];
     for (name, v) in fields {
         let f = field_def(c, name)?;
         let sql = to_sql(store, c, f, id, v)?;
-        check_reference(conn, org, f, &sql)?;
+        check_reference(ex, org, f, &sql).await?;
         values.push(sql);
         sets.push(format!("\"{}\" = ?{}", f.name, values.len()));
     }
     values.push(SqlValue::Text(org.to_string()));
     values.push(SqlValue::Text(id.to_string()));
     let n = values.len();
-    conn.prepare_cached(&format!(
-        "UPDATE \"{}\" SET {} WHERE org_id = ?{} AND id = ?{}",
-        c.name,
-        sets.join(", "),
-        n - 1,
-        n
-    ))?
-    .execute(params_from_iter(values.iter()))?;
-    must_get(conn, c, org, id)
+    ex.execute(
+        &format!(
+            "UPDATE \"{}\" SET {} WHERE org_id = ?{} AND id = ?{}",
+            c.name,
+            sets.join(", "),
+            n - 1,
+            n
+        ),
+        values,
+    )
+    .await?;
+    must_get(ex, c, org, id, false).await
 }
 
-fn add_in(
-    conn: &Connection,
+async fn add_in(
+    ex: &mut dyn Executor,
     org: &str,
     c: &Collection,
     id: &str,
@@ -321,7 +333,7 @@ fn add_in(
     delta: &Value,
 ) -> Result<Row, StoreError> {
     let f = field_def(c, name)?;
-    let row = must_get(conn, c, org, id)?;
+    let row = must_get(ex, c, org, id, true).await?;
     let current = row
         .fields
         .iter()
@@ -363,54 +375,60 @@ fn add_in(
             )))
         }
     };
-    conn.prepare_cached(&format!(
-        "UPDATE \"{}\" SET \"{}\" = ?1, updated_at = ?2 WHERE org_id = ?3 AND id = ?4",
-        c.name, f.name
-    ))?
-    .execute(rusqlite::params![new, now(), org, id])?;
-    must_get(conn, c, org, id)
+    ex.execute(
+        &format!(
+            "UPDATE \"{}\" SET \"{}\" = ?1, updated_at = ?2 WHERE org_id = ?3 AND id = ?4",
+            c.name, f.name
+        ),
+        vec![new, SqlValue::Text(now()), org.into(), id.into()],
+    )
+    .await?;
+    must_get(ex, c, org, id, false).await
 }
 
-fn delete_in(
-    conn: &Connection,
+async fn delete_in(
+    ex: &mut dyn Executor,
     org: &str,
     c: &Collection,
     id: &str,
 ) -> Result<Option<Row>, StoreError> {
-    let Some(row) = get_in(conn, c, org, id)? else {
+    let Some(row) = get_in(ex, c, org, id, true).await? else {
         return Ok(None);
     };
-    conn.prepare_cached(&format!(
-        "DELETE FROM \"{}\" WHERE org_id = ?1 AND id = ?2",
-        c.name
-    ))?
-    .execute(rusqlite::params![org, id])?;
+    ex.execute(
+        &format!("DELETE FROM \"{}\" WHERE org_id = ?1 AND id = ?2", c.name),
+        params![org, id],
+    )
+    .await?;
     Ok(Some(row))
 }
 
 impl Store {
-    pub fn get(
+    pub async fn get(
         &self,
         org: &str,
         collection_name: &str,
         id: &str,
     ) -> Result<Option<Row>, StoreError> {
         let c = self.collection(collection_name)?;
-        get_in(&self.conn(), &c, org, id)
+        get_in(&mut Direct(self.db()), &c, org, id, false).await
     }
 
-    pub fn insert(
+    pub async fn insert(
         &self,
         org: &str,
         collection_name: &str,
         fields: &[(String, Value)],
     ) -> Result<Row, StoreError> {
         let c = self.collection(collection_name)?;
-        self.transact(org, &[Write::Insert(c.name.to_string(), fields.to_vec())])
-            .map(|mut rows| rows.remove(0))
+        let mut rows = self
+            .transact(org, &[Write::Insert(c.name.to_string(), fields.to_vec())])
+            .await?;
+        rows.pop()
+            .ok_or_else(|| StoreError::Internal("an insert returned no row".into()))
     }
 
-    pub fn update(
+    pub async fn update(
         &self,
         org: &str,
         collection_name: &str,
@@ -418,41 +436,57 @@ impl Store {
         fields: &[(String, Value)],
     ) -> Result<Row, StoreError> {
         let c = self.collection(collection_name)?;
-        update_in(self, &self.conn(), org, &c, id, fields)
+        let mut rows = self
+            .transact(
+                org,
+                &[Write::Update(c.name.to_string(), id.to_string(), fields.to_vec())],
+            )
+            .await?;
+        rows.pop()
+            .ok_or_else(|| StoreError::Internal("an update returned no row".into()))
     }
 
-    pub fn delete(&self, org: &str, collection_name: &str, id: &str) -> Result<bool, StoreError> {
+    pub async fn delete(
+        &self,
+        org: &str,
+        collection_name: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
         let c = self.collection(collection_name)?;
-        Ok(delete_in(&self.conn(), org, &c, id)?.is_some())
+        let mut tx = self.db().begin().await?;
+        let gone = delete_in(&mut *tx, org, &c, id).await?.is_some();
+        tx.commit().await?;
+        Ok(gone)
     }
 
     /// Apply every write or none.
-    pub fn transact(&self, org: &str, writes: &[Write]) -> Result<Vec<Row>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
+    pub async fn transact(&self, org: &str, writes: &[Write]) -> Result<Vec<Row>, StoreError> {
+        let mut tx = self.db().begin().await?;
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
+            let ex: &mut dyn Executor = &mut *tx;
             let row = match w {
                 Write::Insert(cn, fields) => {
-                    insert_in(self, &tx, org, &*self.collection(cn)?, fields)?
+                    insert_in(self, ex, org, &*self.collection(cn)?, fields).await?
                 }
                 Write::Update(cn, id, fields) => {
-                    update_in(self, &tx, org, &*self.collection(cn)?, id, fields)?
+                    update_in(self, ex, org, &*self.collection(cn)?, id, fields).await?
                 }
                 Write::Add(cn, id, field, delta) => {
-                    add_in(&tx, org, &*self.collection(cn)?, id, field, delta)?
+                    add_in(ex, org, &*self.collection(cn)?, id, field, delta).await?
                 }
-                Write::Delete(cn, id) => delete_in(&tx, org, &*self.collection(cn)?, id)?
+                Write::Delete(cn, id) => delete_in(ex, org, &*self.collection(cn)?, id)
+                    .await?
                     .ok_or_else(|| StoreError::NotFound(format!("no `{cn}` record `{id}`")))?,
             };
             out.push(row);
         }
-        tx.commit()?;
+        tx.commit().await?;
         Ok(out)
     }
 }
 
-pub(super) fn reveal(
+pub(super) async fn reveal(
     store: &Store,
     org: &str,
     collection_name: &str,
@@ -466,17 +500,18 @@ pub(super) fn reveal(
             "`{field}` is not a secret field"
         )));
     }
-    let blob: Option<Option<Vec<u8>>> = store
-        .conn()
-        .query_row(
+    let blob = store
+        .db()
+        .query_opt(
             &format!(
                 "SELECT \"{}\" FROM \"{}\" WHERE org_id = ?1 AND id = ?2",
                 f.name, c.name
             ),
-            rusqlite::params![org, id],
-            |r| r.get(0),
+            params![org, id],
         )
-        .optional()?;
+        .await?
+        .map(|r| r.get::<Option<Vec<u8>>>(0))
+        .transpose()?;
     let Some(blob) = blob else {
         return Err(StoreError::NotFound(format!(
             "no `{}` record `{id}`",

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use rusqlite::{Connection, OptionalExtension};
+use super::db::{params, Database};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -59,7 +59,7 @@ pub enum KeyError {
     #[error("the store in {0} was sealed with a key that is not in it; name that key with {KEY_FILE_ENV} or {KEY_ENV}")]
     Missing(PathBuf),
     #[error("the store's seal check failed: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] super::StoreError),
 }
 
 impl KeySource {
@@ -96,6 +96,7 @@ fn key_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Seals and opens secret values.
+#[derive(Clone)]
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
 }
@@ -193,27 +194,23 @@ const CHECK_CONTEXT: &str = "seal_check/1";
 
 /// Whether the store has a seal check (a store from before migration 10,
 /// or a new one, has none).
-pub fn has_check(conn: &Connection) -> bool {
-    conn.query_row("SELECT 1 FROM seal_check WHERE id = 1", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .optional()
-    .ok()
-    .flatten()
-    .is_some()
+pub async fn has_check(db: &dyn Database) -> bool {
+    db.query_opt("SELECT 1 FROM seal_check WHERE id = 1", params![])
+        .await
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 /// The store's seal check (migration 10): a store that has one refuses a
 /// key that does not open it; a store without one gets one sealed with
 /// `sealer`'s key.
-pub fn check(conn: &Connection, sealer: &Sealer, source: &str) -> Result<(), KeyError> {
-    let sealed: Option<Vec<u8>> = conn
-        .query_row("SELECT sealed FROM seal_check WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
+pub async fn check(db: &dyn Database, sealer: &Sealer, source: &str) -> Result<(), KeyError> {
+    let sealed = db
+        .query_opt("SELECT sealed FROM seal_check WHERE id = 1", params![])
+        .await?;
     match sealed {
-        Some(s) => match sealer.open(&s, CHECK_CONTEXT) {
+        Some(row) => match sealer.open(&row.get::<Vec<u8>>(0)?, CHECK_CONTEXT) {
             Ok(plain) if plain == CHECK => Ok(()),
             _ => Err(KeyError::Mismatch(source.to_string())),
         },
@@ -221,11 +218,14 @@ pub fn check(conn: &Connection, sealer: &Sealer, source: &str) -> Result<(), Key
             let sealed = sealer
                 .seal(CHECK, CHECK_CONTEXT)
                 .map_err(|_| KeyError::Mismatch(source.to_string()))?;
-            conn.execute(
-                "INSERT INTO seal_check (id, sealed, created_at) VALUES (1, ?1, ?2)",
-                rusqlite::params![sealed, super::records::now()],
-            )?;
-            Ok(())
+            // Replicas starting together: the first check stored wins, and
+            // the others compare against it.
+            db.execute(
+                "INSERT INTO seal_check (id, sealed, created_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO NOTHING",
+                params![sealed, super::records::now()],
+            )
+            .await?;
+            Box::pin(check(db, sealer, source)).await
         }
     }
 }
@@ -288,15 +288,15 @@ mod tests {
         assert!(e.to_string().contains("has its own seal.key"), "{e}");
     }
 
-    #[test]
-    fn a_store_refuses_a_key_its_check_does_not_open() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::migrate(&mut conn).unwrap();
+    #[tokio::test]
+    async fn a_store_refuses_a_key_its_check_does_not_open() {
         let first = Sealer::from_key(&[1u8; 32]);
-        check(&conn, &first, "a").unwrap();
-        check(&conn, &first, "a").unwrap();
+        let store = crate::store::Store::in_memory(first.clone()).await.unwrap();
+        let db = store.db();
+        check(db, &first, "a").await.unwrap();
+        check(db, &first, "a").await.unwrap();
         let other = Sealer::from_key(&[2u8; 32]);
-        let e = check(&conn, &other, "COMPUTEHUB_SEAL_KEY").unwrap_err();
+        let e = check(db, &other, "COMPUTEHUB_SEAL_KEY").await.unwrap_err();
         assert_eq!(
             e.to_string(),
             "the seal key (COMPUTEHUB_SEAL_KEY) does not open this store's sealed values: it is not the key they were sealed with"

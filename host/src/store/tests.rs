@@ -1,23 +1,65 @@
 //! Store behaviour plugins rely on: scoping, sealing, uniqueness, atomicity.
+//! Every test runs twice: on SQLite and on a real PostgreSQL server
+//! ([`pgtest`]).
 
 use super::*;
 
-fn store() -> Store {
-    let conn = Connection::open_in_memory().unwrap();
-    let s = Store::with_connection(conn, Sealer::from_key(&[1u8; 32])).unwrap();
+/// A store with organisations `a` and `b`, each with a center `c1`.
+async fn seeded(s: Store) -> Store {
     for org in ["a", "b"] {
-        s.ensure_organisation(org).unwrap();
-        center(&s, org, "c1");
+        s.ensure_organisation(org).await.unwrap();
+        center(&s, org, "c1").await;
     }
     s
 }
+
+async fn sqlite() -> Store {
+    seeded(Store::in_memory(Sealer::from_key(&[1u8; 32])).await.unwrap()).await
+}
+
+async fn postgres() -> Store {
+    let s = Store::open_postgres(&pgtest::database(), 4, Sealer::from_key(&[1u8; 32]), "test")
+        .await
+        .unwrap();
+    seeded(s).await
+}
+
+/// `both!(name)`: the async test `name(store)` on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::sqlite().await).await
+            })+
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::postgres().await).await
+            })+
+        }
+    };
+}
+
+both!(
+    rows_are_invisible_and_untouchable_across_organisations,
+    secrets_are_sealed_at_rest_and_redacted_on_read,
+    unique_fields_conflict_within_an_organisation,
+    bad_fields_are_refused_by_name,
+    transactions_are_all_or_nothing,
+    queries_filter_order_and_page,
+    totals_are_right_whether_or_not_the_page_is_short,
+    counted_totals_follow_every_write,
+    composite_uniqueness_of_widgets,
+);
 
 fn text(v: &str) -> Value {
     Value::Text(v.into())
 }
 
 /// A compute center named `name` in `org`; answers its id.
-fn center(s: &Store, org: &str, name: &str) -> String {
+async fn center(s: &Store, org: &str, name: &str) -> String {
     let fields = [
         ("name", text(name)),
         ("pcapi_url", text("https://pcapi.example")),
@@ -27,11 +69,11 @@ fn center(s: &Store, org: &str, name: &str) -> String {
         ("contactphone", text("")),
     ];
     let fields: Vec<(String, Value)> = fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
-    s.insert(org, "compute_centers", &fields).unwrap().id
+    s.insert(org, "compute_centers", &fields).await.unwrap().id
 }
 
 /// The id of the center `c1` of `org`.
-fn c1(s: &Store, org: &str) -> String {
+async fn c1(s: &Store, org: &str) -> String {
     let q = Query {
         conditions: vec![Condition {
             field: "name".into(),
@@ -40,7 +82,7 @@ fn c1(s: &Store, org: &str) -> String {
         }],
         ..Default::default()
     };
-    s.query(org, "compute_centers", &q).unwrap().rows[0]
+    s.query(org, "compute_centers", &q).await.unwrap().rows[0]
         .id
         .clone()
 }
@@ -58,48 +100,44 @@ fn device_in(cpcid: &str, name: &str) -> Vec<(String, Value)> {
     ]
 }
 
-fn device(s: &Store, org: &str, name: &str) -> Vec<(String, Value)> {
-    device_in(&c1(s, org), name)
+async fn device(s: &Store, org: &str, name: &str) -> Vec<(String, Value)> {
+    device_in(&c1(s, org).await, name)
 }
 
-#[test]
-fn rows_are_invisible_and_untouchable_across_organisations() {
-    let s = store();
-    let row = s.insert("a", "devices", &device(&s, "a", "n1")).unwrap();
-    assert!(s.get("b", "devices", &row.id).unwrap().is_none());
-    assert_eq!(s.query("b", "devices", &Query::default()).unwrap().total, 0);
+async fn rows_are_invisible_and_untouchable_across_organisations(s: Store) {
+    let row = s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
+    assert!(s.get("b", "devices", &row.id).await.unwrap().is_none());
+    assert_eq!(s.query("b", "devices", &Query::default()).await.unwrap().total, 0);
     assert!(matches!(
-        s.update("b", "devices", &row.id, &[("ip".into(), text("x"))]),
+        s.update("b", "devices", &row.id, &[("ip".into(), text("x"))]).await,
         Err(StoreError::NotFound(_))
     ));
-    assert!(!s.delete("b", "devices", &row.id).unwrap());
-    assert!(s.get("a", "devices", &row.id).unwrap().is_some());
+    assert!(!s.delete("b", "devices", &row.id).await.unwrap());
+    assert!(s.get("a", "devices", &row.id).await.unwrap().is_some());
     // the same name is fine in another organisation
-    s.insert("b", "devices", &device(&s, "b", "n1")).unwrap();
+    s.insert("b", "devices", &device(&s, "b", "n1").await).await.unwrap();
 }
 
-#[test]
-fn secrets_are_sealed_at_rest_and_redacted_on_read() {
-    let s = store();
-    let row = s.insert("a", "devices", &device(&s, "a", "n1")).unwrap();
+async fn secrets_are_sealed_at_rest_and_redacted_on_read(s: Store) {
+    let row = s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
     let pw = row.fields.iter().find(|(n, _)| n == "adminpwd").unwrap();
     assert_eq!(pw.1, Value::Redacted);
     let raw: Vec<u8> = s
-        .conn()
-        .query_row(
-            "SELECT adminpwd FROM devices WHERE id = ?1",
-            [&row.id],
-            |r| r.get(0),
-        )
+        .db()
+        .query_opt("SELECT adminpwd FROM devices WHERE id = ?1", db::params![&row.id])
+        .await
+        .unwrap()
+        .unwrap()
+        .get(0)
         .unwrap();
     assert!(!raw.windows(9).any(|w| w == b"s3cret-pw"));
     assert_eq!(
         s.reveal("a", "devices", &row.id, "adminpwd")
-            .unwrap()
+            .await.unwrap()
             .as_deref(),
         Some("s3cret-pw")
     );
-    assert!(s.reveal("b", "devices", &row.id, "adminpwd").is_err());
+    assert!(s.reveal("b", "devices", &row.id, "adminpwd").await.is_err());
     assert!(matches!(
         s.query(
             "a",
@@ -112,62 +150,56 @@ fn secrets_are_sealed_at_rest_and_redacted_on_read() {
                 }],
                 ..Default::default()
             }
-        ),
+        ).await,
         Err(StoreError::Invalid(_))
     ));
 }
 
-#[test]
-fn unique_fields_conflict_within_an_organisation() {
-    let s = store();
-    s.insert("a", "devices", &device(&s, "a", "n1")).unwrap();
+async fn unique_fields_conflict_within_an_organisation(s: Store) {
+    s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
     let err = s
-        .insert("a", "devices", &device(&s, "a", "n1"))
-        .unwrap_err();
+        .insert("a", "devices", &device(&s, "a", "n1").await)
+        .await.unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(ref m) if m.contains("name")),
         "{err:?}"
     );
 }
 
-#[test]
-fn bad_fields_are_refused_by_name() {
-    let s = store();
-    let cpcid = c1(&s, "a");
+async fn bad_fields_are_refused_by_name(s: Store) {
+    let cpcid = c1(&s, "a").await;
     let e = s
         .insert(
             "a",
             "devices",
             &[("cpcid".into(), text(&cpcid)), ("name".into(), text("x"))],
         )
-        .unwrap_err();
+        .await.unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref m) if m.contains("`ip`")),
         "{e:?}"
     );
     let e = s
         .insert("a", "devices", &[("nope".into(), Value::Text("x".into()))])
-        .unwrap_err();
+        .await.unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref m) if m.contains("`nope`")),
         "{e:?}"
     );
-    let mut d = device(&s, "a", "x");
+    let mut d = device(&s, "a", "x").await;
     d[4] = ("sshport".into(), text("22"));
-    let e = s.insert("a", "devices", &d).unwrap_err();
+    let e = s.insert("a", "devices", &d).await.unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref m) if m.contains("`sshport`")),
         "{e:?}"
     );
-    assert_eq!(s.query("a", "devices", &Query::default()).unwrap().total, 0);
+    assert_eq!(s.query("a", "devices", &Query::default()).await.unwrap().total, 0);
 }
 
-#[test]
-fn transactions_are_all_or_nothing() {
-    let s = store();
-    let row = s.insert("a", "devices", &device(&s, "a", "n1")).unwrap();
+async fn transactions_are_all_or_nothing(s: Store) {
+    let row = s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
     let writes = [
-        Write::Insert("devices".into(), device(&s, "a", "n2")),
+        Write::Insert("devices".into(), device(&s, "a", "n2").await),
         Write::Add(
             "devices".into(),
             row.id.clone(),
@@ -176,10 +208,10 @@ fn transactions_are_all_or_nothing() {
         ),
     ];
     assert!(matches!(
-        s.transact("a", &writes),
+        s.transact("a", &writes).await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(s.query("a", "devices", &Query::default()).unwrap().total, 1);
+    assert_eq!(s.query("a", "devices", &Query::default()).await.unwrap().total, 1);
     let rows = s
         .transact(
             "a",
@@ -193,16 +225,14 @@ fn transactions_are_all_or_nothing() {
                 Write::Delete("devices".into(), row.id.clone()),
             ],
         )
-        .unwrap();
+        .await.unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(s.query("a", "devices", &Query::default()).unwrap().total, 0);
+    assert_eq!(s.query("a", "devices", &Query::default()).await.unwrap().total, 0);
 }
 
-#[test]
-fn queries_filter_order_and_page() {
-    let s = store();
+async fn queries_filter_order_and_page(s: Store) {
     for n in ["c", "a", "b"] {
-        s.insert("a", "devices", &device(&s, "a", n)).unwrap();
+        s.insert("a", "devices", &device(&s, "a", n).await).await.unwrap();
     }
     let page = s
         .query(
@@ -222,7 +252,7 @@ fn queries_filter_order_and_page() {
                 offset: 1,
             },
         )
-        .unwrap();
+        .await.unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.rows.len(), 1);
     let name = page.rows[0]
@@ -233,31 +263,32 @@ fn queries_filter_order_and_page() {
     assert_eq!(name.1, text("a"));
 }
 
-#[test]
-fn totals_are_right_whether_or_not_the_page_is_short() {
-    let s = store();
+async fn totals_are_right_whether_or_not_the_page_is_short(s: Store) {
     for n in ["d1", "d2", "d3", "d4", "d5"] {
-        s.insert("a", "devices", &device(&s, "a", n)).unwrap();
+        s.insert("a", "devices", &device(&s, "a", n).await).await.unwrap();
     }
     let page = |limit: Option<u32>, offset: u32| {
-        let q = Query {
-            limit,
-            offset,
-            ..Query::default()
-        };
-        let p = s.query("a", "devices", &q).unwrap();
-        (p.total, p.rows.len())
+        let s = &s;
+        async move {
+            let q = Query {
+                limit,
+                offset,
+                ..Query::default()
+            };
+            let p = s.query("a", "devices", &q).await.unwrap();
+            (p.total, p.rows.len())
+        }
     };
-    assert_eq!(page(None, 0), (5, 5), "everything");
-    assert_eq!(page(Some(2), 0), (5, 2), "a full first page");
-    assert_eq!(page(Some(2), 4), (5, 1), "a short last page");
-    assert_eq!(page(Some(5), 0), (5, 5), "a page exactly full");
-    assert_eq!(page(Some(2), 9), (5, 0), "past the end");
-    assert_eq!(page(Some(0), 0).0, 5, "no rows asked for");
+    assert_eq!(page(None, 0).await, (5, 5), "everything");
+    assert_eq!(page(Some(2), 0).await, (5, 2), "a full first page");
+    assert_eq!(page(Some(2), 4).await, (5, 1), "a short last page");
+    assert_eq!(page(Some(5), 0).await, (5, 5), "a page exactly full");
+    assert_eq!(page(Some(2), 9).await, (5, 0), "past the end");
+    assert_eq!(page(Some(0), 0).await.0, 5, "no rows asked for");
 }
 
 /// The page total of `devices` where `cpcid = center` (the counted path).
-fn counted(s: &Store, org: &str, center: &str) -> u64 {
+async fn counted(s: &Store, org: &str, center: &str) -> u64 {
     let q = Query {
         conditions: vec![Condition {
             field: "cpcid".into(),
@@ -267,48 +298,53 @@ fn counted(s: &Store, org: &str, center: &str) -> u64 {
         limit: Some(1),
         ..Default::default()
     };
-    s.query(org, "devices", &q).unwrap().total
+    s.query(org, "devices", &q).await.unwrap().total
 }
 
-fn counted_rows(s: &Store, org: &str, center: &str) -> u64 {
-    s.conn()
-        .query_row(
+async fn counted_rows(s: &Store, org: &str, center: &str) -> u64 {
+    s.db()
+        .query_opt(
             "SELECT COUNT(*) FROM devices WHERE org_id = ?1 AND cpcid = ?2",
-            [org, center],
-            |r| r.get::<_, i64>(0),
+            db::params![org, center],
         )
+        .await
+        .unwrap()
+        .unwrap()
+        .get::<i64>(0)
         .unwrap() as u64
 }
 
-#[test]
-fn counted_totals_follow_every_write() {
-    let s = store();
-    let (one, two) = (c1(&s, "a"), center(&s, "a", "c2"));
+async fn counted_totals_follow_every_write(s: Store) {
+    let (one, two) = (c1(&s, "a").await, center(&s, "a", "c2").await);
     let check = |n1: u64, n2: u64| {
-        assert_eq!(counted(&s, "a", &one), n1);
-        assert_eq!(counted_rows(&s, "a", &one), n1);
-        assert_eq!(counted(&s, "a", &two), n2);
-        assert_eq!(counted_rows(&s, "a", &two), n2);
+        let (s, one, two) = (&s, &one, &two);
+        async move {
+            assert_eq!(counted(s, "a", one).await, n1);
+            assert_eq!(counted_rows(s, "a", one).await, n1);
+            assert_eq!(counted(s, "a", two).await, n2);
+            assert_eq!(counted_rows(s, "a", two).await, n2);
+        }
     };
-    check(0, 0);
-    let ids: Vec<String> = (0..5)
-        .map(|i| {
-            s.insert("a", "devices", &device_in(&one, &format!("d{i}")))
-                .unwrap()
-                .id
-        })
-        .collect();
-    check(5, 0);
+    check(0, 0).await;
+    let mut ids: Vec<String> = Vec::new();
+    for i in 0..5 {
+        let row = s
+            .insert("a", "devices", &device_in(&one, &format!("d{i}")))
+            .await
+            .unwrap();
+        ids.push(row.id);
+    }
+    check(5, 0).await;
     // Moving a device to another center moves its count.
     s.update("a", "devices", &ids[0], &[("cpcid".into(), text(&two))])
-        .unwrap();
-    check(4, 1);
+        .await.unwrap();
+    check(4, 1).await;
     // Changing another field leaves counts alone.
     s.update("a", "devices", &ids[1], &[("ip".into(), text("10.0.0.9"))])
-        .unwrap();
-    check(4, 1);
-    assert!(s.delete("a", "devices", &ids[2]).unwrap());
-    check(3, 1);
+        .await.unwrap();
+    check(4, 1).await;
+    assert!(s.delete("a", "devices", &ids[2]).await.unwrap());
+    check(3, 1).await;
     // A failed transaction leaves the counts as they were.
     let failing = [
         Write::Insert("devices".into(), device_in(&one, "d9")),
@@ -320,14 +356,14 @@ fn counted_totals_follow_every_write() {
             Value::Integer(-1000),
         ),
     ];
-    assert!(s.transact("a", &failing).is_err());
-    check(3, 1);
+    assert!(s.transact("a", &failing).await.is_err());
+    check(3, 1).await;
     // Another organisation's center and rows are counted apart.
-    assert_eq!(counted(&s, "b", &one), 0);
-    let b1 = c1(&s, "b");
-    s.insert("b", "devices", &device_in(&b1, "d0")).unwrap();
-    assert_eq!(counted(&s, "b", &b1), 1);
-    check(3, 1);
+    assert_eq!(counted(&s, "b", &one).await, 0);
+    let b1 = c1(&s, "b").await;
+    s.insert("b", "devices", &device_in(&b1, "d0")).await.unwrap();
+    assert_eq!(counted(&s, "b", &b1).await, 1);
+    check(3, 1).await;
     // A query with more conditions counts rows.
     let q = Query {
         conditions: vec![
@@ -344,13 +380,11 @@ fn counted_totals_follow_every_write() {
         ],
         ..Default::default()
     };
-    assert_eq!(s.query("a", "devices", &q).unwrap().total, 1);
+    assert_eq!(s.query("a", "devices", &q).await.unwrap().total, 1);
 }
 
-#[test]
-fn composite_uniqueness_of_widgets() {
-    let s = store();
-    let cpcid = c1(&s, "a");
+async fn composite_uniqueness_of_widgets(s: Store) {
+    let cpcid = c1(&s, "a").await;
     let widget = |model: &str| -> Vec<(String, Value)> {
         vec![
             ("cpcid".into(), text(&cpcid)),
@@ -364,12 +398,12 @@ fn composite_uniqueness_of_widgets() {
             ("consumed".into(), Value::Integer(0)),
         ]
     };
-    let row = s.insert("a", "widgets", &widget("RTX5090-32G")).unwrap();
+    let row = s.insert("a", "widgets", &widget("RTX5090-32G")).await.unwrap();
     let price = row.fields.iter().find(|(n, _)| n == "unit_price").unwrap();
     assert_eq!(price.1, Value::Decimal("6".into()));
     assert!(matches!(
-        s.insert("a", "widgets", &widget("RTX5090-32G")),
+        s.insert("a", "widgets", &widget("RTX5090-32G")).await,
         Err(StoreError::Conflict(_))
     ));
-    s.insert("a", "widgets", &widget("A100-80G")).unwrap();
+    s.insert("a", "widgets", &widget("A100-80G")).await.unwrap();
 }

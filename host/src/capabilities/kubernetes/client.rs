@@ -68,7 +68,7 @@ impl Clients {
         let (yaml, key, inline) = match cluster {
             ClusterRef::Inline(y) => (y.to_string(), hash(&["inline", asker.plugin, y]), true),
             ClusterRef::Id(id) => {
-                let yaml = stored(asker, id)?;
+                let yaml = stored(asker, id).await?;
                 let key = hash(&["id", &yaml]);
                 (yaml, key, false)
             }
@@ -120,14 +120,14 @@ impl Clients {
 }
 
 /// The sealed kubeconfig of the organisation's cluster `id`.
-fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
+async fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
     let org = asker.organisation.ok_or_else(|| {
         KubeError::Denied("a cluster id needs an authenticated organisation".into())
     })?;
     asker
         .store
         .reveal(org, "clusters", id, "kubeconfig")
-        .map_err(|e| match e {
+        .await.map_err(|e| match e {
             crate::store::StoreError::NotFound(_) => {
                 KubeError::NotFound(format!("no cluster `{id}`"))
             }

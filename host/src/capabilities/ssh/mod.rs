@@ -114,7 +114,7 @@ struct Resolved {
 }
 
 impl Ssh {
-    fn resolve(
+    async fn resolve(
         &self,
         store: &Store,
         grants: &Policy,
@@ -123,7 +123,7 @@ impl Ssh {
         target: &Target,
     ) -> Result<Resolved, SshError> {
         match target {
-            Target::Device(id) => device(store, org, id),
+            Target::Device(id) => device(store, org, id).await,
             Target::Explicit(t) => self.explicit(grants, plugin, t),
         }
     }
@@ -175,10 +175,10 @@ impl Ssh {
                 return Ok(Arc::clone(c));
             }
         }
-        let pinned = pins::get(store, org, &r.pin_target)?;
+        let pinned = pins::get(store, org, &r.pin_target).await?;
         let conn = Connection::open(&r.endpoint, pinned.clone(), &r.pin_target).await?;
         if pinned.is_none() {
-            let kept = pins::pin(store, org, &r.pin_target, &conn.host_key)?;
+            let kept = pins::pin(store, org, &r.pin_target, &conn.host_key).await?;
             if kept.public_key != conn.host_key.public_key {
                 conn.close().await;
                 return Err(SshError::HostKeyChanged(format!(
@@ -264,9 +264,9 @@ fn check_user(user: &str) -> Result<(), SshError> {
 }
 
 /// An inventory device of the organisation: address, login and sealed secret.
-fn device(store: &Store, org: &str, id: &str) -> Result<Resolved, SshError> {
+async fn device(store: &Store, org: &str, id: &str) -> Result<Resolved, SshError> {
     let row = store
-        .get(org, "devices", id)?
+        .get(org, "devices", id).await?
         .ok_or_else(|| SshError::Invalid(format!("no device `{id}`")))?;
     let field = |name: &str| row.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let host = match field("ip") {
@@ -290,7 +290,7 @@ fn device(store: &Store, org: &str, id: &str) -> Result<Resolved, SshError> {
     };
     check_user(&user)?;
     let secret = store
-        .reveal(org, "devices", id, "adminpwd")?
+        .reveal(org, "devices", id, "adminpwd").await?
         .ok_or_else(|| SshError::Invalid(format!("device `{id}` has no `adminpwd`")))?;
     let credential = if secret.trim_start().starts_with("-----BEGIN") {
         Credential::PrivateKey(secret)
@@ -348,7 +348,7 @@ impl Caller {
             &self.org,
             &self.plugin,
             target,
-        )?;
+        ).await?;
         let start = Instant::now();
         let out = match ssh.connection(&self.services.store, &self.org, &r).await {
             Ok(conn) => conn.exec(line, stdin, cap, timeout).await,

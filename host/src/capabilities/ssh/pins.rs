@@ -3,8 +3,7 @@
 //! store's `ssh_host_keys` table. A later connection whose server presents
 //! another key is refused.
 
-use rusqlite::OptionalExtension;
-
+use crate::store::db::params;
 use crate::store::{records, Store, StoreError};
 
 /// A pinned key: its OpenSSH public form and SHA-256 fingerprint.
@@ -14,35 +13,37 @@ pub struct Pin {
     pub fingerprint: String,
 }
 
-pub fn get(store: &Store, org: &str, target: &str) -> Result<Option<Pin>, StoreError> {
-    let conn = store.conn();
-    Ok(conn
-        .query_row(
+pub async fn get(store: &Store, org: &str, target: &str) -> Result<Option<Pin>, StoreError> {
+    store
+        .db()
+        .query_opt(
             "SELECT public_key, fingerprint FROM ssh_host_keys WHERE org_id = ?1 AND target = ?2",
-            rusqlite::params![org, target],
-            |r| {
-                Ok(Pin {
-                    public_key: r.get(0)?,
-                    fingerprint: r.get(1)?,
-                })
-            },
+            params![org, target],
         )
-        .optional()?)
+        .await?
+        .map(|mut r| {
+            Ok(Pin {
+                public_key: r.take(0)?,
+                fingerprint: r.take(1)?,
+            })
+        })
+        .transpose()
 }
 
 /// Pin `pin` for the target unless a key is pinned already; answers the key
 /// pinned afterwards (the existing one if another connection won the race).
-pub fn pin(store: &Store, org: &str, target: &str, pin: &Pin) -> Result<Pin, StoreError> {
-    store.ensure_organisation(org)?;
-    {
-        let conn = store.conn();
-        conn.execute(
+pub async fn pin(store: &Store, org: &str, target: &str, pin: &Pin) -> Result<Pin, StoreError> {
+    store.ensure_organisation(org).await?;
+    store
+        .db()
+        .execute(
             "INSERT INTO ssh_host_keys (org_id, target, public_key, fingerprint, pinned_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (org_id, target) DO NOTHING",
-            rusqlite::params![org, target, pin.public_key, pin.fingerprint, records::now()],
-        )?;
-    }
-    get(store, org, target)?
+            params![org, target, &pin.public_key, &pin.fingerprint, records::now()],
+        )
+        .await?;
+    get(store, org, target)
+        .await?
         .ok_or_else(|| StoreError::Internal(format!("host key pin of {target} vanished")))
 }
 
@@ -57,29 +58,46 @@ pub struct Pinned {
 }
 
 /// The pins of one organisation, or of all, by organisation and target.
-pub fn list(store: &Store, org: Option<&str>) -> Result<Vec<Pinned>, StoreError> {
-    let conn = store.conn();
-    let mut stmt = conn.prepare(
-        "SELECT org_id, target, fingerprint, public_key, pinned_at FROM ssh_host_keys
-         WHERE ?1 IS NULL OR org_id = ?1 ORDER BY org_id, target",
-    )?;
-    let rows = stmt.query_map([org], |r| {
-        Ok(Pinned {
-            org: r.get(0)?,
-            target: r.get(1)?,
-            fingerprint: r.get(2)?,
-            public_key: r.get(3)?,
-            pinned_at: r.get(4)?,
+pub async fn list(store: &Store, org: Option<&str>) -> Result<Vec<Pinned>, StoreError> {
+    const COLUMNS: &str = "SELECT org_id, target, fingerprint, public_key, pinned_at FROM ssh_host_keys";
+    let rows = match org {
+        Some(org) => {
+            store
+                .db()
+                .query(
+                    &format!("{COLUMNS} WHERE org_id = ?1 ORDER BY org_id, target"),
+                    params![org],
+                )
+                .await?
+        }
+        None => {
+            store
+                .db()
+                .query(&format!("{COLUMNS} ORDER BY org_id, target"), params![])
+                .await?
+        }
+    };
+    rows.into_iter()
+        .map(|mut r| {
+            Ok(Pinned {
+                org: r.take(0)?,
+                target: r.take(1)?,
+                fingerprint: r.take(2)?,
+                public_key: r.take(3)?,
+                pinned_at: r.take(4)?,
+            })
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        .collect()
 }
 
 /// Forget the pinned key of a target (a machine that was reinstalled).
-pub fn forget(store: &Store, org: &str, target: &str) -> Result<bool, StoreError> {
-    let n = store.conn().execute(
-        "DELETE FROM ssh_host_keys WHERE org_id = ?1 AND target = ?2",
-        rusqlite::params![org, target],
-    )?;
+pub async fn forget(store: &Store, org: &str, target: &str) -> Result<bool, StoreError> {
+    let n = store
+        .db()
+        .execute(
+            "DELETE FROM ssh_host_keys WHERE org_id = ?1 AND target = ?2",
+            params![org, target],
+        )
+        .await?;
     Ok(n > 0)
 }

@@ -15,14 +15,14 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension};
+use super::db::{params, Database, Dialect, Executor};
 use serde::{Deserialize, Serialize};
 
 use super::collections::{self, Collection, FieldDef, FieldKind};
 use super::{records, Store, StoreError};
 
 mod moved;
-pub(super) use moved::adopt_moved;
+pub(super) use moved::{adopt_moved, declare_moved};
 
 /// One field as a plugin declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,11 +65,6 @@ pub enum SchemaError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for SchemaError {
-    fn from(e: rusqlite::Error) -> Self {
-        SchemaError::Store(e.into())
-    }
-}
 
 const MAX_COLLECTIONS: usize = 32;
 const MAX_FIELDS: usize = 64;
@@ -101,11 +96,11 @@ fn kind_name(k: FieldKind) -> &'static str {
     }
 }
 
-fn sql_type(k: FieldKind) -> &'static str {
+fn sql_type(d: Dialect, k: FieldKind) -> &'static str {
     match k {
-        FieldKind::Integer | FieldKind::Boolean => "INTEGER",
-        FieldKind::Secret => "BLOB",
-        FieldKind::Text | FieldKind::Decimal | FieldKind::Timestamp => "TEXT",
+        FieldKind::Integer | FieldKind::Boolean => d.integer(),
+        FieldKind::Secret => d.blob(),
+        FieldKind::Text | FieldKind::Decimal | FieldKind::Timestamp => d.text(),
     }
 }
 
@@ -228,20 +223,20 @@ fn collection(plugin: &str, d: &CollectionDecl, own: &[&str]) -> Collection {
     }
 }
 
-fn column_sql(plugin: &str, own: &[&str], f: &FieldDecl) -> String {
-    let mut s = format!("\"{}\" {}", f.name, sql_type(f.kind));
+fn column_sql(d: Dialect, plugin: &str, own: &[&str], f: &FieldDecl) -> String {
+    let mut s = format!("\"{}\" {}", f.name, sql_type(d, f.kind));
     if let Some(t) = &f.references {
         s.push_str(&format!(" REFERENCES \"{}\"(id)", target(plugin, own, t)));
     }
     s
 }
 
-fn index_sql(table: &str, unique: bool, fields: &[String]) -> String {
-    let name = format!(
+fn index_sql(d: Dialect, table: &str, unique: bool, fields: &[String]) -> String {
+    let name = d.index_name(&format!(
         "{table}.{}.{}",
         if unique { "u" } else { "i" },
         fields.join(".")
-    );
+    ));
     let cols: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
     format!(
         "CREATE {}INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (org_id, {})",
@@ -263,20 +258,22 @@ fn keys(d: &CollectionDecl) -> Vec<(bool, Vec<String>)> {
     out
 }
 
-fn create_sql(plugin: &str, own: &[&str], d: &CollectionDecl) -> Vec<String> {
+fn create_sql(dialect: Dialect, plugin: &str, own: &[&str], d: &CollectionDecl) -> Vec<String> {
     let table = qualified(plugin, &d.name);
+    let text = dialect.text();
     let mut cols = vec![
-        "id TEXT PRIMARY KEY".to_string(),
-        "org_id TEXT NOT NULL REFERENCES organisations(id)".to_string(),
-        "created_at TEXT NOT NULL".to_string(),
-        "updated_at TEXT NOT NULL".to_string(),
+        format!("id {text} PRIMARY KEY"),
+        format!("org_id {text} NOT NULL REFERENCES organisations(id)"),
+        format!("created_at {text} NOT NULL"),
+        format!("updated_at {text} NOT NULL"),
     ];
-    cols.extend(d.fields.iter().map(|f| column_sql(plugin, own, f)));
+    cols.extend(d.fields.iter().map(|f| column_sql(dialect, plugin, own, f)));
+    let by_org = dialect.index_name(&format!("{table}.by_org"));
     let mut sql = vec![
         format!("CREATE TABLE \"{table}\" ({})", cols.join(", ")),
-        format!("CREATE INDEX \"{table}.by_org\" ON \"{table}\" (org_id, created_at, id)"),
+        format!("CREATE INDEX \"{by_org}\" ON \"{table}\" (org_id, created_at, id)"),
     ];
-    sql.extend(keys(d).iter().map(|(u, k)| index_sql(&table, *u, k)));
+    sql.extend(keys(d).iter().map(|(u, k)| index_sql(dialect, &table, *u, k)));
     sql
 }
 
@@ -284,6 +281,7 @@ fn create_sql(plugin: &str, own: &[&str], d: &CollectionDecl) -> Vec<String> {
 /// change is refused in [`Mode::Upgrade`] and kept in [`Mode::Keep`].
 /// Returns the merged declaration and the SQL.
 fn migrate_one(
+    dialect: Dialect,
     plugin: &str,
     own: &[&str],
     version: &str,
@@ -318,7 +316,7 @@ fn migrate_one(
                 return refuse(format!("makes field `{at}` required"))
             }
             Some(g) if g.unique && !f.unique && mode == Mode::Upgrade => {
-                sql.push(index_sql(&table, true, std::slice::from_ref(&g.name)));
+                sql.push(index_sql(dialect, &table, true, std::slice::from_ref(&g.name)));
                 if let Some(m) = merged.fields.iter_mut().find(|m| m.name == g.name) {
                     m.unique = true;
                 }
@@ -346,10 +344,10 @@ fn migrate_one(
         }
         sql.push(format!(
             "ALTER TABLE \"{table}\" ADD COLUMN {}",
-            column_sql(plugin, own, g)
+            column_sql(dialect, plugin, own, g)
         ));
         if g.unique {
-            sql.push(index_sql(&table, true, std::slice::from_ref(&g.name)));
+            sql.push(index_sql(dialect, &table, true, std::slice::from_ref(&g.name)));
         }
         merged.fields.push(g.clone());
     }
@@ -357,7 +355,7 @@ fn migrate_one(
         if !merged.unique_keys.contains(k)
             && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n))
         {
-            sql.push(index_sql(&table, true, k));
+            sql.push(index_sql(dialect, &table, true, k));
             merged.unique_keys.push(k.clone());
         }
     }
@@ -365,7 +363,7 @@ fn migrate_one(
         if !merged.indexes.contains(k)
             && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n))
         {
-            sql.push(index_sql(&table, false, k));
+            sql.push(index_sql(dialect, &table, false, k));
             merged.indexes.push(k.clone());
         }
     }
@@ -373,18 +371,19 @@ fn migrate_one(
 }
 
 /// What `plugin` declared before, by collection name.
-fn stored(
-    conn: &Connection,
+async fn stored(
+    ex: &mut dyn Executor,
     plugin: &str,
 ) -> Result<BTreeMap<String, CollectionDecl>, SchemaError> {
-    let mut stmt =
-        conn.prepare("SELECT name, definition FROM plugin_collections WHERE plugin_id = ?1")?;
-    let rows = stmt.query_map([plugin], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
+    let rows = ex
+        .query(
+            "SELECT name, definition FROM plugin_collections WHERE plugin_id = ?1",
+            params![plugin],
+        )
+        .await?;
     let mut out = BTreeMap::new();
     for row in rows {
-        let (name, json) = row?;
+        let (name, json) = (row.get::<String>(0)?, row.get::<String>(1)?);
         let decl: CollectionDecl = serde_json::from_str(&json).map_err(|e| {
             SchemaError::Store(StoreError::Internal(format!(
                 "stored declaration of `{plugin}.{name}` is unreadable: {e}"
@@ -396,12 +395,13 @@ fn stored(
 }
 
 /// Every declared collection in the database, for the store's schema.
-pub(super) fn load_all(conn: &Connection) -> Result<Vec<Collection>, StoreError> {
-    let mut stmt = conn.prepare("SELECT plugin_id, definition FROM plugin_collections")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+pub(super) async fn load_all(db: &dyn Database) -> Result<Vec<Collection>, StoreError> {
+    let rows = db
+        .query("SELECT plugin_id, definition FROM plugin_collections", params![])
+        .await?;
     let mut by_plugin: BTreeMap<String, Vec<CollectionDecl>> = BTreeMap::new();
     for row in rows {
-        let (plugin, json) = row?;
+        let (plugin, json) = (row.get::<String>(0)?, row.get::<String>(1)?);
         let decl: CollectionDecl = serde_json::from_str(&json).map_err(|e| {
             StoreError::Internal(format!(
                 "a stored declaration of `{plugin}` is unreadable: {e}"
@@ -417,6 +417,28 @@ pub(super) fn load_all(conn: &Connection) -> Result<Vec<Collection>, StoreError>
     Ok(out)
 }
 
+/// `decls` with every collection after the ones of the same plugin it
+/// refers to, so their tables exist when its foreign keys name them
+/// (PostgreSQL checks that at once; SQLite would not). A cycle cannot be
+/// created in any order; what is left of one keeps the declared order and
+/// fails on the database's own check.
+fn creation_order(decls: &[CollectionDecl]) -> Vec<&CollectionDecl> {
+    let mut left: Vec<&CollectionDecl> = decls.iter().collect();
+    let mut out: Vec<&CollectionDecl> = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let ready = left.iter().position(|d| {
+            d.fields.iter().all(|f| match &f.references {
+                Some(t) if t != &d.name => {
+                    !left.iter().any(|o| &o.name == t) || out.iter().any(|o| &o.name == t)
+                }
+                _ => true,
+            })
+        });
+        out.push(left.remove(ready.unwrap_or(0)));
+    }
+    out
+}
+
 /// What a declaration changed: collections created, fields added.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -427,7 +449,7 @@ pub struct Applied {
 impl Store {
     /// Brings `plugin`'s collections up to `decls` (the declaration of its
     /// `version`), in one transaction, and makes them usable at once.
-    pub fn declare(
+    pub async fn declare(
         &self,
         plugin: &str,
         version: &str,
@@ -435,9 +457,17 @@ impl Store {
         mode: Mode,
     ) -> Result<Applied, SchemaError> {
         check(plugin, decls)?;
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let before = stored(&tx, plugin)?;
+        let dialect = self.db().dialect();
+        let mut tx = self.db().begin().await?;
+        // Replicas loading the same plugin at once declare one at a time.
+        if dialect == Dialect::Postgres {
+            tx.query(
+                "SELECT pg_advisory_xact_lock(hashtext(?1))",
+                params![format!("declare {plugin}")],
+            )
+            .await?;
+        }
+        let before = stored(&mut *tx, plugin).await?;
         if mode == Mode::Upgrade {
             if let Some(gone) = before.keys().find(|n| !decls.iter().any(|d| &&d.name == n)) {
                 return Err(SchemaError::Refused(format!(
@@ -453,17 +483,14 @@ impl Store {
             .chain(decls.iter().map(|d| d.name.clone()))
             .collect();
         let own: Vec<&str> = own_names.iter().map(String::as_str).collect();
-        // Referenced collections first, so their tables exist.
-        let mut order: Vec<&CollectionDecl> = decls.iter().collect();
-        order.sort_by_key(|d| d.fields.iter().any(|f| f.references.is_some()));
-        for d in order {
+        for d in creation_order(decls) {
             let (merged, sql) = match before.get(&d.name) {
                 None => {
                     applied.created.push(qualified(plugin, &d.name));
-                    (d.clone(), create_sql(plugin, &own, d))
+                    (d.clone(), create_sql(dialect, plugin, &own, d))
                 }
                 Some(old) => {
-                    let (merged, sql) = migrate_one(plugin, &own, version, old, d, mode)?;
+                    let (merged, sql) = migrate_one(dialect, plugin, &own, version, old, d, mode)?;
                     applied.added_fields.extend(
                         merged
                             .fields
@@ -475,7 +502,7 @@ impl Store {
                 }
             };
             for statement in &sql {
-                tx.execute_batch(statement).map_err(|e| match StoreError::from(e) {
+                tx.batch(statement).await.map_err(|e| match e {
                     StoreError::Conflict(_) => SchemaError::Refused(format!(
                         "version {version} of plugin `{plugin}` makes `{}` unique, but stored rows repeat a value",
                         d.name
@@ -489,27 +516,28 @@ impl Store {
                 tx.execute(
                     "INSERT INTO plugin_collections (plugin_id, name, definition, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (plugin_id, name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
-                    rusqlite::params![plugin, d.name, json, records::now()],
-                )?;
+                    params![plugin, &d.name, json, records::now()],
+                )
+                .await?;
             }
             result.insert(d.name.clone(), merged);
         }
-        tx.commit()?;
-        drop(conn);
+        tx.commit().await?;
         self.publish_schema(result.values().map(|d| collection(plugin, d, &own)));
         Ok(applied)
     }
 
     /// The names of the collections `plugin` declared (short names).
-    pub fn declared(&self, plugin: &str) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT name FROM plugin_collections WHERE plugin_id = ?1 ORDER BY name",
-        )?;
-        let names = stmt
-            .query_map([plugin], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(names)
+    pub async fn declared(&self, plugin: &str) -> Result<Vec<String>, StoreError> {
+        self.db()
+            .query(
+                "SELECT name FROM plugin_collections WHERE plugin_id = ?1 ORDER BY name",
+                params![plugin],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get::<String>(0))
+            .collect()
     }
 
     /// Whether `plugin` declared collection `name`.
@@ -542,16 +570,14 @@ impl Store {
 
     /// Whether a row exists in `collection` (any organisation): for checks
     /// at load, never for callers.
-    pub fn has_rows(&self, collection: &str) -> Result<bool, StoreError> {
+    pub async fn has_rows(&self, collection: &str) -> Result<bool, StoreError> {
         let Some(c) = self.schema_get(collection) else {
             return Ok(false);
         };
-        let found: Option<i64> = self
-            .conn()
-            .query_row(&format!("SELECT 1 FROM \"{}\" LIMIT 1", c.name), [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let found = self
+            .db()
+            .query_opt(&format!("SELECT 1 FROM \"{}\" LIMIT 1", c.name), params![])
+            .await?;
         Ok(found.is_some())
     }
 }

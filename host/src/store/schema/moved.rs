@@ -4,12 +4,13 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{qualified, CollectionDecl, FieldDecl};
-use crate::store::collections::{Collection, FieldKind, MOVED};
+use crate::store::collections::{FieldKind, Moved, MOVED};
 use crate::store::{records, Sealer, StoreError};
 
 /// The declaration of a collection the host kept before its area's plugin
 /// owned it: the host's definition, references by the same names.
-fn moved_decl(c: &Collection) -> CollectionDecl {
+fn moved_decl(m: &Moved) -> CollectionDecl {
+    let c = &m.collection;
     CollectionDecl {
         name: c.name.to_string(),
         fields: c
@@ -23,9 +24,38 @@ fn moved_decl(c: &Collection) -> CollectionDecl {
                 references: f.references.as_deref().map(str::to_string),
             })
             .collect(),
-        unique_keys: Vec::new(),
+        unique_keys: m
+            .unique_keys
+            .iter()
+            .map(|k| k.iter().map(|f| f.to_string()).collect())
+            .collect(),
         indexes: Vec::new(),
     }
+}
+
+/// On a new PostgreSQL database: the collections SQLite stores hand over
+/// ([`adopt_moved`]) are declared for their plugins at once, so both
+/// databases hold the same schema before any plugin loads. Declared
+/// already (a restart, another replica), they are left as they are.
+pub(in crate::store) async fn declare_moved(store: &crate::store::Store) -> Result<(), StoreError> {
+    let mut owners: Vec<&str> = MOVED.iter().map(|m| m.owner).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    for owner in owners {
+        let decls: Vec<CollectionDecl> = MOVED
+            .iter()
+            .filter(|m| m.owner == owner)
+            .map(|m| moved_decl(m))
+            .collect();
+        store
+            .declare(owner, "host", &decls, super::Mode::Keep)
+            .await
+            .map_err(|e| match e {
+                super::SchemaError::Store(s) => s,
+                super::SchemaError::Refused(m) => StoreError::Internal(m),
+            })?;
+    }
+    Ok(())
 }
 
 /// Hands every collection of [`MOVED`] still under its bare name to its
@@ -55,7 +85,7 @@ pub(in crate::store) fn adopt_moved(
         }
         let table = qualified(m.owner, name);
         tx.execute_batch(&format!("ALTER TABLE \"{name}\" RENAME TO \"{table}\""))?;
-        let json = serde_json::to_string(&moved_decl(&m.collection))
+        let json = serde_json::to_string(&moved_decl(m))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         tx.execute(
             "INSERT INTO plugin_collections (plugin_id, name, definition, updated_at) VALUES (?1, ?2, ?3, ?4)

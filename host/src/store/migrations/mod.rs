@@ -1,6 +1,11 @@
-//! Versioned schema migrations, applied in order inside one transaction each
-//! and recorded in `PRAGMA user_version`. A migration, once released, never
-//! changes: new schema goes into a new entry at the end.
+//! Versioned schema migrations, applied in order inside one transaction each.
+//! SQLite's are the list below, recorded in `PRAGMA user_version`;
+//! PostgreSQL's ([`postgres`]) start from a baseline equal to SQLite's
+//! version 10 and are versioned alike, so version `n` means the same schema
+//! in both. A migration, once released, never changes: new schema goes
+//! into a new entry at the end of both lists.
+
+pub mod postgres;
 
 use rusqlite::Connection;
 

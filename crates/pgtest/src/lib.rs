@@ -1,0 +1,231 @@
+//! A real PostgreSQL server for tests, started once per test process.
+//!
+//! [`database`] returns the URL of a fresh, empty database on it. The
+//! server is the machine's own PostgreSQL (`initdb`/`postgres` from
+//! `COMPUTEHUB_PG_BIN`, `pg_config --bindir`, `/usr/lib/postgresql/*/bin` or
+//! `PATH`), initialised into a temporary directory, run as the `postgres`
+//! user when the tests run as root (PostgreSQL refuses root), listening on
+//! 127.0.0.1 only, with trust authentication on loopback. It dies with the
+//! test process (`PR_SET_PDEATHSIG` from a thread that lives as long), and
+//! its directory is removed at the next start.
+//!
+//! No binaries means a failed test, not a skipped one: `.ci/run` installs
+//! Debian's `postgresql` where they are missing.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The running server of this test process.
+pub struct Server {
+    /// Where `initdb` and `createdb` are.
+    bin: PathBuf,
+    /// The loopback port it listens on.
+    pub port: u16,
+    /// Its data and socket directory.
+    pub dir: PathBuf,
+}
+
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// The server, started on first use. Panics (failing the test) with the
+/// reason when PostgreSQL cannot be started.
+pub fn server() -> &'static Server {
+    match SERVER.get_or_init(start) {
+        Ok(s) => s,
+        Err(e) => panic!("cannot start a PostgreSQL server for the tests: {e}"),
+    }
+}
+
+/// The URL of a new empty database on [`server`].
+pub fn database() -> String {
+    let s = server();
+    let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let out = Command::new(s.bin.join("createdb"))
+        .args(["-h", "127.0.0.1", "-p", &s.port.to_string(), "-U", "postgres", &name])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run createdb: {e}"));
+    assert!(
+        out.status.success(),
+        "createdb {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.url(&name)
+}
+
+impl Server {
+    /// The URL of database `name` as the `postgres` superuser.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Runs `psql -c sql` against database `name` (for what a test needs
+    /// to see or break behind the server's back).
+    pub fn psql(&self, name: &str, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args(["-d", name, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+fn bindir() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("COMPUTEHUB_PG_BIN") {
+        return Ok(dir.into());
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return Ok(dir);
+        }
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").exists())
+        .collect();
+    found.sort();
+    if let Some(dir) = found.pop() {
+        return Ok(dir);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|d| d.join("initdb").exists())
+        .ok_or_else(|| "no initdb found (install Debian's postgresql, or set COMPUTEHUB_PG_BIN)".into())
+}
+
+/// The uid and gid to run as: `postgres` when we are root.
+fn run_as() -> Result<Option<(u32, u32)>, String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let name = c"postgres";
+    // SAFETY: a NUL-terminated name; the returned record is read at once,
+    // before any other getpw* call of this thread.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err("running as root and there is no `postgres` user".into());
+    }
+    // SAFETY: non-null, from getpwnam.
+    Ok(Some(unsafe { ((*pw).pw_uid, (*pw).pw_gid) }))
+}
+
+fn chown(path: &Path, ids: Option<(u32, u32)>) -> Result<(), String> {
+    if let Some((uid, gid)) = ids {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .map_err(|e| format!("chown {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn command(bin: &Path, ids: Option<(u32, u32)>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(bin);
+    if let Some((uid, gid)) = ids {
+        // std drops root's supplementary groups before it changes the uid.
+        c.uid(uid).gid(gid);
+    }
+    c
+}
+
+fn start() -> Result<Server, String> {
+    let bin = bindir()?;
+    let ids = run_as()?;
+    let root = std::env::temp_dir().join("computehub-pgtest");
+    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    chown(&root, ids)?;
+    // Directories of earlier runs whose server is gone.
+    for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().parse::<i32>().ok();
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        if pid.is_some_and(|p| unsafe { libc::kill(p, 0) } != 0) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = root.join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    chown(&dir, ids)?;
+    let data = dir.join("data");
+    let out = command(&bin.join("initdb"), ids)
+        .args(["-D", &data.to_string_lossy(), "-U", "postgres"])
+        .args(["--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C"])
+        .output()
+        .map_err(|e| format!("cannot run initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    // Spawned from a thread that never ends: the death signal fires when
+    // the spawning thread exits, and it must only fire with the process.
+    let (tx, rx) = mpsc::channel();
+    let (postgres, data2, dir2) = (bin.join("postgres"), data.clone(), dir.clone());
+    std::thread::spawn(move || {
+        use std::os::unix::process::CommandExt;
+        let mut c = command(&postgres, ids);
+        c.args(["-D", &data2.to_string_lossy()])
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-k", &dir2.to_string_lossy()])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=300"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir2.join("server.log"))
+                    .unwrap_or_else(|_| std::fs::File::create("/dev/null").expect("/dev/null")),
+            ));
+        // SAFETY: prctl is async-signal-safe.
+        unsafe {
+            c.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let _ = tx.send(c.spawn().map_err(|e| format!("cannot start postgres: {e}")));
+        loop {
+            std::thread::park();
+        }
+    });
+    let mut child = rx
+        .recv()
+        .map_err(|_| "the postgres thread ended".to_string())??;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = Command::new(bin.join("pg_isready"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            return Err(format!("postgres exited ({status}): {log}"));
+        }
+        if Instant::now() > deadline {
+            return Err("postgres did not accept connections within 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The child handle is kept by nobody: the process ends with ours.
+    std::mem::forget(child);
+    Ok(Server { bin, port, dir })
+}

@@ -1,0 +1,352 @@
+//! The SQL database under the store, behind one small async trait with two
+//! backends: the embedded SQLite file ([`sqlite`], the default) and
+//! PostgreSQL ([`postgres`], for replicas).
+//!
+//! Everything above this module writes SQL once, in the subset both
+//! dialects share: numbered parameters `?1`, `?2` (rewritten to `$1` for
+//! PostgreSQL), `ON CONFLICT`, `RETURNING`, `LIMIT`/`OFFSET`, and values of
+//! five kinds ([`Sql`]). What differs (column types, a substring test, row
+//! locks, the schema version) is asked of the [`Dialect`].
+//!
+//! No call blocks an async worker: SQLite statements run on tokio's
+//! blocking pool, PostgreSQL ones on an async connection pool.
+
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// A value bound to, or read from, a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sql {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Sql {
+    fn from(v: i64) -> Self {
+        Sql::Integer(v)
+    }
+}
+impl From<i32> for Sql {
+    fn from(v: i32) -> Self {
+        Sql::Integer(v.into())
+    }
+}
+impl From<u16> for Sql {
+    fn from(v: u16) -> Self {
+        Sql::Integer(v.into())
+    }
+}
+impl From<&Option<String>> for Sql {
+    fn from(v: &Option<String>) -> Self {
+        v.as_deref().into()
+    }
+}
+impl From<u32> for Sql {
+    fn from(v: u32) -> Self {
+        Sql::Integer(v.into())
+    }
+}
+impl From<usize> for Sql {
+    fn from(v: usize) -> Self {
+        Sql::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<bool> for Sql {
+    fn from(v: bool) -> Self {
+        Sql::Integer(v.into())
+    }
+}
+impl From<f64> for Sql {
+    fn from(v: f64) -> Self {
+        Sql::Real(v)
+    }
+}
+impl From<String> for Sql {
+    fn from(v: String) -> Self {
+        Sql::Text(v)
+    }
+}
+impl From<&str> for Sql {
+    fn from(v: &str) -> Self {
+        Sql::Text(v.to_string())
+    }
+}
+impl From<&String> for Sql {
+    fn from(v: &String) -> Self {
+        Sql::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Sql {
+    fn from(v: Vec<u8>) -> Self {
+        Sql::Blob(v)
+    }
+}
+impl From<&[u8]> for Sql {
+    fn from(v: &[u8]) -> Self {
+        Sql::Blob(v.to_vec())
+    }
+}
+impl<T: Into<Sql>> From<Option<T>> for Sql {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Sql::Null, Into::into)
+    }
+}
+
+/// The parameters of a statement: `params![a, b]` is `vec![Sql::from(a), ..]`.
+#[macro_export]
+macro_rules! params {
+    () => { ::std::vec::Vec::<$crate::store::db::Sql>::new() };
+    ($($v:expr),+ $(,)?) => { vec![$($crate::store::db::Sql::from($v)),+] };
+}
+pub use params;
+
+/// A Rust type a column reads into.
+pub trait Column: Sized {
+    fn read(v: Sql) -> Option<Self>;
+}
+impl Column for Sql {
+    fn read(v: Sql) -> Option<Self> {
+        Some(v)
+    }
+}
+impl Column for i64 {
+    fn read(v: Sql) -> Option<Self> {
+        match v {
+            Sql::Integer(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+impl Column for bool {
+    fn read(v: Sql) -> Option<Self> {
+        i64::read(v).map(|i| i != 0)
+    }
+}
+impl Column for f64 {
+    fn read(v: Sql) -> Option<Self> {
+        match v {
+            Sql::Real(r) => Some(r),
+            Sql::Integer(i) => Some(i as f64),
+            _ => None,
+        }
+    }
+}
+impl Column for String {
+    fn read(v: Sql) -> Option<Self> {
+        match v {
+            Sql::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+impl Column for Vec<u8> {
+    fn read(v: Sql) -> Option<Self> {
+        match v {
+            Sql::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+impl<T: Column> Column for Option<T> {
+    fn read(v: Sql) -> Option<Self> {
+        match v {
+            Sql::Null => Some(None),
+            v => T::read(v).map(Some),
+        }
+    }
+}
+
+/// One row of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbRow(pub Vec<Sql>);
+
+impl DbRow {
+    /// Column `i` as `T`; a missing column or one of another kind is an
+    /// internal error (the SQL and the schema disagree).
+    pub fn get<T: Column>(&self, i: usize) -> Result<T, StoreError> {
+        let v = self.0.get(i).cloned().unwrap_or(Sql::Null);
+        let kind = kind_of(&v);
+        T::read(v).ok_or_else(|| {
+            StoreError::Internal(format!(
+                "column {i} holds {kind}, not {}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// Column `i` moved out of the row (the row keeps a null).
+    pub fn take<T: Column>(&mut self, i: usize) -> Result<T, StoreError> {
+        let v = self
+            .0
+            .get_mut(i)
+            .map(|v| std::mem::replace(v, Sql::Null))
+            .unwrap_or(Sql::Null);
+        let kind = kind_of(&v);
+        T::read(v).ok_or_else(|| {
+            StoreError::Internal(format!(
+                "column {i} holds {kind}, not {}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+}
+
+fn kind_of(v: &Sql) -> &'static str {
+    match v {
+        Sql::Null => "null",
+        Sql::Integer(_) => "an integer",
+        Sql::Real(_) => "a real",
+        Sql::Text(_) => "text",
+        Sql::Blob(_) => "bytes",
+    }
+}
+
+/// What differs between the two databases, for the SQL the store builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// `haystack` contains the text of parameter `p`.
+    pub fn contains(self, haystack: &str, p: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("instr({haystack}, ?{p}) > 0"),
+            Dialect::Postgres => format!("strpos({haystack}, ?{p}) > 0"),
+        }
+    }
+
+    /// Appended to a `SELECT` inside a transaction that will write the rows
+    /// it read: PostgreSQL locks them against concurrent writers (other
+    /// connections, other replicas); SQLite's one writer needs nothing.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// The column type of an integer.
+    pub fn integer(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "INTEGER",
+            Dialect::Postgres => "BIGINT",
+        }
+    }
+
+    /// The column type of sealed bytes.
+    pub fn blob(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BLOB",
+            Dialect::Postgres => "BYTEA",
+        }
+    }
+
+    /// The column type of text, compared and ordered byte by byte in both
+    /// (SQLite's `BINARY`, PostgreSQL's `C` collation), so pages come back
+    /// in the same order whichever database holds them.
+    pub fn text(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "TEXT",
+            Dialect::Postgres => "TEXT COLLATE \"C\"",
+        }
+    }
+
+    /// PostgreSQL truncates identifiers past 63 bytes (SQLite keeps them
+    /// whole): a longer index name is shortened with a hash, stable for
+    /// the same name.
+    pub fn index_name(self, name: &str) -> String {
+        if self == Dialect::Sqlite || name.len() <= 63 {
+            return name.to_string();
+        }
+        use sha2::Digest;
+        let hash = hex::encode(&sha2::Sha256::digest(name.as_bytes())[..6]);
+        let mut cut = 50;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}.{hash}", &name[..cut])
+    }
+}
+
+/// Runs statements: the database itself (each statement on its own) or an
+/// open transaction.
+#[async_trait]
+pub trait Executor: Send {
+    fn dialect(&self) -> Dialect;
+    /// Runs one statement; the number of rows it changed.
+    async fn execute(&mut self, sql: &str, params: Vec<Sql>) -> Result<u64, StoreError>;
+    /// Runs one statement; every row it returned.
+    async fn query(&mut self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError>;
+    /// Runs several statements without parameters (schema changes).
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+
+    /// The first row, if any.
+    async fn query_opt(
+        &mut self,
+        sql: &str,
+        params: Vec<Sql>,
+    ) -> Result<Option<DbRow>, StoreError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+}
+
+/// An open transaction: dropped without [`Transaction::commit`], it rolls
+/// back.
+#[async_trait]
+pub trait Transaction: Executor {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A database: statements on their own, or transactions.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+    /// Where it is, without credentials (for logs and errors).
+    fn describe(&self) -> String;
+    async fn execute(&self, sql: &str, params: Vec<Sql>) -> Result<u64, StoreError>;
+    async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError>;
+    async fn batch(&self, sql: &str) -> Result<(), StoreError>;
+    async fn begin(&self) -> Result<Box<dyn Transaction>, StoreError>;
+
+    /// The first row, if any.
+    async fn query_opt(&self, sql: &str, params: Vec<Sql>) -> Result<Option<DbRow>, StoreError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+}
+
+/// A [`Database`] used as an [`Executor`]: each statement on its own.
+pub struct Direct<'a>(pub &'a dyn Database);
+
+#[async_trait]
+impl Executor for Direct<'_> {
+    fn dialect(&self) -> Dialect {
+        self.0.dialect()
+    }
+    async fn execute(&mut self, sql: &str, params: Vec<Sql>) -> Result<u64, StoreError> {
+        self.0.execute(sql, params).await
+    }
+    async fn query(&mut self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
+        self.0.query(sql, params).await
+    }
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.batch(sql).await
+    }
+}
+
+/// "a record with this `name` already exists", from the last column a
+/// unique constraint names.
+pub(crate) fn unique_message(column: &str) -> String {
+    format!("a record with this `{column}` already exists")
+}
+
+#[cfg(test)]
+mod tests;

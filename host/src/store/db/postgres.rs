@@ -1,0 +1,324 @@
+//! The PostgreSQL backend for replicas: an async pool of tokio-postgres
+//! connections (deadpool-postgres), prepared statements cached per
+//! connection. The store's `?N` parameters become `$N`; values are bound
+//! by the type PostgreSQL inferred for each parameter.
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+
+use super::{unique_message, Database, DbRow, Dialect, Executor, Sql, Transaction};
+use crate::store::StoreError;
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+impl ToSql for Sql {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match self {
+            Sql::Null => Ok(IsNull::Yes),
+            Sql::Integer(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                    i.to_string().to_sql(ty, out)
+                }
+                _ => Err(format!("an integer cannot be bound as {ty}").into()),
+            },
+            Sql::Real(r) => match *ty {
+                Type::FLOAT8 => r.to_sql(ty, out),
+                Type::FLOAT4 => (*r as f32).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => r.to_string().to_sql(ty, out),
+                _ => Err(format!("a real cannot be bound as {ty}").into()),
+            },
+            Sql::Text(s) => match *ty {
+                Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
+                Type::BYTEA => s.as_bytes().to_sql(ty, out),
+                // TEXT, VARCHAR, NAME, UNKNOWN...: the bytes as they are.
+                _ => s.as_str().to_sql(ty, out),
+            },
+            Sql::Blob(b) => match *ty {
+                Type::BYTEA => b.as_slice().to_sql(ty, out),
+                _ => Err(format!("bytes cannot be bound as {ty}").into()),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// A column read whatever its type.
+struct Read(Sql);
+
+impl<'a> FromSql<'a> for Read {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(Read(match *ty {
+            Type::INT8 => Sql::Integer(i64::from_sql(ty, raw)?),
+            Type::INT4 => Sql::Integer(i32::from_sql(ty, raw)?.into()),
+            Type::INT2 => Sql::Integer(i16::from_sql(ty, raw)?.into()),
+            Type::BOOL => Sql::Integer(bool::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => Sql::Real(f64::from_sql(ty, raw)?),
+            Type::FLOAT4 => Sql::Real(f32::from_sql(ty, raw)?.into()),
+            Type::BYTEA => Sql::Blob(raw.to_vec()),
+            _ => Sql::Text(String::from_utf8(raw.to_vec())?),
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, BoxError> {
+        Ok(Read(Sql::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if let Some(db) = e.as_db_error() {
+            if *db.code() == SqlState::UNIQUE_VIOLATION {
+                // detail: "Key (org_id, name)=(acme, a) already exists."
+                let column = db
+                    .detail()
+                    .and_then(|d| d.strip_prefix("Key ("))
+                    .and_then(|d| d.split(")=").next())
+                    .and_then(|cols| cols.rsplit(',').next())
+                    .map(|c| c.trim().trim_matches('"').to_string())
+                    .unwrap_or_else(|| "value".into());
+                return StoreError::Conflict(unique_message(&column));
+            }
+            if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
+                return StoreError::Conflict("the record is referenced by other records".into());
+            }
+        }
+        StoreError::Internal(format!("PostgreSQL: {e}"))
+    }
+}
+
+/// `?1` -> `$1`, outside quoted strings and identifiers.
+pub fn translate(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '?') if chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push('$');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A pool of connections to one PostgreSQL database.
+pub struct Postgres {
+    pool: Pool,
+    describe: String,
+}
+
+/// Why a PostgreSQL database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the database URL is not a PostgreSQL connection string")]
+    Url,
+    #[error("the connection pool could not be built")]
+    Pool,
+    #[error("PostgreSQL at {0} could not be reached")]
+    Unreachable(String),
+}
+
+impl Postgres {
+    /// A pool of at most `max` connections to `url`
+    /// (`postgres://user:password@host:port/db`), checked by one connection.
+    pub async fn connect(url: &str, max: usize) -> Result<Self, ConnectError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|_| ConnectError::Url)?;
+        let describe = describe(&config);
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max.max(1))
+            .build()
+            .map_err(|_| ConnectError::Pool)?;
+        let db = Postgres { pool, describe };
+        let first = db.client().await.map_err(|e| {
+            tracing::error!(database = %db.describe, error = %e, "cannot connect to PostgreSQL");
+            ConnectError::Unreachable(db.describe.clone())
+        })?;
+        drop(first);
+        Ok(db)
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| {
+            StoreError::Internal(format!(
+                "no PostgreSQL connection to {}: {e}",
+                self.describe
+            ))
+        })
+    }
+
+    /// A dedicated connection outside the pool, for `LISTEN`.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+/// `host:port/dbname`, never the user's password.
+fn describe(c: &tokio_postgres::Config) -> String {
+    let host = c
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_default();
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", c.get_dbname().unwrap_or_default())
+}
+
+async fn run_execute(client: &Object, sql: &str, params: &[Sql]) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(&translate(sql)).await?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+    Ok(client.execute(&stmt, &refs).await?)
+}
+
+async fn run_query(client: &Object, sql: &str, params: &[Sql]) -> Result<Vec<DbRow>, StoreError> {
+    let stmt = client.prepare_cached(&translate(sql)).await?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+    let rows = client.query(&stmt, &refs).await?;
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.try_get::<_, Read>(i).map(|v| v.0))
+                .collect::<Result<Vec<_>, _>>()
+                .map(DbRow)
+                .map_err(StoreError::from)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Database for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn describe(&self) -> String {
+        format!("PostgreSQL {}", self.describe)
+    }
+
+    async fn execute(&self, sql: &str, params: Vec<Sql>) -> Result<u64, StoreError> {
+        run_execute(&self.client().await?, sql, &params).await
+    }
+
+    async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
+        run_query(&self.client().await?, sql, &params).await
+    }
+
+    async fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client().await?.batch_execute(sql).await?)
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>, StoreError> {
+        let client = self.client().await?;
+        client.batch_execute("BEGIN").await?;
+        Ok(Box::new(PgTx {
+            client: Some(client),
+        }))
+    }
+}
+
+/// A transaction on one pooled connection; `ROLLBACK` when dropped open.
+struct PgTx {
+    client: Option<Object>,
+}
+
+impl PgTx {
+    fn client(&self) -> Result<&Object, StoreError> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| StoreError::Internal("the transaction has ended".into()))
+    }
+}
+
+#[async_trait]
+impl Executor for PgTx {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+    async fn execute(&mut self, sql: &str, params: Vec<Sql>) -> Result<u64, StoreError> {
+        run_execute(self.client()?, sql, &params).await
+    }
+    async fn query(&mut self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
+        run_query(self.client()?, sql, &params).await
+    }
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client()?.batch_execute(sql).await?)
+    }
+}
+
+#[async_trait]
+impl Transaction for PgTx {
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let client = self
+            .client
+            .take()
+            .ok_or_else(|| StoreError::Internal("the transaction has ended".into()))?;
+        Ok(client.batch_execute("COMMIT").await?)
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        // The connection goes back to the pool only after its rollback;
+        // without a runtime it is dropped (closed) instead.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    drop(Object::take(client));
+                }
+            });
+        } else {
+            drop(Object::take(client));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate;
+
+    #[test]
+    fn numbered_parameters_become_dollars_outside_quotes() {
+        assert_eq!(
+            translate("SELECT \"a?1\", '?2' FROM t WHERE x = ?1 AND y = ?12"),
+            "SELECT \"a?1\", '?2' FROM t WHERE x = $1 AND y = $12"
+        );
+        assert_eq!(translate("SELECT 1 WHERE 'it''s' = ?3"), "SELECT 1 WHERE 'it''s' = $3");
+    }
+}
