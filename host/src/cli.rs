@@ -634,12 +634,15 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
     app.registry.runtime.services.warm.spawn_sweeper();
     // The demo's simulated cluster lives as long as the server.
     let _demo = if demo {
-        Some(crate::demo::seed(
-            &app.store,
-            &format!("http://{addr}"),
-            &data_dir,
-            fresh_token.as_deref(),
-        ).await?)
+        Some(
+            crate::demo::seed(
+                &app.store,
+                &format!("http://{addr}"),
+                &data_dir,
+                fresh_token.as_deref(),
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -693,7 +696,8 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                 &scratch,
                 scratch.join("cache"),
                 Config::load(config.as_deref())?,
-            ).await?;
+            )
+            .await?;
             registry.boot(None).await?;
             for p in registry.table().plugins.values() {
                 println!("{} ({}) {} {}", p.id, p.role.as_str(), p.name, p.version);
@@ -726,7 +730,8 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                 &scratch,
                 scratch.join("cache"),
                 Config::load(config.as_deref())?,
-            ).await?;
+            )
+            .await?;
             let needs = registry.runtime.imported(&wasm).ok();
             let result = registry.install(&id, role.into(), &wasm).await;
             if let Some(needs) = needs {

@@ -59,7 +59,12 @@ async fn find_one(
         limit: Some(1),
         ..Default::default()
     };
-    Ok(store.query(org, collection, &q).await?.rows.into_iter().next())
+    Ok(store
+        .query(org, collection, &q)
+        .await?
+        .rows
+        .into_iter()
+        .next())
 }
 
 /// Check `yaml` by the one kubeconfig policy (`policy::kubeconfig`): a
@@ -75,18 +80,20 @@ async fn center(store: &Store, org: &str, name: &str) -> Result<String, ImportEr
     if let Some(row) = find_one(store, org, "compute_centers", &[("name", name)]).await? {
         return Ok(row.id);
     }
-    let row = store.insert(
-        org,
-        "compute_centers",
-        &fields(vec![
-            ("name", text(name)),
-            ("pcapi_url", text("")),
-            ("api_user", text("")),
-            ("api_pwd", Value::Secret(String::new())),
-            ("contactname", text("operator")),
-            ("contactphone", text("")),
-        ]),
-    ).await?;
+    let row = store
+        .insert(
+            org,
+            "compute_centers",
+            &fields(vec![
+                ("name", text(name)),
+                ("pcapi_url", text("")),
+                ("api_user", text("")),
+                ("api_pwd", Value::Secret(String::new())),
+                ("contactname", text("operator")),
+                ("contactphone", text("")),
+            ]),
+        )
+        .await?;
     Ok(row.id)
 }
 
@@ -116,31 +123,37 @@ pub async fn import(
         org,
         "clusters",
         &[("cpcid", &center_id), ("name", name)],
-    ).await? {
-        store.update(
-            org,
-            "clusters",
-            &row.id,
-            &fields(vec![("kubeconfig", secret), ("ready", Value::Integer(1))]),
-        ).await?;
+    )
+    .await?
+    {
+        store
+            .update(
+                org,
+                "clusters",
+                &row.id,
+                &fields(vec![("kubeconfig", secret), ("ready", Value::Integer(1))]),
+            )
+            .await?;
         return Ok(Imported {
             id: row.id,
             created: false,
             center_id,
         });
     }
-    let row = store.insert(
-        org,
-        "clusters",
-        &fields(vec![
-            ("cpcid", text(&center_id)),
-            ("name", text(name)),
-            // kboss: 0 is kubernetes, 1 slurm.
-            ("clustertype", text("0")),
-            ("kubeconfig", secret),
-            ("ready", Value::Integer(1)),
-        ]),
-    ).await?;
+    let row = store
+        .insert(
+            org,
+            "clusters",
+            &fields(vec![
+                ("cpcid", text(&center_id)),
+                ("name", text(name)),
+                // kboss: 0 is kubernetes, 1 slurm.
+                ("clustertype", text("0")),
+                ("kubeconfig", secret),
+                ("ready", Value::Integer(1)),
+            ]),
+        )
+        .await?;
     Ok(Imported {
         id: row.id,
         created: true,
@@ -174,26 +187,30 @@ pub async fn map_ief_project(
     let namespace = ief_namespace(project);
     match find_one(store, org, "ief_projects", &[("project_id", project)]).await? {
         Some(row) => {
-            store.update(
-                org,
-                "ief_projects",
-                &row.id,
-                &fields(vec![
-                    ("clusterid", text(cluster_id)),
-                    ("namespace", text(&namespace)),
-                ]),
-            ).await?;
+            store
+                .update(
+                    org,
+                    "ief_projects",
+                    &row.id,
+                    &fields(vec![
+                        ("clusterid", text(cluster_id)),
+                        ("namespace", text(&namespace)),
+                    ]),
+                )
+                .await?;
         }
         None => {
-            store.insert(
-                org,
-                "ief_projects",
-                &fields(vec![
-                    ("project_id", text(project)),
-                    ("clusterid", text(cluster_id)),
-                    ("namespace", text(&namespace)),
-                ]),
-            ).await?;
+            store
+                .insert(
+                    org,
+                    "ief_projects",
+                    &fields(vec![
+                        ("project_id", text(project)),
+                        ("clusterid", text(cluster_id)),
+                        ("namespace", text(&namespace)),
+                    ]),
+                )
+                .await?;
         }
     }
     Ok(namespace)
@@ -205,7 +222,9 @@ mod tests {
 
     async fn store() -> Store {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        Store::with_connection(conn, crate::store::Sealer::from_key(&[7u8; 32])).await.unwrap()
+        Store::with_connection(conn, crate::store::Sealer::from_key(&[7u8; 32]))
+            .await
+            .unwrap()
     }
 
     const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n";
@@ -213,15 +232,21 @@ mod tests {
     #[tokio::test]
     async fn import_is_idempotent_and_sealed() {
         let s = store().await;
-        let a = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").await.unwrap();
+        let a = import(&s, "acme", "k8s-01", KUBECONFIG, "imported")
+            .await
+            .unwrap();
         assert!(a.created);
-        let b = import(&s, "acme", "k8s-01", KUBECONFIG, "imported").await.unwrap();
+        let b = import(&s, "acme", "k8s-01", KUBECONFIG, "imported")
+            .await
+            .unwrap();
         assert_eq!((b.id.as_str(), b.created), (a.id.as_str(), false));
         let row = s.get("acme", "clusters", &a.id).await.unwrap().unwrap();
         let kc = row.fields.iter().find(|(n, _)| n == "kubeconfig").unwrap();
         assert_eq!(kc.1, Value::Redacted);
         assert_eq!(
-            s.reveal("acme", "clusters", &a.id, "kubeconfig").await.unwrap(),
+            s.reveal("acme", "clusters", &a.id, "kubeconfig")
+                .await
+                .unwrap(),
             Some(KUBECONFIG.to_string())
         );
         // Another organisation sees nothing.
@@ -249,7 +274,8 @@ mod tests {
         }
         assert!(s
             .query("acme", "clusters", &Query::default())
-            .await.unwrap()
+            .await
+            .unwrap()
             .rows
             .is_empty());
     }
@@ -257,11 +283,21 @@ mod tests {
     #[tokio::test]
     async fn ief_projects_map_to_a_namespace() {
         let s = store().await;
-        let c = import(&s, "acme", "edge", KUBECONFIG, "imported").await.unwrap();
-        let ns = map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).await.unwrap();
+        let c = import(&s, "acme", "edge", KUBECONFIG, "imported")
+            .await
+            .unwrap();
+        let ns = map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id)
+            .await
+            .unwrap();
         assert_eq!(ns, "ief-5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10");
-        map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id).await.unwrap();
-        assert!(map_ief_project(&s, "acme", "bad project", &c.id).await.is_err());
-        assert!(map_ief_project(&s, "acme", "p2", "no-such-cluster").await.is_err());
+        map_ief_project(&s, "acme", "5e1f0c3f4ac94a0c9a6a9b1e6e2f7d10", &c.id)
+            .await
+            .unwrap();
+        assert!(map_ief_project(&s, "acme", "bad project", &c.id)
+            .await
+            .is_err());
+        assert!(map_ief_project(&s, "acme", "p2", "no-such-cluster")
+            .await
+            .is_err());
     }
 }

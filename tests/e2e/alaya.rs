@@ -44,7 +44,7 @@ fn pod(name: &str, task: &str, resources: Value) -> Value {
 /// A cluster with the task's two pods running (the master Guaranteed, the
 /// worker Burstable), the task recorded for `acme`, one system port (22)
 /// opened by the platform on the master.
-fn env() -> Env {
+async fn env() -> Env {
     let sim = SimCluster::start(
         ClusterSpec::new("alaya")
             .node(NodeSpec::new("gpu-node-021").cpu("16").memory("64Gi"))
@@ -76,7 +76,7 @@ fn env() -> Env {
     let s = Server::start();
     let key = s.key("acme", "bearer");
     let cluster_id = s.import_cluster("acme", "k8s-01", &sim);
-    let store = s.store();
+    let store = s.store().await;
     let instance = store
         .insert(
             "acme",
@@ -89,6 +89,7 @@ fn env() -> Env {
                 ("created_by", text("hejiaoshare001")),
             ]),
         )
+        .await
         .unwrap();
     // The platform's system port: a record and its NodePort Service.
     let svc = "alaya-system-ssh";
@@ -111,6 +112,7 @@ fn env() -> Env {
                 ("service_name", text(svc)),
             ]),
         )
+        .await
         .unwrap();
     Env {
         s,
@@ -162,10 +164,12 @@ impl Env {
         self.sim.list("v1", "Service", Some(NS))
     }
 
-    fn port_rows(&self) -> u64 {
+    async fn port_rows(&self) -> u64 {
         self.s
             .store()
+            .await
             .query("acme", "training_ports", &Default::default())
+            .await
             .unwrap()
             .total
     }
@@ -190,7 +194,7 @@ fn forbidden() -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn basic_answers_the_live_pod() {
-    let e = env();
+    let e = env().await;
     let live = e.sim.get("v1", "Pod", Some(NS), MASTER).unwrap();
     let (status, body) = e.get(MASTER, "basic").await;
     assert_eq!(status, 200, "{body}");
@@ -230,7 +234,7 @@ async fn basic_answers_the_live_pod() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ports_before_and_after_opening_and_closing() {
-    let e = env();
+    let e = env().await;
     let master = e.sim.get("v1", "Pod", Some(NS), MASTER).unwrap();
     let host = e.node_ip(master["spec"]["nodeName"].as_str().unwrap());
     let ssh = e
@@ -360,12 +364,14 @@ async fn ports_before_and_after_opening_and_closing() {
 
     // A gateway configured on the task replaces the node's address.
     e.s.store()
+        .await
         .update(
             "acme",
             "training_instances",
             &e.instance_id,
             &fields(vec![("gateway", text("gw.example.internal"))]),
         )
+        .await
         .unwrap();
     let (_, body) = e.get(MASTER, "open-port/list").await;
     assert_eq!(
@@ -376,9 +382,9 @@ async fn ports_before_and_after_opening_and_closing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn open_and_close_validate_protocol_and_port() {
-    let e = env();
+    let e = env().await;
     let services = e.services().len();
-    let rows = e.port_rows();
+    let rows = e.port_rows().await;
     let cases = [
         (json!({"protocol": "ftp", "port": 8080}), "protocol"),
         (json!({"port": 8080}), "protocol"),
@@ -398,7 +404,7 @@ async fn open_and_close_validate_protocol_and_port() {
         }
     }
     assert_eq!(e.services().len(), services);
-    assert_eq!(e.port_rows(), rows);
+    assert_eq!(e.port_rows().await, rows);
     // Query parameters work too (the document's clients send JSON; forms
     // and queries are accepted as everywhere).
     let r =
@@ -414,7 +420,7 @@ async fn open_and_close_validate_protocol_and_port() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_tasks_pods_and_other_organisations_are_forbidden_alike() {
-    let e = env();
+    let e = env().await;
     // Another organisation's key sees the same 403 as for a task that does
     // not exist at all: no existence leak.
     let other = e.s.key("globex", "bearer");
@@ -446,6 +452,7 @@ async fn unknown_tasks_pods_and_other_organisations_are_forbidden_alike() {
     // globex's own task of the same id, in its own cluster record, is its own.
     let gid = e.s.import_cluster("globex", "k8s-g", &e.sim);
     e.s.store()
+        .await
         .insert(
             "globex",
             "training_instances",
@@ -456,6 +463,7 @@ async fn unknown_tasks_pods_and_other_organisations_are_forbidden_alike() {
                 ("namespace", text(NS)),
             ]),
         )
+        .await
         .unwrap();
     let (status, body) = e
         .get_with(&other, "another-task", "stranger-0", "basic")
@@ -472,7 +480,7 @@ async fn unknown_tasks_pods_and_other_organisations_are_forbidden_alike() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_keys_and_bad_names_answer_in_the_envelope() {
-    let e = env();
+    let e = env().await;
     let r =
         e.s.http
             .get(e.url(TASK, MASTER, "basic"))
@@ -490,7 +498,7 @@ async fn missing_keys_and_bad_names_answer_in_the_envelope() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_cluster_is_the_documented_500() {
-    let e = env();
+    let e = env().await;
     let Env { s, sim, key, .. } = e;
     drop(sim);
     for tail in ["basic", "open-port/list"] {

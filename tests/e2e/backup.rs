@@ -44,8 +44,7 @@ fn exports(s: &Server) -> BTreeMap<String, String> {
 }
 
 /// Rows of every table but the audit log (which grows with each call).
-fn counts(store: &computehub::store::Store) -> BTreeMap<String, i64> {
-    let conn = store.conn();
+fn counts(conn: &rusqlite::Connection) -> BTreeMap<String, i64> {
     let mut stmt = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'audit_log'")
         .unwrap();
@@ -117,7 +116,7 @@ async fn a_running_demo_backed_up_and_restored_answers_as_the_original() {
         ..Options::default()
     });
     let v = exports(&s);
-    let before = counts(&s.store());
+    let before = counts(&s.sqlite());
     let original = answers(&s, &v).await;
     for (status, body) in &original {
         assert_eq!(*status, 200, "{body}");
@@ -244,7 +243,7 @@ async fn a_running_demo_backed_up_and_restored_answers_as_the_original() {
     assert_eq!(std::fs::read(r.data().join("computehub.db")).unwrap(), db);
 
     r.launch();
-    assert_eq!(counts(&r.store()), before);
+    assert_eq!(counts(&r.sqlite()), before);
     let restored = answers(&r, &v).await;
     assert_eq!(restored, original);
 }

@@ -65,17 +65,20 @@ async fn import_registers_a_sealed_kubeconfig_once() {
     assert_eq!(id.len(), 21, "{id}");
     // Again: the same record, updated.
     assert_eq!(s.import_cluster("acme", "k8s-01", &sim), id);
-    let store = s.store();
-    let row = store.get("acme", "clusters", &id).unwrap().unwrap();
+    let store = s.store().await;
+    let row = store.get("acme", "clusters", &id).await.unwrap().unwrap();
     let get = |n: &str| row.fields.iter().find(|(k, _)| k == n).unwrap().1.clone();
     assert_eq!(get("name"), computehub::store::Value::Text("k8s-01".into()));
     assert_eq!(get("kubeconfig"), computehub::store::Value::Redacted);
     assert_eq!(
-        store.reveal("acme", "clusters", &id, "kubeconfig").unwrap(),
+        store
+            .reveal("acme", "clusters", &id, "kubeconfig")
+            .await
+            .unwrap(),
         Some(sim.kubeconfig_yaml())
     );
     // Another organisation does not see it.
-    assert!(store.get("other", "clusters", &id).unwrap().is_none());
+    assert!(store.get("other", "clusters", &id).await.unwrap().is_none());
     // The kubeconfig's token never reaches the server's log.
     assert!(!s.log_text().contains(sim.token()));
 }
@@ -91,7 +94,9 @@ async fn import_refuses_what_is_not_a_kubeconfig() {
     }
     let page = s
         .store()
+        .await
         .query("acme", "clusters", &Default::default())
+        .await
         .unwrap();
     assert_eq!(page.total, 0);
 }

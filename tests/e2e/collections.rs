@@ -111,10 +111,11 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     assert!(!bytes.is_empty());
     assert!(!contains(&bytes, "tok-acme-7f3a"));
     assert!(!contains(&bytes, "tok-beta-91c2"));
-    let store = s.store();
+    let store = s.store().await;
     assert_eq!(
         store
             .reveal("acme", "notes.notes", &acme_id, "token")
+            .await
             .unwrap()
             .as_deref(),
         Some("tok-acme-7f3a")
@@ -252,9 +253,8 @@ async fn the_built_in_areas_own_their_collections_and_envelopes() {
         "`{error_code: <code>, error_msg}`"
     );
     // The tables carry the owners' names; no bare one is left.
-    let store = s.store();
-    let tables: Vec<String> = store
-        .conn()
+    let tables: Vec<String> = s
+        .sqlite()
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .unwrap()
         .query_map([], |r| r.get(0))
@@ -263,7 +263,6 @@ async fn the_built_in_areas_own_their_collections_and_envelopes() {
         .unwrap();
     assert!(tables.contains(&"kboss.widgets".to_string()), "{tables:?}");
     assert!(!tables.contains(&"widgets".to_string()), "{tables:?}");
-    drop(store);
     // The same declaration again is accepted as an upgrade with no change.
     let (status, body) = s.admin_put("kboss", "kboss.wasm").await;
     assert_eq!(status, 200, "{body}");

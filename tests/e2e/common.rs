@@ -179,8 +179,14 @@ impl Server {
 
     /// The server's store, opened beside it (WAL): for seeding what no
     /// endpoint of the area under test creates, and for checking what changed.
-    pub fn store(&self) -> computehub::store::Store {
-        computehub::store::Store::open(&self.data()).unwrap()
+    /// The server's SQLite file opened beside it, for a test that looks at
+    /// what the store holds behind the server's back.
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data().join("computehub.db")).unwrap()
+    }
+
+    pub async fn store(&self) -> computehub::store::Store {
+        computehub::store::Store::open(&self.data()).await.unwrap()
     }
 
     pub fn log_text(&self) -> String {

@@ -594,7 +594,9 @@ async fn unknown_and_foreign_projects_answer_the_documented_400() {
     assert!(e.deployments().is_empty());
     let page =
         e.s.store()
+            .await
             .query("acme", "ief_deployments", &Default::default())
+            .await
             .unwrap();
     assert_eq!(page.total, 0);
     // A key bound to one project keeps the host's 403 on another.

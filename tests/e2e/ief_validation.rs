@@ -296,7 +296,7 @@ async fn every_rule_fails_alone_and_changes_nothing() {
     let e = env();
     let all = cases();
     assert!(all.len() >= 100, "{} cases", all.len());
-    let store = e.s.store();
+    let store = e.s.store().await;
     for (i, c) in all.iter().enumerate() {
         let mut body = base();
         let mut header = c.platinum.then_some("ief-platinum-0001".to_string());
@@ -338,6 +338,7 @@ async fn every_rule_fails_alone_and_changes_nothing() {
     assert!(e.deployments().is_empty());
     let page = store
         .query("acme", "ief_deployments", &Default::default())
+        .await
         .unwrap();
     assert_eq!(page.total, 0);
 }

@@ -204,8 +204,14 @@ impl Kb {
 
     /// A cluster record in `org`'s center, as the cluster install flow
     /// leaves it (no kboss endpoint creates one).
-    pub fn cluster(&self, org: &str, cpcid: &str, name: &str, controller: Option<&str>) -> String {
-        let store = self.s.store();
+    pub async fn cluster(
+        &self,
+        org: &str,
+        cpcid: &str,
+        name: &str,
+        controller: Option<&str>,
+    ) -> String {
+        let store = self.s.store().await;
         let t = |s: &str| V::Text(s.to_string());
         let mut fields = vec![
             ("cpcid".to_string(), t(cpcid)),
@@ -225,7 +231,7 @@ impl Kb {
         if let Some(c) = controller {
             fields.push(("controllerid".to_string(), t(c)));
         }
-        store.insert(org, "clusters", &fields).unwrap().id
+        store.insert(org, "clusters", &fields).await.unwrap().id
     }
 
     /// Every file of the data dir that SQLite writes.

@@ -229,7 +229,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
     let l = stocked().await;
     // A cluster record not installed yet (no kubeconfig) with GPU stock.
     let t = |s: &str| V::Text(s.to_string());
-    let store = l.kb.s.store();
+    let store = l.kb.s.store().await;
     let bare = store
         .insert(
             ORG,
@@ -241,6 +241,7 @@ async fn the_stock_check_needs_no_installed_cluster_and_bad_input_changes_nothin
                 ("ready".to_string(), V::Integer(0)),
             ],
         )
+        .await
         .unwrap()
         .id;
     let on_bare = |resources: &'static str| {

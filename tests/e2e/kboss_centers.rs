@@ -100,17 +100,21 @@ async fn centers_add_list_update_delete_with_the_documented_bodies() {
     assert_eq!(body["data"]["name"], "首都算力中心3");
     assert_eq!(body["data"]["api_user"], "修改后数据1");
     assert_eq!(body["data"]["api_pwd"], "******");
-    let store = k.s.store();
-    let sealed = |store: &computehub::store::Store| {
-        store
-            .reveal(ORG, "compute_centers", &second, "api_pwd")
-            .unwrap()
-            .unwrap()
+    let store = k.s.store().await;
+    let sealed = || {
+        let (store, second) = (&store, second.clone());
+        async move {
+            store
+                .reveal(ORG, "compute_centers", &second, "api_pwd")
+                .await
+                .unwrap()
+                .unwrap()
+        }
     };
-    assert_eq!(sealed(&store), PASSWORD);
+    assert_eq!(sealed().await, PASSWORD);
     let (status, _) = update("首都算力中心3", "New-pw-9911").await;
     assert_eq!(status, 200);
-    assert_eq!(sealed(&store), "New-pw-9911");
+    assert_eq!(sealed().await, "New-pw-9911");
     let (_, body) = k.get("cpclist/get_cpclist", &[("sort", "-name")]).await;
     assert_eq!(body["data"]["rows"][0]["name"], "首都算力中心3");
     assert_eq!(body["data"]["rows"][0]["expire_date"], "2027-01-31");

@@ -87,8 +87,7 @@ async fn the_demo_seeds_centers_devices_clusters_labels_and_widgets() {
     // A restart with --demo seeds nothing twice, and replaces the keys it
     // printed instead of adding more.
     let active = |s: &Server| {
-        s.store()
-            .conn()
+        s.sqlite()
             .query_row(
                 "SELECT COUNT(*) FROM api_keys WHERE org_id = 'demo' AND revoked_at IS NULL",
                 [],

@@ -195,8 +195,11 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
         "not sent: \"\", never null"
     );
     assert_eq!(body["data"]["export_date"], "");
-    let store = k.s.store();
-    let pwd = store.reveal(ORG, "devices", &idle, "adminpwd").unwrap();
+    let store = k.s.store().await;
+    let pwd = store
+        .reveal(ORG, "devices", &idle, "adminpwd")
+        .await
+        .unwrap();
     assert_eq!(pwd.as_deref(), Some("Kyy@123456"));
     let (_, body) = k
         .get(
@@ -433,7 +436,9 @@ async fn a_cluster_controller_is_not_removed() {
     let cpcid = k.center("c").await;
     let (_, body) = k.device(&cpcid, "master", &[]).await;
     let master = body["data"]["id"].as_str().unwrap().to_string();
-    let cluster = k.cluster(ORG, &cpcid, "测试离线安装控制节点", Some(&master));
+    let cluster = k
+        .cluster(ORG, &cpcid, "测试离线安装控制节点", Some(&master))
+        .await;
     let (status, body) = k
         .post("cpcnode/delete_cpcnode", &[("id", master.as_str())])
         .await;

@@ -143,7 +143,9 @@ async fn clusters_list_with_secrets_redacted_and_update_only_name_and_dates() {
         )
         .await;
     let master = body["data"]["id"].as_str().unwrap().to_string();
-    let id = k.cluster(ORG, &cpcid, "测试离线安装控制节点", Some(&master));
+    let id = k
+        .cluster(ORG, &cpcid, "测试离线安装控制节点", Some(&master))
+        .await;
 
     let text = k
         .get_text("cpccluster/get_cpccluster", &[("cpcid", cpcid.as_str())])
@@ -293,6 +295,7 @@ async fn a_cluster_without_join_command_controller_or_dates_shows_empty_strings(
     let t = |s: &str| computehub::store::Value::Text(s.to_string());
     let id =
         k.s.store()
+            .await
             .insert(
                 ORG,
                 "clusters",
@@ -303,6 +306,7 @@ async fn a_cluster_without_join_command_controller_or_dates_shows_empty_strings(
                     ("ready".to_string(), computehub::store::Value::Integer(0)),
                 ],
             )
+            .await
             .unwrap()
             .id;
     let text = k

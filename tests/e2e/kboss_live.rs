@@ -28,6 +28,7 @@ pub async fn live_on(kb: Kb, sim: SimCluster) -> Live {
     let t = |s: &str| V::Text(s.to_string());
     let cid =
         kb.s.store()
+            .await
             .insert(
                 ORG,
                 "clusters",
@@ -39,6 +40,7 @@ pub async fn live_on(kb: Kb, sim: SimCluster) -> Live {
                     ("ready".to_string(), V::Integer(1)),
                 ],
             )
+            .await
             .unwrap()
             .id;
     Live {

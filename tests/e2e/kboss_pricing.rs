@@ -25,7 +25,7 @@ fn example(gpu_model: &str) -> String {
 /// cluster, the rest plenty.
 async fn seeded(k: &Kb) -> (String, String) {
     let cpcid = k.center("c").await;
-    let cluster = k.cluster(ORG, &cpcid, "朝阳区", None);
+    let cluster = k.cluster(ORG, &cpcid, "朝阳区", None).await;
     k.document_widgets(&cpcid, &cluster, &["64", "1280", "2000", "8"])
         .await;
     (cpcid, cluster)
@@ -241,7 +241,7 @@ async fn bad_quote_parameters_are_refused_by_name() {
     let k = Kb::start();
     let (cpcid, _) = seeded(&k).await;
     let other_center = k.center("c2").await;
-    let foreign = k.cluster(ORG, &other_center, "x", None);
+    let foreign = k.cluster(ORG, &other_center, "x", None).await;
     let good = example("RTX5090-32G");
     let cases: Vec<Case> = vec![
         (vec![("resources", "")], INVALID, "`resources`"),

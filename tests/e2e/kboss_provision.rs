@@ -11,24 +11,23 @@ use crate::kb::{Kb, ORG};
 use crate::machine::{Machine, PASSWORD, USER};
 use computehub::store::Value as V;
 
-fn field(kb: &Kb, collection: &str, id: &str, name: &str) -> Option<V> {
-    let row = kb.s.store().get(ORG, collection, id).unwrap()?;
+async fn field(kb: &Kb, collection: &str, id: &str, name: &str) -> Option<V> {
+    let row = kb.s.store().await.get(ORG, collection, id).await.unwrap()?;
     row.fields
         .into_iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v)
 }
 
-fn text(kb: &Kb, collection: &str, id: &str, name: &str) -> Option<String> {
-    match field(kb, collection, id, name)? {
+async fn text(kb: &Kb, collection: &str, id: &str, name: &str) -> Option<String> {
+    match field(kb, collection, id, name).await? {
         V::Text(t) => Some(t),
         _ => None,
     }
 }
 
 fn widget_stock(kb: &Kb, cpcid: &str, kind: &str, model: &str) -> (i64, Vec<(String, i64)>) {
-    let store = kb.s.store();
-    let conn = store.conn();
+    let conn = kb.s.sqlite();
     let (id, total): (String, i64) = conn
         .query_row(
             "SELECT id, stock FROM \"kboss.widgets\" WHERE cpcid = ?1 AND type = ?2 AND model = ?3",
@@ -107,7 +106,7 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
     w.attach(&sim);
     let cpcid = kb.center("c1").await;
     // Widgets live in a cluster; an existing one holds the CPU widget.
-    let existing = kb.cluster(ORG, &cpcid, "existing", None);
+    let existing = kb.cluster(ORG, &cpcid, "existing", None).await;
     let (st, body) = kb
         .widget(&cpcid, &existing, "cpu", "STANDARD", "2.2", "核", "0", "no")
         .await;
@@ -145,22 +144,27 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
     let cid = body["data"]["clusterid"].as_str().unwrap().to_string();
     assert_eq!(nodes(&sim), ["node-m"]);
     assert_eq!(
-        text(&kb, "devices", &dm, "node_status").as_deref(),
+        text(&kb, "devices", &dm, "node_status").await.as_deref(),
         Some("1")
     );
-    assert_eq!(text(&kb, "devices", &dm, "role").as_deref(), Some("master"));
     assert_eq!(
-        text(&kb, "devices", &dm, "clusterid").as_deref(),
+        text(&kb, "devices", &dm, "role").await.as_deref(),
+        Some("master")
+    );
+    assert_eq!(
+        text(&kb, "devices", &dm, "clusterid").await.as_deref(),
         Some(cid.as_str())
     );
-    let store = kb.s.store();
+    let store = kb.s.store().await;
     let kubeconfig = store
         .reveal(ORG, "clusters", &cid, "kubeconfig")
+        .await
         .unwrap()
         .unwrap();
     assert!(kubeconfig.contains(&format!("server: https://127.0.0.1:{}", sim.addr().port())));
     let join = store
         .reveal(ORG, "clusters", &cid, "clusterjoin")
+        .await
         .unwrap()
         .unwrap();
     assert!(
@@ -209,7 +213,10 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
         .unwrap()
         .iter()
         .any(|c| c["type"] == "Ready" && c["status"] == "True"));
-    assert_eq!(text(&kb, "devices", &dw, "role").as_deref(), Some("worker"));
+    assert_eq!(
+        text(&kb, "devices", &dw, "role").await.as_deref(),
+        Some("worker")
+    );
     assert_eq!(
         m.commands().last().unwrap(),
         "kubeadm token create --ttl 1h0m0s --print-join-command"
@@ -230,10 +237,10 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
     assert_eq!(nodes(&sim), ["node-m"]);
     assert_eq!(w.commands().last().unwrap(), "kubeadm reset -f");
     assert_eq!(
-        text(&kb, "devices", &dw, "node_status").as_deref(),
+        text(&kb, "devices", &dw, "node_status").await.as_deref(),
         Some("0")
     );
-    assert_eq!(field(&kb, "devices", &dw, "clusterid"), Some(V::Null));
+    assert_eq!(field(&kb, "devices", &dw, "clusterid").await, Some(V::Null));
     assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").0, 64);
     // The device board names each device's cluster (none for an idle one).
     let (_, page) = kb
@@ -265,10 +272,17 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
     assert_eq!(m.commands().last().unwrap(), "kubeadm reset -f");
     assert!(nodes(&sim).is_empty());
     assert_eq!(
-        text(&kb, "devices", &dm, "node_status").as_deref(),
+        text(&kb, "devices", &dm, "node_status").await.as_deref(),
         Some("0")
     );
-    assert!(kb.s.store().get(ORG, "clusters", &cid).unwrap().is_none());
+    assert!(kb
+        .s
+        .store()
+        .await
+        .get(ORG, "clusters", &cid)
+        .await
+        .unwrap()
+        .is_none());
     let (total, per_cluster) = widget_stock(&kb, &cpcid, "cpu", "STANDARD");
     assert_eq!(total, 0);
     assert!(
@@ -330,7 +344,7 @@ async fn a_failed_install_answers_the_documented_failure() {
         assert!(detail.contains(&format!("(operation {op})")), "{detail}");
     }
     assert_eq!(
-        text(&kb, "devices", &id, "node_status").as_deref(),
+        text(&kb, "devices", &id, "node_status").await.as_deref(),
         Some("0")
     );
     let (_, clusters) = kb

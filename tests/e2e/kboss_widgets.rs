@@ -9,8 +9,8 @@ const RTX: &str = "RTX5090-32G";
 async fn widgets_add_stock_list_update_delete() {
     let k = Kb::start();
     let cpcid = k.center("c").await;
-    let a = k.cluster(ORG, &cpcid, "朝阳区", None);
-    let b = k.cluster(ORG, &cpcid, "通州区", None);
+    let a = k.cluster(ORG, &cpcid, "朝阳区", None).await;
+    let b = k.cluster(ORG, &cpcid, "通州区", None).await;
 
     let text = k
         .post_text(
@@ -239,7 +239,7 @@ async fn widgets_add_stock_list_update_delete() {
         .get("cpcwidget/get_cpcwidget", &[("cpcid", cpcid.as_str())])
         .await;
     assert_eq!(body["data"]["total"], 1);
-    let store = k.s.store();
+    let store = k.s.store().await;
     let q = computehub::store::Query {
         conditions: vec![computehub::store::Condition {
             field: "widgetid".into(),
@@ -248,16 +248,16 @@ async fn widgets_add_stock_list_update_delete() {
         }],
         ..Default::default()
     };
-    assert_eq!(store.query(ORG, "widget_stock", &q).unwrap().total, 0);
+    assert_eq!(store.query(ORG, "widget_stock", &q).await.unwrap().total, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_widget_parameters_are_refused_by_name_and_change_nothing() {
     let k = Kb::start();
     let cpcid = k.center("c").await;
-    let a = k.cluster(ORG, &cpcid, "a", None);
+    let a = k.cluster(ORG, &cpcid, "a", None).await;
     let elsewhere = k.center("c2").await;
-    let foreign = k.cluster(ORG, &elsewhere, "b", None);
+    let foreign = k.cluster(ORG, &elsewhere, "b", None).await;
     let cases: Vec<Case> = vec![
         (vec![("type", "fpga")], INVALID, "`type`"),
         (vec![("resource_unit", "Gi")], INVALID, "`resource_unit`"),
@@ -317,9 +317,9 @@ async fn gpu_stock_by_model_per_cluster_center_and_organisation() {
     let k = Kb::start();
     let one = k.center("c1").await;
     let two = k.center("c2").await;
-    let a = k.cluster(ORG, &one, "a", None);
-    let b = k.cluster(ORG, &one, "b", None);
-    let c = k.cluster(ORG, &two, "c", None);
+    let a = k.cluster(ORG, &one, "a", None).await;
+    let b = k.cluster(ORG, &one, "b", None).await;
+    let c = k.cluster(ORG, &two, "c", None).await;
     for (cpc, cluster, model, stock, opt) in [
         (&one, &a, RTX, "3", "no"),
         (&one, &b, RTX, "2", "yes"),

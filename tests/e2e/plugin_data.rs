@@ -172,9 +172,10 @@ async fn a_plugin_from_plugin_new_owns_migrates_and_shares_its_data() {
     let mut bytes = std::fs::read(s.data().join("computehub.db")).unwrap();
     bytes.extend(std::fs::read(s.data().join("computehub.db-wal")).unwrap_or_default());
     assert!(!bytes.windows(12).any(|w| w == b"nb-acme-3f9e"));
-    let store = s.store();
+    let store = s.store().await;
     let token = store
         .reveal("acme", "notebook.notes", &id, "token")
+        .await
         .unwrap();
     assert_eq!(token.as_deref(), Some("nb-acme-3f9e"));
     drop(store);

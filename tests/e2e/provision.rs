@@ -470,8 +470,7 @@ async fn bad_input_and_injection_change_nothing() {
     // Nothing reached the machine and no operation exists.
     assert!(m.ssh_lines().is_empty(), "{:?}", m.ssh_lines());
     let n: i64 =
-        e.s.store()
-            .conn()
+        e.s.sqlite()
             .query_row("SELECT COUNT(*) FROM operations", [], |r| r.get(0))
             .unwrap();
     assert_eq!(n, 0);

@@ -210,7 +210,7 @@ async fn logins_by_password_key_and_device_id() {
     assert_eq!(b["stdout"], "node-a\n");
 
     // An inventory device: the host opens the sealed password itself.
-    let store = e.s.store();
+    let store = e.s.store().await;
     let center = store
         .insert(
             "acme",
@@ -224,6 +224,7 @@ async fn logins_by_password_key_and_device_id() {
                 ("contactphone", text("1")),
             ]),
         )
+        .await
         .unwrap();
     let device = store
         .insert(
@@ -240,6 +241,7 @@ async fn logins_by_password_key_and_device_id() {
                 ("node_status", text("idle")),
             ]),
         )
+        .await
         .unwrap();
     let by_id = json!({"device": device.id});
     let (st, b) = e.probe("run", run(&by_id, "hostname", &[])).await;
@@ -265,8 +267,7 @@ async fn host_keys_are_pinned_and_a_changed_key_is_refused() {
     let (st, _) = e.probe("run", run(&t, "true", &[])).await;
     assert_eq!(st, 200);
     let pinned: String = {
-        let store = e.s.store();
-        let conn = store.conn();
+        let conn = e.s.sqlite();
         conn.query_row(
             "SELECT fingerprint FROM ssh_host_keys WHERE org_id = 'acme' AND target = ?1",
             [format!("127.0.0.1:{}", m.port)],

@@ -384,11 +384,12 @@ async fn plugins_write_only_what_their_storage_grant_names() {
         body.contains("denied: plugin `fixtures` may not read collection `clusters`"),
         "{body}"
     );
-    let store = s.store();
+    let store = s.store().await;
     let org = "acme".to_string();
     assert_eq!(
         store
             .query(&org, "labels", &Default::default())
+            .await
             .unwrap()
             .total,
         0
@@ -450,7 +451,9 @@ async fn plugins_write_only_what_their_storage_grant_names() {
     let org = "acme".to_string();
     assert_eq!(
         s.store()
+            .await
             .query(&org, "clusters", &Default::default())
+            .await
             .unwrap()
             .total,
         0
@@ -467,7 +470,9 @@ async fn plugins_write_only_what_their_storage_grant_names() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(
         s.store()
+            .await
             .query(&org, "clusters", &Default::default())
+            .await
             .unwrap()
             .total,
         1

@@ -44,9 +44,21 @@ pub fn server() -> &'static Server {
 /// The URL of a new empty database on [`server`].
 pub fn database() -> String {
     let s = server();
-    let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     let out = Command::new(s.bin.join("createdb"))
-        .args(["-h", "127.0.0.1", "-p", &s.port.to_string(), "-U", "postgres", &name])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &s.port.to_string(),
+            "-U",
+            "postgres",
+            &name,
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run createdb: {e}"));
     assert!(
@@ -67,7 +79,14 @@ impl Server {
     /// to see or break behind the server's back).
     pub fn psql(&self, name: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", name, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
@@ -105,7 +124,9 @@ fn bindir() -> Result<PathBuf, String> {
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .find(|d| d.join("initdb").exists())
-        .ok_or_else(|| "no initdb found (install Debian's postgresql, or set COMPUTEHUB_PG_BIN)".into())
+        .ok_or_else(|| {
+            "no initdb found (install Debian's postgresql, or set COMPUTEHUB_PG_BIN)".into()
+        })
 }
 
 /// The uid and gid to run as: `postgres` when we are root.
@@ -168,7 +189,10 @@ fn start() -> Result<Server, String> {
         .output()
         .map_err(|e| format!("cannot run initdb: {e}"))?;
     if !out.status.success() {
-        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -381,11 +381,15 @@ pub async fn check_headers(
     {
         return Err(AuthError::Invalid);
     }
-    let key = keys::lookup(store, auth.access).await?.ok_or(AuthError::Invalid)?;
+    let key = keys::lookup(store, auth.access)
+        .await?
+        .ok_or(AuthError::Invalid)?;
     if key.scheme != Scheme::Aksk.as_str() {
         return Err(AuthError::Forbidden(Scheme::Aksk.as_str()));
     }
-    let sk = keys::open_secret(store, auth.access).await?.ok_or(AuthError::Invalid)?;
+    let sk = keys::open_secret(store, auth.access)
+        .await?
+        .ok_or(AuthError::Invalid)?;
     Ok(HeadersChecked {
         access: auth.access.to_string(),
         signed_headers: auth.signed_headers.iter().map(|h| h.to_string()).collect(),
@@ -435,11 +439,9 @@ pub async fn verify(
     req: &SignedRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Principal, AuthError> {
-    check_headers(store, req.headers, req.authority, now).await?.finish(
-        &req.head(),
-        &BodyDigest::of(req.body),
-        now,
-    )
+    check_headers(store, req.headers, req.authority, now)
+        .await?
+        .finish(&req.head(), &BodyDigest::of(req.body), now)
 }
 
 /// `X-Sdk-Date` for `t`.

@@ -73,7 +73,11 @@ pub(super) fn split_token(token: &str) -> Option<(String, String)> {
 }
 
 /// Create a key for `org` (creating the organisation if needed).
-pub async fn create_key(store: &Store, org: &str, scheme: Scheme) -> Result<Credential, StoreError> {
+pub async fn create_key(
+    store: &Store,
+    org: &str,
+    scheme: Scheme,
+) -> Result<Credential, StoreError> {
     create_project_key(store, org, scheme, None).await
 }
 
@@ -217,10 +221,7 @@ pub fn sealed_secret_opens(store: &Store, key_id: &str, sealed: &[u8]) -> bool {
 }
 
 /// The SK of an AK/SK key, opened from its sealed copy.
-pub(super) async fn open_secret(
-    store: &Store,
-    key_id: &str,
-) -> Result<Option<String>, AuthError> {
+pub(super) async fn open_secret(store: &Store, key_id: &str) -> Result<Option<String>, AuthError> {
     let sealed: Option<Option<Vec<u8>>> = store
         .db()
         .query_opt(

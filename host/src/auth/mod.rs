@@ -171,7 +171,9 @@ pub async fn authenticate(
             (id, secret, "basic")
         }
     };
-    let key = keys::lookup(store, &key_id).await?.ok_or(AuthError::Invalid)?;
+    let key = keys::lookup(store, &key_id)
+        .await?
+        .ok_or(AuthError::Invalid)?;
     let presented = keys::hash_secret(&secret);
     if !bool::from(presented.as_bytes().ct_eq(key.secret_sha256.as_bytes())) {
         return Err(AuthError::Invalid);

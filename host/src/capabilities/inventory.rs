@@ -247,7 +247,8 @@ impl Host for PluginState {
             .services
             .store
             .get(&org, &collection, &id)
-            .await.map_err(error_out)?;
+            .await
+            .map_err(error_out)?;
         Ok(row.map(row_out))
     }
 
@@ -285,7 +286,8 @@ impl Host for PluginState {
             .services
             .store
             .query(&org, &collection, &q)
-            .await.map_err(error_out)?;
+            .await
+            .map_err(error_out)?;
         Ok(wit::Page {
             total: page.total,
             rows: page.rows.into_iter().map(row_out).collect(),
@@ -306,7 +308,8 @@ impl Host for PluginState {
             .services
             .store
             .insert(&org, &collection, &fields)
-            .await.map_err(error_out)?;
+            .await
+            .map_err(error_out)?;
         Ok(row_out(row))
     }
 
@@ -325,7 +328,8 @@ impl Host for PluginState {
             .services
             .store
             .update(&org, &collection, &id, &fields)
-            .await.map_err(error_out)?;
+            .await
+            .map_err(error_out)?;
         Ok(row_out(row))
     }
 
@@ -337,7 +341,8 @@ impl Host for PluginState {
         self.services
             .store
             .delete(&org, &collection, &id)
-            .await.map_err(error_out)
+            .await
+            .map_err(error_out)
     }
 
     #[tracing::instrument(
@@ -367,7 +372,8 @@ impl Host for PluginState {
             .services
             .store
             .transact(&org, &writes)
-            .await.map_err(error_out)?;
+            .await
+            .map_err(error_out)?;
         Ok(rows.into_iter().map(row_out).collect())
     }
 }

@@ -123,16 +123,20 @@ impl Host for PluginState {
                 "this request already began operation {id}"
             )));
         }
-        let id = self.services.operations.begin(
-            &Origin {
-                org: &org,
-                plugin: &self.ctx.plugin,
-                request_id: &self.ctx.request_id,
-            },
-            &kind,
-            &target,
-            &phases,
-        ).await?;
+        let id = self
+            .services
+            .operations
+            .begin(
+                &Origin {
+                    org: &org,
+                    plugin: &self.ctx.plugin,
+                    request_id: &self.ctx.request_id,
+                },
+                &kind,
+                &target,
+                &phases,
+            )
+            .await?;
         tracing::info!(operation = %id, kind, target, "operation started");
         *link.id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
         if let Some(tx) = link
@@ -156,7 +160,8 @@ impl Host for PluginState {
         let id = self.current_operation()?;
         self.services
             .operations
-            .phase(&id, &name, status(s), &message).await?;
+            .phase(&id, &name, status(s), &message)
+            .await?;
         Ok(())
     }
 

@@ -374,8 +374,8 @@ fn sealed_count(src: &Connection) -> usize {
 /// How many of the store's sealed values (secret fields of the host's
 /// collections, AK/SK secrets) open with its key, of how many.
 async fn open_sealed(store: &Store) -> Result<(usize, usize), crate::store::StoreError> {
-    use crate::store::db::params;
     use crate::store::collections::{FieldKind, COLLECTIONS};
+    use crate::store::db::params;
     let (mut opened, mut total) = (0, 0);
     for c in COLLECTIONS {
         for f in c.fields.iter().filter(|f| f.kind == FieldKind::Secret) {

@@ -54,7 +54,9 @@ pub async fn demo_user(store: &Store, org: &str, base_url: &str) -> anyhow::Resu
     let password = users::generate_password();
     match users::create(store, org, NAME, &password, true).await {
         Ok(_) => {}
-        Err(users::UserError::Exists(..)) => users::reset_password(store, org, NAME, &password).await?,
+        Err(users::UserError::Exists(..)) => {
+            users::reset_password(store, org, NAME, &password).await?
+        }
         Err(e) => return Err(e.into()),
     }
     println!("console: {base_url}/console/ (organisation `{org}`, user `{NAME}`, password below, shown once)");
@@ -169,7 +171,8 @@ async fn session_api(ctx: &Context<'_>, req: Request<Incoming>) -> Response<Body
             Err(e) => message(500, &e.to_string()),
         },
         Method::POST => sign_in(ctx, req).await,
-        Method::DELETE => match session::from_request(ctx.store, req.method(), req.headers()).await {
+        Method::DELETE => match session::from_request(ctx.store, req.method(), req.headers()).await
+        {
             Ok(_) => {
                 if let Some(token) = session::cookie_token(req.headers()) {
                     if let Err(e) = session::delete(ctx.store, &token).await {

@@ -97,7 +97,11 @@ pub async fn lookup(store: &Store, token: &str) -> Result<Option<Session>, Store
         )
         .await?
         .map(|mut r| -> Result<_, StoreError> {
-            Ok((r.take::<String>(0)?, r.take::<String>(1)?, r.take::<i64>(2)?))
+            Ok((
+                r.take::<String>(0)?,
+                r.take::<String>(1)?,
+                r.take::<i64>(2)?,
+            ))
         })
         .transpose()?;
     let Some((user_id, csrf, expires_at)) = row else {
@@ -166,9 +170,7 @@ pub async fn from_request(
     let Some(token) = cookie_token(headers) else {
         return Ok(None);
     };
-    let session = lookup(store, &token)
-        .await?
-        .ok_or(SessionError::Expired)?;
+    let session = lookup(store, &token).await?.ok_or(SessionError::Expired)?;
     if changes_state(method) && !csrf_ok(headers, &session) {
         return Err(SessionError::Csrf);
     }
@@ -231,7 +233,9 @@ mod tests {
     use crate::store::seal::Sealer;
 
     async fn store() -> Store {
-        Store::in_memory(Sealer::from_key(&[7u8; 32])).await.unwrap()
+        Store::in_memory(Sealer::from_key(&[7u8; 32]))
+            .await
+            .unwrap()
     }
 
     fn headers(cookie: &str, csrf: Option<&str>) -> HeaderMap {

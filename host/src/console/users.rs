@@ -3,10 +3,10 @@
 //! (`admin`) flag, and a disabled date. Disabling a user also ends its
 //! sessions.
 
+use crate::store::db::{params, DbRow};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
-use crate::store::db::{params, DbRow};
 
 use crate::store::{ids, records::now, Store, StoreError};
 
@@ -162,26 +162,27 @@ fn row_user(r: &mut DbRow) -> Result<User, StoreError> {
 
 /// Users, of one organisation or all, by organisation and name.
 pub async fn list(store: &Store, org: Option<&str>) -> Result<Vec<User>, UserError> {
-    let rows = match org {
-        Some(org) => {
-            store
+    let rows =
+        match org {
+            Some(org) => store
                 .db()
                 .query(
-                    &format!("{USER_COLUMNS} FROM console_users WHERE org_id = ?1 ORDER BY org_id, name"),
+                    &format!(
+                        "{USER_COLUMNS} FROM console_users WHERE org_id = ?1 ORDER BY org_id, name"
+                    ),
                     params![org],
                 )
-                .await?
-        }
-        None => {
-            store
-                .db()
-                .query(
-                    &format!("{USER_COLUMNS} FROM console_users ORDER BY org_id, name"),
-                    params![],
-                )
-                .await?
-        }
-    };
+                .await?,
+            None => {
+                store
+                    .db()
+                    .query(
+                        &format!("{USER_COLUMNS} FROM console_users ORDER BY org_id, name"),
+                        params![],
+                    )
+                    .await?
+            }
+        };
     Ok(rows
         .into_iter()
         .map(|mut r| row_user(&mut r))
@@ -227,7 +228,9 @@ pub async fn check_password(
     let found = store
         .db()
         .query_opt(
-            &format!("{USER_COLUMNS}, password_hash FROM console_users WHERE org_id = ?1 AND name = ?2"),
+            &format!(
+                "{USER_COLUMNS}, password_hash FROM console_users WHERE org_id = ?1 AND name = ?2"
+            ),
             params![org, name],
         )
         .await?

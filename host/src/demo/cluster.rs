@@ -85,7 +85,11 @@ fn text(s: &str) -> Value {
 
 /// Start the simulation and register it as `org`'s cluster [`CLUSTER_NAME`]
 /// (seeded by the kboss demo before this runs).
-pub async fn start(store: &Store, org: &str, data_dir: &Path) -> Result<DemoCluster, DemoClusterError> {
+pub async fn start(
+    store: &Store,
+    org: &str,
+    data_dir: &Path,
+) -> Result<DemoCluster, DemoClusterError> {
     let q = Query {
         conditions: vec![Condition {
             field: "name".into(),
@@ -96,7 +100,8 @@ pub async fn start(store: &Store, org: &str, data_dir: &Path) -> Result<DemoClus
         ..Default::default()
     };
     let row = store
-        .query(org, "clusters", &q).await?
+        .query(org, "clusters", &q)
+        .await?
         .rows
         .into_iter()
         .next()
@@ -117,22 +122,26 @@ pub async fn start(store: &Store, org: &str, data_dir: &Path) -> Result<DemoClus
         path: path.clone(),
         source,
     })?;
-    store.update(
-        org,
-        "clusters",
-        &row.id,
-        &[
-            ("kubeconfig".to_string(), Value::Secret(kubeconfig)),
-            ("ready".to_string(), Value::Integer(1)),
-        ],
-    ).await?;
-    if let Some(device) = controller {
-        store.update(
+    store
+        .update(
             org,
-            "devices",
-            &device,
-            &[("ip".to_string(), text(MASTER_ADDRESS))],
-        ).await?;
+            "clusters",
+            &row.id,
+            &[
+                ("kubeconfig".to_string(), Value::Secret(kubeconfig)),
+                ("ready".to_string(), Value::Integer(1)),
+            ],
+        )
+        .await?;
+    if let Some(device) = controller {
+        store
+            .update(
+                org,
+                "devices",
+                &device,
+                &[("ip".to_string(), text(MASTER_ADDRESS))],
+            )
+            .await?;
     }
     tracing::info!(addr = %sim.addr(), cluster = %row.id, "demo cluster started");
     Ok(DemoCluster {

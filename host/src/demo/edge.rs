@@ -89,7 +89,8 @@ async fn one(
         ..Default::default()
     };
     Ok(store
-        .query(org, collection, &q).await?
+        .query(org, collection, &q)
+        .await?
         .rows
         .into_iter()
         .next()
@@ -140,12 +141,14 @@ async fn seed_alaya(
     )?;
     let instance = match one(store, org, "training_instances", "task_id", TASK).await? {
         Some(id) => {
-            store.update(
-                org,
-                "training_instances",
-                &id,
-                &fields(vec![("clusterid", text(cluster_id))]),
-            ).await?;
+            store
+                .update(
+                    org,
+                    "training_instances",
+                    &id,
+                    &fields(vec![("clusterid", text(cluster_id))]),
+                )
+                .await?;
             id
         }
         None => {
@@ -160,7 +163,8 @@ async fn seed_alaya(
                         ("namespace", text(TASK_NAMESPACE)),
                         ("created_by", text("demo")),
                     ]),
-                ).await?
+                )
+                .await?
                 .id
         }
     };
@@ -176,17 +180,19 @@ async fn seed_alaya(
     for row in store.query(org, "training_ports", &q).await?.rows {
         store.delete(org, "training_ports", &row.id).await?;
     }
-    store.insert(
-        org,
-        "training_ports",
-        &fields(vec![
-            ("instance_id", text(&instance)),
-            ("pod_name", text(MASTER_POD)),
-            ("source", text("system")),
-            ("port", Value::Integer(22)),
-            ("service_name", text(SYSTEM_SERVICE)),
-        ]),
-    ).await?;
+    store
+        .insert(
+            org,
+            "training_ports",
+            &fields(vec![
+                ("instance_id", text(&instance)),
+                ("pod_name", text(MASTER_POD)),
+                ("source", text("system")),
+                ("port", Value::Integer(22)),
+                ("service_name", text(SYSTEM_SERVICE)),
+            ]),
+        )
+        .await?;
     Ok(())
 }
 

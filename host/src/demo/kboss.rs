@@ -29,7 +29,8 @@ async fn existing(store: &Store, org: &str) -> Result<Option<String>, StoreError
         ..Default::default()
     };
     Ok(store
-        .query(org, "compute_centers", &q).await?
+        .query(org, "compute_centers", &q)
+        .await?
         .rows
         .first()
         .map(|r| r.id.clone()))
@@ -144,120 +145,134 @@ pub async fn seed(store: &Store, org: &str, base_url: &str) -> Result<String, St
 }
 
 async fn seed_records(store: &Store, org: &str) -> Result<String, StoreError> {
-    let center = store.insert(
-        org,
-        "compute_centers",
-        &fields(vec![
-            ("name", text(CENTER)),
-            ("pcapi_url", text("https://opencomputing.ai")),
-            ("api_user", text("ysh")),
-            ("api_pwd", Value::Secret(ids::random_id(20))),
-            ("contactname", text("Ahexl")),
-            ("contactphone", text("13141005621")),
-            ("enable_date", text("2025-05-16")),
-            ("expire_date", text("2026-06-17")),
-        ]),
-    ).await?;
+    let center = store
+        .insert(
+            org,
+            "compute_centers",
+            &fields(vec![
+                ("name", text(CENTER)),
+                ("pcapi_url", text("https://opencomputing.ai")),
+                ("api_user", text("ysh")),
+                ("api_pwd", Value::Secret(ids::random_id(20))),
+                ("contactname", text("Ahexl")),
+                ("contactphone", text("13141005621")),
+                ("enable_date", text("2025-05-16")),
+                ("expire_date", text("2026-06-17")),
+            ]),
+        )
+        .await?;
     let cpcid = center.id;
     let mut devices = Vec::new();
     for &(name, ip, kind, status, role, cpu, memory, gpu_model, gpus) in MACHINES {
-        let row = store.insert(
-            org,
-            "devices",
-            &fields(vec![
-                ("cpcid", text(&cpcid)),
-                ("name", text(name)),
-                ("ip", text(ip)),
-                ("devicetype", text(kind)),
-                ("sshport", Value::Integer(22)),
-                ("adminuser", text("root")),
-                ("adminpwd", Value::Secret(ids::random_id(20))),
-                ("node_status", text(status)),
-                ("cpu_model", text("STANDARD")),
-                ("cpu_stock", Value::Integer(cpu)),
-                ("memory_model", text("STANDARD")),
-                ("memory_stock", Value::Integer(memory)),
-                ("sysdisk_stock", Value::Integer(100)),
-                ("datadisk_stock", Value::Integer(2000)),
-                ("gpu_model", text(gpu_model)),
-                ("gpu_stock", Value::Integer(gpus)),
-                (
-                    "role",
-                    if role.is_empty() {
-                        Value::Null
-                    } else {
-                        text(role)
-                    },
-                ),
-                ("enable_date", text("2025-03-31")),
-                ("export_date", text("2029-10-30")),
-            ]),
-        ).await?;
+        let row = store
+            .insert(
+                org,
+                "devices",
+                &fields(vec![
+                    ("cpcid", text(&cpcid)),
+                    ("name", text(name)),
+                    ("ip", text(ip)),
+                    ("devicetype", text(kind)),
+                    ("sshport", Value::Integer(22)),
+                    ("adminuser", text("root")),
+                    ("adminpwd", Value::Secret(ids::random_id(20))),
+                    ("node_status", text(status)),
+                    ("cpu_model", text("STANDARD")),
+                    ("cpu_stock", Value::Integer(cpu)),
+                    ("memory_model", text("STANDARD")),
+                    ("memory_stock", Value::Integer(memory)),
+                    ("sysdisk_stock", Value::Integer(100)),
+                    ("datadisk_stock", Value::Integer(2000)),
+                    ("gpu_model", text(gpu_model)),
+                    ("gpu_stock", Value::Integer(gpus)),
+                    (
+                        "role",
+                        if role.is_empty() {
+                            Value::Null
+                        } else {
+                            text(role)
+                        },
+                    ),
+                    ("enable_date", text("2025-03-31")),
+                    ("export_date", text("2029-10-30")),
+                ]),
+            )
+            .await?;
         devices.push(row.id);
     }
     // The cluster record the install flow would leave (no kubeconfig: the
     // demo installs nothing).
-    let cluster = store.insert(
-        org,
-        "clusters",
-        &fields(vec![
-            ("cpcid", text(&cpcid)),
-            ("name", text("朝阳区")),
-            ("clustertype", text("0")),
-            ("controllerid", text(&devices[0])),
-            ("enable_date", text("2025-04-03")),
-            ("export_date", text("2026-05-10")),
-            ("ready", Value::Integer(1)),
-        ]),
-    ).await?;
-    for id in &devices[..2] {
-        store.update(
+    let cluster = store
+        .insert(
             org,
-            "devices",
-            id,
-            &fields(vec![("clusterid", text(&cluster.id))]),
-        ).await?;
+            "clusters",
+            &fields(vec![
+                ("cpcid", text(&cpcid)),
+                ("name", text("朝阳区")),
+                ("clustertype", text("0")),
+                ("controllerid", text(&devices[0])),
+                ("enable_date", text("2025-04-03")),
+                ("export_date", text("2026-05-10")),
+                ("ready", Value::Integer(1)),
+            ]),
+        )
+        .await?;
+    for id in &devices[..2] {
+        store
+            .update(
+                org,
+                "devices",
+                id,
+                &fields(vec![("clusterid", text(&cluster.id))]),
+            )
+            .await?;
     }
     for &(name, kind, key, value) in LABELS {
-        store.insert(
-            org,
-            "labels",
-            &fields(vec![
-                ("name", text(name)),
-                ("labeltype", text(kind)),
-                ("label_key", text(key)),
-                ("symbol", text(if kind == "1" { "=" } else { ":" })),
-                ("label_value", text(value)),
-            ]),
-        ).await?;
+        store
+            .insert(
+                org,
+                "labels",
+                &fields(vec![
+                    ("name", text(name)),
+                    ("labeltype", text(kind)),
+                    ("label_key", text(key)),
+                    ("symbol", text(if kind == "1" { "=" } else { ":" })),
+                    ("label_value", text(value)),
+                ]),
+            )
+            .await?;
     }
     for &(kind, model, price, unit, stock) in WIDGETS {
-        let widget = store.insert(
-            org,
-            "widgets",
-            &fields(vec![
-                ("cpcid", text(&cpcid)),
-                ("type", text(kind)),
-                ("model", text(model)),
-                ("unit_price", Value::Decimal(price.to_string())),
-                ("resource_unit", text(unit)),
-                ("charge_unit", text("小时")),
-                ("account_unit", text("元")),
-                ("stock", Value::Integer(stock)),
-                ("consumed", Value::Integer(0)),
-            ]),
-        ).await?;
-        store.insert(
-            org,
-            "widget_stock",
-            &fields(vec![
-                ("widgetid", text(&widget.id)),
-                ("cpcid", text(&cpcid)),
-                ("clusterid", text(&cluster.id)),
-                ("stock", Value::Integer(stock)),
-                ("consumed", Value::Integer(0)),
-            ]),
-        ).await?;
+        let widget = store
+            .insert(
+                org,
+                "widgets",
+                &fields(vec![
+                    ("cpcid", text(&cpcid)),
+                    ("type", text(kind)),
+                    ("model", text(model)),
+                    ("unit_price", Value::Decimal(price.to_string())),
+                    ("resource_unit", text(unit)),
+                    ("charge_unit", text("小时")),
+                    ("account_unit", text("元")),
+                    ("stock", Value::Integer(stock)),
+                    ("consumed", Value::Integer(0)),
+                ]),
+            )
+            .await?;
+        store
+            .insert(
+                org,
+                "widget_stock",
+                &fields(vec![
+                    ("widgetid", text(&widget.id)),
+                    ("cpcid", text(&cpcid)),
+                    ("clusterid", text(&cluster.id)),
+                    ("stock", Value::Integer(stock)),
+                    ("consumed", Value::Integer(0)),
+                ]),
+            )
+            .await?;
     }
     Ok(cpcid)
 }

@@ -60,7 +60,8 @@ pub async fn seed(
         running.sim(),
         &running.cluster_id,
         base_url,
-    ).await?;
+    )
+    .await?;
     let (ak, sk) = aksk.split_once(' ').unwrap_or((&aksk, ""));
     crate::console::demo_user(store, DEMO_ORG, base_url).await?;
     let mut exports = vec![

@@ -5,7 +5,9 @@ use crate::store::{Sealer, Store};
 
 async fn ops() -> Operations {
     let conn = rusqlite::Connection::open_in_memory().unwrap();
-    let store = Store::with_connection(conn, Sealer::from_key(&[7u8; 32])).await.unwrap();
+    let store = Store::with_connection(conn, Sealer::from_key(&[7u8; 32]))
+        .await
+        .unwrap();
     Operations::new(Arc::new(store))
 }
 
@@ -31,18 +33,25 @@ async fn phases_output_and_result_are_persisted() {
             "10.0.0.1:22",
             &phases(&["preflight", "init"]),
         )
-        .await.unwrap();
-    o.phase(&id, "preflight", PhaseStatus::Running, "").await.unwrap();
+        .await
+        .unwrap();
+    o.phase(&id, "preflight", PhaseStatus::Running, "")
+        .await
+        .unwrap();
     o.output(&id, "preflight", "ok\n").await.unwrap();
     o.phase(&id, "preflight", PhaseStatus::Succeeded, "")
-        .await.unwrap();
-    o.phase(&id, "init", PhaseStatus::Running, "").await.unwrap();
+        .await
+        .unwrap();
+    o.phase(&id, "init", PhaseStatus::Running, "")
+        .await
+        .unwrap();
     o.output(
         &id,
         "init",
         "kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef",
     )
-    .await.unwrap();
+    .await
+    .unwrap();
     o.finish(&id, Ok(r#"{"node": "m1"}"#)).await.unwrap();
     let v = o.get("acme", &id).await.unwrap().unwrap();
     assert_eq!(v.status, "succeeded");
@@ -62,7 +71,10 @@ async fn phases_output_and_result_are_persisted() {
         kinds,
         ["started", "phase", "output", "phase", "phase", "output", "finished"]
     );
-    assert!(o.phase(&id, "init", PhaseStatus::Running, "").await.is_err());
+    assert!(o
+        .phase(&id, "init", PhaseStatus::Running, "")
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -75,7 +87,8 @@ async fn one_operation_per_target_at_a_time() {
             "10.0.0.1:22",
             &phases(&["a"]),
         )
-        .await.unwrap();
+        .await
+        .unwrap();
     let e = o
         .begin(
             &origin("acme"),
@@ -83,7 +96,8 @@ async fn one_operation_per_target_at_a_time() {
             "10.0.0.1:22",
             &phases(&["a"]),
         )
-        .await.unwrap_err();
+        .await
+        .unwrap_err();
     assert!(matches!(&e, OpError::Conflict(m) if m.contains(&id)), "{e}");
     let e = o
         .begin(
@@ -92,7 +106,8 @@ async fn one_operation_per_target_at_a_time() {
             "10.0.0.1:22",
             &phases(&["a"]),
         )
-        .await.unwrap_err();
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, OpError::Conflict(m) if !m.contains(&id)),
         "another org learns no id: {e}"
@@ -104,7 +119,8 @@ async fn one_operation_per_target_at_a_time() {
         "10.0.0.1:22",
         &phases(&["a"]),
     )
-    .await.unwrap();
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -112,7 +128,8 @@ async fn a_restart_interrupts_running_operations() {
     let o = ops().await;
     let id = o
         .begin(&origin("acme"), "new-cluster", "h:22", &phases(&["a", "b"]))
-        .await.unwrap();
+        .await
+        .unwrap();
     o.phase(&id, "a", PhaseStatus::Running, "").await.unwrap();
     assert_eq!(o.interrupt_running().await.unwrap(), 1);
     let v = o.get("acme", &id).await.unwrap().unwrap();
@@ -127,12 +144,17 @@ async fn bad_input_is_refused() {
     let o = ops().await;
     assert!(o
         .begin(&origin("acme"), "bad kind", "h", &phases(&["a"]))
-        .await.is_err());
+        .await
+        .is_err());
     assert!(o.begin(&origin("acme"), "k", "h", &[]).await.is_err());
     assert!(o
         .begin(&origin("acme"), "k", "h", &phases(&["a", "a"]))
-        .await.is_err());
-    let id = o.begin(&origin("acme"), "k", "h", &phases(&["a"])).await.unwrap();
+        .await
+        .is_err());
+    let id = o
+        .begin(&origin("acme"), "k", "h", &phases(&["a"]))
+        .await
+        .unwrap();
     assert!(o.phase(&id, "zzz", PhaseStatus::Running, "").await.is_err());
     assert!(o.finish(&id, Ok("not json")).await.is_err());
     o.abandon(&id, "the plugin trapped").await;

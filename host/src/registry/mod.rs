@@ -398,7 +398,8 @@ impl Registry {
                     .services
                     .store
                     .declare(id, &info.version, &declared.collections, schema)
-                    .await.map_err(|e| match e {
+                    .await
+                    .map_err(|e| match e {
                         SchemaError::Refused(m) => InstallError::Refused(m),
                         SchemaError::Store(e) => InstallError::Persist(e.to_string()),
                     })?;
@@ -581,7 +582,8 @@ impl Registry {
         let (sha, version) = (entry.sha256.clone(), entry.version.clone());
         let published = self.publish(vec![entry])?;
         persist::record_activation(&self.runtime.services.store, id, role, &sha, &version)
-            .await.map_err(|e| InstallError::Persist(e.to_string()))?;
+            .await
+            .map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, version = %version, sha256 = %sha, "plugin swapped");
         published
             .into_iter()
@@ -593,8 +595,9 @@ impl Registry {
     pub async fn rollback(&self, id: &str) -> Result<Arc<PluginEntry>, InstallError> {
         let _guard = self.swap.lock().await;
         let store = &self.runtime.services.store;
-        let history =
-            persist::history(store, id).await.map_err(|e| InstallError::Persist(e.to_string()))?;
+        let history = persist::history(store, id)
+            .await
+            .map_err(|e| InstallError::Persist(e.to_string()))?;
         let Some(current) = history.first() else {
             return Err(InstallError::NotFound(format!(
                 "plugin `{id}` has no uploaded version to roll back"
@@ -620,7 +623,9 @@ impl Registry {
             },
         };
         let published = self.publish(vec![entry])?;
-        persist::retire(store, current.seq).await.map_err(|e| InstallError::Persist(e.to_string()))?;
+        persist::retire(store, current.seq)
+            .await
+            .map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, "plugin rolled back");
         published
             .into_iter()

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-
 use crate::runtime::Role;
 use crate::store::db::{params, DbRow};
 use crate::store::{self, records::now, Store, StoreError};

@@ -95,7 +95,11 @@ pub async fn query(store: &Store, f: &Filter) -> Result<(Vec<Entry>, i64), Store
     let total: i64 = db
         .query_opt(
             &format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"),
-            params![f.org.as_deref(), f.route.as_deref(), f.status.map(u32::from)],
+            params![
+                f.org.as_deref(),
+                f.route.as_deref(),
+                f.status.map(u32::from)
+            ],
         )
         .await?
         .map(|r| r.get(0))

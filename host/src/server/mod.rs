@@ -618,7 +618,8 @@ async fn dispatch(
             None
         } else {
             crate::console::session::from_request(&app.store, req.method(), req.headers())
-                .await.ok()
+                .await
+                .ok()
                 .flatten()
                 .filter(|s| s.user.admin)
                 .map(|s| s.user)

@@ -215,7 +215,9 @@ mod tests {
     use crate::store::{Condition, Order, Sealer};
 
     async fn store() -> Store {
-        Store::in_memory(Sealer::from_key(&[1u8; 32])).await.unwrap()
+        Store::in_memory(Sealer::from_key(&[1u8; 32]))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -231,7 +233,10 @@ mod tests {
                 .collect(),
             ..Query::default()
         };
-        assert!(s.query("acme", "devices", &order(MAX_ORDER_BY)).await.is_ok());
+        assert!(s
+            .query("acme", "devices", &order(MAX_ORDER_BY))
+            .await
+            .is_ok());
         for n in [MAX_ORDER_BY + 1, 2000] {
             match s.query("acme", "devices", &order(n)).await {
                 Err(StoreError::Invalid(m)) => assert!(m.contains("order-by"), "{m}"),

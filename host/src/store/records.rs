@@ -439,7 +439,11 @@ impl Store {
         let mut rows = self
             .transact(
                 org,
-                &[Write::Update(c.name.to_string(), id.to_string(), fields.to_vec())],
+                &[Write::Update(
+                    c.name.to_string(),
+                    id.to_string(),
+                    fields.to_vec(),
+                )],
             )
             .await?;
         rows.pop()

@@ -11,8 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use super::db::{params, Database};
+use base64::Engine as _;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};

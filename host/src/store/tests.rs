@@ -14,7 +14,12 @@ async fn seeded(s: Store) -> Store {
 }
 
 async fn sqlite() -> Store {
-    seeded(Store::in_memory(Sealer::from_key(&[1u8; 32])).await.unwrap()).await
+    seeded(
+        Store::in_memory(Sealer::from_key(&[1u8; 32]))
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 async fn postgres() -> Store {
@@ -105,26 +110,44 @@ async fn device(s: &Store, org: &str, name: &str) -> Vec<(String, Value)> {
 }
 
 async fn rows_are_invisible_and_untouchable_across_organisations(s: Store) {
-    let row = s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
+    let row = s
+        .insert("a", "devices", &device(&s, "a", "n1").await)
+        .await
+        .unwrap();
     assert!(s.get("b", "devices", &row.id).await.unwrap().is_none());
-    assert_eq!(s.query("b", "devices", &Query::default()).await.unwrap().total, 0);
+    assert_eq!(
+        s.query("b", "devices", &Query::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     assert!(matches!(
-        s.update("b", "devices", &row.id, &[("ip".into(), text("x"))]).await,
+        s.update("b", "devices", &row.id, &[("ip".into(), text("x"))])
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(!s.delete("b", "devices", &row.id).await.unwrap());
     assert!(s.get("a", "devices", &row.id).await.unwrap().is_some());
     // the same name is fine in another organisation
-    s.insert("b", "devices", &device(&s, "b", "n1").await).await.unwrap();
+    s.insert("b", "devices", &device(&s, "b", "n1").await)
+        .await
+        .unwrap();
 }
 
 async fn secrets_are_sealed_at_rest_and_redacted_on_read(s: Store) {
-    let row = s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
+    let row = s
+        .insert("a", "devices", &device(&s, "a", "n1").await)
+        .await
+        .unwrap();
     let pw = row.fields.iter().find(|(n, _)| n == "adminpwd").unwrap();
     assert_eq!(pw.1, Value::Redacted);
     let raw: Vec<u8> = s
         .db()
-        .query_opt("SELECT adminpwd FROM devices WHERE id = ?1", db::params![&row.id])
+        .query_opt(
+            "SELECT adminpwd FROM devices WHERE id = ?1",
+            db::params![&row.id],
+        )
         .await
         .unwrap()
         .unwrap()
@@ -133,7 +156,8 @@ async fn secrets_are_sealed_at_rest_and_redacted_on_read(s: Store) {
     assert!(!raw.windows(9).any(|w| w == b"s3cret-pw"));
     assert_eq!(
         s.reveal("a", "devices", &row.id, "adminpwd")
-            .await.unwrap()
+            .await
+            .unwrap()
             .as_deref(),
         Some("s3cret-pw")
     );
@@ -150,16 +174,20 @@ async fn secrets_are_sealed_at_rest_and_redacted_on_read(s: Store) {
                 }],
                 ..Default::default()
             }
-        ).await,
+        )
+        .await,
         Err(StoreError::Invalid(_))
     ));
 }
 
 async fn unique_fields_conflict_within_an_organisation(s: Store) {
-    s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
+    s.insert("a", "devices", &device(&s, "a", "n1").await)
+        .await
+        .unwrap();
     let err = s
         .insert("a", "devices", &device(&s, "a", "n1").await)
-        .await.unwrap_err();
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(ref m) if m.contains("name")),
         "{err:?}"
@@ -174,14 +202,16 @@ async fn bad_fields_are_refused_by_name(s: Store) {
             "devices",
             &[("cpcid".into(), text(&cpcid)), ("name".into(), text("x"))],
         )
-        .await.unwrap_err();
+        .await
+        .unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref m) if m.contains("`ip`")),
         "{e:?}"
     );
     let e = s
         .insert("a", "devices", &[("nope".into(), Value::Text("x".into()))])
-        .await.unwrap_err();
+        .await
+        .unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref m) if m.contains("`nope`")),
         "{e:?}"
@@ -193,11 +223,20 @@ async fn bad_fields_are_refused_by_name(s: Store) {
         matches!(e, StoreError::Invalid(ref m) if m.contains("`sshport`")),
         "{e:?}"
     );
-    assert_eq!(s.query("a", "devices", &Query::default()).await.unwrap().total, 0);
+    assert_eq!(
+        s.query("a", "devices", &Query::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }
 
 async fn transactions_are_all_or_nothing(s: Store) {
-    let row = s.insert("a", "devices", &device(&s, "a", "n1").await).await.unwrap();
+    let row = s
+        .insert("a", "devices", &device(&s, "a", "n1").await)
+        .await
+        .unwrap();
     let writes = [
         Write::Insert("devices".into(), device(&s, "a", "n2").await),
         Write::Add(
@@ -211,7 +250,13 @@ async fn transactions_are_all_or_nothing(s: Store) {
         s.transact("a", &writes).await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(s.query("a", "devices", &Query::default()).await.unwrap().total, 1);
+    assert_eq!(
+        s.query("a", "devices", &Query::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
     let rows = s
         .transact(
             "a",
@@ -225,14 +270,23 @@ async fn transactions_are_all_or_nothing(s: Store) {
                 Write::Delete("devices".into(), row.id.clone()),
             ],
         )
-        .await.unwrap();
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(s.query("a", "devices", &Query::default()).await.unwrap().total, 0);
+    assert_eq!(
+        s.query("a", "devices", &Query::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }
 
 async fn queries_filter_order_and_page(s: Store) {
     for n in ["c", "a", "b"] {
-        s.insert("a", "devices", &device(&s, "a", n).await).await.unwrap();
+        s.insert("a", "devices", &device(&s, "a", n).await)
+            .await
+            .unwrap();
     }
     let page = s
         .query(
@@ -252,7 +306,8 @@ async fn queries_filter_order_and_page(s: Store) {
                 offset: 1,
             },
         )
-        .await.unwrap();
+        .await
+        .unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.rows.len(), 1);
     let name = page.rows[0]
@@ -265,7 +320,9 @@ async fn queries_filter_order_and_page(s: Store) {
 
 async fn totals_are_right_whether_or_not_the_page_is_short(s: Store) {
     for n in ["d1", "d2", "d3", "d4", "d5"] {
-        s.insert("a", "devices", &device(&s, "a", n).await).await.unwrap();
+        s.insert("a", "devices", &device(&s, "a", n).await)
+            .await
+            .unwrap();
     }
     let page = |limit: Option<u32>, offset: u32| {
         let s = &s;
@@ -337,11 +394,13 @@ async fn counted_totals_follow_every_write(s: Store) {
     check(5, 0).await;
     // Moving a device to another center moves its count.
     s.update("a", "devices", &ids[0], &[("cpcid".into(), text(&two))])
-        .await.unwrap();
+        .await
+        .unwrap();
     check(4, 1).await;
     // Changing another field leaves counts alone.
     s.update("a", "devices", &ids[1], &[("ip".into(), text("10.0.0.9"))])
-        .await.unwrap();
+        .await
+        .unwrap();
     check(4, 1).await;
     assert!(s.delete("a", "devices", &ids[2]).await.unwrap());
     check(3, 1).await;
@@ -361,7 +420,9 @@ async fn counted_totals_follow_every_write(s: Store) {
     // Another organisation's center and rows are counted apart.
     assert_eq!(counted(&s, "b", &one).await, 0);
     let b1 = c1(&s, "b").await;
-    s.insert("b", "devices", &device_in(&b1, "d0")).await.unwrap();
+    s.insert("b", "devices", &device_in(&b1, "d0"))
+        .await
+        .unwrap();
     assert_eq!(counted(&s, "b", &b1).await, 1);
     check(3, 1).await;
     // A query with more conditions counts rows.
@@ -398,7 +459,10 @@ async fn composite_uniqueness_of_widgets(s: Store) {
             ("consumed".into(), Value::Integer(0)),
         ]
     };
-    let row = s.insert("a", "widgets", &widget("RTX5090-32G")).await.unwrap();
+    let row = s
+        .insert("a", "widgets", &widget("RTX5090-32G"))
+        .await
+        .unwrap();
     let price = row.fields.iter().find(|(n, _)| n == "unit_price").unwrap();
     assert_eq!(price.1, Value::Decimal("6".into()));
     assert!(matches!(

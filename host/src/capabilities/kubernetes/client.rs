@@ -127,7 +127,8 @@ async fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
     asker
         .store
         .reveal(org, "clusters", id, "kubeconfig")
-        .await.map_err(|e| match e {
+        .await
+        .map_err(|e| match e {
             crate::store::StoreError::NotFound(_) => {
                 KubeError::NotFound(format!("no cluster `{id}`"))
             }

@@ -266,7 +266,8 @@ fn check_user(user: &str) -> Result<(), SshError> {
 /// An inventory device of the organisation: address, login and sealed secret.
 async fn device(store: &Store, org: &str, id: &str) -> Result<Resolved, SshError> {
     let row = store
-        .get(org, "devices", id).await?
+        .get(org, "devices", id)
+        .await?
         .ok_or_else(|| SshError::Invalid(format!("no device `{id}`")))?;
     let field = |name: &str| row.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let host = match field("ip") {
@@ -290,7 +291,8 @@ async fn device(store: &Store, org: &str, id: &str) -> Result<Resolved, SshError
     };
     check_user(&user)?;
     let secret = store
-        .reveal(org, "devices", id, "adminpwd").await?
+        .reveal(org, "devices", id, "adminpwd")
+        .await?
         .ok_or_else(|| SshError::Invalid(format!("device `{id}` has no `adminpwd`")))?;
     let credential = if secret.trim_start().starts_with("-----BEGIN") {
         Credential::PrivateKey(secret)
@@ -342,13 +344,15 @@ impl Caller {
         what: &str,
     ) -> Result<client::Output, SshError> {
         let ssh = &self.services.ssh;
-        let r = ssh.resolve(
-            &self.services.store,
-            &self.services.policy,
-            &self.org,
-            &self.plugin,
-            target,
-        ).await?;
+        let r = ssh
+            .resolve(
+                &self.services.store,
+                &self.services.policy,
+                &self.org,
+                &self.plugin,
+                target,
+            )
+            .await?;
         let start = Instant::now();
         let out = match ssh.connection(&self.services.store, &self.org, &r).await {
             Ok(conn) => conn.exec(line, stdin, cap, timeout).await,

@@ -39,7 +39,13 @@ pub async fn pin(store: &Store, org: &str, target: &str, pin: &Pin) -> Result<Pi
         .execute(
             "INSERT INTO ssh_host_keys (org_id, target, public_key, fingerprint, pinned_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (org_id, target) DO NOTHING",
-            params![org, target, &pin.public_key, &pin.fingerprint, records::now()],
+            params![
+                org,
+                target,
+                &pin.public_key,
+                &pin.fingerprint,
+                records::now()
+            ],
         )
         .await?;
     get(store, org, target)
@@ -59,7 +65,8 @@ pub struct Pinned {
 
 /// The pins of one organisation, or of all, by organisation and target.
 pub async fn list(store: &Store, org: Option<&str>) -> Result<Vec<Pinned>, StoreError> {
-    const COLUMNS: &str = "SELECT org_id, target, fingerprint, public_key, pinned_at FROM ssh_host_keys";
+    const COLUMNS: &str =
+        "SELECT org_id, target, fingerprint, public_key, pinned_at FROM ssh_host_keys";
     let rows = match org {
         Some(org) => {
             store

@@ -319,6 +319,9 @@ mod tests {
             translate("SELECT \"a?1\", '?2' FROM t WHERE x = ?1 AND y = ?12"),
             "SELECT \"a?1\", '?2' FROM t WHERE x = $1 AND y = $12"
         );
-        assert_eq!(translate("SELECT 1 WHERE 'it''s' = ?3"), "SELECT 1 WHERE 'it''s' = $3");
+        assert_eq!(
+            translate("SELECT 1 WHERE 'it''s' = ?3"),
+            "SELECT 1 WHERE 'it''s' = $3"
+        );
     }
 }

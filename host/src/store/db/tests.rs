@@ -38,7 +38,10 @@ async fn values_round_trip_by_kind() {
             .unwrap();
         assert_eq!(n, 1, "{}", db.describe());
         let row = db
-            .query_opt("SELECT id, n, r, b, name FROM t WHERE id = ?1", params!["a"])
+            .query_opt(
+                "SELECT id, n, r, b, name FROM t WHERE id = ?1",
+                params!["a"],
+            )
             .await
             .unwrap()
             .unwrap();
@@ -48,7 +51,11 @@ async fn values_round_trip_by_kind() {
         assert_eq!(row.get::<Vec<u8>>(3).unwrap(), vec![0, 1, 255]);
         assert_eq!(row.get::<Option<String>>(4).unwrap(), None);
         assert!(row.get::<i64>(0).is_err(), "text is not an integer");
-        let count = db.query_opt("SELECT COUNT(*) FROM t", params![]).await.unwrap().unwrap();
+        let count = db
+            .query_opt("SELECT COUNT(*) FROM t", params![])
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(count.get::<i64>(0).unwrap(), 1, "{}", db.describe());
         let found = db
             .query(
@@ -84,11 +91,18 @@ async fn transactions_commit_or_roll_back() {
         let db = &*db;
         table(db).await;
         let mut tx = db.begin().await.unwrap();
-        tx.execute("INSERT INTO t (id) VALUES (?1)", params!["kept"]).await.unwrap();
+        tx.execute("INSERT INTO t (id) VALUES (?1)", params!["kept"])
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         let mut tx = db.begin().await.unwrap();
-        tx.execute("INSERT INTO t (id) VALUES (?1)", params!["dropped"]).await.unwrap();
-        let seen = tx.query("SELECT id FROM t ORDER BY id", params![]).await.unwrap();
+        tx.execute("INSERT INTO t (id) VALUES (?1)", params!["dropped"])
+            .await
+            .unwrap();
+        let seen = tx
+            .query("SELECT id FROM t ORDER BY id", params![])
+            .await
+            .unwrap();
         assert_eq!(seen.len(), 2, "a transaction sees its own writes");
         drop(tx);
         // The rollback of a dropped transaction may still be on its way.
@@ -108,6 +122,8 @@ async fn transactions_commit_or_roll_back() {
         }
         assert_eq!(ids, vec!["kept".to_string()], "{}", db.describe());
         // The connection is usable again after the rollback.
-        db.execute("INSERT INTO t (id) VALUES (?1)", params!["after"]).await.unwrap();
+        db.execute("INSERT INTO t (id) VALUES (?1)", params!["after"])
+            .await
+            .unwrap();
     }
 }

@@ -256,8 +256,11 @@ pub async fn migrate(db: &dyn Database) -> Result<(), StoreError> {
     {
         Some(row) => usize::try_from(row.get::<i64>(0)?).unwrap_or(0),
         None => {
-            tx.execute("INSERT INTO computehub_schema (version) VALUES (0)", params![])
-                .await?;
+            tx.execute(
+                "INSERT INTO computehub_schema (version) VALUES (0)",
+                params![],
+            )
+            .await?;
             0
         }
     };
@@ -277,8 +280,11 @@ pub async fn migrate(db: &dyn Database) -> Result<(), StoreError> {
         version += 1;
     }
     if version != current {
-        tx.execute("UPDATE computehub_schema SET version = ?1", params![version])
-            .await?;
+        tx.execute(
+            "UPDATE computehub_schema SET version = ?1",
+            params![version],
+        )
+        .await?;
         tracing::info!(version, "brought the PostgreSQL schema up to date");
     }
     tx.commit().await

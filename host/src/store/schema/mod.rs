@@ -65,7 +65,6 @@ pub enum SchemaError {
     Store(#[from] StoreError),
 }
 
-
 const MAX_COLLECTIONS: usize = 32;
 const MAX_FIELDS: usize = 64;
 const MAX_KEYS: usize = 8;
@@ -273,7 +272,11 @@ fn create_sql(dialect: Dialect, plugin: &str, own: &[&str], d: &CollectionDecl) 
         format!("CREATE TABLE \"{table}\" ({})", cols.join(", ")),
         format!("CREATE INDEX \"{by_org}\" ON \"{table}\" (org_id, created_at, id)"),
     ];
-    sql.extend(keys(d).iter().map(|(u, k)| index_sql(dialect, &table, *u, k)));
+    sql.extend(
+        keys(d)
+            .iter()
+            .map(|(u, k)| index_sql(dialect, &table, *u, k)),
+    );
     sql
 }
 
@@ -316,7 +319,12 @@ fn migrate_one(
                 return refuse(format!("makes field `{at}` required"))
             }
             Some(g) if g.unique && !f.unique && mode == Mode::Upgrade => {
-                sql.push(index_sql(dialect, &table, true, std::slice::from_ref(&g.name)));
+                sql.push(index_sql(
+                    dialect,
+                    &table,
+                    true,
+                    std::slice::from_ref(&g.name),
+                ));
                 if let Some(m) = merged.fields.iter_mut().find(|m| m.name == g.name) {
                     m.unique = true;
                 }
@@ -347,7 +355,12 @@ fn migrate_one(
             column_sql(dialect, plugin, own, g)
         ));
         if g.unique {
-            sql.push(index_sql(dialect, &table, true, std::slice::from_ref(&g.name)));
+            sql.push(index_sql(
+                dialect,
+                &table,
+                true,
+                std::slice::from_ref(&g.name),
+            ));
         }
         merged.fields.push(g.clone());
     }
@@ -397,7 +410,10 @@ async fn stored(
 /// Every declared collection in the database, for the store's schema.
 pub(super) async fn load_all(db: &dyn Database) -> Result<Vec<Collection>, StoreError> {
     let rows = db
-        .query("SELECT plugin_id, definition FROM plugin_collections", params![])
+        .query(
+            "SELECT plugin_id, definition FROM plugin_collections",
+            params![],
+        )
         .await?;
     let mut by_plugin: BTreeMap<String, Vec<CollectionDecl>> = BTreeMap::new();
     for row in rows {

@@ -1,12 +1,14 @@
 //! Declared collections: creation, scoping, migration, refusals, the hand-over of a data dir from before.
 
 use super::*;
-use rusqlite::Connection;
 use crate::store::{Sealer, Value};
+use rusqlite::Connection;
 
 async fn store() -> Store {
     let conn = Connection::open_in_memory().unwrap();
-    let s = Store::with_connection(conn, Sealer::from_key(&[7u8; 32])).await.unwrap();
+    let s = Store::with_connection(conn, Sealer::from_key(&[7u8; 32]))
+        .await
+        .unwrap();
     s.ensure_organisation("a").await.unwrap();
     s.ensure_organisation("b").await.unwrap();
     s
@@ -41,7 +43,10 @@ fn v1() -> Vec<CollectionDecl> {
 #[tokio::test]
 async fn declared_collections_hold_rows_per_organisation() {
     let s = store().await;
-    let applied = s.declare("hello", "1.0.0", &v1(), Mode::Upgrade).await.unwrap();
+    let applied = s
+        .declare("hello", "1.0.0", &v1(), Mode::Upgrade)
+        .await
+        .unwrap();
     assert_eq!(applied.created, vec!["hello.notes"]);
     let t = |v: &str| ("title".to_string(), Value::Text(v.into()));
     let row = s
@@ -50,16 +55,21 @@ async fn declared_collections_hold_rows_per_organisation() {
             "hello.notes",
             &[t("x"), ("token".into(), Value::Secret("s3".into()))],
         )
-        .await.unwrap();
+        .await
+        .unwrap();
     s.insert("b", "hello.notes", &[t("y")]).await.unwrap();
-    let page_a = s.query("a", "hello.notes", &Default::default()).await.unwrap();
+    let page_a = s
+        .query("a", "hello.notes", &Default::default())
+        .await
+        .unwrap();
     assert_eq!(page_a.total, 1);
     assert!(page_a.rows[0]
         .fields
         .contains(&("token".into(), Value::Redacted)));
     assert_eq!(
         s.reveal("a", "hello.notes", &row.id, "token")
-            .await.unwrap()
+            .await
+            .unwrap()
             .as_deref(),
         Some("s3")
     );
@@ -71,18 +81,27 @@ async fn declared_collections_hold_rows_per_organisation() {
 #[tokio::test]
 async fn additions_migrate_and_destruction_is_refused() {
     let s = store().await;
-    s.declare("hello", "1.0.0", &v1(), Mode::Upgrade).await.unwrap();
+    s.declare("hello", "1.0.0", &v1(), Mode::Upgrade)
+        .await
+        .unwrap();
     s.insert(
         "a",
         "hello.notes",
         &[("title".into(), Value::Text("x".into()))],
     )
-    .await.unwrap();
+    .await
+    .unwrap();
     let mut v2 = v1();
     v2[0].fields.push(f("tag", FieldKind::Text, false));
-    let applied = s.declare("hello", "2.0.0", &v2, Mode::Upgrade).await.unwrap();
+    let applied = s
+        .declare("hello", "2.0.0", &v2, Mode::Upgrade)
+        .await
+        .unwrap();
     assert_eq!(applied.added_fields, vec!["hello.notes.tag"]);
-    let page = s.query("a", "hello.notes", &Default::default()).await.unwrap();
+    let page = s
+        .query("a", "hello.notes", &Default::default())
+        .await
+        .unwrap();
     assert_eq!(page.total, 1, "rows are kept");
     assert!(page.rows[0].fields.contains(&("tag".into(), Value::Null)));
 
@@ -92,7 +111,8 @@ async fn additions_migrate_and_destruction_is_refused() {
     ]);
     let e = s
         .declare("hello", "3.0.0", &dropped, Mode::Upgrade)
-        .await.unwrap_err();
+        .await
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "version 3.0.0 of plugin `hello` drops field `notes.token`; that would lose or break stored rows, so it is refused"
@@ -101,26 +121,31 @@ async fn additions_migrate_and_destruction_is_refused() {
     retyped[0].fields[0].kind = FieldKind::Integer;
     assert!(s
         .declare("hello", "3.0.0", &retyped, Mode::Upgrade)
-        .await.unwrap_err()
+        .await
+        .unwrap_err()
         .to_string()
         .contains("changes field `notes.title` from text to integer"));
     let mut required = v2.clone();
     required[0].fields.push(f("must", FieldKind::Text, true));
     assert!(s
         .declare("hello", "3.0.0", &required, Mode::Upgrade)
-        .await.unwrap_err()
+        .await
+        .unwrap_err()
         .to_string()
         .contains("adds required field `notes.must`"));
     assert!(s
         .declare("hello", "3.0.0", &[], Mode::Upgrade)
-        .await.unwrap_err()
+        .await
+        .unwrap_err()
         .to_string()
         .contains("drops collection `notes`"));
     // Nothing of the refused versions was applied.
     let c = s.schema_get("hello.notes").unwrap();
     assert_eq!(c.fields.len(), 3);
     // The earlier version loads again and keeps the larger schema.
-    s.declare("hello", "1.0.0", &v1(), Mode::Keep).await.unwrap();
+    s.declare("hello", "1.0.0", &v1(), Mode::Keep)
+        .await
+        .unwrap();
     assert_eq!(s.schema_get("hello.notes").unwrap().fields.len(), 3);
 }
 
@@ -130,14 +155,16 @@ async fn malformed_declarations_name_the_field() {
     let bad = notes(vec![f("id", FieldKind::Text, false)]);
     assert!(s
         .declare("hello", "1", &bad, Mode::Upgrade)
-        .await.unwrap_err()
+        .await
+        .unwrap_err()
         .to_string()
         .contains("field `notes.id`"));
     let mut secret_unique = v1();
     secret_unique[0].fields[1].unique = true;
     assert!(s
         .declare("hello", "1", &secret_unique, Mode::Upgrade)
-        .await.unwrap_err()
+        .await
+        .unwrap_err()
         .to_string()
         .contains("secret field `notes.token` cannot be unique"));
     assert!(s.schema_get("hello.notes").is_none());
@@ -240,7 +267,13 @@ async fn a_data_dir_from_before_hands_the_area_tables_over_with_every_row() {
         let page = s.query("acme", &full, &Default::default()).await.unwrap();
         assert_eq!(page.total, 1, "{full}");
         assert_eq!(page.rows[0].id, ids[name]);
-        assert_eq!(s.query("acme", name, &Default::default()).await.unwrap().total, 1);
+        assert_eq!(
+            s.query("acme", name, &Default::default())
+                .await
+                .unwrap()
+                .total,
+            1
+        );
         for f in m
             .collection
             .fields
@@ -249,7 +282,8 @@ async fn a_data_dir_from_before_hands_the_area_tables_over_with_every_row() {
         {
             assert_eq!(
                 s.reveal("acme", &full, &ids[name], &f.name)
-                    .await.unwrap()
+                    .await
+                    .unwrap()
                     .as_deref(),
                 Some(format!("secret of {name}").as_str()),
                 "{full}.{}",
@@ -265,17 +299,25 @@ async fn a_data_dir_from_before_hands_the_area_tables_over_with_every_row() {
         &ids["compute_centers"],
         "api_pwd",
     );
-    assert_eq!(pwd.await.unwrap().as_deref(), Some("secret of compute_centers"));
+    assert_eq!(
+        pwd.await.unwrap().as_deref(),
+        Some("secret of compute_centers")
+    );
     // Foreign keys follow the renamed tables: a widget with stock rows
     // cannot be deleted, its stock row can, then the widget too.
     let e = s
         .delete("acme", "kboss.widgets", &ids["widgets"])
-        .await.unwrap_err();
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)), "{e}");
     assert!(s
         .delete("acme", "kboss.widget_stock", &ids["widget_stock"])
-        .await.unwrap());
-    assert!(s.delete("acme", "kboss.widgets", &ids["widgets"]).await.unwrap());
+        .await
+        .unwrap());
+    assert!(s
+        .delete("acme", "kboss.widgets", &ids["widgets"])
+        .await
+        .unwrap());
     // The bare tables are gone; opening again changes nothing.
     drop(s);
     let s = Store::open(dir.path()).await.unwrap();
@@ -293,7 +335,8 @@ async fn a_data_dir_from_before_hands_the_area_tables_over_with_every_row() {
     assert_eq!(bare, 0);
     assert_eq!(
         s.query("acme", "kboss.labels", &Default::default())
-            .await.unwrap()
+            .await
+            .unwrap()
             .total,
         1
     );
@@ -304,7 +347,9 @@ async fn a_restart_knows_the_declared_schema() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Store::open(dir.path()).await.unwrap();
-        s.declare("hello", "1.0.0", &v1(), Mode::Upgrade).await.unwrap();
+        s.declare("hello", "1.0.0", &v1(), Mode::Upgrade)
+            .await
+            .unwrap();
     }
     let s = Store::open(dir.path()).await.unwrap();
     assert!(s.owns("hello", "notes"));
