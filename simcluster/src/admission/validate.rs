@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{containers, field, hostports, names, volumes, Causes};
+use super::{containers, field, hostports, names, security, volumes, Causes};
 use crate::resources::ResourceDef;
 use crate::selectors::LabelSelector;
 
@@ -64,6 +64,7 @@ pub(crate) fn validate_pod_spec(spec: &Value, prefix: &str, pod: bool, causes: &
             field::not_supported(causes, format!("{prefix}.dnsPolicy"), dp, DNS_POLICIES);
         }
     }
+    security::pod(spec, prefix, causes);
 }
 
 const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
