@@ -11,6 +11,7 @@ mod clusters;
 mod collections;
 mod console;
 mod datadir;
+mod deploy;
 mod demo_cluster;
 mod demo_edge;
 mod demo_exports;
