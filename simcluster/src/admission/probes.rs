@@ -141,7 +141,7 @@ fn probe(probe: &Value, kind: &str, path: &str, causes: &mut Causes) {
                 g,
                 "must not be set for readinessProbes",
             );
-        } else if !g.as_i64().is_some_and(|n| n > 0) {
+        } else if g.as_i64().is_none_or(|n| n <= 0) {
             field::invalid(
                 causes,
                 format!("{path}.terminationGracePeriodSeconds"),
