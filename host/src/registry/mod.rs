@@ -20,14 +20,14 @@ use tokio::sync::Semaphore;
 use wasmtime::component::InstancePre;
 
 use crate::auth::Scheme;
+use crate::bindings::wit_types::{self, Method};
 use crate::config::{Config, PluginConfig};
 use crate::envelope::Envelope;
-use crate::runtime::bindings::wit_types::{self, Method};
 use crate::runtime::declarations;
 use crate::runtime::{
     call, Capability, EndpointPre, EngineHandle, LoadError, PluginState, Role, Runtime,
 };
-use crate::store::{SchemaError, SchemaMode};
+use crate::store::{SchemaError, SchemaMode, Store};
 use router::Router;
 
 /// Where an active version came from.
@@ -104,6 +104,8 @@ pub enum InstallError {
 
 pub struct Registry {
     pub runtime: Runtime,
+    /// Where activations, admin grants and declared collections are kept.
+    store: Arc<Store>,
     pub config: Config,
     table: ArcSwap<Table>,
     /// One install or rollback at a time; requests never take it.
@@ -157,12 +159,14 @@ fn scheme_of(s: wit_types::AuthScheme) -> Scheme {
 impl Registry {
     pub fn new(
         runtime: Runtime,
+        store: Arc<Store>,
         config: Config,
         data_dir: PathBuf,
         builtins: &'static [(&'static str, &'static str, &'static [u8])],
     ) -> Self {
         Registry {
             runtime,
+            store,
             config,
             table: ArcSwap::from_pointee(Table {
                 plugins: BTreeMap::new(),
@@ -204,7 +208,7 @@ impl Registry {
             .effective_config()
             .policy_grants()
             .map_err(|e| e.to_string())?;
-        self.runtime.services.policy.set_grants(grants);
+        self.runtime.capabilities().policy.set_grants(grants);
         Ok(())
     }
 
@@ -212,7 +216,7 @@ impl Registry {
     /// force (at boot).
     fn load_admin_grants(&self) -> anyhow::Result<()> {
         let mut loaded = BTreeMap::new();
-        for (id, json) in persist::grants(&self.runtime.services.store)? {
+        for (id, json) in persist::grants(&self.store)? {
             match serde_json::from_str::<PluginConfig>(&json) {
                 Ok(g) => {
                     loaded.insert(id, g);
@@ -283,7 +287,7 @@ impl Registry {
         let saved = serde_json::to_string(&grant)
             .map_err(|e| InstallError::Persist(e.to_string()))
             .and_then(|json| {
-                persist::save_grant(&self.runtime.services.store, id, &json)
+                persist::save_grant(&self.store, id, &json)
                     .map_err(|e| InstallError::Persist(e.to_string()))
             });
         if let Err(e) = saved {
@@ -394,9 +398,7 @@ impl Registry {
                     }
                     None => Envelope::from(info.error_format),
                 };
-                self.runtime
-                    .services
-                    .store
+                self.store
                     .declare(id, &info.version, &declared.collections, schema)
                     .map_err(|e| match e {
                         SchemaError::Refused(m) => InstallError::Refused(m),
@@ -482,12 +484,11 @@ impl Registry {
                     pre: p.pre.clone(),
                     pool: self
                         .runtime
-                        .services
-                        .warm
+                        .warm()
                         .pool(self.effective_config().isolation(&p.id)),
                 }))
             };
-            let engines = &self.runtime.services.engines;
+            let engines = self.runtime.engines();
             let old = match p.role {
                 Role::Pricing => engines.pricing.swap(handle()),
                 Role::Scheduling => engines.scheduling.swap(handle()),
@@ -540,7 +541,7 @@ impl Registry {
                 (id.clone(), (*role, Arc::from(wasm.as_slice()), *source))
             })
             .collect();
-        for a in persist::active(&self.runtime.services.store)? {
+        for a in persist::active(&self.store)? {
             match persist::read_wasm(&self.data_dir, &a.sha256) {
                 Ok(wasm) => {
                     chosen.insert(a.plugin_id, (a.role, wasm, Source::Uploaded));
@@ -580,7 +581,7 @@ impl Registry {
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         let (sha, version) = (entry.sha256.clone(), entry.version.clone());
         let published = self.publish(vec![entry])?;
-        persist::record_activation(&self.runtime.services.store, id, role, &sha, &version)
+        persist::record_activation(&self.store, id, role, &sha, &version)
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, version = %version, sha256 = %sha, "plugin swapped");
         published
@@ -592,7 +593,7 @@ impl Registry {
     /// Go back to the version active before the current one.
     pub async fn rollback(&self, id: &str) -> Result<Arc<PluginEntry>, InstallError> {
         let _guard = self.swap.lock().await;
-        let store = &self.runtime.services.store;
+        let store = &self.store;
         let history =
             persist::history(store, id).map_err(|e| InstallError::Persist(e.to_string()))?;
         let Some(current) = history.first() else {

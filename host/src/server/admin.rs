@@ -81,7 +81,7 @@ pub fn instances(app: &App, p: &PluginEntry) -> serde_json::Value {
     if let Some(e) = &p.endpoint {
         return pool_figures(&e.pool);
     }
-    let engines = &app.registry.runtime.services.engines;
+    let engines = app.registry.runtime.engines();
     let handle = match p.role {
         crate::runtime::Role::Pricing => engines.pricing.load_full(),
         crate::runtime::Role::Scheduling => engines.scheduling.load_full(),

@@ -656,7 +656,7 @@ async fn dispatch(
         return host(resp, route);
     }
     if path == "/operations" || path.starts_with("/operations/") {
-        let ops = &app.registry.runtime.services.operations;
+        let ops = app.registry.runtime.capabilities().operations.records();
         let (resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
         return host(resp, route);
     }

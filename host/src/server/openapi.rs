@@ -199,7 +199,7 @@ pub fn document(table: &Table) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::wit_types::ErrorFormat;
+    use crate::bindings::wit_types::ErrorFormat;
 
     #[test]
     fn host_answers_are_listed_in_the_areas_envelope() {
