@@ -7,6 +7,7 @@
 //! the new one. Activations are recorded in the store and the wasm kept in
 //! the data dir, so a restart brings back the same versions.
 
+mod check;
 pub mod persist;
 pub mod router;
 
@@ -273,7 +274,13 @@ impl Registry {
             };
             if let Some(wasm) = wasm {
                 match self
-                    .prepare(id, active.role, &wasm, active.source, SchemaMode::Keep)
+                    .prepare(
+                        id,
+                        active.role,
+                        &wasm,
+                        active.source,
+                        Some(SchemaMode::Keep),
+                    )
                     .await
                 {
                     Ok(e) => entry = Some(e),
@@ -326,14 +333,15 @@ impl Registry {
     /// declared collections are created or migrated here (additions only,
     /// which a version that then fails to publish leaves harmlessly behind);
     /// `schema` says whether what it lacks of the stored schema is refused
-    /// (a new version) or kept (a version loaded before).
+    /// (a new version) or kept (a version loaded before); `None` (a dry run)
+    /// leaves the store untouched.
     async fn prepare(
         &self,
         id: &str,
         role: Role,
         wasm: &[u8],
         source: Source,
-        schema: SchemaMode,
+        schema: Option<SchemaMode>,
     ) -> Result<PluginEntry, InstallError> {
         if let Some(configured) = self.effective_config().role(id) {
             if configured != role {
@@ -398,12 +406,14 @@ impl Registry {
                     }
                     None => Envelope::from(info.error_format),
                 };
-                self.store
-                    .declare(id, &info.version, &declared.collections, schema)
-                    .map_err(|e| match e {
-                        SchemaError::Refused(m) => InstallError::Refused(m),
-                        SchemaError::Store(e) => InstallError::Persist(e.to_string()),
-                    })?;
+                if let Some(schema) = schema {
+                    self.store
+                        .declare(id, &info.version, &declared.collections, schema)
+                        .map_err(|e| match e {
+                            SchemaError::Refused(m) => InstallError::Refused(m),
+                            SchemaError::Store(e) => InstallError::Persist(e.to_string()),
+                        })?;
+                }
                 let collections = declared.collections.into_iter().map(|c| c.name).collect();
                 (info.name, info.version, envelope, collections, routes)
             }
@@ -554,7 +564,7 @@ impl Registry {
         let mut entries = Vec::new();
         for (id, (role, wasm, source)) in chosen {
             let entry = self
-                .prepare(&id, role, &wasm, source, SchemaMode::Keep)
+                .prepare(&id, role, &wasm, source, Some(SchemaMode::Keep))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(plugin = %id, version = %entry.version, routes = entry.routes.len(), "plugin loaded");
@@ -575,7 +585,7 @@ impl Registry {
         persist::validate_id(id).map_err(InstallError::Refused)?;
         let _guard = self.swap.lock().await;
         let entry = self
-            .prepare(id, role, wasm, Source::Uploaded, SchemaMode::Upgrade)
+            .prepare(id, role, wasm, Source::Uploaded, Some(SchemaMode::Upgrade))
             .await?;
         persist::write_wasm(&self.data_dir, &entry.sha256, wasm)
             .map_err(|e| InstallError::Persist(e.to_string()))?;
@@ -605,12 +615,18 @@ impl Registry {
             Some(prev) => {
                 let wasm = persist::read_wasm(&self.data_dir, &prev.sha256)
                     .map_err(|e| InstallError::Persist(e.to_string()))?;
-                self.prepare(id, prev.role, &wasm, Source::Uploaded, SchemaMode::Keep)
-                    .await?
+                self.prepare(
+                    id,
+                    prev.role,
+                    &wasm,
+                    Source::Uploaded,
+                    Some(SchemaMode::Keep),
+                )
+                .await?
             }
             None => match self.default_of(id) {
                 Some((role, wasm, source)) => {
-                    self.prepare(id, role, &wasm, source, SchemaMode::Keep)
+                    self.prepare(id, role, &wasm, source, Some(SchemaMode::Keep))
                         .await?
                 }
                 None => {

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod metrics_token;
 mod openapi;
 mod org_limit;
+mod plugin_check;
 pub mod reply;
 mod request;
 mod throttle;
