@@ -33,10 +33,64 @@ pub mod ssh;
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use wasmtime::component::Linker;
 
 use crate::policy::Policy;
 use crate::store::Store;
+
+/// A capability interface a plugin may be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    Log,
+    Inventory,
+    Ssh,
+    Operations,
+    Kubernetes,
+    Pricing,
+    Scheduling,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 7] = [
+        Capability::Log,
+        Capability::Inventory,
+        Capability::Ssh,
+        Capability::Operations,
+        Capability::Kubernetes,
+        Capability::Pricing,
+        Capability::Scheduling,
+    ];
+
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Inventory => "inventory",
+            Capability::Ssh => "ssh",
+            Capability::Operations => "operations",
+            Capability::Kubernetes => "kubernetes",
+            Capability::Pricing => "pricing",
+            Capability::Scheduling => "scheduling",
+        }
+    }
+
+    /// Whether this host serves the interface yet (links it in
+    /// [`add_to_linker`]). A grant of an unserved capability is refused at
+    /// load rather than linked to a pretend version.
+    pub fn served(self) -> bool {
+        matches!(
+            self,
+            Capability::Log
+                | Capability::Inventory
+                | Capability::Ssh
+                | Capability::Operations
+                | Capability::Kubernetes
+                | Capability::Pricing
+                | Capability::Scheduling
+        )
+    }
+}
 
 /// Who is calling and on whose behalf: the input of every capability call
 /// besides its arguments.

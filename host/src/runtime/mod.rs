@@ -25,6 +25,8 @@ use wasmtime::component::{Component, InstancePre, Linker};
 /// Who is calling, as every call into a plugin carries it (defined by the
 /// capabilities, which serve calls on its behalf).
 pub use crate::capabilities::CallContext;
+/// The capability interfaces a plugin may be granted (defined beside them).
+pub use crate::capabilities::Capability;
 pub use active::{ActiveEngines, EngineHandle, EngineInstance};
 pub use call::{CallError, EndpointPre};
 pub use engine::Limits;
@@ -56,58 +58,6 @@ impl Role {
             "scheduling" => Role::Scheduling,
             _ => return None,
         })
-    }
-}
-
-/// A capability interface a plugin may be granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    Log,
-    Inventory,
-    Ssh,
-    Operations,
-    Kubernetes,
-    Pricing,
-    Scheduling,
-}
-
-impl Capability {
-    pub const ALL: [Capability; 7] = [
-        Capability::Log,
-        Capability::Inventory,
-        Capability::Ssh,
-        Capability::Operations,
-        Capability::Kubernetes,
-        Capability::Pricing,
-        Capability::Scheduling,
-    ];
-
-    pub fn interface(self) -> &'static str {
-        match self {
-            Capability::Log => "log",
-            Capability::Inventory => "inventory",
-            Capability::Ssh => "ssh",
-            Capability::Operations => "operations",
-            Capability::Kubernetes => "kubernetes",
-            Capability::Pricing => "pricing",
-            Capability::Scheduling => "scheduling",
-        }
-    }
-
-    /// Whether this host serves the interface yet. A grant of an unserved
-    /// capability is refused at load rather than linked to a pretend version.
-    pub fn served(self) -> bool {
-        matches!(
-            self,
-            Capability::Log
-                | Capability::Inventory
-                | Capability::Ssh
-                | Capability::Operations
-                | Capability::Kubernetes
-                | Capability::Pricing
-                | Capability::Scheduling
-        )
     }
 }
 
