@@ -534,3 +534,44 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
         .await;
     assert_eq!(audit["total"], 5, "{audit}");
 }
+
+/// `/operations` takes the console session as it takes keys, and failed
+/// cookies and keys there are throttled as on the other endpoints.
+#[tokio::test(flavor = "multi_thread")]
+async fn operations_take_the_session_and_throttle_failures() {
+    let s = Server::with(Options {
+        args: vec!["--auth-failure-burst", "3"],
+        ..Options::default()
+    });
+    create_user(&s.data(), "acme", "ann", "ann-password-123", false);
+    let (_, ann) = sign_in(&s, "acme", "ann", "ann-password-123").await;
+    let ann = ann.unwrap();
+    let get = |path: &str, cookie: &str| {
+        let req = s.http.get(s.url(path)).header("cookie", cookie);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, page) = get("/operations", &ann.cookie).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        (page["total"].as_i64(), page["page"].as_i64()),
+        (Some(0), Some(1))
+    );
+    let (status, body) = get("/operations/op-nope/events", &ann.cookie).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get("/operations?sort=output", &ann.cookie).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("`output`"),
+        "{body}"
+    );
+    // A cookie that is no session: 401, then 429 once over the burst.
+    let mut last = 0;
+    for _ in 0..5 {
+        last = get("/operations", "chsession=not-a-session").await.0;
+    }
+    assert_eq!(last, 429);
+}

@@ -7,7 +7,7 @@
 //! X-Auth-Token) or, without any of them, a console session's cookie (so a
 //! browser's `EventSource` follows an operation); the organisation must own
 //! the operation, otherwise the answer is the same 404 as for an id that
-//! does not exist. Events carry
+//! does not exist. The server throttles failed ones by client address. Events carry
 //! their sequence number as the SSE `id`, so a client reconnecting with
 //! `Last-Event-ID` resumes where it left off.
 

@@ -117,6 +117,12 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
         )
     };
     let no_plugin = || error("no active plugin of this id", "no plugin `kb`");
+    let too_many = || {
+        error(
+            "too many failed keys or sessions from this client (`Retry-After`)",
+            "too many failed authentications",
+        )
+    };
     vec![
         (
             "/healthz",
@@ -207,6 +213,7 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                             "finished_at": null, "error": null, "phases": 7, "phases_done": 2, "current_phase": "init"}]})),
                     "400": error("a parameter out of range or unknown", "parameter `sort`: `output` is not one of created_at, updated_at, kind, target, status"),
                     "401": error("no valid API key or console session", "invalid credentials"),
+                    "429": too_many(),
                 }),
             ),
         ),
@@ -221,7 +228,8 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 vec![],
                 json!({
                     "200": answer("the operation", schema("Operation"), operation_example()),
-                    "401": error("no valid API key", "invalid credentials"),
+                    "401": error("no valid API key or console session", "invalid credentials"),
+                    "429": too_many(),
                     "404": no_op(),
                 }),
             ),
@@ -240,7 +248,8 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 json!({
                     "200": {"description": "`started`, `phase`, `output` and `finished` events until the operation ends; `data` is `{at, data}`",
                         "content": {"text/event-stream": {"schema": {"type": "string"}, "example": events}}},
-                    "401": error("no valid API key", "invalid credentials"),
+                    "401": error("no valid API key or console session", "invalid credentials"),
+                    "429": too_many(),
                     "404": no_op(),
                 }),
             ),
