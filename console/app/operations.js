@@ -117,10 +117,14 @@ function OperationView({ id }) {
         return;
       }
       setView((s) => step(s, name, payload));
-      // The stream ends with the operation: do not reconnect.
+      // The stream ends with the operation: do not reconnect; its result
+      // is read once.
       if (name === "finished") {
         source.close();
         setLink("ended");
+        operations(`/${encodeURIComponent(id)}`)
+          .then((o) => live && setOp(o))
+          .catch((e) => live && setError(e));
       }
     });
     ["started", "phase", "output", "finished"].forEach(on);
@@ -158,6 +162,10 @@ function OperationView({ id }) {
       <span class="help"> · ${t(`link_${link}`)} · ${t("eventsSeen", { n: view.seen })}${view.at ? ` · ${view.at}` : ""}</span>
     </p>
     ${view.error ? html`<${ErrorBox} error=${new ApiError(view.error, 0)} />` : null}
+    ${op?.result != null
+      ? html`<details data-testid="op-result"><summary>${t("result")}</summary>
+          <pre tabindex="0" aria-label=${t("result")}>${JSON.stringify(op.result, null, 2)}</pre></details>`
+      : null}
     <ol class="phases" data-testid="phases">
       ${view.phases.map((p) => html`<li key=${p.name} data-phase=${p.name} data-status=${p.status}>
         <span class="phase-name">${p.name}</span> <${StatusBadge} status=${p.status} />

@@ -499,6 +499,8 @@ try {
   const phaseStates = await page.locator("[data-phase]").evaluateAll((l) => l.map((x) => `${x.dataset.phase}:${x.dataset.status}`));
   assert.ok(phaseStates.includes("verify:succeeded"), phaseStates.join());
   assert.ok((await page.locator("[data-phase] pre").count()) > 0, "an output tail is shown");
+  // Its result, read once the stream said it finished.
+  await page.getByTestId("op-result").waitFor();
   await shot(page, "26-operation-done");
   // The list, filtered on the server, has it as succeeded.
   await page.getByRole("link", { name: "返回操作列表" }).click();
