@@ -122,6 +122,12 @@ function Shell({ session, onSignOut, onLang }) {
   </div>`;
 }
 
+// Asked as the module runs, not after the first paint (when effects run):
+// the sign-in page or the console shows as soon as the answer is in.
+const firstSession = currentSession();
+// Handled once the app mounts; never reported as unhandled before that.
+firstSession.catch(() => {});
+
 function App() {
   const [session, setSession] = useState(undefined);
   const [error, setError] = useState(null);
@@ -129,7 +135,7 @@ function App() {
   const relang = () => setLangTick((n) => n + 1);
   useEffect(() => {
     whenSignedOut(() => setSession(null));
-    currentSession().then(setSession).catch((e) => {
+    firstSession.then(setSession).catch((e) => {
       setError(e);
       setSession(null);
     });

@@ -512,6 +512,42 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
         .unwrap()
         .contains(&json!("inventory")));
     assert!(s.store().declared("notes").unwrap().is_empty());
+    // Installed, then v2 (a field added) and v3 (a field dropped) checked:
+    // v3 is refused with the upload's sentence, and v2's field is not added.
+    let (status, body) = s.admin_put("notes", "notes_v1.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = check(&s, "notes", "notes_v2.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["collections"],
+        json!([{"name": "notes.notes", "exists": true}])
+    );
+    let columns = || -> Vec<String> {
+        let store = s.store();
+        let conn = store.conn();
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('notes.notes')")
+            .unwrap();
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<Vec<String>, _>>()
+            .unwrap();
+        names
+    };
+    assert!(!columns().contains(&"tag".to_string()), "{:?}", columns());
+    let (status, body) = check(&s, "notes", "notes_v3.wasm").await;
+    assert_eq!(status, 422, "{body}");
+    let (put_status, put_body) = s.admin_put("notes", "notes_v3.wasm").await;
+    assert_eq!(put_status, 422, "{put_body}");
+    assert_eq!(body["error"], put_body["error"]);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("drops field `notes.token`"),
+        "{body}"
+    );
 
     // Refused exactly as the upload would be: a route collision, and
     // imports the grant does not cover (with what it needs).
@@ -527,12 +563,15 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
         .contains(&json!("inventory")));
     assert_eq!(body["grant_at"], "/admin/plugins/desk/grants");
 
-    // Nothing was activated by any of it; every dry run is audited.
-    assert_eq!(before, versions().await);
+    // Nothing was activated by any of it (but the one real upload of
+    // notes); every dry run is audited.
+    let mut now = versions().await;
+    now.retain(|v| !v.starts_with("\"notes\""));
+    assert_eq!(before, now);
     let (_, audit) = s
         .get_admin("/admin/audit?route=/admin/plugins/{id}/check")
         .await;
-    assert_eq!(audit["total"], 5, "{audit}");
+    assert_eq!(audit["total"], 7, "{audit}");
 }
 
 /// `/operations` takes the console session as it takes keys, and failed

@@ -2,11 +2,14 @@
 //! checked against its grant, described and its routes placed beside the
 //! other plugins' exactly as [`Registry::install`] would, but nothing is
 //! written (no wasm file, no activation, no collection created or migrated)
-//! and nothing is published.
+//! and nothing is published. The collections' migration is checked on a
+//! scratch store ([`migration`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{persist, InstallError, PluginEntry, Registry, Role, Router, Source};
+use crate::store::{CollectionDecl, SchemaError, SchemaMode, Sealer, Store};
 
 /// What a dry run found: the version that would go live, and the one it
 /// would replace.
@@ -46,4 +49,76 @@ impl Registry {
             entry,
         })
     }
+}
+
+/// Would `decls`, version `version` of `id`, migrate the stored schema? The
+/// stored declarations of every plugin (no rows) are declared on an
+/// in-memory store, then `decls` as an upload declares them: a version that
+/// drops or changes what is stored is refused with the sentence the upload
+/// would give. A refusal that depends on stored rows (a field made unique
+/// while rows repeat it) shows only at the upload, which then changes
+/// nothing either. A scratch store that cannot be built checks nothing.
+pub(super) fn migration(
+    store: &Store,
+    id: &str,
+    version: &str,
+    decls: &[CollectionDecl],
+) -> Result<(), InstallError> {
+    let stored = match stored_declarations(store) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(plugin = id, error = %e, "dry run: the stored declarations could not be read; migration not checked");
+            return Ok(());
+        }
+    };
+    let scratch = match rusqlite::Connection::open_in_memory()
+        .map_err(anyhow::Error::from)
+        .and_then(|c| Store::with_connection(c, Sealer::from_key(&[0u8; 32])))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(plugin = id, error = %e, "dry run: no scratch store; migration not checked");
+            return Ok(());
+        }
+    };
+    // Other plugins first (one may reference another's: a few passes).
+    let mut pending: Vec<(&String, &Vec<CollectionDecl>)> =
+        stored.iter().filter(|(p, _)| p.as_str() != id).collect();
+    for _ in 0..3 {
+        pending.retain(|(p, d)| scratch.declare(p, "stored", d, SchemaMode::Keep).is_err());
+        if pending.is_empty() {
+            break;
+        }
+    }
+    if let Some(own) = stored.get(id) {
+        if let Err(e) = scratch.declare(id, "active", own, SchemaMode::Keep) {
+            tracing::warn!(plugin = id, error = %e, "dry run: the stored declarations do not load; migration not checked");
+            return Ok(());
+        }
+    }
+    match scratch.declare(id, version, decls, SchemaMode::Upgrade) {
+        Ok(_) => Ok(()),
+        Err(SchemaError::Refused(m)) => Err(InstallError::Refused(m)),
+        Err(SchemaError::Store(e)) => {
+            tracing::warn!(plugin = id, error = %e, "dry run: the scratch migration failed; not refused");
+            Ok(())
+        }
+    }
+}
+
+/// Every plugin's stored declarations.
+fn stored_declarations(
+    store: &Store,
+) -> Result<BTreeMap<String, Vec<CollectionDecl>>, Box<dyn std::error::Error>> {
+    let conn = store.conn();
+    let mut stmt = conn.prepare("SELECT plugin_id, definition FROM plugin_collections")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out: BTreeMap<String, Vec<CollectionDecl>> = BTreeMap::new();
+    for row in rows {
+        let (plugin, json) = row?;
+        out.entry(plugin)
+            .or_default()
+            .push(serde_json::from_str(&json)?);
+    }
+    Ok(out)
 }

@@ -334,7 +334,8 @@ impl Registry {
     /// which a version that then fails to publish leaves harmlessly behind);
     /// `schema` says whether what it lacks of the stored schema is refused
     /// (a new version) or kept (a version loaded before); `None` (a dry run)
-    /// leaves the store untouched.
+    /// leaves the store untouched and checks the migration on a scratch copy
+    /// of the declarations ([`check::migration`]).
     async fn prepare(
         &self,
         id: &str,
@@ -406,13 +407,18 @@ impl Registry {
                     }
                     None => Envelope::from(info.error_format),
                 };
-                if let Some(schema) = schema {
-                    self.store
-                        .declare(id, &info.version, &declared.collections, schema)
-                        .map_err(|e| match e {
-                            SchemaError::Refused(m) => InstallError::Refused(m),
-                            SchemaError::Store(e) => InstallError::Persist(e.to_string()),
-                        })?;
+                match schema {
+                    Some(schema) => {
+                        self.store
+                            .declare(id, &info.version, &declared.collections, schema)
+                            .map_err(|e| match e {
+                                SchemaError::Refused(m) => InstallError::Refused(m),
+                                SchemaError::Store(e) => InstallError::Persist(e.to_string()),
+                            })?;
+                    }
+                    None => {
+                        check::migration(&self.store, id, &info.version, &declared.collections)?
+                    }
                 }
                 let collections = declared.collections.into_iter().map(|c| c.name).collect();
                 (info.name, info.version, envelope, collections, routes)
