@@ -110,8 +110,20 @@ try {
   assert.equal(await page.getByLabel("密码").inputValue(), "");
   await shot(page, "02-sign-in-refused");
 
-  step("the demo user signs in and sees the organisation's centers");
-  await signIn(page, "demo", "demo", env("DEMO_PASSWORD"));
+  step("the demo user signs in with the keyboard alone and sees the organisation's centers");
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  for (let i = 0; i < 6 && (await page.evaluate(() => document.activeElement?.id)) !== "org"; i++) {
+    await page.keyboard.press("Tab");
+  }
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "org", "Tab reaches the organisation field");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("demo");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("demo");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(env("DEMO_PASSWORD"));
+  await page.keyboard.press("Enter");
   await page.getByTestId("who").filter({ hasText: "demo @ demo" }).waitFor();
   const centers = page.getByTestId("centers");
   await centers.locator("tbody tr a").first().waitFor();

@@ -1,8 +1,9 @@
 //! `POST /admin/plugins/{id}/check?role=...` (the wasm as body): the upload
 //! of `PUT /admin/plugins/{id}` as a dry run. The component is compiled,
-//! checked against the plugin's grant, described and its routes placed
-//! beside the other plugins' ([`crate::registry::Registry::check`]); nothing
-//! is stored or activated. The answer says what the upload would change:
+//! checked against the plugin's grant, described, its collections'
+//! migration tried on a scratch store and its routes placed beside the
+//! other plugins' ([`crate::registry::Registry::check`]); nothing is stored,
+//! migrated or activated. The answer says what the upload would change:
 //! the routes added, removed and kept against the active version, the
 //! capabilities the component imports and whether its grant covers them,
 //! and the collections it declares. A refusal is the one the upload would
