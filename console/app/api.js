@@ -126,6 +126,22 @@ export async function admin(method, path, { query, body } = {}) {
   return answer;
 }
 
+/**
+ * A read of the host's operations (`/operations...`), with the session
+ * cookie. Resolves to the JSON answer; throws ApiError with the answer's
+ * `error` otherwise.
+ */
+export async function operations(path, query) {
+  let target = `/operations${path}`;
+  const q = encode(query).toString();
+  if (q) target += `?${q}`;
+  const r = await fetch(target, { credentials: "same-origin" });
+  const answer = await json(r);
+  if (r.status === 401) onSignedOut();
+  if (!r.ok) throw new ApiError(answer.error ?? answer.msg ?? r.statusText, r.status);
+  return answer;
+}
+
 // Changes other views should follow without a reload (a new pricing engine
 // changes every quote): announced in this tab and to the console's other
 // tabs.

@@ -1,6 +1,7 @@
 // The console's shell: sign-in, the header (user, language, sign-out), the
 // navigation and the hash router (#/centers, #/devices/<cpcid>,
-// #/pricing/<cpcid>, #/clusters/<cpcid>; for operators #/plugins, #/keys).
+// #/pricing/<cpcid>, #/clusters/<cpcid>, #/operations[/<id>]; for
+// operators #/plugins, #/keys, #/hostkeys).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html, ErrorBox, Field } from "@console/ui";
@@ -13,6 +14,8 @@ import { Plugins } from "@console/plugins";
 import { Keys } from "@console/keys";
 import { Clusters } from "@console/clusters";
 import { Labels } from "@console/labels";
+import { Operations } from "@console/operations";
+import { HostKeys } from "@console/hostkeys";
 
 function LangSwitch({ onChange }) {
   return html`<button type="button" class="lang" lang=${currentLang() === "zh" ? "en" : "zh-CN"}
@@ -80,7 +83,10 @@ function Shell({ session, onSignOut, onLang }) {
     ["pricing", t("pricing")],
     ["clusters", t("clusters")],
     ["labels", t("labels")],
-    ...(session.admin ? [["plugins", t("plugins")], ["keys", t("apiKeys")]] : []),
+    ["operations", t("operations")],
+    ...(session.admin
+      ? [["plugins", t("plugins")], ["keys", t("apiKeys")], ["hostkeys", t("hostKeys")]]
+      : []),
   ];
   return html`<div class="shell">
     <header class="top">
@@ -103,6 +109,10 @@ function Shell({ session, onSignOut, onLang }) {
             ? html`<${Clusters} cpcid=${arg} navigate=${navigate} />`
           : page === "labels"
             ? html`<${Labels} />`
+          : page === "operations"
+            ? html`<${Operations} id=${arg} navigate=${navigate} />`
+          : page === "hostkeys" && session.admin
+            ? html`<${HostKeys} />`
           : page === "plugins" && session.admin
             ? html`<${Plugins} />`
             : page === "keys" && session.admin
@@ -112,6 +122,12 @@ function Shell({ session, onSignOut, onLang }) {
   </div>`;
 }
 
+// Asked as the module runs, not after the first paint (when effects run):
+// the sign-in page or the console shows as soon as the answer is in.
+const firstSession = currentSession();
+// Handled once the app mounts; never reported as unhandled before that.
+firstSession.catch(() => {});
+
 function App() {
   const [session, setSession] = useState(undefined);
   const [error, setError] = useState(null);
@@ -119,7 +135,7 @@ function App() {
   const relang = () => setLangTick((n) => n + 1);
   useEffect(() => {
     whenSignedOut(() => setSession(null));
-    currentSession().then(setSession).catch((e) => {
+    firstSession.then(setSession).catch((e) => {
       setError(e);
       setSession(null);
     });

@@ -1,10 +1,10 @@
 // Operators: the plugins (GET /admin/plugins: id, role, name, version,
-// isolation, routes, collections), a new version uploaded (PUT
+// isolation, routes, collections), a new version checked first (POST
+// /admin/plugins/{id}/check?role=...: a dry run, nothing stored; the
+// routes it would add, remove and keep, the capabilities it imports and its
+// collections), then uploaded on confirmation (PUT
 // /admin/plugins/{id}?role=... with the wasm component as the body) and
-// rolled back (POST /admin/plugins/{id}/rollback). The server reads a
-// component's routes only when it installs it, so the page shows the active
-// version's routes before the upload and, after it, the routes the server
-// answered: which were added and which removed, with a rollback at hand.
+// rolled back (POST /admin/plugins/{id}/rollback).
 import { useState } from "preact/hooks";
 import { html, ErrorBox, useList } from "@console/ui";
 import { admin, announce } from "@console/api";
@@ -40,54 +40,91 @@ function Version({ p }) {
   return html`${p.name} ${p.version} <span class="help">(${(p.sha256 ?? "").slice(0, 12)})</span>`;
 }
 
+/** What a dry run answered: the routes that change, the grants, the collections. */
+function CheckResult({ checked }) {
+  const { routes, grants, collections } = checked;
+  return html`<div class="card result" data-testid="check-result">
+    <p>${t("checkedVersion")}: <strong>${checked.id}</strong> →
+      <${Version} p=${checked.plugin} />${checked.active
+        ? html` (${t("replaces")} <${Version} p=${checked.active} />)`
+        : html` (${t("newPlugin")})`}</p>
+    <h3>${t("routesAdded")} (${routes.added.length})</h3>
+    <${RouteList} routes=${routes.added} testid="check-added" />
+    <h3>${t("routesRemoved")} (${routes.removed.length})</h3>
+    <${RouteList} routes=${routes.removed} testid="check-removed" />
+    <p class="help">${t("routesKept", { n: routes.kept.length })}</p>
+    <h3>${t("grantsAsked")}</h3>
+    <p data-testid="check-grants">${grants.imports.length
+      ? grants.imports.map((g) => html`<code class=${grants.missing.includes(g) ? "missing" : ""}>${g}</code> `)
+      : t("none")}</p>
+    ${collections.length
+      ? html`<h3>${t("collections")}</h3>
+          <ul class="routes">${collections.map((c) => html`<li><code>${c.name}</code>
+            <span class="help">${c.exists ? t("collectionExists") : t("collectionNew")}</span></li>`)}</ul>`
+      : null}
+    <p class="help">${t("nothingStored")}</p>
+  </div>`;
+}
+
 function Upload({ plugins, onDone }) {
   const [id, setId] = useState("");
   const [role, setRole] = useState("endpoint");
   const [file, setFile] = useState(null);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [checked, setChecked] = useState(null);
   const [result, setResult] = useState(null);
   const active = plugins.find((p) => p.id === id.trim());
+  // Any change to what would be uploaded asks for a new check.
+  const changed = (f) => (v) => {
+    f(v);
+    setChecked(null);
+    setResult(null);
+  };
   const pickId = (v) => {
-    setId(v);
+    changed(setId)(v);
     const p = plugins.find((x) => x.id === v.trim());
     if (p) setRole(p.role);
   };
-  const upload = async (e) => {
-    e.preventDefault();
+  const run = async (f) => {
     setBusy(true);
     setError(null);
-    setResult(null);
     try {
-      const before = active ?? null;
-      const after = await admin("PUT", `plugins/${encodeURIComponent(id.trim())}`, {
+      await f();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const check = (e) => {
+    e.preventDefault();
+    run(async () => {
+      setResult(null);
+      setChecked(await admin("POST", `plugins/${encodeURIComponent(id.trim())}/check`, {
         query: { role },
         body: file,
-      });
-      setResult({ before, after, diff: diffRoutes(before?.routes, after.routes) });
-      announce("plugins");
-      onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+      }));
+    });
   };
-  const rollback = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const now = await admin("POST", `plugins/${encodeURIComponent(result.after.id)}/rollback`);
-      setResult({ ...result, rolledBack: now });
-      announce("plugins");
-      onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return html`<form class="card" onSubmit=${upload} aria-labelledby="upload-title">
+  const upload = () => run(async () => {
+    const before = active ?? null;
+    const after = await admin("PUT", `plugins/${encodeURIComponent(id.trim())}`, {
+      query: { role },
+      body: file,
+    });
+    setChecked(null);
+    setResult({ before, after, diff: diffRoutes(before?.routes, after.routes) });
+    announce("plugins");
+    onDone();
+  });
+  const rollback = () => run(async () => {
+    const now = await admin("POST", `plugins/${encodeURIComponent(result.after.id)}/rollback`);
+    setResult({ ...result, rolledBack: now });
+    announce("plugins");
+    onDone();
+  });
+  return html`<form class="card" onSubmit=${check} aria-labelledby="upload-title">
     <h2 id="upload-title">${t("uploadVersion")}</h2>
     <p class="help">${t("uploadHelp")}</p>
     <${ErrorBox} error=${error} />
@@ -100,24 +137,29 @@ function Upload({ plugins, onDone }) {
       </div>
       <div class="field">
         <label for="plugin-role">${t("pluginRole")}</label>
-        <select id="plugin-role" value=${role} onChange=${(e) => setRole(e.currentTarget.value)}>
+        <select id="plugin-role" value=${role} onChange=${(e) => changed(setRole)(e.currentTarget.value)}>
           ${ROLES.map((r) => html`<option value=${r}>${t(`role_${r}`)}</option>`)}
         </select>
       </div>
       <div class="field">
         <label for="plugin-file">${t("pluginFile")}</label>
         <input id="plugin-file" type="file" accept=".wasm,application/wasm" required
-          onChange=${(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
+          onChange=${(e) => changed(setFile)(e.currentTarget.files?.[0] ?? null)} />
       </div>
     </div>
-    ${id.trim() && !result
+    ${id.trim() && !result && !checked
       ? html`<div class="active-routes">
           <h3>${t("activeRoutes")}${active ? html` · <${Version} p=${active} />` : null}</h3>
           ${active ? html`<${RouteList} routes=${active.routes} testid="active-routes" />` : html`<p class="help">${t("newPlugin")}</p>`}
         </div>`
       : null}
+    ${checked ? html`<${CheckResult} checked=${checked} />` : null}
     <div class="actions">
-      <button type="submit" class="primary" disabled=${busy || !file || !id.trim()}>${t("uploadAndSwap")}</button>
+      <button type="submit" class=${checked ? "" : "primary"} disabled=${busy || !file || !id.trim()}>${t("checkChanges")}</button>
+      ${checked
+        ? html`<button type="button" class="primary" disabled=${busy} onClick=${upload}>${t("uploadAndSwap")}</button>
+            <button type="button" disabled=${busy} onClick=${() => setChecked(null)}>${t("cancel")}</button>`
+        : null}
     </div>
     ${result
       ? html`<div class="card result" role="status" data-testid="upload-result">

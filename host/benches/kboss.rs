@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use computehub::auth::{create_key, Scheme};
+use computehub::bindings::wit_types::{AuthScheme, Method, Principal, Request};
 use computehub::config::Config;
-use computehub::runtime::bindings::wit_types::{AuthScheme, Method, Principal, Request};
 use computehub::runtime::{call, CallContext};
 use computehub::store::{Store, Value, Write};
 use http_body_util::{BodyExt, Empty};

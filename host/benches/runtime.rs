@@ -31,8 +31,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use computehub::bindings::wit_types::{Method, Request};
+use computehub::capabilities::Capabilities;
 use computehub::config::Config;
-use computehub::runtime::bindings::wit_types::{Method, Request};
 use computehub::runtime::{call, CallContext, HostServices, Limits, Runtime};
 use computehub::server;
 use computehub::store::Store;
@@ -176,7 +177,7 @@ fn echo_wasm() -> String {
 }
 
 fn services(store: Arc<Store>) -> Arc<HostServices> {
-    HostServices::new(store, Limits::default())
+    HostServices::new(Capabilities::new(store), Limits::default())
 }
 
 /// The server with the echo plugin under `isolation` (its own data dir).

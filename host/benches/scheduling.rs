@@ -9,12 +9,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use computehub::runtime::bindings::endpoint::computehub::platform::scheduling::{
+use computehub::bindings::endpoint::computehub::platform::scheduling::{
     Host, Node, Product, Resources, Taint,
 };
-use computehub::runtime::{
-    CallContext, EngineHandle, HostServices, Limits, PluginState, Role, Runtime,
-};
+use computehub::capabilities::engines::EnginesView;
+use computehub::capabilities::Capabilities;
+use computehub::runtime::{CallContext, EngineHandle, HostServices, Limits, Role, Runtime};
 use computehub::store::Store;
 
 const PLUGINS: &str = env!("COMPUTEHUB_TEST_PLUGINS");
@@ -104,7 +104,7 @@ fn main() {
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(Store::open(dir.path()).expect("store"));
-        let services = HostServices::new(store, Limits::default());
+        let services = HostServices::new(Capabilities::new(store), Limits::default());
         let runtime = Runtime::new(
             dir.path().join("cache"),
             Limits::default(),
@@ -140,14 +140,12 @@ fn main() {
             let mut best = Duration::MAX;
             let mut unplaceable = 0;
             for _ in 0..5 {
-                let mut state = PluginState::new(
-                    CallContext {
-                        plugin: "bench".into(),
-                        request_id: "bench".into(),
-                        organisation: None,
-                    },
-                    services.clone(),
-                );
+                let ctx = CallContext {
+                    plugin: "bench".into(),
+                    request_id: "bench".into(),
+                    organisation: None,
+                };
+                let mut state = EnginesView::new(&services, &ctx);
                 let t = Instant::now();
                 let v = state
                     .fit(prods.clone(), ns.clone(), false)

@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::auth::{self, AdminToken, Scheme};
+use crate::capabilities::Capabilities;
 use crate::config::Config;
 use crate::registry::Registry;
 use crate::runtime::{HostServices, Limits, Role, Runtime};
@@ -510,12 +511,14 @@ async fn registry(
 ) -> anyhow::Result<(Registry, Arc<Store>)> {
     let store = Arc::new(Store::open(data_dir).await.context("opening the store")?);
     let limits = limits(&config);
-    let services = HostServices::new(Arc::clone(&store), limits.clone());
-    services.policy.set_grants(config.policy_grants()?);
+    let capabilities = Capabilities::new(Arc::clone(&store));
+    capabilities.policy.set_grants(config.policy_grants()?);
+    let services = HostServices::new(capabilities, limits.clone());
     let runtime = Runtime::new(cache_dir, limits, services)?;
     Ok((
         Registry::new(
             runtime,
+            Arc::clone(&store),
             config,
             data_dir.to_path_buf(),
             crate::builtin::BUILTIN_PLUGINS,
@@ -539,12 +542,8 @@ pub async fn open_app(
     let (admin, fresh_token) = AdminToken::load(data_dir, admin_token)?;
     let (registry, store) = registry(data_dir, cache_dir, config).await?;
     // Operations that were running died with the previous process.
-    let interrupted = registry
-        .runtime
-        .services
-        .operations
-        .interrupt_running()
-        .await?;
+    let operations = registry.runtime.capabilities().operations.records();
+    let interrupted = operations.interrupt_running().await?;
     if interrupted > 0 {
         tracing::warn!(
             interrupted,
@@ -629,9 +628,13 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
     }
     let addr = listener.local_addr()?;
     // Egress rules never reach this server by accident.
-    app.registry.runtime.services.policy.set_own(vec![addr]);
+    app.registry
+        .runtime
+        .capabilities()
+        .policy
+        .set_own(vec![addr]);
     // Idle warm instances past their timeout are dropped every second.
-    app.registry.runtime.services.warm.spawn_sweeper();
+    app.registry.runtime.warm().spawn_sweeper();
     // The demo's simulated cluster lives as long as the server.
     let _demo = if demo {
         Some(

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use serde_json::{json, Map, Value};
 
-use crate::runtime::bindings::wit_types::ErrorFormat;
+use crate::bindings::wit_types::ErrorFormat;
 
 /// How a failure's status appears in the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

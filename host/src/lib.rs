@@ -3,7 +3,9 @@
 //!
 //! - [`server`]: hyper, the router, authentication, admin and ops endpoints;
 //! - [`runtime`]: the wasmtime plugin runtime (engine, cache, grants, calls);
-//! - [`capabilities`]: the host side of the WIT capability interfaces;
+//! - [`bindings`]: the host-side bindings generated from `wit/`;
+//! - [`capabilities`]: the host side of the WIT capability interfaces, each
+//!   module owning its state, its grant checks and its per-call view;
 //! - [`registry`]: the active plugin versions and atomic hot swap;
 //! - [`store`]: the embedded SQLite system of record;
 //! - [`operations`]: long jobs persisted with their phases, served at
@@ -14,6 +16,7 @@
 //! - [`console`]: the browser console, its users and sessions.
 
 pub mod auth;
+pub mod bindings;
 pub mod builtin;
 pub mod capabilities;
 pub mod cli;

@@ -806,3 +806,44 @@ fn pod_templates_are_validated_on_create_and_update() {
         "1"
     );
 }
+
+/// A Deployment gets the API server's defaults before validation: probe
+/// timings and thresholds, an HTTP GET's path and scheme, the rolling update's
+/// 25% where unset; a refused one is stored nowhere.
+#[test]
+fn deployment_probes_and_strategy_are_defaulted() {
+    let c = cluster();
+    let mut obj = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "strategy": {"rollingUpdate": {"maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
+                    "readinessProbe": {"httpGet": {"port": 80}, "periodSeconds": 5}}]}
+            }
+        }
+    });
+    let created = c.create(obj.clone()).unwrap();
+    let probe = &created["spec"]["template"]["spec"]["containers"][0]["readinessProbe"];
+    assert_eq!(
+        *probe,
+        json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "periodSeconds": 5,
+            "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3})
+    );
+    assert_eq!(
+        created["spec"]["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}})
+    );
+    obj["metadata"]["name"] = json!("web-2");
+    obj["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] = json!({});
+    let err = c.create(obj).unwrap_err();
+    assert_eq!(err.code, 422);
+    assert!(err.message.contains("spec.template.spec.containers[0].livenessProbe: Required value: must specify a handler type"), "{}", err.message);
+    assert!(c
+        .get("apps/v1", "Deployment", Some("default"), "web-2")
+        .is_none());
+}

@@ -3,13 +3,37 @@
 //! playwright-core from the npm registry, installed by this test into
 //! `target/console-e2e` with `npm ci`) against the binary in demo mode.
 //! Screenshots land in `target/console-screenshots/`. Without Chromium or
-//! npm the browser test fails and says what to install.
+//! npm the browser test fails and says what to install. The browser test
+//! also provisions a simulated machine (a real sshd, as the provisioning
+//! tests do) so the console can follow a long operation live; and the
+//! plugins page's dry run is checked here over plain HTTP too.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::*;
+use crate::machine::{Machine, PASSWORD, USER};
+
+/// The tests' usual grants, with pcapi allowed to reach the loopback
+/// machine the browser test provisions.
+const CONSOLE_CONFIG: &str = r#"
+default-deadline-ms = 5000
+[plugins.fixtures]
+role = "endpoint"
+grants = ["log", "inventory"]
+write = ["devices", "compute_centers"]
+secrets = ["devices.adminpwd", "compute_centers.api_pwd"]
+[plugins.echo]
+role = "endpoint"
+grants = ["log"]
+[plugins.pcapi]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
+ssh-targets = ["127.0.0.0/8"]
+kube-targets = ["127.0.0.1"]
+read = ["devices", "clusters"]
+"#;
 
 /// `target/` (the parent of the tests' scratch dir).
 fn target_dir() -> PathBuf {
@@ -339,11 +363,18 @@ async fn the_console_in_headless_chromium() {
 
     let s = Server::with(Options {
         args: vec!["--demo"],
+        config: CONSOLE_CONFIG,
         ..Options::default()
     });
     let lines = s.stdout.lock().unwrap().clone();
     let (_, password) = demo_password(&lines);
     let cpcid = export(&lines, "CPCID");
+    // A machine to install a cluster master on: its init phase takes 3 s,
+    // long enough to watch the phases move.
+    let sim = simcluster::SimCluster::start(simcluster::ClusterSpec::new("console-op")).unwrap();
+    let machine = Machine::start("console-m", "127.0.0.2");
+    machine.attach(&sim);
+    machine.slow("kubeadm-init", 3.0);
     create_user(&s.data(), "other", "bob", "bob-password-123", false);
     let shots = target_dir().join("console-screenshots");
     let started = std::time::Instant::now();
@@ -355,6 +386,11 @@ async fn the_console_in_headless_chromium() {
         .env("OTHER_NAME", "bob")
         .env("OTHER_PASSWORD", "bob-password-123")
         .env("CPCID", &cpcid)
+        .env("BASIC", export(&lines, "BASIC"))
+        .env("MACHINE_PORT", machine.port.to_string())
+        .env("MACHINE_USER", USER)
+        .env("MACHINE_PASSWORD", PASSWORD)
+        .env("HELLO_WASM", Path::new(PLUGINS).join("hello_plugin.wasm"))
         .env(
             "VOLUME_DISCOUNT_WASM",
             Path::new(PLUGINS).join("volume_discount.wasm"),
@@ -383,8 +419,197 @@ async fn the_console_in_headless_chromium() {
         "16-quote-rolled-back",
         "17-keys",
         "19-cluster-board",
+        "24-operations",
+        "25-operation-live",
+        "26-operation-done",
+        "27-host-keys",
+        "12b-plugin-check",
+        "22c-cascade-done",
         "10-other-tenant-centers",
     ] {
         assert!(shots.join(format!("{shot}.png")).exists(), "{shot}");
     }
+}
+
+/// `POST /admin/plugins/{id}/check`: `(status, body)` of a dry run.
+async fn check(s: &Server, id: &str, file: &str) -> (u16, serde_json::Value) {
+    let r = s
+        .http
+        .post(s.url(&format!("/admin/plugins/{id}/check?role=endpoint")))
+        .bearer_auth(ADMIN)
+        .body(wasm(file))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// The plugins page's dry run: the routes an upload would add, remove and
+/// keep, the grants it asks for, its collections; refused as the upload
+/// would be; and nothing stored, activated or migrated.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
+    use serde_json::json;
+    let s = Server::start();
+    let versions = || async {
+        let (_, list) = s.get_admin("/admin/plugins").await;
+        list["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {} {}", p["id"], p["version"], p["sha256"]))
+            .collect::<Vec<_>>()
+    };
+    let before = versions().await;
+
+    // A new endpoint plugin: its routes are all added.
+    let (status, body) = check(&s, "hello", "hello_plugin.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stored"], false);
+    assert_eq!(body["active"], serde_json::Value::Null);
+    assert_eq!(
+        body["routes"]["added"],
+        json!(["GET /hello", "GET /hello/{name}"]),
+        "{body}"
+    );
+    assert_eq!(body["routes"]["removed"], json!([]));
+    // It calls no capability of the host.
+    assert_eq!(body["grants"]["imports"], json!([]), "{body}");
+    assert_eq!(body["grants"]["missing"], json!([]));
+    let (status, _) = s.get("/hello/world").await;
+    assert_eq!(status, 404, "the checked plugin is not serving");
+    let (status, _) = s.get_admin("/admin/plugins/hello").await;
+    assert_eq!(status, 404, "nor is it installed");
+
+    // A new version of an active plugin: its routes kept, the active
+    // version still serving.
+    let (status, body) = check(&s, "echo", "echo_v2.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active"]["version"], "1.0.0");
+    assert_eq!(body["plugin"]["version"], "2.0.0");
+    assert!(body["routes"]["kept"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("GET /echo/version")));
+    let (_, v) = s.get("/echo/version").await;
+    assert_eq!(v["version"], "1.0.0");
+
+    // A plugin declaring a collection: reported, not created.
+    s.grant("notes", json!({"grants": ["inventory"]})).await;
+    let (status, body) = check(&s, "notes", "notes_v1.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["collections"],
+        json!([{"name": "notes.notes", "exists": false}])
+    );
+    assert!(body["grants"]["imports"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("inventory")));
+    assert!(body["grants"]["granted"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("inventory")));
+    assert!(s.store().await.declared("notes").await.unwrap().is_empty());
+    // Installed, then v2 (a field added) and v3 (a field dropped) checked:
+    // v3 is refused with the upload's sentence, and v2's field is not added.
+    let (status, body) = s.admin_put("notes", "notes_v1.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = check(&s, "notes", "notes_v2.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["collections"],
+        json!([{"name": "notes.notes", "exists": true}])
+    );
+    let columns = || -> Vec<String> {
+        let conn = s.sqlite();
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('notes.notes')")
+            .unwrap();
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<Vec<String>, _>>()
+            .unwrap();
+        names
+    };
+    assert!(!columns().contains(&"tag".to_string()), "{:?}", columns());
+    let (status, body) = check(&s, "notes", "notes_v3.wasm").await;
+    assert_eq!(status, 422, "{body}");
+    let (put_status, put_body) = s.admin_put("notes", "notes_v3.wasm").await;
+    assert_eq!(put_status, 422, "{put_body}");
+    assert_eq!(body["error"], put_body["error"]);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("drops field `notes.token`"),
+        "{body}"
+    );
+
+    // Refused exactly as the upload would be: a route collision, and
+    // imports the grant does not cover (with what it needs).
+    let (status, body) = check(&s, "echo2", "echo_v1.wasm").await;
+    let (put_status, put_body) = s.admin_put("echo2", "echo_v1.wasm").await;
+    assert_eq!((status, put_status), (409, 409), "{body} {put_body}");
+    assert_eq!(body["error"], put_body["error"]);
+    let (status, body) = check(&s, "desk", "service_desk.wasm").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["needs"]["grants"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("inventory")));
+    assert_eq!(body["grant_at"], "/admin/plugins/desk/grants");
+
+    // Nothing was activated by any of it (but the one real upload of
+    // notes); every dry run is audited.
+    let mut now = versions().await;
+    now.retain(|v| !v.starts_with("\"notes\""));
+    assert_eq!(before, now);
+    let (_, audit) = s
+        .get_admin("/admin/audit?route=/admin/plugins/{id}/check")
+        .await;
+    assert_eq!(audit["total"], 7, "{audit}");
+}
+
+/// `/operations` takes the console session as it takes keys, and failed
+/// cookies and keys there are throttled as on the other endpoints.
+#[tokio::test(flavor = "multi_thread")]
+async fn operations_take_the_session_and_throttle_failures() {
+    let s = Server::with(Options {
+        args: vec!["--auth-failure-burst", "3"],
+        ..Options::default()
+    });
+    create_user(&s.data(), "acme", "ann", "ann-password-123", false);
+    let (_, ann) = sign_in(&s, "acme", "ann", "ann-password-123").await;
+    let ann = ann.unwrap();
+    let get = |path: &str, cookie: &str| {
+        let req = s.http.get(s.url(path)).header("cookie", cookie);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, page) = get("/operations", &ann.cookie).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        (page["total"].as_i64(), page["page"].as_i64()),
+        (Some(0), Some(1))
+    );
+    let (status, body) = get("/operations/op-nope/events", &ann.cookie).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get("/operations?sort=output", &ann.cookie).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("`output`"),
+        "{body}"
+    );
+    // A cookie that is no session: 401, then 429 once over the burst.
+    let mut last = 0;
+    for _ in 0..5 {
+        last = get("/operations", "chsession=not-a-session").await.0;
+    }
+    assert_eq!(last, 429);
 }

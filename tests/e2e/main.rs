@@ -14,6 +14,7 @@ mod datadir;
 mod demo_cluster;
 mod demo_edge;
 mod demo_exports;
+mod deploy;
 mod dos;
 mod grants;
 mod guide;

@@ -361,6 +361,35 @@ async fn host_operations_have_schemas_examples_and_answer_as_documented() {
             404,
         ),
         (M::GET, "/operations/op-nope", "/operations/{id}", None, 401),
+        (
+            M::GET,
+            "/operations?rows=5&sort=-status",
+            "/operations",
+            Some(key.as_str()),
+            200,
+        ),
+        (
+            M::GET,
+            "/operations?sort=output",
+            "/operations",
+            Some(key.as_str()),
+            400,
+        ),
+        (M::GET, "/operations", "/operations", None, 401),
+        (
+            M::POST,
+            "/admin/plugins/echo/check",
+            "/admin/plugins/{id}/check",
+            Some(ADMIN),
+            400,
+        ),
+        (
+            M::POST,
+            "/admin/plugins/echo/check",
+            "/admin/plugins/{id}/check",
+            None,
+            401,
+        ),
     ] {
         let (status, ct, text) = call(method.clone(), url, token).await;
         assert_eq!(status, want, "{method} {url}: {text}");
@@ -371,6 +400,18 @@ async fn host_operations_have_schemas_examples_and_answer_as_documented() {
         let body: Value = serde_json::from_str(&text).unwrap();
         check(template, &method.as_str().to_lowercase(), status, &body);
     }
+    // A dry run with a component answers its documented 200.
+    let r = s
+        .http
+        .post(s.url("/admin/plugins/echo/check"))
+        .bearer_auth(ADMIN)
+        .body(wasm("echo_v2.wasm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    check("/admin/plugins/{id}/check", "post", 200, &body);
     // The audit log has entries by now (the DELETEs above).
     let (_, _, text) = call(M::GET, "/admin/audit", Some(ADMIN)).await;
     let audit: Value = serde_json::from_str(&text).unwrap();

@@ -7,13 +7,61 @@
 //! A plugin names its own declared collections by their short name (`notes`)
 //! and needs no grant for them; another plugin's as `<plugin id>.<name>`,
 //! through its grant.
+//!
+//! The capability's state is [`Inventory`] (the store and the grants); a
+//! call is served by an [`InventoryView`] of it and the call's context.
 
-use crate::runtime::bindings::endpoint::computehub::platform::inventory::{
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
+use super::CallContext;
+use crate::bindings::endpoint::computehub::platform::inventory::{
     self as wit, CollectionInfo, Comparison, FieldInfo, FieldKind, Host,
 };
-use crate::runtime::PluginState;
+use crate::policy::Policy;
 use crate::store::collections::FieldKind as Kind;
-use crate::store::{self, StoreError};
+use crate::store::{self, Store, StoreError};
+
+/// The capability's state: the store its records live in and the grants
+/// its calls are checked against.
+pub struct Inventory {
+    store: Arc<Store>,
+    policy: Arc<Policy>,
+}
+
+impl Inventory {
+    pub fn new(store: Arc<Store>, policy: Arc<Policy>) -> Self {
+        Inventory { store, policy }
+    }
+}
+
+/// One call's view of `inventory`: the state and who is calling.
+pub struct InventoryView<'a> {
+    state: &'a Inventory,
+    ctx: &'a CallContext,
+}
+
+impl<'a> InventoryView<'a> {
+    pub fn new(state: &'a Inventory, ctx: &'a CallContext) -> Self {
+        InventoryView { state, ctx }
+    }
+}
+
+/// The `HasData` projection of `inventory` (see [`add_to_linker`]).
+struct InventoryData;
+
+impl HasData for InventoryData {
+    type Data<'a> = InventoryView<'a>;
+}
+
+/// Link `inventory`, each call served by the view `view` projects.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> InventoryView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, InventoryData>(linker, view)
+}
 
 fn to_store(v: wit::Value) -> store::Value {
     match v {
@@ -121,13 +169,14 @@ fn check_field(collection: &str, name: &str, value: &store::Value) -> Result<(),
     }
 }
 
-impl PluginState {
+/// The grant checks and scoping of every call.
+impl InventoryView<'_> {
     /// The full name of `collection` as this plugin means it: one of its
     /// own declared collections by its short name, a collection an area's
     /// plugin took over by its former bare name, any other as given.
     fn resolve(&self, collection: String) -> String {
         let plugin = &self.ctx.plugin;
-        if !collection.contains('.') && self.services.store.owns(plugin, &collection) {
+        if !collection.contains('.') && self.state.store.owns(plugin, &collection) {
             return store::schema::qualified(plugin, &collection);
         }
         crate::store::collections::current_name(&collection).into_owned()
@@ -135,7 +184,7 @@ impl PluginState {
 
     /// Whether this plugin declared `collection` (a full name).
     fn owns(&self, collection: &str) -> bool {
-        self.services
+        self.state
             .store
             .schema_get(collection)
             .is_some_and(|c| c.owner.as_deref() == Some(&*self.ctx.plugin))
@@ -145,7 +194,7 @@ impl PluginState {
         if self.owns(collection) {
             return Ok(());
         }
-        self.services
+        self.state
             .policy
             .with_grant(&self.ctx.plugin, |g| match g {
                 Some(g) => g.storage.check_read(&self.ctx.plugin, collection),
@@ -161,13 +210,13 @@ impl PluginState {
     ) -> Result<(), wit::Error> {
         let plugin = &self.ctx.plugin;
         if !self.owns(collection) {
-            let def = self.services.store.schema_get(collection);
+            let def = self.state.store.schema_get(collection);
             let secret = |name: &str| {
                 def.as_ref()
                     .and_then(|c| c.field(name))
                     .is_some_and(|f| f.kind == Kind::Secret)
             };
-            self.services
+            self.state
                 .policy
                 .with_grant(plugin, |g| match g {
                     Some(g) => g.storage.check_write(
@@ -203,7 +252,7 @@ impl PluginState {
     }
 }
 
-impl Host for PluginState {
+impl Host for InventoryView<'_> {
     #[tracing::instrument(
         target = "computehub::capability",
         name = "inventory.collections",
@@ -211,9 +260,9 @@ impl Host for PluginState {
     )]
     async fn collections(&mut self) -> Vec<CollectionInfo> {
         // A plugin sees its own collections and those its grant names.
-        let granted = self.services.policy.grant(&self.ctx.plugin).storage;
+        let granted = self.state.policy.grant(&self.ctx.plugin).storage;
         let readable: Vec<&str> = granted.readable().collect();
-        let mut all = self.services.store.schema_all();
+        let mut all = self.state.store.schema_all();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all.iter()
             .filter(|c| readable.contains(&c.name.as_ref()) || self.owns(&c.name))
@@ -244,7 +293,7 @@ impl Host for PluginState {
         let collection = self.resolve(collection);
         self.may_read(&collection)?;
         let row = self
-            .services
+            .state
             .store
             .get(&org, &collection, &id)
             .await
@@ -283,7 +332,7 @@ impl Host for PluginState {
             offset: q.offset,
         };
         let page = self
-            .services
+            .state
             .store
             .query(&org, &collection, &q)
             .await
@@ -305,7 +354,7 @@ impl Host for PluginState {
         let fields = fields_in(fields);
         self.may_write(&collection, &fields)?;
         let row = self
-            .services
+            .state
             .store
             .insert(&org, &collection, &fields)
             .await
@@ -325,7 +374,7 @@ impl Host for PluginState {
         let fields = fields_in(fields);
         self.may_write(&collection, &fields)?;
         let row = self
-            .services
+            .state
             .store
             .update(&org, &collection, &id, &fields)
             .await
@@ -338,7 +387,7 @@ impl Host for PluginState {
         let org = self.organisation()?;
         let collection = self.resolve(collection);
         self.may_write(&collection, &[])?;
-        self.services
+        self.state
             .store
             .delete(&org, &collection, &id)
             .await
@@ -369,7 +418,7 @@ impl Host for PluginState {
             self.may_apply(w)?;
         }
         let rows = self
-            .services
+            .state
             .store
             .transact(&org, &writes)
             .await

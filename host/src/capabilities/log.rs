@@ -4,6 +4,8 @@
 //! ([`PluginFieldsJson`]) writes them as a nested object, `fields.plugin`,
 //! so they stay structured (keys and values as the plugin gave them), and
 //! a plugin can never overwrite a host field such as `request_id`.
+//!
+//! The capability has no state: its per-call view is the call's context.
 
 use std::fmt;
 
@@ -12,8 +14,10 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::runtime::bindings::endpoint::computehub::platform::log::{Host, Level};
-use crate::runtime::PluginState;
+use wasmtime::component::{HasData, Linker};
+
+use super::CallContext;
+use crate::bindings::endpoint::computehub::platform::log::{self as wit, Host, Level};
 
 /// Longest message or field value kept (a plugin cannot flood the log).
 const MAX_LEN: usize = 4096;
@@ -43,7 +47,33 @@ fn fields_json(fields: &[(String, String)]) -> String {
     Value::Object(map).to_string()
 }
 
-impl Host for PluginState {
+/// One call's view of `log`.
+pub struct LogView<'a> {
+    ctx: &'a CallContext,
+}
+
+impl<'a> LogView<'a> {
+    pub fn new(ctx: &'a CallContext) -> Self {
+        LogView { ctx }
+    }
+}
+
+/// The `HasData` projection of `log` (see [`add_to_linker`]).
+struct LogData;
+
+impl HasData for LogData {
+    type Data<'a> = LogView<'a>;
+}
+
+/// Link `log`, each call served by the view `view` projects.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> LogView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, LogData>(linker, view)
+}
+
+impl Host for LogView<'_> {
     async fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
         let plugin = &*self.ctx.plugin;
         let request_id = &*self.ctx.request_id;

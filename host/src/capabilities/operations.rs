@@ -4,15 +4,71 @@
 //! server (which answers `202` at once when the client asked for
 //! `Prefer: respond-async`); `phase`, `output` and `finish` act on that
 //! operation only, so a plugin can never touch another request's.
+//!
+//! The capability's state is [`OperationsCap`] (the persisted operations and
+//! the links of the requests in flight); a call is served by an
+//! [`OperationsView`] of it and the call's context.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
+use wasmtime::component::{HasData, Linker};
 
-use crate::operations::{OpError, Origin, PhaseStatus};
-use crate::runtime::bindings::endpoint::computehub::platform::operations::{self as wit, Host};
-use crate::runtime::PluginState;
+use super::CallContext;
+use crate::bindings::endpoint::computehub::platform::operations::{self as wit, Host};
+use crate::operations::{OpError, Operations, Origin, PhaseStatus};
+
+/// The capability's state: where operations are persisted and the
+/// operation link of each request in flight.
+pub struct OperationsCap {
+    records: Arc<Operations>,
+    /// Registered by the server before a call of a plugin granted
+    /// `operations`, removed after it.
+    pub links: Links,
+}
+
+impl OperationsCap {
+    pub fn new(records: Arc<Operations>) -> Self {
+        OperationsCap {
+            records,
+            links: Links::default(),
+        }
+    }
+
+    /// The persisted operations (`/operations/{id}`, abandoning one a
+    /// call left unfinished, marking those of a previous process).
+    pub fn records(&self) -> &Arc<Operations> {
+        &self.records
+    }
+}
+
+/// One call's view of `operations`: the state and who is calling.
+pub struct OperationsView<'a> {
+    state: &'a OperationsCap,
+    ctx: &'a CallContext,
+}
+
+impl<'a> OperationsView<'a> {
+    pub fn new(state: &'a OperationsCap, ctx: &'a CallContext) -> Self {
+        OperationsView { state, ctx }
+    }
+}
+
+/// The `HasData` projection of `operations` (see [`add_to_linker`]).
+struct OperationsData;
+
+impl HasData for OperationsData {
+    type Data<'a> = OperationsView<'a>;
+}
+
+/// Link `operations`, each call served by the view `view` projects.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> OperationsView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, OperationsData>(linker, view)
+}
 
 /// The operation of one request, if it began one.
 #[derive(Default)]
@@ -88,14 +144,11 @@ fn status(s: wit::PhaseStatus) -> PhaseStatus {
     }
 }
 
-impl PluginState {
+impl OperationsView<'_> {
     fn link(&self) -> Result<Arc<Link>, wit::Error> {
-        self.services
-            .op_links
-            .get(&self.ctx.request_id)
-            .ok_or_else(|| {
-                wit::Error::Invalid("operations exist only while serving a request".into())
-            })
+        self.state.links.get(&self.ctx.request_id).ok_or_else(|| {
+            wit::Error::Invalid("operations exist only while serving a request".into())
+        })
     }
 
     fn current_operation(&self) -> Result<String, wit::Error> {
@@ -105,7 +158,7 @@ impl PluginState {
     }
 }
 
-impl Host for PluginState {
+impl Host for OperationsView<'_> {
     #[tracing::instrument(target = "computehub::capability", name = "operations.begin", skip_all)]
     async fn begin(
         &mut self,
@@ -124,8 +177,8 @@ impl Host for PluginState {
             )));
         }
         let id = self
-            .services
-            .operations
+            .state
+            .records
             .begin(
                 &Origin {
                     org: &org,
@@ -158,8 +211,8 @@ impl Host for PluginState {
         message: String,
     ) -> Result<(), wit::Error> {
         let id = self.current_operation()?;
-        self.services
-            .operations
+        self.state
+            .records
             .phase(&id, &name, status(s), &message)
             .await?;
         Ok(())
@@ -172,7 +225,7 @@ impl Host for PluginState {
     )]
     async fn output(&mut self, phase: String, text: String) -> Result<(), wit::Error> {
         let id = self.current_operation()?;
-        self.services.operations.output(&id, &phase, &text).await?;
+        self.state.records.output(&id, &phase, &text).await?;
         Ok(())
     }
 
@@ -187,7 +240,7 @@ impl Host for PluginState {
             Ok(r) => Ok(r.as_str()),
             Err(e) => Err(e.as_str()),
         };
-        self.services.operations.finish(&id, outcome).await?;
+        self.state.records.finish(&id, outcome).await?;
         tracing::info!(operation = %id, ok = outcome.is_ok(), "operation finished");
         Ok(())
     }

@@ -98,6 +98,16 @@ const MODULES: &[(&str, &str, &[u8])] = &[
         "buycheck.js",
         include_bytes!("../../../console/app/buycheck.js"),
     ),
+    (
+        "@console/operations",
+        "operations.js",
+        include_bytes!("../../../console/app/operations.js"),
+    ),
+    (
+        "@console/hostkeys",
+        "hostkeys.js",
+        include_bytes!("../../../console/app/hostkeys.js"),
+    ),
 ];
 
 const STYLE: &[u8] = include_bytes!("../../../console/app/style.css");

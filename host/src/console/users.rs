@@ -162,9 +162,9 @@ fn row_user(r: &mut DbRow) -> Result<User, StoreError> {
 
 /// Users, of one organisation or all, by organisation and name.
 pub async fn list(store: &Store, org: Option<&str>) -> Result<Vec<User>, UserError> {
-    let rows =
-        match org {
-            Some(org) => store
+    let rows = match org {
+        Some(org) => {
+            store
                 .db()
                 .query(
                     &format!(
@@ -172,17 +172,18 @@ pub async fn list(store: &Store, org: Option<&str>) -> Result<Vec<User>, UserErr
                     ),
                     params![org],
                 )
-                .await?,
-            None => {
-                store
-                    .db()
-                    .query(
-                        &format!("{USER_COLUMNS} FROM console_users ORDER BY org_id, name"),
-                        params![],
-                    )
-                    .await?
-            }
-        };
+                .await?
+        }
+        None => {
+            store
+                .db()
+                .query(
+                    &format!("{USER_COLUMNS} FROM console_users ORDER BY org_id, name"),
+                    params![],
+                )
+                .await?
+        }
+    };
     Ok(rows
         .into_iter()
         .map(|mut r| row_user(&mut r))

@@ -1,10 +1,13 @@
-//! `GET /operations/{id}` (the operation as JSON) and
+//! `GET /operations` (a page of the organisation's operations,
+//! [`super::list`]), `GET /operations/{id}` (the operation as JSON) and
 //! `GET /operations/{id}/events` (server-sent events: every event so far,
 //! then new ones as they happen, until the operation ends).
 //!
 //! The caller authenticates with any API key scheme (Bearer, Basic,
-//! X-Auth-Token); the key's organisation must own the operation, otherwise
-//! the answer is the same 404 as for an id that does not exist. Events carry
+//! X-Auth-Token) or, without any of them, a console session's cookie (so a
+//! browser's `EventSource` follows an operation); the organisation must own
+//! the operation, otherwise the answer is the same 404 as for an id that
+//! does not exist. The server throttles failed ones by client address. Events carry
 //! their sequence number as the SSE `id`, so a client reconnecting with
 //! `Last-Event-ID` resumes where it left off.
 
@@ -27,21 +30,27 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// The organisation of the caller, by whichever scheme its headers use.
 async fn organisation(store: &Store, headers: &http::HeaderMap) -> Result<String, auth::AuthError> {
-    let scheme = match headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(kind, _)| kind.to_ascii_lowercase())
-    {
-        Some(kind) if kind == "basic" => Scheme::Basic,
-        Some(_) => Scheme::Bearer,
-        None if headers.contains_key("x-auth-token") => Scheme::XAuthToken,
-        None => {
-            return Err(auth::AuthError::Missing(
-                "an API key (Authorization: Bearer or Basic, or X-Auth-Token)",
-            ))
-        }
-    };
+    let scheme =
+        match headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .map(|(kind, _)| kind.to_ascii_lowercase())
+        {
+            Some(kind) if kind == "basic" => Scheme::Basic,
+            Some(_) => Scheme::Bearer,
+            None if headers.contains_key("x-auth-token") => Scheme::XAuthToken,
+            // Only reads are served here, so no CSRF token is asked for.
+            None if crate::console::session::cookie_token(headers).is_some() => {
+                return crate::console::session::authenticate(store, &http::Method::GET, headers)
+                    .await?
+                    .map(|p| p.organisation)
+                    .ok_or(auth::AuthError::Invalid);
+            }
+            None => return Err(auth::AuthError::Missing(
+                "an API key (Authorization: Bearer or Basic, or X-Auth-Token) or a console session",
+            )),
+        };
     match auth::authenticate(store, scheme, headers).await? {
         Some(p) => Ok(p.organisation),
         None => Err(auth::AuthError::Invalid),
@@ -60,7 +69,8 @@ pub async fn handle<B>(
         .trim_start_matches('/');
     let (id, events) = match rest.split_once('/') {
         Some((id, "events")) => (id, true),
-        None if !rest.is_empty() => (rest, false),
+        None if rest.is_empty() => return list(ops, store, &req).await,
+        None => (rest, false),
         _ => {
             let r = reply::error(Envelope::plain(), 404, &format!("no route for GET {path}"));
             return (r, "/operations");
@@ -125,6 +135,44 @@ pub async fn handle<B>(
         HeaderValue::from_static("no-cache"),
     );
     (r, route)
+}
+
+/// `GET /operations`: a page of the caller's organisation's operations.
+async fn list<B>(
+    ops: &Operations,
+    store: &Store,
+    req: &Request<B>,
+) -> (Response<Body>, &'static str) {
+    const ROUTE: &str = "/operations";
+    if req.method() != http::Method::GET {
+        let mut r = reply::error(
+            Envelope::plain(),
+            405,
+            &format!(
+                "method {} is not allowed on /operations; allowed: GET",
+                req.method()
+            ),
+        );
+        r.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
+        return (r, ROUTE);
+    }
+    let org = match organisation(store, req.headers()).await {
+        Ok(o) => o,
+        Err(e) => {
+            let r = reply::closing(reply::error(Envelope::plain(), e.status(), &e.to_string()));
+            return (r, ROUTE);
+        }
+    };
+    let q = match super::list::ListQuery::parse(req.uri().query()) {
+        Ok(q) => q,
+        Err(m) => return (reply::error(Envelope::plain(), 400, &m), ROUTE),
+    };
+    let r = match ops.list(&org, &q).await {
+        Ok(page) => reply::json(200, &serde_json::to_value(page).unwrap_or_default()),
+        Err(e) => internal(e),
+    };
+    (r, ROUTE)
 }
 
 fn internal(e: super::OpError) -> Response<Body> {

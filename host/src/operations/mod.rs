@@ -14,6 +14,7 @@
 //! Everything persisted passes through [`scrub::scrub`].
 
 pub mod http;
+pub mod list;
 pub mod scrub;
 
 use std::sync::Arc;

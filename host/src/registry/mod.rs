@@ -7,6 +7,7 @@
 //! the new one. Activations are recorded in the store and the wasm kept in
 //! the data dir, so a restart brings back the same versions.
 
+mod check;
 pub mod persist;
 pub mod router;
 
@@ -20,14 +21,14 @@ use tokio::sync::Semaphore;
 use wasmtime::component::InstancePre;
 
 use crate::auth::Scheme;
+use crate::bindings::wit_types::{self, Method};
 use crate::config::{Config, PluginConfig};
 use crate::envelope::Envelope;
-use crate::runtime::bindings::wit_types::{self, Method};
 use crate::runtime::declarations;
 use crate::runtime::{
     call, Capability, EndpointPre, EngineHandle, LoadError, PluginState, Role, Runtime,
 };
-use crate::store::{SchemaError, SchemaMode};
+use crate::store::{SchemaError, SchemaMode, Store};
 use router::Router;
 
 /// Where an active version came from.
@@ -104,6 +105,8 @@ pub enum InstallError {
 
 pub struct Registry {
     pub runtime: Runtime,
+    /// Where activations, admin grants and declared collections are kept.
+    store: Arc<Store>,
     pub config: Config,
     table: ArcSwap<Table>,
     /// One install or rollback at a time; requests never take it.
@@ -157,12 +160,14 @@ fn scheme_of(s: wit_types::AuthScheme) -> Scheme {
 impl Registry {
     pub fn new(
         runtime: Runtime,
+        store: Arc<Store>,
         config: Config,
         data_dir: PathBuf,
         builtins: &'static [(&'static str, &'static str, &'static [u8])],
     ) -> Self {
         Registry {
             runtime,
+            store,
             config,
             table: ArcSwap::from_pointee(Table {
                 plugins: BTreeMap::new(),
@@ -204,7 +209,7 @@ impl Registry {
             .effective_config()
             .policy_grants()
             .map_err(|e| e.to_string())?;
-        self.runtime.services.policy.set_grants(grants);
+        self.runtime.capabilities().policy.set_grants(grants);
         Ok(())
     }
 
@@ -212,7 +217,7 @@ impl Registry {
     /// force (at boot).
     async fn load_admin_grants(&self) -> anyhow::Result<()> {
         let mut loaded = BTreeMap::new();
-        for (id, json) in persist::grants(&self.runtime.services.store).await? {
+        for (id, json) in persist::grants(&self.store).await? {
             match serde_json::from_str::<PluginConfig>(&json) {
                 Ok(g) => {
                     loaded.insert(id, g);
@@ -269,7 +274,13 @@ impl Registry {
             };
             if let Some(wasm) = wasm {
                 match self
-                    .prepare(id, active.role, &wasm, active.source, SchemaMode::Keep)
+                    .prepare(
+                        id,
+                        active.role,
+                        &wasm,
+                        active.source,
+                        Some(SchemaMode::Keep),
+                    )
                     .await
                 {
                     Ok(e) => entry = Some(e),
@@ -281,7 +292,7 @@ impl Registry {
             }
         }
         let saved = match serde_json::to_string(&grant) {
-            Ok(json) => persist::save_grant(&self.runtime.services.store, id, &json)
+            Ok(json) => persist::save_grant(&self.store, id, &json)
                 .await
                 .map_err(|e| InstallError::Persist(e.to_string())),
             Err(e) => Err(InstallError::Persist(e.to_string())),
@@ -322,14 +333,16 @@ impl Registry {
     /// declared collections are created or migrated here (additions only,
     /// which a version that then fails to publish leaves harmlessly behind);
     /// `schema` says whether what it lacks of the stored schema is refused
-    /// (a new version) or kept (a version loaded before).
+    /// (a new version) or kept (a version loaded before); `None` (a dry run)
+    /// leaves the store untouched and checks the migration on a scratch copy
+    /// of the declarations ([`check::migration`]).
     async fn prepare(
         &self,
         id: &str,
         role: Role,
         wasm: &[u8],
         source: Source,
-        schema: SchemaMode,
+        schema: Option<SchemaMode>,
     ) -> Result<PluginEntry, InstallError> {
         if let Some(configured) = self.effective_config().role(id) {
             if configured != role {
@@ -394,15 +407,21 @@ impl Registry {
                     }
                     None => Envelope::from(info.error_format),
                 };
-                self.runtime
-                    .services
-                    .store
-                    .declare(id, &info.version, &declared.collections, schema)
-                    .await
-                    .map_err(|e| match e {
-                        SchemaError::Refused(m) => InstallError::Refused(m),
-                        SchemaError::Store(e) => InstallError::Persist(e.to_string()),
-                    })?;
+                match schema {
+                    Some(schema) => {
+                        self.store
+                            .declare(id, &info.version, &declared.collections, schema)
+                            .await
+                            .map_err(|e| match e {
+                                SchemaError::Refused(m) => InstallError::Refused(m),
+                                SchemaError::Store(e) => InstallError::Persist(e.to_string()),
+                            })?;
+                    }
+                    None => {
+                        check::migration(&self.store, id, &info.version, &declared.collections)
+                            .await?
+                    }
+                }
                 let collections = declared.collections.into_iter().map(|c| c.name).collect();
                 (info.name, info.version, envelope, collections, routes)
             }
@@ -483,12 +502,11 @@ impl Registry {
                     pre: p.pre.clone(),
                     pool: self
                         .runtime
-                        .services
-                        .warm
+                        .warm()
                         .pool(self.effective_config().isolation(&p.id)),
                 }))
             };
-            let engines = &self.runtime.services.engines;
+            let engines = self.runtime.engines();
             let old = match p.role {
                 Role::Pricing => engines.pricing.swap(handle()),
                 Role::Scheduling => engines.scheduling.swap(handle()),
@@ -541,7 +559,7 @@ impl Registry {
                 (id.clone(), (*role, Arc::from(wasm.as_slice()), *source))
             })
             .collect();
-        for a in persist::active(&self.runtime.services.store).await? {
+        for a in persist::active(&self.store).await? {
             match persist::read_wasm(&self.data_dir, &a.sha256) {
                 Ok(wasm) => {
                     chosen.insert(a.plugin_id, (a.role, wasm, Source::Uploaded));
@@ -554,7 +572,7 @@ impl Registry {
         let mut entries = Vec::new();
         for (id, (role, wasm, source)) in chosen {
             let entry = self
-                .prepare(&id, role, &wasm, source, SchemaMode::Keep)
+                .prepare(&id, role, &wasm, source, Some(SchemaMode::Keep))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(plugin = %id, version = %entry.version, routes = entry.routes.len(), "plugin loaded");
@@ -575,13 +593,13 @@ impl Registry {
         persist::validate_id(id).map_err(InstallError::Refused)?;
         let _guard = self.swap.lock().await;
         let entry = self
-            .prepare(id, role, wasm, Source::Uploaded, SchemaMode::Upgrade)
+            .prepare(id, role, wasm, Source::Uploaded, Some(SchemaMode::Upgrade))
             .await?;
         persist::write_wasm(&self.data_dir, &entry.sha256, wasm)
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         let (sha, version) = (entry.sha256.clone(), entry.version.clone());
         let published = self.publish(vec![entry])?;
-        persist::record_activation(&self.runtime.services.store, id, role, &sha, &version)
+        persist::record_activation(&self.store, id, role, &sha, &version)
             .await
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, version = %version, sha256 = %sha, "plugin swapped");
@@ -594,7 +612,7 @@ impl Registry {
     /// Go back to the version active before the current one.
     pub async fn rollback(&self, id: &str) -> Result<Arc<PluginEntry>, InstallError> {
         let _guard = self.swap.lock().await;
-        let store = &self.runtime.services.store;
+        let store = &self.store;
         let history = persist::history(store, id)
             .await
             .map_err(|e| InstallError::Persist(e.to_string()))?;
@@ -607,12 +625,18 @@ impl Registry {
             Some(prev) => {
                 let wasm = persist::read_wasm(&self.data_dir, &prev.sha256)
                     .map_err(|e| InstallError::Persist(e.to_string()))?;
-                self.prepare(id, prev.role, &wasm, Source::Uploaded, SchemaMode::Keep)
-                    .await?
+                self.prepare(
+                    id,
+                    prev.role,
+                    &wasm,
+                    Source::Uploaded,
+                    Some(SchemaMode::Keep),
+                )
+                .await?
             }
             None => match self.default_of(id) {
                 Some((role, wasm, source)) => {
-                    self.prepare(id, role, &wasm, source, SchemaMode::Keep)
+                    self.prepare(id, role, &wasm, source, Some(SchemaMode::Keep))
                         .await?
                 }
                 None => {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::PluginEntry;
+use crate::bindings::wit_types::Method;
 use crate::envelope::Envelope;
-use crate::runtime::bindings::wit_types::Method;
 
 /// Path prefixes the host serves itself; plugins may not claim them.
 pub const RESERVED: &[&str] = &[
@@ -216,7 +216,7 @@ mod area_tests {
 
     #[test]
     fn an_unmatched_path_belongs_to_the_area_sharing_most_segments() {
-        use crate::runtime::bindings::wit_types::ErrorFormat;
+        use crate::bindings::wit_types::ErrorFormat;
         let e = |f: ErrorFormat| Arc::new(Envelope::from(f));
         let router = Router {
             trees: HashMap::new(),

@@ -17,10 +17,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{ComponentExportIndex, Func, InstancePre, TypedFunc};
 use wasmtime::{Store, Trap};
 
-use super::bindings::wit_types::{PluginInfo, Request, Response};
 use super::engine::TICK;
 use super::warm::{Isolation, Pool, Warm};
 use super::{CallContext, HostServices, PluginState};
+use crate::bindings::wit_types::{PluginInfo, Request, Response};
 
 /// The interface every endpoint plugin exports.
 const HANDLER: &str = "computehub:platform/handler@0.1.0";

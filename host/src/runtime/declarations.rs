@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use wasmtime::component::InstancePre;
 
-use super::bindings::declarations::{self as wit, EndpointDeclarationsPre};
 use super::call::{new_store, with_deadline};
 use super::{CallContext, HostServices, PluginState};
+use crate::bindings::declarations::{self as wit, EndpointDeclarationsPre};
 use crate::envelope::{Envelope, StatusStyle};
 use crate::store::collections::FieldKind;
 use crate::store::{CollectionDecl, FieldDecl};

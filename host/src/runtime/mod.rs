@@ -1,9 +1,12 @@
 //! The plugin runtime: one wasmtime [`Engine`](wasmtime::Engine) (pooling
 //! allocator, epoch interruption), compiled components cached on disk, grant
 //! checks at load, and [`Store`](wasmtime::Store)s kept warm per organisation
-//! ([`warm`]) or made fresh per call.
+//! ([`warm`]) or made fresh per call. The store's state ([`PluginState`])
+//! gives each capability its view ([`crate::capabilities::HasCapabilities`]);
+//! the active engines' side of the `pricing` and `scheduling` imports is
+//! [`active`]'s.
 
-pub mod bindings;
+mod active;
 mod cache;
 pub mod call;
 pub mod declarations;
@@ -19,11 +22,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{Component, InstancePre, Linker};
 
+/// Who is calling, as every call into a plugin carries it (defined by the
+/// capabilities, which serve calls on its behalf).
+pub use crate::capabilities::CallContext;
+/// The capability interfaces a plugin may be granted (defined beside them).
+pub use crate::capabilities::Capability;
+pub use active::{ActiveEngines, EngineHandle, EngineInstance};
 pub use call::{CallError, EndpointPre};
 pub use engine::Limits;
-pub use state::{
-    ActiveEngines, CallContext, EngineHandle, EngineInstance, HostServices, PluginState,
-};
+pub use state::{HostServices, PluginState};
 pub use warm::{Isolation, Pools, WarmSettings};
 
 /// What a plugin is for, and so which world it must export.
@@ -51,58 +58,6 @@ impl Role {
             "scheduling" => Role::Scheduling,
             _ => return None,
         })
-    }
-}
-
-/// A capability interface a plugin may be granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    Log,
-    Inventory,
-    Ssh,
-    Operations,
-    Kubernetes,
-    Pricing,
-    Scheduling,
-}
-
-impl Capability {
-    pub const ALL: [Capability; 7] = [
-        Capability::Log,
-        Capability::Inventory,
-        Capability::Ssh,
-        Capability::Operations,
-        Capability::Kubernetes,
-        Capability::Pricing,
-        Capability::Scheduling,
-    ];
-
-    pub fn interface(self) -> &'static str {
-        match self {
-            Capability::Log => "log",
-            Capability::Inventory => "inventory",
-            Capability::Ssh => "ssh",
-            Capability::Operations => "operations",
-            Capability::Kubernetes => "kubernetes",
-            Capability::Pricing => "pricing",
-            Capability::Scheduling => "scheduling",
-        }
-    }
-
-    /// Whether this host serves the interface yet. A grant of an unserved
-    /// capability is refused at load rather than linked to a pretend version.
-    pub fn served(self) -> bool {
-        matches!(
-            self,
-            Capability::Log
-                | Capability::Inventory
-                | Capability::Ssh
-                | Capability::Operations
-                | Capability::Kubernetes
-                | Capability::Pricing
-                | Capability::Scheduling
-        )
     }
 }
 
@@ -176,6 +131,21 @@ impl Runtime {
         &self.engine
     }
 
+    /// The state of every capability (grants, operations, clients, pools).
+    pub fn capabilities(&self) -> &crate::capabilities::Capabilities {
+        &self.services.capabilities
+    }
+
+    /// The active pricing and scheduling engines.
+    pub fn engines(&self) -> &ActiveEngines {
+        &self.services.engines
+    }
+
+    /// Every warm-instance pool.
+    pub fn warm(&self) -> &Arc<Pools> {
+        &self.services.warm
+    }
+
     /// The capabilities a component imports (the `grants` it needs).
     pub fn imported(&self, wasm: &[u8]) -> anyhow::Result<Vec<Capability>> {
         let (component, _, _) = cache::compile(&self.engine, &self.cache_dir, wasm)?;
@@ -209,7 +179,7 @@ impl Runtime {
             Role::Endpoint => Some(
                 EndpointPre::new(pre.clone())
                     .map_err(|e| LoadError::Link(id.to_string(), format!("{e:#}")))?
-                    .with_pool(self.services.warm.pool(isolation)),
+                    .with_pool(self.warm().pool(isolation)),
             ),
             Role::Pricing | Role::Scheduling => None,
         };

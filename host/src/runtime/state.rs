@@ -1,95 +1,38 @@
 //! What one plugin call's `Store` holds: a WASI context without authority,
 //! its memory limiter, the call's context (plugin, request, organisation) and
-//! the host services capabilities use.
+//! the host services; and the linker, each capability projected out of that
+//! state by its own view.
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
-use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::endpoint::computehub::platform as wit;
-use crate::store::Store;
+use super::active::ActiveEngines;
+use crate::capabilities::engines::EngineRunner;
+use crate::capabilities::{CallContext, Capabilities, HasCapabilities};
 
 /// Bytes of stdout/stderr kept per call (the rest is dropped).
 const OUTPUT_CAP: usize = 64 * 1024;
 
-/// The active pricing and scheduling engines, published by the registry on
-/// every swap so the `pricing` and `scheduling` imports always reach the
-/// current one.
-#[derive(Default)]
-pub struct ActiveEngines {
-    pub pricing: ArcSwapOption<EngineHandle>,
-    pub scheduling: ArcSwapOption<EngineHandle>,
-}
-
-pub struct EngineHandle {
-    pub id: String,
-    pub role: super::Role,
-    pub pre: InstancePre<PluginState>,
-    /// Warm instances of this engine, by calling organisation.
-    pub pool: Arc<super::warm::Pool<EngineInstance>>,
-}
-
-/// An engine instance's bindings (the handle of its warm pool).
-pub enum EngineInstance {
-    Pricing(super::bindings::pricing_engine::PricingEngine),
-    Scheduling(super::bindings::scheduling_engine::SchedulingEngine),
-}
-
-impl EngineInstance {
-    /// Instantiate `pre` into `store` as the engine of `role`.
-    pub async fn instantiate(
-        pre: &InstancePre<PluginState>,
-        role: super::Role,
-        store: &mut wasmtime::Store<PluginState>,
-    ) -> wasmtime::Result<Self> {
-        use super::bindings::{pricing_engine, scheduling_engine};
-        Ok(match role {
-            super::Role::Scheduling => EngineInstance::Scheduling(
-                scheduling_engine::SchedulingEnginePre::new(pre.clone())?
-                    .instantiate_async(store)
-                    .await?,
-            ),
-            _ => EngineInstance::Pricing(
-                pricing_engine::PricingEnginePre::new(pre.clone())?
-                    .instantiate_async(store)
-                    .await?,
-            ),
-        })
-    }
-}
-
-/// Services shared by every call.
+/// What every call's store shares: the state of each capability, the
+/// active engines, the limits, and the warm-instance pools. A capability
+/// reaches only its own state, through its view ([`HasCapabilities`]).
 pub struct HostServices {
-    pub store: Arc<Store>,
+    pub capabilities: Capabilities,
     pub engines: ActiveEngines,
     pub limits: super::Limits,
-    /// Kubernetes clients per cluster.
-    pub kube: crate::capabilities::kubernetes::Clients,
-    /// Pooled SSH connections and the explicit-target policy.
-    pub ssh: crate::capabilities::ssh::Ssh,
-    /// Persisted long operations.
-    pub operations: Arc<crate::operations::Operations>,
-    /// The operation link of each request in flight.
-    pub op_links: crate::capabilities::operations::Links,
-    /// What each plugin may reach beyond its sandbox (egress, storage).
-    pub policy: crate::policy::Policy,
     /// Every warm-instance pool, its bounds and the host-wide budget.
     pub warm: Arc<super::warm::Pools>,
 }
 
 impl HostServices {
-    pub fn new(store: Arc<Store>, limits: super::Limits) -> Arc<Self> {
+    pub fn new(capabilities: Capabilities, limits: super::Limits) -> Arc<Self> {
         Arc::new(HostServices {
+            capabilities,
             engines: ActiveEngines::default(),
-            kube: Default::default(),
-            ssh: Default::default(),
-            operations: Arc::new(crate::operations::Operations::new(Arc::clone(&store))),
-            op_links: Default::default(),
-            policy: Default::default(),
             // Idle warm instances hold pooling-allocator slots: keep at most
             // half of them, so fresh instances always find room.
             warm: Arc::new(super::warm::Pools::new(
@@ -103,18 +46,8 @@ impl HostServices {
                 },
             )),
             limits,
-            store,
         })
     }
-}
-
-/// Who is calling and on whose behalf.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    pub plugin: Arc<str>,
-    pub request_id: Arc<str>,
-    /// The authenticated organisation; inventory calls are scoped to it.
-    pub organisation: Option<String>,
 }
 
 pub struct PluginState {
@@ -268,18 +201,25 @@ impl WasiView for PluginState {
     }
 }
 
+impl HasCapabilities for PluginState {
+    fn capabilities(&self) -> &Capabilities {
+        &self.services.capabilities
+    }
+
+    fn call_context(&self) -> &CallContext {
+        &self.ctx
+    }
+
+    fn engine_runner(&self) -> &dyn EngineRunner {
+        &self.services
+    }
+}
+
 /// The linker every plugin is pre-instantiated against: WASI p2 plus the
-/// capabilities this host serves. A capability the host did not serve would
-/// not be linked, so nothing could call a pretend implementation.
+/// capabilities this host serves ([`crate::capabilities::add_to_linker`]).
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<PluginState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wit::log::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    wit::inventory::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    wit::pricing::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    wit::scheduling::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    wit::kubernetes::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    wit::ssh::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    wit::operations::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    crate::capabilities::add_to_linker(&mut linker)?;
     Ok(linker)
 }

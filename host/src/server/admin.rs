@@ -1,6 +1,7 @@
 //! The admin API, behind the admin token:
 //! `GET /admin/plugins`, `PUT /admin/plugins/{id}?role=...` (the wasm as
-//! body), `POST /admin/plugins/{id}/rollback`; and the SSH host keys pinned
+//! body), `POST /admin/plugins/{id}/check?role=...` (the same upload as a
+//! dry run, [`super::plugin_check`]), `POST /admin/plugins/{id}/rollback`; and the SSH host keys pinned
 //! on first use: `GET /admin/ssh-host-keys[?org=ORG]`,
 //! `DELETE /admin/ssh-host-keys/{org}/{target}` (a reinstalled machine
 //! presents a new key, which stays refused until its pin is removed); and
@@ -27,6 +28,7 @@ enum Op {
     List,
     Plugin,
     Rollback,
+    Check,
     Grants,
     Audit,
     HostKeys,
@@ -41,6 +43,7 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
         ("/admin/plugins", Op::List),
         ("/admin/plugins/{id}", Op::Plugin),
         ("/admin/plugins/{id}/rollback", Op::Rollback),
+        ("/admin/plugins/{id}/check", Op::Check),
         ("/admin/plugins/{id}/grants", Op::Grants),
         ("/admin/audit", Op::Audit),
         ("/admin/ssh-host-keys", Op::HostKeys),
@@ -81,7 +84,7 @@ pub fn instances(app: &App, p: &PluginEntry) -> serde_json::Value {
     if let Some(e) = &p.endpoint {
         return pool_figures(&e.pool);
     }
-    let engines = &app.registry.runtime.services.engines;
+    let engines = app.registry.runtime.engines();
     let handle = match p.role {
         crate::runtime::Role::Pricing => engines.pricing.load_full(),
         crate::runtime::Role::Scheduling => engines.scheduling.load_full(),
@@ -186,6 +189,10 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             };
             (resp, "/admin/plugins/{id}/rollback".into())
         }
+        (Op::Check, Method::POST) => (
+            super::plugin_check::check(app, req, &id).await,
+            "/admin/plugins/{id}/check".into(),
+        ),
         (Op::Grants, Method::GET) => (
             super::grants::get(app, &id),
             "/admin/plugins/{id}/grants".into(),
@@ -213,7 +220,13 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
     }
 }
 
-async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
+/// The role of an upload (`?role=`, else the active version's, the
+/// config's, or endpoint) and its body, the component.
+pub(super) async fn component(
+    app: &App,
+    req: Request<Incoming>,
+    id: &str,
+) -> Result<(Role, bytes::Bytes), Response<Body>> {
     let role_param = req.uri().query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "role")
@@ -231,49 +244,65 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
         Some(r) => match Role::parse(r) {
             Some(role) => role,
             None => {
-                return error(
+                return Err(error(
                     400,
                     &format!("parameter `role` must be endpoint, pricing or scheduling, got `{r}`"),
-                )
+                ))
             }
         },
     };
     let wasm = match Limited::new(req.into_body(), MAX_UPLOAD).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return error(
+            return Err(error(
                 413,
                 &format!("plugin upload is larger than {} MiB", MAX_UPLOAD >> 20),
-            )
+            ))
         }
     };
     if wasm.is_empty() {
-        return error(400, "the request body must be the plugin's wasm component");
+        return Err(error(
+            400,
+            "the request body must be the plugin's wasm component",
+        ));
     }
+    Ok((role, wasm))
+}
+
+async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
+    let (role, wasm) = match component(app, req, id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     match app.registry.install(id, role, &wasm).await {
         Ok(p) => reply::json(200, &describe(app, &p)),
-        Err(e @ InstallError::Load(LoadError::NotGranted { .. })) => {
-            // Say what the component asks for, so the operator can grant it
-            // (`PUT /admin/plugins/{id}/grants`) and upload again.
-            let needs: Vec<&str> = app
-                .registry
-                .runtime
-                .imported(&wasm)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| c.interface())
-                .collect();
-            reply::json(
-                422,
-                &json!({
-                    "error": e.to_string(),
-                    "needs": {"grants": needs},
-                    "grant_at": format!("/admin/plugins/{id}/grants"),
-                }),
-            )
-        }
-        Err(e) => install_error(e),
+        Err(e) => refused(app, id, &wasm, e),
     }
+}
+
+/// The answer to a refused upload (or dry run). One the grant refuses says
+/// what the component asks for, so the operator can grant it (`PUT
+/// /admin/plugins/{id}/grants`) and upload again.
+pub(super) fn refused(app: &App, id: &str, wasm: &[u8], e: InstallError) -> Response<Body> {
+    if !matches!(e, InstallError::Load(LoadError::NotGranted { .. })) {
+        return install_error(e);
+    }
+    let needs: Vec<&str> = app
+        .registry
+        .runtime
+        .imported(wasm)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.interface())
+        .collect();
+    reply::json(
+        422,
+        &json!({
+            "error": e.to_string(),
+            "needs": {"grants": needs},
+            "grant_at": format!("/admin/plugins/{id}/grants"),
+        }),
+    )
 }
 
 /// A store failure: the details go to the log, the client gets a 500 saying

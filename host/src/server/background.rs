@@ -21,9 +21,9 @@ use http::{HeaderMap, HeaderValue, Response};
 use serde_json::json;
 
 use super::reply::{self, Body};
+use crate::bindings::wit_types::{Request, Response as WitResponse};
 use crate::envelope::Envelope;
 use crate::registry::PluginEntry;
-use crate::runtime::bindings::wit_types::{Request, Response as WitResponse};
 use crate::runtime::{call, CallContext, CallError, HostServices};
 
 /// How the call ended, as far as the client is concerned.
@@ -72,7 +72,7 @@ pub async fn run(
     }
     let request_id = ctx.request_id.clone();
     let (link, started) = if plugin.operations {
-        let (link, started) = services.op_links.register(&request_id);
+        let (link, started) = services.capabilities.operations.links.register(&request_id);
         (Some(link), Some(started))
     } else {
         (None, None)
@@ -94,7 +94,8 @@ pub async fn run(
             let Some(link) = link else {
                 return result;
             };
-            task_services.op_links.remove(&request_id);
+            let ops = &task_services.capabilities.operations;
+            ops.links.remove(&request_id);
             if let Some(op) = link.operation() {
                 let why = match &result {
                     Ok(r) => format!(
@@ -106,7 +107,7 @@ pub async fn run(
                     }
                     Err(e) => e.to_string(),
                 };
-                task_services.operations.abandon(&op, &why).await;
+                ops.records().abandon(&op, &why).await;
             }
             result
         },

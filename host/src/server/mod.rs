@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod metrics_token;
 mod openapi;
 mod org_limit;
+mod plugin_check;
 pub mod reply;
 mod request;
 mod throttle;
@@ -662,8 +663,23 @@ async fn dispatch(
         return host(resp, route);
     }
     if path == "/operations" || path.starts_with("/operations/") {
-        let ops = &app.registry.runtime.services.operations;
-        let (resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
+        // Failed keys and sessions count against the client address, as on
+        // the admin API.
+        let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+        let throttle = shared.throttle.as_ref().zip(client);
+        if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
+            return host(
+                reply::closing(too_many_failures(Envelope::plain(), wait)),
+                "/operations",
+            );
+        }
+        let ops = app.registry.runtime.capabilities().operations.records();
+        let (mut resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
+        if resp.status() == http::StatusCode::UNAUTHORIZED {
+            if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
+                resp = reply::closing(too_many_failures(Envelope::plain(), wait));
+            }
+        }
         return host(resp, route);
     }
     request::plugin_request(app, shared, req, id).await

@@ -187,6 +187,8 @@ pub fn document(table: &Table) -> Value {
             "session": {"type": "http", "scheme": "bearer"},
             "basic": {"type": "http", "scheme": "basic"},
             "x-auth-token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+            "console": {"type": "apiKey", "in": "cookie", "name": "chsession",
+                "description": "a console session (`POST /console/api/session`); state-changing calls also need its `X-CSRF-Token`"},
             "admin": {"type": "http", "scheme": "bearer", "description": "the admin token"},
             "metrics": {"type": "http", "scheme": "bearer",
                 "description": "the metrics token (`--metrics-token-file`); without one `/metrics` is open"},
@@ -199,7 +201,7 @@ pub fn document(table: &Table) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::wit_types::ErrorFormat;
+    use crate::bindings::wit_types::ErrorFormat;
 
     #[test]
     fn host_answers_are_listed_in_the_areas_envelope() {

@@ -30,10 +30,10 @@ use super::unverified::{self, ReadError};
 use super::{audit, background, throttle, too_many, too_many_failures, App, ClientAddr, Counted};
 use super::{Shared, MAX_BODY};
 use crate::auth::{self, Principal};
+use crate::bindings::wit_types;
 use crate::envelope::Envelope;
 use crate::registry::router::{self, Miss};
 use crate::registry::{PluginEntry, RouteInfo, Table};
-use crate::runtime::bindings::wit_types;
 use crate::runtime::{CallContext, CallError};
 
 /// A step's refusal: the response that ends the request.

@@ -5,7 +5,8 @@
 //! `hostPort` 1-65535 when set, protocol TCP, UDP or SCTP, port names IANA
 //! service names unique in the container), volume mounts (naming a valid
 //! volume, a unique `mountPath`, a relative `subPath` without `..`),
-//! resources ([`super::resources`]); a container `restartPolicy` only on
+//! environment ([`super::env`]), resources ([`super::resources`]), security
+//! contexts ([`super::security`]), probes ([`super::probes`]); a container `restartPolicy` only on
 //! init containers and only `Always` (a sidecar); and no `lifecycle`, no
 //! liveness, readiness or startup probe on an init container that is not a
 //! sidecar.
@@ -16,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::field::{self, items, text};
 use super::volumes::no_backsteps;
-use super::{names, resources, Causes};
+use super::{env, names, probes, resources, security, Causes};
 
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 const PORT_RANGE: &str = "must be between 1 and 65535, inclusive";
@@ -136,10 +137,12 @@ fn common(c: &Value, path: &str, ctx: &Context<'_>, causes: &mut Causes) {
         );
     }
     ports(c, path, causes);
+    env::validate(c, path, causes);
     mounts(c, path, ctx, causes);
     if let Some(r) = c.get("resources").filter(|r| r.is_object()) {
         resources::validate(r, &format!("{path}.resources"), causes);
     }
+    security::container(c, path, causes);
 }
 
 fn set(c: &Value, key: &str) -> bool {
@@ -153,6 +156,7 @@ pub(crate) fn validate(spec: &Value, prefix: &str, ctx: &Context<'_>, causes: &m
     for (i, c) in items(spec, "containers").iter().enumerate() {
         let path = format!("{cpath}[{i}]");
         common(c, &path, ctx, causes);
+        probes::validate(c, &path, causes);
         if set(c, "restartPolicy") {
             field::forbidden(
                 causes,
@@ -182,7 +186,9 @@ pub(crate) fn validate(spec: &Value, prefix: &str, ctx: &Context<'_>, causes: &m
         } else if !name.is_empty() {
             all.insert(name.to_string());
         }
-        if !sidecar {
+        if sidecar {
+            probes::validate(c, &path, causes);
+        } else {
             for key in [
                 "lifecycle",
                 "livenessProbe",

@@ -42,6 +42,31 @@ pub(crate) fn invalid(causes: &mut Causes, path: impl Into<String>, value: &Valu
     ));
 }
 
+/// `path: Invalid value: <shown>: detail`, the value already printed as Go
+/// prints it (`%#v` of a struct such as `intstr.IntOrString{...}`).
+pub(crate) fn invalid_shown(
+    causes: &mut Causes,
+    path: impl Into<String>,
+    shown: &str,
+    detail: &str,
+) {
+    causes.push((path.into(), format!("Invalid value: {shown}: {detail}")));
+}
+
+/// Go's `%#v` of an `intstr.IntOrString` held as JSON (a number or a string).
+pub(crate) fn int_or_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!(
+            "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
+            quote(s)
+        ),
+        other => format!(
+            "intstr.IntOrString{{Type:0, IntVal:{}, StrVal:\"\"}}",
+            other.as_i64().unwrap_or(0)
+        ),
+    }
+}
+
 /// `path: Duplicate value: <value>`.
 pub(crate) fn duplicate(causes: &mut Causes, path: impl Into<String>, value: &Value) {
     causes.push((path.into(), format!("Duplicate value: {}", show(value))));

@@ -3,7 +3,9 @@
 //! validated, pods get defaults, container requests from limits and a QoS
 //! class, services get a ClusterIP and NodePorts (30000-32767, unique per
 //! cluster), workloads get default replicas/strategies and have their
-//! selectors checked against their templates, Jobs get generated selectors.
+//! selectors checked against their templates, Jobs get generated selectors;
+//! probes and Deployment strategies are defaulted, and workload, budget and
+//! Secret fields validated (`workloads`).
 //! Pods and pod templates are validated as kube-apiserver validates them
 //! (`validate`: names, labels and annotations; `volumes`, `containers`,
 //! `hostports`, `resources`: one module per part of `ValidatePodSpec`), on
@@ -22,13 +24,17 @@ use crate::store::{new_uid, now_rfc3339};
 pub(crate) type Causes = Vec<(String, String)>;
 
 mod containers;
+mod env;
 pub(crate) mod field;
 mod hostports;
 mod names;
+mod probes;
 mod resources;
+mod security;
 mod service;
 mod validate;
 mod volumes;
+mod workloads;
 
 use service::service_admit;
 use validate::{check_selector, validate_meta, validate_pod_spec, validate_template};
@@ -138,6 +144,7 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
     let mut causes = Causes::new();
     validate_meta(def, &obj, &mut causes);
     invalid(def, &obj, std::mem::take(&mut causes))?;
+    spec_defaults(def, &mut obj);
     match def.plural {
         "namespaces" => obj = namespace_defaults(obj),
         "nodes" => {
@@ -165,18 +172,13 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             service_admit(st, &mut obj, None, &mut causes);
         }
         "deployments" | "replicasets" | "statefulsets" | "daemonsets" => {
-            check_selector(&obj, &mut causes);
-            validate_template(&obj, true, &mut causes);
+            workload_checks(def, &obj, &mut causes);
             let spec = &mut obj["spec"];
             match def.plural {
                 "deployments" => default_fields(
                     spec,
                     &[
                         ("replicas", json!(1)),
-                        (
-                            "strategy",
-                            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
-                        ),
                         ("revisionHistoryLimit", json!(10)),
                         ("progressDeadlineSeconds", json!(600)),
                     ],
@@ -239,16 +241,49 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
                     "Invalid value: minAvailable and maxUnavailable cannot be both set".into(),
                 ));
             }
+            workloads::budget(&obj, &mut causes);
             obj["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0});
         }
         "persistentvolumeclaims" => {
             obj["status"] = json!({"phase": "Pending"});
         }
-        "secrets" => secret_defaults(&mut obj),
+        "secrets" => {
+            secret_defaults(&mut obj);
+            workloads::secret(&obj, &mut causes);
+        }
         _ => {}
     }
     invalid(def, &obj, causes)?;
     Ok(obj)
+}
+
+/// Defaulting the API server does before validating: probes of a pod or a
+/// pod template, a Deployment's strategy.
+fn spec_defaults(def: &ResourceDef, obj: &mut Value) {
+    if def.plural == "pods" {
+        probes::defaults(&mut obj["spec"]);
+    } else if obj
+        .pointer("/spec/template/spec")
+        .is_some_and(Value::is_object)
+    {
+        probes::defaults(&mut obj["spec"]["template"]["spec"]);
+    }
+    if def.plural == "deployments" {
+        workloads::deployment_defaults(obj);
+    }
+}
+
+/// A controller's selector, replicas, template and (Deployments) strategy
+/// and timings, in `ValidateDeploymentSpec`'s order.
+fn workload_checks(def: &ResourceDef, obj: &Value, causes: &mut Causes) {
+    if def.plural != "daemonsets" {
+        workloads::replicas(obj, causes);
+    }
+    check_selector(obj, causes);
+    validate_template(obj, true, causes);
+    if def.plural == "deployments" {
+        workloads::deployment(obj, causes);
+    }
 }
 
 fn job_admit(obj: &mut Value, causes: &mut Causes) {
@@ -355,6 +390,7 @@ pub fn admit_update(
 ) -> ApiResult<Value> {
     let mut causes = Causes::new();
     validate_meta(def, &new, &mut causes);
+    spec_defaults(def, &mut new);
     match def.plural {
         "pods" => {
             let strip = |v: &Value| {
@@ -399,11 +435,13 @@ pub fn admit_update(
             if new.pointer("/spec/selector").is_none() {
                 new["spec"]["selector"] = old["spec"]["selector"].clone();
             }
-            if def.plural != "jobs" {
-                check_selector(&new, &mut causes);
+            if def.plural == "jobs" {
+                validate_template(&new, false, &mut causes);
+            } else {
+                workload_checks(def, &new, &mut causes);
             }
-            validate_template(&new, def.plural != "jobs", &mut causes);
         }
+        "poddisruptionbudgets" => workloads::budget(&new, &mut causes),
         "namespaces" => {
             new["spec"] = old["spec"].clone();
             let name = new["metadata"]["name"].clone();
@@ -412,7 +450,10 @@ pub fn admit_update(
             }
             new["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
         }
-        "secrets" => secret_defaults(&mut new),
+        "secrets" => {
+            secret_defaults(&mut new);
+            workloads::secret(&new, &mut causes);
+        }
         _ => {}
     }
     invalid(def, &new, causes)?;

@@ -126,6 +126,32 @@ pub(crate) fn port_name(s: &str) -> Vec<String> {
     out
 }
 
+const CONFIG_KEY: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+/// `IsConfigMapKey`'s messages (keys of Secrets and ConfigMaps, and the keys
+/// selectors name).
+pub(crate) fn config_key(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.len() > 253 {
+        out.push(max_len(253));
+    }
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    {
+        out.push(CONFIG_KEY.to_string());
+    }
+    if s == "." {
+        out.push("must not be '.'".into());
+    } else if s == ".." {
+        out.push("must not be '..'".into());
+    } else if s.starts_with("..") {
+        out.push("must not start with '..'".into());
+    }
+    out
+}
+
 /// One `Invalid value` cause per message of `check(value)` at `path`.
 pub(crate) fn each(causes: &mut Causes, path: &str, value: &str, msgs: Vec<String>) {
     for m in msgs {

@@ -1,10 +1,15 @@
 //! Service admission: type and port defaults, ClusterIP allocation
 //! (10.96.0.0/12) and NodePorts (30000-32767, unique per cluster, kept across
-//! updates, checked when requested).
+//! updates, checked when requested); ports as `validateServicePort` checks
+//! them (names required and unique when there are several, protocols, target
+//! ports) and no two with one protocol and port.
 
 use serde_json::{json, Value};
 
-use super::{default_fields, Causes};
+use super::field::{self, text};
+use super::{default_fields, names, probes, Causes};
+
+const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 use crate::state::State;
 
 const NODE_PORT_MIN: u16 = 30000;
@@ -120,18 +125,27 @@ pub(super) fn service_admit(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    let named = ports.len() > 1;
+    let mut names_seen = Vec::new();
+    let mut keys_seen = Vec::new();
     for (i, p) in ports.iter_mut().enumerate() {
         let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
-        if !(1..=65535).contains(&port) {
-            causes.push((
-                format!("spec.ports[{i}].port"),
-                format!("Invalid value: {port}: must be between 1 and 65535, inclusive"),
-            ));
-        }
         default_fields(
             p,
             &[("protocol", json!("TCP")), ("targetPort", json!(port))],
         );
+        port_checks(p, i, named, &mut names_seen, causes);
+        let key = (p["protocol"].clone(), port);
+        if keys_seen.contains(&key) {
+            causes.push((
+                format!("spec.ports[{i}]"),
+                format!(
+                    "Duplicate value: core.ServicePort{{Name:\"\", Protocol:{}, AppProtocol:(*string)(nil), Port:{port}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}",
+                    key.0
+                ),
+            ));
+        }
+        keys_seen.push(key);
         if !wants_node_ports {
             if let Some(m) = p.as_object_mut() {
                 m.remove("nodePort");
@@ -177,6 +191,42 @@ pub(super) fn service_admit(
         used.push(np);
         p["nodePort"] = json!(np);
     }
+}
+
+/// `validateServicePort`: a name (required, unique, an RFC 1123 label when
+/// the service has several ports), the port, the protocol, the target port.
+fn port_checks(p: &Value, i: usize, named: bool, seen: &mut Vec<String>, causes: &mut Causes) {
+    let path = format!("spec.ports[{i}]");
+    let name = text(p, "name");
+    if named && name.is_empty() {
+        field::required(causes, format!("{path}.name"), "");
+    } else if !name.is_empty() {
+        names::each(
+            causes,
+            &format!("{path}.name"),
+            name,
+            names::dns_label(name),
+        );
+        if seen.iter().any(|s| s == name) {
+            field::duplicate(causes, format!("{path}.name"), &json!(name));
+        } else {
+            seen.push(name.to_string());
+        }
+    }
+    let port = p.get("port").cloned().unwrap_or(json!(0));
+    if !port.as_i64().is_some_and(|n| (1..=65535).contains(&n)) {
+        field::invalid(
+            causes,
+            format!("{path}.port"),
+            &port,
+            "must be between 1 and 65535, inclusive",
+        );
+    }
+    let proto = &p["protocol"];
+    if !proto.as_str().is_some_and(|s| PROTOCOLS.contains(&s)) {
+        field::not_supported(causes, format!("{path}.protocol"), proto, PROTOCOLS);
+    }
+    probes::port_num_or_name(p.get("targetPort"), &format!("{path}.targetPort"), causes);
 }
 
 fn svc_key(old: Option<&Value>) -> Option<(String, String)> {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{containers, field, hostports, names, volumes, Causes};
+use super::{containers, field, hostports, names, security, volumes, Causes};
 use crate::resources::ResourceDef;
 use crate::selectors::LabelSelector;
 
@@ -64,6 +64,7 @@ pub(crate) fn validate_pod_spec(spec: &Value, prefix: &str, pod: bool, causes: &
             field::not_supported(causes, format!("{prefix}.dnsPolicy"), dp, DNS_POLICIES);
         }
     }
+    security::pod(spec, prefix, causes);
 }
 
 const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
@@ -124,11 +125,22 @@ pub(crate) fn check_selector(obj: &Value, causes: &mut Causes) {
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     if !parsed.matches(labels) {
+        // Go's `%#v` of the labels (keys sorted, as fmt sorts maps).
+        let shown = labels
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}:{}",
+                    field::quote(k),
+                    field::quote(v.as_str().unwrap_or(""))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         causes.push((
             "spec.template.metadata.labels".into(),
             format!(
-                "Invalid value: {}: `selector` does not match template `labels`",
-                Value::Object(labels.clone())
+                "Invalid value: map[string]string{{{shown}}}: `selector` does not match template `labels`"
             ),
         ));
     }

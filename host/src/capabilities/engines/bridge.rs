@@ -3,9 +3,9 @@
 //! distinct Rust types. Moving (not copying through serde) keeps a
 //! 10,000-node `fit` from spending its time re-encoding every string.
 
-use crate::runtime::bindings::endpoint::computehub::platform::{pricing as ip, scheduling as is};
-use crate::runtime::bindings::pricing_engine::exports::computehub::platform::pricing as ep;
-use crate::runtime::bindings::scheduling_engine::exports::computehub::platform::scheduling as es;
+use crate::bindings::endpoint::computehub::platform::{pricing as ip, scheduling as is};
+use crate::bindings::pricing_engine::exports::computehub::platform::pricing as ep;
+use crate::bindings::scheduling_engine::exports::computehub::platform::scheduling as es;
 
 /// A move from one side's type to the other's.
 pub trait Bridge<T> {

@@ -1,119 +1,132 @@
 //! `pricing` and `scheduling` imports: each call goes to whichever engine
-//! plugin is active at that moment (a warm instance of the calling
-//! organisation, or a fresh one, with a deadline of its own inside the
-//! caller's), so swapping an engine changes every caller at once.
+//! plugin is active at that moment, so swapping an engine changes every
+//! caller at once.
 //!
-//! Import-side and export-side bindings are distinct Rust types with the same
-//! shape; values cross by moving each field ([`bridge`]).
+//! Reaching the engine (a warm instance of the calling organisation or a
+//! fresh one, with a deadline of its own inside the caller's) is the
+//! runtime's: this module defines the small trait it needs,
+//! [`EngineRunner`], and the runtime implements it. This module owns the
+//! rest: the per-call view ([`EnginesView`]), the span of each call, the
+//! moves between the import-side and export-side bindings (distinct Rust
+//! types with the same shape, crossed field by field: [`bridge`]), and what
+//! the caller is told when no engine answers.
 
 mod bridge;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
 
-use crate::runtime::bindings::endpoint::computehub::platform::{pricing, scheduling};
-use crate::runtime::bindings::{pricing_engine, scheduling_engine};
-use crate::runtime::{
-    call, CallContext, CallError, EngineHandle, EngineInstance, HostServices, PluginState,
-};
+use wasmtime::component::{HasData, Linker};
+
+use super::CallContext;
+use crate::bindings::endpoint::computehub::platform::{pricing, scheduling};
+use crate::bindings::pricing_engine::exports::computehub::platform::pricing as ep;
+use crate::bindings::scheduling_engine::exports::computehub::platform::scheduling as es;
 use bridge::Bridge;
 
-/// Budget of one engine call.
-const ENGINE_DEADLINE: Duration = Duration::from_secs(5);
+/// Why the active engine gave no answer (its own `error` is an answer).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineFailure {
+    /// No engine of the role is active.
+    #[error("no engine is active")]
+    NotActive,
+    /// The engine `engine` trapped, ran out of time or memory; `error` says
+    /// which (the runtime's call error, one sentence).
+    #[error("engine `{engine}` failed: {error}")]
+    Failed { engine: String, error: String },
+}
 
-impl PluginState {
-    /// The context of a call into `engine`, on behalf of this call's caller.
-    fn engine_ctx(&self, engine: &EngineHandle) -> CallContext {
-        CallContext {
-            plugin: engine.id.as_str().into(),
-            request_id: self.ctx.request_id.clone(),
-            organisation: self.ctx.organisation.clone(),
-        }
+/// The engine's own answer, or why there is none.
+pub type EngineResult<T, E> = Result<Result<T, E>, EngineFailure>;
+
+/// A call of the engine in progress (boxed: the trait is used as `dyn`).
+pub type EngineCall<'a, T, E> = Pin<Box<dyn Future<Output = EngineResult<T, E>> + Send + 'a>>;
+
+/// How the capability reaches the active engines: implemented by the
+/// runtime, which owns the engine plugins, their pools and their stores.
+/// `caller` is the context of the plugin calling the import; the engine
+/// runs on behalf of the same request and organisation.
+pub trait EngineRunner: Send + Sync {
+    /// `pricing.quote` of the active pricing engine.
+    fn quote<'a>(
+        &'a self,
+        caller: &'a CallContext,
+        req: ep::QuoteRequest,
+    ) -> EngineCall<'a, ep::PriceQuote, ep::Error>;
+
+    /// `scheduling.fit` of the active scheduling engine.
+    fn fit<'a>(
+        &'a self,
+        caller: &'a CallContext,
+        products: Vec<es::Product>,
+        nodes: Vec<es::Node>,
+        explain: bool,
+    ) -> EngineCall<'a, Vec<es::Verdict>, es::Error>;
+}
+
+/// One call's view of `pricing` and `scheduling`: the way to the engines
+/// and who is calling.
+pub struct EnginesView<'a> {
+    runner: &'a dyn EngineRunner,
+    ctx: &'a CallContext,
+}
+
+impl<'a> EnginesView<'a> {
+    pub fn new(runner: &'a dyn EngineRunner, ctx: &'a CallContext) -> Self {
+        EnginesView { runner, ctx }
     }
 }
 
-/// Run `f` on a warm instance of `engine` kept for the organisation of `ctx`
-/// (or a fresh one), then return the instance to its pool, or discard it if
-/// the call failed. Takes owned state: the plugin's store state is not `Sync`
-/// and must not be held across the engine call.
-async fn with_engine<T>(
-    ctx: CallContext,
-    services: Arc<HostServices>,
-    engine: &EngineHandle,
-    f: impl AsyncFnOnce(&EngineInstance, &mut wasmtime::Store<PluginState>) -> Result<T, CallError>,
-) -> Result<T, CallError> {
-    let org = ctx.organisation.clone();
-    let mut w = call::checkout(
-        &engine.pool,
-        engine.pre.engine(),
-        ctx,
-        services,
-        ENGINE_DEADLINE,
-        async |store: &mut wasmtime::Store<PluginState>| {
-            EngineInstance::instantiate(&engine.pre, engine.role, store).await
-        },
-    )
-    .await?;
-    let out = f(&w.handle, &mut w.store).await;
-    w.store.data().flush_output();
-    engine.pool.checkin(w, org.as_deref(), out.is_ok());
-    out
+/// The `HasData` projection of `pricing` and `scheduling` (see
+/// [`add_to_linker`]).
+struct EnginesData;
+
+impl HasData for EnginesData {
+    type Data<'a> = EnginesView<'a>;
 }
 
-/// An instance of the other engine role in a pool (never built so).
-fn mismatch(role: &str) -> CallError {
-    CallError::Trap(format!(
-        "the {role} engine's pool holds another role's instance"
-    ))
+/// Link `pricing` and `scheduling`, each call served by the view `view`
+/// projects.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> EnginesView<'_>,
+) -> wasmtime::Result<()> {
+    pricing::add_to_linker::<T, EnginesData>(linker, view)?;
+    scheduling::add_to_linker::<T, EnginesData>(linker, view)
 }
 
 /// The engine's answer, or why there is none (logged, and told the caller
 /// as `unavailable`).
 fn answer<T, E>(
-    engine: &EngineHandle,
     role: &str,
-    out: Result<Result<T, E>, CallError>,
+    out: EngineResult<T, E>,
     unavailable: impl FnOnce(String) -> E,
 ) -> Result<T, E> {
     match out {
         Ok(answer) => answer,
-        Err(e) => {
-            tracing::warn!(engine = %engine.id, error = %e, "{role} engine failed");
+        Err(EngineFailure::NotActive) => Err(unavailable(format!("no {role} engine is active"))),
+        Err(EngineFailure::Failed { engine, error }) => {
+            tracing::warn!(engine = %engine, error = %error, "{role} engine failed");
             Err(unavailable(format!(
-                "{role} engine `{}` failed: {e}",
-                engine.id
+                "{role} engine `{engine}` failed: {error}"
             )))
         }
     }
 }
 
-impl pricing::Host for PluginState {
+impl pricing::Host for EnginesView<'_> {
     #[tracing::instrument(target = "computehub::capability", name = "pricing.quote", skip_all)]
     async fn quote(
         &mut self,
         req: pricing::QuoteRequest,
     ) -> Result<pricing::PriceQuote, pricing::Error> {
-        let unavailable = |m: String| pricing::Error::Unavailable(m);
-        let Some(handle) = self.services.engines.pricing.load_full() else {
-            return Err(unavailable("no pricing engine is active".into()));
-        };
-        let req: pricing_engine::exports::computehub::platform::pricing::QuoteRequest =
-            req.bridge();
-        let (ctx, services) = (self.engine_ctx(&handle), Arc::clone(&self.services));
-        let out = with_engine(ctx, services, &handle, async |e, store| match e {
-            EngineInstance::Pricing(e) => {
-                let call = e.computehub_platform_pricing().call_quote(store, &req);
-                call::with_deadline(ENGINE_DEADLINE, call).await
-            }
-            EngineInstance::Scheduling(_) => Err(mismatch("pricing")),
-        })
-        .await;
+        let out = self.runner.quote(self.ctx, req.bridge()).await;
         let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
-        answer(&handle, "pricing", out, unavailable)
+        answer("pricing", out, pricing::Error::Unavailable)
     }
 }
 
-impl scheduling::Host for PluginState {
+impl scheduling::Host for EnginesView<'_> {
     #[tracing::instrument(target = "computehub::capability", name = "scheduling.fit", skip_all)]
     async fn fit(
         &mut self,
@@ -121,26 +134,11 @@ impl scheduling::Host for PluginState {
         nodes: Vec<scheduling::Node>,
         explain: bool,
     ) -> Result<Vec<scheduling::Verdict>, scheduling::Error> {
-        let unavailable = |m: String| scheduling::Error::Unavailable(m);
-        let Some(handle) = self.services.engines.scheduling.load_full() else {
-            return Err(unavailable("no scheduling engine is active".into()));
-        };
-        let products: Vec<scheduling_engine::exports::computehub::platform::scheduling::Product> =
-            products.bridge();
-        let nodes: Vec<scheduling_engine::exports::computehub::platform::scheduling::Node> =
-            nodes.bridge();
-        let (ctx, services) = (self.engine_ctx(&handle), Arc::clone(&self.services));
-        let out = with_engine(ctx, services, &handle, async |e, store| match e {
-            EngineInstance::Scheduling(e) => {
-                let call = e
-                    .computehub_platform_scheduling()
-                    .call_fit(store, &products, &nodes, explain);
-                call::with_deadline(ENGINE_DEADLINE, call).await
-            }
-            EngineInstance::Pricing(_) => Err(mismatch("scheduling")),
-        })
-        .await;
+        let out = self
+            .runner
+            .fit(self.ctx, products.bridge(), nodes.bridge(), explain)
+            .await;
         let out = out.map(|r| r.map(Bridge::bridge).map_err(Bridge::bridge));
-        answer(&handle, "scheduling", out, unavailable)
+        answer("scheduling", out, scheduling::Error::Unavailable)
     }
 }

@@ -1,6 +1,11 @@
 //! `kubernetes`: clusters through the real kube-rs client. A plugin names a
 //! cluster by inventory id (the host opens its sealed kubeconfig) or passes an
 //! inline kubeconfig where its API receives one; objects cross as JSON text.
+//!
+//! The capability's state is [`Kubernetes`] (the clients per cluster, the
+//! store the sealed kubeconfigs are read from, and the grants an inline
+//! kubeconfig's server is checked against: [`client`]); a call is served by
+//! a [`KubernetesView`] of it and the call's context.
 
 mod client;
 mod nodes;
@@ -11,10 +16,14 @@ use std::time::Duration;
 
 pub use client::Clients;
 
-use crate::runtime::bindings::endpoint::computehub::platform::kubernetes::{
+use wasmtime::component::{HasData, Linker};
+
+use super::CallContext;
+use crate::bindings::endpoint::computehub::platform::kubernetes::{
     self as wit, Cluster as WitCluster, DrainReport, Host, NodeCapacity, Selector,
 };
-use crate::runtime::PluginState;
+use crate::policy::Policy;
+use crate::store::Store;
 use client::{Cluster, ClusterRef};
 
 /// Budget of one call other than drain.
@@ -104,42 +113,72 @@ fn map_json(m: &std::collections::BTreeMap<String, String>) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| "{}".into())
 }
 
-/// What a call needs from its store's state, owned so the call's future does
-/// not borrow the (non-`Sync`) plugin state across awaits.
-struct Caller {
-    services: Arc<crate::runtime::HostServices>,
-    plugin: Arc<str>,
-    organisation: Option<String>,
+/// The capability's state: clients per cluster, the store holding the
+/// organisations' sealed kubeconfigs, and the grants (`kube-targets`).
+pub struct Kubernetes {
+    clients: Clients,
+    store: Arc<Store>,
+    policy: Arc<Policy>,
 }
 
-impl Caller {
-    async fn cluster(&self, c: &WitCluster) -> Result<Arc<Cluster>, KubeError> {
+impl Kubernetes {
+    pub fn new(store: Arc<Store>, policy: Arc<Policy>) -> Self {
+        Kubernetes {
+            clients: Clients::default(),
+            store,
+            policy,
+        }
+    }
+}
+
+/// One call's view of `kubernetes`: the state and who is calling. It holds
+/// only shared references to `Sync` values, so a call's future may keep it
+/// across awaits.
+#[derive(Clone, Copy)]
+pub struct KubernetesView<'a> {
+    state: &'a Kubernetes,
+    ctx: &'a CallContext,
+}
+
+impl<'a> KubernetesView<'a> {
+    pub fn new(state: &'a Kubernetes, ctx: &'a CallContext) -> Self {
+        KubernetesView { state, ctx }
+    }
+
+    /// The client of `c`, checked against this plugin's grant and scoped to
+    /// its caller's organisation.
+    async fn cluster(self, c: &WitCluster) -> Result<Arc<Cluster>, KubeError> {
         let r = match c {
             WitCluster::Id(id) => ClusterRef::Id(id),
             WitCluster::Kubeconfig(k) => ClusterRef::Inline(k),
         };
         let asker = client::Asker {
-            store: &self.services.store,
-            policy: &self.services.policy,
-            plugin: &self.plugin,
-            organisation: self.organisation.as_deref(),
+            store: &self.state.store,
+            policy: &self.state.policy,
+            plugin: &self.ctx.plugin,
+            organisation: self.ctx.organisation.as_deref(),
         };
-        self.services.kube.get(&asker, r).await
-    }
-}
-
-impl PluginState {
-    fn caller(&self) -> Caller {
-        Caller {
-            services: Arc::clone(&self.services),
-            plugin: Arc::clone(&self.ctx.plugin),
-            organisation: self.ctx.organisation.clone(),
-        }
+        self.state.clients.get(&asker, r).await
     }
 
     fn rid(&self) -> Arc<str> {
         Arc::clone(&self.ctx.request_id)
     }
+}
+
+/// The `HasData` projection of `kubernetes` (see [`add_to_linker`]).
+struct KubernetesData;
+
+impl HasData for KubernetesData {
+    type Data<'a> = KubernetesView<'a>;
+}
+
+/// Link `kubernetes`, each call served by the view `view` projects.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KubernetesView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, KubernetesData>(linker, view)
 }
 
 /// The host's view of a plugin's selector.
@@ -151,7 +190,7 @@ fn selector(sel: &Selector) -> objects::Selector<'_> {
     }
 }
 
-impl Host for PluginState {
+impl Host for KubernetesView<'_> {
     #[tracing::instrument(target = "computehub::capability", name = "kubernetes.list", skip_all)]
     async fn list(
         &mut self,
@@ -160,9 +199,9 @@ impl Host for PluginState {
         kind: String,
         sel: Selector,
     ) -> Result<Vec<String>, wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             let sel = selector(&sel);
             objects::list(&c, &api_version, &kind, sel).await
         })
@@ -183,9 +222,9 @@ impl Host for PluginState {
         limit: u32,
         continue_token: Option<String>,
     ) -> Result<wit::ObjectPage, wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             let sel = selector(&sel);
             let page = objects::list_page(
                 &c,
@@ -213,9 +252,9 @@ impl Host for PluginState {
         namespace: Option<String>,
         name: String,
     ) -> Result<Option<String>, wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             Ok(
                 objects::get(&c, &api_version, &kind, namespace.as_deref(), &name)
                     .await?
@@ -232,9 +271,9 @@ impl Host for PluginState {
         cluster: WitCluster,
         manifests: String,
     ) -> Result<Vec<String>, wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             Ok(objects::apply(&c, &manifests)
                 .await?
                 .iter()
@@ -254,9 +293,9 @@ impl Host for PluginState {
         cluster: WitCluster,
         manifests: String,
     ) -> Result<Vec<String>, wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             objects::delete_manifests(&c, &manifests).await
         })
         .await
@@ -275,9 +314,9 @@ impl Host for PluginState {
         namespace: Option<String>,
         name: String,
     ) -> Result<bool, wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             objects::delete(&c, &api_version, &kind, namespace.as_deref(), &name).await
         })
         .await
@@ -295,9 +334,9 @@ impl Host for PluginState {
         set: Vec<(String, String)>,
         remove: Vec<String>,
     ) -> Result<(), wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             nodes::label(&c, &node, &set, &remove).await
         })
         .await
@@ -314,9 +353,9 @@ impl Host for PluginState {
         node: String,
         unschedulable: bool,
     ) -> Result<(), wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             nodes::cordon(&c, &node, unschedulable).await
         })
         .await
@@ -331,9 +370,9 @@ impl Host for PluginState {
     ) -> Result<DrainReport, wit::Error> {
         let limit = Duration::from_millis(timeout_ms.into()).min(MAX_DRAIN);
         // The drain's own deadline reports what blocked it; this outer one is a backstop.
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), limit + Duration::from_secs(5), async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             let r = nodes::drain(&c, &node, limit).await?;
             Ok(DrainReport {
                 evicted: r.evicted,
@@ -349,9 +388,9 @@ impl Host for PluginState {
         skip_all
     )]
     async fn capacity(&mut self, cluster: WitCluster) -> Result<Vec<NodeCapacity>, wit::Error> {
-        let caller = self.caller();
+        let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
-            let c = caller.cluster(&cluster).await?;
+            let c = view.cluster(&cluster).await?;
             Ok(nodes::capacity(&c)
                 .await?
                 .into_iter()

@@ -18,6 +18,10 @@
 //!
 //! Log lines name the target, the program and the exit status, never
 //! arguments (a join token is an argument) or output.
+//!
+//! The capability's state is [`Ssh`] (the pool, the store holding devices
+//! and pins, and the grants); a call is served by an [`SshView`] of it and
+//! the call's context.
 
 mod client;
 pub mod command;
@@ -29,12 +33,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::{HasData, Linker};
 
-use crate::policy::Policy;
-use crate::runtime::bindings::endpoint::computehub::platform::ssh::{
+use super::CallContext;
+use crate::bindings::endpoint::computehub::platform::ssh::{
     self as wit, ExplicitTarget, Host, Target,
 };
-use crate::runtime::{HostServices, PluginState};
+use crate::policy::Policy;
 use crate::store::{Store, StoreError, Value};
 use client::{Connection, Credential, Endpoint};
 
@@ -100,11 +105,13 @@ impl From<StoreError> for SshError {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>;
 
-/// The capability's shared state: pooled connections (the operator's
-/// explicit-target policy is `policy::Policy`, `ssh-targets`).
-#[derive(Default)]
+/// The capability's state: pooled connections, the store holding devices
+/// and pinned host keys, and the grants (`ssh-targets`, checked by
+/// [`policy`]).
 pub struct Ssh {
     pool: Mutex<HashMap<String, (Slot, Instant)>>,
+    store: Arc<Store>,
+    policy: Arc<Policy>,
 }
 
 /// A resolved target: where, as whom, and the name its host key is pinned under.
@@ -114,27 +121,29 @@ struct Resolved {
 }
 
 impl Ssh {
+    pub fn new(store: Arc<Store>, policy: Arc<Policy>) -> Self {
+        Ssh {
+            pool: Mutex::default(),
+            store,
+            policy,
+        }
+    }
+
     async fn resolve(
         &self,
-        store: &Store,
-        grants: &Policy,
         org: &str,
         plugin: &str,
         target: &Target,
     ) -> Result<Resolved, SshError> {
         match target {
-            Target::Device(id) => device(store, org, id).await,
-            Target::Explicit(t) => self.explicit(grants, plugin, t),
+            Target::Device(id) => device(&self.store, org, id).await,
+            Target::Explicit(t) => self.explicit(plugin, t),
         }
     }
 
-    fn explicit(
-        &self,
-        grants: &Policy,
-        plugin: &str,
-        t: &ExplicitTarget,
-    ) -> Result<Resolved, SshError> {
-        let ip = policy::check(grants, plugin, t.host.trim(), t.port)?;
+    /// An explicit target, allowed only inside the plugin's grant.
+    fn explicit(&self, plugin: &str, t: &ExplicitTarget) -> Result<Resolved, SshError> {
+        let ip = policy::check(&self.policy, plugin, t.host.trim(), t.port)?;
         let credential = match (&t.password, &t.private_key) {
             (_, Some(k)) if !k.is_empty() => Credential::PrivateKey(k.clone()),
             (Some(p), _) => Credential::Password(p.clone()),
@@ -161,12 +170,8 @@ impl Ssh {
 
     /// A live connection for the target, from the pool or newly opened (and
     /// its host key pinned if none was).
-    async fn connection(
-        &self,
-        store: &Arc<Store>,
-        org: &str,
-        r: &Resolved,
-    ) -> Result<Arc<Connection>, SshError> {
+    async fn connection(&self, org: &str, r: &Resolved) -> Result<Arc<Connection>, SshError> {
+        let store = &self.store;
         let key = pool_key(org, r);
         let slot = self.slot(&key).await;
         let mut guard = slot.lock().await;
@@ -310,30 +315,27 @@ async fn device(store: &Store, org: &str, id: &str) -> Result<Resolved, SshError
     })
 }
 
-/// What one capability call needs, owned so its future holds no borrow of the
-/// (non-`Sync`) plugin state.
-struct Caller {
-    services: Arc<HostServices>,
-    org: String,
-    plugin: Arc<str>,
-    request_id: Arc<str>,
+/// One call's view of `ssh`: the state and who is calling. It holds only
+/// shared references to `Sync` values, so a call's future may keep it across
+/// awaits.
+pub struct SshView<'a> {
+    state: &'a Ssh,
+    ctx: &'a CallContext,
 }
 
-impl PluginState {
-    fn ssh_caller(&self) -> Result<Caller, SshError> {
-        let org = self.ctx.organisation.clone().ok_or_else(|| {
+impl<'a> SshView<'a> {
+    pub fn new(state: &'a Ssh, ctx: &'a CallContext) -> Self {
+        SshView { state, ctx }
+    }
+
+    /// The organisation the call acts for: devices, pins and pooled
+    /// connections are its own.
+    fn org(&self) -> Result<&'a str, SshError> {
+        self.ctx.organisation.as_deref().ok_or_else(|| {
             SshError::Denied("ssh needs an authenticated route (this one has auth `none`)".into())
-        })?;
-        Ok(Caller {
-            services: Arc::clone(&self.services),
-            org,
-            plugin: Arc::clone(&self.ctx.plugin),
-            request_id: Arc::clone(&self.ctx.request_id),
         })
     }
-}
 
-impl Caller {
     async fn exec(
         &self,
         target: &Target,
@@ -343,41 +345,49 @@ impl Caller {
         timeout: Duration,
         what: &str,
     ) -> Result<client::Output, SshError> {
-        let ssh = &self.services.ssh;
-        let r = ssh
-            .resolve(
-                &self.services.store,
-                &self.services.policy,
-                &self.org,
-                &self.plugin,
-                target,
-            )
-            .await?;
+        let org = self.org()?;
+        let (ssh, plugin) = (self.state, &*self.ctx.plugin);
+        let r = ssh.resolve(org, plugin, target).await?;
         let start = Instant::now();
-        let out = match ssh.connection(&self.services.store, &self.org, &r).await {
+        let out = match ssh.connection(org, &r).await {
             Ok(conn) => conn.exec(line, stdin, cap, timeout).await,
             Err(e) => Err(e),
         };
         let ms = start.elapsed().as_millis() as u64;
         match out {
             Ok(o) => {
-                tracing::info!(plugin = %self.plugin, target = %r.pin_target, what, exit = o.exit_status, ms, "ssh: command ran");
+                tracing::info!(plugin = %plugin, target = %r.pin_target, what, exit = o.exit_status, ms, "ssh: command ran");
                 Ok(o)
             }
             Err(e) => {
-                tracing::warn!(plugin = %self.plugin, target = %r.pin_target, what, ms, error = %e, "ssh: command failed");
+                tracing::warn!(plugin = %plugin, target = %r.pin_target, what, ms, error = %e, "ssh: command failed");
                 // A connection's failure text is a library's (russh, the OS):
                 // the log has it, the caller gets one sentence.
                 Err(match e {
                     SshError::Unreachable(_) => SshError::Unreachable(format!(
                         "{} could not be reached over SSH (request id {}; the server log has the detail)",
-                        r.pin_target, self.request_id
+                        r.pin_target, self.ctx.request_id
                     )),
                     other => other,
                 })
             }
         }
     }
+}
+
+/// The `HasData` projection of `ssh` (see [`add_to_linker`]).
+struct SshData;
+
+impl HasData for SshData {
+    type Data<'a> = SshView<'a>;
+}
+
+/// Link `ssh`, each call served by the view `view` projects.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> SshView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, SshData>(linker, view)
 }
 
 fn command_timeout(ms: u32) -> Duration {
@@ -397,7 +407,7 @@ fn remote_failure(what: &str, path: &str, o: &client::Output) -> SshError {
     ))
 }
 
-impl Host for PluginState {
+impl Host for SshView<'_> {
     #[tracing::instrument(target = "computehub::capability", name = "ssh.run", skip_all)]
     async fn run(
         &mut self,
@@ -407,8 +417,7 @@ impl Host for PluginState {
         timeout_ms: u32,
     ) -> Result<wit::Output, wit::Error> {
         let line = command::build(&program, &args)?;
-        let caller = self.ssh_caller()?;
-        let o = caller
+        let o = self
             .exec(
                 &target,
                 &line,
@@ -442,8 +451,7 @@ impl Host for PluginState {
             ))
             .into());
         }
-        let caller = self.ssh_caller()?;
-        let o = caller
+        let o = self
             .exec(
                 &target,
                 &line,
@@ -462,8 +470,7 @@ impl Host for PluginState {
     #[tracing::instrument(target = "computehub::capability", name = "ssh.download", skip_all)]
     async fn download(&mut self, target: Target, path: String) -> Result<Vec<u8>, wit::Error> {
         let line = command::download(&path)?;
-        let caller = self.ssh_caller()?;
-        let o = caller
+        let o = self
             .exec(
                 &target,
                 &line,

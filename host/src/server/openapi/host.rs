@@ -2,9 +2,13 @@
 //! this document, `/operations/*` and the admin API, each with its
 //! parameters, request body, every answer it gives with a schema and an
 //! example taken from a running server, and its security scheme. The
-//! shared shapes are in [`schemas`] (`#/components/schemas/...`).
+//! shared shapes are in [`schemas()`] (`#/components/schemas/...`).
+
+mod schemas;
 
 use serde_json::{json, Value};
+
+pub use schemas::schemas;
 
 fn schema(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -96,7 +100,8 @@ fn op(
 /// The host's operations: (path, method, operation). Path parameters are
 /// added by the caller.
 pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
-    let admin = || json!([{ "admin": [] }]);
+    // The admin token, or an operator's console session.
+    let admin = || json!([{ "admin": [] }, { "console": [] }]);
     // Any API key of the operation's organisation.
     let caller = json!([{ "bearer": [] }, { "basic": [] }, { "x-auth-token": [] }]);
     let ready =
@@ -112,6 +117,12 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
         )
     };
     let no_plugin = || error("no active plugin of this id", "no plugin `kb`");
+    let too_many = || {
+        error(
+            "too many failed keys or sessions from this client (`Retry-After`)",
+            "too many failed authentications",
+        )
+    };
     vec![
         (
             "/healthz",
@@ -179,6 +190,34 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
             ),
         ),
         (
+            "/operations",
+            "get",
+            op(
+                "operations_list",
+                "The organisation's operations, a page at a time (newest first unless `sort` says otherwise)",
+                "operations",
+                caller.clone(),
+                vec![
+                    query("page", "Page number", json!({"type": "integer", "minimum": 1, "default": 1})),
+                    query("rows", "Operations a page", json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 20})),
+                    query("sort", "`field`, `field asc`, `field desc` or `-field`; field one of created_at, updated_at, kind, target, status",
+                        json!({"type": "string", "default": "created_at desc"})),
+                    query("status", "Only operations in this state", json!({"enum": ["running", "succeeded", "failed", "interrupted"]})),
+                    query("kind", "Only operations of this kind", json!({"type": "string"})),
+                ],
+                json!({
+                    "200": answer("a page and the count of all that match", schema("OperationPage"),
+                        json!({"total": 1, "page": 1, "rows": [{"id": "op-Zk3qD0b7TgW1xYcV9pLm", "kind": "new-cluster",
+                            "target": "10.0.0.5:22", "plugin": "pcapi", "status": "running",
+                            "created_at": "2026-12-03T13:30:00.000Z", "updated_at": "2026-12-03T13:30:12.400Z",
+                            "finished_at": null, "error": null, "phases": 7, "phases_done": 2, "current_phase": "init"}]})),
+                    "400": error("a parameter out of range or unknown", "parameter `sort`: `output` is not one of created_at, updated_at, kind, target, status"),
+                    "401": error("no valid API key or console session", "invalid credentials"),
+                    "429": too_many(),
+                }),
+            ),
+        ),
+        (
             "/operations/{id}",
             "get",
             op(
@@ -189,7 +228,8 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 vec![],
                 json!({
                     "200": answer("the operation", schema("Operation"), operation_example()),
-                    "401": error("no valid API key", "invalid credentials"),
+                    "401": error("no valid API key or console session", "invalid credentials"),
+                    "429": too_many(),
                     "404": no_op(),
                 }),
             ),
@@ -208,7 +248,8 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 json!({
                     "200": {"description": "`started`, `phase`, `output` and `finished` events until the operation ends; `data` is `{at, data}`",
                         "content": {"text/event-stream": {"schema": {"type": "string"}, "example": events}}},
-                    "401": error("no valid API key", "invalid credentials"),
+                    "401": error("no valid API key or console session", "invalid credentials"),
+                    "429": too_many(),
                     "404": no_op(),
                 }),
             ),
@@ -263,6 +304,41 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                     "409": error("the routes collide with another plugin's, or the config file's grant wins", "plugin `stranger` is granted by the operator's config file, which wins; change it there"),
                     "413": error("the component is larger than 64 MiB", "plugin upload is larger than 64 MiB"),
                     "422": answer("the component does not load: not a component, a failed check, or imports it is not granted (then `needs` and `grant_at`)",
+                        json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
+                            "needs": {"type": "object", "properties": {"grants": {"type": "array", "items": {"type": "string"}}}},
+                            "grant_at": {"type": "string"}}}),
+                        json!({"error": "plugin `stranger` imports `inventory`, which its grant does not include", "needs": {"grants": ["log", "inventory"]}, "grant_at": "/admin/plugins/stranger/grants"})),
+                }),
+            );
+            o["requestBody"] = json!({"required": true, "description": "the plugin as a WebAssembly component (wasm32-wasip2)", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
+            o
+        }),
+        ("/admin/plugins/{id}/check", "post", {
+            let mut checked = json!({
+                "id": "pricing", "role": "pricing", "stored": false, "plugin": plugin_example(),
+                "active": {"name": "pricing", "version": "0.1.0", "sha256": "8e808437416f9d2a7aa7e5a21ac8a2fd4603e99d86259932fb4cd0447d1073c3"},
+                "routes": {"added": [], "removed": [], "kept": []},
+                "grants": {"imports": [], "granted": ["log"], "missing": []},
+                "collections": [],
+            });
+            checked["plugin"]["instances"] = Value::Null;
+            let mut o = op(
+                "admin_plugin_check",
+                "Dry run of an upload: the component is loaded and checked, nothing is stored or activated; answers the routes added, removed and kept, the capabilities it imports and its collections",
+                "admin",
+                admin(),
+                vec![query(
+                    "role",
+                    "The plugin's role (default: the active version's, the config's, or endpoint)",
+                    json!({"type": "string", "enum": ["endpoint", "pricing", "scheduling"]}),
+                )],
+                json!({
+                    "200": answer("it would install; what would change", schema("PluginCheck"), checked),
+                    "400": error("no body, or an unknown role", "the request body must be the plugin's wasm component"),
+                    "401": admin_401(),
+                    "409": error("the routes collide with another plugin's, or the config file's grant wins", "plugin `echo2` claims `GET /echo/version`, which collides with plugin `echo`'s route `GET /echo/version`"),
+                    "413": error("the component is larger than 64 MiB", "plugin upload is larger than 64 MiB"),
+                    "422": answer("it would not install: not a component, a failed check, or imports it is not granted (then `needs` and `grant_at`)",
                         json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
                             "needs": {"type": "object", "properties": {"grants": {"type": "array", "items": {"type": "string"}}}},
                             "grant_at": {"type": "string"}}}),
@@ -466,56 +542,4 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
             ),
         ),
     ]
-}
-
-/// The shapes the host's answers share.
-pub fn schemas() -> Value {
-    let string = json!({"type": "string"});
-    let strings = json!({"type": "array", "items": {"type": "string"}});
-    let nullable = json!({"type": ["string", "null"]});
-    json!({
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
-        "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
-        "Readiness": {"type": "object", "required": ["status", "checks"], "properties": {
-            "status": {"enum": ["ready", "not ready"]},
-            "checks": {"type": "object", "required": ["store", "plugins", "draining"], "properties": {
-                "store": {"enum": ["ok", "unreachable"]}, "plugins": {"type": "integer"}, "draining": {"type": "boolean"}}}}},
-        "Plugin": {"type": "object",
-            "required": ["id", "role", "name", "version", "sha256", "source", "active_since", "instances", "collections", "envelope", "routes"],
-            "properties": {
-                "id": string, "role": {"enum": ["endpoint", "pricing", "scheduling"]}, "name": string, "version": string,
-                "sha256": string, "source": string, "active_since": string,
-                "instances": {"type": ["object", "null"], "properties": {
-                    "isolation": string, "idle": {"type": "integer"}, "created": {"type": "integer"}, "reused": {"type": "integer"},
-                    "discarded": {"type": "object", "additionalProperties": {"type": "integer"}}}},
-                "collections": strings, "envelope": string,
-                "routes": {"type": "array", "items": {"type": "object", "required": ["method", "path", "auth", "deadline_ms"], "properties": {
-                    "method": string, "path": string, "auth": string, "deadline_ms": {"type": "integer"}}}}}},
-        "Grant": {"type": "object", "properties": {
-            "role": {"enum": ["endpoint", "pricing", "scheduling"]},
-            "grants": {"type": "array", "items": {"enum": ["log", "inventory", "ssh", "operations", "kubernetes", "pricing", "scheduling"]}},
-            "disabled": {"type": "boolean"}, "isolation": {"enum": ["organisation", "request"]},
-            "kube-targets": strings, "ssh-targets": strings, "read": strings, "write": strings, "secrets": strings}},
-        "GrantShown": {"type": "object", "required": ["id", "source", "grant"], "properties": {
-            "id": string, "source": {"enum": ["config-file", "admin", "built-in", "default"]},
-            "grant": {"$ref": "#/components/schemas/Grant"}, "reloaded": {"type": "boolean"}}},
-        "AuditEntry": {"type": "object",
-            "required": ["seq", "at", "request_id", "client", "method", "route", "path", "plugin", "status"],
-            "properties": {"seq": {"type": "integer"}, "at": string, "request_id": string, "organisation": nullable,
-                "key_id": nullable, "scheme": nullable, "client": string, "method": string, "route": string,
-                "path": string, "plugin": string, "status": {"type": "integer"}}},
-        "Key": {"type": "object", "required": ["id", "organisation", "scheme", "created_at"], "properties": {
-            "id": string, "organisation": string, "scheme": {"enum": ["bearer", "x-auth-token", "basic", "aksk", "session"]},
-            "project": nullable, "created_at": string, "revoked_at": nullable}},
-        "HostKey": {"type": "object", "required": ["org", "target", "fingerprint", "public_key", "pinned_at"], "properties": {
-            "org": string, "target": string, "fingerprint": string, "public_key": string, "pinned_at": string}},
-        "Operation": {"type": "object", "required": ["id", "kind", "target", "plugin", "status", "created_at", "updated_at", "phases"],
-            "properties": {"id": string, "kind": string, "target": string, "plugin": string,
-                "status": {"enum": ["running", "succeeded", "failed", "interrupted"]},
-                "created_at": string, "updated_at": string, "finished_at": nullable,
-                "phases": {"type": "array", "items": {"type": "object", "required": ["name", "status", "output"], "properties": {
-                    "name": string, "status": {"enum": ["pending", "running", "succeeded", "failed", "skipped", "interrupted"]},
-                    "started_at": nullable, "finished_at": nullable, "message": nullable, "output": string}}},
-                "result": {}, "error": nullable}},
-    })
 }

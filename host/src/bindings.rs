@@ -1,4 +1,7 @@
 //! Host-side bindings generated from `wit/` for the three plugin worlds.
+//! They live at the crate's root, not in [`crate::runtime`], so the
+//! capabilities (which implement the import traits) and the runtime (which
+//! calls the exports) both depend on them and not on each other.
 //!
 //! Imports are async on the host (capabilities do I/O); exports are called
 //! with `call_async` so epoch deadlines and host awaits compose.
@@ -42,7 +45,7 @@ pub mod scheduling_engine {
 pub use endpoint::computehub::platform::types as wit_types;
 
 /// The optional `declarations` export of endpoint plugins (their collections
-/// and error envelope); see [`super::declarations`].
+/// and error envelope); see [`crate::runtime::declarations`].
 pub mod declarations {
     wasmtime::component::bindgen!({
         path: "../wit",
