@@ -79,6 +79,12 @@ enum Command {
         /// Compiled-component cache (default: `<data dir>/cache`).
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Keep the store in PostgreSQL (`postgres://user:password@host:port/db`)
+        /// instead of SQLite in the data dir: any number of replicas share it.
+        /// The seal key then comes from COMPUTEHUB_SEAL_KEY_FILE or
+        /// COMPUTEHUB_SEAL_KEY (the same for every replica).
+        #[arg(long, env = "COMPUTEHUB_DATABASE_URL", hide_env_values = true)]
+        database: Option<String>,
         /// Honour kboss's `orgid` parameter on session routes called without
         /// an API key (offline debugging): anyone can then act as any
         /// organisation. Never in production.
@@ -371,9 +377,13 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
             tls_cert,
             tls_key,
             metrics_token_file,
+            database,
         } => {
             let mut config = Config::load(config.as_deref())?;
             config.debug_orgid |= debug_orgid;
+            if database.is_some() {
+                config.database = database;
+            }
             if config.debug_orgid {
                 tracing::warn!(
                     "debug mode: kboss routes accept `orgid` instead of an API key; never use this in production"
@@ -403,7 +413,7 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
                     project,
                 },
         } => {
-            let store = Store::open(&data_dir).await?;
+            let store = open_store(&data_dir, database_from_env().as_deref()).await?;
             let scheme = match scheme {
                 SchemeArg::Bearer => Scheme::Bearer,
                 SchemeArg::XAuthToken => Scheme::XAuthToken,
@@ -509,7 +519,7 @@ async fn registry(
     cache_dir: PathBuf,
     config: Config,
 ) -> anyhow::Result<(Registry, Arc<Store>)> {
-    let store = Arc::new(Store::open(data_dir).await.context("opening the store")?);
+    let store = Arc::new(open_store(data_dir, config.database.as_deref()).await?);
     let limits = limits(&config);
     let capabilities = Capabilities::new(Arc::clone(&store));
     capabilities.policy.set_grants(config.policy_grants()?);
@@ -859,8 +869,32 @@ async fn grant_command(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The store of an existing data dir (a typo must not create a new one).
+/// The store: PostgreSQL when a database URL is given, else the data dir's
+/// SQLite file.
+pub(crate) async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Result<Store> {
+    match database {
+        Some(url) => Store::open_url(url, data_dir)
+            .await
+            .context("opening the PostgreSQL store"),
+        None => Store::open(data_dir).await.context("opening the store"),
+    }
+}
+
+/// The database URL the environment names for commands other than `serve`
+/// (`COMPUTEHUB_DATABASE_URL`), so they act on the same store as the
+/// server.
+pub(crate) fn database_from_env() -> Option<String> {
+    std::env::var("COMPUTEHUB_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The store of an existing data dir (a typo must not create a new one),
+/// or the PostgreSQL store `COMPUTEHUB_DATABASE_URL` names.
 async fn open_existing_store(data_dir: &Path) -> anyhow::Result<Store> {
+    if let Some(url) = database_from_env() {
+        return open_store(data_dir, Some(&url)).await;
+    }
     if !data_dir.join("computehub.db").exists() {
         anyhow::bail!(
             "{} holds no computehub store (start the server with --data-dir there first)",

@@ -53,6 +53,10 @@ pub struct Config {
     /// Honour kboss's `orgid` parameter (offline debugging). Never in production.
     #[serde(default)]
     pub debug_orgid: bool,
+    /// The store in PostgreSQL (`postgres://user:password@host:port/db`),
+    /// shared by every replica; without it, SQLite in the data dir.
+    #[serde(default)]
+    pub database: Option<String>,
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
     /// The plugin ids the operator's file names: its entries win over
@@ -154,6 +158,7 @@ impl Default for Config {
             memory_limit_mib: default_memory_limit_mib(),
             max_concurrency: default_max_concurrency(),
             debug_orgid: false,
+            database: None,
             plugins: BTreeMap::new(),
             from_file: Default::default(),
         })

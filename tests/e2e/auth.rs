@@ -164,7 +164,8 @@ fn keys_create_prints_the_credential_alone_on_its_last_line() {
 
 /// `computehub keys <args> --data-dir <server's>`: exit success and stdout.
 fn keys_cli(s: &Server, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(BIN)
+    let out = s
+        .command()
         .arg("keys")
         .args(args)
         .arg("--data-dir")

@@ -2,8 +2,6 @@
 //! cluster (kubeconfig sealed) for an organisation, used by the areas'
 //! tests to reach a simulated cluster by id, and tested here itself.
 
-use std::process::Command;
-
 use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 
 use crate::common::*;
@@ -18,7 +16,8 @@ pub fn import_output(s: &Server, args: &[&str], kubeconfig: &str) -> std::proces
             .as_nanos()
     ));
     std::fs::write(&file, kubeconfig).unwrap();
-    let out = Command::new(BIN)
+    let out = s
+        .command()
         .args(["clusters", "import", "--data-dir"])
         .arg(s.data())
         .arg("--kubeconfig")

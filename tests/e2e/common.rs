@@ -52,6 +52,15 @@ pub struct Server {
     /// What the server printed on stdout (the demo's key and curl lines).
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub http: reqwest::Client,
+    /// The PostgreSQL store of this server (a fresh database of
+    /// [`pgtest`]) when the tests run with `COMPUTEHUB_TEST_DATABASE=postgres`;
+    /// `None`: SQLite in the data dir.
+    pub database: Option<String>,
+}
+
+/// Whether this run's servers keep their store in PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("COMPUTEHUB_TEST_DATABASE").as_deref() == Ok("postgres")
 }
 
 pub struct Options {
@@ -61,6 +70,9 @@ pub struct Options {
     pub own_cache: bool,
     /// Extra `serve` arguments (`--debug-orgid`, `--demo`).
     pub args: Vec<&'static str>,
+    /// The store in a fresh PostgreSQL database, whatever the run's
+    /// `COMPUTEHUB_TEST_DATABASE`.
+    pub postgres: bool,
 }
 
 impl Default for Options {
@@ -70,6 +82,7 @@ impl Default for Options {
             plugins: vec![("fixtures.wasm", "fixtures"), ("echo_v1.wasm", "echo")],
             own_cache: false,
             args: Vec::new(),
+            postgres: false,
         }
     }
 }
@@ -99,6 +112,7 @@ impl Server {
                 .pool_max_idle_per_host(64)
                 .build()
                 .unwrap(),
+            database: (opts.postgres || on_postgres()).then(pgtest::database),
         };
         s.launch();
         s
@@ -115,7 +129,7 @@ impl Server {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = self.command();
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -158,6 +172,16 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// The binary, acting on this server's store (`COMPUTEHUB_DATABASE_URL`
+    /// set when it is in PostgreSQL).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        if let Some(url) = &self.database {
+            cmd.env("COMPUTEHUB_DATABASE_URL", url);
+        }
+        cmd
+    }
+
     /// SIGTERM, and wait for the process to exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("server running");
@@ -182,11 +206,20 @@ impl Server {
     /// The server's SQLite file opened beside it, for a test that looks at
     /// what the store holds behind the server's back.
     pub fn sqlite(&self) -> rusqlite::Connection {
+        assert!(
+            self.database.is_none(),
+            "this test reads the SQLite file; its store is in PostgreSQL"
+        );
         rusqlite::Connection::open(self.data().join("computehub.db")).unwrap()
     }
 
     pub async fn store(&self) -> computehub::store::Store {
-        computehub::store::Store::open(&self.data()).await.unwrap()
+        match &self.database {
+            Some(url) => computehub::store::Store::open_url(url, &self.data())
+                .await
+                .unwrap(),
+            None => computehub::store::Store::open(&self.data()).await.unwrap(),
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -195,7 +228,8 @@ impl Server {
 
     /// `computehub keys create`; the credential is the last line.
     pub fn key(&self, org: &str, scheme: &str) -> String {
-        let out = Command::new(BIN)
+        let out = self
+            .command()
             .args([
                 "keys",
                 "create",

@@ -77,7 +77,7 @@ pub fn env_on(s: Server, sim: SimCluster) -> Env {
 impl Server {
     /// `keys create` with `--project`; the last line.
     pub fn project_key(&self, org: &str, scheme: &str, project: Option<&str>) -> String {
-        let mut cmd = std::process::Command::new(BIN);
+        let mut cmd = self.command();
         cmd.args([
             "keys",
             "create",

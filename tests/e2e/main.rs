@@ -43,6 +43,7 @@ mod pcapi;
 mod pcapi_accommodate;
 mod plugin_data;
 mod plugin_dev;
+mod postgres;
 mod provision;
 mod provision_async;
 mod routing;

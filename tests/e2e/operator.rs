@@ -26,7 +26,8 @@ async fn admin_status(s: &Server, token: &str) -> u16 {
 async fn a_rotated_admin_token_is_in_force_without_a_restart_and_audited() {
     let s = Server::start();
     assert_eq!(admin_status(&s, ADMIN).await, 200);
-    let out = Command::new(BIN)
+    let out = s
+        .command()
         .args(["admin", "rotate-token", "--data-dir"])
         .arg(s.data())
         .output()

@@ -120,8 +120,20 @@ fn copy(from: &Connection, to: &mut Connection, to_path: &Path) -> Result<(), Ba
     Ok(())
 }
 
+/// Backup and restore copy the SQLite file: a PostgreSQL store is backed
+/// up by PostgreSQL's own tools.
+fn refuse_postgres() -> anyhow::Result<()> {
+    if super::database_from_env().is_some() {
+        anyhow::bail!(
+            "COMPUTEHUB_DATABASE_URL names a PostgreSQL store: back it up with pg_dump (or move it with `computehub export`); backup and restore copy a data dir's SQLite file"
+        );
+    }
+    Ok(())
+}
+
 /// `computehub backup`.
 pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    refuse_postgres()?;
     let BackupArgs {
         data_dir,
         to,
@@ -237,6 +249,7 @@ fn check(conn: &Connection, path: &Path) -> Result<Checked, BackupError> {
 
 /// `computehub restore`.
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    refuse_postgres()?;
     let RestoreArgs {
         from,
         data_dir,

@@ -12,7 +12,6 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use crate::console::users;
-use crate::store::Store;
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -80,7 +79,7 @@ pub async fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             } else {
                 read_password()?
             };
-            let store = Store::open(&data_dir).await?;
+            let store = super::open_store(&data_dir, super::database_from_env().as_deref()).await?;
             let user = users::create(&store, &org, &name, &password, admin).await?;
             println!(
                 "created console {} `{}` of organisation {} ({})",

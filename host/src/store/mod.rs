@@ -84,6 +84,9 @@ pub struct Store {
     schema: RwLock<HashMap<String, Arc<Collection>>>,
 }
 
+/// Connections one process keeps to PostgreSQL at most.
+const POOL_CONNECTIONS: usize = 16;
+
 /// Mode of every file the host keeps in its data dir (the database and its
 /// `-wal`/`-shm`, the seal key, the admin token hash, plugin wasm copies,
 /// compiled components): readable and writable by the owner only.
@@ -230,6 +233,22 @@ impl Store {
         seal::check(store.db(), store.sealer(), source).await?;
         schema::declare_moved(&store).await?;
         Ok(store)
+    }
+
+    /// The store a database URL names (`postgres://user:pass@host:port/db`,
+    /// or `postgresql://`), sealing with the key the environment names
+    /// (`COMPUTEHUB_SEAL_KEY_FILE`, `COMPUTEHUB_SEAL_KEY`) or else
+    /// `data_dir`'s own `seal.key`: replicas must share one, so production
+    /// names it; the database never holds it. `data_dir` keeps what is not
+    /// in the database (the compiled-plugin cache, uploaded wasm).
+    pub async fn open_url(url: &str, data_dir: &Path) -> anyhow::Result<Self> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            anyhow::bail!("the database URL must start with postgres:// or postgresql://");
+        }
+        secure_data_dir(data_dir)?;
+        let source = seal::KeySource::from_env(data_dir);
+        let sealer = Sealer::from_source(&source, data_dir)?;
+        Self::open_postgres(url, POOL_CONNECTIONS, sealer, &source.describe()).await
     }
 
     /// A store over an in-memory SQLite database (tests).
