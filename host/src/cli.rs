@@ -3,6 +3,7 @@
 
 mod admin;
 mod backup;
+mod transfer;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -122,6 +123,16 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into a new data dir.
     Restore(backup::RestoreArgs),
+    /// Bring a store's schema up to date and print its version.
+    Migrate(transfer::MigrateArgs),
+    /// Write every row of a store (SQLite or PostgreSQL) to a file of JSON
+    /// lines, secrets still sealed. Plugin wasm files and the admin token
+    /// hash live in the data dir, not the database: they are not exported.
+    Export(transfer::ExportArgs),
+    /// Load an export into an empty store (SQLite or PostgreSQL) opened
+    /// with the source's seal key, all rows in one transaction. Plugin wasm
+    /// files and the admin token hash are not in the export: copy them.
+    Import(transfer::ImportArgs),
 }
 
 /// What clients may hold of the server before they are authenticated.
@@ -501,6 +512,9 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Users { command } => users::run(command).await,
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args).await,
+        Command::Migrate(args) => transfer::migrate(args).await,
+        Command::Export(args) => transfer::export(args).await,
+        Command::Import(args) => transfer::import(args).await,
     }
 }
 

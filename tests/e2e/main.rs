@@ -53,6 +53,7 @@ mod ssh;
 mod swap;
 mod tls;
 mod traces;
+mod transfer;
 mod trust;
 mod warm;
 mod wire;

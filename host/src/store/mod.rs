@@ -17,6 +17,7 @@ pub mod schema;
 pub mod seal;
 #[cfg(test)]
 mod tests;
+pub mod transfer;
 
 use std::collections::HashMap;
 use std::path::Path;

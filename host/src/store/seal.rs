@@ -230,6 +230,33 @@ pub async fn check(db: &dyn Database, sealer: &Sealer, source: &str) -> Result<(
     }
 }
 
+/// Whether `sealed` (a store's `seal_check` value) opens with `sealer`:
+/// two stores whose checks both open share one key (`computehub import`).
+pub fn opens_check(sealer: &Sealer, sealed: &[u8]) -> bool {
+    sealer
+        .open(sealed, CHECK_CONTEXT)
+        .is_ok_and(|plain| plain == CHECK)
+}
+
+/// The key the environment names (`COMPUTEHUB_SEAL_KEY_FILE`, then
+/// `COMPUTEHUB_SEAL_KEY`) with where it is, for a store that has no data
+/// dir; `None` when the environment names none.
+pub fn env_sealer() -> Result<Option<(Sealer, String)>, KeyError> {
+    let source = KeySource::from_env(Path::new(""));
+    let key = match &source {
+        KeySource::DataDir(_) => return Ok(None),
+        KeySource::File(path) => {
+            let bytes = std::fs::read(path).map_err(|e| KeyError::Read(path.clone(), e))?;
+            key_bytes(&bytes).ok_or_else(|| KeyError::BadFile(path.clone()))?
+        }
+        KeySource::Env => std::env::var(KEY_ENV)
+            .ok()
+            .and_then(|v| key_bytes(v.as_bytes()))
+            .ok_or(KeyError::BadEnv)?,
+    };
+    Ok(Some((Sealer::from_key(&key), source.describe())))
+}
+
 /// Write a file readable by its owner only.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
