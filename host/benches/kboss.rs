@@ -48,7 +48,7 @@ fn fields(pairs: Vec<(&str, Value)>) -> Vec<(String, Value)> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-fn center(store: &Store, org: &str, name: &str) -> String {
+async fn center(store: &Store, org: &str, name: &str) -> String {
     store
         .insert(
             org,
@@ -62,12 +62,12 @@ fn center(store: &Store, org: &str, name: &str) -> String {
                 ("contactphone", text("")),
             ]),
         )
-        .expect("center")
+        .await.expect("center")
         .id
 }
 
 /// `n` devices in `cpcid`, inserted 1,000 to a transaction.
-fn devices(store: &Store, org: &str, cpcid: &str, n: usize) {
+async fn devices(store: &Store, org: &str, cpcid: &str, n: usize) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
         let writes: Vec<Write> = chunk
             .iter()
@@ -99,11 +99,11 @@ fn devices(store: &Store, org: &str, cpcid: &str, n: usize) {
                 )
             })
             .collect();
-        store.transact(org, &writes).expect("devices");
+        store.transact(org, &writes).await.expect("devices");
     }
 }
 
-fn widgets(store: &Store, org: &str, cpcid: &str) {
+async fn widgets(store: &Store, org: &str, cpcid: &str) {
     for (kind, model, price, unit) in [
         ("cpu", "INTEL(R) XEON(R) PLATINUM 8582C", "1.5", "核"),
         ("memory", "Samsung DDR4 DIMMs", "0.005", "Mi"),
@@ -128,7 +128,7 @@ fn widgets(store: &Store, org: &str, cpcid: &str) {
                     ("consumed", Value::Integer(0)),
                 ]),
             )
-            .expect("widget");
+            .await.expect("widget");
     }
 }
 
@@ -242,7 +242,7 @@ async fn in_process(app: &computehub::server::App, org: &str, small: &str, large
     let mut lat = Vec::with_capacity(PAGE_CALLS);
     for _ in 0..PAGE_CALLS {
         let t = Instant::now();
-        let page = app.store.query(org, "devices", &q).expect("query");
+        let page = app.store.query(org, "devices", &q).await.expect("query");
         lat.push(t.elapsed());
         assert_eq!(page.rows.len(), 80);
     }
@@ -382,7 +382,7 @@ async fn bench_app(
     .await
     .expect("app");
     let key = create_key(&app.store, ORG, Scheme::Bearer)
-        .expect("key")
+        .await.expect("key")
         .credential;
     (app, key)
 }
@@ -411,8 +411,8 @@ async fn quote_server(dir: &std::path::Path) -> QuoteTarget {
         }
     }
     let (app, key) = bench_app(dir, config).await;
-    let small = center(&app.store, ORG, "small");
-    widgets(&app.store, ORG, &small);
+    let small = center(&app.store, ORG, "small").await;
+    widgets(&app.store, ORG, &small).await;
     let addr = serve(app).await;
     QuoteTarget::new(addr, &small, key)
 }
@@ -427,13 +427,13 @@ fn main() {
         let (app, key) = bench_app(dir.path(), Config::default()).await;
         let org = ORG;
         let t = Instant::now();
-        let small = center(&app.store, org, "small");
-        devices(&app.store, org, &small, 1_000);
+        let small = center(&app.store, org, "small").await;
+        devices(&app.store, org, &small, 1_000).await;
         let quotes_only = std::env::var_os("COMPUTEHUB_BENCH_QUOTES_ONLY").is_some();
-        let large = center(&app.store, org, "large");
+        let large = center(&app.store, org, "large").await;
         let large_devices = if quotes_only { 0 } else { 100_000 };
-        devices(&app.store, org, &large, large_devices);
-        widgets(&app.store, org, &small);
+        devices(&app.store, org, &large, large_devices).await;
+        widgets(&app.store, org, &small).await;
         println!(
             "seeded {} devices in {:.1} s",
             1_000 + large_devices,

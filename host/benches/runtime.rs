@@ -208,7 +208,7 @@ async fn plugin_server(dir: &std::path::Path, isolation: &str) -> std::net::Sock
 }
 
 async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
-    let store = Arc::new(Store::open(&dir.join("data2")).expect("store"));
+    let store = Arc::new(Store::open(&dir.join("data2")).await.expect("store"));
     let services = services(store);
     let runtime =
         Runtime::new(dir.join("cache"), Limits::default(), services.clone()).expect("runtime");

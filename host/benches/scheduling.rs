@@ -103,7 +103,7 @@ fn main() {
         .expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let store = Arc::new(Store::open(dir.path()).await.expect("store"));
         let services = HostServices::new(Capabilities::new(store), Limits::default());
         let runtime = Runtime::new(
             dir.path().join("cache"),

@@ -241,7 +241,7 @@ const BASELINE_VERSION: usize = 10;
 const MIGRATIONS: &[&str] = &[];
 
 /// An arbitrary key for `pg_advisory_xact_lock`: computehub's migrations.
-const LOCK_KEY: i64 = 0x636f_6d70_7574_65;
+const LOCK_KEY: i64 = 0x0063_6f6d_7075_7465;
 
 /// Brings the database to [`super::latest`].
 pub async fn migrate(db: &dyn Database) -> Result<(), StoreError> {

@@ -45,7 +45,7 @@ pub(in crate::store) async fn declare_moved(store: &crate::store::Store) -> Resu
         let decls: Vec<CollectionDecl> = MOVED
             .iter()
             .filter(|m| m.owner == owner)
-            .map(|m| moved_decl(m))
+            .map(moved_decl)
             .collect();
         store
             .declare(owner, "host", &decls, super::Mode::Keep)
