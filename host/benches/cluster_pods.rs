@@ -32,7 +32,8 @@ fn main() {
         .await
         .expect("app");
         let cred = create_key(&app.store, "bench", Scheme::Basic)
-            .await.expect("key")
+            .await
+            .expect("key")
             .credential;
         let (user, pass) = cred.split_once(':').expect("basic credential");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

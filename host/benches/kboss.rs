@@ -62,7 +62,8 @@ async fn center(store: &Store, org: &str, name: &str) -> String {
                 ("contactphone", text("")),
             ]),
         )
-        .await.expect("center")
+        .await
+        .expect("center")
         .id
 }
 
@@ -128,7 +129,8 @@ async fn widgets(store: &Store, org: &str, cpcid: &str) {
                     ("consumed", Value::Integer(0)),
                 ]),
             )
-            .await.expect("widget");
+            .await
+            .expect("widget");
     }
 }
 
@@ -382,7 +384,8 @@ async fn bench_app(
     .await
     .expect("app");
     let key = create_key(&app.store, ORG, Scheme::Bearer)
-        .await.expect("key")
+        .await
+        .expect("key")
         .credential;
     (app, key)
 }
