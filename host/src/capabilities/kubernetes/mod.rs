@@ -2,19 +2,32 @@
 //! cluster by inventory id (the host opens its sealed kubeconfig) or passes an
 //! inline kubeconfig where its API receives one; objects cross as JSON text.
 //!
-//! The capability's state is [`Kubernetes`] (the clients per cluster, the
-//! store the sealed kubeconfigs are read from, and the grants an inline
-//! kubeconfig's server is checked against: [`client`]); a call is served by
-//! a [`KubernetesView`] of it and the call's context.
+//! The capability's state is [`Kubernetes`] (its [`Backend`], the clients
+//! per cluster, the store the sealed kubeconfigs are read from, and the
+//! grants an inline kubeconfig's server is checked against: [`clusters`]); a
+//! call is served by a [`KubernetesView`] of it and the call's context.
+//!
+//! The capability reaches clusters only through the small traits of
+//! [`backend`] ([`Backend`] builds a client once the checks passed,
+//! [`Cluster`] lists, gets, applies and deletes objects and labels, cordons,
+//! drains and measures nodes), so its grant checks, deadlines and WIT
+//! conversions are written against them; [`KubeRs`] is the real
+//! implementation (kube-rs, in `kube_rs`, `objects` and `nodes`).
 
-mod client;
+pub mod backend;
+mod clusters;
+mod kube_rs;
 mod nodes;
 mod objects;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use client::Clients;
+pub use backend::{Backend, Cluster};
+pub use clusters::Clients;
+pub use kube_rs::KubeRs;
 
 use wasmtime::component::{HasData, Linker};
 
@@ -24,12 +37,15 @@ use crate::bindings::endpoint::computehub::platform::kubernetes::{
 };
 use crate::policy::Policy;
 use crate::store::Store;
-use client::{Cluster, ClusterRef};
+use clusters::ClusterRef;
 
 /// Budget of one call other than drain.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest drain a plugin may ask for.
 const MAX_DRAIN: Duration = Duration::from_secs(600);
+/// Most objects one page may ask for (kube-apiserver serves more, but a
+/// page is meant to bound what the plugin holds at once).
+pub const MAX_PAGE: u32 = 5_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
@@ -113,17 +129,26 @@ fn map_json(m: &std::collections::BTreeMap<String, String>) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| "{}".into())
 }
 
-/// The capability's state: clients per cluster, the store holding the
-/// organisations' sealed kubeconfigs, and the grants (`kube-targets`).
+/// The capability's state: the backend, clients per cluster, the store
+/// holding the organisations' sealed kubeconfigs, and the grants
+/// (`kube-targets`).
 pub struct Kubernetes {
+    backend: Arc<dyn Backend>,
     clients: Clients,
     store: Arc<Store>,
     policy: Arc<Policy>,
 }
 
 impl Kubernetes {
+    /// The capability on real clusters ([`KubeRs`]).
     pub fn new(store: Arc<Store>, policy: Arc<Policy>) -> Self {
+        Self::with_backend(Arc::new(KubeRs), store, policy)
+    }
+
+    /// The capability on clusters reached through `backend`.
+    pub fn with_backend(backend: Arc<dyn Backend>, store: Arc<Store>, policy: Arc<Policy>) -> Self {
         Kubernetes {
+            backend,
             clients: Clients::default(),
             store,
             policy,
@@ -147,18 +172,21 @@ impl<'a> KubernetesView<'a> {
 
     /// The client of `c`, checked against this plugin's grant and scoped to
     /// its caller's organisation.
-    async fn cluster(self, c: &WitCluster) -> Result<Arc<Cluster>, KubeError> {
+    async fn cluster(self, c: &WitCluster) -> Result<Arc<dyn Cluster>, KubeError> {
         let r = match c {
             WitCluster::Id(id) => ClusterRef::Id(id),
             WitCluster::Kubeconfig(k) => ClusterRef::Inline(k),
         };
-        let asker = client::Asker {
+        let asker = clusters::Asker {
             store: &self.state.store,
             policy: &self.state.policy,
             plugin: &self.ctx.plugin,
             organisation: self.ctx.organisation.as_deref(),
         };
-        self.state.clients.get(&asker, r).await
+        self.state
+            .clients
+            .get(&*self.state.backend, &asker, r)
+            .await
     }
 
     fn rid(&self) -> Arc<str> {
@@ -182,8 +210,8 @@ pub fn add_to_linker<T: Send + 'static>(
 }
 
 /// The host's view of a plugin's selector.
-fn selector(sel: &Selector) -> objects::Selector<'_> {
-    objects::Selector {
+fn selector(sel: &Selector) -> backend::Selector<'_> {
+    backend::Selector {
         namespace: sel.namespace.as_deref(),
         labels: sel.label_selector.as_deref(),
         fields: sel.field_selector.as_deref(),
@@ -203,7 +231,7 @@ impl Host for KubernetesView<'_> {
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
             let sel = selector(&sel);
-            objects::list(&c, &api_version, &kind, sel).await
+            c.list(&api_version, &kind, sel).await
         })
         .await
     }
@@ -226,15 +254,14 @@ impl Host for KubernetesView<'_> {
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
             let sel = selector(&sel);
-            let page = objects::list_page(
-                &c,
-                &api_version,
-                &kind,
-                sel,
-                limit,
-                continue_token.as_deref(),
-            )
-            .await?;
+            if !(1..=MAX_PAGE).contains(&limit) {
+                return Err(KubeError::Invalid(format!(
+                    "a page holds 1 to {MAX_PAGE} objects, not {limit}"
+                )));
+            }
+            let page = c
+                .list_page(&api_version, &kind, sel, limit, continue_token.as_deref())
+                .await?;
             Ok(wit::ObjectPage {
                 items: page.items,
                 continue_token: page.continue_token,
@@ -255,12 +282,10 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
-            Ok(
-                objects::get(&c, &api_version, &kind, namespace.as_deref(), &name)
-                    .await?
-                    .as_ref()
-                    .map(text),
-            )
+            Ok(c.get(&api_version, &kind, namespace.as_deref(), &name)
+                .await?
+                .as_ref()
+                .map(text))
         })
         .await
     }
@@ -274,11 +299,8 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
-            Ok(objects::apply(&c, &manifests)
-                .await?
-                .iter()
-                .map(text)
-                .collect())
+            let docs = objects::documents(&manifests)?;
+            Ok(c.apply(&docs).await?.iter().map(text).collect())
         })
         .await
     }
@@ -296,7 +318,8 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
-            objects::delete_manifests(&c, &manifests).await
+            let docs = objects::documents(&manifests)?;
+            c.delete_documents(&docs).await
         })
         .await
     }
@@ -317,7 +340,8 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
-            objects::delete(&c, &api_version, &kind, namespace.as_deref(), &name).await
+            c.delete(&api_version, &kind, namespace.as_deref(), &name)
+                .await
         })
         .await
     }
@@ -337,7 +361,7 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
-            nodes::label(&c, &node, &set, &remove).await
+            c.label_node(&node, &set, &remove).await
         })
         .await
     }
@@ -356,7 +380,7 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
-            nodes::cordon(&c, &node, unschedulable).await
+            c.cordon(&node, unschedulable).await
         })
         .await
     }
@@ -373,7 +397,7 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), limit + Duration::from_secs(5), async move {
             let c = view.cluster(&cluster).await?;
-            let r = nodes::drain(&c, &node, limit).await?;
+            let r = c.drain(&node, limit).await?;
             Ok(DrainReport {
                 evicted: r.evicted,
                 skipped: r.skipped,
@@ -391,7 +415,7 @@ impl Host for KubernetesView<'_> {
         let view = *self;
         timed(self.rid(), CALL_TIMEOUT, async move {
             let c = view.cluster(&cluster).await?;
-            Ok(nodes::capacity(&c)
+            Ok(c.capacity()
                 .await?
                 .into_iter()
                 .map(|n| NodeCapacity {

@@ -1,4 +1,4 @@
-//! Node operations with kubectl's semantics: label/unlabel, cordon/uncordon,
+//! Node operations with kube-rs, with kubectl's semantics: label/unlabel, cordon/uncordon,
 //! drain (Eviction API, DaemonSet and mirror pods skipped, 429 retried, wait
 //! until the evicted pods are gone, one overall deadline), and capacity
 //! (allocatable, requests of non-terminal pods, usage from the metrics API).
@@ -11,7 +11,8 @@ use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
 use kubefmt::Quantity;
 use serde_json::json;
 
-use super::client::Cluster;
+use super::backend::{DrainReport, NodeCapacity};
+use super::kube_rs::KubeCluster as Cluster;
 use super::KubeError;
 
 /// How often drain retries a PDB-blocked eviction and polls for deletion.
@@ -49,11 +50,6 @@ pub async fn cordon(cluster: &Cluster, node: &str, unschedulable: bool) -> Resul
     )
     .await?;
     Ok(())
-}
-
-pub struct DrainReport {
-    pub evicted: Vec<String>,
-    pub skipped: Vec<String>,
 }
 
 fn pod_key(p: &Pod) -> String {
@@ -158,16 +154,6 @@ pub async fn drain(
         report.evicted.push(format!("{ns}/{name}"));
     }
     Ok(report)
-}
-
-pub struct NodeCapacity {
-    pub name: String,
-    pub allocatable: BTreeMap<String, String>,
-    pub requested: BTreeMap<String, String>,
-    pub usage: BTreeMap<String, String>,
-    pub labels: Vec<(String, String)>,
-    pub unschedulable: bool,
-    pub taints: serde_json::Value,
 }
 
 /// A request's exact value (`1Ki` = 1024, `250m` = 0.25).

@@ -1,24 +1,20 @@
-//! Objects of any kind by `apiVersion` + `kind`: list, get, delete, and
-//! multi-document manifests applied by server-side apply under one field
-//! manager (`computehub`) or deleted.
+//! Objects of any kind by `apiVersion` + `kind` with kube-rs: list, get,
+//! delete, and a manifest's documents applied by server-side apply under one
+//! field manager (`computehub`) or deleted. Parsing and checking a manifest
+//! ([`documents`]) is the capability's, before anything reaches a cluster.
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::Scope;
 use serde_json::value::RawValue;
 
-use super::client::Cluster;
+use super::backend::{Page, Selector};
+use super::kube_rs::KubeCluster as Cluster;
 use super::KubeError;
 
 /// The field manager of everything the platform applies.
 pub const FIELD_MANAGER: &str = "computehub";
 /// Most documents one manifest may hold.
 const MAX_DOCUMENTS: usize = 100;
-
-pub struct Selector<'a> {
-    pub namespace: Option<&'a str>,
-    pub labels: Option<&'a str>,
-    pub fields: Option<&'a str>,
-}
 
 async fn api(
     cluster: &Cluster,
@@ -33,16 +29,6 @@ async fn api(
         (Scope::Namespaced, None) => Api::all_with(client, &ar),
         (Scope::Cluster, _) => Api::all_with(client, &ar),
     })
-}
-
-/// Most objects one page may ask for (kube-apiserver serves more, but a
-/// page is meant to bound what the plugin holds at once).
-pub const MAX_PAGE: u32 = 5_000;
-
-/// One page of a list: its objects and the token that continues it.
-pub struct Page {
-    pub items: Vec<String>,
-    pub continue_token: Option<String>,
 }
 
 /// The listed objects as JSON texts, each with its `apiVersion` and `kind`.
@@ -61,7 +47,8 @@ pub async fn list(
 }
 
 /// At most `limit` objects from where `continue_token` left off, as
-/// [`list`] gives them, in the API server's order.
+/// [`list`] gives them, in the API server's order (`limit` checked by the
+/// capability).
 pub async fn list_page(
     cluster: &Cluster,
     api_version: &str,
@@ -70,11 +57,6 @@ pub async fn list_page(
     limit: u32,
     continue_token: Option<&str>,
 ) -> Result<Page, KubeError> {
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(KubeError::Invalid(format!(
-            "a page holds 1 to {MAX_PAGE} objects, not {limit}"
-        )));
-    }
     let mut lp = ListParams::default().limit(limit);
     if let Some(token) = continue_token.filter(|t| !t.is_empty()) {
         lp = lp.continue_token(token);
@@ -251,15 +233,15 @@ fn parts(doc: &serde_json::Value) -> (String, String, Option<String>, String) {
     )
 }
 
-/// Server-side apply of every document, in order. Answers the applied objects.
+/// Server-side apply of every document (from [`documents`]), in order.
+/// Answers the applied objects.
 pub async fn apply(
     cluster: &Cluster,
-    manifests: &str,
+    docs: &[serde_json::Value],
 ) -> Result<Vec<serde_json::Value>, KubeError> {
-    let docs = documents(manifests)?;
     let mut out = Vec::with_capacity(docs.len());
     for doc in docs {
-        let (av, kind, ns, name) = parts(&doc);
+        let (av, kind, ns, name) = parts(doc);
         let (_, caps) = cluster.resource(&av, &kind).await?;
         let ns = match caps.scope {
             Scope::Namespaced => Some(ns.unwrap_or_else(|| "default".to_string())),
@@ -270,7 +252,7 @@ pub async fn apply(
             .patch(
                 &name,
                 &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&doc),
+                &Patch::Apply(doc),
             )
             .await?;
         out.push(serde_json::to_value(applied).map_err(|e| KubeError::Unreachable(e.to_string()))?);
@@ -278,13 +260,13 @@ pub async fn apply(
     Ok(out)
 }
 
-/// Delete every document's object, last first. Answers `kind/name` (or
-/// `kind/namespace/name`) of what existed and was deleted.
-pub async fn delete_manifests(
+/// Delete every document's object (from [`documents`]), last first.
+/// Answers `kind/name` (or `kind/namespace/name`) of what existed and was
+/// deleted.
+pub async fn delete_documents(
     cluster: &Cluster,
-    manifests: &str,
+    docs: &[serde_json::Value],
 ) -> Result<Vec<String>, KubeError> {
-    let docs = documents(manifests)?;
     let mut deleted = Vec::new();
     for doc in docs.iter().rev() {
         let (av, kind, ns, name) = parts(doc);

@@ -1,36 +1,37 @@
-//! One SSH connection (russh): TCP connect and handshake under a deadline,
-//! the server's host key checked against its pin, password or private-key
-//! authentication, and commands run on session channels with their output
-//! capped.
+//! The real [`Backend`]: one SSH connection (russh) per [`Session`], TCP
+//! connect and handshake under a deadline, the server's host key checked
+//! against its pin, password or private-key authentication, and commands run
+//! on session channels with their output capped.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::ChannelMsg;
 
+use super::backend::{Backend, Connection, Credential, Endpoint, Output};
 use super::pins::Pin;
 use super::SshError;
 
 /// Budget of TCP connect, handshake and authentication together.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How to log in.
-#[derive(Clone)]
-pub enum Credential {
-    Password(String),
-    /// An OpenSSH or PEM private key (unencrypted).
-    PrivateKey(String),
-}
+/// The russh backend.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Russh;
 
-/// Where to connect and as whom.
-#[derive(Clone)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub credential: Credential,
+#[async_trait]
+impl Backend for Russh {
+    async fn connect(
+        &self,
+        endpoint: &Endpoint,
+        pinned: Option<Pin>,
+        target: &str,
+    ) -> Result<Arc<dyn Connection>, SshError> {
+        Ok(Arc::new(Session::open(endpoint, pinned, target).await?))
+    }
 }
 
 /// The host key the server presented, and whether it matched the pin.
@@ -72,29 +73,46 @@ impl client::Handler for Handler {
     }
 }
 
-/// A live, authenticated connection.
-pub struct Connection {
+/// A live, authenticated russh connection.
+pub struct Session {
     handle: Handle<Handler>,
     /// The key the server presented (to pin on first use).
     pub host_key: Pin,
     pub last_used: Mutex<Instant>,
 }
 
-/// What a command printed and how it ended.
-pub struct Output {
-    pub exit_status: i32,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub truncated: bool,
+#[async_trait]
+impl Connection for Session {
+    fn host_key(&self) -> &Pin {
+        &self.host_key
+    }
+
+    fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        cap: usize,
+        timeout: Duration,
+    ) -> Result<Output, SshError> {
+        Session::exec(self, command, stdin, cap, timeout).await
+    }
+
+    async fn close(&self) {
+        Session::close(self).await
+    }
 }
 
-impl Connection {
+impl Session {
     /// Connect, check the host key against `pinned`, authenticate.
     pub async fn open(
         ep: &Endpoint,
         pinned: Option<Pin>,
         target: &str,
-    ) -> Result<Connection, SshError> {
+    ) -> Result<Session, SshError> {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let handler = Handler {
             pinned: pinned.clone(),
@@ -175,15 +193,11 @@ impl Connection {
             .key
             .clone()
             .ok_or_else(|| SshError::Unreachable("the server presented no host key".into()))?;
-        Ok(Connection {
+        Ok(Session {
             handle,
             host_key: pin_of(&key),
             last_used: Mutex::new(Instant::now()),
         })
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.handle.is_closed()
     }
 
     pub fn touch(&self) {

@@ -19,14 +19,23 @@
 //! Log lines name the target, the program and the exit status, never
 //! arguments (a join token is an argument) or output.
 //!
-//! The capability's state is [`Ssh`] (the pool, the store holding devices
-//! and pins, and the grants); a call is served by an [`SshView`] of it and
-//! the call's context.
+//! The capability's state is [`Ssh`] (its [`Backend`], the pool, the store
+//! holding devices and pins, and the grants); a call is served by an
+//! [`SshView`] of it and the call's context.
+//!
+//! The capability reaches machines only through the small traits of
+//! [`backend`] ([`Backend::connect`], [`Connection::exec`], which carries
+//! transfers too), so target resolution, grants, pinning on first use, the
+//! pool and the WIT conversions are written against them; [`Russh`] is the
+//! real implementation (`client`).
 
+pub mod backend;
 mod client;
 pub mod command;
 pub mod pins;
 pub mod policy;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,7 +50,9 @@ use crate::bindings::endpoint::computehub::platform::ssh::{
 };
 use crate::policy::Policy;
 use crate::store::{Store, StoreError, Value};
-use client::{Connection, Credential, Endpoint};
+pub use backend::{Backend, Connection};
+use backend::{Credential, Endpoint, Output};
+pub use client::Russh;
 
 /// Bytes of stdout and of stderr kept per command.
 pub const OUTPUT_CAP: usize = 1 << 20;
@@ -103,12 +114,13 @@ impl From<StoreError> for SshError {
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>;
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<dyn Connection>>>>;
 
-/// The capability's state: pooled connections, the store holding devices
-/// and pinned host keys, and the grants (`ssh-targets`, checked by
-/// [`policy`]).
+/// The capability's state: the backend, pooled connections, the store
+/// holding devices and pinned host keys, and the grants (`ssh-targets`,
+/// checked by [`policy`]).
 pub struct Ssh {
+    backend: Arc<dyn Backend>,
     pool: Mutex<HashMap<String, (Slot, Instant)>>,
     store: Arc<Store>,
     policy: Arc<Policy>,
@@ -121,8 +133,15 @@ struct Resolved {
 }
 
 impl Ssh {
+    /// The capability on real machines ([`Russh`]).
     pub fn new(store: Arc<Store>, policy: Arc<Policy>) -> Self {
+        Self::with_backend(Arc::new(Russh), store, policy)
+    }
+
+    /// The capability on machines reached through `backend`.
+    pub fn with_backend(backend: Arc<dyn Backend>, store: Arc<Store>, policy: Arc<Policy>) -> Self {
         Ssh {
+            backend,
             pool: Mutex::default(),
             store,
             policy,
@@ -170,7 +189,7 @@ impl Ssh {
 
     /// A live connection for the target, from the pool or newly opened (and
     /// its host key pinned if none was).
-    async fn connection(&self, org: &str, r: &Resolved) -> Result<Arc<Connection>, SshError> {
+    async fn connection(&self, org: &str, r: &Resolved) -> Result<Arc<dyn Connection>, SshError> {
         let store = &self.store;
         let key = pool_key(org, r);
         let slot = self.slot(&key).await;
@@ -181,19 +200,23 @@ impl Ssh {
             }
         }
         let pinned = pins::get(store, org, &r.pin_target).await?;
-        let conn = Connection::open(&r.endpoint, pinned.clone(), &r.pin_target).await?;
+        let conn = self
+            .backend
+            .connect(&r.endpoint, pinned.clone(), &r.pin_target)
+            .await?;
         if pinned.is_none() {
-            let kept = pins::pin(store, org, &r.pin_target, &conn.host_key).await?;
-            if kept.public_key != conn.host_key.public_key {
-                conn.close().await;
-                return Err(SshError::HostKeyChanged(format!(
+            let presented = conn.host_key();
+            let kept = pins::pin(store, org, &r.pin_target, presented).await?;
+            if kept.public_key != presented.public_key {
+                let refusal = SshError::HostKeyChanged(format!(
                     "{} presented host key {}, but {} was pinned for it meanwhile",
-                    r.pin_target, conn.host_key.fingerprint, kept.fingerprint
-                )));
+                    r.pin_target, presented.fingerprint, kept.fingerprint
+                ));
+                conn.close().await;
+                return Err(refusal);
             }
-            tracing::info!(target = %r.pin_target, fingerprint = %conn.host_key.fingerprint, "ssh: host key pinned on first use");
+            tracing::info!(target = %r.pin_target, fingerprint = %presented.fingerprint, "ssh: host key pinned on first use");
         }
-        let conn = Arc::new(conn);
         *guard = Some(Arc::clone(&conn));
         Ok(conn)
     }
@@ -344,7 +367,7 @@ impl<'a> SshView<'a> {
         cap: usize,
         timeout: Duration,
         what: &str,
-    ) -> Result<client::Output, SshError> {
+    ) -> Result<Output, SshError> {
         let org = self.org()?;
         let (ssh, plugin) = (self.state, &*self.ctx.plugin);
         let r = ssh.resolve(org, plugin, target).await?;
@@ -398,7 +421,7 @@ fn command_timeout(ms: u32) -> Duration {
     }
 }
 
-fn remote_failure(what: &str, path: &str, o: &client::Output) -> SshError {
+fn remote_failure(what: &str, path: &str, o: &Output) -> SshError {
     let err = String::from_utf8_lossy(&o.stderr);
     let err: String = err.trim().chars().take(300).collect();
     SshError::Remote(format!(

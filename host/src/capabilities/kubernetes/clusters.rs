@@ -1,0 +1,156 @@
+//! Which cluster a call reaches, and whether it may: a cluster named by
+//! inventory id has its kubeconfig opened by the host (the plugin never sees
+//! it); an inline kubeconfig must name an API server inside the plugin's
+//! `kube-targets`. Either passes the kubeconfig policy (`policy::kubeconfig`:
+//! nothing runs, no file is read) before the [`Backend`] builds a client from
+//! the checked values. Clients are cached by the hash of what they were
+//! checked for (the plugin and the text for an inline kubeconfig), so
+//! connections are reused.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use super::backend::{Backend, Cluster};
+use super::KubeError;
+use crate::policy::{kubeconfig, Egress, Policy};
+use crate::store::Store;
+
+/// Clients kept; the oldest is dropped beyond this.
+const MAX_CLIENTS: usize = 64;
+
+/// Where a cluster's kubeconfig comes from.
+pub enum ClusterRef<'a> {
+    /// A `clusters` record of the calling organisation.
+    Id(&'a str),
+    Inline(&'a str),
+}
+
+/// The clients built so far, by the hash of what they were checked for.
+#[derive(Default)]
+pub struct Clients {
+    by_hash: Mutex<Vec<(String, Arc<dyn Cluster>)>>,
+}
+
+/// Who asks for a client.
+pub struct Asker<'a> {
+    pub store: &'a Store,
+    pub policy: &'a Policy,
+    pub plugin: &'a str,
+    pub organisation: Option<&'a str>,
+}
+
+fn hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+impl Clients {
+    /// The client of `cluster` for `asker`: cached, or checked and built by
+    /// `backend`.
+    pub async fn get(
+        &self,
+        backend: &dyn Backend,
+        asker: &Asker<'_>,
+        cluster: ClusterRef<'_>,
+    ) -> Result<Arc<dyn Cluster>, KubeError> {
+        let (yaml, key, inline) = match cluster {
+            ClusterRef::Inline(y) => (y.to_string(), hash(&["inline", asker.plugin, y]), true),
+            ClusterRef::Id(id) => {
+                let yaml = stored(asker, id).await?;
+                let key = hash(&["id", &yaml]);
+                (yaml, key, false)
+            }
+        };
+        if let Some(c) = self.lookup(&key) {
+            return Ok(c);
+        }
+        let checked = kubeconfig::check(&yaml).map_err(|e| KubeError::Invalid(e.to_string()))?;
+        // An inline kubeconfig reaches only what the plugin's grant names;
+        // the checked address is the one connected to.
+        let connect_to = if inline {
+            Some(egress(asker, &checked).await?)
+        } else {
+            None
+        };
+        let cluster = backend.connect(&checked, connect_to)?;
+        let mut all = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() >= MAX_CLIENTS {
+            all.remove(0);
+        }
+        all.push((key, Arc::clone(&cluster)));
+        Ok(cluster)
+    }
+
+    fn lookup(&self, hash: &str) -> Option<Arc<dyn Cluster>> {
+        let all = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .find(|(h, _)| h == hash)
+            .map(|(_, c)| Arc::clone(c))
+    }
+}
+
+/// The sealed kubeconfig of the organisation's cluster `id`.
+async fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
+    let org = asker.organisation.ok_or_else(|| {
+        KubeError::Denied("a cluster id needs an authenticated organisation".into())
+    })?;
+    asker
+        .store
+        .reveal(org, "clusters", id, "kubeconfig")
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound(_) => {
+                KubeError::NotFound(format!("no cluster `{id}`"))
+            }
+            other => {
+                tracing::error!(error = %other, "kubernetes: cannot open a stored kubeconfig");
+                KubeError::Unavailable("the store failed".into())
+            }
+        })?
+        .ok_or_else(|| KubeError::Unavailable(format!("cluster `{id}` has no kubeconfig yet")))
+}
+
+/// The address an inline kubeconfig's server is reached at: an IP literal,
+/// or a name resolved once, each address checked against the plugin's
+/// `kube-targets`; the first allowed one is used.
+async fn egress(asker: &Asker<'_>, checked: &kubeconfig::Checked) -> Result<SocketAddr, KubeError> {
+    let (host, port) = checked.host_port();
+    // A plugin granted no API servers gets its caller's name neither looked
+    // up (a lookup is traffic the caller chose) nor reached.
+    if !asker.policy.has_egress(asker.plugin, Egress::Kube) {
+        return Err(KubeError::Denied(format!(
+            "plugin `{}` may not connect to `{host}`: it has no `kube-targets`",
+            asker.plugin
+        )));
+    }
+    let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| {
+                KubeError::Invalid(format!(
+                    "kubeconfig: the server name `{host}` does not resolve"
+                ))
+            })?
+            .collect(),
+    };
+    let mut refusal = None;
+    for a in addrs {
+        match asker.policy.check_egress(asker.plugin, Egress::Kube, a) {
+            Ok(()) => return Ok(a),
+            Err(e) => {
+                refusal.get_or_insert(e);
+            }
+        }
+    }
+    Err(KubeError::Denied(refusal.map_or_else(
+        || format!("kubeconfig: the server name `{host}` does not resolve"),
+        |e| e.0,
+    )))
+}
