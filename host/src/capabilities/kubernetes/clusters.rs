@@ -30,7 +30,15 @@ pub enum ClusterRef<'a> {
 /// The clients built so far, by the hash of what they were checked for.
 #[derive(Default)]
 pub struct Clients {
-    by_hash: Mutex<Vec<(String, Arc<dyn Cluster>)>>,
+    /// Clients by hash, with the address an inline kubeconfig's client
+    /// connects to (checked against the plugin's grant on every use).
+    by_hash: Mutex<Vec<Cached>>,
+}
+
+struct Cached {
+    key: String,
+    cluster: Arc<dyn Cluster>,
+    egress: Option<SocketAddr>,
 }
 
 /// Who asks for a client.
@@ -67,7 +75,15 @@ impl Clients {
                 (yaml, key, false)
             }
         };
-        if let Some(c) = self.lookup(&key) {
+        if let Some((c, egress)) = self.lookup(&key) {
+            // A grant narrowed since (through the admin API) applies to a
+            // cached client at once: its address is checked again.
+            if let Some(addr) = egress {
+                asker
+                    .policy
+                    .check_egress(asker.plugin, Egress::Kube, addr)
+                    .map_err(|e| KubeError::Denied(e.0))?;
+            }
             return Ok(c);
         }
         let checked = kubeconfig::check(&yaml).map_err(|e| KubeError::Invalid(e.to_string()))?;
@@ -83,15 +99,19 @@ impl Clients {
         if all.len() >= MAX_CLIENTS {
             all.remove(0);
         }
-        all.push((key, Arc::clone(&cluster)));
+        all.push(Cached {
+            key,
+            cluster: Arc::clone(&cluster),
+            egress: connect_to,
+        });
         Ok(cluster)
     }
 
-    fn lookup(&self, hash: &str) -> Option<Arc<dyn Cluster>> {
+    fn lookup(&self, hash: &str) -> Option<(Arc<dyn Cluster>, Option<SocketAddr>)> {
         let all = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
         all.iter()
-            .find(|(h, _)| h == hash)
-            .map(|(_, c)| Arc::clone(c))
+            .find(|c| c.key == hash)
+            .map(|c| (Arc::clone(&c.cluster), c.egress))
     }
 }
 

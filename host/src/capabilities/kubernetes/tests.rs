@@ -226,3 +226,36 @@ async fn a_granted_target_is_reached_once_at_the_approved_address() {
     );
     assert_eq!(fake.calls(), ["list v1 Pod", "apply 2", "drain n1"]);
 }
+
+#[tokio::test]
+async fn a_narrowed_grant_applies_to_a_cached_client_at_once() {
+    let fake = Fake::default();
+    let grant = |rule: &str| PluginGrant {
+        kube_targets: egress::parse_all(&[rule.to_string()]).unwrap(),
+        ..Default::default()
+    };
+    let policy = Arc::new(Policy::default());
+    policy.set_grants([("pcapi".to_string(), grant("127.0.0.0/8"))].into());
+    let store = Store::in_memory(Sealer::from_key(&[1u8; 32]))
+        .await
+        .unwrap();
+    let k8s =
+        Kubernetes::with_backend(Arc::new(fake.clone()), Arc::new(store), Arc::clone(&policy));
+    let ctx = ctx(Some("acme"));
+    let inline = || WitCluster::Kubeconfig(kubeconfig());
+    KubernetesView::new(&k8s, &ctx)
+        .list(inline(), "v1".into(), "Pod".into(), everything())
+        .await
+        .unwrap();
+    // The operator narrows the grant (the admin API does this live).
+    policy.set_grants([("pcapi".to_string(), grant("10.0.0.0/8"))].into());
+    let r = KubernetesView::new(&k8s, &ctx)
+        .list(inline(), "v1".into(), "Pod".into(), everything())
+        .await;
+    assert!(matches!(r, Err(wit::Error::Denied(_))), "{r:?}");
+    assert_eq!(
+        fake.calls(),
+        ["list v1 Pod"],
+        "the second call reached nothing"
+    );
+}
