@@ -16,7 +16,9 @@
 //!    HTTP, no client): the server-side time of the plugin, the inventory
 //!    and the pricing engine.
 //!
-//! Run: `cargo bench --bench kboss` (release build). The server and the load
+//! Run: `cargo bench --bench kboss` (release build);
+//! `COMPUTEHUB_BENCH_DATABASE=postgres` runs it with the store in a local
+//! PostgreSQL started for the run. The server and the load
 //! generator share this process and the machine's cores.
 //!
 //! For profiling, `COMPUTEHUB_BENCH_QUOTES_ONLY=1` seeds only the small
@@ -372,8 +374,13 @@ const ORG: &str = "bench";
 /// An app over `dir` with `config`, and a bearer key of [`ORG`].
 async fn bench_app(
     dir: &std::path::Path,
-    config: Config,
+    mut config: Config,
 ) -> (std::sync::Arc<computehub::server::App>, String) {
+    // `COMPUTEHUB_BENCH_DATABASE=postgres`: the store in a fresh database
+    // of a throwaway local PostgreSQL (crates/pgtest), else SQLite.
+    if std::env::var("COMPUTEHUB_BENCH_DATABASE").as_deref() == Ok("postgres") {
+        config.database = Some(pgtest::database());
+    }
     let (app, _) = computehub::cli::open_app(
         &dir.join("data"),
         dir.join("cache"),
@@ -438,9 +445,10 @@ fn main() {
         devices(&app.store, org, &large, large_devices).await;
         widgets(&app.store, org, &small).await;
         println!(
-            "seeded {} devices in {:.1} s",
+            "seeded {} devices in {:.1} s ({})",
             1_000 + large_devices,
-            t.elapsed().as_secs_f64()
+            t.elapsed().as_secs_f64(),
+            app.store.db().describe()
         );
         if !quotes_only {
             in_process(&app, org, &small, &large).await;

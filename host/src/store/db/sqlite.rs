@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::Connection;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use std::sync::Mutex;
+
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 use super::{Database, DbRow, Dialect, Executor, Sql, Transaction};
 use crate::store::StoreError;
@@ -35,8 +37,15 @@ fn from_value(v: Value) -> Sql {
 }
 
 /// The SQLite database of a data dir (or an in-memory one in tests).
+///
+/// One connection. A statement on its own takes the gate shared and the
+/// connection only while it runs, on the blocking pool: many wait for the
+/// pool at once and none holds the connection across a thread hop. A
+/// transaction takes the gate exclusively for its whole life, so no other
+/// statement lands inside it.
 pub struct Sqlite {
     conn: Arc<Mutex<Connection>>,
+    gate: Arc<RwLock<()>>,
     path: String,
 }
 
@@ -67,55 +76,50 @@ impl Sqlite {
             .to_string();
         Ok(Sqlite {
             conn: Arc::new(Mutex::new(conn)),
+            gate: Arc::new(RwLock::new(())),
             path,
         })
     }
 
-    /// The connection, for what only SQLite has (online backup, the
+    /// The connection alone, for what only SQLite has (online backup, the
     /// schema's history). Runs `f` on the blocking pool.
     pub async fn with_conn<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let guard = self.lock().await;
-        blocking(guard, f).await.1
+        let _exclusive = Arc::clone(&self.gate).write_owned().await;
+        run(&self.conn, f).await
     }
 
-    /// The connection, ready for a statement: a transaction a cancelled
-    /// caller left open is rolled back first.
-    async fn lock(&self) -> OwnedMutexGuard<Connection> {
-        let guard = Arc::clone(&self.conn).lock_owned().await;
-        if !guard.is_autocommit() {
-            tracing::warn!("rolling back a transaction its caller abandoned");
-            let _ = guard.execute_batch("ROLLBACK");
-        }
-        guard
+    /// Runs one statement on its own.
+    async fn statement<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let _shared = self.gate.read().await;
+        run(&self.conn, f).await
     }
 }
 
-/// Runs `f` with the connection on the blocking pool and hands the
-/// connection back.
-async fn blocking<R, F>(
-    mut guard: OwnedMutexGuard<Connection>,
-    f: F,
-) -> (Option<OwnedMutexGuard<Connection>>, Result<R, StoreError>)
+/// Runs `f` with the connection on the blocking pool. A transaction left
+/// open by a caller that was cancelled mid-way is rolled back first.
+async fn run<R, F>(conn: &Arc<Mutex<Connection>>, f: F) -> Result<R, StoreError>
 where
     F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     R: Send + 'static,
 {
-    match tokio::task::spawn_blocking(move || {
-        let r = f(&mut guard);
-        (guard, r)
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (the statement or transaction is rolled back), so a poisoned lock
+        // is still usable.
+        let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
     })
     .await
-    {
-        Ok((guard, r)) => (Some(guard), r),
-        Err(e) => (
-            None,
-            Err(StoreError::Internal(format!("a store task failed: {e}"))),
-        ),
-    }
+    .map_err(|e| StoreError::Internal(format!("a store task failed: {e}")))?
 }
 
 fn run_execute(conn: &Connection, sql: &str, params: &[Sql]) -> Result<u64, StoreError> {
@@ -152,30 +156,40 @@ impl Database for Sqlite {
 
     async fn execute(&self, sql: &str, params: Vec<Sql>) -> Result<u64, StoreError> {
         let sql = sql.to_string();
-        self.with_conn(move |c| run_execute(c, &sql, &params)).await
+        self.statement(move |c| run_execute(c, &sql, &params)).await
     }
 
     async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
         let sql = sql.to_string();
-        self.with_conn(move |c| run_query(c, &sql, &params)).await
+        self.statement(move |c| run_query(c, &sql, &params)).await
     }
 
     async fn batch(&self, sql: &str) -> Result<(), StoreError> {
         let sql = sql.to_string();
-        self.with_conn(move |c| Ok(c.execute_batch(&sql)?)).await
+        self.statement(move |c| Ok(c.execute_batch(&sql)?)).await
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>, StoreError> {
-        let guard = self.lock().await;
-        let (guard, r) = blocking(guard, |c| Ok(c.execute_batch("BEGIN IMMEDIATE")?)).await;
-        r?;
-        Ok(Box::new(SqliteTx { conn: guard }))
+        let gate = Arc::clone(&self.gate).write_owned().await;
+        run(&self.conn, |c| {
+            if !c.is_autocommit() {
+                tracing::warn!("rolling back a transaction its caller abandoned");
+                c.execute_batch("ROLLBACK")?;
+            }
+            Ok(c.execute_batch("BEGIN IMMEDIATE")?)
+        })
+        .await?;
+        Ok(Box::new(SqliteTx {
+            conn: Arc::clone(&self.conn),
+            gate: Some(gate),
+        }))
     }
 }
 
-/// A transaction holding the connection until commit or drop.
+/// A transaction: the gate held exclusively until commit or drop.
 struct SqliteTx {
-    conn: Option<OwnedMutexGuard<Connection>>,
+    conn: Arc<Mutex<Connection>>,
+    gate: Option<OwnedRwLockWriteGuard<()>>,
 }
 
 impl SqliteTx {
@@ -184,13 +198,10 @@ impl SqliteTx {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let guard = self
-            .conn
-            .take()
-            .ok_or_else(|| StoreError::Internal("the transaction has ended".into()))?;
-        let (guard, r) = blocking(guard, f).await;
-        self.conn = guard;
-        r
+        if self.gate.is_none() {
+            return Err(StoreError::Internal("the transaction has ended".into()));
+        }
+        run(&self.conn, f).await
     }
 }
 
@@ -216,26 +227,33 @@ impl Executor for SqliteTx {
 #[async_trait]
 impl Transaction for SqliteTx {
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.run(|c| Ok(c.execute_batch("COMMIT")?)).await
+        let r = self.run(|c| Ok(c.execute_batch("COMMIT")?)).await;
+        // Committed, or failed and rolled back by the next `begin`: either
+        // way the gate opens now.
+        self.gate = None;
+        r
     }
 }
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        // Not committed: roll back off the async worker. Were that not
-        // possible, the next user of the connection rolls back first
-        // (`Sqlite::lock`).
-        if let Some(guard) = self.conn.take() {
-            if guard.is_autocommit() {
-                return;
-            }
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn_blocking(move || {
-                    let _ = guard.execute_batch("ROLLBACK");
-                });
-            } else {
+        // Not committed: roll back off the async worker, the gate held until
+        // that is done. Were that not possible, the next `begin` rolls back.
+        let Some(gate) = self.gate.take() else {
+            return;
+        };
+        let conn = Arc::clone(&self.conn);
+        let rollback = move || {
+            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            if !guard.is_autocommit() {
                 let _ = guard.execute_batch("ROLLBACK");
             }
+            drop(gate);
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn_blocking(rollback);
+        } else {
+            rollback();
         }
     }
 }
