@@ -53,6 +53,8 @@ const HOST_ORDER: &[&str] = &[
     "audit_log",
     "console_users",
     "console_sessions",
+    "plugin_wasm",
+    "host_settings",
 ];
 /// Row counts kept by triggers: replaced by the exported ones, last.
 const COUNTS: &str = "record_counts";
@@ -60,7 +62,7 @@ const COUNTS: &str = "record_counts";
 /// null, then set once every row is in.
 const DEFERRED: &[(&str, &str)] = &[("clusters", "controllerid")];
 /// Tables that are not the store's data.
-const NOT_DATA: &[&str] = &["computehub_schema", "sqlite_sequence"];
+const NOT_DATA: &[&str] = &["computehub_schema", "sqlite_sequence", "request_signatures"];
 
 /// The first line of an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

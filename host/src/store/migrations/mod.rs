@@ -401,6 +401,31 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     );
     "#,
+    // 11: what replicas on one database share (#20): the wasm of every
+    // uploaded plugin version (by SHA-256), host settings such as the admin
+    // token's hash, the owner and lease of a running operation (a replica
+    // renews the lease; another marks the operation `interrupted` once it
+    // has expired), and the signatures of AK/SK writes already accepted
+    // (replay protection shared by every replica), each until it expires.
+    r#"
+    CREATE TABLE plugin_wasm (
+        sha256 TEXT PRIMARY KEY,
+        wasm BLOB NOT NULL,
+        stored_at TEXT NOT NULL
+    );
+    CREATE TABLE host_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    ALTER TABLE operations ADD COLUMN owner TEXT;
+    ALTER TABLE operations ADD COLUMN lease_until INTEGER;
+    CREATE TABLE request_signatures (
+        signature TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX request_signatures_expiry ON request_signatures(expires_at);
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

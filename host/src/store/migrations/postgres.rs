@@ -238,7 +238,28 @@ const BASELINE_VERSION: usize = 10;
 
 /// Migrations after the baseline: entry `i` brings the schema from version
 /// `BASELINE_VERSION + i` to the next, like SQLite's entry of that number.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[
+    // 11: see SQLite's entry 11.
+    r#"
+    CREATE TABLE plugin_wasm (
+        sha256 TEXT COLLATE "C" PRIMARY KEY,
+        wasm BYTEA NOT NULL,
+        stored_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE host_settings (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL
+    );
+    ALTER TABLE operations ADD COLUMN owner TEXT COLLATE "C";
+    ALTER TABLE operations ADD COLUMN lease_until BIGINT;
+    CREATE TABLE request_signatures (
+        signature TEXT COLLATE "C" PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX request_signatures_expiry ON request_signatures(expires_at);
+    "#,
+];
 
 /// An arbitrary key for `pg_advisory_xact_lock`: computehub's migrations.
 const LOCK_KEY: i64 = 0x0063_6f6d_7075_7465;
