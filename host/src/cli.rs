@@ -563,8 +563,8 @@ pub async fn open_app(
 ) -> anyhow::Result<(Arc<App>, Option<String>)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-    let (admin, fresh_token) = AdminToken::load(data_dir, admin_token)?;
     let (registry, store) = registry(data_dir, cache_dir, config).await?;
+    let (admin, fresh_token) = AdminToken::load(&store, data_dir, admin_token).await?;
     // Operations that were running died with the previous process.
     let operations = registry.runtime.capabilities().operations.records();
     let interrupted = operations.interrupt_running().await?;
@@ -642,8 +642,7 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
     .await?;
     if let Some(token) = &fresh_token {
         println!(
-            "admin token (shown once; its hash is kept in {}):",
-            data_dir.display()
+            "admin token (shown once; only its hash is kept, in the store):"
         );
         println!("{token}");
     }
@@ -659,6 +658,9 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
         .set_own(vec![addr]);
     // Idle warm instances past their timeout are dropped every second.
     app.registry.runtime.warm().spawn_sweeper();
+    // Replicas on one PostgreSQL database follow each other's plugin changes
+    // and operations.
+    let _replicas = server::replicas::spawn(Arc::clone(&app));
     // The demo's simulated cluster lives as long as the server.
     let _demo = if demo {
         Some(

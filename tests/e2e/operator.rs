@@ -41,8 +41,21 @@ async fn a_rotated_admin_token_is_in_force_without_a_restart_and_audited() {
     let new = stdout.lines().last().unwrap().trim().to_string();
     assert!(new.starts_with("cha.") && new.len() > 40, "{stdout}");
     // Only the hash is kept.
-    let stored = std::fs::read_to_string(s.data().join("admin-token.sha256")).unwrap();
+    let row = s
+        .store()
+        .await
+        .db()
+        .query_opt(
+            "SELECT value FROM host_settings WHERE name = 'admin_token_sha256'",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .expect("the rotated token's hash is in the store");
+    let stored: String = row.get(0).unwrap();
+    assert_eq!(stored.len(), 64);
     assert!(!stored.contains(&new));
+    assert!(!s.data().join("admin-token.sha256").exists());
     // The running server: the old token is refused, the new one accepted.
     assert_eq!(admin_status(&s, ADMIN).await, 401);
     assert_eq!(admin_status(&s, &new).await, 200);

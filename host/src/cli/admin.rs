@@ -1,7 +1,7 @@
 //! `computehub admin rotate-token`: replace the admin token of a data dir.
-//! The new token is printed once (only its hash is kept); a server running
-//! on that data dir accepts it, and refuses the old one, from its next admin
-//! request on. The rotation is recorded in the audit log.
+//! The new token is printed once (only its hash is kept, in the store);
+//! every server on that store (each replica on one PostgreSQL database)
+//! accepts it, and refuses the old one, from its next admin request on. The rotation is recorded in the audit log.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
 async fn rotate_token(data_dir: &Path) -> anyhow::Result<ExitCode> {
     // A typo must not create a data dir with a token nobody serves.
     let store = super::open_existing_store(data_dir).await?;
-    let token = AdminToken::rotate(data_dir)?;
+    let token = AdminToken::rotate(&store).await?;
     let caller = audit::Caller {
         organisation: None,
         key_id: Some("admin".into()),
@@ -50,8 +50,7 @@ async fn rotate_token(data_dir: &Path) -> anyhow::Result<ExitCode> {
         tracing::error!(error = %e, "the audit log could not be written");
     }
     println!(
-        "admin token replaced (shown once; its hash is kept in {}); the old one is refused from now on:",
-        data_dir.display()
+        "admin token replaced (shown once; only its hash is kept, in the store); the old one is refused from now on:"
     );
     println!("{token}");
     Ok(ExitCode::SUCCESS)

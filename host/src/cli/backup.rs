@@ -5,8 +5,8 @@
 //! server writes midway) into a new single-file database, mode 0600. The
 //! seal key, which opens every sealed secret of the backup, is exported only
 //! when asked (`--seal-key-to`), to a separate new 0600 file. The admin token
-//! hash is not part of a backup: a restored data dir gets a new token at its
-//! first start (or `computehub admin rotate-token`).
+//! hash and the uploaded plugin versions are rows of the store, so a backup
+//! holds them.
 //!
 //! A restore goes into a data dir without a store (a new one, or one whose
 //! database is empty), holding its `computehub.lock` so no server starts on

@@ -20,7 +20,7 @@ use crate::store::{transfer, Store};
 const CONNECTIONS: usize = 2;
 
 /// Said after every export and import.
-const NOT_MOVED: &str = "not in the database, so not moved: the plugin wasm files (`plugins/` in the data dir) and the admin token hash (`admin-token.sha256`); copy them along, or upload the plugins again and run `computehub admin rotate-token`";
+const NOT_MOVED: &str = "moved with the rows: the uploaded plugin versions and the admin token hash; not moved: the seal key, which the database never holds (keep using the same one)";
 
 /// A store: a data dir's SQLite file, or a PostgreSQL database.
 #[derive(clap::Args, Debug, Clone)]

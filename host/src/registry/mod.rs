@@ -10,6 +10,7 @@
 mod check;
 pub mod persist;
 pub mod router;
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -268,10 +269,13 @@ impl Registry {
         // kept: a grant its component cannot load under is refused whole.
         let mut entry = None;
         if let Some(active) = self.table().plugins.get(id).cloned().filter(|_| reload) {
-            let wasm = match persist::read_wasm(&self.data_dir, &active.sha256) {
-                Ok(w) => Some(w),
-                Err(_) => self.default_of(id).map(|(_, w, _)| w.to_vec()),
-            };
+            let wasm = match active.source {
+                Source::Uploaded => persist::read_wasm(&self.store, &self.data_dir, &active.sha256)
+                    .await
+                    .ok(),
+                _ => None,
+            }
+            .or_else(|| self.default_of(id).map(|(_, w, _)| w.to_vec()));
             if let Some(wasm) = wasm {
                 match self
                     .prepare(
@@ -303,6 +307,7 @@ impl Registry {
         }
         self.refresh_policy().map_err(InstallError::Refused)?;
         tracing::info!(plugin = %id, reload = entry.is_some(), "grant changed through the admin API");
+        self.announce(id).await;
         match entry {
             Some(e) => {
                 self.publish(vec![e])?;
@@ -560,7 +565,7 @@ impl Registry {
             })
             .collect();
         for a in persist::active(&self.store).await? {
-            match persist::read_wasm(&self.data_dir, &a.sha256) {
+            match persist::read_wasm(&self.store, &self.data_dir, &a.sha256).await {
                 Ok(wasm) => {
                     chosen.insert(a.plugin_id, (a.role, wasm, Source::Uploaded));
                 }
@@ -595,7 +600,8 @@ impl Registry {
         let entry = self
             .prepare(id, role, wasm, Source::Uploaded, Some(SchemaMode::Upgrade))
             .await?;
-        persist::write_wasm(&self.data_dir, &entry.sha256, wasm)
+        persist::write_wasm(&self.store, &entry.sha256, wasm)
+            .await
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         let (sha, version) = (entry.sha256.clone(), entry.version.clone());
         let published = self.publish(vec![entry])?;
@@ -603,6 +609,7 @@ impl Registry {
             .await
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, version = %version, sha256 = %sha, "plugin swapped");
+        self.announce(id).await;
         published
             .into_iter()
             .next()
@@ -623,7 +630,8 @@ impl Registry {
         };
         let entry = match history.get(1) {
             Some(prev) => {
-                let wasm = persist::read_wasm(&self.data_dir, &prev.sha256)
+                let wasm = persist::read_wasm(&self.store, &self.data_dir, &prev.sha256)
+                    .await
                     .map_err(|e| InstallError::Persist(e.to_string()))?;
                 self.prepare(
                     id,
@@ -651,6 +659,7 @@ impl Registry {
             .await
             .map_err(|e| InstallError::Persist(e.to_string()))?;
         tracing::info!(plugin = %id, "plugin rolled back");
+        self.announce(id).await;
         published
             .into_iter()
             .next()

@@ -1,12 +1,13 @@
-//! Persistence of plugin versions: wasm files in `<data dir>/plugins/` named
-//! by SHA-256, activations in the `plugin_activations` table, grants given
-//! through the admin API in `plugin_grants`.
+//! Persistence of plugin versions, all in the store so that every replica on
+//! one database shares them: the wasm by SHA-256 in `plugin_wasm`,
+//! activations in `plugin_activations`, grants given through the admin API
+//! in `plugin_grants`.
 
 use std::path::Path;
 
 use crate::runtime::Role;
 use crate::store::db::{params, DbRow};
-use crate::store::{self, records::now, Store, StoreError};
+use crate::store::{records::now, Store, StoreError};
 
 pub struct Activation {
     pub seq: i64,
@@ -32,28 +33,57 @@ pub fn validate_id(id: &str) -> Result<(), String> {
     }
 }
 
-fn wasm_path(data_dir: &Path, sha256: &str) -> std::path::PathBuf {
+fn legacy_wasm_path(data_dir: &Path, sha256: &str) -> std::path::PathBuf {
     data_dir.join("plugins").join(format!("{sha256}.wasm"))
 }
 
-/// Keeps a copy of an activated version, mode 0600 in a 0700 `plugins/`
-/// (like everything in the data dir; see [`crate::store::secure_data_dir`]).
-pub fn write_wasm(data_dir: &Path, sha256: &str, wasm: &[u8]) -> std::io::Result<()> {
-    let path = wasm_path(data_dir, sha256);
-    if path.exists() {
-        store::private_file(&path);
-        return Ok(());
-    }
-    store::private_dir(&data_dir.join("plugins"))?;
-    let tmp = path.with_extension("tmp");
-    store::write_private_file(&tmp, wasm)?;
-    std::fs::rename(tmp, path)
+/// Keeps the wasm of an activated version in the store (once per SHA-256),
+/// where every replica on the database finds it.
+pub async fn write_wasm(store: &Store, sha256: &str, wasm: &[u8]) -> Result<(), StoreError> {
+    store
+        .db()
+        .execute(
+            "INSERT INTO plugin_wasm (sha256, wasm, stored_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sha256) DO NOTHING",
+            params![sha256, wasm, now()],
+        )
+        .await?;
+    Ok(())
 }
 
-pub fn read_wasm(data_dir: &Path, sha256: &str) -> std::io::Result<Vec<u8>> {
-    let path = wasm_path(data_dir, sha256);
-    store::private_file(&path);
-    std::fs::read(path)
+/// Why the wasm of a recorded version cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum WasmError {
+    #[error("the wasm of version {0} is not in the store")]
+    Missing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The wasm of the version `sha256`, from the store; a data dir from before
+/// the store held it keeps it in `plugins/<sha256>.wasm`, which moves into
+/// the store here.
+pub async fn read_wasm(store: &Store, data_dir: &Path, sha256: &str) -> Result<Vec<u8>, WasmError> {
+    let row = store
+        .db()
+        .query_opt(
+            "SELECT wasm FROM plugin_wasm WHERE sha256 = ?1",
+            params![sha256],
+        )
+        .await?;
+    if let Some(row) = row {
+        return Ok(row.get(0)?);
+    }
+    let legacy = legacy_wasm_path(data_dir, sha256);
+    let wasm = std::fs::read(&legacy).map_err(|_| WasmError::Missing(sha256.to_string()))?;
+    if crate::runtime::cache::sha256_hex(&wasm) != sha256 {
+        return Err(WasmError::Missing(sha256.to_string()));
+    }
+    write_wasm(store, sha256, &wasm).await?;
+    if std::fs::remove_file(&legacy).is_err() {
+        tracing::warn!(path = %legacy.display(), "cannot remove a plugin file moved into the store");
+    }
+    Ok(wasm)
 }
 
 /// `<id>.wasm` files of an operator's plugins directory.

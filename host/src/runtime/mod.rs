@@ -7,7 +7,7 @@
 //! [`active`]'s.
 
 mod active;
-mod cache;
+pub(crate) mod cache;
 pub mod call;
 pub mod declarations;
 mod engine;

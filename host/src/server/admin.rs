@@ -135,7 +135,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     // An operator's console session stands in for the token.
-    let allowed = app.admin.verify(authz)
+    let allowed = app.admin.verify(&app.store, authz).await
         || (authz.is_none()
             && crate::console::session::admin_allowed(&app.store, req.method(), req.headers())
                 .await);

@@ -12,6 +12,7 @@ pub mod metrics_token;
 mod openapi;
 mod org_limit;
 mod plugin_check;
+pub mod replicas;
 pub mod reply;
 mod request;
 mod throttle;

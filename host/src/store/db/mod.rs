@@ -321,6 +321,41 @@ pub trait Database: Send + Sync + 'static {
     async fn query_opt(&self, sql: &str, params: Vec<Sql>) -> Result<Option<DbRow>, StoreError> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
+
+    /// Tell every process listening on `channel` (PostgreSQL's `NOTIFY`),
+    /// this one included. SQLite serves one process: nobody else to tell.
+    async fn notify(&self, _channel: &str, _payload: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The notices of every process on `channels`, on a connection of their
+    /// own; `None` when the backend serves one process. The stream ends when
+    /// that connection is lost: listen again (notices sent meanwhile are
+    /// lost, so a listener also checks what it follows now and then).
+    async fn listen(&self, _channels: &[&str]) -> Result<Option<Notices>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// One notice: its channel and payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub channel: String,
+    pub payload: String,
+}
+
+/// The notices a [`Database::listen`] receives, while its connection lives.
+pub struct Notices {
+    pub(crate) rx: tokio::sync::mpsc::Receiver<Notice>,
+    /// Whatever keeps the listening connection open.
+    pub(crate) _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl Notices {
+    /// The next notice; `None` once the connection is lost.
+    pub async fn recv(&mut self) -> Option<Notice> {
+        self.rx.recv().await
+    }
 }
 
 /// A [`Database`] used as an [`Executor`]: each statement on its own.

@@ -11,7 +11,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 
-use super::{unique_message, Database, DbRow, Dialect, Executor, Sql, Transaction};
+use super::{
+    unique_message, Database, DbRow, Dialect, Executor, Notice, Notices, Sql, Transaction,
+};
 use crate::store::StoreError;
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -129,6 +131,8 @@ pub fn translate(sql: &str) -> String {
 pub struct Postgres {
     pool: Pool,
     describe: String,
+    /// For connections outside the pool (`LISTEN`).
+    config: tokio_postgres::Config,
 }
 
 /// Why a PostgreSQL database could not be used.
@@ -149,7 +153,7 @@ impl Postgres {
         let config: tokio_postgres::Config = url.parse().map_err(|_| ConnectError::Url)?;
         let describe = describe(&config);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -159,7 +163,11 @@ impl Postgres {
             .max_size(max.max(1))
             .build()
             .map_err(|_| ConnectError::Pool)?;
-        let db = Postgres { pool, describe };
+        let db = Postgres {
+            pool,
+            describe,
+            config,
+        };
         let first = db.client().await.map_err(|e| {
             tracing::error!(database = %db.describe, error = %e, "cannot connect to PostgreSQL");
             ConnectError::Unreachable(db.describe.clone())
@@ -177,7 +185,6 @@ impl Postgres {
         })
     }
 
-    /// A dedicated connection outside the pool, for `LISTEN`.
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
@@ -246,6 +253,58 @@ impl Database for Postgres {
         client.batch_execute("BEGIN").await?;
         Ok(Box::new(PgTx {
             client: Some(client),
+        }))
+    }
+
+    async fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
+        run_query(
+            &self.client().await?,
+            "SELECT pg_notify(?1, ?2)",
+            &[channel.into(), payload.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn listen(&self, channels: &[&str]) -> Result<Option<Notices>, StoreError> {
+        let (client, mut connection) = self.config.connect(tokio_postgres::NoTls).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let describe = self.describe.clone();
+        // The connection's messages: notices go to the receiver; the task
+        // ends with the connection, or when the receiver is dropped.
+        tokio::spawn(async move {
+            loop {
+                let message = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+                match message {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                        let notice = Notice {
+                            channel: n.channel().to_string(),
+                            payload: n.payload().to_string(),
+                        };
+                        if tx.send(notice).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(database = %describe, error = %e, "the LISTEN connection failed");
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        let mut sql = String::new();
+        for c in channels {
+            if c.is_empty() || !c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(StoreError::Internal(format!("`{c}` is not a channel name")));
+            }
+            sql.push_str(&format!("LISTEN {c};"));
+        }
+        client.batch_execute(&sql).await?;
+        Ok(Some(Notices {
+            rx,
+            _keep: Box::new(client),
         }))
     }
 }
