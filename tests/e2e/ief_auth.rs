@@ -170,3 +170,56 @@ async fn projects_and_organisations_are_kept_apart() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// A signed write replayed after a restart, inside the clock window, is
+/// still refused: the signatures seen are kept in the store (shared by
+/// every replica on one database), not in the process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_write_is_refused_after_a_restart() {
+    let mut e = env();
+    let create = e.path("deployments");
+    let payload = serde_json::to_vec(&example()).unwrap();
+    let mut h = e.sign("POST", &create, &payload, &e.ak, &e.sk, Utc::now());
+    // The signed Host, sent as such: the restarted server listens on
+    // another port.
+    let host = e.s.base.trim_start_matches("http://").to_string();
+    h.push(("host".into(), host));
+    let (status, body) = e.raw("POST", &create, &payload, &h).await;
+    assert_eq!(status, 201, "{body}");
+    let ids = |listed: &serde_json::Value| -> Vec<String> {
+        let all = listed["deployments"].as_array().unwrap();
+        all.iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, listed) = e.call("GET", "deployments", None).await;
+    let before = ids(&listed);
+    assert_eq!(before.len(), 1);
+
+    e.s.stop();
+    e.s.launch();
+    let (status, body) = e.raw("POST", &create, &payload, &h).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error_code"], "IEF.000401");
+    assert!(
+        body["error_msg"].as_str().unwrap().contains("replay"),
+        "{body}"
+    );
+    // Nothing changed: the same deployment, in the API and in the cluster,
+    // and the one signature the store keeps.
+    let (_, listed) = e.call("GET", "deployments", None).await;
+    assert_eq!(ids(&listed), before);
+    assert_eq!(e.deployments().len(), 1);
+    let store = e.s.store().await;
+    let rows = store
+        .db()
+        .query(
+            "SELECT signature FROM request_signatures",
+            computehub::store::db::params![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let kept: String = rows[0].get(0).unwrap();
+    assert!(kept.starts_with(&format!("{}:", e.ak)), "{kept}");
+}

@@ -19,32 +19,31 @@
 //! its replay inside the skew window is refused (older ones fail the clock
 //! check). Reads are exempt: a client polling the same list within one
 //! second signs identical requests, and repeating a read changes nothing.
+//! The signatures seen are kept in the store ([`super::replay`], table
+//! `request_signatures`, each row until its request's date leaves the
+//! window), so every replica on one database refuses a replay another
+//! accepted, and so does a server restarted inside the window.
 //! The SK is kept sealed in the store and opened only here.
 //!
 //! The server verifies in two steps so that no body is read for a request
 //! that its headers already condemn: [`check_headers`] (syntax, clock, the
 //! key exists and is an AK/SK key, every signed header is present) before
 //! the body, then [`HeadersChecked::finish`] with the body's [`BodyDigest`],
-//! hashed chunk by chunk as it arrives. [`verify`] does both at once.
-
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+//! hashed chunk by chunk as it arrives (it also records a write's signature
+//! in the store). [`verify`] does both at once.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{keys, AuthError, Principal, Scheme};
+use super::{keys, replay, AuthError, Principal, Scheme};
 use crate::store::Store;
 
 /// The algorithm name in `Authorization`.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 /// Largest accepted difference between `X-Sdk-Date` and the server's clock.
 pub const MAX_SKEW: chrono::Duration = chrono::Duration::minutes(15);
-/// Signatures remembered for replay detection; beyond it the oldest half is
-/// dropped (those requests are close to failing the clock check anyway).
-const MAX_REMEMBERED: usize = 200_000;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
@@ -302,31 +301,6 @@ fn parse_date(value: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// Signatures seen recently, with the time their request was dated.
-fn seen() -> &'static Mutex<HashMap<String, DateTime<Utc>>> {
-    static SEEN: OnceLock<Mutex<HashMap<String, DateTime<Utc>>>> = OnceLock::new();
-    SEEN.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// Record a signature; false when it was already used.
-fn first_use(signature: &str, dated: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-    let mut seen = seen().lock().unwrap_or_else(|p| p.into_inner());
-    if seen.contains_key(signature) {
-        return false;
-    }
-    if seen.len() >= MAX_REMEMBERED {
-        seen.retain(|_, t| now.signed_duration_since(*t).abs() <= MAX_SKEW);
-        if seen.len() >= MAX_REMEMBERED {
-            let mut times: Vec<DateTime<Utc>> = seen.values().copied().collect();
-            times.sort();
-            let cut = times[times.len() / 2];
-            seen.retain(|_, t| *t > cut);
-        }
-    }
-    seen.insert(signature.to_string(), dated);
-    true
-}
-
 /// A signed request whose headers passed every check that needs no body:
 /// well-formed, dated within [`MAX_SKEW`], every signed header present, the
 /// AK an active AK/SK key. [`HeadersChecked::finish`] checks the signature
@@ -404,9 +378,11 @@ pub async fn check_headers(
 
 impl HeadersChecked {
     /// Check the signature over `req` and the body hashed into `body`, and
-    /// refuse a replayed write; the key's principal.
-    pub fn finish(
+    /// refuse a replayed write (the store keeps every write's signature
+    /// until its date leaves the window); the key's principal.
+    pub async fn finish(
         self,
+        store: &Store,
         req: &RequestHead<'_>,
         body: &BodyDigest,
         now: DateTime<Utc>,
@@ -421,8 +397,13 @@ impl HeadersChecked {
             req.method.to_ascii_uppercase().as_str(),
             "GET" | "HEAD" | "OPTIONS"
         );
-        if !read && !first_use(&self.signature, self.dated, now) {
-            return Err(AuthError::Replayed);
+        if !read {
+            let key = format!("{}:{}", self.access, self.signature);
+            let expires = (self.dated + MAX_SKEW).timestamp();
+            if !replay::first_use(store, &key, expires).await? {
+                return Err(AuthError::Replayed);
+            }
+            replay::purge_now_and_then(store, now.timestamp()).await;
         }
         Ok(Principal {
             organisation: self.organisation,
@@ -441,7 +422,8 @@ pub async fn verify(
 ) -> Result<Principal, AuthError> {
     check_headers(store, req.headers, req.authority, now)
         .await?
-        .finish(&req.head(), &BodyDigest::of(req.body), now)
+        .finish(store, &req.head(), &BodyDigest::of(req.body), now)
+        .await
 }
 
 /// `X-Sdk-Date` for `t`.
@@ -569,11 +551,68 @@ mod tests {
         assert_ne!(whole, other);
     }
 
-    #[test]
-    fn replays_are_refused_once_seen() {
+    /// A signed write is accepted once (the store remembers it, so another
+    /// store handle on the same database would refuse it too); a signed
+    /// read may be repeated.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replays_are_refused_once_seen() {
+        let store = Store::in_memory(crate::store::Sealer::from_key(&[5u8; 32]))
+            .await
+            .unwrap();
+        let key = keys::create_key(&store, "acme", Scheme::Aksk)
+            .await
+            .unwrap();
+        let (ak, sk) = key.credential.split_once(' ').unwrap();
         let now = Utc::now();
-        let sig = format!("test-{}", crate::store::ids::random_id(12));
-        assert!(first_use(&sig, now, now));
-        assert!(!first_use(&sig, now, now));
+        let date = sdk_date(now);
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "h".parse().unwrap());
+        headers.insert("x-sdk-date", date.parse().unwrap());
+        let signed = ["host", "x-sdk-date"];
+        let mut kept = Vec::new();
+        for (method, repeatable) in [("GET", true), ("POST", false), ("DELETE", false)] {
+            let mut req = SignedRequest {
+                method,
+                path: "/v3/p1/edgemgr/deployments",
+                query: "",
+                headers: &headers,
+                authority: None,
+                body: b"",
+            };
+            let sig = signature(&req, &signed, &date, sk).unwrap();
+            let auth = format!(
+                "{ALGORITHM} Access={ak}, SignedHeaders={}, Signature={}",
+                signed.join(";"),
+                sig.to_ascii_uppercase()
+            );
+            let mut with_auth = headers.clone();
+            with_auth.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
+            req.headers = &with_auth;
+            let p = verify(&store, &req, now).await.unwrap();
+            assert_eq!((p.organisation.as_str(), p.scheme), ("acme", Scheme::Aksk));
+            let again = verify(&store, &req, now).await;
+            if repeatable {
+                assert!(again.is_ok(), "{method}");
+            } else {
+                assert!(matches!(again, Err(AuthError::Replayed)), "{method}");
+                kept.push(format!("{ak}:{sig}"));
+            }
+        }
+        // Each write's signature, kept until its date leaves the window.
+        let rows = store
+            .db()
+            .query(
+                "SELECT signature, expires_at FROM request_signatures ORDER BY signature",
+                crate::store::db::params![],
+            )
+            .await
+            .unwrap();
+        kept.sort();
+        let stored: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+        assert_eq!(stored, kept);
+        for r in rows {
+            let expires: i64 = r.get(1).unwrap();
+            assert_eq!(expires, now.timestamp() + MAX_SKEW.num_seconds());
+        }
     }
 }

@@ -10,6 +10,7 @@ mod admin;
 pub mod aksk;
 pub mod debug;
 mod keys;
+mod replay;
 
 pub use admin::AdminToken;
 pub use keys::{

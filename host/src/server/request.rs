@@ -340,7 +340,10 @@ async fn read_body(
             headers: &parts.headers,
             authority: parts.uri.authority().map(|a| a.as_str()),
         };
-        match checked.finish(&head, digest, chrono::Utc::now()) {
+        match checked
+            .finish(&app.store, &head, digest, chrono::Utc::now())
+            .await
+        {
             Ok(p) => principal = Some(p),
             Err(e) => return stop(guard.failed(&e, format)),
         }
