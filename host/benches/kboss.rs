@@ -27,156 +27,19 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use computehub::auth::{create_key, Scheme};
 use computehub::bindings::wit_types::{AuthScheme, Method, Principal, Request};
 use computehub::config::Config;
 use computehub::runtime::{call, CallContext};
-use computehub::store::{Store, Value, Write};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+
+mod common;
+use common::{
+    bench_app, center, connect, devices, percentile, query, quote_uri, serve, text, widgets,
+    CONNECTIONS, ORG, QUOTE_NEEDLE, RESOURCES,
+};
 
 const PAGE_CALLS: usize = 2_000;
-const CONNECTIONS: usize = 16;
 const WARMUP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
-const RESOURCES: &str = r#"[{"type":"cpu","model":"INTEL(R) XEON(R) PLATINUM 8582C","amount":4},{"type":"memory","model":"Samsung DDR4 DIMMs","amount":8192},{"type":"disk","model":"DATA","amount":512},{"type":"gpu","model":"RTX5090-32G","amount":2}]"#;
-
-fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
-}
-
-fn fields(pairs: Vec<(&str, Value)>) -> Vec<(String, Value)> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
-async fn center(store: &Store, org: &str, name: &str) -> String {
-    store
-        .insert(
-            org,
-            "compute_centers",
-            &fields(vec![
-                ("name", text(name)),
-                ("pcapi_url", text("https://pcapi.example")),
-                ("api_user", text("u")),
-                ("api_pwd", Value::Secret("bench-password".into())),
-                ("contactname", text("c")),
-                ("contactphone", text("")),
-            ]),
-        )
-        .await
-        .expect("center")
-        .id
-}
-
-/// `n` devices in `cpcid`, inserted 1,000 to a transaction.
-async fn devices(store: &Store, org: &str, cpcid: &str, n: usize) {
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
-        let writes: Vec<Write> = chunk
-            .iter()
-            .map(|i| {
-                Write::Insert(
-                    "devices".into(),
-                    fields(vec![
-                        ("cpcid", text(cpcid)),
-                        ("name", text(&format!("{cpcid}-node-{i:06}"))),
-                        (
-                            "ip",
-                            text(&format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)),
-                        ),
-                        ("devicetype", text("1")),
-                        ("sshport", Value::Integer(22)),
-                        ("adminuser", text("root")),
-                        ("adminpwd", Value::Secret("bench-password".into())),
-                        ("node_status", text(if i % 3 == 0 { "0" } else { "1" })),
-                        ("cpu_model", text("STANDARD")),
-                        ("cpu_stock", Value::Integer(64)),
-                        ("memory_model", text("STANDARD")),
-                        ("memory_stock", Value::Integer(512)),
-                        ("sysdisk_stock", Value::Integer(100)),
-                        ("datadisk_stock", Value::Integer(2000)),
-                        ("gpu_model", text("RTX5090-32G")),
-                        ("gpu_stock", Value::Integer(8)),
-                        ("role", text("worker")),
-                    ]),
-                )
-            })
-            .collect();
-        store.transact(org, &writes).await.expect("devices");
-    }
-}
-
-async fn widgets(store: &Store, org: &str, cpcid: &str) {
-    for (kind, model, price, unit) in [
-        ("cpu", "INTEL(R) XEON(R) PLATINUM 8582C", "1.5", "核"),
-        ("memory", "Samsung DDR4 DIMMs", "0.005", "Mi"),
-        ("disk", "DATA", "0.01", "Gi"),
-        ("gpu", "RTX5090-32G", "6", "卡"),
-        ("cpu", "STANDARD", "2.2", "核"),
-        ("gpu", "A100-80G", "18", "卡"),
-    ] {
-        store
-            .insert(
-                org,
-                "widgets",
-                &fields(vec![
-                    ("cpcid", text(cpcid)),
-                    ("type", text(kind)),
-                    ("model", text(model)),
-                    ("unit_price", Value::Decimal(price.into())),
-                    ("resource_unit", text(unit)),
-                    ("charge_unit", text("小时")),
-                    ("account_unit", text("元")),
-                    ("stock", Value::Integer(0)),
-                    ("consumed", Value::Integer(0)),
-                ]),
-            )
-            .await
-            .expect("widget");
-    }
-}
-
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        q.append_pair(k, v);
-    }
-    q.finish()
-}
-
-type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
-
-async fn connect(addr: std::net::SocketAddr) -> Sender {
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).ok();
-    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    send
-}
-
-/// One GET; answers its latency, checking the body holds `needle`.
-async fn call(send: &mut Sender, uri: &str, key: &str, needle: &str) -> Duration {
-    let req = http::Request::get(uri)
-        .header("host", "bench")
-        .header("authorization", format!("Bearer {key}"))
-        .body(Empty::<Bytes>::new())
-        .expect("request");
-    let t = Instant::now();
-    send.ready().await.expect("connection ready");
-    let resp = send.send_request(req).await.expect("send");
-    let status = resp.status();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    let took = t.elapsed();
-    let text = String::from_utf8_lossy(&body);
-    assert!(status == 200 && text.contains(needle), "{status} {text}");
-    took
-}
-
-fn percentile(sorted: &[Duration], p: usize) -> f64 {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)].as_secs_f64() * 1e3
-}
 
 /// Sequential `call::handle` into the kboss plugin: p50/p99 in ms.
 async fn plugin_time(
@@ -330,15 +193,7 @@ struct QuoteTarget {
 
 impl QuoteTarget {
     fn new(addr: std::net::SocketAddr, small: &str, key: String) -> Self {
-        let uri = format!(
-            "/dev/cpcc/cpcwidget/accrual_price.dspy?{}",
-            query(&[
-                ("cpcid", small),
-                ("resources", RESOURCES),
-                ("duration", "1"),
-                ("duration_unit", "小时"),
-            ])
-        );
+        let uri = quote_uri(small);
         QuoteTarget {
             addr,
             uri: Box::leak(uri.into_boxed_str()),
@@ -356,7 +211,7 @@ async fn quote(t: QuoteTarget, dur: Duration) -> Vec<Duration> {
             let mut lat = Vec::with_capacity(100_000);
             let end = Instant::now() + dur;
             while Instant::now() < end {
-                lat.push(call(&mut send, t.uri, t.key, "\"total_price\":64.08,").await);
+                lat.push(common::call(&mut send, t.uri, t.key, QUOTE_NEEDLE).await);
             }
             lat
         }));
@@ -366,49 +221,6 @@ async fn quote(t: QuoteTarget, dur: Duration) -> Vec<Duration> {
         all.extend(task.await.expect("client"));
     }
     all
-}
-
-/// The organisation every benchmark call belongs to.
-const ORG: &str = "bench";
-
-/// An app over `dir` with `config`, and a bearer key of [`ORG`].
-async fn bench_app(
-    dir: &std::path::Path,
-    mut config: Config,
-) -> (std::sync::Arc<computehub::server::App>, String) {
-    // `COMPUTEHUB_BENCH_DATABASE=postgres`: the store in a fresh database
-    // of a throwaway local PostgreSQL (crates/pgtest), else SQLite.
-    if std::env::var("COMPUTEHUB_BENCH_DATABASE").as_deref() == Ok("postgres") {
-        config.database = Some(pgtest::database());
-    }
-    let (app, _) = computehub::cli::open_app(
-        &dir.join("data"),
-        dir.join("cache"),
-        config,
-        None,
-        Some("bench".into()),
-    )
-    .await
-    .expect("app");
-    let key = create_key(&app.store, ORG, Scheme::Bearer)
-        .await
-        .expect("key")
-        .credential;
-    (app, key)
-}
-
-/// Serve `app` on a loopback port.
-async fn serve(app: std::sync::Arc<computehub::server::App>) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(computehub::server::serve(
-        listener,
-        app,
-        std::future::pending(),
-    ));
-    addr
 }
 
 /// A second server whose kboss and pricing plugins use `request` isolation
@@ -471,11 +283,11 @@ fn main() {
                 let uri = format!("/dev/cpcc/cpcnode/get_cpcnode.dspy?{}", query(&pairs));
                 let needle = format!("\"total\":{total},");
                 for _ in 0..50 {
-                    call(&mut send, &uri, &key, &needle).await;
+                    common::call(&mut send, &uri, &key, &needle).await;
                 }
                 let mut lat = Vec::with_capacity(PAGE_CALLS);
                 for _ in 0..PAGE_CALLS {
-                    lat.push(call(&mut send, &uri, &key, &needle).await);
+                    lat.push(common::call(&mut send, &uri, &key, &needle).await);
                 }
                 lat.sort_unstable();
                 println!(
