@@ -208,3 +208,59 @@ pub async fn grants(store: &Store) -> Result<Vec<(String, String)>, StoreError> 
         .map(|mut r| Ok((r.take(0)?, r.take(1)?)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::cache::sha256_hex;
+    use crate::store::Sealer;
+
+    #[tokio::test]
+    async fn wasm_lives_in_the_store_and_a_legacy_file_moves_in() {
+        let store = Store::in_memory(Sealer::from_key(&[5; 32])).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (b"\0asm one".to_vec(), b"\0asm two".to_vec());
+        write_wasm(&store, &sha256_hex(&a), &a).await.unwrap();
+        // Twice is a no-op.
+        write_wasm(&store, &sha256_hex(&a), &a).await.unwrap();
+        assert_eq!(
+            read_wasm(&store, dir.path(), &sha256_hex(&a))
+                .await
+                .unwrap(),
+            a
+        );
+        // A version a data dir from before kept as a file moves in.
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        let legacy = legacy_wasm_path(dir.path(), &sha256_hex(&b));
+        std::fs::write(&legacy, &b).unwrap();
+        assert_eq!(
+            read_wasm(&store, dir.path(), &sha256_hex(&b))
+                .await
+                .unwrap(),
+            b
+        );
+        assert!(!legacy.exists());
+        assert_eq!(
+            read_wasm(&store, dir.path(), &sha256_hex(&b))
+                .await
+                .unwrap(),
+            b
+        );
+        // A file whose content is not what its name says is not taken.
+        let forged = legacy_wasm_path(dir.path(), &sha256_hex(b"other"));
+        std::fs::write(&forged, &a).unwrap();
+        assert!(matches!(
+            read_wasm(&store, dir.path(), &sha256_hex(b"other")).await,
+            Err(WasmError::Missing(_))
+        ));
+        let n: i64 = store
+            .db()
+            .query_opt("SELECT COUNT(*) FROM plugin_wasm", params![])
+            .await
+            .unwrap()
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 2);
+    }
+}
