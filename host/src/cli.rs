@@ -91,6 +91,11 @@ enum Command {
         /// organisation. Never in production.
         #[arg(long)]
         debug_orgid: bool,
+        /// Milliseconds this replica's claim on the operations it runs lasts
+        /// unless renewed (every third of it); once a stopped replica's
+        /// claim passes, the others mark its operations `interrupted`.
+        #[arg(long, env = "COMPUTEHUB_OPERATION_LEASE_MS", default_value_t = ms(crate::operations::DEFAULT_LEASE))]
+        operation_lease_ms: u64,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -389,6 +394,7 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
             tls_key,
             metrics_token_file,
             database,
+            operation_lease_ms,
         } => {
             let mut config = Config::load(config.as_deref())?;
             config.debug_orgid |= debug_orgid;
@@ -411,6 +417,7 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
                 limits: limits.limits(),
                 tls: tls_cert.zip(tls_key),
                 metrics_token_file,
+                operation_lease: std::time::Duration::from_millis(operation_lease_ms),
             })
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -565,13 +572,14 @@ pub async fn open_app(
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let (registry, store) = registry(data_dir, cache_dir, config).await?;
     let (admin, fresh_token) = AdminToken::load(&store, data_dir, admin_token).await?;
-    // Operations that were running died with the previous process.
+    // Operations that were running died with the previous process (SQLite),
+    // or with a replica whose lease has passed (PostgreSQL).
     let operations = registry.runtime.capabilities().operations.records();
     let interrupted = operations.interrupt_running().await?;
     if interrupted > 0 {
         tracing::warn!(
             interrupted,
-            "operations left running by the previous process are now `interrupted`"
+            "operations left running by a stopped process are now `interrupted`"
         );
     }
     registry.boot(plugins_dir).await?;
@@ -598,6 +606,8 @@ struct Serve {
     tls: Option<(PathBuf, PathBuf)>,
     /// The token `/metrics` requires.
     metrics_token_file: Option<PathBuf>,
+    /// How long this replica's claim on a running operation lasts.
+    operation_lease: std::time::Duration,
 }
 
 async fn serve(opts: Serve) -> anyhow::Result<()> {
@@ -611,6 +621,7 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
         limits,
         tls,
         metrics_token_file,
+        operation_lease,
     } = opts;
     let listen = listen
         .or_else(|| config.listen.clone())
@@ -661,6 +672,11 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
     // Replicas on one PostgreSQL database follow each other's plugin changes
     // and operations.
     let _replicas = server::replicas::spawn(Arc::clone(&app));
+    // This replica renews the leases of the operations it runs and marks
+    // those of stopped replicas `interrupted`, every third of the lease.
+    let operations = Arc::clone(app.registry.runtime.capabilities().operations.records());
+    operations.set_lease(operation_lease);
+    let leases = operations.spawn_leases();
     // The demo's simulated cluster lives as long as the server.
     let _demo = if demo {
         Some(
@@ -678,7 +694,21 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "computehub listening");
     println!("listening on {scheme}://{addr}");
-    server::serve_tls(listener, app, limits, tls, shutdown_signal()).await
+    let served = server::serve_tls(listener, app, limits, tls, shutdown_signal()).await;
+    leases.abort();
+    // Operations still running die with this process: say so now, not when
+    // their lease passes.
+    match operations.release().await {
+        Ok(0) => {}
+        Ok(interrupted) => tracing::warn!(
+            interrupted,
+            "operations still running at shutdown are now `interrupted`"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot mark this replica's operations `interrupted`")
+        }
+    }
+    served
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,11 @@
 //! the operation, otherwise the answer is the same 404 as for an id that
 //! does not exist. The server throttles failed ones by client address. Events carry
 //! their sequence number as the SSE `id`, so a client reconnecting with
-//! `Last-Event-ID` resumes where it left off.
+//! `Last-Event-ID` resumes where it left off. The stream wakes on every
+//! change this process makes ([`Operations::changed`], or
+//! [`Operations::wake`] for another replica's); on PostgreSQL it also
+//! re-reads the store every second, since other replicas' writes may wake
+//! nothing here.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -193,6 +197,11 @@ async fn stream(
     tx: tokio::sync::mpsc::Sender<Bytes>,
 ) -> Result<(), Infallible> {
     let mut seq = after;
+    // On PostgreSQL other replicas write events without waking this
+    // process: re-read at least every [`Operations::poll_interval`].
+    let poll = ops.poll_interval();
+    let wait = poll.map_or(KEEPALIVE, |p| p.min(KEEPALIVE));
+    let mut last_sent = tokio::time::Instant::now();
     loop {
         let changed = ops.changed();
         tokio::pin!(changed);
@@ -216,17 +225,22 @@ async fn stream(
             if tx.send(Bytes::from(frame)).await.is_err() {
                 return Ok(());
             }
+            last_sent = tokio::time::Instant::now();
         }
         if done {
             return Ok(());
         }
-        if tokio::time::timeout(KEEPALIVE, changed).await.is_err()
-            && tx
+        if tokio::time::timeout(wait, changed).await.is_err()
+            && (poll.is_none() || last_sent.elapsed() >= KEEPALIVE)
+        {
+            if tx
                 .send(Bytes::from_static(b": keep-alive\n\n"))
                 .await
                 .is_err()
-        {
-            return Ok(());
+            {
+                return Ok(());
+            }
+            last_sent = tokio::time::Instant::now();
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Operations: long jobs (installing a cluster master takes minutes)
-//! persisted in SQLite with their phases, the tail of each phase's output,
-//! the final result or error, and an event log that `GET
+//! persisted in the store with their phases, the tail of each phase's
+//! output, the final result or error, and an event log that `GET
 //! /operations/{id}/events` streams ([`http`]).
 //!
 //! A plugin starts one operation per request through the `operations`
@@ -8,8 +8,23 @@
 //! output and finishes it. At most one operation runs per target (a partial
 //! unique index in the store: the per-host lock). The host ties the
 //! operation to the plugin call: a call that ends without finishing it (a
-//! trap, the deadline, an answer without `finish`) fails it, and a restart
-//! marks every operation still running `interrupted`, never succeeded.
+//! trap, the deadline, an answer without `finish`) fails it.
+//!
+//! Leases: several replicas may share one PostgreSQL store, so a running
+//! operation belongs to the replica that began it (`owner`, a random id per
+//! process, [`Operations::replica`]) until `lease_until` (unix
+//! milliseconds, [`DEFAULT_LEASE`] ahead, `serve --operation-lease-ms`).
+//! Every replica runs [`Operations::spawn_leases`]: every third of the lease
+//! it renews its own running operations' leases, then marks `interrupted`,
+//! never succeeded, every running operation of another replica whose lease
+//! has passed (or that has none: rows from before leases), since the
+//! replica running it stopped. A replica stopping gracefully marks its own
+//! running operations `interrupted` at once ([`Operations::release`]). At start-up ([`Operations::interrupt_running`])
+//! a SQLite store, which one process owns, has every running operation
+//! interrupted at once; a PostgreSQL store only those whose lease has
+//! passed, the others belonging to live replicas. A replica's clock decides
+//! when a lease has passed: replicas' clocks must agree to well within a
+//! lease.
 //!
 //! Everything persisted passes through [`scrub::scrub`].
 
@@ -17,9 +32,11 @@ pub mod http;
 pub mod list;
 pub mod scrub;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use crate::store::db::{params, Executor};
+use crate::store::db::{params, Dialect, Executor};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -31,6 +48,16 @@ pub const OUTPUT_TAIL: usize = 8 * 1024;
 const MAX_RESULT: usize = 64 * 1024;
 /// Most phases of one operation.
 const MAX_PHASES: usize = 32;
+/// How long a replica's claim on a running operation lasts unless renewed.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
+/// The shortest lease (renewed every third of it).
+const MIN_LEASE: Duration = Duration::from_millis(30);
+/// How often an event stream re-reads the store when other replicas may
+/// write it (PostgreSQL), since their writes never wake this process.
+pub const POLL: Duration = Duration::from_secs(1);
+/// The error of an operation whose replica stopped while it ran.
+const INTERRUPTED: &str =
+    "the server (replica) running the operation stopped while it ran; it did not complete";
 
 /// Errors at the operations boundary; messages are safe to show.
 #[derive(Debug, thiserror::Error)]
@@ -121,10 +148,15 @@ pub struct Event {
     pub data: Value,
 }
 
-/// The service: the store and a signal woken on every change.
+/// The service: the store, a signal woken on every change, and this
+/// replica's id and lease.
 pub struct Operations {
     store: Arc<Store>,
     changed: tokio::sync::Notify,
+    /// This process's id, recorded as `owner` of the operations it begins.
+    replica: String,
+    /// The lease, in milliseconds.
+    lease_ms: AtomicU64,
 }
 
 fn check_name(what: &str, v: &str, max: usize) -> Result<(), OpError> {
@@ -153,26 +185,157 @@ fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
+/// Unix milliseconds now.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 impl Operations {
+    /// The service over `store`, as a new replica (a random id) holding
+    /// [`DEFAULT_LEASE`]s.
     pub fn new(store: Arc<Store>) -> Self {
+        Self::with_replica(store, format!("rep-{}", ids::random_id(16)))
+    }
+
+    /// The service as replica `replica` (tests: two replicas in one process).
+    pub fn with_replica(store: Arc<Store>, replica: String) -> Self {
         Operations {
             store,
             changed: tokio::sync::Notify::new(),
+            replica,
+            lease_ms: AtomicU64::new(DEFAULT_LEASE.as_millis() as u64),
         }
     }
 
-    /// Mark every operation still running `interrupted` (the process that ran
-    /// it is gone). Answers how many were.
+    /// This replica's id (the `owner` of the operations it begins).
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// How long this replica's claim on its running operations lasts unless
+    /// renewed.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms.load(Ordering::Relaxed))
+    }
+
+    /// Set the lease (at least 30 ms); operations begun or renewed from now
+    /// on hold it.
+    pub fn set_lease(&self, lease: Duration) {
+        let ms = lease.max(MIN_LEASE).as_millis();
+        self.lease_ms
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Wake every event stream waiting for a change (a change another
+    /// replica made, e.g. announced by PostgreSQL `NOTIFY`).
+    pub fn wake(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// How often an event stream must re-read the store besides being woken:
+    /// on PostgreSQL other replicas write without waking this process.
+    pub fn poll_interval(&self) -> Option<Duration> {
+        match self.store.db().dialect() {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(POLL),
+        }
+    }
+
+    /// At start-up: mark `interrupted` every running operation whose replica
+    /// is gone. A SQLite store belongs to this one process, so that is every
+    /// running operation; on PostgreSQL, those whose lease has passed (the
+    /// others belong to live replicas; [`Self::sweep`] takes them if their
+    /// replica stops). Answers how many were.
     pub async fn interrupt_running(&self) -> Result<usize, OpError> {
+        match self.store.db().dialect() {
+            Dialect::Sqlite => self.interrupt_where("", params![]).await,
+            Dialect::Postgres => self.sweep().await,
+        }
+    }
+
+    /// Extend the lease of this replica's running operations; answers how
+    /// many.
+    pub async fn renew(&self) -> Result<u64, OpError> {
+        let until = now_ms().saturating_add(millis(self.lease()));
+        let n = self
+            .store
+            .db()
+            .execute(
+                "UPDATE operations SET lease_until = ?1 WHERE owner = ?2 AND status = 'running'",
+                params![until, self.replica.as_str()],
+            )
+            .await?;
+        Ok(n)
+    }
+
+    /// Mark `interrupted` every running operation of another replica whose
+    /// lease has passed (or that has none); answers how many were.
+    pub async fn sweep(&self) -> Result<usize, OpError> {
+        self.interrupt_where(
+            " AND (lease_until IS NULL OR lease_until < ?1) AND (owner IS NULL OR owner <> ?2)",
+            params![now_ms(), self.replica.as_str()],
+        )
+        .await
+    }
+
+    /// This replica is stopping: mark `interrupted` the operations it still
+    /// runs now, rather than when their lease passes. Answers how many were.
+    pub async fn release(&self) -> Result<usize, OpError> {
+        self.interrupt_where(" AND owner = ?1", params![self.replica.as_str()])
+            .await
+    }
+
+    /// Renew this replica's leases and sweep expired ones every third of
+    /// the lease, for as long as the service lives (the handle aborts it
+    /// sooner). Failures are logged and retried at the next tick.
+    pub fn spawn_leases(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let ops: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(o) = ops.upgrade() else { return };
+                let period = o.lease() / 3;
+                if let Err(e) = o.renew().await {
+                    tracing::error!(error = %e, "operations: cannot renew this replica's leases");
+                }
+                match o.sweep().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(
+                        interrupted = n,
+                        "operations whose replica stopped (lease passed) are now `interrupted`"
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "operations: cannot sweep expired leases")
+                    }
+                }
+                drop(o);
+                tokio::time::sleep(period).await;
+            }
+        })
+    }
+
+    /// Mark `interrupted` the running operations matching `filter` (SQL
+    /// appended to `status = 'running'`, over `params` from `?1`), in one
+    /// transaction.
+    async fn interrupt_where(
+        &self,
+        filter: &str,
+        filter_params: Vec<crate::store::db::Sql>,
+    ) -> Result<usize, OpError> {
         let now = records::now();
         let mut tx = self.store.db().begin().await?;
         let ids: Vec<String> = tx
             .query(
                 &format!(
-                    "SELECT id FROM operations WHERE status = 'running'{}",
+                    "SELECT id FROM operations WHERE status = 'running'{filter}{}",
                     tx.dialect().for_update()
                 ),
-                params![],
+                filter_params,
             )
             .await?
             .iter()
@@ -181,9 +344,9 @@ impl Operations {
         for id in &ids {
             tx.execute(
                 "UPDATE operations SET status = 'interrupted', updated_at = ?2, finished_at = ?2,
-                 error = 'the server stopped while the operation ran; it did not complete'
+                 error = ?3
                  WHERE id = ?1",
-                params![id, &now],
+                params![id, &now, INTERRUPTED],
             )
             .await?;
             tx.execute(
@@ -196,11 +359,14 @@ impl Operations {
                 &mut *tx,
                 id,
                 "finished",
-                &json!({"status": "interrupted", "error": "the server stopped while the operation ran"}),
+                &json!({"status": "interrupted", "error": INTERRUPTED}),
             )
             .await?;
         }
         tx.commit().await?;
+        if !ids.is_empty() {
+            self.changed.notify_waiters();
+        }
         Ok(ids.len())
     }
 
@@ -228,12 +394,13 @@ impl Operations {
         self.store.ensure_organisation(origin.org).await?;
         let id = format!("op-{}", ids::random_id(20));
         let now = records::now();
+        let lease_until = now_ms().saturating_add(millis(self.lease()));
         let mut tx = self.store.db().begin().await?;
         let inserted = tx
             .execute(
-                "INSERT INTO operations (id, org_id, plugin, request_id, kind, target, status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?7)",
-                params![&id, origin.org, origin.plugin, origin.request_id, kind, target, &now],
+                "INSERT INTO operations (id, org_id, plugin, request_id, kind, target, status, created_at, updated_at, owner, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?7, ?8, ?9)",
+                params![&id, origin.org, origin.plugin, origin.request_id, kind, target, &now, self.replica.as_str(), lease_until],
             )
             .await;
         if let Err(e) = inserted {
