@@ -652,9 +652,7 @@ async fn serve(opts: Serve) -> anyhow::Result<()> {
     )
     .await?;
     if let Some(token) = &fresh_token {
-        println!(
-            "admin token (shown once; only its hash is kept, in the store):"
-        );
+        println!("admin token (shown once; only its hash is kept, in the store):");
         println!("{token}");
     }
     if let Some(token) = metrics_token {

@@ -42,6 +42,9 @@ use serde_json::{json, Value};
 
 use crate::store::{ids, records, Store, StoreError};
 
+/// The channel on which a committed change of an operation is announced to
+/// the other replicas (payload: its id).
+pub const CHANNEL: &str = "computehub_operations";
 /// Bytes of output kept per phase (the tail).
 pub const OUTPUT_TAIL: usize = 8 * 1024;
 /// Largest result a plugin may record.
@@ -238,6 +241,17 @@ impl Operations {
         self.changed.notify_waiters();
     }
 
+    /// A change to operation `id` was committed: wake this replica's event
+    /// streams, and announce it to the other replicas on [`CHANNEL`]
+    /// (nothing to tell on SQLite; a lost notice is covered by their
+    /// once-a-second re-read).
+    async fn announce(&self, id: &str) {
+        self.changed.notify_waiters();
+        if let Err(e) = self.store.db().notify(CHANNEL, id).await {
+            tracing::warn!(operation = %id, error = %e, "cannot announce an operation's change to the other replicas");
+        }
+    }
+
     /// How often an event stream must re-read the store besides being woken:
     /// on PostgreSQL other replicas write without waking this process.
     pub fn poll_interval(&self) -> Option<Duration> {
@@ -364,8 +378,8 @@ impl Operations {
             .await?;
         }
         tx.commit().await?;
-        if !ids.is_empty() {
-            self.changed.notify_waiters();
+        for id in &ids {
+            self.announce(id).await;
         }
         Ok(ids.len())
     }
@@ -449,7 +463,7 @@ impl Operations {
         )
         .await?;
         tx.commit().await?;
-        self.changed.notify_waiters();
+        self.announce(&id).await;
         Ok(id)
     }
 
@@ -515,7 +529,7 @@ impl Operations {
         }
         event_in(&mut *tx, id, "phase", &data).await?;
         tx.commit().await?;
-        self.changed.notify_waiters();
+        self.announce(id).await;
         Ok(())
     }
 
@@ -556,7 +570,7 @@ impl Operations {
         )
         .await?;
         tx.commit().await?;
-        self.changed.notify_waiters();
+        self.announce(id).await;
         Ok(())
     }
 
@@ -606,7 +620,7 @@ impl Operations {
         }
         event_in(&mut *tx, id, "finished", &data).await?;
         tx.commit().await?;
-        self.changed.notify_waiters();
+        self.announce(id).await;
         Ok(())
     }
 

@@ -392,3 +392,39 @@ async fn a_stopping_replica_releases_only_its_own_operations() {
     assert_eq!(status(&a, &ida).await, "interrupted");
     assert_eq!(status(&a, &idb).await, "running");
 }
+
+/// Every committed change is announced on [`CHANNEL`], so another replica's
+/// event streams wake at once (its listener calls `wake`).
+#[tokio::test]
+async fn on_postgres_changes_are_announced_to_the_other_replicas() {
+    let url = pgtest::database();
+    let (a, b) = (pg_store(&url).await, pg_store(&url).await);
+    let mut notices = b
+        .db()
+        .listen(&[CHANNEL])
+        .await
+        .unwrap()
+        .expect("PostgreSQL listens");
+    let o = Operations::new(a);
+    let id = o
+        .begin(
+            &origin("acme"),
+            "new-cluster",
+            "127.0.0.9:22",
+            &phases(&["init"]),
+        )
+        .await
+        .unwrap();
+    o.phase(&id, "init", PhaseStatus::Running, "")
+        .await
+        .unwrap();
+    o.finish(&id, Ok("{}")).await.unwrap();
+    for _ in 0..3 {
+        let n = tokio::time::timeout(Duration::from_secs(5), notices.recv())
+            .await
+            .expect("a notice within 5 s")
+            .expect("the listening connection is open");
+        assert_eq!(n.channel, CHANNEL);
+        assert_eq!(n.payload, id);
+    }
+}

@@ -14,9 +14,6 @@ use crate::store::db::{Dialect, Notices};
 
 use super::App;
 
-/// The channel on which operations' events are announced (payload: the
-/// operation's id).
-pub const OPERATIONS_CHANNEL: &str = "computehub_operations";
 /// How often a replica checks the plugins without a notice.
 pub const RESYNC: Duration = Duration::from_secs(5);
 
@@ -57,7 +54,7 @@ async fn follow(app: Arc<App>) {
         let mut notices = match app
             .store
             .db()
-            .listen(&[sync::CHANNEL, OPERATIONS_CHANNEL])
+            .listen(&[sync::CHANNEL, crate::operations::CHANNEL])
             .await
         {
             Ok(Some(n)) => Some(n),
