@@ -56,6 +56,9 @@ pub struct Server {
     /// [`pgtest`]) when the tests run with `COMPUTEHUB_TEST_DATABASE=postgres`;
     /// `None`: SQLite in the data dir.
     pub database: Option<String>,
+    /// Extra environment of the server and of the CLI beside it (replicas:
+    /// their shared seal key).
+    pub env: Vec<(String, String)>,
 }
 
 /// Whether this run's servers keep their store in PostgreSQL.
@@ -93,6 +96,18 @@ impl Server {
     }
 
     pub fn with(opts: Options) -> Server {
+        let database = (opts.postgres || on_postgres()).then(pgtest::database);
+        Self::build(opts, database, Vec::new())
+    }
+
+    /// A replica: a server on the PostgreSQL database `url` (which other
+    /// servers may share), its own data dir and port, with `env` added to
+    /// its environment and the CLI's (e.g. `COMPUTEHUB_SEAL_KEY_FILE`).
+    pub fn on_database(opts: Options, url: &str, env: Vec<(String, String)>) -> Server {
+        Self::build(opts, Some(url.to_string()), env)
+    }
+
+    fn build(opts: Options, database: Option<String>, env: Vec<(String, String)>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), opts.config).unwrap();
         let pdir = dir.path().join("plugins-dir");
@@ -112,7 +127,8 @@ impl Server {
                 .pool_max_idle_per_host(64)
                 .build()
                 .unwrap(),
-            database: (opts.postgres || on_postgres()).then(pgtest::database),
+            database,
+            env,
         };
         s.launch();
         s
@@ -179,6 +195,7 @@ impl Server {
         if let Some(url) = &self.database {
             cmd.env("COMPUTEHUB_DATABASE_URL", url);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -190,6 +207,14 @@ impl Server {
             .arg(child.id().to_string())
             .status();
         child.wait().unwrap()
+    }
+
+    /// SIGKILL (`kill -9`: no shutdown at all), and wait for the process
+    /// to exit.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     /// The server's process id.

@@ -46,6 +46,7 @@ mod plugin_dev;
 mod postgres;
 mod provision;
 mod provision_async;
+mod replicas;
 mod routing;
 mod scheduling;
 mod sealkey;
