@@ -11,6 +11,13 @@
 //!
 //! No binaries means a failed test, not a skipped one: `.ci/run` installs
 //! Debian's `postgresql` where they are missing.
+//!
+//! [`tls_database`] does the same on a second server, started on first use
+//! with TLS on (`ssl = on`): its certificate, for `127.0.0.1` and
+//! `localhost`, is signed by a CA made for this process, whose PEM is
+//! [`Tls::ca_file`]; [`Tls::other_ca_file`] is a CA that signed nothing (a
+//! client trusting it must refuse the server). Plain connections are still
+//! accepted, so `sslmode=disable` connects without TLS.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -27,49 +34,81 @@ pub struct Server {
     pub port: u16,
     /// Its data and socket directory.
     pub dir: PathBuf,
+    /// Its TLS files, when it was started by [`tls_server`].
+    pub tls: Option<Tls>,
+}
+
+/// The CA files of a server with TLS on.
+pub struct Tls {
+    /// PEM of the CA that signed the server's certificate.
+    pub ca_file: PathBuf,
+    /// PEM of another CA, which signed nothing the server has.
+    pub other_ca_file: PathBuf,
 }
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+static TLS_SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// The server, started on first use. Panics (failing the test) with the
 /// reason when PostgreSQL cannot be started.
 pub fn server() -> &'static Server {
-    match SERVER.get_or_init(start) {
+    match SERVER.get_or_init(|| start(false)) {
         Ok(s) => s,
         Err(e) => panic!("cannot start a PostgreSQL server for the tests: {e}"),
     }
 }
 
+/// The server with TLS on (its [`Server::tls`] is set), started on first
+/// use, apart from [`server`]. Panics (failing the test) with the reason
+/// when it cannot be started.
+pub fn tls_server() -> &'static Server {
+    match TLS_SERVER.get_or_init(|| start(true)) {
+        Ok(s) => s,
+        Err(e) => panic!("cannot start a PostgreSQL server with TLS for the tests: {e}"),
+    }
+}
+
 /// The URL of a new empty database on [`server`].
 pub fn database() -> String {
-    let s = server();
-    let name = format!(
-        "t{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let out = Command::new(s.bin.join("createdb"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &s.port.to_string(),
-            "-U",
-            "postgres",
-            &name,
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run createdb: {e}"));
-    assert!(
-        out.status.success(),
-        "createdb {name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    s.url(&name)
+    server().create_database()
+}
+
+/// The URL of a new empty database on [`tls_server`] (no `sslmode`: the
+/// test adds the one it means).
+pub fn tls_database() -> String {
+    tls_server().create_database()
 }
 
 impl Server {
+    /// Creates a new empty database; its URL.
+    pub fn create_database(&self) -> String {
+        let s = self;
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let out = Command::new(s.bin.join("createdb"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &s.port.to_string(),
+                "-U",
+                "postgres",
+                &name,
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run createdb: {e}"));
+        assert!(
+            out.status.success(),
+            "createdb {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s.url(&name)
+    }
+
     /// The URL of database `name` as the `postgres` superuser.
     pub fn url(&self, name: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
@@ -164,7 +203,7 @@ fn command(bin: &Path, ids: Option<(u32, u32)>) -> Command {
     c
 }
 
-fn start() -> Result<Server, String> {
+fn start(tls: bool) -> Result<Server, String> {
     let bin = bindir()?;
     let ids = run_as()?;
     let root = std::env::temp_dir().join("computehub-pgtest");
@@ -172,13 +211,16 @@ fn start() -> Result<Server, String> {
     chown(&root, ids)?;
     // Directories of earlier runs whose server is gone.
     for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        let pid = entry.file_name().to_string_lossy().parse::<i32>().ok();
+        // `<pid>` or `<pid>-tls`.
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
         // SAFETY: kill with signal 0 only checks that the process exists.
         if pid.is_some_and(|p| unsafe { libc::kill(p, 0) } != 0) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-    let dir = root.join(std::process::id().to_string());
+    let suffix = if tls { "-tls" } else { "" };
+    let dir = root.join(format!("{}{suffix}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     chown(&dir, ids)?;
@@ -194,6 +236,12 @@ fn start() -> Result<Server, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    let (tls, ssl_args) = if tls {
+        let (files, args) = tls_files(&dir, ids)?;
+        (Some(files), args)
+    } else {
+        (None, Vec::new())
+    };
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
@@ -210,6 +258,7 @@ fn start() -> Result<Server, String> {
             .args(["-k", &dir2.to_string_lossy()])
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=300"])
+            .args(&ssl_args)
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::File::create(dir2.join("server.log"))
@@ -251,5 +300,69 @@ fn start() -> Result<Server, String> {
     }
     // The child handle is kept by nobody: the process ends with ours.
     std::mem::forget(child);
-    Ok(Server { bin, port, dir })
+    Ok(Server {
+        bin,
+        port,
+        dir,
+        tls,
+    })
+}
+
+/// A CA and a server certificate it signed for `127.0.0.1` and `localhost`,
+/// written into `dir` for the server (owned by the user it runs as, the
+/// key private to it), and another CA; the server's `-c` arguments.
+fn tls_files(dir: &Path, ids: Option<(u32, u32)>) -> Result<(Tls, Vec<String>), String> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let err = |e: rcgen::Error| format!("cannot make the test certificates: {e}");
+    let ca = |name: &str| -> Result<(String, Issuer<'static, KeyPair>), String> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().map_err(err)?;
+        let cert = params.self_signed(&key).map_err(err)?;
+        Ok((cert.pem(), Issuer::new(params, key)))
+    };
+    let (ca_pem, issuer) = ca("pgtest CA")?;
+    let (other_pem, _) = ca("pgtest other CA")?;
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .map_err(err)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "pgtest server");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().map_err(err)?;
+    let cert = params.signed_by(&key, &issuer).map_err(err)?;
+    let write = |name: &str, text: &str, mode: u32| -> Result<PathBuf, String> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+        chown(&path, ids)?;
+        Ok(path)
+    };
+    let ca_file = write("ca.crt", &ca_pem, 0o644)?;
+    let other_ca_file = write("other-ca.crt", &other_pem, 0o644)?;
+    let cert_file = write("server.crt", &cert.pem(), 0o644)?;
+    // PostgreSQL refuses a key that others can read.
+    let key_file = write("server.key", &key.serialize_pem(), 0o600)?;
+    let args = vec![
+        "-c".to_string(),
+        "ssl=on".to_string(),
+        "-c".to_string(),
+        format!("ssl_cert_file={}", cert_file.display()),
+        "-c".to_string(),
+        format!("ssl_key_file={}", key_file.display()),
+    ];
+    Ok((
+        Tls {
+            ca_file,
+            other_ca_file,
+        },
+        args,
+    ))
 }

@@ -223,13 +223,27 @@ impl Store {
     /// Open the PostgreSQL database at `url` (a pool of at most
     /// `connections`), sealing with `sealer`, and bring its schema up to
     /// date (replicas starting together migrate once: an advisory lock).
+    /// TLS as the URL's `sslmode` says, trusting the CA file the
+    /// environment names (`COMPUTEHUB_DATABASE_CA_FILE`) or the Mozilla roots.
     pub async fn open_postgres(
         url: &str,
         connections: usize,
         sealer: Sealer,
         source: &str,
     ) -> anyhow::Result<Self> {
-        let pg = db::postgres::Postgres::connect(url, connections).await?;
+        let tls = db::postgres::TlsOptions::from_env();
+        Self::open_postgres_tls(url, connections, &tls, sealer, source).await
+    }
+
+    /// [`Store::open_postgres`], trusting what `tls` names.
+    pub async fn open_postgres_tls(
+        url: &str,
+        connections: usize,
+        tls: &db::postgres::TlsOptions,
+        sealer: Sealer,
+        source: &str,
+    ) -> anyhow::Result<Self> {
+        let pg = db::postgres::Postgres::connect_with(url, connections, tls).await?;
         let store = Self::with_database(Arc::new(pg), None, sealer).await?;
         seal::check(store.db(), store.sealer(), source).await?;
         schema::declare_moved(&store).await?;

@@ -385,3 +385,5 @@ pub(crate) fn unique_message(column: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

@@ -2,14 +2,23 @@
 //! connections (deadpool-postgres), prepared statements cached per
 //! connection. The store's `?N` parameters become `$N`; values are bound
 //! by the type PostgreSQL inferred for each parameter.
+//!
+//! Connections use TLS (rustls, the `ring` provider) as the URL's `sslmode`
+//! says: `disable` plain; `prefer` (tokio-postgres' default) TLS when the
+//! server offers it; `require` TLS or no connection. Whenever TLS is used
+//! the server's certificate is verified, against the Mozilla roots or the
+//! CA file of [`TlsOptions`]: never an unverified connection.
 
 use std::error::Error as StdError;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     unique_message, Database, DbRow, Dialect, Executor, Notice, Notices, Sql, Transaction,
@@ -133,6 +142,72 @@ pub struct Postgres {
     describe: String,
     /// For connections outside the pool (`LISTEN`).
     config: tokio_postgres::Config,
+    /// The pool's TLS connector, for those too.
+    tls: MakeRustlsConnect,
+    /// The CA file it trusts, for its errors.
+    ca_file: Option<PathBuf>,
+}
+
+/// The environment variable naming the PEM file of the CA(s) that sign the
+/// database server's certificate.
+pub const CA_FILE_ENV: &str = "COMPUTEHUB_DATABASE_CA_FILE";
+
+/// What a TLS connection to PostgreSQL trusts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// A PEM file of the CA certificate(s) the server's certificate must
+    /// chain to, in place of the Mozilla roots (a private CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl TlsOptions {
+    /// From the environment: [`CA_FILE_ENV`] (unset or empty: the Mozilla
+    /// roots).
+    pub fn from_env() -> Self {
+        TlsOptions {
+            ca_file: std::env::var_os(CA_FILE_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+
+    /// The connector for tokio-postgres, verifying the server's certificate
+    /// and its name against the roots these options name.
+    pub fn connector(&self) -> Result<MakeRustlsConnect, ConnectError> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca_file {
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            Some(path) => {
+                let bad = |why: String| {
+                    ConnectError::CaFile(format!(
+                        "the database CA file {} ({CA_FILE_ENV}) {why}",
+                        path.display()
+                    ))
+                };
+                let text = std::fs::read(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+                let pems = pem::parse_many(&text).map_err(|e| bad(format!("is not PEM: {e}")))?;
+                for p in pems.iter().filter(|p| p.tag() == "CERTIFICATE") {
+                    roots
+                        .add(rustls::pki_types::CertificateDer::from(
+                            p.contents().to_vec(),
+                        ))
+                        .map_err(|e| {
+                            bad(format!("holds a certificate that cannot be used: {e}"))
+                        })?;
+                }
+                if roots.is_empty() {
+                    return Err(bad("holds no PEM certificate".into()));
+                }
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectError::CaFile(format!("TLS for PostgreSQL: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(MakeRustlsConnect::new(config))
+    }
 }
 
 /// Why a PostgreSQL database could not be used.
@@ -144,17 +219,85 @@ pub enum ConnectError {
     Pool,
     #[error("PostgreSQL at {0} could not be reached")]
     Unreachable(String),
+    /// The CA file cannot be used: the sentence says why.
+    #[error("{0}")]
+    CaFile(String),
+    /// TLS failed with the server at `.0`: `.1` says why, in one sentence.
+    #[error("PostgreSQL at {0}: {1}")]
+    Tls(String, String),
+}
+
+/// Why a connection failed in TLS, in one sentence for an operator; `None`
+/// when it failed otherwise.
+fn tls_failure(e: &tokio_postgres::Error, ca_file: Option<&PathBuf>) -> Option<String> {
+    use rustls::CertificateError as C;
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(e);
+    let mut found = None;
+    while let Some(c) = cause {
+        if let Some(r) = c.downcast_ref::<rustls::Error>() {
+            found = Some(r);
+            break;
+        }
+        let inner = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if let Some(r) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            found = Some(r);
+            break;
+        }
+        if c.to_string() == "server does not support TLS" {
+            return Some(
+                "the server does not accept TLS, which the URL's sslmode=require demands".into(),
+            );
+        }
+        cause = c.source();
+    }
+    let untrusted = || match ca_file {
+        None => format!("the server's certificate is not trusted (set {CA_FILE_ENV} to its CA)"),
+        Some(f) => format!(
+            "the server's certificate is not trusted: no CA in {} ({CA_FILE_ENV}) signed it",
+            f.display()
+        ),
+    };
+    Some(match found? {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer | C::BadSignature => untrusted(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the server's certificate is not issued for the host name in the URL".into()
+            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => {
+                "the server's certificate has expired or is not valid yet".into()
+            }
+            C::Revoked => "the server's certificate has been revoked".into(),
+            other => format!("the server's certificate was refused ({other:?})"),
+        },
+        other => format!("the TLS handshake failed ({other})"),
+    })
 }
 
 impl Postgres {
     /// A pool of at most `max` connections to `url`
-    /// (`postgres://user:password@host:port/db`), checked by one connection.
+    /// (`postgres://user:password@host:port/db`), checked by one connection,
+    /// with TLS as its `sslmode` says, trusting the Mozilla roots.
     pub async fn connect(url: &str, max: usize) -> Result<Self, ConnectError> {
+        Self::connect_with(url, max, &TlsOptions::default()).await
+    }
+
+    /// [`Postgres::connect`], trusting what `tls` names.
+    pub async fn connect_with(
+        url: &str,
+        max: usize,
+        tls: &TlsOptions,
+    ) -> Result<Self, ConnectError> {
         let config: tokio_postgres::Config = url.parse().map_err(|_| ConnectError::Url)?;
         let describe = describe(&config);
+        let connector = tls.connector()?;
         let manager = Manager::from_config(
             config.clone(),
-            tokio_postgres::NoTls,
+            connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -167,19 +310,32 @@ impl Postgres {
             pool,
             describe,
             config,
+            tls: connector,
+            ca_file: tls.ca_file.clone(),
         };
-        let first = db.client().await.map_err(|e| {
+        let first = db.pool.get().await.map_err(|e| {
             tracing::error!(database = %db.describe, error = %e, "cannot connect to PostgreSQL");
-            ConnectError::Unreachable(db.describe.clone())
+            match db.pool_tls_failure(&e) {
+                Some(why) => ConnectError::Tls(db.describe.clone(), why),
+                None => ConnectError::Unreachable(db.describe.clone()),
+            }
         })?;
         drop(first);
         Ok(db)
     }
 
+    fn pool_tls_failure(&self, e: &deadpool_postgres::PoolError) -> Option<String> {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => tls_failure(e, self.ca_file.as_ref()),
+            _ => None,
+        }
+    }
+
     async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(|e| {
+            let why = self.pool_tls_failure(&e).unwrap_or_else(|| e.to_string());
             StoreError::Internal(format!(
-                "no PostgreSQL connection to {}: {e}",
+                "no PostgreSQL connection to {}: {why}",
                 self.describe
             ))
         })
@@ -267,7 +423,15 @@ impl Database for Postgres {
     }
 
     async fn listen(&self, channels: &[&str]) -> Result<Option<Notices>, StoreError> {
-        let (client, mut connection) = self.config.connect(tokio_postgres::NoTls).await?;
+        let (client, mut connection) =
+            self.config.connect(self.tls.clone()).await.map_err(|e| {
+                match tls_failure(&e, self.ca_file.as_ref()) {
+                    Some(why) => {
+                        StoreError::Internal(format!("PostgreSQL at {}: {why}", self.describe))
+                    }
+                    None => StoreError::from(e),
+                }
+            })?;
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let describe = self.describe.clone();
         // The connection's messages: notices go to the receiver; the task
