@@ -454,9 +454,13 @@ async fn handle(
     client: std::net::SocketAddr,
 ) -> Response<Body> {
     req.extensions_mut().insert(ClientAddr(client.ip()));
-    // Filled in by whoever authenticates the caller, for the audit log.
-    let caller: Arc<std::sync::Mutex<audit::Caller>> = Arc::default();
-    req.extensions_mut().insert(Arc::clone(&caller));
+    // Filled in by whoever authenticates the caller, for the audit log (so
+    // only for the requests it records).
+    let caller = audit::changes_state(req.method()).then(|| {
+        let caller: Arc<std::sync::Mutex<audit::Caller>> = Arc::default();
+        req.extensions_mut().insert(Arc::clone(&caller));
+        caller
+    });
     // A caller's own request id is kept (and echoed) when it is one.
     let id = req
         .headers()
@@ -464,6 +468,12 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .filter(|v| valid_request_id(v))
         .map_or_else(request_id, str::to_string);
+    // The caller's trace (a valid `traceparent`) is joined, or a new one
+    // begun. Without export its ids are made before the span, which is
+    // created with its `trace_id` (one `record` fewer for the subscriber).
+    let incoming = crate::telemetry::TraceParent::from_headers(req.headers());
+    let local = crate::telemetry::before_request(incoming);
+    let trace_id = local.map(|tp| tp.trace_id_text());
     // The caller and route are recorded once known, so every line of the
     // request (the `served` line included) carries them; never a secret.
     let span = tracing::info_span!(
@@ -474,14 +484,18 @@ async fn handle(
         key = tracing::field::Empty,
         scheme = tracing::field::Empty,
         route = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
+        trace_id = trace_id.as_ref().map(|t| t.as_str()),
         // Recorded only when traces are exported (crate::telemetry).
         otel.kind = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
-    // The caller's trace (a valid `traceparent`) is joined, or a new one begun.
-    let incoming = crate::telemetry::TraceParent::from_headers(req.headers());
-    let trace = crate::telemetry::start_request(&span, incoming);
+    let trace = match local {
+        Some(tp) => {
+            crate::telemetry::attach(&span, tp);
+            tp
+        }
+        None => crate::telemetry::start_request(&span, incoming),
+    };
     let start = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
@@ -497,7 +511,7 @@ async fn handle(
         let (plugin_id, route) = counted.labels();
         app.metrics
             .record(plugin_id, method.as_str(), route, status, elapsed);
-        if audit::changes_state(&method) {
+        if let Some(caller) = &caller {
             let caller = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let record = audit::Record {
                 request_id: &id,
@@ -516,10 +530,8 @@ async fn handle(
         if let Ok(v) = http::HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
-        if let Ok(v) = http::HeaderValue::from_str(&trace.to_string()) {
-            resp.headers_mut()
-                .insert(crate::telemetry::traceparent::HEADER, v);
-        }
+        resp.headers_mut()
+            .insert(crate::telemetry::traceparent::HEADER, trace.header_value());
         let span = tracing::Span::current();
         crate::telemetry::finish_request(&span, method.as_str(), route, status);
         // The access log line stays at info for every response: it is what

@@ -56,10 +56,32 @@ pub fn start_request(span: &Span, incoming: Option<TraceParent>) -> TraceParent 
             return tp;
         }
     }
-    let tp = match incoming {
+    let tp = local_ids(incoming);
+    attach(span, tp);
+    span.record("trace_id", tp.trace_id_text().as_str());
+    tp
+}
+
+/// The ids a request gets without export: a child of the caller's span, or
+/// a new trace.
+fn local_ids(incoming: Option<TraceParent>) -> TraceParent {
+    match incoming {
         Some(parent) => parent.child(),
         None => TraceParent::random(false),
-    };
+    }
+}
+
+/// [`start_request`] for a span not made yet: without export, the ids made
+/// here (so the span can be created with its `trace_id` field set, which
+/// spares the subscriber a `record`; then [`attach`] them to it); `None`
+/// when spans are exported, where only [`start_request`] on the span knows
+/// them.
+pub fn before_request(incoming: Option<TraceParent>) -> Option<TraceParent> {
+    (!super::exporting()).then(|| local_ids(incoming))
+}
+
+/// Keep `tp` in the request `span`'s extensions, where [`current`] finds it.
+pub fn attach(span: &Span, tp: TraceParent) {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch
             .downcast_ref::<tracing_subscriber::Registry>()
@@ -68,8 +90,6 @@ pub fn start_request(span: &Span, incoming: Option<TraceParent>) -> TraceParent 
             span.extensions_mut().replace(tp);
         }
     });
-    span.record("trace_id", tp.trace_id_hex());
-    tp
 }
 
 /// Name the request span for a trace viewer (`GET /route`), give it the
@@ -127,6 +147,24 @@ mod tests {
             assert_ne!(hex::encode(tp.span_id), "00f067aa0ba902b7");
             assert!(tp.sampled);
             assert_eq!(current(), None);
+            let _request = span.enter();
+            let _child = tracing::info_span!("child").entered();
+            assert_eq!(current(), Some(tp));
+        });
+    }
+
+    #[test]
+    fn ids_made_before_the_span_are_found_as_when_made_on_it() {
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+        tracing::subscriber::with_default(subscriber, || {
+            let incoming =
+                TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+            let tp = before_request(incoming).expect("not exporting");
+            assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert!(tp.sampled);
+            let span = tracing::info_span!("request", trace_id = tp.trace_id_text().as_str());
+            attach(&span, tp);
             let _request = span.enter();
             let _child = tracing::info_span!("child").entered();
             assert_eq!(current(), Some(tp));

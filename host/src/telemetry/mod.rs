@@ -22,7 +22,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use context::{current, finish_request, start_request};
+pub use context::{attach, before_request, current, finish_request, start_request};
 pub use traceparent::TraceParent;
 
 /// The target of the capability-call spans (written as a literal in each

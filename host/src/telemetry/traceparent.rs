@@ -73,7 +73,28 @@ impl TraceParent {
 
     /// The trace id as 32 lower-case hex digits.
     pub fn trace_id_hex(&self) -> String {
-        hex::encode(self.trace_id)
+        self.trace_id_text().as_str().to_string()
+    }
+
+    /// The trace id as 32 lower-case hex digits, without allocating.
+    pub fn trace_id_text(&self) -> TraceIdText {
+        let mut text = [0u8; 32];
+        write_hex(&self.trace_id, &mut text);
+        TraceIdText(text)
+    }
+
+    /// The version-00 header value, written without formatting machinery.
+    pub fn header_value(&self) -> http::HeaderValue {
+        let mut v = [0u8; LEN];
+        v[..3].copy_from_slice(b"00-");
+        write_hex(&self.trace_id, &mut v[3..35]);
+        v[35] = b'-';
+        write_hex(&self.span_id, &mut v[36..52]);
+        v[52] = b'-';
+        v[53] = b'0';
+        v[54] = if self.sampled { b'1' } else { b'0' };
+        // Hex digits and dashes are always a valid header value.
+        http::HeaderValue::from_bytes(&v).expect("a traceparent is a valid header value")
     }
 
     /// A new random id pair (never all zeros).
@@ -94,6 +115,26 @@ impl TraceParent {
     }
 }
 
+/// Lower-case hex of `bytes` into `out` (twice as long).
+fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+}
+
+/// A trace id as 32 lower-case hex digits, on the stack.
+#[derive(Clone, Copy)]
+pub struct TraceIdText([u8; 32]);
+
+impl TraceIdText {
+    pub fn as_str(&self) -> &str {
+        // Only hex digits are ever written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 fn nonzero<const N: usize>(mut random: impl FnMut() -> [u8; N]) -> [u8; N] {
     loop {
         let v = random();
@@ -106,13 +147,8 @@ fn nonzero<const N: usize>(mut random: impl FnMut() -> [u8; N]) -> [u8; N] {
 /// The version-00 header value.
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{}-{}-{:02x}",
-            hex::encode(self.trace_id),
-            hex::encode(self.span_id),
-            u8::from(self.sampled)
-        )
+        let v = self.header_value();
+        f.write_str(v.to_str().unwrap_or_default())
     }
 }
 
@@ -182,5 +218,25 @@ mod tests {
         assert_eq!(c.trace_id, a.trace_id);
         assert_ne!(c.span_id, a.span_id);
         assert_eq!(TraceParent::parse(&c.to_string()), Some(c));
+    }
+
+    #[test]
+    fn the_header_value_and_trace_id_text_are_the_formatted_ones() {
+        for tp in [
+            TraceParent::parse(GOOD).unwrap(),
+            TraceParent::random(false),
+            TraceParent::random(true),
+        ] {
+            let expected = format!(
+                "00-{}-{}-{:02x}",
+                hex::encode(tp.trace_id),
+                hex::encode(tp.span_id),
+                u8::from(tp.sampled)
+            );
+            assert_eq!(tp.header_value().to_str().unwrap(), expected);
+            assert_eq!(tp.to_string(), expected);
+            assert_eq!(tp.trace_id_text().as_str(), hex::encode(tp.trace_id));
+            assert_eq!(tp.trace_id_hex(), hex::encode(tp.trace_id));
+        }
     }
 }
