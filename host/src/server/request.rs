@@ -71,28 +71,29 @@ pub(super) async fn plugin_request(
         Ok(r) => r,
         Err(resp) => return (*resp, Counted::Unmatched),
     };
-    let Some(route) = routed.route().cloned() else {
+    // Borrowed from the plugin version the request holds (a route's
+    // description, its OpenAPI document included, is not copied).
+    let Some(route) = routed.route() else {
         let resp = reply::error(Envelope::plain(), 500, "route table mismatch");
         return (resp, Counted::Unmatched);
     };
     let counted = |r| (r, Counted::Plugin(Arc::clone(&routed.plugin), routed.index));
     tracing::Span::current().record("route", route.path.as_str());
-    let envelope = Arc::clone(&routed.plugin.envelope);
-    let format = &*envelope;
+    let format = &*routed.plugin.envelope;
     let guard = Guard::of(shared, &req);
-    let pending = match authenticate(app, &guard, &req, &route, format).await {
+    let pending = match authenticate(app, &guard, &req, route, format).await {
         Ok(p) => p,
         Err(resp) => return counted(*resp),
     };
     let (parts, body, principal) =
-        match read_body(app, shared, &guard, req, &route, pending, format).await {
+        match read_body(app, shared, &guard, req, route, pending, format).await {
             Ok(read) => read,
             Err(resp) => return counted(*resp),
         };
     if let Err(resp) = admit(shared, principal.as_ref(), &routed.params, format) {
         return counted(*resp);
     }
-    let answer = call(app, &routed, &route, parts, body, principal, id, format).await;
+    let answer = call(app, &routed, route, parts, body, principal, id, format).await;
     counted(answer)
 }
 
@@ -303,7 +304,11 @@ async fn read_body(
     } = pending;
     let (parts, body) = req.into_parts();
     let mut digest = signature.as_ref().map(|_| auth::aksk::BodyDigest::new());
-    let (body, reservation) = if unverified {
+    let (body, reservation) = if hyper::body::Body::is_end_stream(&body) {
+        // No body (a GET, `Content-Length: 0`): nothing to wait for or to
+        // hold, so neither the budget nor the deadline is involved.
+        (Bytes::new(), None)
+    } else if unverified {
         let read = unverified::read(
             body,
             &shared.budget,
