@@ -55,8 +55,7 @@ fn from_value(v: Value) -> Sql {
 /// A `SELECT` on its own runs on one of the [`Readers`] instead (a file
 /// only; `:memory:` is one connection's own database): it needs neither
 /// the gate nor the writer's connection, sees what was committed before it
-/// started, and never what an open transaction has written; a short one
-/// runs inline (see [`Readers::query`]).
+/// started, and never what an open transaction has written.
 pub struct Sqlite {
     conn: Arc<Mutex<Connection>>,
     gate: Arc<RwLock<()>>,
@@ -94,25 +93,13 @@ impl Readers {
         Ok(conn)
     }
 
-    /// Runs `sql` on a reader; `Err(params)` back when the statement
-    /// would write (it goes to the writer then).
-    ///
-    /// A reader free at once runs it right here, under a budget of
-    /// [`INLINE_STEPS`] virtual machine steps and without waiting for a
-    /// lock: a read of a few indexed rows (most of them) costs less than
-    /// the hop to the blocking pool and back. A read past the budget, or
-    /// one that would wait, is interrupted and run again on the pool.
+    /// Runs `sql` on a reader, on the blocking pool; `Err(params)` back
+    /// when the statement would write (it goes to the writer then).
     async fn query(
         self: &Arc<Self>,
         sql: &str,
         params: Vec<Sql>,
     ) -> Result<Result<Vec<DbRow>, Vec<Sql>>, StoreError> {
-        if let Some(out) = self.inline(sql, &params) {
-            return Ok(match out? {
-                Some(rows) => Ok(rows),
-                None => Err(params),
-            });
-        }
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
@@ -145,56 +132,7 @@ impl Readers {
             .unwrap_or_else(|p| p.into_inner())
             .push(conn);
     }
-
-    /// The budgeted attempt on the caller's thread: `None` when no reader
-    /// is free or the read ran past the budget or would wait.
-    fn inline(&self, sql: &str, params: &[Sql]) -> Option<Result<Option<Vec<DbRow>>, StoreError>> {
-        let _permit = self.permits.try_acquire().ok()?;
-        let conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
-        budget(&conn, INLINE_STEPS);
-        let _ = conn.busy_timeout(std::time::Duration::ZERO);
-        let out = read_only_rows(&conn, sql, params);
-        budget(&conn, 0);
-        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
-        self.put_back(conn);
-        match out {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::OperationInterrupted
-                        | rusqlite::ErrorCode::DatabaseBusy
-                        | rusqlite::ErrorCode::DatabaseLocked
-                ) =>
-            {
-                None
-            }
-            out => Some(out.map_err(StoreError::from)),
-        }
-    }
 }
-
-/// Interrupts the statements of `conn` at their `steps`th virtual machine
-/// step (0: never).
-fn budget(conn: &Connection, steps: std::ffi::c_int) {
-    extern "C" fn stop(_: *mut std::ffi::c_void) -> std::ffi::c_int {
-        1
-    }
-    // SAFETY: the handle is `conn`'s own open database, used on this
-    // thread only while `conn` is borrowed; the handler touches nothing.
-    // (rusqlite's safe `progress_handler` needs its `hooks` feature.)
-    unsafe {
-        rusqlite::ffi::sqlite3_progress_handler(
-            conn.handle(),
-            steps,
-            (steps > 0).then_some(stop as extern "C" fn(_) -> _),
-            std::ptr::null_mut(),
-        );
-    }
-}
-
-/// Virtual machine steps a read may take on the caller's thread: a page of
-/// 80 rows fits, a count over thousands does not.
-const INLINE_STEPS: std::ffi::c_int = 20_000;
 
 /// What every connection, writer or reader, is set to.
 fn tune(conn: &Connection) -> Result<(), StoreError> {
@@ -536,54 +474,6 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert!(db.query("SELECT nope FROM t", vec![]).await.is_err());
         assert_eq!(count(&db).await, 1, "the reader is still usable");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_read_past_the_inline_budget_runs_whole_on_the_pool() {
-        let (_dir, db) = file_db().await;
-        let mut tx = db.begin().await.unwrap();
-        for i in 0..5_000i64 {
-            tx.execute(
-                "INSERT INTO t (id, n) VALUES (?1, ?2)",
-                vec![Sql::Text(format!("{i:05}")), Sql::Integer(i)],
-            )
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-        // Warm a reader, so the next read is tried inline first.
-        assert_eq!(count(&db).await, 5_000);
-        let rows = db
-            .query("SELECT id, n FROM t ORDER BY n", vec![])
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 5_000);
-        assert_eq!(rows[4_999].get::<i64>(1).unwrap(), 4_999);
-        let sum = db
-            .query_opt("SELECT SUM(n) FROM t WHERE n % 7 = 0", vec![])
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            sum.get::<i64>(0).unwrap(),
-            (0..5_000i64).filter(|n| n % 7 == 0).sum::<i64>()
-        );
-        // A short read inline leaves no budget behind on its reader.
-        let conn = db
-            .readers
-            .as_ref()
-            .unwrap()
-            .idle
-            .lock()
-            .unwrap()
-            .pop()
-            .unwrap();
-        let n: i64 = conn
-            .query_row("SELECT COUNT(*) FROM t a, t b WHERE a.n < 3", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(n, 15_000);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
