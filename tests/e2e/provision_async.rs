@@ -7,19 +7,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::Server;
 use crate::machine::{PASSWORD, USER};
-use crate::provision::{env, phase_millis, Env};
+use crate::provision::{env, phase_millis};
 
-/// Read an SSE stream to its end: (event, data, when it arrived).
-async fn events(e: &Env, id: &str, key: (&str, &str)) -> Vec<(String, Value, Duration)> {
+/// Read the SSE stream of operation `id` through `s` to its end: (event,
+/// data, when it arrived).
+pub(crate) async fn events(
+    s: &Server,
+    id: &str,
+    key: (&str, &str),
+) -> Vec<(String, Value, Duration)> {
     let started = Instant::now();
-    let r =
-        e.s.http
-            .get(e.s.url(&format!("/operations/{id}/events")))
-            .basic_auth(key.0, Some(key.1))
-            .send()
-            .await
-            .unwrap();
+    let r = s
+        .http
+        .get(s.url(&format!("/operations/{id}/events")))
+        .basic_auth(key.0, Some(key.1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let mut r = r;
@@ -97,7 +103,7 @@ async fn the_async_form_streams_phases_and_the_host_is_locked_meanwhile() {
     );
 
     let (user, pass) = e.credentials();
-    let evs = events(&e, &id, (&user, &pass)).await;
+    let evs = events(&e.s, &id, (&user, &pass)).await;
     let names: Vec<String> = evs
         .iter()
         .filter(|(ev, _, _)| ev == "phase")
@@ -159,7 +165,7 @@ async fn the_async_form_streams_phases_and_the_host_is_locked_meanwhile() {
     assert_eq!(e.node_names(), ["node-m"]);
 
     // A finished operation replays its whole stream, then ends.
-    let again = events(&e, &id, (&user, &pass)).await;
+    let again = events(&e.s, &id, (&user, &pass)).await;
     assert_eq!(again.len(), evs.len());
 
     // Another organisation sees neither the operation nor its events.

@@ -477,7 +477,15 @@ async fn two_operations_on_one_machine_through_two_replicas_one_conflict() {
     // One operation in the store, the winner's; the refused one ran nothing.
     let ops = r.psql("SELECT id, status FROM operations ORDER BY id");
     assert_eq!(ops, format!("{id}|running"), "{ops}");
-    // The third replica sees it through to the end.
+    // The third replica follows it live over its event stream (woken by
+    // the other replica's notices) to the end, then answers it as done.
+    let evs = crate::provision_async::events(&r.s[2], &id, cred).await;
+    let names: Vec<&str> = evs.iter().map(|(e, _, _)| e.as_str()).collect();
+    assert_eq!(names.first(), Some(&"started"), "{names:?}");
+    assert!(names.contains(&"phase"), "{names:?}");
+    let (last, data, _) = evs.last().expect("events");
+    assert_eq!(last, "finished", "{evs:?}");
+    assert_eq!(data["data"]["status"], "succeeded", "{data}");
     let op = wait_operation(&r.s[2], cred, &id, Duration::from_secs(60), |op| {
         op["status"] != "running"
     })
@@ -878,6 +886,48 @@ async fn swaps_through_any_replica_reach_all_within_a_second() {
         max < Duration::from_millis(1250),
         "a replica served the old version {max:?} after a swap returned"
     );
+
+    // Rollbacks through replica 2 walk the history back to the version the
+    // replicas booted with (their plugins dir's v1), and every replica
+    // follows, the last one too (no uploaded version left to serve).
+    let mut rolled = 0;
+    let last = loop {
+        let resp = r.s[1]
+            .http
+            .post(r.s[1].url("/admin/plugins/echo/rollback"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let returned = Instant::now();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status == 404 {
+            break returned;
+        }
+        assert_eq!(status, 200, "{body}");
+        rolled += 1;
+        assert!(rolled <= 21, "more rollbacks than uploads: {body}");
+    };
+    assert_eq!(rolled, 21);
+    let lags = seen_within(last, "1.0.0").await;
+    assert!(
+        lags.iter().all(|l| *l < Duration::from_millis(1250)),
+        "{lags:?}"
+    );
+    for s in &r.s {
+        let (status, list) = s.get_admin("/admin/plugins").await;
+        assert_eq!(status, 200, "{list}");
+        let echo = list["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == "echo")
+            .cloned()
+            .unwrap_or_else(|| panic!("no echo: {list}"));
+        assert_eq!(echo["version"], "1.0.0", "{echo}");
+        assert_eq!(echo["source"], "plugins-dir", "{echo}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

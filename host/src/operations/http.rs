@@ -10,10 +10,10 @@
 //! does not exist. The server throttles failed ones by client address. Events carry
 //! their sequence number as the SSE `id`, so a client reconnecting with
 //! `Last-Event-ID` resumes where it left off. The stream wakes on every
-//! change this process makes ([`Operations::changed`], or
-//! [`Operations::wake`] for another replica's); on PostgreSQL it also
-//! re-reads the store every second, since other replicas' writes may wake
-//! nothing here.
+//! change this process makes ([`Operations::changed`]) and on another
+//! replica's, announced by PostgreSQL `NOTIFY` ([`Operations::wake`]); on
+//! PostgreSQL it also re-reads the store every second, for a notice lost
+//! while the listening connection was down.
 
 use std::convert::Infallible;
 use std::sync::Arc;

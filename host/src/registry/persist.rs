@@ -74,6 +74,10 @@ pub async fn read_wasm(store: &Store, data_dir: &Path, sha256: &str) -> Result<V
     if let Some(row) = row {
         return Ok(row.get(0)?);
     }
+    // The name comes from a stored row: only a SHA-256 ever names a file.
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(WasmError::Missing(sha256.to_string()));
+    }
     let legacy = legacy_wasm_path(data_dir, sha256);
     let wasm = std::fs::read(&legacy).map_err(|_| WasmError::Missing(sha256.to_string()))?;
     if crate::runtime::cache::sha256_hex(&wasm) != sha256 {
@@ -253,6 +257,13 @@ mod tests {
             read_wasm(&store, dir.path(), &sha256_hex(b"other")).await,
             Err(WasmError::Missing(_))
         ));
+        // A name that is not a SHA-256 never reaches the file system.
+        std::fs::write(dir.path().join("seal.wasm"), &a).unwrap();
+        assert!(matches!(
+            read_wasm(&store, dir.path(), "../seal").await,
+            Err(WasmError::Missing(_))
+        ));
+        assert!(dir.path().join("seal.wasm").exists());
         let n: i64 = store
             .db()
             .query_opt("SELECT COUNT(*) FROM plugin_wasm", params![])

@@ -97,8 +97,9 @@ impl Registry {
                 }
                 None => match defaults.get(id) {
                     Some((role, wasm, source)) => {
-                        let sha = crate::runtime::cache::sha256_hex(wasm);
-                        let changed = current.is_none_or(|c| c.sha256 != sha);
+                        // Defaults never change while the process runs: an
+                        // uploaded version served here was rolled back.
+                        let changed = current.is_none_or(|c| c.source == Source::Uploaded);
                         if !changed && !regranted.contains(id) {
                             continue;
                         }

@@ -530,8 +530,10 @@ async fn handle(
         if let Ok(v) = http::HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
-        resp.headers_mut()
-            .insert(crate::telemetry::traceparent::HEADER, trace.header_value());
+        if let Some(v) = trace.header_value() {
+            resp.headers_mut()
+                .insert(crate::telemetry::traceparent::HEADER, v);
+        }
         let span = tracing::Span::current();
         crate::telemetry::finish_request(&span, method.as_str(), route, status);
         // The access log line stays at info for every response: it is what

@@ -78,23 +78,24 @@ impl TraceParent {
 
     /// The trace id as 32 lower-case hex digits, without allocating.
     pub fn trace_id_text(&self) -> TraceIdText {
-        let mut text = [0u8; 32];
-        write_hex(&self.trace_id, &mut text);
+        let mut text = [b'0'; 32];
+        // 16 bytes fill the 32 digits exactly.
+        let _ = hex::encode_to_slice(self.trace_id, &mut text);
         TraceIdText(text)
     }
 
-    /// The version-00 header value, written without formatting machinery.
-    pub fn header_value(&self) -> http::HeaderValue {
+    /// The version-00 header value, written without formatting machinery
+    /// (`None` only if a length here were wrong).
+    pub fn header_value(&self) -> Option<http::HeaderValue> {
         let mut v = [0u8; LEN];
         v[..3].copy_from_slice(b"00-");
-        write_hex(&self.trace_id, &mut v[3..35]);
+        hex::encode_to_slice(self.trace_id, &mut v[3..35]).ok()?;
         v[35] = b'-';
-        write_hex(&self.span_id, &mut v[36..52]);
+        hex::encode_to_slice(self.span_id, &mut v[36..52]).ok()?;
         v[52] = b'-';
         v[53] = b'0';
         v[54] = if self.sampled { b'1' } else { b'0' };
-        // Hex digits and dashes are always a valid header value.
-        http::HeaderValue::from_bytes(&v).expect("a traceparent is a valid header value")
+        http::HeaderValue::from_bytes(&v).ok()
     }
 
     /// A new random id pair (never all zeros).
@@ -112,15 +113,6 @@ impl TraceParent {
             span_id: nonzero(rand::random),
             ..*self
         }
-    }
-}
-
-/// Lower-case hex of `bytes` into `out` (twice as long).
-fn write_hex(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 15)];
     }
 }
 
@@ -147,8 +139,10 @@ fn nonzero<const N: usize>(mut random: impl FnMut() -> [u8; N]) -> [u8; N] {
 /// The version-00 header value.
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.header_value();
-        f.write_str(v.to_str().unwrap_or_default())
+        match self.header_value() {
+            Some(v) => f.write_str(v.to_str().unwrap_or_default()),
+            None => Err(fmt::Error),
+        }
     }
 }
 
@@ -233,7 +227,7 @@ mod tests {
                 hex::encode(tp.span_id),
                 u8::from(tp.sampled)
             );
-            assert_eq!(tp.header_value().to_str().unwrap(), expected);
+            assert_eq!(tp.header_value().unwrap().to_str().unwrap(), expected);
             assert_eq!(tp.to_string(), expected);
             assert_eq!(tp.trace_id_text().as_str(), hex::encode(tp.trace_id));
             assert_eq!(tp.trace_id_hex(), hex::encode(tp.trace_id));

@@ -340,10 +340,6 @@ impl Postgres {
             ))
         })
     }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
 }
 
 /// `host:port/dbname`, never the user's password.

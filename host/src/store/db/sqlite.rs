@@ -2,13 +2,8 @@
 //! statement cache) for writes, used by one statement or one transaction at
 //! a time, and beside it, for a file, a few read-only connections on which
 //! `SELECT`s outside a transaction run side by side (WAL lets readers run
-//! beside the writer, each on the last committed state). Statements run on
-//! tokio's blocking pool, except a read a free reader can answer within a
-//! small budget of SQLite steps: that runs on the caller's thread, since the
-//! hop to the pool and back cost more than the read (kboss quotes: about 4
-//! context switches each before, 0.2 after; 15% less CPU a quote). A read
-//! past the budget is interrupted and run again on the pool, so an async
-//! worker is never held for long.
+//! beside the writer, each on the last committed state). Every statement
+//! runs on tokio's blocking pool, never on an async worker.
 
 use std::sync::Arc;
 
@@ -113,7 +108,7 @@ impl Readers {
                 Some(c) => c,
                 None => readers.open()?,
             };
-            let out = read_only_query(&conn, &sql, &params);
+            let out = read_only_rows(&conn, &sql, &params);
             // A connection whose statement failed is still usable: SQLite
             // ended that statement's read.
             readers.put_back(conn);
@@ -242,14 +237,6 @@ fn run_query(conn: &Connection, sql: &str, params: &[Sql]) -> Result<Vec<DbRow>,
 
 /// [`run_query`] of a statement that writes nothing; `None` for one that
 /// would write.
-fn read_only_query(
-    conn: &Connection,
-    sql: &str,
-    params: &[Sql],
-) -> Result<Option<Vec<DbRow>>, StoreError> {
-    Ok(read_only_rows(conn, sql, params)?)
-}
-
 fn read_only_rows(
     conn: &Connection,
     sql: &str,
