@@ -242,7 +242,7 @@ pub async fn handle_endpoint(
         ctx,
         services,
         deadline,
-        async |store: &mut Store<PluginState>| endpoint.instantiate(store).await,
+        async |store: &mut Store<PluginState>| Box::pin(endpoint.instantiate(store)).await,
     )
     .await?;
     let func = w.handle;

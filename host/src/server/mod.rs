@@ -523,7 +523,7 @@ async fn handle(
                 plugin: &counted.to_string(),
                 status,
             };
-            if let Err(e) = audit::record(&app.store, &record).await {
+            if let Err(e) = Box::pin(audit::record(&app.store, &record)).await {
                 tracing::error!(error = %e, "the audit log could not be written");
             }
         }
@@ -555,6 +555,10 @@ async fn handle(
 }
 
 /// The response, and what it is counted under.
+///
+/// The host's own routes are rare next to plugin routes: their futures are
+/// boxed, so this future (moved whole on every request, with `handle`'s) is
+/// sized by the plugin path (the request future went from 8.3 to 5.9 KB).
 async fn dispatch(
     app: &App,
     shared: &Shared,
@@ -589,7 +593,7 @@ async fn dispatch(
             )
         }
         // Readiness: the store answers, the plugins are loaded, no shutdown.
-        "/readyz" => return host(readiness(app).await, "/readyz"),
+        "/readyz" => return host(Box::pin(readiness(app)).await, "/readyz"),
         "/metrics" => {
             if let Some(refused) = metrics_refused(app, shared, &req) {
                 return host(refused, "/metrics");
@@ -600,7 +604,7 @@ async fn dispatch(
                     "text/plain; version=0.0.4",
                     app.metrics.render()
                         + &metrics::render_instances(app)
-                        + &metrics::render_process(app).await,
+                        + &Box::pin(metrics::render_process(app)).await,
                 ),
                 "/metrics",
             );
@@ -633,14 +637,18 @@ async fn dispatch(
         let operator = if req.headers().contains_key(http::header::AUTHORIZATION) {
             None
         } else {
-            crate::console::session::from_request(&app.store, req.method(), req.headers())
-                .await
-                .ok()
-                .flatten()
-                .filter(|s| s.user.admin)
-                .map(|s| s.user)
+            Box::pin(crate::console::session::from_request(
+                &app.store,
+                req.method(),
+                req.headers(),
+            ))
+            .await
+            .ok()
+            .flatten()
+            .filter(|s| s.user.admin)
+            .map(|s| s.user)
         };
-        let (mut resp, route) = admin::handle(app, req).await;
+        let (mut resp, route) = Box::pin(admin::handle(app, req)).await;
         if resp.status() != http::StatusCode::UNAUTHORIZED {
             if let Some(c) = audit_caller {
                 *c.lock().unwrap_or_else(|p| p.into_inner()) = match operator {
@@ -674,7 +682,7 @@ async fn dispatch(
                 .as_ref()
                 .map(|t| t as &dyn crate::console::Throttle),
         };
-        let (resp, route) = crate::console::handle(ctx, req).await;
+        let (resp, route) = Box::pin(crate::console::handle(ctx, req)).await;
         return host(resp, route);
     }
     if path == "/operations" || path.starts_with("/operations/") {
@@ -689,7 +697,8 @@ async fn dispatch(
             );
         }
         let ops = app.registry.runtime.capabilities().operations.records();
-        let (mut resp, route) = crate::operations::http::handle(ops, &app.store, req).await;
+        let (mut resp, route) =
+            Box::pin(crate::operations::http::handle(ops, &app.store, req)).await;
         if resp.status() == http::StatusCode::UNAUTHORIZED {
             if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
                 resp = reply::closing(too_many_failures(Envelope::plain(), wait));
