@@ -2,8 +2,9 @@
 //! statement cache) for writes, used by one statement or one transaction at
 //! a time, and beside it, for a file, a few read-only connections on which
 //! `SELECT`s outside a transaction run side by side (WAL lets readers run
-//! beside the writer, each on the last committed state). Every statement
-//! runs on tokio's blocking pool, never on an async worker.
+//! beside the writer, each on the last committed state). A reader is a
+//! thread of its own ([`readers`]); the writer's statements run on tokio's
+//! blocking pool. None runs on an async worker.
 
 use std::sync::Arc;
 
@@ -12,7 +13,10 @@ use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::Connection;
 use std::sync::Mutex;
 
-use tokio::sync::{OwnedRwLockWriteGuard, RwLock, Semaphore};
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
+
+mod readers;
+use readers::{reader_count, Readers};
 
 use super::{Database, DbRow, Dialect, Executor, Sql, Transaction};
 use crate::store::StoreError;
@@ -54,83 +58,12 @@ fn from_value(v: Value) -> Sql {
 pub struct Sqlite {
     conn: Arc<Mutex<Connection>>,
     gate: Arc<RwLock<()>>,
-    readers: Option<Arc<Readers>>,
+    readers: Option<Readers>,
     path: String,
-}
-
-/// Read-only connections to the database file, opened on first need, at
-/// most as many as the permits; a caller waits for a permit on the async
-/// side, so a blocking thread always finds a connection free.
-struct Readers {
-    path: String,
-    idle: Mutex<Vec<Connection>>,
-    permits: Arc<Semaphore>,
-}
-
-/// Most read-only connections: reads beyond the cores would only queue on
-/// the blocking pool.
-fn reader_count() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
-}
-
-impl Readers {
-    fn open(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        // Refuses any write, should one come this way.
-        conn.pragma_update(None, "query_only", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        tune(&conn)?;
-        Ok(conn)
-    }
-
-    /// Runs `sql` on a reader, on the blocking pool; `Err(params)` back
-    /// when the statement would write (it goes to the writer then).
-    async fn query(
-        self: &Arc<Self>,
-        sql: &str,
-        params: Vec<Sql>,
-    ) -> Result<Result<Vec<DbRow>, Vec<Sql>>, StoreError> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Internal("the store's readers are closed".into()))?;
-        let readers = Arc::clone(self);
-        let sql = sql.to_string();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let idle = readers.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let conn = match idle {
-                Some(c) => c,
-                None => readers.open()?,
-            };
-            let out = read_only_rows(&conn, &sql, &params);
-            // A connection whose statement failed is still usable: SQLite
-            // ended that statement's read.
-            readers.put_back(conn);
-            Ok(match out? {
-                Some(rows) => Ok(rows),
-                None => Err(params),
-            })
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("a store task failed: {e}")))?
-    }
-
-    fn put_back(&self, conn: Connection) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(conn);
-    }
 }
 
 /// What every connection, writer or reader, is set to.
-fn tune(conn: &Connection) -> Result<(), StoreError> {
+pub(super) fn tune(conn: &Connection) -> Result<(), StoreError> {
     // Statements are cached per SQL text (values are bound), so a
     // repeated request parses no SQL.
     conn.set_prepared_statement_cache_capacity(256);
@@ -167,13 +100,10 @@ impl Sqlite {
             .path()
             .filter(|p| !p.is_empty() && *p != ":memory:")
             .map(str::to_string);
-        let readers = file.as_ref().map(|path| {
-            Arc::new(Readers {
-                path: path.clone(),
-                idle: Mutex::new(Vec::new()),
-                permits: Arc::new(Semaphore::new(reader_count())),
-            })
-        });
+        let readers = file
+            .as_ref()
+            .map(|path| Readers::start(path, reader_count()))
+            .transpose()?;
         Ok(Sqlite {
             conn: Arc::new(Mutex::new(conn)),
             gate: Arc::new(RwLock::new(())),
@@ -237,7 +167,7 @@ fn run_query(conn: &Connection, sql: &str, params: &[Sql]) -> Result<Vec<DbRow>,
 
 /// [`run_query`] of a statement that writes nothing; `None` for one that
 /// would write.
-fn read_only_rows(
+pub(super) fn read_only_rows(
     conn: &Connection,
     sql: &str,
     params: &[Sql],
@@ -443,7 +373,6 @@ mod tests {
         for r in reads {
             assert_eq!(r.await.unwrap(), 2);
         }
-        assert!(db.readers.as_ref().unwrap().idle.lock().unwrap().len() <= reader_count());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
