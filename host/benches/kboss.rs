@@ -23,7 +23,8 @@
 //!
 //! For profiling, `COMPUTEHUB_BENCH_QUOTES_ONLY=1` seeds only the small
 //! center and runs only the quote load; `measuring` goes to stderr when the
-//! measured part starts, so `perf record -p` can attach then.
+//! measured part starts, so `perf record -p` can attach then;
+//! `COMPUTEHUB_BENCH_QUOTES_ONLY=organisation` loads only the warm server.
 
 use std::time::{Duration, Instant};
 
@@ -305,11 +306,15 @@ fn main() {
         eprintln!("measuring");
         let (mut warm_lat, mut fresh_lat, mut warm_secs, mut fresh_secs) =
             (Vec::new(), Vec::new(), 0.0, 0.0);
+        let warm_only = std::env::var("COMPUTEHUB_BENCH_QUOTES_ONLY").is_ok_and(|v| v == "organisation");
         for _ in 0..QUOTE_ROUNDS {
-            for (t, lat, secs) in [
-                (warm, &mut warm_lat, &mut warm_secs),
-                (fresh, &mut fresh_lat, &mut fresh_secs),
+            for (t, lat, secs, skip) in [
+                (warm, &mut warm_lat, &mut warm_secs, false),
+                (fresh, &mut fresh_lat, &mut fresh_secs, warm_only),
             ] {
+                if skip {
+                    continue;
+                }
                 let start = Instant::now();
                 lat.extend(quote(t, MEASURE / QUOTE_ROUNDS as u32).await);
                 *secs += start.elapsed().as_secs_f64();
