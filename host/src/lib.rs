@@ -32,9 +32,3 @@ pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod telemetry;
-
-/// mimalloc for every binary linking this crate (the server, its tests and
-/// benchmarks measure the same allocator): glibc's arenas showed lock waits
-/// across the two workers on the request path (#17).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
