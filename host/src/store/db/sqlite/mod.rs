@@ -362,9 +362,10 @@ mod tests {
         );
         tx.commit().await.unwrap();
         assert_eq!(count(&db).await, 2);
-        // Many reads at once, more than there are readers.
+        // Many reads at once, more than the readers' queue holds: the rest
+        // wait for room and are all answered.
         let db = Arc::new(db);
-        let reads: Vec<_> = (0..32)
+        let reads: Vec<_> = (0..reader_count() * readers::QUEUE_PER_READER + 50)
             .map(|_| {
                 let db = Arc::clone(&db);
                 tokio::spawn(async move { count(&db).await })

@@ -46,7 +46,7 @@ pub(super) fn reader_count() -> usize {
 }
 
 /// Statements queued or running per reader at most.
-const QUEUE_PER_READER: usize = 32;
+pub(super) const QUEUE_PER_READER: usize = 32;
 
 impl Readers {
     /// Starts `threads` readers of the file at `path`; each opens its
