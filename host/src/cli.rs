@@ -340,7 +340,7 @@ impl From<RoleArg> for Role {
 /// only warnings, so their output is not buried under store migrations and
 /// compile lines. `COMPUTEHUB_LOG` overrides either.
 fn init_tracing(command: &Command) -> anyhow::Result<crate::telemetry::Guard> {
-    use crate::telemetry::{self, otlp, Format};
+    use crate::telemetry::{self, otlp, Format, Output};
     let default = match command {
         Command::Serve { .. } => "info,wasmtime=warn,cranelift=warn",
         _ => "warn",
@@ -361,7 +361,13 @@ fn init_tracing(command: &Command) -> anyhow::Result<crate::telemetry::Guard> {
         ),
         _ => (Format::Text, None),
     };
-    Ok(telemetry::init(format, filter, export)?)
+    // The server's lines are buffered (no request waits on a write); a
+    // one-shot command's go out as they come.
+    let output = match command {
+        Command::Serve { .. } => Output::Buffered,
+        _ => Output::Stderr,
+    };
+    Ok(telemetry::init(format, output, filter, export)?)
 }
 
 fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {

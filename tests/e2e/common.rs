@@ -247,8 +247,60 @@ impl Server {
         }
     }
 
+    /// The server's log, holding every line written before this call.
+    ///
+    /// The server writes its log from a buffer a few milliseconds behind
+    /// (host/src/telemetry/writer.rs), so reading the file right after a
+    /// response could miss that response's lines, and a test asserting a
+    /// secret is absent would pass without looking. A running server is
+    /// sent a marker request first and the file read once the marker's
+    /// `served` line is in it: the lines keep their order, so every line
+    /// logged before the marker is there too. (A TLS server has no plain
+    /// HTTP port for the marker; its log is read after a few flush periods,
+    /// and the TLS tests assert lines are present, which cannot pass
+    /// vacuously.)
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let read = || std::fs::read_to_string(&self.log).unwrap_or_default();
+        if self.child.is_none() {
+            return read();
+        }
+        let Some(marker) = self.log_marker() else {
+            std::thread::sleep(Duration::from_millis(200));
+            return read();
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = read();
+            if text.contains(&marker) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the marker request {marker} never reached the log:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Sends `GET /healthz` with a fresh request id over plain HTTP and
+    /// answers the id once the response came; `None` when the server has no
+    /// plain HTTP port or does not answer (it exited).
+    fn log_marker(&self) -> Option<String> {
+        use std::io::{Read, Write};
+        static MARKERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let host = self.base.strip_prefix("http://")?;
+        let n = MARKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("log-marker-{}-{n}", std::process::id());
+        let mut c = std::net::TcpStream::connect(host).ok()?;
+        c.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(
+            c,
+            "GET /healthz HTTP/1.1\r\nHost: {host}\r\nx-request-id: {id}\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).ok()?;
+        answer.starts_with(b"HTTP/1.1 200").then_some(id)
     }
 
     /// `computehub keys create`; the credential is the last line.

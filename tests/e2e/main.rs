@@ -35,6 +35,7 @@ mod kboss_podyaml;
 mod kboss_pricing;
 mod kboss_provision;
 mod kboss_widgets;
+mod log_output;
 mod machine;
 mod openapi;
 mod operator;

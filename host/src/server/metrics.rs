@@ -303,6 +303,12 @@ pub async fn render_process(app: &super::App) -> String {
                 .in_flight
                 .load(std::sync::atomic::Ordering::Relaxed) as f64,
         ),
+        (
+            "computehub_log_lines_dropped_total",
+            "Log lines dropped because the log output did not keep up (the buffer was full).",
+            "counter",
+            crate::telemetry::dropped_lines() as f64,
+        ),
     ];
     for (name, help, kind, v) in gauges {
         let _ = writeln!(

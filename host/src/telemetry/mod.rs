@@ -14,6 +14,7 @@ mod context;
 pub mod otlp;
 pub mod outgoing;
 pub mod traceparent;
+pub mod writer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +25,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 pub use context::{attach, before_request, current, finish_request, start_request};
 pub use traceparent::TraceParent;
+pub use writer::dropped_lines;
 
 /// The target of the capability-call spans (written as a literal in each
 /// `#[tracing::instrument]`, which takes no constant).
@@ -48,17 +50,35 @@ pub enum Format {
 pub enum TelemetryError {
     #[error(transparent)]
     Otlp(#[from] otlp::OtlpError),
+    #[error("cannot start the log writer thread: {0}")]
+    Writer(#[source] std::io::Error),
 }
 
-/// Holds the exporter: dropping it sends the spans still buffered and
-/// stops it. Keep it until the server has stopped (outside the runtime:
+/// Where log lines go ([`writer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Each line written to stderr as it comes (the one-shot commands).
+    Stderr,
+    /// Lines buffered and written to stderr by a thread of their own (the
+    /// server: no request waits on the log's `write(2)`).
+    Buffered,
+}
+
+/// Holds the exporter and the log writer: dropping it sends the spans
+/// still buffered, stops the exporter, then writes the log lines still
+/// buffered. Keep it until the server has stopped (outside the runtime:
 /// the export is a blocking request).
 #[must_use]
-pub struct Guard(Option<opentelemetry_sdk::trace::SdkTracerProvider>);
+pub struct Guard {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    /// Dropped after `drop` below ran: the exporter's last words are
+    /// written too.
+    _log: Option<writer::Flusher>,
+}
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(provider) = self.0.take() {
+        if let Some(provider) = self.provider.take() {
             EXPORTING.store(false, Ordering::Relaxed);
             if provider.shutdown().is_err() {
                 eprintln!("the last spans could not be exported");
@@ -68,18 +88,28 @@ impl Drop for Guard {
 }
 
 /// Install the global subscriber: log lines filtered by `filter` in
-/// `format`, and, with `export`, the OpenTelemetry layer exporting this
-/// crate's spans. An already installed subscriber (tests) is kept.
+/// `format` to `output`, and, with `export`, the OpenTelemetry layer
+/// exporting this crate's spans. An already installed subscriber (tests)
+/// is kept.
 pub fn init(
     format: Format,
+    output: Output,
     filter: EnvFilter,
     export: Option<otlp::Endpoint>,
 ) -> Result<Guard, TelemetryError> {
     let provider = export.map(|e| otlp::provider(&e)).transpose()?;
+    let (writer, flusher) = match output {
+        Output::Stderr => (writer::LogWriter::stderr(), None),
+        Output::Buffered => {
+            let (w, f) =
+                writer::LogWriter::buffered(std::io::stderr()).map_err(TelemetryError::Writer)?;
+            (w, Some(f))
+        }
+    };
     // Capability spans are for traces only: a log line's `span` stays the
     // request's, whatever the filter enables.
     let lines = filter.and(filter_fn(|m| m.target() != CAPABILITY_TARGET));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     let fmt = match format {
         Format::Json => {
             // A plugin's own log fields become an object, not a string.
@@ -117,5 +147,8 @@ pub fn init(
     if installed && provider.is_some() {
         EXPORTING.store(true, Ordering::Relaxed);
     }
-    Ok(Guard(provider))
+    Ok(Guard {
+        provider,
+        _log: flusher,
+    })
 }

@@ -1,0 +1,108 @@
+//! The server's log output: a log reader that stops reading (a stderr pipe
+//! nobody drains: a stuck journald, a paused `| less`) does not stop the
+//! server. Requests go on being answered; the lines past the log buffer are
+//! dropped and counted (`computehub_log_lines_dropped_total`), and once the
+//! output moves again the log says how many it lost.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// Requests with a 4 KiB path: each `served` line carries the path, so
+/// these log about 12 MiB, well past the 4 MiB buffer and the pipe's 64 KiB.
+const REQUESTS: usize = 3_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_reader_that_stops_reading_does_not_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-cache");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--cache-dir")
+        .arg(&cache)
+        .env("COMPUTEHUB_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stdout is drained (it says where the server listens); stderr is held
+    // and not read until the end.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let stderr = child.stderr.take().unwrap();
+    let base = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let path = format!("/no-such-area/{}", "x".repeat(4096));
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (http, url) = (http.clone(), format!("{base}{path}"));
+            tokio::spawn(async move {
+                for _ in 0..REQUESTS / 8 {
+                    let r = http.get(&url).send().await.expect("answered");
+                    assert_eq!(r.status(), 404);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let took = t.elapsed();
+
+    // Nothing was read from stderr, yet every request was answered; the
+    // server counts the lines it could not keep.
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("computehub_log_lines_dropped_total "))
+        .expect("the dropped-lines counter in /metrics")
+        .parse()
+        .unwrap();
+    assert!(dropped > 0, "no line dropped in {took:?}:\n{metrics}");
+    assert!(dropped < REQUESTS as u64, "{dropped} of {REQUESTS} dropped");
+
+    // Read again, the log says how many lines it lost.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut r = BufReader::new(stderr);
+        let mut chunk = [0u8; 65536];
+        while let Ok(n) = r.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            text.push_str(&String::from_utf8_lossy(&chunk[..n]));
+            if text.contains("log lines were dropped: the log output did not keep up") {
+                let _ = tx.send(());
+                return;
+            }
+        }
+    });
+    let said = rx.recv_timeout(Duration::from_secs(30));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(said.is_ok(), "the log never said it dropped lines");
+}
