@@ -110,6 +110,90 @@ fn check_bounds(q: &Query) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The statement of one page: its `SELECT`, its `WHERE` (for the count)
+/// and the values both bind.
+pub(super) struct PageSql {
+    pub select: String,
+    pub where_sql: String,
+    pub values: Vec<SqlValue>,
+    pub limit: u32,
+}
+
+/// The SQL of a page of `c` for `org`: the conditions, the order asked for
+/// then `created_at, id` (the indexes in page order end with them:
+/// `schema::ordered_sql`), the limit and the offset.
+pub(super) fn page_sql(
+    c: &Collection,
+    dialect: super::db::Dialect,
+    org: &str,
+    q: &Query,
+) -> Result<PageSql, StoreError> {
+    check_bounds(q)?;
+    let mut wheres = vec!["org_id = ?1".to_string()];
+    let mut values = vec![SqlValue::Text(org.to_string())];
+    for cond in &q.conditions {
+        let (col, kind) = column(c, &cond.field)?;
+        let value = condition_value(kind, &cond.value, &cond.field)?;
+        let lhs = if kind == Some(FieldKind::Decimal) {
+            format!("CAST(\"{col}\" AS NUMERIC)")
+        } else {
+            format!("\"{col}\"")
+        };
+        let rhs_cast = kind == Some(FieldKind::Decimal);
+        let is_null = matches!(value, SqlValue::Null);
+        values.push(value);
+        let p = values.len();
+        let rhs = if rhs_cast {
+            format!("CAST(CAST(?{p} AS TEXT) AS NUMERIC)")
+        } else {
+            format!("?{p}")
+        };
+        if is_null {
+            // `IS NULL` needs no parameter: drop the one just bound.
+            values.pop();
+        }
+        wheres.push(match (cond.op, is_null) {
+            (Comparison::Eq, true) => format!("{lhs} IS NULL"),
+            (Comparison::Ne, true) => format!("{lhs} IS NOT NULL"),
+            (Comparison::Eq, _) => format!("{lhs} = {rhs}"),
+            (Comparison::Ne, _) => format!("({lhs} IS NULL OR {lhs} <> {rhs})"),
+            (Comparison::Lt, _) => format!("{lhs} < {rhs}"),
+            (Comparison::Le, _) => format!("{lhs} <= {rhs}"),
+            (Comparison::Gt, _) => format!("{lhs} > {rhs}"),
+            (Comparison::Ge, _) => format!("{lhs} >= {rhs}"),
+            (Comparison::Contains, _) => dialect.contains(&format!("\"{col}\""), p),
+        });
+    }
+    let where_sql = wheres.join(" AND ");
+    let mut order = Vec::new();
+    for o in &q.order_by {
+        let (col, kind) = column(c, &o.field)?;
+        let dir = if o.descending { "DESC" } else { "ASC" };
+        if kind == Some(FieldKind::Decimal) {
+            order.push(format!("CAST(\"{col}\" AS NUMERIC) {dir}"));
+        } else {
+            order.push(format!("\"{col}\" {dir}"));
+        }
+    }
+    order.push("created_at ASC, id ASC".to_string());
+    let limit = q.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
+    // Limit and offset stay literal: SQLite re-prepares a statement whose
+    // bound LIMIT changes, so the cache keys on them instead.
+    let select = format!(
+        "SELECT {} FROM \"{}\" WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {}",
+        select_list(c),
+        c.name,
+        order.join(", "),
+        q.offset
+    );
+    Ok(PageSql {
+        select,
+        where_sql,
+        values,
+        limit,
+    })
+}
+
 impl Store {
     pub async fn query(
         &self,
@@ -119,67 +203,15 @@ impl Store {
     ) -> Result<Page, StoreError> {
         check_bounds(q)?;
         let c = &*self.collection(collection_name)?;
-        let dialect = self.db().dialect();
-        let mut wheres = vec!["org_id = ?1".to_string()];
-        let mut values = vec![SqlValue::Text(org.to_string())];
-        for cond in &q.conditions {
-            let (col, kind) = column(c, &cond.field)?;
-            let value = condition_value(kind, &cond.value, &cond.field)?;
-            let lhs = if kind == Some(FieldKind::Decimal) {
-                format!("CAST(\"{col}\" AS NUMERIC)")
-            } else {
-                format!("\"{col}\"")
-            };
-            let rhs_cast = kind == Some(FieldKind::Decimal);
-            let is_null = matches!(value, SqlValue::Null);
-            values.push(value);
-            let p = values.len();
-            let rhs = if rhs_cast {
-                format!("CAST(CAST(?{p} AS TEXT) AS NUMERIC)")
-            } else {
-                format!("?{p}")
-            };
-            if is_null {
-                // `IS NULL` needs no parameter: drop the one just bound.
-                values.pop();
-            }
-            wheres.push(match (cond.op, is_null) {
-                (Comparison::Eq, true) => format!("{lhs} IS NULL"),
-                (Comparison::Ne, true) => format!("{lhs} IS NOT NULL"),
-                (Comparison::Eq, _) => format!("{lhs} = {rhs}"),
-                (Comparison::Ne, _) => format!("({lhs} IS NULL OR {lhs} <> {rhs})"),
-                (Comparison::Lt, _) => format!("{lhs} < {rhs}"),
-                (Comparison::Le, _) => format!("{lhs} <= {rhs}"),
-                (Comparison::Gt, _) => format!("{lhs} > {rhs}"),
-                (Comparison::Ge, _) => format!("{lhs} >= {rhs}"),
-                (Comparison::Contains, _) => dialect.contains(&format!("\"{col}\""), p),
-            });
-        }
-        let where_sql = wheres.join(" AND ");
-        let mut order = Vec::new();
-        for o in &q.order_by {
-            let (col, kind) = column(c, &o.field)?;
-            let dir = if o.descending { "DESC" } else { "ASC" };
-            if kind == Some(FieldKind::Decimal) {
-                order.push(format!("CAST(\"{col}\" AS NUMERIC) {dir}"));
-            } else {
-                order.push(format!("\"{col}\" {dir}"));
-            }
-        }
-        order.push("created_at ASC, id ASC".to_string());
-        let limit = q.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
-        // Limit and offset stay literal: SQLite re-prepares a statement whose
-        // bound LIMIT changes, so the cache keys on them instead.
-        let sql = format!(
-            "SELECT {} FROM \"{}\" WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {}",
-            select_list(c),
-            c.name,
-            order.join(", "),
-            q.offset
-        );
+        let PageSql {
+            select,
+            where_sql,
+            values,
+            limit,
+        } = page_sql(c, self.db().dialect(), org, q)?;
         let rows = self
             .db()
-            .query(&sql, values.clone())
+            .query(&select, values.clone())
             .await?
             .into_iter()
             .map(|r| read_row(c, r))

@@ -230,31 +230,100 @@ fn column_sql(d: Dialect, plugin: &str, own: &[&str], f: &FieldDecl) -> String {
     s
 }
 
-fn index_sql(d: Dialect, table: &str, unique: bool, fields: &[String]) -> String {
-    let name = d.index_name(&format!(
-        "{table}.{}.{}",
-        if unique { "u" } else { "i" },
-        fields.join(".")
-    ));
-    let cols: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+/// A unique key: `UNIQUE (org_id, fields..)`.
+fn unique_sql(d: Dialect, table: &str, fields: &[String]) -> String {
     format!(
-        "CREATE {}INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (org_id, {})",
-        if unique { "UNIQUE " } else { "" },
-        cols.join(", ")
+        "CREATE UNIQUE INDEX IF NOT EXISTS \"{}\" ON \"{table}\" (org_id, {})",
+        index_name(d, table, 'u', fields),
+        columns(fields)
     )
 }
 
-/// Every unique key and index of `d`, single-field unique fields included.
-fn keys(d: &CollectionDecl) -> Vec<(bool, Vec<String>)> {
-    let mut out: Vec<(bool, Vec<String>)> = d
+/// An index in page order: `(org_id, fields.., created_at, id)`. Every
+/// query ends its ordering with `created_at, id`, so a page filtered on
+/// these fields is read in index order and stops at its limit, where an
+/// index on the fields alone would have the database sort every matching
+/// row first (a page of 20 out of 100,000 rows under one parent).
+fn ordered_sql(d: Dialect, table: &str, fields: &[String]) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS \"{}\" ON \"{table}\" (org_id, {}, created_at, id)",
+        index_name(d, table, 'o', fields),
+        columns(fields)
+    )
+}
+
+/// The name of `table`'s index of `kind` (`u` unique, `o` in page order,
+/// `i` the declared indexes without page order of hosts before stop 27).
+fn index_name(d: Dialect, table: &str, kind: char, fields: &[String]) -> String {
+    d.index_name(&format!("{table}.{kind}.{}", fields.join(".")))
+}
+
+fn columns(fields: &[String]) -> String {
+    let cols: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+    cols.join(", ")
+}
+
+/// Every unique key of `d`, single-field unique fields included.
+fn unique_keys(d: &CollectionDecl) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = d
         .fields
         .iter()
         .filter(|f| f.unique)
-        .map(|f| (true, vec![f.name.clone()]))
+        .map(|f| vec![f.name.clone()])
         .collect();
-    out.extend(d.unique_keys.iter().map(|k| (true, k.clone())));
-    out.extend(d.indexes.iter().map(|k| (false, k.clone())));
+    out.extend(d.unique_keys.iter().cloned());
     out
+}
+
+/// The indexes of `d` in page order: each declared index, and each
+/// reference field on its own (a plugin lists a parent's rows by it).
+fn ordered_keys(d: &CollectionDecl) -> Vec<Vec<String>> {
+    let mut out = d.indexes.clone();
+    for f in d.fields.iter().filter(|f| f.references.is_some()) {
+        let key = vec![f.name.clone()];
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// What an existing table of `d` lacks of its indexes in page order, and
+/// the indexes they replace that it still has (a table made by a host
+/// before stop 27 gets them on the plugin's first load after the upgrade).
+/// Only what is missing: a load that changes nothing runs no DDL, which on
+/// PostgreSQL would hold the table against writes until the load commits.
+async fn missing_ordered(
+    ex: &mut dyn Executor,
+    dialect: Dialect,
+    table: &str,
+    d: &CollectionDecl,
+) -> Result<Vec<String>, StoreError> {
+    let sql = match dialect {
+        Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1",
+        Dialect::Postgres => {
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?1"
+        }
+    };
+    let have = ex
+        .query(sql, params![table])
+        .await?
+        .into_iter()
+        .map(|r| r.get::<String>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out: Vec<String> = ordered_keys(d)
+        .iter()
+        .filter(|k| !have.contains(&index_name(dialect, table, 'o', k)))
+        .map(|k| ordered_sql(dialect, table, k))
+        .collect();
+    out.extend(
+        d.indexes
+            .iter()
+            .map(|k| index_name(dialect, table, 'i', k))
+            .filter(|name| have.contains(name))
+            .map(|name| format!("DROP INDEX \"{name}\"")),
+    );
+    Ok(out)
 }
 
 fn create_sql(dialect: Dialect, plugin: &str, own: &[&str], d: &CollectionDecl) -> Vec<String> {
@@ -273,9 +342,14 @@ fn create_sql(dialect: Dialect, plugin: &str, own: &[&str], d: &CollectionDecl) 
         format!("CREATE INDEX \"{by_org}\" ON \"{table}\" (org_id, created_at, id)"),
     ];
     sql.extend(
-        keys(d)
+        unique_keys(d)
             .iter()
-            .map(|(u, k)| index_sql(dialect, &table, *u, k)),
+            .map(|k| unique_sql(dialect, &table, k)),
+    );
+    sql.extend(
+        ordered_keys(d)
+            .iter()
+            .map(|k| ordered_sql(dialect, &table, k)),
     );
     sql
 }
@@ -319,12 +393,7 @@ fn migrate_one(
                 return refuse(format!("makes field `{at}` required"))
             }
             Some(g) if g.unique && !f.unique && mode == Mode::Upgrade => {
-                sql.push(index_sql(
-                    dialect,
-                    &table,
-                    true,
-                    std::slice::from_ref(&g.name),
-                ));
+                sql.push(unique_sql(dialect, &table, std::slice::from_ref(&g.name)));
                 if let Some(m) = merged.fields.iter_mut().find(|m| m.name == g.name) {
                     m.unique = true;
                 }
@@ -355,12 +424,7 @@ fn migrate_one(
             column_sql(dialect, plugin, own, g)
         ));
         if g.unique {
-            sql.push(index_sql(
-                dialect,
-                &table,
-                true,
-                std::slice::from_ref(&g.name),
-            ));
+            sql.push(unique_sql(dialect, &table, std::slice::from_ref(&g.name)));
         }
         merged.fields.push(g.clone());
     }
@@ -368,7 +432,7 @@ fn migrate_one(
         if !merged.unique_keys.contains(k)
             && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n))
         {
-            sql.push(index_sql(dialect, &table, true, k));
+            sql.push(unique_sql(dialect, &table, k));
             merged.unique_keys.push(k.clone());
         }
     }
@@ -376,7 +440,7 @@ fn migrate_one(
         if !merged.indexes.contains(k)
             && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n))
         {
-            sql.push(index_sql(dialect, &table, false, k));
+            sql.push(ordered_sql(dialect, &table, k));
             merged.indexes.push(k.clone());
         }
     }
@@ -506,7 +570,10 @@ impl Store {
                     (d.clone(), create_sql(dialect, plugin, &own, d))
                 }
                 Some(old) => {
-                    let (merged, sql) = migrate_one(dialect, plugin, &own, version, old, d, mode)?;
+                    let (merged, mut sql) =
+                        migrate_one(dialect, plugin, &own, version, old, d, mode)?;
+                    let table = qualified(plugin, &d.name);
+                    sql.extend(missing_ordered(&mut *tx, dialect, &table, &merged).await?);
                     applied.added_fields.extend(
                         merged
                             .fields

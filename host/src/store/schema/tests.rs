@@ -355,3 +355,170 @@ async fn a_restart_knows_the_declared_schema() {
     assert!(s.owns("hello", "notes"));
     assert!(!s.owns("other", "notes"));
 }
+
+/// A plugin with a parent collection, and children that refer to it and
+/// declare an index on `kind`.
+fn family() -> Vec<CollectionDecl> {
+    vec![
+        CollectionDecl {
+            name: "parents".into(),
+            fields: vec![f("name", FieldKind::Text, true)],
+            unique_keys: vec![],
+            indexes: vec![],
+        },
+        CollectionDecl {
+            name: "children".into(),
+            fields: vec![
+                FieldDecl {
+                    references: Some("parents".into()),
+                    ..f("parent", FieldKind::Text, true)
+                },
+                f("kind", FieldKind::Text, true),
+                f("model", FieldKind::Text, true),
+            ],
+            unique_keys: vec![vec!["parent".into(), "model".into()]],
+            indexes: vec![vec!["kind".into()]],
+        },
+    ]
+}
+
+/// SQLite's plan for the page the store reads for `q`.
+async fn plan(s: &Store, q: &records::Query) -> String {
+    let c = s.collection("hello.children").unwrap();
+    let page = crate::store::query::page_sql(&c, s.db().dialect(), "a", q).unwrap();
+    let rows = s
+        .db()
+        .query(&format!("EXPLAIN QUERY PLAN {}", page.select), page.values)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|r| r.get::<String>(3).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn filtered(field: &str, value: &str) -> records::Query {
+    records::Query {
+        conditions: vec![crate::store::Condition {
+            field: field.into(),
+            op: records::Comparison::Eq,
+            value: Value::Text(value.into()),
+        }],
+        limit: Some(20),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_page_filtered_on_a_parent_or_an_index_is_read_in_order_without_a_sort() {
+    let s = store().await;
+    s.declare("hello", "1.0.0", &family(), Mode::Upgrade)
+        .await
+        .unwrap();
+    // Both read an index in page order and need no sort of every match
+    // (SQLite says `USE TEMP B-TREE FOR ORDER BY` when it sorts).
+    for (field, index) in [
+        ("parent", "hello.children.o.parent"),
+        ("kind", "hello.children.o.kind"),
+    ] {
+        let plan = plan(&s, &filtered(field, "x")).await;
+        assert!(plan.contains(index), "{field}: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{field}: {plan}");
+    }
+    // A page ordered on another field still sorts: the order asked for
+    // comes first.
+    let mut by_model = filtered("parent", "x");
+    by_model.order_by = vec![crate::store::Order {
+        field: "model".into(),
+        descending: true,
+    }];
+    assert!(plan(&s, &by_model).await.contains("TEMP B-TREE"));
+    // And the rows come in page order: created_at, then id.
+    let p = s
+        .insert(
+            "a",
+            "hello.parents",
+            &[("name".into(), Value::Text("p".into()))],
+        )
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for i in 0..30 {
+        let row = s
+            .insert(
+                "a",
+                "hello.children",
+                &[
+                    ("parent".into(), Value::Text(p.id.clone())),
+                    ("kind".into(), Value::Text("gpu".into())),
+                    ("model".into(), Value::Text(format!("m{i:02}"))),
+                ],
+            )
+            .await
+            .unwrap();
+        made.push((row.created_at, row.id));
+    }
+    let page = s
+        .query("a", "hello.children", &filtered("parent", &p.id))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 30);
+    // Page order is `created_at`, then `id` (rows made in one millisecond
+    // share a `created_at`).
+    made.sort();
+    let ids: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
+    let first: Vec<&str> = made.iter().take(20).map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids, first);
+}
+
+/// The index names of `table` in the SQLite file.
+fn indexes(conn: &Connection, table: &str) -> Vec<String> {
+    let mut st = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 ORDER BY name",
+        )
+        .unwrap();
+    st.query_map([table], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_table_made_before_ordered_indexes_gets_them_on_its_next_load() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).await.unwrap();
+        s.declare("hello", "1.0.0", &family(), Mode::Upgrade)
+            .await
+            .unwrap();
+    }
+    // As an earlier host left it: the declared index on `kind` alone, no
+    // index in page order.
+    let conn = Connection::open(dir.path().join("computehub.db")).unwrap();
+    conn.execute_batch(
+        r#"DROP INDEX "hello.children.o.kind"; DROP INDEX "hello.children.o.parent";
+           CREATE INDEX "hello.children.i.kind" ON "hello.children" (org_id, "kind");"#,
+    )
+    .unwrap();
+    assert!(indexes(&conn, "hello.children").contains(&"hello.children.i.kind".to_string()));
+    {
+        let s = Store::open(dir.path()).await.unwrap();
+        s.declare("hello", "1.0.0", &family(), Mode::Keep)
+            .await
+            .unwrap();
+    }
+    let now = indexes(&conn, "hello.children");
+    assert!(
+        now.contains(&"hello.children.o.kind".to_string()),
+        "{now:?}"
+    );
+    assert!(
+        now.contains(&"hello.children.o.parent".to_string()),
+        "{now:?}"
+    );
+    assert!(
+        !now.contains(&"hello.children.i.kind".to_string()),
+        "{now:?}"
+    );
+}
