@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::collections::{self, Collection, FieldDef, FieldKind};
 use super::{records, Store, StoreError};
 
+mod counts;
 mod moved;
 pub(super) use moved::{adopt_moved, declare_moved};
 
@@ -198,10 +199,16 @@ fn target(plugin: &str, own: &[&str], t: &str) -> String {
 }
 
 /// The runtime form of a stored declaration; `own` names every collection
-/// of the plugin.
-fn collection(plugin: &str, d: &CollectionDecl, own: &[&str]) -> Collection {
+/// of the plugin, `counted` the fields whose counts the database keeps.
+fn collection(
+    plugin: &str,
+    d: &CollectionDecl,
+    own: &[&str],
+    counted: &counts::Counted,
+) -> Collection {
+    let table = qualified(plugin, &d.name);
     Collection {
-        name: Cow::Owned(qualified(plugin, &d.name)),
+        name: Cow::Owned(table.clone()),
         fields: Cow::Owned(
             d.fields
                 .iter()
@@ -214,7 +221,7 @@ fn collection(plugin: &str, d: &CollectionDecl, own: &[&str]) -> Collection {
                         .references
                         .as_ref()
                         .map(|t| Cow::Owned(target(plugin, own, t))),
-                    counted: false,
+                    counted: counted.contains(&(table.clone(), f.name.clone())),
                 })
                 .collect(),
         ),
@@ -351,6 +358,7 @@ fn create_sql(dialect: Dialect, plugin: &str, own: &[&str], d: &CollectionDecl) 
             .iter()
             .map(|k| ordered_sql(dialect, &table, k)),
     );
+    sql.extend(counts::counted_fields(d).map(|f| counts::triggers_sql(dialect, &table, f)));
     sql
 }
 
@@ -489,10 +497,11 @@ pub(super) async fn load_all(db: &dyn Database) -> Result<Vec<Collection>, Store
         })?;
         by_plugin.entry(plugin).or_default().push(decl);
     }
+    let counted = counts::present(&mut super::db::Direct(db), db.dialect()).await?;
     let mut out = Vec::new();
     for (plugin, decls) in &by_plugin {
         let own: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
-        out.extend(decls.iter().map(|d| collection(plugin, d, &own)));
+        out.extend(decls.iter().map(|d| collection(plugin, d, &own, &counted)));
     }
     Ok(out)
 }
@@ -517,6 +526,21 @@ fn creation_order(decls: &[CollectionDecl]) -> Vec<&CollectionDecl> {
         out.push(left.remove(ready.unwrap_or(0)));
     }
     out
+}
+
+/// The counts by reference field of the rows in `plugin`'s collections,
+/// where `record_counts` has none for them (an import from a store whose
+/// plugin collections were not counted: the exported counts lack them).
+pub(crate) fn recount_sql(plugin: &str, decls: &[CollectionDecl]) -> Vec<String> {
+    decls
+        .iter()
+        .flat_map(|d| {
+            let table = qualified(plugin, &d.name);
+            counts::counted_fields(d)
+                .map(|f| counts::recount_sql(&table, f, false))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// What a declaration changed: collections created, fields added.
@@ -563,6 +587,9 @@ impl Store {
             .chain(decls.iter().map(|d| d.name.clone()))
             .collect();
         let own: Vec<&str> = own_names.iter().map(String::as_str).collect();
+        // Counted fields: those with triggers now, and those this load
+        // gives triggers (with the table, or below for a table from before).
+        let mut counted = counts::present(&mut *tx, dialect).await?;
         for d in creation_order(decls) {
             let (merged, sql) = match before.get(&d.name) {
                 None => {
@@ -574,6 +601,7 @@ impl Store {
                         migrate_one(dialect, plugin, &own, version, old, d, mode)?;
                     let table = qualified(plugin, &d.name);
                     sql.extend(missing_ordered(&mut *tx, dialect, &table, &merged).await?);
+                    sql.extend(counts::missing_sql(dialect, &table, &merged, &counted));
                     applied.added_fields.extend(
                         merged
                             .fields
@@ -603,10 +631,16 @@ impl Store {
                 )
                 .await?;
             }
+            let table = qualified(plugin, &d.name);
+            counted.extend(counts::counted_fields(&merged).map(|f| (table.clone(), f.to_string())));
             result.insert(d.name.clone(), merged);
         }
         tx.commit().await?;
-        self.publish_schema(result.values().map(|d| collection(plugin, d, &own)));
+        self.publish_schema(
+            result
+                .values()
+                .map(|d| collection(plugin, d, &own, &counted)),
+        );
         Ok(applied)
     }
 

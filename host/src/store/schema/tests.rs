@@ -522,3 +522,137 @@ async fn a_table_made_before_ordered_indexes_gets_them_on_its_next_load() {
         "{now:?}"
     );
 }
+
+/// The total of the page of `parent`'s children, two rows a page (so the
+/// total is not told by a short page).
+async fn children_of(s: &Store, parent: &str) -> u64 {
+    let mut q = filtered("parent", parent);
+    q.limit = Some(2);
+    s.query("a", "hello.children", &q).await.unwrap().total
+}
+
+async fn child(s: &Store, org: &str, parent: &str, model: &str) -> String {
+    s.insert(
+        org,
+        "hello.children",
+        &[
+            ("parent".into(), Value::Text(parent.into())),
+            ("kind".into(), Value::Text("gpu".into())),
+            ("model".into(), Value::Text(model.into())),
+        ],
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn parent(s: &Store, org: &str) -> String {
+    s.insert(
+        org,
+        "hello.parents",
+        &[("name".into(), Value::Text("p".into()))],
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+/// Inserts, a move to another parent and a delete, then the totals; then
+/// `record_counts` is set wrong by hand, and the total follows it: the
+/// total is read from the counts, not counted.
+async fn counted_totals(s: &Store) {
+    let (p1, p2) = (parent(s, "a").await, parent(s, "a").await);
+    let pb = parent(s, "b").await;
+    for i in 0..5 {
+        child(s, "a", &p1, &format!("m{i}")).await;
+    }
+    let moved = child(s, "a", &p2, "x").await;
+    let gone = child(s, "a", &p2, "y").await;
+    child(s, "b", &pb, "m0").await;
+    s.update(
+        "a",
+        "hello.children",
+        &moved,
+        &[("parent".into(), Value::Text(p1.clone()))],
+    )
+    .await
+    .unwrap();
+    assert!(s.delete("a", "hello.children", &gone).await.unwrap());
+    assert_eq!(children_of(s, &p1).await, 6);
+    assert_eq!(children_of(s, &p2).await, 0);
+    s.db()
+        .execute(
+            "UPDATE record_counts SET n = 1000 WHERE collection = 'hello.children' AND field = 'parent' AND value = ?1",
+            crate::store::db::params![p1.as_str()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(children_of(s, &p1).await, 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_filtered_on_a_parent_takes_its_total_from_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::open(dir.path()).await.unwrap();
+    let pg = Store::open_postgres(&pgtest::database(), 2, Sealer::from_key(&[7u8; 32]), "test")
+        .await
+        .unwrap();
+    for s in [sqlite, pg] {
+        s.ensure_organisation("a").await.unwrap();
+        s.ensure_organisation("b").await.unwrap();
+        s.declare("hello", "1.0.0", &family(), Mode::Upgrade)
+            .await
+            .unwrap();
+        counted_totals(&s).await;
+    }
+}
+
+#[tokio::test]
+async fn a_table_made_before_counts_is_counted_from_its_next_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let p1;
+    {
+        let s = Store::open(dir.path()).await.unwrap();
+        s.ensure_organisation("a").await.unwrap();
+        s.declare("hello", "1.0.0", &family(), Mode::Upgrade)
+            .await
+            .unwrap();
+        p1 = parent(&s, "a").await;
+    }
+    // As an earlier host left it: no triggers, no counts, rows in.
+    let conn = Connection::open(dir.path().join("computehub.db")).unwrap();
+    conn.execute_batch(
+        r#"DROP TRIGGER "hello.children.c.parent.insert";
+           DROP TRIGGER "hello.children.c.parent.delete";
+           DROP TRIGGER "hello.children.c.parent.update";
+           DELETE FROM record_counts;"#,
+    )
+    .unwrap();
+    {
+        let s = Store::open(dir.path()).await.unwrap();
+        for i in 0..3 {
+            child(&s, "a", &p1, &format!("m{i}")).await;
+        }
+        // Not counted yet: the rows are counted each time, and right.
+        assert_eq!(children_of(&s, &p1).await, 3);
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM record_counts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+    let s = Store::open(dir.path()).await.unwrap();
+    s.declare("hello", "1.0.0", &family(), Mode::Keep)
+        .await
+        .unwrap();
+    // The load made the triggers and counted the rows already there.
+    let n: i64 = conn
+        .query_row(
+            "SELECT n FROM record_counts WHERE collection = 'hello.children' AND field = 'parent' AND value = ?1",
+            [&p1],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 3);
+    child(&s, "a", &p1, "m3").await;
+    assert_eq!(children_of(&s, &p1).await, 4);
+}
