@@ -13,7 +13,8 @@
 
 use std::collections::HashSet;
 
-use super::{index_name, CollectionDecl};
+use super::indexes::index_name;
+use super::CollectionDecl;
 use crate::store::db::{params, Dialect, Executor};
 use crate::store::StoreError;
 
