@@ -14,13 +14,13 @@ use crate::common::*;
 /// these log about 12 MiB, well past the 4 MiB buffer and the pipe's 64 KiB.
 const REQUESTS: usize = 3_000;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_log_reader_that_stops_reading_does_not_stop_the_server() {
-    let dir = tempfile::tempdir().unwrap();
+/// A server whose stderr is a pipe this test holds and does not read, and
+/// its address.
+fn server_with_unread_stderr(dir: &std::path::Path) -> (std::process::Child, String) {
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-cache");
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
+        .arg(dir.join("data"))
         .arg("--cache-dir")
         .arg(&cache)
         .env("COMPUTEHUB_LOG", "info")
@@ -29,8 +29,7 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // stdout is drained (it says where the server listens); stderr is held
-    // and not read until the end.
+    // stdout is drained (it says where the server listens).
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -40,20 +39,22 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_server() {
             }
         }
     });
-    let stderr = child.stderr.take().unwrap();
     let base = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+    (child, base)
+}
 
+/// `n` requests with a 4 KiB path, 8 at a time; each must be answered.
+async fn flood(base: &str, n: usize) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
     let path = format!("/no-such-area/{}", "x".repeat(4096));
-    let t = Instant::now();
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (http, url) = (http.clone(), format!("{base}{path}"));
             tokio::spawn(async move {
-                for _ in 0..REQUESTS / 8 {
+                for _ in 0..n / 8 {
                     let r = http.get(&url).send().await.expect("answered");
                     assert_eq!(r.status(), 404);
                 }
@@ -63,8 +64,17 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_server() {
     for task in tasks {
         task.await.unwrap();
     }
-    let took = t.elapsed();
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_reader_that_stops_reading_does_not_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = server_with_unread_stderr(dir.path());
+    let stderr = child.stderr.take().unwrap();
+    let t = Instant::now();
+    flood(&base, REQUESTS).await;
+    let took = t.elapsed();
+    let http = reqwest::Client::new();
     // Nothing was read from stderr, yet every request was answered; the
     // server counts the lines it could not keep.
     let metrics = http
@@ -105,4 +115,30 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_server() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(said.is_ok(), "the log never said it dropped lines");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_whose_log_reader_stopped_still_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = server_with_unread_stderr(dir.path());
+    // Enough to fill the pipe: the log's thread is blocked in a write.
+    flood(&base, 200).await;
+    let _held = child.stderr.take().unwrap();
+    let t = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    // Shutdown waits a bounded time for the last lines, then exits.
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the server did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
 }

@@ -29,6 +29,10 @@ const HIGH_WATER: usize = 256 << 10;
 /// A buffer that grew past this is not kept once written (its memory goes
 /// back after a burst).
 const KEEP: usize = 512 << 10;
+/// How long shutdown waits for the last lines to be written: an output
+/// that does not move (a full pipe nobody reads) must not keep the server
+/// from exiting.
+pub const LAST_WRITE: Duration = Duration::from_secs(2);
 
 /// Lines dropped since the server started, because the buffer was full.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
@@ -91,18 +95,19 @@ impl LogWriter {
             pending: Mutex::default(),
             wake: Condvar::new(),
         });
-        let thread = {
+        let (done, stopped) = std::sync::mpsc::channel();
+        {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("log-writer".into())
-                .spawn(move || write_out(&shared, out))?
-        };
+                .spawn(move || {
+                    write_out(&shared, out);
+                    let _ = done.send(());
+                })?;
+        }
         Ok((
             LogWriter(Some(Arc::clone(&shared))),
-            Flusher {
-                shared,
-                thread: Some(thread),
-            },
+            Flusher { shared, stopped },
         ))
     }
 }
@@ -185,19 +190,18 @@ fn write_out(shared: &Shared, mut out: impl Write) {
 }
 
 /// Stops the writing thread when dropped, after it wrote every line
-/// buffered before the drop.
+/// buffered before the drop, waiting at most [`LAST_WRITE`] for it.
 pub struct Flusher {
     shared: Arc<Shared>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Told when the writing thread has written its last batch.
+    stopped: std::sync::mpsc::Receiver<()>,
 }
 
 impl Drop for Flusher {
     fn drop(&mut self) {
         self.shared.lock().stop = true;
         self.shared.wake.notify_one();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let _ = self.stopped.recv_timeout(LAST_WRITE);
     }
 }
 
@@ -249,6 +253,25 @@ mod tests {
             assert!(t.elapsed() < Duration::from_secs(5), "never written");
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn shutdown_does_not_wait_forever_on_an_output_that_never_moves() {
+        let out = Out::default();
+        let shut = out.gate.lock().unwrap();
+        let (w, flusher) = LogWriter::buffered(out.clone()).unwrap();
+        writeln!(w.make_writer(), "stuck").unwrap();
+        // The thread takes the line and blocks writing it.
+        std::thread::sleep(FLUSH_EVERY * 5);
+        let t = std::time::Instant::now();
+        drop(flusher);
+        let waited = t.elapsed();
+        assert!(
+            waited >= LAST_WRITE,
+            "{waited:?}: it did not wait for the write"
+        );
+        assert!(waited < LAST_WRITE * 2, "{waited:?}");
+        drop(shut);
     }
 
     #[test]
