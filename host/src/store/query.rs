@@ -201,7 +201,6 @@ impl Store {
         collection_name: &str,
         q: &Query,
     ) -> Result<Page, StoreError> {
-        check_bounds(q)?;
         let c = &*self.collection(collection_name)?;
         let PageSql {
             select,

@@ -50,7 +50,7 @@ pub enum Format {
 pub enum TelemetryError {
     #[error(transparent)]
     Otlp(#[from] otlp::OtlpError),
-    #[error("cannot start the log writer thread: {0}")]
+    #[error("cannot start the log writer thread")]
     Writer(#[source] std::io::Error),
 }
 

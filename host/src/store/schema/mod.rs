@@ -354,7 +354,8 @@ fn migrate_one(
         if !merged.indexes.contains(k)
             && k.iter().all(|n| merged.fields.iter().any(|f| &f.name == n))
         {
-            sql.push(ordered_sql(dialect, &table, k));
+            // Its index in page order is made with the others the table
+            // lacks (`missing_ordered`, which `declare` runs after this).
             merged.indexes.push(k.clone());
         }
     }

@@ -303,3 +303,22 @@ async fn a_table_made_before_counts_is_counted_from_its_next_load() {
     child(&s, "a", &p1, "m3").await;
     assert_eq!(children_of(&s, &p1).await, 4);
 }
+
+#[tokio::test]
+async fn an_index_a_new_version_declares_is_made_in_page_order() {
+    let s = store().await;
+    let mut v1 = family();
+    v1[1].indexes.clear();
+    s.declare("hello", "1.0.0", &v1, Mode::Upgrade)
+        .await
+        .unwrap();
+    // No index on `kind` yet.
+    let before = plan(&s, &filtered("kind", "x")).await;
+    assert!(!before.contains("hello.children.o.kind"), "{before}");
+    s.declare("hello", "2.0.0", &family(), Mode::Upgrade)
+        .await
+        .unwrap();
+    let plan = plan(&s, &filtered("kind", "x")).await;
+    assert!(plan.contains("hello.children.o.kind"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
