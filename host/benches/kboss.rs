@@ -435,6 +435,9 @@ fn main() {
             ("organisation", &mut warm_lat, warm_secs),
             ("request     ", &mut fresh_lat, fresh_secs),
         ] {
+            if lat.is_empty() {
+                continue;
+            }
             lat.sort_unstable();
             let rate = lat.len() as f64 / secs;
             rates.push(rate);
@@ -445,9 +448,11 @@ fn main() {
                 percentile(lat, 99)
             );
         }
-        println!(
-            "quotes/s organisation / request isolation: {:.2} (target >= 20,000 quotes/s with organisation)",
-            rates[0] / rates[1].max(1e-9)
-        );
+        if let [warm, fresh] = rates[..] {
+            println!(
+                "quotes/s organisation / request isolation: {:.2} (target >= 20,000 quotes/s with organisation)",
+                warm / fresh.max(1e-9)
+            );
+        }
     });
 }
