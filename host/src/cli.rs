@@ -3,23 +3,25 @@
 
 mod admin;
 mod backup;
+mod plugins;
+mod serve;
 mod transfer;
 mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::auth::{self, AdminToken, Scheme};
-use crate::capabilities::Capabilities;
+use crate::auth::{self, Scheme};
 use crate::config::Config;
-use crate::registry::Registry;
-use crate::runtime::{HostServices, Limits, Role, Runtime};
-use crate::server::{self, metrics::Metrics, App, ServerLimits};
+use crate::runtime::Role;
+use crate::server::ServerLimits;
 use crate::store::Store;
+use plugins::plugin_command;
+pub use serve::open_app;
+use serve::{registry, serve, Serve};
 
 #[derive(Parser)]
 #[command(
@@ -531,340 +533,6 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn limits(config: &Config) -> Limits {
-    Limits {
-        memory_bytes: (config.memory_limit_mib as usize) << 20,
-        default_deadline: std::time::Duration::from_millis(config.default_deadline_ms.into()),
-        max_concurrency: config.max_concurrency as usize,
-        ..Limits::default()
-    }
-}
-
-/// The registry over a data dir (the store, the cache and plugin versions).
-async fn registry(
-    data_dir: &Path,
-    cache_dir: PathBuf,
-    config: Config,
-) -> anyhow::Result<(Registry, Arc<Store>)> {
-    let store = Arc::new(open_store(data_dir, config.database.as_deref()).await?);
-    let limits = limits(&config);
-    let capabilities = Capabilities::new(Arc::clone(&store));
-    capabilities.policy.set_grants(config.policy_grants()?);
-    let services = HostServices::new(capabilities, limits.clone());
-    let runtime = Runtime::new(cache_dir, limits, services)?;
-    Ok((
-        Registry::new(
-            runtime,
-            Arc::clone(&store),
-            config,
-            data_dir.to_path_buf(),
-            crate::builtin::BUILTIN_PLUGINS,
-        ),
-        store,
-    ))
-}
-
-/// The application over a data dir, its plugins booted: what `serve` runs
-/// (and what the benchmarks run in-process). The second value is a newly
-/// generated admin token, present only on the very first start.
-pub async fn open_app(
-    data_dir: &Path,
-    cache_dir: PathBuf,
-    config: Config,
-    plugins_dir: Option<&Path>,
-    admin_token: Option<String>,
-) -> anyhow::Result<(Arc<App>, Option<String>)> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-    let (registry, store) = registry(data_dir, cache_dir, config).await?;
-    let (admin, fresh_token) = AdminToken::load(&store, data_dir, admin_token).await?;
-    // Operations that were running died with the previous process (SQLite),
-    // or with a replica whose lease has passed (PostgreSQL).
-    let operations = registry.runtime.capabilities().operations.records();
-    let interrupted = operations.interrupt_running().await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "operations left running by a stopped process are now `interrupted`"
-        );
-    }
-    registry.boot(plugins_dir).await?;
-    let app = Arc::new(App {
-        registry,
-        store,
-        admin,
-        metrics: Metrics::default(),
-        draining: Default::default(),
-    });
-    Ok((app, fresh_token))
-}
-
-/// What `serve` runs with.
-struct Serve {
-    listen: Option<String>,
-    data_dir: PathBuf,
-    cache_dir: PathBuf,
-    config: Config,
-    plugins_dir: Option<PathBuf>,
-    demo: bool,
-    limits: ServerLimits,
-    /// Certificate chain and key (PEM).
-    tls: Option<(PathBuf, PathBuf)>,
-    /// The token `/metrics` requires.
-    metrics_token_file: Option<PathBuf>,
-    /// How long this replica's claim on a running operation lasts.
-    operation_lease: std::time::Duration,
-}
-
-async fn serve(opts: Serve) -> anyhow::Result<()> {
-    let Serve {
-        listen,
-        data_dir,
-        cache_dir,
-        config,
-        plugins_dir,
-        demo,
-        limits,
-        tls,
-        metrics_token_file,
-        operation_lease,
-    } = opts;
-    let listen = listen
-        .or_else(|| config.listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    // One server per data dir: a second would diverge from the first and mark
-    // its running operations `interrupted`.
-    let _lock = lock_data_dir(&data_dir)?;
-    // A certificate that does not load stops the start, before anything else.
-    let tls = match &tls {
-        Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
-        None => None,
-    };
-    let metrics_token = metrics_token_file
-        .as_deref()
-        .map(server::metrics_token::MetricsToken::load)
-        .transpose()?;
-    // Bind before anything is generated: a start that cannot listen must not
-    // use up the admin token's only printing.
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let (app, fresh_token) = open_app(
-        &data_dir,
-        cache_dir,
-        config,
-        plugins_dir.as_deref(),
-        std::env::var("COMPUTEHUB_ADMIN_TOKEN").ok(),
-    )
-    .await?;
-    if let Some(token) = &fresh_token {
-        println!("admin token (shown once; only its hash is kept, in the store):");
-        println!("{token}");
-    }
-    if let Some(token) = metrics_token {
-        let _ = app.metrics.token.set(token);
-    }
-    let addr = listener.local_addr()?;
-    // Egress rules never reach this server by accident.
-    app.registry
-        .runtime
-        .capabilities()
-        .policy
-        .set_own(vec![addr]);
-    // Idle warm instances past their timeout are dropped every second.
-    app.registry.runtime.warm().spawn_sweeper();
-    // Replicas on one PostgreSQL database follow each other's plugin changes
-    // and operations.
-    let _replicas = server::replicas::spawn(Arc::clone(&app));
-    // This replica renews the leases of the operations it runs and marks
-    // those of stopped replicas `interrupted`, every third of the lease.
-    let operations = Arc::clone(app.registry.runtime.capabilities().operations.records());
-    operations.set_lease(operation_lease);
-    let leases = operations.spawn_leases();
-    // The demo's simulated cluster lives as long as the server.
-    let _demo = if demo {
-        Some(
-            crate::demo::seed(
-                &app.store,
-                &format!("http://{addr}"),
-                &data_dir,
-                fresh_token.as_deref(),
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%addr, scheme, "computehub listening");
-    println!("listening on {scheme}://{addr}");
-    let served = server::serve_tls(listener, app, limits, tls, shutdown_signal()).await;
-    leases.abort();
-    // Operations still running die with this process: say so now, not when
-    // their lease passes.
-    match operations.release().await {
-        Ok(0) => {}
-        Ok(interrupted) => tracing::warn!(
-            interrupted,
-            "operations still running at shutdown are now `interrupted`"
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot mark this replica's operations `interrupted`")
-        }
-    }
-    served
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-}
-
-async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
-    let scratch = tempfile_dir()?;
-    let result = plugin_command_in(&scratch, command).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    result
-}
-
-async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Result<ExitCode> {
-    let scratch = scratch.to_path_buf();
-    match command {
-        PluginCommand::New(args) => plugin_new::run(args),
-        PluginCommand::Dev(args) => plugin_dev::run(args, &scratch).await,
-        PluginCommand::Grant {
-            id,
-            grant,
-            data_dir,
-            config,
-        } => grant_command(&id, &grant, &data_dir, config.as_deref()).await,
-        PluginCommand::List { config } => {
-            let (registry, _) = registry(
-                &scratch,
-                scratch.join("cache"),
-                Config::load(config.as_deref())?,
-            )
-            .await?;
-            registry.boot(None).await?;
-            for p in registry.table().plugins.values() {
-                println!("{} ({}) {} {}", p.id, p.role.as_str(), p.name, p.version);
-                for r in &p.routes {
-                    println!(
-                        "  {} {} [{}]",
-                        crate::registry::router::method_name(r.method),
-                        r.path,
-                        r.auth.as_str()
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        PluginCommand::Check {
-            file,
-            role,
-            id,
-            config,
-        } => {
-            let wasm =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let id = id.unwrap_or_else(|| {
-                file.file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("plugin")
-                    .replace('_', "-")
-            });
-            let (registry, _) = registry(
-                &scratch,
-                scratch.join("cache"),
-                Config::load(config.as_deref())?,
-            )
-            .await?;
-            let needs = registry.runtime.imported(&wasm).ok();
-            let result = registry.install(&id, role.into(), &wasm).await;
-            if let Some(needs) = needs {
-                print_needed_grant(&id, role.into(), &needs);
-            }
-            match result {
-                Ok(p) => {
-                    println!(
-                        "ok: plugin `{}` {} {} ({})",
-                        p.id,
-                        p.name,
-                        p.version,
-                        p.role.as_str()
-                    );
-                    for r in &p.routes {
-                        println!(
-                            "  {} {} [{}]",
-                            crate::registry::router::method_name(r.method),
-                            r.path,
-                            r.auth.as_str()
-                        );
-                    }
-                    for c in &p.collections {
-                        println!("  collection {}", crate::store::schema::qualified(&p.id, c));
-                    }
-                    if p.role == Role::Endpoint {
-                        println!("  errors {}", p.envelope.describe());
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    println!("refused: {e}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-    }
-}
-
-/// The config entry a component needs: its imports as `grants`, and the
-/// per-call grants (storage, egress) its capabilities are checked against.
-fn print_needed_grant(id: &str, role: Role, needs: &[crate::runtime::Capability]) {
-    use crate::runtime::Capability as C;
-    let names: Vec<String> = needs
-        .iter()
-        .map(|c| format!("\"{}\"", c.interface()))
-        .collect();
-    println!("grant this component needs (config.toml):");
-    println!("  [plugins.{id}]");
-    println!("  role = \"{}\"", role.as_str());
-    println!("  grants = [{}]", names.join(", "));
-    if needs.contains(&C::Inventory) {
-        println!(
-            "  read = []      # collections it reads; every call outside read/write is denied"
-        );
-        println!("  write = []     # collections it writes (and reads)");
-        println!("  secrets = []   # secret fields it sets, as collection.field");
-    }
-    if needs.contains(&C::Ssh) {
-        println!(
-            "  ssh-targets = []   # explicit targets (IP, CIDR, :port); devices by id need none"
-        );
-    }
-    if needs.contains(&C::Kubernetes) {
-        println!(
-            "  kube-targets = []  # API servers of inline kubeconfigs; clusters by id need none"
-        );
-    }
-}
-
 /// Hold `<data dir>/computehub.lock` for as long as the server runs (an
 /// advisory lock the OS drops when the process ends, however it ends).
 fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
@@ -890,33 +558,6 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     file.set_len(0)?;
     write!(file, "{}", std::process::id())?;
     Ok(file)
-}
-
-/// `computehub plugin grant`: validate and persist a grant.
-async fn grant_command(
-    id: &str,
-    grant: &str,
-    data_dir: &Path,
-    config: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    crate::registry::persist::validate_id(id).map_err(anyhow::Error::msg)?;
-    let mut value: serde_json::Value =
-        serde_json::from_str(grant).context("the grant must be a JSON object")?;
-    if value.get("role").is_none() {
-        value["role"] = serde_json::json!("endpoint");
-    }
-    let entry: crate::config::PluginConfig =
-        serde_json::from_value(value).context("the grant is not valid")?;
-    let config = Config::load(config)?;
-    if config.from_file.contains(id) {
-        anyhow::bail!("plugin `{id}` is granted by the config file, which wins; change it there");
-    }
-    let one = [(id.to_string(), entry.clone())].into_iter().collect();
-    config.with_admin_grants(&one).policy_grants()?;
-    let store = open_existing_store(data_dir).await?;
-    crate::registry::persist::save_grant(&store, id, &serde_json::to_string(&entry)?).await?;
-    println!("granted plugin `{id}`; in force at the server's next start (or PUT /admin/plugins/{id}/grants now)");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The store: PostgreSQL when a database URL is given, else the data dir's
@@ -952,11 +593,4 @@ async fn open_existing_store(data_dir: &Path) -> anyhow::Result<Store> {
         );
     }
     Store::open(data_dir).await
-}
-
-/// A throwaway data dir for commands that load plugins without serving.
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("computehub-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -1,17 +1,20 @@
-//! The HTTP server: hyper connections (limited in number, timed out by
-//! [`watchdog`]), graceful shutdown, and the path of one request (host
-//! endpoints, or route -> authenticate -> plugin -> response).
+//! The HTTP server: connections ([`listen`]: limited in number, timed out
+//! by [`watchdog`], drained on shutdown) and the path of one request (host
+//! endpoints and probes, or route -> authenticate -> plugin -> response,
+//! [`request`]), its request id, trace, metrics and `served` line.
 
 mod admin;
 pub mod audit;
 mod background;
 mod grants;
 pub mod limits;
+mod listen;
 pub mod metrics;
 pub mod metrics_token;
 mod openapi;
 mod org_limit;
 mod plugin_check;
+mod probes;
 pub mod replicas;
 pub mod reply;
 mod request;
@@ -21,14 +24,11 @@ mod trim;
 mod unverified;
 mod watchdog;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
@@ -37,6 +37,7 @@ use crate::envelope::Envelope;
 use crate::registry::{PluginEntry, Registry};
 use crate::store::{ids, Store};
 pub use limits::ServerLimits;
+pub use listen::serve_tls;
 use metrics::Metrics;
 use reply::Body;
 
@@ -44,18 +45,6 @@ use reply::Body;
 const MAX_BODY: usize = 8 << 20;
 /// Largest plugin upload.
 const MAX_UPLOAD: usize = 64 << 20;
-/// How long shutdown waits for requests in flight.
-const DRAIN: Duration = Duration::from_secs(30);
-/// Largest HTTP/1 buffer of a connection (so the largest request head:
-/// beyond it, 431).
-const MAX_CONN_BUF: usize = 32 << 10;
-/// Largest HTTP/2 header list.
-const MAX_H2_HEADERS: u32 = 64 << 10;
-/// HTTP/2 streams one connection may have open at once.
-const MAX_H2_STREAMS: u32 = 64;
-/// At most one `accept failed` (or `connection refused`) line per interval.
-const LOG_INTERVAL: Duration = Duration::from_secs(5);
-
 /// Everything the server needs, shared by all connections.
 pub struct App {
     pub registry: Registry,
@@ -89,28 +78,6 @@ pub async fn serve(
     serve_with(listener, app, ServerLimits::default(), shutdown).await
 }
 
-/// The connection builder: HTTP/1 with a bounded read buffer, HTTP/2 with
-/// bounded streams, headers and windows, and pings to find dead peers.
-/// (The header-read and idle timeouts are [`watchdog`]'s, for both.)
-fn builder() -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .header_read_timeout(None)
-        .max_buf_size(MAX_CONN_BUF);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(20))
-        .max_concurrent_streams(MAX_H2_STREAMS)
-        .max_header_list_size(MAX_H2_HEADERS)
-        .initial_stream_window_size(256 << 10)
-        .initial_connection_window_size(1 << 20)
-        .max_send_buf_size(256 << 10);
-    builder
-}
-
 /// Serve under `limits` until `shutdown` resolves, then stop accepting and
 /// drain.
 pub async fn serve_with(
@@ -120,180 +87,6 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     serve_tls(listener, app, limits, None, shutdown).await
-}
-
-/// A connection's byte stream: plain TCP or TLS over it.
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
-/// [`serve_with`], with TLS on every connection when `tls` is given (the
-/// handshake must finish within the header-read timeout).
-pub async fn serve_tls(
-    listener: TcpListener,
-    app: Arc<App>,
-    limits: ServerLimits,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = builder();
-    let shared = Arc::new(Shared {
-        budget: unverified::Budget::new(limits.unverified_budget),
-        unverified_body_timeout: limits.unverified_body_timeout,
-        throttle: throttle::Throttle::new(
-            limits.auth_failure_burst,
-            limits.auth_failures_per_minute,
-        ),
-        org_limit: org_limit::OrgLimit::new(
-            limits.org_requests_per_minute,
-            limits.org_request_burst,
-        ),
-        tls: tls.is_some(),
-    });
-    let timeouts = watchdog::Timeouts {
-        header_read: limits.header_read_timeout,
-        idle: limits.idle_timeout,
-    };
-    let open = limits::ConnLimiter::new(limits.max_connections, limits.max_connections_per_ip);
-    let trimmer = trim::spawn(Arc::clone(&open));
-    let mut backoff = limits::Backoff::new();
-    let mut accept_log = limits::LogEvery::new(LOG_INTERVAL);
-    let mut refused_log = limits::LogEvery::new(LOG_INTERVAL);
-    // After the signal: not ready, still serving, for the shutdown delay.
-    let delay = limits.shutdown_delay;
-    let drain_app = Arc::clone(&app);
-    let shutdown = async move {
-        shutdown.await;
-        if !delay.is_zero() {
-            drain_app
-                .draining
-                .store(true, std::sync::atomic::Ordering::Release);
-            tracing::info!(
-                delay_ms = delay.as_millis() as u64,
-                "shutdown signal: /readyz answers 503; serving on for the shutdown delay"
-            );
-            tokio::time::sleep(delay).await;
-        }
-    };
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(s) => {
-                backoff.succeeded();
-                s
-            }
-            Err(e) => {
-                // Out of descriptors (or memory) the listener stays readable:
-                // retrying at once would spin. Pause, and say so once per
-                // interval with the count, not once per attempt.
-                let pause = (!limits::is_connection_error(&e)).then(|| backoff.failed());
-                if let Some(failures) = accept_log.hit(Instant::now()) {
-                    tracing::warn!(
-                        error = %e,
-                        failures,
-                        pause_ms = pause.map_or(0, |p| p.as_millis() as u64),
-                        "accept failed (logged at most once per {}s)",
-                        LOG_INTERVAL.as_secs()
-                    );
-                }
-                if let Some(pause) = pause {
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = &mut shutdown => break,
-                    }
-                }
-                continue;
-            }
-        };
-        // Over a limit the connection is closed before anything is read.
-        let permit = match open.try_acquire(peer.ip()) {
-            Ok(p) => p,
-            Err(limit) => {
-                if let Some(refused) = refused_log.hit(Instant::now()) {
-                    tracing::warn!(
-                        client = %peer.ip(),
-                        ?limit,
-                        refused,
-                        open = open.open(),
-                        "connection refused: too many open connections (logged at most once per {}s)",
-                        LOG_INTERVAL.as_secs()
-                    );
-                }
-                drop(stream);
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let activity = watchdog::Activity::new();
-        let (app, shared, on_request) =
-            (Arc::clone(&app), Arc::clone(&shared), Arc::clone(&activity));
-        let service = hyper::service::service_fn(move |req| {
-            let (app, shared) = (Arc::clone(&app), Arc::clone(&shared));
-            let in_flight = on_request.request();
-            async move {
-                let resp = handle(app, &shared, req, peer).await;
-                Ok::<_, Infallible>(resp.map(|b| watchdog::InFlightBody::new(b, in_flight)))
-            }
-        });
-        let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let io: Box<dyn Io> = match tls {
-                None => Box::new(stream),
-                Some(acceptor) => {
-                    match tokio::time::timeout(timeouts.header_read, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(s)) => Box::new(s),
-                        _ => {
-                            tracing::debug!(client = %peer, "TLS handshake failed or timed out");
-                            return;
-                        }
-                    }
-                }
-            };
-            let io = TokioIo::new(watchdog::Tracked::new(io, Arc::clone(&activity)));
-            let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
-            tokio::pin!(conn);
-            // While a request is handled there is no deadline: look again
-            // after a while.
-            let recheck = timeouts.header_read.min(timeouts.idle);
-            loop {
-                let wake = activity
-                    .deadline(&timeouts)
-                    .unwrap_or_else(|| Instant::now() + recheck);
-                tokio::select! {
-                    ended = conn.as_mut() => {
-                        if let Err(e) = ended {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    _ = tokio::time::sleep_until(wake.into()) => {
-                        if activity.deadline(&timeouts).is_some_and(|d| d <= Instant::now()) {
-                            tracing::debug!(client = %peer, "closing a connection: header-read or idle timeout");
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-    }
-    tracing::info!("shutting down: no new connections, draining requests in flight");
-    app.draining
-        .store(true, std::sync::atomic::Ordering::Release);
-    drop(listener);
-    trimmer.abort();
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("requests still in flight after {DRAIN:?}; stopping anyway");
-    }
-    Ok(())
 }
 
 /// A request counted in `computehub_requests_in_flight` until dropped (also
@@ -341,66 +134,6 @@ fn too_many_failures(format: &Envelope, wait: Duration) -> Response<Body> {
         "auth_failures",
         "too many failed authentications",
     )
-}
-
-/// `/metrics` restricted to its token: the refusal (401, or 429 for a
-/// client that failed too often), or `None` to answer.
-fn metrics_refused(app: &App, shared: &Shared, req: &Request<Incoming>) -> Option<Response<Body>> {
-    let token = app.metrics.token.get()?;
-    let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
-    let throttle = shared.throttle.as_ref().zip(client);
-    if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
-        return Some(reply::closing(too_many_failures(Envelope::plain(), wait)));
-    }
-    let authorization = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if token.verify(authorization) {
-        return None;
-    }
-    if authorization.is_some() {
-        if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
-            return Some(reply::closing(too_many_failures(Envelope::plain(), wait)));
-        }
-    }
-    let mut r = reply::error(
-        Envelope::plain(),
-        401,
-        "/metrics needs the metrics token: send Authorization: Bearer <token>",
-    );
-    r.headers_mut().insert(
-        http::header::WWW_AUTHENTICATE,
-        http::HeaderValue::from_static("Bearer"),
-    );
-    Some(r)
-}
-
-/// `/readyz`: 200 when the store answers, plugins are loaded and the server
-/// is not shutting down; 503 naming what is not ready otherwise.
-async fn readiness(app: &App) -> Response<Body> {
-    // Bounded: a database that does not answer is not ready, and the probe
-    // itself must answer.
-    let ping = app
-        .store
-        .db()
-        .query_opt("SELECT 1", crate::store::db::params![]);
-    let store = matches!(
-        tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
-        Ok(Ok(Some(_)))
-    );
-    let plugins = app.registry.table().plugins.len();
-    let draining = app.draining.load(std::sync::atomic::Ordering::Acquire);
-    let ready = store && plugins > 0 && !draining;
-    let body = serde_json::json!({
-        "status": if ready { "ready" } else { "not ready" },
-        "checks": {
-            "store": if store { "ok" } else { "unreachable" },
-            "plugins": plugins,
-            "draining": draining,
-        },
-    });
-    reply::json(if ready { 200 } else { 503 }, &body)
 }
 
 fn request_id() -> String {
@@ -593,9 +326,9 @@ async fn dispatch(
             )
         }
         // Readiness: the store answers, the plugins are loaded, no shutdown.
-        "/readyz" => return host(Box::pin(readiness(app)).await, "/readyz"),
+        "/readyz" => return host(Box::pin(probes::readiness(app)).await, "/readyz"),
         "/metrics" => {
-            if let Some(refused) = metrics_refused(app, shared, &req) {
+            if let Some(refused) = probes::metrics_refused(app, shared, &req) {
                 return host(refused, "/metrics");
             }
             return host(
