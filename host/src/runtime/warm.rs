@@ -165,7 +165,9 @@ impl Stats {
 pub struct Pool<H> {
     pub isolation: Isolation,
     settings: WarmSettings,
-    idle: Mutex<HashMap<Key, Vec<Warm<H>>>>,
+    /// Looked up on every call: hashed with foldhash, not SipHash (the
+    /// keys are authenticated organisations, not attacker-chosen).
+    idle: Mutex<HashMap<Key, Vec<Warm<H>>, foldhash::fast::RandomState>>,
     retired: AtomicBool,
     budget: Arc<Budget>,
     pub stats: Stats,
@@ -225,7 +227,7 @@ impl Pools {
         let pool = Arc::new(Pool {
             isolation,
             settings: self.settings,
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::default()),
             retired: AtomicBool::new(false),
             budget: Arc::clone(&self.budget),
             stats: Stats::default(),
@@ -275,7 +277,7 @@ impl<H: Send> Pool<H> {
         Pool {
             isolation: Isolation::Request,
             settings: WarmSettings::default(),
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::default()),
             retired: AtomicBool::new(false),
             budget: Arc::new(Budget {
                 limit: 0,
