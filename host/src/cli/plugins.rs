@@ -40,14 +40,7 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
             registry.boot(None).await?;
             for p in registry.table().plugins.values() {
                 println!("{} ({}) {} {}", p.id, p.role.as_str(), p.name, p.version);
-                for r in &p.routes {
-                    println!(
-                        "  {} {} [{}]",
-                        crate::registry::router::method_name(r.method),
-                        r.path,
-                        r.auth.as_str()
-                    );
-                }
+                print_routes(&p.routes);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -85,14 +78,7 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
                         p.version,
                         p.role.as_str()
                     );
-                    for r in &p.routes {
-                        println!(
-                            "  {} {} [{}]",
-                            crate::registry::router::method_name(r.method),
-                            r.path,
-                            r.auth.as_str()
-                        );
-                    }
+                    print_routes(&p.routes);
                     for c in &p.collections {
                         println!("  collection {}", crate::store::schema::qualified(&p.id, c));
                     }
@@ -112,6 +98,18 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
 
 /// The config entry a component needs: its imports as `grants`, and the
 /// per-call grants (storage, egress) its capabilities are checked against.
+/// A plugin's routes, one line each: method, path and scheme.
+fn print_routes(routes: &[crate::registry::RouteInfo]) {
+    for r in routes {
+        println!(
+            "  {} {} [{}]",
+            crate::registry::router::method_name(r.method),
+            r.path,
+            r.auth.as_str()
+        );
+    }
+}
+
 fn print_needed_grant(id: &str, role: Role, needs: &[crate::runtime::Capability]) {
     use crate::runtime::Capability as C;
     let names: Vec<String> = needs
