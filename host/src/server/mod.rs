@@ -204,6 +204,7 @@ async fn handle(
     // The caller's trace (a valid `traceparent`) is joined, or a new one
     // begun. Without export its ids are made before the span, which is
     // created with its `trace_id` (one `record` fewer for the subscriber).
+    let to = Destination::of(&app, &req);
     let incoming = crate::telemetry::TraceParent::from_headers(req.headers());
     let local = crate::telemetry::before_request(incoming);
     let trace_id = local.map(|tp| tp.trace_id_text());
@@ -216,7 +217,7 @@ async fn handle(
         org = tracing::field::Empty,
         key = tracing::field::Empty,
         scheme = tracing::field::Empty,
-        route = tracing::field::Empty,
+        route = to.route(),
         trace_id = trace_id.as_ref().map(|t| t.as_str()),
         // Recorded only when traces are exported (crate::telemetry).
         otel.kind = tracing::field::Empty,
@@ -234,7 +235,7 @@ async fn handle(
     let uri = req.uri().clone();
     async move {
         let in_flight = InFlight::enter(&app.metrics.in_flight);
-        let (mut resp, counted) = dispatch(&app, shared, req, &id).await;
+        let (mut resp, counted) = dispatch(&app, shared, req, &id, to).await;
         drop(in_flight);
         if let Some(Throttled(reason)) = resp.extensions().get::<Throttled>().copied() {
             app.metrics.throttled(reason);
@@ -287,6 +288,48 @@ async fn handle(
     .await
 }
 
+/// Where a request goes: one of the host's own endpoints, or a plugin
+/// route (looked up before the request's span is made, so that the span
+/// carries the route from the start instead of recording it later).
+enum Destination {
+    /// `/healthz`: the process answers.
+    Health,
+    /// `/readyz`: the store answers, the plugins are loaded, no shutdown.
+    Ready,
+    Metrics,
+    OpenApi,
+    Admin,
+    Console,
+    Operations,
+    Plugin(request::Target),
+}
+
+impl Destination {
+    fn of(app: &App, req: &Request<Incoming>) -> Self {
+        let path = req.uri().path();
+        match path {
+            "/healthz" => Destination::Health,
+            "/readyz" => Destination::Ready,
+            "/metrics" => Destination::Metrics,
+            "/openapi.json" => Destination::OpenApi,
+            _ if path == "/admin" || path.starts_with("/admin/") => Destination::Admin,
+            _ if crate::console::owns(path) => Destination::Console,
+            _ if path == "/operations" || path.starts_with("/operations/") => {
+                Destination::Operations
+            }
+            _ => Destination::Plugin(request::Target::of(&app.registry.table(), req)),
+        }
+    }
+
+    /// The plugin route's template, for the request's span.
+    fn route(&self) -> Option<&str> {
+        match self {
+            Destination::Plugin(t) => t.route_path(),
+            _ => None,
+        }
+    }
+}
+
 /// The response, and what it is counted under.
 ///
 /// The host's own routes are rare next to plugin routes: their futures are
@@ -297,11 +340,12 @@ async fn dispatch(
     shared: &Shared,
     req: Request<Incoming>,
     id: &str,
+    to: Destination,
 ) -> (Response<Body>, Counted) {
     let path = req.uri().path();
     let host = |r: Response<Body>, route: &str| (r, Counted::Host(route.to_string()));
-    match path {
-        "/healthz" | "/readyz"
+    match to {
+        Destination::Health | Destination::Ready
             if !matches!(*req.method(), http::Method::GET | http::Method::HEAD) =>
         {
             let mut r = reply::error(
@@ -316,22 +360,18 @@ async fn dispatch(
                 http::header::ALLOW,
                 http::HeaderValue::from_static("GET, HEAD"),
             );
-            return host(r, path);
+            host(r, path)
         }
-        // Liveness: the process answers.
-        "/healthz" => {
-            return host(
-                reply::json(200, &serde_json::json!({"status": "ok"})),
-                "/healthz",
-            )
-        }
-        // Readiness: the store answers, the plugins are loaded, no shutdown.
-        "/readyz" => return host(Box::pin(probes::readiness(app)).await, "/readyz"),
-        "/metrics" => {
+        Destination::Health => host(
+            reply::json(200, &serde_json::json!({"status": "ok"})),
+            "/healthz",
+        ),
+        Destination::Ready => host(Box::pin(probes::readiness(app)).await, "/readyz"),
+        Destination::Metrics => {
             if let Some(refused) = probes::metrics_refused(app, shared, &req) {
                 return host(refused, "/metrics");
             }
-            return host(
+            host(
                 reply::text(
                     200,
                     "text/plain; version=0.0.4",
@@ -340,104 +380,119 @@ async fn dispatch(
                         + &Box::pin(metrics::render_process(app)).await,
                 ),
                 "/metrics",
-            );
-        }
-        "/openapi.json" => {
-            return host(
-                reply::json(200, &openapi::document(&app.registry.table())),
-                "/openapi.json",
             )
         }
-        _ => {}
+        Destination::OpenApi => host(
+            reply::json(200, &openapi::document(&app.registry.table())),
+            "/openapi.json",
+        ),
+        Destination::Admin => {
+            let (resp, route) = Box::pin(admin_request(app, shared, req)).await;
+            host(resp, &route)
+        }
+        Destination::Console => {
+            let ctx = crate::console::Context {
+                store: &app.store,
+                client: req.extensions().get::<ClientAddr>().map(|c| c.0),
+                secure: shared.tls,
+                throttle: shared
+                    .throttle
+                    .as_ref()
+                    .map(|t| t as &dyn crate::console::Throttle),
+            };
+            let (resp, route) = Box::pin(crate::console::handle(ctx, req)).await;
+            host(resp, route)
+        }
+        Destination::Operations => {
+            let (resp, route) = Box::pin(operations_request(app, shared, req)).await;
+            host(resp, route)
+        }
+        Destination::Plugin(target) => request::plugin_request(app, shared, req, id, target).await,
     }
-    if path == "/admin" || path.starts_with("/admin/") {
-        // Wrong admin tokens count against the client address, as failed
-        // API keys do (not against the token: that would lock out everyone).
-        let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
-        let throttle = shared.throttle.as_ref().zip(client);
-        if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
-            return host(
-                reply::closing(too_many_failures(Envelope::plain(), wait)),
-                "/admin",
-            );
-        }
-        let audit_caller = req
-            .extensions()
-            .get::<Arc<std::sync::Mutex<audit::Caller>>>()
-            .cloned();
-        // An operator's console session, when it stands in for the token:
-        // the audit row names the user, not the token.
-        let operator = if req.headers().contains_key(http::header::AUTHORIZATION) {
-            None
-        } else {
-            Box::pin(crate::console::session::from_request(
-                &app.store,
-                req.method(),
-                req.headers(),
-            ))
-            .await
-            .ok()
-            .flatten()
-            .filter(|s| s.user.admin)
-            .map(|s| s.user)
-        };
-        let (mut resp, route) = Box::pin(admin::handle(app, req)).await;
-        if resp.status() != http::StatusCode::UNAUTHORIZED {
-            if let Some(c) = audit_caller {
-                *c.lock().unwrap_or_else(|p| p.into_inner()) = match operator {
-                    Some(u) => audit::Caller {
-                        organisation: Some(u.organisation),
-                        key_id: Some(format!("console:{}", u.name)),
-                        scheme: Some("console-session"),
-                    },
-                    None => audit::Caller {
-                        organisation: None,
-                        key_id: Some("admin".into()),
-                        scheme: Some("admin-token"),
-                    },
-                };
-            }
-        }
-        if resp.status() == http::StatusCode::UNAUTHORIZED {
-            if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
-                resp = reply::closing(too_many_failures(Envelope::plain(), wait));
-            }
-        }
-        return host(resp, &route);
+}
+
+/// The admin API: wrong admin tokens count against the client address, as
+/// failed API keys do (not against the token: that would lock out
+/// everyone); the audit row names the token or the operator's session.
+async fn admin_request(
+    app: &App,
+    shared: &Shared,
+    req: Request<Incoming>,
+) -> (Response<Body>, String) {
+    let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    let throttle = shared.throttle.as_ref().zip(client);
+    if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
+        return (
+            reply::closing(too_many_failures(Envelope::plain(), wait)),
+            "/admin".to_string(),
+        );
     }
-    if crate::console::owns(path) {
-        let ctx = crate::console::Context {
-            store: &app.store,
-            client: req.extensions().get::<ClientAddr>().map(|c| c.0),
-            secure: shared.tls,
-            throttle: shared
-                .throttle
-                .as_ref()
-                .map(|t| t as &dyn crate::console::Throttle),
-        };
-        let (resp, route) = Box::pin(crate::console::handle(ctx, req)).await;
-        return host(resp, route);
-    }
-    if path == "/operations" || path.starts_with("/operations/") {
-        // Failed keys and sessions count against the client address, as on
-        // the admin API.
-        let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
-        let throttle = shared.throttle.as_ref().zip(client);
-        if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
-            return host(
-                reply::closing(too_many_failures(Envelope::plain(), wait)),
-                "/operations",
-            );
+    let audit_caller = req
+        .extensions()
+        .get::<Arc<std::sync::Mutex<audit::Caller>>>()
+        .cloned();
+    // An operator's console session, when it stands in for the token:
+    // the audit row names the user, not the token.
+    let operator = if req.headers().contains_key(http::header::AUTHORIZATION) {
+        None
+    } else {
+        Box::pin(crate::console::session::from_request(
+            &app.store,
+            req.method(),
+            req.headers(),
+        ))
+        .await
+        .ok()
+        .flatten()
+        .filter(|s| s.user.admin)
+        .map(|s| s.user)
+    };
+    let (mut resp, route) = Box::pin(admin::handle(app, req)).await;
+    if resp.status() != http::StatusCode::UNAUTHORIZED {
+        if let Some(c) = audit_caller {
+            *c.lock().unwrap_or_else(|p| p.into_inner()) = match operator {
+                Some(u) => audit::Caller {
+                    organisation: Some(u.organisation),
+                    key_id: Some(format!("console:{}", u.name)),
+                    scheme: Some("console-session"),
+                },
+                None => audit::Caller {
+                    organisation: None,
+                    key_id: Some("admin".into()),
+                    scheme: Some("admin-token"),
+                },
+            };
         }
-        let ops = app.registry.runtime.capabilities().operations.records();
-        let (mut resp, route) =
-            Box::pin(crate::operations::http::handle(ops, &app.store, req)).await;
-        if resp.status() == http::StatusCode::UNAUTHORIZED {
-            if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
-                resp = reply::closing(too_many_failures(Envelope::plain(), wait));
-            }
-        }
-        return host(resp, route);
     }
-    request::plugin_request(app, shared, req, id).await
+    if resp.status() == http::StatusCode::UNAUTHORIZED {
+        if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
+            resp = reply::closing(too_many_failures(Envelope::plain(), wait));
+        }
+    }
+    (resp, route)
+}
+
+/// `/operations`: failed keys and sessions count against the client
+/// address, as on the admin API.
+async fn operations_request(
+    app: &App,
+    shared: &Shared,
+    req: Request<Incoming>,
+) -> (Response<Body>, &'static str) {
+    let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    let throttle = shared.throttle.as_ref().zip(client);
+    if let Some(wait) = throttle.and_then(|(t, a)| t.blocked(a, None)) {
+        return (
+            reply::closing(too_many_failures(Envelope::plain(), wait)),
+            "/operations",
+        );
+    }
+    let ops = app.registry.runtime.capabilities().operations.records();
+    let (mut resp, route) = Box::pin(crate::operations::http::handle(ops, &app.store, req)).await;
+    if resp.status() == http::StatusCode::UNAUTHORIZED {
+        if let Some(wait) = throttle.and_then(|(t, a)| t.failed(a, None)) {
+            resp = reply::closing(too_many_failures(Envelope::plain(), wait));
+        }
+    }
+    (resp, route)
 }

@@ -58,16 +58,32 @@ impl Routed {
     }
 }
 
-/// The plugin route `req` asks for: answers the request (and the metrics'
-/// labels) end to end.
+/// The plugin route a request asks for, looked up before its span is made;
+/// or the 404/405 that answers it.
+pub(super) struct Target(Step<Routed>);
+
+impl Target {
+    pub(super) fn of(table: &Table, req: &Request<Incoming>) -> Self {
+        Target(route(table, req))
+    }
+
+    /// The matched route's template.
+    pub(super) fn route_path(&self) -> Option<&str> {
+        let routed = self.0.as_ref().ok()?;
+        routed.route().map(|r| r.path.as_str())
+    }
+}
+
+/// The plugin route `req` asks for (`target`): answers the request (and
+/// the metrics' labels) end to end.
 pub(super) async fn plugin_request(
     app: &App,
     shared: &Shared,
     req: Request<Incoming>,
     id: &str,
+    target: Target,
 ) -> (Response<Body>, Counted) {
-    let table = app.registry.table();
-    let routed = match route(&table, &req) {
+    let routed = match target.0 {
         Ok(r) => r,
         Err(resp) => return (*resp, Counted::Unmatched),
     };
@@ -78,7 +94,6 @@ pub(super) async fn plugin_request(
         return (resp, Counted::Unmatched);
     };
     let counted = |r| (r, Counted::Plugin(Arc::clone(&routed.plugin), routed.index));
-    tracing::Span::current().record("route", route.path.as_str());
     let format = &*routed.plugin.envelope;
     let guard = Guard::of(shared, &req);
     let pending = match authenticate(app, &guard, &req, route, format).await {
