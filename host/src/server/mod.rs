@@ -232,7 +232,9 @@ async fn handle(
     };
     let start = Instant::now();
     let method = req.method().clone();
-    let uri = req.uri().clone();
+    // The path is copied: a clone of the `Uri` would hold hyper's read
+    // buffer (its bytes) past the request, and cost an atomic each way.
+    let path = String::from(req.uri().path());
     async move {
         let in_flight = InFlight::enter(&app.metrics.in_flight);
         let (mut resp, counted) = dispatch(&app, shared, req, &id, to).await;
@@ -253,7 +255,7 @@ async fn handle(
                 client: &client.ip().to_string(),
                 method: method.as_str(),
                 route,
-                path: uri.path(),
+                path: &path,
                 plugin: &counted.to_string(),
                 status,
             };
@@ -276,7 +278,7 @@ async fn handle(
         // trivial plugin call's CPU.
         tracing::info!(
             method = %method,
-            path = %uri.path(),
+            path = %path,
             plugin = %counted,
             status,
             micros = elapsed.as_micros() as u64,
