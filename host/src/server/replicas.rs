@@ -70,8 +70,20 @@ async fn follow(app: Arc<App>) {
         loop {
             tokio::select! {
                 notice = next(&mut notices) => match notice {
-                    Some(n) if n.channel == sync::CHANNEL => resync(&app).await,
-                    Some(_) => operations.wake(),
+                    Some(n) => {
+                        // A burst (say, rollbacks in a row) is one sync: it
+                        // brings this replica to the store's latest state.
+                        let mut burst = vec![n];
+                        if let Some(more) = notices.as_mut() {
+                            burst.extend(more.ready());
+                        }
+                        if burst.iter().any(|n| n.channel == sync::CHANNEL) {
+                            resync(&app).await;
+                        }
+                        if burst.iter().any(|n| n.channel != sync::CHANNEL) {
+                            operations.wake();
+                        }
+                    }
                     None => {
                         tracing::warn!("the connection listening for the other replicas was lost; listening again");
                         break;

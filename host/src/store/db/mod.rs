@@ -356,6 +356,16 @@ impl Notices {
     pub async fn recv(&mut self) -> Option<Notice> {
         self.rx.recv().await
     }
+
+    /// The notices already received and not yet taken, without waiting
+    /// (so that a burst of them is handled once).
+    pub fn ready(&mut self) -> Vec<Notice> {
+        let mut out = Vec::new();
+        while let Ok(n) = self.rx.try_recv() {
+            out.push(n);
+        }
+        out
+    }
 }
 
 /// A [`Database`] used as an [`Executor`]: each statement on its own.
