@@ -33,7 +33,9 @@
 //! in the store). [`verify`] does both at once.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use hmac::{Hmac, Mac};
 use http::HeaderMap;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -155,36 +157,27 @@ fn parse_authorization(value: &str) -> Option<Authorization<'_>> {
     })
 }
 
-/// HMAC-SHA256 (RFC 2104) over `sha2`.
-pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(data);
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+/// HMAC-SHA256 (RFC 2104), the `hmac` crate over `sha2`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], String> {
+    // HMAC takes a key of any length (a long one is hashed first), so this
+    // error cannot happen; it is reported rather than unwrapped all the same.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .map_err(|_| "the secret key cannot key an HMAC".to_string())?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().into())
 }
 
+/// Every byte but the unreserved `A-Za-z0-9_.-~`.
+const SDK_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~');
+
 /// Percent-encode every byte but the unreserved `A-Za-z0-9_.-~`, as Python's
-/// `quote(s, safe='~')` does.
+/// `quote(s, safe='~')` does (upper-case hex).
 fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, SDK_ENCODED).to_string()
 }
 
 fn decode(s: &str) -> String {
@@ -292,7 +285,7 @@ fn signature_of(
         "{ALGORITHM}\n{sdk_date}\n{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    Ok(hex::encode(hmac_sha256(sk.as_bytes(), to_sign.as_bytes())))
+    Ok(hex::encode(hmac_sha256(sk.as_bytes(), to_sign.as_bytes())?))
 }
 
 fn parse_date(value: &str) -> Option<DateTime<Utc>> {
@@ -432,187 +425,4 @@ pub fn sdk_date(t: DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hmac_matches_rfc_4231() {
-        // Test case 2.
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        // Test case 6: a key longer than the block.
-        let mac = hmac_sha256(
-            &[0xaa; 131],
-            b"Test Using Larger Than Block-Size Key - Hash Key First",
-        );
-        assert_eq!(
-            hex::encode(mac),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
-    }
-
-    #[test]
-    fn canonical_forms_follow_the_sdk() {
-        assert_eq!(
-            canonical_uri("/v3/abc/edgemgr/pods"),
-            "/v3/abc/edgemgr/pods/"
-        );
-        assert_eq!(canonical_uri("/a%20b/c:d/"), "/a%20b/c%3Ad/");
-        assert_eq!(
-            canonical_query("offset=0&limit=10&deployment_ids=b%2Ca"),
-            "deployment_ids=b%2Ca&limit=10&offset=0"
-        );
-        assert_eq!(canonical_query(""), "");
-        assert_eq!(canonical_query("a=2&a=1&b"), "a=1&a=2&b=");
-    }
-
-    #[test]
-    fn authorization_header_parses() {
-        let a = parse_authorization(
-            "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature=ab12",
-        )
-        .unwrap();
-        assert_eq!(a.access, "AK1");
-        assert_eq!(a.signed_headers, ["host", "x-sdk-date"]);
-        assert_eq!(a.signature, "ab12");
-        assert!(parse_authorization("SDK-HMAC-SHA256 Access=AK1").is_none());
-        assert!(parse_authorization("Bearer x").is_none());
-    }
-
-    /// The example of Huawei's signing guide, recomputed independently:
-    /// a GET with two signed headers.
-    #[test]
-    fn signature_is_stable() {
-        let mut headers = HeaderMap::new();
-        headers.insert("host", "127.0.0.1:8080".parse().unwrap());
-        headers.insert("x-sdk-date", "20240101T000000Z".parse().unwrap());
-        let req = SignedRequest {
-            method: "GET",
-            path: "/v3/p1/edgemgr/pods",
-            query: "node_id=n1",
-            headers: &headers,
-            authority: None,
-            body: b"",
-        };
-        let canonical =
-            canonical_request(&req.head(), &["host", "x-sdk-date"], &BodyDigest::of(b"")).unwrap();
-        assert_eq!(
-            canonical,
-            format!(
-                "GET\n/v3/p1/edgemgr/pods/\nnode_id=n1\nhost:127.0.0.1:8080\nx-sdk-date:20240101T000000Z\n\nhost;x-sdk-date\n{EMPTY_SHA256}"
-            )
-        );
-        let a = signature(&req, &["host", "x-sdk-date"], "20240101T000000Z", "sk").unwrap();
-        let b = signature(&req, &["host", "x-sdk-date"], "20240101T000000Z", "sk2").unwrap();
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, b);
-        assert!(
-            canonical_request(&req.head(), &["host", "x-missing"], &BodyDigest::new()).is_err()
-        );
-    }
-
-    /// A body hashed chunk by chunk as it arrives signs as the whole body.
-    #[test]
-    fn a_streamed_body_signs_as_the_whole() {
-        let mut headers = HeaderMap::new();
-        headers.insert("host", "h".parse().unwrap());
-        headers.insert("x-sdk-date", "20240101T000000Z".parse().unwrap());
-        headers.insert("content-type", "application/json".parse().unwrap());
-        let body = br#"{"name": "app", "replicas": 1}"#;
-        let req = SignedRequest {
-            method: "POST",
-            path: "/v3/p1/edgemgr/deployments",
-            query: "",
-            headers: &headers,
-            authority: None,
-            body,
-        };
-        let signed = ["content-type", "host", "x-sdk-date"];
-        let whole = signature(&req, &signed, "20240101T000000Z", "sk").unwrap();
-        let mut streamed = BodyDigest::new();
-        for chunk in body.chunks(7) {
-            streamed.update(chunk);
-        }
-        assert_eq!(streamed.len(), body.len());
-        let from_chunks =
-            signature_of(&req.head(), &streamed, &signed, "20240101T000000Z", "sk").unwrap();
-        assert_eq!(whole, from_chunks);
-        let other = signature_of(
-            &req.head(),
-            &BodyDigest::of(b"{}"),
-            &signed,
-            "20240101T000000Z",
-            "sk",
-        )
-        .unwrap();
-        assert_ne!(whole, other);
-    }
-
-    /// A signed write is accepted once (the store remembers it, so another
-    /// store handle on the same database would refuse it too); a signed
-    /// read may be repeated.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn replays_are_refused_once_seen() {
-        let store = Store::in_memory(crate::store::Sealer::from_key(&[5u8; 32]))
-            .await
-            .unwrap();
-        let key = keys::create_key(&store, "acme", Scheme::Aksk)
-            .await
-            .unwrap();
-        let (ak, sk) = key.credential.split_once(' ').unwrap();
-        let now = Utc::now();
-        let date = sdk_date(now);
-        let mut headers = HeaderMap::new();
-        headers.insert("host", "h".parse().unwrap());
-        headers.insert("x-sdk-date", date.parse().unwrap());
-        let signed = ["host", "x-sdk-date"];
-        let mut kept = Vec::new();
-        for (method, repeatable) in [("GET", true), ("POST", false), ("DELETE", false)] {
-            let mut req = SignedRequest {
-                method,
-                path: "/v3/p1/edgemgr/deployments",
-                query: "",
-                headers: &headers,
-                authority: None,
-                body: b"",
-            };
-            let sig = signature(&req, &signed, &date, sk).unwrap();
-            let auth = format!(
-                "{ALGORITHM} Access={ak}, SignedHeaders={}, Signature={}",
-                signed.join(";"),
-                sig.to_ascii_uppercase()
-            );
-            let mut with_auth = headers.clone();
-            with_auth.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
-            req.headers = &with_auth;
-            let p = verify(&store, &req, now).await.unwrap();
-            assert_eq!((p.organisation.as_str(), p.scheme), ("acme", Scheme::Aksk));
-            let again = verify(&store, &req, now).await;
-            if repeatable {
-                assert!(again.is_ok(), "{method}");
-            } else {
-                assert!(matches!(again, Err(AuthError::Replayed)), "{method}");
-                kept.push(format!("{ak}:{sig}"));
-            }
-        }
-        // Each write's signature, kept until its date leaves the window.
-        let rows = store
-            .db()
-            .query(
-                "SELECT signature, expires_at FROM request_signatures ORDER BY signature",
-                crate::store::db::params![],
-            )
-            .await
-            .unwrap();
-        kept.sort();
-        let stored: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
-        assert_eq!(stored, kept);
-        for r in rows {
-            let expires: i64 = r.get(1).unwrap();
-            assert_eq!(expires, now.timestamp() + MAX_SKEW.num_seconds());
-        }
-    }
-}
+mod tests;
