@@ -1,0 +1,152 @@
+//! DELETE: preconditions, dry runs, finalizers and namespaces marked first,
+//! and the propagation of a delete to dependents (background, foreground,
+//! orphan).
+
+use super::*;
+
+/// Options of a delete.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `Background` (default), `Foreground` or `Orphan`.
+    pub propagation: Option<String>,
+    /// Precondition on uid.
+    pub uid: Option<String>,
+    /// Precondition on resourceVersion.
+    pub resource_version: Option<String>,
+    /// `?dryRun=All`.
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    /// Reads a `DeleteOptions` body (may be empty).
+    pub fn from_body(v: &Value) -> Self {
+        DeleteOptions {
+            propagation: v
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(String::from),
+            uid: v
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(String::from),
+            resource_version: v
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(String::from),
+            dry_run: v
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty()),
+        }
+    }
+}
+
+/// DELETE: removes an object (namespaces and objects with finalizers are marked first).
+pub fn delete(
+    st: &mut State,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    opts: &DeleteOptions,
+) -> ApiResult<Value> {
+    if !def.stored {
+        return Err(ApiError::method_not_allowed());
+    }
+    let ns = scope_ns(def, ns);
+    let obj = get(st, def, Some(&ns), name)?;
+    let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    if let Some(u) = &opts.uid {
+        if *u != uid {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!("Precondition failed: UID in precondition: {u}, UID in object meta: {uid}"),
+            ));
+        }
+    }
+    if let Some(rv) = &opts.resource_version {
+        let cur = obj["metadata"]["resourceVersion"].as_str().unwrap_or("");
+        if rv != cur {
+            return Err(ApiError::new(409, "Conflict", format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {cur}")));
+        }
+    }
+    if opts.dry_run {
+        return Ok((*obj).clone());
+    }
+    let has_finalizers = obj
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    if def.plural == "namespaces" || has_finalizers {
+        if obj.pointer("/metadata/deletionTimestamp").is_none() {
+            let mut marked = (*obj).clone();
+            marked["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+            marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            if def.plural == "namespaces" {
+                marked["status"]["phase"] = json!("Terminating");
+            }
+            st.store.replace(def, marked);
+            controllers::reconcile(st);
+        }
+        return Ok(current(st, def, &ns, name));
+    }
+    match opts.propagation.as_deref() {
+        Some("Orphan") => orphan_dependents(st, &uid),
+        Some("Foreground") => {
+            for (k, dns, dname) in st.store.dependents(&uid) {
+                if let Some(d) = resources::by_key(&k) {
+                    let _ = delete(
+                        st,
+                        d,
+                        Some(&dns),
+                        &dname,
+                        &DeleteOptions {
+                            propagation: Some("Foreground".into()),
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    let gone = remove_cascading(st, &def.key(), &ns, name);
+    controllers::reconcile(st);
+    let gone = gone.map(|o| (*o).clone()).unwrap_or(Value::Null);
+    if def.plural == "pods" {
+        Ok(gone)
+    } else {
+        Ok(success_status(def.group, def.plural, name, &uid))
+    }
+}
+
+/// Removes an object, then every dependent all of whose owners are gone (background GC).
+pub fn remove_cascading(st: &mut State, key: &str, ns: &str, name: &str) -> Option<Obj> {
+    let gone = st.store.remove(key, ns, name)?;
+    let uid = gone["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    for (k, dns, dname) in st.store.dependents(&uid) {
+        let Some(dep) = st.store.get(&k, &dns, &dname) else {
+            continue;
+        };
+        if owner_uids(dep).iter().all(|u| st.store.by_uid(u).is_none()) {
+            remove_cascading(st, &k, &dns, &dname);
+        }
+    }
+    Some(gone)
+}
+
+fn orphan_dependents(st: &mut State, uid: &str) {
+    for (k, dns, dname) in st.store.dependents(uid) {
+        let (Some(def), Some(dep)) = (resources::by_key(&k), st.store.get(&k, &dns, &dname)) else {
+            continue;
+        };
+        let mut d = (**dep).clone();
+        if let Some(refs) = d
+            .pointer_mut("/metadata/ownerReferences")
+            .and_then(Value::as_array_mut)
+        {
+            refs.retain(|r| r["uid"] != uid);
+        }
+        st.store.replace(def, d);
+    }
+}
