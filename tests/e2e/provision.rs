@@ -77,6 +77,38 @@ impl Answer {
     }
 }
 
+/// A pcapi `POST {BASE}/{op}` through `s` with Basic credentials `cred`,
+/// asking for a 202 and an operation with `prefer_async`.
+pub async fn post(
+    s: &Server,
+    cred: (&str, &str),
+    op: &str,
+    form: &[(&str, &str)],
+    prefer_async: bool,
+) -> Answer {
+    let started = Instant::now();
+    let mut req = s
+        .http
+        .post(s.url(&format!("{BASE}/{op}")))
+        .form(form)
+        .basic_auth(cred.0, Some(cred.1));
+    if prefer_async {
+        req = req.header("Prefer", "respond-async");
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let op = r
+        .headers()
+        .get("x-operation-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    Answer {
+        status,
+        op,
+        body: r.json().await.unwrap_or(Value::Null),
+        elapsed: started.elapsed(),
+    }
+}
+
 impl Env {
     pub fn machine(&self, name: &str, ip: &str) -> Machine {
         let m = Machine::start(name, ip);
@@ -85,28 +117,7 @@ impl Env {
     }
 
     pub async fn post(&self, op: &str, form: &[(&str, &str)], prefer_async: bool) -> Answer {
-        let started = Instant::now();
-        let mut req = self
-            .s
-            .http
-            .post(self.s.url(&format!("{BASE}/{op}")))
-            .form(form)
-            .basic_auth(&self.user, Some(&self.pass));
-        if prefer_async {
-            req = req.header("Prefer", "respond-async");
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let op = r
-            .headers()
-            .get("x-operation-id")
-            .map(|v| v.to_str().unwrap().to_string());
-        Answer {
-            status,
-            op,
-            body: r.json().await.unwrap_or(Value::Null),
-            elapsed: started.elapsed(),
-        }
+        post(&self.s, (&self.user, &self.pass), op, form, prefer_async).await
     }
 
     pub async fn operation(&self, id: &str) -> (u16, Value) {

@@ -3,40 +3,9 @@
 
 use super::*;
 
-/// A pcapi request through `s`, as provision.rs's `Env::post` does.
-async fn pcapi(
-    s: &Server,
-    cred: (&str, &str),
-    op: &str,
-    form: &[(&str, &str)],
-    prefer_async: bool,
-) -> Answer {
-    let started = Instant::now();
-    let mut req = s
-        .http
-        .post(s.url(&format!("/pcapi/api/v1/cluster/common/{op}")))
-        .form(form)
-        .basic_auth(cred.0, Some(cred.1));
-    if prefer_async {
-        req = req.header("Prefer", "respond-async");
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let op = r
-        .headers()
-        .get("x-operation-id")
-        .map(|v| v.to_str().unwrap().to_string());
-    Answer {
-        status,
-        op,
-        body: r.json().await.unwrap_or(Value::Null),
-        elapsed: started.elapsed(),
-    }
-}
-
 async fn new_cluster(s: &Server, cred: (&str, &str), m: &Machine, prefer_async: bool) -> Answer {
     let port = m.port.to_string();
-    pcapi(
+    crate::provision::post(
         s,
         cred,
         "new_cluster",
