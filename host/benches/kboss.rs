@@ -228,6 +228,44 @@ async fn quote(t: QuoteTarget, dur: Duration) -> Vec<Duration> {
     all
 }
 
+/// The quote load from `wrk`, a process of its own (as issue #17's figures
+/// were measured), in alternating rounds: mean quotes/s, and the worst
+/// round's p50 and p99.
+async fn quotes_by_wrk(warm: QuoteTarget, fresh: QuoteTarget, warm_only: bool) {
+    let round = Duration::from_secs(2);
+    let mut figures = [Vec::new(), Vec::new()];
+    for _ in 0..QUOTE_ROUNDS {
+        for (i, t) in [warm, fresh].into_iter().enumerate() {
+            if i == 1 && warm_only {
+                continue;
+            }
+            let w = common::wrk::run(t.addr, t.uri, Some(t.key), CONNECTIONS, round).await;
+            figures[i].push(w);
+        }
+    }
+    let mut rates = Vec::new();
+    for (label, rounds) in [("organisation", &figures[0]), ("request     ", &figures[1])] {
+        if rounds.is_empty() {
+            continue;
+        }
+        let rate = rounds.iter().map(|w| w.rps).sum::<f64>() / rounds.len() as f64;
+        let worst = |f: fn(&common::wrk::Wrk) -> f64| rounds.iter().map(f).fold(0.0, f64::max);
+        rates.push(rate);
+        println!(
+            "accrual_price by wrk ({CONNECTIONS} connections, 2 threads, its own process), \
+             {label} isolation: {rate:.0} quotes/s, p50 {:.3} ms, p99 {:.3} ms",
+            worst(|w| w.p50),
+            worst(|w| w.p99)
+        );
+    }
+    if let [warm, fresh] = rates[..] {
+        println!(
+            "quotes/s by wrk, organisation / request isolation: {:.2}",
+            warm / fresh.max(1e-9)
+        );
+    }
+}
+
 /// A second server whose kboss and pricing plugins use `request` isolation
 /// (a fresh instance per call), with the small center's priced components.
 async fn quote_server(dir: &std::path::Path) -> QuoteTarget {
@@ -453,6 +491,11 @@ fn main() {
                 "quotes/s organisation / request isolation: {:.2} (target >= 20,000 quotes/s with organisation)",
                 warm / fresh.max(1e-9)
             );
+        }
+        if common::wrk::available() {
+            quotes_by_wrk(warm, fresh, warm_only).await;
+        } else {
+            println!("(wrk is not installed: no figures from a load generator of its own)");
         }
     });
 }

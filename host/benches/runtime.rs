@@ -53,6 +53,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
+mod common;
+
 const PLUGINS: &str = env!("COMPUTEHUB_TEST_PLUGINS");
 const BODY: &str = r#"{"plugin":"echo","version":"1.0.0"}"#;
 const CONNECTIONS: usize = 16;
@@ -423,5 +425,59 @@ fn main() {
         );
         println!("instantiate + call   : {call_us:.1} µs (target <= 10 µs)");
         println!("instantiate alone    : {inst_us:.1} µs");
+        if common::wrk::available() {
+            by_wrk([native_addr, plugin_addr, fresh_addr]).await;
+        } else {
+            println!("(wrk is not installed: no figures from a load generator of its own)");
+        }
     });
+}
+
+/// The same three servers loaded by `wrk` (a process of its own, the tool
+/// issue #17's figures were measured with), in `ROUNDS` alternating rounds
+/// of 2 s: mean req/s, the worst round's p50 and p99, and the ratios.
+async fn by_wrk(addrs: [std::net::SocketAddr; 3]) {
+    let mut figures: [Vec<common::wrk::Wrk>; 3] = Default::default();
+    let mut ratios = Vec::new();
+    for _ in 0..ROUNDS {
+        for (i, addr) in addrs.iter().enumerate() {
+            let w = common::wrk::run(
+                *addr,
+                "/echo/version",
+                None,
+                CONNECTIONS,
+                Duration::from_secs(2),
+            )
+            .await;
+            figures[i].push(w);
+        }
+        let n = figures[0].len() - 1;
+        ratios.push(figures[1][n].rps / figures[0][n].rps);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mean = |f: &[common::wrk::Wrk]| f.iter().map(|w| w.rps).sum::<f64>() / f.len() as f64;
+    println!("by wrk ({CONNECTIONS} connections, 2 threads, its own process), {ROUNDS} alternating rounds of 2 s:");
+    for (name, f) in [
+        ("native hyper handler          ", &figures[0]),
+        ("plugin route, organisation iso", &figures[1]),
+        ("plugin route, request iso     ", &figures[2]),
+    ] {
+        let worst = |g: fn(&common::wrk::Wrk) -> f64| f.iter().map(g).fold(0.0, f64::max);
+        println!(
+            "{name} : {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs (worst round)",
+            mean(f),
+            worst(|w| w.p50) * 1e3,
+            worst(|w| w.p99) * 1e3
+        );
+    }
+    println!(
+        "ratio organisation/native by wrk : {:.2} (target >= 0.70, p99 <= 1 ms); rounds {:.2}..{:.2}",
+        mean(&figures[1]) / mean(&figures[0]),
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
+    println!(
+        "ratio request/native by wrk      : {:.2}",
+        mean(&figures[2]) / mean(&figures[0])
+    );
 }

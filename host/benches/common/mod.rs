@@ -5,6 +5,8 @@
 //! Each bench uses part of it.
 #![allow(dead_code)]
 
+pub mod wrk;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

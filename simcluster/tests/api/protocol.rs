@@ -1,0 +1,307 @@
+//! The protocol: HTTPS with the cluster's CA, status errors, patch types,
+//! watches from a resource version, pages with continue tokens.
+
+use super::*;
+
+#[test]
+fn https_with_webpki_and_bearer_token() {
+    let c = cluster();
+    assert!(c.url().starts_with("https://127.0.0.1:"));
+    let (code, v) = call(&c, "GET", "/api/v1/nodes", "application/json", "");
+    assert_eq!(code, 200);
+    assert_eq!(v["kind"], "NodeList");
+    assert_eq!(v["items"].as_array().unwrap().len(), 3);
+    let (code, v) = call_as(&c, "GET", "/api/v1/nodes", false, "application/json", "");
+    assert_eq!((code, v["reason"].as_str()), (401, Some("Unauthorized")));
+    let (code, v) = call_as(&c, "GET", "/version", false, "application/json", "");
+    assert_eq!((code, v["gitVersion"].as_str()), (200, Some("v1.32.4")));
+    assert!(c.kubeconfig_yaml().contains("certificate-authority-data: "));
+}
+
+#[test]
+fn status_errors() {
+    let c = cluster();
+    let (code, v) = call(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/pods/nope",
+        "application/json",
+        "",
+    );
+    assert_eq!(
+        (code, v["reason"].as_str(), v["message"].as_str()),
+        (404, Some("NotFound"), Some("pods \"nope\" not found"))
+    );
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default"}, "data": {"a": "1"}});
+    let (code, created) = call(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        &cm.to_string(),
+    );
+    assert_eq!(code, 201);
+    let (code, v) = call(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        &cm.to_string(),
+    );
+    assert_eq!((code, v["reason"].as_str()), (409, Some("AlreadyExists")));
+    // stale resourceVersion on update
+    let mut stale = created.clone();
+    stale["data"]["a"] = json!("2");
+    let (code, _) = call(
+        &c,
+        "PUT",
+        "/api/v1/namespaces/default/configmaps/cfg",
+        "application/json",
+        &stale.to_string(),
+    );
+    assert_eq!(code, 200);
+    let (code, v) = call(
+        &c,
+        "PUT",
+        "/api/v1/namespaces/default/configmaps/cfg",
+        "application/json",
+        &stale.to_string(),
+    );
+    assert_eq!((code, v["reason"].as_str()), (409, Some("Conflict")));
+    // invalid: selector does not match the template
+    let bad = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {"metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let (code, v) = call(
+        &c,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "application/json",
+        &bad.to_string(),
+    );
+    assert_eq!((code, v["reason"].as_str()), (422, Some("Invalid")));
+    assert_eq!(
+        v["details"]["causes"][0]["field"],
+        "spec.template.metadata.labels"
+    );
+    // missing namespace
+    let (code, v) = call(
+        &c,
+        "POST",
+        "/api/v1/namespaces/ghost/configmaps",
+        "application/json",
+        &json!({"metadata": {"name": "x"}}).to_string(),
+    );
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("namespaces \"ghost\" not found"))
+    );
+    // resourceVersions only grow
+    let rv = |v: &Value| {
+        v["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let now = c.get("v1", "ConfigMap", Some("default"), "cfg").unwrap();
+    assert!(rv(&now) > rv(&created));
+    assert_eq!(now["metadata"]["uid"], created["metadata"]["uid"]);
+}
+
+#[test]
+fn patch_types_over_http() {
+    let c = cluster();
+    let path = "/api/v1/nodes/worker-1";
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        path,
+        "application/merge-patch+json",
+        r#"{"metadata":{"labels":{"a":"1"}}}"#,
+    );
+    assert_eq!(
+        (code, v["metadata"]["labels"]["a"].as_str()),
+        (200, Some("1"))
+    );
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        path,
+        "application/strategic-merge-patch+json",
+        r#"{"spec":{"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]}}"#,
+    );
+    assert_eq!(
+        (code, v["spec"]["taints"][0]["key"].as_str()),
+        (200, Some("k"))
+    );
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        path,
+        "application/json-patch+json",
+        r#"[{"op":"remove","path":"/metadata/labels/a"}]"#,
+    );
+    assert_eq!(code, 200);
+    assert!(v["metadata"]["labels"].get("a").is_none());
+    let (code, v) = call(&c, "PATCH", path, "text/plain", "{}");
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (415, Some("UnsupportedMediaType"))
+    );
+    // server-side apply creates, owns, and conflicts
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: default\ndata:\n  k: one\n";
+    let p = "/api/v1/namespaces/default/configmaps/cfg?fieldManager=tool-a";
+    let (code, v) = call(&c, "PATCH", p, "application/apply-patch+yaml", cm);
+    assert_eq!(
+        (code, v["metadata"]["managedFields"][0]["manager"].as_str()),
+        (201, Some("tool-a"))
+    );
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/cfg?fieldManager=tool-b",
+        "application/apply-patch+yaml",
+        &cm.replace("one", "two"),
+    );
+    assert_eq!((code, v["reason"].as_str()), (409, Some("Conflict")));
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/cfg?fieldManager=tool-b&force=true",
+        "application/apply-patch+yaml",
+        &cm.replace("one", "two"),
+    );
+    assert_eq!((code, v["data"]["k"].as_str()), (200, Some("two")));
+}
+
+#[test]
+fn watch_streams_events_from_a_resource_version() {
+    let c = cluster();
+    let rv = c.resource_version();
+    let mut s = tls_stream(&c);
+    write_request(
+        &mut s,
+        &c,
+        "GET",
+        &format!(
+            "/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}&timeoutSeconds=5"
+        ),
+        true,
+        "application/json",
+        "",
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    c.create(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "watched", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "x"}]}}))
+        .unwrap();
+    c.delete("v1", "Pod", Some("default"), "watched").unwrap();
+    let start = Instant::now();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < Duration::from_secs(8) && !seen.contains("\"DELETED\"") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    let added = seen.find("\"type\":\"ADDED\"").expect("ADDED event");
+    let modified = seen
+        .find("\"type\":\"MODIFIED\"")
+        .expect("MODIFIED event (scheduled, started)");
+    let deleted = seen.find("\"type\":\"DELETED\"").expect("DELETED event");
+    assert!(added < modified && modified < deleted, "{seen}");
+    assert!(seen.contains("\"name\":\"watched\""));
+}
+
+#[test]
+fn lists_page_by_key_with_continue_tokens() {
+    let c = cluster();
+    let pod = |ns: &str, name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    };
+    call(
+        &c,
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        &json!({"metadata": {"name": "b"}}).to_string(),
+    );
+    for (ns, name) in [
+        ("default", "p3"),
+        ("b", "q1"),
+        ("default", "p1"),
+        ("b", "q2"),
+        ("default", "p2"),
+    ] {
+        let path = format!("/api/v1/namespaces/{ns}/pods");
+        let (code, _) = call(
+            &c,
+            "POST",
+            &path,
+            "application/json",
+            &pod(ns, name).to_string(),
+        );
+        assert_eq!(code, 201);
+    }
+    let names = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["metadata"]["namespace"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    // Pages of two, in (namespace, name) order, the last without a token.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/pods?limit=2".to_string();
+    let mut pages = 0;
+    loop {
+        let (code, list) = call(&c, "GET", &path, "", "");
+        assert_eq!(code, 200, "{list}");
+        pages += 1;
+        let page = names(&list);
+        assert!(page.len() <= 2, "{page:?}");
+        seen.extend(page);
+        let Some(token) = list["metadata"]["continue"].as_str() else {
+            break;
+        };
+        if pages == 1 {
+            // Deleting an object the first page showed moves no later one.
+            let (code, _) = call(&c, "DELETE", "/api/v1/namespaces/b/pods/q1", "", "");
+            assert_eq!(code, 200);
+        }
+        path = format!("/api/v1/pods?limit=2&continue={token}");
+    }
+    assert_eq!(
+        seen,
+        ["b/q1", "b/q2", "default/p1", "default/p2", "default/p3"]
+    );
+    assert_eq!(pages, 3);
+    // One namespace pages within it.
+    let (_, first) = call(&c, "GET", "/api/v1/namespaces/default/pods?limit=2", "", "");
+    assert_eq!(names(&first), ["default/p1", "default/p2"]);
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    let (_, rest) = call(
+        &c,
+        "GET",
+        &format!("/api/v1/namespaces/default/pods?limit=2&continue={token}"),
+        "",
+        "",
+    );
+    assert_eq!(names(&rest), ["default/p3"]);
+    assert!(rest["metadata"]["continue"].is_null());
+    // A token the server did not make is refused, as kube-apiserver does.
+    let (code, status) = call(&c, "GET", "/api/v1/pods?limit=2&continue=garbage", "", "");
+    assert_eq!(code, 400, "{status}");
+    assert!(
+        status["message"].as_str().unwrap().contains("continue"),
+        "{status}"
+    );
+}
