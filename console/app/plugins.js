@@ -1,5 +1,5 @@
 // Operators: the plugins (GET /admin/plugins: id, role, name, version,
-// isolation, routes, collections), a new version checked first (POST
+// isolation and its instances' live figures, routes, collections), a new version checked first (POST
 // /admin/plugins/{id}/check?role=...: a dry run, nothing stored; the
 // routes it would add, remove and keep, the capabilities it imports and its
 // collections), then uploaded on confirmation (PUT
@@ -34,6 +34,28 @@ function RouteList({ routes, testid, fold }) {
   return html`<ul class="routes" data-testid=${testid}>
     ${routes.map((r) => html`<li><code>${typeof r === "string" ? r : routeKey(r)}</code>${typeof r === "string" ? null : html` <span class="help">${r.auth}</span>`}</li>`)}
   </ul>`;
+}
+
+const DISCARD_REASONS = [
+  "failed", "resources", "high-water", "max-uses", "idle", "pool-full", "budget", "retired", "isolation",
+];
+
+/** A plugin's isolation and its instances as `instances` counts them since the
+ * version went live: idle now, created, reused, and discarded by reason. */
+function Instances({ i }) {
+  if (!i?.isolation) return "—";
+  const discarded = DISCARD_REASONS.map((why) => [why, i.discarded?.[why] ?? 0]).filter(([, n]) => n > 0);
+  const total = discarded.reduce((sum, [, n]) => sum + n, 0);
+  return html`${t(`isolation_${i.isolation}`)}
+    <dl class="figures" data-testid="instance-figures" data-created=${i.created} data-reused=${i.reused}
+      data-idle=${i.idle} data-discarded=${total}>
+      <div><dt>${t("instancesIdle")}</dt><dd>${i.idle}</dd></div>
+      <div><dt>${t("instancesCreated")}</dt><dd>${i.created}</dd></div>
+      <div><dt>${t("instancesReused")}</dt><dd>${i.reused}</dd></div>
+      <div><dt>${t("instancesDiscarded")}</dt><dd>${total}${discarded.length
+        ? html` <span class="help">(${discarded.map(([why, n]) => `${t(`discard_${why}`)} ${n}`).join(", ")})</span>`
+        : null}</dd></div>
+    </dl>`;
 }
 
 function Version({ p }) {
@@ -221,7 +243,7 @@ export function Plugins() {
                   <th scope="row">${p.id}</th>
                   <td>${t(`role_${p.role}`)}</td>
                   <td class="version"><${Version} p=${p} /></td>
-                  <td>${p.instances?.isolation ? t(`isolation_${p.instances.isolation}`) : "—"}</td>
+                  <td class="instances"><${Instances} i=${p.instances} /></td>
                   <td><${RouteList} routes=${p.routes} fold=${3} /></td>
                   <td>${(p.collections ?? []).join(", ") || "—"}</td>
                   <td>${p.active_since ?? ""}</td>

@@ -258,6 +258,25 @@ try {
   await pricingRow.waitFor();
   assert.match(await pricingRow.textContent(), /计价引擎/);
   const versionBefore = (await pricingRow.locator(".version").textContent()).trim();
+  // The engine's instances as the admin API counts them: the quotes above
+  // ran on it, so it created at least one; the counters only grow, so what
+  // the page shows is at most what the API answers afterwards.
+  const figures = pricingRow.getByTestId("instance-figures");
+  const onPage = await figures.evaluate((el) => ({
+    created: Number(el.dataset.created),
+    reused: Number(el.dataset.reused),
+  }));
+  const pluginList = await page.evaluate(() => fetch("/admin/plugins").then((r) => r.json()));
+  const counted = pluginList.plugins.find((p) => p.id === "pricing").instances;
+  assert.equal(counted.isolation, "organisation");
+  assert.ok(onPage.created >= 1, `the quotes created an engine instance: ${JSON.stringify(onPage)}`);
+  assert.ok(
+    onPage.created <= counted.created && onPage.reused <= counted.reused,
+    `the page shows the API's figures: ${JSON.stringify(onPage)} against ${JSON.stringify(counted)}`,
+  );
+  assert.match(await figures.textContent(), /已创建\s*\d+/);
+  assert.match(await pricingRow.locator("td.instances").textContent(), /按组织/);
+  console.log(`pricing engine instances: ${JSON.stringify(counted)}`);
   await accessible(page, "plugins");
   await shot(page, "12-plugins");
   await page.getByLabel("插件ID").fill("pricing");
