@@ -29,6 +29,7 @@
 //! center and runs only the quote load; `measuring` goes to stderr when the
 //! measured part starts, so `perf record -p` can attach then;
 //! `COMPUTEHUB_BENCH_QUOTES_ONLY=organisation` loads only the warm server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 use std::time::{Duration, Instant};
 

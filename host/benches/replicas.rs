@@ -24,6 +24,7 @@
 //! request shows what each replica would cost on machines of its own.
 //!
 //! Run: `cargo bench --bench replicas` (release build).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 use std::net::SocketAddr;
 use std::path::Path;

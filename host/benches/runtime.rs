@@ -32,6 +32,7 @@
 //!   and writes `measuring` to stderr when the measured part starts, so
 //!   `perf record -p` can attach then (startup compiles every built-in
 //!   plugin, which would otherwise fill the profile).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 use std::convert::Infallible;
 use std::sync::Arc;

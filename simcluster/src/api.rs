@@ -195,7 +195,9 @@ pub fn create(
     }
     let ns = scope_ns(def, ns);
     prepare_meta(def, &ns, &mut body)?;
-    let meta = body["metadata"].as_object_mut().expect("object");
+    let Some(meta) = body["metadata"].as_object_mut() else {
+        return Err(ApiError::bad_request("metadata must be an object"));
+    };
     for f in [
         "resourceVersion",
         "uid",
@@ -425,7 +427,8 @@ pub fn patch(
         }
         PatchType::Strategic => patch::strategic_merge(&mut target, &p),
         PatchType::Json => patch::json_patch(&mut target, &p),
-        PatchType::Apply => unreachable!("handled above"),
+        // Answered by server-side apply above; never reaches here.
+        PatchType::Apply => Err("apply patches are answered by server-side apply".to_string()),
     };
     res.map_err(|e| ApiError::new(422, "Invalid", e))?;
     check_rv(def, &old, &target)?;

@@ -518,20 +518,18 @@ pub fn record_update(
     let pos = managers.iter().position(|m| {
         m.manager == manager && m.operation == "Update" && m.subresource.as_deref() == subresource
     });
-    let entry = match pos {
-        Some(p) => &mut managers[p],
-        None => {
-            managers.push(Managed {
-                manager: manager.into(),
-                operation: "Update".into(),
-                subresource: subresource.map(String::from),
-                api_version,
-                time: now.into(),
-                fields: Fields::default(),
-            });
-            managers.last_mut().expect("just pushed")
-        }
-    };
+    let p = pos.unwrap_or_else(|| {
+        managers.push(Managed {
+            manager: manager.into(),
+            operation: "Update".into(),
+            subresource: subresource.map(String::from),
+            api_version,
+            time: now.into(),
+            fields: Fields::default(),
+        });
+        managers.len() - 1
+    });
+    let entry = &mut managers[p];
     if !changed.is_empty() {
         entry.time = now.into();
     }

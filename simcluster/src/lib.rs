@@ -67,11 +67,18 @@ pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+
+/// Locks `m`. A thread that panicked while holding the lock leaves the data
+/// as it was; the simulation goes on with it rather than failing every later
+/// request on a poisoned lock (it runs inside the server in demo mode).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 pub use error::ApiError;
 pub use quantity::Quantity;
@@ -199,7 +206,7 @@ impl SimCluster {
             let mut iv = tokio::time::interval(Duration::from_millis(200));
             loop {
                 iv.tick().await;
-                controllers::tick(&mut ticker.state.lock().expect("state"));
+                controllers::tick(&mut lock(&ticker.state));
             }
         });
         Ok(SimCluster {
@@ -264,7 +271,7 @@ impl SimCluster {
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut state::State) -> T) -> T {
-        f(&mut self.inner.state.lock().expect("state"))
+        f(&mut lock(&self.inner.state))
     }
 
     /// One object (`("v1", "Pod", Some("default"), "web-0")`), `None` when absent.
@@ -417,7 +424,7 @@ impl SimCluster {
         self.with_state(|st| {
             let idx = st.alloc_node_index(&node.name);
             let obj = node.to_object(idx, &st.spec.git_version.clone());
-            let def = resources::find("", "v1", "nodes").expect("nodes");
+            let def = &resources::NODES;
             let created = api::create(
                 st,
                 def,
@@ -462,7 +469,7 @@ impl SimCluster {
 
     /// The requests served so far (method, path and query, status), oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
-        self.inner.requests.lock().expect("request log").clone()
+        lock(&self.inner.requests).clone()
     }
 
     /// The latest resourceVersion.
@@ -490,5 +497,25 @@ impl Drop for SimCluster {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_poisoned_lock_still_hands_out_its_data() {
+        let m = Arc::new(Mutex::new(vec![1]));
+        let held = m.clone();
+        let panicked = std::thread::spawn(move || {
+            let mut v = held.lock().unwrap();
+            v.push(2);
+            panic!("a request handler failing while it holds the state");
+        })
+        .join();
+        assert!(panicked.is_err() && m.is_poisoned());
+        lock(&m).push(3);
+        assert_eq!(*lock(&m), vec![1, 2, 3]);
     }
 }

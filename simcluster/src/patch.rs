@@ -13,24 +13,10 @@
 
 use serde_json::{Map, Value};
 
-/// Applies a JSON merge patch to `target`.
+/// Applies a JSON merge patch (RFC 7386) to `target` (the `json-patch`
+/// crate's).
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(pm) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            let tm = target.as_object_mut().expect("object");
-            for (k, v) in pm {
-                if v.is_null() {
-                    tm.remove(k);
-                } else {
-                    merge_patch(tm.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
+    json_patch::merge(target, patch);
 }
 
 /// The strategic-merge key of a list at `path` (field names, no indices).
@@ -109,15 +95,17 @@ fn smp(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Result<(), 
     for (k, v) in pm {
         if k.starts_with('$') {
             if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-                let tm = target.as_object_mut().expect("object");
-                if let (Some(Value::Array(list)), Some(del)) = (tm.get_mut(field), v.as_array()) {
+                if let (Some(Value::Array(list)), Some(del)) = (target.get_mut(field), v.as_array())
+                {
                     list.retain(|x| !del.contains(x));
                 }
             }
             continue;
         }
         path.push(k.clone());
-        let tm = target.as_object_mut().expect("object");
+        let Some(tm) = target.as_object_mut() else {
+            return Err("a strategic merge patch applies to an object".into());
+        };
         if v.is_null() {
             tm.remove(k);
         } else if let Some(items) = v.as_array() {
@@ -168,7 +156,9 @@ fn merge_list(cur: &mut Value, items: &[Value], path: &mut Vec<String>) -> Resul
             );
             return Ok(());
         }
-        let list = cur.as_array_mut().expect("array");
+        let Some(list) = cur.as_array_mut() else {
+            return Err("a list merges into a list".into());
+        };
         for item in items {
             let id = item.get(key).cloned();
             let pos = id
@@ -191,7 +181,9 @@ fn merge_list(cur: &mut Value, items: &[Value], path: &mut Vec<String>) -> Resul
         if !cur.is_array() {
             *cur = Value::Array(vec![]);
         }
-        let list = cur.as_array_mut().expect("array");
+        let Some(list) = cur.as_array_mut() else {
+            return Err("a list merges into a list".into());
+        };
         for i in items {
             if !list.contains(i) {
                 list.push(i.clone());
@@ -233,124 +225,47 @@ fn strip_directives(v: Value) -> Value {
     }
 }
 
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-fn parent_and_last<'a>(
-    doc: &'a mut Value,
-    pointer: &str,
-) -> Result<(&'a mut Value, String), String> {
-    let idx = pointer
-        .rfind('/')
-        .ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
-    let (parent, last) = pointer.split_at(idx);
-    let target = doc
-        .pointer_mut(parent)
-        .ok_or_else(|| format!("path {parent:?} does not exist"))?;
-    Ok((target, unescape(&last[1..])))
-}
-
-fn add(doc: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
-    if pointer.is_empty() {
-        *doc = value;
-        return Ok(());
-    }
-    let (parent, last) = parent_and_last(doc, pointer)?;
-    match parent {
-        Value::Object(m) => {
-            m.insert(last, value);
-        }
-        Value::Array(a) => {
-            if last == "-" {
-                a.push(value);
-            } else {
-                let i: usize = last
-                    .parse()
-                    .map_err(|_| format!("invalid index {last:?}"))?;
-                if i > a.len() {
-                    return Err(format!("index {i} out of bounds"));
-                }
-                a.insert(i, value);
-            }
-        }
-        _ => return Err(format!("cannot add to {pointer:?}")),
-    }
-    Ok(())
-}
-
-fn remove(doc: &mut Value, pointer: &str) -> Result<Value, String> {
-    let (parent, last) = parent_and_last(doc, pointer)?;
-    match parent {
-        Value::Object(m) => m
-            .remove(&last)
-            .ok_or_else(|| format!("unable to remove nonexistent key: {last}")),
-        Value::Array(a) => {
-            let i: usize = last
-                .parse()
-                .map_err(|_| format!("invalid index {last:?}"))?;
-            if i >= a.len() {
-                return Err(format!("index {i} out of bounds"));
-            }
-            Ok(a.remove(i))
-        }
-        _ => Err(format!("cannot remove {pointer:?}")),
-    }
-}
-
-/// Applies a JSON patch (RFC 6902) to `doc`.
+/// Applies a JSON patch (RFC 6902) to `doc` with the `json-patch` crate:
+/// all operations or none. A refusal is worded as kube-apiserver words it
+/// (its JSON patch library's messages), naming the operation's path.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops
-        .as_array()
-        .ok_or("a JSON patch must be an array of operations")?;
-    for op in ops {
-        let kind = op
-            .get("op")
-            .and_then(Value::as_str)
-            .ok_or("operation without \"op\"")?;
-        let path = op
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or("operation without \"path\"")?;
-        let value = || {
-            op.get("value")
-                .cloned()
-                .ok_or_else(|| format!("{kind} without \"value\""))
-        };
-        match kind {
-            "add" => add(doc, path, value()?)?,
-            "remove" => {
-                remove(doc, path)?;
-            }
-            "replace" => {
-                let target = doc.pointer_mut(path).ok_or_else(|| {
-                    format!("replace operation does not apply: doc is missing path: {path}")
-                })?;
-                *target = value()?;
-            }
-            "move" | "copy" => {
-                let from = op
-                    .get("from")
-                    .and_then(Value::as_str)
-                    .ok_or("move/copy without \"from\"")?;
-                let v = if kind == "move" {
-                    remove(doc, from)?
-                } else {
-                    doc.pointer(from)
-                        .cloned()
-                        .ok_or_else(|| format!("missing path {from}"))?
-                };
-                add(doc, path, v)?;
-            }
-            "test" => {
-                if doc.pointer(path) != Some(&value()?) {
-                    return Err(format!("testing value {path} failed"));
-                }
-            }
-            other => return Err(format!("unexpected kind: {other}")),
-        }
+    if !ops.is_array() {
+        return Err("a JSON patch must be an array of operations".into());
     }
-    Ok(())
+    let patch: json_patch::Patch =
+        serde_json::from_value(ops.clone()).map_err(|e| format!("invalid JSON patch: {e}"))?;
+    json_patch::patch(doc, &patch).map_err(|e| refusal(&patch, &e))
+}
+
+/// kube-apiserver's words for a JSON patch operation that does not apply.
+fn refusal(patch: &json_patch::Patch, e: &json_patch::PatchError) -> String {
+    use json_patch::{PatchErrorKind, PatchOperation};
+    let path = &e.path;
+    let (kind, from) = match patch.0.get(e.operation) {
+        Some(PatchOperation::Add(_)) => ("add", None),
+        Some(PatchOperation::Remove(_)) => ("remove", None),
+        Some(PatchOperation::Replace(_)) => ("replace", None),
+        Some(PatchOperation::Move(op)) => ("move", Some(op.from.to_string())),
+        Some(PatchOperation::Copy(op)) => ("copy", Some(op.from.to_string())),
+        Some(PatchOperation::Test(_)) | None => ("test", None),
+    };
+    match e.kind {
+        PatchErrorKind::TestFailed => format!("testing value {path} failed"),
+        PatchErrorKind::InvalidPointer => {
+            format!("{kind} operation does not apply: doc is missing path: {path}")
+        }
+        PatchErrorKind::InvalidFromPointer => format!(
+            "{kind} operation does not apply: doc is missing from path: {}",
+            from.unwrap_or_default()
+        ),
+        PatchErrorKind::CannotMoveInsideItself => {
+            format!(
+                "move operation does not apply: cannot move {} into its child {path}",
+                from.unwrap_or_default()
+            )
+        }
+        _ => format!("{kind} operation does not apply at {path}"),
+    }
 }
 
 #[cfg(test)]
@@ -476,6 +391,36 @@ mod tests {
             &json!([{"op": "test", "path": "/spec/list/0", "value": 1}])
         )
         .is_err());
-        assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/nope/x"}])).is_err());
+        assert_eq!(
+            json_patch(&mut d, &json!([{"op": "remove", "path": "/nope/x"}])),
+            Err("remove operation does not apply: doc is missing path: /nope/x".into())
+        );
+        assert_eq!(
+            json_patch(
+                &mut d,
+                &json!([{"op": "test", "path": "/spec/list/0", "value": 1}])
+            ),
+            Err("testing value /spec/list/0 failed".into())
+        );
+        assert_eq!(
+            json_patch(
+                &mut d,
+                &json!([{"op": "copy", "from": "/none", "path": "/x"}])
+            ),
+            Err("copy operation does not apply: doc is missing from path: /none".into())
+        );
+        // All operations or none: the first applied, the second refused.
+        let before = d.clone();
+        assert!(json_patch(
+            &mut d,
+            &json!([
+                {"op": "add", "path": "/metadata/labels/z", "value": "1"},
+                {"op": "replace", "path": "/missing", "value": 1}
+            ])
+        )
+        .is_err());
+        assert_eq!(d, before);
+        assert!(json_patch(&mut d, &json!({"op": "add"})).is_err());
+        assert!(json_patch(&mut d, &json!([{"op": "frobnicate", "path": "/x"}])).is_err());
     }
 }

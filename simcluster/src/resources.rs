@@ -98,80 +98,112 @@ macro_rules! res {
     };
 }
 
+/// `namespaces`: the simulation creates these itself.
+pub const NAMESPACES: ResourceDef = res!(
+    "",
+    "v1",
+    "Namespace",
+    "namespaces",
+    "namespace",
+    &["ns"],
+    false,
+    &["status", "finalize"],
+    false,
+    NONE
+);
+
+/// `nodes`: the simulation creates these itself.
+pub const NODES: ResourceDef = res!(
+    "",
+    "v1",
+    "Node",
+    "nodes",
+    "node",
+    &["no"],
+    false,
+    &["status"],
+    false,
+    NONE
+);
+
+/// `pods`: the simulation creates these itself.
+pub const PODS: ResourceDef = res!(
+    "",
+    "v1",
+    "Pod",
+    "pods",
+    "pod",
+    &["po"],
+    true,
+    &["status", "eviction", "log"],
+    false,
+    ALL
+);
+
+/// `services`: the simulation creates these itself.
+pub const SERVICES: ResourceDef = res!(
+    "",
+    "v1",
+    "Service",
+    "services",
+    "service",
+    &["svc"],
+    true,
+    &["status"],
+    false,
+    ALL
+);
+
+/// `serviceaccounts`: the simulation creates these itself.
+pub const SERVICE_ACCOUNTS: ResourceDef = res!(
+    "",
+    "v1",
+    "ServiceAccount",
+    "serviceaccounts",
+    "serviceaccount",
+    &["sa"],
+    true,
+    &[],
+    false,
+    NONE
+);
+
+/// `persistentvolumeclaims`: the simulation creates these itself.
+pub const PERSISTENT_VOLUME_CLAIMS: ResourceDef = res!(
+    "",
+    "v1",
+    "PersistentVolumeClaim",
+    "persistentvolumeclaims",
+    "persistentvolumeclaim",
+    &["pvc"],
+    true,
+    &["status"],
+    false,
+    NONE
+);
+
+/// `replicasets`.apps: the simulation creates these itself.
+pub const REPLICA_SETS: ResourceDef = res!(
+    "apps",
+    "v1",
+    "ReplicaSet",
+    "replicasets",
+    "replicaset",
+    &["rs"],
+    true,
+    &["status", "scale"],
+    true,
+    ALL
+);
+
 /// Every resource this server knows.
 pub static RESOURCES: &[ResourceDef] = &[
-    res!(
-        "",
-        "v1",
-        "Namespace",
-        "namespaces",
-        "namespace",
-        &["ns"],
-        false,
-        &["status", "finalize"],
-        false,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "Node",
-        "nodes",
-        "node",
-        &["no"],
-        false,
-        &["status"],
-        false,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        "pod",
-        &["po"],
-        true,
-        &["status", "eviction", "log"],
-        false,
-        ALL
-    ),
-    res!(
-        "",
-        "v1",
-        "Service",
-        "services",
-        "service",
-        &["svc"],
-        true,
-        &["status"],
-        false,
-        ALL
-    ),
-    res!(
-        "",
-        "v1",
-        "ServiceAccount",
-        "serviceaccounts",
-        "serviceaccount",
-        &["sa"],
-        true,
-        &[],
-        false,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "PersistentVolumeClaim",
-        "persistentvolumeclaims",
-        "persistentvolumeclaim",
-        &["pvc"],
-        true,
-        &["status"],
-        false,
-        NONE
-    ),
+    NAMESPACES,
+    NODES,
+    PODS,
+    SERVICES,
+    SERVICE_ACCOUNTS,
+    PERSISTENT_VOLUME_CLAIMS,
     res!(
         "",
         "v1",
@@ -232,18 +264,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         true,
         ALL
     ),
-    res!(
-        "apps",
-        "v1",
-        "ReplicaSet",
-        "replicasets",
-        "replicaset",
-        &["rs"],
-        true,
-        &["status", "scale"],
-        true,
-        ALL
-    ),
+    REPLICA_SETS,
     res!(
         "apps",
         "v1",

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -63,12 +64,28 @@ fn json_response(status: u16, v: &Value) -> Response<Body> {
 }
 
 fn bytes_response(status: u16, body: Vec<u8>) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-        .header("Content-Type", "application/json")
-        .header("Cache-Control", "no-cache, private")
-        .body(Full::new(Bytes::from(body)).boxed())
-        .expect("valid response")
+    let mut resp = response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        "application/json",
+        Full::new(Bytes::from(body)).boxed(),
+    );
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    resp
+}
+
+/// A response of `status` with `content_type` (built infallibly: every part
+/// is a known-valid value).
+fn response(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    resp
 }
 
 fn error_response(e: &ApiError) -> Response<Body> {
@@ -151,7 +168,7 @@ pub async fn handle(
     if inner.log {
         eprintln!("simcluster: {method} {full_uri} -> {status}");
     }
-    let mut log = inner.requests.lock().expect("request log");
+    let mut log = crate::lock(&inner.requests);
     if log.len() >= 10_000 {
         log.drain(..5_000);
     }
@@ -238,20 +255,19 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let get = ctx.method == Method::GET;
     match s.as_slice() {
         ["version"] => {
-            let v = inner.state.lock().expect("state").spec.git_version.clone();
+            let v = crate::lock(&inner.state).spec.git_version.clone();
             Ok(json_response(200, &resources::version_doc(&v)))
         }
-        ["healthz"] | ["livez"] | ["readyz"] => Ok(Response::builder()
-            .status(200)
-            .header("Content-Type", "text/plain")
-            .body(Full::new(Bytes::from_static(b"ok")).boxed())
-            .expect("response")),
+        ["healthz"] | ["livez"] | ["readyz"] => Ok(response(
+            StatusCode::OK,
+            "text/plain",
+            Full::new(Bytes::from_static(b"ok")).boxed(),
+        )),
         ["api"] if get => Ok(json_response(200, &resources::core_versions())),
         ["apis"] if get => Ok(json_response(200, &resources::group_list())),
-        ["api", "v1"] if get => Ok(json_response(
-            200,
-            &resources::resource_list("", "v1").expect("core"),
-        )),
+        ["api", "v1"] if get => resources::resource_list("", "v1")
+            .map(|d| json_response(200, &d))
+            .ok_or_else(|| not_found_path(ctx.path)),
         ["apis", g] if get => resources::group(g)
             .map(|v| json_response(200, &v))
             .ok_or_else(|| not_found_path(ctx.path)),
@@ -260,14 +276,11 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
             .ok_or_else(|| not_found_path(ctx.path)),
         ["openapi", "v2"] if get => {
             if ctx.accept.contains("protobuf") {
-                Ok(Response::builder()
-                    .status(200)
-                    .header(
-                        "Content-Type",
-                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-                    )
-                    .body(Full::new(Bytes::from(crate::openapi::v2_protobuf())).boxed())
-                    .expect("response"))
+                Ok(response(
+                    StatusCode::OK,
+                    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                    Full::new(Bytes::from(crate::openapi::v2_protobuf())).boxed(),
+                ))
             } else {
                 Ok(json_response(200, &crate::openapi::v2_json()))
             }
@@ -345,7 +358,7 @@ fn resource(
             false => list_response(inner, ctx, &t),
         };
     }
-    let mut st = inner.state.lock().expect("state");
+    let mut st = crate::lock(&inner.state);
     let st = &mut *st;
     let (code, v) = match (method, t.name.as_deref(), t.sub.as_deref()) {
         (Method::GET, Some(name), None | Some("status")) => {
@@ -364,11 +377,11 @@ fn resource(
         (Method::GET, Some(name), Some("log")) => {
             api::get(st, t.def, ns, name)?;
             let text = format!("simulated log of pod {name}\n");
-            return Ok(Response::builder()
-                .status(200)
-                .header("Content-Type", "text/plain")
-                .body(Full::new(Bytes::from(text)).boxed())
-                .expect("response"));
+            return Ok(response(
+                StatusCode::OK,
+                "text/plain",
+                Full::new(Bytes::from(text)).boxed(),
+            ));
         }
         (Method::POST, None, None) => (201, api::create(st, t.def, ns, ctx.json_body()?, &opts)?),
         (Method::POST, Some(name), Some("eviction")) => (
@@ -495,7 +508,7 @@ fn list_response(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Respons
         None => None,
     };
     let (page, more, rv) = {
-        let st = inner.state.lock().expect("state");
+        let st = crate::lock(&inner.state);
         let rv = st.store.resource_version().to_string();
         let ns = t.ns.as_deref();
         if limit.is_none() && after.is_none() {
@@ -564,19 +577,19 @@ fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<
         table: ctx.table(),
     };
     let body = watch::start(inner, req)?;
-    Ok(Response::builder()
-        .status(200)
-        .header("Content-Type", "application/json")
-        .header("Transfer-Encoding", "chunked")
-        .body(body.boxed())
-        .expect("response"))
+    let mut resp = response(StatusCode::OK, "application/json", body.boxed());
+    resp.headers_mut().insert(
+        http::header::TRANSFER_ENCODING,
+        HeaderValue::from_static("chunked"),
+    );
+    Ok(resp)
 }
 
 fn metrics_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
     if ctx.method != Method::GET || t.sub.is_some() {
         return Err(ApiError::method_not_allowed());
     }
-    let st = inner.state.lock().expect("state");
+    let st = crate::lock(&inner.state);
     let (ls, _) = ctx.selectors()?;
     let v = match (t.def.kind, t.name.as_deref()) {
         ("NodeMetrics", None) => metrics::node_metrics_list(&st, &ls),

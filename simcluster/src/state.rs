@@ -84,12 +84,12 @@ impl State {
             seen: HashMap::new(),
             sched_tried: HashMap::new(),
         };
-        let ns_def = resources::find("", "v1", "namespaces").expect("namespaces");
+        let ns_def = &resources::NAMESPACES;
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = crate::admission::namespace_defaults(json!({"metadata": {"name": ns}}));
             st.store.insert(ns_def, obj);
         }
-        let node_def = resources::find("", "v1", "nodes").expect("nodes");
+        let node_def = &resources::NODES;
         for n in &spec.nodes {
             let idx = st.alloc_node_index(&n.name);
             st.store
@@ -98,7 +98,7 @@ impl State {
                 st.set_node_usage(&n.name, c, m);
             }
         }
-        let svc_def = resources::find("", "v1", "services").expect("services");
+        let svc_def = &resources::SERVICES;
         let kubernetes = json!({
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"],

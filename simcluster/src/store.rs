@@ -327,10 +327,10 @@ impl Store {
     /// The caller has checked that the name is free.
     pub fn insert(&mut self, def: &ResourceDef, mut obj: Value) -> Obj {
         let rv = self.next_rv();
-        {
-            let meta = obj["metadata"]
-                .as_object_mut()
-                .expect("metadata is an object");
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        if let Some(meta) = obj["metadata"].as_object_mut() {
             if meta
                 .get("uid")
                 .and_then(Value::as_str)

@@ -106,7 +106,7 @@ pub fn start(inner: &Arc<Inner>, req: WatchRequest) -> Result<ChannelBody, ApiEr
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut first: Vec<Bytes> = Vec::new();
     let (sub, start_rv) = {
-        let st = inner.state.lock().expect("state lock");
+        let st = crate::lock(&inner.state);
         let sub = st.store.subscribe();
         let now_rv = st.store.resource_version();
         let initial = req.send_initial || req.resource_version.is_none_or(|rv| rv == 0);

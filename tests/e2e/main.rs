@@ -1,4 +1,5 @@
 //! End-to-end tests: the real binary, real plugins, real SQLite.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 mod common;
 

@@ -355,7 +355,9 @@ fn secret_defaults(obj: &mut Value) {
         for (k, v) in sd {
             obj["data"][k] = json!(base64(v.as_str().unwrap_or("").as_bytes()));
         }
-        obj.as_object_mut().expect("object").remove("stringData");
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("stringData");
+        }
     }
 }
 

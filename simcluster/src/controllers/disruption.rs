@@ -168,7 +168,7 @@ pub fn update_status(st: &mut State) -> bool {
 
 /// `POST /api/v1/namespaces/{ns}/pods/{name}/eviction`.
 pub fn evict(st: &mut State, ns: &str, name: &str, body: &Value) -> ApiResult<Value> {
-    let pods_def = crate::resources::find("", "v1", "pods").expect("pods");
+    let pods_def = &crate::resources::PODS;
     let pod = api::get(st, pods_def, Some(ns), name)?;
     let dry_run = body
         .pointer("/deleteOptions/dryRun")

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::resources::{self, ResourceDef, RESOURCES};
+use crate::resources::{self, RESOURCES};
 use crate::state::State;
 
 const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -50,17 +50,17 @@ pub fn hash_value(v: &Value) -> String {
     safe_encode(h)
 }
 
-pub(crate) fn def(key: &str) -> &'static ResourceDef {
-    resources::by_key(key).expect("known resource")
-}
-
-/// Replaces an object if it changed; true when a write happened.
+/// Replaces an object of the stored resource `key` if it changed; true when
+/// a write happened (never for a key that names no stored resource).
 pub(crate) fn put(st: &mut State, key: &str, obj: Value) -> bool {
+    let Some(def) = resources::by_key(key) else {
+        return false;
+    };
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     let changed = st.store.get(key, ns, name).is_none_or(|old| **old != obj);
     if changed {
-        st.store.replace(def(key), obj);
+        st.store.replace(def, obj);
     }
     changed
 }
@@ -150,7 +150,7 @@ fn namespaces(st: &mut State) -> bool {
             st.ns_deleting.remove(&name);
             if st.store.get("serviceaccounts", &name, "default").is_none() {
                 let sa = json!({"metadata": {"name": "default", "namespace": name}});
-                st.store.insert(def("serviceaccounts"), sa);
+                st.store.insert(&resources::SERVICE_ACCOUNTS, sa);
                 changed = true;
             }
             continue;

@@ -325,7 +325,9 @@ pub fn set_condition(obj: &mut Value, c: Value) {
     if !obj["status"]["conditions"].is_array() {
         obj["status"]["conditions"] = json!([]);
     }
-    let list = obj["status"]["conditions"].as_array_mut().expect("array");
+    let Some(list) = obj["status"]["conditions"].as_array_mut() else {
+        return;
+    };
     match list.iter_mut().find(|x| x["type"] == c["type"]) {
         Some(x) => *x = c,
         None => list.push(c),

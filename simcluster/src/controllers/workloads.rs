@@ -8,11 +8,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{
-    condition, controller_ref, def, hash_value, put, put_status, random_suffix, scheduler,
-};
+use super::{condition, controller_ref, hash_value, put, put_status, random_suffix, scheduler};
 use crate::admission::pod_defaults;
 use crate::pods;
+use crate::resources;
 use crate::state::State;
 use crate::store::Obj;
 
@@ -118,7 +117,7 @@ fn create_pod(
     let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
     tweak(&mut pod);
     pod_defaults(&mut pod);
-    st.store.insert(def("pods"), pod);
+    st.store.insert(&resources::PODS, pod);
 }
 
 fn remove_pod(st: &mut State, p: &Value) {
@@ -164,7 +163,7 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                     "spec": {"replicas": want, "minReadySeconds": d["spec"].get("minReadySeconds").cloned().unwrap_or(json!(0)), "selector": sel, "template": t},
                     "status": {"replicas": 0}
                 });
-                st.store.insert(def("replicasets.apps"), rs);
+                st.store.insert(&resources::REPLICA_SETS, rs);
                 changed = true;
                 max_rev + 1
             }
@@ -340,7 +339,7 @@ fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
                         .unwrap_or(json!({}));
                     let pvc = json!({"metadata": {"name": claim, "namespace": ns(&s), "labels": labels},
                                      "spec": c.get("spec").cloned().unwrap_or(json!({})), "status": {"phase": "Pending"}});
-                    st.store.insert(def("persistentvolumeclaims"), pvc);
+                    st.store.insert(&resources::PERSISTENT_VOLUME_CLAIMS, pvc);
                 }
             }
             let labels = labels_with(
@@ -363,10 +362,9 @@ fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
                         pod["spec"]["volumes"] = json!([]);
                     }
                     let vol = json!({"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": format!("{}-{pn}", name(c))}});
-                    pod["spec"]["volumes"]
-                        .as_array_mut()
-                        .expect("array")
-                        .push(vol);
+                    if let Some(volumes) = pod["spec"]["volumes"].as_array_mut() {
+                        volumes.push(vol);
+                    }
                 }
             });
             changed = true;

@@ -1,6 +1,7 @@
 //! The REST protocol and the simulation, without kubectl: raw HTTPS requests
 //! (rustls/webpki verifying the cluster's CA, as kube-rs does) and the direct
 //! accessors of `SimCluster`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

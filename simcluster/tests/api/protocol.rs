@@ -143,6 +143,22 @@ fn patch_types_over_http() {
     );
     assert_eq!(code, 200);
     assert!(v["metadata"]["labels"].get("a").is_none());
+    // A JSON patch applies whole or not at all: the first operation would
+    // apply, the second names a missing path, so nothing changes.
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        path,
+        "application/json-patch+json",
+        r#"[{"op":"add","path":"/metadata/labels/z","value":"1"},{"op":"replace","path":"/spec/missing","value":1}]"#,
+    );
+    assert_eq!((code, v["reason"].as_str()), (422, Some("Invalid")), "{v}");
+    assert_eq!(
+        v["message"],
+        "replace operation does not apply: doc is missing path: /spec/missing"
+    );
+    let (_, now) = call(&c, "GET", path, "", "");
+    assert!(now["metadata"]["labels"].get("z").is_none(), "{now}");
     let (code, v) = call(&c, "PATCH", path, "text/plain", "{}");
     assert_eq!(
         (code, v["reason"].as_str()),

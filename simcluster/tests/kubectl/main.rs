@@ -2,6 +2,7 @@
 //! cluster. Each test starts its own cluster, writes its kubeconfig to a temp
 //! dir, runs kubectl, and asserts both what kubectl printed and what changed in
 //! the cluster's store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
