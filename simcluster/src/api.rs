@@ -193,6 +193,7 @@ pub fn create(
     if !def.stored {
         return Err(ApiError::method_not_allowed());
     }
+    admission::decode::check(def, &body)?;
     let ns = scope_ns(def, ns);
     prepare_meta(def, &ns, &mut body)?;
     let Some(meta) = body["metadata"].as_object_mut() else {

@@ -10,7 +10,9 @@
 //! (`validate`: names, labels and annotations; `volumes`, `containers`,
 //! `hostports`, `resources`: one module per part of `ValidatePodSpec`), on
 //! create and on update. Failures are `422 Invalid` with one cause per
-//! field, worded as the API server words them (`field`).
+//! field, worded as the API server words them (`field`). Before any of it,
+//! a field of the wrong JSON type is a `400 BadRequest` as the API server's
+//! decoder answers it (`decode`).
 
 use serde_json::{json, Value};
 
@@ -24,6 +26,7 @@ use crate::store::{new_uid, now_rfc3339};
 pub(crate) type Causes = Vec<(String, String)>;
 
 mod containers;
+pub(crate) mod decode;
 mod env;
 pub(crate) mod field;
 mod hostports;
@@ -141,6 +144,7 @@ fn invalid(def: &ResourceDef, obj: &Value, causes: Causes) -> ApiResult<()> {
 
 /// Defaults and validates an object about to be created; may allocate.
 pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiResult<Value> {
+    decode::check(def, &obj)?;
     let mut causes = Causes::new();
     validate_meta(def, &obj, &mut causes);
     invalid(def, &obj, std::mem::take(&mut causes))?;
@@ -390,6 +394,7 @@ pub fn admit_update(
     old: &Value,
     mut new: Value,
 ) -> ApiResult<Value> {
+    decode::check(def, &new)?;
     let mut causes = Causes::new();
     validate_meta(def, &new, &mut causes);
     spec_defaults(def, &mut new);
