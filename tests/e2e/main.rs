@@ -6,6 +6,7 @@ mod common;
 mod alaya;
 mod auth;
 mod backup;
+mod bad_input;
 mod boards;
 mod bounds;
 mod clusters;

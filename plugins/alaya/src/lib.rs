@@ -35,6 +35,11 @@ fn with_ids(r: RouteBuilder) -> RouteBuilder {
     r.tag("alaya")
         .response(200, "`{status: 200, message: \"OK\", data}`", None)
         .response(
+            400,
+            "`{status: 400, message, data: {}}`: a bad `id` or `podName` (the message names the field and why)",
+            None,
+        )
+        .response(
             403,
             "`{status: 403, message: \"Forbidden\", data: {}}`: another organisation's task, or an unknown task or pod",
             None,
@@ -75,14 +80,14 @@ impl Plugin for Alaya {
                     AuthScheme::Bearer,
                 )))
                 .summary("Open a custom port of a training pod (Pod 开放端口)")
-                .response(400, "A bad `protocol` or `port`", None)
+                .response(400, "`{status: 400, message, data: {}}`: a bad `id`, `podName`, `protocol` or `port` (the message names the field and why)", None)
                 .response(409, "The port is already open", None),
                 port_body(with_ids(route::post(
                     &path("close-port"),
                     AuthScheme::Bearer,
                 )))
                 .summary("Close a custom port of a training pod (Pod 关闭端口)")
-                .response(400, "A bad `protocol` or `port`", None)
+                .response(400, "`{status: 400, message, data: {}}`: a bad `id`, `podName`, `protocol` or `port` (the message names the field and why)", None)
                 .response(404, "No such custom port is open", None),
             ]
             .map(|r| r.documented(&docs)),

@@ -1,0 +1,302 @@
+//! Bad input across every area at once: each operation that `/openapi.json`
+//! documents for the built-in plugins is sent parameters and bodies of the
+//! wrong shape (a word where a number goes, numbers out of range, a huge
+//! value, NUL and quotes, bodies that are not what the media type says),
+//! one bad part at a time, with valid credentials of the route's scheme.
+//!
+//! Every answer must have a status the operation documents and a JSON body;
+//! none may be a failure the host writes for a plugin (a trap, the memory
+//! cap, a deadline); the store must hold what it held before (no row added,
+//! changed or removed outside the audit log) and the log no panic. Each
+//! area's own tests say which field and why; this one walks all of them.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+const ORG: &str = "fuzz";
+
+/// One request of bad input: the path (its parameters filled in), one
+/// query parameter and a body with its media type.
+struct Case {
+    path: String,
+    query: Option<(String, String)>,
+    body: Option<(String, String)>,
+}
+
+/// Values of the wrong shape for a parameter of JSON schema type `ty`.
+fn bad_values(ty: &str) -> Vec<String> {
+    let mut v = vec![
+        "x".repeat(5_000),
+        "\u{0}".to_string(),
+        "'\"; DROP TABLE x; --".to_string(),
+        String::new(),
+    ];
+    match ty {
+        "integer" | "number" => v.extend(
+            [
+                "abc",
+                "-1",
+                "1.5",
+                "99999999999999999999999",
+                "1e400",
+                "0x10",
+            ]
+            .map(String::from),
+        ),
+        "boolean" => v.extend(["maybe", "2"].map(String::from)),
+        "array" => v.extend(["[", "[1,", r#"[{"type":5}]"#, "{}"].map(String::from)),
+        _ => v.extend(["{", "[]", "-1"].map(String::from)),
+    }
+    v
+}
+
+/// Bodies that are not what `media` says, or are of the wrong shape.
+fn bad_bodies(media: &str) -> Vec<String> {
+    if media.contains("json") {
+        [
+            "",
+            "{",
+            "[]",
+            "\"x\"",
+            "1",
+            "null",
+            "{}",
+            r#"{"a":{"b":[1,{"c":null}]}}"#,
+        ]
+        .map(String::from)
+        .to_vec()
+    } else {
+        [
+            "a=%ZZ",
+            "=&&=",
+            "x=1&x=2&x=3",
+            &format!("name={}", "y".repeat(20_000)),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
+/// Rows of every table but the audit log's, as text.
+fn snapshot(s: &Server) -> BTreeMap<String, Vec<String>> {
+    let db = s.sqlite();
+    let mut tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    tables.retain(|t| !t.contains("audit"));
+    tables
+        .into_iter()
+        .map(|t| {
+            let mut stmt = db.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+            let n = stmt.column_count();
+            let mut rows: Vec<String> = stmt
+                .query_map([], |r| {
+                    Ok((0..n)
+                        .map(|i| format!("{:?}", r.get_ref(i)))
+                        .collect::<Vec<_>>()
+                        .join("|"))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            rows.sort();
+            (t, rows)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_operation_refuses_bad_input_as_it_documents_and_changes_nothing() {
+    let s = Server::with(Options {
+        plugins: Vec::new(),
+        ..Default::default()
+    });
+    let bearer = s.key(ORG, "bearer");
+    let basic = s.key(ORG, "basic");
+    let token = s.key(ORG, "x-auth-token");
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    // The snapshot reads the SQLite file; on PostgreSQL the answers are
+    // checked and the areas' own tests check their stores.
+    let before = (!on_postgres()).then(|| snapshot(&s));
+
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut operations, mut requests) = (0, 0);
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op.get("x-computehub-plugin").is_none() {
+                continue;
+            }
+            operations += 1;
+            let scheme = op["security"][0]
+                .as_object()
+                .and_then(|m| m.keys().next().cloned())
+                .unwrap_or_default();
+            let responses = op["responses"].as_object().unwrap();
+            let params: Vec<&Value> = op["parameters"].as_array().into_iter().flatten().collect();
+            // (path params, query, body with its media type)
+            let mut cases: Vec<Case> = Vec::new();
+            let concrete = |value: &str| -> String {
+                let enc = percent_encoding::utf8_percent_encode(
+                    value,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string();
+                path.split('/')
+                    .map(|seg| {
+                        if seg.starts_with('{') {
+                            enc.as_str()
+                        } else {
+                            seg
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/")
+            };
+            let plain = concrete("nope");
+            if path.contains('{') {
+                for v in ["x".repeat(300), "\u{0}".into(), "%".into(), "a b".into()] {
+                    cases.push(Case {
+                        path: concrete(&v),
+                        query: None,
+                        body: None,
+                    });
+                }
+            }
+            for p in params.iter().filter(|p| p["in"] == "query") {
+                let name = p["name"].as_str().unwrap_or_default().to_string();
+                let ty = p["schema"]["type"].as_str().unwrap_or("string");
+                for v in bad_values(ty) {
+                    cases.push(Case {
+                        path: plain.clone(),
+                        query: Some((name.clone(), v)),
+                        body: None,
+                    });
+                }
+            }
+            if let Some(content) = op["requestBody"]["content"].as_object() {
+                for media in content.keys() {
+                    for b in bad_bodies(media) {
+                        cases.push(Case {
+                            path: plain.clone(),
+                            query: None,
+                            body: Some((media.clone(), b)),
+                        });
+                    }
+                    // Each documented field of the body, alone and wrong.
+                    let props = content[media]["schema"]["properties"].as_object();
+                    for (field, schema) in props.into_iter().flatten() {
+                        let ty = schema["type"].as_str().unwrap_or("string");
+                        for v in bad_values(ty).into_iter().take(6) {
+                            let body = if media.contains("json") {
+                                serde_json::json!({ field: v }).to_string()
+                            } else {
+                                format!(
+                                    "{field}={}",
+                                    percent_encoding::utf8_percent_encode(
+                                        &v,
+                                        percent_encoding::NON_ALPHANUMERIC
+                                    )
+                                )
+                            };
+                            cases.push(Case {
+                                path: plain.clone(),
+                                query: None,
+                                body: Some((media.clone(), body)),
+                            });
+                        }
+                    }
+                }
+            }
+            if cases.is_empty() {
+                cases.push(Case {
+                    path: plain.clone(),
+                    query: None,
+                    body: None,
+                });
+            }
+            for Case {
+                path: url_path,
+                query,
+                body,
+            } in cases
+            {
+                requests += 1;
+                let mut r = s
+                    .http
+                    .request(method.to_uppercase().parse().unwrap(), s.url(&url_path))
+                    .query(&query.iter().collect::<Vec<_>>());
+                r = match scheme.as_str() {
+                    "basic" => {
+                        let (u, p) = basic.split_once(':').unwrap();
+                        r.basic_auth(u, Some(p))
+                    }
+                    "aksk" | "x-auth-token" => r.header("X-Auth-Token", &token),
+                    "" => r,
+                    _ => r.bearer_auth(&bearer),
+                };
+                if let Some((media, b)) = &body {
+                    r = r.header("content-type", media).body(b.clone());
+                }
+                let what = format!(
+                    "{} {url_path} {query:?} {:?}",
+                    method.to_uppercase(),
+                    body.as_ref()
+                        .map(|(_, b)| b.chars().take(80).collect::<String>())
+                );
+                let resp = match r.send().await {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        problems.push(format!("{what}: no answer ({e})"));
+                        continue;
+                    }
+                };
+                let code = resp.status().as_u16();
+                *seen
+                    .entry(format!("{} {path} {code}", method.to_uppercase()))
+                    .or_insert(0) += 1;
+                let text = resp.text().await.unwrap_or_default();
+                let documented = responses.get(&code.to_string());
+                let by_host = documented
+                    .and_then(|d| d["description"].as_str())
+                    .is_some_and(|d| d.contains("written by the host"));
+                if documented.is_none() {
+                    problems.push(format!("{what}: {code} is not documented: {text:.200}"));
+                } else if code == 401
+                    || (by_host && (code >= 500 || (code == 403 && scheme != "aksk")))
+                {
+                    problems.push(format!("{what}: {code} written by the host: {text:.200}"));
+                } else if serde_json::from_str::<Value>(&text).is_err() {
+                    problems.push(format!(
+                        "{what}: {code} answered with a body that is not JSON: {text:.200}"
+                    ));
+                }
+            }
+        }
+    }
+    // What each operation answered, for whoever reads the output.
+    for (k, n) in &seen {
+        println!("{n:>5} {k}");
+    }
+    assert!(operations >= 45, "only {operations} operations walked");
+    assert!(
+        problems.is_empty(),
+        "{} of {requests} requests:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    if let Some(before) = before {
+        assert_eq!(snapshot(&s), before, "bad input changed the store");
+    }
+    let log = s.log_text();
+    assert!(!log.contains("panicked"), "a panic in the log");
+    println!("{operations} operations, {requests} requests of bad input");
+}
