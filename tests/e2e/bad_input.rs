@@ -13,8 +13,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 
 use crate::common::*;
+use crate::ief::PROJECT;
 
 const ORG: &str = "fuzz";
 
@@ -120,7 +122,17 @@ async fn every_operation_refuses_bad_input_as_it_documents_and_changes_nothing()
     });
     let bearer = s.key(ORG, "bearer");
     let basic = s.key(ORG, "basic");
-    let token = s.key(ORG, "x-auth-token");
+    // A cluster of the organisation, also its IEF project, so that the IEF
+    // operations get past the project and check what they are sent.
+    let sim = SimCluster::start(ClusterSpec::new("edge").node(NodeSpec::new("edge-1")))
+        .expect("simulated cluster");
+    s.import_cluster_with(
+        ORG,
+        "edge",
+        &sim.kubeconfig_yaml(),
+        &["--ief-project", PROJECT],
+    );
+    let token = s.project_key(ORG, "x-auth-token", Some(PROJECT));
     let (status, doc) = s.get("/openapi.json").await;
     assert_eq!(status, 200);
     // The snapshot reads the SQLite file; on PostgreSQL the answers are
@@ -151,12 +163,10 @@ async fn every_operation_refuses_bad_input_as_it_documents_and_changes_nothing()
                 )
                 .to_string();
                 path.split('/')
-                    .map(|seg| {
-                        if seg.starts_with('{') {
-                            enc.as_str()
-                        } else {
-                            seg
-                        }
+                    .map(|seg| match seg {
+                        "{project_id}" => PROJECT,
+                        _ if seg.starts_with('{') => enc.as_str(),
+                        _ => seg,
                     })
                     .collect::<Vec<_>>()
                     .join("/")
@@ -292,6 +302,16 @@ async fn every_operation_refuses_bad_input_as_it_documents_and_changes_nothing()
         "{} of {requests} requests:\n{}",
         problems.len(),
         problems.join("\n")
+    );
+    let writes: Vec<String> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {} -> {}", r.method, r.uri, r.status))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "bad input reached the cluster: {writes:?}"
     );
     if let Some(before) = before {
         assert_eq!(snapshot(&s), before, "bad input changed the store");
