@@ -343,3 +343,110 @@ async fn every_operation_refuses_bad_input_as_it_documents_and_changes_nothing()
     assert!(!log.contains("panicked"), "a panic in the log");
     println!("{operations} operations, {requests} requests of bad input");
 }
+
+/// Every operation that documents a credential scheme, called with none, with
+/// made-up ones of every scheme and with a real key of another scheme: each
+/// answer is a 401 or 403 its operation documents, in JSON, and nothing in
+/// the store or the cluster changed. Failed authentications are not
+/// throttled here (`--auth-failure-burst 0`), so every call reaches the
+/// check instead of a 429.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_operation_refuses_missing_made_up_and_foreign_credentials() {
+    let s = Server::with(Options {
+        plugins: Vec::new(),
+        args: vec!["--auth-failure-burst", "0"],
+        ..Default::default()
+    });
+    let bearer = s.key(ORG, "bearer");
+    let basic = s.key(ORG, "basic");
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let before = (!on_postgres()).then(|| snapshot(&s));
+    let (basic_user, basic_pass) = basic.split_once(':').unwrap();
+    let mut problems = Vec::new();
+    let (mut operations, mut requests) = (0, 0);
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let scheme = op["security"][0]
+                .as_object()
+                .and_then(|m| m.keys().next().cloned())
+                .unwrap_or_default();
+            if matches!(scheme.as_str(), "" | "metrics" | "console") {
+                continue; // open, or the console's session (tests/e2e/console.rs)
+            }
+            operations += 1;
+            let url_path: String = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "nope" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let responses = op["responses"].as_object().unwrap();
+            type Auth<'a> = (
+                &'a str,
+                Box<dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + 'a>,
+            );
+            let mut ways: Vec<Auth> = vec![
+                ("none", Box::new(|r| r)),
+                (
+                    "made-up bearer",
+                    Box::new(|r| r.bearer_auth("chk.AAAAAAAAAAAAAAAA.bogus")),
+                ),
+                (
+                    "made-up basic",
+                    Box::new(|r| r.basic_auth("nobody", Some("nothing"))),
+                ),
+                (
+                    "made-up token",
+                    Box::new(|r| r.header("X-Auth-Token", "chk.AAAAAAAAAAAAAAAA.bogus")),
+                ),
+                ("a word", Box::new(|r| r.header("authorization", "Bearer"))),
+            ];
+            // A real key of the organisation, of a scheme the route does not
+            // take (any scheme it lists is a way in: `/operations` takes all).
+            let takes: Vec<&str> = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_object()?.keys().next().map(String::as_str))
+                .collect();
+            if !takes.contains(&"basic") {
+                ways.push((
+                    "a basic key",
+                    Box::new(|r| r.basic_auth(basic_user, Some(basic_pass))),
+                ));
+            } else if !takes.contains(&"bearer") && !takes.contains(&"session") {
+                ways.push(("a bearer key", Box::new(|r| r.bearer_auth(&bearer))));
+            }
+            for (how, auth) in &ways {
+                requests += 1;
+                let r = s
+                    .http
+                    .request(method.to_uppercase().parse().unwrap(), s.url(&url_path))
+                    .header("content-type", "application/json")
+                    .body("{}");
+                let resp = auth(r).send().await.unwrap();
+                let code = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                let what = format!("{} {url_path} ({scheme}) with {how}", method.to_uppercase());
+                if !matches!(code, 401 | 403) {
+                    problems.push(format!("{what}: {code} {text:.200}"));
+                } else if !responses.contains_key(&code.to_string()) {
+                    problems.push(format!("{what}: {code} is not documented"));
+                } else if serde_json::from_str::<Value>(&text).is_err() {
+                    problems.push(format!("{what}: {code} not JSON: {text:.200}"));
+                }
+            }
+        }
+    }
+    assert!(operations >= 60, "only {operations} operations walked");
+    assert!(
+        problems.is_empty(),
+        "{} of {requests} requests:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    if let Some(before) = before {
+        assert!(snapshot(&s) == before, "a refused call changed the store");
+    }
+    println!("{operations} operations, {requests} requests without valid credentials");
+}

@@ -98,6 +98,9 @@ impl ListQuery {
                     }
                     q.status = Some(v.into_owned());
                 }
+                "kind" if v.contains('\0') => {
+                    return Err("parameter `kind` may not contain a NUL character".into())
+                }
                 "kind" if !v.is_empty() => q.kind = Some(v.into_owned()),
                 "status" | "kind" => {}
                 other => {

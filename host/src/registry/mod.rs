@@ -461,6 +461,12 @@ impl Registry {
 
     /// Go back to the version active before the current one.
     pub async fn rollback(&self, id: &str) -> Result<Arc<PluginEntry>, InstallError> {
+        if !crate::store::storable(id) {
+            return Err(InstallError::NotFound(format!(
+                "plugin `{}` has no uploaded version to roll back",
+                id.escape_default()
+            )));
+        }
         let _guard = self.swap.lock().await;
         let store = &self.store;
         let history = persist::history(store, id)

@@ -22,6 +22,7 @@ use crate::auth;
 use crate::capabilities::ssh::pins;
 use crate::registry::{router::method_name, InstallError, PluginEntry};
 use crate::runtime::{LoadError, Role};
+use crate::store::storable;
 
 #[derive(Clone, Copy)]
 enum Op {
@@ -121,7 +122,14 @@ fn install_error(e: InstallError) -> Response<Body> {
     let status = match &e {
         InstallError::Collision(_) | InstallError::ConfigWins(_) => 409,
         InstallError::NotFound(_) => 404,
-        InstallError::Persist(_) => 500,
+        InstallError::Persist(detail) => {
+            // A store failure: its detail is for the log, not the caller.
+            tracing::error!(error = %detail, "recording the plugin version failed");
+            return error(
+                500,
+                "the store failed while recording the plugin version; see the server log",
+            );
+        }
         InstallError::Load(LoadError::Describe(..)) => 422,
         InstallError::Load(_) | InstallError::Refused(_) => 422,
     };
@@ -355,6 +363,10 @@ async fn audit(app: &App, query: Option<&str>) -> Response<Body> {
             return error(400, &m);
         }
     }
+    let unstorable = |v: &Option<String>| v.as_deref().is_some_and(|t| !storable(t));
+    if unstorable(&f.org) || unstorable(&f.route) {
+        return reply::json(200, &json!({ "total": 0, "entries": [] }));
+    }
     match super::audit::query(&app.store, &f).await {
         Ok((rows, total)) => reply::json(200, &json!({ "total": total, "entries": rows })),
         Err(e) => store_failed("reading the audit log", e),
@@ -363,7 +375,11 @@ async fn audit(app: &App, query: Option<&str>) -> Response<Body> {
 
 /// `GET /admin/keys[?org=ORG]`: the API keys, without secrets.
 async fn keys(app: &App, query: Option<&str>) -> Response<Body> {
-    match auth::list_keys(&app.store, org_param(query).as_deref()).await {
+    let org = org_param(query);
+    if org.as_deref().is_some_and(|o| !storable(o)) {
+        return reply::json(200, &json!({ "keys": [] }));
+    }
+    match auth::list_keys(&app.store, org.as_deref()).await {
         Ok(list) => reply::json(200, &json!({ "keys": list })),
         Err(e) => store_failed("listing api keys", e),
     }
@@ -428,6 +444,9 @@ async fn create_key(app: &App, req: Request<Incoming>) -> Response<Body> {
 
 /// `DELETE /admin/keys/{id}`: revoke a key.
 async fn revoke(app: &App, id: &str) -> Response<Body> {
+    if !storable(id) {
+        return error(404, &format!("no active key `{}`", id.escape_default()));
+    }
     match auth::revoke_key(&app.store, id).await {
         Ok(true) => {
             tracing::info!(key_id = id, "api key revoked by the admin API");
@@ -440,7 +459,11 @@ async fn revoke(app: &App, id: &str) -> Response<Body> {
 
 /// `GET /admin/ssh-host-keys[?org=ORG]`: the pinned host keys.
 async fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
-    match pins::list(&app.store, org_param(query).as_deref()).await {
+    let org = org_param(query);
+    if org.as_deref().is_some_and(|o| !storable(o)) {
+        return reply::json(200, &json!({ "host_keys": [] }));
+    }
+    match pins::list(&app.store, org.as_deref()).await {
         Ok(list) => reply::json(200, &json!({ "host_keys": list })),
         Err(e) => store_failed("listing ssh host keys", e),
     }
@@ -449,6 +472,12 @@ async fn host_keys(app: &App, query: Option<&str>) -> Response<Body> {
 /// `DELETE /admin/ssh-host-keys/{org}/{target}`: forget a pin, so the next
 /// connection pins the key the machine presents then.
 async fn forget_host_key(app: &App, org: &str, target: &str) -> Response<Body> {
+    if !storable(org) || !storable(target) {
+        return error(
+            404,
+            "no host key is pinned for that target in that organisation",
+        );
+    }
     match pins::forget(&app.store, org, target).await {
         Ok(true) => {
             tracing::info!(org, target, "ssh: host key pin removed by the admin API");

@@ -31,6 +31,14 @@ pub use records::{Comparison, Condition, Order, Page, Query, Row, Value, Write};
 pub use schema::{CollectionDecl, FieldDecl, Mode as SchemaMode, SchemaError};
 pub use seal::Sealer;
 
+/// Whether `text` can be a stored value at all. PostgreSQL's text never
+/// holds NUL (U+0000), so a lookup by such a value finds nothing on either
+/// backend, and callers answer so without asking the store (which on
+/// PostgreSQL would fail the statement).
+pub fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 /// Errors at the store's boundary. Messages of `NotFound`, `Conflict` and
 /// `Invalid` are safe to show to the caller; `Internal` details go to the log.
 #[derive(Debug, thiserror::Error)]

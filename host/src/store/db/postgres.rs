@@ -112,7 +112,14 @@ impl From<tokio_postgres::Error> for StoreError {
                 return StoreError::Conflict("the record is referenced by other records".into());
             }
         }
-        StoreError::Internal(format!("PostgreSQL: {e}"))
+        // tokio-postgres says only "db error"; the server's code and message
+        // are what an operator needs (the log's, never a caller's).
+        match e.as_db_error() {
+            Some(db) => {
+                StoreError::Internal(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
+            }
+            None => StoreError::Internal(format!("PostgreSQL: {e}")),
+        }
     }
 }
 
