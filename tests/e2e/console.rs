@@ -71,8 +71,8 @@ fn demo_password(lines: &[String]) -> (String, String) {
 }
 
 /// `computehub users create` with the password on stdin.
-fn create_user(data: &Path, org: &str, name: &str, password: &str, admin: bool) {
-    let mut cmd = Command::new(BIN);
+fn create_user(s: &Server, org: &str, name: &str, password: &str, admin: bool) {
+    let mut cmd = s.command();
     cmd.args([
         "users",
         "create",
@@ -82,7 +82,7 @@ fn create_user(data: &Path, org: &str, name: &str, password: &str, admin: bool) 
         name,
         "--data-dir",
     ])
-    .arg(data)
+    .arg(s.data())
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
@@ -142,7 +142,7 @@ async fn sessions_are_the_kboss_session_scheme_with_csrf_and_throttled_sign_in()
         !s.log_text().contains(&password),
         "the password is not logged"
     );
-    create_user(&s.data(), "other", "bob", "bob-password-123", false);
+    create_user(&s, "other", "bob", "bob-password-123", false);
 
     // The page and its files: hashed, cached, compressed, hardened.
     let page = s
@@ -296,7 +296,8 @@ async fn sessions_are_the_kboss_session_scheme_with_csrf_and_throttled_sign_in()
     assert_eq!(gone["status"], false, "{gone}");
 
     // Disabling a user ends its sessions.
-    let out = Command::new(BIN)
+    let out = s
+        .command()
         .args([
             "users",
             "disable",
@@ -375,7 +376,7 @@ async fn the_console_in_headless_chromium() {
     let machine = Machine::start("console-m", "127.0.0.2");
     machine.attach(&sim);
     machine.slow("kubeadm-init", 3.0);
-    create_user(&s.data(), "other", "bob", "bob-password-123", false);
+    create_user(&s, "other", "bob", "bob-password-123", false);
     let shots = target_dir().join("console-screenshots");
     let started = std::time::Instant::now();
     let out = Command::new("node")
@@ -581,7 +582,7 @@ async fn operations_take_the_session_and_throttle_failures() {
         args: vec!["--auth-failure-burst", "3"],
         ..Options::default()
     });
-    create_user(&s.data(), "acme", "ann", "ann-password-123", false);
+    create_user(&s, "acme", "ann", "ann-password-123", false);
     let (_, ann) = sign_in(&s, "acme", "ann", "ann-password-123").await;
     let ann = ann.unwrap();
     let get = |path: &str, cookie: &str| {

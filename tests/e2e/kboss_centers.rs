@@ -15,6 +15,10 @@ async fn centers_add_list_update_delete_with_the_documented_bodies() {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
 
+    // Centers list in creation order, which the store knows to the
+    // millisecond (`created_at`, then the random id): the second is created
+    // in a later millisecond than the first.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     // The add answer, keys in the documented order, password redacted.
     let add = [
         ("name", "测试pcapi"),
