@@ -1,6 +1,6 @@
 //! Collections declared by plugins (#18): the `notes` test plugin owns
 //! `notes.notes` with a secret field. Rows are per organisation, the secret
-//! is sealed in the database file, an added field migrates with rows kept, a
+//! is sealed in the database (the file on SQLite, every row on PostgreSQL), an added field migrates with rows kept, a
 //! dropped field is refused with one sentence and changes nothing, another
 //! plugin reads the rows only once the admin API grants it (no restart), and
 //! the host answers the plugin's routes in the envelope the plugin declares.
@@ -46,15 +46,40 @@ async fn count(s: &Server, key: &str, collection: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// Every byte of the database and its write-ahead log.
-fn database_bytes(s: &Server) -> Vec<u8> {
+/// What the database holds: on SQLite every byte of the file and its
+/// write-ahead log; on PostgreSQL every row of every table as text.
+async fn database_bytes(s: &Server) -> Vec<u8> {
+    if !on_postgres() {
+        let mut bytes = Vec::new();
+        for name in ["computehub.db", "computehub.db-wal"] {
+            if let Ok(b) = std::fs::read(s.data().join(name)) {
+                bytes.extend(b);
+            }
+        }
+        return bytes;
+    }
+    let store = s.store().await;
     let mut bytes = Vec::new();
-    for name in ["computehub.db", "computehub.db-wal"] {
-        if let Ok(b) = std::fs::read(s.data().join(name)) {
-            bytes.extend(b);
+    for table in tables(s).await {
+        let sql = format!("SELECT CAST(t AS TEXT) FROM \"{table}\" t");
+        for row in store.db().query(&sql, vec![]).await.unwrap() {
+            bytes.extend(row.get::<String>(0).unwrap().into_bytes());
         }
     }
     bytes
+}
+
+/// The store's tables by name, on either backend.
+async fn tables(s: &Server) -> Vec<String> {
+    let sql = if on_postgres() {
+        "SELECT table_name FROM information_schema.tables \
+         WHERE table_schema = current_schema() ORDER BY table_name"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    };
+    let store = s.store().await;
+    let rows = store.db().query(sql, vec![]).await.unwrap();
+    rows.iter().map(|r| r.get::<String>(0).unwrap()).collect()
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -107,7 +132,7 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     assert!(!b.to_string().contains(&acme_id));
 
     // The secret is sealed in the file, and the host's capabilities open it.
-    let bytes = database_bytes(&s);
+    let bytes = database_bytes(&s).await;
     assert!(!bytes.is_empty());
     assert!(!contains(&bytes, "tok-acme-7f3a"));
     assert!(!contains(&bytes, "tok-beta-91c2"));
@@ -253,14 +278,7 @@ async fn the_built_in_areas_own_their_collections_and_envelopes() {
         "`{error_code: <code>, error_msg}`"
     );
     // The tables carry the owners' names; no bare one is left.
-    let tables: Vec<String> = s
-        .sqlite()
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let tables = tables(&s).await;
     assert!(tables.contains(&"kboss.widgets".to_string()), "{tables:?}");
     assert!(!tables.contains(&"widgets".to_string()), "{tables:?}");
     // The same declaration again is accepted as an upgrade with no change.
