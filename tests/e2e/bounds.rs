@@ -199,7 +199,7 @@ async fn names_that_would_reach_a_shell_or_a_cluster_are_refused_when_stored() {
     assert_eq!(row["gpu_model"], "RTX5090-32G");
     let (_, body) = k.get("cpclabel/get_cpclabel", &[]).await;
     assert_eq!(body["data"]["total"], 0, "{body}");
-    let bytes = k.database_bytes();
+    let bytes = k.database_bytes().await;
     for (_, bad) in HOSTILE {
         assert!(!contains(&bytes, bad), "{bad:?} reached the database");
     }

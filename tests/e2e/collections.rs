@@ -46,42 +46,6 @@ async fn count(s: &Server, key: &str, collection: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// What the database holds: on SQLite every byte of the file and its
-/// write-ahead log; on PostgreSQL every row of every table as text.
-async fn database_bytes(s: &Server) -> Vec<u8> {
-    if !on_postgres() {
-        let mut bytes = Vec::new();
-        for name in ["computehub.db", "computehub.db-wal"] {
-            if let Ok(b) = std::fs::read(s.data().join(name)) {
-                bytes.extend(b);
-            }
-        }
-        return bytes;
-    }
-    let store = s.store().await;
-    let mut bytes = Vec::new();
-    for table in tables(s).await {
-        let sql = format!("SELECT CAST(t AS TEXT) FROM \"{table}\" t");
-        for row in store.db().query(&sql, vec![]).await.unwrap() {
-            bytes.extend(row.get::<String>(0).unwrap().into_bytes());
-        }
-    }
-    bytes
-}
-
-/// The store's tables by name, on either backend.
-async fn tables(s: &Server) -> Vec<String> {
-    let sql = if on_postgres() {
-        "SELECT table_name FROM information_schema.tables \
-         WHERE table_schema = current_schema() ORDER BY table_name"
-    } else {
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-    };
-    let store = s.store().await;
-    let rows = store.db().query(sql, vec![]).await.unwrap();
-    rows.iter().map(|r| r.get::<String>(0).unwrap()).collect()
-}
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -132,7 +96,7 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     assert!(!b.to_string().contains(&acme_id));
 
     // The secret is sealed in the file, and the host's capabilities open it.
-    let bytes = database_bytes(&s).await;
+    let bytes = s.stored_bytes().await;
     assert!(!bytes.is_empty());
     assert!(!contains(&bytes, "tok-acme-7f3a"));
     assert!(!contains(&bytes, "tok-beta-91c2"));
@@ -278,7 +242,7 @@ async fn the_built_in_areas_own_their_collections_and_envelopes() {
         "`{error_code: <code>, error_msg}`"
     );
     // The tables carry the owners' names; no bare one is left.
-    let tables = tables(&s).await;
+    let tables = s.table_names().await;
     assert!(tables.contains(&"kboss.widgets".to_string()), "{tables:?}");
     assert!(!tables.contains(&"widgets".to_string()), "{tables:?}");
     // The same declaration again is accepted as an upgrade with no change.

@@ -238,6 +238,42 @@ impl Server {
         rusqlite::Connection::open(self.data().join("computehub.db")).unwrap()
     }
 
+    /// What the store holds, to look for what must not be there (a secret
+    /// in the clear, hostile input): on SQLite every byte of the file and
+    /// its write-ahead log, on PostgreSQL every row of every table as text.
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if self.database.is_none() {
+            for name in ["computehub.db", "computehub.db-wal"] {
+                if let Ok(b) = std::fs::read(self.data().join(name)) {
+                    bytes.extend(b);
+                }
+            }
+            return bytes;
+        }
+        let store = self.store().await;
+        for table in self.table_names().await {
+            let sql = format!("SELECT CAST(t AS TEXT) FROM \"{table}\" t");
+            for row in store.db().query(&sql, vec![]).await.unwrap() {
+                bytes.extend(row.get::<String>(0).unwrap().into_bytes());
+            }
+        }
+        bytes
+    }
+
+    /// The store's tables by name, on either backend.
+    pub async fn table_names(&self) -> Vec<String> {
+        let sql = if self.database.is_some() {
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = current_schema() ORDER BY table_name"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        };
+        let store = self.store().await;
+        let rows = store.db().query(sql, vec![]).await.unwrap();
+        rows.iter().map(|r| r.get::<String>(0).unwrap()).collect()
+    }
+
     pub async fn store(&self) -> computehub::store::Store {
         match &self.database {
             Some(url) => computehub::store::Store::open_url(url, &self.data())

@@ -234,15 +234,9 @@ impl Kb {
         store.insert(org, "clusters", &fields).await.unwrap().id
     }
 
-    /// Every file of the data dir that SQLite writes.
-    pub fn database_bytes(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        for file in ["computehub.db", "computehub.db-wal"] {
-            if let Ok(bytes) = std::fs::read(self.s.data().join(file)) {
-                all.extend(bytes);
-            }
-        }
-        all
+    /// What the store holds ([`Server::stored_bytes`]).
+    pub async fn database_bytes(&self) -> Vec<u8> {
+        self.s.stored_bytes().await
     }
 }
 

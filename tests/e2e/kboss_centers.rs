@@ -137,7 +137,7 @@ async fn centers_add_list_update_delete_with_the_documented_bodies() {
     assert_eq!(body["data"]["total"], 1);
 
     // Sealed at rest: the database files hold no password, nor does the log.
-    let bytes = k.database_bytes();
+    let bytes = k.database_bytes().await;
     assert!(!bytes.is_empty());
     for secret in [PASSWORD, "New-pw-9911"] {
         assert!(!contains(&bytes, secret), "{secret} in the database");

@@ -237,7 +237,7 @@ async fn devices_add_list_idle_update_delete_with_the_documented_bodies() {
         .await;
     assert_eq!(body["data"]["total"], 1);
 
-    let bytes = k.database_bytes();
+    let bytes = k.database_bytes().await;
     for secret in [PASSWORD, "Kyy@123456"] {
         assert!(!contains(&bytes, secret), "{secret} in the database");
         assert!(!k.s.log_text().contains(secret), "{secret} in the log");

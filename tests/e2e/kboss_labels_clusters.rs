@@ -182,7 +182,7 @@ async fn clusters_list_with_secrets_redacted_and_update_only_name_and_dates() {
     assert_eq!(row["controllerid"], master.as_str());
     assert_eq!(row["controllerid_text"], "192.168.0.3");
     assert_eq!(row["ready"], 1);
-    let bytes = k.database_bytes();
+    let bytes = k.database_bytes().await;
     for secret in [JOIN_TOKEN, "S3CR3T-KEY-DATA"] {
         assert!(!contains(&bytes, secret), "{secret} in the database");
     }
