@@ -295,16 +295,18 @@ pub fn check(def: &ResourceDef, obj: &Value) -> ApiResult<()> {
     let fields = [("apiVersion", Str), ("kind", Str), ("metadata", META)];
     for (name, shape) in fields.iter().chain(top_level(def.plural)) {
         if let Some(v) = top.get(*name) {
-            if let Err((path, got, want)) = conforms(v, *shape, format!(".{name}")) {
-                return Err(refuse(&path, got, want));
+            if let Err((path, got, want)) = conforms(v, *shape) {
+                return Err(refuse(&format!(".{name}{path}"), got, want));
             }
         }
     }
     Ok(())
 }
 
-/// Whether `v` has `shape`; the first mismatch as `(path, value, Go type)`.
-fn conforms(v: &Value, shape: Shape, path: String) -> Result<(), (String, &Value, &'static str)> {
+/// Whether `v` has `shape`; the first mismatch as `(path below v, value,
+/// Go type)`. The path is written only for a mismatch, as the error
+/// unwinds: an object that conforms costs no allocation.
+fn conforms(v: &Value, shape: Shape) -> Result<(), (String, &Value, &'static str)> {
     if v.is_null() {
         return Ok(());
     }
@@ -317,29 +319,40 @@ fn conforms(v: &Value, shape: Shape, path: String) -> Result<(), (String, &Value
         ListOf(_) => v.is_array(),
     };
     if !ok {
-        return Err((path, v, go_type(shape)));
+        return Err((String::new(), v, go_type(shape)));
     }
     match (shape, v) {
         (Obj(fields), Value::Object(m)) => {
             for (name, s) in fields {
                 if let Some(x) = m.get(*name) {
-                    conforms(x, *s, format!("{path}.{name}"))?;
+                    within(|| format!(".{name}"), conforms(x, *s))?;
                 }
             }
         }
         (MapOf(s), Value::Object(m)) => {
             for (k, x) in m {
-                conforms(x, *s, format!("{path}[{k}]"))?;
+                within(|| format!("[{k}]"), conforms(x, *s))?;
             }
         }
         (ListOf(s), Value::Array(items)) => {
             for x in items {
-                conforms(x, *s, path.clone())?;
+                conforms(x, *s)?;
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// A mismatch found below a field or key: `segment()` put before its path.
+fn within<'v>(
+    segment: impl FnOnce() -> String,
+    r: Result<(), (String, &'v Value, &'static str)>,
+) -> Result<(), (String, &'v Value, &'static str)> {
+    r.map_err(|(mut path, got, want)| {
+        path.insert_str(0, &segment());
+        (path, got, want)
+    })
 }
 
 /// The JSON type as Go's decoder names it in its message.
