@@ -403,6 +403,12 @@ async fn every_operation_refuses_missing_made_up_and_foreign_credentials() {
                     Box::new(|r| r.basic_auth("nobody", Some("nothing"))),
                 ),
                 (
+                    // No key id holds NUL, and PostgreSQL refuses it in text:
+                    // still a 401, never a store failure.
+                    "made-up basic with NUL",
+                    Box::new(|r| r.basic_auth("no\0body", Some("nothing"))),
+                ),
+                (
                     "made-up token",
                     Box::new(|r| r.header("X-Auth-Token", "chk.AAAAAAAAAAAAAAAA.bogus")),
                 ),

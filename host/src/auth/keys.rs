@@ -222,6 +222,9 @@ pub fn sealed_secret_opens(store: &Store, key_id: &str, sealed: &[u8]) -> bool {
 
 /// The SK of an AK/SK key, opened from its sealed copy.
 pub(super) async fn open_secret(store: &Store, key_id: &str) -> Result<Option<String>, AuthError> {
+    if !crate::store::storable(key_id) {
+        return Ok(None); // no key id holds NUL (PostgreSQL would fail the lookup)
+    }
     let sealed: Option<Option<Vec<u8>>> = store
         .db()
         .query_opt(
@@ -261,6 +264,9 @@ pub(super) async fn lookup(store: &Store, key_id: &str) -> Result<Option<StoredK
             project_id: r.take(3)?,
         })
     };
+    if !crate::store::storable(key_id) {
+        return Ok(None); // no key id holds NUL (PostgreSQL would fail the lookup)
+    }
     // Every request authenticates: the statement is cached, not parsed anew.
     store
         .db()

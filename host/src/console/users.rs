@@ -226,17 +226,25 @@ pub async fn check_password(
     name: &str,
     password: &str,
 ) -> Result<Option<User>, UserError> {
-    let found = store
-        .db()
-        .query_opt(
-            &format!(
-                "{USER_COLUMNS}, password_hash FROM console_users WHERE org_id = ?1 AND name = ?2"
-            ),
-            params![org, name],
-        )
-        .await?
-        .map(|mut r| -> Result<_, StoreError> { Ok((row_user(&mut r)?, r.take::<String>(6)?)) })
-        .transpose()?;
+    // No organisation or user name holds NUL (PostgreSQL would fail the
+    // statement): such a sign-in is an unknown user.
+    let found = if crate::store::storable(org) && crate::store::storable(name) {
+        store
+            .db()
+            .query_opt(
+                &format!(
+                    "{USER_COLUMNS}, password_hash FROM console_users WHERE org_id = ?1 AND name = ?2"
+                ),
+                params![org, name],
+            )
+            .await?
+            .map(|mut r| -> Result<_, StoreError> {
+                Ok((row_user(&mut r)?, r.take::<String>(6)?))
+            })
+            .transpose()?
+    } else {
+        None
+    };
     match found {
         Some((user, hash)) => {
             let ok = verify_password(&hash, password);

@@ -116,6 +116,9 @@ fn to_sql(
         }
         (_, Value::Null) => SqlValue::Null,
         (_, Value::Redacted) => return Err(wrong("a value (`redacted` is read-only)")),
+        (FieldKind::Text | FieldKind::Timestamp, Value::Text(s)) if !super::storable(s) => {
+            return Err(wrong("text without NUL characters (U+0000)"))
+        }
         (FieldKind::Text | FieldKind::Timestamp, Value::Text(s)) => SqlValue::Text(s.clone()),
         (FieldKind::Integer, Value::Integer(i)) => SqlValue::Integer(*i),
         (FieldKind::Boolean, Value::Boolean(b)) => SqlValue::Integer(*b as i64),
@@ -184,6 +187,11 @@ async fn get_in(
     id: &str,
     lock: bool,
 ) -> Result<Option<Row>, StoreError> {
+    // No id holds NUL (ids are made by the store); PostgreSQL would fail
+    // the statement rather than find nothing.
+    if !super::storable(id) {
+        return Ok(None);
+    }
     let sql = format!(
         "SELECT {} FROM \"{}\" WHERE org_id = ?1 AND id = ?2{}",
         select_list(c),
@@ -502,6 +510,13 @@ pub(super) async fn reveal(
     if f.kind != FieldKind::Secret {
         return Err(StoreError::Invalid(format!(
             "`{field}` is not a secret field"
+        )));
+    }
+    if !super::storable(id) {
+        return Err(StoreError::NotFound(format!(
+            "no `{}` record `{}`",
+            c.name,
+            id.escape_debug()
         )));
     }
     let blob = store

@@ -57,6 +57,7 @@ both!(
     totals_are_right_whether_or_not_the_page_is_short,
     counted_totals_follow_every_write,
     composite_uniqueness_of_widgets,
+    text_with_nul_is_refused_and_ids_with_nul_find_nothing,
 );
 
 fn text(v: &str) -> Value {
@@ -470,4 +471,61 @@ async fn composite_uniqueness_of_widgets(s: Store) {
         Err(StoreError::Conflict(_))
     ));
     s.insert("a", "widgets", &widget("A100-80G")).await.unwrap();
+}
+
+/// PostgreSQL's text never holds NUL (U+0000): the store refuses it the same
+/// way on both backends, as bad input (never an internal failure), and an id
+/// with NUL finds nothing.
+async fn text_with_nul_is_refused_and_ids_with_nul_find_nothing(s: Store) {
+    let mut d = device(&s, "a", "n\0x").await;
+    let e = s.insert("a", "devices", &d).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref m) if m.contains("`name`") && m.contains("NUL")),
+        "{e:?}"
+    );
+    d[1] = ("name".into(), text("n1"));
+    let row = s.insert("a", "devices", &d).await.unwrap();
+    let e = s
+        .update("a", "devices", &row.id, &[("ip".into(), text("1\0"))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref m) if m.contains("`ip`")),
+        "{e:?}"
+    );
+    let q = Query {
+        conditions: vec![Condition {
+            field: "name".into(),
+            op: Comparison::Eq,
+            value: text("n1\0"),
+        }],
+        ..Default::default()
+    };
+    let e = s.query("a", "devices", &q).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref m) if m.contains("`name`") && m.contains("NUL")),
+        "{e:?}"
+    );
+    let bad_id = format!("{}\0", row.id);
+    assert!(s.get("a", "devices", &bad_id).await.unwrap().is_none());
+    assert!(matches!(
+        s.update("a", "devices", &bad_id, &[("ip".into(), text("x"))])
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!s.delete("a", "devices", &bad_id).await.unwrap());
+    assert!(matches!(
+        s.reveal("a", "devices", &bad_id, "adminpwd").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Nothing changed: the one device, as written.
+    let got = s.get("a", "devices", &row.id).await.unwrap().unwrap();
+    assert_eq!(got.fields, row.fields);
+    assert_eq!(
+        s.query("a", "devices", &Query::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 }
