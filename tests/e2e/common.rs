@@ -226,10 +226,9 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
-    /// The server's store, opened beside it (WAL): for seeding what no
-    /// endpoint of the area under test creates, and for checking what changed.
-    /// The server's SQLite file opened beside it, for a test that looks at
-    /// what the store holds behind the server's back.
+    /// The server's SQLite file opened beside it, for a test of the file
+    /// itself; tests of what the store holds use [`Server::rows`] and its
+    /// kin, which read either backend.
     pub fn sqlite(&self) -> rusqlite::Connection {
         assert!(
             self.database.is_none(),
@@ -271,6 +270,35 @@ impl Server {
         };
         let store = self.store().await;
         let rows = store.db().query(sql, vec![]).await.unwrap();
+        rows.iter().map(|r| r.get::<String>(0).unwrap()).collect()
+    }
+
+    /// Rows of a statement on the server's store, on either backend (`?1`
+    /// parameters; PostgreSQL's integers are `BIGINT`, read as `i64`).
+    pub async fn rows(
+        &self,
+        sql: &str,
+        params: Vec<computehub::store::db::Sql>,
+    ) -> Vec<computehub::store::db::DbRow> {
+        self.store().await.db().query(sql, params).await.unwrap()
+    }
+
+    /// The one integer a statement answers (a `COUNT(*)`), on either backend.
+    pub async fn count(&self, sql: &str, params: Vec<computehub::store::db::Sql>) -> i64 {
+        let rows = self.rows(sql, params).await;
+        assert_eq!(rows.len(), 1, "{sql}");
+        rows[0].get::<i64>(0).unwrap()
+    }
+
+    /// The columns of a table by name, in their order, on either backend.
+    pub async fn columns(&self, table: &str) -> Vec<String> {
+        let sql = if self.database.is_some() {
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ?1 ORDER BY ordinal_position"
+        } else {
+            "SELECT name FROM pragma_table_info(?1)"
+        };
+        let rows = self.rows(sql, vec![table.into()]).await;
         rows.iter().map(|r| r.get::<String>(0).unwrap()).collect()
     }
 

@@ -580,19 +580,8 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
         body["collections"],
         json!([{"name": "notes.notes", "exists": true}])
     );
-    let columns = || -> Vec<String> {
-        let conn = s.sqlite();
-        let mut stmt = conn
-            .prepare("SELECT name FROM pragma_table_info('notes.notes')")
-            .unwrap();
-        let names = stmt
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<Vec<String>, _>>()
-            .unwrap();
-        names
-    };
-    assert!(!columns().contains(&"tag".to_string()), "{:?}", columns());
+    let columns = s.columns("notes.notes").await;
+    assert!(!columns.contains(&"tag".to_string()), "{columns:?}");
     let (status, body) = check(&s, "notes", "notes_v3.wasm").await;
     assert_eq!(status, 422, "{body}");
     let (put_status, put_body) = s.admin_put("notes", "notes_v3.wasm").await;

@@ -86,16 +86,9 @@ async fn the_demo_seeds_centers_devices_clusters_labels_and_widgets() {
 
     // A restart with --demo seeds nothing twice, and replaces the keys it
     // printed instead of adding more.
-    let active = |s: &Server| {
-        s.sqlite()
-            .query_row(
-                "SELECT COUNT(*) FROM api_keys WHERE org_id = 'demo' AND revoked_at IS NULL",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap()
-    };
-    let before = active(&s);
+    const ACTIVE: &str =
+        "SELECT COUNT(*) FROM api_keys WHERE org_id = 'demo' AND revoked_at IS NULL";
+    let before = s.count(ACTIVE, vec![]).await;
     assert_eq!(before, 4, "bearer, basic, x-auth-token and aksk");
     let (old_key, _) = printed(&s);
     let stopped = s.stop();
@@ -104,7 +97,7 @@ async fn the_demo_seeds_centers_devices_clusters_labels_and_widgets() {
     s.launch();
     let (key, again) = printed(&s);
     assert_eq!(again, cpcid);
-    assert_eq!(active(&s), before);
+    assert_eq!(s.count(ACTIVE, vec![]).await, before);
     let r = s
         .http
         .get(s.url(&path("cpclist/get_cpclist")))

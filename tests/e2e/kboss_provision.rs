@@ -26,23 +26,24 @@ async fn text(kb: &Kb, collection: &str, id: &str, name: &str) -> Option<String>
     }
 }
 
-fn widget_stock(kb: &Kb, cpcid: &str, kind: &str, model: &str) -> (i64, Vec<(String, i64)>) {
-    let conn = kb.s.sqlite();
-    let (id, total): (String, i64) = conn
-        .query_row(
+async fn widget_stock(kb: &Kb, cpcid: &str, kind: &str, model: &str) -> (i64, Vec<(String, i64)>) {
+    let widget =
+        kb.s.rows(
             "SELECT id, stock FROM \"kboss.widgets\" WHERE cpcid = ?1 AND type = ?2 AND model = ?3",
-            [cpcid, kind, model],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            vec![cpcid.into(), kind.into(), model.into()],
         )
-        .unwrap();
-    let mut stmt = conn
-        .prepare("SELECT clusterid, stock FROM \"kboss.widget_stock\" WHERE widgetid = ?1 ORDER BY clusterid")
-        .unwrap();
-    let rows = stmt
-        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .await;
+    let (id, total): (String, i64) = (widget[0].get(0).unwrap(), widget[0].get(1).unwrap());
+    let rows = kb
+        .s
+        .rows(
+            "SELECT clusterid, stock FROM \"kboss.widget_stock\" WHERE widgetid = ?1 ORDER BY clusterid",
+            vec![id.into()],
+        )
+        .await
+        .iter()
+        .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+        .collect();
     (total, rows)
 }
 
@@ -171,7 +172,7 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
         join.starts_with("kubeadm join 127.0.0.2:")
             && !msg.contains(join.split_whitespace().nth(4).unwrap())
     );
-    assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").0, 64);
+    assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").await.0, 64);
 
     // An occupied device cannot become another cluster's master; nothing runs.
     let before = m.ssh_lines().len();
@@ -227,7 +228,7 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
         .any(|c| c.starts_with("kubeadm join 127.0.0.2:")
             && c.contains("--discovery-token-ca-cert-hash sha256:")
             && c.ends_with("--node-name node-w1")));
-    let (total, per_cluster) = widget_stock(&kb, &cpcid, "cpu", "STANDARD");
+    let (total, per_cluster) = widget_stock(&kb, &cpcid, "cpu", "STANDARD").await;
     assert_eq!(total, 96);
     assert!(per_cluster.contains(&(cid.clone(), 96)), "{per_cluster:?}");
 
@@ -241,7 +242,7 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
         Some("0")
     );
     assert_eq!(field(&kb, "devices", &dw, "clusterid").await, Some(V::Null));
-    assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").0, 64);
+    assert_eq!(widget_stock(&kb, &cpcid, "cpu", "STANDARD").await.0, 64);
     // The device board names each device's cluster (none for an idle one).
     let (_, page) = kb
         .get("cpcnode/get_cpcnode", &[("cpcid", cpcid.as_str())])
@@ -283,7 +284,7 @@ async fn kboss_builds_a_cluster_from_idle_devices_and_releases_them() {
         .await
         .unwrap()
         .is_none());
-    let (total, per_cluster) = widget_stock(&kb, &cpcid, "cpu", "STANDARD");
+    let (total, per_cluster) = widget_stock(&kb, &cpcid, "cpu", "STANDARD").await;
     assert_eq!(total, 0);
     assert!(
         per_cluster.iter().all(|(c, _)| c != &cid),

@@ -480,11 +480,10 @@ async fn bad_input_and_injection_change_nothing() {
     }
     // Nothing reached the machine and no operation exists.
     assert!(m.ssh_lines().is_empty(), "{:?}", m.ssh_lines());
-    let n: i64 =
-        e.s.sqlite()
-            .query_row("SELECT COUNT(*) FROM operations", [], |r| r.get(0))
-            .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(
+        e.s.count("SELECT COUNT(*) FROM operations", vec![]).await,
+        0
+    );
 
     // A hostname that tries to inject fails preflight; nothing is installed.
     let evil = e.machine("evil;reboot", "127.0.0.5");

@@ -266,15 +266,14 @@ async fn host_keys_are_pinned_and_a_changed_key_is_refused() {
     let t = m.target();
     let (st, _) = e.probe("run", run(&t, "true", &[])).await;
     assert_eq!(st, 200);
-    let pinned: String = {
-        let conn = e.s.sqlite();
-        conn.query_row(
+    let pinned: String =
+        e.s.rows(
             "SELECT fingerprint FROM ssh_host_keys WHERE org_id = 'acme' AND target = ?1",
-            [format!("127.0.0.1:{}", m.port)],
-            |r| r.get(0),
+            vec![format!("127.0.0.1:{}", m.port).into()],
         )
-        .unwrap()
-    };
+        .await[0]
+            .get(0)
+            .unwrap();
     assert!(pinned.starts_with("SHA256:"), "{pinned}");
     let ran = m.ssh_lines().len();
 

@@ -42,9 +42,11 @@ fn condition_value(
         (_, Value::Null) => SqlValue::Null,
         (Some(FieldKind::Boolean), Value::Boolean(b)) => SqlValue::Integer(*b as i64),
         (_, Value::Integer(i)) => SqlValue::Integer(*i),
-        (_, Value::Text(s)) if !super::storable(s) => return Err(StoreError::Invalid(format!(
+        (_, Value::Text(s)) if !super::storable(s) => {
+            return Err(StoreError::Invalid(format!(
             "condition on `{field}` has text with a NUL character (U+0000), which no record holds"
-        ))),
+        )))
+        }
         (_, Value::Text(s)) => SqlValue::Text(s.clone()),
         (Some(FieldKind::Decimal), Value::Decimal(s)) => SqlValue::Text(
             Decimal::from_str(s)
