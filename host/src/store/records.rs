@@ -119,6 +119,16 @@ fn to_sql(
         (FieldKind::Text | FieldKind::Timestamp, Value::Text(s)) if !super::storable(s) => {
             return Err(wrong("text without NUL characters (U+0000)"))
         }
+        (FieldKind::Text | FieldKind::Timestamp, Value::Text(s))
+            if f.max_bytes.is_some_and(|m| s.len() > m as usize) =>
+        {
+            return Err(StoreError::Invalid(format!(
+                "field `{}` is indexed and holds text of at most {} bytes, got {}",
+                f.name,
+                f.max_bytes.unwrap_or_default(),
+                s.len()
+            )))
+        }
         (FieldKind::Text | FieldKind::Timestamp, Value::Text(s)) => SqlValue::Text(s.clone()),
         (FieldKind::Integer, Value::Integer(i)) => SqlValue::Integer(*i),
         (FieldKind::Boolean, Value::Boolean(b)) => SqlValue::Integer(*b as i64),
@@ -234,6 +244,12 @@ async fn check_reference(
         .await?;
     match found {
         Some(_) => Ok(()),
+        // Ids are 21 characters: a longer value is not echoed whole.
+        None if id.len() > 64 => Err(StoreError::Invalid(format!(
+            "field `{}` names no `{target}` record (a record id is 21 characters, got {} bytes)",
+            f.name,
+            id.len()
+        ))),
         None => Err(StoreError::Invalid(format!(
             "field `{}` names no `{target}` record `{id}`",
             f.name

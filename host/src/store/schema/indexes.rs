@@ -2,7 +2,10 @@
 //! order for declared indexes and reference fields (stop 27), with what an
 //! existing table lacks of them.
 
+use std::collections::BTreeMap;
+
 use super::CollectionDecl;
+use crate::store::collections::{FieldKind, INDEXED_TEXT_BUDGET};
 use crate::store::db::{params, Dialect, Executor};
 use crate::store::StoreError;
 
@@ -59,6 +62,34 @@ pub(super) fn ordered_keys(d: &CollectionDecl) -> Vec<Vec<String>> {
         let key = vec![f.name.clone()];
         if !out.contains(&key) {
             out.push(key);
+        }
+    }
+    out
+}
+
+/// The most bytes a text value of each indexed field of `d` may hold: the
+/// [`INDEXED_TEXT_BUDGET`] shared by the text fields (references aside, which
+/// hold row ids) of the widest index the field is in. Fields in no index
+/// are not listed.
+pub(super) fn text_limits(d: &CollectionDecl) -> BTreeMap<String, u32> {
+    let is_text = |name: &str| {
+        d.fields.iter().any(|f| {
+            f.name == name
+                && matches!(f.kind, FieldKind::Text | FieldKind::Timestamp)
+                && f.references.is_none()
+        })
+    };
+    let mut out = BTreeMap::new();
+    for key in unique_keys(d).iter().chain(&ordered_keys(d)) {
+        let texts: Vec<&String> = key.iter().filter(|f| is_text(f)).collect();
+        let Ok(n) = u32::try_from(texts.len()) else {
+            continue;
+        };
+        for f in texts {
+            let share = INDEXED_TEXT_BUDGET / n;
+            out.entry(f.clone())
+                .and_modify(|m: &mut u32| *m = (*m).min(share))
+                .or_insert(share);
         }
     }
     out

@@ -113,6 +113,7 @@ fn collection(
     counted: &counts::Counted,
 ) -> Collection {
     let table = qualified(plugin, &d.name);
+    let limits = indexes::text_limits(d);
     Collection {
         name: Cow::Owned(table.clone()),
         fields: Cow::Owned(
@@ -128,6 +129,7 @@ fn collection(
                         .as_ref()
                         .map(|t| Cow::Owned(target(plugin, own, t))),
                     counted: counted.contains(&(table.clone(), f.name.clone())),
+                    max_bytes: limits.get(f.name.as_str()).copied(),
                 })
                 .collect(),
         ),
