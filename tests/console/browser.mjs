@@ -42,7 +42,20 @@ const browser = await chromium.launch({
 });
 
 const step = (name) => console.log(`step: ${name}`);
-const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+/**
+ * A screenshot of the whole page. One that does not come within 15 s (a page
+ * that re-renders live, fonts that never settle on a loaded machine) is
+ * taken again of the viewport alone, and said so; only a second failure fails.
+ */
+async function shot(page, name) {
+  const path = join(shots, `${name}.png`);
+  try {
+    await page.screenshot({ path, fullPage: true, animations: "disabled", timeout: 15000 });
+  } catch (e) {
+    console.log(`screenshot ${name}: the whole page did not come (${String(e.message).split("\n")[0]}); the viewport instead`);
+    await page.screenshot({ path, animations: "disabled", caret: "initial", timeout: 30000 });
+  }
+}
 
 /** axe-core on the page as it is: no serious or critical violations. */
 async function accessible(page, name) {

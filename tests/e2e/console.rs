@@ -388,6 +388,8 @@ async fn the_console_in_headless_chromium() -> Result<(), BrowserFailure> {
     machine.slow("kubeadm-init", 3.0);
     create_user(&s, "other", "bob", "bob-password-123", false);
     let shots = target_dir().join("console-screenshots");
+    // Last run's pictures must not stand in for this run's.
+    let _ = std::fs::remove_dir_all(&shots);
     let started = std::time::Instant::now();
     let out = Command::new("node")
         .arg(root.join("tests/console/browser.mjs"))
