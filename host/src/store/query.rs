@@ -138,6 +138,17 @@ pub(super) fn page_sql(
     let mut values = vec![SqlValue::Text(org.to_string())];
     for cond in &q.conditions {
         let (col, kind) = column(c, &cond.field)?;
+        // A substring of text only: PostgreSQL has no `strpos` of a number
+        // or of NULL, where SQLite would turn either into text.
+        if cond.op == Comparison::Contains
+            && (!matches!(kind, None | Some(FieldKind::Text | FieldKind::Timestamp))
+                || !matches!(cond.value, Value::Text(_)))
+        {
+            return Err(StoreError::Invalid(format!(
+                "condition on `{}`: `contains` matches text, so it needs a text field and a text value",
+                cond.field
+            )));
+        }
         let value = condition_value(kind, &cond.value, &cond.field)?;
         let lhs = if kind == Some(FieldKind::Decimal) {
             format!("CAST(\"{col}\" AS NUMERIC)")
