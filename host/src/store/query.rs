@@ -47,13 +47,26 @@ fn condition_value(
             "condition on `{field}` has text with a NUL character (U+0000), which no record holds"
         )))
         }
-        (_, Value::Text(s)) => SqlValue::Text(s.clone()),
-        (Some(FieldKind::Decimal), Value::Decimal(s)) => SqlValue::Text(
+        // Text compared with a number must be one: PostgreSQL cannot bind
+        // other text to a number (SQLite compared it as text).
+        (Some(FieldKind::Integer | FieldKind::Boolean), Value::Text(s)) => {
+            SqlValue::Integer(s.parse().map_err(|_| {
+                StoreError::Invalid(format!(
+                    "condition on `{field}` needs an integer, got text that is not one"
+                ))
+            })?)
+        }
+        (Some(FieldKind::Decimal), Value::Text(s) | Value::Decimal(s)) => SqlValue::Text(
             Decimal::from_str(s)
-                .map_err(|_| StoreError::Invalid(format!("`{field}` needs a decimal")))?
+                .map_err(|_| {
+                    StoreError::Invalid(format!(
+                        "condition on `{field}` needs a decimal number such as 12.50"
+                    ))
+                })?
                 .normalize()
                 .to_string(),
         ),
+        (_, Value::Text(s)) => SqlValue::Text(s.clone()),
         _ => {
             return Err(StoreError::Invalid(format!(
                 "condition on `{field}` has a value of the wrong kind"

@@ -61,6 +61,7 @@ both!(
     text_with_nul_is_refused_and_ids_with_nul_find_nothing,
     indexed_text_is_bounded_alike_on_both_backends,
     contains_takes_text_alike_on_both_backends,
+    conditions_on_numbers_take_numbers_alike_on_both_backends,
 );
 
 fn text(v: &str) -> Value {
@@ -693,4 +694,90 @@ async fn contains_takes_text_alike_on_both_backends(s: Store) {
         .await
         .unwrap();
     assert_eq!(found.total, 1);
+}
+
+/// A condition on a number takes a number, or text that is one, on both
+/// backends: PostgreSQL could not bind other text to a number or cast it to
+/// a decimal (internal failures), where SQLite compared it as text.
+async fn conditions_on_numbers_take_numbers_alike_on_both_backends(s: Store) {
+    s.insert("a", "devices", &device(&s, "a", "n1").await)
+        .await
+        .unwrap();
+    let cpcid = c1(&s, "a").await;
+    let widget = [
+        ("cpcid", text(&cpcid)),
+        ("type", text("gpu")),
+        ("model", text("A100")),
+        ("unit_price", Value::Decimal("12.50".into())),
+        ("resource_unit", text("卡")),
+        ("charge_unit", text("小时")),
+        ("account_unit", text("元")),
+        ("stock", Value::Integer(1)),
+        ("consumed", Value::Integer(0)),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    s.insert("a", "widgets", &widget).await.unwrap();
+    let q = |field: &str, op: Comparison, value: Value| Query {
+        conditions: vec![Condition {
+            field: field.into(),
+            op,
+            value,
+        }],
+        ..Default::default()
+    };
+    let s = &s;
+    let total = |collection: &'static str, field: &'static str, op: Comparison, value: Value| {
+        let q = q(field, op, value);
+        async move { s.query("a", collection, &q).await.map(|p| p.total) }
+    };
+    for (collection, field, value) in [
+        ("devices", "sshport", "abc"),
+        ("devices", "sshport", ""),
+        ("devices", "sshport", " 22"),
+        ("devices", "sshport", "99999999999999999999"),
+        ("widgets", "unit_price", "abc"),
+        ("widgets", "unit_price", ""),
+        ("widgets", "unit_price", "NaN"),
+    ] {
+        let e = total(collection, field, Comparison::Lt, text(value)).await;
+        assert!(
+            matches!(e, Err(StoreError::Invalid(ref m)) if m.contains(&format!("`{field}`"))),
+            "{field} < {value:?}: {e:?}"
+        );
+    }
+    let eq = Comparison::Eq;
+    assert_eq!(
+        total("devices", "sshport", eq, text("22")).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        total("devices", "sshport", eq, Value::Integer(22))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        total("widgets", "unit_price", eq, text("12.5"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        total("widgets", "unit_price", eq, text("12.500"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        total("widgets", "unit_price", Comparison::Gt, Value::Integer(12))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        total("widgets", "unit_price", Comparison::Gt, Value::Integer(13))
+            .await
+            .unwrap(),
+        0
+    );
 }
