@@ -385,7 +385,9 @@ async fn add_in(
             let d = Decimal::from_str(d).map_err(|_| {
                 StoreError::Invalid(format!("delta for `{name}` must be a decimal"))
             })?;
-            let sum = cur + d;
+            let sum = cur
+                .checked_add(d)
+                .ok_or_else(|| StoreError::Invalid(format!("field `{name}` would overflow")))?;
             if sum.is_sign_negative() && !sum.is_zero() {
                 return Err(StoreError::Conflict(format!(
                     "field `{name}` would fall below zero ({cur} + {d})"

@@ -62,6 +62,7 @@ both!(
     indexed_text_is_bounded_alike_on_both_backends,
     contains_takes_text_alike_on_both_backends,
     conditions_on_numbers_take_numbers_alike_on_both_backends,
+    adding_past_the_largest_number_is_refused_and_changes_nothing,
 );
 
 fn text(v: &str) -> Value {
@@ -780,4 +781,42 @@ async fn conditions_on_numbers_take_numbers_alike_on_both_backends(s: Store) {
             .unwrap(),
         0
     );
+}
+
+/// An atomic add that would pass the largest integer or decimal is bad
+/// input and leaves the value as it was (the decimal sum panicked before).
+async fn adding_past_the_largest_number_is_refused_and_changes_nothing(s: Store) {
+    let cpcid = c1(&s, "a").await;
+    let largest = rust_decimal::Decimal::MAX.to_string();
+    let widget = [
+        ("cpcid", text(&cpcid)),
+        ("type", text("gpu")),
+        ("model", text("A100")),
+        ("unit_price", Value::Decimal(largest.clone())),
+        ("resource_unit", text("卡")),
+        ("charge_unit", text("小时")),
+        ("account_unit", text("元")),
+        ("stock", Value::Integer(i64::MAX)),
+        ("consumed", Value::Integer(0)),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    let row = s.insert("a", "widgets", &widget).await.unwrap();
+    for (field, delta) in [
+        ("unit_price", Value::Decimal("1".into())),
+        ("stock", Value::Integer(1)),
+    ] {
+        let add = Write::Add("widgets".into(), row.id.clone(), field.into(), delta);
+        let e = s.transact("a", &[add]).await.unwrap_err();
+        assert!(
+            matches!(e, StoreError::Invalid(ref m) if m.contains(&format!("`{field}`")) && m.contains("overflow")),
+            "{field}: {e:?}"
+        );
+    }
+    let kept = s.get("a", "widgets", &row.id).await.unwrap().unwrap();
+    assert!(kept
+        .fields
+        .contains(&("unit_price".into(), Value::Decimal(largest))));
+    assert!(kept
+        .fields
+        .contains(&("stock".into(), Value::Integer(i64::MAX))));
 }
