@@ -474,6 +474,11 @@ pub fn set_scale(
                 &[("spec.replicas".into(), "Required value".into())],
             )
         })?;
+    if i32::try_from(replicas).is_err() && replicas > 0 {
+        return Err(ApiError::bad_request(format!(
+            "Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal number {replicas} into Go struct field ScaleSpec.spec.replicas of type int32"
+        )));
+    }
     if replicas < 0 {
         return Err(ApiError::invalid(
             "Scale",

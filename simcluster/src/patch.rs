@@ -234,7 +234,108 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
     }
     let patch: json_patch::Patch =
         serde_json::from_value(ops.clone()).map_err(|e| format!("invalid JSON patch: {e}"))?;
+    bounded(doc, &patch)?;
     json_patch::patch(doc, &patch).map_err(|e| refusal(&patch, &e))
+}
+
+/// kube-apiserver's most operations in one JSON patch.
+const MAX_OPERATIONS: usize = 10_000;
+/// The most bytes `copy` operations may copy in one patch (kube-apiserver
+/// bounds the accumulated copy size the same way): each copy can double
+/// the document.
+const MAX_COPIED: usize = 3 << 20;
+/// The deepest a patched document may become (the JSON parser's own limit,
+/// so every stored object can be read back).
+const MAX_DEPTH: usize = 128;
+
+/// Refuses a patch that would grow the document without bound, before any
+/// of it applies: too many operations, copies that add up past
+/// [`MAX_COPIED`], or a value placed so deep that the result passes
+/// [`MAX_DEPTH`]. Each operation is measured against the document as the
+/// operations before it left it (on a copy; `doc` is not changed here).
+fn bounded(doc: &Value, patch: &json_patch::Patch) -> Result<(), String> {
+    use json_patch::PatchOperation as Op;
+    if patch.0.len() > MAX_OPERATIONS {
+        return Err(format!(
+            "The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {}",
+            patch.0.len()
+        ));
+    }
+    let mut work = doc.clone();
+    let mut copied = 0usize;
+    for op in &patch.0 {
+        let (name, path, placed) = match op {
+            Op::Add(o) => ("add", o.path.as_str(), Some(&o.value)),
+            Op::Replace(o) => ("replace", o.path.as_str(), Some(&o.value)),
+            Op::Copy(o) => ("copy", o.path.as_str(), work.pointer(o.from.as_str())),
+            Op::Move(o) => ("move", o.path.as_str(), work.pointer(o.from.as_str())),
+            Op::Remove(_) | Op::Test(_) => ("", "", None),
+        };
+        let Some(value) = placed else { continue };
+        if name == "copy" {
+            copied = copied.saturating_add(size_at_most(value, MAX_COPIED + 1));
+            if copied > MAX_COPIED {
+                return Err(format!(
+                    "copy operation does not apply: the values copied by the patch exceed {MAX_COPIED} bytes"
+                ));
+            }
+        }
+        let depth = path.matches('/').count() + depth_at_most(value, MAX_DEPTH + 1);
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "{name} operation does not apply: the document would nest deeper than {MAX_DEPTH} levels at {path}"
+            ));
+        }
+        // The next operations see what this one did; one that does not
+        // apply is refused in the crate's words by the caller.
+        if json_patch::patch(&mut work, &json_patch::Patch(vec![op.clone()])).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The serialized size of `v`, roughly (strings and keys by their bytes,
+/// every value a few), counted only up to `limit`.
+fn size_at_most(v: &Value, limit: usize) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total = total.saturating_add(match v {
+            Value::String(s) => s.len() + 2,
+            Value::Object(m) => {
+                stack.extend(m.values());
+                m.keys().map(|k| k.len() + 4).sum::<usize>() + 2
+            }
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                a.len() + 2
+            }
+            _ => 8,
+        });
+        if total > limit {
+            break;
+        }
+    }
+    total
+}
+
+/// How deep `v` nests (a scalar is 0), counted only up to `limit`.
+fn depth_at_most(v: &Value, limit: usize) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        if deepest >= limit {
+            break;
+        }
+        match v {
+            Value::Object(m) => stack.extend(m.values().map(|x| (x, d + 1))),
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// kube-apiserver's words for a JSON patch operation that does not apply.
@@ -363,6 +464,57 @@ mod tests {
         assert_eq!(
             t["spec"]["containers"],
             json!([{"name": "b"}, {"name": "a", "image": "x"}])
+        );
+    }
+
+    /// A patch cannot grow a document without bound: copies of copies
+    /// double it (a few dozen operations would fill any memory), and values
+    /// placed deeper and deeper would overflow the stack of whatever walks
+    /// the object next. Each is refused before anything changes.
+    #[test]
+    fn json_patches_that_would_grow_without_bound_are_refused() {
+        let mut d = json!({"spec": {"blob": "x".repeat(1 << 20)}});
+        let before = d.clone();
+        let copies: Vec<Value> = (0..4)
+            .map(|i| json!({"op": "copy", "from": "/spec/blob", "path": format!("/spec/c{i}")}))
+            .collect();
+        let e = json_patch(&mut d, &Value::Array(copies)).unwrap_err();
+        assert!(e.contains("exceed 3145728 bytes"), "{e}");
+        assert_eq!(d, before);
+        // Copies of the whole document into itself, each doubling it: refused
+        // as they add up; nested one level deeper each time: refused at 128.
+        let mut d = json!({"a": "y".repeat(1000)});
+        let doubling: Vec<Value> = (0..40)
+            .map(|i| json!({"op": "copy", "from": "", "path": format!("/b{i}")}))
+            .collect();
+        let e = json_patch(&mut d, &Value::Array(doubling)).unwrap_err();
+        assert!(e.contains("exceed 3145728 bytes"), "{e}");
+        let nesting: Vec<Value> = (0..200)
+            .map(|_| json!({"op": "copy", "from": "", "path": "/a"}))
+            .collect();
+        let e = json_patch(&mut d, &Value::Array(nesting)).unwrap_err();
+        assert!(e.contains("deeper than 128"), "{e}");
+        assert_eq!(d, json!({"a": "y".repeat(1000)}));
+        // A value of depth 100 under a path of depth 100.
+        let mut deep = json!(1);
+        for _ in 0..100 {
+            deep = json!({"d": deep});
+        }
+        let path = "/d".repeat(100);
+        let mut d = deep.clone();
+        let e = json_patch(
+            &mut d,
+            &json!([{"op": "add", "path": format!("{path}/x"), "value": deep}]),
+        )
+        .unwrap_err();
+        assert!(e.contains("deeper than 128"), "{e}");
+        let many: Vec<Value> = (0..=10_000)
+            .map(|_| json!({"op": "test", "path": "/d", "value": 1}))
+            .collect();
+        let e = json_patch(&mut d, &Value::Array(many)).unwrap_err();
+        assert_eq!(
+            e,
+            "The allowed maximum operations in a JSON patch is 10000, got 10001"
         );
     }
 

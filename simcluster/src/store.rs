@@ -235,7 +235,7 @@ impl Store {
     /// Logged events after `rv`, or `None` when the log no longer reaches back that far.
     pub fn events_since(&self, rv: u64) -> Option<Vec<Arc<Event>>> {
         if let Some(first) = self.log.front() {
-            if rv + 1 < first.rv && rv < self.rv {
+            if rv.saturating_add(1) < first.rv && rv < self.rv {
                 return None;
             }
         }
@@ -493,6 +493,8 @@ mod tests {
         );
         assert_eq!(s.node_requests("n1").get("cpu"), Some(&0));
         assert_eq!(s.events_since(rv1 - 1).unwrap().len(), 3);
+        // A watch from the largest version a caller can send: nothing yet.
+        assert_eq!(s.events_since(u64::MAX).map(|e| e.len()), Some(0));
     }
 
     #[test]

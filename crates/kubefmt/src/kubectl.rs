@@ -153,7 +153,7 @@ pub fn pod_restarts(pod: &Value) -> u64 {
     array_at(pod, "/status/containerStatuses")
         .iter()
         .filter_map(|c| c["restartCount"].as_u64())
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 /// The STATUS column of a pod as kubectl prints it (`Running`, `Pending`,
@@ -239,6 +239,16 @@ mod tests {
             Some(1_744_118_563)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    /// Restart counts are what a client wrote through the status
+    /// subresource: their sum stops at the largest number.
+    #[test]
+    fn restarts_past_the_largest_number_do_not_overflow() {
+        let pod = json!({"status": {"containerStatuses": [
+            {"restartCount": u64::MAX}, {"restartCount": 1}
+        ]}});
+        assert_eq!(pod_restarts(&pod), u64::MAX);
     }
 
     #[test]

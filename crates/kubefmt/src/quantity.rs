@@ -255,7 +255,7 @@ pub fn format_binary(bytes: i128) -> String {
 
 /// Formats CPU milli units as nanocores, as metrics-server does: `250000000n`.
 pub fn format_nanocores(milli: i128) -> String {
-    format!("{}n", milli * 1_000_000)
+    format!("{}n", milli.saturating_mul(1_000_000))
 }
 
 /// Formats bytes in KiB, rounded up, as metrics-server does: `1048576Ki`.
@@ -274,6 +274,14 @@ mod tests {
 
     fn plain(s: &str) -> String {
         Quantity::parse(s).unwrap().plain()
+    }
+
+    /// A node's CPU is the sum of what pods request (`1e29` is a valid
+    /// quantity): in nanocores it stops at the largest number.
+    #[test]
+    fn nanocores_of_the_largest_sums_do_not_overflow() {
+        assert_eq!(format_nanocores(250), "250000000n");
+        assert_eq!(format_nanocores(i128::MAX), format!("{}n", i128::MAX));
     }
 
     #[test]

@@ -18,7 +18,10 @@ use crate::resources::ResourceDef;
 #[derive(Clone, Copy)]
 enum Shape {
     Str,
+    /// Go's `int32`: a JSON integer within its range.
     Int,
+    /// Go's `int64`.
+    Int64,
     Bool,
     /// A quantity or an int-or-string (`"500m"`, `2`, `"50%"`).
     IntOrStr,
@@ -118,7 +121,7 @@ const POD_SPEC: Shape = Obj(&[
             ("operator", Str),
             ("value", Str),
             ("effect", Str),
-            ("tolerationSeconds", Int),
+            ("tolerationSeconds", Int64),
         ])),
     ),
     ("affinity", AnyObj),
@@ -128,8 +131,8 @@ const POD_SPEC: Shape = Obj(&[
     ("priorityClassName", Str),
     ("priority", Int),
     ("hostNetwork", Bool),
-    ("terminationGracePeriodSeconds", Int),
-    ("activeDeadlineSeconds", Int),
+    ("terminationGracePeriodSeconds", Int64),
+    ("activeDeadlineSeconds", Int64),
     ("securityContext", AnyObj),
     ("imagePullSecrets", ListOf(&Obj(&[("name", Str)]))),
     ("hostAliases", ListOf(&AnyObj)),
@@ -172,7 +175,7 @@ const JOB_SPEC: Shape = Obj(&[
     ("parallelism", Int),
     ("completions", Int),
     ("backoffLimit", Int),
-    ("activeDeadlineSeconds", Int),
+    ("activeDeadlineSeconds", Int64),
     ("ttlSecondsAfterFinished", Int),
     ("suspend", Bool),
     ("selector", SELECTOR),
@@ -312,7 +315,8 @@ fn conforms(v: &Value, shape: Shape) -> Result<(), (String, &Value, &'static str
     }
     let ok = match shape {
         Str => v.is_string(),
-        Int => v.is_i64() || v.is_u64(),
+        Int => v.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        Int64 => v.is_i64(),
         Bool => v.is_boolean(),
         IntOrStr => v.is_string() || v.is_i64() || v.is_u64(),
         AnyObj | Obj(_) | MapOf(_) => v.is_object(),
@@ -371,6 +375,7 @@ fn go_type(shape: Shape) -> &'static str {
     match shape {
         Str => "string",
         Int => "int32",
+        Int64 => "int64",
         Bool => "bool",
         IntOrStr => "intstr.IntOrString",
         AnyObj | Obj(_) => "struct",
@@ -389,6 +394,28 @@ mod tests {
 
     fn message(def: &ResourceDef, v: Value) -> Option<String> {
         check(def, &v).err().map(|e| e.message)
+    }
+
+    /// Go's decoder refuses a number outside an `int32` field's range: a
+    /// Deployment of 2^63-1 replicas or a Job of that parallelism never
+    /// reaches a controller. `int64` fields take it.
+    #[test]
+    fn numbers_beyond_int32_are_refused_where_the_field_is_int32() {
+        let deployments = find("apps", "v1", "deployments").unwrap();
+        let jobs = find("batch", "v1", "jobs").unwrap();
+        assert_eq!(
+            message(deployments, json!({"spec": {"replicas": i64::MAX}})).as_deref(),
+            Some("Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal number 9223372036854775807 into Go struct field Deployment.spec.replicas of type int32")
+        );
+        assert!(message(deployments, json!({"spec": {"replicas": i32::MAX}})).is_none());
+        assert!(message(deployments, json!({"spec": {"replicas": u64::MAX}})).is_some());
+        assert!(message(jobs, json!({"spec": {"parallelism": 2_147_483_648_i64}})).is_some());
+        assert!(message(jobs, json!({"spec": {"activeDeadlineSeconds": i64::MAX}})).is_none());
+        assert!(message(
+            &PODS,
+            json!({"spec": {"terminationGracePeriodSeconds": i64::MAX}})
+        )
+        .is_none());
     }
 
     #[test]

@@ -92,22 +92,7 @@ pub fn delete(
     }
     match opts.propagation.as_deref() {
         Some("Orphan") => orphan_dependents(st, &uid),
-        Some("Foreground") => {
-            for (k, dns, dname) in st.store.dependents(&uid) {
-                if let Some(d) = resources::by_key(&k) {
-                    let _ = delete(
-                        st,
-                        d,
-                        Some(&dns),
-                        &dname,
-                        &DeleteOptions {
-                            propagation: Some("Foreground".into()),
-                            ..Default::default()
-                        },
-                    );
-                }
-            }
-        }
+        Some("Foreground") => delete_dependents_first(st, &uid),
         _ => {}
     }
     let gone = remove_cascading(st, &def.key(), &ns, name);
@@ -120,16 +105,59 @@ pub fn delete(
     }
 }
 
-/// Removes an object, then every dependent all of whose owners are gone (background GC).
+/// Every dependent of `uid`, and theirs, each once, deepest last: owner
+/// references may form a cycle (an object may name itself), which a real
+/// cluster's garbage collector also survives.
+fn dependents_tree(st: &State, uid: &str) -> Vec<(String, String, String)> {
+    let mut seen = std::collections::BTreeSet::from([uid.to_string()]);
+    let mut queue = std::collections::VecDeque::from([uid.to_string()]);
+    let mut found = Vec::new();
+    while let Some(u) = queue.pop_front() {
+        for (k, dns, dname) in st.store.dependents(&u) {
+            let Some(dep) = st.store.get(&k, &dns, &dname) else {
+                continue;
+            };
+            let dep_uid = dep["metadata"]["uid"].as_str().unwrap_or("").to_string();
+            if seen.insert(dep_uid.clone()) {
+                queue.push_back(dep_uid);
+                found.push((k, dns, dname));
+            }
+        }
+    }
+    found
+}
+
+/// Foreground propagation: the dependents are deleted before their owner,
+/// the deepest first.
+fn delete_dependents_first(st: &mut State, uid: &str) {
+    for (k, dns, dname) in dependents_tree(st, uid).into_iter().rev() {
+        if let Some(d) = resources::by_key(&k) {
+            let _ = delete(st, d, Some(&dns), &dname, &DeleteOptions::default());
+        }
+    }
+}
+
+/// Removes an object, then every dependent all of whose owners are gone
+/// (background GC), as a work list: a chain of owners as long as the store
+/// holds does not deepen the stack.
 pub fn remove_cascading(st: &mut State, key: &str, ns: &str, name: &str) -> Option<Obj> {
     let gone = st.store.remove(key, ns, name)?;
-    let uid = gone["metadata"]["uid"].as_str().unwrap_or("").to_string();
-    for (k, dns, dname) in st.store.dependents(&uid) {
-        let Some(dep) = st.store.get(&k, &dns, &dname) else {
-            continue;
-        };
-        if owner_uids(dep).iter().all(|u| st.store.by_uid(u).is_none()) {
-            remove_cascading(st, &k, &dns, &dname);
+    let mut work = vec![gone["metadata"]["uid"].as_str().unwrap_or("").to_string()];
+    while let Some(uid) = work.pop() {
+        for (k, dns, dname) in st.store.dependents(&uid) {
+            let Some(dep) = st.store.get(&k, &dns, &dname) else {
+                continue;
+            };
+            if owner_uids(dep).iter().all(|u| st.store.by_uid(u).is_none()) {
+                if let Some(removed) = st.store.remove(&k, &dns, &dname) {
+                    work.push(
+                        removed["metadata"]["uid"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                    );
+                }
+            }
         }
     }
     Some(gone)

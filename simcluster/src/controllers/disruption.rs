@@ -37,7 +37,11 @@ fn int_or_percent(v: &Value, total: i64) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => match s.strip_suffix('%') {
-            Some(p) => p.trim().parse::<i64>().ok().map(|p| (p * total + 99) / 100),
+            Some(p) => p
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .map(|p| p.saturating_mul(total).saturating_add(99) / 100),
             None => s.parse().ok(),
         },
         _ => None,
@@ -56,7 +60,7 @@ pub fn desired_healthy(spec: &Value, expected: i64) -> i64 {
         .get("maxUnavailable")
         .and_then(|v| int_or_percent(v, expected))
     {
-        return (expected - max).max(0);
+        return expected.saturating_sub(max).max(0);
     }
     expected
 }
@@ -81,7 +85,7 @@ fn selected_pods(st: &State, pdb: &Value) -> Vec<Value> {
 pub fn budget(st: &State, pdb: &Value) -> Budget {
     let selected = selected_pods(st, pdb);
     let mut controllers: BTreeMap<String, i64> = BTreeMap::new();
-    let mut uncontrolled = 0;
+    let mut uncontrolled: i64 = 0;
     for p in &selected {
         let ctrl = p
             .pointer("/metadata/ownerReferences")
@@ -116,14 +120,17 @@ pub fn budget(st: &State, pdb: &Value) -> Budget {
             .unwrap_or(1);
         controllers.insert(uid, desired);
     }
-    let expected = controllers.values().sum::<i64>() + uncontrolled;
+    // Replica counts are what clients wrote: summed without overflow.
+    let expected = controllers
+        .values()
+        .fold(uncontrolled, |sum, n| sum.saturating_add(*n));
     let current_healthy = selected.iter().filter(|p| pods::is_ready(p)).count() as i64;
     let desired = desired_healthy(&pdb["spec"], expected);
     Budget {
         expected,
         current_healthy,
         desired_healthy: desired,
-        allowed: (current_healthy - desired).max(0),
+        allowed: current_healthy.saturating_sub(desired).max(0),
     }
 }
 
@@ -243,5 +250,17 @@ mod tests {
         assert_eq!(desired_healthy(&json!({"maxUnavailable": "34%"}), 3), 1);
         assert_eq!(desired_healthy(&json!({"maxUnavailable": 5}), 3), 0);
         assert_eq!(desired_healthy(&json!({}), 3), 3);
+    }
+
+    /// Percentages of the largest counts (a StatefulSet or Job of 2^31-1)
+    /// and budgets below zero do not overflow.
+    #[test]
+    fn the_largest_counts_do_not_overflow() {
+        let huge = i64::MAX;
+        assert!(desired_healthy(&json!({"minAvailable": "50%"}), huge) > 0);
+        assert_eq!(
+            desired_healthy(&json!({"maxUnavailable": i64::MIN}), huge),
+            huge
+        );
     }
 }

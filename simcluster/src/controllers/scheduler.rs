@@ -177,8 +177,12 @@ fn free_score(alloc: &Resources, used: &Resources, req: &Resources) -> i128 {
     for r in ["cpu", "memory"] {
         let a = alloc.get(r).copied().unwrap_or(0);
         if a > 0 {
-            let u = used.get(r).copied().unwrap_or(0) + req.get(r).copied().unwrap_or(0);
-            score += (a - u) * 1_000_000 / a;
+            let u = used
+                .get(r)
+                .copied()
+                .unwrap_or(0)
+                .saturating_add(req.get(r).copied().unwrap_or(0));
+            score += a.saturating_sub(u).saturating_mul(1_000_000) / a;
         }
     }
     score

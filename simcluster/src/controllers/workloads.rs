@@ -143,6 +143,7 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                 .unwrap_or(0)
         };
         let max_rev = owned.iter().map(|r| revision(r)).max().unwrap_or(0);
+        let next_rev = max_rev.saturating_add(1);
         let current_rev = match owned.iter().find(|r| name(r) == rs_name) {
             Some(r) => revision(r),
             None => {
@@ -156,20 +157,20 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                 t["metadata"]["labels"] = Value::Object(labels.clone());
                 let rs = json!({
                     "metadata": {"name": rs_name, "namespace": ns(&d), "labels": labels,
-                        "annotations": {"deployment.kubernetes.io/revision": (max_rev + 1).to_string(),
+                        "annotations": {"deployment.kubernetes.io/revision": next_rev.to_string(),
                                         "deployment.kubernetes.io/desired-replicas": want.to_string(),
-                                        "deployment.kubernetes.io/max-replicas": (want + 1).to_string()},
+                                        "deployment.kubernetes.io/max-replicas": want.saturating_add(1).to_string()},
                         "ownerReferences": [controller_ref(&d)]},
                     "spec": {"replicas": want, "minReadySeconds": d["spec"].get("minReadySeconds").cloned().unwrap_or(json!(0)), "selector": sel, "template": t},
                     "status": {"replicas": 0}
                 });
                 st.store.insert(&resources::REPLICA_SETS, rs);
                 changed = true;
-                max_rev + 1
+                next_rev
             }
         };
-        let mut total = 0;
-        let mut ready = 0;
+        let mut total: i64 = 0;
+        let mut ready: i64 = 0;
         let mut updated = 0;
         for rs in controlled(st, &d, "replicasets.apps") {
             let target = if name(&rs) == rs_name { want } else { 0 };
@@ -184,11 +185,14 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                 .pointer("/status/replicas")
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
-            total += rs_count;
-            ready += rs
-                .pointer("/status/readyReplicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
+            // Status counts are whatever a client wrote through the status
+            // subresource: added and subtracted without overflow.
+            total = total.saturating_add(rs_count);
+            ready = ready.saturating_add(
+                rs.pointer("/status/readyReplicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+            );
             if name(&rs) == rs_name {
                 updated = rs_count;
             }
@@ -220,8 +224,9 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                 else { condition(conds, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing.")) },
             ]
         });
-        if total - ready > 0 {
-            status["unavailableReplicas"] = json!(total - ready);
+        let unavailable = total.saturating_sub(ready);
+        if unavailable > 0 {
+            status["unavailableReplicas"] = json!(unavailable);
         }
         clean_zero(
             &mut status,

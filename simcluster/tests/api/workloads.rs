@@ -218,3 +218,84 @@ fn eviction_honours_pdb_and_services_get_node_ports() {
     let np = d["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
     assert!((30000..=32767).contains(&np) && np != 30080);
 }
+
+/// Owner references are not checked for cycles by a real API server either:
+/// an object that owns itself, and two that own each other, are deleted
+/// with `Foreground` propagation (which recursed without end before), and a
+/// long chain of owners is collected in the background.
+#[test]
+fn owner_cycles_and_chains_are_collected() {
+    let c = cluster();
+    let cm = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}});
+    let owned_by = |owner: &Value| {
+        json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap",
+            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}]}})
+    };
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let foreground = r#"{"propagationPolicy":"Foreground"}"#;
+    let ct = "application/json";
+
+    let me = c.create(cm("me")).unwrap();
+    c.patch_merge("v1", "ConfigMap", Some("default"), "me", &owned_by(&me))
+        .unwrap();
+    let (code, body) = call(&c, "DELETE", &format!("{cms}/me"), ct, foreground);
+    assert_eq!(code, 200, "{body}");
+    assert!(c.get("v1", "ConfigMap", Some("default"), "me").is_none());
+
+    let a = c.create(cm("a")).unwrap();
+    let b = c.create(cm("b")).unwrap();
+    c.patch_merge("v1", "ConfigMap", Some("default"), "a", &owned_by(&b))
+        .unwrap();
+    c.patch_merge("v1", "ConfigMap", Some("default"), "b", &owned_by(&a))
+        .unwrap();
+    let (code, body) = call(&c, "DELETE", &format!("{cms}/a"), ct, foreground);
+    assert_eq!(code, 200, "{body}");
+    for name in ["a", "b"] {
+        assert!(
+            c.get("v1", "ConfigMap", Some("default"), name).is_none(),
+            "{name}"
+        );
+    }
+
+    // A chain of 3,000 owners, removed from its root in the background.
+    let mut owner = c.create(cm("chain-0")).unwrap();
+    for i in 1..3000 {
+        let mut next = cm(&format!("chain-{i}"));
+        next["metadata"]["ownerReferences"] =
+            owned_by(&owner)["metadata"]["ownerReferences"].clone();
+        owner = c.create(next).unwrap();
+    }
+    c.delete("v1", "ConfigMap", Some("default"), "chain-0")
+        .unwrap();
+    assert!(c
+        .get("v1", "ConfigMap", Some("default"), "chain-2999")
+        .is_none());
+}
+
+/// `spec.replicas` of a Scale is an `int32` as in the real API: a larger
+/// number is refused by the decoder and changes nothing.
+#[test]
+fn a_scale_beyond_int32_is_refused() {
+    let c = cluster();
+    c.create(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+        .unwrap();
+    let (code, body) = call(
+        &c,
+        "PUT",
+        "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        "application/json",
+        r#"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web","namespace":"default"},"spec":{"replicas":9223372036854775807}}"#,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("of type int32"),
+        "{body}"
+    );
+    let d = c
+        .get("apps/v1", "Deployment", Some("default"), "web")
+        .unwrap();
+    assert_eq!(d["spec"]["replicas"], 1);
+}
