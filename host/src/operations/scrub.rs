@@ -86,43 +86,55 @@ fn bootstrap_tokens(text: &str) -> String {
 
 /// `token: abc`, `"password": "x"`, `--token=abc`, `--token abc`.
 fn key_values(line: &str) -> String {
-    let lower = line.to_ascii_lowercase();
+    let mut line = line.to_string();
     for key in SECRET_KEYS {
-        let mut from = 0;
-        while let Some(pos) = lower[from..].find(key) {
-            let at = from + pos;
-            let after = at + key.len();
-            let before_ok = at == 0
-                || !lower.as_bytes()[at - 1].is_ascii_alphanumeric()
-                    && lower.as_bytes()[at - 1] != b'_';
-            let rest = &line[after..];
-            let sep = rest
-                .char_indices()
-                .take_while(|(_, c)| matches!(c, '"' | '\'' | ':' | '=' | ' ' | '\t'))
-                .last()
-                .map(|(i, c)| i + c.len_utf8())
-                .unwrap_or(0);
-            // `--token abc` (a flag and its value) as well as `key: value`.
-            let flag = line[..at].ends_with("--");
-            let has_sep = rest[..sep].contains([':', '=']) || (flag && sep > 0);
-            if before_ok && has_sep && sep > 0 {
-                let value_end = rest[sep..]
-                    .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
-                    .map(|i| sep + i)
-                    .unwrap_or(rest.len());
-                if value_end > sep && &rest[sep..value_end] != "******" {
-                    return key_values(&format!(
-                        "{}{}******{}",
-                        &line[..after],
-                        &rest[..sep],
-                        &rest[value_end..]
-                    ));
-                }
-            }
-            from = after;
+        line = mask_values_of(&line, key);
+    }
+    line
+}
+
+/// The values of `key` in `line` masked, in one pass: a line of many
+/// secrets costs its length, not its length times their number, and no
+/// recursion (it ran once per secret, on the stack of the plugin's call).
+fn mask_values_of(line: &str, key: &str) -> String {
+    // ASCII lower-casing keeps every byte where it was.
+    let lower = line.to_ascii_lowercase();
+    let mut out = String::with_capacity(line.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(key) {
+        let at = from + pos;
+        let after = at + key.len();
+        from = after;
+        let before_ok = at == 0
+            || !lower.as_bytes()[at - 1].is_ascii_alphanumeric()
+                && lower.as_bytes()[at - 1] != b'_';
+        let rest = &line[after..];
+        let sep = rest
+            .char_indices()
+            .take_while(|(_, c)| matches!(c, '"' | '\'' | ':' | '=' | ' ' | '\t'))
+            .last()
+            .map(|(i, c)| i + c.len_utf8())
+            .unwrap_or(0);
+        // `--token abc` (a flag and its value) as well as `key: value`.
+        let flag = line[..at].ends_with("--");
+        let has_sep = rest[..sep].contains([':', '=']) || (flag && sep > 0);
+        if !(before_ok && has_sep && sep > 0) {
+            continue;
+        }
+        let value_end = rest[sep..]
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+            .map(|i| sep + i)
+            .unwrap_or(rest.len());
+        if value_end > sep && &rest[sep..value_end] != "******" {
+            out.push_str(&line[copied..after + sep]);
+            out.push_str("******");
+            copied = after + value_end;
+            from = copied;
         }
     }
-    line.to_string()
+    out.push_str(&line[copied..]);
+    out
 }
 
 #[cfg(test)]
@@ -158,6 +170,19 @@ mod tests {
         assert!(s.contains("after"));
         let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
         assert_eq!(scrub(cert), cert);
+    }
+
+    /// A line of thousands of secrets (a plugin's result of 64 KiB is one
+    /// line) is masked whole, every value, in one pass.
+    #[test]
+    fn a_line_of_many_secrets_is_masked_whole() {
+        let line = (0..8000)
+            .map(|i| format!("token={i}x"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let s = scrub(&line);
+        assert_eq!(s.matches("token=******").count(), 8000, "{}", &s[..200]);
+        assert!(!s.contains('x'));
     }
 
     #[test]
