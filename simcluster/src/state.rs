@@ -61,6 +61,9 @@ pub struct State {
     pub seen: HashMap<&'static str, u64>,
     /// Unschedulable pods and the resourceVersion they were last tried at.
     pub sched_tried: HashMap<(String, String), u64>,
+    /// Pods the workload controllers may still create in this reconcile
+    /// (see `controllers::workloads::BURST`).
+    pub pods_to_create: usize,
     /// When each Terminating namespace was first seen.
     pub ns_deleting: HashMap<String, Instant>,
 }
@@ -83,6 +86,7 @@ impl State {
             ns_deleting: HashMap::new(),
             seen: HashMap::new(),
             sched_tried: HashMap::new(),
+            pods_to_create: 0,
         };
         let ns_def = &resources::NAMESPACES;
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {

@@ -112,6 +112,7 @@ pub(crate) fn controller_ref(owner: &Value) -> Value {
 
 /// Runs every controller until nothing changes (bounded).
 pub fn reconcile(st: &mut State) {
+    st.pods_to_create = workloads::BURST;
     for _ in 0..25 {
         let mut changed = false;
         changed |= namespaces(st);

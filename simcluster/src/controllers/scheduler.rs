@@ -266,9 +266,6 @@ pub fn schedule(st: &mut State) -> bool {
     }
     let mut changed = false;
     for (ns, name) in pending {
-        let Some(pod) = st.store.get("pods", &ns, &name).map(|p| (**p).clone()) else {
-            continue;
-        };
         let rv_of = |p: &Value| {
             p["metadata"]["resourceVersion"]
                 .as_str()
@@ -276,9 +273,15 @@ pub fn schedule(st: &mut State) -> bool {
                 .unwrap_or(0)
         };
         let key = (ns.clone(), name.clone());
-        if !retry_all && st.sched_tried.get(&key) == Some(&rv_of(&pod)) {
+        // A pod tried at this version is skipped before it is copied: with
+        // thousands pending, each pass would otherwise copy every one.
+        let Some(stored) = st.store.get("pods", &ns, &name) else {
+            continue;
+        };
+        if !retry_all && st.sched_tried.get(&key) == Some(&rv_of(stored)) {
             continue;
         }
+        let pod = (**stored).clone();
         if pod["spec"]["schedulerName"]
             .as_str()
             .is_some_and(|s| s != "default-scheduler")

@@ -34,6 +34,32 @@ pub fn reconcile(st: &mut State) -> bool {
 
 type Dirty = std::collections::HashSet<String>;
 
+/// The pods the controllers create in one reconcile (a request's or a
+/// tick's), as kube-controller-manager's `burstReplicas`: a workload of two
+/// billion replicas grows in steps, with the state lock let go between them
+/// (its creations mark it dirty, so the next tick goes on), instead of all
+/// at once under it.
+pub const BURST: usize = 500;
+
+/// The most pods the simulated cluster holds: beyond it controllers create
+/// none (a real cluster's etcd quota ends the growth the same way), so no
+/// replica count makes the server's memory grow without bound.
+pub const MAX_PODS: usize = 200_000;
+
+/// How many of `missing` pods `owner` may create now, taken from this
+/// reconcile's budget. When the budget is what stops it, the owner stays
+/// queued, so the next reconcile (at the latest the next tick) goes on; at
+/// [`MAX_PODS`] it waits for a pod to go.
+fn pods_to_create(st: &mut State, owner: &Value, missing: usize) -> usize {
+    let room = MAX_PODS.saturating_sub(st.store.count("pods"));
+    let n = missing.min(st.pods_to_create).min(room);
+    st.pods_to_create -= n;
+    if n < missing && n < room {
+        st.store.dirty.insert(uid(owner).to_string());
+    }
+    n
+}
+
 /// Live (not deleting) objects of `key` whose uid is dirty (or all with `every`).
 fn queued(st: &State, key: &str, dirty: &Dirty, every: bool) -> Vec<Value> {
     st.store
@@ -255,7 +281,8 @@ fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
         let want = replicas(&rs) as usize;
         let template = rs["spec"]["template"].clone();
         if ps.len() < want {
-            for _ in ps.len()..want {
+            let n = pods_to_create(st, &rs, want - ps.len());
+            for _ in 0..n {
                 let labels = labels_with(&template, &[]);
                 create_pod(
                     st,
@@ -266,7 +293,7 @@ fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
                     |_| {},
                 );
             }
-            changed = true;
+            changed |= n > 0;
         } else if ps.len() > want {
             // unscheduled first, then not ready, then newest
             ps.sort_by_key(|p| {
@@ -326,11 +353,17 @@ fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        let existing = live_pods(st, &s).len();
+        let mut may_create = pods_to_create(st, &s, want.saturating_sub(existing));
         for i in 0..want {
             let pod_name = format!("{}-{i}", name(&s));
             if st.store.get("pods", ns(&s), &pod_name).is_some() {
                 continue;
             }
+            if may_create == 0 {
+                break;
+            }
+            may_create -= 1;
             for c in &claims {
                 let claim = format!("{}-{pod_name}", name(c));
                 if st
@@ -518,9 +551,10 @@ fn jobs(st: &mut State, dirty: &Dirty) -> bool {
         let complete = succeeded >= completions;
         let mut active_n = active.len() as i64;
         if !complete && !suspended {
-            let want = parallelism.min(completions - succeeded);
+            let want = parallelism.min(completions.saturating_sub(succeeded));
             let template = job["spec"]["template"].clone();
-            while active_n < want {
+            let missing = usize::try_from(want.saturating_sub(active_n)).unwrap_or(0);
+            for _ in 0..pods_to_create(st, &job, missing) {
                 create_pod(
                     st,
                     &job,

@@ -299,3 +299,34 @@ fn a_scale_beyond_int32_is_refused() {
         .unwrap();
     assert_eq!(d["spec"]["replicas"], 1);
 }
+
+/// A ReplicaSet of 2^31-1 replicas (the largest the API takes) neither
+/// holds the cluster nor creates all its pods at once: they come 500 at a
+/// time (with a write, and with each tick), and other requests are answered
+/// meanwhile.
+#[test]
+fn a_huge_replica_count_grows_in_steps() {
+    let c = cluster();
+    c.create(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "many", "namespace": "default"},
+        "spec": {"replicas": i32::MAX, "selector": {"matchLabels": {"app": "many"}},
+            "template": {"metadata": {"labels": {"app": "many"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}))
+        .unwrap();
+    // 500 with the create, 500 more with each tick (every 200 ms) since.
+    let first = c.list("v1", "Pod", Some("default")).len();
+    assert!(
+        first >= 500 && first.is_multiple_of(500) && first < 10_000,
+        "{first}"
+    );
+    assert!(c.wait_until(Duration::from_secs(10), |c| c
+        .list("v1", "Pod", Some("default"))
+        .len()
+        > first));
+    let (code, body) = call(&c, "GET", "/api/v1/namespaces/default/pods?limit=1", "", "");
+    assert_eq!(code, 200, "{body}");
+    c.delete("apps/v1", "ReplicaSet", Some("default"), "many")
+        .unwrap();
+    assert!(c.wait_until(Duration::from_secs(30), |c| c
+        .list("v1", "Pod", Some("default"))
+        .is_empty()));
+}
