@@ -463,22 +463,26 @@ pub fn set_scale(
     scale: &Value,
     opts: &WriteOptions,
 ) -> ApiResult<Value> {
-    let replicas = scale
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| {
-            ApiError::invalid(
+    let requested = scale.pointer("/spec/replicas");
+    if let Some(n) = requested.filter(|v| v.is_number()) {
+        if n.as_i64().and_then(|n| i32::try_from(n).ok()).is_none() {
+            return Err(crate::admission::decode::cannot_unmarshal(
                 "Scale",
-                "autoscaling",
-                name,
-                &[("spec.replicas".into(), "Required value".into())],
-            )
-        })?;
-    if i32::try_from(replicas).is_err() && replicas > 0 {
-        return Err(ApiError::bad_request(format!(
-            "Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal number {replicas} into Go struct field ScaleSpec.spec.replicas of type int32"
-        )));
+                "v1",
+                ".spec.replicas",
+                n,
+                "int32",
+            ));
+        }
     }
+    let replicas = requested.and_then(Value::as_i64).ok_or_else(|| {
+        ApiError::invalid(
+            "Scale",
+            "autoscaling",
+            name,
+            &[("spec.replicas".into(), "Required value".into())],
+        )
+    })?;
     if replicas < 0 {
         return Err(ApiError::invalid(
             "Scale",

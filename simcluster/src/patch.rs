@@ -226,16 +226,32 @@ fn strip_directives(v: Value) -> Value {
 }
 
 /// Applies a JSON patch (RFC 6902) to `doc` with the `json-patch` crate:
-/// all operations or none. A refusal is worded as kube-apiserver words it
-/// (its JSON patch library's messages), naming the operation's path.
+/// all operations or none, each measured before it applies (see
+/// [`within_bounds`]). A refusal is worded as kube-apiserver words it (its
+/// JSON patch library's messages), naming the operation's path.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
     if !ops.is_array() {
         return Err("a JSON patch must be an array of operations".into());
     }
     let patch: json_patch::Patch =
         serde_json::from_value(ops.clone()).map_err(|e| format!("invalid JSON patch: {e}"))?;
-    bounded(doc, &patch)?;
-    json_patch::patch(doc, &patch).map_err(|e| refusal(&patch, &e))
+    if patch.0.len() > MAX_OPERATIONS {
+        return Err(format!(
+            "The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {}",
+            patch.0.len()
+        ));
+    }
+    // Operations apply one at a time to a copy, so each is measured against
+    // what the ones before it left; `doc` changes only when all applied.
+    let mut work = doc.clone();
+    let mut copied = 0usize;
+    for op in patch.0 {
+        within_bounds(&work, &op, &mut copied)?;
+        let one = json_patch::Patch(vec![op]);
+        json_patch::patch(&mut work, &one).map_err(|e| refusal(&one, &e))?;
+    }
+    *doc = work;
+    Ok(())
 }
 
 /// kube-apiserver's most operations in one JSON patch.
@@ -248,49 +264,37 @@ const MAX_COPIED: usize = 3 << 20;
 /// so every stored object can be read back).
 const MAX_DEPTH: usize = 128;
 
-/// Refuses a patch that would grow the document without bound, before any
-/// of it applies: too many operations, copies that add up past
-/// [`MAX_COPIED`], or a value placed so deep that the result passes
-/// [`MAX_DEPTH`]. Each operation is measured against the document as the
-/// operations before it left it (on a copy; `doc` is not changed here).
-fn bounded(doc: &Value, patch: &json_patch::Patch) -> Result<(), String> {
+/// Refuses an operation that would grow `doc` without bound: copies that,
+/// with the patch's earlier ones (`copied`), add up past [`MAX_COPIED`], or
+/// a value placed so deep that the result passes [`MAX_DEPTH`].
+fn within_bounds(
+    doc: &Value,
+    op: &json_patch::PatchOperation,
+    copied: &mut usize,
+) -> Result<(), String> {
     use json_patch::PatchOperation as Op;
-    if patch.0.len() > MAX_OPERATIONS {
-        return Err(format!(
-            "The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {}",
-            patch.0.len()
-        ));
-    }
-    let mut work = doc.clone();
-    let mut copied = 0usize;
-    for op in &patch.0 {
-        let (name, path, placed) = match op {
-            Op::Add(o) => ("add", o.path.as_str(), Some(&o.value)),
-            Op::Replace(o) => ("replace", o.path.as_str(), Some(&o.value)),
-            Op::Copy(o) => ("copy", o.path.as_str(), work.pointer(o.from.as_str())),
-            Op::Move(o) => ("move", o.path.as_str(), work.pointer(o.from.as_str())),
-            Op::Remove(_) | Op::Test(_) => ("", "", None),
-        };
-        let Some(value) = placed else { continue };
-        if name == "copy" {
-            copied = copied.saturating_add(size_at_most(value, MAX_COPIED + 1));
-            if copied > MAX_COPIED {
-                return Err(format!(
-                    "copy operation does not apply: the values copied by the patch exceed {MAX_COPIED} bytes"
-                ));
-            }
-        }
-        let depth = path.matches('/').count() + depth_at_most(value, MAX_DEPTH + 1);
-        if depth > MAX_DEPTH {
+    let (name, path, placed) = match op {
+        Op::Add(o) => ("add", o.path.as_str(), Some(&o.value)),
+        Op::Replace(o) => ("replace", o.path.as_str(), Some(&o.value)),
+        Op::Copy(o) => ("copy", o.path.as_str(), doc.pointer(o.from.as_str())),
+        Op::Move(o) => ("move", o.path.as_str(), doc.pointer(o.from.as_str())),
+        Op::Remove(_) | Op::Test(_) => return Ok(()),
+    };
+    // A `from` that names nothing is refused by the crate in its words.
+    let Some(value) = placed else { return Ok(()) };
+    if name == "copy" {
+        *copied = copied.saturating_add(size_at_most(value, MAX_COPIED + 1));
+        if *copied > MAX_COPIED {
             return Err(format!(
-                "{name} operation does not apply: the document would nest deeper than {MAX_DEPTH} levels at {path}"
+                "copy operation does not apply: the values copied by the patch exceed {MAX_COPIED} bytes"
             ));
         }
-        // The next operations see what this one did; one that does not
-        // apply is refused in the crate's words by the caller.
-        if json_patch::patch(&mut work, &json_patch::Patch(vec![op.clone()])).is_err() {
-            return Ok(());
-        }
+    }
+    let depth = path.matches('/').count() + depth_at_most(value, MAX_DEPTH + 1);
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "{name} operation does not apply: the document would nest deeper than {MAX_DEPTH} levels at {path}"
+        ));
     }
     Ok(())
 }

@@ -107,6 +107,16 @@ fn to_sql(
     v: &Value,
 ) -> Result<SqlValue, StoreError> {
     let wrong = |what: &str| StoreError::Invalid(format!("field `{}` must be {what}", f.name));
+    // Only text fields in an index have a bound (see `FieldDef::max_bytes`).
+    if let (Some(max), Value::Text(s)) = (f.max_bytes, v) {
+        if s.len() > max as usize {
+            return Err(StoreError::Invalid(format!(
+                "field `{}` is indexed and holds text of at most {max} bytes, got {}",
+                f.name,
+                s.len()
+            )));
+        }
+    }
     Ok(match (f.kind, v) {
         (_, Value::Null) if f.required => {
             return Err(StoreError::Invalid(format!(
@@ -118,16 +128,6 @@ fn to_sql(
         (_, Value::Redacted) => return Err(wrong("a value (`redacted` is read-only)")),
         (FieldKind::Text | FieldKind::Timestamp, Value::Text(s)) if !super::storable(s) => {
             return Err(wrong("text without NUL characters (U+0000)"))
-        }
-        (FieldKind::Text | FieldKind::Timestamp, Value::Text(s))
-            if f.max_bytes.is_some_and(|m| s.len() > m as usize) =>
-        {
-            return Err(StoreError::Invalid(format!(
-                "field `{}` is indexed and holds text of at most {} bytes, got {}",
-                f.name,
-                f.max_bytes.unwrap_or_default(),
-                s.len()
-            )))
         }
         (FieldKind::Text | FieldKind::Timestamp, Value::Text(s)) => SqlValue::Text(s.clone()),
         (FieldKind::Integer, Value::Integer(i)) => SqlValue::Integer(*i),

@@ -115,6 +115,35 @@ async fn device(s: &Store, org: &str, name: &str) -> Vec<(String, Value)> {
     device_in(&c1(s, org).await, name)
 }
 
+/// A priced component of center `cpcid`: a GPU `model` at `unit_price`.
+fn widget_in(cpcid: &str, model: &str, unit_price: &str, stock: i64) -> Vec<(String, Value)> {
+    [
+        ("cpcid", text(cpcid)),
+        ("type", text("gpu")),
+        ("model", text(model)),
+        ("unit_price", Value::Decimal(unit_price.into())),
+        ("resource_unit", text("卡")),
+        ("charge_unit", text("小时")),
+        ("account_unit", text("元")),
+        ("stock", Value::Integer(stock)),
+        ("consumed", Value::Integer(0)),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .into()
+}
+
+/// A query with one condition.
+fn one_condition(field: &str, op: Comparison, value: Value) -> Query {
+    Query {
+        conditions: vec![Condition {
+            field: field.into(),
+            op,
+            value,
+        }],
+        ..Default::default()
+    }
+}
+
 async fn rows_are_invisible_and_untouchable_across_organisations(s: Store) {
     let row = s
         .insert("a", "devices", &device(&s, "a", "n1").await)
@@ -452,19 +481,7 @@ async fn counted_totals_follow_every_write(s: Store) {
 
 async fn composite_uniqueness_of_widgets(s: Store) {
     let cpcid = c1(&s, "a").await;
-    let widget = |model: &str| -> Vec<(String, Value)> {
-        vec![
-            ("cpcid".into(), text(&cpcid)),
-            ("type".into(), text("gpu")),
-            ("model".into(), text(model)),
-            ("unit_price".into(), Value::Decimal("6.00".into())),
-            ("resource_unit".into(), text("卡")),
-            ("charge_unit".into(), text("小时")),
-            ("account_unit".into(), text("元")),
-            ("stock".into(), Value::Integer(0)),
-            ("consumed".into(), Value::Integer(0)),
-        ]
-    };
+    let widget = |model: &str| widget_in(&cpcid, model, "6.00", 0);
     let row = s
         .insert("a", "widgets", &widget("RTX5090-32G"))
         .await
@@ -665,14 +682,7 @@ async fn contains_takes_text_alike_on_both_backends(s: Store) {
     s.insert("a", "devices", &device(&s, "a", "n1").await)
         .await
         .unwrap();
-    let query = |field: &str, value: Value| Query {
-        conditions: vec![Condition {
-            field: field.into(),
-            op: Comparison::Contains,
-            value,
-        }],
-        ..Default::default()
-    };
+    let query = |field: &str, value: Value| one_condition(field, Comparison::Contains, value);
     for (field, value) in [
         ("sshport", text("2")),
         ("name", Value::Integer(1)),
@@ -705,30 +715,11 @@ async fn conditions_on_numbers_take_numbers_alike_on_both_backends(s: Store) {
         .await
         .unwrap();
     let cpcid = c1(&s, "a").await;
-    let widget = [
-        ("cpcid", text(&cpcid)),
-        ("type", text("gpu")),
-        ("model", text("A100")),
-        ("unit_price", Value::Decimal("12.50".into())),
-        ("resource_unit", text("卡")),
-        ("charge_unit", text("小时")),
-        ("account_unit", text("元")),
-        ("stock", Value::Integer(1)),
-        ("consumed", Value::Integer(0)),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
+    let widget = widget_in(&cpcid, "A100", "12.50", 1);
     s.insert("a", "widgets", &widget).await.unwrap();
-    let q = |field: &str, op: Comparison, value: Value| Query {
-        conditions: vec![Condition {
-            field: field.into(),
-            op,
-            value,
-        }],
-        ..Default::default()
-    };
     let s = &s;
     let total = |collection: &'static str, field: &'static str, op: Comparison, value: Value| {
-        let q = q(field, op, value);
+        let q = one_condition(field, op, value);
         async move { s.query("a", collection, &q).await.map(|p| p.total) }
     };
     for (collection, field, value) in [
@@ -788,18 +779,7 @@ async fn conditions_on_numbers_take_numbers_alike_on_both_backends(s: Store) {
 async fn adding_past_the_largest_number_is_refused_and_changes_nothing(s: Store) {
     let cpcid = c1(&s, "a").await;
     let largest = rust_decimal::Decimal::MAX.to_string();
-    let widget = [
-        ("cpcid", text(&cpcid)),
-        ("type", text("gpu")),
-        ("model", text("A100")),
-        ("unit_price", Value::Decimal(largest.clone())),
-        ("resource_unit", text("卡")),
-        ("charge_unit", text("小时")),
-        ("account_unit", text("元")),
-        ("stock", Value::Integer(i64::MAX)),
-        ("consumed", Value::Integer(0)),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
+    let widget = widget_in(&cpcid, "A100", &largest, i64::MAX);
     let row = s.insert("a", "widgets", &widget).await.unwrap();
     for (field, delta) in [
         ("unit_price", Value::Decimal("1".into())),

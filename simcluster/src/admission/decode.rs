@@ -280,12 +280,7 @@ fn top_level(plural: &str) -> &'static [(&'static str, Shape)] {
 /// described field of the wrong type (the first one found).
 pub fn check(def: &ResourceDef, obj: &Value) -> ApiResult<()> {
     let refuse = |path: &str, got: &Value, want: &str| {
-        ApiError::bad_request(format!(
-            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {got} into Go struct field {kind}{path} of type {want}",
-            kind = def.kind,
-            version = def.version,
-            got = json_type(got),
-        ))
+        cannot_unmarshal(def.kind, def.version, path, got, want)
     };
     let Value::Object(top) = obj else {
         return Err(ApiError::bad_request(format!(
@@ -304,6 +299,21 @@ pub fn check(def: &ResourceDef, obj: &Value) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// The decoder's refusal of `got` at `path` (`.spec.replicas`) of a `kind`
+/// object, where the field is of Go type `want`.
+pub(crate) fn cannot_unmarshal(
+    kind: &str,
+    version: &str,
+    path: &str,
+    got: &Value,
+    want: &str,
+) -> ApiError {
+    ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {got} into Go struct field {kind}{path} of type {want}",
+        got = json_type(got),
+    ))
 }
 
 /// Whether `v` has `shape`; the first mismatch as `(path below v, value,

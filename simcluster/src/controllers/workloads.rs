@@ -138,7 +138,16 @@ fn create_pod(
     }
     if pod_name.ends_with('-') {
         meta["generateName"] = json!(pod_name);
-        meta["name"] = json!(format!("{pod_name}{}", random_suffix(5)));
+        // A generated name that is taken is drawn again, as a controller
+        // retries after the API server's AlreadyExists: with a few thousand
+        // pods, five random characters collide now and then, and the new pod
+        // replaced the old one.
+        let namespace = ns(owner);
+        let mut name = format!("{pod_name}{}", random_suffix(5));
+        while st.store.get("pods", namespace, &name).is_some() {
+            name = format!("{pod_name}{}", random_suffix(5));
+        }
+        meta["name"] = json!(name);
     }
     let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
     tweak(&mut pod);
