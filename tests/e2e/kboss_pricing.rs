@@ -513,3 +513,48 @@ async fn swapping_the_pricing_engine_under_sixteen_clients() {
         "{before}/{during}/{after}"
     );
 }
+
+/// The pricing engine keeps a warm instance per calling organisation (issue
+/// #17): five quotes from each of two organisations create exactly two
+/// engine instances, one each, reused by the other eight calls, and both
+/// organisations read the document's total.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pricing_engine_is_warm_per_organisation() {
+    let mut k = Kb::start();
+    let (ours, _) = seeded(&k).await;
+    std::mem::swap(&mut k.key, &mut k.other);
+    let theirs = k.center("c").await;
+    let cluster = k.cluster(OTHER, &theirs, "朝阳区", None).await;
+    k.document_widgets(&theirs, &cluster, &["64", "1280", "2000", "8"])
+        .await;
+    std::mem::swap(&mut k.key, &mut k.other);
+    let (_, before) = k.s.get_admin("/admin/plugins/pricing").await;
+    assert_eq!(before["instances"]["created"], 0, "{before}");
+    let resources = example("RTX5090-32G");
+    for _ in 0..5 {
+        for (key, cpcid) in [(k.key.clone(), &ours), (k.other.clone(), &theirs)] {
+            let r =
+                k.s.http
+                    .get(k.s.url(&path("cpcwidget/accrual_price")))
+                    .query(&[
+                        ("cpcid", cpcid.as_str()),
+                        ("resources", resources.as_str()),
+                        ("duration", "1"),
+                        ("duration_unit", "小时"),
+                    ])
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .unwrap();
+            assert_eq!(r.status(), 200);
+            let text = r.text().await.unwrap();
+            assert!(text.contains(r#""total_price":64.08,"#), "{text}");
+        }
+    }
+    let (status, after) = k.s.get_admin("/admin/plugins/pricing").await;
+    assert_eq!(status, 200, "{after}");
+    let i = &after["instances"];
+    assert_eq!(i["isolation"], "organisation", "{i}");
+    assert_eq!(i["created"], 2, "one instance per organisation: {i}");
+    assert_eq!(i["reused"], 8, "{i}");
+}
