@@ -27,19 +27,27 @@
 //!   serviceaccounts, persistentvolumeclaims, configmaps, secrets, events,
 //!   endpoints; apps/v1 deployments, replicasets, statefulsets, daemonsets
 //!   (+`scale`); batch/v1 jobs, cronjobs; policy/v1 poddisruptionbudgets;
+//!   authorization.k8s.io/v1 selfsubjectaccessreviews (create only);
 //!   metrics.k8s.io/v1beta1 node and pod metrics ([`metrics`]);
 //! * get, list (label/field selectors, `limit`/`continue`), watch ([`watch`]),
 //!   create, update, merge/strategic/JSON patch ([`patch`]), server-side apply
 //!   with managedFields ([`apply`]), delete with propagation, deletecollection;
 //!   `Status` errors ([`error`]); Table rendering for kubectl ([`table`]);
-//! * controllers ([`controllers`]): workloads, scheduler, kubelet, PDBs.
+//! * controllers ([`controllers`]): workloads, scheduler, kubelet, PDBs, and
+//!   the Events they record (`kubectl describe`, `kubectl events`).
 //!
-//! Limits: bodies are JSON (or YAML), never protobuf, so kubectl's typed
-//! generators (`kubectl create deployment ...`) get `415`; `kubectl create -f`,
-//! `apply`, `run`, `label`, `scale`, `drain` and kube-rs (JSON only) work.
+//! Bodies are JSON, YAML, or protobuf ([`protobuf`]) for the kinds kubectl's
+//! typed generators send (`kubectl create deployment|namespace|configmap|
+//! secret|serviceaccount|service|job|cronjob|poddisruptionbudget`); other
+//! kinds in protobuf get `415`. Answers are JSON, which every client accepts.
 //! Served over HTTPS with a built-in loopback certificate (client-go sends
 //! credentials only over TLS); [`ClusterSpec::plain_http`] serves plain HTTP.
-//! CronJobs are stored and printed but do not create Jobs.
+//! CronJobs are stored and printed but do not create Jobs. Not served, and
+//! answered `404` as a cluster without them answers: `exec`, `attach`,
+//! `portforward` and `ephemeralcontainers` (so `kubectl debug` says ephemeral
+//! containers are disabled), RBAC, HPAs and quotas. Access reviews
+//! (`kubectl auth can-i`) are answered `allowed`: the cluster's one token is
+//! its administrator's.
 //!
 //! Each cluster runs on its own small tokio runtime (its own threads), so it
 //! can be started from synchronous code or from inside any async runtime, and
@@ -54,6 +62,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod patch;
 pub mod pods;
+pub mod protobuf;
 /// Kubernetes quantities: the parser the host and the guest SDK use too.
 pub use kubefmt::quantity;
 pub mod resources;

@@ -85,6 +85,10 @@ pub fn group_version(path: &str) -> Option<Value> {
         } else {
             format!("/{path}/{}", d.plural)
         };
+        if d.is_review() {
+            paths.insert(base, json!({"post": op(d, "post", "create", &write)}));
+            continue;
+        }
         let mut coll = json!({"get": op(d, "list", "list", &[("labelSelector", "string"), ("fieldSelector", "string"), ("watch", "boolean")])});
         let mut item = json!({"get": op(d, "get", "read", &[])});
         if d.stored {
@@ -117,12 +121,8 @@ pub fn group_version(path: &str) -> Option<Value> {
     }))
 }
 
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn varint(v: u64, out: &mut Vec<u8>) {
+    prost::encoding::encode_varint(v, out);
 }
 
 /// Appends a length-delimited protobuf field.

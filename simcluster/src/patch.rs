@@ -227,7 +227,7 @@ fn strip_directives(v: Value) -> Value {
 
 /// Applies a JSON patch (RFC 6902) to `doc` with the `json-patch` crate:
 /// all operations or none, each measured before it applies (see
-/// [`within_bounds`]). A refusal is worded as kube-apiserver words it (its
+/// `within_bounds`). A refusal is worded as kube-apiserver words it (its
 /// JSON patch library's messages), naming the operation's path.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
     if !ops.is_array() {

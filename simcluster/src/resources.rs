@@ -60,7 +60,16 @@ impl ResourceDef {
         format!("{}List", self.kind)
     }
 
+    /// A review: created and answered at once, never stored or read
+    /// (`SelfSubjectAccessReview`).
+    pub fn is_review(&self) -> bool {
+        !self.stored && self.group == "authorization.k8s.io"
+    }
+
     fn verbs(&self) -> Vec<&'static str> {
+        if self.is_review() {
+            return vec!["create"];
+        }
         if !self.stored {
             return vec!["get", "list"];
         }
@@ -351,6 +360,19 @@ pub static RESOURCES: &[ResourceDef] = &[
         stored: false,
         categories: NONE,
     },
+    ResourceDef {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        singular: "",
+        short_names: NONE,
+        namespaced: false,
+        subresources: NONE,
+        generation: false,
+        stored: false,
+        categories: NONE,
+    },
 ];
 
 /// Groups (other than core) in discovery order.
@@ -358,6 +380,7 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("apps", "v1"),
     ("batch", "v1"),
     ("policy", "v1"),
+    ("authorization.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 ];
 

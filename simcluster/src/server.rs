@@ -234,7 +234,15 @@ impl Ctx<'_> {
 
     fn json_body(&self) -> ApiResult<Value> {
         if self.content_type.contains("protobuf") {
-            return Err(ApiError::unsupported_media_type(&self.content_type));
+            return crate::protobuf::to_json(self.body).map_err(|e| {
+                let status = if e.unsupported() { 415 } else { 400 };
+                let reason = if e.unsupported() {
+                    "UnsupportedMediaType"
+                } else {
+                    "BadRequest"
+                };
+                ApiError::new(status, reason, e.to_string())
+            });
         }
         api::parse_body(self.body, self.content_type.contains("yaml"))
     }
@@ -295,12 +303,18 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
     }
 }
 
+/// A path the server does not serve. kube-apiserver's Status carries empty
+/// `details`, and clients read it: kubectl tells "ephemeral containers are
+/// disabled" from a missing subresource by its empty name, and dereferences
+/// `details` to do so.
 fn not_found_path(path: &str) -> ApiError {
-    ApiError::new(
+    let mut e = ApiError::new(
         404,
         "NotFound",
         format!("the server could not find the requested resource ({path})"),
-    )
+    );
+    e.details = Some(serde_json::json!({}));
+    e
 }
 
 struct Target {
@@ -346,6 +360,9 @@ fn resource(
     rest: &[&str],
 ) -> ApiResult<Response<Body>> {
     let t = parse_target(group, version, rest).ok_or_else(|| not_found_path(ctx.path))?;
+    if t.def.is_review() {
+        return access_review(ctx, &t);
+    }
     if !t.def.stored {
         return metrics_route(inner, ctx, &t);
     }
@@ -583,6 +600,45 @@ fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<
         HeaderValue::from_static("chunked"),
     );
     Ok(resp)
+}
+
+/// `POST selfsubjectaccessreviews` (`kubectl auth can-i`): the cluster's
+/// one credential is its administrator's token, so every well-formed review
+/// is allowed; the review comes back with its status, nothing is stored.
+fn access_review(ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
+    if ctx.method != Method::POST || t.name.is_some() {
+        return Err(ApiError::method_not_allowed());
+    }
+    let mut review = ctx.json_body()?;
+    let invalid = |field: &str, message: &str| {
+        ApiError::invalid(
+            "SelfSubjectAccessReview",
+            "authorization.k8s.io",
+            "",
+            &[(field.to_string(), message.to_string())],
+        )
+    };
+    let Some(object) = review.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "error decoding body: a SelfSubjectAccessReview is an object",
+        ));
+    };
+    let spec = object.get("spec").and_then(Value::as_object);
+    let has = |k: &str| spec.is_some_and(|s| s.get(k).is_some_and(Value::is_object));
+    if has("resourceAttributes") == has("nonResourceAttributes") {
+        return Err(invalid(
+            "spec.resourceAttributes",
+            "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
+        ));
+    }
+    object.insert("apiVersion".into(), json!("authorization.k8s.io/v1"));
+    object.insert("kind".into(), json!("SelfSubjectAccessReview"));
+    object.insert("metadata".into(), json!({"creationTimestamp": null}));
+    object.insert(
+        "status".into(),
+        json!({"allowed": true, "reason": "the simulated cluster's token is its administrator's"}),
+    );
+    Ok(json_response(201, &review))
 }
 
 fn metrics_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {

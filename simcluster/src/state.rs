@@ -4,7 +4,7 @@
 //! takes it once, performs its write and runs the controllers to a fixed point
 //! before releasing it, so a client never observes a half-reconciled state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use serde_json::json;
@@ -66,7 +66,19 @@ pub struct State {
     pub pods_to_create: usize,
     /// When each Terminating namespace was first seen.
     pub ns_deleting: HashMap<String, Instant>,
+    /// Events the controllers recorded, oldest first, each with its
+    /// (object uid, reason, message) ([`crate::controllers::events`]).
+    pub event_order: VecDeque<(EventKey, (String, String))>,
+    /// The event (namespace, name) each (object uid, reason, message) was
+    /// last recorded as.
+    pub event_index: HashMap<EventKey, (String, String)>,
+    /// Events the controllers may still write in this pass
+    /// (`controllers::events::BURST`).
+    pub events_to_record: usize,
 }
+
+/// An event's object uid, reason and message.
+pub type EventKey = (String, String, String);
 
 impl State {
     /// A fresh cluster: system namespaces and the spec's nodes.
@@ -87,6 +99,9 @@ impl State {
             seen: HashMap::new(),
             sched_tried: HashMap::new(),
             pods_to_create: 0,
+            event_order: VecDeque::new(),
+            event_index: HashMap::new(),
+            events_to_record: 0,
         };
         let ns_def = &resources::NAMESPACES;
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use super::events;
 use super::{put, scheduler::UNSCHEDULABLE_TAINT};
 use crate::pods;
 use crate::state::State;
@@ -140,6 +141,25 @@ fn start_pod(st: &mut State, mut pod: Value, node: &Value) -> Value {
 }
 
 /// Starts bound pods and collects pods of vanished nodes; true when something changed.
+/// What kubelet records as it starts each container of a pod.
+fn started_events(st: &mut State, pod: &Value, node: &str) {
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    for c in containers {
+        let (name, image) = (
+            c["name"].as_str().unwrap_or(""),
+            c["image"].as_str().unwrap_or(""),
+        );
+        let pulled = format!("Container image \"{image}\" already present on machine");
+        events::record_by_kubelet(st, pod, node, "Pulled", &pulled);
+        let created = format!("Created container: {name}");
+        events::record_by_kubelet(st, pod, node, "Created", &created);
+        let started = format!("Started container {name}");
+        events::record_by_kubelet(st, pod, node, "Started", &started);
+    }
+}
+
 pub fn run(st: &mut State) -> bool {
     let nodes_changed = st.inputs_changed("kubelet-nodes", &["nodes"]);
     let mut changed = nodes_changed && lifecycle(st);
@@ -156,6 +176,7 @@ pub fn run(st: &mut State) -> bool {
             continue;
         };
         let started = start_pod(st, pod, &node);
+        started_events(st, &started, &node_name);
         if is_job_pod(&started) {
             let key = (
                 started["metadata"]["namespace"]

@@ -8,10 +8,12 @@
 //! * [`kubelet`]: starts bound pods (Running, IPs, Ready), completes Job pods,
 //!   removes pods of deleted nodes.
 //! * [`disruption`]: PodDisruptionBudget status and the Eviction API.
+//! * [`events`]: what they did, recorded as Events.
 //! * here: namespace lifecycle (default ServiceAccount, Terminating ->
 //!   content removed -> gone) and a PVC binder.
 
 pub mod disruption;
+pub mod events;
 pub mod kubelet;
 pub mod scheduler;
 pub mod workloads;
@@ -113,14 +115,27 @@ pub(crate) fn controller_ref(owner: &Value) -> Value {
 /// Runs every controller until nothing changes (bounded).
 pub fn reconcile(st: &mut State) {
     st.pods_to_create = workloads::BURST;
+    st.events_to_record = events::BURST;
     for _ in 0..25 {
         let mut changed = false;
+        let t0 = std::time::Instant::now();
         changed |= namespaces(st);
         changed |= bind_claims(st);
+        let t1 = t0.elapsed();
         changed |= workloads::reconcile(st);
+        let t2 = t0.elapsed();
         changed |= scheduler::schedule(st);
+        let t3 = t0.elapsed();
         changed |= kubelet::run(st);
+        let t4 = t0.elapsed();
         changed |= disruption::update_status(st);
+        if t0.elapsed().as_millis() > 30 {
+            eprintln!(
+                "TIMING {t1:?} {t2:?} {t3:?} {t4:?} {:?} pods={}",
+                t0.elapsed(),
+                st.store.count("pods")
+            );
+        }
         if !changed {
             break;
         }

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::events::{self, Kind};
 use super::{condition, put};
 use crate::pods::{self, add_resources, Resources};
 use crate::selectors::Requirement;
@@ -237,6 +238,9 @@ pub fn pick_node(
 }
 
 /// Schedules every pending pod; true when something was written.
+/// The scheduler's name: pods that name another are left alone.
+const SCHEDULER: &str = "default-scheduler";
+
 pub fn schedule(st: &mut State) -> bool {
     let pending = st.store.pending_pods();
     if pending.is_empty() {
@@ -284,22 +288,24 @@ pub fn schedule(st: &mut State) -> bool {
         let pod = (**stored).clone();
         if pod["spec"]["schedulerName"]
             .as_str()
-            .is_some_and(|s| s != "default-scheduler")
+            .is_some_and(|s| s != SCHEDULER)
         {
             continue;
         }
         let conds = pod.pointer("/status/conditions").cloned();
         let mut new = pod.clone();
-        match pick_node(&pod, &nodes, &used) {
+        let (kind, reason, message) = match pick_node(&pod, &nodes, &used) {
             Ok(node) => {
                 add_resources(
                     used.entry(node.clone()).or_default(),
                     &pods::sched_requests(&pod),
                 );
+                let message = format!("Successfully assigned {ns}/{name} to {node}");
                 new["spec"]["nodeName"] = json!(node);
                 let c = condition(conds.as_ref(), "PodScheduled", "True", "", "");
                 set_condition(&mut new, c);
                 st.counters.scheduled += 1;
+                (Kind::Normal, "Scheduled", message)
             }
             Err(msg) => {
                 let c = condition(
@@ -310,10 +316,14 @@ pub fn schedule(st: &mut State) -> bool {
                     &msg,
                 );
                 set_condition(&mut new, c);
+                (Kind::Warning, "FailedScheduling", msg)
             }
-        }
+        };
         let bound = new["spec"]["nodeName"].is_string();
         changed |= put(st, "pods", new);
+        if let Some(stored) = st.store.get("pods", &ns, &name).cloned() {
+            events::record(st, &stored, kind, reason, &message, SCHEDULER);
+        }
         if bound {
             st.sched_tried.remove(&key);
         } else if let Some(p) = st.store.get("pods", &ns, &name) {

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::events::{self, Kind};
 use super::{condition, controller_ref, hash_value, put, put_status, random_suffix, scheduler};
 use crate::admission::pod_defaults;
 use crate::pods;
@@ -152,7 +153,42 @@ fn create_pod(
     let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
     tweak(&mut pod);
     pod_defaults(&mut pod);
-    st.store.insert(&resources::PODS, pod);
+    let created = st.store.insert(&resources::PODS, pod);
+    let pod_name = name(&created);
+    let (component, message) = match owner["kind"].as_str() {
+        Some("StatefulSet") => (
+            "statefulset-controller",
+            format!(
+                "create Pod {pod_name} in StatefulSet {} successful",
+                name(owner)
+            ),
+        ),
+        Some("DaemonSet") => ("daemonset-controller", format!("Created pod: {pod_name}")),
+        Some("Job") => ("job-controller", format!("Created pod: {pod_name}")),
+        _ => ("replicaset-controller", format!("Created pod: {pod_name}")),
+    };
+    events::record(
+        st,
+        owner,
+        Kind::Normal,
+        "SuccessfulCreate",
+        &message,
+        component,
+    );
+}
+
+/// A Deployment scaled one of its ReplicaSets.
+fn scaled(st: &mut State, d: &Value, rs: &str, from: i64, to: i64) {
+    let way = if to > from { "up" } else { "down" };
+    let message = format!("Scaled {way} replica set {rs} from {from} to {to}");
+    events::record(
+        st,
+        d,
+        Kind::Normal,
+        "ScalingReplicaSet",
+        &message,
+        "deployment-controller",
+    );
 }
 
 fn remove_pod(st: &mut State, p: &Value) {
@@ -200,6 +236,9 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                     "status": {"replicas": 0}
                 });
                 st.store.insert(&resources::REPLICA_SETS, rs);
+                if want > 0 {
+                    scaled(st, &d, &rs_name, 0, want);
+                }
                 changed = true;
                 next_rev
             }
@@ -210,6 +249,7 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
         for rs in controlled(st, &d, "replicasets.apps") {
             let target = if name(&rs) == rs_name { want } else { 0 };
             if replicas(&rs) != target {
+                scaled(st, &d, name(&rs), replicas(&rs), target);
                 let mut r = (*rs).clone();
                 r["spec"]["replicas"] = json!(target);
                 r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =

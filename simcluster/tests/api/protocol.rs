@@ -321,3 +321,34 @@ fn lists_page_by_key_with_continue_tokens() {
         "{status}"
     );
 }
+
+/// An access review is answered and never stored: any shape of body is
+/// an answer or a refusal, never a failure of the server.
+#[test]
+fn access_reviews_are_answered_not_stored() {
+    let c = cluster();
+    let path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    let review = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview",
+        "spec":{"resourceAttributes":{"verb":"delete","resource":"nodes"}}}"#;
+    let (code, v) = call(&c, "POST", path, "application/json", review);
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["status"]["allowed"], true);
+    assert_eq!(v["spec"]["resourceAttributes"]["resource"], "nodes");
+    for (body, want) in [
+        ("[]", 400),
+        ("\"x\"", 400),
+        ("{}", 422),
+        (
+            r#"{"spec":{"resourceAttributes":{},"nonResourceAttributes":{}}}"#,
+            422,
+        ),
+        (r#"{"spec":{"resourceAttributes":[]}}"#, 422),
+    ] {
+        let (code, v) = call(&c, "POST", path, "application/json", body);
+        assert_eq!(code, want, "{body}: {v}");
+    }
+    let (code, _) = call(&c, "GET", path, "", "");
+    assert_eq!(code, 405);
+    let (code, _) = call(&c, "GET", &format!("{path}/x"), "", "");
+    assert_eq!(code, 405);
+}

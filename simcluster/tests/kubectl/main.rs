@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 
+mod generators;
 mod nodes;
 mod objects;
 
@@ -112,4 +113,15 @@ fn pods_on(k: &Kube, node: &str) -> Vec<Value> {
     k.cluster
         .list_selected("v1", "Pod", None, "", &format!("spec.nodeName={node}"))
         .unwrap()
+}
+
+/// Runs kubectl expecting it to fail; its stderr.
+fn fails(k: &Kube, args: &[&str]) -> String {
+    let out = k.run(args);
+    assert!(
+        !out.status.success(),
+        "kubectl {args:?} should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
 }

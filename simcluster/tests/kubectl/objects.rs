@@ -212,16 +212,6 @@ fn wait_uses_watch_and_clusters_are_independent() {
 }
 
 /// Runs kubectl expecting it to fail; answers its stderr.
-fn fails(k: &Kube, args: &[&str]) -> String {
-    let out = k.run(args);
-    assert!(
-        !out.status.success(),
-        "kubectl {args:?} should have failed: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
 #[test]
 fn invalid_pods_are_refused_as_kube_apiserver_refuses_them() {
     let k = Kube::standard();
@@ -373,4 +363,159 @@ spec:
             .get("nvidia.com/gpu")
             .is_none()
     );
+}
+
+/// Deployment `web` in `default` with `replicas` pods, rolled out; its first
+/// pod and that pod's name.
+fn web_rolled_out(k: &Kube, replicas: i64) -> (Value, String) {
+    k.cluster
+        .create(deployment("default", "web", replicas))
+        .unwrap();
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    let pod = k.cluster.list("v1", "Pod", Some("default"))[0].clone();
+    let name = pod["metadata"]["name"].as_str().unwrap().to_string();
+    (pod, name)
+}
+
+/// What the simulation does not serve, kubectl is told as a real cluster
+/// without it would tell it: `kubectl debug` learns that ephemeral
+/// containers are disabled (from a 404 Status with empty details, which it
+/// dereferences), and the pod is unchanged.
+#[test]
+fn debug_is_told_ephemeral_containers_are_disabled() {
+    let k = Kube::standard();
+    let (pod, name) = web_rolled_out(&k, 1);
+    let out = k.run(&["debug", &format!("pod/{name}"), "--image=busybox"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("ephemeral containers are disabled for this cluster"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panic"), "{stderr}");
+    let after = k.cluster.get("v1", "Pod", Some("default"), &name).unwrap();
+    assert_eq!(
+        after["metadata"]["resourceVersion"],
+        pod["metadata"]["resourceVersion"]
+    );
+}
+
+/// `kubectl auth can-i` sends an access review (protobuf): the simulated
+/// cluster's token is its administrator's, so it may; a review is answered,
+/// not stored, and one asking nothing is refused.
+#[test]
+fn auth_can_i_is_answered_for_the_admin_token() {
+    let k = Kube::standard();
+    assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
+    assert_eq!(
+        k.ok(&[
+            "auth",
+            "can-i",
+            "delete",
+            "deployments.apps",
+            "-n",
+            "kube-system"
+        ])
+        .trim(),
+        "yes"
+    );
+    assert_eq!(k.ok(&["auth", "can-i", "get", "/healthz"]).trim(), "yes");
+    let out = k.ok(&[
+        "api-resources",
+        "--api-group=authorization.k8s.io",
+        "--no-headers",
+        "-o",
+        "wide",
+    ]);
+    let row = rows(&out);
+    assert_eq!(row.len(), 1, "{out}");
+    assert_eq!(row[0][0], "selfsubjectaccessreviews");
+    assert_eq!(row[0].last().map(String::as_str), Some("create"), "{out}");
+    let err = fails(&k, &["get", "selfsubjectaccessreviews"]);
+    assert!(
+        err.contains("MethodNotAllowed") || err.contains("not allowed"),
+        "{err}"
+    );
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        empty.path(),
+        r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{}}"#,
+    )
+    .unwrap();
+    // (Without CRDs served, kubectl's client-side check of a kind with no
+    // PATCH operation cannot run: the server's own validation is asked.)
+    let path = empty.path().to_str().unwrap();
+    let err = fails(&k, &["create", "--validate=false", "-f", path]);
+    assert!(
+        err.contains("exactly one of nonResourceAttributes or resourceAttributes"),
+        "{err}"
+    );
+}
+
+/// The controllers record what they do as Events: `kubectl describe` shows
+/// a pod's scheduling and start, `kubectl events` the Deployment's scaling
+/// and its ReplicaSet's pods, and an unschedulable pod has one
+/// `FailedScheduling` event however often it is tried.
+#[test]
+fn describe_and_events_show_what_the_controllers_did() {
+    let k = Kube::standard();
+    let (pod, name) = web_rolled_out(&k, 2);
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    let out = k.ok(&["describe", "pod", &name]);
+    let events = out.split("Events:").nth(1).unwrap_or("");
+    assert!(
+        events.contains(&format!("Successfully assigned default/{name} to {node}")),
+        "{out}"
+    );
+    for reason in ["Scheduled", "Pulled", "Created", "Started"] {
+        assert!(events.contains(reason), "{reason} missing:\n{out}");
+    }
+    assert!(events.contains("Started container app"), "{out}");
+    // The kubelet is the source, its node the host (kubectl shows `kubelet`).
+    let started = k
+        .cluster
+        .list("v1", "Event", Some("default"))
+        .into_iter()
+        .find(|e| e["involvedObject"]["name"] == name.as_str() && e["reason"] == "Started")
+        .unwrap();
+    assert_eq!(
+        started["source"],
+        json!({"component": "kubelet", "host": node})
+    );
+    let out = k.ok(&["events", "--for", "deployment/web"]);
+    assert!(out.contains("ScalingReplicaSet"), "{out}");
+    assert!(out.contains("Scaled up replica set web-"), "{out}");
+    let out = k.ok(&["events"]);
+    assert!(out.contains("SuccessfulCreate"), "{out}");
+    assert!(out.contains("Created pod: web-"), "{out}");
+
+    // 600 cores fit no node: one Warning, its count raised by each attempt.
+    k.cluster
+        .create(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "huge", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "x",
+            "resources": {"requests": {"cpu": "600"}}}]}}))
+        .unwrap();
+    // A pod giving up its node makes the scheduler try every pending pod
+    // again: the same message, so the same event.
+    k.cluster
+        .delete("v1", "Pod", Some("default"), &name)
+        .unwrap();
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |c| c
+        .list("v1", "Event", Some("default"))
+        .iter()
+        .any(|e| e["involvedObject"]["name"] == "huge" && e["count"] == 2)));
+    let failed: Vec<Value> = k
+        .cluster
+        .list("v1", "Event", Some("default"))
+        .into_iter()
+        .filter(|e| e["involvedObject"]["name"] == "huge")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["reason"], "FailedScheduling");
+    assert_eq!(failed[0]["type"], "Warning");
+    assert!(failed[0]["count"].as_i64().unwrap() >= 2, "{:?}", failed[0]);
+    let out = k.ok(&["describe", "pod", "huge"]);
+    assert!(out.contains("FailedScheduling"), "{out}");
+    assert!(out.contains("Insufficient cpu"), "{out}");
 }
