@@ -5,6 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 /// A UTC instant: seconds since the Unix epoch and nanoseconds within it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Instant {
@@ -31,23 +33,25 @@ impl Instant {
         Instant { secs, nanos: 0 }
     }
 
+    /// The instant as a chrono time (the epoch when out of its range, some
+    /// 262,000 years either way).
+    fn utc(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.secs, self.nanos).unwrap_or_default()
+    }
+
     /// `YYYY-MM-DD HH:MM:SS`.
     pub fn datetime(&self) -> String {
-        let (y, mo, d, h, mi, s) = civil(self.secs);
-        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+        self.utc().format("%Y-%m-%d %H:%M:%S").to_string()
     }
 
     /// RFC 3339 with milliseconds: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     pub fn rfc3339_millis(&self) -> String {
-        let (y, mo, d, h, mi, s) = civil(self.secs);
-        let ms = self.nanos / 1_000_000;
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+        self.utc().to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 
     /// Go's `time.Time.String()` of a UTC time: fractional seconds with
     /// trailing zeros removed (none when whole), then `+0000 UTC`.
     pub fn go_string(&self) -> String {
-        let (y, mo, d, h, mi, s) = civil(self.secs);
         let mut frac = String::new();
         if self.nanos > 0 {
             frac = format!(".{:09}", self.nanos);
@@ -55,32 +59,8 @@ impl Instant {
                 frac.pop();
             }
         }
-        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}{frac} +0000 UTC")
+        format!("{}{frac} +0000 UTC", self.datetime())
     }
-}
-
-/// (year, month, day, hour, minute, second) of a Unix time, in UTC
-/// (Howard Hinnant's civil-from-days).
-pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (tod / 3600) as u32,
-        (tod % 3600 / 60) as u32,
-        (tod % 60) as u32,
-    )
 }
 
 #[cfg(test)]
@@ -113,15 +93,26 @@ mod tests {
     }
 
     #[test]
-    fn civil_round_trips() {
+    fn round_trips() {
         for ts in [
-            "2000-02-29T23:59:59Z",
-            "1999-12-31T00:00:00Z",
-            "2024-03-01T12:00:00Z",
+            "2000-02-29T23:59:59.000Z",
+            "1999-12-31T00:00:00.000Z",
+            "2024-03-01T12:00:00.250Z",
         ] {
-            let secs = parse_rfc3339(ts).unwrap_or(0);
-            let (y, mo, d, h, mi, s) = civil(secs);
-            assert_eq!(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"), ts);
+            let t = Instant {
+                secs: parse_rfc3339(ts).unwrap_or(0),
+                nanos: if ts.ends_with(".250Z") {
+                    250_000_000
+                } else {
+                    0
+                },
+            };
+            assert_eq!(t.rfc3339_millis(), ts);
         }
+        // Out of range: the epoch, not a panic.
+        assert_eq!(
+            Instant::from_secs(i64::MAX).datetime(),
+            "1970-01-01 00:00:00"
+        );
     }
 }
