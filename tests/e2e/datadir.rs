@@ -325,23 +325,36 @@ async fn metrics_show_the_process_the_build_and_requests_in_flight() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn after_sigterm_readiness_is_false_while_requests_are_still_served() {
+    // A delay long enough that a loaded machine (CI runs this beside a
+    // hundred other servers) still has time to ask within it.
     let mut s = Server::with(Options {
-        args: vec!["--shutdown-delay-ms", "3000"],
+        args: vec!["--shutdown-delay-ms", "6000"],
         ..Options::default()
     });
     let (status, _) = s.get("/readyz").await;
     assert_eq!(status, 200);
+    let signalled = std::time::Instant::now();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &s.pid().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    // Within the delay: out of rotation, still serving.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Within the delay: out of rotation (once the signal is handled), still
+    // serving.
     let fresh = reqwest::Client::new();
-    let r = fresh.get(s.url("/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let body: serde_json::Value = loop {
+        let r = fresh.get(s.url("/readyz")).send().await.unwrap();
+        if r.status() == 503 {
+            break r.json().await.unwrap();
+        }
+        assert_eq!(r.status(), 200);
+        assert!(
+            signalled.elapsed() < Duration::from_secs(3),
+            "/readyz still 200 3 s after SIGTERM; log:\n{}",
+            s.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(body["checks"]["draining"], true, "{body}");
     let r = fresh.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -351,10 +364,19 @@ async fn after_sigterm_readiness_is_false_while_requests_are_still_served() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(6),
+        "the checks above ran after the delay, so they did not test it"
+    );
     // Then it stops accepting and exits on its own.
     let status = s.stop();
-    assert!(status.success(), "{status:?}");
-    assert!(fresh.get(s.url("/healthz")).send().await.is_err());
+    assert!(status.success(), "{status:?}; log:\n{}", s.log_text());
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(6),
+        "it exited before the delay"
+    );
+    let after = reqwest::Client::new();
+    assert!(after.get(s.url("/healthz")).send().await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread")]
