@@ -17,10 +17,8 @@ use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 const CALLS: usize = 20;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    computehub::memory::configure();
+    let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let (app, _) = computehub::cli::open_app(

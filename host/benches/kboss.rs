@@ -29,6 +29,9 @@
 //! center and runs only the quote load; `measuring` goes to stderr when the
 //! measured part starts, so `perf record -p` can attach then;
 //! `COMPUTEHUB_BENCH_QUOTES_ONLY=organisation` loads only the warm server.
+//! `COMPUTEHUB_BENCH_PLUGINS_DIR=DIR` loads the plugins in `DIR` (`kboss.wasm`,
+//! `pricing.wasm`, ...) instead of the built-in ones: another build of them
+//! measured against this binary's, in one session.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 use std::time::{Duration, Instant};
@@ -389,10 +392,8 @@ async fn collection_pages() {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    computehub::memory::configure();
+    let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let (app, key) = bench_app(dir.path(), Config::default()).await;

@@ -248,10 +248,8 @@ fn cell(f: &Figures, pg: bool) -> String {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    computehub::memory::configure();
+    let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {
         let load_before = loadavg();
         let dir = tempfile::tempdir().expect("tempdir");

@@ -313,6 +313,7 @@ impl<'a> MakeWriter<'a> for BenchLog {
 }
 
 fn main() {
+    computehub::memory::configure();
     // Every log line is formatted as the real server formats it when its
     // log is not a terminal (a file, journald: no ANSI colours) and goes
     // where `COMPUTEHUB_BENCH_LOG_TO` says: `buffered` (the default, as the
@@ -349,10 +350,7 @@ fn main() {
             .boxed()
     };
     let _ = tracing_subscriber::registry().with(layer).try_init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         if std::env::var_os("COMPUTEHUB_BENCH_CALL_ONLY").is_some() {

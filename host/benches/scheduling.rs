@@ -98,10 +98,8 @@ fn products(n: usize, rng: &mut Lcg) -> Vec<Product> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    computehub::memory::configure();
+    let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(Store::open(dir.path()).await.expect("store"));

@@ -372,9 +372,13 @@ fn init_tracing(command: &Command) -> anyhow::Result<crate::telemetry::Guard> {
     Ok(telemetry::init(format, output, filter, export)?)
 }
 
-fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The runtime every command (and the benchmarks' servers) runs on.
+pub fn runtime_tokio() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // A worker going idle gives back what its heap freed, once per
+        // release (memory.rs).
+        .on_thread_park(crate::memory::on_idle)
         .build()?)
 }
 

@@ -13,6 +13,7 @@
 //! - [`telemetry`]: log lines, W3C trace context and OTLP trace export;
 //! - [`auth`]: API keys, AK/SK request signing and the admin token;
 //! - [`clusters`]: operator registration of existing clusters;
+//! - [`memory`]: the allocator, and freed memory given back after a burst;
 //! - [`console`]: the browser console, its users and sessions.
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod envelope;
+pub mod memory;
 pub mod operations;
 pub mod policy;
 pub mod registry;

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    computehub::memory::configure();
     let cli = computehub::cli::Cli::parse();
     match computehub::cli::run(cli) {
         Ok(code) => code,

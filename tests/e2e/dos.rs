@@ -257,8 +257,11 @@ async fn stalled_signed_uploads_are_held_to_the_unverified_budget() {
          {timed_out} bodies held then timed out, {refused} refused"
     );
     assert!(peak < idle + 64.0, "peak {peak:.1} MiB, idle {idle:.1} MiB");
+    // Within 16 MiB of idle: every thread's heap is collected after the
+    // burst (`memory::release`); without the collections on the workers
+    // it stayed 23-25 MiB above.
     assert!(
-        after < idle + 24.0,
+        after < idle + 16.0,
         "after {after:.1} MiB, idle {idle:.1} MiB"
     );
 }

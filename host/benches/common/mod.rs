@@ -188,10 +188,20 @@ pub async fn open(
     database: Option<String>,
 ) -> std::sync::Arc<computehub::server::App> {
     config.database = database;
-    let (app, _) =
-        computehub::cli::open_app(&dir.join("data"), cache, config, None, Some("bench".into()))
-            .await
-            .expect("app");
+    // `COMPUTEHUB_BENCH_PLUGINS_DIR=DIR`: plugins (`<id>.wasm`) loaded
+    // instead of the built-in ones of the same id, to measure another
+    // build of them (an SDK change) against this binary's.
+    let plugins_dir =
+        std::env::var_os("COMPUTEHUB_BENCH_PLUGINS_DIR").map(std::path::PathBuf::from);
+    let (app, _) = computehub::cli::open_app(
+        &dir.join("data"),
+        cache,
+        config,
+        plugins_dir.as_deref(),
+        Some("bench".into()),
+    )
+    .await
+    .expect("app");
     app
 }
 

@@ -1,12 +1,12 @@
 //! Freed memory given back to the system after a burst of connections.
 //!
-//! glibc's allocator keeps what is freed in the middle of its heaps: after
-//! 1,000 connections that had each sent 60 KiB of headers were closed, the
-//! server's RSS stayed 70 MiB above its idle figure, and `malloc_trim(0)`
-//! returned it. So once most of the connections that were open a moment ago
-//! have closed (a burst is over), the server calls `malloc_trim(0)`, at most
-//! once per [`MIN_GAP`]. Steady traffic (about as many connections open as
-//! closing) does not trigger it.
+//! An allocator keeps what is freed for its next allocations: after 1,000
+//! connections that had each sent 60 KiB of headers were closed, the
+//! server's RSS stayed 70 MiB above its idle figure until it was asked to
+//! give it back. So once most of the connections that were open a moment
+//! ago have closed (a burst is over), the server calls
+//! [`crate::memory::release`], at most once per [`MIN_GAP`]. Steady traffic
+//! (about as many connections open as closing) does not trigger it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ pub fn spawn(connections: Arc<ConnLimiter>) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(TICK).await;
             if policy.due(Instant::now(), connections.open(), connections.closed()) {
                 let started = Instant::now();
-                release_free_memory();
+                crate::memory::release();
                 tracing::debug!(
                     micros = started.elapsed().as_micros() as u64,
                     "returned freed memory to the system after a burst of connections"
@@ -61,21 +61,6 @@ pub fn spawn(connections: Arc<ConnLimiter>) -> tokio::task::JoinHandle<()> {
         }
     })
 }
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    extern "C" {
-        fn malloc_trim(pad: usize) -> std::ffi::c_int;
-    }
-    // SAFETY: glibc's `malloc_trim` takes no pointer, only releases free
-    // memory, and may be called from any thread at any time.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
 
 #[cfg(test)]
 mod tests {

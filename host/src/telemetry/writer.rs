@@ -183,6 +183,8 @@ fn write_out(shared: &Shared, mut out: impl Write) {
                 batch = Vec::new();
             }
         }
+        // Between writes: give back freed memory if asked (memory.rs).
+        crate::memory::on_idle();
         if stop {
             return;
         }

@@ -88,7 +88,16 @@ impl Readers {
 /// A reader thread: statements from `queue` until every sender is gone.
 fn serve(path: &str, queue: &crossbeam_channel::Receiver<Job>) {
     let mut conn: Option<Connection> = None;
-    while let Ok(job) = queue.recv() {
+    loop {
+        let job = match queue.try_recv() {
+            Ok(job) => job,
+            Err(_) => {
+                // About to wait: give back freed memory if asked (memory.rs).
+                crate::memory::on_idle();
+                let Ok(job) = queue.recv() else { return };
+                job
+            }
+        };
         let Job {
             sql,
             params,
