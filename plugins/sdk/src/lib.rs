@@ -33,6 +33,10 @@
 //! - [`pricing_rules`]: a quote's exact decimal arithmetic and unit
 //!   conversions, for pricing engines (the built-in one and third parties').
 //!
+//! The SDK also sets the guest's allocator (talc, with a static first heap:
+//! `alloc.rs`), unless its default feature `allocator` is off (a plugin with
+//! an allocator of its own).
+//!
 //! A plugin implements [`Plugin`] and exports itself with [`export_plugin!`]:
 //!
 //! ```ignore
@@ -70,6 +74,12 @@
 //! only what the operator grants you (a plugin that never logs and never
 //! touches the inventory imports neither).
 
+#[cfg(all(
+    feature = "allocator",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+mod alloc;
 pub mod boards;
 pub mod capacity;
 pub mod datetime;
