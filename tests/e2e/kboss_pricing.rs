@@ -42,11 +42,16 @@ fn documented_failure(status: u16, body: &serde_json::Value) -> String {
 }
 
 async fn quote(k: &Kb, params: &[(&str, &str)]) -> (u16, String) {
+    quote_as(k, &k.key, params).await
+}
+
+/// A quote asked with `key`.
+async fn quote_as(k: &Kb, key: &str, params: &[(&str, &str)]) -> (u16, String) {
     let r =
         k.s.http
             .get(k.s.url(&path("cpcwidget/accrual_price")))
             .query(params)
-            .bearer_auth(&k.key)
+            .bearer_auth(key)
             .send()
             .await
             .unwrap();
@@ -532,22 +537,19 @@ async fn the_pricing_engine_is_warm_per_organisation() {
     assert_eq!(before["instances"]["created"], 0, "{before}");
     let resources = example("RTX5090-32G");
     for _ in 0..5 {
-        for (key, cpcid) in [(k.key.clone(), &ours), (k.other.clone(), &theirs)] {
-            let r =
-                k.s.http
-                    .get(k.s.url(&path("cpcwidget/accrual_price")))
-                    .query(&[
-                        ("cpcid", cpcid.as_str()),
-                        ("resources", resources.as_str()),
-                        ("duration", "1"),
-                        ("duration_unit", "小时"),
-                    ])
-                    .bearer_auth(&key)
-                    .send()
-                    .await
-                    .unwrap();
-            assert_eq!(r.status(), 200);
-            let text = r.text().await.unwrap();
+        for (key, cpcid) in [(&k.key, &ours), (&k.other, &theirs)] {
+            let (status, text) = quote_as(
+                &k,
+                key,
+                &[
+                    ("cpcid", cpcid.as_str()),
+                    ("resources", resources.as_str()),
+                    ("duration", "1"),
+                    ("duration_unit", "小时"),
+                ],
+            )
+            .await;
+            assert_eq!(status, 200);
             assert!(text.contains(r#""total_price":64.08,"#), "{text}");
         }
     }

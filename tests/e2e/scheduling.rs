@@ -139,3 +139,53 @@ async fn swapping_the_scheduling_engine_under_load() {
     );
     assert_eq!(ask().await, (200, json!([])));
 }
+
+/// The scheduling engine keeps a warm instance per calling organisation
+/// (issue #17): five `determine_accommodat` calls from each of two
+/// organisations create exactly two engine instances, one each, reused by
+/// the other eight calls, and both organisations get the built-in rule's
+/// answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduling_engine_is_warm_per_organisation() {
+    let sim = SimCluster::start(
+        ClusterSpec::new("warm")
+            .node(NodeSpec::control_plane("master"))
+            .node(NodeSpec::new("worker").cpu("10").memory("32Gi")),
+    )
+    .unwrap();
+    let s = Server::start();
+    let kubeconfig = sim.kubeconfig_yaml();
+    // 9.5 cores fit, 12 do not.
+    let products = json!([
+        {"id": "fits", "cpu": "9500m", "memory": "1Gi"},
+        {"id": "too-big", "cpu": "12", "memory": "1Gi"}
+    ])
+    .to_string();
+    let (_, before) = s.get_admin("/admin/plugins/scheduling").await;
+    assert_eq!(before["instances"]["created"], 0, "{before}");
+    let keys = [s.key("acme", "basic"), s.key("globex", "basic")];
+    for _ in 0..5 {
+        for key in &keys {
+            let (user, pass) = key.split_once(':').unwrap();
+            let r = s
+                .http
+                .get(s.url(PATH))
+                .query(&[
+                    ("kubeconfig", kubeconfig.as_str()),
+                    ("resources", products.as_str()),
+                ])
+                .basic_auth(user, Some(pass))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.json::<Value>().await.unwrap(), json!(["too-big"]));
+        }
+    }
+    let (status, after) = s.get_admin("/admin/plugins/scheduling").await;
+    assert_eq!(status, 200, "{after}");
+    let i = &after["instances"];
+    assert_eq!(i["isolation"], "organisation", "{i}");
+    assert_eq!(i["created"], 2, "one instance per organisation: {i}");
+    assert_eq!(i["reused"], 8, "{i}");
+}
