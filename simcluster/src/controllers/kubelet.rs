@@ -140,7 +140,6 @@ fn start_pod(st: &mut State, mut pod: Value, node: &Value) -> Value {
     pod
 }
 
-/// Starts bound pods and collects pods of vanished nodes; true when something changed.
 /// What kubelet records as it starts each container of a pod.
 fn started_events(st: &mut State, pod: &Value, node: &str) {
     let containers = pod["spec"]["containers"]
@@ -160,6 +159,7 @@ fn started_events(st: &mut State, pod: &Value, node: &str) {
     }
 }
 
+/// Starts bound pods and collects pods of vanished nodes; true when something changed.
 pub fn run(st: &mut State) -> bool {
     let nodes_changed = st.inputs_changed("kubelet-nodes", &["nodes"]);
     let mut changed = nodes_changed && lifecycle(st);

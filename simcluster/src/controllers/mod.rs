@@ -118,24 +118,12 @@ pub fn reconcile(st: &mut State) {
     st.events_to_record = events::BURST;
     for _ in 0..25 {
         let mut changed = false;
-        let t0 = std::time::Instant::now();
         changed |= namespaces(st);
         changed |= bind_claims(st);
-        let t1 = t0.elapsed();
         changed |= workloads::reconcile(st);
-        let t2 = t0.elapsed();
         changed |= scheduler::schedule(st);
-        let t3 = t0.elapsed();
         changed |= kubelet::run(st);
-        let t4 = t0.elapsed();
         changed |= disruption::update_status(st);
-        if t0.elapsed().as_millis() > 30 {
-            eprintln!(
-                "TIMING {t1:?} {t2:?} {t3:?} {t4:?} {:?} pods={}",
-                t0.elapsed(),
-                st.store.count("pods")
-            );
-        }
         if !changed {
             break;
         }

@@ -237,10 +237,10 @@ pub fn pick_node(
     }
 }
 
-/// Schedules every pending pod; true when something was written.
 /// The scheduler's name: pods that name another are left alone.
 const SCHEDULER: &str = "default-scheduler";
 
+/// Schedules every pending pod; true when something was written.
 pub fn schedule(st: &mut State) -> bool {
     let pending = st.store.pending_pods();
     if pending.is_empty() {

@@ -12,8 +12,9 @@
 //! those, and its `omitempty` drops them from JSON).
 //!
 //! What the tables do not know is refused, never dropped: a kind without a
-//! table gets `415` as before, and a field number a message does not list
-//! gets `400` naming both (statuses excepted: the server ignores them).
+//! table gets `415` naming it, a field number a message does not list holding
+//! a value gets `415` naming both (statuses excepted: the server ignores
+//! them), and a malformed body gets `400`.
 
 pub mod schema;
 

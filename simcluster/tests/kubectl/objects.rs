@@ -211,7 +211,6 @@ fn wait_uses_watch_and_clusters_are_independent() {
     );
 }
 
-/// Runs kubectl expecting it to fail; answers its stderr.
 #[test]
 fn invalid_pods_are_refused_as_kube_apiserver_refuses_them() {
     let k = Kube::standard();

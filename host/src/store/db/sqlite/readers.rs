@@ -89,15 +89,10 @@ impl Readers {
 fn serve(path: &str, queue: &crossbeam_channel::Receiver<Job>) {
     let mut conn: Option<Connection> = None;
     loop {
-        let job = match queue.try_recv() {
-            Ok(job) => job,
-            Err(_) => {
-                // About to wait: give back freed memory if asked (memory.rs).
-                crate::memory::on_idle();
-                let Ok(job) = queue.recv() else { return };
-                job
-            }
-        };
+        // Before waiting: give back freed memory if asked (memory.rs; one
+        // atomic load otherwise).
+        crate::memory::on_idle();
+        let Ok(job) = queue.recv() else { return };
         let Job {
             sql,
             params,
