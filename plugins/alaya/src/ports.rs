@@ -143,7 +143,9 @@ pub fn list(req: &Request) -> Result<Response, ApiError> {
             }));
         }
     }
-    Ok(alaya::ok(&json!({"ports": system, "customPorts": custom})))
+    Ok(alaya::ok(
+        &computehub_sdk::object! { "ports" => system, "customPorts" => custom },
+    ))
 }
 
 /// The NodePort Service of one port, selecting one pod.

@@ -296,7 +296,7 @@ pub fn list(req: &Request, p: &Project) -> IefResult<Response> {
         .collect::<IefResult<Vec<_>>>()?;
     Ok(ief::ok(
         200,
-        &json!({"count": count, "deployments": deployments}),
+        &computehub_sdk::object! { "count" => count, "deployments" => deployments },
     ))
 }
 

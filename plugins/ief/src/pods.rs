@@ -444,7 +444,10 @@ pub fn list(req: &Request, p: &Project) -> IefResult<Response> {
         .iter()
         .map(|pod| pod_response(pod, &node_ids, &p.project_id))
         .collect();
-    Ok(ief::ok(200, &json!({"count": count, "pods": page})))
+    Ok(ief::ok(
+        200,
+        &computehub_sdk::object! { "count" => count, "pods" => page },
+    ))
 }
 
 #[cfg(test)]

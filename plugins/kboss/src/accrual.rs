@@ -18,7 +18,8 @@ use computehub_sdk::envelope::kboss;
 use computehub_sdk::inventory::{Row, RowQuery};
 use computehub_sdk::pricing::{self, Item, Offer, QuoteRequest};
 use computehub_sdk::{response, ApiError, ParamError, Params, Request, Response};
-use serde_json::{Map, Value as Json};
+use serde::Serialize;
+use serde_json::Value as Json;
 
 use crate::common::*;
 
@@ -175,53 +176,106 @@ pub fn accrual_price(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     };
     let quote = pricing::quote(&request)?;
 
-    let duration_text = Json::String(duration.to_string());
+    let duration_text = duration.to_string();
     let mut details = Vec::with_capacity(quote.lines.len());
-    let mut errors: Vec<&str> = Vec::new();
+    let mut first_error: Option<&str> = None;
+    // Every refused item's reason is "no such type".
+    let mut all_missing = true;
     for (line, want) in quote.lines.iter().zip(&wanted) {
         if let Some(error) = &line.error {
-            errors.push(error);
-            details.push(serde_json::json!({ "resource_type": want.kind, "error": error }));
+            first_error = first_error.or(Some(error.as_str()));
+            all_missing &= error == NO_SUCH_TYPE;
+            details.push(Detail::Refused {
+                resource_type: &want.kind,
+                error,
+            });
             continue;
         }
         let widget = widgets
             .iter()
             .find(|w| line.offer_id.as_deref() == Some(w.id.as_str()));
-        let resource_unit = widget.and_then(|w| w.text("resource_unit")).unwrap_or("");
-        let mut m = Map::new();
-        m.insert(
-            "resource_name".into(),
-            Json::String(format!("{} {}", want.kind, want.model)),
-        );
-        m.insert("resource_type".into(), Json::String(want.kind.clone()));
-        m.insert("amount".into(), Json::from(want.amount));
-        m.insert("resource_unit".into(), Json::String(resource_unit.into()));
-        m.insert("unit_price".into(), kboss::decimal(&line.unit_price));
-        m.insert("duration".into(), duration_text.clone());
-        m.insert("duration_unit".into(), Json::String(unit.into()));
-        m.insert("subtotal".into(), kboss::decimal(&line.price));
-        details.push(Json::Object(m));
+        details.push(Detail::Priced {
+            resource_name: format!("{} {}", want.kind, want.model),
+            resource_type: &want.kind,
+            amount: want.amount,
+            resource_unit: widget.and_then(|w| w.text("resource_unit")).unwrap_or(""),
+            unit_price: kboss::decimal(&line.unit_price),
+            duration: &duration_text,
+            duration_unit: unit,
+            subtotal: kboss::decimal(&line.price),
+        });
     }
-    let first_error = errors.first().copied();
-    let message = first_error.unwrap_or("汇算正常");
     // The document's all-missing example shows `duration` as a number.
-    let shown_duration = if !errors.is_empty() && errors.iter().all(|e| *e == NO_SUCH_TYPE) {
-        Json::from(duration)
+    let shown_duration = if first_error.is_some() && all_missing {
+        Duration::Number(duration)
     } else {
-        duration_text
+        Duration::Text(&duration_text)
     };
-    let data = serde_json::json!({
-        "total_price": kboss::decimal(&quote.total),
-        "currency": "元",
-        "price_details": details,
-        "status": first_error.is_none(),
-        "message": message,
-        "duration": shown_duration,
-        "duration_unit": unit,
-    });
-    let msg = first_error.unwrap_or("获取部件组合价格成功");
+    let data = Quote {
+        total_price: kboss::decimal(&quote.total),
+        currency: "元",
+        price_details: details,
+        status: first_error.is_none(),
+        message: first_error.unwrap_or("汇算正常"),
+        duration: shown_duration,
+        duration_unit: unit,
+    };
     Ok(response::json(
         200,
-        &serde_json::json!({ "status": first_error.is_none(), "msg": msg, "data": data }),
+        &Answer {
+            status: first_error.is_none(),
+            msg: first_error.unwrap_or("获取部件组合价格成功"),
+            data,
+        },
     ))
+}
+
+/// The answer, written straight into the body in the document's field
+/// order (no JSON tree built first: `json!` would copy every value it is
+/// given into a new tree).
+#[derive(Serialize)]
+struct Answer<'a> {
+    status: bool,
+    msg: &'a str,
+    data: Quote<'a>,
+}
+
+#[derive(Serialize)]
+struct Quote<'a> {
+    total_price: Json,
+    currency: &'a str,
+    price_details: Vec<Detail<'a>>,
+    status: bool,
+    message: &'a str,
+    duration: Duration<'a>,
+    duration_unit: &'a str,
+}
+
+/// One item's line: priced, or the engine's reason it could not be.
+// At most `MAX_ITEMS` of them live for one answer: not worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Detail<'a> {
+    Priced {
+        resource_name: String,
+        resource_type: &'a str,
+        amount: u64,
+        resource_unit: &'a str,
+        unit_price: Json,
+        duration: &'a str,
+        duration_unit: &'a str,
+        subtotal: Json,
+    },
+    Refused {
+        resource_type: &'a str,
+        error: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Duration<'a> {
+    Text(&'a str),
+    Number(u64),
 }

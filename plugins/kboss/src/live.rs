@@ -179,7 +179,7 @@ pub fn workers(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         .collect();
     Ok(kboss::ok(
         "获取集群实时成员节点成功",
-        &json!({"total": rows.len(), "rows": rows}),
+        &computehub_sdk::object! { "total" => rows.len(), "rows" => rows },
     ))
 }
 

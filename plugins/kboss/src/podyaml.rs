@@ -283,7 +283,7 @@ pub fn list(req: &Request, p: &Params) -> Result<Response, ApiError> {
     }
     Ok(kboss::ok(
         "获取资源实例静态配置成功",
-        &json!({"total": out.len(), "rows": out}),
+        &computehub_sdk::object! { "total" => out.len(), "rows" => out },
     ))
 }
 

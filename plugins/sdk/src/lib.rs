@@ -265,6 +265,11 @@ pub use bindings::computehub::platform::scheduling;
 pub use error::ApiError;
 pub use params::{ParamError, Params};
 
+/// What the SDK's macros name (`object!`), so a plugin needs no
+/// dependency of its own on it.
+#[doc(hidden)]
+pub use serde_json as __serde_json;
+
 /// Builds the [`PluginInfo`] that `describe()` returns.
 ///
 /// `routes` takes [`route::RouteBuilder`]s (or ready [`Route`]s).

@@ -7,6 +7,28 @@ use serde::Serialize;
 
 use crate::Response;
 
+/// A JSON object built from `"name" => value` pairs, each value *moved* in
+/// through `serde_json::Value::from`, in the order written.
+///
+/// `serde_json::json!` serialises every value it is given into a new tree:
+/// `json!({"rows": rows})` copies a page of rows field by field (and, with
+/// the ordered maps the areas use, rehashes every key) before the body is
+/// written. Use this for an envelope around values already built:
+///
+/// ```
+/// let rows = vec![serde_json::json!({"id": "a"})];
+/// let body = computehub_sdk::object! { "total" => rows.len(), "rows" => rows };
+/// assert_eq!(body, serde_json::json!({"total": 1, "rows": [{"id": "a"}]}));
+/// ```
+#[macro_export]
+macro_rules! object {
+    ($($name:literal => $value:expr),* $(,)?) => {{
+        let mut map = $crate::__serde_json::Map::new();
+        $(map.insert(::std::string::String::from($name), $crate::__serde_json::Value::from($value));)*
+        $crate::__serde_json::Value::Object(map)
+    }};
+}
+
 /// The `Content-Type` of every JSON response.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=utf-8";
 

@@ -174,7 +174,7 @@ pub fn page_data(
             row
         })
         .collect();
-    serde_json::json!({ "total": total, "rows": rows })
+    crate::object! { "total" => total, "rows" => rows }
 }
 
 /// `200 {"status": true, "msg": msg, "data": {"total", "rows"}}` for one page.
