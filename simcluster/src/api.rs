@@ -73,6 +73,14 @@ pub fn get(st: &State, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiRe
         .ok_or_else(|| ApiError::not_found(def.group, def.plural, name))
 }
 
+/// A `<Kind>List` object holding `items`, which are moved in (`json!`
+/// would copy every item once more).
+pub fn list_value(kind: &str, api_version: &str, metadata: Value, items: Vec<Value>) -> Value {
+    let mut list = json!({"kind": kind, "apiVersion": api_version, "metadata": metadata});
+    list["items"] = Value::Array(items);
+    list
+}
+
 /// Objects of a resource (one namespace or all) that match both selectors.
 pub fn list(
     st: &State,

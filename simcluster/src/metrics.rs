@@ -136,7 +136,12 @@ pub fn node_metrics_list(st: &State, sel: &LabelSelector) -> Value {
         .filter(|n| sel.matches_object(n))
         .map(|n| node_metrics(st, n))
         .collect();
-    json!({"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items})
+    crate::api::list_value(
+        "NodeMetricsList",
+        "metrics.k8s.io/v1beta1",
+        json!({}),
+        items,
+    )
 }
 
 /// `PodMetricsList` of running pods in `ns` (or all) matching `sel`.
@@ -147,5 +152,5 @@ pub fn pod_metrics_list(st: &State, ns: Option<&str>, sel: &LabelSelector) -> Va
         .filter(|p| sel.matches_object(p))
         .filter_map(|p| pod_metrics(st, p))
         .collect();
-    json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items})
+    crate::api::list_value("PodMetricsList", "metrics.k8s.io/v1beta1", json!({}), items)
 }

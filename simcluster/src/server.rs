@@ -470,7 +470,7 @@ fn resource(
             }
             (
                 200,
-                json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(), "metadata": {}, "items": items}),
+                api::list_value(&t.def.list_kind(), &t.def.api_version(), json!({}), items),
             )
         }
         _ => return Err(ApiError::method_not_allowed()),
@@ -552,7 +552,7 @@ fn list_response(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Respons
         let items: Vec<Value> = page.iter().map(|o| partial(o)).collect();
         return Ok(json_response(
             200,
-            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}),
+            &api::list_value("PartialObjectMetadataList", "meta.k8s.io/v1", meta, items),
         ));
     }
     #[derive(serde::Serialize)]

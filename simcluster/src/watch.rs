@@ -73,20 +73,33 @@ impl WatchRequest {
     }
 
     fn render(&self, kind: &str, obj: &Arc<Value>) -> Bytes {
+        let table;
         let object = match self.table {
-            Some(inc) => table::table(
-                self.def,
-                std::slice::from_ref(obj),
-                obj["metadata"]["resourceVersion"].as_str().unwrap_or(""),
-                inc,
-            ),
-            None => (**obj).clone(),
+            Some(inc) => {
+                table = table::table(
+                    self.def,
+                    std::slice::from_ref(obj),
+                    obj["metadata"]["resourceVersion"].as_str().unwrap_or(""),
+                    inc,
+                );
+                &table
+            }
+            None => &**obj,
         };
-        let mut line =
-            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        // Written from the stored object itself: every watcher of every
+        // change renders one, so no copy of it is made first.
+        let mut line = serde_json::to_vec(&WatchEvent { kind, object }).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
+}
+
+/// One line of a watch: `{"type": ..., "object": ...}`.
+#[derive(serde::Serialize)]
+struct WatchEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a Value,
 }
 
 fn bookmark(def: &ResourceDef, rv: u64, initial_end: bool) -> Bytes {

@@ -1,5 +1,6 @@
 //! The protocol: HTTPS with the cluster's CA, status errors, patch types,
-//! watches from a resource version, pages with continue tokens.
+//! watches from a resource version, pages with continue tokens, collection
+//! deletes and metadata-only lists.
 
 use super::*;
 
@@ -351,4 +352,90 @@ fn access_reviews_are_answered_not_stored() {
     assert_eq!(code, 405);
     let (code, _) = call(&c, "GET", &format!("{path}/x"), "", "");
     assert_eq!(code, 405);
+}
+
+/// `DELETE` on a collection removes what its selector matches and answers
+/// the removed objects as a list; the rest stay.
+#[test]
+fn deleting_a_collection_answers_what_it_removed() {
+    let c = cluster();
+    for (name, app) in [("a", "x"), ("b", "x"), ("keep", "y")] {
+        let cm = json!({"metadata": {"name": name, "labels": {"app": app}}, "data": {"k": name}});
+        let (code, _) = call(
+            &c,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/json",
+            &cm.to_string(),
+        );
+        assert_eq!(code, 201);
+    }
+    let (code, v) = call(
+        &c,
+        "DELETE",
+        "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dx",
+        "application/json",
+        "",
+    );
+    assert_eq!(
+        (code, v["kind"].as_str()),
+        (200, Some("ConfigMapList")),
+        "{v}"
+    );
+    let mut removed: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    removed.sort_unstable();
+    assert_eq!(removed, ["a", "b"]);
+    assert_eq!(
+        v["items"][0]["data"]["k"],
+        v["items"][0]["metadata"]["name"]
+    );
+    let (_, left) = call(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        "",
+    );
+    let left: Vec<&str> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .filter(|n| *n != "kube-root-ca.crt")
+        .collect();
+    assert_eq!(left, ["keep"]);
+}
+
+/// A list asked `as=PartialObjectMetadataList` (kube-rs's `list_metadata`)
+/// carries each object's metadata and nothing of its spec.
+#[test]
+fn lists_answer_metadata_only_when_asked() {
+    let c = cluster();
+    let mut s = tls_stream(&c);
+    let req = format!(
+        "GET /api/v1/nodes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1\r\n\
+         Connection: close\r\n\r\n",
+        c.token()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["kind"], "PartialObjectMetadataList");
+    assert!(v["metadata"]["resourceVersion"].is_string(), "{v}");
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert!(items
+        .iter()
+        .all(|o| o["spec"].is_null() && o["status"].is_null()));
+    assert!(items.iter().any(|o| o["metadata"]["name"] == "gpu-1"));
 }
