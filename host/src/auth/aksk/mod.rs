@@ -33,7 +33,7 @@
 //! in the store). [`verify`] does both at once.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
@@ -161,7 +161,7 @@ fn parse_authorization(value: &str) -> Option<Authorization<'_>> {
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], String> {
     // HMAC takes a key of any length (a long one is hashed first), so this
     // error cannot happen; it is reported rather than unwrapped all the same.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
         .map_err(|_| "the secret key cannot key an HMAC".to_string())?;
     mac.update(data);
     Ok(mac.finalize().into_bytes().into())
