@@ -7,6 +7,7 @@ both!(
     totals_are_right_whether_or_not_the_page_is_short,
     counted_totals_follow_every_write,
     composite_uniqueness_of_widgets,
+    rows_written_within_a_millisecond_list_in_the_order_written,
 );
 
 async fn queries_filter_order_and_page(s: Store) {
@@ -185,4 +186,29 @@ async fn composite_uniqueness_of_widgets(s: Store) {
         Err(StoreError::Conflict(_))
     ));
     s.insert("a", "widgets", &widget("A100-80G")).await.unwrap();
+}
+
+/// The default order is creation order even for rows written faster than
+/// the clock's millisecond: their ids are random, so a tie on `created_at`
+/// listed them in any order.
+async fn rows_written_within_a_millisecond_list_in_the_order_written(s: Store) {
+    let cpcid = c1(&s, "a").await;
+    let names: Vec<String> = (0..40).map(|i| format!("burst-{i:02}")).collect();
+    let writes: Vec<Write> = names
+        .iter()
+        .map(|n| Write::Insert("devices".into(), device_in(&cpcid, n)))
+        .collect();
+    s.transact("a", &writes).await.unwrap();
+    let page = s.query("a", "devices", &Query::default()).await.unwrap();
+    let listed: Vec<&str> = page
+        .rows
+        .iter()
+        .map(|r| match r.fields.iter().find(|(n, _)| n == "name") {
+            Some((_, Value::Text(t))) => t.as_str(),
+            _ => "",
+        })
+        .collect();
+    assert_eq!(listed, names);
+    let stamps: Vec<&str> = page.rows.iter().map(|r| r.created_at.as_str()).collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
 }
