@@ -55,6 +55,7 @@ mod scheduling;
 mod sealkey;
 mod ssh;
 mod swap;
+mod tables;
 mod tls;
 mod traces;
 mod transfer;

@@ -15,7 +15,7 @@
 //! also `resources[]=`), in the query string, a form or a JSON body.
 
 use computehub_sdk::envelope::kboss;
-use computehub_sdk::inventory::{Row, RowQuery};
+use computehub_sdk::inventory::{RowQuery, RowRef};
 use computehub_sdk::pricing::{self, Item, Offer, QuoteRequest};
 use computehub_sdk::{response, ApiError, ParamError, Params, Request, Response};
 use serde::Serialize;
@@ -106,10 +106,20 @@ fn resources(p: &Params) -> Result<Vec<Wanted>, ApiError> {
         .collect()
 }
 
-fn offer(w: &Row, stock: Option<u64>) -> Offer {
+/// The widget columns a quote reads.
+const OFFER_COLUMNS: &[&str] = &[
+    "type",
+    "model",
+    "unit_price",
+    "resource_unit",
+    "charge_unit",
+    "account_unit",
+];
+
+fn offer(w: &RowRef<'_>, stock: Option<u64>) -> Offer {
     let text = |f: &str| w.text(f).unwrap_or_default().to_owned();
     Offer {
-        id: w.id.clone(),
+        id: w.id.to_owned(),
         kind: text("type"),
         model: text("model"),
         unit_price: text("unit_price"),
@@ -133,7 +143,8 @@ pub fn accrual_price(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     }
     let unit = one_of(p, "duration_unit", DURATION_UNITS)?;
     let clusterid = optional_text(p, "clusterid")?;
-    let widgets = all(WIDGETS, RowQuery::new().eq("cpcid", cpcid))?;
+    let table = all_columns(WIDGETS, RowQuery::new().eq("cpcid", cpcid), OFFER_COLUMNS)?;
+    let widgets: Vec<RowRef<'_>> = table.rows().collect();
     if widgets.is_empty() {
         // No components: an empty center, or none of the caller's (404).
         center(cpcid)?;
@@ -151,7 +162,7 @@ pub fn accrual_price(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         .map(|w| {
             let available = stock.as_ref().map(|rows| {
                 rows.iter()
-                    .filter(|s| s.text("widgetid") == Some(w.id.as_str()))
+                    .filter(|s| s.text("widgetid") == Some(w.id))
                     .map(|s| s.integer("stock").unwrap_or(0) - s.integer("consumed").unwrap_or(0))
                     .sum::<i64>()
                     .max(0) as u64
@@ -193,7 +204,7 @@ pub fn accrual_price(_req: &Request, p: &Params) -> Result<Response, ApiError> {
         }
         let widget = widgets
             .iter()
-            .find(|w| line.offer_id.as_deref() == Some(w.id.as_str()));
+            .find(|w| line.offer_id.as_deref() == Some(w.id));
         details.push(Detail::Priced {
             resource_name: format!("{} {}", want.kind, want.model),
             resource_type: &want.kind,

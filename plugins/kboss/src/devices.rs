@@ -3,7 +3,7 @@
 //! password (`adminpwd`) is sealed by the host and answered as `******`.
 
 use computehub_sdk::envelope::kboss::{self, Paging};
-use computehub_sdk::inventory::{self, Field, Row, RowQuery};
+use computehub_sdk::inventory::{self, Field, RowQuery, RowRef};
 use computehub_sdk::{ApiError, Params, Request, Response};
 use serde_json::{Map, Value as Json};
 
@@ -61,7 +61,7 @@ const LISTED: &[&str] = &[
 /// The row as `get_cpcnode` shows it, keys in the example's order, then
 /// `cluster_name` from the document's field table (empty when the device is
 /// in no cluster, or in one since removed).
-fn listed<'a>(r: &'a Row, names: &'a [(String, String)]) -> Obj<'a> {
+fn listed<'a>(r: &'a RowRef<'a>, names: &'a [(String, String)]) -> Obj<'a> {
     let mut m = Obj::row(r, LISTED);
     if r.text("external_ip").is_none_or(str::is_empty) {
         m.set("external_ip", Cell::Text("未设置"));
@@ -87,7 +87,7 @@ fn listed<'a>(r: &'a Row, names: &'a [(String, String)]) -> Obj<'a> {
 
 /// Names of the clusters the rows' devices belong to, one lookup per
 /// distinct cluster (a page holds a handful at most).
-fn cluster_names(rows: &[Row]) -> Result<Vec<(String, String)>, ApiError> {
+fn cluster_names(rows: &[RowRef<'_>]) -> Result<Vec<(String, String)>, ApiError> {
     let mut names: Vec<(String, String)> = Vec::new();
     for id in rows.iter().filter_map(|r| r.text("clusterid")) {
         if id.is_empty() || names.iter().any(|(known, _)| known == id) {
@@ -106,13 +106,16 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let cpcid = required_as(p, "cpcid", "无算力中心ID")?;
     let paging = Paging::from_params(p)?;
     let q = page_query(&paging, SORTABLE, &[])?.eq("cpcid", cpcid);
-    let page = inventory::query(DEVICES, &q)?;
+    // Only the shown fields, their names once for the page.
+    let columns: Vec<String> = LISTED.iter().map(|c| (*c).to_owned()).collect();
+    let page = inventory::query_table(DEVICES, &q, &columns)?;
     if page.total == 0 {
         // No rows: an empty center, or none of the caller's (404).
         center(cpcid)?;
     }
-    let names = cluster_names(&page.rows)?;
-    let rows: Vec<Obj> = page.rows.iter().map(|r| listed(r, &names)).collect();
+    let found: Vec<RowRef<'_>> = page.rows().collect();
+    let names = cluster_names(&found)?;
+    let rows: Vec<Obj> = found.iter().map(|r| listed(r, &names)).collect();
     Ok(kboss::page_of(
         "获取算力设备成功",
         page.total,

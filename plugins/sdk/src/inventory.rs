@@ -2,8 +2,12 @@
 //! helpers to build its values and render its rows.
 //!
 //! Everything generated for `computehub:platform/inventory` is re-exported
-//! here: the calls ([`insert`], [`query`], [`get`], [`update`], [`delete`],
-//! [`transact`], [`collections`]) and their types. Calling any of them makes
+//! here: the calls ([`insert`], [`query`], [`query_table`], [`get`],
+//! [`update`], [`delete`], [`transact`], [`collections`]) and their types.
+//! [`query_table`] answers the same rows as [`query`] as a [`Table`]: the
+//! column names once and only the columns asked for, which costs fewer
+//! copies into the plugin for pages of many rows; read its rows by name
+//! with [`Table::rows`]. Calling any of them makes
 //! the component import the interface, so the grant must include
 //! `inventory`; the helpers below only touch types and import nothing.
 //!
@@ -142,6 +146,96 @@ impl Row {
     }
 }
 
+/// What a plugin reads of a record, a [`Row`] of a page or a [`RowRef`] of
+/// a table alike, so code that renders records takes either.
+pub trait Record {
+    /// The record's id.
+    fn id(&self) -> &str;
+    /// A field's (or column's) value, if the record has it.
+    fn value(&self, name: &str) -> Option<&Value>;
+    /// A `text` or `decimal` value's text.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.value(name).and_then(Value::as_str)
+    }
+    /// An `integer` value's number.
+    fn integer(&self, name: &str) -> Option<i64> {
+        self.value(name).and_then(Value::as_i64)
+    }
+}
+
+impl Record for Row {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn value(&self, name: &str) -> Option<&Value> {
+        Row::value(self, name)
+    }
+}
+
+impl Record for RowRef<'_> {
+    fn id(&self) -> &str {
+        self.id
+    }
+    fn value(&self, name: &str) -> Option<&Value> {
+        RowRef::value(self, name)
+    }
+}
+
+impl Table {
+    /// The index of column `name` in every row's values.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The rows, each read by column name.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = RowRef<'_>> + '_ {
+        self.rows.iter().map(|r| RowRef {
+            id: &r.id,
+            columns: &self.columns,
+            values: &r.values,
+        })
+    }
+}
+
+/// A row of a [`Table`] ([`query_table`]), read by column name as a
+/// [`Row`] is by field name.
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    /// The row's id.
+    pub id: &'a str,
+    columns: &'a [String],
+    values: &'a [Value],
+}
+
+impl<'a> RowRef<'a> {
+    /// A column's value, if the table has that column.
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        let i = self.columns.iter().position(|c| c == name)?;
+        self.values.get(i)
+    }
+
+    /// A `text` or `decimal` column's text.
+    pub fn text(&self, name: &str) -> Option<&'a str> {
+        self.value(name).and_then(Value::as_str)
+    }
+
+    /// An `integer` column's number.
+    pub fn integer(&self, name: &str) -> Option<i64> {
+        self.value(name).and_then(Value::as_i64)
+    }
+
+    /// The row as a JSON object: `id` first, then the columns in order, as
+    /// [`Row::to_json_map`] renders a row.
+    pub fn to_json_map(&self) -> Map<String, Json> {
+        let mut map = Map::with_capacity(self.columns.len() + 1);
+        map.insert("id".to_owned(), Json::String(self.id.to_owned()));
+        for (c, v) in self.columns.iter().zip(self.values) {
+            map.insert(c.clone(), v.to_json());
+        }
+        map
+    }
+}
+
 /// Values serialise as [`Value::to_json`] renders them (secrets as
 /// `"******"`, decimals as exact text), without building JSON first.
 impl serde::Serialize for Value {
@@ -248,6 +342,34 @@ mod tests {
         }
         let keys: Vec<_> = row.to_json_map().keys().cloned().collect();
         assert_eq!(keys, ["id", "name", "port", "price", "on", "pw", "none"]);
+    }
+
+    #[test]
+    fn table_rows_read_by_column() {
+        let t = Table {
+            total: 2,
+            columns: vec!["name".into(), "port".into()],
+            rows: vec![
+                TableRow {
+                    id: "a".into(),
+                    values: vec![Value::from("x"), Value::from(22i64)],
+                },
+                TableRow {
+                    id: "b".into(),
+                    values: vec![Value::Null, Value::from(80i64)],
+                },
+            ],
+        };
+        assert_eq!(t.column("port"), Some(1));
+        let rows: Vec<RowRef<'_>> = t.rows().collect();
+        assert_eq!((rows[0].id, rows[0].text("name")), ("a", Some("x")));
+        assert_eq!(rows[1].integer("port"), Some(80));
+        assert_eq!(rows[1].text("name"), None);
+        assert!(rows[0].value("missing").is_none());
+        assert_eq!(
+            Json::Object(rows[1].to_json_map()),
+            serde_json::json!({"id": "b", "name": null, "port": 80})
+        );
     }
 
     #[test]

@@ -8,8 +8,12 @@
 //! and needs no grant for them; another plugin's as `<plugin id>.<name>`,
 //! through its grant.
 //!
+//! `query-table` answers a query's rows as columns (`table.rs`).
+//!
 //! The capability's state is [`Inventory`] (the store and the grants); a
 //! call is served by an [`InventoryView`] of it and the call's context.
+
+mod table;
 
 use std::sync::Arc;
 
@@ -84,6 +88,31 @@ fn to_wit(v: store::Value) -> wit::Value {
         store::Value::Boolean(b) => wit::Value::Boolean(b),
         // A secret never travels back out, whatever path produced it.
         store::Value::Secret(_) | store::Value::Redacted => wit::Value::Redacted,
+    }
+}
+
+/// A query as the store takes it.
+fn query_of(q: wit::RowQuery) -> store::Query {
+    store::Query {
+        conditions: q
+            .conditions
+            .into_iter()
+            .map(|c| store::Condition {
+                field: c.field,
+                op: comparison(c.op),
+                value: to_store(c.value),
+            })
+            .collect(),
+        order_by: q
+            .order_by
+            .into_iter()
+            .map(|o| store::Order {
+                field: o.field,
+                descending: o.descending,
+            })
+            .collect(),
+        limit: q.limit,
+        offset: q.offset,
     }
 }
 
@@ -310,37 +339,51 @@ impl Host for InventoryView<'_> {
         let org = self.organisation()?;
         let collection = self.resolve(collection);
         self.may_read(&collection)?;
-        let q = store::Query {
-            conditions: q
-                .conditions
-                .into_iter()
-                .map(|c| store::Condition {
-                    field: c.field,
-                    op: comparison(c.op),
-                    value: to_store(c.value),
-                })
-                .collect(),
-            order_by: q
-                .order_by
-                .into_iter()
-                .map(|o| store::Order {
-                    field: o.field,
-                    descending: o.descending,
-                })
-                .collect(),
-            limit: q.limit,
-            offset: q.offset,
-        };
         let page = self
             .state
             .store
-            .query(&org, &collection, &q)
+            .query(&org, &collection, &query_of(q))
             .await
             .map_err(error_out)?;
         Ok(wit::Page {
             total: page.total,
             rows: page.rows.into_iter().map(row_out).collect(),
         })
+    }
+
+    #[tracing::instrument(
+        target = "computehub::capability",
+        name = "inventory.query-table",
+        skip_all
+    )]
+    async fn query_table(
+        &mut self,
+        collection: String,
+        q: wit::RowQuery,
+        columns: Vec<String>,
+    ) -> Result<wit::Table, wit::Error> {
+        let org = self.organisation()?;
+        let collection = self.resolve(collection);
+        self.may_read(&collection)?;
+        // An unknown collection is left to the store, which names it.
+        let def = self.state.store.schema_get(&collection);
+        let picked = match &def {
+            Some(c) => Some(table::columns(c, &columns)?),
+            None => None,
+        };
+        let page = self
+            .state
+            .store
+            .query(&org, &collection, &query_of(q))
+            .await
+            .map_err(error_out)?;
+        let (Some(c), Some(picked)) = (def, picked) else {
+            return Err(wit::Error::NotFound(format!(
+                "no collection `{collection}`"
+            )));
+        };
+        let names = table::names(&c, &picked);
+        Ok(table::table(page, &picked, names))
     }
 
     #[tracing::instrument(target = "computehub::capability", name = "inventory.insert", skip_all)]
