@@ -1,7 +1,7 @@
 //! `inventory.query-table` through a plugin: the same rows as `query`, as
 //! columns named once; only the caller's organisation's rows, secrets
 //! redacted, the grant checked, and a column the collection lacks refused
-//! by name.
+//! by name; and a plugin built before `query-table` existed still served.
 
 use serde_json::{json, Value};
 
@@ -121,4 +121,33 @@ async fn tables_refuse_unknown_and_repeated_columns_and_ungranted_collections() 
         assert!((400..500).contains(&status), "{path}: {status} {text}");
         assert!(text.contains(says), "{path}: {text}");
     }
+}
+
+/// A plugin built against the WIT as it was before `query-table` (raw
+/// wit-bindgen over a copy of stop 35's WIT, `plugins/testing/wit-0-1-0`)
+/// still installs, links and reads through `inventory.query`: an addition
+/// to an interface breaks no plugin built before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_built_before_query_table_still_link_and_query() {
+    let s = Server::start();
+    let a = s.key("acme", "bearer");
+    device(&s, &a, "gpu-01").await;
+    s.grant(
+        "wit-0-1-0",
+        json!({"grants": ["inventory"], "read": ["devices"]}),
+    )
+    .await;
+    let (status, body) = s.admin_put("wit-0-1-0", "wit_0_1_0.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, text) = table(&s, &a, "/wit-0-1-0/devices").await;
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v, json!({"total": 1, "first": "gpu-01"}));
+    // Another organisation's call sees none of it.
+    let b = s.key("globex", "bearer");
+    let (_, text) = table(&s, &b, "/wit-0-1-0/devices").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"total": 0, "first": ""})
+    );
 }
