@@ -3,8 +3,8 @@
 //! last). Under concurrent load from two organisations no answer of one ever
 //! carries the other's name; one organisation sees its instance reused;
 //! `isolation = "request"` sees no reuse; after a trap, a deadline, the
-//! memory cap, the high-water mark and the request limit the next request
-//! finds a fresh instance. (`swap.rs` runs its 20 swaps on warm pools.)
+//! memory cap, the high-water mark, the request limit and the idle timeout
+//! the next request finds a fresh instance. (`swap.rs` runs its 20 swaps on warm pools.)
 
 use std::sync::Arc;
 
@@ -126,4 +126,26 @@ async fn failures_and_limits_leave_no_instance_behind() {
     assert!(d["failed"].as_u64().unwrap() >= 3, "{d}");
     assert_eq!(d["high-water"], 1, "{d}");
     assert_eq!(d["max-uses"], 1, "{d}");
+}
+
+/// An instance idle past the timeout (5 s) is dropped by the sweep, not
+/// kept: the next request after it finds a fresh instance, and the pool
+/// counts the discard as `idle`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_idle_past_the_timeout_is_not_reused() {
+    let s = Server::start();
+    let key = s.key("org-a", "bearer");
+    for want in 1..=2 {
+        let (_, body) = global(&s, &key, None).await;
+        assert_eq!(body["count"], want, "{body}");
+    }
+    let (_, p) = s.get_admin("/admin/plugins/fixtures").await;
+    assert_eq!(p["instances"]["discarded"]["idle"], 0, "{p}");
+    // The timeout, then at least one run of the sweep (every second).
+    tokio::time::sleep(std::time::Duration::from_millis(6_500)).await;
+    let (_, p) = s.get_admin("/admin/plugins/fixtures").await;
+    assert_eq!(p["instances"]["discarded"]["idle"], 1, "{p}");
+    let (_, body) = global(&s, &key, None).await;
+    assert_eq!(body["count"], 1, "{body}");
+    assert!(body["previous"].is_null(), "{body}");
 }

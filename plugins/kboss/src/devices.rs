@@ -107,8 +107,7 @@ pub fn list(_req: &Request, p: &Params) -> Result<Response, ApiError> {
     let paging = Paging::from_params(p)?;
     let q = page_query(&paging, SORTABLE, &[])?.eq("cpcid", cpcid);
     // Only the shown fields, their names once for the page.
-    let columns: Vec<String> = LISTED.iter().map(|c| (*c).to_owned()).collect();
-    let page = inventory::query_table(DEVICES, &q, &columns)?;
+    let page = table_of(DEVICES, &q, LISTED)?;
     if page.total == 0 {
         // No rows: an empty center, or none of the caller's (404).
         center(cpcid)?;

@@ -85,6 +85,11 @@ fn call_as(
 ) -> (u16, Value) {
     let mut s = tls_stream(c);
     write_request(&mut s, c, method, path, token, ct, body);
+    read_response(&mut s)
+}
+
+/// The status and JSON body of the response on `s` (its connection closed).
+fn read_response(s: &mut impl Read) -> (u16, Value) {
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).to_string();

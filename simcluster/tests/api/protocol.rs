@@ -424,12 +424,8 @@ fn lists_answer_metadata_only_when_asked() {
         c.token()
     );
     s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let v: Value = serde_json::from_str(body).unwrap();
+    let (code, v) = read_response(&mut s);
+    assert_eq!(code, 200, "{v}");
     assert_eq!(v["kind"], "PartialObjectMetadataList");
     assert!(v["metadata"]["resourceVersion"].is_string(), "{v}");
     let items = v["items"].as_array().unwrap();

@@ -365,23 +365,18 @@ impl Host for InventoryView<'_> {
         let org = self.organisation()?;
         let collection = self.resolve(collection);
         self.may_read(&collection)?;
-        // An unknown collection is left to the store, which names it.
-        let def = self.state.store.schema_get(&collection);
-        let picked = match &def {
-            Some(c) => Some(table::columns(c, &columns)?),
-            None => None,
-        };
+        let c = self
+            .state
+            .store
+            .collection(&collection)
+            .map_err(error_out)?;
+        let picked = table::columns(&c, &columns)?;
         let page = self
             .state
             .store
             .query(&org, &collection, &query_of(q))
             .await
             .map_err(error_out)?;
-        let (Some(c), Some(picked)) = (def, picked) else {
-            return Err(wit::Error::NotFound(format!(
-                "no collection `{collection}`"
-            )));
-        };
         let names = table::names(&c, &picked);
         Ok(table::table(page, &picked, names))
     }
