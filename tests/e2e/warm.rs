@@ -3,8 +3,9 @@
 //! last). Under concurrent load from two organisations no answer of one ever
 //! carries the other's name; one organisation sees its instance reused;
 //! `isolation = "request"` sees no reuse; after a trap, a deadline, the
-//! memory cap, the high-water mark, the request limit and the idle timeout
-//! the next request finds a fresh instance. (`swap.rs` runs its 20 swaps on warm pools.)
+//! memory cap, the high-water mark, a resource left open (stdout), the
+//! request limit and the idle timeout the next request finds a fresh
+//! instance. (`swap.rs` runs its 20 swaps on warm pools.)
 
 use std::sync::Arc;
 
@@ -106,7 +107,13 @@ async fn failures_and_limits_leave_no_instance_behind() {
         let (_, body) = global(&s, &key, None).await;
         assert_eq!(body["count"], want, "{body}");
     }
-    for (then, status) in [("trap", 500), ("spin", 503), ("hog", 500), ("grow", 200)] {
+    for (then, status) in [
+        ("trap", 500),
+        ("spin", 503),
+        ("hog", 500),
+        ("grow", 200),
+        ("print", 200),
+    ] {
         let (got, body) = global(&s, &key, Some(then)).await;
         assert_eq!(got, status, "{then}: {body}");
         // The next request finds a fresh instance.
@@ -125,6 +132,12 @@ async fn failures_and_limits_leave_no_instance_behind() {
     let d = &p["instances"]["discarded"];
     assert!(d["failed"].as_u64().unwrap() >= 3, "{d}");
     assert_eq!(d["high-water"], 1, "{d}");
+    // Printing left the instance's stdout stream in the host's table.
+    assert_eq!(d["resources"], 1, "{d}");
+    assert!(
+        s.log_text().contains("fixtures: printed for org-a"),
+        "the printed line is not in the log"
+    );
     assert_eq!(d["max-uses"], 1, "{d}");
 }
 
