@@ -267,10 +267,11 @@ pub(super) async fn lookup(store: &Store, key_id: &str) -> Result<Option<StoredK
     if !crate::store::storable(key_id) {
         return Ok(None); // no key id holds NUL (PostgreSQL would fail the lookup)
     }
-    // Every request authenticates: the statement is cached, not parsed anew.
+    // Every request authenticates: the statement is cached, not parsed anew,
+    // and its answer is kept until the next commit (SQLite's read cache).
     store
         .db()
-        .query_opt(SQL, params![key_id])
+        .query_pure_opt(SQL, params![key_id])
         .await
         .and_then(|r| r.map(read).transpose())
         .map_err(|e| {

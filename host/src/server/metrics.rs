@@ -322,6 +322,15 @@ pub async fn render_process(app: &super::App) -> String {
         "computehub_build_info{{version=\"{}\",wasmtime=\"48\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(f) = app.store.sqlite().and_then(|s| s.cache_figures()) {
+        out.push_str("# HELP computehub_store_read_cache_total Reads answered from what SQLite's read cache kept since the last commit (hit), or read anew (miss).\n# TYPE computehub_store_read_cache_total counter\n");
+        for (result, n) in [("hit", f.hits), ("miss", f.misses)] {
+            let _ = writeln!(
+                out,
+                "computehub_store_read_cache_total{{result=\"{result}\"}} {n}"
+            );
+        }
+    }
     out.push_str("# HELP computehub_operations Long operations by kind and status.\n# TYPE computehub_operations gauge\n");
     let counts: Vec<(String, String, i64)> = app
         .store

@@ -93,7 +93,7 @@ async fn counted_total(
         return Ok(None);
     }
     let n = db
-        .query_opt(
+        .query_pure_opt(
             "SELECT n FROM record_counts WHERE collection = ?1 AND org_id = ?2 AND field = ?3 AND value = ?4",
             params![c.name.as_ref(), org, &cond.field, value],
         )
@@ -239,7 +239,7 @@ impl Store {
         } = page_sql(c, self.db().dialect(), org, q)?;
         let rows = self
             .db()
-            .query(&select, values.clone())
+            .query_pure(&select, values.clone())
             .await?
             .into_iter()
             .map(|r| read_row(c, r))
@@ -254,7 +254,7 @@ impl Store {
                 Some(n) => n,
                 None => self
                     .db()
-                    .query_opt(
+                    .query_pure_opt(
                         &format!("SELECT COUNT(*) FROM \"{}\" WHERE {where_sql}", c.name),
                         values,
                     )

@@ -322,6 +322,24 @@ pub trait Database: Send + Sync + 'static {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 
+    /// `query` for a `SELECT` whose answer is a function of the database's
+    /// content alone (no clock, no random, no session state): a backend may
+    /// answer it with what the same statement read before, as long as
+    /// nothing has been committed since by anyone (SQLite's read cache,
+    /// `sqlite/cache.rs`). PostgreSQL cannot tell that cheaply and reads.
+    async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
+        self.query(sql, params).await
+    }
+
+    /// [`Database::query_pure`]'s first row, if any.
+    async fn query_pure_opt(
+        &self,
+        sql: &str,
+        params: Vec<Sql>,
+    ) -> Result<Option<DbRow>, StoreError> {
+        Ok(self.query_pure(sql, params).await?.into_iter().next())
+    }
+
     /// Tell every process listening on `channel` (PostgreSQL's `NOTIFY`),
     /// this one included. SQLite serves one process: nobody else to tell.
     async fn notify(&self, _channel: &str, _payload: &str) -> Result<(), StoreError> {

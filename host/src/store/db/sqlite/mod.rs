@@ -15,7 +15,10 @@ use std::sync::Mutex;
 
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
+mod cache;
 mod readers;
+pub use cache::CacheFigures;
+use cache::ReadCache;
 use readers::{reader_count, Readers};
 
 use super::{Database, DbRow, Dialect, Executor, Sql, Transaction};
@@ -59,6 +62,8 @@ pub struct Sqlite {
     conn: Arc<Mutex<Connection>>,
     gate: Arc<RwLock<()>>,
     readers: Option<Readers>,
+    /// Answers of pure reads until the next commit (a file only).
+    cache: Option<ReadCache>,
     path: String,
 }
 
@@ -104,10 +109,17 @@ impl Sqlite {
             .as_ref()
             .map(|path| Readers::start(path, reader_count()))
             .transpose()?;
+        // The first read makes the WAL index the cache reads its stamps from.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+        let cache = file.as_deref().and_then(ReadCache::open);
+        if file.is_some() && cache.is_none() {
+            tracing::info!("the store's WAL index cannot be read: reads are not cached");
+        }
         Ok(Sqlite {
             conn: Arc::new(Mutex::new(conn)),
             gate: Arc::new(RwLock::new(())),
             readers,
+            cache,
             path: file.unwrap_or_else(|| ":memory:".into()),
         })
     }
@@ -121,6 +133,11 @@ impl Sqlite {
     {
         let _exclusive = Arc::clone(&self.gate).write_owned().await;
         run(&self.conn, f).await
+    }
+
+    /// Hits and misses of the read cache; `None` without one.
+    pub fn cache_figures(&self) -> Option<CacheFigures> {
+        self.cache.as_ref().map(ReadCache::figures)
     }
 
     /// Runs one statement on its own.
@@ -218,6 +235,20 @@ impl Database for Sqlite {
         }
         let sql = sql.to_string();
         self.statement(move |c| run_query(c, &sql, &params)).await
+    }
+
+    async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
+        let Some((cache, stamp)) = self.cache.as_ref().and_then(|c| c.stamp().map(|s| (c, s)))
+        else {
+            return self.query(sql, params).await;
+        };
+        let key = cache::key(sql, &params);
+        if let Some(rows) = cache.get(stamp, &key) {
+            return Ok(rows);
+        }
+        let rows = self.query(sql, params).await?;
+        cache.put(stamp, key, &rows);
+        Ok(rows)
     }
 
     async fn batch(&self, sql: &str) -> Result<(), StoreError> {
