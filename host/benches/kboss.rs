@@ -18,7 +18,8 @@
 //! 4. a page of 20 rows of a plugin collection, filtered on a reference
 //!    field, among 100,000 rows under one parent, straight into the store:
 //!    with the indexes in page order and the counts a table gets since stop
-//!    27, and on a table without them, as an earlier host made it.
+//!    27, and on a table without them, as an earlier host made it (each
+//!    read after a commit, so SQLite's read cache does not answer it).
 //!
 //! Run: `cargo bench --bench kboss` (release build);
 //! `COMPUTEHUB_BENCH_DATABASE=postgres` runs it with the store in a local
@@ -375,6 +376,15 @@ async fn collection_pages() {
     ] {
         let mut lat = Vec::new();
         for i in 0..220 {
+            // A commit first (untimed): the page is read from the table,
+            // not from what SQLite's read cache kept of the last call.
+            s.db()
+                .execute(
+                    "UPDATE \"bench.parents\" SET name = ?1",
+                    params![format!("p{i}")],
+                )
+                .await
+                .expect("commit");
             let t = Instant::now();
             let page = s.query(ORG, table, &q).await.expect("page");
             if i >= 20 {

@@ -57,6 +57,11 @@ pub struct Config {
     /// shared by every replica; without it, SQLite in the data dir.
     #[serde(default)]
     pub database: Option<String>,
+    /// SQLite only: answer a pure read (API keys, inventory pages) with what
+    /// it read before while nothing has been committed since. `false` reads
+    /// every time (PostgreSQL always does).
+    #[serde(default = "default_read_cache")]
+    pub read_cache: bool,
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
     /// The plugin ids the operator's file names: its entries win over
@@ -105,6 +110,10 @@ fn default_memory_limit_mib() -> u32 {
 }
 fn default_max_concurrency() -> u32 {
     64
+}
+
+fn default_read_cache() -> bool {
+    true
 }
 
 /// Grants of the built-in plugins, used unless the config names the plugin.
@@ -159,6 +168,7 @@ impl Default for Config {
             max_concurrency: default_max_concurrency(),
             debug_orgid: false,
             database: None,
+            read_cache: true,
             plugins: BTreeMap::new(),
             from_file: Default::default(),
         })

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use super::db::{params, DbRow, Direct, Executor, Sql as SqlValue};
+use super::db::{params, DbRow, Executor, Sql as SqlValue};
 
 use super::collections::{Collection, FieldDef, FieldKind};
 use super::{ids, Store, StoreError};
@@ -207,6 +207,16 @@ pub(super) fn read_row(c: &Collection, mut r: DbRow) -> Result<Row, StoreError> 
     })
 }
 
+/// The statement that reads a row by id (`lock`: `FOR UPDATE` where the
+/// dialect has it).
+fn get_sql(c: &Collection, lock: &str) -> String {
+    format!(
+        "SELECT {} FROM \"{}\" WHERE org_id = ?1 AND id = ?2{lock}",
+        select_list(c),
+        c.name,
+    )
+}
+
 /// A row by id; `lock` also locks it for the rest of the transaction where
 /// the database can (a read before a write of the same row).
 async fn get_in(
@@ -221,12 +231,7 @@ async fn get_in(
     if !super::storable(id) {
         return Ok(None);
     }
-    let sql = format!(
-        "SELECT {} FROM \"{}\" WHERE org_id = ?1 AND id = ?2{}",
-        select_list(c),
-        c.name,
-        if lock { ex.dialect().for_update() } else { "" }
-    );
+    let sql = get_sql(c, if lock { ex.dialect().for_update() } else { "" });
     ex.query_opt(&sql, params![org, id])
         .await?
         .map(|r| read_row(c, r))
@@ -456,7 +461,15 @@ impl Store {
         id: &str,
     ) -> Result<Option<Row>, StoreError> {
         let c = self.collection(collection_name)?;
-        get_in(&mut Direct(self.db()), &c, org, id, false).await
+        if !super::storable(id) {
+            return Ok(None);
+        }
+        // Outside a transaction: a pure read (SQLite's read cache).
+        self.db()
+            .query_pure_opt(&get_sql(&c, ""), params![org, id])
+            .await?
+            .map(|r| read_row(&c, r))
+            .transpose()
     }
 
     pub async fn insert(

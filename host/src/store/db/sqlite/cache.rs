@@ -34,7 +34,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::store::db::{DbRow, Sql};
@@ -70,6 +70,7 @@ struct Kept {
 pub(super) struct ReadCache {
     shm: File,
     kept: Mutex<Kept>,
+    enabled: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -93,9 +94,25 @@ impl ReadCache {
                 answers: HashMap::default(),
                 bytes: 0,
             }),
+            enabled: AtomicBool::new(true),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         })
+    }
+
+    pub(super) fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Off: nothing is kept or handed out, and what was kept is dropped.
+    pub(super) fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+        if !on {
+            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            kept.answers.clear();
+            kept.bytes = 0;
+            kept.stamp = None;
+        }
     }
 
     /// The header as the last commit left it; `None` when it cannot be
@@ -264,6 +281,29 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_stamp_moves_with_the_content_of_any_table() {
+        let (_dir, db) = file_db().await;
+        db.batch("CREATE TABLE u (n INTEGER)").await.unwrap();
+        db.execute("INSERT INTO u (n) VALUES (1)", vec![])
+            .await
+            .unwrap();
+        let cache = db.cache.as_ref().unwrap();
+        assert_eq!(n(&db, "a").await, Some(1));
+        let before = cache.stamp().unwrap();
+        // SQLite writes no page when nothing changes: the content, and so
+        // the kept answer, is the same.
+        db.execute("UPDATE t SET n = n", vec![]).await.unwrap();
+        assert!(cache.stamp().unwrap() == before);
+        assert_eq!(n(&db, "a").await, Some(1));
+        assert_eq!(figures(&db).hits, 1);
+        // A change to another table is a commit too: nothing is kept past it.
+        db.execute("UPDATE u SET n = 2", vec![]).await.unwrap();
+        assert!(cache.stamp().unwrap() != before);
+        assert_eq!(n(&db, "a").await, Some(1));
+        assert_eq!(figures(&db).hits, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_on_another_connection_is_read_at_once() {
         let (dir, db) = file_db().await;
         assert_eq!(n(&db, "a").await, Some(1));
@@ -366,6 +406,21 @@ mod tests {
         uninit[IS_INIT] = 0;
         write(&[uninit, uninit]);
         assert!(cache.stamp().is_none(), "not initialised");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turned_off_every_read_runs() {
+        let (_dir, db) = file_db().await;
+        assert_eq!(n(&db, "a").await, Some(1));
+        db.set_read_cache(false);
+        for _ in 0..3 {
+            assert_eq!(n(&db, "a").await, Some(1));
+        }
+        assert_eq!(figures(&db), CacheFigures { hits: 0, misses: 1 });
+        db.set_read_cache(true);
+        assert_eq!(n(&db, "a").await, Some(1));
+        assert_eq!(n(&db, "a").await, Some(1));
+        assert_eq!(figures(&db), CacheFigures { hits: 1, misses: 2 });
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

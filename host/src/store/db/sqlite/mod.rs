@@ -140,6 +140,14 @@ impl Sqlite {
         self.cache.as_ref().map(ReadCache::figures)
     }
 
+    /// Turn the read cache on (the default, for a file) or off (config
+    /// `read-cache = false`: every read runs its statement).
+    pub fn set_read_cache(&self, on: bool) {
+        if let Some(c) = &self.cache {
+            c.set_enabled(on);
+        }
+    }
+
     /// Runs one statement on its own.
     async fn statement<R, F>(&self, f: F) -> Result<R, StoreError>
     where
@@ -238,7 +246,11 @@ impl Database for Sqlite {
     }
 
     async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
-        let Some((cache, stamp)) = self.cache.as_ref().and_then(|c| c.stamp().map(|s| (c, s)))
+        let Some((cache, stamp)) = self
+            .cache
+            .as_ref()
+            .filter(|c| c.enabled())
+            .and_then(|c| c.stamp().map(|s| (c, s)))
         else {
             return self.query(sql, params).await;
         };

@@ -1,0 +1,91 @@
+//! SQLite's read cache from outside: a repeated read is answered from what
+//! was kept (the hit counter in `/metrics` moves), a write is read by the
+//! very next request, organisations keep their own answers, and
+//! `read-cache = false` runs every read. (PostgreSQL has no read cache:
+//! `.ci/run` skips this file in its PostgreSQL pass.)
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// Hits and misses of the read cache, from `/metrics`.
+async fn figures(s: &Server) -> (u64, u64) {
+    let metrics = s.metrics().await;
+    let read = |result: &str| {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "computehub_store_read_cache_total{{result=\"{result}\"}} "
+                ))
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no read cache figures in {metrics}"))
+    };
+    (read("hit"), read("miss"))
+}
+
+async fn create(s: &Server, key: &str, name: &str) {
+    let r = s
+        .http
+        .post(s.url("/fixtures/devices"))
+        .bearer_auth(key)
+        .form(&[("name", name), ("ip", "127.0.0.1"), ("password", "pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+async fn names(s: &Server, key: &str) -> Vec<String> {
+    let r = s
+        .http
+        .get(s.url("/fixtures/devices"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_are_kept_until_a_write_and_per_organisation() {
+    let s = Server::start();
+    let (a, b) = (s.key("acme", "bearer"), s.key("globex", "bearer"));
+    create(&s, &a, "a1").await;
+    create(&s, &b, "b1").await;
+    assert_eq!(names(&s, &a).await, ["a1"]);
+    let (hits, _) = figures(&s).await;
+    // The same reads again (the key and the page): answered from the cache.
+    assert_eq!(names(&s, &a).await, ["a1"]);
+    assert!(figures(&s).await.0 >= hits + 2, "no hits");
+    // Another organisation's page is its own, cached or not.
+    assert_eq!(names(&s, &b).await, ["b1"]);
+    assert_eq!(names(&s, &b).await, ["b1"]);
+    // A write is read by the very next request.
+    create(&s, &a, "a2").await;
+    assert_eq!(names(&s, &a).await, ["a1", "a2"]);
+    assert_eq!(names(&s, &b).await, ["b1"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_cache_false_runs_every_read() {
+    let config: &'static str = Box::leak(format!("read-cache = false\n{CONFIG}").into_boxed_str());
+    let s = Server::with(Options {
+        config,
+        ..Options::default()
+    });
+    let a = s.key("acme", "bearer");
+    create(&s, &a, "a1").await;
+    for _ in 0..3 {
+        assert_eq!(names(&s, &a).await, ["a1"]);
+    }
+    assert_eq!(figures(&s).await, (0, 0));
+}
