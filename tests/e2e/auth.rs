@@ -178,16 +178,6 @@ fn keys_cli(s: &Server, args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Reads the SQLite read cache answered, from `/metrics`.
-async fn cache_hits(s: &Server) -> u64 {
-    let metrics = s.metrics().await;
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("computehub_store_read_cache_total{result=\"hit\"} "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no cache figures in {metrics}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_are_listed_without_secrets_and_revoked_at_once() {
     let s = Server::start();
@@ -249,10 +239,10 @@ async fn keys_are_listed_without_secrets_and_revoked_at_once() {
     // On SQLite the key's row is answered from the read cache (kept until a
     // commit): the CLI's commit, in another process, must reach it.
     if !on_postgres() {
-        let hits = cache_hits(&s).await;
+        let hits = s.read_cache().await.0;
         assert_eq!(basic_call().await.unwrap().status(), 200);
         assert!(
-            cache_hits(&s).await > hits,
+            s.read_cache().await.0 > hits,
             "the key was not read from the cache"
         );
     }

@@ -425,6 +425,23 @@ impl Server {
         r.text().await.unwrap()
     }
 
+    /// Hits and misses of SQLite's read cache, from `/metrics`.
+    pub async fn read_cache(&self) -> (u64, u64) {
+        let metrics = self.metrics().await;
+        let read = |result: &str| {
+            metrics
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(&format!(
+                        "computehub_store_read_cache_total{{result=\"{result}\"}} "
+                    ))
+                })
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no read cache figures in {metrics}"))
+        };
+        (read("hit"), read("miss"))
+    }
+
     /// Insert a row through the fixtures plugin's `records` route (any
     /// collection: what its storage grant refuses is the point): status, body.
     pub async fn fixtures_record(

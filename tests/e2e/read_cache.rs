@@ -8,23 +8,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// Hits and misses of the read cache, from `/metrics`.
-async fn figures(s: &Server) -> (u64, u64) {
-    let metrics = s.metrics().await;
-    let read = |result: &str| {
-        metrics
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(&format!(
-                    "computehub_store_read_cache_total{{result=\"{result}\"}} "
-                ))
-            })
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no read cache figures in {metrics}"))
-    };
-    (read("hit"), read("miss"))
-}
-
 async fn create(s: &Server, key: &str, name: &str) {
     let r = s
         .http
@@ -62,10 +45,10 @@ async fn reads_are_kept_until_a_write_and_per_organisation() {
     create(&s, &a, "a1").await;
     create(&s, &b, "b1").await;
     assert_eq!(names(&s, &a).await, ["a1"]);
-    let (hits, _) = figures(&s).await;
+    let (hits, _) = s.read_cache().await;
     // The same reads again (the key and the page): answered from the cache.
     assert_eq!(names(&s, &a).await, ["a1"]);
-    assert!(figures(&s).await.0 >= hits + 2, "no hits");
+    assert!(s.read_cache().await.0 >= hits + 2, "no hits");
     // Another organisation's page is its own, cached or not.
     assert_eq!(names(&s, &b).await, ["b1"]);
     assert_eq!(names(&s, &b).await, ["b1"]);
@@ -87,5 +70,5 @@ async fn read_cache_false_runs_every_read() {
     for _ in 0..3 {
         assert_eq!(names(&s, &a).await, ["a1"]);
     }
-    assert_eq!(figures(&s).await, (0, 0));
+    assert_eq!(s.read_cache().await, (0, 0));
 }

@@ -240,12 +240,9 @@ mod tests {
     use crate::store::db::Database;
     use rusqlite::Connection;
 
+    /// The file database of `sqlite`'s tests with one row, `a` = 1.
     async fn file_db() -> (tempfile::TempDir, Sqlite) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Sqlite::new(Connection::open(dir.path().join("t.db")).unwrap()).unwrap();
-        db.batch("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)")
-            .await
-            .unwrap();
+        let (dir, db) = crate::store::db::sqlite::tests::file_db().await;
         db.execute("INSERT INTO t (id, n) VALUES ('a', 1)", vec![])
             .await
             .unwrap();

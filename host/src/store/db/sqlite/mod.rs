@@ -109,12 +109,18 @@ impl Sqlite {
             .as_ref()
             .map(|path| Readers::start(path, reader_count()))
             .transpose()?;
-        // The first read makes the WAL index the cache reads its stamps from.
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
-        let cache = file.as_deref().and_then(ReadCache::open);
-        if file.is_some() && cache.is_none() {
-            tracing::info!("the store's WAL index cannot be read: reads are not cached");
-        }
+        let cache = match file.as_deref() {
+            Some(path) => {
+                // The first read makes the WAL index the cache reads its stamps from.
+                conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+                let cache = ReadCache::open(path);
+                if cache.is_none() {
+                    tracing::info!("the store's WAL index cannot be read: reads are not cached");
+                }
+                cache
+            }
+            None => None,
+        };
         Ok(Sqlite {
             conn: Arc::new(Mutex::new(conn)),
             gate: Arc::new(RwLock::new(())),
@@ -358,10 +364,10 @@ impl Drop for SqliteTx {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    async fn file_db() -> (tempfile::TempDir, Sqlite) {
+    pub(super) async fn file_db() -> (tempfile::TempDir, Sqlite) {
         let dir = tempfile::tempdir().unwrap();
         let db = Sqlite::new(Connection::open(dir.path().join("t.db")).unwrap()).unwrap();
         db.batch("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)")
