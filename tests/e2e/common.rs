@@ -425,7 +425,25 @@ impl Server {
         r.text().await.unwrap()
     }
 
-    /// Hits and misses of SQLite's read cache, from `/metrics`.
+    /// Runs `read` until one run of it is answered with at least `n` hits
+    /// of the read cache. On SQLite the first repeat of a read hits; on
+    /// PostgreSQL a commit anywhere on the server (other tests share it) is
+    /// a new snapshot, so a run may miss, and some run must not.
+    pub async fn until_cached<F: AsyncFn()>(&self, n: u64, read: F) {
+        for _ in 0..100 {
+            let before = self.read_cache().await.0;
+            read().await;
+            if self.read_cache().await.0 >= before + n {
+                return;
+            }
+        }
+        panic!(
+            "no read was answered from the cache: {:?}",
+            self.read_cache().await
+        );
+    }
+
+    /// Hits and misses of the read cache, from `/metrics`.
     pub async fn read_cache(&self) -> (u64, u64) {
         let metrics = self.metrics().await;
         let read = |result: &str| {

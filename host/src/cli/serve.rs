@@ -32,9 +32,7 @@ pub(super) async fn registry(
     config: Config,
 ) -> anyhow::Result<(Registry, Arc<Store>)> {
     let store = Arc::new(open_store(data_dir, config.database.as_deref()).await?);
-    if let Some(sqlite) = store.sqlite() {
-        sqlite.set_read_cache(config.read_cache);
-    }
+    store.db().set_read_cache(config.read_cache);
     let limits = limits(&config);
     let capabilities = Capabilities::new(Arc::clone(&store));
     capabilities.policy.set_grants(config.policy_grants()?);

@@ -78,10 +78,11 @@ pub async fn run(
         (None, None)
     };
     let task_services = Arc::clone(&services);
-    // The task keeps the request's span, so its log lines carry the request id.
+    // The task keeps the request's span, so its log lines carry the request
+    // id, and the request's scope of reads (the stamp it took, if any).
     let span = tracing::Span::current();
     let mut task = tokio::spawn(tracing::Instrument::instrument(
-        async move {
+        crate::store::db::scope::continued(async move {
             let result = call::handle_endpoint(
                 &endpoint,
                 &plugin.permits,
@@ -110,7 +111,7 @@ pub async fn run(
                 ops.records().abandon(&op, &why).await;
             }
             result
-        },
+        }),
         span,
     ));
     let joined = match started {

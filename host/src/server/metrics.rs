@@ -322,8 +322,8 @@ pub async fn render_process(app: &super::App) -> String {
         "computehub_build_info{{version=\"{}\",wasmtime=\"48\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
-    if let Some(f) = app.store.sqlite().and_then(|s| s.cache_figures()) {
-        out.push_str("# HELP computehub_store_read_cache_total Reads answered from what SQLite's read cache kept since the last commit (hit), or read anew (miss).\n# TYPE computehub_store_read_cache_total counter\n");
+    if let Some(f) = app.store.db().read_cache() {
+        out.push_str("# HELP computehub_store_read_cache_total Reads answered from what the read cache kept since the last commit (hit), or read anew (miss).\n# TYPE computehub_store_read_cache_total counter\n");
         for (result, n) in [("hit", f.hits), ("miss", f.misses)] {
             let _ = writeln!(
                 out,

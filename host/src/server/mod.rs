@@ -237,7 +237,10 @@ async fn handle(
     let path = String::from(req.uri().path());
     async move {
         let in_flight = InFlight::enter(&app.metrics.in_flight);
-        let (mut resp, counted) = dispatch(&app, shared, req, &id, to).await;
+        // The request's reads share one stamp of the store's read cache
+        // where taking one costs a round trip (PostgreSQL).
+        let (mut resp, counted) =
+            crate::store::db::scope::one_request(dispatch(&app, shared, req, &id, to)).await;
         drop(in_flight);
         if let Some(Throttled(reason)) = resp.extensions().get::<Throttled>().copied() {
             app.metrics.throttled(reason);

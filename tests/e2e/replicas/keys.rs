@@ -45,7 +45,13 @@ async fn a_key_made_on_one_replica_works_on_all_and_its_revocation_at_once() {
         assert_eq!(whoami(r.pick(), &key).await.0, 200);
     }
 
-    // Revoked through replica 2: the very next request fails on 1 and 3.
+    // Each replica answers the key from its read cache...
+    for s in &r.s {
+        s.until_cached(1, async || assert_eq!(whoami(s, &key).await.0, 200))
+            .await;
+    }
+    // ...and once it is revoked through replica 2, the very next request
+    // fails on 1 and 3.
     let (status, body) = two.admin_delete(&format!("/admin/keys/{id}")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["revoked"], true, "{body}");

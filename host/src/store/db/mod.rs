@@ -12,11 +12,22 @@
 //! blocking pool, PostgreSQL ones on an async connection pool.
 
 pub mod postgres;
+pub mod read_cache;
+pub mod scope;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 use super::StoreError;
+
+/// A statement that begins with `SELECT`: one that reads (a data-modifying
+/// `WITH` begins otherwise). A backend still confirms it before relying on
+/// it where it can.
+pub(crate) fn is_select(sql: &str) -> bool {
+    sql.trim_start()
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("select"))
+}
 
 /// A value bound to, or read from, a statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,6 +350,15 @@ pub trait Database: Send + Sync + 'static {
     ) -> Result<Option<DbRow>, StoreError> {
         Ok(self.query_pure(sql, params).await?.into_iter().next())
     }
+
+    /// Hits and misses of the read cache; `None` without one.
+    fn read_cache(&self) -> Option<read_cache::CacheFigures> {
+        None
+    }
+
+    /// Turn the read cache on (the default) or off (config `read-cache =
+    /// false`: every read runs its statement).
+    fn set_read_cache(&self, _on: bool) {}
 
     /// Tell every process listening on `channel` (PostgreSQL's `NOTIFY`),
     /// this one included. SQLite serves one process: nobody else to tell.

@@ -1,21 +1,20 @@
-//! Answers of read statements kept until the next commit to the file.
+//! SQLite's stamp for the read cache ([`crate::store::db::read_cache`]):
+//! "nothing committed to the file since", read from the WAL index.
 //!
 //! Every request reads its API key, and a quote reads its widgets, through
 //! a reader thread: a hand-off, a WAL read transaction (two `fcntl` locks on
 //! the `-shm` file) and the rows copied out. Most of those reads find what
-//! the same statement found a moment before. This cache keeps the answer
-//! of a statement its caller declares pure (a function of the database's
-//! content alone: no clock, no random) and hands it out again for as long
-//! as nothing has been committed to the file since it was read, by this
-//! process or any other (the CLI, a backup restore).
+//! the same statement found a moment before, and the cache hands that out
+//! again for as long as nothing has been committed to the file since it was
+//! read, by this process or any other (the CLI, a backup restore).
 //!
-//! "Nothing committed since" is read from the WAL index, the `-shm` file
-//! every connection to a WAL database maps and that SQLite documents as part
-//! of its file format (`walformat.html`, "The WAL-Index Header"). Its header
-//! is rewritten by every commit before the commit returns (frame count,
-//! salts and checksums change), and is kept in two copies that a reader
-//! compares to detect a write in progress. The stamp of a read is those 48
-//! bytes, taken with one `pread` before the statement runs; an answer is
+//! The WAL index is the `-shm` file every connection to a WAL database maps
+//! and that SQLite documents as part of its file format (`walformat.html`,
+//! "The WAL-Index Header"). Its header is rewritten by every commit before
+//! the commit returns (frame count, salts and checksums change), and is
+//! kept in two copies that a reader compares to detect a write in progress.
+//! The stamp of a read is those 48 bytes, taken with one `pread` before the
+//! statement runs, and taken again before its answer is kept; an answer is
 //! handed out only while the stamp is unchanged. A commit that returned
 //! before a request began therefore always misses the cache: a revoked key
 //! is refused from the very next request, as without the cache.
@@ -26,18 +25,9 @@
 //! exclusively. A header that cannot be read whole, that is not
 //! initialised, or whose copies differ, reads as "no stamp", and the
 //! statement runs as if there were no cache.
-//!
-//! Bounded: at most [`MAX_ENTRIES`] answers and [`MAX_BYTES`] in all, none
-//! empty (an unknown key id takes no room) and none over [`MAX_ANSWER`].
-//! Everything is dropped at the first put after a commit.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crate::store::db::{DbRow, Sql};
 
 /// Bytes of one copy of the WAL-index header.
 const HEADER: usize = 48;
@@ -46,73 +36,21 @@ const WALINDEX_VERSION: u32 = 3_007_000;
 /// Offset of `isInit` in the header.
 const IS_INIT: usize = 12;
 
-/// Answers kept at most.
-pub(super) const MAX_ENTRIES: usize = 4096;
-/// Bytes kept at most (statements, parameters and rows, as estimated).
-pub(super) const MAX_BYTES: usize = 4 << 20;
-/// An answer larger than this is not kept.
-pub(super) const MAX_ANSWER: usize = 64 << 10;
-
 /// The WAL-index header as one commit left it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Stamp([u8; HEADER]);
 
-type Key = Box<[u8]>;
-
-/// What a read found at one stamp.
-struct Kept {
-    stamp: Option<Stamp>,
-    answers: HashMap<Key, Arc<Vec<DbRow>>, foldhash::fast::RandomState>,
-    bytes: usize,
-}
-
-/// The cache of one database file.
-pub(super) struct ReadCache {
+/// The WAL index of one database file, open for its stamps.
+pub(super) struct WalIndex {
     shm: File,
-    kept: Mutex<Kept>,
-    enabled: AtomicBool,
-    hits: AtomicU64,
-    misses: AtomicU64,
 }
 
-/// Answers served from the cache and read anew, since the start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheFigures {
-    pub hits: u64,
-    pub misses: u64,
-}
-
-impl ReadCache {
-    /// The cache of the database at `path`, if its WAL index (made by the
+impl WalIndex {
+    /// The WAL index of the database at `path`, if it (made by the
     /// connection's first read) can be opened.
-    pub(super) fn open(path: &str) -> Option<ReadCache> {
+    pub(super) fn open(path: &str) -> Option<WalIndex> {
         let shm = File::open(format!("{path}-shm")).ok()?;
-        Some(ReadCache {
-            shm,
-            kept: Mutex::new(Kept {
-                stamp: None,
-                answers: HashMap::default(),
-                bytes: 0,
-            }),
-            enabled: AtomicBool::new(true),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        })
-    }
-
-    pub(super) fn enabled(&self) -> bool {
-        self.enabled.load(Ordering::Relaxed)
-    }
-
-    /// Off: nothing is kept or handed out, and what was kept is dropped.
-    pub(super) fn set_enabled(&self, on: bool) {
-        self.enabled.store(on, Ordering::Relaxed);
-        if !on {
-            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-            kept.answers.clear();
-            kept.bytes = 0;
-            kept.stamp = None;
-        }
+        Some(WalIndex { shm })
     }
 
     /// The header as the last commit left it; `None` when it cannot be
@@ -129,113 +67,12 @@ impl ReadCache {
                 Stamp(s)
             })
     }
-
-    /// The answer kept for `sql` with `params` at `stamp`.
-    pub(super) fn get(&self, stamp: Stamp, key: &[u8]) -> Option<Vec<DbRow>> {
-        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        let found = (kept.stamp == Some(stamp))
-            .then(|| kept.answers.get(key).cloned())
-            .flatten();
-        drop(kept);
-        match found {
-            Some(rows) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(rows.as_ref().clone())
-            }
-            None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-
-    /// Keep `rows`, read after `stamp` was taken, unless a commit came
-    /// since (the stamp is taken again) or the bounds say no.
-    pub(super) fn put(&self, stamp: Stamp, key: Key, rows: &[DbRow]) {
-        if rows.is_empty() || self.stamp() != Some(stamp) {
-            return;
-        }
-        let size = key.len() + rows.iter().map(row_bytes).sum::<usize>();
-        if size > MAX_ANSWER {
-            return;
-        }
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.stamp != Some(stamp) {
-            kept.answers.clear();
-            kept.bytes = 0;
-            kept.stamp = Some(stamp);
-        }
-        if kept.answers.len() >= MAX_ENTRIES || kept.bytes + size > MAX_BYTES {
-            return;
-        }
-        if kept.answers.insert(key, Arc::new(rows.to_vec())).is_none() {
-            kept.bytes += size;
-        }
-    }
-
-    pub(super) fn figures(&self) -> CacheFigures {
-        CacheFigures {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Bytes kept now (tests).
-    #[cfg(test)]
-    pub(super) fn bytes(&self) -> (usize, usize) {
-        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        (kept.answers.len(), kept.bytes)
-    }
-}
-
-/// The key of a statement with its parameters: the SQL text, then each
-/// parameter tagged with its kind and, for text and blobs, its length.
-pub(super) fn key(sql: &str, params: &[Sql]) -> Key {
-    let mut k = Vec::with_capacity(sql.len() + 16 * params.len());
-    k.extend_from_slice(sql.as_bytes());
-    for p in params {
-        match p {
-            Sql::Null => k.push(0),
-            Sql::Integer(i) => {
-                k.push(1);
-                k.extend_from_slice(&i.to_le_bytes());
-            }
-            Sql::Real(r) => {
-                k.push(2);
-                k.extend_from_slice(&r.to_bits().to_le_bytes());
-            }
-            Sql::Text(s) => {
-                k.push(3);
-                k.extend_from_slice(&(s.len() as u64).to_le_bytes());
-                k.extend_from_slice(s.as_bytes());
-            }
-            Sql::Blob(b) => {
-                k.push(4);
-                k.extend_from_slice(&(b.len() as u64).to_le_bytes());
-                k.extend_from_slice(b);
-            }
-        }
-    }
-    k.into_boxed_slice()
-}
-
-fn row_bytes(r: &DbRow) -> usize {
-    r.0.iter()
-        .map(|v| {
-            std::mem::size_of::<Sql>()
-                + match v {
-                    Sql::Text(s) => s.len(),
-                    Sql::Blob(b) => b.len(),
-                    _ => 0,
-                }
-        })
-        .sum::<usize>()
-        + std::mem::size_of::<DbRow>()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::db::read_cache::{CacheFigures, MAX_ANSWER};
     use crate::store::db::sqlite::Sqlite;
     use crate::store::db::Database;
     use rusqlite::Connection;
@@ -257,7 +94,7 @@ mod tests {
     }
 
     fn figures(db: &Sqlite) -> CacheFigures {
-        db.cache_figures().unwrap()
+        db.read_cache().unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,18 +121,18 @@ mod tests {
         db.execute("INSERT INTO u (n) VALUES (1)", vec![])
             .await
             .unwrap();
-        let cache = db.cache.as_ref().unwrap();
+        let index = &db.cache.as_ref().unwrap().index;
         assert_eq!(n(&db, "a").await, Some(1));
-        let before = cache.stamp().unwrap();
+        let before = index.stamp().unwrap();
         // SQLite writes no page when nothing changes: the content, and so
         // the kept answer, is the same.
         db.execute("UPDATE t SET n = n", vec![]).await.unwrap();
-        assert!(cache.stamp().unwrap() == before);
+        assert!(index.stamp().unwrap() == before);
         assert_eq!(n(&db, "a").await, Some(1));
         assert_eq!(figures(&db).hits, 1);
         // A change to another table is a commit too: nothing is kept past it.
         db.execute("UPDATE u SET n = 2", vec![]).await.unwrap();
-        assert!(cache.stamp().unwrap() != before);
+        assert!(index.stamp().unwrap() != before);
         assert_eq!(n(&db, "a").await, Some(1));
         assert_eq!(figures(&db).hits, 1);
     }
@@ -335,23 +172,20 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn empty_and_large_answers_are_not_kept_and_the_total_is_bounded() {
+    async fn empty_and_large_answers_are_not_kept() {
         let (_dir, db) = file_db().await;
-        let cache = db.cache.as_ref().unwrap();
+        let answers = &db.cache.as_ref().unwrap().answers;
         // Empty: an unknown key id takes no room.
         for _ in 0..3 {
             assert_eq!(n(&db, "nope").await, None);
         }
         assert_eq!(figures(&db).hits, 0);
-        assert_eq!(cache.bytes(), (0, 0));
+        assert_eq!(answers.bytes(), (0, 0));
         // Larger than one answer may be.
         let big = "x".repeat(MAX_ANSWER);
-        db.execute(
-            "INSERT INTO t (id, n) VALUES (?1, 9)",
-            vec![big.clone().into()],
-        )
-        .await
-        .unwrap();
+        db.execute("INSERT INTO t (id, n) VALUES (?1, 9)", vec![big.into()])
+            .await
+            .unwrap();
         for _ in 0..2 {
             let rows = db
                 .query_pure("SELECT id FROM t WHERE n = 9", vec![])
@@ -360,20 +194,7 @@ mod tests {
             assert_eq!(rows.len(), 1);
         }
         assert_eq!(figures(&db).hits, 0);
-        // Many distinct answers: never more than the bounds.
-        let sql = "SELECT n, ?1 FROM t WHERE id = 'a'";
-        let pad = "p".repeat(2000);
-        for i in 0..MAX_ENTRIES + 100 {
-            db.query_pure(sql, vec![format!("{i}{pad}").into()])
-                .await
-                .unwrap();
-        }
-        let (entries, bytes) = cache.bytes();
-        assert!(
-            entries <= MAX_ENTRIES && bytes <= MAX_BYTES,
-            "{entries} {bytes}"
-        );
-        assert!(entries > 100, "answers were kept: {entries}");
+        assert_eq!(answers.bytes(), (0, 0));
     }
 
     #[test]
@@ -381,28 +202,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.db");
         let path = path.to_str().unwrap();
-        assert!(ReadCache::open(path).is_none(), "no file");
+        assert!(WalIndex::open(path).is_none(), "no file");
         let write = |copies: &[[u8; HEADER]]| {
             std::fs::write(format!("{path}-shm"), copies.concat()).unwrap();
         };
         write(&[[0; HEADER]]);
-        let cache = ReadCache::open(path).unwrap();
-        assert!(cache.stamp().is_none(), "short");
+        let index = WalIndex::open(path).unwrap();
+        assert!(index.stamp().is_none(), "short");
         let mut h = [7u8; HEADER];
         h[..4].copy_from_slice(&WALINDEX_VERSION.to_ne_bytes());
         h[IS_INIT] = 1;
         write(&[h, h]);
-        let first = cache.stamp().unwrap();
+        let first = index.stamp().unwrap();
         let mut torn = h;
         torn[20] ^= 1;
         write(&[h, torn]);
-        assert!(cache.stamp().is_none(), "copies differ");
+        assert!(index.stamp().is_none(), "copies differ");
         write(&[torn, torn]);
-        assert!(cache.stamp().is_some_and(|s| s != first), "a commit");
+        assert!(index.stamp().is_some_and(|s| s != first), "a commit");
         let mut uninit = h;
         uninit[IS_INIT] = 0;
         write(&[uninit, uninit]);
-        assert!(cache.stamp().is_none(), "not initialised");
+        assert!(index.stamp().is_none(), "not initialised");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,6 +244,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memory_has_no_cache() {
         let db = Sqlite::new(Connection::open_in_memory().unwrap()).unwrap();
-        assert!(db.cache_figures().is_none());
+        assert!(db.read_cache().is_none());
     }
 }

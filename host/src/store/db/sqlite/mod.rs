@@ -17,11 +17,11 @@ use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 mod cache;
 mod readers;
-pub use cache::CacheFigures;
-use cache::ReadCache;
+use cache::{Stamp, WalIndex};
 use readers::{reader_count, Readers};
 
-use super::{Database, DbRow, Dialect, Executor, Sql, Transaction};
+use super::read_cache::{self, CacheFigures, ReadCache};
+use super::{is_select, Database, DbRow, Dialect, Executor, Sql, Transaction};
 use crate::store::StoreError;
 
 impl rusqlite::ToSql for Sql {
@@ -63,8 +63,14 @@ pub struct Sqlite {
     gate: Arc<RwLock<()>>,
     readers: Option<Readers>,
     /// Answers of pure reads until the next commit (a file only).
-    cache: Option<ReadCache>,
+    cache: Option<Cached>,
     path: String,
+}
+
+/// The read cache of a file, and the WAL index its stamps are read from.
+struct Cached {
+    index: WalIndex,
+    answers: ReadCache<Stamp>,
 }
 
 /// What every connection, writer or reader, is set to.
@@ -83,14 +89,6 @@ pub(super) fn tune(conn: &Connection) -> Result<(), StoreError> {
         true,
     )?;
     Ok(())
-}
-
-/// A statement that may run on a reader: a `SELECT` (which SQLite then
-/// confirms writes nothing).
-fn is_select(sql: &str) -> bool {
-    sql.trim_start()
-        .get(..6)
-        .is_some_and(|w| w.eq_ignore_ascii_case("select"))
 }
 
 impl Sqlite {
@@ -113,7 +111,10 @@ impl Sqlite {
             Some(path) => {
                 // The first read makes the WAL index the cache reads its stamps from.
                 conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
-                let cache = ReadCache::open(path);
+                let cache = WalIndex::open(path).map(|index| Cached {
+                    index,
+                    answers: ReadCache::default(),
+                });
                 if cache.is_none() {
                     tracing::info!("the store's WAL index cannot be read: reads are not cached");
                 }
@@ -139,19 +140,6 @@ impl Sqlite {
     {
         let _exclusive = Arc::clone(&self.gate).write_owned().await;
         run(&self.conn, f).await
-    }
-
-    /// Hits and misses of the read cache; `None` without one.
-    pub fn cache_figures(&self) -> Option<CacheFigures> {
-        self.cache.as_ref().map(ReadCache::figures)
-    }
-
-    /// Turn the read cache on (the default, for a file) or off (config
-    /// `read-cache = false`: every read runs its statement).
-    pub fn set_read_cache(&self, on: bool) {
-        if let Some(c) = &self.cache {
-            c.set_enabled(on);
-        }
     }
 
     /// Runs one statement on its own.
@@ -241,6 +229,8 @@ impl Database for Sqlite {
 
     async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
         let mut params = params;
+        // A `SELECT` may run on a reader (which SQLite then confirms writes
+        // nothing).
         if let Some(readers) = self.readers.as_ref().filter(|_| is_select(sql)) {
             match readers.query(sql, params).await? {
                 Ok(rows) => return Ok(rows),
@@ -255,18 +245,32 @@ impl Database for Sqlite {
         let Some((cache, stamp)) = self
             .cache
             .as_ref()
-            .filter(|c| c.enabled())
-            .and_then(|c| c.stamp().map(|s| (c, s)))
+            .filter(|c| c.answers.enabled())
+            .and_then(|c| c.index.stamp().map(|s| (c, s)))
         else {
             return self.query(sql, params).await;
         };
-        let key = cache::key(sql, &params);
-        if let Some(rows) = cache.get(stamp, &key) {
+        let key = read_cache::key(sql, &params);
+        if let Some(rows) = cache.answers.get(&stamp, &key) {
             return Ok(rows);
         }
         let rows = self.query(sql, params).await?;
-        cache.put(stamp, key, &rows);
+        // Kept only if no commit came since the stamp was taken: the
+        // statement then read exactly that content.
+        cache
+            .answers
+            .put(stamp, key, &rows, |s| cache.index.stamp() == Some(*s));
         Ok(rows)
+    }
+
+    fn read_cache(&self) -> Option<CacheFigures> {
+        self.cache.as_ref().map(|c| c.answers.figures())
+    }
+
+    fn set_read_cache(&self, on: bool) {
+        if let Some(c) = &self.cache {
+            c.answers.set_enabled(on);
+        }
     }
 
     async fn batch(&self, sql: &str) -> Result<(), StoreError> {

@@ -9,8 +9,11 @@
 //! the server's certificate is verified, against the Mozilla roots or the
 //! CA file of [`TlsOptions`]: never an unverified connection.
 
+mod snapshot;
+
 use std::error::Error as StdError;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -20,8 +23,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::read_cache::CacheFigures;
 use super::{
-    unique_message, Database, DbRow, Dialect, Executor, Notice, Notices, Sql, Transaction,
+    is_select, unique_message, Database, DbRow, Dialect, Executor, Notice, Notices, Sql,
+    Transaction,
 };
 use crate::store::StoreError;
 
@@ -153,6 +158,9 @@ pub struct Postgres {
     tls: MakeRustlsConnect,
     /// The CA file it trusts, for its errors.
     ca_file: Option<PathBuf>,
+    /// The read cache, and this process's writes that invalidate a
+    /// request's snapshot.
+    snapshots: snapshot::Snapshots,
 }
 
 /// The environment variable naming the PEM file of the CA(s) that sign the
@@ -319,6 +327,7 @@ impl Postgres {
             config,
             tls: connector,
             ca_file: tls.ca_file.clone(),
+            snapshots: snapshot::Snapshots::new(),
         };
         let first = db.pool.get().await.map_err(|e| {
             tracing::error!(database = %db.describe, error = %e, "cannot connect to PostgreSQL");
@@ -396,15 +405,36 @@ impl Database for Postgres {
     }
 
     async fn execute(&self, sql: &str, params: Vec<Sql>) -> Result<u64, StoreError> {
-        run_execute(&self.client().await?, sql, &params).await
+        let done = run_execute(&self.client().await?, sql, &params).await;
+        self.snapshots.wrote();
+        done
     }
 
     async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
-        run_query(&self.client().await?, sql, &params).await
+        let done = run_query(&self.client().await?, sql, &params).await;
+        if !is_select(sql) {
+            // `INSERT .. RETURNING` and the like.
+            self.snapshots.wrote();
+        }
+        done
+    }
+
+    async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
+        self.query_cached(sql, params).await
+    }
+
+    fn read_cache(&self) -> Option<CacheFigures> {
+        Some(self.snapshots.answers.figures())
+    }
+
+    fn set_read_cache(&self, on: bool) {
+        self.snapshots.answers.set_enabled(on);
     }
 
     async fn batch(&self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client().await?.batch_execute(sql).await?)
+        let done = self.client().await?.batch_execute(sql).await;
+        self.snapshots.wrote();
+        Ok(done?)
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>, StoreError> {
@@ -412,6 +442,7 @@ impl Database for Postgres {
         client.batch_execute("BEGIN").await?;
         Ok(Box::new(PgTx {
             client: Some(client),
+            writes: self.snapshots.counter(),
         }))
     }
 
@@ -479,6 +510,8 @@ impl Database for Postgres {
 /// A transaction on one pooled connection; `ROLLBACK` when dropped open.
 struct PgTx {
     client: Option<Object>,
+    /// The database's count of writes, bumped when the commit returns.
+    writes: Arc<AtomicU64>,
 }
 
 impl PgTx {
@@ -512,7 +545,9 @@ impl Transaction for PgTx {
             .client
             .take()
             .ok_or_else(|| StoreError::Internal("the transaction has ended".into()))?;
-        Ok(client.batch_execute("COMMIT").await?)
+        let done = client.batch_execute("COMMIT").await;
+        self.writes.fetch_add(1, Ordering::Release);
+        Ok(done?)
     }
 }
 

@@ -1,0 +1,285 @@
+//! PostgreSQL's stamp for the read cache ([`crate::store::db::read_cache`]):
+//! the transaction snapshot, `pg_current_snapshot()`.
+//!
+//! A snapshot names what a statement sees: every transaction below its
+//! `xmin` is finished, none from its `xmax` on has, and its list names those
+//! in between still running. Two equal snapshots see the same committed
+//! transactions, so the same content; any commit (by this process, another
+//! replica, the CLI) and any transaction that starts writing changes it.
+//! Read-only traffic does not: a read takes no transaction id.
+//!
+//! Unlike SQLite's WAL index, the snapshot is on the server: asking costs a
+//! round trip, as much as the reads it would save. So it is asked once per
+//! request ([`crate::store::db::scope`]), at the request's first pure read,
+//! and the request's later pure reads use it again. It is asked anew when
+//! this process has written since (counted after every write returns, so a
+//! request reads its own writes), or when it is older than [`MAX_AGE`]. A
+//! commit that returned before a request began is in every snapshot the
+//! request takes: a revoked key is refused from the very next request.
+//!
+//! A read the cache cannot answer runs its statement with a second
+//! snapshot after it, pipelined on the same connection (one round trip);
+//! the answer is kept only if that snapshot is still the request's, so the
+//! statement read exactly the content of the stamp it is kept under.
+//! Outside a request (background work) every read runs its statement.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Object;
+
+use super::{run_query, Postgres};
+use crate::store::db::read_cache::{self, ReadCache};
+use crate::store::db::scope::{self, Seen};
+use crate::store::db::{DbRow, Sql};
+use crate::store::StoreError;
+
+/// How long a request reads from one snapshot at most.
+pub(super) const MAX_AGE: Duration = Duration::from_millis(20);
+
+/// What the cache of one database keeps, and what invalidates a request's
+/// snapshot.
+pub(super) struct Snapshots {
+    pub(super) answers: ReadCache<Arc<str>>,
+    /// This process's writes to the database, counted after each returns.
+    writes: Arc<AtomicU64>,
+    /// Which database a request's snapshot is of.
+    id: usize,
+}
+
+impl Snapshots {
+    pub(super) fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        Snapshots {
+            answers: ReadCache::default(),
+            writes: Arc::default(),
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The counter a transaction bumps when its commit returns.
+    pub(super) fn counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.writes)
+    }
+
+    /// A write (a statement, a batch, a commit) has returned.
+    pub(super) fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The snapshot a new statement on `client` sees.
+async fn snapshot(client: &Object) -> Result<Arc<str>, StoreError> {
+    let stmt = client
+        .prepare_cached("SELECT pg_current_snapshot()::text")
+        .await?;
+    let row = client.query_one(&stmt, &[]).await?;
+    Ok(Arc::from(row.try_get::<_, &str>(0)?))
+}
+
+impl Postgres {
+    /// [`crate::store::db::Database::query_pure`] with the cache.
+    pub(super) async fn query_cached(
+        &self,
+        sql: &str,
+        params: Vec<Sql>,
+    ) -> Result<Vec<DbRow>, StoreError> {
+        let snaps = &self.snapshots;
+        let seen = match scope::seen() {
+            Some(seen) if snaps.answers.enabled() => seen,
+            _ => return run_query(&self.client().await?, sql, &params).await,
+        };
+        let writes = snaps.writes.load(Ordering::Acquire);
+        let key = read_cache::key(sql, &params);
+        let mut client = None;
+        let stamp = match seen {
+            Some(s) if s.db == snaps.id && s.writes == writes && s.at.elapsed() < MAX_AGE => {
+                s.stamp
+            }
+            _ => {
+                let at = Instant::now();
+                let c = self.client().await?;
+                let stamp = snapshot(&c).await?;
+                scope::remember(Seen {
+                    db: snaps.id,
+                    stamp: Arc::clone(&stamp),
+                    at,
+                    writes,
+                });
+                client = Some(c);
+                stamp
+            }
+        };
+        if let Some(rows) = snaps.answers.get(&stamp, &key) {
+            return Ok(rows);
+        }
+        let c = match client {
+            Some(c) => c,
+            None => self.client().await?,
+        };
+        let (rows, after) = tokio::try_join!(run_query(&c, sql, &params), snapshot(&c))?;
+        snaps.answers.put(stamp, key, &rows, |s| *s == after);
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::read_cache::CacheFigures;
+    use crate::store::db::{params, Database};
+    use scope::one_request;
+
+    /// A database on the tests' PostgreSQL with one row, `a` = 1, and its URL.
+    async fn open() -> (Postgres, String) {
+        let url = pgtest::database();
+        let db = Postgres::connect(&url, 4).await.unwrap();
+        db.batch("CREATE TABLE t (id TEXT PRIMARY KEY, n BIGINT)")
+            .await
+            .unwrap();
+        db.execute("INSERT INTO t (id, n) VALUES ('a', 1)", params![])
+            .await
+            .unwrap();
+        (db, url)
+    }
+
+    async fn n(db: &Postgres, id: &str) -> Option<i64> {
+        db.query_pure_opt("SELECT n FROM t WHERE id = ?1", params![id])
+            .await
+            .unwrap()
+            .map(|r| r.get(0).unwrap())
+    }
+
+    fn figures(db: &Postgres) -> CacheFigures {
+        db.read_cache().unwrap()
+    }
+
+    /// Two reads of `a` in one request until the second is a hit: other
+    /// tests write to other databases of the same server, and every commit
+    /// anywhere on it is a new snapshot. Some pair must hit.
+    async fn hit_twice(db: &Postgres) {
+        for _ in 0..200 {
+            let before = figures(db).hits;
+            one_request(async {
+                assert_eq!(n(db, "a").await, Some(1));
+                assert_eq!(n(db, "a").await, Some(1));
+            })
+            .await;
+            if figures(db).hits > before {
+                return;
+            }
+        }
+        panic!("no read was answered from the cache: {:?}", figures(db));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_reads_again_what_its_snapshot_saw() {
+        let (db, _) = open().await;
+        hit_twice(&db).await;
+        // Outside a request every read runs its statement.
+        let before = figures(&db);
+        assert_eq!(n(&db, "a").await, Some(1));
+        assert_eq!(n(&db, "a").await, Some(1));
+        assert_eq!(figures(&db), before);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_reads_its_own_writes() {
+        let (db, _) = open().await;
+        hit_twice(&db).await;
+        one_request(async {
+            assert_eq!(n(&db, "a").await, Some(1));
+            db.execute("UPDATE t SET n = 2 WHERE id = 'a'", params![])
+                .await
+                .unwrap();
+            assert_eq!(n(&db, "a").await, Some(2));
+            let mut tx = db.begin().await.unwrap();
+            tx.execute("UPDATE t SET n = 3 WHERE id = 'a'", params![])
+                .await
+                .unwrap();
+            assert_eq!(n(&db, "a").await, Some(2), "not committed yet");
+            tx.commit().await.unwrap();
+            assert_eq!(n(&db, "a").await, Some(3));
+            db.query(
+                "INSERT INTO t (id, n) VALUES ('b', 4) RETURNING id",
+                params![],
+            )
+            .await
+            .unwrap();
+            assert_eq!(n(&db, "b").await, Some(4));
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_replicas_commit_is_read_by_the_next_request() {
+        let (db, url) = open().await;
+        let other = Postgres::connect(&url, 1).await.unwrap();
+        for round in 2..6i64 {
+            hit_twice(&db).await;
+            // Another replica (the CLI, a restore) commits...
+            other
+                .execute("UPDATE t SET n = ?1 WHERE id = 'a'", params![round])
+                .await
+                .unwrap();
+            // ...and the next request reads it, though its own process
+            // wrote nothing.
+            one_request(async { assert_eq!(n(&db, "a").await, Some(round)) }).await;
+            other
+                .execute("UPDATE t SET n = 1 WHERE id = 'a'", params![])
+                .await
+                .unwrap();
+            one_request(async { assert_eq!(n(&db, "a").await, Some(1)) }).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_request_takes_a_new_snapshot() {
+        let (db, url) = open().await;
+        let other = Postgres::connect(&url, 1).await.unwrap();
+        one_request(async {
+            assert_eq!(n(&db, "a").await, Some(1));
+            other
+                .execute("UPDATE t SET n = 7 WHERE id = 'a'", params![])
+                .await
+                .unwrap();
+            tokio::time::sleep(MAX_AGE + Duration::from_millis(5)).await;
+            assert_eq!(n(&db, "a").await, Some(7));
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_of_another_database_is_not_used() {
+        let (db, _) = open().await;
+        let (second, _) = open().await;
+        second
+            .execute("UPDATE t SET n = 9 WHERE id = 'a'", params![])
+            .await
+            .unwrap();
+        hit_twice(&db).await;
+        one_request(async {
+            assert_eq!(n(&db, "a").await, Some(1));
+            assert_eq!(n(&second, "a").await, Some(9));
+            assert_eq!(n(&db, "a").await, Some(1));
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turned_off_every_read_runs() {
+        let (db, _) = open().await;
+        db.set_read_cache(false);
+        let before = figures(&db);
+        one_request(async {
+            for _ in 0..3 {
+                assert_eq!(n(&db, "a").await, Some(1));
+            }
+        })
+        .await;
+        assert_eq!(figures(&db), before);
+        db.set_read_cache(true);
+        hit_twice(&db).await;
+    }
+}
