@@ -57,9 +57,10 @@ pub struct Config {
     /// shared by every replica; without it, SQLite in the data dir.
     #[serde(default)]
     pub database: Option<String>,
-    /// SQLite only: answer a pure read (API keys, inventory pages) with what
-    /// it read before while nothing has been committed since. `false` reads
-    /// every time (PostgreSQL always does).
+    /// Answer a pure read (API keys, inventory pages) with what it read
+    /// before while nothing has been committed since (SQLite: per read, by
+    /// its WAL index; PostgreSQL: per request, by its snapshot). `false`
+    /// reads every time.
     #[serde(default = "default_read_cache")]
     pub read_cache: bool,
     #[serde(default)]

@@ -336,8 +336,8 @@ pub trait Database: Send + Sync + 'static {
     /// `query` for a `SELECT` whose answer is a function of the database's
     /// content alone (no clock, no random, no session state): a backend may
     /// answer it with what the same statement read before, as long as
-    /// nothing has been committed since by anyone (SQLite's read cache,
-    /// `sqlite/cache.rs`). PostgreSQL cannot tell that cheaply and reads.
+    /// nothing has been committed since by anyone ([`read_cache`]; SQLite
+    /// per statement, PostgreSQL per request, [`scope`]).
     async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
         self.query(sql, params).await
     }

@@ -15,7 +15,26 @@ use std::sync::Arc;
 use std::time::Instant;
 
 tokio::task_local! {
-    static SCOPE: RefCell<Option<Seen>>;
+    static SCOPE: RefCell<Request>;
+}
+
+/// What the scope of one request holds.
+#[derive(Clone)]
+pub(crate) struct Request {
+    /// When the request began: a stamp asked for after it is one it may
+    /// read at (it holds every commit that returned before).
+    pub start: Instant,
+    /// The stamp it took, if any.
+    pub seen: Option<Seen>,
+}
+
+impl Request {
+    fn new() -> Self {
+        Request {
+            start: Instant::now(),
+            seen: None,
+        }
+    }
 }
 
 /// A stamp a request took.
@@ -24,7 +43,7 @@ pub(crate) struct Seen {
     /// Which database it is of ([`super::postgres`] numbers them).
     pub db: usize,
     pub stamp: Arc<str>,
-    /// When it was asked for.
+    /// When it was asked for (before the question was sent).
     pub at: Instant,
     /// The database's count of this process's writes before it was asked for.
     pub writes: u64,
@@ -32,14 +51,14 @@ pub(crate) struct Seen {
 
 /// Run `f`, one request, with a scope for the stamp of its reads.
 pub async fn one_request<F: Future>(f: F) -> F::Output {
-    SCOPE.scope(RefCell::new(None), f).await
+    SCOPE.scope(RefCell::new(Request::new()), f).await
 }
 
 /// `f`, a part of the current request run in a task of its own (a plugin
 /// call that may outlive its client), with the request's stamp so far.
 /// Outside a request, `f` has no scope either.
 pub fn continued<F: Future>(f: F) -> impl Future<Output = F::Output> {
-    let scope = seen().map(RefCell::new);
+    let scope = current().map(RefCell::new);
     async move {
         match scope {
             Some(s) => SCOPE.scope(s, f).await,
@@ -48,19 +67,24 @@ pub fn continued<F: Future>(f: F) -> impl Future<Output = F::Output> {
     }
 }
 
-/// `None` outside a request; inside one, the stamp it took, if any.
-pub(crate) fn seen() -> Option<Option<Seen>> {
+/// The current request's scope; `None` outside a request.
+pub(crate) fn current() -> Option<Request> {
     SCOPE.try_with(|s| s.borrow().clone()).ok()
 }
 
 /// Keep `seen` for the request's later reads (nothing outside a request).
 pub(crate) fn remember(seen: Seen) {
-    let _ = SCOPE.try_with(|s| *s.borrow_mut() = Some(seen));
+    let _ = SCOPE.try_with(|s| s.borrow_mut().seen = Some(seen));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The database of the stamp the current request took.
+    fn db() -> Option<usize> {
+        current().and_then(|r| r.seen).map(|s| s.db)
+    }
 
     fn seen_at(db: usize) -> Seen {
         Seen {
@@ -73,38 +97,47 @@ mod tests {
 
     #[tokio::test]
     async fn a_stamp_lives_in_its_request_only() {
-        assert!(seen().is_none(), "outside a request");
+        assert!(current().is_none(), "outside a request");
         remember(seen_at(1));
-        assert!(seen().is_none(), "nothing kept outside a request");
+        assert!(current().is_none(), "nothing kept outside a request");
+        let before = Instant::now();
         one_request(async {
-            assert!(matches!(seen(), Some(None)));
+            let start = current().unwrap().start;
+            assert!(start >= before);
+            assert!(current().unwrap().seen.is_none());
             remember(seen_at(7));
             tokio::task::yield_now().await;
-            assert_eq!(seen().unwrap().unwrap().db, 7);
+            assert_eq!(db(), Some(7));
+            assert_eq!(current().unwrap().start, start);
             // Another request, even one begun inside this one, starts empty.
-            tokio::spawn(one_request(async { assert!(matches!(seen(), Some(None))) }))
-                .await
-                .unwrap();
+            tokio::spawn(one_request(async move {
+                assert!(current().unwrap().start > start);
+                assert_eq!(db(), None);
+            }))
+            .await
+            .unwrap();
         })
         .await;
-        one_request(async { assert!(matches!(seen(), Some(None))) }).await;
+        one_request(async { assert_eq!(db(), None) }).await;
     }
 
     #[tokio::test]
     async fn a_continued_part_of_a_request_starts_from_its_stamp() {
-        tokio::spawn(continued(async { assert!(seen().is_none()) }))
+        tokio::spawn(continued(async { assert!(current().is_none()) }))
             .await
             .unwrap();
         one_request(async {
+            let start = current().unwrap().start;
             remember(seen_at(3));
-            tokio::spawn(continued(async {
-                assert_eq!(seen().unwrap().unwrap().db, 3);
+            tokio::spawn(continued(async move {
+                assert_eq!(db(), Some(3));
+                assert_eq!(current().unwrap().start, start);
                 remember(seen_at(4));
             }))
             .await
             .unwrap();
             // The task's own stamps stay its own.
-            assert_eq!(seen().unwrap().unwrap().db, 3);
+            assert_eq!(db(), Some(3));
         })
         .await;
     }

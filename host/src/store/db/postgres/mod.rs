@@ -381,8 +381,19 @@ async fn run_execute(client: &Object, sql: &str, params: &[Sql]) -> Result<u64, 
 
 async fn run_query(client: &Object, sql: &str, params: &[Sql]) -> Result<Vec<DbRow>, StoreError> {
     let stmt = client.prepare_cached(&translate(sql)).await?;
+    rows_of(client, &stmt, params).await
+}
+
+/// The rows of the prepared `stmt`. Its request is queued on the connection
+/// when the future is first polled, so two of them polled in turn run in
+/// that order (one round trip for both).
+async fn rows_of(
+    client: &Object,
+    stmt: &tokio_postgres::Statement,
+    params: &[Sql],
+) -> Result<Vec<DbRow>, StoreError> {
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-    let rows = client.query(&stmt, &refs).await?;
+    let rows = client.query(stmt, &refs).await?;
     rows.iter()
         .map(|r| {
             (0..r.len())

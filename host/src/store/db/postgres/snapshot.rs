@@ -9,13 +9,16 @@
 //! Read-only traffic does not: a read takes no transaction id.
 //!
 //! Unlike SQLite's WAL index, the snapshot is on the server: asking costs a
-//! round trip, as much as the reads it would save. So it is asked once per
-//! request ([`crate::store::db::scope`]), at the request's first pure read,
-//! and the request's later pure reads use it again. It is asked anew when
-//! this process has written since (counted after every write returns, so a
-//! request reads its own writes), or when it is older than [`MAX_AGE`]. A
-//! commit that returned before a request began is in every snapshot the
-//! request takes: a revoked key is refused from the very next request.
+//! round trip, as much as the reads it would save. So a request takes one
+//! snapshot ([`crate::store::db::scope`]), at its first pure read, and its
+//! later pure reads use it again. It takes a new one when this process has
+//! written since (counted after every write returns, so a request reads its
+//! own writes), or when it is older than [`MAX_AGE`]. Any snapshot asked
+//! for after the request began serves: at most one question is in flight
+//! per database, and everyone who began before it was sent takes its
+//! answer ([`Asker`]). A commit that returned before a request began is in
+//! every snapshot the request takes: a revoked key is refused from the very
+//! next request.
 //!
 //! A read the cache cannot answer runs its statement with a second
 //! snapshot after it, pipelined on the same connection (one round trip);
@@ -24,12 +27,14 @@
 //! Outside a request (background work) every read runs its statement.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Object;
+use tokio::sync::watch;
+use tokio_postgres::Statement;
 
-use super::{run_query, Postgres};
+use super::{rows_of, run_query, translate, Postgres};
 use crate::store::db::read_cache::{self, ReadCache};
 use crate::store::db::scope::{self, Seen};
 use crate::store::db::{DbRow, Sql};
@@ -42,6 +47,9 @@ pub(super) const MAX_AGE: Duration = Duration::from_millis(20);
 /// snapshot.
 pub(super) struct Snapshots {
     pub(super) answers: ReadCache<Arc<str>>,
+    asker: Asker,
+    /// Snapshot questions sent.
+    asked: AtomicU64,
     /// This process's writes to the database, counted after each returns.
     writes: Arc<AtomicU64>,
     /// Which database a request's snapshot is of.
@@ -53,6 +61,8 @@ impl Snapshots {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         Snapshots {
             answers: ReadCache::default(),
+            asker: Asker::new(),
+            asked: AtomicU64::new(0),
             writes: Arc::default(),
             id: NEXT.fetch_add(1, Ordering::Relaxed),
         }
@@ -69,16 +79,101 @@ impl Snapshots {
     }
 }
 
+const SNAPSHOT: &str = "SELECT pg_current_snapshot()::text";
+
 /// The snapshot a new statement on `client` sees.
 async fn snapshot(client: &Object) -> Result<Arc<str>, StoreError> {
-    let stmt = client
-        .prepare_cached("SELECT pg_current_snapshot()::text")
-        .await?;
-    let row = client.query_one(&stmt, &[]).await?;
+    let stmt = client.prepare_cached(SNAPSHOT).await?;
+    snapshot_of(client, &stmt).await
+}
+
+/// [`snapshot`] with its statement prepared (queued when first polled).
+async fn snapshot_of(client: &Object, stmt: &Statement) -> Result<Arc<str>, StoreError> {
+    let row = client.query_one(stmt, &[]).await?;
     Ok(Arc::from(row.try_get::<_, &str>(0)?))
 }
 
+/// A snapshot as asked for.
+#[derive(Clone)]
+struct Asked {
+    stamp: Arc<str>,
+    /// Taken just before the question was sent.
+    sent: Instant,
+    /// This process's writes counted by then.
+    writes: u64,
+}
+
+/// The snapshot questions to one database: at most one in flight, and its
+/// answer taken by every request that began before it was sent. Under load
+/// one question serves many requests (as a consensus log's batched
+/// read-index does); alone, a request asks and waits one round trip.
+struct Asker {
+    asking: Mutex<bool>,
+    answers: watch::Sender<Option<Asked>>,
+}
+
+impl Asker {
+    fn new() -> Self {
+        Asker {
+            asking: Mutex::new(false),
+            answers: watch::Sender::new(None),
+        }
+    }
+
+    fn asking(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.asking.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The question in flight: when it ends (answered, failed, or its request
+/// dropped) the next may be sent, and those waiting look again.
+struct Asking<'a>(&'a Asker);
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        *self.0.asking() = false;
+        self.0.answers.send_modify(|_| {});
+    }
+}
+
 impl Postgres {
+    /// A snapshot asked for after `start` and after this process's first
+    /// `writes` writes returned: one in flight already, or a new question.
+    async fn ask(&self, start: Instant, writes: u64) -> Result<Asked, StoreError> {
+        let asker = &self.snapshots.asker;
+        let mut answers = asker.answers.subscribe();
+        loop {
+            if let Some(a) = answers
+                .borrow_and_update()
+                .as_ref()
+                .filter(|a| a.sent >= start && a.writes >= writes && a.sent.elapsed() < MAX_AGE)
+            {
+                return Ok(a.clone());
+            }
+            let lead = !std::mem::replace(&mut *asker.asking(), true);
+            if lead {
+                let _asking = Asking(asker);
+                let client = self.client().await?;
+                let writes = self.snapshots.writes.load(Ordering::Acquire);
+                let sent = Instant::now();
+                self.snapshots.asked.fetch_add(1, Ordering::Relaxed);
+                let stamp = snapshot(&client).await?;
+                let asked = Asked {
+                    stamp,
+                    sent,
+                    writes,
+                };
+                asker.answers.send_replace(Some(asked.clone()));
+                return Ok(asked);
+            }
+            // One is in flight, sent before this request began (or it would
+            // have been taken above): its end lets the next one go.
+            if answers.changed().await.is_err() {
+                return Err(StoreError::Internal("the snapshot asker is gone".into()));
+            }
+        }
+    }
+
     /// [`crate::store::db::Database::query_pure`] with the cache.
     pub(super) async fn query_cached(
         &self,
@@ -86,39 +181,47 @@ impl Postgres {
         params: Vec<Sql>,
     ) -> Result<Vec<DbRow>, StoreError> {
         let snaps = &self.snapshots;
-        let seen = match scope::seen() {
-            Some(seen) if snaps.answers.enabled() => seen,
+        let request = match scope::current() {
+            Some(r) if snaps.answers.enabled() => r,
             _ => return run_query(&self.client().await?, sql, &params).await,
         };
         let writes = snaps.writes.load(Ordering::Acquire);
         let key = read_cache::key(sql, &params);
-        let mut client = None;
-        let stamp = match seen {
+        let stamp = match request.seen {
             Some(s) if s.db == snaps.id && s.writes == writes && s.at.elapsed() < MAX_AGE => {
                 s.stamp
             }
             _ => {
-                let at = Instant::now();
-                let c = self.client().await?;
-                let stamp = snapshot(&c).await?;
+                let asked = self.ask(request.start, writes).await?;
                 scope::remember(Seen {
                     db: snaps.id,
-                    stamp: Arc::clone(&stamp),
-                    at,
-                    writes,
+                    stamp: Arc::clone(&asked.stamp),
+                    at: asked.sent,
+                    writes: asked.writes,
                 });
-                client = Some(c);
-                stamp
+                asked.stamp
             }
         };
         if let Some(rows) = snaps.answers.get(&stamp, &key) {
             return Ok(rows);
         }
-        let c = match client {
-            Some(c) => c,
-            None => self.client().await?,
-        };
-        let (rows, after) = tokio::try_join!(run_query(&c, sql, &params), snapshot(&c))?;
+        // The statement, then a snapshot, in one round trip: both prepared
+        // first, so they are queued in that order.
+        let c = self.client().await?;
+        let stmt = c.prepare_cached(&translate(sql)).await?;
+        let snap = c.prepare_cached(SNAPSHOT).await?;
+        let at = Instant::now();
+        let (rows, after) = tokio::try_join!(rows_of(&c, &stmt, &params), snapshot_of(&c, &snap))?;
+        if after != stamp {
+            // The statement may have read commits after the stamp: the
+            // request's later reads must not read from before them.
+            scope::remember(Seen {
+                db: snaps.id,
+                stamp: Arc::clone(&after),
+                at,
+                writes,
+            });
+        }
         snaps.answers.put(stamp, key, &rows, |s| *s == after);
         Ok(rows)
     }
@@ -265,6 +368,61 @@ mod tests {
             assert_eq!(n(&db, "a").await, Some(1));
         })
         .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_questions_and_never_read_the_past() {
+        use std::sync::atomic::{AtomicBool, AtomicI64};
+        let (db, url) = open().await;
+        let db = Arc::new(db);
+        let other = Postgres::connect(&url, 1).await.unwrap();
+        // What another replica has committed, and said so, so far.
+        let committed = Arc::new(AtomicI64::new(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = tokio::spawn({
+            let (committed, stop) = (Arc::clone(&committed), Arc::clone(&stop));
+            async move {
+                let mut i = 1i64;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    other
+                        .execute("UPDATE t SET n = ?1 WHERE id = 'a'", params![i])
+                        .await
+                        .unwrap();
+                    committed.store(i, Ordering::Release);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        });
+        let (requests, rounds) = (16u64, 40u64);
+        let readers: Vec<_> = (0..requests)
+            .map(|_| {
+                let (db, committed) = (Arc::clone(&db), Arc::clone(&committed));
+                tokio::spawn(async move {
+                    for _ in 0..rounds {
+                        one_request(async {
+                            let floor = committed.load(Ordering::Acquire);
+                            let first = n(&db, "a").await.unwrap();
+                            assert!(first >= floor, "read {first}, {floor} was committed before");
+                            let again = n(&db, "a").await.unwrap();
+                            assert!(again >= first, "one request went back in time");
+                        })
+                        .await;
+                    }
+                })
+            })
+            .collect();
+        for r in readers {
+            r.await.unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.await.unwrap();
+        let asked = db.snapshots.asked.load(Ordering::Relaxed);
+        assert!(
+            asked < requests * rounds,
+            "{asked} questions for {} requests",
+            requests * rounds
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
