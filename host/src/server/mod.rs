@@ -239,8 +239,12 @@ async fn handle(
         let in_flight = InFlight::enter(&app.metrics.in_flight);
         // The request's reads share one stamp of the store's read cache
         // where taking one costs a round trip (PostgreSQL).
-        let (mut resp, counted) =
-            crate::store::db::scope::one_request(dispatch(&app, shared, req, &id, to)).await;
+        let dispatched = dispatch(&app, shared, req, &id, to);
+        let (mut resp, counted) = if app.store.db().reads_per_request() {
+            crate::store::db::scope::one_request(dispatched).await
+        } else {
+            dispatched.await
+        };
         drop(in_flight);
         if let Some(Throttled(reason)) = resp.extensions().get::<Throttled>().copied() {
             app.metrics.throttled(reason);

@@ -351,6 +351,12 @@ pub trait Database: Send + Sync + 'static {
         Ok(self.query_pure(sql, params).await?.into_iter().next())
     }
 
+    /// Whether a request's pure reads share a stamp ([`scope`]): for a
+    /// backend whose stamp costs a round trip.
+    fn reads_per_request(&self) -> bool {
+        false
+    }
+
     /// Hits and misses of the read cache; `None` without one.
     fn read_cache(&self) -> Option<read_cache::CacheFigures> {
         None

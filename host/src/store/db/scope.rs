@@ -2,6 +2,8 @@
 //! (PostgreSQL's snapshot, [`super::postgres`]) takes it once, at the
 //! request's first pure read, and its later pure reads use it again: the
 //! request then reads the store as of that moment, as one snapshot would.
+//! `server::handle` runs a request in one when the store's backend asks for
+//! it (`Database::reads_per_request`; SQLite reads its stamp per read).
 //! Outside [`one_request`] (background work, the CLI) there is no scope,
 //! and every read runs its statement.
 //!

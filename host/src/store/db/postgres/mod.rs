@@ -434,6 +434,10 @@ impl Database for Postgres {
         self.query_cached(sql, params).await
     }
 
+    fn reads_per_request(&self) -> bool {
+        true
+    }
+
     fn read_cache(&self) -> Option<CacheFigures> {
         Some(self.snapshots.answers.figures())
     }
