@@ -426,6 +426,25 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_question_whose_request_went_away_lets_the_next_one_go() {
+        use std::future::Future;
+        let (db, _) = open().await;
+        // A request's question in flight (polled once), then dropped, as
+        // when its client goes away.
+        let mut first = Box::pin(db.ask(Instant::now(), 0));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(*db.snapshots.asker.asking(), "the question is in flight");
+        drop(first);
+        assert!(!*db.snapshots.asker.asking(), "nothing is left asking");
+        let next = tokio::time::timeout(Duration::from_secs(5), db.ask(Instant::now(), 0)).await;
+        assert!(
+            next.unwrap().is_ok(),
+            "the next request asks and is answered"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn turned_off_every_read_runs() {
         let (db, _) = open().await;
         db.set_read_cache(false);
