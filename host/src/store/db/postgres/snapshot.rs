@@ -4,9 +4,9 @@
 //! A snapshot names what a statement sees: every transaction below its
 //! `xmin` is finished, none from its `xmax` on has, and its list names those
 //! in between still running. Two equal snapshots see the same committed
-//! transactions, so the same content; any commit (by this process, another
-//! replica, the CLI) and any transaction that starts writing changes it.
-//! Read-only traffic does not: a read takes no transaction id.
+//! transactions, so the same content; every commit or rollback of a
+//! transaction that wrote (by this process, another replica, the CLI)
+//! changes it. Read-only traffic does not: a read takes no transaction id.
 //!
 //! Unlike SQLite's WAL index, the snapshot is on the server: asking costs a
 //! round trip, as much as the reads it would save. So a request takes one
@@ -103,13 +103,22 @@ struct Asked {
     writes: u64,
 }
 
+/// The last question's end: its snapshot, or why there is none (the
+/// requests that waited for it fail with it, rather than each asking in
+/// turn while the database is out of reach).
+#[derive(Clone)]
+enum Answer {
+    Snapshot(Asked),
+    Failed { sent: Instant, why: String },
+}
+
 /// The snapshot questions to one database: at most one in flight, and its
 /// answer taken by every request that began before it was sent. Under load
 /// one question serves many requests (as a consensus log's batched
 /// read-index does); alone, a request asks and waits one round trip.
 struct Asker {
     asking: Mutex<bool>,
-    answers: watch::Sender<Option<Asked>>,
+    answers: watch::Sender<Option<Answer>>,
 }
 
 impl Asker {
@@ -143,35 +152,54 @@ impl Postgres {
         let asker = &self.snapshots.asker;
         let mut answers = asker.answers.subscribe();
         loop {
-            if let Some(a) = answers
-                .borrow_and_update()
-                .as_ref()
-                .filter(|a| a.sent >= start && a.writes >= writes && a.sent.elapsed() < MAX_AGE)
-            {
-                return Ok(a.clone());
+            match answers.borrow_and_update().as_ref() {
+                Some(Answer::Snapshot(a))
+                    if a.sent >= start && a.writes >= writes && a.sent.elapsed() < MAX_AGE =>
+                {
+                    return Ok(a.clone());
+                }
+                Some(Answer::Failed { sent, why }) if *sent >= start => {
+                    return Err(StoreError::Internal(why.clone()));
+                }
+                _ => {}
             }
             let lead = !std::mem::replace(&mut *asker.asking(), true);
             if lead {
                 let _asking = Asking(asker);
-                let client = self.client().await?;
-                let writes = self.snapshots.writes.load(Ordering::Acquire);
                 let sent = Instant::now();
+                let writes = self.snapshots.writes.load(Ordering::Acquire);
                 self.snapshots.asked.fetch_add(1, Ordering::Relaxed);
-                let stamp = snapshot(&client).await?;
-                let asked = Asked {
-                    stamp,
-                    sent,
-                    writes,
+                let answer = match self.question().await {
+                    Ok(stamp) => Answer::Snapshot(Asked {
+                        stamp,
+                        sent,
+                        writes,
+                    }),
+                    Err(e) => Answer::Failed {
+                        sent,
+                        why: match e {
+                            StoreError::Internal(why) => why,
+                            other => other.to_string(),
+                        },
+                    },
                 };
-                asker.answers.send_replace(Some(asked.clone()));
-                return Ok(asked);
+                asker.answers.send_replace(Some(answer.clone()));
+                return match answer {
+                    Answer::Snapshot(a) => Ok(a),
+                    Answer::Failed { why, .. } => Err(StoreError::Internal(why)),
+                };
             }
-            // One is in flight, sent before this request began (or it would
-            // have been taken above): its end lets the next one go.
+            // One is in flight: when it ends, its answer is this request's
+            // if it was sent after the request began; else the next goes.
             if answers.changed().await.is_err() {
                 return Err(StoreError::Internal("the snapshot asker is gone".into()));
             }
         }
+    }
+
+    /// One snapshot question, on a pooled connection.
+    async fn question(&self) -> Result<Arc<str>, StoreError> {
+        snapshot(&self.client().await?).await
     }
 
     /// [`crate::store::db::Database::query_pure`] with the cache.
@@ -442,6 +470,62 @@ mod tests {
             next.unwrap().is_ok(),
             "the next request asks and is answered"
         );
+    }
+
+    /// A loopback proxy to `url`'s server: the URL through it, and what
+    /// cuts it (every connection closed, no new one accepted).
+    async fn proxied(url: &str) -> (String, watch::Sender<bool>) {
+        let (head, tail) = url.rsplit_once(':').unwrap();
+        let (port, db) = tail.split_once('/').unwrap();
+        let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let local = listener.local_addr().unwrap();
+        let (cut, cut_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            let mut stop = cut_rx.clone();
+            loop {
+                let (mut conn, _) = tokio::select! {
+                    a = listener.accept() => a.unwrap(),
+                    _ = stop.changed() => return,
+                };
+                let mut stop = cut_rx.clone();
+                tokio::spawn(async move {
+                    let mut up = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut conn, &mut up) => {}
+                        _ = stop.changed() => {}
+                    }
+                });
+            }
+        });
+        (format!("{head}:{}/{db}", local.port()), cut)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_requests_waiting_for_a_failed_question_fail_with_it() {
+        let (_, url) = open().await;
+        let (through, cut) = proxied(&url).await;
+        let db = Arc::new(Postgres::connect(&through, 4).await.unwrap());
+        cut.send(true).unwrap();
+        // Eight requests begun before any question: the first asks, the
+        // database is out of reach, and the rest take that answer instead
+        // of each asking in turn.
+        let start = Instant::now();
+        let asks: Vec<_> = (0..8)
+            .map(|_| {
+                let db = Arc::clone(&db);
+                tokio::spawn(async move { db.ask(start, 0).await.is_err() })
+            })
+            .collect();
+        for a in asks {
+            let failed = tokio::time::timeout(Duration::from_secs(10), a).await;
+            assert!(
+                failed.unwrap().unwrap(),
+                "a request was answered without a database"
+            );
+        }
+        assert_eq!(db.snapshots.asked.load(Ordering::Relaxed), 1);
+        assert!(!*db.snapshots.asker.asking());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
