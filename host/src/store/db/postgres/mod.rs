@@ -201,7 +201,7 @@ impl Postgres {
             .max_size(max.max(1))
             .build()
             .map_err(|_| ConnectError::Pool)?;
-        let db = Postgres {
+        let mut db = Postgres {
             pool,
             describe,
             config,
@@ -216,6 +216,20 @@ impl Postgres {
                 None => ConnectError::Unreachable(db.describe.clone()),
             }
         })?;
+        match first.query_one("SHOW server_version_num", &[]).await {
+            Ok(row) => {
+                let version = row
+                    .try_get::<_, &str>(0)
+                    .ok()
+                    .and_then(|v| v.parse::<u32>().ok());
+                if let Some(v) = version {
+                    db.snapshots.question = snapshot::question_for(v);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(database = %db.describe, error = %e, "the server's version could not be read");
+            }
+        }
         drop(first);
         Ok(db)
     }

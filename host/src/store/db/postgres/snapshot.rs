@@ -54,6 +54,8 @@ pub(super) struct Snapshots {
     writes: Arc<AtomicU64>,
     /// Which database a request's snapshot is of.
     id: usize,
+    /// The statement that asks for a snapshot ([`question_for`]).
+    pub(super) question: &'static str,
 }
 
 impl Snapshots {
@@ -65,6 +67,7 @@ impl Snapshots {
             asked: AtomicU64::new(0),
             writes: Arc::default(),
             id: NEXT.fetch_add(1, Ordering::Relaxed),
+            question: question_for(u32::MAX),
         }
     }
 
@@ -79,11 +82,20 @@ impl Snapshots {
     }
 }
 
-const SNAPSHOT: &str = "SELECT pg_current_snapshot()::text";
+/// The question, by the server's `server_version_num`: PostgreSQL 13 named
+/// it `pg_current_snapshot()`; before, `txid_current_snapshot()` answered
+/// the same (`xmin:xmax:xip`), and it is deprecated since.
+pub(super) fn question_for(server_version_num: u32) -> &'static str {
+    if server_version_num >= 130_000 {
+        "SELECT pg_current_snapshot()::text"
+    } else {
+        "SELECT txid_current_snapshot()::text"
+    }
+}
 
-/// The snapshot a new statement on `client` sees.
-async fn snapshot(client: &Object) -> Result<Arc<str>, StoreError> {
-    let stmt = client.prepare_cached(SNAPSHOT).await?;
+/// The snapshot a new statement on `client` sees, asked with `question`.
+async fn snapshot(client: &Object, question: &str) -> Result<Arc<str>, StoreError> {
+    let stmt = client.prepare_cached(question).await?;
     snapshot_of(client, &stmt).await
 }
 
@@ -199,7 +211,7 @@ impl Postgres {
 
     /// One snapshot question, on a pooled connection.
     async fn question(&self) -> Result<Arc<str>, StoreError> {
-        snapshot(&self.client().await?).await
+        snapshot(&self.client().await?, self.snapshots.question).await
     }
 
     /// [`crate::store::db::Database::query_pure`] with the cache.
@@ -237,7 +249,7 @@ impl Postgres {
         // first, so they are queued in that order.
         let c = self.client().await?;
         let stmt = c.prepare_cached(&translate(sql)).await?;
-        let snap = c.prepare_cached(SNAPSHOT).await?;
+        let snap = c.prepare_cached(snaps.question).await?;
         let at = Instant::now();
         let (rows, after) = tokio::try_join!(rows_of(&c, &stmt, &params), snapshot_of(&c, &snap))?;
         if after != stamp {
@@ -526,6 +538,29 @@ mod tests {
         }
         assert_eq!(db.snapshots.asked.load(Ordering::Relaxed), 1);
         assert!(!*db.snapshots.asker.asking());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_question_suits_the_servers_version() {
+        assert_eq!(
+            question_for(120_018),
+            "SELECT txid_current_snapshot()::text"
+        );
+        assert_eq!(question_for(130_000), "SELECT pg_current_snapshot()::text");
+        // Both answer in one form on this server, and the one chosen for it
+        // is the current name.
+        let (db, _) = open().await;
+        assert_eq!(db.snapshots.question, question_for(130_000));
+        let c = db.client().await.unwrap();
+        for q in [question_for(120_018), question_for(130_000)] {
+            let s = snapshot(&c, q).await.unwrap();
+            let parts: Vec<&str> = s.split(':').collect();
+            assert_eq!(parts.len(), 3, "{s}");
+            assert!(
+                parts[0].parse::<u64>().is_ok() && parts[1].parse::<u64>().is_ok(),
+                "{s}"
+            );
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
