@@ -1,7 +1,7 @@
 //! The reads of one request. A backend whose stamp costs a round trip
 //! (PostgreSQL's snapshot, [`super::postgres`]) takes it once, at the
 //! request's first pure read, and its later pure reads use it again: the
-//! request then reads the store as of that moment, as one snapshot would.
+//! request then reads the store as of that moment or later, never earlier.
 //! `server::handle` runs a request in one when the store's backend asks for
 //! it (`Database::reads_per_request`; SQLite reads its stamp per read).
 //! Outside [`one_request`] (background work, the CLI) there is no scope,
