@@ -18,6 +18,11 @@
 //! [`Tls::ca_file`]; [`Tls::other_ca_file`] is a CA that signed nothing (a
 //! client trusting it must refuse the server). Plain connections are still
 //! accepted, so `sslmode=disable` connects without TLS.
+//!
+//! [`proxy::Proxy`] stands between a client and the server, to cut the
+//! database off and bring it back.
+
+pub mod proxy;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -2,60 +2,7 @@
 //! protection shared by all replicas.
 
 use super::*;
-
-/// A loopback TCP proxy to `target` that can be stopped (listener and
-/// every forwarded connection closed) and started again on the same port.
-struct Proxy {
-    port: u16,
-    target: u16,
-    tasks: Mutex<tokio::task::JoinSet<()>>,
-}
-
-impl Proxy {
-    async fn start(target: u16) -> Arc<Proxy> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let p = Arc::new(Proxy {
-            port: listener.local_addr().unwrap().port(),
-            target,
-            tasks: Mutex::new(tokio::task::JoinSet::new()),
-        });
-        p.serve(listener);
-        p
-    }
-
-    fn serve(self: &Arc<Self>, listener: tokio::net::TcpListener) {
-        let me = Arc::clone(self);
-        let target = self.target;
-        self.tasks.lock().unwrap().spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                me.tasks.lock().unwrap().spawn(async move {
-                    if let Ok(mut out) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                    }
-                });
-            }
-        });
-    }
-
-    /// Close the listener and every forwarded connection.
-    async fn stop(&self) {
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap());
-        tasks.shutdown().await;
-    }
-
-    /// Listen again on the same port.
-    async fn resume(self: &Arc<Self>) -> bool {
-        for _ in 0..50 {
-            if let Ok(l) = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
-                self.serve(l);
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
-    }
-}
+use pgtest::proxy::Proxy;
 
 /// `/readyz` of `s` until it answers `want` (at most `limit`): how long it took.
 async fn ready_becomes(s: &Server, want: u16, limit: Duration) -> (Duration, Value) {
@@ -80,7 +27,7 @@ async fn readyz_follows_a_replicas_reach_of_postgresql() {
     let proxied = format!("127.0.0.1:{}", proxy.port);
     let r = replicas_with(3, Options::default, |i, url| {
         if i == 2 {
-            url.replace(&format!("127.0.0.1:{pg_port}"), &proxied)
+            proxy.url(url)
         } else {
             url.to_string()
         }

@@ -484,41 +484,12 @@ mod tests {
         );
     }
 
-    /// A loopback proxy to `url`'s server: the URL through it, and what
-    /// cuts it (every connection closed, no new one accepted).
-    async fn proxied(url: &str) -> (String, watch::Sender<bool>) {
-        let (head, tail) = url.rsplit_once(':').unwrap();
-        let (port, db) = tail.split_once('/').unwrap();
-        let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let local = listener.local_addr().unwrap();
-        let (cut, cut_rx) = watch::channel(false);
-        tokio::spawn(async move {
-            let mut stop = cut_rx.clone();
-            loop {
-                let (mut conn, _) = tokio::select! {
-                    a = listener.accept() => a.unwrap(),
-                    _ = stop.changed() => return,
-                };
-                let mut stop = cut_rx.clone();
-                tokio::spawn(async move {
-                    let mut up = tokio::net::TcpStream::connect(upstream).await.unwrap();
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut conn, &mut up) => {}
-                        _ = stop.changed() => {}
-                    }
-                });
-            }
-        });
-        (format!("{head}:{}/{db}", local.port()), cut)
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_requests_waiting_for_a_failed_question_fail_with_it() {
         let (_, url) = open().await;
-        let (through, cut) = proxied(&url).await;
-        let db = Arc::new(Postgres::connect(&through, 4).await.unwrap());
-        cut.send(true).unwrap();
+        let proxy = pgtest::proxy::Proxy::start(pgtest::server().port).await;
+        let db = Arc::new(Postgres::connect(&proxy.url(&url), 4).await.unwrap());
+        proxy.stop().await;
         // Eight requests begun before any question: the first asks, the
         // database is out of reach, and the rest take that answer instead
         // of each asking in turn.
