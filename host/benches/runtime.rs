@@ -264,7 +264,7 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
             let r = call::handle_endpoint(
                 &endpoint,
                 &permits,
-                services.clone(),
+                &services,
                 ctx(),
                 Duration::from_secs(5),
                 req(),

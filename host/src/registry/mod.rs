@@ -165,6 +165,12 @@ impl Registry {
         self.table.load_full()
     }
 
+    /// `f` of the current table, without taking a count of it (what a
+    /// request keeps of it, it clones: the matched plugin version).
+    pub fn with_table<R>(&self, f: impl FnOnce(&Table) -> R) -> R {
+        f(&self.table.load())
+    }
+
     fn builtin(&self, id: &str) -> Option<(Role, &'static [u8])> {
         self.builtins
             .iter()

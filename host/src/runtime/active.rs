@@ -89,7 +89,7 @@ async fn with_engine<T>(
         &engine.pool,
         engine.pre.engine(),
         ctx,
-        services,
+        &services,
         ENGINE_DEADLINE,
         async |store: &mut wasmtime::Store<PluginState>| {
             EngineInstance::instantiate(&engine.pre, engine.role, store).await

@@ -163,7 +163,7 @@ pub async fn checkout<H: Send>(
     pool: &Pool<H>,
     engine: &wasmtime::Engine,
     ctx: CallContext,
-    services: Arc<HostServices>,
+    services: &Arc<HostServices>,
     deadline: Duration,
     make: impl AsyncFnOnce(&mut Store<PluginState>) -> wasmtime::Result<H>,
 ) -> Result<Warm<H>, CallError> {
@@ -172,7 +172,7 @@ pub async fn checkout<H: Send>(
         arm(&mut w.store, deadline);
         return Ok(w);
     }
-    let mut store = new_store(engine, ctx, services, deadline);
+    let mut store = new_store(engine, ctx, Arc::clone(services), deadline);
     match with_deadline(deadline, make(&mut store)).await {
         Ok(handle) => {
             pool.created();
@@ -228,7 +228,7 @@ async fn permit(permits: &Semaphore, deadline: Duration) -> Result<SemaphorePerm
 pub async fn handle_endpoint(
     endpoint: &EndpointPre,
     permits: &Semaphore,
-    services: Arc<HostServices>,
+    services: &Arc<HostServices>,
     ctx: CallContext,
     deadline: Duration,
     req: Request,
@@ -266,7 +266,7 @@ pub async fn handle(
 ) -> Result<Response, CallError> {
     let endpoint = EndpointPre::new(pre.clone()).map_err(|e| CallError::Trap(format!("{e:#}")))?;
     debug_assert_eq!(endpoint.pool.isolation, Isolation::Request);
-    handle_endpoint(&endpoint, permits, services, ctx, deadline, req).await
+    handle_endpoint(&endpoint, permits, &services, ctx, deadline, req).await
 }
 
 /// Ask an endpoint plugin for its name, version and routes.

@@ -52,24 +52,27 @@ pub fn prefers_async(headers: &HeaderMap) -> bool {
 /// cannot begin an operation, and stopping it with the client loses nothing.
 /// Only a plugin granted `operations` gets an operation link.
 pub async fn run(
-    plugin: Arc<PluginEntry>,
-    services: Arc<HostServices>,
+    plugin: &Arc<PluginEntry>,
+    services: &Arc<HostServices>,
     ctx: CallContext,
     deadline: Duration,
     req: Request,
     respond_async: bool,
 ) -> Answer {
-    let Some(endpoint) = plugin.endpoint.clone() else {
+    let Some(endpoint) = &plugin.endpoint else {
         return Answer::Done(Err(CallError::Trap(format!(
             "plugin `{}` is not an endpoint plugin",
             plugin.id
         ))));
     };
     if !plugin.detached {
+        // Borrowed, not counted: the request holds the version until the
+        // call returns.
         let result =
-            call::handle_endpoint(&endpoint, &plugin.permits, services, ctx, deadline, req).await;
+            call::handle_endpoint(endpoint, &plugin.permits, services, ctx, deadline, req).await;
         return Answer::Done(result);
     }
+    let (plugin, endpoint) = (Arc::clone(plugin), endpoint.clone());
     let request_id = ctx.request_id.clone();
     let (link, started) = if plugin.operations {
         let (link, started) = services.capabilities.operations.links.register(&request_id);
@@ -77,7 +80,7 @@ pub async fn run(
     } else {
         (None, None)
     };
-    let task_services = Arc::clone(&services);
+    let task_services = Arc::clone(services);
     // The task keeps the request's span, so its log lines carry the request
     // id, and the request's scope of reads (the stamp it took, if any).
     let span = tracing::Span::current();
@@ -86,7 +89,7 @@ pub async fn run(
             let result = call::handle_endpoint(
                 &endpoint,
                 &plugin.permits,
-                Arc::clone(&task_services),
+                &task_services,
                 ctx,
                 deadline,
                 req,

@@ -155,13 +155,17 @@ pub async fn serve_tls(
         };
         let _ = stream.set_nodelay(true);
         let activity = watchdog::Activity::new();
-        let (app, shared, on_request) =
-            (Arc::clone(&app), Arc::clone(&shared), Arc::clone(&activity));
+        // What a request needs of the server, counted once per connection:
+        // a request counts this connection's own `Arc` (its cache line stays
+        // with the connection) instead of the server-wide ones.
+        let server = Arc::new((Arc::clone(&app), Arc::clone(&shared)));
+        let on_request = Arc::clone(&activity);
         let service = hyper::service::service_fn(move |req| {
-            let (app, shared) = (Arc::clone(&app), Arc::clone(&shared));
+            let server = Arc::clone(&server);
             let in_flight = on_request.request();
             async move {
-                let resp = handle(app, &shared, req, peer).await;
+                let (app, shared) = &*server;
+                let resp = handle(app, shared, req, peer).await;
                 Ok::<_, Infallible>(resp.map(|b| watchdog::InFlightBody::new(b, in_flight)))
             }
         });

@@ -21,6 +21,18 @@ struct RouteStats {
 }
 
 impl RouteStats {
+    /// Add another shard's counts of the same route.
+    fn merge(&mut self, other: &RouteStats) {
+        for (status, n) in &other.by_status {
+            *self.by_status.entry(*status).or_default() += n;
+        }
+        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+            *mine += theirs;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
     fn add(&mut self, status: u16, secs: f64) {
         *self.by_status.entry(status).or_default() += 1;
         self.count += 1;
@@ -39,7 +51,10 @@ type Routes = BTreeMap<String, BTreeMap<String, BTreeMap<String, RouteStats>>>;
 
 #[derive(Default)]
 pub struct Metrics {
-    routes: Mutex<Routes>,
+    /// One shard per thread that answers requests, merged when rendered:
+    /// counting a request locks only its own thread's shard, so the counts
+    /// do not move between cores with every request.
+    routes: thread_local::ThreadLocal<Mutex<Routes>>,
     plugin_events: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Requests being answered now.
     pub in_flight: std::sync::atomic::AtomicI64,
@@ -81,7 +96,8 @@ fn escape(s: &str) -> String {
 impl Metrics {
     pub fn record(&self, plugin: &str, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
-        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let shard = self.routes.get_or_default();
+        let mut routes = shard.lock().unwrap_or_else(|p| p.into_inner());
         let seen = routes
             .get_mut(plugin)
             .and_then(|m| m.get_mut(method))
@@ -97,6 +113,24 @@ impl Metrics {
                 .or_default()
                 .add(status, secs),
         }
+    }
+
+    /// Every thread's shard, added up.
+    fn merged(&self) -> Routes {
+        let mut all = Routes::new();
+        for shard in self.routes.iter() {
+            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for (plugin, method, route, s) in Self::each_route(&shard) {
+                all.entry(plugin.to_string())
+                    .or_default()
+                    .entry(method.to_string())
+                    .or_default()
+                    .entry(route.to_string())
+                    .or_default()
+                    .merge(s);
+            }
+        }
+        all
     }
 
     /// Every route's stats in (plugin, method, route) order.
@@ -138,7 +172,7 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let routes = self.merged();
         out.push_str("# HELP computehub_requests_total Requests by plugin, route and status.\n");
         out.push_str("# TYPE computehub_requests_total counter\n");
         for (plugin, method, route, s) in Self::each_route(&routes) {
@@ -355,4 +389,80 @@ pub async fn render_process(app: &super::App) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_from_every_thread_are_added_up() {
+        let m = Metrics::default();
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for _ in 0..5 {
+                        m.record(
+                            "echo",
+                            "GET",
+                            "/echo/version",
+                            200,
+                            Duration::from_micros(300),
+                        );
+                    }
+                    m.record("echo", "GET", "/echo/version", 503, Duration::from_secs(3));
+                    m.record("echo", "GET", "/echo/sleep", 200, Duration::from_millis(2));
+                });
+            }
+        });
+        let text = m.render();
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no line {prefix} in\n{text}"))
+                .rsplit_once(' ')
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default()
+        };
+        let labels = r#"plugin="echo",method="GET",route="/echo/version""#;
+        assert_eq!(
+            line(&format!(
+                "computehub_requests_total{{{labels},status=\"200\"}}"
+            )),
+            "15"
+        );
+        assert_eq!(
+            line(&format!(
+                "computehub_requests_total{{{labels},status=\"503\"}}"
+            )),
+            "3"
+        );
+        assert_eq!(
+            line(&format!(
+                "computehub_request_duration_seconds_bucket{{{labels},le=\"0.0005\"}}"
+            )),
+            "15"
+        );
+        assert_eq!(
+            line(&format!(
+                "computehub_request_duration_seconds_count{{{labels}}}"
+            )),
+            "18"
+        );
+        let sleep = r#"plugin="echo",method="GET",route="/echo/sleep""#;
+        assert_eq!(
+            line(&format!(
+                "computehub_requests_total{{{sleep},status=\"200\"}}"
+            )),
+            "3"
+        );
+        // One series per route, however many threads counted it.
+        assert_eq!(
+            text.matches(&format!(
+                "computehub_request_duration_seconds_count{{{labels}}}"
+            ))
+            .count(),
+            1
+        );
+    }
 }

@@ -181,7 +181,7 @@ impl std::fmt::Display for Counted {
 }
 
 async fn handle(
-    app: Arc<App>,
+    app: &App,
     shared: &Shared,
     mut req: Request<Incoming>,
     client: std::net::SocketAddr,
@@ -204,7 +204,7 @@ async fn handle(
     // The caller's trace (a valid `traceparent`) is joined, or a new one
     // begun. Without export its ids are made before the span, which is
     // created with its `trace_id` (one `record` fewer for the subscriber).
-    let to = Destination::of(&app, &req);
+    let to = Destination::of(app, &req);
     let incoming = crate::telemetry::TraceParent::from_headers(req.headers());
     let local = crate::telemetry::before_request(incoming);
     let trace_id = local.map(|tp| tp.trace_id_text());
@@ -239,7 +239,7 @@ async fn handle(
         let in_flight = InFlight::enter(&app.metrics.in_flight);
         // The request's reads share one stamp of the store's read cache
         // where taking one costs a round trip (PostgreSQL).
-        let dispatched = dispatch(&app, shared, req, &id, to);
+        let dispatched = dispatch(app, shared, req, &id, to);
         let (mut resp, counted) = if app.store.db().reads_per_request() {
             crate::store::db::scope::one_request(dispatched).await
         } else {
@@ -326,7 +326,10 @@ impl Destination {
             _ if path == "/operations" || path.starts_with("/operations/") => {
                 Destination::Operations
             }
-            _ => Destination::Plugin(request::Target::of(&app.registry.table(), req)),
+            _ => Destination::Plugin(
+                app.registry
+                    .with_table(|table| request::Target::of(table, req)),
+            ),
         }
     }
 

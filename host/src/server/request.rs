@@ -109,7 +109,8 @@ pub(super) async fn plugin_request(
         return counted(*resp);
     }
     let answer = call(app, &routed, route, parts, body, principal, id, format).await;
-    counted(answer)
+    // The request's count of the version moves to what it is counted under.
+    (answer, Counted::Plugin(routed.plugin, routed.index))
 }
 
 /// Step 1: the route and plugin, or 404/405 in the area's envelope.
@@ -511,8 +512,8 @@ async fn call(
         organisation: principal.map(|p| p.organisation),
     };
     let answer = background::run(
-        Arc::clone(plugin),
-        app.registry.runtime.services.clone(),
+        plugin,
+        &app.registry.runtime.services,
         ctx,
         route.deadline,
         wit_req,
