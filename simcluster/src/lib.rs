@@ -113,6 +113,11 @@ pub const CA_PEM: &str = include_str!("../certs/ca.pem");
 const SERVER_CERT_DER: &[u8] = include_bytes!("../certs/server.der");
 const SERVER_KEY_DER: &[u8] = include_bytes!("../certs/server.key.der");
 
+/// The pause between the end of one controller tick (time-based work, then
+/// a reconcile) and the start of the next; the API has the state lock to
+/// itself meanwhile.
+const TICK_PAUSE: Duration = Duration::from_millis(200);
+
 fn tls_acceptor() -> std::io::Result<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let io = |e: rustls::Error| std::io::Error::other(e.to_string());
@@ -211,10 +216,13 @@ impl SimCluster {
             }
         });
         let ticker = inner.clone();
+        // A pause between ticks, not a fixed rate: once a tick takes longer
+        // than the period (a few thousand pods in a debug build), an interval
+        // would fire again at once and the ticker would take the state lock
+        // back before any request waiting for it, and hold the API.
         runtime.spawn(async move {
-            let mut iv = tokio::time::interval(Duration::from_millis(200));
             loop {
-                iv.tick().await;
+                tokio::time::sleep(TICK_PAUSE).await;
                 controllers::tick(&mut lock(&ticker.state));
             }
         });
