@@ -337,8 +337,13 @@ fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
         let mut ps = live_pods(st, &rs);
         let want = replicas(&rs) as usize;
         let template = rs["spec"]["template"].clone();
+        // The pods counted in the status: those found, plus the ones created
+        // now (none of them ready yet), so that a growing ReplicaSet of
+        // thousands is not walked a second time; after removals, again.
+        let mut created = 0;
         if ps.len() < want {
             let n = pods_to_create(st, &rs, want - ps.len());
+            created = n;
             for _ in 0..n {
                 let labels = labels_with(&template, &[]);
                 create_pod(
@@ -369,10 +374,11 @@ fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
                 remove_pod(st, p);
             }
             changed = true;
+            ps = live_pods(st, &rs);
         }
-        let ps = live_pods(st, &rs);
         let ready = count_ready(&ps);
-        let mut status = json!({"replicas": ps.len(), "fullyLabeledReplicas": ps.len(), "readyReplicas": ready,
+        let replicas = ps.len() + created;
+        let mut status = json!({"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready,
                                 "availableReplicas": ready, "observedGeneration": rs["metadata"]["generation"]});
         clean_zero(
             &mut status,
