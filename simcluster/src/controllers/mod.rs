@@ -8,11 +8,13 @@
 //! * [`kubelet`]: starts bound pods (Running, IPs, Ready), completes Job pods,
 //!   removes pods of deleted nodes.
 //! * [`disruption`]: PodDisruptionBudget status and the Eviction API.
+//! * [`endpoints`]: a selector Service's Endpoints (its pods' addresses and ports).
 //! * [`events`]: what they did, recorded as Events.
 //! * here: namespace lifecycle (default ServiceAccount, Terminating ->
 //!   content removed -> gone) and a PVC binder.
 
 pub mod disruption;
+pub mod endpoints;
 pub mod events;
 pub mod kubelet;
 pub mod scheduler;
@@ -124,6 +126,7 @@ pub fn reconcile(st: &mut State) {
         changed |= scheduler::schedule(st);
         changed |= kubelet::run(st);
         changed |= disruption::update_status(st);
+        changed |= endpoints::sync(st);
         if !changed {
             break;
         }

@@ -4,7 +4,8 @@
 //! Columns and cell formats follow Kubernetes' printers for nodes (`STATUS`
 //! with `SchedulingDisabled`, `ROLES`, `VERSION`, wide `INTERNAL-IP`...), pods
 //! (`READY`, `STATUS`, `RESTARTS`, wide `IP`, `NODE`), services, workloads,
-//! jobs, namespaces, config maps, secrets, claims and PDBs; other kinds get
+//! jobs, namespaces, config maps, secrets, claims, PDBs, endpoints and
+//! events (`LAST SEEN`, `TYPE`, `REASON`, `OBJECT`, `MESSAGE`); other kinds get
 //! `NAME AGE`. Columns with priority 1 appear only with `-o wide`. The cells
 //! kubectl computes (AGE, a pod's READY, STATUS and RESTARTS, a node's STATUS
 //! and ROLES) come from [`kubefmt::kubectl`], which the guest SDK's cluster
@@ -337,8 +338,130 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
                 ],
             )
         }
+        "endpoints" => (
+            vec![s("Name"), s("Endpoints"), s("Age")],
+            vec![name, json!(endpoints_cell(o)), age],
+        ),
+        "events" => events(o),
         _ => (vec![s("Name"), s("Age")], vec![name, age]),
     }
+}
+
+/// How long ago an RFC 3339 time was (`None` when absent or unreadable).
+fn since(v: Option<&Value>) -> Option<String> {
+    let t = parse_time(v?)?;
+    Some(human_duration((Utc::now() - t).num_seconds()))
+}
+
+/// kubectl's ENDPOINTS cell (`formatEndpoints`): up to three `ip:port`
+/// (bare IPs for a subset without ports), then `+ N more...`.
+pub(crate) fn endpoints_cell(o: &Value) -> String {
+    const MAX: usize = 3;
+    let Some(subsets) = o["subsets"].as_array().filter(|s| !s.is_empty()) else {
+        return "<none>".into();
+    };
+    let mut list: Vec<String> = Vec::new();
+    let mut count = 0;
+    for ss in subsets {
+        let addrs: Vec<&str> = ss["addresses"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|a| a["ip"].as_str()).collect())
+            .unwrap_or_default();
+        let ports: Vec<i64> = ss["ports"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|p| p["port"].as_i64()).collect())
+            .unwrap_or_default();
+        if ports.is_empty() {
+            count += addrs.len();
+            list.extend(
+                addrs
+                    .iter()
+                    .take(MAX - list.len().min(MAX))
+                    .map(|a| a.to_string()),
+            );
+            continue;
+        }
+        for port in ports {
+            count += addrs.len();
+            for a in &addrs {
+                if list.len() == MAX {
+                    break;
+                }
+                list.push(if a.contains(':') {
+                    format!("[{a}]:{port}")
+                } else {
+                    format!("{a}:{port}")
+                });
+            }
+        }
+    }
+    let text = list.join(",");
+    if count > MAX {
+        format!("{text} + {} more...", count - MAX)
+    } else {
+        text
+    }
+}
+
+/// kubectl's event columns (`printEvent`); the wide ones have priority 1.
+fn events(o: &Value) -> (Vec<Value>, Row) {
+    let s = |x: &str| col(x, "string", 0);
+    let w = |x: &str| col(x, "string", 1);
+    let first = since(o.get("firstTimestamp"))
+        .or_else(|| since(o.get("eventTime")))
+        .unwrap_or_else(|| "<unknown>".into());
+    let mut last = since(o.get("lastTimestamp")).unwrap_or_else(|| first.clone());
+    let mut count = o["count"].as_i64().unwrap_or(0);
+    if let Some(series) = o.get("series").filter(|v| v.is_object()) {
+        last = since(series.get("lastObservedTime")).unwrap_or_else(|| "<unknown>".into());
+        count = series["count"].as_i64().unwrap_or(0);
+    } else if count == 0 {
+        count = 1;
+    }
+    let kind = str_at(o, "/involvedObject/kind").to_lowercase();
+    let target = match str_at(o, "/involvedObject/name") {
+        "" => kind,
+        name => format!("{kind}/{name}"),
+    };
+    let first_of = |a: &str, b: &str| {
+        let a = str_at(o, a);
+        if a.is_empty() { str_at(o, b) } else { a }.to_string()
+    };
+    let component = first_of("/source/component", "/reportingComponent");
+    let instance = first_of("/source/host", "/reportingInstance");
+    let source = if instance.is_empty() {
+        component
+    } else {
+        format!("{component}, {instance}")
+    };
+    let mut name_col = w("Name");
+    name_col["format"] = json!("name");
+    (
+        vec![
+            s("Last Seen"),
+            s("Type"),
+            s("Reason"),
+            s("Object"),
+            w("Subobject"),
+            w("Source"),
+            s("Message"),
+            w("First Seen"),
+            w("Count"),
+            name_col,
+        ],
+        vec![
+            json!(last),
+            json!(str_at(o, "/type")),
+            json!(str_at(o, "/reason")),
+            json!(target),
+            json!(str_at(o, "/involvedObject/fieldPath")),
+            json!(source),
+            json!(str_at(o, "/message").trim()),
+            json!(first),
+            json!(count),
+            json!(str_at(o, "/metadata/name")),
+        ],
+    )
 }
 
 fn row_object(o: &Value, include: IncludeObject) -> Value {

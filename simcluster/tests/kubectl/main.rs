@@ -14,6 +14,7 @@ use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 mod generators;
 mod nodes;
 mod objects;
+mod services;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
 
@@ -107,6 +108,18 @@ fn deployment(ns: &str, name: &str, replicas: i64) -> Value {
                               "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
                                   "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}}}]}}}
     })
+}
+
+/// Deployment `web` in `default` with `replicas` pods, rolled out; its first
+/// pod and that pod's name.
+fn web_rolled_out(k: &Kube, replicas: i64) -> (Value, String) {
+    k.cluster
+        .create(deployment("default", "web", replicas))
+        .unwrap();
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    let pod = k.cluster.list("v1", "Pod", Some("default"))[0].clone();
+    let name = pod["metadata"]["name"].as_str().unwrap().to_string();
+    (pod, name)
 }
 
 fn pods_on(k: &Kube, node: &str) -> Vec<Value> {

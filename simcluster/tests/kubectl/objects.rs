@@ -364,18 +364,6 @@ spec:
     );
 }
 
-/// Deployment `web` in `default` with `replicas` pods, rolled out; its first
-/// pod and that pod's name.
-fn web_rolled_out(k: &Kube, replicas: i64) -> (Value, String) {
-    k.cluster
-        .create(deployment("default", "web", replicas))
-        .unwrap();
-    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
-    let pod = k.cluster.list("v1", "Pod", Some("default"))[0].clone();
-    let name = pod["metadata"]["name"].as_str().unwrap().to_string();
-    (pod, name)
-}
-
 /// What the simulation does not serve, kubectl is told as a real cluster
 /// without it would tell it: `kubectl debug` learns that ephemeral
 /// containers are disabled (from a 404 Status with empty details, which it

@@ -1,0 +1,160 @@
+//! Services' Endpoints, kept by the endpoints controller, and the tables
+//! kubectl prints for endpoints and events.
+
+use super::*;
+
+fn endpoints(k: &Kube, name: &str) -> Option<Value> {
+    k.cluster.get("v1", "Endpoints", Some("default"), name)
+}
+
+fn addresses(ep: &Value) -> Vec<String> {
+    let mut ips: Vec<String> = ep["subsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["addresses"].as_array().cloned().unwrap_or_default())
+        .map(|a| a["ip"].as_str().unwrap_or("").to_string())
+        .collect();
+    ips.sort();
+    ips
+}
+
+/// `kubectl expose` with a named target port: the Endpoints list the
+/// Deployment's pods by IP with the container port that name resolves to,
+/// follow a scale down to none, come back after a user overwrites them, and
+/// go with the Service. A Service without a selector keeps what its user wrote.
+#[test]
+fn a_service_lists_its_pods_as_endpoints() {
+    let k = Kube::standard();
+    let mut d = deployment("default", "web", 2);
+    d["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"name": "http", "containerPort": 8080}]);
+    k.cluster.create(d).unwrap();
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    k.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port=80",
+        "--target-port=http",
+    ]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| endpoints(&k, "web")
+            .is_some_and(|e| addresses(&e).len() == 2)));
+    let ep = endpoints(&k, "web").unwrap();
+    let pods = k.cluster.list("v1", "Pod", Some("default"));
+    let mut ips: Vec<String> = pods
+        .iter()
+        .map(|p| p["status"]["podIP"].as_str().unwrap().to_string())
+        .collect();
+    ips.sort();
+    assert_eq!(addresses(&ep), ips);
+    assert_eq!(
+        ep["subsets"][0]["ports"],
+        json!([{"port": 8080, "protocol": "TCP"}])
+    );
+    let address = &ep["subsets"][0]["addresses"][0];
+    assert_eq!(address["targetRef"]["kind"], "Pod");
+    assert!(pods
+        .iter()
+        .any(|p| p["metadata"]["name"] == address["targetRef"]["name"]
+            && p["spec"]["nodeName"] == address["nodeName"]));
+    assert_eq!(
+        ep["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"],
+        "true"
+    );
+    // The Service's labels are copied.
+    k.ok(&["label", "service", "web", "tier=front"]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| endpoints(&k, "web")
+            .is_some_and(|e| e["metadata"]["labels"]["tier"] == "front")));
+    let out = rows(&k.ok(&["get", "endpoints", "web"]));
+    assert_eq!(out[0], ["NAME", "ENDPOINTS", "AGE"]);
+    let cell = &row(&out, "web")[1];
+    for ip in &ips {
+        assert!(cell.contains(&format!("{ip}:8080")), "{cell}");
+    }
+
+    // A user's change to the controller's object is put back.
+    k.ok(&[
+        "patch",
+        "endpoints",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"subsets":null}"#,
+    ]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| endpoints(&k, "web")
+            .is_some_and(|e| addresses(&e).len() == 2)));
+
+    k.ok(&["scale", "deployment/web", "--replicas=0"]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| endpoints(&k, "web")
+            .is_some_and(|e| e.get("subsets").is_none())));
+    assert_eq!(row(&rows(&k.ok(&["get", "ep", "web"])), "web")[1], "<none>");
+
+    // Without a selector, the Endpoints are the user's.
+    k.cluster
+        .create(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "external", "namespace": "default"},
+            "spec": {"ports": [{"port": 5432}]}}))
+        .unwrap();
+    let own = json!({"apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "external", "namespace": "default"},
+        "subsets": [{"addresses": [{"ip": "127.0.0.9"}], "ports": [{"port": 5432, "protocol": "TCP"}]}]});
+    k.cluster.create(own.clone()).unwrap();
+    k.ok(&["scale", "deployment/web", "--replicas=1"]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| endpoints(&k, "web")
+            .is_some_and(|e| addresses(&e).len() == 1)));
+    let kept = endpoints(&k, "external").unwrap();
+    assert_eq!(kept["subsets"], own["subsets"]);
+    assert!(kept["metadata"].get("labels").is_none(), "{kept}");
+
+    k.ok(&["delete", "service", "web"]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| endpoints(&k, "web").is_none()));
+    assert!(endpoints(&k, "external").is_some());
+}
+
+/// `kubectl get events` prints kube-apiserver's event columns: what
+/// happened to which object and why, and with `-o wide` the source, the
+/// count and the event's name.
+#[test]
+fn get_events_prints_what_happened_to_which_object() {
+    let k = Kube::standard();
+    let (_, pod) = web_rolled_out(&k, 1);
+    let out = k.ok(&["get", "events"]);
+    let header = out.lines().next().unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    );
+    let scheduled = out
+        .lines()
+        .find(|l| l.contains(&format!("pod/{pod}")) && l.contains("Scheduled"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(scheduled.contains("Normal"), "{scheduled}");
+    assert!(
+        scheduled.contains(&format!("Successfully assigned default/{pod} to ")),
+        "{scheduled}"
+    );
+    let wide = k.ok(&["get", "events", "-o", "wide"]);
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    for column in ["SUBOBJECT", "SOURCE", "FIRST", "COUNT", "NAME"] {
+        assert!(header.contains(&column), "{header:?}");
+    }
+    let started = wide
+        .lines()
+        .find(|l| l.contains(&format!("pod/{pod}")) && l.contains("Started"))
+        .unwrap_or_else(|| panic!("{wide}"));
+    assert!(started.contains("kubelet, "), "{started}");
+    assert!(started.contains(&format!("{pod}.")), "{started}");
+}
