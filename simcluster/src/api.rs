@@ -236,10 +236,12 @@ pub fn create(
     }
     let mut obj = admission::admit_create(st, def, body)?;
     apply::record_update(None, &mut obj, &manager(opts), None, &now_rfc3339());
+    let charges = controllers::quota::check(st, def, &obj)?;
     if opts.dry_run {
         return Ok(obj);
     }
     st.store.insert(def, obj);
+    controllers::quota::charge(st, charges);
     controllers::reconcile(st);
     Ok(current(st, def, &ns, &name))
 }
@@ -399,10 +401,12 @@ pub fn patch(
                 let managed = obj["metadata"]["managedFields"].clone();
                 let mut obj = admission::admit_create(st, def, obj)?;
                 obj["metadata"]["managedFields"] = managed;
+                let charges = controllers::quota::check(st, def, &obj)?;
                 if opts.dry_run {
                     return Ok(obj);
                 }
                 st.store.insert(def, obj);
+                controllers::quota::charge(st, charges);
                 controllers::reconcile(st);
                 Ok(current(st, def, &ns, name))
             }

@@ -25,7 +25,7 @@
 //!   the machine's dispatcher runs);
 //! * core/v1 namespaces, nodes, pods (+`eviction`, `status`, `log`), services,
 //!   serviceaccounts, persistentvolumeclaims, configmaps, secrets, events,
-//!   endpoints; apps/v1 deployments, replicasets, statefulsets, daemonsets
+//!   endpoints, resourcequotas (+`status`); apps/v1 deployments, replicasets, statefulsets, daemonsets
 //!   (+`scale`); batch/v1 jobs, cronjobs; policy/v1 poddisruptionbudgets;
 //!   authorization.k8s.io/v1 selfsubjectaccessreviews (create only);
 //!   metrics.k8s.io/v1beta1 node and pod metrics ([`metrics`]);
@@ -33,19 +33,21 @@
 //!   create, update, merge/strategic/JSON patch ([`patch`]), server-side apply
 //!   with managedFields ([`apply`]), delete with propagation, deletecollection;
 //!   `Status` errors ([`error`]); Table rendering for kubectl ([`table`]);
-//! * controllers ([`controllers`]): workloads, scheduler, kubelet, PDBs, and
-//!   the Events they record (`kubectl describe`, `kubectl events`).
+//! * controllers ([`controllers`]): workloads, scheduler, kubelet, PDBs,
+//!   endpoints, quotas (and the quota admission check that refuses what
+//!   would exceed one), and the Events they record (`kubectl describe`,
+//!   `kubectl events`).
 //!
 //! Bodies are JSON, YAML, or protobuf ([`protobuf`]) for the kinds kubectl's
 //! typed generators send (`kubectl create deployment|namespace|configmap|
-//! secret|serviceaccount|service|job|cronjob|poddisruptionbudget`); other
+//! secret|serviceaccount|service|job|cronjob|poddisruptionbudget|quota`); other
 //! kinds in protobuf get `415`. Answers are JSON, which every client accepts.
 //! Served over HTTPS with a built-in loopback certificate (client-go sends
 //! credentials only over TLS); [`ClusterSpec::plain_http`] serves plain HTTP.
 //! CronJobs are stored and printed but do not create Jobs. Not served, and
 //! answered `404` as a cluster without them answers: `exec`, `attach`,
 //! `portforward` and `ephemeralcontainers` (so `kubectl debug` says ephemeral
-//! containers are disabled), RBAC, HPAs and quotas. Access reviews
+//! containers are disabled), RBAC, HPAs and LimitRanges. Access reviews
 //! (`kubectl auth can-i`) are answered `allowed`: the cluster's one token is
 //! its administrator's.
 //!

@@ -149,6 +149,20 @@ pub const PODS: ResourceDef = res!(
     ALL
 );
 
+/// `resourcequotas`: bounds on what a namespace holds (`controllers::quota`).
+pub const RESOURCE_QUOTAS: ResourceDef = res!(
+    "",
+    "v1",
+    "ResourceQuota",
+    "resourcequotas",
+    "resourcequota",
+    &["quota"],
+    true,
+    &["status"],
+    false,
+    NONE
+);
+
 /// `services`: the simulation creates these itself.
 pub const SERVICES: ResourceDef = res!(
     "",
@@ -225,6 +239,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         false,
         NONE
     ),
+    RESOURCE_QUOTAS,
     res!(
         "",
         "v1",

@@ -247,6 +247,22 @@ const PVC_SPEC: Shape = Obj(&[
     ("volumeMode", Str),
 ]);
 
+const QUOTA_SPEC: Shape = Obj(&[
+    ("hard", QUANTITIES),
+    ("scopes", STRING_LIST),
+    (
+        "scopeSelector",
+        Obj(&[(
+            "matchExpressions",
+            ListOf(&Obj(&[
+                ("scopeName", Str),
+                ("operator", Str),
+                ("values", STRING_LIST),
+            ])),
+        )]),
+    ),
+]);
+
 const CRONJOB_SPEC: Shape = Obj(&[
     ("schedule", Str),
     ("suspend", Bool),
@@ -270,6 +286,7 @@ fn top_level(plural: &str) -> &'static [(&'static str, Shape)] {
         "nodes" => &[("spec", NODE_SPEC), ("status", NODE_STATUS)],
         "poddisruptionbudgets" => &[("spec", PDB_SPEC), ("status", AnyObj)],
         "persistentvolumeclaims" => &[("spec", PVC_SPEC), ("status", AnyObj)],
+        "resourcequotas" => &[("spec", QUOTA_SPEC), ("status", AnyObj)],
         "configmaps" => &[("data", STRINGS), ("binaryData", STRINGS)],
         "secrets" => &[("data", STRINGS), ("stringData", STRINGS), ("type", Str)],
         _ => &[("spec", AnyObj), ("status", AnyObj)],

@@ -32,6 +32,7 @@ pub(crate) mod field;
 mod hostports;
 mod names;
 mod probes;
+mod quota;
 mod resources;
 mod security;
 mod service;
@@ -251,6 +252,10 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
         "persistentvolumeclaims" => {
             obj["status"] = json!({"phase": "Pending"});
         }
+        "resourcequotas" => {
+            quota::validate(&obj, &mut causes);
+            obj["status"] = json!({});
+        }
         "secrets" => {
             secret_defaults(&mut obj);
             workloads::secret(&obj, &mut causes);
@@ -449,6 +454,7 @@ pub fn admit_update(
             }
         }
         "poddisruptionbudgets" => workloads::budget(&new, &mut causes),
+        "resourcequotas" => quota::validate(&new, &mut causes),
         "namespaces" => {
             new["spec"] = old["spec"].clone();
             let name = new["metadata"]["name"].clone();

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::{field, names, Causes};
 use crate::quantity::Quantity;
 
-const QUANTITY_RE: &str =
+pub(crate) const QUANTITY_RE: &str =
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
 fn standard(name: &str) -> bool {
@@ -41,7 +41,7 @@ fn text(q: &Value) -> String {
 
 /// The quantity as the API server prints it: the canonical decimal form
 /// (`2`, `500m`), or as written when it has a binary suffix (`2Gi`).
-fn canonical(s: &str, q: Quantity) -> String {
+pub(crate) fn canonical(s: &str, q: Quantity) -> String {
     if s.ends_with('i') {
         s.to_string()
     } else {

@@ -9,6 +9,7 @@
 //!   removes pods of deleted nodes.
 //! * [`disruption`]: PodDisruptionBudget status and the Eviction API.
 //! * [`endpoints`]: a selector Service's Endpoints (its pods' addresses and ports).
+//! * [`quota`]: ResourceQuota status and the quota admission check.
 //! * [`events`]: what they did, recorded as Events.
 //! * here: namespace lifecycle (default ServiceAccount, Terminating ->
 //!   content removed -> gone) and a PVC binder.
@@ -17,6 +18,7 @@ pub mod disruption;
 pub mod endpoints;
 pub mod events;
 pub mod kubelet;
+pub mod quota;
 pub mod scheduler;
 pub mod workloads;
 
@@ -127,6 +129,7 @@ pub fn reconcile(st: &mut State) {
         changed |= kubelet::run(st);
         changed |= disruption::update_status(st);
         changed |= endpoints::sync(st);
+        changed |= quota::sync(st);
         if !changed {
             break;
         }

@@ -4,8 +4,8 @@
 //! Columns and cell formats follow Kubernetes' printers for nodes (`STATUS`
 //! with `SchedulingDisabled`, `ROLES`, `VERSION`, wide `INTERNAL-IP`...), pods
 //! (`READY`, `STATUS`, `RESTARTS`, wide `IP`, `NODE`), services, workloads,
-//! jobs, namespaces, config maps, secrets, claims, PDBs, endpoints and
-//! events (`LAST SEEN`, `TYPE`, `REASON`, `OBJECT`, `MESSAGE`); other kinds get
+//! jobs, namespaces, config maps, secrets, claims, PDBs, endpoints, quotas
+//! and events (`LAST SEEN`, `TYPE`, `REASON`, `OBJECT`, `MESSAGE`); other kinds get
 //! `NAME AGE`. Columns with priority 1 appear only with `-o wide`. The cells
 //! kubectl computes (AGE, a pod's READY, STATUS and RESTARTS, a node's STATUS
 //! and ROLES) come from [`kubefmt::kubectl`], which the guest SDK's cluster
@@ -343,8 +343,44 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
             vec![name, json!(endpoints_cell(o)), age],
         ),
         "events" => events(o),
+        "resourcequotas" => {
+            let (request, limit) = quota_cells(o);
+            (
+                vec![s("Name"), s("Age"), s("Request"), s("Limit")],
+                vec![name, age, json!(request), json!(limit)],
+            )
+        }
         _ => (vec![s("Name"), s("Age")], vec![name, age]),
     }
+}
+
+/// kubectl's REQUEST and LIMIT cells of a quota (`printResourceQuota`):
+/// `name: used/hard` for each resource of its status, by name, the
+/// `limits.*` ones in the second.
+fn quota_cells(o: &Value) -> (String, String) {
+    let (mut request, mut limit) = (Vec::new(), Vec::new());
+    let mut hard: Vec<(&String, &Value)> = o
+        .pointer("/status/hard")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .collect();
+    hard.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, h) in hard {
+        let text = |v: Option<&Value>| match v {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => "0".into(),
+        };
+        let used = text(o.pointer("/status/used").and_then(|u| u.get(name)));
+        let cell = format!("{name}: {used}/{}", text(Some(h)));
+        if name.split('.').next() == Some("limits") && name.contains('.') {
+            limit.push(cell);
+        } else {
+            request.push(cell);
+        }
+    }
+    (request.join(", "), limit.join(", "))
 }
 
 /// How long ago an RFC 3339 time was (`None` when absent or unreadable).

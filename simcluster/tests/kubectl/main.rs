@@ -14,6 +14,7 @@ use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 mod generators;
 mod nodes;
 mod objects;
+mod quotas;
 mod services;
 
 const KUBECTL: &str = "/usr/bin/kubectl";

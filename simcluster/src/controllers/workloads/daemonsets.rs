@@ -72,7 +72,7 @@ pub(super) fn daemonsets(st: &mut State, dirty: &Dirty, nodes_changed: bool) -> 
             );
             let tol = spec["tolerations"].clone();
             let node = node.clone();
-            create_pod(
+            let created = create_pod(
                 st,
                 &ds,
                 &template,
@@ -84,6 +84,9 @@ pub(super) fn daemonsets(st: &mut State, dirty: &Dirty, nodes_changed: bool) -> 
                     {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}});
                 },
             );
+            if !created {
+                break;
+            }
             changed = true;
         }
         let ps = live_pods(st, &ds);

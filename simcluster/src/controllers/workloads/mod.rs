@@ -9,7 +9,9 @@
 use serde_json::{json, Map, Value};
 
 use super::events::{self, Kind};
-use super::{condition, controller_ref, hash_value, put, put_status, random_suffix, scheduler};
+use super::{
+    condition, controller_ref, hash_value, put, put_status, quota, random_suffix, scheduler,
+};
 use crate::admission::pod_defaults;
 use crate::pods;
 use crate::resources;
@@ -132,7 +134,9 @@ fn labels_with(template: &Value, extra: &[(&str, String)]) -> Map<String, Value>
     labels
 }
 
-/// Creates a pod from a template, owned by `owner`.
+/// Creates a pod from a template, owned by `owner`; false when the
+/// namespace's quota refused it (a `FailedCreate` warning on the owner says
+/// why, as kube-controller-manager records it).
 fn create_pod(
     st: &mut State,
     owner: &Value,
@@ -140,7 +144,7 @@ fn create_pod(
     pod_name: &str,
     labels: Map<String, Value>,
     tweak: impl FnOnce(&mut Value),
-) {
+) -> bool {
     let mut meta = json!({"name": pod_name, "namespace": ns(owner), "labels": labels, "ownerReferences": [controller_ref(owner)]});
     if let Some(a) = template.pointer("/metadata/annotations") {
         meta["annotations"] = a.clone();
@@ -161,7 +165,37 @@ fn create_pod(
     let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
     tweak(&mut pod);
     pod_defaults(&mut pod);
+    let charges = match quota::check(st, &resources::PODS, &pod) {
+        Ok(charges) => charges,
+        Err(e) => {
+            let message = match owner["kind"].as_str() {
+                Some("StatefulSet") => format!(
+                    "create Pod {} in StatefulSet {} failed error: {}",
+                    name(&pod),
+                    name(owner),
+                    e.message
+                ),
+                _ => format!("Error creating: {}", e.message),
+            };
+            let component = match owner["kind"].as_str() {
+                Some("StatefulSet") => "statefulset-controller",
+                Some("DaemonSet") => "daemonset-controller",
+                Some("Job") => "job-controller",
+                _ => "replicaset-controller",
+            };
+            events::record(
+                st,
+                owner,
+                Kind::Warning,
+                "FailedCreate",
+                &message,
+                component,
+            );
+            return false;
+        }
+    };
     let created = st.store.insert(&resources::PODS, pod);
+    quota::charge(st, charges);
     let pod_name = name(&created);
     let (component, message) = match owner["kind"].as_str() {
         Some("StatefulSet") => (
@@ -183,6 +217,7 @@ fn create_pod(
         &message,
         component,
     );
+    true
 }
 
 /// A Deployment scaled one of its ReplicaSets.
@@ -343,19 +378,21 @@ fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
         let mut created = 0;
         if ps.len() < want {
             let n = pods_to_create(st, &rs, want - ps.len());
-            created = n;
             for _ in 0..n {
                 let labels = labels_with(&template, &[]);
-                create_pod(
+                if !create_pod(
                     st,
                     &rs,
                     &template,
                     &format!("{}-", name(&rs)),
                     labels,
                     |_| {},
-                );
+                ) {
+                    break;
+                }
+                created += 1;
             }
-            changed |= n > 0;
+            changed |= created > 0;
         } else if ps.len() > want {
             // unscheduled first, then not ready, then newest
             ps.sort_by_key(|p| {

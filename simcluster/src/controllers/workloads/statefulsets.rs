@@ -66,7 +66,7 @@ pub(super) fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
             );
             let service = s.pointer("/spec/serviceName").cloned();
             let pn = pod_name.clone();
-            create_pod(st, &s, &template, &pod_name, labels, |pod| {
+            let created = create_pod(st, &s, &template, &pod_name, labels, |pod| {
                 pod["spec"]["hostname"] = json!(pn);
                 if let Some(svc) = service.filter(|v| v.as_str().is_some_and(|x| !x.is_empty())) {
                     pod["spec"]["subdomain"] = svc;
@@ -81,6 +81,9 @@ pub(super) fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
                     }
                 }
             });
+            if !created {
+                break;
+            }
             changed = true;
         }
         let ps = live_pods(st, &s);

@@ -1,4 +1,5 @@
-//! `api/core/v1`: namespaces, config maps, secrets, service accounts, services, references.
+//! `api/core/v1`: namespaces, config maps, secrets, service accounts, services,
+//! resource quotas, references.
 
 use super::meta::OBJECT_META;
 use super::Ty::*;
@@ -118,3 +119,42 @@ pub static OBJECT_REFERENCE: Msg = Msg::new(
 );
 
 pub static LOCAL_OBJECT_REFERENCE: Msg = Msg::new("LocalObjectReference", &[f(1, "name", Str)]);
+
+/// `kubectl create quota`: `hard`, `scopes` and a `scopeSelector`.
+pub static RESOURCE_QUOTA: Msg = Msg::new(
+    "ResourceQuota",
+    &[
+        f(1, "metadata", Msg(&OBJECT_META)),
+        f(2, "spec", Msg(&RESOURCE_QUOTA_SPEC)),
+        f(3, "status", Msg(&RESOURCE_QUOTA_STATUS)),
+    ],
+);
+
+pub static RESOURCE_QUOTA_SPEC: Msg = Msg::new(
+    "ResourceQuotaSpec",
+    &[
+        f(1, "hard", MapQuantity),
+        list(2, "scopes", Str),
+        f(3, "scopeSelector", Msg(&SCOPE_SELECTOR)),
+    ],
+);
+
+pub static RESOURCE_QUOTA_STATUS: Msg = Msg::status("ResourceQuotaStatus");
+
+pub static SCOPE_SELECTOR: Msg = Msg::new(
+    "ScopeSelector",
+    &[list(
+        1,
+        "matchExpressions",
+        Msg(&SCOPED_RESOURCE_SELECTOR_REQUIREMENT),
+    )],
+);
+
+pub static SCOPED_RESOURCE_SELECTOR_REQUIREMENT: Msg = Msg::new(
+    "ScopedResourceSelectorRequirement",
+    &[
+        f(1, "scopeName", Str),
+        f(2, "operator", Str),
+        list(3, "values", Str),
+    ],
+);

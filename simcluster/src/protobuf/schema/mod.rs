@@ -138,6 +138,7 @@ pub static ROOTS: &[(&str, &str, &Msg)] = &[
     ("v1", "Secret", &core::SECRET),
     ("v1", "ServiceAccount", &core::SERVICE_ACCOUNT),
     ("v1", "Service", &core::SERVICE),
+    ("v1", "ResourceQuota", &core::RESOURCE_QUOTA),
     ("v1", "Pod", &pod::POD),
     ("apps/v1", "Deployment", &apps::DEPLOYMENT),
     ("batch/v1", "Job", &batch::JOB),
