@@ -25,7 +25,7 @@
 //!   the machine's dispatcher runs);
 //! * core/v1 namespaces, nodes, pods (+`eviction`, `status`, `log`), services,
 //!   serviceaccounts, persistentvolumeclaims, configmaps, secrets, events,
-//!   endpoints, resourcequotas (+`status`); apps/v1 deployments, replicasets, statefulsets, daemonsets
+//!   endpoints, resourcequotas (+`status`), limitranges; apps/v1 deployments, replicasets, statefulsets, daemonsets
 //!   (+`scale`); batch/v1 jobs, cronjobs; policy/v1 poddisruptionbudgets;
 //!   authorization.k8s.io/v1 selfsubjectaccessreviews (create only);
 //!   metrics.k8s.io/v1beta1 node and pod metrics ([`metrics`]);
@@ -35,7 +35,8 @@
 //!   `Status` errors ([`error`]); Table rendering for kubectl ([`table`]);
 //! * controllers ([`controllers`]): workloads, scheduler, kubelet, PDBs,
 //!   endpoints, quotas (and the quota admission check that refuses what
-//!   would exceed one), and the Events they record (`kubectl describe`,
+//!   would exceed one; LimitRanges' defaults and bounds before it), and the
+//!   Events they record (`kubectl describe`,
 //!   `kubectl events`).
 //!
 //! Bodies are JSON, YAML, or protobuf ([`protobuf`]) for the kinds kubectl's
@@ -47,7 +48,7 @@
 //! CronJobs are stored and printed but do not create Jobs. Not served, and
 //! answered `404` as a cluster without them answers: `exec`, `attach`,
 //! `portforward` and `ephemeralcontainers` (so `kubectl debug` says ephemeral
-//! containers are disabled), RBAC, HPAs and LimitRanges. Access reviews
+//! containers are disabled), RBAC and HPAs. Access reviews
 //! (`kubectl auth can-i`) are answered `allowed`: the cluster's one token is
 //! its administrator's.
 //!

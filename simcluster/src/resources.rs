@@ -163,6 +163,21 @@ pub const RESOURCE_QUOTAS: ResourceDef = res!(
     NONE
 );
 
+/// `limitranges`: a namespace's default and bounding container resources
+/// (`admission::limitranger`).
+pub const LIMIT_RANGES: ResourceDef = res!(
+    "",
+    "v1",
+    "LimitRange",
+    "limitranges",
+    "limitrange",
+    &["limits"],
+    true,
+    &[],
+    false,
+    NONE
+);
+
 /// `services`: the simulation creates these itself.
 pub const SERVICES: ResourceDef = res!(
     "",
@@ -240,6 +255,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         NONE
     ),
     RESOURCE_QUOTAS,
+    LIMIT_RANGES,
     res!(
         "",
         "v1",

@@ -263,6 +263,18 @@ const QUOTA_SPEC: Shape = Obj(&[
     ),
 ]);
 
+const LIMIT_RANGE_SPEC: Shape = Obj(&[(
+    "limits",
+    ListOf(&Obj(&[
+        ("type", Str),
+        ("max", QUANTITIES),
+        ("min", QUANTITIES),
+        ("default", QUANTITIES),
+        ("defaultRequest", QUANTITIES),
+        ("maxLimitRequestRatio", QUANTITIES),
+    ])),
+)]);
+
 const CRONJOB_SPEC: Shape = Obj(&[
     ("schedule", Str),
     ("suspend", Bool),
@@ -287,6 +299,7 @@ fn top_level(plural: &str) -> &'static [(&'static str, Shape)] {
         "poddisruptionbudgets" => &[("spec", PDB_SPEC), ("status", AnyObj)],
         "persistentvolumeclaims" => &[("spec", PVC_SPEC), ("status", AnyObj)],
         "resourcequotas" => &[("spec", QUOTA_SPEC), ("status", AnyObj)],
+        "limitranges" => &[("spec", LIMIT_RANGE_SPEC)],
         "configmaps" => &[("data", STRINGS), ("binaryData", STRINGS)],
         "secrets" => &[("data", STRINGS), ("stringData", STRINGS), ("type", Str)],
         _ => &[("spec", AnyObj), ("status", AnyObj)],

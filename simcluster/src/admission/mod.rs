@@ -30,6 +30,7 @@ pub(crate) mod decode;
 mod env;
 pub(crate) mod field;
 mod hostports;
+pub mod limitranger;
 mod names;
 mod probes;
 mod quota;
@@ -166,12 +167,15 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             }
         }
         "pods" => {
-            // Defaulting that validation sees (SetDefaults_Pod runs first).
+            // Defaulting that validation sees (SetDefaults_Pod runs first,
+            // then the LimitRanger plugin's defaults).
             hostports::default_host_network_ports(&mut obj);
+            limitranger::default_pod(st, &mut obj);
             validate_pod_spec(&obj["spec"], "spec", true, &mut causes);
             invalid(def, &obj, std::mem::take(&mut causes))?;
             obj["status"] = json!({});
             pod_defaults(&mut obj);
+            limitranger::check_pod(st, &obj)?;
         }
         "services" => {
             service_admit(st, &mut obj, None, &mut causes);
@@ -255,6 +259,10 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
         "resourcequotas" => {
             quota::validate(&obj, &mut causes);
             obj["status"] = json!({});
+        }
+        "limitranges" => {
+            limitranger::defaults(&mut obj);
+            limitranger::validate(&obj, &mut causes);
         }
         "secrets" => {
             secret_defaults(&mut obj);
@@ -455,6 +463,10 @@ pub fn admit_update(
         }
         "poddisruptionbudgets" => workloads::budget(&new, &mut causes),
         "resourcequotas" => quota::validate(&new, &mut causes),
+        "limitranges" => {
+            limitranger::defaults(&mut new);
+            limitranger::validate(&new, &mut causes);
+        }
         "namespaces" => {
             new["spec"] = old["spec"].clone();
             let name = new["metadata"]["name"].clone();

@@ -343,6 +343,11 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
             vec![name, json!(endpoints_cell(o)), age],
         ),
         "events" => events(o),
+        // No printer of its own: the API server's default columns.
+        "limitranges" => (
+            vec![s("Name"), col("Created At", "date", 0)],
+            vec![name, json!(str_at(o, "/metadata/creationTimestamp"))],
+        ),
         "resourcequotas" => {
             let (request, limit) = quota_cells(o);
             (

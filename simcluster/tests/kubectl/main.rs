@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 
 mod generators;
+mod limits;
 mod nodes;
 mod objects;
 mod quotas;

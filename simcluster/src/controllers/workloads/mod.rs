@@ -12,7 +12,7 @@ use super::events::{self, Kind};
 use super::{
     condition, controller_ref, hash_value, put, put_status, quota, random_suffix, scheduler,
 };
-use crate::admission::pod_defaults;
+use crate::admission::{limitranger, pod_defaults};
 use crate::pods;
 use crate::resources;
 use crate::state::State;
@@ -164,8 +164,11 @@ fn create_pod(
     }
     let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
     tweak(&mut pod);
+    limitranger::default_pod(st, &mut pod);
     pod_defaults(&mut pod);
-    let charges = match quota::check(st, &resources::PODS, &pod) {
+    let admitted =
+        limitranger::check_pod(st, &pod).and_then(|()| quota::check(st, &resources::PODS, &pod));
+    let charges = match admitted {
         Ok(charges) => charges,
         Err(e) => {
             let message = match owner["kind"].as_str() {
