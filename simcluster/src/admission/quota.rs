@@ -8,42 +8,8 @@
 use serde_json::{json, Value};
 
 use super::{field, names, Causes};
+use crate::controllers::quota::{OBJECT_COUNTS, VALIDATED};
 use crate::quantity::Quantity;
-
-const STANDARD: &[&str] = &[
-    "cpu",
-    "memory",
-    "ephemeral-storage",
-    "requests.cpu",
-    "requests.memory",
-    "requests.storage",
-    "requests.ephemeral-storage",
-    "limits.cpu",
-    "limits.memory",
-    "limits.ephemeral-storage",
-    "pods",
-    "services",
-    "replicationcontrollers",
-    "resourcequotas",
-    "secrets",
-    "persistentvolumeclaims",
-    "configmaps",
-    "services.nodeports",
-    "services.loadbalancers",
-];
-
-/// Counted in whole objects.
-const COUNTS: &[&str] = &[
-    "pods",
-    "services",
-    "replicationcontrollers",
-    "resourcequotas",
-    "secrets",
-    "persistentvolumeclaims",
-    "configmaps",
-    "services.nodeports",
-    "services.loadbalancers",
-];
 
 const SCOPES: &[&str] = &[
     "Terminating",
@@ -54,31 +20,31 @@ const SCOPES: &[&str] = &[
     "CrossNamespacePodAffinity",
 ];
 
-/// What the pod scopes apply to (`BestEffort` only to `pods`).
-const POD_RESOURCES: &[&str] = &[
-    "pods",
-    "count/pods",
-    "cpu",
-    "memory",
-    "requests.cpu",
-    "requests.memory",
-    "limits.cpu",
-    "limits.memory",
+const STORAGE: &[&str] = &[
     "ephemeral-storage",
     "requests.ephemeral-storage",
     "limits.ephemeral-storage",
 ];
 
 fn standard(name: &str) -> bool {
-    STANDARD.contains(&name)
+    VALIDATED.contains(&name)
+        || STORAGE.contains(&name)
+        || OBJECT_COUNTS.contains(&name)
+        || name == "requests.storage"
         || name.starts_with("hugepages-")
         || name.starts_with("requests.hugepages-")
 }
 
+/// Counted in whole units: objects and extended resources.
 fn integer(name: &str) -> bool {
-    COUNTS.contains(&name)
+    OBJECT_COUNTS.contains(&name)
         || name.starts_with("count/")
         || (name.contains('/') && !name.contains("kubernetes.io/"))
+}
+
+/// What the pod scopes apply to (`BestEffort` only to the pod counts).
+fn pod_resource(name: &str) -> bool {
+    VALIDATED.contains(&name) || STORAGE.contains(&name) || matches!(name, "pods" | "count/pods")
 }
 
 /// Validates a ResourceQuota's `spec`.
@@ -139,7 +105,7 @@ pub(crate) fn validate(obj: &Value, causes: &mut Causes) {
     for name in hard.into_iter().flatten().map(|(k, _)| k.as_str()) {
         let applies = |scope: &&str| match *scope {
             "BestEffort" => matches!(name, "pods" | "count/pods"),
-            _ => POD_RESOURCES.contains(&name),
+            _ => pod_resource(name),
         };
         if !scopes.iter().all(applies) {
             invalid(causes, "unsupported scope applied to resource");

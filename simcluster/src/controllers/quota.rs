@@ -337,16 +337,31 @@ fn matching(st: &State, def: &ResourceDef, obj: &Value) -> Vec<(Value, Resources
         .collect()
 }
 
-/// The resources a quota makes every container of a pod say.
+/// The compute resources a quota makes every container of a pod say.
+pub(crate) const VALIDATED: &[&str] = &[
+    "cpu",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
+
+/// The legacy object counts (`pods` counts only pods that are not done).
+pub(crate) const OBJECT_COUNTS: &[&str] = &[
+    "pods",
+    "services",
+    "replicationcontrollers",
+    "resourcequotas",
+    "secrets",
+    "persistentvolumeclaims",
+    "configmaps",
+    "services.nodeports",
+    "services.loadbalancers",
+];
+
+/// The resources of [`VALIDATED`] that `quota` counts.
 fn constrained(quota: &Value) -> Vec<String> {
-    const VALIDATED: &[&str] = &[
-        "cpu",
-        "memory",
-        "requests.cpu",
-        "requests.memory",
-        "limits.cpu",
-        "limits.memory",
-    ];
     let hard = hard(quota);
     VALIDATED
         .iter()
