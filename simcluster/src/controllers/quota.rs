@@ -319,6 +319,9 @@ fn requeue_workloads(st: &mut State, ns: &str) {
 /// `obj`'s usage masked to what each counts.
 fn matching(st: &State, def: &ResourceDef, obj: &Value) -> Vec<(Value, Resources)> {
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
+    if st.store.list("resourcequotas", Some(ns)).next().is_none() {
+        return Vec::new();
+    }
     let key = def.key();
     let usage = usage(&key, obj);
     st.store
