@@ -27,6 +27,8 @@
 //!   serviceaccounts, persistentvolumeclaims, configmaps, secrets, events,
 //!   endpoints, resourcequotas (+`status`), limitranges; apps/v1 deployments, replicasets, statefulsets, daemonsets
 //!   (+`scale`); batch/v1 jobs, cronjobs; policy/v1 poddisruptionbudgets;
+//!   rbac.authorization.k8s.io/v1 roles, rolebindings, clusterroles,
+//!   clusterrolebindings (stored and validated, not enforced);
 //!   authorization.k8s.io/v1 selfsubjectaccessreviews (create only);
 //!   metrics.k8s.io/v1beta1 node and pod metrics ([`metrics`]);
 //! * get, list (label/field selectors, `limit`/`continue`), watch ([`watch`]),
@@ -41,14 +43,15 @@
 //!
 //! Bodies are JSON, YAML, or protobuf ([`protobuf`]) for the kinds kubectl's
 //! typed generators send (`kubectl create deployment|namespace|configmap|
-//! secret|serviceaccount|service|job|cronjob|poddisruptionbudget|quota`); other
+//! secret|serviceaccount|service|job|cronjob|poddisruptionbudget|quota|role|
+//! clusterrole|rolebinding|clusterrolebinding`); other
 //! kinds in protobuf get `415`. Answers are JSON, which every client accepts.
 //! Served over HTTPS with a built-in loopback certificate (client-go sends
 //! credentials only over TLS); [`ClusterSpec::plain_http`] serves plain HTTP.
 //! CronJobs are stored and printed but do not create Jobs. Not served, and
 //! answered `404` as a cluster without them answers: `exec`, `attach`,
 //! `portforward` and `ephemeralcontainers` (so `kubectl debug` says ephemeral
-//! containers are disabled), RBAC and HPAs. Access reviews
+//! containers are disabled) and HPAs. Access reviews
 //! (`kubectl auth can-i`) are answered `allowed`: the cluster's one token is
 //! its administrator's.
 //!

@@ -354,6 +354,54 @@ pub static RESOURCES: &[ResourceDef] = &[
         ALL
     ),
     res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        &[],
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        &[],
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        &[],
+        false,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        &[],
+        false,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
         "policy",
         "v1",
         "PodDisruptionBudget",
@@ -411,6 +459,7 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("apps", "v1"),
     ("batch", "v1"),
     ("policy", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 ];

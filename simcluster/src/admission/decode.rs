@@ -275,6 +275,23 @@ const LIMIT_RANGE_SPEC: Shape = Obj(&[(
     ])),
 )]);
 
+const POLICY_RULES: Shape = ListOf(&Obj(&[
+    ("verbs", STRING_LIST),
+    ("apiGroups", STRING_LIST),
+    ("resources", STRING_LIST),
+    ("resourceNames", STRING_LIST),
+    ("nonResourceURLs", STRING_LIST),
+]));
+
+const SUBJECTS: Shape = ListOf(&Obj(&[
+    ("kind", Str),
+    ("apiGroup", Str),
+    ("name", Str),
+    ("namespace", Str),
+]));
+
+const ROLE_REF: Shape = Obj(&[("apiGroup", Str), ("kind", Str), ("name", Str)]);
+
 const CRONJOB_SPEC: Shape = Obj(&[
     ("schedule", Str),
     ("suspend", Bool),
@@ -300,6 +317,9 @@ fn top_level(plural: &str) -> &'static [(&'static str, Shape)] {
         "persistentvolumeclaims" => &[("spec", PVC_SPEC), ("status", AnyObj)],
         "resourcequotas" => &[("spec", QUOTA_SPEC), ("status", AnyObj)],
         "limitranges" => &[("spec", LIMIT_RANGE_SPEC)],
+        "roles" => &[("rules", POLICY_RULES)],
+        "clusterroles" => &[("rules", POLICY_RULES), ("aggregationRule", AnyObj)],
+        "rolebindings" | "clusterrolebindings" => &[("subjects", SUBJECTS), ("roleRef", ROLE_REF)],
         "configmaps" => &[("data", STRINGS), ("binaryData", STRINGS)],
         "secrets" => &[("data", STRINGS), ("stringData", STRINGS), ("type", Str)],
         _ => &[("spec", AnyObj), ("status", AnyObj)],

@@ -34,6 +34,7 @@ pub mod limitranger;
 mod names;
 mod probes;
 mod quota;
+mod rbac;
 mod resources;
 mod security;
 mod service;
@@ -264,6 +265,8 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             limitranger::defaults(&mut obj);
             limitranger::validate(&obj, &mut causes);
         }
+        "roles" | "clusterroles" => rbac::role(&obj, def.namespaced, &mut causes),
+        "rolebindings" | "clusterrolebindings" => rbac::binding(&obj, def.namespaced, &mut causes),
         "secrets" => {
             secret_defaults(&mut obj);
             workloads::secret(&obj, &mut causes);
@@ -466,6 +469,11 @@ pub fn admit_update(
         "limitranges" => {
             limitranger::defaults(&mut new);
             limitranger::validate(&new, &mut causes);
+        }
+        "roles" | "clusterroles" => rbac::role(&new, def.namespaced, &mut causes),
+        "rolebindings" | "clusterrolebindings" => {
+            rbac::binding(&new, def.namespaced, &mut causes);
+            rbac::same_role_ref(old, &new, &mut causes);
         }
         "namespaces" => {
             new["spec"] = old["spec"].clone();

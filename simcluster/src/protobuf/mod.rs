@@ -2,7 +2,8 @@
 //! into the JSON the rest of the server works with.
 //!
 //! kubectl's typed generators (`kubectl create deployment|namespace|configmap|
-//! secret|serviceaccount|service|job|cronjob|poddisruptionbudget|quota`) send their
+//! secret|serviceaccount|service|job|cronjob|poddisruptionbudget|quota|role|
+//! clusterrole|rolebinding|clusterrolebinding`) send their
 //! object as protobuf: the magic `k8s\0`, then a `runtime.Unknown` whose
 //! `typeMeta` names the kind and whose `raw` holds the object's message. The
 //! message is read with the kind's table ([`schema`]) into the object Go's

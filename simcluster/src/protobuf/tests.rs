@@ -93,9 +93,12 @@ fn a_time_a_negative_int32_and_an_unset_time() {
 
 #[test]
 fn kinds_and_fields_without_a_table_are_refused_not_dropped() {
-    let e = to_json(&body("rbac.authorization.k8s.io/v1", "Role", &[])).unwrap_err();
+    let e = to_json(&body("autoscaling/v2", "HorizontalPodAutoscaler", &[])).unwrap_err();
     assert!(e.unsupported(), "{e}");
-    assert!(e.to_string().contains("Kind=Role"), "{e}");
+    assert!(
+        e.to_string().contains("Kind=HorizontalPodAutoscaler"),
+        "{e}"
+    );
     assert!(
         e.to_string().contains("Deployment"),
         "names what is read: {e}"

@@ -343,11 +343,54 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
             vec![name, json!(endpoints_cell(o)), age],
         ),
         "events" => events(o),
-        // No printer of its own: the API server's default columns.
-        "limitranges" => (
+        // Roles print their creation time; LimitRanges have no printer of
+        // their own: the API server's default columns are the same.
+        "limitranges" | "roles" | "clusterroles" => (
             vec![s("Name"), col("Created At", "date", 0)],
             vec![name, json!(str_at(o, "/metadata/creationTimestamp"))],
         ),
+        "rolebindings" | "clusterrolebindings" => {
+            let of = |kind: &str| -> String {
+                let names: Vec<String> = o["subjects"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s["kind"] == kind)
+                    .map(|s| {
+                        let name = s["name"].as_str().unwrap_or("");
+                        if kind == "ServiceAccount" {
+                            format!("{}/{name}", s["namespace"].as_str().unwrap_or(""))
+                        } else {
+                            name.to_string()
+                        }
+                    })
+                    .collect();
+                names.join(", ")
+            };
+            let role = format!(
+                "{}/{}",
+                str_at(o, "/roleRef/kind"),
+                str_at(o, "/roleRef/name")
+            );
+            (
+                vec![
+                    s("Name"),
+                    s("Role"),
+                    s("Age"),
+                    w("Users"),
+                    w("Groups"),
+                    w("ServiceAccounts"),
+                ],
+                vec![
+                    name,
+                    json!(role),
+                    age,
+                    json!(of("User")),
+                    json!(of("Group")),
+                    json!(of("ServiceAccount")),
+                ],
+            )
+        }
         "resourcequotas" => {
             let (request, limit) = quota_cells(o);
             (

@@ -16,6 +16,7 @@ mod limits;
 mod nodes;
 mod objects;
 mod quotas;
+mod rbac;
 mod services;
 
 const KUBECTL: &str = "/usr/bin/kubectl";

@@ -15,6 +15,7 @@ mod core;
 mod meta;
 mod pod;
 mod policy;
+mod rbac;
 mod volumes;
 
 /// How a field's value is read and written as JSON.
@@ -147,6 +148,22 @@ pub static ROOTS: &[(&str, &str, &Msg)] = &[
         "policy/v1",
         "PodDisruptionBudget",
         &policy::POD_DISRUPTION_BUDGET,
+    ),
+    ("rbac.authorization.k8s.io/v1", "Role", &rbac::ROLE),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        &rbac::CLUSTER_ROLE,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        &rbac::ROLE_BINDING,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        &rbac::CLUSTER_ROLE_BINDING,
     ),
     (
         "authorization.k8s.io/v1",
