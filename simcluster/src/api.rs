@@ -344,10 +344,12 @@ fn write(
     };
     new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
     apply::record_update(Some(old), &mut new, &manager(opts), sub, &now_rfc3339());
+    let charges = controllers::quota::check_update(st, def, old, &new)?;
     if opts.dry_run {
         return Ok(new);
     }
     st.store.replace(def, new);
+    controllers::quota::charge(st, charges);
     controllers::reconcile(st);
     Ok(current(st, def, &ns, &name))
 }
@@ -422,10 +424,12 @@ pub fn patch(
                     admission::admit_update(st, def, &old, merged)?
                 };
                 new["metadata"]["managedFields"] = managed;
+                let charges = controllers::quota::check_update(st, def, &old, &new)?;
                 if opts.dry_run {
                     return Ok(new);
                 }
                 st.store.replace(def, new);
+                controllers::quota::charge(st, charges);
                 controllers::reconcile(st);
                 Ok(current(st, def, &ns, name))
             }

@@ -317,13 +317,33 @@ fn requeue_workloads(st: &mut State, ns: &str) {
 
 /// The namespace's quotas that count something `obj` uses, by name, with
 /// `obj`'s usage masked to what each counts.
-fn matching(st: &State, def: &ResourceDef, obj: &Value) -> Vec<(Value, Resources)> {
+fn matching(
+    st: &State,
+    def: &ResourceDef,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Vec<(Value, Resources)> {
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
     if st.store.list("resourcequotas", Some(ns)).next().is_none() {
         return Vec::new();
     }
     let key = def.key();
-    let usage = usage(&key, obj);
+    let mut usage = usage(&key, obj);
+    // An update is charged what grows (kube's `SubtractWithNonNegativeResult`).
+    if let Some(old) = old {
+        let before = self::usage(&key, old);
+        usage = usage
+            .into_iter()
+            .map(|(k, v)| {
+                let grown = v.saturating_sub(before.get(&k).copied().unwrap_or(0));
+                (k, grown)
+            })
+            .filter(|(_, v)| *v > 0)
+            .collect();
+        if usage.is_empty() {
+            return Vec::new();
+        }
+    }
     st.store
         .list("resourcequotas", Some(ns))
         .filter(|q| in_scope(q, &key, obj))
@@ -423,7 +443,31 @@ fn pretty(r: &Resources) -> String {
 /// The `ResourceQuota` admission check of creating `obj`; `Ok` answers the
 /// usage to charge to each quota once it is stored.
 pub fn check(st: &State, def: &ResourceDef, obj: &Value) -> ApiResult<Vec<(Value, Resources)>> {
-    let matching = matching(st, def, obj);
+    check_change(st, def, obj, None)
+}
+
+/// The check of updating `old` to `new`: kube's evaluators look at updates
+/// of Services (a type that takes node ports or a load balancer) and claims
+/// (a larger request); what grows is checked and charged.
+pub fn check_update(
+    st: &State,
+    def: &ResourceDef,
+    old: &Value,
+    new: &Value,
+) -> ApiResult<Vec<(Value, Resources)>> {
+    if !matches!(def.key().as_str(), "services" | "persistentvolumeclaims") {
+        return Ok(Vec::new());
+    }
+    check_change(st, def, new, Some(old))
+}
+
+fn check_change(
+    st: &State,
+    def: &ResourceDef,
+    obj: &Value,
+    old: Option<&Value>,
+) -> ApiResult<Vec<(Value, Resources)>> {
+    let matching = matching(st, def, obj, old);
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     let forbidden = |why: String| {
         let what = if def.group.is_empty() {

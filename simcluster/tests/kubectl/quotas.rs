@@ -235,3 +235,47 @@ fn invalid_quotas_are_refused() {
     let e = refused(json!({"hard": {"pods": true}}));
     assert!(e.contains("cannot unmarshal"), "{e}");
 }
+
+/// Updates are checked where kube's evaluators look at them: a Service
+/// turned `NodePort` takes node ports, and past the quota the change is
+/// refused and the Service stays as it was.
+#[test]
+fn a_service_update_that_takes_node_ports_is_checked() {
+    let k = Kube::standard();
+    k.ok(&["create", "quota", "ports", "--hard=services.nodeports=1"]);
+    k.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "web",
+        "--tcp=80:8080",
+        "--tcp=443:8443",
+    ]);
+    let err = fails(
+        &k,
+        &[
+            "patch",
+            "service",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"type":"NodePort"}}"#,
+        ],
+    );
+    assert!(
+        err.contains("services \"web\" is forbidden: exceeded quota: ports, requested: services.nodeports=2, used: services.nodeports=0, limited: services.nodeports=1"),
+        "{err}"
+    );
+    let svc = k
+        .cluster
+        .get("v1", "Service", Some("default"), "web")
+        .unwrap();
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    // One port fits; the quota then counts it.
+    k.ok(&["create", "service", "nodeport", "one", "--tcp=80:8080"]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| quota(&k, "ports")["status"]
+            ["used"]
+            == json!({"services.nodeports": "1"})));
+}
