@@ -121,6 +121,12 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// `403 Forbidden` of one object: `deployments.apps "web" is forbidden: <why>`.
+    pub fn forbidden_object(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let qualified = qualified(group, resource);
+        Self::forbidden(format!("{qualified} \"{name}\" is forbidden: {why}"))
+    }
+
     /// `500 InternalError`.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)

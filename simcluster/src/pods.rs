@@ -60,22 +60,43 @@ pub fn container_requests(c: &Value) -> Resources {
     req
 }
 
-/// What the scheduler counts for a pod: max(sum of containers, largest init
-/// container) per resource, plus `spec.overhead`.
-pub fn effective_requests(pod: &Value) -> Resources {
+/// max(sum of the containers' amounts, largest init container's) per
+/// resource, as kube's `PodRequests`/`PodLimits` total a pod (overhead aside).
+pub fn containers_total(pod: &Value, of: impl Fn(&Value) -> Resources) -> Resources {
     let mut sum = Resources::new();
     for c in containers(pod, "containers") {
-        add_resources(&mut sum, &container_requests(c));
+        add_resources(&mut sum, &of(c));
     }
     for c in containers(pod, "initContainers") {
-        for (k, v) in container_requests(c) {
+        for (k, v) in of(c) {
             let e = sum.entry(k).or_insert(0);
             if v > *e {
                 *e = v;
             }
         }
     }
+    sum
+}
+
+/// A container's limits.
+pub fn container_limits(c: &Value) -> Resources {
+    parse_resources(c.pointer("/resources/limits"))
+}
+
+/// What the scheduler counts for a pod: max(sum of containers, largest init
+/// container) per resource, plus `spec.overhead`.
+pub fn effective_requests(pod: &Value) -> Resources {
+    let mut sum = containers_total(pod, container_requests);
     add_resources(&mut sum, &parse_resources(pod.pointer("/spec/overhead")));
+    sum
+}
+
+/// A pod's limits totalled the same way, plus `spec.overhead` when it has any.
+pub fn effective_limits(pod: &Value) -> Resources {
+    let mut sum = containers_total(pod, container_limits);
+    if !sum.is_empty() {
+        add_resources(&mut sum, &parse_resources(pod.pointer("/spec/overhead")));
+    }
     sum
 }
 

@@ -93,10 +93,20 @@ pub fn age(obj: &Value) -> String {
 
 /// The AGE column of an object at `now` (seconds since the Unix epoch).
 pub fn age_at(obj: &Value, now: i64) -> String {
-    str_at(obj, "/metadata/creationTimestamp")
+    since_at(obj, "/metadata/creationTimestamp", now).unwrap_or_else(|| "<unknown>".into())
+}
+
+/// How long ago the RFC 3339 time at pointer `p` of `obj` was, in kubectl's
+/// duration format (an event's `LAST SEEN`); `None` without one.
+pub fn since(obj: &Value, p: &str) -> Option<String> {
+    since_at(obj, p, now())
+}
+
+/// [`since`] at `now` (seconds since the Unix epoch).
+pub fn since_at(obj: &Value, p: &str, now: i64) -> Option<String> {
+    str_at(obj, p)
         .and_then(parse_rfc3339)
         .map(|t| human_duration(now - t))
-        .unwrap_or_else(|| "<unknown>".into())
 }
 
 /// A value or kubectl's `<none>` (also for an empty one).

@@ -4,9 +4,10 @@
 //! A `Container` item's `default` limits and `defaultRequest` requests fill
 //! what a container leaves out (its limit defaults to `max`, its request to
 //! the default limit, then to `min`, as `SetDefaults_LimitRangeItem` stores
-//! them); then each container (`Container` items) and the pod's sums (`Pod`
-//! items) must stay within `min` and `max` and `maxLimitRequestRatio`, or the
-//! pod is refused `403` in the plugin's words (`maximum cpu usage per
+//! them); then each container (`Container` items) and the pod's totals
+//! (`Pod` items: containers summed, at least the largest init container)
+//! must stay within `min`, `max` and `maxLimitRequestRatio`, or the pod is
+//! refused `403` in the plugin's words (`maximum cpu usage per
 //! Container is 2, but limit is 4`). It runs before the quota check, which
 //! so counts the defaulted amounts.
 
@@ -272,15 +273,15 @@ fn within(item: &Value, requests: &Amounts, limits: &Amounts, per: &str, errs: &
     }
 }
 
-/// Adds one container's amounts into a pod's.
-fn sum(into: &mut Amounts, add: &Amounts) {
-    for (k, (v, _)) in add {
-        let total = into.get(k).map_or(0, |t| t.0).saturating_add(*v);
-        into.insert(
-            k.clone(),
-            (total, crate::controllers::quota::format(k, total)),
-        );
-    }
+/// A pod's totals (`pods::containers_total`) as amounts, printed as quotas print them.
+fn pod_amounts(pod: &Value, of: impl Fn(&Value) -> pods::Resources) -> Amounts {
+    pods::containers_total(pod, of)
+        .into_iter()
+        .map(|(k, v)| {
+            let shown = crate::controllers::quota::format(&k, v);
+            (k, (v, shown))
+        })
+        .collect()
 }
 
 /// The `LimitRanger` plugin's mutation of a pod being created: the
@@ -329,16 +330,8 @@ pub fn check_pod(st: &State, pod: &Value) -> ApiResult<()> {
                 }
             }
             Some("Pod") => {
-                let (mut requests, mut limits) = (Amounts::new(), Amounts::new());
-                for c in pod
-                    .pointer("/spec/containers")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    sum(&mut requests, &amounts(c.pointer("/resources/requests")));
-                    sum(&mut limits, &amounts(c.pointer("/resources/limits")));
-                }
+                let requests = pod_amounts(pod, pods::container_requests);
+                let limits = pod_amounts(pod, pods::container_limits);
                 within(item, &requests, &limits, "Pod", &mut errs);
             }
             _ => {}
@@ -353,7 +346,43 @@ pub fn check_pod(st: &State, pod: &Value) -> ApiResult<()> {
     } else {
         format!("[{}]", errs.join(", "))
     };
-    Err(ApiError::forbidden(format!(
-        "pods \"{name}\" is forbidden: {why}"
-    )))
+    Err(ApiError::forbidden_object("", "pods", name, &why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources;
+    use crate::spec::ClusterSpec;
+
+    /// A `Pod` item bounds the pod's totals: two containers of 600m are a
+    /// pod of 1200m; an init container larger than the sum sets it.
+    #[test]
+    fn a_pod_item_bounds_the_totals() {
+        let mut st = State::new(ClusterSpec::new("limits"));
+        st.store.insert(
+            &resources::LIMIT_RANGES,
+            json!({"metadata": {"name": "l", "namespace": "default"},
+                   "spec": {"limits": [{"type": "Pod", "max": {"cpu": "1"}}]}}),
+        );
+        let c =
+            |name: &str, cpu: &str| json!({"name": name, "resources": {"limits": {"cpu": cpu}}});
+        let pod = |containers: Value, init: Value| {
+            json!({"metadata": {"name": "p", "namespace": "default"},
+                   "spec": {"containers": containers, "initContainers": init}})
+        };
+        let e = check_pod(
+            &st,
+            &pod(json!([c("a", "600m"), c("b", "600m")]), json!([])),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 403);
+        assert_eq!(
+            e.message,
+            "pods \"p\" is forbidden: maximum cpu usage per Pod is 1, but limit is 1200m"
+        );
+        assert!(check_pod(&st, &pod(json!([c("a", "500m")]), json!([c("i", "800m")]))).is_ok());
+        let e = check_pod(&st, &pod(json!([c("a", "500m")]), json!([c("i", "2")]))).unwrap_err();
+        assert!(e.message.ends_with("but limit is 2"), "{}", e.message);
+    }
 }

@@ -38,8 +38,7 @@ pub fn sync(st: &mut State) -> bool {
     let services: Vec<Value> = st
         .store
         .list("services", None)
-        .filter(|s| s.pointer("/spec/selector").is_some_and(Value::is_object))
-        .filter(|s| s.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName"))
+        .filter(|s| managed(s))
         .map(|s| (**s).clone())
         .collect();
     let mut changed = false;
@@ -49,20 +48,17 @@ pub fn sync(st: &mut State) -> bool {
     changed | remove_orphans(st)
 }
 
-/// Deletes the controller's `Endpoints` whose Service is gone (or lost its selector).
+/// Deletes the controller's `Endpoints` whose Service is gone (or no longer [`managed`]).
 fn remove_orphans(st: &mut State) -> bool {
     let orphans: Vec<(String, String)> = st
         .store
         .list("endpoints", None)
-        .filter(|e| {
-            e.pointer(&format!("/metadata/labels/{}", MANAGED.replace('/', "~1")))
-                == Some(&json!("true"))
-        })
+        .filter(|e| e["metadata"]["labels"][MANAGED] == "true")
         .filter(|e| {
             let (ns, name) = ns_name(e);
             st.store
                 .get("services", ns, name)
-                .is_none_or(|s| !s.pointer("/spec/selector").is_some_and(Value::is_object))
+                .is_none_or(|s| !managed(s))
         })
         .map(|e| {
             let (ns, name) = ns_name(e);
@@ -73,6 +69,13 @@ fn remove_orphans(st: &mut State) -> bool {
         st.store.remove("endpoints", ns, name);
     }
     !orphans.is_empty()
+}
+
+/// A Service whose Endpoints the controller keeps: one with a selector,
+/// not `ExternalName`.
+fn managed(svc: &Value) -> bool {
+    svc.pointer("/spec/selector").is_some_and(Value::is_object)
+        && svc.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName")
 }
 
 fn ns_name(o: &Value) -> (&str, &str) {
@@ -96,13 +99,7 @@ fn write(st: &mut State, svc: &Value) -> bool {
     }
     labels.insert(MANAGED.into(), json!("true"));
     let existing = st.store.get("endpoints", ns, name).cloned();
-    let over = |e: &Value| {
-        e.pointer(&format!(
-            "/metadata/annotations/{}",
-            OVER_CAPACITY.replace('/', "~1")
-        ))
-        .is_some()
-    };
+    let over = |e: &Value| e["metadata"]["annotations"].get(OVER_CAPACITY).is_some();
     if let Some(e) = &existing {
         let same_subsets = e.get("subsets").unwrap_or(&json!([])) == &subsets;
         if same_subsets

@@ -31,28 +31,15 @@ use crate::quantity::{self, Quantity};
 use crate::resources::ResourceDef;
 use crate::state::State;
 
-/// The kinds whose objects a quota may count (store keys), beside any `count/`.
-const COUNTED: &[&str] = &[
-    "pods",
+/// The kinds whose objects count under their own name as well (`secrets`),
+/// beside `count/<key>`; store keys.
+const LEGACY_COUNTS: &[&str] = &[
     "services",
     "persistentvolumeclaims",
     "configmaps",
     "secrets",
     "resourcequotas",
 ];
-
-/// Legacy object counts by store key.
-fn legacy_count(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "services" => "services",
-        "persistentvolumeclaims" => "persistentvolumeclaims",
-        "configmaps" => "configmaps",
-        "secrets" => "secrets",
-        "resourcequotas" => "resourcequotas",
-        "replicationcontrollers" => "replicationcontrollers",
-        _ => return None,
-    })
-}
 
 /// `count/pods`, `count/deployments.apps`.
 fn count_name(key: &str) -> String {
@@ -63,14 +50,14 @@ fn count_name(key: &str) -> String {
 pub fn usage(key: &str, obj: &Value) -> Resources {
     let mut u = Resources::new();
     u.insert(count_name(key), 1000);
-    if let Some(name) = legacy_count(key) {
-        u.insert(name.into(), 1000);
+    if LEGACY_COUNTS.contains(&key) {
+        u.insert(key.into(), 1000);
     }
     match key {
         "pods" if !pods::is_terminal(obj) => {
             u.insert("pods".into(), 1000);
             let requests = pods::effective_requests(obj);
-            let limits = pod_limits(obj);
+            let limits = pods::effective_limits(obj);
             for (name, v) in &requests {
                 match name.as_str() {
                     "cpu" | "memory" | "ephemeral-storage" => {
@@ -115,35 +102,6 @@ pub fn usage(key: &str, obj: &Value) -> Resources {
         _ => {}
     }
     u
-}
-
-/// A pod's limits: the containers' sum, at least each init container's, plus overhead.
-fn pod_limits(pod: &Value) -> Resources {
-    let limits = |field: &str| -> Vec<Resources> {
-        pod.pointer(&format!("/spec/{field}"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|c| pods::parse_resources(c.pointer("/resources/limits")))
-            .collect()
-    };
-    let mut sum = Resources::new();
-    for l in limits("containers") {
-        pods::add_resources(&mut sum, &l);
-    }
-    for l in limits("initContainers") {
-        for (k, v) in l {
-            let e = sum.entry(k).or_insert(0);
-            *e = (*e).max(v);
-        }
-    }
-    if !sum.is_empty() {
-        pods::add_resources(
-            &mut sum,
-            &pods::parse_resources(pod.pointer("/spec/overhead")),
-        );
-    }
-    sum
 }
 
 /// Whether `quota`'s scopes take in `obj` (only pods are scoped).
@@ -212,7 +170,10 @@ fn hard(quota: &Value) -> Resources {
 
 /// The store keys a quota's resource names count.
 fn keys_counted(hard: &Resources) -> BTreeSet<String> {
-    let mut keys: BTreeSet<String> = COUNTED.iter().map(|k| k.to_string()).collect();
+    let mut keys: BTreeSet<String> = std::iter::once("pods")
+        .chain(LEGACY_COUNTS.iter().copied())
+        .map(String::from)
+        .collect();
     for name in hard.keys() {
         if let Some(k) = name.strip_prefix("count/") {
             keys.insert(k.to_string());
@@ -273,12 +234,17 @@ fn status(quota: &Value, used: &Resources) -> Value {
 /// namespace's workloads back in the controllers' queue, as the quota's
 /// informer does for a controller that failed to create.
 pub fn sync(st: &mut State) -> bool {
-    let mut inputs: Vec<String> = COUNTED.iter().map(|k| k.to_string()).collect();
-    for q in st.store.list("resourcequotas", None) {
-        inputs.extend(keys_counted(&hard(q)));
+    // Every reconcile pass comes here: without quotas, nothing to gather.
+    if st.store.count("resourcequotas") == 0 {
+        return false;
     }
+    let inputs: BTreeSet<String> = st
+        .store
+        .list("resourcequotas", None)
+        .flat_map(|q| keys_counted(&hard(q)))
+        .collect();
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    if !st.inputs_changed("quota", &inputs) || st.store.count("resourcequotas") == 0 {
+    if !st.inputs_changed("quota", &inputs) {
         return false;
     }
     let quotas: Vec<Value> = st
@@ -469,14 +435,7 @@ fn check_change(
 ) -> ApiResult<Vec<(Value, Resources)>> {
     let matching = matching(st, def, obj, old);
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
-    let forbidden = |why: String| {
-        let what = if def.group.is_empty() {
-            def.plural.to_string()
-        } else {
-            format!("{}.{}", def.plural, def.group)
-        };
-        ApiError::forbidden(format!("{what} \"{name}\" is forbidden: {why}"))
-    };
+    let forbidden = |why: String| ApiError::forbidden_object(def.group, def.plural, name, &why);
     for (q, requested) in &matching {
         let qname = q["metadata"]["name"].as_str().unwrap_or("");
         if def.key() == "pods" {

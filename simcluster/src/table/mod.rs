@@ -431,12 +431,6 @@ fn quota_cells(o: &Value) -> (String, String) {
     (request.join(", "), limit.join(", "))
 }
 
-/// How long ago an RFC 3339 time was (`None` when absent or unreadable).
-fn since(v: Option<&Value>) -> Option<String> {
-    let t = parse_time(v?)?;
-    Some(human_duration((Utc::now() - t).num_seconds()))
-}
-
 /// kubectl's ENDPOINTS cell (`formatEndpoints`): up to three `ip:port`
 /// (bare IPs for a subset without ports), then `+ N more...`.
 pub(crate) fn endpoints_cell(o: &Value) -> String {
@@ -491,13 +485,13 @@ pub(crate) fn endpoints_cell(o: &Value) -> String {
 fn events(o: &Value) -> (Vec<Value>, Row) {
     let s = |x: &str| col(x, "string", 0);
     let w = |x: &str| col(x, "string", 1);
-    let first = since(o.get("firstTimestamp"))
-        .or_else(|| since(o.get("eventTime")))
+    let first = kubectl::since(o, "/firstTimestamp")
+        .or_else(|| kubectl::since(o, "/eventTime"))
         .unwrap_or_else(|| "<unknown>".into());
-    let mut last = since(o.get("lastTimestamp")).unwrap_or_else(|| first.clone());
+    let mut last = kubectl::since(o, "/lastTimestamp").unwrap_or_else(|| first.clone());
     let mut count = o["count"].as_i64().unwrap_or(0);
     if let Some(series) = o.get("series").filter(|v| v.is_object()) {
-        last = since(series.get("lastObservedTime")).unwrap_or_else(|| "<unknown>".into());
+        last = kubectl::since(series, "/lastObservedTime").unwrap_or_else(|| "<unknown>".into());
         count = series["count"].as_i64().unwrap_or(0);
     } else if count == 0 {
         count = 1;

@@ -168,23 +168,25 @@ fn create_pod(
     pod_defaults(&mut pod);
     let admitted =
         limitranger::check_pod(st, &pod).and_then(|()| quota::check(st, &resources::PODS, &pod));
+    let stateful = owner["kind"] == "StatefulSet";
+    let component = match owner["kind"].as_str() {
+        Some("StatefulSet") => "statefulset-controller",
+        Some("DaemonSet") => "daemonset-controller",
+        Some("Job") => "job-controller",
+        _ => "replicaset-controller",
+    };
     let charges = match admitted {
         Ok(charges) => charges,
         Err(e) => {
-            let message = match owner["kind"].as_str() {
-                Some("StatefulSet") => format!(
+            let message = if stateful {
+                format!(
                     "create Pod {} in StatefulSet {} failed error: {}",
                     name(&pod),
                     name(owner),
                     e.message
-                ),
-                _ => format!("Error creating: {}", e.message),
-            };
-            let component = match owner["kind"].as_str() {
-                Some("StatefulSet") => "statefulset-controller",
-                Some("DaemonSet") => "daemonset-controller",
-                Some("Job") => "job-controller",
-                _ => "replicaset-controller",
+                )
+            } else {
+                format!("Error creating: {}", e.message)
             };
             events::record(
                 st,
@@ -200,17 +202,13 @@ fn create_pod(
     let created = st.store.insert(&resources::PODS, pod);
     quota::charge(st, charges);
     let pod_name = name(&created);
-    let (component, message) = match owner["kind"].as_str() {
-        Some("StatefulSet") => (
-            "statefulset-controller",
-            format!(
-                "create Pod {pod_name} in StatefulSet {} successful",
-                name(owner)
-            ),
-        ),
-        Some("DaemonSet") => ("daemonset-controller", format!("Created pod: {pod_name}")),
-        Some("Job") => ("job-controller", format!("Created pod: {pod_name}")),
-        _ => ("replicaset-controller", format!("Created pod: {pod_name}")),
+    let message = if stateful {
+        format!(
+            "create Pod {pod_name} in StatefulSet {} successful",
+            name(owner)
+        )
+    } else {
+        format!("Created pod: {pod_name}")
     };
     events::record(
         st,
