@@ -25,9 +25,6 @@
 //!   what the access log costs: about 3 µs of CPU per request here);
 //! - `COMPUTEHUB_BENCH_LOG_TO=buffered|file|sink`: where the log lines go
 //!   (see `main`; `buffered`, the server's way, by default);
-//! - `COMPUTEHUB_BENCH_LOG_FORMAT=default` formats lines with
-//!   `tracing-subscriber`'s own field and time writers instead of the
-//!   server's (`telemetry::text`; the same text);
 //! - `COMPUTEHUB_BENCH_ONLY=native|plugin` loads only that server, for 5 s,
 //!   and writes `measuring` to stderr when the measured part starts, so
 //!   `perf record -p` can attach then (startup compiles every built-in
@@ -336,19 +333,7 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::new(
         std::env::var("COMPUTEHUB_BENCH_LOG").unwrap_or("info,wasmtime=warn,cranelift=warn".into()),
     );
-    // `COMPUTEHUB_BENCH_LOG_FORMAT=default`: `tracing-subscriber`'s own
-    // field and time formatting, as the server used before stop 28.
-    let layer = if std::env::var("COMPUTEHUB_BENCH_LOG_FORMAT").is_ok_and(|f| f == "default") {
-        tracing_subscriber::fmt::layer()
-            .with_writer(writer)
-            .with_ansi(false)
-            .with_filter(filter)
-            .boxed()
-    } else {
-        computehub::telemetry::text_layer(writer, false)
-            .with_filter(filter)
-            .boxed()
-    };
+    let layer = computehub::telemetry::text_layer(writer, false).with_filter(filter);
     let _ = tracing_subscriber::registry().with(layer).try_init();
     let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {

@@ -81,10 +81,10 @@ pub async fn run(
         (None, None)
     };
     let task_services = Arc::clone(services);
-    // The task keeps the request's span, so its log lines carry the request
-    // id, and the request's scope of reads (the stamp it took, if any).
-    let span = tracing::Span::current();
-    let mut task = tokio::spawn(tracing::Instrument::instrument(
+    // The task keeps the request (its log lines carry the request id, its
+    // spans the request's trace) and the request's scope of reads (the
+    // stamp it took, if any).
+    let mut task = tokio::spawn(crate::telemetry::request::carried(
         crate::store::db::scope::continued(async move {
             let result = call::handle_endpoint(
                 &endpoint,
@@ -115,7 +115,6 @@ pub async fn run(
             }
             result
         }),
-        span,
     ));
     let joined = match started {
         Some(mut started) if respond_async => {

@@ -202,44 +202,25 @@ async fn handle(
         .filter(|v| valid_request_id(v))
         .map_or_else(request_id, str::to_string);
     // The caller's trace (a valid `traceparent`) is joined, or a new one
-    // begun. Without export its ids are made before the span, which is
-    // created with its `trace_id` (one `record` fewer for the subscriber).
+    // begun; a server span is made only when spans are exported.
     let to = Destination::of(app, &req);
     let incoming = crate::telemetry::TraceParent::from_headers(req.headers());
-    let local = crate::telemetry::before_request(incoming);
-    let trace_id = local.map(|tp| tp.trace_id_text());
-    // The caller and route are recorded once known, so every line of the
-    // request (the `served` line included) carries them; never a secret.
-    let span = tracing::info_span!(
-        "request",
-        id = %id,
-        client = %client.ip(),
-        org = tracing::field::Empty,
-        key = tracing::field::Empty,
-        scheme = tracing::field::Empty,
-        route = to.route(),
-        trace_id = trace_id.as_ref().map(|t| t.as_str()),
-        // Recorded only when traces are exported (crate::telemetry).
-        otel.kind = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-    );
-    let trace = match local {
-        Some(tp) => {
-            crate::telemetry::attach(&span, tp);
-            tp
-        }
-        None => crate::telemetry::start_request(&span, incoming),
-    };
+    let (span, trace) = crate::telemetry::server_span(&id, client.ip(), to.route(), incoming);
+    // What every line of the request (the `served` line included) carries;
+    // the caller is added once known. Never a secret.
+    let log = crate::telemetry::RequestLog::new(id, client.ip(), to.route(), trace);
     let start = Instant::now();
     let method = req.method().clone();
     // The path is copied: a clone of the `Uri` would hold hyper's read
     // buffer (its bytes) past the request, and cost an atomic each way.
     let path = String::from(req.uri().path());
-    async move {
+    let request = Arc::clone(&log);
+    let served = async move {
+        let id = request.id();
         let in_flight = InFlight::enter(&app.metrics.in_flight);
         // The request's reads share one stamp of the store's read cache
         // where taking one costs a round trip (PostgreSQL).
-        let dispatched = dispatch(app, shared, req, &id, to);
+        let dispatched = dispatch(app, shared, req, id, to);
         let (mut resp, counted) = if app.store.db().reads_per_request() {
             crate::store::db::scope::one_request(dispatched).await
         } else {
@@ -257,7 +238,7 @@ async fn handle(
         if let Some(caller) = &caller {
             let caller = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let record = audit::Record {
-                request_id: &id,
+                request_id: id,
                 caller: &caller,
                 client: &client.ip().to_string(),
                 method: method.as_str(),
@@ -270,15 +251,14 @@ async fn handle(
                 tracing::error!(error = %e, "the audit log could not be written");
             }
         }
-        if let Ok(v) = http::HeaderValue::from_str(&id) {
+        if let Ok(v) = http::HeaderValue::from_str(id) {
             resp.headers_mut().insert("x-request-id", v);
         }
         if let Some(v) = trace.header_value() {
             resp.headers_mut()
                 .insert(crate::telemetry::traceparent::HEADER, v);
         }
-        let span = tracing::Span::current();
-        crate::telemetry::finish_request(&span, method.as_str(), route, status);
+        crate::telemetry::finish_request(&tracing::Span::current(), method.as_str(), route, status);
         // The access log line stays at info for every response: it is what
         // ties a request id a client reports to the server's log (operators
         // and the e2e tests rely on it). It costs a few per cent of a
@@ -293,13 +273,13 @@ async fn handle(
         );
         resp
     }
-    .instrument(span)
-    .await
+    .instrument(span);
+    log.scope(served).await
 }
 
 /// Where a request goes: one of the host's own endpoints, or a plugin
-/// route (looked up before the request's span is made, so that the span
-/// carries the route from the start instead of recording it later).
+/// route (looked up first, so that the request's log fields carry the
+/// route from the start).
 enum Destination {
     /// `/healthz`: the process answers.
     Health,
@@ -333,7 +313,7 @@ impl Destination {
         }
     }
 
-    /// The plugin route's template, for the request's span.
+    /// The plugin route's template, for the request's log fields.
     fn route(&self) -> Option<&str> {
         match self {
             Destination::Plugin(t) => t.route_path(),

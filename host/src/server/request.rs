@@ -392,12 +392,10 @@ async fn read_body(
     Ok((parts, body, principal))
 }
 
-/// The caller on the request's span (its log lines) and in its audit row.
+/// The caller on the request's log lines (and exported span) and in its
+/// audit row.
 fn record_caller(parts: &Parts, p: &Principal) {
-    let span = tracing::Span::current();
-    span.record("org", p.organisation.as_str());
-    span.record("key", p.key_id.as_str());
-    span.record("scheme", p.scheme.as_str());
+    crate::telemetry::request::record_caller(&p.organisation, &p.key_id, p.scheme.as_str());
     if let Some(c) = parts
         .extensions
         .get::<Arc<std::sync::Mutex<audit::Caller>>>()

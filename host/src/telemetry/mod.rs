@@ -1,10 +1,11 @@
 //! Logs and traces: the tracing subscriber (text or JSON lines on stderr),
+//! each line inside a request carrying the request's fields ([`request`]),
 //! W3C trace context for every request ([`context`], [`traceparent`]),
 //! its propagation into outgoing HTTP requests ([`outgoing`]), and, when
 //! configured, OTLP/HTTP export of the spans ([`otlp`]).
 //!
-//! Spans exported: each request (a server span, joined to the caller's
-//! trace) and each capability call a plugin makes during it (inventory,
+//! Spans exported: each request (a server span under [`REQUEST_TARGET`],
+//! joined to the caller's trace) and each capability call a plugin makes during it (inventory,
 //! kubernetes, ssh, operations, pricing, scheduling), under the target
 //! [`CAPABILITY_TARGET`]. Capability spans never reach the log lines, so a
 //! line's `span` stays the request's. Events are not exported: the log
@@ -13,6 +14,7 @@
 mod context;
 pub mod otlp;
 pub mod outgoing;
+pub mod request;
 pub mod text;
 pub mod traceparent;
 pub mod writer;
@@ -20,14 +22,14 @@ pub mod writer;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::filter::{filter_fn, FilterExt};
-use tracing_subscriber::fmt::format::{Format as LineFormat, Full};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use context::{attach, before_request, current, finish_request, start_request};
+pub use context::{current, finish_request, server_span, Propagation};
+pub use request::{RequestLog, REQUEST_TARGET};
 pub use traceparent::TraceParent;
 pub use writer::dropped_lines;
 
@@ -92,12 +94,13 @@ impl Drop for Guard {
 }
 
 /// The text log lines' layer, as the server writes them ([`text`]: the
-/// default format, its fields and timestamp written faster). Public for
-/// the benchmarks, which log as the server does.
+/// default format, with the request's fields, its fields and timestamp
+/// written faster). Public for the benchmarks, which log as the server
+/// does.
 pub fn text_layer<S, W>(
     writer: W,
     ansi: bool,
-) -> tracing_subscriber::fmt::Layer<S, text::PlainFields, LineFormat<Full, text::Timestamp>, W>
+) -> tracing_subscriber::fmt::Layer<S, text::PlainFields, text::Line, W>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
@@ -106,7 +109,14 @@ where
         .with_writer(writer)
         .with_ansi(ansi)
         .fmt_fields(text::PlainFields)
-        .with_timer(text::Timestamp)
+        .event_format(text::Line)
+}
+
+/// Whether a line may be written for `m`: the request's and the capability
+/// calls' spans are for traces only, so a line's spans are never theirs
+/// (the request's fields come from [`request`]).
+pub fn on_lines(m: &tracing::Metadata<'_>) -> bool {
+    m.target() != CAPABILITY_TARGET && m.target() != REQUEST_TARGET
 }
 
 /// Install the global subscriber: log lines filtered by `filter` in
@@ -128,21 +138,25 @@ pub fn init(
             (w, Some(f))
         }
     };
-    // Capability spans are for traces only: a log line's `span` stays the
-    // request's, whatever the filter enables.
-    let lines = filter.and(filter_fn(|m| m.target() != CAPABILITY_TARGET));
+    let lines = filter.and(filter_fn(on_lines));
     let fmt = match format {
         Format::Json => {
             // A plugin's own log fields become an object, not a string.
-            let inner = tracing_subscriber::fmt::format()
-                .json()
-                .with_current_span(true)
-                .with_span_list(false)
-                .with_timer(text::Timestamp);
+            let json = |span| {
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .with_current_span(span)
+                    .with_span_list(false)
+                    .with_timer(text::Timestamp)
+            };
+            let format = text::RequestJson {
+                with: json(true),
+                without: json(false),
+            };
             tracing_subscriber::fmt::layer()
                 .with_writer(writer)
                 .json()
-                .event_format(crate::capabilities::log::PluginFieldsJson(inner))
+                .event_format(crate::capabilities::log::PluginFieldsJson(format))
                 .with_filter(lines)
                 .boxed()
         }
@@ -166,6 +180,7 @@ pub fn init(
     let installed = tracing_subscriber::registry()
         .with(fmt)
         .with(otel)
+        .with(Propagation::layer())
         .try_init()
         .is_ok();
     if installed && provider.is_some() {

@@ -87,20 +87,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn requests_carry_the_callers_trace() {
-        let subscriber = tracing_subscriber::registry();
-        tracing::subscriber::with_default(subscriber, || {
-            let mut svc = TraceparentLayer.layer(Echo);
-            assert_eq!(send(&mut svc), None, "no trace, no header");
-            let span = tracing::info_span!("request", trace_id = tracing::field::Empty);
-            let incoming =
-                TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-            let tp = crate::telemetry::context::start_request(&span, incoming);
-            let _in = span.enter();
-            let sent = send(&mut svc).expect("a traceparent");
-            assert_eq!(sent, tp.to_string());
-            assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-        });
+    #[tokio::test]
+    async fn requests_carry_the_callers_trace() {
+        let mut svc = TraceparentLayer.layer(Echo);
+        assert_eq!(send(&mut svc), None, "no trace, no header");
+        let incoming =
+            TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let (_, tp) = crate::telemetry::server_span("r1", [127, 0, 0, 1].into(), None, incoming);
+        let log = crate::telemetry::RequestLog::new("r1".into(), [127, 0, 0, 1].into(), None, tp);
+        let sent = log.scope(async { send(&mut svc) }).await;
+        let sent = sent.expect("a traceparent");
+        assert_eq!(sent, tp.to_string());
+        assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
     }
 }

@@ -22,12 +22,15 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 
+use nu_ansi_term::{Color, Style};
 use tracing::field::{Field, Visit};
-use tracing::span;
+use tracing::{span, Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::field::{RecordFields, VisitOutput};
 use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
-use tracing_subscriber::fmt::{FormatFields, FormattedFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// Fields as `tracing-subscriber`'s `DefaultFields` writes them, faster.
 #[derive(Clone, Copy, Debug, Default)]
@@ -157,7 +160,7 @@ impl Visitor<'_> {
 
 /// A string written as `{:?}` would, when that is just the string in
 /// quotes: printable ASCII without a quote or a backslash.
-fn plain_ascii(s: &str) -> bool {
+pub(super) fn plain_ascii(s: &str) -> bool {
     s.bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
@@ -239,6 +242,117 @@ impl Visit for Visitor<'_> {
 impl VisitOutput<fmt::Result> for Visitor<'_> {
     fn finish(self) -> fmt::Result {
         self.result
+    }
+}
+
+/// The text line: `tracing-subscriber`'s `Full` format (timestamp, level,
+/// spans, target, fields), byte for byte, with the request running on
+/// this task ([`super::request`]) written as its outermost span.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Line;
+
+impl<S, N> FormatEvent<S, N> for Line
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        // A `log` record's own target and level, not the bridge's.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let ansi = writer.has_ansi_escapes();
+        let style = |s: Style| if ansi { s } else { Style::new() };
+        let (dimmed, bold) = (style(Style::new().dimmed()), style(Style::new().bold()));
+        if ansi {
+            write!(writer, "{}", dimmed.prefix())?;
+        }
+        if Timestamp.format_time(&mut writer).is_err() {
+            writer.write_str("<unknown time>")?;
+        }
+        if ansi {
+            write!(writer, "{}", dimmed.suffix())?;
+        }
+        writer.write_char(' ')?;
+        let level = match *meta.level() {
+            Level::TRACE => ("TRACE", Color::Purple),
+            Level::DEBUG => ("DEBUG", Color::Blue),
+            Level::INFO => (" INFO", Color::Green),
+            Level::WARN => (" WARN", Color::Yellow),
+            Level::ERROR => ("ERROR", Color::Red),
+        };
+        if ansi {
+            write!(writer, "{} ", level.1.paint(level.0))?;
+        } else {
+            writer.write_str(level.0)?;
+            writer.write_char(' ')?;
+        }
+        let mut seen = super::request::with(|r| r.write_text(&mut writer, ansi))
+            .transpose()?
+            .is_some();
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                write!(writer, "{}", bold.paint(span.metadata().name()))?;
+                seen = true;
+                let ext = span.extensions();
+                if let Some(fields) = ext.get::<FormattedFields<N>>() {
+                    if !fields.is_empty() {
+                        write!(writer, "{}{}{}", bold.paint("{"), fields, bold.paint("}"))?;
+                    }
+                }
+                write!(writer, "{}", dimmed.paint(":"))?;
+            }
+        }
+        if seen {
+            writer.write_char(' ')?;
+        }
+        write!(
+            writer,
+            "{}{} ",
+            dimmed.paint(meta.target()),
+            dimmed.paint(":")
+        )?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// The JSON line: outside a request `tracing-subscriber`'s (`with`, its
+/// current span written); inside one, the same without its span
+/// (`without`) and the request running on this task as the `span` object,
+/// where the request's span was.
+#[derive(Clone, Debug)]
+pub struct RequestJson<F> {
+    pub with: F,
+    pub without: F,
+}
+
+impl<S, N, F> FormatEvent<S, N> for RequestJson<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let Some(span) = super::request::with(|r| r.json()) else {
+            return self.with.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.without
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        match line.trim_end().strip_suffix('}') {
+            Some(open) => writeln!(writer, "{open},\"span\":{span}}}"),
+            None => writer.write_str(&line),
+        }
     }
 }
 
@@ -388,6 +502,160 @@ mod tests {
         assert!(ours.contains(r#"org="acme \"quoted\" \\ back""#), "{ours}");
         assert!(ours.contains("\\x1b[31mescape"), "{ours}");
         assert!(ours.contains("error.sources=[inner cause]"), "{ours}");
+    }
+
+    /// A request's lines: as a span (`span`), or from its [`RequestLog`].
+    fn request_lines(as_span: bool, ansi: bool) -> String {
+        use crate::telemetry::{RequestLog, TraceParent};
+        let out = Lines::default();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(out.clone())
+            .with_ansi(ansi)
+            .fmt_fields(PlainFields);
+        let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .expect("a traceparent");
+        let client = std::net::IpAddr::from([127, 0, 0, 1]);
+        let route = Some("/echo/{name}");
+        let caller = ("acme \"quoted\" é", "k-1", "bearer");
+        let events = || {
+            tracing::info!(method = %"GET", status = 200u16, "served");
+            let inner = tracing::info_span!("inner", n = 3u64);
+            inner.in_scope(|| tracing::warn!(ok = true, "nested"));
+        };
+        if as_span {
+            let subscriber = tracing_subscriber::registry().with(layer.with_timer(Timestamp));
+            tracing::subscriber::with_default(subscriber, || {
+                let span = tracing::info_span!(
+                    "request",
+                    id = %"abc-1",
+                    client = %client,
+                    org = tracing::field::Empty,
+                    key = tracing::field::Empty,
+                    scheme = tracing::field::Empty,
+                    route,
+                    trace_id = Some(tp.trace_id_text().as_str()),
+                );
+                let _in = span.enter();
+                tracing::info!("before the caller");
+                span.record("org", caller.0);
+                span.record("key", caller.1);
+                span.record("scheme", caller.2);
+                events();
+            });
+        } else {
+            let subscriber = tracing_subscriber::registry().with(layer.event_format(Line));
+            let _default = tracing::subscriber::set_default(subscriber);
+            let log = RequestLog::new("abc-1".into(), client, route, tp);
+            let run = log.scope(async {
+                tracing::info!("before the caller");
+                crate::telemetry::request::record_caller(caller.0, caller.1, caller.2);
+                events();
+            });
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a runtime")
+                .block_on(run);
+            tracing::info!("after the request");
+        }
+        out.text()
+    }
+
+    /// A line without its timestamp (the two runs' differ).
+    fn untimed(line: &str) -> &str {
+        let at = line.find('Z').map_or(0, |z| z + 1);
+        &line[at..]
+    }
+
+    #[test]
+    fn a_requests_lines_are_written_as_when_it_was_a_span() {
+        for ansi in [false, true] {
+            let theirs = request_lines(true, ansi);
+            let ours = request_lines(false, ansi);
+            assert_eq!(theirs.lines().count(), 3, "{theirs}");
+            assert_eq!(ours.lines().count(), 4, "{ours}");
+            for (a, b) in ours.lines().zip(theirs.lines()) {
+                assert_eq!(untimed(a), untimed(b), "ansi {ansi}");
+            }
+            if !ansi {
+                assert!(ours.contains(r#"request{id=abc-1 client=127.0.0.1 route="/echo/{name}" trace_id="4bf92f3577b34da6a3ce929d0e0e4736" org="acme \"quoted\" é" key="k-1" scheme="bearer"}: "#), "{ours}");
+                assert!(ours.contains("}:inner{n=3}: "), "{ours}");
+                let after = ours.lines().last().unwrap_or_default();
+                assert!(
+                    untimed(after).starts_with("  INFO computehub::telemetry::text::tests: after"),
+                    "{after}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_requests_json_lines_are_written_as_when_it_was_a_span() {
+        use crate::telemetry::{RequestLog, TraceParent};
+        let tp = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .expect("a traceparent");
+        let client = std::net::IpAddr::from([10, 0, 0, 9]);
+        let json = |span| {
+            tracing_subscriber::fmt::format()
+                .json()
+                .with_current_span(span)
+                .with_span_list(false)
+        };
+        let (theirs, ours) = (Lines::default(), Lines::default());
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(theirs.clone())
+            .event_format(json(true));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            let span = tracing::info_span!(
+                "request",
+                id = %"abc-1",
+                client = %client,
+                org = tracing::field::Empty,
+                route = "/r/{x}",
+                trace_id = tp.trace_id_text().as_str(),
+            );
+            let _in = span.enter();
+            tracing::info!("before the caller");
+            span.record("org", "acme");
+            tracing::info!(status = 200u16, "served");
+        });
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(ours.clone())
+            .event_format(RequestJson {
+                with: json(true),
+                without: json(false),
+            });
+        let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        let log = RequestLog::new("abc-1".into(), client, Some("/r/{x}"), tp);
+        let run = log.scope(async {
+            tracing::info!("before the caller");
+            crate::telemetry::request::record_caller("acme", "k", "bearer");
+            tracing::info!(status = 200u16, "served");
+        });
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(run);
+        tracing::info!("after the request");
+        let parse = |l: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v.as_object_mut().map(|o| o.remove("timestamp"));
+            v
+        };
+        let (theirs, ours) = (theirs.text(), ours.text());
+        let ours: Vec<_> = ours.lines().map(parse).collect();
+        let theirs: Vec<_> = theirs.lines().map(parse).collect();
+        assert_eq!(ours[0], theirs[0]);
+        // The caller's key and scheme, which the span above did not record.
+        let mut served = ours[1].clone();
+        assert_eq!(served["span"]["key"], "k");
+        served["span"]
+            .as_object_mut()
+            .map(|s| s.remove("key").and(s.remove("scheme")));
+        assert_eq!(served, theirs[1]);
+        assert_eq!(ours[1]["span"]["org"], "acme");
+        assert!(ours[2].get("span").is_none(), "{}", ours[2]);
     }
 
     #[test]
