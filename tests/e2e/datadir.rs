@@ -181,6 +181,9 @@ async fn request_ids_are_kept_and_json_log_lines_name_the_caller() {
     assert_eq!(logged["fields"]["plugin"]["path"], "/fixtures/whoami");
     assert_eq!(logged["fields"]["plugin"].as_object().unwrap().len(), 1);
     assert!(logged["fields"].get("plugin_fields").is_none());
+    // Written on the plugin's fiber, inside the request: its fields too.
+    assert_eq!(logged["span"]["id"], "client-req.42");
+    assert_eq!(logged["span"]["org"], "acme");
     // The key's secret is nowhere in the log.
     let secret = key.rsplit('.').next().unwrap();
     assert!(!log.contains(secret));
