@@ -22,7 +22,7 @@
 //!   (a different target, linker flags or toolchain) in both parts;
 //! - `COMPUTEHUB_BENCH_CALL_ONLY=1` runs only part 2;
 //! - `COMPUTEHUB_BENCH_LOG=FILTER` replaces the log filter (`warn` shows
-//!   what the access log costs: about 3 µs of CPU per request here);
+//!   what the access log costs: since stop 42 within the noise);
 //! - `COMPUTEHUB_BENCH_LOG_TO=buffered|file|sink`: where the log lines go
 //!   (see `main`; `buffered`, the server's way, by default);
 //! - `COMPUTEHUB_BENCH_ONLY=native|plugin` loads only that server, for 5 s,

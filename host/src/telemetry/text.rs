@@ -1,12 +1,14 @@
-//! The text log line, written faster than `tracing-subscriber`'s defaults
-//! and byte for byte the same (its tests compare the two).
+//! The log line, written faster than `tracing-subscriber`'s defaults and
+//! byte for byte the same (its tests compare the two).
 //!
-//! Every request makes a span (its id, client, route, caller) and a `served`
-//! line; with the defaults their fields and the timestamp were about half of
-//! what the log costs a request (stop 28: 6.3% and 0.7% of a warm echo
-//! request's CPU). The defaults write each field through nested `write!`s,
-//! with terminal styles around the name even when they are off, and grow a
-//! span's `String` a few bytes at a time. Here:
+//! Every request has its fields (id, client, route, trace, caller; see
+//! [`super::request`]) and a `served` line. [`Line`] is the text format
+//! with the request written as its outermost span, [`RequestJson`] the JSON
+//! one with the request as its `span` object. With the defaults, fields and
+//! the timestamp were about half of what the log cost a request (stop 28:
+//! 6.3% and 0.7% of a warm echo request's CPU): they write each field
+//! through nested `write!`s, with terminal styles around the name even when
+//! they are off, and grow a span's `String` a few bytes at a time. Here:
 //!
 //! - [`PlainFields`] writes `name=value` with `push_str`, quotes a string
 //!   value itself when nothing in it needs escaping, and hands the span's
