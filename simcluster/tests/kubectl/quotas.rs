@@ -18,6 +18,27 @@ fn pod_count(k: &Kube) -> usize {
         .count()
 }
 
+/// The `ReplicaFailure` condition of the Deployment `web` and of its
+/// ReplicaSet.
+fn replica_failures(k: &Kube) -> (Option<Value>, Option<Value>) {
+    let failure = |o: &Value| {
+        o.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "ReplicaFailure"))
+            .cloned()
+    };
+    let deployment = k
+        .cluster
+        .get("apps/v1", "Deployment", Some("default"), "web")
+        .and_then(|d| failure(&d));
+    let rs = k
+        .cluster
+        .list("apps/v1", "ReplicaSet", Some("default"))
+        .iter()
+        .find_map(failure);
+    (deployment, rs)
+}
+
 fn failed_creates(k: &Kube) -> Vec<String> {
     k.cluster
         .list("v1", "Event", Some("default"))
@@ -28,7 +49,9 @@ fn failed_creates(k: &Kube) -> Vec<String> {
 }
 
 /// A Deployment of five pods of 500m under a quota of one CPU gets two;
-/// the ReplicaSet's `FailedCreate` event says which quota and by how much;
+/// the ReplicaSet's `FailedCreate` event says which quota and by how much,
+/// and so do its and its Deployment's `ReplicaFailure` conditions (gone
+/// again once nothing is refused);
 /// raising `hard` lets the controller go on, up to the quota's three pods;
 /// a pod kubectl creates past it is refused (403) and not stored; scaling
 /// down frees the quota.
@@ -58,6 +81,32 @@ fn a_quota_bounds_what_a_namespace_creates() {
                 "is forbidden: exceeded quota: q1, requested: requests.cpu=500m, used: requests.cpu=1, limited: requests.cpu=1"
             ),
         "{refused:?}"
+    );
+    // The ReplicaSet says so in a condition, and its Deployment with it.
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| replica_failures(&k)
+            .0
+            .is_some()));
+    let (on_deployment, on_rs) = replica_failures(&k);
+    let on_rs = on_rs.expect("a ReplicaFailure on the ReplicaSet");
+    assert_eq!(on_rs["status"], "True");
+    assert_eq!(on_rs["reason"], "FailedCreate");
+    let why = on_rs["message"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("pods \"web-") && why.ends_with("is forbidden: exceeded quota: q1, requested: requests.cpu=500m, used: requests.cpu=1, limited: requests.cpu=1"),
+        "{on_rs}"
+    );
+    let on_deployment = on_deployment.expect("a ReplicaFailure on the Deployment");
+    assert_eq!(on_deployment["message"], on_rs["message"]);
+    assert_eq!(on_deployment["lastUpdateTime"], on_rs["lastTransitionTime"]);
+    let described = k.ok(&["describe", "deployment", "web"]);
+    assert!(
+        described
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["ReplicaFailure", "True", "FailedCreate"]),
+        "{described}"
     );
     let table = rows(&k.ok(&["get", "quota", "q1"]));
     assert_eq!(table[0], ["NAME", "AGE", "REQUEST", "LIMIT"]);
@@ -113,6 +162,11 @@ fn a_quota_bounds_what_a_namespace_creates() {
         .wait_until(Duration::from_secs(10), |_| quota(&k, "q1")["status"]
             ["used"]
             == json!({"pods": "1", "requests.cpu": "500m"})));
+    // Nothing refused any more: the conditions are gone.
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| replica_failures(&k)
+            == (None, None)));
     k.ok(&extra);
     assert!(k
         .cluster

@@ -84,7 +84,7 @@ pub(super) fn daemonsets(st: &mut State, dirty: &Dirty, nodes_changed: bool) -> 
                     {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}});
                 },
             );
-            if !created {
+            if created.is_err() {
                 break;
             }
             changed = true;

@@ -29,14 +29,16 @@ pub(super) fn jobs(st: &mut State, dirty: &Dirty) -> bool {
             let template = job["spec"]["template"].clone();
             let missing = usize::try_from(want.saturating_sub(active_n)).unwrap_or(0);
             for _ in 0..pods_to_create(st, &job, missing) {
-                if !create_pod(
+                if create_pod(
                     st,
                     &job,
                     &template,
                     &format!("{}-", name(&job)),
                     labels_with(&template, &[]),
                     |_| {},
-                ) {
+                )
+                .is_err()
+                {
                     break;
                 }
                 changed = true;

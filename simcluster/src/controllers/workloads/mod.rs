@@ -134,9 +134,10 @@ fn labels_with(template: &Value, extra: &[(&str, String)]) -> Map<String, Value>
     labels
 }
 
-/// Creates a pod from a template, owned by `owner`; false when the
-/// namespace's quota refused it (a `FailedCreate` warning on the owner says
-/// why, as kube-controller-manager records it).
+/// Creates a pod from a template, owned by `owner`; the API server's
+/// refusal (the namespace's quota or LimitRange) as its message otherwise,
+/// with a `FailedCreate` warning on the owner saying why, as
+/// kube-controller-manager records it.
 fn create_pod(
     st: &mut State,
     owner: &Value,
@@ -144,7 +145,7 @@ fn create_pod(
     pod_name: &str,
     labels: Map<String, Value>,
     tweak: impl FnOnce(&mut Value),
-) -> bool {
+) -> Result<(), String> {
     let mut meta = json!({"name": pod_name, "namespace": ns(owner), "labels": labels, "ownerReferences": [controller_ref(owner)]});
     if let Some(a) = template.pointer("/metadata/annotations") {
         meta["annotations"] = a.clone();
@@ -196,7 +197,7 @@ fn create_pod(
                 &message,
                 component,
             );
-            return false;
+            return Err(e.message);
         }
     };
     let created = st.store.insert(&resources::PODS, pod);
@@ -218,7 +219,7 @@ fn create_pod(
         &message,
         component,
     );
-    true
+    Ok(())
 }
 
 /// A Deployment scaled one of its ReplicaSets.
@@ -290,7 +291,9 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
         let mut total: i64 = 0;
         let mut ready: i64 = 0;
         let mut updated = 0;
-        for rs in controlled(st, &d, "replicasets.apps") {
+        let rss = controlled(st, &d, "replicasets.apps");
+        let failure = deployment_failure(&rss, &rs_name);
+        for rs in rss {
             let target = if name(&rs) == rs_name { want } else { 0 };
             if replicas(&rs) != target {
                 scaled(st, &d, name(&rs), replicas(&rs), target);
@@ -343,6 +346,9 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                 else { condition(conds, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing.")) },
             ]
         });
+        if let (Some(c), Some(list)) = (failure, status["conditions"].as_array_mut()) {
+            list.push(c);
+        }
         let unavailable = total.saturating_sub(ready);
         if unavailable > 0 {
             status["unavailableReplicas"] = json!(unavailable);
@@ -377,18 +383,21 @@ fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
         // now (none of them ready yet), so that a growing ReplicaSet of
         // thousands is not walked a second time; after removals, again.
         let mut created = 0;
+        let mut failure = None;
         if ps.len() < want {
             let n = pods_to_create(st, &rs, want - ps.len());
             for _ in 0..n {
                 let labels = labels_with(&template, &[]);
-                if !create_pod(
+                let made = create_pod(
                     st,
                     &rs,
                     &template,
                     &format!("{}-", name(&rs)),
                     labels,
                     |_| {},
-                ) {
+                );
+                if let Err(why) = made {
+                    failure = Some(why);
                     break;
                 }
                 created += 1;
@@ -422,7 +431,97 @@ fn replicasets(st: &mut State, dirty: &Dirty) -> bool {
             &mut status,
             &["readyReplicas", "availableReplicas", "fullyLabeledReplicas"],
         );
+        if let Some(conditions) = replica_failure(&rs, failure.as_deref()) {
+            status["conditions"] = conditions;
+        }
         changed |= put_status(st, "replicasets.apps", &rs, status);
     }
     changed
+}
+
+/// A ReplicaSet's conditions after a pass that created pods (`failure`:
+/// why the API server refused one, if it did), as `calculateStatus` in
+/// kube's replica_set_utils keeps them: a `ReplicaFailure` (reason
+/// `FailedCreate`, the refusal as its message) added when a creation
+/// failed and none is there (one already there is kept as it is), removed
+/// once a pass fails nothing. `None` for no conditions at all.
+fn replica_failure(rs: &Value, failure: Option<&str>) -> Option<Value> {
+    let mut conditions: Vec<Value> = rs
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let at = conditions
+        .iter()
+        .position(|c| c["type"] == "ReplicaFailure");
+    match (failure, at) {
+        (Some(why), None) => conditions.push(
+            json!({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": crate::store::now_rfc3339(),
+                   "reason": "FailedCreate", "message": why}),
+        ),
+        (None, Some(i)) => {
+            conditions.remove(i);
+        }
+        _ => {}
+    }
+    (!conditions.is_empty()).then_some(Value::Array(conditions))
+}
+
+/// The Deployment's `ReplicaFailure` condition: its ReplicaSets' (the new
+/// one's first), as the deployment controller's `getReplicaFailures`
+/// copies it, with `lastUpdateTime` from its transition.
+fn deployment_failure(rss: &[Obj], newest: &str) -> Option<Value> {
+    let of = |rs: &Obj| {
+        rs.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "ReplicaFailure"))
+            .cloned()
+    };
+    let found = rss
+        .iter()
+        .filter(|rs| name(rs) == newest)
+        .chain(rss.iter().filter(|rs| name(rs) != newest))
+        .find_map(of)?;
+    let mut c = found;
+    c["lastUpdateTime"] = c["lastTransitionTime"].clone();
+    Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_failure_is_added_kept_and_removed_as_kube_keeps_it() {
+        let rs = json!({"status": {"conditions": [{"type": "Other", "status": "True"}]}});
+        let added = replica_failure(&rs, Some("pods \"a\" is forbidden: q")).unwrap_or_default();
+        assert_eq!(added[1]["type"], "ReplicaFailure");
+        assert_eq!(added[1]["reason"], "FailedCreate");
+        assert_eq!(added[1]["message"], "pods \"a\" is forbidden: q");
+        let failing = json!({"status": {"conditions": added}});
+        // A later refusal keeps the condition as it was (its time, its message).
+        let kept = replica_failure(&failing, Some("another")).unwrap_or_default();
+        assert_eq!(kept, failing["status"]["conditions"]);
+        // A pass that refuses nothing removes it, and only it.
+        let cleared = replica_failure(&failing, None).unwrap_or_default();
+        assert_eq!(cleared, json!([{"type": "Other", "status": "True"}]));
+        assert_eq!(replica_failure(&json!({}), None), None);
+    }
+
+    #[test]
+    fn a_job_starts_its_parallelism_at_once() {
+        let mut st = State::new(crate::spec::ClusterSpec::new("jobs"));
+        st.pods_to_create = BURST;
+        let jobs = resources::by_key("jobs.batch").expect("jobs are served");
+        st.store.insert(
+            jobs,
+            json!({"metadata": {"name": "batch", "namespace": "default", "uid": "job-1"},
+                   "spec": {"parallelism": 3, "completions": 5,
+                            "template": {"spec": {"restartPolicy": "Never",
+                                                  "containers": [{"name": "c", "image": "busybox"}]}}}}),
+        );
+        st.store.dirty.insert("job-1".to_string());
+        reconcile(&mut st);
+        assert_eq!(st.store.count("pods"), 3);
+    }
 }

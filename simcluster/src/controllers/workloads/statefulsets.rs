@@ -81,7 +81,7 @@ pub(super) fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
                     }
                 }
             });
-            if !created {
+            if created.is_err() {
                 break;
             }
             changed = true;
