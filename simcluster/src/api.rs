@@ -145,10 +145,16 @@ fn check_namespace(st: &State, def: &ResourceDef, ns: &str, name: &str) -> ApiRe
     }
     match st.store.get("namespaces", "", ns) {
         None => Err(ApiError::not_found("", "namespaces", ns)),
-        Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::forbidden(format!(
-            "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-            def.plural,
-        ))),
+        Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+            Err(ApiError::forbidden_object(
+                def.group,
+                def.plural,
+                name,
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            ))
+        }
         Some(_) => Ok(()),
     }
 }

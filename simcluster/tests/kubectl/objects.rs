@@ -506,3 +506,64 @@ fn describe_and_events_show_what_the_controllers_did() {
     assert!(out.contains("FailedScheduling"), "{out}");
     assert!(out.contains("Insufficient cpu"), "{out}");
 }
+
+/// A namespace being deleted takes nothing new: kubectl's creates are
+/// refused (403, the resource group-qualified, as the NamespaceLifecycle
+/// plugin words it) and nothing is stored; the namespace goes once the
+/// object that holds it (a finalizer) lets go.
+#[test]
+fn a_terminating_namespace_takes_nothing_new() {
+    let k = Kube::standard();
+    k.ok(&["create", "namespace", "closing"]);
+    k.cluster
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "held", "namespace": "closing", "finalizers": ["example.com/hold"]}}))
+        .unwrap();
+    k.ok(&["delete", "namespace", "closing", "--wait=false"]);
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |c| c
+        .get("v1", "Namespace", None, "closing")
+        .is_some_and(|n| n["status"]["phase"] == "Terminating")));
+
+    let err = fails(&k, &["create", "configmap", "late", "-n", "closing"]);
+    assert!(
+        err.contains("configmaps \"late\" is forbidden: unable to create new content in namespace closing because it is being terminated"),
+        "{err}"
+    );
+    let err = fails(
+        &k,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "-n",
+            "closing",
+        ],
+    );
+    assert!(
+        err.contains("deployments.apps \"web\" is forbidden: unable to create new content in namespace closing because it is being terminated"),
+        "{err}"
+    );
+    assert!(k
+        .cluster
+        .get("v1", "ConfigMap", Some("closing"), "late")
+        .is_none());
+    assert!(k
+        .cluster
+        .get("apps/v1", "Deployment", Some("closing"), "web")
+        .is_none());
+
+    k.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "-n",
+        "closing",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |c| c
+        .get("v1", "Namespace", None, "closing")
+        .is_none()));
+}
