@@ -32,7 +32,9 @@
 //! `COMPUTEHUB_BENCH_QUOTES_ONLY=organisation` loads only the warm server.
 //! `COMPUTEHUB_BENCH_PLUGINS_DIR=DIR` loads the plugins in `DIR` (`kboss.wasm`,
 //! `pricing.wasm`, ...) instead of the built-in ones: another build of them
-//! measured against this binary's, in one session.
+//! measured against this binary's, in one session. The server logs as the
+//! real one does (`common::log`: `COMPUTEHUB_BENCH_LOG=warn` turns the
+//! access log off; before stop 42 it logged nothing).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed step fails it
 
 use std::time::{Duration, Instant};
@@ -403,6 +405,9 @@ async fn collection_pages() {
 
 fn main() {
     computehub::memory::configure();
+    // Logged as the server logs (since stop 42; the figures before it were
+    // of a server writing no log at all).
+    let _log = common::log::init();
     let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -24,7 +24,7 @@
 //! - `COMPUTEHUB_BENCH_LOG=FILTER` replaces the log filter (`warn` shows
 //!   what the access log costs: since stop 42 within the noise);
 //! - `COMPUTEHUB_BENCH_LOG_TO=buffered|file|sink`: where the log lines go
-//!   (see `main`; `buffered`, the server's way, by default);
+//!   (`common::log`; `buffered`, the server's way, by default);
 //! - `COMPUTEHUB_BENCH_ONLY=native|plugin` loads only that server, for 5 s,
 //!   and writes `measuring` to stderr when the measured part starts, so
 //!   `perf record -p` can attach then (startup compiles every built-in
@@ -42,14 +42,9 @@ use computehub::config::Config;
 use computehub::runtime::{call, CallContext, HostServices, Limits, Runtime};
 use computehub::server;
 use computehub::store::Store;
-use computehub::telemetry::writer::{Line, LogWriter};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
-use tracing_subscriber::fmt::writer::{EitherWriter, MakeWriter};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 mod common;
 
@@ -290,51 +285,9 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
     (best_call, best_inst)
 }
 
-/// Where the bench's log lines go (see `main`).
-enum BenchLog {
-    Buffered(LogWriter),
-    File(std::fs::File),
-    Sink,
-}
-
-impl<'a> MakeWriter<'a> for BenchLog {
-    type Writer = EitherWriter<Line<'a>, EitherWriter<&'a std::fs::File, std::io::Sink>>;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        match self {
-            BenchLog::Buffered(w) => EitherWriter::A(w.make_writer()),
-            BenchLog::File(f) => EitherWriter::B(EitherWriter::A(f)),
-            BenchLog::Sink => EitherWriter::B(EitherWriter::B(std::io::sink())),
-        }
-    }
-}
-
 fn main() {
     computehub::memory::configure();
-    // Every log line is formatted as the real server formats it when its
-    // log is not a terminal (a file, journald: no ANSI colours) and goes
-    // where `COMPUTEHUB_BENCH_LOG_TO` says: `buffered` (the default, as the
-    // server writes: through its log buffer, here into a file), `file`
-    // (each line written to the file as it comes, as the server did before
-    // stop 27) or `sink` (formatted, never written: the figures of stops up
-    // to 26).
-    let log_dir = tempfile::tempdir().expect("tempdir");
-    let log_file = || std::fs::File::create(log_dir.path().join("server.log")).expect("log file");
-    let to = std::env::var("COMPUTEHUB_BENCH_LOG_TO").unwrap_or_else(|_| "buffered".into());
-    let (writer, _flusher) = match to.as_str() {
-        "sink" => (BenchLog::Sink, None),
-        "file" => (BenchLog::File(log_file()), None),
-        _ => {
-            let (w, f) = LogWriter::buffered(log_file()).expect("log writer");
-            (BenchLog::Buffered(w), Some(f))
-        }
-    };
-    println!("log: {to}");
-    let filter = tracing_subscriber::EnvFilter::new(
-        std::env::var("COMPUTEHUB_BENCH_LOG").unwrap_or("info,wasmtime=warn,cranelift=warn".into()),
-    );
-    let layer = computehub::telemetry::text_layer(writer, false).with_filter(filter);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let _log = common::log::init();
     let rt = computehub::cli::runtime_tokio().expect("tokio");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");

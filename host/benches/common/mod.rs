@@ -5,6 +5,7 @@
 //! Each bench uses part of it.
 #![allow(dead_code)]
 
+pub mod log;
 pub mod wrk;
 
 use std::time::{Duration, Instant};
