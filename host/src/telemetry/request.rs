@@ -20,6 +20,9 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
+use nu_ansi_term::Style;
+
+use super::text::quoted;
 use super::traceparent::TraceParent;
 
 /// The target of the request's exported span (kept off the log lines,
@@ -86,12 +89,16 @@ impl RequestLog {
 
     /// `request{…}:` as the text format writes a span named `request`
     /// (`tracing-subscriber`'s `Full` format with [`super::text::PlainFields`]:
-    /// Display fields bare, strings quoted as `{:?}` quotes them). With
-    /// `ansi`, the name and braces bold and the colon dimmed, as there.
-    pub(super) fn write_text(&self, w: &mut impl fmt::Write, ansi: bool) -> fmt::Result {
-        let bold = ansi.then_some(nu_ansi_term::Style::new().bold());
-        let dimmed = ansi.then_some(nu_ansi_term::Style::new().dimmed());
-        write!(w, "{}{}", Paint("request", bold), Paint("{", bold))?;
+    /// Display fields bare, strings quoted as `{:?}` quotes them), the name
+    /// and braces in `bold` and the colon `dimmed` (plain styles without
+    /// ANSI).
+    pub(super) fn write_text(
+        &self,
+        w: &mut impl fmt::Write,
+        bold: Style,
+        dimmed: Style,
+    ) -> fmt::Result {
+        write!(w, "{}{}", bold.paint("request"), bold.paint("{"))?;
         // `id` is checked to be [A-Za-z0-9._:-] (server::valid_request_id).
         write!(w, "id={} client={}", self.id, self.client)?;
         if let Some(route) = &self.route {
@@ -107,7 +114,7 @@ impl RequestLog {
             w.write_str(" scheme=")?;
             quoted(w, c.scheme)?;
         }
-        write!(w, "{}{}", Paint("}", bold), Paint(":", dimmed))
+        write!(w, "{}{}", bold.paint("}"), dimmed.paint(":"))
     }
 
     /// The JSON format's `span` object: the fields, then `"name":"request"`.
@@ -129,30 +136,6 @@ impl RequestLog {
         }
         span.insert("name".into(), "request".into());
         serde_json::Value::Object(span)
-    }
-}
-
-/// `s` as `{:?}` writes it, without formatting machinery when that is just
-/// the string in quotes.
-fn quoted(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    if super::text::plain_ascii(s) {
-        w.write_char('"')?;
-        w.write_str(s)?;
-        w.write_char('"')
-    } else {
-        write!(w, "{s:?}")
-    }
-}
-
-/// Text in a terminal style, or plain.
-struct Paint<'a>(&'a str, Option<nu_ansi_term::Style>);
-
-impl fmt::Display for Paint<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.1 {
-            Some(style) => write!(f, "{}", style.paint(self.0)),
-            None => f.write_str(self.0),
-        }
     }
 }
 
@@ -208,7 +191,8 @@ mod tests {
         assert_eq!(seen, (Some("r-1".to_string()), Some(tp)));
         assert!(current().is_none(), "nothing outside the scope");
         let mut text = String::new();
-        log.write_text(&mut text, false).unwrap();
+        log.write_text(&mut text, Style::new(), Style::new())
+            .unwrap();
         let trace = tp.trace_id_hex();
         assert_eq!(
             text,

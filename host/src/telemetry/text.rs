@@ -162,9 +162,21 @@ impl Visitor<'_> {
 
 /// A string written as `{:?}` would, when that is just the string in
 /// quotes: printable ASCII without a quote or a backslash.
-pub(super) fn plain_ascii(s: &str) -> bool {
+fn plain_ascii(s: &str) -> bool {
     s.bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// `s` as `{:?}` writes it, without the formatting machinery when that is
+/// just the string in quotes.
+pub(super) fn quoted(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    if plain_ascii(s) {
+        w.write_char('"')?;
+        w.write_str(s)?;
+        w.write_char('"')
+    } else {
+        write!(w, "{s:?}")
+    }
 }
 
 /// Whether a message holds what the default visitor escapes: ESC, BEL,
@@ -189,12 +201,7 @@ impl Visit for Visitor<'_> {
         match self.start(field) {
             None => {}
             Some(true) => self.buf.push_str(value),
-            Some(false) if plain_ascii(value) => {
-                self.buf.push('"');
-                self.buf.push_str(value);
-                self.buf.push('"');
-            }
-            Some(false) => self.result = write!(self.buf, "{value:?}"),
+            Some(false) => self.result = quoted(self.buf, value),
         }
     }
 
@@ -268,32 +275,24 @@ where
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let ansi = writer.has_ansi_escapes();
+        // Without ANSI every style is plain, and a plain style writes
+        // nothing around its text.
         let style = |s: Style| if ansi { s } else { Style::new() };
         let (dimmed, bold) = (style(Style::new().dimmed()), style(Style::new().bold()));
-        if ansi {
-            write!(writer, "{}", dimmed.prefix())?;
-        }
+        write!(writer, "{}", dimmed.prefix())?;
         if Timestamp.format_time(&mut writer).is_err() {
             writer.write_str("<unknown time>")?;
         }
-        if ansi {
-            write!(writer, "{}", dimmed.suffix())?;
-        }
-        writer.write_char(' ')?;
-        let level = match *meta.level() {
+        write!(writer, "{} ", dimmed.suffix())?;
+        let (level, color) = match *meta.level() {
             Level::TRACE => ("TRACE", Color::Purple),
             Level::DEBUG => ("DEBUG", Color::Blue),
             Level::INFO => (" INFO", Color::Green),
             Level::WARN => (" WARN", Color::Yellow),
             Level::ERROR => ("ERROR", Color::Red),
         };
-        if ansi {
-            write!(writer, "{} ", level.1.paint(level.0))?;
-        } else {
-            writer.write_str(level.0)?;
-            writer.write_char(' ')?;
-        }
-        let mut seen = super::request::with(|r| r.write_text(&mut writer, ansi))
+        write!(writer, "{} ", style(color.normal()).paint(level))?;
+        let mut seen = super::request::with(|r| r.write_text(&mut writer, bold, dimmed))
             .transpose()?
             .is_some();
         if let Some(scope) = ctx.event_scope() {
