@@ -9,10 +9,12 @@
 //! resolves its `handler` exports once per loaded version, so a call does no
 //! export lookup by name and no type check beyond the first.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{ComponentExportIndex, Func, InstancePre, TypedFunc};
 use wasmtime::{Store, Trap};
@@ -199,16 +201,20 @@ pub fn classify(err: wasmtime::Error, deadline: Duration) -> CallError {
 
 /// Run `fut` (which drives the store) under the wall-clock deadline too, since
 /// the epoch only interrupts guest code, not host awaits.
-pub async fn with_deadline<T>(
+///
+/// A mapped future, not an `async fn`: one would hold `fut` twice, as its
+/// argument and inside the timeout it awaits (rust-lang/rust#62958), and
+/// the call's future is moved whole by every future that encloses it.
+pub fn with_deadline<T>(
     deadline: Duration,
-    fut: impl std::future::Future<Output = wasmtime::Result<T>>,
-) -> Result<T, CallError> {
+    fut: impl Future<Output = wasmtime::Result<T>>,
+) -> impl Future<Output = Result<T, CallError>> {
     // A little slack so the epoch trap, which names the cause, usually wins.
-    match tokio::time::timeout(deadline + Duration::from_millis(50), fut).await {
+    tokio::time::timeout(deadline + Duration::from_millis(50), fut).map(move |r| match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(classify(e, deadline)),
         Err(_) => Err(CallError::Deadline(deadline)),
-    }
+    })
 }
 
 /// A slot of the plugin's concurrency limit: at once when one is free, else

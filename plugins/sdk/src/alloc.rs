@@ -7,7 +7,8 @@
 //! a fresh instance (`request` isolation) allocates without growing its
 //! linear memory (a heap that starts empty and grows page by page made each
 //! fresh instance grow it: 3x slower); beyond the arena it grows memory as
-//! it needs, extending one heap.
+//! it needs, extending one heap. In front of talc, [`Recycling`] keeps
+//! freed small blocks for the next allocation of their size.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -16,6 +17,8 @@ use talc::base::binning::Binning;
 use talc::base::Talc;
 use talc::cell::TalcSyncCell;
 use talc::wasm::WasmBinning;
+
+use crate::recycling::Recycling;
 
 /// The first heap. Untouched pages of it cost nothing: they are zero pages
 /// of the instance's memory image.
@@ -70,8 +73,8 @@ unsafe impl talc::source::Source for ArenaThenGrow {
 }
 
 #[global_allocator]
-static ALLOCATOR: TalcSyncCell<ArenaThenGrow, WasmBinning> =
-    TalcSyncCell::new_wasm(ArenaThenGrow {
+static ALLOCATOR: Recycling<TalcSyncCell<ArenaThenGrow, WasmBinning>> =
+    Recycling::new(TalcSyncCell::new_wasm(ArenaThenGrow {
         arena_claimed: false,
         grown_end: None,
-    });
+    }));

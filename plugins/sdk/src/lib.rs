@@ -96,6 +96,15 @@ pub mod placement;
 pub mod pricing_rules;
 pub mod provision;
 pub mod quantity;
+#[cfg(any(
+    test,
+    all(
+        feature = "allocator",
+        target_family = "wasm",
+        not(target_feature = "atomics")
+    )
+))]
+mod recycling;
 mod request;
 pub mod response;
 pub mod route;

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 tokio::task_local! {
-    static SCOPE: RefCell<Request>;
+    /// `None` in a part of work begun outside a request ([`continued`]).
+    static SCOPE: RefCell<Option<Request>>;
 }
 
 /// What the scope of one request holds.
@@ -52,31 +53,34 @@ pub(crate) struct Seen {
 }
 
 /// Run `f`, one request, with a scope for the stamp of its reads.
-pub async fn one_request<F: Future>(f: F) -> F::Output {
-    SCOPE.scope(RefCell::new(Request::new()), f).await
+///
+/// Not an `async fn`, nor is [`continued`]: one that took `f` and awaited
+/// it in a scope would hold `f` twice (as its argument and inside the
+/// scope's future), doubling the size of the request's future, which is
+/// moved whole at every level that wraps it.
+pub fn one_request<F: Future>(f: F) -> impl Future<Output = F::Output> {
+    SCOPE.scope(RefCell::new(Some(Request::new())), f)
 }
 
 /// `f`, a part of the current request run in a task of its own (a plugin
 /// call that may outlive its client), with the request's stamp so far.
 /// Outside a request, `f` has no scope either.
 pub fn continued<F: Future>(f: F) -> impl Future<Output = F::Output> {
-    let scope = current().map(RefCell::new);
-    async move {
-        match scope {
-            Some(s) => SCOPE.scope(s, f).await,
-            None => f.await,
-        }
-    }
+    SCOPE.scope(RefCell::new(current()), f)
 }
 
 /// The current request's scope; `None` outside a request.
 pub(crate) fn current() -> Option<Request> {
-    SCOPE.try_with(|s| s.borrow().clone()).ok()
+    SCOPE.try_with(|s| s.borrow().clone()).ok().flatten()
 }
 
 /// Keep `seen` for the request's later reads (nothing outside a request).
 pub(crate) fn remember(seen: Seen) {
-    let _ = SCOPE.try_with(|s| s.borrow_mut().seen = Some(seen));
+    let _ = SCOPE.try_with(|s| {
+        if let Some(request) = s.borrow_mut().as_mut() {
+            request.seen = Some(seen);
+        }
+    });
 }
 
 #[cfg(test)]
