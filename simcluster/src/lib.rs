@@ -28,8 +28,11 @@
 //!   endpoints, resourcequotas (+`status`), limitranges; apps/v1 deployments, replicasets, statefulsets, daemonsets
 //!   (+`scale`); batch/v1 jobs, cronjobs; policy/v1 poddisruptionbudgets;
 //!   rbac.authorization.k8s.io/v1 roles, rolebindings, clusterroles,
-//!   clusterrolebindings (stored and validated, not enforced);
-//!   authorization.k8s.io/v1 selfsubjectaccessreviews (create only);
+//!   clusterrolebindings, enforced ([`auth`]: the cluster's token is its
+//!   administrator's, `kubectl create token` issues service accounts theirs);
+//!   authorization.k8s.io/v1 selfsubjectaccessreviews and
+//!   selfsubjectrulesreviews, authentication.k8s.io/v1 selfsubjectreviews
+//!   (create only);
 //!   metrics.k8s.io/v1beta1 node and pod metrics ([`metrics`]);
 //! * get, list (label/field selectors, `limit`/`continue`), watch ([`watch`]),
 //!   create, update, merge/strategic/JSON patch ([`patch`]), server-side apply
@@ -44,7 +47,8 @@
 //! Bodies are JSON, YAML, or protobuf ([`protobuf`]) for the kinds kubectl's
 //! typed generators send (`kubectl create deployment|namespace|configmap|
 //! secret|serviceaccount|service|job|cronjob|poddisruptionbudget|quota|role|
-//! clusterrole|rolebinding|clusterrolebinding`); other
+//! clusterrole|rolebinding|clusterrolebinding`, the token request of
+//! `kubectl create token`, the reviews of `kubectl auth`); other
 //! kinds in protobuf get `415`. Answers are JSON, which every client accepts.
 //! Served over HTTPS with a built-in loopback certificate (client-go sends
 //! credentials only over TLS); [`ClusterSpec::plain_http`] serves plain HTTP.
@@ -52,8 +56,7 @@
 //! answered `404` as a cluster without them answers: `exec`, `attach`,
 //! `portforward` and `ephemeralcontainers` (so `kubectl debug` says ephemeral
 //! containers are disabled) and HPAs. Access reviews
-//! (`kubectl auth can-i`) are answered `allowed`: the cluster's one token is
-//! its administrator's.
+//! (`kubectl auth can-i`) are answered by RBAC for the caller.
 //!
 //! Each cluster runs on its own small tokio runtime (its own threads), so it
 //! can be started from synchronous code or from inside any async runtime, and
@@ -62,6 +65,7 @@
 pub mod admission;
 pub mod api;
 pub mod apply;
+pub mod auth;
 pub mod controllers;
 pub mod error;
 pub mod metrics;
@@ -272,6 +276,12 @@ impl SimCluster {
 
     /// A kubeconfig for this cluster (server URL, CA data when TLS, bearer token, namespace `default`).
     pub fn kubeconfig_yaml(&self) -> String {
+        self.kubeconfig_with(&format!("{}-admin", self.name), &self.inner.token)
+    }
+
+    /// A kubeconfig like [`Self::kubeconfig_yaml`] for another user's token
+    /// (one from [`Self::service_account_token`]).
+    pub fn kubeconfig_with(&self, user: &str, token: &str) -> String {
         let n = &self.name;
         let ca = if self.tls {
             format!(
@@ -282,10 +292,18 @@ impl SimCluster {
             String::new()
         };
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: {n}\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {n}-admin\n    namespace: default\ncurrent-context: {n}\nusers:\n- name: {n}-admin\n  user:\n    token: {token}\npreferences: {{}}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {n}\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {user}\n    namespace: default\ncurrent-context: {n}\nusers:\n- name: {user}\n  user:\n    token: {token}\npreferences: {{}}\n",
             url = self.url(),
-            token = self.inner.token
         )
+    }
+
+    /// A token for the service account `namespace/name`, as `kubectl create
+    /// token` gets one (an hour long); what it may do is what the cluster's
+    /// RBAC bindings grant the account ([`auth`]).
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> Result<String, ApiError> {
+        let answer = self
+            .with_state(|st| auth::tokens::request(st, namespace, name, &serde_json::json!({})))?;
+        Ok(answer["status"]["token"].as_str().unwrap_or("").to_string())
     }
 
     /// Writes [`Self::kubeconfig_yaml`] to a file.

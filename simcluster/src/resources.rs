@@ -61,9 +61,9 @@ impl ResourceDef {
     }
 
     /// A review: created and answered at once, never stored or read
-    /// (`SelfSubjectAccessReview`).
+    /// (`SelfSubjectAccessReview`, `SelfSubjectReview`).
     pub fn is_review(&self) -> bool {
-        !self.stored && self.group == "authorization.k8s.io"
+        !self.stored && matches!(self.group, "authorization.k8s.io" | "authentication.k8s.io")
     }
 
     fn verbs(&self) -> Vec<&'static str> {
@@ -73,18 +73,21 @@ impl ResourceDef {
         if !self.stored {
             return vec!["get", "list"];
         }
-        vec![
-            "create",
-            "delete",
-            "deletecollection",
-            "get",
-            "list",
-            "patch",
-            "update",
-            "watch",
-        ]
+        STORED_VERBS.to_vec()
     }
 }
+
+/// The verbs of a stored kind, in discovery's order.
+pub const STORED_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
@@ -105,6 +108,30 @@ macro_rules! res {
             categories: $cat,
         }
     };
+}
+
+/// A kind that is answered, not stored: metrics (computed from the
+/// cluster) and reviews ([`ResourceDef::is_review`]).
+const fn computed(
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
+) -> ResourceDef {
+    ResourceDef {
+        group,
+        version,
+        kind,
+        plural,
+        singular: "",
+        short_names: NONE,
+        namespaced,
+        subresources: NONE,
+        generation: false,
+        stored: false,
+        categories: NONE,
+    }
 }
 
 /// `namespaces`: the simulation creates these itself.
@@ -201,7 +228,7 @@ pub const SERVICE_ACCOUNTS: ResourceDef = res!(
     "serviceaccount",
     &["sa"],
     true,
-    &[],
+    &["token"],
     false,
     NONE
 );
@@ -413,45 +440,29 @@ pub static RESOURCES: &[ResourceDef] = &[
         true,
         NONE
     ),
-    ResourceDef {
-        group: "metrics.k8s.io",
-        version: "v1beta1",
-        kind: "NodeMetrics",
-        plural: "nodes",
-        singular: "",
-        short_names: NONE,
-        namespaced: false,
-        subresources: NONE,
-        generation: false,
-        stored: false,
-        categories: NONE,
-    },
-    ResourceDef {
-        group: "metrics.k8s.io",
-        version: "v1beta1",
-        kind: "PodMetrics",
-        plural: "pods",
-        singular: "",
-        short_names: NONE,
-        namespaced: true,
-        subresources: NONE,
-        generation: false,
-        stored: false,
-        categories: NONE,
-    },
-    ResourceDef {
-        group: "authorization.k8s.io",
-        version: "v1",
-        kind: "SelfSubjectAccessReview",
-        plural: "selfsubjectaccessreviews",
-        singular: "",
-        short_names: NONE,
-        namespaced: false,
-        subresources: NONE,
-        generation: false,
-        stored: false,
-        categories: NONE,
-    },
+    computed("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", false),
+    computed("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", true),
+    computed(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+    ),
+    computed(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+    ),
+    computed(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        false,
+    ),
 ];
 
 /// Groups (other than core) in discovery order.
@@ -460,6 +471,7 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("batch", "v1"),
     ("policy", "v1"),
     ("rbac.authorization.k8s.io", "v1"),
+    ("authentication.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 ];
@@ -545,6 +557,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
                     Some(("autoscaling", "v1")),
                 ),
                 "log" => ("Pod", vec!["get"], None),
+                "token" => (
+                    "TokenRequest",
+                    vec!["create"],
+                    Some(("authentication.k8s.io", "v1")),
+                ),
                 "finalize" => (d.kind, vec!["update"], None),
                 _ => (d.kind, vec!["get", "patch", "update"], None),
             };

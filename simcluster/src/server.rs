@@ -20,6 +20,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::api::{self, DeleteOptions, PatchType, WriteOptions};
+use crate::auth::{self, Attributes, Decision, User};
 use crate::controllers::disruption;
 use crate::error::{ApiError, ApiResult};
 use crate::resources::{self, ResourceDef};
@@ -108,22 +109,21 @@ fn parse_query(q: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Handles one request.
+/// The most a request's body may hold (kube-apiserver's
+/// `MaxRequestBodyBytes`); a longer one is a `413` and is not read on.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Handles one request: who it is and whether it may do what it asks are
+/// decided before its body is read, so a caller without a token or a grant
+/// makes the cluster hold nothing of what it sends.
 pub async fn handle(
     inner: Arc<Inner>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let headers = req.headers().clone();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return Ok(error_response(&ApiError::bad_request(format!(
-                "reading body: {e}"
-            ))))
-        }
-    };
+    let (parts, body) = req.into_parts();
+    let method = parts.method;
+    let uri = parts.uri;
+    let headers = parts.headers;
     let path = uri.path().to_string();
     let query = parse_query(uri.query().unwrap_or(""));
     let traceparent = headers
@@ -137,32 +137,32 @@ pub async fn handle(
             .unwrap_or("")
             .to_string()
     };
-    let public = matches!(
-        path.as_str(),
-        "/version" | "/healthz" | "/livez" | "/readyz"
-    );
-    let auth = header("authorization");
-    let authorized = public
-        || auth
-            .strip_prefix("Bearer ")
-            .is_some_and(|t| t.trim() == inner.token)
-        || (auth.is_empty() && !inner.tls);
-    let resp = if !authorized {
-        error_response(&ApiError::unauthorized())
-    } else {
-        let ctx = Ctx {
-            method: &method,
-            path: &path,
-            query: &query,
-            accept: header("accept"),
-            content_type: header("content-type"),
-            user_agent: header("user-agent"),
-            body: &body,
-        };
-        match route(&inner, &ctx) {
-            Ok(r) => r,
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let admitted = admit(&inner, &method, &path, &query, &header("authorization"));
+    let resp = match admitted {
+        Err(e) => error_response(&e),
+        Ok(user) => match read_body(body, declared).await {
             Err(e) => error_response(&e),
-        }
+            Ok(body) => {
+                let ctx = Ctx {
+                    method: &method,
+                    path: &path,
+                    query: &query,
+                    accept: header("accept"),
+                    content_type: header("content-type"),
+                    user_agent: header("user-agent"),
+                    body: &body,
+                    user: &user,
+                };
+                match route(&inner, &ctx) {
+                    Ok(r) => r,
+                    Err(e) => error_response(&e),
+                }
+            }
+        },
     };
     let status = resp.status().as_u16();
     let full_uri = uri.path_and_query().map(|p| p.to_string()).unwrap_or(path);
@@ -182,6 +182,53 @@ pub async fn handle(
     Ok(resp)
 }
 
+/// Authentication, then RBAC ([`crate::auth`]): the caller, or the `401` or
+/// `403` that refuses it. The health and version paths are open to all.
+fn admit(
+    inner: &Inner,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    authorization: &str,
+) -> ApiResult<User> {
+    let token = authorization.strip_prefix("Bearer ").map(str::trim);
+    if token == Some(inner.token.as_str()) || (authorization.is_empty() && !inner.tls) {
+        return Ok(User::admin());
+    }
+    let st = crate::lock(&inner.state);
+    let user = token.and_then(|t| auth::tokens::user(&st, t));
+    if matches!(path, "/version" | "/healthz" | "/livez" | "/readyz") {
+        return Ok(user.unwrap_or_else(User::anonymous));
+    }
+    let user = user.ok_or_else(ApiError::unauthorized)?;
+    let attrs = Attributes::of(method, path, query);
+    match auth::authorize(&st, &user, &attrs) {
+        Decision::Allow(_) => Ok(user),
+        Decision::Deny => Err(auth::rbac::forbidden(&user, &attrs)),
+    }
+}
+
+/// The body, at most [`MAX_BODY`] bytes of it.
+async fn read_body(body: hyper::body::Incoming, declared: Option<u64>) -> ApiResult<Bytes> {
+    let too_large = || {
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {MAX_BODY}"),
+        )
+    };
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(_) => Err(ApiError::bad_request(
+            "the request's body could not be read",
+        )),
+    }
+}
+
 struct Ctx<'a> {
     method: &'a Method,
     path: &'a str,
@@ -190,6 +237,7 @@ struct Ctx<'a> {
     content_type: String,
     user_agent: String,
     body: &'a Bytes,
+    user: &'a User,
 }
 
 impl Ctx<'_> {
@@ -362,7 +410,7 @@ fn resource(
 ) -> ApiResult<Response<Body>> {
     let t = parse_target(group, version, rest).ok_or_else(|| not_found_path(ctx.path))?;
     if t.def.is_review() {
-        return unstored::access_review(ctx, &t);
+        return unstored::review(inner, ctx, &t);
     }
     if !t.def.stored {
         return unstored::metrics_route(inner, ctx, &t);
@@ -402,6 +450,10 @@ fn resource(
             ));
         }
         (Method::POST, None, None) => (201, api::create(st, t.def, ns, ctx.json_body()?, &opts)?),
+        (Method::POST, Some(name), Some("token")) => (
+            201,
+            auth::tokens::request(st, ns.unwrap_or("default"), name, &ctx.json_body()?)?,
+        ),
         (Method::POST, Some(name), Some("eviction")) => (
             201,
             disruption::evict(st, ns.unwrap_or("default"), name, &ctx.json_body()?)?,

@@ -75,6 +75,8 @@ pub struct State {
     /// Events the controllers may still write in this pass
     /// (`controllers::events::BURST`).
     pub events_to_record: usize,
+    /// Service-account tokens issued ([`crate::auth::tokens`]).
+    pub tokens: crate::auth::Tokens,
 }
 
 /// An event's object uid, reason and message.
@@ -102,6 +104,7 @@ impl State {
             event_order: VecDeque::new(),
             event_index: HashMap::new(),
             events_to_record: 0,
+            tokens: crate::auth::Tokens::default(),
         };
         let ns_def = &resources::NAMESPACES;
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -124,6 +127,7 @@ impl State {
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], "sessionAffinity": "None"}
         });
         st.store.insert(svc_def, kubernetes);
+        crate::auth::bootstrap::install(&mut st);
         crate::controllers::reconcile(&mut st);
         st
     }

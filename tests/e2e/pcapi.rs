@@ -51,8 +51,19 @@ impl Env {
         op: &str,
         params: &[(&str, &str)],
     ) -> (u16, Value) {
-        let kc = self.sim.kubeconfig_yaml();
-        let mut form: Vec<(&str, &str)> = vec![("kubeconfig", kc.as_str())];
+        self.call_with(&self.sim.kubeconfig_yaml(), method, op, params)
+            .await
+    }
+
+    /// [`Self::call`] with another kubeconfig.
+    pub(crate) async fn call_with(
+        &self,
+        kc: &str,
+        method: &str,
+        op: &str,
+        params: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form: Vec<(&str, &str)> = vec![("kubeconfig", kc)];
         form.extend_from_slice(params);
         let url = self.s.url(&format!("{BASE}/{op}"));
         let req = match method {
@@ -348,6 +359,63 @@ async fn state_switch_cordons_uncordons_and_drains() {
         body["data"],
         json!({"state": "uncordon", "drain": false, "node_name": "nope"})
     );
+}
+
+/// A kubeconfig whose service account may only read nodes (its cluster's
+/// RBAC says so): the nodes board works, a cordon is the cluster's `403` in
+/// pcapi's failure envelope, and the node is unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_account_reads_nodes_and_is_refused_a_cordon() {
+    let e = env();
+    let rbac = "rbac.authorization.k8s.io/v1";
+    e.sim
+        .create(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "reader", "namespace": "default"}}))
+        .unwrap();
+    e.sim
+        .create(json!({"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": "node-reader"},
+            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]}))
+        .unwrap();
+    e.sim
+        .create(json!({"apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": {"name": "reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "node-reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": "default"}]}))
+        .unwrap();
+    let token = e.sim.service_account_token("default", "reader").unwrap();
+    let kc = e.sim.kubeconfig_with("reader", &token);
+
+    let (status, body) = e.call_with(&kc, "GET", "get_cluster_nodes", &[]).await;
+    assert_eq!((status, &body["status"]), (200, &json!(true)), "{body}");
+    assert_eq!(body["data"]["total"], 3);
+
+    let (status, body) = e
+        .call_with(
+            &kc,
+            "POST",
+            "node_state_switch",
+            &[("worker_node", "worker-1"), ("state", "cordon")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], false);
+    assert_eq!(body["info"], "switch node failed");
+    let detail = body["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("nodes \"worker-1\" is forbidden: User \"system:serviceaccount:default:reader\" cannot patch resource \"nodes\""),
+        "{body}"
+    );
+    assert_ne!(e.node("worker-1").unwrap()["spec"]["unschedulable"], true);
+
+    // The same call with the administrator's kubeconfig goes through.
+    let (_, body) = e
+        .call(
+            "POST",
+            "node_state_switch",
+            &[("worker_node", "worker-1"), ("state", "cordon")],
+        )
+        .await;
+    assert_eq!(body["status"], true, "{body}");
+    assert_eq!(e.node("worker-1").unwrap()["spec"]["unschedulable"], true);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,9 +6,7 @@
 //! (of the core group, with a namespace where the binding has none), users
 //! or groups, each named; and `roleRef` never changes.
 //!
-//! The simulated cluster stores them and prints them; it does not enforce
-//! them: its one token is its administrator's (`kubectl auth can-i` answers
-//! `yes`).
+//! What they allow is decided by [`crate::auth::rbac`].
 
 use serde_json::{json, Value};
 

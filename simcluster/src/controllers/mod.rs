@@ -130,6 +130,7 @@ pub fn reconcile(st: &mut State) {
         changed |= disruption::update_status(st);
         changed |= endpoints::sync(st);
         changed |= quota::sync(st);
+        changed |= crate::auth::bootstrap::aggregate(st);
         if !changed {
             break;
         }

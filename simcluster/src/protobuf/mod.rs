@@ -3,8 +3,8 @@
 //!
 //! kubectl's typed generators (`kubectl create deployment|namespace|configmap|
 //! secret|serviceaccount|service|job|cronjob|poddisruptionbudget|quota|role|
-//! clusterrole|rolebinding|clusterrolebinding`) send their
-//! object as protobuf: the magic `k8s\0`, then a `runtime.Unknown` whose
+//! clusterrole|rolebinding|clusterrolebinding`), `kubectl create token` and
+//! `kubectl auth can-i|whoami` send their object as protobuf: the magic `k8s\0`, then a `runtime.Unknown` whose
 //! `typeMeta` names the kind and whose `raw` holds the object's message. The
 //! message is read with the kind's table ([`schema`]) into the object Go's
 //! JSON encoder would write for the same value: field names as in JSON,

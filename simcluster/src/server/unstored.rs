@@ -1,6 +1,7 @@
-//! Kinds served but not stored: `selfsubjectaccessreviews` (answered, never
-//! kept) and the metrics API's node and pod metrics (computed from the
-//! cluster's state at each request).
+//! Kinds served but not stored: the reviews (`selfsubjectaccessreviews`,
+//! `selfsubjectrulesreviews`, `selfsubjectreviews`: answered, never kept)
+//! and the metrics API's node and pod metrics (computed from the cluster's
+//! state at each request).
 
 use std::sync::Arc;
 
@@ -8,45 +9,65 @@ use hyper::{Method, Response};
 use serde_json::{json, Value};
 
 use super::{json_response, Body, Ctx, Inner, Target};
+use crate::auth::{self, Attributes, Decision};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics;
 
-/// `POST selfsubjectaccessreviews` (`kubectl auth can-i`): the cluster's
-/// one credential is its administrator's token, so every well-formed review
-/// is allowed; the review comes back with its status, nothing is stored.
-pub(super) fn access_review(ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
+/// `POST selfsubjectaccessreviews` and `selfsubjectrulesreviews` (`kubectl
+/// auth can-i [--list]`) and `POST selfsubjectreviews` (`kubectl auth
+/// whoami`): answered for the caller by the cluster's authorizer and
+/// authenticator; nothing is stored.
+pub(super) fn review(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
     if ctx.method != Method::POST || t.name.is_some() {
         return Err(ApiError::method_not_allowed());
     }
     let mut review = ctx.json_body()?;
-    let invalid = |field: &str, message: &str| {
-        ApiError::invalid(
-            "SelfSubjectAccessReview",
+    let kind = t.def.kind;
+    let Some(object) = review.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "error decoding body: a {kind} is an object"
+        )));
+    };
+    object.insert("apiVersion".into(), json!(t.def.api_version()));
+    object.insert("kind".into(), json!(kind));
+    object.insert("metadata".into(), json!({"creationTimestamp": null}));
+    let user = ctx.user;
+    if kind == "SelfSubjectReview" {
+        let mut info = json!({"username": user.name, "groups": user.groups});
+        if !user.uid.is_empty() {
+            info["uid"] = json!(user.uid);
+        }
+        object.insert("status".into(), json!({"userInfo": info}));
+        return Ok(json_response(201, &review));
+    }
+    let spec = object.get("spec").cloned().unwrap_or(Value::Null);
+    if kind == "SelfSubjectRulesReview" {
+        let ns = spec["namespace"].as_str().unwrap_or("");
+        let status = auth::rbac::rules_review(&crate::lock(&inner.state), user, ns);
+        object.insert("status".into(), status);
+        return Ok(json_response(201, &review));
+    }
+    let has = |k: &str| spec.get(k).is_some_and(Value::is_object);
+    if has("resourceAttributes") == has("nonResourceAttributes") {
+        return Err(ApiError::invalid(
+            kind,
             "authorization.k8s.io",
             "",
-            &[(field.to_string(), message.to_string())],
-        )
-    };
-    let Some(object) = review.as_object_mut() else {
-        return Err(ApiError::bad_request(
-            "error decoding body: a SelfSubjectAccessReview is an object",
-        ));
-    };
-    let spec = object.get("spec").and_then(Value::as_object);
-    let has = |k: &str| spec.is_some_and(|s| s.get(k).is_some_and(Value::is_object));
-    if has("resourceAttributes") == has("nonResourceAttributes") {
-        return Err(invalid(
-            "spec.resourceAttributes",
-            "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            &[(
+                "spec.resourceAttributes".to_string(),
+                "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified".to_string(),
+            )],
         ));
     }
-    object.insert("apiVersion".into(), json!("authorization.k8s.io/v1"));
-    object.insert("kind".into(), json!("SelfSubjectAccessReview"));
-    object.insert("metadata".into(), json!({"creationTimestamp": null}));
-    object.insert(
-        "status".into(),
-        json!({"allowed": true, "reason": "the simulated cluster's token is its administrator's"}),
-    );
+    let attrs = Attributes::of_review(&spec);
+    let decision = auth::authorize(&crate::lock(&inner.state), user, &attrs);
+    let mut status = json!({"allowed": decision.allowed()});
+    if let Decision::Allow(reason) = decision {
+        if !reason.is_empty() {
+            status["reason"] = json!(reason);
+        }
+    }
+    object.insert("status".into(), status);
     Ok(json_response(201, &review))
 }
 

@@ -435,3 +435,151 @@ fn lists_answer_metadata_only_when_asked() {
         .all(|o| o["spec"].is_null() && o["status"].is_null()));
     assert!(items.iter().any(|o| o["metadata"]["name"] == "gpu-1"));
 }
+
+/// Who a request is and whether it may are decided before its body is
+/// read, and a body is read to 3 MiB at most: a declared 4 MiB body that
+/// never comes is answered at once, `401` without a token, `403` for an
+/// account without a grant, `413` for the administrator; nothing is stored.
+#[test]
+fn requests_are_admitted_before_their_bodies_are_read() {
+    let c = cluster();
+    c.create(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "ci", "namespace": "default"}}))
+        .unwrap();
+    let account = c.service_account_token("default", "ci").unwrap();
+    let path = "/api/v1/namespaces/default/configmaps";
+    for (token, want) in [
+        (None, 401),
+        (Some(account.as_str()), 403),
+        (Some(c.token()), 413),
+    ] {
+        let started = Instant::now();
+        let mut s = tls_stream(&c);
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: 4194304\r\n\r\n{{"
+        )
+        .unwrap();
+        s.flush().unwrap();
+        let (code, v) = read_response(&mut s);
+        assert_eq!(code, want, "{v}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        if want == 413 {
+            assert_eq!(v["reason"], "RequestEntityTooLarge");
+            assert_eq!(v["message"], "Request entity too large: limit is 3145728");
+        }
+        if want == 403 {
+            assert_eq!(
+                v["message"],
+                "configmaps is forbidden: User \"system:serviceaccount:default:ci\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\""
+            );
+            assert_eq!(v["details"], json!({"kind": "configmaps"}));
+        }
+    }
+    assert!(c.list("v1", "ConfigMap", Some("default")).is_empty());
+
+    // A body within the limit is read as before.
+    let big = "x".repeat(1 << 20);
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "big"}, "data": {"blob": big}})
+    .to_string();
+    let (code, v) = call(&c, "POST", path, "application/json", &cm);
+    assert_eq!(code, 201, "{v}");
+}
+
+/// What an account may see without a grant: the open paths and discovery
+/// (`system:discovery`, `system:public-info-viewer`), reviews of itself
+/// (`system:basic-user`), nothing of the objects.
+#[test]
+fn an_account_without_a_grant_sees_discovery_and_itself_only() {
+    let c = cluster();
+    c.create(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "ci", "namespace": "default"}}))
+        .unwrap();
+    let token = c.service_account_token("default", "ci").unwrap();
+    let as_account = |method: &str, path: &str, body: &str| {
+        let mut s = tls_stream(&c);
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        read_response(&mut s)
+    };
+    for path in [
+        "/version",
+        "/healthz",
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/apis/apps/v1",
+        "/openapi/v2",
+    ] {
+        assert_eq!(as_account("GET", path, "").0, 200, "{path}");
+    }
+    let (code, v) = as_account("GET", "/api/v1/nodes/worker-1", "");
+    assert_eq!(code, 403);
+    assert_eq!(v["details"], json!({"kind": "nodes", "name": "worker-1"}));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("nodes \"worker-1\" is forbidden: "));
+    let (code, v) = as_account("GET", "/metrics", "");
+    assert_eq!(code, 403, "{v}");
+    assert_eq!(
+        v["message"],
+        "forbidden: User \"system:serviceaccount:default:ci\" cannot get path \"/metrics\""
+    );
+
+    let review = r#"{"spec":{"resourceAttributes":{"verb":"list","resource":"pods","namespace":"default"}}}"#;
+    let (code, v) = as_account(
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        review,
+    );
+    assert_eq!((code, &v["status"]), (201, &json!({"allowed": false})));
+    let (code, v) = as_account(
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        "{}",
+    );
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(
+        v["status"]["userInfo"]["username"],
+        "system:serviceaccount:default:ci"
+    );
+    // Bound, the review names the binding that allows it.
+    c.create(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "ci-view", "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ci"}]}),
+    )
+    .unwrap();
+    let (_, v) = as_account(
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        review,
+    );
+    assert_eq!(
+        v["status"],
+        json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"ci-view/default\" of ClusterRole \"view\" to ServiceAccount \"ci/default\""})
+    );
+    assert_eq!(
+        as_account("GET", "/api/v1/namespaces/default/pods", "").0,
+        200
+    );
+    // The administrator (`system:masters`) is allowed before RBAC is asked.
+    let (code, v) = call(
+        &c,
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        "application/json",
+        review,
+    );
+    assert_eq!((code, &v["status"]), (201, &json!({"allowed": true})));
+}

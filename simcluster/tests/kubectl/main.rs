@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 
+mod access;
 mod generators;
 mod limits;
 mod nodes;

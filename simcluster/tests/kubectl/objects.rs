@@ -388,8 +388,8 @@ fn debug_is_told_ephemeral_containers_are_disabled() {
 }
 
 /// `kubectl auth can-i` sends an access review (protobuf): the simulated
-/// cluster's token is its administrator's, so it may; a review is answered,
-/// not stored, and one asking nothing is refused.
+/// cluster's own token is its administrator's, so it may; a review is
+/// answered, not stored, and one asking nothing is refused.
 #[test]
 fn auth_can_i_is_answered_for_the_admin_token() {
     let k = Kube::standard();
@@ -415,8 +415,9 @@ fn auth_can_i_is_answered_for_the_admin_token() {
         "wide",
     ]);
     let row = rows(&out);
-    assert_eq!(row.len(), 1, "{out}");
+    assert_eq!(row.len(), 2, "{out}");
     assert_eq!(row[0][0], "selfsubjectaccessreviews");
+    assert_eq!(row[1][0], "selfsubjectrulesreviews");
     assert_eq!(row[0].last().map(String::as_str), Some("create"), "{out}");
     let err = fails(&k, &["get", "selfsubjectaccessreviews"]);
     assert!(

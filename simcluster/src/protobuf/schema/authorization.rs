@@ -1,4 +1,5 @@
-//! `api/authorization/v1`: the access review `kubectl auth can-i` sends.
+//! `api/authorization/v1`: the reviews `kubectl auth can-i` sends (one
+//! request's access, or with `--list` the rules of a namespace).
 
 use super::meta::{LABEL_SELECTOR_REQUIREMENT, OBJECT_META};
 use super::Ty::*;
@@ -67,3 +68,17 @@ pub static LABEL_SELECTOR_ATTRIBUTES: Msg = Msg::new(
 );
 
 pub static SUBJECT_ACCESS_REVIEW_STATUS: Msg = Msg::status("SubjectAccessReviewStatus");
+
+pub static SELF_SUBJECT_RULES_REVIEW: Msg = Msg::new(
+    "SelfSubjectRulesReview",
+    &[
+        f(1, "metadata", Msg(&OBJECT_META)),
+        f(2, "spec", Msg(&SELF_SUBJECT_RULES_REVIEW_SPEC)),
+        f(3, "status", Msg(&SUBJECT_RULES_REVIEW_STATUS)),
+    ],
+);
+
+pub static SELF_SUBJECT_RULES_REVIEW_SPEC: Msg =
+    Msg::new("SelfSubjectRulesReviewSpec", &[f(1, "namespace", Str)]);
+
+pub static SUBJECT_RULES_REVIEW_STATUS: Msg = Msg::status("SubjectRulesReviewStatus");

@@ -8,6 +8,7 @@
 //! which the API server ignores on create and update anyway.
 
 mod apps;
+mod authentication;
 mod authorization;
 mod batch;
 mod container;
@@ -166,9 +167,24 @@ pub static ROOTS: &[(&str, &str, &Msg)] = &[
         &rbac::CLUSTER_ROLE_BINDING,
     ),
     (
+        "authentication.k8s.io/v1",
+        "TokenRequest",
+        &authentication::TOKEN_REQUEST,
+    ),
+    (
+        "authentication.k8s.io/v1",
+        "SelfSubjectReview",
+        &authentication::SELF_SUBJECT_REVIEW,
+    ),
+    (
         "authorization.k8s.io/v1",
         "SelfSubjectAccessReview",
         &authorization::SELF_SUBJECT_ACCESS_REVIEW,
+    ),
+    (
+        "authorization.k8s.io/v1",
+        "SelfSubjectRulesReview",
+        &authorization::SELF_SUBJECT_RULES_REVIEW,
     ),
 ];
 
