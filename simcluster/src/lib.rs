@@ -27,6 +27,7 @@
 //!   serviceaccounts, persistentvolumeclaims, configmaps, secrets, events,
 //!   endpoints, resourcequotas (+`status`), limitranges; apps/v1 deployments, replicasets, statefulsets, daemonsets
 //!   (+`scale`); batch/v1 jobs, cronjobs; policy/v1 poddisruptionbudgets;
+//!   discovery.k8s.io/v1 endpointslices;
 //!   rbac.authorization.k8s.io/v1 roles, rolebindings, clusterroles,
 //!   clusterrolebindings, enforced ([`auth`]: the cluster's token is its
 //!   administrator's, `kubectl create token` issues service accounts theirs);
@@ -39,7 +40,7 @@
 //!   with managedFields ([`apply`]), delete with propagation, deletecollection;
 //!   `Status` errors ([`error`]); Table rendering for kubectl ([`table`]);
 //! * controllers ([`controllers`]): workloads, scheduler, kubelet, PDBs,
-//!   endpoints, quotas (and the quota admission check that refuses what
+//!   endpoints and endpoint slices, quotas (and the quota admission check that refuses what
 //!   would exceed one; LimitRanges' defaults and bounds before it), and the
 //!   Events they record (`kubectl describe`,
 //!   `kubectl events`).

@@ -320,6 +320,18 @@ pub static RESOURCES: &[ResourceDef] = &[
         NONE
     ),
     res!(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        NONE,
+        true,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
         "apps",
         "v1",
         "Deployment",
@@ -469,6 +481,7 @@ pub static RESOURCES: &[ResourceDef] = &[
 pub const GROUPS: &[(&str, &str)] = &[
     ("apps", "v1"),
     ("batch", "v1"),
+    ("discovery.k8s.io", "v1"),
     ("policy", "v1"),
     ("rbac.authorization.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),

@@ -85,10 +85,9 @@ fn ns_name(o: &Value) -> (&str, &str) {
     )
 }
 
-/// Writes `svc`'s `Endpoints` when its subsets or labels differ from the stored ones.
-fn write(st: &mut State, svc: &Value) -> bool {
-    let (ns, name) = ns_name(svc);
-    let (subsets, truncated) = subsets(st, svc);
+/// The labels a Service's endpoints carry: its own, and
+/// `service.kubernetes.io/headless` for a headless one.
+pub(crate) fn service_labels(svc: &Value) -> Map<String, Value> {
     let mut labels = svc
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
@@ -97,6 +96,14 @@ fn write(st: &mut State, svc: &Value) -> bool {
     if svc.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None") {
         labels.insert("service.kubernetes.io/headless".into(), json!(""));
     }
+    labels
+}
+
+/// Writes `svc`'s `Endpoints` when its subsets or labels differ from the stored ones.
+fn write(st: &mut State, svc: &Value) -> bool {
+    let (ns, name) = ns_name(svc);
+    let (subsets, truncated) = subsets(st, svc);
+    let mut labels = service_labels(svc);
     labels.insert(MANAGED.into(), json!("true"));
     let existing = st.store.get("endpoints", ns, name).cloned();
     let over = |e: &Value| e["metadata"]["annotations"].get(OVER_CAPACITY).is_some();

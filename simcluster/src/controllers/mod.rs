@@ -16,6 +16,7 @@
 
 pub mod disruption;
 pub mod endpoints;
+pub mod endpointslices;
 pub mod events;
 pub mod kubelet;
 pub mod quota;
@@ -129,6 +130,7 @@ pub fn reconcile(st: &mut State) {
         changed |= kubelet::run(st);
         changed |= disruption::update_status(st);
         changed |= endpoints::sync(st);
+        changed |= endpointslices::sync(st);
         changed |= quota::sync(st);
         changed |= crate::auth::bootstrap::aggregate(st);
         if !changed {

@@ -342,6 +342,22 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
             vec![s("Name"), s("Endpoints"), s("Age")],
             vec![name, json!(endpoints_cell(o)), age],
         ),
+        "endpointslices" => (
+            vec![
+                s("Name"),
+                s("AddressType"),
+                s("Ports"),
+                s("Endpoints"),
+                s("Age"),
+            ],
+            vec![
+                name,
+                json!(str_at(o, "/addressType")),
+                json!(slice_ports_cell(o)),
+                json!(slice_endpoints_cell(o)),
+                age,
+            ],
+        ),
         "events" => events(o),
         // Roles print their creation time; LimitRanges have no printer of
         // their own: the API server's default columns are the same.
@@ -429,6 +445,46 @@ fn quota_cells(o: &Value) -> (String, String) {
         }
     }
     (request.join(", "), limit.join(", "))
+}
+
+/// kubectl's `listWithMoreString`: up to three items, then `+ N more...`;
+/// `<unset>` for none.
+fn three_and_more(items: Vec<String>) -> String {
+    const MAX: usize = 3;
+    if items.is_empty() {
+        return "<unset>".into();
+    }
+    let shown = items[..items.len().min(MAX)].join(",");
+    if items.len() > MAX {
+        format!("{shown} + {} more...", items.len() - MAX)
+    } else {
+        shown
+    }
+}
+
+/// An EndpointSlice's PORTS cell (`formatDiscoveryPorts`).
+fn slice_ports_cell(o: &Value) -> String {
+    let ports = o["ports"].as_array().into_iter().flatten();
+    three_and_more(
+        ports
+            .map(|p| match (p["port"].as_i64(), p["name"].as_str()) {
+                (Some(n), _) => n.to_string(),
+                (None, Some(name)) => name.to_string(),
+                (None, None) => "*".into(),
+            })
+            .collect(),
+    )
+}
+
+/// An EndpointSlice's ENDPOINTS cell (`formatDiscoveryEndpoints`).
+fn slice_endpoints_cell(o: &Value) -> String {
+    let endpoints = o["endpoints"].as_array().into_iter().flatten();
+    three_and_more(
+        endpoints
+            .flat_map(|e| e["addresses"].as_array().into_iter().flatten())
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect(),
+    )
 }
 
 /// kubectl's ENDPOINTS cell (`formatEndpoints`): up to three `ip:port`

@@ -1,5 +1,5 @@
-//! Services' Endpoints, kept by the endpoints controller, and the tables
-//! kubectl prints for endpoints and events.
+//! Services' Endpoints and EndpointSlices, kept by their controllers, and
+//! the tables kubectl prints for endpoints, slices and events.
 
 use super::*;
 
@@ -122,6 +122,104 @@ fn a_service_lists_its_pods_as_endpoints() {
         .cluster
         .wait_until(Duration::from_secs(10), |_| endpoints(&k, "web").is_none()));
     assert!(endpoints(&k, "external").is_some());
+}
+
+fn slices(k: &Kube, service: &str) -> Vec<Value> {
+    k.cluster
+        .list_selected(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            Some("default"),
+            &format!("kubernetes.io/service-name={service}"),
+            "",
+        )
+        .unwrap()
+}
+
+/// The Service's pods are in its EndpointSlices too, which is what
+/// `kubectl describe service` reads (kubectl 1.31 and later): its
+/// `Endpoints:` line lists them; `kubectl get endpointslices` prints
+/// kube-apiserver's columns; the slice keeps its name as the pods change
+/// and goes with its Service.
+#[test]
+fn describe_service_lists_the_endpoints_of_its_slices() {
+    let k = Kube::standard();
+    k.cluster.create(deployment("default", "web", 2)).unwrap();
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    k.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |_| {
+        slices(&k, "web")
+            .first()
+            .is_some_and(|s| s["endpoints"].as_array().is_some_and(|e| e.len() == 2))
+    }));
+    let mut ips: Vec<String> = k
+        .cluster
+        .list("v1", "Pod", Some("default"))
+        .iter()
+        .map(|p| p["status"]["podIP"].as_str().unwrap().to_string())
+        .collect();
+    ips.sort();
+    let described = k.ok(&["describe", "service", "web"]);
+    let line = described
+        .lines()
+        .find(|l| l.starts_with("Endpoints:"))
+        .unwrap_or_else(|| panic!("{described}"));
+    for ip in &ips {
+        assert!(line.contains(&format!("{ip}:8080")), "{line}");
+    }
+
+    let slice = slices(&k, "web").remove(0);
+    let name = slice["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("web-"), "{name}");
+    assert_eq!(slice["addressType"], "IPv4");
+    assert_eq!(
+        slice["ports"],
+        json!([{"name": "", "port": 8080, "protocol": "TCP"}])
+    );
+    assert_eq!(
+        slice["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+        "endpointslice-controller.k8s.io"
+    );
+    assert_eq!(slice["metadata"]["ownerReferences"][0]["kind"], "Service");
+    let endpoint = &slice["endpoints"][0];
+    assert_eq!(
+        endpoint["conditions"],
+        json!({"ready": true, "serving": true, "terminating": false})
+    );
+    assert_eq!(endpoint["targetRef"]["kind"], "Pod");
+    let table = rows(&k.ok(&["get", "endpointslices"]));
+    assert_eq!(
+        table[0],
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    );
+    let r = row(&table, &name);
+    assert_eq!((r[1].as_str(), r[2].as_str()), ("IPv4", "8080"));
+    assert_eq!(r[3], ips.join(","));
+
+    k.ok(&["scale", "deployment/web", "--replicas=0"]);
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |_| {
+        slices(&k, "web")
+            .first()
+            .is_some_and(|s| s["endpoints"].is_null())
+    }));
+    let left = slices(&k, "web");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["metadata"]["name"], name.as_str());
+    assert_eq!(
+        row(&rows(&k.ok(&["get", "endpointslices"])), &name)[3],
+        "<unset>"
+    );
+
+    k.ok(&["delete", "service", "web"]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| slices(&k, "web").is_empty()));
 }
 
 /// `kubectl get events` prints kube-apiserver's event columns: what
