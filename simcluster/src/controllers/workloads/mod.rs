@@ -340,10 +340,10 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
             "observedGeneration": d["metadata"]["generation"], "replicas": total, "updatedReplicas": updated,
             "readyReplicas": ready, "availableReplicas": ready,
             "conditions": [
-                if available { condition(conds, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.") }
-                else { condition(conds, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.") },
-                if complete { condition(conds, "Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{rs_name}\" has successfully progressed.")) }
-                else { condition(conds, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing.")) },
+                if available { deployment_condition(conds, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.") }
+                else { deployment_condition(conds, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.") },
+                if complete { deployment_condition(conds, "Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{rs_name}\" has successfully progressed.")) }
+                else { deployment_condition(conds, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs_name}\" is progressing.")) },
             ]
         });
         if let (Some(c), Some(list)) = (failure, status["conditions"].as_array_mut()) {
@@ -467,6 +467,35 @@ fn replica_failure(rs: &Value, failure: Option<&str>) -> Option<Value> {
     (!conditions.is_empty()).then_some(Value::Array(conditions))
 }
 
+/// A Deployment condition as `SetDeploymentCondition` keeps it: one of the
+/// same status and reason stays as it is (both its times); otherwise it is
+/// updated now, keeping its `lastTransitionTime` when the status is the same.
+fn deployment_condition(
+    existing: Option<&Value>,
+    ty: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+) -> Value {
+    let old = existing
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == ty));
+    if let Some(o) = old.filter(|o| o["status"] == status && o["reason"] == reason) {
+        if o.get("lastUpdateTime").is_some() && o["message"] == message {
+            return o.clone();
+        }
+    }
+    let mut c = condition(existing, ty, status, reason, message);
+    let now = crate::store::now_rfc3339();
+    if old.is_none_or(|o| o["status"] != status) {
+        c["lastTransitionTime"] = json!(now);
+    } else if let Some(t) = old.and_then(|o| o.get("lastTransitionTime")) {
+        c["lastTransitionTime"] = t.clone();
+    }
+    c["lastUpdateTime"] = json!(now);
+    c
+}
+
 /// The Deployment's `ReplicaFailure` condition: its ReplicaSets' (the new
 /// one's first), as the deployment controller's `getReplicaFailures`
 /// copies it, with `lastUpdateTime` from its transition.
@@ -490,6 +519,46 @@ fn deployment_failure(rss: &[Obj], newest: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deployment_conditions_keep_their_times_until_they_change() {
+        let old = json!([{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+            "message": "ReplicaSet \"a\" is progressing.",
+            "lastTransitionTime": "2026-01-01T00:00:00Z", "lastUpdateTime": "2026-01-01T00:00:00Z"}]);
+        // The same: kept whole.
+        let same = deployment_condition(
+            Some(&old),
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            "ReplicaSet \"a\" is progressing.",
+        );
+        assert_eq!(same, old[0]);
+        // The same status, another reason: updated now, transition kept.
+        let done = deployment_condition(
+            Some(&old),
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            "ReplicaSet \"a\" has successfully progressed.",
+        );
+        assert_eq!(done["lastTransitionTime"], "2026-01-01T00:00:00Z");
+        assert_ne!(done["lastUpdateTime"], "2026-01-01T00:00:00Z");
+        assert_eq!(done["reason"], "NewReplicaSetAvailable");
+        // Another status: both times now.
+        let failed = deployment_condition(
+            Some(&old),
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            "x",
+        );
+        assert_ne!(failed["lastTransitionTime"], "2026-01-01T00:00:00Z");
+        assert_eq!(failed["lastTransitionTime"], failed["lastUpdateTime"]);
+        // None before: both times, equal.
+        let new = deployment_condition(None, "Available", "True", "MinimumReplicasAvailable", "m");
+        assert_eq!(new["lastTransitionTime"], new["lastUpdateTime"]);
+    }
 
     #[test]
     fn a_replica_failure_is_added_kept_and_removed_as_kube_keeps_it() {
