@@ -269,6 +269,7 @@ pub fn sync(st: &mut State) -> bool {
 
 fn requeue_workloads(st: &mut State, ns: &str) {
     let uids: Vec<String> = [
+        "deployments.apps",
         "replicasets.apps",
         "statefulsets.apps",
         "daemonsets.apps",

@@ -333,3 +333,65 @@ fn a_service_update_that_takes_node_ports_is_checked() {
             ["used"]
             == json!({"services.nodeports": "1"})));
 }
+
+/// The ReplicaSets a Deployment makes are created through the quota check
+/// as any object: with `count/replicasets.apps=1` a rollout's second
+/// ReplicaSet is refused, the Deployment says so (`Progressing` `False`,
+/// `ReplicaSetCreateError`, and the event), the old pods stay; a larger
+/// quota lets the rollout go on.
+#[test]
+fn a_rollout_past_a_replica_set_quota_stops_and_says_why() {
+    let k = Kube::standard();
+    k.ok(&["create", "quota", "rs", "--hard=count/replicasets.apps=1"]);
+    k.cluster.create(deployment("default", "web", 2)).unwrap();
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    k.ok(&["set", "image", "deployment/web", "app=nginx:1.28"]);
+    let refused = |k: &Kube| {
+        k.cluster
+            .get("apps/v1", "Deployment", Some("default"), "web")
+            .and_then(|d| {
+                d["status"]["conditions"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["type"] == "Progressing")
+                    .cloned()
+            })
+            .filter(|c| c["reason"] == "ReplicaSetCreateError")
+    };
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| refused(&k).is_some()));
+    let c = refused(&k).unwrap();
+    assert_eq!(c["status"], "False");
+    let message = c["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Failed to create new replica set \"web-")
+            && message.contains("exceeded quota: rs, requested: count/replicasets.apps=1, used: count/replicasets.apps=1, limited: count/replicasets.apps=1"),
+        "{message}"
+    );
+    assert_eq!(
+        k.cluster
+            .list("apps/v1", "ReplicaSet", Some("default"))
+            .len(),
+        1
+    );
+    assert_eq!(pod_count(&k), 2);
+    let described = k.ok(&["describe", "deployment", "web"]);
+    assert!(described.contains("ReplicaSetCreateError"), "{described}");
+
+    k.ok(&[
+        "patch",
+        "quota",
+        "rs",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"hard":{"count/replicasets.apps":"2"}}}"#,
+    ]);
+    k.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    assert_eq!(
+        k.cluster
+            .list("apps/v1", "ReplicaSet", Some("default"))
+            .len(),
+        2
+    );
+}

@@ -236,6 +236,37 @@ fn scaled(st: &mut State, d: &Value, rs: &str, from: i64, to: i64) {
     );
 }
 
+/// The deployment controller's answer to a new ReplicaSet the API server
+/// refused (`getNewReplicaSet`): a `ReplicaSetCreateError` event and a
+/// `Progressing` condition of `False` saying why. True when it wrote.
+fn replica_set_refused(st: &mut State, d: &Value, rs_name: &str, why: &str) -> bool {
+    const REASON: &str = "ReplicaSetCreateError";
+    let message = format!("Failed to create new replica set \"{rs_name}\": {why}");
+    events::record(
+        st,
+        d,
+        Kind::Warning,
+        REASON,
+        &message,
+        "deployment-controller",
+    );
+    let existing = d.pointer("/status/conditions");
+    let progressing = deployment_condition(existing, "Progressing", "False", REASON, &message);
+    let mut conditions: Vec<Value> = existing
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c["type"] != "Progressing")
+        .cloned()
+        .collect();
+    conditions.push(progressing);
+    let mut status = d.get("status").cloned().unwrap_or(json!({}));
+    // Only the condition: the spec is not observed until its ReplicaSet
+    // exists (so `kubectl rollout status` keeps waiting).
+    status["conditions"] = json!(conditions);
+    put_status(st, "deployments.apps", d, status)
+}
+
 fn remove_pod(st: &mut State, p: &Value) {
     st.store.remove("pods", ns(p), name(p));
 }
@@ -280,7 +311,18 @@ fn deployments(st: &mut State, dirty: &Dirty) -> bool {
                     "spec": {"replicas": want, "minReadySeconds": d["spec"].get("minReadySeconds").cloned().unwrap_or(json!(0)), "selector": sel, "template": t},
                     "status": {"replicas": 0}
                 });
-                st.store.insert(&resources::REPLICA_SETS, rs);
+                // The ReplicaSet is created through the API server: a quota
+                // of `count/replicasets.apps` refuses it as any create.
+                match quota::check(st, &resources::REPLICA_SETS, &rs) {
+                    Ok(charges) => {
+                        st.store.insert(&resources::REPLICA_SETS, rs);
+                        quota::charge(st, charges);
+                    }
+                    Err(e) => {
+                        changed |= replica_set_refused(st, &d, &rs_name, &e.message);
+                        continue;
+                    }
+                }
                 if want > 0 {
                     scaled(st, &d, &rs_name, 0, want);
                 }
