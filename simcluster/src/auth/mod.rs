@@ -3,7 +3,8 @@
 //!
 //! Authentication: the cluster's own bearer token is its administrator
 //! (`kubernetes-admin`, in the group `system:masters`); a token from the
-//! `TokenRequest` API ([`tokens`], `kubectl create token`) is its service
+//! `TokenRequest` API ([`tokens`], `kubectl create token`) or in a
+//! `kubernetes.io/service-account-token` secret ([`secrets`]) is its service
 //! account (`system:serviceaccount:<ns>:<name>`, in `system:serviceaccounts`,
 //! `system:serviceaccounts:<ns>` and `system:authenticated`). Any other token
 //! is a `401`. Authorization is RBAC ([`rbac`]) over the stored roles and
@@ -16,6 +17,7 @@
 mod attributes;
 pub(crate) mod bootstrap;
 pub mod rbac;
+pub mod secrets;
 pub mod tokens;
 
 pub use attributes::Attributes;

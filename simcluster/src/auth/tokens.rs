@@ -49,6 +49,9 @@ struct Issued {
 #[derive(Debug, Default)]
 pub struct Tokens {
     by_token: HashMap<String, Issued>,
+    /// Token secrets' tokens: (namespace, secret name) by token
+    /// ([`super::secrets`]).
+    pub(crate) secrets: HashMap<String, (String, String)>,
 }
 
 fn now() -> i64 {
@@ -91,9 +94,12 @@ impl Tokens {
     }
 }
 
-/// The service account `token` was issued to, while it is still good.
+/// The service account `token` was issued to, while it is still good
+/// (by the `TokenRequest` API or in a token secret).
 pub fn user(st: &State, token: &str) -> Option<User> {
-    let i = st.tokens.by_token.get(token)?;
+    let Some(i) = st.tokens.by_token.get(token) else {
+        return super::secrets::user(st, token);
+    };
     if i.expires <= now() {
         return None;
     }

@@ -133,6 +133,7 @@ pub fn reconcile(st: &mut State) {
         changed |= endpointslices::sync(st);
         changed |= quota::sync(st);
         changed |= crate::auth::bootstrap::aggregate(st);
+        changed |= crate::auth::secrets::sync(st);
         if !changed {
             break;
         }

@@ -233,3 +233,73 @@ fn aggregated_roles_grow_with_the_roles_they_select() {
         );
     }
 }
+
+/// The long-lived token a compute center puts in the kubeconfig it
+/// registers: a `kubernetes.io/service-account-token` secret gets the
+/// account's token (and `ca.crt`, `namespace`), which authenticates as the
+/// account; the account deleted, the secret goes and the token with it.
+#[test]
+fn a_token_secret_holds_a_token_for_as_long_as_its_account() {
+    let k = Kube::standard();
+    k.ok(&["create", "serviceaccount", "registrar"]);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registrar-token\n  annotations:\n    kubernetes.io/service-account.name: registrar\ntype: kubernetes.io/service-account-token\n",
+    )
+    .unwrap();
+    k.ok(&["apply", "-f", file.path().to_str().unwrap()]);
+    let filled = |k: &Kube| {
+        k.cluster
+            .get("v1", "Secret", Some("default"), "registrar-token")
+            .filter(|s| s["data"]["token"].is_string())
+    };
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| filled(&k).is_some()));
+    let secret = filled(&k).unwrap();
+    let account = k
+        .cluster
+        .get("v1", "ServiceAccount", Some("default"), "registrar")
+        .unwrap();
+    assert_eq!(
+        secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"],
+        account["metadata"]["uid"]
+    );
+    assert!(secret["data"]["ca.crt"].is_string() && secret["data"]["namespace"].is_string());
+    let encoded = k.ok(&[
+        "get",
+        "secret",
+        "registrar-token",
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let token = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).unwrap(),
+    )
+    .unwrap();
+    let who = as_token(&k, &token, &["auth", "whoami"]);
+    assert!(
+        stdout(&who).contains("system:serviceaccount:default:registrar"),
+        "{}",
+        stderr(&who)
+    );
+    // Without a binding it may not list nodes; with one it may.
+    assert!(!as_token(&k, &token, &["get", "nodes"]).status.success());
+    k.ok(&[
+        "create",
+        "clusterrolebinding",
+        "registrar",
+        "--clusterrole=cluster-admin",
+        "--serviceaccount=default:registrar",
+    ]);
+    let out = as_token(&k, &token, &["get", "nodes"]);
+    assert!(stdout(&out).contains("worker-1"), "{}", stderr(&out));
+
+    k.ok(&["delete", "serviceaccount", "registrar"]);
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |c| c
+        .get("v1", "Secret", Some("default"), "registrar-token")
+        .is_none()));
+    let out = as_token(&k, &token, &["get", "nodes"]);
+    assert!(stderr(&out).contains("Unauthorized"), "{}", stderr(&out));
+}
