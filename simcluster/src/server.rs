@@ -141,7 +141,7 @@ pub async fn handle(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let admitted = admit(&inner, &method, &path, &query, &header("authorization"));
+    let admitted = admit(&inner, &method, &path, &query, &headers);
     let resp = match admitted {
         Err(e) => error_response(&e),
         Ok(user) => match read_body(body, declared).await {

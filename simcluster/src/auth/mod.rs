@@ -12,7 +12,8 @@
 //! ([`bootstrap`]): a service account may do nothing but discovery and
 //! reviewing itself until a binding grants it more, and a refusal is a `403`
 //! that changes nothing. `kubectl auth can-i` and `kubectl auth whoami` ask
-//! the same authorizer and authenticator.
+//! the same authorizer and authenticator; `kubectl --as` acts as another
+//! user for a caller allowed to `impersonate` it (`server/gate.rs`).
 
 mod attributes;
 pub(crate) mod bootstrap;

@@ -1,5 +1,5 @@
-//! What is decided before a request's body is read: who the caller is and
-//! whether it may do what it asks (kube-apiserver's authentication and
+//! What is decided before a request's body is read: who the caller is (and
+//! whom it acts as) and whether it may do what it asks (kube-apiserver's authentication and
 //! authorization filters, [`crate::auth`]), then the body itself, read to
 //! [`MAX_BODY`] bytes at most.
 
@@ -7,40 +7,118 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::Method;
+use hyper::{HeaderMap, Method};
 
 use super::Inner;
 use crate::auth::{self, Attributes, Decision, User};
 use crate::error::{ApiError, ApiResult};
+use crate::state::State;
 
 /// The most a request's body may hold (kube-apiserver's
 /// `MaxRequestBodyBytes`); a longer one is a `413` and is not read on.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
-/// Authentication, then RBAC ([`crate::auth`]): the caller, or the `401` or
-/// `403` that refuses it. The health and version paths are open to all.
+/// Authentication, impersonation, then RBAC ([`crate::auth`]): the caller
+/// (or whom it acts as), or the `401` or `403` that refuses it. The health
+/// and version paths are open to all.
 pub(super) fn admit(
     inner: &Inner,
     method: &Method,
     path: &str,
     query: &HashMap<String, String>,
-    authorization: &str,
+    headers: &HeaderMap,
 ) -> ApiResult<User> {
+    let authorization = text(headers, "authorization").unwrap_or("");
     let token = authorization.strip_prefix("Bearer ").map(str::trim);
-    if token == Some(inner.token.as_str()) || (authorization.is_empty() && !inner.tls) {
+    let admin = token == Some(inner.token.as_str()) || (authorization.is_empty() && !inner.tls);
+    let impersonating = IMPERSONATE.iter().any(|h| headers.contains_key(*h));
+    if admin && !impersonating {
         return Ok(User::admin());
     }
     let st = crate::lock(&inner.state);
-    let user = token.and_then(|t| auth::tokens::user(&st, t));
+    let user = match admin {
+        true => Some(User::admin()),
+        false => token.and_then(|t| auth::tokens::user(&st, t)),
+    };
     if matches!(path, "/version" | "/healthz" | "/livez" | "/readyz") {
         return Ok(user.unwrap_or_else(User::anonymous));
     }
     let user = user.ok_or_else(ApiError::unauthorized)?;
+    let user = impersonate(&st, user, headers)?;
     let attrs = Attributes::of(method, path, query);
     match auth::authorize(&st, &user, &attrs) {
         Decision::Allow(_) => Ok(user),
         Decision::Deny => Err(auth::rbac::forbidden(&user, &attrs)),
     }
+}
+
+/// The headers that ask to act as someone else (`kubectl --as`, `--as-group`,
+/// `--as-uid`).
+const IMPERSONATE: &[&str] = &["impersonate-user", "impersonate-group", "impersonate-uid"];
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// kube-apiserver's impersonation filter: the caller must be allowed to
+/// `impersonate` the user (or the service account), each group and the uid
+/// it names; then the request is that user's. A service account named
+/// without groups has its own; anyone else has the groups named and
+/// `system:authenticated`.
+fn impersonate(st: &State, caller: User, headers: &HeaderMap) -> ApiResult<User> {
+    let groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(String::from)
+        .collect();
+    let uid = text(headers, "impersonate-uid");
+    let Some(name) = text(headers, "impersonate-user") else {
+        if groups.is_empty() && uid.is_none() {
+            return Ok(caller);
+        }
+        return Err(ApiError::bad_request(
+            "requested an impersonated group or uid without impersonating a user",
+        ));
+    };
+    let asked = |group: &str, resource: &str, namespace: &str, name: &str| Attributes {
+        verb: "impersonate".into(),
+        resource_request: true,
+        group: group.into(),
+        resource: resource.into(),
+        name: name.into(),
+        namespace: namespace.into(),
+        ..Attributes::default()
+    };
+    let account = name
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'));
+    let mut checks = vec![match account {
+        Some((ns, sa)) => asked("", "serviceaccounts", ns, sa),
+        None => asked("", "users", "", name),
+    }];
+    checks.extend(groups.iter().map(|g| asked("", "groups", "", g)));
+    if let Some(u) = uid {
+        checks.push(asked("authentication.k8s.io", "uids", "", u));
+    }
+    for attrs in &checks {
+        if !auth::authorize(st, &caller, attrs).allowed() {
+            return Err(auth::rbac::forbidden(&caller, attrs));
+        }
+    }
+    let mut user = match account {
+        Some((ns, sa)) if groups.is_empty() => User::service_account(ns, sa, ""),
+        _ => User {
+            name: name.to_string(),
+            uid: String::new(),
+            groups,
+        },
+    };
+    user.uid = uid.unwrap_or(&user.uid).to_string();
+    if name != "system:anonymous" && !user.groups.iter().any(|g| g == "system:authenticated") {
+        user.groups.push("system:authenticated".into());
+    }
+    Ok(user)
 }
 
 /// The body, at most [`MAX_BODY`] bytes of it.

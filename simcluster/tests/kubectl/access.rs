@@ -303,3 +303,59 @@ fn a_token_secret_holds_a_token_for_as_long_as_its_account() {
     let out = as_token(&k, &token, &["get", "nodes"]);
     assert!(stderr(&out).contains("Unauthorized"), "{}", stderr(&out));
 }
+
+/// `kubectl --as`: the administrator checks what an account may do by
+/// acting as it; acting as someone needs the `impersonate` verb on them.
+#[test]
+fn the_administrator_acts_as_an_account_and_others_may_not() {
+    let k = Kube::standard();
+    k.ok(&["create", "serviceaccount", "ci"]);
+    let as_ci = ["--as=system:serviceaccount:default:ci"];
+    let can = |extra: &[&str], args: &[&str]| {
+        let mut all: Vec<&str> = extra.to_vec();
+        all.extend_from_slice(&["auth", "can-i"]);
+        all.extend_from_slice(args);
+        let out = k.run(&all);
+        (stdout(&out).trim().to_string(), out.status.code())
+    };
+    assert_eq!(can(&as_ci, &["list", "pods"]), ("no".into(), Some(1)));
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "ci-view",
+        "--clusterrole=view",
+        "--serviceaccount=default:ci",
+    ]);
+    assert_eq!(can(&as_ci, &["list", "pods"]), ("yes".into(), Some(0)));
+    assert_eq!(can(&as_ci, &["delete", "pods"]), ("no".into(), Some(1)));
+    let who = k.ok(&["auth", "whoami", "--as=bob", "--as-group=devs"]);
+    assert!(who.contains("bob") && who.contains("devs"), "{who}");
+    let err = fails(&k, &["get", "pods", "--as=bob"]);
+    assert!(
+        err.contains("pods is forbidden: User \"bob\" cannot list resource \"pods\""),
+        "{err}"
+    );
+
+    // The account itself may not act as anyone.
+    let token = k.ok(&["create", "token", "ci"]).trim().to_string();
+    let out = as_token(&k, &token, &["get", "pods", "--as=bob"]);
+    assert!(
+        stderr(&out).contains("users \"bob\" is forbidden: User \"system:serviceaccount:default:ci\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"),
+        "{}",
+        stderr(&out)
+    );
+    let out = as_token(
+        &k,
+        &token,
+        &[
+            "get",
+            "pods",
+            "--as=system:serviceaccount:kube-system:default",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("cannot impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"kube-system\""),
+        "{}",
+        stderr(&out)
+    );
+}
