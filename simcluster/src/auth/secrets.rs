@@ -82,9 +82,9 @@ pub(crate) fn sync(st: &mut State) -> bool {
         let mut filled = secret.clone();
         filled["metadata"]["annotations"][UID] = json!(uid);
         let data = json!({
-            "token": STANDARD.encode(&token),
-            "ca.crt": STANDARD.encode(crate::CA_PEM),
-            "namespace": STANDARD.encode(&ns),
+            "token": crate::admission::base64(token.as_bytes()),
+            "ca.crt": crate::admission::base64(crate::CA_PEM.as_bytes()),
+            "namespace": crate::admission::base64(ns.as_bytes()),
         });
         match filled["data"].as_object_mut() {
             Some(d) => d.extend(data.as_object().cloned().unwrap_or_default()),
