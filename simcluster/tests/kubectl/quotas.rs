@@ -395,3 +395,54 @@ fn a_rollout_past_a_replica_set_quota_stops_and_says_why() {
         2
     );
 }
+
+/// A StatefulSet's claims are created through the quota check too: with
+/// room for one claim, `web-0` gets its claim and pod, `web-1` neither,
+/// and the StatefulSet's event says why; more room, and `web-1` follows.
+#[test]
+fn a_stateful_set_stops_at_the_claims_a_quota_allows() {
+    let k = Kube::standard();
+    k.ok(&[
+        "create",
+        "quota",
+        "claims",
+        "--hard=persistentvolumeclaims=1",
+    ]);
+    k.cluster
+        .create(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": "1Gi"}}}}]}}))
+        .unwrap();
+    let claim = |n: &str| {
+        k.cluster
+            .get("v1", "PersistentVolumeClaim", Some("default"), n)
+    };
+    let pod = |n: &str| k.cluster.get("v1", "Pod", Some("default"), n);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| pod("db-0").is_some()));
+    assert!(claim("data-db-0").is_some());
+    assert!(claim("data-db-1").is_none() && pod("db-1").is_none());
+    let events = k.ok(&["get", "events", "--field-selector=reason=FailedCreate"]);
+    assert!(
+        events.contains("create Claim data-db-1 for Pod db-1 in StatefulSet db failed error: persistentvolumeclaims \"data-db-1\" is forbidden: exceeded quota: claims"),
+        "{events}"
+    );
+    k.ok(&[
+        "patch",
+        "quota",
+        "claims",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"hard":{"persistentvolumeclaims":"2"}}}"#,
+    ]);
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| pod("db-1").is_some()));
+    assert!(claim("data-db-1").is_some());
+}

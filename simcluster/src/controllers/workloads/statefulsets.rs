@@ -1,4 +1,6 @@
-//! StatefulSets: pods `<name>-<ordinal>`, replaced at once on a new revision.
+//! StatefulSets: pods `<name>-<ordinal>`, replaced at once on a new revision,
+//! each with its claims from the volume claim templates (made first, through
+//! the quota check).
 
 use super::*;
 
@@ -40,6 +42,7 @@ pub(super) fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
                 break;
             }
             may_create -= 1;
+            let mut claims_made = true;
             for c in &claims {
                 let claim = format!("{}-{pod_name}", name(c));
                 if st
@@ -53,8 +56,35 @@ pub(super) fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
                         .unwrap_or(json!({}));
                     let pvc = json!({"metadata": {"name": claim, "namespace": ns(&s), "labels": labels},
                                      "spec": c.get("spec").cloned().unwrap_or(json!({})), "status": {"phase": "Pending"}});
-                    st.store.insert(&resources::PERSISTENT_VOLUME_CLAIMS, pvc);
+                    // Created through the API server: a quota on claims or
+                    // storage refuses it, and then the pod is not made.
+                    match quota::check(st, &resources::PERSISTENT_VOLUME_CLAIMS, &pvc) {
+                        Ok(charges) => {
+                            st.store.insert(&resources::PERSISTENT_VOLUME_CLAIMS, pvc);
+                            quota::charge(st, charges);
+                        }
+                        Err(e) => {
+                            let message = format!(
+                                "create Claim {claim} for Pod {pod_name} in StatefulSet {} failed error: {}",
+                                name(&s),
+                                e.message
+                            );
+                            events::record(
+                                st,
+                                &s,
+                                Kind::Warning,
+                                "FailedCreate",
+                                &message,
+                                "statefulset-controller",
+                            );
+                            claims_made = false;
+                            break;
+                        }
+                    }
                 }
+            }
+            if !claims_made {
+                break;
             }
             let labels = labels_with(
                 &template,
