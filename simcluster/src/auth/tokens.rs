@@ -170,7 +170,13 @@ pub fn request(st: &mut State, ns: &str, name: &str, body: &Value) -> ApiResult<
                 .ok_or_else(|| ApiError::not_found("", resource, object))?;
             let wanted = text("uid");
             if !wanted.is_empty() && wanted != found {
-                return Err(ApiError::conflict("", resource, object));
+                return Err(ApiError::new(
+                    409,
+                    "Conflict",
+                    format!(
+                        "Operation cannot be fulfilled on {resource} \"{object}\": the UID in the bound object reference ({wanted}) does not match the UID in record. The object might have been deleted and then recreated"
+                    ),
+                ));
             }
             Some((key.to_string(), ns.to_string(), object.to_string(), found))
         }
@@ -213,6 +219,39 @@ pub fn request(st: &mut State, ns: &str, name: &str, body: &Value) -> ApiResult<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources;
+    use crate::spec::ClusterSpec;
+
+    /// A token bound to a pod: refused for another uid of the pod, good
+    /// while the pod lives, dead once it is gone.
+    #[test]
+    fn a_bound_token_lives_with_its_pod() {
+        let mut st = State::new(ClusterSpec::new("tokens"));
+        st.store.insert(
+            &resources::SERVICE_ACCOUNTS,
+            json!({"metadata": {"name": "ci", "namespace": "default"}}),
+        );
+        let pod = st.store.insert(
+            &resources::PODS,
+            json!({"metadata": {"name": "runner", "namespace": "default"}, "spec": {}}),
+        );
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let bound = |uid: &str| json!({"spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "runner", "uid": uid}}});
+        let e = request(&mut st, "default", "ci", &bound("other")).unwrap_err();
+        assert_eq!(e.code, 409);
+        assert!(e
+            .message
+            .contains("the UID in the bound object reference (other) does not match"));
+        assert!(st.tokens.is_empty());
+
+        let answer = request(&mut st, "default", "ci", &bound(&uid)).unwrap();
+        let token = answer["status"]["token"].as_str().unwrap_or("").to_string();
+        assert_eq!(answer["spec"]["expirationSeconds"], 3600);
+        let who = user(&st, &token).map(|u| u.name);
+        assert_eq!(who.as_deref(), Some("system:serviceaccount:default:ci"));
+        st.store.remove("pods", "default", "runner");
+        assert!(user(&st, &token).is_none());
+    }
 
     #[test]
     fn the_oldest_token_goes_when_the_cluster_holds_its_most() {

@@ -198,14 +198,13 @@ fn deployment_condition(
             return o.clone();
         }
     }
-    let mut c = condition(existing, ty, status, reason, message);
-    let now = crate::store::now_rfc3339();
-    if old.is_none_or(|o| o["status"] != status) {
-        c["lastTransitionTime"] = json!(now);
-    } else if let Some(t) = old.and_then(|o| o.get("lastTransitionTime")) {
+    // Both times now; the transition's kept while the status is the same.
+    let mut c = condition(None, ty, status, reason, message);
+    c["lastUpdateTime"] = c["lastTransitionTime"].clone();
+    let since = old.filter(|o| o["status"] == status);
+    if let Some(t) = since.and_then(|o| o.get("lastTransitionTime")) {
         c["lastTransitionTime"] = t.clone();
     }
-    c["lastUpdateTime"] = json!(now);
     c
 }
 
