@@ -120,8 +120,13 @@ export async function admin(method, path, { query, body } = {}) {
   const r = await fetch(target, init);
   const answer = await json(r);
   if (!r.ok) {
-    const needs = answer.needs?.grants?.length ? answer.needs.grants.join(", ") : undefined;
-    throw new ApiError(answer.error ?? answer.msg ?? r.statusText, r.status, needs);
+    // What a refused plugin needs granted: its imports, its public routes.
+    const grants = answer.needs?.grants ?? [];
+    const open = answer.needs?.["public-routes"] ?? [];
+    const needs = [grants.length ? grants.join(", ") : null, open.length ? `public-routes: ${open.join(", ")}` : null]
+      .filter(Boolean)
+      .join("; ");
+    throw new ApiError(answer.error ?? answer.msg ?? r.statusText, r.status, needs || undefined);
   }
   return answer;
 }

@@ -79,6 +79,10 @@ function CheckResult({ checked }) {
     <p data-testid="check-grants">${grants.imports.length
       ? grants.imports.map((g) => html`<code class=${grants.missing.includes(g) ? "missing" : ""}>${g}</code> `)
       : t("none")}</p>
+    ${grants["public-routes"]?.length
+      ? html`<h3>${t("publicRoutes")}</h3>
+          <p data-testid="check-public">${grants["public-routes"].map((r) => html`<code>${r}</code> `)}</p>`
+      : null}
     ${collections.length
       ? html`<h3>${t("collections")}</h3>
           <ul class="routes">${collections.map((c) => html`<li><code>${c.name}</code>

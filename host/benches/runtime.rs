@@ -196,7 +196,7 @@ async fn plugin_server(dir: &std::path::Path, isolation: &str) -> std::net::Sock
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
-        format!("[plugins.echo]\nrole = \"endpoint\"\ngrants = [\"log\"]\nisolation = \"{isolation}\"\n"),
+        format!("[plugins.echo]\nrole = \"endpoint\"\ngrants = [\"log\"]\nisolation = \"{isolation}\"\npublic-routes = [\"/echo/version\", \"/echo/sleep\"]\n"),
     )
     .expect("config");
     let (app, _) = computehub::cli::open_app(

@@ -23,9 +23,17 @@
 //! read = ["devices", "clusters"]
 //! write = []
 //! secrets = []
+//!
+//! [plugins.hello]
+//! role = "endpoint"
+//! # routes anonymous callers may reach (templates as the plugin declares
+//! # them); a route declared without authentication and not named here
+//! # keeps the plugin from loading
+//! public-routes = ["/hello/{name}"]
 //! ```
 //!
-//! A plugin the config does not name is granted `log` only: deny by default.
+//! A plugin the config does not name is granted `log` only, and no route
+//! without authentication: deny by default.
 //! Loopback and link-local addresses, and this server's own address, are
 //! reachable only through an entry that names them (see `policy::egress`).
 
@@ -101,6 +109,23 @@ pub struct PluginConfig {
     /// organisation; `request`: a fresh instance per request.
     #[serde(default)]
     pub isolation: crate::runtime::Isolation,
+    /// Route templates the plugin may serve without authentication (auth
+    /// `none`), exactly as it declares them. Empty: every route it serves
+    /// authenticates its caller.
+    #[serde(default)]
+    pub public_routes: Vec<String>,
+}
+
+impl PluginConfig {
+    /// Whether a plugin loaded under `self` has to be loaded again under
+    /// `other`: what the load checks (imports, role, isolation, the routes
+    /// it may serve anonymously) differs.
+    pub fn reloads_under(&self, other: &PluginConfig) -> bool {
+        self.grants != other.grants
+            || self.role != other.role
+            || self.isolation != other.isolation
+            || self.public_routes != other.public_routes
+    }
 }
 
 fn default_deadline_ms() -> u32 {
@@ -229,6 +254,15 @@ impl Config {
         self.plugins.get(id).map(|p| p.role)
     }
 
+    /// The route templates the plugin `id` may serve without
+    /// authentication (none unless its grant names them).
+    pub fn public_routes(&self, id: &str) -> &[String] {
+        self.plugins
+            .get(id)
+            .map(|p| p.public_routes.as_slice())
+            .unwrap_or_default()
+    }
+
     /// Every plugin's egress and storage grant, parsed; an entry that is
     /// not valid is a configuration error naming the plugin and the key.
     pub fn policy_grants(
@@ -245,6 +279,10 @@ impl Config {
                 storage: Storage::new(&p.read, &p.write, &p.secrets)
                     .map_err(|e| anyhow::anyhow!("plugin `{id}`: storage grant: {e}"))?,
             };
+            for route in &p.public_routes {
+                crate::registry::router::check_template(route)
+                    .map_err(|e| anyhow::anyhow!("plugin `{id}`: public-routes: {e}"))?;
+            }
             all.insert(id.clone(), grant);
         }
         Ok(all)
@@ -276,6 +314,7 @@ mod tests {
             ("ssh-targets = [\"host.example\"]", "ssh-targets"),
             ("kube-targets = [\"10.0.0.0/40\"]", "kube-targets"),
             ("write = [\"nope\"]", "storage grant"),
+            ("public-routes = [\"hello\"]", "public-routes"),
         ] {
             let c: Config =
                 toml::from_str(&format!("[plugins.p]\nrole = \"endpoint\"\n{bad}")).unwrap();
@@ -301,6 +340,10 @@ mod tests {
     #[test]
     fn unnamed_plugins_get_log_only() {
         assert_eq!(Config::default().grants("stranger"), vec![Capability::Log]);
+        assert!(Config::default().public_routes("stranger").is_empty());
+        for builtin in ["kboss", "pcapi", "alaya", "ief"] {
+            assert!(Config::default().public_routes(builtin).is_empty());
+        }
     }
 
     #[test]

@@ -269,14 +269,24 @@ try {
     versionBefore,
   );
   await shot(page, "15-plugin-rolled-back");
-  // A new endpoint plugin checked: the routes it would add, before any upload.
-  await page.getByLabel("插件ID").fill("hello");
+  // A new endpoint plugin serving a route without authentication that its
+  // grant does not name: refused, saying what to grant.
+  await page.getByLabel("插件ID").fill("greeter");
   await page.getByLabel("角色").selectOption("endpoint");
   await page.getByLabel("组件文件 (wasm)").setInputFiles(env("HELLO_WASM"));
+  await page.getByRole("button", { name: "检查变更" }).click();
+  await page.getByRole("alert").filter({ hasText: "without authentication" })
+    .filter({ hasText: "public-routes: /hello/{name}" }).waitFor();
+  await shot(page, "12a-plugin-check-refused");
+  // The same component as `hello`, whose grant names the route (the test's
+  // setup): the routes it would add, before any upload.
+  await page.getByLabel("插件ID").fill("hello");
   await page.getByRole("button", { name: "检查变更" }).click();
   await checked.waitFor();
   assert.deepEqual(await checked.getByTestId("check-added").locator("code").allTextContents(),
     ["GET /hello", "GET /hello/{name}"]);
+  assert.deepEqual(await checked.getByTestId("check-public").locator("code").allTextContents(),
+    ["/hello/{name}"]);
   assert.match(await checked.textContent(), /新插件/);
   assert.equal(await page.evaluate(() => fetch("/hello/world").then((r) => r.status)), 404, "nothing installed");
   await accessible(page, "plugin dry run, new routes");

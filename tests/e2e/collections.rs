@@ -63,7 +63,11 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     let beta = s.key("beta", "bearer");
 
     // The owner needs `inventory`, and no storage grant for its own rows.
-    s.grant("notes", json!({"grants": ["inventory"]})).await;
+    s.grant(
+        "notes",
+        json!({"grants": ["inventory"], "public-routes": ["/notes/version"]}),
+    )
+    .await;
     let (status, body) = s.admin_put("notes", "notes_v1.wasm").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["collections"], json!(["notes.notes"]));
@@ -143,8 +147,11 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
 
     // Another plugin is denied the rows until a grant names them, then
     // reads them at once (no restart); writing still needs `write`.
-    s.grant("stranger", json!({"grants": ["log", "inventory"]}))
-        .await;
+    s.grant(
+        "stranger",
+        fixtures_grant(json!({"grants": ["log", "inventory"]})),
+    )
+    .await;
     let (status, body) = s.admin_put("stranger", "fixtures.wasm").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = count(&s, &acme, "notes.notes").await;
@@ -158,7 +165,7 @@ async fn a_plugin_owns_migrates_and_shares_its_collections() {
     assert_ne!(status, 200);
     s.grant(
         "stranger",
-        json!({"grants": ["log", "inventory"], "read": ["notes.notes"]}),
+        fixtures_grant(json!({"grants": ["log", "inventory"], "read": ["notes.notes"]})),
     )
     .await;
     let (status, body) = count(&s, &acme, "notes.notes").await;

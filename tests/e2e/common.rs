@@ -21,15 +21,33 @@ role = "endpoint"
 grants = ["log", "inventory"]
 write = ["devices", "compute_centers"]
 secrets = ["devices.adminpwd", "compute_centers.api_pwd"]
+public-routes = ["/fixtures/echo/{name}", "/fixtures/trap", "/fixtures/spin", "/fixtures/hog", "/fixtures/sleep"]
 [plugins.echo]
 role = "endpoint"
 grants = ["log"]
+public-routes = ["/echo/version", "/echo/sleep"]
 [plugins.pcapi]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
 kube-targets = ["127.0.0.1"]
 read = ["devices", "clusters"]
 "#;
+
+/// The routes the fixtures component serves without authentication: a grant
+/// of it (under any id) names them in `public-routes`, or it does not load.
+pub const FIXTURES_PUBLIC: [&str; 5] = [
+    "/fixtures/echo/{name}",
+    "/fixtures/trap",
+    "/fixtures/spin",
+    "/fixtures/hog",
+    "/fixtures/sleep",
+];
+
+/// `grant` (a JSON config entry) with the fixtures' public routes added.
+pub fn fixtures_grant(mut grant: serde_json::Value) -> serde_json::Value {
+    grant["public-routes"] = serde_json::json!(FIXTURES_PUBLIC);
+    grant
+}
 
 pub fn wasm(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(PLUGINS).join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))

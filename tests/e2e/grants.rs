@@ -13,6 +13,7 @@ default-deadline-ms = 5000
 [plugins.echo]
 role = "endpoint"
 grants = ["log"]
+public-routes = ["/echo/version", "/echo/sleep"]
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -33,7 +34,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
 
     // Granted: the same upload loads, and the storage grant holds per call.
     let (status, body) = s.put_grant("stranger",
-        json!({"grants": ["log", "inventory"], "write": ["compute_centers"], "secrets": ["compute_centers.api_pwd"]}),
+        fixtures_grant(json!({"grants": ["log", "inventory"], "write": ["compute_centers"], "secrets": ["compute_centers.api_pwd"]})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -57,7 +58,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
 
     // A wider grant: in force for the next call, no restart, no reload.
     let (status, body) = s.put_grant("stranger",
-        json!({"grants": ["log", "inventory"], "write": ["compute_centers", "labels"], "secrets": ["compute_centers.api_pwd"]}),
+        fixtures_grant(json!({"grants": ["log", "inventory"], "write": ["compute_centers", "labels"], "secrets": ["compute_centers.api_pwd"]})),
     )
     .await;
     assert_eq!(status, 200, "{body}");

@@ -112,8 +112,11 @@ async fn the_walk_through_works_as_written() {
     assert!(body["error"].is_string(), "{body}");
 
     // Sharing: another plugin reads the tickets once its grant names them.
-    s.grant("other", json!({"grants": ["log", "inventory"]}))
-        .await;
+    s.grant(
+        "other",
+        fixtures_grant(json!({"grants": ["log", "inventory"]})),
+    )
+    .await;
     let (status, body) = s.admin_put("other", "fixtures.wasm").await;
     assert_eq!(status, 200, "{body}");
     let count = || {
@@ -134,7 +137,7 @@ async fn the_walk_through_works_as_written() {
     );
     let shared = json!({"grants": ["log", "inventory"], "read": ["service-desk.tickets"]});
     assert!(section().contains("read = [\"service-desk.tickets\"]"));
-    s.grant("other", shared).await;
+    s.grant("other", fixtures_grant(shared)).await;
     let (status, body) = count().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["total"], 1);

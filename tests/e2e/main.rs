@@ -49,6 +49,7 @@ mod plugin_dev;
 mod postgres;
 mod provision;
 mod provision_async;
+mod public_routes;
 mod read_cache;
 mod replicas;
 mod routing;

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::common::{Options, Server, ADMIN, BIN};
+use crate::common::{fixtures_grant, Options, Server, ADMIN, BIN};
 
 /// The plugin's code at a version: `tag` adds the optional field, `token`
 /// keeps the secret field.
@@ -156,7 +156,11 @@ async fn a_plugin_from_plugin_new_owns_migrates_and_shares_its_data() {
     std::fs::write(&lib, source("1.0.0", true, false)).unwrap();
 
     // The data capability is granted through the admin API: no restart.
-    s.grant("notebook", json!({"grants": ["inventory"]})).await;
+    s.grant(
+        "notebook",
+        json!({"grants": ["inventory"], "public-routes": ["/notebook/version"]}),
+    )
+    .await;
     let (ok, out) = dev_once(&s, &krate);
     assert!(ok, "{out}");
     let acme = s.key("acme", "bearer");
@@ -204,8 +208,11 @@ async fn a_plugin_from_plugin_new_owns_migrates_and_shares_its_data() {
     assert_eq!(list(&s, &acme).await["total"], 2);
 
     // Another plugin: denied, then granted through the admin API.
-    s.grant("reader", json!({"grants": ["log", "inventory"]}))
-        .await;
+    s.grant(
+        "reader",
+        fixtures_grant(json!({"grants": ["log", "inventory"]})),
+    )
+    .await;
     let (status, body) = s.admin_put("reader", "fixtures.wasm").await;
     assert_eq!(status, 200, "{body}");
     let count = || {
@@ -226,7 +233,7 @@ async fn a_plugin_from_plugin_new_owns_migrates_and_shares_its_data() {
     );
     s.grant(
         "reader",
-        json!({"grants": ["log", "inventory"], "read": ["notebook.notes"]}),
+        fixtures_grant(json!({"grants": ["log", "inventory"], "read": ["notebook.notes"]})),
     )
     .await;
     let (status, body) = count().await;

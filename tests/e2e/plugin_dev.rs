@@ -45,13 +45,15 @@ fn run(args: &[&str], dir: &Path) -> String {
     out
 }
 
-fn dev_once(server: &Server, krate: &Path) -> String {
-    let (ok, out) = try_dev_once(server, krate);
+fn dev_once(server: &Server, krate: &Path, key: &str) -> String {
+    let (ok, out) = try_dev_once(server, krate, key);
     assert!(ok, "plugin dev --once failed\n{out}");
     out
 }
 
-fn try_dev_once(server: &Server, krate: &Path) -> (bool, String) {
+/// One round of `plugin dev`; `key` (an API key, may be empty) goes with
+/// the first request.
+fn try_dev_once(server: &Server, krate: &Path, key: &str) -> (bool, String) {
     let target = wasm_target_dir();
     try_run(
         &[
@@ -69,6 +71,8 @@ fn try_dev_once(server: &Server, krate: &Path) -> (bool, String) {
             // `dev-live` profile would compile them once more).
             "--release",
             "--once",
+            "--key",
+            key,
         ],
         krate,
     )
@@ -114,10 +118,12 @@ async fn a_new_endpoint_goes_live_and_an_edit_follows() {
     assert!(manifest.contains("[workspace]"), "{manifest}");
     assert!(!manifest.contains(".."), "{manifest}");
 
-    // First round: new plugin, its routes, its first GET route's answer.
-    let out = dev_once(&server, &krate);
+    // First round: new plugin, its routes (every one authenticates its
+    // caller), its first GET route's answer to the `--key` key.
+    let key = server.key("acme", "bearer");
+    let out = dev_once(&server, &krate, &key);
     assert!(out.contains("new plugin"), "{out}");
-    assert!(out.contains("+ GET /devloop-probe [none]"), "{out}");
+    assert!(out.contains("+ GET /devloop-probe [bearer]"), "{out}");
     assert!(
         out.contains("+ GET /devloop-probe/items/{id} [bearer]"),
         "{out}"
@@ -125,20 +131,23 @@ async fn a_new_endpoint_goes_live_and_an_edit_follows() {
     assert!(out.contains("grants needed (its imports): none"), "{out}");
     assert!(out.contains("GET /devloop-probe -> 200"), "{out}");
     assert!(out.contains("hello from devloop-probe"), "{out}");
-    let (status, body) = server.get("/devloop-probe").await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["message"], "hello from devloop-probe");
+    assert!(out.contains(r#""organisation":"acme""#), "{out}");
+    assert_eq!(
+        server.get("/devloop-probe").await.0,
+        401,
+        "no key, no answer"
+    );
 
-    // An edit: a changed answer and a new route that calls `inventory`,
-    // which the plugin is not granted: the round fails and says so, and the
-    // running version stays.
+    // An edit: a changed answer and a new route without authentication that
+    // calls `inventory`, neither of which the plugin is granted: the round
+    // fails and says which grant to give, and the running version stays.
     let lib = krate.join("src/lib.rs");
     let src = std::fs::read_to_string(&lib).unwrap();
     let edited = src
         .replace("hello from devloop-probe", "edited devloop-probe")
         .replace(
-            "route::get(\"/devloop-probe\", AuthScheme::None)",
-            "route::get(\"/devloop-probe/extra\", AuthScheme::None),\n                route::get(\"/devloop-probe\", AuthScheme::None)",
+            "route::get(\"/devloop-probe\", AuthScheme::Bearer)",
+            "route::get(\"/devloop-probe/extra\", AuthScheme::None),\n                route::get(\"/devloop-probe\", AuthScheme::Bearer)",
         )
         .replace(
             "        _ => Ok(response::error(404",
@@ -146,34 +155,61 @@ async fn a_new_endpoint_goes_live_and_an_edit_follows() {
         );
     assert_ne!(src, edited);
     std::fs::write(&lib, edited).unwrap();
-    let (ok, out) = try_dev_once(&server, &krate);
+    let (ok, out) = try_dev_once(&server, &krate, &key);
     assert!(!ok, "{out}");
     assert!(out.contains("inventory"), "{out}");
     assert!(out.contains("/admin/plugins/devloop-probe/grants"), "{out}");
-    let (_, body) = server.get("/devloop-probe").await;
-    assert_eq!(body["message"], "hello from devloop-probe");
+    let hello = || {
+        let req = server
+            .http
+            .get(server.url("/devloop-probe"))
+            .bearer_auth(&key);
+        async move {
+            let r = req.send().await.unwrap();
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    assert_eq!(hello().await["message"], "hello from devloop-probe");
+
+    // The imports granted, the check names the route to make public, and
+    // the grant to give.
+    let grant = |body: &'static str| {
+        let req = server
+            .http
+            .put(server.url("/admin/plugins/devloop-probe/grants"))
+            .bearer_auth(ADMIN)
+            .body(body);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    grant(r#"{"grants": ["log", "inventory"]}"#).await;
+    let (ok, out) = try_dev_once(&server, &krate, &key);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("serves `GET /devloop-probe/extra` without authentication"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"PUT "#) && out.contains(r#""public-routes":["/devloop-probe/extra"]"#),
+        "{out}"
+    );
+    assert_eq!(server.get("/devloop-probe/extra").await.0, 404);
 
     // Granted through the admin API, the next round goes live: the local
     // check applies the grant the server holds.
-    let r = server
-        .http
-        .put(server.url("/admin/plugins/devloop-probe/grants"))
-        .bearer_auth(ADMIN)
-        .body(r#"{"grants": ["log", "inventory"]}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-    let out = dev_once(&server, &krate);
+    grant(r#"{"grants": ["log", "inventory"], "public-routes": ["/devloop-probe/extra"]}"#).await;
+    let out = dev_once(&server, &krate, &key);
     assert!(out.contains("replaced devloop-probe 0.1.0"), "{out}");
     assert!(out.contains("+ GET /devloop-probe/extra [none]"), "{out}");
     assert!(
         out.contains("grants needed (its imports): inventory"),
         "{out}"
     );
-    let (status, body) = server.get("/devloop-probe").await;
+    let (status, body) = server.get("/devloop-probe/extra").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["message"], "edited devloop-probe");
+    assert_eq!(hello().await["message"], "edited devloop-probe");
 }
 
 #[tokio::test]
@@ -193,7 +229,7 @@ async fn a_new_pricing_engine_replaces_the_active_one() {
         outside.path(),
     );
     let krate = outside.path().join("devloop-pricing");
-    let out = dev_once(&server, &krate);
+    let out = dev_once(&server, &krate, "");
     assert!(out.contains("live as `pricing`"), "{out}");
     assert!(out.contains("an engine serves no routes"), "{out}");
     let (status, body) = server.get_admin("/admin/plugins/pricing").await;

@@ -32,7 +32,13 @@ async fn unknown_paths_are_404_and_wrong_methods_405_in_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_plugin_claiming_a_route_is_refused() {
     let s = Server::start();
-    // echo v1 is already loaded as `echo`; the same routes under another id collide.
+    // echo v1 is already loaded as `echo`; the same routes under another id
+    // (granted to serve them anonymously, as `echo` is) collide.
+    s.grant(
+        "echo-copy",
+        serde_json::json!({"grants": ["log"], "public-routes": ["/echo/version", "/echo/sleep"]}),
+    )
+    .await;
     let (status, body) = s.admin_put("echo-copy", "echo_v1.wasm").await;
     assert_eq!(status, 409, "{body}");
     let msg = body["error"].as_str().unwrap();
@@ -127,6 +133,11 @@ async fn a_component_of_the_wrong_world_is_refused() {
 async fn the_example_plugin_installs_through_the_admin_api() {
     let s = Server::start();
     assert_eq!(s.get("/hello/world").await.0, 404);
+    s.grant(
+        "hello",
+        serde_json::json!({"public-routes": ["/hello/{name}"]}),
+    )
+    .await;
     let (status, body) = s.admin_put("hello", "hello_plugin.wasm").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["source"], "uploaded");
@@ -150,8 +161,18 @@ async fn the_example_plugin_installs_through_the_admin_api() {
 
 #[test]
 fn plugin_check_accepts_a_good_component_and_lists_its_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hello.toml");
+    std::fs::write(
+        &cfg,
+        "[plugins.hello]\nrole = \"endpoint\"\npublic-routes = [\"/hello/{name}\"]\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(BIN)
-        .args(["plugin", "check", "--role", "endpoint"])
+        .args([
+            "plugin", "check", "--role", "endpoint", "--id", "hello", "--config",
+        ])
+        .arg(&cfg)
         .arg(std::path::Path::new(PLUGINS).join("hello_plugin.wasm"))
         .output()
         .unwrap();

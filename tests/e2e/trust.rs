@@ -357,6 +357,7 @@ role = "endpoint"
 grants = ["log", "inventory"]
 write = ["compute_centers", "clusters"]
 secrets = ["compute_centers.api_pwd", "clusters.kubeconfig"]
+public-routes = ["/fixtures/echo/{name}", "/fixtures/trap", "/fixtures/spin", "/fixtures/hog", "/fixtures/sleep"]
 "#;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -77,6 +77,7 @@ default-deadline-ms = 5000
 role = "endpoint"
 grants = ["log", "inventory"]
 isolation = "request"
+public-routes = ["/fixtures/echo/{name}", "/fixtures/trap", "/fixtures/spin", "/fixtures/hog", "/fixtures/sleep"]
 "#;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,12 +7,14 @@
 //! 1. `cargo build --release --target wasm32-wasip2` in DIR, into a target
 //!    directory shared by every plugin (`--target-dir`, else
 //!    `CARGO_TARGET_DIR`, else `$XDG_CACHE_HOME/computehub/plugin-target`),
-//! 2. the checks of `computehub plugin check` (compiles, world, imports
-//!    against the grant the server holds for the id, routes), locally,
+//! 2. the checks of `computehub plugin check` (compiles, world, imports and
+//!    routes without authentication against the grant the server holds for
+//!    the id, routes), locally; a refusal says which grant to give,
 //! 3. `PUT /admin/plugins/{id}?role=ROLE`, which swaps the new version in,
 //! 4. the routes added and removed against the version it replaced and the
 //!    grants its imports need, then `GET` of its first route without
-//!    parameters (status and the head of the body).
+//!    parameters (status and the head of the body; with the `--key` API key
+//!    when that route takes a Bearer key).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,10 @@ pub struct DevArgs {
     /// One round, then exit (status 1 when it failed).
     #[arg(long)]
     once: bool,
+    /// An API key (Bearer) to send with each round's first request, for a
+    /// route that authenticates its caller.
+    #[arg(long, env = "COMPUTEHUB_DEV_KEY", hide_env_values = true)]
+    key: Option<String>,
 }
 
 /// The profile `plugin new` writes for the edit loop.
@@ -74,6 +80,8 @@ struct Dev {
     manifest: PathBuf,
     server: String,
     token: String,
+    /// The API key of the first request, if any.
+    key: Option<String>,
     id: String,
     role: Role,
     target_dir: PathBuf,
@@ -140,6 +148,7 @@ pub async fn run(args: DevArgs, scratch: &Path) -> anyhow::Result<ExitCode> {
         manifest,
         server,
         token: args.admin_token,
+        key: args.key,
         id,
         role,
         target_dir: target_dir(args.target_dir),
@@ -298,11 +307,8 @@ async fn round_inner(
             .map(str::to_string)
             .unwrap_or_else(|| body.to_string());
         let mut msg = format!("the server refused the upload ({status}): {why}");
-        if let Some(needs) = body.pointer("/needs/grants") {
-            msg.push_str(&format!(
-                "\n  it needs the grants {needs}: PUT {}/admin/plugins/{}/grants {{\"grants\": {needs}}}",
-                dev.server, dev.id
-            ));
+        if let Some(needs) = body.get("needs") {
+            msg.push_str(&grant_hint(dev, needs));
         }
         bail!(msg);
     }
@@ -385,7 +391,15 @@ async fn round_inner(
             let path = route["path"].as_str().unwrap_or("/");
             let auth = route["auth"].as_str().unwrap_or("none");
             let t = Instant::now();
-            match dev.http.get(format!("{}{path}", dev.server)).send().await {
+            let mut first = dev.http.get(format!("{}{path}", dev.server));
+            if let Some(key) = dev
+                .key
+                .as_deref()
+                .filter(|k| auth == "bearer" && !k.is_empty())
+            {
+                first = first.bearer_auth(key);
+            }
+            match first.send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let text = resp.text().await.unwrap_or_default();
@@ -396,7 +410,9 @@ async fn round_inner(
                         head(&text, 300)
                     );
                     if auth != "none" && status.as_u16() == 401 {
-                        println!("    (the route wants `{auth}` credentials; plugin dev sends none)");
+                        println!(
+                            "    (the route wants `{auth}` credentials; plugin dev sends a Bearer key given with --key)"
+                        );
                     }
                 }
                 Err(e) => println!("  GET {path} failed: {e}"),
@@ -536,19 +552,30 @@ async fn check(
         .collect();
     if let Err(e) = registry.install(&dev.id, dev.role, wasm).await {
         let mut msg = format!("the check refused it: {e}");
-        if !imports.is_empty() {
-            let list: Vec<String> = imports.iter().map(|i| format!("\"{i}\"")).collect();
-            msg.push_str(&format!(
-                "\n  its imports: [{}]; grant them with PUT {}/admin/plugins/{}/grants {{\"grants\": [{}]}}",
-                list.join(", "),
-                dev.server,
-                dev.id,
-                list.join(", ")
-            ));
+        let mut needs = serde_json::json!({ "grants": imports });
+        if let crate::registry::InstallError::NotPublic { needs: public, .. } = &e {
+            needs["public-routes"] = serde_json::json!(public);
+        }
+        if !imports.is_empty() || needs.get("public-routes").is_some() {
+            msg.push_str(&grant_hint(dev, &needs));
         }
         bail!(msg);
     }
     Ok(imports)
+}
+
+/// How to give the grant `needs` names (`grants`, and `public-routes` when
+/// the component serves routes without authentication): the admin call.
+fn grant_hint(dev: &Dev, needs: &Value) -> String {
+    let mut grant =
+        serde_json::json!({ "grants": needs.get("grants").cloned().unwrap_or_default() });
+    if let Some(public) = needs.get("public-routes") {
+        grant["public-routes"] = public.clone();
+    }
+    format!(
+        "\n  it needs the grant {grant}: PUT {}/admin/plugins/{}/grants {grant}",
+        dev.server, dev.id
+    )
 }
 
 /// A scratch registry whose config is `--config` with the server's grant for

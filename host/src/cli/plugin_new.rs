@@ -125,7 +125,7 @@ pub fn render(name: &str, kind: RoleArg) -> anyhow::Result<Vec<(&'static str, St
             ENDPOINT_RS,
             name.to_string(),
             "serde_json = \"1\"\n",
-            format!("calls `GET /{name}`"),
+            format!("calls `GET /{name}` (with the API key of `--key`, if given)"),
         ),
         RoleArg::Pricing => (
             "pricing",

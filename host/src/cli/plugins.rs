@@ -10,6 +10,7 @@ use anyhow::Context;
 use super::serve::registry;
 use super::{open_existing_store, PluginCommand};
 use crate::config::Config;
+use crate::registry::InstallError;
 use crate::runtime::Role;
 
 pub(super) async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
@@ -66,8 +67,15 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
             .await?;
             let needs = registry.runtime.imported(&wasm).ok();
             let result = registry.install(&id, role.into(), &wasm).await;
+            // The routes it serves without authentication, when it got as
+            // far as describing them.
+            let public: Vec<String> = match &result {
+                Ok(p) => p.public_routes(),
+                Err(InstallError::NotPublic { needs, .. }) => needs.clone(),
+                Err(_) => Vec::new(),
+            };
             if let Some(needs) = needs {
-                print_needed_grant(&id, role.into(), &needs);
+                print_needed_grant(&id, role.into(), &needs, &public);
             }
             match result {
                 Ok(p) => {
@@ -96,8 +104,6 @@ async fn plugin_command_in(scratch: &Path, command: PluginCommand) -> anyhow::Re
     }
 }
 
-/// The config entry a component needs: its imports as `grants`, and the
-/// per-call grants (storage, egress) its capabilities are checked against.
 /// A plugin's routes, one line each: method, path and scheme.
 fn print_routes(routes: &[crate::registry::RouteInfo]) {
     for r in routes {
@@ -110,7 +116,15 @@ fn print_routes(routes: &[crate::registry::RouteInfo]) {
     }
 }
 
-fn print_needed_grant(id: &str, role: Role, needs: &[crate::runtime::Capability]) {
+/// The config entry a component needs: its imports as `grants`, the
+/// per-call grants (storage, egress) its capabilities are checked against,
+/// and the routes it serves without authentication as `public-routes`.
+fn print_needed_grant(
+    id: &str,
+    role: Role,
+    needs: &[crate::runtime::Capability],
+    public: &[String],
+) {
     use crate::runtime::Capability as C;
     let names: Vec<String> = needs
         .iter()
@@ -135,6 +149,13 @@ fn print_needed_grant(id: &str, role: Role, needs: &[crate::runtime::Capability]
     if needs.contains(&C::Kubernetes) {
         println!(
             "  kube-targets = []  # API servers of inline kubeconfigs; clusters by id need none"
+        );
+    }
+    if !public.is_empty() {
+        let names: Vec<String> = public.iter().map(|p| format!("\"{p}\"")).collect();
+        println!(
+            "  public-routes = [{}]   # routes anonymous callers may reach",
+            names.join(", ")
         );
     }
 }

@@ -102,9 +102,7 @@ impl Registry {
             .map_err(|e| InstallError::Refused(e.to_string()))?;
         let _guard = self.swap.lock().await;
         let before = self.grant_of(id).0;
-        let reload = before.as_ref().is_none_or(|b| {
-            b.grants != grant.grants || b.role != grant.role || b.isolation != grant.isolation
-        });
+        let reload = before.as_ref().is_none_or(|b| b.reloads_under(&grant));
         let previous = self
             .admin_grants
             .write()

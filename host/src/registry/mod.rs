@@ -80,6 +80,20 @@ pub struct PluginEntry {
     pub source: Source,
 }
 
+impl PluginEntry {
+    /// The templates of the routes it serves without authentication, each
+    /// once, in declaration order.
+    pub fn public_routes(&self) -> Vec<String> {
+        let mut public: Vec<String> = Vec::new();
+        for r in self.routes.iter().filter(|r| r.auth == Scheme::None) {
+            if !public.contains(&r.path) {
+                public.push(r.path.clone());
+            }
+        }
+        public
+    }
+}
+
 /// A version boot loaded (role, wasm, where from).
 type BootVersion = (Role, Arc<[u8]>, Source);
 
@@ -101,6 +115,16 @@ pub enum InstallError {
     NotFound(String),
     #[error("cannot record the plugin version: {0}")]
     Persist(String),
+    /// Routes declared without authentication that the plugin's grant does
+    /// not name in `public-routes` (method, template).
+    #[error("plugin `{plugin}` serves {} without authentication, which its grant does not allow; name {} in its `public-routes`", anonymous_list(.routes), if .routes.len() == 1 { "it" } else { "them" })]
+    NotPublic {
+        plugin: String,
+        routes: Vec<(&'static str, String)>,
+        /// Every template the plugin serves without authentication, granted
+        /// or not: the `public-routes` it needs.
+        needs: Vec<String>,
+    },
     /// The operator's config file names the plugin; its entry wins.
     #[error("plugin `{0}` is granted by the operator's config file, which wins; change it there")]
     ConfigWins(String),
@@ -122,6 +146,15 @@ pub struct Registry {
     /// Grants given through the admin API (persisted in `plugin_grants`),
     /// in force where the operator's config file does not name the plugin.
     admin_grants: std::sync::RwLock<BTreeMap<String, PluginConfig>>,
+}
+
+/// `` `GET /a`, `GET /b` ``
+fn anonymous_list(routes: &[(&'static str, String)]) -> String {
+    routes
+        .iter()
+        .map(|(m, p)| format!("`{m} {p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn scheme_of(s: wit_types::AuthScheme) -> Scheme {
@@ -224,6 +257,9 @@ impl Registry {
                     .await
                     .map_err(|e| LoadError::Describe(id.to_string(), e.to_string()))?;
                 let mut routes = Vec::with_capacity(info.routes.len());
+                // Deny by default: a route anonymous callers reach is the
+                // operator's choice (`public-routes`), not the plugin's.
+                let (mut anonymous, mut public) = (Vec::new(), Vec::new());
                 for r in info.routes {
                     router::check_template(&r.path)
                         .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
@@ -238,6 +274,14 @@ impl Registry {
                             ))
                         })?)
                     };
+                    if auth == Scheme::None {
+                        if !config.public_routes(id).contains(&r.path) {
+                            anonymous.push((router::method_name(r.method), r.path.clone()));
+                        }
+                        if !public.contains(&r.path) {
+                            public.push(r.path.clone());
+                        }
+                    }
                     routes.push(RouteInfo {
                         method: r.method,
                         path: r.path,
@@ -247,6 +291,13 @@ impl Registry {
                             .map(|ms| Duration::from_millis(ms.into()))
                             .unwrap_or(self.runtime.limits.default_deadline),
                         openapi,
+                    });
+                }
+                if !anonymous.is_empty() {
+                    return Err(InstallError::NotPublic {
+                        plugin: id.to_string(),
+                        routes: anonymous,
+                        needs: public,
                     });
                 }
                 let declared =

@@ -49,9 +49,7 @@ impl Registry {
                 for id in held.keys().chain(stored.keys()) {
                     let (a, b) = (held.get(id), stored.get(id));
                     let same = match (a, b) {
-                        (Some(a), Some(b)) => {
-                            a.grants == b.grants && a.role == b.role && a.isolation == b.isolation
-                        }
+                        (Some(a), Some(b)) => !a.reloads_under(b),
                         (None, None) => true,
                         _ => false,
                     };

@@ -131,7 +131,7 @@ fn install_error(e: InstallError) -> Response<Body> {
             );
         }
         InstallError::Load(LoadError::Describe(..)) => 422,
-        InstallError::Load(_) | InstallError::Refused(_) => 422,
+        InstallError::Load(_) | InstallError::Refused(_) | InstallError::NotPublic { .. } => 422,
     };
     error(status, &e.to_string())
 }
@@ -292,10 +292,12 @@ async fn upload(app: &App, req: Request<Incoming>, id: &str) -> Response<Body> {
 /// what the component asks for, so the operator can grant it (`PUT
 /// /admin/plugins/{id}/grants`) and upload again.
 pub(super) fn refused(app: &App, id: &str, wasm: &[u8], e: InstallError) -> Response<Body> {
-    if !matches!(e, InstallError::Load(LoadError::NotGranted { .. })) {
-        return install_error(e);
-    }
-    let needs: Vec<&str> = app
+    let public = match &e {
+        InstallError::Load(LoadError::NotGranted { .. }) => None,
+        InstallError::NotPublic { needs, .. } => Some(needs.clone()),
+        _ => return install_error(e),
+    };
+    let grants: Vec<&str> = app
         .registry
         .runtime
         .imported(wasm)
@@ -303,11 +305,15 @@ pub(super) fn refused(app: &App, id: &str, wasm: &[u8], e: InstallError) -> Resp
         .into_iter()
         .map(|c| c.interface())
         .collect();
+    let mut needs = json!({ "grants": grants });
+    if let Some(public) = public {
+        needs["public-routes"] = json!(public);
+    }
     reply::json(
         422,
         &json!({
             "error": e.to_string(),
-            "needs": {"grants": needs},
+            "needs": needs,
             "grant_at": format!("/admin/plugins/{id}/grants"),
         }),
     )

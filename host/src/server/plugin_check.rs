@@ -6,8 +6,9 @@
 //! migrated or activated. The answer says what the upload would change:
 //! the routes added, removed and kept against the active version, the
 //! capabilities the component imports and whether its grant covers them,
-//! and the collections it declares. A refusal is the one the upload would
-//! give (422 with `needs` when the grant lacks an import). Like every
+//! the routes it would serve without authentication, and the collections it
+//! declares. A refusal is the one the upload would give (422 with `needs`
+//! when the grant lacks an import or a public route). Like every
 //! state-changing admin call it is audited.
 
 use std::collections::BTreeSet;
@@ -90,6 +91,9 @@ pub async fn check(app: &App, req: Request<Incoming>, id: &str) -> Response<Body
                 "imports": imports,
                 "granted": granted,
                 "missing": imports.iter().filter(|i| !granted.contains(i)).collect::<Vec<_>>(),
+                // Routes anonymous callers would reach (each granted, or
+                // the check would have been refused).
+                "public-routes": checked.entry.public_routes(),
             },
             "collections": collections,
         }),

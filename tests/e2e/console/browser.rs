@@ -63,6 +63,13 @@ async fn the_console_in_headless_chromium() -> Result<(), BrowserFailure> {
     let shots = target_dir().join("console-screenshots");
     // Last run's pictures must not stand in for this run's.
     let _ = std::fs::remove_dir_all(&shots);
+    // The plugins page checks the example plugin as `hello`, whose grant
+    // names its anonymous route (and as `greeter`, whose grant does not).
+    s.grant(
+        "hello",
+        serde_json::json!({"public-routes": ["/hello/{name}"]}),
+    )
+    .await;
     let started = std::time::Instant::now();
     let out = Command::new("node")
         .arg(root.join("tests/console/browser.mjs"))

@@ -34,9 +34,17 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
     };
     let before = versions().await;
 
-    // A new endpoint plugin: its routes are all added.
+    // A new endpoint plugin serving a route without authentication: refused
+    // until the grant names it, as the upload would be.
+    let (status, body) = check(&s, "hello", "hello_plugin.wasm").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["needs"]["public-routes"], json!(["/hello/{name}"]));
+    s.grant("hello", json!({"public-routes": ["/hello/{name}"]}))
+        .await;
+    // Granted: its routes are all added.
     let (status, body) = check(&s, "hello", "hello_plugin.wasm").await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["grants"]["public-routes"], json!(["/hello/{name}"]));
     assert_eq!(body["stored"], false);
     assert_eq!(body["active"], serde_json::Value::Null);
     assert_eq!(
@@ -67,7 +75,11 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
     assert_eq!(v["version"], "1.0.0");
 
     // A plugin declaring a collection: reported, not created.
-    s.grant("notes", json!({"grants": ["inventory"]})).await;
+    s.grant(
+        "notes",
+        json!({"grants": ["inventory"], "public-routes": ["/notes/version"]}),
+    )
+    .await;
     let (status, body) = check(&s, "notes", "notes_v1.wasm").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -110,6 +122,11 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
 
     // Refused exactly as the upload would be: a route collision, and
     // imports the grant does not cover (with what it needs).
+    s.grant(
+        "echo2",
+        json!({"grants": ["log"], "public-routes": ["/echo/version", "/echo/sleep"]}),
+    )
+    .await;
     let (status, body) = check(&s, "echo2", "echo_v1.wasm").await;
     let (put_status, put_body) = s.admin_put("echo2", "echo_v1.wasm").await;
     assert_eq!((status, put_status), (409, 409), "{body} {put_body}");
@@ -130,5 +147,5 @@ async fn a_plugin_dry_run_shows_the_changes_and_changes_nothing() {
     let (_, audit) = s
         .get_admin("/admin/audit?route=/admin/plugins/{id}/check")
         .await;
-    assert_eq!(audit["total"], 7, "{audit}");
+    assert_eq!(audit["total"], 8, "{audit}");
 }

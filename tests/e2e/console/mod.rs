@@ -23,9 +23,11 @@ role = "endpoint"
 grants = ["log", "inventory"]
 write = ["devices", "compute_centers"]
 secrets = ["devices.adminpwd", "compute_centers.api_pwd"]
+public-routes = ["/fixtures/echo/{name}", "/fixtures/trap", "/fixtures/spin", "/fixtures/hog", "/fixtures/sleep"]
 [plugins.echo]
 role = "endpoint"
 grants = ["log"]
+public-routes = ["/echo/version", "/echo/sleep"]
 [plugins.pcapi]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]

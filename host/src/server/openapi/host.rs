@@ -59,7 +59,7 @@ fn grant_example(source: &str) -> Value {
         "id": "pricing", "source": source,
         "grant": {"role": "pricing", "grants": ["log"], "disabled": false,
             "isolation": "organisation", "kube-targets": [], "ssh-targets": [],
-            "read": [], "write": [], "secrets": []},
+            "read": [], "write": [], "secrets": [], "public-routes": []},
     })
 }
 
@@ -303,9 +303,9 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                     "401": admin_401(),
                     "409": error("the routes collide with another plugin's, or the config file's grant wins", "plugin `stranger` is granted by the operator's config file, which wins; change it there"),
                     "413": error("the component is larger than 64 MiB", "plugin upload is larger than 64 MiB"),
-                    "422": answer("the component does not load: not a component, a failed check, or imports it is not granted (then `needs` and `grant_at`)",
+                    "422": answer("the component does not load: not a component, a failed check, or imports or anonymous routes it is not granted (then `needs` and `grant_at`)",
                         json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
-                            "needs": {"type": "object", "properties": {"grants": {"type": "array", "items": {"type": "string"}}}},
+                            "needs": {"type": "object", "properties": {"grants": {"type": "array", "items": {"type": "string"}}, "public-routes": {"type": "array", "items": {"type": "string"}}}},
                             "grant_at": {"type": "string"}}}),
                         json!({"error": "plugin `stranger` imports `inventory`, which its grant does not include", "needs": {"grants": ["log", "inventory"]}, "grant_at": "/admin/plugins/stranger/grants"})),
                 }),
@@ -338,9 +338,9 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                     "401": admin_401(),
                     "409": error("the routes collide with another plugin's, or the config file's grant wins", "plugin `echo2` claims `GET /echo/version`, which collides with plugin `echo`'s route `GET /echo/version`"),
                     "413": error("the component is larger than 64 MiB", "plugin upload is larger than 64 MiB"),
-                    "422": answer("it would not install: not a component, a failed check, or imports it is not granted (then `needs` and `grant_at`)",
+                    "422": answer("it would not install: not a component, a failed check, or imports or anonymous routes it is not granted (then `needs` and `grant_at`)",
                         json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
-                            "needs": {"type": "object", "properties": {"grants": {"type": "array", "items": {"type": "string"}}}},
+                            "needs": {"type": "object", "properties": {"grants": {"type": "array", "items": {"type": "string"}}, "public-routes": {"type": "array", "items": {"type": "string"}}}},
                             "grant_at": {"type": "string"}}}),
                         json!({"error": "plugin `stranger` imports `inventory`, which its grant does not include", "needs": {"grants": ["log", "inventory"]}, "grant_at": "/admin/plugins/stranger/grants"})),
                 }),
