@@ -42,11 +42,12 @@ const DISCARD_REASONS = [
 
 /** A plugin's isolation and its instances as `instances` counts them since the
  * version went live: idle now, created, reused, and discarded by reason. */
-function Instances({ i }) {
+function Instances({ i, asked }) {
   if (!i?.isolation) return "—";
+  const byPlugin = asked === "request" ? html` <span class="help">(${t("isolationAsked")})</span>` : null;
   const discarded = DISCARD_REASONS.map((why) => [why, i.discarded?.[why] ?? 0]).filter(([, n]) => n > 0);
   const total = discarded.reduce((sum, [, n]) => sum + n, 0);
-  return html`${t(`isolation_${i.isolation}`)}
+  return html`${t(`isolation_${i.isolation}`)}${byPlugin}
     <dl class="figures" data-testid="instance-figures" data-created=${i.created} data-reused=${i.reused}
       data-idle=${i.idle} data-discarded=${total}>
       <div><dt>${t("instancesIdle")}</dt><dd>${i.idle}</dd></div>
@@ -247,7 +248,7 @@ export function Plugins() {
                   <th scope="row">${p.id}</th>
                   <td>${t(`role_${p.role}`)}</td>
                   <td class="version"><${Version} p=${p} /></td>
-                  <td class="instances"><${Instances} i=${p.instances} /></td>
+                  <td class="instances"><${Instances} i=${p.instances} asked=${p.isolation_asked} /></td>
                   <td><${RouteList} routes=${p.routes} fold=${3} /></td>
                   <td>${(p.collections ?? []).join(", ") || "—"}</td>
                   <td>${p.active_since ?? ""}</td>

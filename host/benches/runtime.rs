@@ -228,6 +228,7 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
             &[],
             computehub::runtime::Isolation::Request,
         )
+        .await
         .expect("load");
     let endpoint = loaded.endpoint.clone().expect("echo is an endpoint plugin");
     let permits = tokio::sync::Semaphore::new(64);

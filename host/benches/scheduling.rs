@@ -119,6 +119,7 @@ fn main() {
                 &[],
                 computehub::runtime::Isolation::Organisation,
             )
+            .await
             .expect("load");
         services
             .engines

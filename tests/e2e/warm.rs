@@ -99,6 +99,45 @@ async fn request_isolation_reuses_nothing() {
     assert_eq!(p["instances"]["reused"], 0);
 }
 
+/// A plugin may ask for a fresh instance per request itself (its
+/// `instances` export, `export_request_isolation!`): the stricter of its
+/// ask and the operator's `organisation` default is in force.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_asking_for_request_isolation_gets_it() {
+    let s = Server::with(Options {
+        plugins: vec![("fixtures.wasm", "fixtures"), ("fresh.wasm", "fresh")],
+        ..Options::default()
+    });
+    let key = s.key("org-a", "bearer");
+    for _ in 0..10 {
+        let r = s
+            .http
+            .get(s.url("/fresh/global"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["count"], 1, "a fresh instance every time: {body}");
+        assert_eq!(body["organisation"], "org-a");
+    }
+    let (_, p) = s.get_admin("/admin/plugins/fresh").await;
+    assert_eq!(p["isolation_asked"], "request", "{p}");
+    assert_eq!(p["instances"]["isolation"], "request", "{p}");
+    assert_eq!(p["instances"]["reused"], 0, "{p}");
+    let (_, grant) = s.get_admin("/admin/plugins/fresh/grants").await;
+    assert_eq!(grant["source"], "default", "the operator chose nothing");
+    // Beside it, a plugin that asks nothing is kept warm, as the config says.
+    for want in 1..=3 {
+        let (_, body) = global(&s, &key, None).await;
+        assert_eq!(body["count"], want, "{body}");
+    }
+    let (_, p) = s.get_admin("/admin/plugins/fixtures").await;
+    assert!(p["isolation_asked"].is_null(), "{p}");
+    assert_eq!(p["instances"]["isolation"], "organisation");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_and_limits_leave_no_instance_behind() {
     let s = Server::start();

@@ -78,6 +78,11 @@ pub struct PluginEntry {
     pub permits: Semaphore,
     pub active_since: String,
     pub source: Source,
+    /// The isolation of its instances: the stricter of the operator's and
+    /// the plugin's ask.
+    pub isolation: crate::runtime::Isolation,
+    /// What the plugin asks for (its `instances` export), if anything.
+    pub asked: Option<crate::runtime::Isolation>,
 }
 
 impl PluginEntry {
@@ -243,7 +248,10 @@ impl Registry {
         let config = self.effective_config();
         let grants = config.grants(id);
         let isolation = config.isolation(id);
-        let loaded = self.runtime.load(id, role, wasm, &grants, isolation)?;
+        let loaded = self
+            .runtime
+            .load(id, role, wasm, &grants, isolation)
+            .await?;
         let (name, version, envelope, collections, routes) = match role {
             Role::Endpoint => {
                 let Some(endpoint) = &loaded.endpoint else {
@@ -372,6 +380,8 @@ impl Registry {
             permits: Semaphore::new(self.runtime.limits.max_concurrency),
             active_since: crate::store::records::now(),
             source,
+            isolation: loaded.isolation,
+            asked: loaded.asked,
         })
     }
 
@@ -405,10 +415,7 @@ impl Registry {
                     id: p.id.clone(),
                     role: p.role,
                     pre: p.pre.clone(),
-                    pool: self
-                        .runtime
-                        .warm()
-                        .pool(self.effective_config().isolation(&p.id)),
+                    pool: self.runtime.warm().pool(p.isolation),
                 }))
             };
             let engines = self.runtime.engines();

@@ -13,6 +13,7 @@ pub mod declarations;
 mod engine;
 mod grants;
 pub mod identity;
+pub mod isolation;
 mod state;
 pub mod warm;
 
@@ -95,6 +96,11 @@ pub struct Loaded {
     pub endpoint: Option<EndpointPre>,
     /// Whether the compiled code came from the on-disk cache.
     pub cache_hit: bool,
+    /// The isolation in force: the stricter of the operator's and what the
+    /// plugin asks for.
+    pub isolation: Isolation,
+    /// What the plugin asks for (its `instances` export), if anything.
+    pub asked: Option<Isolation>,
 }
 
 /// The runtime shared by every plugin.
@@ -152,9 +158,10 @@ impl Runtime {
         Ok(grants::imported(&self.engine, &component))
     }
 
-    /// Compile (or fetch from the cache), check the world and the grant, and
-    /// pre-link a plugin. Does not call into it.
-    pub fn load(
+    /// Compile (or fetch from the cache), check the world and the grant,
+    /// pre-link a plugin and ask it which isolation it wants (its optional
+    /// `instances` export: the only call into it).
+    pub async fn load(
         &self,
         id: &str,
         role: Role,
@@ -175,6 +182,8 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link(id.to_string(), format!("{e:#}")))?;
+        let asked = isolation::asked(&pre, self.services.clone(), id).await;
+        let isolation = asked.map_or(isolation, |a| isolation.stricter(a));
         let endpoint = match role {
             Role::Endpoint => Some(
                 EndpointPre::new(pre.clone())
@@ -190,6 +199,8 @@ impl Runtime {
             pre,
             endpoint,
             cache_hit,
+            isolation,
+            asked,
         })
     }
 }

@@ -107,6 +107,9 @@ pub fn describe(app: &App, p: &PluginEntry) -> serde_json::Value {
         "source": p.source,
         "active_since": p.active_since,
         "instances": instances(app, p),
+        // What the plugin asks for itself (its `instances` export); the
+        // stricter of it and the operator's is `instances.isolation`.
+        "isolation_asked": p.asked.map(|a| a.as_str()),
         "collections": p.collections.iter().map(|c| crate::store::schema::qualified(&p.id, c)).collect::<Vec<_>>(),
         "envelope": p.envelope.describe(),
         "routes": p.routes.iter().map(|r| json!({

@@ -13,6 +13,8 @@
 //!   OpenAPI operation;
 //! - [`declare`]: the collections a plugin owns and its error envelope,
 //!   exported with [`export_declarations!`];
+//! - [`export_request_isolation!`]: the plugin asks for a fresh instance per
+//!   request (its `instances` export);
 //! - [`log`]: logging through the host's `log` capability;
 //! - [`inventory`]: the `inventory` capability plus value/row helpers;
 //! - [`fields`]: parsing only the fields a plugin reads, reading one by path;
@@ -192,6 +194,41 @@ pub mod declarations {
     pub use self::exports::computehub::platform::declarations::*;
 }
 
+/// Bindings of the `instance-isolation` world: a plugin (endpoint or
+/// engine) asking for a fresh instance per request. Export it with
+/// [`export_request_isolation!`].
+#[allow(missing_docs, clippy::all)]
+pub mod instances {
+    wit_bindgen::generate!({
+        world: "instance-isolation",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "computehub_sdk::instances",
+        export_macro_name: "export_instances",
+    });
+
+    pub use self::exports::computehub::platform::instances::*;
+}
+
+/// Asks the host for a fresh instance for every request, whatever the
+/// operator's `isolation` (the stricter of the two is in force): for a
+/// plugin that keeps in its globals what must not reach even the same
+/// organisation's next request. Use it once, at the crate root, beside
+/// `export_plugin!` or an engine's export macro:
+/// `computehub_sdk::export_request_isolation!();`.
+#[macro_export]
+macro_rules! export_request_isolation {
+    () => {
+        struct __ComputehubRequestIsolation;
+        impl $crate::instances::Guest for __ComputehubRequestIsolation {
+            fn preferred() -> $crate::instances::Isolation {
+                $crate::instances::Isolation::Request
+            }
+        }
+        $crate::instances::export_instances!(__ComputehubRequestIsolation);
+    };
+}
+
 /// Exports a type implementing [`declarations::Guest`] (`collections()` and
 /// `error_envelope()`) beside the plugin's handler:
 /// `computehub_sdk::export_declarations!(MyPlugin);`.
@@ -304,7 +341,7 @@ pub mod prelude {
     pub use crate::params::{ParamError, Params};
     pub use crate::response;
     pub use crate::route::{self, RouteBuilder};
-    pub use crate::{export_declarations, export_plugin, plugin_info};
+    pub use crate::{export_declarations, export_plugin, export_request_isolation, plugin_info};
     pub use crate::{
         AuthScheme, ErrorFormat, Method, Plugin, PluginInfo, Principal, Request, Response, Route,
     };

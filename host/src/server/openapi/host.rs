@@ -50,6 +50,7 @@ fn plugin_example() -> Value {
         "instances": {"isolation": "organisation", "idle": 0, "created": 0, "reused": 0,
             "discarded": {"budget": 0, "failed": 0, "high-water": 0, "idle": 0, "isolation": 0,
                 "max-uses": 0, "pool-full": 0, "resources": 0, "retired": 0}},
+        "isolation_asked": null,
         "collections": [], "envelope": "`{error}`", "routes": [],
     })
 }

@@ -22,6 +22,7 @@ pub fn schemas() -> Value {
                 "instances": {"type": ["object", "null"], "properties": {
                     "isolation": string, "idle": {"type": "integer"}, "created": {"type": "integer"}, "reused": {"type": "integer"},
                     "discarded": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+                "isolation_asked": {"enum": ["organisation", "request", null]},
                 "collections": strings, "envelope": string,
                 "routes": {"type": "array", "items": {"type": "object", "required": ["method", "path", "auth", "deadline_ms"], "properties": {
                     "method": string, "path": string, "auth": string, "deadline_ms": {"type": "integer"}}}}}},
@@ -29,7 +30,8 @@ pub fn schemas() -> Value {
             "role": {"enum": ["endpoint", "pricing", "scheduling"]},
             "grants": {"type": "array", "items": {"enum": ["log", "inventory", "ssh", "operations", "kubernetes", "pricing", "scheduling"]}},
             "disabled": {"type": "boolean"}, "isolation": {"enum": ["organisation", "request"]},
-            "kube-targets": strings, "ssh-targets": strings, "read": strings, "write": strings, "secrets": strings}},
+            "kube-targets": strings, "ssh-targets": strings, "read": strings, "write": strings, "secrets": strings,
+            "public-routes": strings}},
         "GrantShown": {"type": "object", "required": ["id", "source", "grant"], "properties": {
             "id": string, "source": {"enum": ["config-file", "admin", "built-in", "default"]},
             "grant": {"$ref": "#/components/schemas/Grant"}, "reloaded": {"type": "boolean"}}},
