@@ -1,17 +1,15 @@
 //! The isolation a plugin asks for, from its optional `instances` export
-//! (the SDK's `export_request_isolation!`). Looked up by name rather than
-//! through generated bindings, so plugins built before it load unchanged.
+//! (the SDK's `export_request_isolation!`; called through
+//! [`super::optional`], so plugins built before it load unchanged).
 //! The stricter of the plugin's ask and the operator's `isolation` is in
 //! force: a plugin can ask for a fresh instance per request, never for
 //! more sharing than the operator allows.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use wasmtime::component::{ComponentType, InstancePre, Lift};
 
-use super::call::{new_store, with_deadline};
-use super::{CallContext, HostServices, Isolation, PluginState};
+use super::{HostServices, Isolation, PluginState};
 
 const INSTANCES: &str = "computehub:platform/instances@0.1.0";
 
@@ -56,25 +54,7 @@ pub async fn asked(
     services: Arc<HostServices>,
     plugin: &str,
 ) -> Option<Isolation> {
-    let component = pre.component();
-    let iface = component.get_export_index(None, INSTANCES)?;
-    let func = component.get_export_index(Some(&iface), "preferred")?;
-    let ctx = CallContext {
-        plugin: plugin.into(),
-        request_id: "isolation".into(),
-        organisation: None,
-    };
-    let deadline = Duration::from_secs(1);
-    let mut store = new_store(pre.engine(), ctx, services, deadline);
-    let answer = with_deadline(deadline, async {
-        let instance = pre.instantiate_async(&mut store).await?;
-        let f = instance.get_typed_func::<(), (Asked,)>(&mut store, func)?;
-        let (asked,) = f.call_async(&mut store, ()).await?;
-        Ok(asked)
-    })
-    .await;
-    store.data().flush_output();
-    match answer {
+    match super::optional::call::<Asked>(pre, services, plugin, INSTANCES, "preferred").await? {
         Ok(asked) => Some(asked.into()),
         Err(e) => {
             tracing::warn!(plugin, error = %e, "the plugin's `instances` export failed; giving it a fresh instance per request");

@@ -14,6 +14,7 @@ mod engine;
 mod grants;
 pub mod identity;
 pub mod isolation;
+mod optional;
 mod state;
 pub mod warm;
 
