@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
@@ -27,13 +26,14 @@ use crate::resources::{self, ResourceDef};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
 use crate::table::{self, IncludeObject};
-use crate::watch::{self, WatchRequest};
 
 mod gate;
+mod list;
 mod unstored;
 
 pub use gate::MAX_BODY;
 use gate::{admit, read_body};
+use list::{list_response, watch_route};
 
 /// Response body type.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -491,121 +491,8 @@ fn ns_key(def: &ResourceDef, ns: Option<&str>) -> String {
     }
 }
 
-/// A list page's continue token: the resource version it was listed at and
-/// the key (namespace, name) of its last object, so the next page starts
-/// right after it (as kube-apiserver's tokens do) even if objects were
-/// added or removed in between.
-fn continue_token(rv: &str, last: &Value) -> String {
-    let meta = &last["metadata"];
-    let ns = meta["namespace"].as_str().unwrap_or("");
-    let name = meta["name"].as_str().unwrap_or("");
-    format!("{rv}:{ns}/{name}")
-}
-
-/// The key a continue token resumes after; a token we did not make is a
-/// 400, as kube-apiserver answers it.
-fn continue_key(token: &str) -> ApiResult<(String, String)> {
-    token
-        .split_once(':')
-        .filter(|(rv, _)| rv.parse::<u64>().is_ok())
-        .and_then(|(_, key)| key.split_once('/'))
-        .map(|(ns, name)| (ns.to_string(), name.to_string()))
-        .ok_or_else(|| ApiError::bad_request(format!("continue key is not valid: {token}")))
-}
-
 fn partial(o: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
-}
-
-/// A list's body. The items are `Arc`s taken under the state lock; the
-/// (possibly tens of megabytes of) JSON is written after the lock is released
-/// and straight from the stored objects, without copying them into a new tree.
-fn list_response(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
-    let (ls, fs) = ctx.selectors()?;
-    let limit: Option<usize> = ctx
-        .q("limit")
-        .and_then(|l| l.parse().ok())
-        .filter(|l| *l > 0);
-    let after = match ctx.q("continue").filter(|c| !c.is_empty()) {
-        Some(token) => Some(continue_key(token)?),
-        None => None,
-    };
-    let (page, more, rv) = {
-        let st = crate::lock(&inner.state);
-        let rv = st.store.resource_version().to_string();
-        let ns = t.ns.as_deref();
-        if limit.is_none() && after.is_none() {
-            (api::list(&st, t.def, ns, &ls, &fs), false, rv)
-        } else {
-            let limit = limit.unwrap_or(usize::MAX);
-            let (page, more) = api::list_page(&st, t.def, ns, &ls, &fs, after, limit);
-            (page, more, rv)
-        }
-    };
-    let mut meta = json!({"resourceVersion": rv});
-    if more {
-        if let Some(last) = page.last() {
-            meta["continue"] = json!(continue_token(&rv, last));
-        }
-    }
-    if let Some(inc) = ctx.table() {
-        let mut tbl = table::table(t.def, &page, &rv, inc);
-        tbl["metadata"] = meta;
-        return Ok(json_response(200, &tbl));
-    }
-    if ctx.accept.contains("as=PartialObjectMetadataList") {
-        let items: Vec<Value> = page.iter().map(|o| partial(o)).collect();
-        return Ok(json_response(
-            200,
-            &api::list_value("PartialObjectMetadataList", "meta.k8s.io/v1", meta, items),
-        ));
-    }
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct List<'a> {
-        kind: String,
-        api_version: String,
-        metadata: Value,
-        items: Vec<&'a Value>,
-    }
-    let list = List {
-        kind: t.def.list_kind(),
-        api_version: t.def.api_version(),
-        metadata: meta,
-        items: page.iter().map(|o| &**o).collect(),
-    };
-    Ok(bytes_response(
-        200,
-        serde_json::to_vec(&list).unwrap_or_default(),
-    ))
-}
-
-fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Response<Body>> {
-    let (labels, fields) = ctx.selectors()?;
-    let req = WatchRequest {
-        def: t.def,
-        namespace: if t.def.namespaced { t.ns.clone() } else { None },
-        labels,
-        fields,
-        resource_version: ctx
-            .q("resourceVersion")
-            .filter(|s| !s.is_empty())
-            .and_then(|s| s.parse().ok()),
-        send_initial: ctx.flag("sendInitialEvents"),
-        bookmarks: ctx.flag("allowWatchBookmarks"),
-        timeout: ctx
-            .q("timeoutSeconds")
-            .and_then(|s| s.parse().ok())
-            .map(Duration::from_secs),
-        table: ctx.table(),
-    };
-    let body = watch::start(inner, req)?;
-    let mut resp = response(StatusCode::OK, "application/json", body.boxed());
-    resp.headers_mut().insert(
-        http::header::TRANSFER_ENCODING,
-        HeaderValue::from_static("chunked"),
-    );
-    Ok(resp)
 }
 
 #[cfg(test)]
