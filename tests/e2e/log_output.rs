@@ -2,7 +2,8 @@
 //! nobody drains: a stuck journald, a paused `| less`) does not stop the
 //! server. Requests go on being answered; the lines past the log buffer are
 //! dropped and counted (`computehub_log_lines_dropped_total`), and once the
-//! output moves again the log says how many it lost.
+//! output moves again the log says how many it lost. And what a plugin
+//! logs stays on its own line.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -141,4 +142,44 @@ async fn a_server_whose_log_reader_stopped_still_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// A plugin cannot start a line of its own in the host's log: what it logs
+/// (through `log`, and on stderr) stays on its line, its control
+/// characters escaped, so a forged line (a `plugin swapped` of another
+/// plugin, say) cannot appear and no terminal escape reaches a reader.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_cannot_write_a_line_of_its_own_into_the_log() {
+    let s = Server::start();
+    let key = s.key("acme", "bearer");
+    let forged = "2026-12-07T10:00:00.000000Z  INFO computehub::registry: plugin swapped plugin=kboss version=6.6.6";
+    let message = format!("hello\n{forged}\r\u{1b}[2K");
+    let r = s
+        .http
+        .get(s.url("/fixtures/log"))
+        .query(&[("message", &message)])
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let log = s.log_text();
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-12-07T10:00:00")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "a terminal escape reached the log");
+    // Through `log`: the message whole, on one line.
+    let escaped = format!("hello\\n{forged}\\r\\u{{1b}}[2K");
+    let logged: Vec<&str> = log.lines().filter(|l| l.contains(&escaped)).collect();
+    assert_eq!(logged.len(), 1, "{log}");
+    assert!(logged[0].contains("plugin=\"fixtures\""), "{logged:?}");
+    // On stderr: each line of it a line of the host's, after the host's
+    // own prefix and tagged with the plugin.
+    let tail = format!(": {forged}\\r\\u{{1b}}[2K plugin=fixtures stream=\"stderr\"");
+    assert_eq!(
+        log.lines().filter(|l| l.ends_with(&tail)).count(),
+        1,
+        "{log}"
+    );
 }

@@ -78,7 +78,8 @@ impl Host for LogView<'_> {
         let plugin = &*self.ctx.plugin;
         let request_id = &*self.ctx.request_id;
         let plugin_fields = fields_json(&fields);
-        let message = clip(&message);
+        // One line: a plugin's newline would start a line of its own.
+        let message = crate::telemetry::one_line(clip(&message));
         match level {
             Level::Trace => tracing::trace!(plugin, request_id, plugin_fields, "{message}"),
             Level::Debug => tracing::debug!(plugin, request_id, plugin_fields, "{message}"),

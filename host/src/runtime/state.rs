@@ -185,6 +185,7 @@ impl PluginState {
                 continue;
             }
             for line in String::from_utf8_lossy(&bytes).lines() {
+                let line = crate::telemetry::one_line(line);
                 tracing::info!(plugin = %self.ctx.plugin, stream, "{line}");
             }
         }

@@ -44,6 +44,38 @@ pub fn exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
 }
 
+/// `s` on one line: its control characters (a newline, a carriage return,
+/// an escape) written as escapes (`\n`, `\u{1b}`), everything else as it
+/// is. Text a plugin chose goes through it before it reaches a log line,
+/// so a plugin cannot start a line of its own in the host's log (a forged
+/// `plugin swapped` line, say) or move the terminal's cursor.
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    #[test]
+    fn control_characters_are_escaped_and_nothing_else() {
+        assert_eq!(super::one_line("算力 ok"), "算力 ok");
+        assert_eq!(
+            super::one_line("a\n2026-12-07T00:00:00Z  INFO forged\r\u{1b}[2K"),
+            "a\\n2026-12-07T00:00:00Z  INFO forged\\r\\u{1b}[2K"
+        );
+    }
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
