@@ -264,6 +264,14 @@ impl Registry {
                 let info = call::describe(endpoint, self.runtime.services.clone(), id)
                     .await
                     .map_err(|e| LoadError::Describe(id.to_string(), e.to_string()))?;
+                // Both go into log lines, metric labels and answers as they are.
+                for (what, value) in [("name", &info.name), ("version", &info.version)] {
+                    if !crate::runtime::identity::shown(value) {
+                        return Err(InstallError::Refused(format!(
+                            "plugin `{id}` describes a {what} that is not 1 to 64 printable ASCII characters without spaces"
+                        )));
+                    }
+                }
                 let mut routes = Vec::with_capacity(info.routes.len());
                 // Deny by default: a route anonymous callers reach is the
                 // operator's choice (`public-routes`), not the plugin's.

@@ -20,8 +20,9 @@ struct EngineInfo {
     version: String,
 }
 
-/// A name or version worth showing: short, printable, no spaces.
-fn shown(s: &str) -> bool {
+/// A name or version worth showing: short, printable, no spaces (it goes
+/// into log lines, metric labels and the admin API as it is).
+pub(crate) fn shown(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_LEN && s.chars().all(|c| c.is_ascii_graphic())
 }
 
@@ -44,6 +45,27 @@ pub async fn engine_identity(
         Err(e) => {
             tracing::warn!(plugin, error = %e, "the engine's identity export failed; showing its id");
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_name_or_version_is_short_and_printable() {
+        for good in ["kboss", "1.0.0", "volume-discount", "0.1.0+sdk.3f2a"] {
+            assert!(super::shown(good), "{good}");
+        }
+        let long = "x".repeat(65);
+        for bad in [
+            "",
+            "1.0\n2026-12-07 INFO forged",
+            "a b",
+            "\u{1b}[2K",
+            "版本",
+            long.as_str(),
+        ] {
+            assert!(!super::shown(bad), "{bad:?}");
         }
     }
 }
