@@ -127,9 +127,48 @@ impl State {
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], "sessionAffinity": "None"}
         });
         st.store.insert(svc_def, kubernetes);
+        st.apiserver_endpoints();
         crate::auth::bootstrap::install(&mut st);
         crate::controllers::reconcile(&mut st);
         st
+    }
+
+    /// What kube-apiserver keeps for its own Service: the `kubernetes`
+    /// Endpoints (the first control plane's address, port 6443, marked
+    /// `skip-mirror` as its reconciler marks it) and the EndpointSlice of
+    /// the same name, which the slice controller then keeps.
+    fn apiserver_endpoints(&mut self) {
+        let ip = self
+            .store
+            .list("nodes", None)
+            .find(|n| n["metadata"]["labels"]["node-role.kubernetes.io/control-plane"].is_string())
+            .and_then(|n| {
+                n["status"]["addresses"]
+                    .as_array()?
+                    .iter()
+                    .find(|a| a["type"] == "InternalIP")
+                    .and_then(|a| a["address"].as_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| "127.0.0.1".to_string());
+        let labels = json!({"endpointslice.kubernetes.io/skip-mirror": "true"});
+        let endpoints = json!({
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
+            "subsets": [{"addresses": [{"ip": ip}],
+                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]
+        });
+        if let Some(def) = resources::by_key("endpoints") {
+            self.store.insert(def, endpoints);
+        }
+        let slice = json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+            "addressType": "IPv4", "endpoints": null, "ports": null
+        });
+        if let Some(def) = resources::by_key("endpointslices.discovery.k8s.io") {
+            self.store.insert(def, slice);
+        }
     }
 
     /// podCIDR index for a node (stable per name).

@@ -56,6 +56,10 @@ fn remove_orphans(st: &mut State) -> bool {
         .filter(|e| e["metadata"]["labels"][MANAGED] == "true")
         .filter(|e| {
             let (ns, name) = ns_name(e);
+            // kube-apiserver keeps its own (`State::apiserver_endpoints`).
+            if (ns, name) == ("default", "kubernetes") {
+                return false;
+            }
             st.store
                 .get("services", ns, name)
                 .is_none_or(|s| !managed(s))

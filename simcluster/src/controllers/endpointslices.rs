@@ -265,6 +265,7 @@ mod tests {
         let mut v: Vec<Value> = st
             .store
             .list(KEY, Some("default"))
+            .filter(|s| s["metadata"]["labels"][SERVICE_NAME] == "s")
             .map(|s| (**s).clone())
             .collect();
         v.sort_by(|a, b| ns_name(a).1.cmp(ns_name(b).1));

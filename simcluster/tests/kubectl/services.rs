@@ -256,3 +256,36 @@ fn get_events_prints_what_happened_to_which_object() {
     assert!(started.contains("kubelet, "), "{started}");
     assert!(started.contains(&format!("{pod}.")), "{started}");
 }
+
+/// kube-apiserver's own Service has its Endpoints and EndpointSlice from
+/// the start: the control plane's address on port 6443, which the
+/// controllers leave alone.
+#[test]
+fn the_apiservers_service_has_its_endpoints() {
+    let k = Kube::standard();
+    let master = k
+        .cluster
+        .list("v1", "Node", None)
+        .into_iter()
+        .find(|n| n["metadata"]["labels"]["node-role.kubernetes.io/control-plane"].is_string())
+        .unwrap();
+    let ip = master["status"]["addresses"][0]["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = rows(&k.ok(&["get", "endpoints"]));
+    assert_eq!(row(&out, "kubernetes")[1], format!("{ip}:6443"));
+    let slices = rows(&k.ok(&["get", "endpointslices"]));
+    let slice = row(&slices, "kubernetes");
+    assert_eq!(slice[1..4], ["IPv4", "6443", ip.as_str()], "{slices:?}");
+    let described = k.ok(&["describe", "service", "kubernetes"]);
+    assert!(
+        described.contains(&format!("Endpoints:         {ip}:6443")),
+        "{described}"
+    );
+    // A controller pass later it is still there, as it was.
+    k.ok(&["create", "service", "clusterip", "other", "--tcp=80:8080"]);
+    let ep = endpoints(&k, "kubernetes").unwrap();
+    assert_eq!(addresses(&ep), [ip]);
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 6443);
+}
