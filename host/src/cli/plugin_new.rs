@@ -105,7 +105,14 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     println!("next:");
     println!("  cd {}", dir.display());
     println!("  cargo build --release --target wasm32-wasip2");
-    println!("  computehub plugin dev . --server http://127.0.0.1:8080 --admin-token $COMPUTEHUB_ADMIN_TOKEN");
+    match role {
+        crate::runtime::Role::Endpoint => println!(
+            "  computehub plugin dev . --server http://127.0.0.1:8080 --admin-token $COMPUTEHUB_ADMIN_TOKEN --key $KEY   # an API key: its routes authenticate"
+        ),
+        _ => println!(
+            "  computehub plugin dev . --server http://127.0.0.1:8080 --admin-token $COMPUTEHUB_ADMIN_TOKEN"
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
