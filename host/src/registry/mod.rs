@@ -89,14 +89,19 @@ impl PluginEntry {
     /// The templates of the routes it serves without authentication, each
     /// once, in declaration order.
     pub fn public_routes(&self) -> Vec<String> {
-        let mut public: Vec<String> = Vec::new();
-        for r in self.routes.iter().filter(|r| r.auth == Scheme::None) {
-            if !public.contains(&r.path) {
-                public.push(r.path.clone());
-            }
-        }
-        public
+        public_templates(&self.routes)
     }
+}
+
+/// The templates of `routes` without authentication, each once, in order.
+fn public_templates(routes: &[RouteInfo]) -> Vec<String> {
+    let mut public: Vec<String> = Vec::new();
+    for r in routes.iter().filter(|r| r.auth == Scheme::None) {
+        if !public.contains(&r.path) {
+            public.push(r.path.clone());
+        }
+    }
+    public
 }
 
 /// A version boot loaded (role, wasm, where from).
@@ -273,9 +278,6 @@ impl Registry {
                     }
                 }
                 let mut routes = Vec::with_capacity(info.routes.len());
-                // Deny by default: a route anonymous callers reach is the
-                // operator's choice (`public-routes`), not the plugin's.
-                let (mut anonymous, mut public) = (Vec::new(), Vec::new());
                 for r in info.routes {
                     router::check_template(&r.path)
                         .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
@@ -290,14 +292,6 @@ impl Registry {
                             ))
                         })?)
                     };
-                    if auth == Scheme::None {
-                        if !config.public_routes(id).contains(&r.path) {
-                            anonymous.push((router::method_name(r.method), r.path.clone()));
-                        }
-                        if !public.contains(&r.path) {
-                            public.push(r.path.clone());
-                        }
-                    }
                     routes.push(RouteInfo {
                         method: r.method,
                         path: r.path,
@@ -309,11 +303,19 @@ impl Registry {
                         openapi,
                     });
                 }
+                // Deny by default: a route anonymous callers reach is the
+                // operator's choice (`public-routes`), not the plugin's.
+                let granted = config.public_routes(id);
+                let anonymous: Vec<(&'static str, String)> = routes
+                    .iter()
+                    .filter(|r| r.auth == Scheme::None && !granted.contains(&r.path))
+                    .map(|r| (router::method_name(r.method), r.path.clone()))
+                    .collect();
                 if !anonymous.is_empty() {
                     return Err(InstallError::NotPublic {
                         plugin: id.to_string(),
                         routes: anonymous,
-                        needs: public,
+                        needs: public_templates(&routes),
                     });
                 }
                 let declared =
