@@ -141,14 +141,8 @@ impl State {
         let ip = self
             .store
             .list("nodes", None)
-            .find(|n| n["metadata"]["labels"]["node-role.kubernetes.io/control-plane"].is_string())
-            .and_then(|n| {
-                n["status"]["addresses"]
-                    .as_array()?
-                    .iter()
-                    .find(|a| a["type"] == "InternalIP")
-                    .and_then(|a| a["address"].as_str().map(str::to_string))
-            })
+            .find(|n| n["metadata"]["labels"][crate::spec::CONTROL_PLANE_LABEL].is_string())
+            .and_then(|n| kubefmt::kubectl::node_address(n, "InternalIP").map(str::to_string))
             .unwrap_or_else(|| "127.0.0.1".to_string());
         let labels = json!({"endpointslice.kubernetes.io/skip-mirror": "true"});
         let endpoints = json!({
