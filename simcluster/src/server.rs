@@ -29,11 +29,13 @@ use crate::table::{self, IncludeObject};
 
 mod gate;
 mod list;
+mod path;
 mod unstored;
 
 pub use gate::MAX_BODY;
 use gate::{admit, read_body};
 use list::{list_response, watch_route};
+use path::RequestPath;
 
 /// Response body type.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -113,9 +115,10 @@ fn parse_query(q: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Handles one request: who it is and whether it may do what it asks are
-/// decided before its body is read, so a caller without a token or a grant
-/// makes the cluster hold nothing of what it sends.
+/// Handles one request: its path is decoded once, and who it is and
+/// whether it may do what it asks are decided on that path before its body
+/// is read, so a caller without a token or a grant makes the cluster hold
+/// nothing of what it sends.
 pub async fn handle(
     inner: Arc<Inner>,
     req: Request<hyper::body::Incoming>,
@@ -124,7 +127,6 @@ pub async fn handle(
     let method = parts.method;
     let uri = parts.uri;
     let headers = parts.headers;
-    let path = uri.path().to_string();
     let query = parse_query(uri.query().unwrap_or(""));
     let traceparent = headers
         .get("traceparent")
@@ -141,10 +143,10 @@ pub async fn handle(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let admitted = admit(&inner, &method, &path, &query, &headers);
+    let admitted = admit(&inner, &method, uri.path(), &query, &headers);
     let resp = match admitted {
         Err(e) => error_response(&e),
-        Ok(user) => match read_body(body, declared).await {
+        Ok((user, path)) => match read_body(body, declared).await {
             Err(e) => error_response(&e),
             Ok(body) => {
                 let ctx = Ctx {
@@ -165,7 +167,9 @@ pub async fn handle(
         },
     };
     let status = resp.status().as_u16();
-    let full_uri = uri.path_and_query().map(|p| p.to_string()).unwrap_or(path);
+    let full_uri = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_string(), |p| p.to_string());
     if inner.log {
         eprintln!("simcluster: {method} {full_uri} -> {status}");
     }
@@ -184,7 +188,8 @@ pub async fn handle(
 
 struct Ctx<'a> {
     method: &'a Method,
-    path: &'a str,
+    /// The decoded path, the one authorization read.
+    path: &'a RequestPath,
     query: &'a HashMap<String, String>,
     accept: String,
     content_type: String,
@@ -251,17 +256,7 @@ impl Ctx<'_> {
 }
 
 fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let segs: Vec<String> = ctx
-        .path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let s = ctx.path.segs();
     let get = ctx.method == Method::GET;
     match s.as_slice() {
         ["version"] => {
@@ -277,13 +272,13 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
         ["apis"] if get => Ok(json_response(200, &resources::group_list())),
         ["api", "v1"] if get => resources::resource_list("", "v1")
             .map(|d| json_response(200, &d))
-            .ok_or_else(|| not_found_path(ctx.path)),
+            .ok_or_else(|| not_found_path(&ctx.path.decoded)),
         ["apis", g] if get => resources::group(g)
             .map(|v| json_response(200, &v))
-            .ok_or_else(|| not_found_path(ctx.path)),
+            .ok_or_else(|| not_found_path(&ctx.path.decoded)),
         ["apis", g, v] if get => resources::resource_list(g, v)
             .map(|d| json_response(200, &d))
-            .ok_or_else(|| not_found_path(ctx.path)),
+            .ok_or_else(|| not_found_path(&ctx.path.decoded)),
         ["openapi", "v2"] if get => {
             if ctx.accept.contains("protobuf") {
                 Ok(response(
@@ -298,10 +293,10 @@ fn route(inner: &Arc<Inner>, ctx: &Ctx) -> ApiResult<Response<Body>> {
         ["openapi", "v3"] if get => Ok(json_response(200, &crate::openapi::root())),
         ["openapi", "v3", rest @ ..] if get => crate::openapi::group_version(&rest.join("/"))
             .map(|d| json_response(200, &d))
-            .ok_or_else(|| not_found_path(ctx.path)),
+            .ok_or_else(|| not_found_path(&ctx.path.decoded)),
         ["api", "v1", rest @ ..] => resource(inner, ctx, "", "v1", rest),
         ["apis", g, v, rest @ ..] => resource(inner, ctx, g, v, rest),
-        _ => Err(not_found_path(ctx.path)),
+        _ => Err(not_found_path(&ctx.path.decoded)),
     }
 }
 
@@ -361,7 +356,7 @@ fn resource(
     version: &str,
     rest: &[&str],
 ) -> ApiResult<Response<Body>> {
-    let t = parse_target(group, version, rest).ok_or_else(|| not_found_path(ctx.path))?;
+    let t = parse_target(group, version, rest).ok_or_else(|| not_found_path(&ctx.path.decoded))?;
     if t.def.is_review() {
         return unstored::review(inner, ctx, &t);
     }

@@ -40,15 +40,21 @@ pub struct Attributes {
 const NAMESPACE_SUBRESOURCES: &[&str] = &["status", "finalize"];
 
 impl Attributes {
-    /// The attributes of `method path?query`.
-    pub fn of(method: &Method, path: &str, query: &HashMap<String, String>) -> Self {
-        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    /// The attributes of `method path?query`, from the path's decoded
+    /// segments (`segments`, the ones the router reads) and the decoded
+    /// path itself (`path`, what a non-resource rule matches).
+    pub fn of(
+        method: &Method,
+        path: &str,
+        segments: &[&str],
+        query: &HashMap<String, String>,
+    ) -> Self {
         let mut a = Attributes {
             verb: method.as_str().to_ascii_lowercase(),
             path: path.to_string(),
             ..Attributes::default()
         };
-        let rest = match parts.as_slice() {
+        let rest = match segments {
             ["api", _version, rest @ ..] if !rest.is_empty() => rest,
             ["apis", group, _version, rest @ ..] if !rest.is_empty() => {
                 a.group = group.to_string();
@@ -70,8 +76,10 @@ impl Attributes {
         if rest.first() == Some(&"namespaces") {
             if let Some(ns) = rest.get(1) {
                 a.namespace = ns.to_string();
-                if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2]) {
-                    rest = &rest[2..];
+                if let Some(tail @ [plural, ..]) = rest.get(2..) {
+                    if !NAMESPACE_SUBRESOURCES.contains(plural) {
+                        rest = tail;
+                    }
                 }
             }
         }
@@ -131,7 +139,8 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Attributes::of(&method, path, &q)
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        Attributes::of(&method, path, &segments, &q)
     }
 
     #[test]

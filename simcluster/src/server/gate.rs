@@ -1,7 +1,8 @@
-//! What is decided before a request's body is read: who the caller is (and
-//! whom it acts as) and whether it may do what it asks (kube-apiserver's authentication and
-//! authorization filters, [`crate::auth`]), then the body itself, read to
-//! [`MAX_BODY`] bytes at most.
+//! What is decided before a request's body is read: its path, decoded once;
+//! who the caller is (and whom it acts as) and whether it may do what it
+//! asks (kube-apiserver's authentication and authorization filters,
+//! [`crate::auth`]); then the body itself, read to [`MAX_BODY`] bytes at
+//! most.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::{HeaderMap, Method};
 
+use super::path::RequestPath;
 use super::Inner;
 use crate::auth::{self, Attributes, Decision, User};
 use crate::error::{ApiError, ApiResult};
@@ -18,36 +20,42 @@ use crate::state::State;
 /// `MaxRequestBodyBytes`); a longer one is a `413` and is not read on.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
-/// Authentication, impersonation, then RBAC ([`crate::auth`]): the caller
-/// (or whom it acts as), or the `401` or `403` that refuses it. The health
-/// and version paths are open to all.
+/// The path decoded ([`RequestPath`]), then authentication, impersonation
+/// and RBAC ([`crate::auth`]) on its decoded segments, the ones the router
+/// reads: the caller (or whom it acts as) and the path, or the `400`,
+/// `401` or `403` that refuses it. The health and version paths are open
+/// to all.
 pub(super) fn admit(
     inner: &Inner,
     method: &Method,
-    path: &str,
+    raw_path: &str,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
-) -> ApiResult<User> {
+) -> ApiResult<(User, RequestPath)> {
+    let path = RequestPath::parse(raw_path)?;
     let authorization = text(headers, "authorization").unwrap_or("");
     let token = authorization.strip_prefix("Bearer ").map(str::trim);
     let admin = token == Some(inner.token.as_str()) || (authorization.is_empty() && !inner.tls);
     let impersonating = IMPERSONATE.iter().any(|h| headers.contains_key(*h));
     if admin && !impersonating {
-        return Ok(User::admin());
+        return Ok((User::admin(), path));
     }
     let st = crate::lock(&inner.state);
     let user = match admin {
         true => Some(User::admin()),
         false => token.and_then(|t| auth::tokens::user(&st, t)),
     };
-    if matches!(path, "/version" | "/healthz" | "/livez" | "/readyz") {
-        return Ok(user.unwrap_or_else(User::anonymous));
+    if matches!(
+        path.decoded.as_str(),
+        "/version" | "/healthz" | "/livez" | "/readyz"
+    ) {
+        return Ok((user.unwrap_or_else(User::anonymous), path));
     }
     let user = user.ok_or_else(ApiError::unauthorized)?;
     let user = impersonate(&st, user, headers)?;
-    let attrs = Attributes::of(method, path, query);
+    let attrs = Attributes::of(method, &path.decoded, &path.segs(), query);
     match auth::authorize(&st, &user, &attrs) {
-        Decision::Allow(_) => Ok(user),
+        Decision::Allow(_) => Ok((user, path)),
         Decision::Deny => Err(auth::rbac::forbidden(&user, &attrs)),
     }
 }

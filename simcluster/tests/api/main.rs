@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 
 mod protocol;
+mod refusals;
 mod validation;
 mod workloads;
 
