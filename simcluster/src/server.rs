@@ -30,28 +30,17 @@ use crate::table::{self, IncludeObject};
 mod gate;
 mod list;
 mod path;
+mod record;
 mod unstored;
 
 pub use gate::MAX_BODY;
 use gate::{admit, read_body};
 use list::{list_response, watch_route};
 use path::RequestPath;
+pub use record::RequestRecord;
 
 /// Response body type.
 pub type Body = BoxBody<Bytes, Infallible>;
-
-/// One logged request: method, path with query, status code, traceparent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestRecord {
-    /// HTTP method.
-    pub method: String,
-    /// Path and query.
-    pub uri: String,
-    /// Response status.
-    pub status: u16,
-    /// The request's W3C `traceparent` header, if it had one.
-    pub traceparent: Option<String>,
-}
 
 /// Shared server state.
 pub struct Inner {
@@ -128,10 +117,6 @@ pub async fn handle(
     let uri = parts.uri;
     let headers = parts.headers;
     let query = parse_query(uri.query().unwrap_or(""));
-    let traceparent = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     let header = |n: &str| {
         headers
             .get(n)
@@ -143,11 +128,10 @@ pub async fn handle(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let admitted = admit(&inner, &method, uri.path(), &query, &headers);
-    let resp = match admitted {
-        Err(e) => error_response(&e),
+    let (resp, authenticated) = match admit(&inner, &method, uri.path(), &query, &headers) {
+        Err(refusal) => (error_response(&refusal.error), refusal.authenticated),
         Ok((user, path)) => match read_body(body, declared).await {
-            Err(e) => error_response(&e),
+            Err(e) => (error_response(&e), true),
             Ok(body) => {
                 let ctx = Ctx {
                     method: &method,
@@ -159,30 +143,22 @@ pub async fn handle(
                     body: &body,
                     user: &user,
                 };
-                match route(&inner, &ctx) {
-                    Ok(r) => r,
-                    Err(e) => error_response(&e),
-                }
+                let resp = route(&inner, &ctx).unwrap_or_else(|e| error_response(&e));
+                (resp, true)
             }
         },
     };
     let status = resp.status().as_u16();
-    let full_uri = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_string(), |p| p.to_string());
+    let full_uri = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     if inner.log {
-        eprintln!("simcluster: {method} {full_uri} -> {status}");
+        let shown = record::cut(full_uri, record::MAX_URI);
+        eprintln!("simcluster: {method} {shown} -> {status}");
     }
-    let mut log = crate::lock(&inner.requests);
-    if log.len() >= 10_000 {
-        log.drain(..5_000);
+    if authenticated {
+        let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+        let rec = RequestRecord::new(&method, full_uri, status, traceparent);
+        record::push(&mut crate::lock(&inner.requests), rec);
     }
-    log.push(RequestRecord {
-        method: method.to_string(),
-        uri: full_uri,
-        status,
-        traceparent,
-    });
     Ok(resp)
 }
 

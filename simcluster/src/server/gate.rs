@@ -20,6 +20,33 @@ use crate::state::State;
 /// `MaxRequestBodyBytes`); a longer one is a `413` and is not read on.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// A request refused before its body was read.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    /// The `Status` it is answered with.
+    pub error: ApiError,
+    /// Whether the caller was known by then: a request refused before
+    /// authentication (a bad path, an unknown token) is not kept in the
+    /// request log, which it could otherwise fill with what it sends.
+    pub authenticated: bool,
+}
+
+impl Refusal {
+    fn before_authentication(error: ApiError) -> Self {
+        Refusal {
+            error,
+            authenticated: false,
+        }
+    }
+
+    fn after_authentication(error: ApiError) -> Self {
+        Refusal {
+            error,
+            authenticated: true,
+        }
+    }
+}
+
 /// The path decoded ([`RequestPath`]), then authentication, impersonation
 /// and RBAC ([`crate::auth`]) on its decoded segments, the ones the router
 /// reads: the caller (or whom it acts as) and the path, or the `400`,
@@ -31,8 +58,8 @@ pub(super) fn admit(
     raw_path: &str,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
-) -> ApiResult<(User, RequestPath)> {
-    let path = RequestPath::parse(raw_path)?;
+) -> Result<(User, RequestPath), Refusal> {
+    let path = RequestPath::parse(raw_path).map_err(Refusal::before_authentication)?;
     let authorization = text(headers, "authorization").unwrap_or("");
     let token = authorization.strip_prefix("Bearer ").map(str::trim);
     let admin = token == Some(inner.token.as_str()) || (authorization.is_empty() && !inner.tls);
@@ -51,12 +78,14 @@ pub(super) fn admit(
     ) {
         return Ok((user.unwrap_or_else(User::anonymous), path));
     }
-    let user = user.ok_or_else(ApiError::unauthorized)?;
-    let user = impersonate(&st, user, headers)?;
+    let user = user.ok_or_else(|| Refusal::before_authentication(ApiError::unauthorized()))?;
+    let user = impersonate(&st, user, headers).map_err(Refusal::after_authentication)?;
     let attrs = Attributes::of(method, &path.decoded, &path.segs(), query);
     match auth::authorize(&st, &user, &attrs) {
         Decision::Allow(_) => Ok((user, path)),
-        Decision::Deny => Err(auth::rbac::forbidden(&user, &attrs)),
+        Decision::Deny => Err(Refusal::after_authentication(auth::rbac::forbidden(
+            &user, &attrs,
+        ))),
     }
 }
 

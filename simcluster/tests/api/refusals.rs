@@ -1,5 +1,6 @@
 //! What kube-apiserver refuses, refused here too, and refused before
-//! anything changes: a percent-encoded path authorized as what it reaches.
+//! anything changes: a percent-encoded path authorized as what it reaches;
+//! and what a refused request leaves in the request log.
 
 use super::*;
 
@@ -104,4 +105,39 @@ fn an_encoded_path_is_authorized_as_it_is_routed() {
         );
         assert!(v["message"].as_str().unwrap().contains("%2F"), "{v}");
     }
+}
+
+/// A request refused before its caller is known leaves no record; a
+/// record keeps 2 KiB of the path and query at most, and a `traceparent`
+/// only when it is a valid one.
+#[test]
+fn the_request_log_holds_nothing_a_stranger_sends() {
+    let c = cluster();
+    let long = "x".repeat(20_000);
+    let path = format!("/api/v1/namespaces/default/pods?labelSelector={long}");
+    let junk = format!("traceparent: {long}\r\n");
+    let (code, _) = send(&c, Some("not-a-token"), "GET", &path, &junk, "", "");
+    assert_eq!(code, 401);
+    let (code, _) = send(&c, None, "GET", "/api/v1/a%2Fb", &junk, "", "");
+    assert_eq!(code, 400);
+    assert!(
+        c.requests()
+            .iter()
+            .all(|r| !r.uri.contains("xxxx") && !r.uri.contains("%2F")),
+        "{:?}",
+        c.requests().len()
+    );
+
+    let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let (code, _) = send(&c, Some(c.token()), "GET", &path, &junk, "", "");
+    assert_eq!(code, 200);
+    let tp = format!("traceparent: {valid}\r\n");
+    let (code, _) = send(&c, Some(c.token()), "GET", "/api/v1/nodes", &tp, "", "");
+    assert_eq!(code, 200);
+    let log = c.requests();
+    let long_one = log.iter().find(|r| r.uri.contains("xxxx")).unwrap();
+    assert!(long_one.uri.len() <= 2048 && path.starts_with(&long_one.uri));
+    assert_eq!(long_one.traceparent, None);
+    let nodes = log.iter().rfind(|r| r.uri == "/api/v1/nodes").unwrap();
+    assert_eq!(nodes.traceparent.as_deref(), Some(valid));
 }
