@@ -197,6 +197,20 @@ impl Ctx<'_> {
         }
     }
 
+    /// A delete's options: the `DeleteOptions` body, then the query's
+    /// `propagationPolicy` and `dryRun` over it; an unknown propagation
+    /// policy in either is a `422` before anything is deleted.
+    fn delete_options(&self, opts: &WriteOptions) -> ApiResult<DeleteOptions> {
+        let mut d = DeleteOptions::from_body(&self.json_body()?);
+        d.validate()?;
+        if let Some(p) = self.q("propagationPolicy") {
+            d.propagation = Some(p.to_string());
+            d.validate()?;
+        }
+        d.dry_run |= opts.dry_run;
+        Ok(d)
+    }
+
     fn selectors(&self) -> ApiResult<(LabelSelector, FieldSelector)> {
         Ok((
             LabelSelector::parse(self.q("labelSelector").unwrap_or(""))?,
@@ -424,12 +438,7 @@ fn resource(
             }
         }
         (Method::DELETE, Some(name), None) => {
-            let body = ctx.json_body()?;
-            let mut d = DeleteOptions::from_body(&body);
-            if let Some(p) = ctx.q("propagationPolicy") {
-                d.propagation = Some(p.to_string());
-            }
-            d.dry_run |= opts.dry_run;
+            let d = ctx.delete_options(&opts)?;
             (200, api::delete(st, t.def, ns, name, &d)?)
         }
         (Method::DELETE, None, None) => {

@@ -39,6 +39,30 @@ impl DeleteOptions {
                 .is_some_and(|a| !a.is_empty()),
         }
     }
+
+    /// kube-apiserver's `ValidateDeleteOptions`: a propagation policy
+    /// other than the three (`orphan` in lower case among them) is a `422`,
+    /// never a Background delete.
+    pub fn validate(&self) -> ApiResult<()> {
+        match self.propagation.as_deref() {
+            None | Some("Foreground" | "Background" | "Orphan") => Ok(()),
+            Some(other) => {
+                let mut causes = Vec::new();
+                admission::field::not_supported(
+                    &mut causes,
+                    "propagationPolicy",
+                    &json!(other),
+                    &["Foreground", "Background", "Orphan", "nil"],
+                );
+                Err(ApiError::invalid(
+                    "DeleteOptions",
+                    "meta.k8s.io",
+                    "",
+                    &causes,
+                ))
+            }
+        }
+    }
 }
 
 /// DELETE: removes an object (namespaces and objects with finalizers are marked first).
@@ -52,6 +76,7 @@ pub fn delete(
     if !def.stored {
         return Err(ApiError::method_not_allowed());
     }
+    opts.validate()?;
     let ns = scope_ns(def, ns);
     let obj = get(st, def, Some(&ns), name)?;
     let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();

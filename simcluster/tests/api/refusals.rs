@@ -1,6 +1,7 @@
 //! What kube-apiserver refuses, refused here too, and refused before
-//! anything changes: a percent-encoded path authorized as what it reaches;
-//! and what a refused request leaves in the request log.
+//! anything changes: a percent-encoded path authorized as what it reaches,
+//! unknown propagation policies; and what a refused request leaves in the
+//! request log.
 
 use super::*;
 
@@ -30,6 +31,16 @@ fn send(
 fn namespace(c: &SimCluster, name: &str) {
     c.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
         .unwrap();
+}
+
+fn config_map(c: &SimCluster, name: &str, labels: Value, owner: Option<&Value>) -> Value {
+    let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "default", "labels": labels}, "data": {"k": name}});
+    if let Some(o) = owner {
+        cm["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap",
+            "name": o["metadata"]["name"], "uid": o["metadata"]["uid"]}]);
+    }
+    c.create(cm).unwrap()
 }
 
 fn stored(c: &SimCluster, kind: &str, ns: Option<&str>, name: &str) -> Option<Value> {
@@ -140,4 +151,54 @@ fn the_request_log_holds_nothing_a_stranger_sends() {
     assert_eq!(long_one.traceparent, None);
     let nodes = log.iter().rfind(|r| r.uri == "/api/v1/nodes").unwrap();
     assert_eq!(nodes.traceparent.as_deref(), Some(valid));
+}
+
+const UNSUPPORTED_ORPHAN: &str = "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"orphan\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"";
+
+fn assert_unsupported_orphan(code: u16, v: &Value) {
+    assert_eq!((code, v["reason"].as_str()), (422, Some("Invalid")), "{v}");
+    assert_eq!(v["message"], UNSUPPORTED_ORPHAN);
+    assert_eq!(v["details"]["causes"][0]["field"], "propagationPolicy");
+    assert_eq!(
+        v["details"]["causes"][0]["reason"],
+        "FieldValueNotSupported"
+    );
+}
+
+/// `propagationPolicy=orphan` (lower case) is not `Orphan`, and not a
+/// Background delete either: kube-apiserver answers `422` and deletes
+/// nothing, the owner nor its dependent.
+#[test]
+fn an_unknown_propagation_policy_deletes_nothing() {
+    let c = cluster();
+    let owner = config_map(&c, "owner", json!({}), None);
+    config_map(&c, "dependent", json!({}), Some(&owner));
+    let path = "/api/v1/namespaces/default/configmaps/owner";
+    let (code, v) = call(
+        &c,
+        "DELETE",
+        &format!("{path}?propagationPolicy=orphan"),
+        "application/json",
+        "",
+    );
+    assert_unsupported_orphan(code, &v);
+    let body = r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"orphan"}"#;
+    let (code, v) = call(&c, "DELETE", path, "application/json", body);
+    assert_unsupported_orphan(code, &v);
+    assert_eq!(
+        stored(&c, "ConfigMap", Some("default"), "owner"),
+        Some(owner)
+    );
+    assert!(stored(&c, "ConfigMap", Some("default"), "dependent").is_some());
+
+    let (code, v) = call(
+        &c,
+        "DELETE",
+        &format!("{path}?propagationPolicy=Orphan"),
+        "application/json",
+        "",
+    );
+    assert_eq!(code, 200, "{v}");
+    let left = stored(&c, "ConfigMap", Some("default"), "dependent").unwrap();
+    assert_eq!(left["metadata"]["ownerReferences"], json!([]));
 }
