@@ -443,8 +443,7 @@ fn resource(
         }
         (Method::DELETE, None, None) => {
             let (ls, fs) = ctx.selectors()?;
-            let body = ctx.json_body()?;
-            let d = DeleteOptions::from_body(&body);
+            let d = ctx.delete_options(&opts)?;
             let mut items = Vec::new();
             for o in api::list(st, t.def, ns, &ls, &fs) {
                 let n = o["metadata"]["name"].as_str().unwrap_or("").to_string();

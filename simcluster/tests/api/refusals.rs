@@ -202,3 +202,63 @@ fn an_unknown_propagation_policy_deletes_nothing() {
     let left = stored(&c, "ConfigMap", Some("default"), "dependent").unwrap();
     assert_eq!(left["metadata"]["ownerReferences"], json!([]));
 }
+
+/// A collection delete takes the query's options as a single delete does:
+/// `dryRun=All` deletes nothing (and answers what it would), an unknown
+/// propagation policy is a `422`, `Orphan` leaves the dependents.
+#[test]
+fn deleting_a_collection_takes_dry_run_and_propagation() {
+    let c = cluster();
+    let a = config_map(&c, "a", json!({"app": "x"}), None);
+    let b = config_map(&c, "b", json!({"app": "x"}), None);
+    config_map(&c, "a-dep", json!({}), Some(&a));
+    config_map(&c, "b-dep", json!({}), Some(&b));
+    let path = "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dx";
+    let (code, v) = call(
+        &c,
+        "DELETE",
+        &format!("{path}&dryRun=All"),
+        "application/json",
+        "",
+    );
+    assert_eq!(
+        (code, v["items"].as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{v}"
+    );
+    let (code, v) = call(
+        &c,
+        "DELETE",
+        &format!("{path}&propagationPolicy=orphan"),
+        "application/json",
+        "",
+    );
+    assert_unsupported_orphan(code, &v);
+    for (name, was) in [("a", &a), ("b", &b)] {
+        assert_eq!(
+            stored(&c, "ConfigMap", Some("default"), name).as_ref(),
+            Some(was)
+        );
+    }
+    for name in ["a-dep", "b-dep"] {
+        assert!(stored(&c, "ConfigMap", Some("default"), name).is_some());
+    }
+
+    let (code, v) = call(
+        &c,
+        "DELETE",
+        &format!("{path}&propagationPolicy=Orphan"),
+        "application/json",
+        "",
+    );
+    assert_eq!(
+        (code, v["items"].as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{v}"
+    );
+    assert!(stored(&c, "ConfigMap", Some("default"), "a").is_none());
+    for name in ["a-dep", "b-dep"] {
+        let dep = stored(&c, "ConfigMap", Some("default"), name).unwrap();
+        assert_eq!(dep["metadata"]["ownerReferences"], json!([]), "{name}");
+    }
+}
