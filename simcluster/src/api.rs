@@ -318,6 +318,11 @@ fn write(
         let mut n = old.clone();
         n["status"] = body.get("status").cloned().unwrap_or(json!({}));
         n
+    } else if sub == Some("finalize") {
+        // [`finalize`] hands over the stored namespace with only its
+        // finalizers changed, which a namespace update would put back.
+        admission::decode::check(def, &body)?;
+        body
     } else {
         let mut n = body;
         if def.subresources.contains(&"status") {
@@ -358,6 +363,38 @@ fn write(
     controllers::quota::charge(st, charges);
     controllers::reconcile(st);
     Ok(current(st, def, &ns, &name))
+}
+
+/// `PUT /api/v1/namespaces/<n>/finalize`: as kube-apiserver's
+/// `FinalizeREST`, only the body's `spec.finalizers` are taken; the stored
+/// namespace's metadata (labels, annotations) and status stay as they are.
+pub fn finalize(
+    st: &mut State,
+    def: &ResourceDef,
+    name: &str,
+    mut body: Value,
+    opts: &WriteOptions,
+) -> ApiResult<Value> {
+    admission::decode::check(def, &body)?;
+    prepare_meta(def, "", &mut body)?;
+    let body_name = body["metadata"]["name"].as_str().unwrap_or("");
+    if body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let old = get(st, def, None, name)?;
+    check_rv(def, &old, &body)?;
+    let mut new = (*old).clone();
+    match body.pointer("/spec/finalizers").filter(|f| !f.is_null()) {
+        Some(f) => new["spec"]["finalizers"] = f.clone(),
+        None => {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("finalizers");
+            }
+        }
+    }
+    write(st, def, &old, new, Some("finalize"), opts)
 }
 
 /// Parses a request body as JSON, or YAML for apply patches.

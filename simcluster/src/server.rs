@@ -410,13 +410,15 @@ fn resource(
         ),
         (Method::PUT, Some(name), Some("finalize")) => (
             200,
-            api::update(st, t.def, ns, name, ctx.json_body()?, None, &opts)?,
+            api::finalize(st, t.def, name, ctx.json_body()?, &opts)?,
         ),
         (Method::PUT, Some(name), Some("scale")) => (
             200,
             api::set_scale(st, t.def, ns, name, &ctx.json_body()?, &opts)?,
         ),
-        (Method::PATCH, Some(name), sub) => {
+        // The subresources that take a patch; `log`, `eviction`, `token`
+        // and `finalize` do not (a 405, as kube-apiserver answers).
+        (Method::PATCH, Some(name), sub @ (None | Some("status" | "scale"))) => {
             let ptype = PatchType::from_content_type(&ctx.content_type)
                 .ok_or_else(|| ApiError::unsupported_media_type(&ctx.content_type))?;
             if sub == Some("scale") {

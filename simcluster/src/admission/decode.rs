@@ -305,6 +305,10 @@ const CRONJOB_SPEC: Shape = Obj(&[
 fn top_level(plural: &str) -> &'static [(&'static str, Shape)] {
     match plural {
         "pods" => &[("spec", POD_SPEC), ("status", POD_STATUS)],
+        "namespaces" => &[
+            ("spec", Obj(&[("finalizers", STRING_LIST)])),
+            ("status", AnyObj),
+        ],
         "podtemplates" => &[("template", TEMPLATE)],
         "deployments" | "statefulsets" | "daemonsets" | "replicasets" => {
             &[("spec", WORKLOAD_SPEC), ("status", AnyObj)]

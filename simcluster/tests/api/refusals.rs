@@ -1,6 +1,7 @@
 //! What kube-apiserver refuses, refused here too, and refused before
 //! anything changes: a percent-encoded path authorized as what it reaches,
-//! unknown propagation policies; and what a refused request leaves in the
+//! unknown propagation policies, patches of subresources that take none;
+//! and what a refused request leaves in the
 //! request log.
 
 use super::*;
@@ -261,4 +262,101 @@ fn deleting_a_collection_takes_dry_run_and_propagation() {
         let dep = stored(&c, "ConfigMap", Some("default"), name).unwrap();
         assert_eq!(dep["metadata"]["ownerReferences"], json!([]), "{name}");
     }
+}
+
+fn pod(c: &SimCluster, name: &str) -> Value {
+    c.create(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}}))
+        .unwrap()
+}
+
+/// PATCH reaches the object, its `status` and its `scale` only: a patch of
+/// `log`, `eviction`, `token` or `finalize` is kube-apiserver's `405` and
+/// changes nothing. `PUT .../finalize` takes the body's `spec.finalizers`
+/// and nothing else.
+#[test]
+fn subresources_without_patch_refuse_it() {
+    let c = cluster();
+    namespace(&c, "dev");
+    pod(&c, "web");
+    c.create(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "x", "namespace": "default"}}))
+        .unwrap();
+    let labels = r#"{"metadata":{"labels":{"patched":"yes"}}}"#;
+    for (path, kind, ns, name) in [
+        (
+            "/api/v1/namespaces/default/pods/web/log",
+            "Pod",
+            Some("default"),
+            "web",
+        ),
+        (
+            "/api/v1/namespaces/default/pods/web/eviction",
+            "Pod",
+            Some("default"),
+            "web",
+        ),
+        (
+            "/api/v1/namespaces/default/serviceaccounts/x/token",
+            "ServiceAccount",
+            Some("default"),
+            "x",
+        ),
+        ("/api/v1/namespaces/dev/finalize", "Namespace", None, "dev"),
+    ] {
+        let (code, v) = call(&c, "PATCH", path, "application/merge-patch+json", labels);
+        assert_eq!(
+            (code, v["reason"].as_str()),
+            (405, Some("MethodNotAllowed")),
+            "{path}: {v}"
+        );
+        let now = stored(&c, kind, ns, name).unwrap();
+        assert!(
+            now["metadata"]["labels"]["patched"].is_null(),
+            "{path}: {now}"
+        );
+    }
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/web/status",
+        "application/merge-patch+json",
+        r#"{"metadata":{"labels":{"patched":"yes"}},"status":{"message":"patched"}}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    let web = stored(&c, "Pod", Some("default"), "web").unwrap();
+    assert_eq!(web["status"]["message"], "patched");
+    assert!(web["metadata"]["labels"]["patched"].is_null(), "{web}");
+
+    let before = stored(&c, "Namespace", None, "dev").unwrap();
+    assert_eq!(before["spec"]["finalizers"], json!(["kubernetes"]));
+    let (code, v) = call(
+        &c,
+        "PUT",
+        "/api/v1/namespaces/dev/finalize",
+        "application/json",
+        r#"{"metadata":{"name":"dev","labels":{"patched":"yes"},"annotations":{"a":"b"}},"spec":{"finalizers":[]}}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    let after = stored(&c, "Namespace", None, "dev").unwrap();
+    assert_eq!(after["spec"]["finalizers"], json!([]));
+    assert_eq!(after["metadata"]["labels"], before["metadata"]["labels"]);
+    assert!(after["metadata"]["annotations"].is_null(), "{after}");
+    let (code, v) = call(
+        &c,
+        "PUT",
+        "/api/v1/namespaces/dev/finalize",
+        "application/json",
+        r#"{"metadata":{"name":"dev"},"spec":{"finalizers":[5]}}"#,
+    );
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (400, Some("BadRequest")),
+        "{v}"
+    );
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("Namespace.spec.finalizers"));
 }
