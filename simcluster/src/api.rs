@@ -317,6 +317,9 @@ fn write(
     let mut new = if sub == Some("status") {
         let mut n = old.clone();
         n["status"] = body.get("status").cloned().unwrap_or(json!({}));
+        // What the decoder refuses in a body is refused in a status too:
+        // a typed client could not read the object back.
+        admission::decode::check(def, &n)?;
         n
     } else if sub == Some("finalize") {
         // [`finalize`] hands over the stored namespace with only its
@@ -462,7 +465,13 @@ pub fn patch(
                     merged["status"] = old.get("status").cloned().unwrap_or(Value::Null);
                 }
                 let mut new = if sub == Some("status") {
-                    merged
+                    // Applied to the status, only the status changes (the
+                    // status strategy keeps the rest), and what the decoder
+                    // refuses is refused there too.
+                    let mut n = (*old).clone();
+                    n["status"] = merged.get("status").cloned().unwrap_or(json!({}));
+                    admission::decode::check(def, &n)?;
+                    n
                 } else {
                     admission::admit_update(st, def, &old, merged)?
                 };

@@ -1,7 +1,7 @@
 //! What kube-apiserver refuses, refused here too, and refused before
 //! anything changes: a percent-encoded path authorized as what it reaches,
-//! unknown propagation policies, patches of subresources that take none;
-//! and what a refused request leaves in the
+//! unknown propagation policies, patches of subresources that take none,
+//! statuses of the wrong JSON type; and what a refused request leaves in the
 //! request log.
 
 use super::*;
@@ -359,4 +359,50 @@ fn subresources_without_patch_refuse_it() {
         .as_str()
         .unwrap()
         .contains("Namespace.spec.finalizers"));
+}
+
+/// A status is decoded as a body is: `"hostIP": 5` in a PUT, a merge patch
+/// or an apply of a pod's `status` is kube-apiserver's `400` naming the
+/// field, and the pod stays what a typed client can read.
+#[test]
+fn a_status_of_the_wrong_type_is_refused() {
+    let c = cluster();
+    pod(&c, "p");
+    let before = stored(&c, "Pod", Some("default"), "p").unwrap();
+    let path = "/api/v1/namespaces/default/pods/p/status";
+    let want = "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal number 5 into Go struct field Pod.status.hostIP of type string";
+    for (ct, q, body) in [
+        (
+            "application/json",
+            "",
+            r#"{"metadata":{"name":"p"},"status":{"hostIP":5}}"#,
+        ),
+        ("application/merge-patch+json", "", r#"{"status":{"hostIP":5}}"#),
+        (
+            "application/apply-patch+yaml",
+            "?fieldManager=t",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\nstatus:\n  hostIP: 5\n",
+        ),
+    ] {
+        let method = if ct == "application/json" { "PUT" } else { "PATCH" };
+        let (code, v) = call(&c, method, &format!("{path}{q}"), ct, body);
+        assert_eq!((code, v["reason"].as_str()), (400, Some("BadRequest")), "{ct}: {v}");
+        assert_eq!(v["message"], want, "{ct}");
+        let now = stored(&c, "Pod", Some("default"), "p").unwrap();
+        assert!(!now["status"]["hostIP"].is_number(), "{ct}: {now}");
+        assert_eq!(now["metadata"]["uid"], before["metadata"]["uid"]);
+    }
+    // Applied to the status, labels in the applied object change nothing.
+    let applied = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\n  labels:\n    applied: \"yes\"\nstatus:\n  message: applied\n";
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        &format!("{path}?fieldManager=t"),
+        "application/apply-patch+yaml",
+        applied,
+    );
+    assert_eq!(code, 200, "{v}");
+    let now = stored(&c, "Pod", Some("default"), "p").unwrap();
+    assert_eq!(now["status"]["message"], "applied");
+    assert!(now["metadata"]["labels"]["applied"].is_null(), "{now}");
 }
