@@ -84,6 +84,7 @@ async fn plugin_time(
             plugin: "kboss".into(),
             request_id: "bench".into(),
             organisation: Some(org.into()),
+            operation: None,
         };
         let t = Instant::now();
         let resp = call::handle(
@@ -141,6 +142,7 @@ async fn in_process(app: &computehub::server::App, org: &str, small: &str, large
                 plugin: id.into(),
                 request_id: "bench".into(),
                 organisation: Some(org.into()),
+                operation: None,
             };
             let mut store = call::new_store(
                 app.registry.runtime.engine(),

@@ -247,6 +247,7 @@ async fn instantiate_and_call(dir: &std::path::Path) -> (f64, f64) {
         plugin: "echo".into(),
         request_id: "bench".into(),
         organisation: None,
+        operation: None,
     };
     let n = 5_000;
     let mut best_call = f64::MAX;

@@ -144,6 +144,7 @@ fn main() {
                     plugin: "bench".into(),
                     request_id: "bench".into(),
                     organisation: None,
+                    operation: None,
                 };
                 let mut state = EnginesView::new(&services, &ctx);
                 let t = Instant::now();

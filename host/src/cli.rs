@@ -185,6 +185,13 @@ struct LimitArgs {
     /// drains the requests in flight (behind Kubernetes: a few seconds).
     #[arg(long, default_value_t = ms(ServerLimits::default().shutdown_delay))]
     shutdown_delay_ms: u64,
+    /// A reverse proxy (address or CIDR block; repeat for several) whose
+    /// `X-Forwarded-For` names the client and `X-Forwarded-Proto: https`
+    /// makes console cookies `Secure`: throttles, logs and the audit log
+    /// then see the client, and the proxy is held to `--max-connections`
+    /// only. From any other address those headers are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<String>,
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -192,9 +199,12 @@ fn ms(d: std::time::Duration) -> u64 {
 }
 
 impl LimitArgs {
-    fn limits(&self) -> ServerLimits {
+    fn limits(&self) -> anyhow::Result<ServerLimits> {
         use std::time::Duration;
-        ServerLimits {
+        let trusted_proxies =
+            crate::server::forwarded::TrustedProxies::parse(&self.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?;
+        Ok(ServerLimits {
             max_connections: self.max_connections.max(1),
             max_connections_per_ip: self.max_connections_per_ip.max(1),
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms.max(1)),
@@ -206,7 +216,8 @@ impl LimitArgs {
             org_requests_per_minute: self.org_requests_per_minute,
             org_request_burst: self.org_request_burst,
             shutdown_delay: Duration::from_millis(self.shutdown_delay_ms),
-        }
+            trusted_proxies,
+        })
     }
 }
 
@@ -426,7 +437,7 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
                 config,
                 plugins_dir,
                 demo,
-                limits: limits.limits(),
+                limits: limits.limits()?,
                 tls: tls_cert.zip(tls_key),
                 metrics_token_file,
                 operation_lease: std::time::Duration::from_millis(operation_lease_ms),

@@ -147,8 +147,10 @@ const BUILTIN_GRANTS: &str = r#"
 [plugins.kboss]
 role = "endpoint"
 grants = ["log", "inventory", "pricing", "scheduling", "kubernetes", "ssh", "operations"]
-# Provisioning checks a new cluster through the kubeconfig fetched from its
-# control plane (an inventory device): the compute center's private networks.
+# Provisioning logs in to inventory devices (their `ip` is the tenant's text)
+# and checks a new cluster through the kubeconfig fetched from its control
+# plane: the compute center's private networks.
+ssh-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 kube-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 # The host's collections it writes; its own (labels, widgets, widget_stock,
 # pod_configs) need no grant.

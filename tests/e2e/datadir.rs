@@ -275,6 +275,30 @@ async fn state_changing_calls_are_in_the_audit_log_without_secrets() {
     assert_eq!(r.status(), 401);
     let (status, _) = s.admin_delete("/admin/keys/no-such-key").await;
     assert_eq!(status, 404);
+    // What anyone can send without bound gets no row: no credentials at
+    // all, a path no route serves, a method of the client's invention.
+    let long = format!("/nowhere/{}", "x".repeat(20_000));
+    for (method, path) in [
+        ("POST", "/fixtures/devices"),
+        ("POST", long.as_str()),
+        ("DELETE", "/nowhere"),
+        ("XMASS", "/fixtures/devices"),
+    ] {
+        let r = s
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                s.url(path),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_client_error(),
+            "{method} {path}: {}",
+            r.status()
+        );
+    }
 
     let (status, page) = s.get_admin("/admin/audit?org=acme").await;
     assert_eq!(status, 200, "{page}");

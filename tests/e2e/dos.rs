@@ -331,6 +331,58 @@ async fn idle_and_slow_header_connections_are_closed() {
     assert!(idle >= Duration::from_millis(1700), "closed after {idle:?}");
 }
 
+/// An HTTP/2 client that never opens its flow-control window makes the
+/// server hold each response's body without writing a byte (so no write is
+/// blocked, and the client's pings keep the connection busy): such a
+/// connection is closed after the idle timeout like any stalled reader.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_client_that_never_takes_its_responses_is_closed() {
+    let s = Server::with(Options {
+        args: vec![
+            "--header-read-timeout-ms",
+            "1000",
+            "--idle-timeout-ms",
+            "2500",
+        ],
+        ..Default::default()
+    });
+    let tcp = TcpStream::connect(addr(&s)).await.unwrap();
+    let (client, conn) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, bytes::Bytes>(tcp)
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let conn = tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let mut pending = Vec::new();
+    for _ in 0..8 {
+        let req = http::Request::get(format!("http://{}/healthz", addr(&s)))
+            .body(())
+            .unwrap();
+        let (resp, _) = client.send_request(req, true).unwrap();
+        pending.push(resp);
+        client = client.ready().await.unwrap();
+    }
+    // The heads arrive (headers need no window); the bodies cannot.
+    let mut bodies = Vec::new();
+    for resp in pending {
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        bodies.push(resp.into_body());
+    }
+    let margin = Duration::from_secs(4);
+    let ended = tokio::time::timeout(Duration::from_millis(2500) + margin, conn).await;
+    assert!(ended.is_ok(), "still open after {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(2000),
+        "closed after {:?}",
+        t.elapsed()
+    );
+    // The server is fine meanwhile.
+    assert_eq!(get(&addr(&s), "/healthz", None).await, Some(200));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_per_client_address_are_limited() {
     let s = Server::with(Options {

@@ -79,15 +79,16 @@ async fn device(kb: &Kb, cpcid: &str, name: &str, m: &Machine, cpu: &str) -> Str
     body["data"]["id"].as_str().unwrap().to_string()
 }
 
-/// kboss's built-in grant, with the loopback API servers of the test's
-/// machines: provisioning checks the new cluster through the kubeconfig it
-/// fetched from the control plane, an inline one, so its server must be
-/// inside `kube-targets` (loopback only when named).
+/// kboss's built-in grant, with the test's loopback machines: it logs in to
+/// devices inside `ssh-targets` only, and checks the new cluster through the
+/// kubeconfig it fetched from the control plane, an inline one, so its
+/// server must be inside `kube-targets` (loopback only when named).
 const KBOSS_LOOPBACK: &str = r#"
 default-deadline-ms = 5000
 [plugins.kboss]
 role = "endpoint"
 grants = ["log", "inventory", "pricing", "scheduling", "kubernetes", "ssh", "operations"]
+ssh-targets = ["127.0.0.0/8"]
 kube-targets = ["127.0.0.1"]
 write = ["compute_centers", "clusters", "devices", "labels", "pod_configs", "widgets", "widget_stock"]
 secrets = ["compute_centers.api_pwd", "clusters.kubeconfig", "clusters.clusterjoin", "devices.adminpwd", "pod_configs.source_authpasswd"]

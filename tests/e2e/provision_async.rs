@@ -256,3 +256,120 @@ async fn a_machine_whose_host_key_changed_is_refused() {
     assert_eq!(op["phases"][0]["status"], "failed");
     let _ = (USER, PASSWORD);
 }
+
+/// A caller may choose its request id (`X-Request-Id`), and two callers may
+/// choose the same one: each request's operation stays its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_sharing_a_request_id_keep_their_own_operations() {
+    let e = env();
+    let (a, b) = (
+        e.machine("node-a", "127.0.0.2"),
+        e.machine("node-b", "127.0.0.3"),
+    );
+    a.slow("kubeadm-init", 1.5);
+    b.slow("kubeadm-init", 1.5);
+    let (user, pass) = e.credentials();
+    let other = e.s.key("globex", "basic");
+    let (ou, op) = other.split_once(':').unwrap();
+    let start = |m: &crate::machine::Machine, cred: (&str, &str)| {
+        let port = m.port.to_string();
+        e.s.http
+            .post(e.s.url("/pcapi/api/v1/cluster/common/new_cluster"))
+            .basic_auth(cred.0, Some(cred.1))
+            .header("Prefer", "respond-async")
+            .header("x-request-id", "chosen-by-the-caller")
+            .form(&[
+                ("host", "127.0.0.1"),
+                ("port", port.as_str()),
+                ("user", crate::machine::USER),
+                ("psssword", crate::machine::PASSWORD),
+                ("role", "master"),
+            ])
+            .send()
+    };
+    let (ra, rb) = tokio::join!(start(&a, (&user, &pass)), start(&b, (ou, op)));
+    let mut ids = Vec::new();
+    for r in [ra.unwrap(), rb.unwrap()] {
+        assert_eq!(r.status(), 202);
+        assert_eq!(r.headers()["x-request-id"], "chosen-by-the-caller");
+        let body: Value = r.json().await.unwrap();
+        ids.push(body["data"]["operation_id"].as_str().unwrap().to_string());
+    }
+    assert_ne!(ids[0], ids[1]);
+    // Both run to the end, each with its own phases and its own target,
+    // each seen by its own organisation only.
+    for (id, cred, port) in [
+        (&ids[0], (user.as_str(), pass.as_str()), a.port),
+        (&ids[1], (ou, op), b.port),
+    ] {
+        let evs = events(&e.s, id, cred).await;
+        let (last, data, _) = evs.last().unwrap();
+        assert_eq!(last, "finished", "{evs:?}");
+        assert_eq!(data["data"]["status"], "succeeded", "{evs:?}");
+        let phases = evs.iter().filter(|(ev, _, _)| ev == "phase").count();
+        assert_eq!(phases, 13, "{evs:?}");
+        let r =
+            e.s.http
+                .get(e.s.url(&format!("/operations/{id}")))
+                .basic_auth(cred.0, Some(cred.1))
+                .send()
+                .await
+                .unwrap();
+        let op: Value = r.json().await.unwrap();
+        assert_eq!(op["status"], "succeeded", "{op}");
+        assert!(
+            op["target"].as_str().unwrap().contains(&port.to_string()),
+            "{op}"
+        );
+    }
+    let r =
+        e.s.http
+            .get(e.s.url(&format!("/operations/{}", ids[1])))
+            .basic_auth(&user, Some(&pass))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+/// An event stream is read with the credentials that opened it: a key
+/// revoked while the operation runs ends its streams.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_key_ends_the_event_streams_it_opened() {
+    let e = env();
+    let m = e.machine("node-m", "127.0.0.2");
+    m.slow("kubeadm-init", 30.0);
+    let a = e.new_cluster(&m, true).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let id = a.body["data"]["operation_id"].as_str().unwrap().to_string();
+    // A second key of the same organisation opens the stream.
+    let watcher = e.s.key("acme", "basic");
+    let (wu, wp) = watcher.split_once(':').unwrap();
+    let mut r =
+        e.s.http
+            .get(e.s.url(&format!("/operations/{id}/events")))
+            .basic_auth(wu, Some(wp))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    // Events flow while the key holds.
+    let first = tokio::time::timeout(Duration::from_secs(10), r.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: "));
+    let (status, body) = e.s.admin_delete(&format!("/admin/keys/{wu}")).await;
+    assert_eq!(status, 200, "{body}");
+    let revoked = Instant::now();
+    // The stream ends (the operation, in its 30 s init, does not).
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Ok(Some(_)) = r.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its key by 15 s");
+    let (_, op) = e.operation(&id).await;
+    assert_eq!(op["status"], "running", "{op}");
+    eprintln!("stream ended {:?} after the revocation", revoked.elapsed());
+}

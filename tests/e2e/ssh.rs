@@ -210,40 +210,8 @@ async fn logins_by_password_key_and_device_id() {
     assert_eq!(b["stdout"], "node-a\n");
 
     // An inventory device: the host opens the sealed password itself.
-    let store = e.s.store().await;
-    let center = store
-        .insert(
-            "acme",
-            "compute_centers",
-            &fields(&[
-                ("name", text("c1")),
-                ("pcapi_url", text("http://127.0.0.1:1")),
-                ("api_user", text("u")),
-                ("api_pwd", secret("p")),
-                ("contactname", text("n")),
-                ("contactphone", text("1")),
-            ]),
-        )
-        .await
-        .unwrap();
-    let device = store
-        .insert(
-            "acme",
-            "devices",
-            &fields(&[
-                ("cpcid", text(&center.id)),
-                ("name", text("node-a")),
-                ("ip", text("127.0.0.1")),
-                ("devicetype", text("server")),
-                ("sshport", computehub::store::Value::Integer(m.port.into())),
-                ("adminuser", text(USER)),
-                ("adminpwd", secret(PASSWORD)),
-                ("node_status", text("idle")),
-            ]),
-        )
-        .await
-        .unwrap();
-    let by_id = json!({"device": device.id});
+    let device = insert_device(&e.s, m.port).await;
+    let by_id = json!({"device": device});
     let (st, b) = e.probe("run", run(&by_id, "hostname", &[])).await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["stdout"], "node-a\n");
@@ -328,8 +296,48 @@ async fn host_keys_are_pinned_and_a_changed_key_is_refused() {
     );
 }
 
+/// A device of `acme` at 127.0.0.1:`port` (the test machine's login): its id.
+async fn insert_device(s: &Server, port: u16) -> String {
+    let store = s.store().await;
+    let center = store
+        .insert(
+            "acme",
+            "compute_centers",
+            &fields(&[
+                ("name", text("c1")),
+                ("pcapi_url", text("http://127.0.0.1:1")),
+                ("api_user", text("u")),
+                ("api_pwd", secret("p")),
+                ("contactname", text("n")),
+                ("contactphone", text("1")),
+            ]),
+        )
+        .await
+        .unwrap();
+    store
+        .insert(
+            "acme",
+            "devices",
+            &fields(&[
+                ("cpcid", text(&center.id)),
+                ("name", text("node-a")),
+                ("ip", text("127.0.0.1")),
+                ("devicetype", text("server")),
+                ("sshport", computehub::store::Value::Integer(port.into())),
+                ("adminuser", text(USER)),
+                ("adminpwd", secret(PASSWORD)),
+                ("node_status", text("idle")),
+            ]),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+/// Explicit targets and devices alike: an address is its caller's (or its
+/// organisation's) text, reached only inside the plugin's `ssh-targets`.
 #[tokio::test(flavor = "multi_thread")]
-async fn explicit_targets_stay_inside_the_grant() {
+async fn targets_stay_inside_the_grant() {
     let m = Machine::start("node-a", "127.0.0.2");
     let s = Server::with(Options {
         config: CONFIG,
@@ -348,6 +356,22 @@ async fn explicit_targets_stay_inside_the_grant() {
     named["host"] = json!("localhost");
     let (st, b) = probe_as(&s, &key, "run", run(&named, "true", &[])).await;
     assert_eq!(st, 400, "{b}");
+    // A device whose `ip` is loopback, outside the grant (10.0.0.0/8):
+    // refused before anything connects, its password never sent.
+    let device = insert_device(&s, m.port).await;
+    let (st, b) = probe_as(
+        &s,
+        &key,
+        "run",
+        run(&json!({"device": device}), "true", &[]),
+    )
+    .await;
+    assert_eq!(st, 403, "{b}");
+    assert_eq!(b["error"], "denied");
+    assert!(
+        b["message"].as_str().unwrap().contains("ssh-targets"),
+        "{b}"
+    );
     assert_eq!(m.logins(), 0);
 }
 

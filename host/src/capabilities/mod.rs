@@ -100,6 +100,10 @@ pub struct CallContext {
     pub request_id: Arc<str>,
     /// The authenticated organisation; inventory calls are scoped to it.
     pub organisation: Option<String>,
+    /// The operation link of a request run in the background (only for a
+    /// plugin granted `operations`): held here, never looked up by the
+    /// request id, which a caller may choose (`X-Request-Id`) and repeat.
+    pub operation: Option<Arc<operations::Link>>,
 }
 
 /// The state of every capability the host serves, built once per server and

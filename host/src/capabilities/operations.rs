@@ -1,15 +1,15 @@
-//! `operations`: the plugin side of [`crate::operations`]. Each request being
-//! served has a [`Link`], registered by the server under its request id
-//! before the call: `begin` records the operation id there and signals the
+//! `operations`: the plugin side of [`crate::operations`]. Each request run
+//! in the background has a [`Link`], made by the server before the call and
+//! carried in the call's context (never found by the request id, which the
+//! caller may choose and repeat): `begin` records the operation id there and signals the
 //! server (which answers `202` at once when the client asked for
 //! `Prefer: respond-async`); `phase`, `output` and `finish` act on that
 //! operation only, so a plugin can never touch another request's.
 //!
-//! The capability's state is [`OperationsCap`] (the persisted operations and
-//! the links of the requests in flight); a call is served by an
+//! The capability's state is [`OperationsCap`] (the persisted operations);
+//! a call is served by an
 //! [`OperationsView`] of it and the call's context.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -19,21 +19,14 @@ use super::CallContext;
 use crate::bindings::endpoint::computehub::platform::operations::{self as wit, Host};
 use crate::operations::{OpError, Operations, Origin, PhaseStatus};
 
-/// The capability's state: where operations are persisted and the
-/// operation link of each request in flight.
+/// The capability's state: where operations are persisted.
 pub struct OperationsCap {
     records: Arc<Operations>,
-    /// Registered by the server before a call of a plugin granted
-    /// `operations`, removed after it.
-    pub links: Links,
 }
 
 impl OperationsCap {
     pub fn new(records: Arc<Operations>) -> Self {
-        OperationsCap {
-            records,
-            links: Links::default(),
-        }
+        OperationsCap { records }
     }
 
     /// The persisted operations (`/operations/{id}`, abandoning one a
@@ -71,7 +64,7 @@ pub fn add_to_linker<T: Send + 'static>(
 }
 
 /// The operation of one request, if it began one.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Link {
     started: Mutex<Option<oneshot::Sender<String>>>,
     id: Mutex<Option<String>>,
@@ -84,41 +77,16 @@ impl Link {
     }
 }
 
-/// Links of the requests in flight, by request id.
-#[derive(Default)]
-pub struct Links {
-    by_request: Mutex<HashMap<String, Arc<Link>>>,
-}
-
-impl Links {
-    /// Register the link of a request; the receiver yields the operation id
-    /// when the plugin begins one.
-    pub fn register(&self, request_id: &str) -> (Arc<Link>, oneshot::Receiver<String>) {
+impl Link {
+    /// The link of a request; the receiver yields the operation id when the
+    /// plugin begins one.
+    pub fn new() -> (Arc<Link>, oneshot::Receiver<String>) {
         let (tx, rx) = oneshot::channel();
         let link = Arc::new(Link {
             started: Mutex::new(Some(tx)),
             id: Mutex::new(None),
         });
-        self.by_request
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(request_id.to_string(), Arc::clone(&link));
         (link, rx)
-    }
-
-    pub fn remove(&self, request_id: &str) {
-        self.by_request
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(request_id);
-    }
-
-    fn get(&self, request_id: &str) -> Option<Arc<Link>> {
-        self.by_request
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(request_id)
-            .cloned()
     }
 }
 
@@ -146,7 +114,7 @@ fn status(s: wit::PhaseStatus) -> PhaseStatus {
 
 impl OperationsView<'_> {
     fn link(&self) -> Result<Arc<Link>, wit::Error> {
-        self.state.links.get(&self.ctx.request_id).ok_or_else(|| {
+        self.ctx.operation.clone().ok_or_else(|| {
             wit::Error::Invalid("operations exist only while serving a request".into())
         })
     }

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{header, HeaderValue, Method, Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 
 use crate::server::reply::{self, Body};
+use crate::server::unverified::ReadError;
 use crate::store::Store;
 
 /// Largest sign-in body.
@@ -39,6 +39,10 @@ pub struct Context<'a> {
     pub secure: bool,
     /// Failed sign-ins: `blocked` before checking, `failed` after a failure.
     pub throttle: Option<&'a dyn Throttle>,
+    /// A sign-in's body is read before its sender is known: under the
+    /// server's budget for such bodies, within their deadline.
+    pub budget: &'a crate::server::unverified::Budget,
+    pub body_timeout: Duration,
 }
 
 /// The server's failed-authentication throttle, as the console uses it.
@@ -168,7 +172,7 @@ async fn session_api(ctx: &Context<'_>, req: Request<Incoming>) -> Response<Body
         Method::GET => match session::from_request(ctx.store, req.method(), req.headers()).await {
             Ok(Some(s)) => reply::json(200, &signed_in(&s, s.expires_at)),
             Ok(None) | Err(session::SessionError::Expired) => message(401, "not signed in"),
-            Err(e) => message(500, &e.to_string()),
+            Err(e) => store_unavailable(&e),
         },
         Method::POST => sign_in(ctx, req).await,
         Method::DELETE => match session::from_request(ctx.store, req.method(), req.headers()).await
@@ -190,7 +194,7 @@ async fn session_api(ctx: &Context<'_>, req: Request<Incoming>) -> Response<Body
                 message(403, &session::SessionError::Csrf.to_string())
             }
             Err(session::SessionError::Expired) => message(401, "not signed in"),
-            Err(e) => message(503, &e.to_string()),
+            Err(e) => store_unavailable(&e),
         },
         _ => {
             let mut r = message(405, "method not allowed; allowed: GET, POST, DELETE");
@@ -235,6 +239,37 @@ fn parse_sign_in(content_type: &str, body: &[u8]) -> Option<SignIn> {
     }
 }
 
+/// A session that could not be looked up: the store's text stays in the
+/// log (it may name the database's address).
+fn store_unavailable(e: &session::SessionError) -> Response<Body> {
+    tracing::error!(error = %e, "a console session could not be looked up");
+    message(503, "the session store is unavailable")
+}
+
+/// A sign-in whose body was not read (the connection is closed after it).
+fn unread(e: ReadError, timeout: Duration) -> Response<Body> {
+    match e {
+        ReadError::TooLarge => message(413, "the sign-in request is too large"),
+        ReadError::Busy => {
+            let mut r = message(
+                503,
+                "the server is receiving too many requests from unverified callers; retry shortly",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        ReadError::Timeout => message(
+            408,
+            &format!(
+                "the sign-in request did not arrive within {} s",
+                timeout.as_secs_f32()
+            ),
+        ),
+        ReadError::Cut => message(400, "the sign-in request was cut off or malformed"),
+    }
+}
+
 fn too_many(wait: Duration) -> Response<Body> {
     let mut r = message(
         429,
@@ -254,9 +289,17 @@ async fn sign_in(ctx: &Context<'_>, req: Request<Incoming>) -> Response<Body> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = match Limited::new(req.into_body(), MAX_SIGN_IN).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return message(413, "the sign-in request is too large or was cut off"),
+    let read = crate::server::unverified::read(
+        req.into_body(),
+        ctx.budget,
+        MAX_SIGN_IN,
+        ctx.body_timeout,
+        |_| {},
+    )
+    .await;
+    let body = match read {
+        Ok((body, _reservation)) => body,
+        Err(e) => return reply::closing(unread(e, ctx.body_timeout)),
     };
     let Some(form) = parse_sign_in(&content_type, &body) else {
         return message(400, "send {org, name, password} as JSON or a form");

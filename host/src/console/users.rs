@@ -247,14 +247,31 @@ pub async fn check_password(
     };
     match found {
         Some((user, hash)) => {
-            let ok = verify_password(&hash, password);
+            let ok = verify_off_the_workers(hash, password).await?;
             Ok((ok && user.disabled_at.is_none()).then_some(user))
         }
         None => {
-            let _ = verify_password(dummy_hash(), password);
+            let _ = verify_off_the_workers(dummy_hash().to_string(), password).await?;
             Ok(None)
         }
     }
+}
+
+/// [`verify_password`] on the blocking pool: a check is tens of
+/// milliseconds and 19 MiB of argon2 memory, which on a request worker would
+/// stall every other request. As many run at once as the machine has
+/// cores; more sign-ins wait their turn.
+async fn verify_off_the_workers(hash: String, password: &str) -> Result<bool, UserError> {
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let checks = CHECKS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _turn = checks.acquire().await.map_err(|_| UserError::Hash)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .map_err(|_| UserError::Hash)
 }
 
 /// A fixed hash verified against when the user does not exist.

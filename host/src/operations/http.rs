@@ -64,7 +64,7 @@ async fn organisation(store: &Store, headers: &http::HeaderMap) -> Result<String
 /// Serve `/operations/...`; answers the response and the route it counts under.
 pub async fn handle<B>(
     ops: &Arc<Operations>,
-    store: &Store,
+    store: &Arc<Store>,
     req: Request<B>,
 ) -> (Response<Body>, &'static str) {
     let path = req.uri().path().to_string();
@@ -127,7 +127,13 @@ pub async fn handle<B>(
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(0);
     let (tx, body) = reply::channel(16);
-    tokio::spawn(stream(Arc::clone(ops), org, id.to_string(), after, tx));
+    let caller = Caller {
+        store: Arc::clone(store),
+        headers: credentials(req.headers()),
+        org,
+        checked: tokio::time::Instant::now(),
+    };
+    tokio::spawn(stream(Arc::clone(ops), caller, id.to_string(), after, tx));
     let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(
@@ -188,10 +194,50 @@ fn internal(e: super::OpError) -> Response<Body> {
     )
 }
 
-/// Feed the event stream until the operation ends or the client goes away.
+/// How often a stream's credentials are checked again: a key revoked, a
+/// session signed out or a user disabled ends the streams it opened.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// Who opened a stream: the credentials it presented, checked again every
+/// [`RECHECK`] while the stream runs.
+struct Caller {
+    store: Arc<Store>,
+    /// Only the credential headers of the request.
+    headers: http::HeaderMap,
+    org: String,
+    checked: tokio::time::Instant,
+}
+
+impl Caller {
+    async fn still_allowed(&mut self) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        self.checked = tokio::time::Instant::now();
+        matches!(organisation(&self.store, &self.headers).await, Ok(o) if o == self.org)
+    }
+}
+
+/// The headers that carry credentials, copied.
+fn credentials(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut kept = http::HeaderMap::new();
+    for name in [
+        http::header::AUTHORIZATION,
+        http::header::COOKIE,
+        http::HeaderName::from_static("x-auth-token"),
+    ] {
+        for v in headers.get_all(&name) {
+            kept.append(name.clone(), v.clone());
+        }
+    }
+    kept
+}
+
+/// Feed the event stream until the operation ends, the client goes away or
+/// its credentials no longer hold.
 async fn stream(
     ops: Arc<Operations>,
-    org: String,
+    mut caller: Caller,
     id: String,
     after: i64,
     tx: tokio::sync::mpsc::Sender<Bytes>,
@@ -200,13 +246,18 @@ async fn stream(
     // On PostgreSQL other replicas write events without waking this
     // process: re-read at least every [`Operations::poll_interval`].
     let poll = ops.poll_interval();
-    let wait = poll.map_or(KEEPALIVE, |p| p.min(KEEPALIVE));
+    let wait = poll.map_or(RECHECK, |p| p.min(RECHECK));
     let mut last_sent = tokio::time::Instant::now();
     loop {
+        if !caller.still_allowed().await {
+            tracing::info!(operation = %id, "an event stream ended: its credentials no longer hold");
+            return Ok(());
+        }
+        let org = caller.org.as_str();
         let changed = ops.changed();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let (events, done) = match ops.events_since(&org, &id, seq).await {
+        let (events, done) = match ops.events_since(org, &id, seq).await {
             Ok(Some(x)) => x,
             Ok(None) => return Ok(()),
             Err(e) => {
@@ -230,9 +281,7 @@ async fn stream(
         if done {
             return Ok(());
         }
-        if tokio::time::timeout(wait, changed).await.is_err()
-            && (poll.is_none() || last_sent.elapsed() >= KEEPALIVE)
-        {
+        if tokio::time::timeout(wait, changed).await.is_err() && last_sent.elapsed() >= KEEPALIVE {
             if tx
                 .send(Bytes::from_static(b": keep-alive\n\n"))
                 .await

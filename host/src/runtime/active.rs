@@ -72,6 +72,7 @@ fn engine_ctx(caller: &CallContext, engine: &EngineHandle) -> CallContext {
         plugin: engine.id.as_str().into(),
         request_id: caller.request_id.clone(),
         organisation: caller.organisation.clone(),
+        operation: None,
     }
 }
 

@@ -285,6 +285,7 @@ pub async fn describe(
         plugin: plugin.into(),
         request_id: "describe".into(),
         organisation: None,
+        operation: None,
     };
     let deadline = Duration::from_secs(5);
     // Never pooled: `describe` runs once per load, not for an organisation.

@@ -94,6 +94,7 @@ pub async fn declarations(
         plugin: plugin.into(),
         request_id: "declarations".into(),
         organisation: None,
+        operation: None,
     };
     let deadline = Duration::from_secs(5);
     let mut store = new_store(pre.engine(), ctx, services, deadline);

@@ -33,6 +33,7 @@ where
         plugin: plugin.into(),
         request_id: function.into(),
         organisation: None,
+        operation: None,
     };
     let deadline = Duration::from_secs(1);
     let mut store = new_store(pre.engine(), ctx, services, deadline);

@@ -61,12 +61,42 @@ pub struct PluginState {
     pub services: Arc<HostServices>,
 }
 
-/// The store's limits, and the largest linear memory it allowed (a warm
-/// instance past the pool's high-water mark is not reused).
+/// The store's limits, and the most linear memory it held (a warm instance
+/// past the pool's high-water mark is not reused).
+///
+/// The memory cap is the whole store's: a component may have many core
+/// modules, each with a memory of its own, and a cap per memory would let
+/// it hold that many times the cap.
 pub struct Limiter {
     limits: StoreLimits,
+    cap: usize,
+    /// The bytes of every memory of the store, added up.
+    total: usize,
     peak: usize,
 }
+
+impl Limiter {
+    fn new(cap: usize) -> Self {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(cap)
+            .table_elements(TABLE_ELEMENTS)
+            .instances(64)
+            .tables(64)
+            .memories(8)
+            .trap_on_grow_failure(true)
+            .build();
+        Limiter {
+            limits,
+            cap,
+            total: 0,
+            peak: 0,
+        }
+    }
+}
+
+/// Elements of one table at most (the pooling allocator's own bound,
+/// enforced here too for the on-demand allocator a platform may force).
+const TABLE_ELEMENTS: usize = 20_000;
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
@@ -75,9 +105,18 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        let total = self.total.saturating_sub(current).saturating_add(desired);
+        if total > self.cap {
+            // The text `classify` knows a memory-cap failure by.
+            return Err(wasmtime::format_err!(
+                "forcing trap when growing memory: the instance's memories would hold {total} bytes, more than its {} byte cap",
+                self.cap
+            ));
+        }
         let ok = self.limits.memory_growing(current, desired, maximum)?;
         if ok {
-            self.peak = self.peak.max(desired);
+            self.total = total;
+            self.peak = self.peak.max(total);
         }
         Ok(ok)
     }
@@ -141,17 +180,10 @@ impl Wasi {
 
 impl PluginState {
     pub fn new(ctx: CallContext, services: Arc<HostServices>) -> Self {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(services.limits.memory_bytes)
-            .instances(64)
-            .tables(64)
-            .memories(8)
-            .trap_on_grow_failure(true)
-            .build();
         PluginState {
             wasi: None,
             table: ResourceTable::new(),
-            limits: Limiter { limits, peak: 0 },
+            limits: Limiter::new(services.limits.memory_bytes),
             ctx,
             services,
         }
@@ -162,7 +194,7 @@ impl PluginState {
         self.table.is_empty()
     }
 
-    /// The largest linear memory this store allowed.
+    /// The most linear memory this store held (all its memories).
     pub fn memory_peak(&self) -> usize {
         self.limits.peak
     }
@@ -223,4 +255,36 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<PluginState>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     crate::capabilities::add_to_linker(&mut linker)?;
     Ok(linker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn the_memory_cap_holds_for_all_memories_together() {
+        let mut l = Limiter::new(64 * MIB);
+        // Two memories of 30 MiB each fit; a third is past the cap although
+        // each alone is far below it.
+        assert!(l.memory_growing(0, 30 * MIB, None).unwrap());
+        assert!(l.memory_growing(0, 30 * MIB, None).unwrap());
+        let e = l.memory_growing(0, 30 * MIB, None).unwrap_err();
+        assert!(
+            e.to_string().contains("forcing trap when growing memory"),
+            "{e}"
+        );
+        // A memory growing counts only what it adds.
+        assert!(l.memory_growing(30 * MIB, 34 * MIB, None).unwrap());
+        assert!(l.memory_growing(34 * MIB, 35 * MIB, None).is_err());
+        assert_eq!(l.peak, 64 * MIB);
+    }
+
+    #[test]
+    fn tables_are_bounded_without_the_pooling_allocator() {
+        let mut l = Limiter::new(64 * MIB);
+        assert!(l.table_growing(0, TABLE_ELEMENTS, None).unwrap());
+        assert!(l.table_growing(0, TABLE_ELEMENTS + 1, None).is_err());
+    }
 }

@@ -466,6 +466,7 @@ mod tests {
             plugin: "echo".into(),
             request_id: "r".into(),
             organisation: Some("org-a".into()),
+            operation: None,
         };
         let store = Store::new(engine, PluginState::new(ctx, Arc::clone(services)));
         Warm::new(store, mark)

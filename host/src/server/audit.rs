@@ -43,6 +43,49 @@ pub fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// Whether the request carries credentials of any scheme (checked or not).
+pub fn presents_credentials(headers: &http::HeaderMap) -> bool {
+    [
+        http::header::AUTHORIZATION,
+        http::header::COOKIE,
+        http::HeaderName::from_static("x-auth-token"),
+    ]
+    .iter()
+    .any(|h| headers.contains_key(h))
+}
+
+/// Whether a state-changing call gets a row: always when its caller was
+/// identified; when not, only a refusal of the credentials it presented
+/// at a route that exists (an attempt on someone's account). Calls that
+/// presented nothing, and paths no route serves, change nothing and can be
+/// sent by anyone without bound: they are in the access log only.
+pub(super) fn worth_a_row(
+    caller: &Caller,
+    to: &super::Counted,
+    presented: bool,
+    status: u16,
+) -> bool {
+    if caller.organisation.is_some() || caller.key_id.is_some() {
+        return true;
+    }
+    presented && !matches!(to, super::Counted::Unmatched) && matches!(status, 401 | 403)
+}
+
+/// The longest path kept in a row (longer ones are cut at a character
+/// boundary and end in `…`).
+const MAX_PATH: usize = 1024;
+
+fn clipped(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.len() <= MAX_PATH {
+        return path.into();
+    }
+    let mut end = MAX_PATH;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &path[..end]).into()
+}
+
 /// What is recorded of one call.
 pub struct Record<'a> {
     pub request_id: &'a str,
@@ -69,7 +112,7 @@ pub async fn record(store: &Store, r: &Record<'_>) -> Result<(), StoreError> {
             r.client,
             r.method,
             r.route,
-            r.path,
+            &*clipped(r.path),
             r.plugin,
             r.status
         ],

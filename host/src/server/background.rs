@@ -22,6 +22,7 @@ use serde_json::json;
 
 use super::reply::{self, Body};
 use crate::bindings::wit_types::{Request, Response as WitResponse};
+use crate::capabilities::operations::Link;
 use crate::envelope::Envelope;
 use crate::registry::PluginEntry;
 use crate::runtime::{call, CallContext, CallError, HostServices};
@@ -54,7 +55,7 @@ pub fn prefers_async(headers: &HeaderMap) -> bool {
 pub async fn run(
     plugin: &Arc<PluginEntry>,
     services: &Arc<HostServices>,
-    ctx: CallContext,
+    mut ctx: CallContext,
     deadline: Duration,
     req: Request,
     respond_async: bool,
@@ -73,9 +74,9 @@ pub async fn run(
         return Answer::Done(result);
     }
     let (plugin, endpoint) = (Arc::clone(plugin), endpoint.clone());
-    let request_id = ctx.request_id.clone();
     let (link, started) = if plugin.operations {
-        let (link, started) = services.capabilities.operations.links.register(&request_id);
+        let (link, started) = Link::new();
+        ctx.operation = Some(Arc::clone(&link));
         (Some(link), Some(started))
     } else {
         (None, None)
@@ -99,7 +100,6 @@ pub async fn run(
                 return result;
             };
             let ops = &task_services.capabilities.operations;
-            ops.links.remove(&request_id);
             if let Some(op) = link.operation() {
                 let why = match &result {
                     Ok(r) => format!(

@@ -45,6 +45,9 @@ pub struct ServerLimits {
     /// `/readyz` answering 503, before it stops accepting: a load balancer
     /// (a Kubernetes Service) takes it out of rotation first.
     pub shutdown_delay: Duration,
+    /// Reverse proxies whose `X-Forwarded-For`/`-Proto` are believed
+    /// ([`super::forwarded`]); none by default.
+    pub trusted_proxies: super::forwarded::TrustedProxies,
 }
 
 impl Default for ServerLimits {
@@ -61,6 +64,7 @@ impl Default for ServerLimits {
             org_requests_per_minute: 0,
             org_request_burst: 0,
             shutdown_delay: Duration::ZERO,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -103,8 +107,10 @@ impl ConnLimiter {
         })
     }
 
-    /// A place for a connection from `ip`, or the limit it would exceed.
-    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Result<ConnPermit, Refused> {
+    /// A place for a connection from `ip`, or the limit it would exceed. A
+    /// `shared` address (a trusted proxy, carrying many clients) is held to
+    /// the total only.
+    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr, shared: bool) -> Result<ConnPermit, Refused> {
         // An IPv4 client reaching an IPv6 socket counts as its IPv4 address.
         let ip = ip.to_canonical();
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -112,7 +118,7 @@ impl ConnLimiter {
             return Err(Refused::Total);
         }
         let n = open.by_ip.entry(ip).or_insert(0);
-        if *n >= self.max_per_ip {
+        if *n >= self.max_per_ip && !shared {
             return Err(Refused::PerAddress);
         }
         *n += 1;
@@ -233,20 +239,43 @@ mod tests {
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "127.0.0.2".parse().unwrap();
         let limiter = ConnLimiter::new(3, 2);
-        let a1 = limiter.try_acquire(a).unwrap();
-        let a2 = limiter.try_acquire(a).unwrap();
-        assert_eq!(limiter.try_acquire(a).err(), Some(Refused::PerAddress));
+        let a1 = limiter.try_acquire(a, false).unwrap();
+        let a2 = limiter.try_acquire(a, false).unwrap();
+        assert_eq!(
+            limiter.try_acquire(a, false).err(),
+            Some(Refused::PerAddress)
+        );
         // The same client over IPv4-mapped IPv6 is the same address.
         let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
-        assert_eq!(limiter.try_acquire(mapped).err(), Some(Refused::PerAddress));
-        let b1 = limiter.try_acquire(b).unwrap();
-        assert_eq!(limiter.try_acquire(b).err(), Some(Refused::Total));
+        assert_eq!(
+            limiter.try_acquire(mapped, false).err(),
+            Some(Refused::PerAddress)
+        );
+        let b1 = limiter.try_acquire(b, false).unwrap();
+        assert_eq!(limiter.try_acquire(b, false).err(), Some(Refused::Total));
         assert_eq!(limiter.open(), 3);
         drop(a1);
-        let a3 = limiter.try_acquire(a).unwrap();
+        let a3 = limiter.try_acquire(a, false).unwrap();
         drop((a2, a3, b1));
         assert_eq!((limiter.open(), limiter.closed()), (0, 4));
         assert!(limiter.open.lock().unwrap().by_ip.is_empty());
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_held_to_the_total_only() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let limiter = ConnLimiter::new(3, 1);
+        let held: Vec<_> = (0..3)
+            .map(|_| limiter.try_acquire(proxy, true).unwrap())
+            .collect();
+        assert_eq!(limiter.try_acquire(proxy, true).err(), Some(Refused::Total));
+        drop(held);
+        let one = limiter.try_acquire(proxy, false).unwrap();
+        assert_eq!(
+            limiter.try_acquire(proxy, false).err(),
+            Some(Refused::PerAddress)
+        );
+        drop(one);
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub async fn serve_tls(
             limits.org_request_burst,
         ),
         tls: tls.is_some(),
+        proxies: limits.trusted_proxies.clone(),
     });
     let timeouts = watchdog::Timeouts {
         header_read: limits.header_read_timeout,
@@ -136,7 +137,8 @@ pub async fn serve_tls(
             }
         };
         // Over a limit the connection is closed before anything is read.
-        let permit = match open.try_acquire(peer.ip()) {
+        let proxied = limits.trusted_proxies.contains(peer.ip());
+        let permit = match open.try_acquire(peer.ip(), proxied) {
             Ok(p) => p,
             Err(limit) => {
                 if let Some(refused) = refused_log.hit(Instant::now()) {
@@ -188,13 +190,13 @@ pub async fn serve_tls(
             let io = TokioIo::new(watchdog::Tracked::new(io, Arc::clone(&activity)));
             let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
             tokio::pin!(conn);
-            // While a request is handled there is no deadline: look again
-            // after a while.
+            // While a request is handled there may be no deadline, and what
+            // happens meanwhile may bring one closer (a response starts to
+            // wait for the client): look again after a while at the latest.
             let recheck = timeouts.header_read.min(timeouts.idle);
             loop {
-                let wake = activity
-                    .deadline(&timeouts)
-                    .unwrap_or_else(|| Instant::now() + recheck);
+                let later = Instant::now() + recheck;
+                let wake = activity.deadline(&timeouts).map_or(later, |d| d.min(later));
                 tokio::select! {
                     ended = conn.as_mut() => {
                         if let Err(e) = ended {

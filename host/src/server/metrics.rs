@@ -93,8 +93,22 @@ fn escape(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A method as a label: the standard ones by name, any extension method (a
+/// token of the client's choosing, so without bound) as `other`.
+fn method_label(method: &str) -> &str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    if STANDARD.contains(&method) {
+        method
+    } else {
+        "other"
+    }
+}
+
 impl Metrics {
     pub fn record(&self, plugin: &str, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         let secs = elapsed.as_secs_f64();
         let shard = self.routes.get_or_default();
         let mut routes = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -394,6 +408,26 @@ pub async fn render_process(app: &super::App) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extension_methods_share_one_series() {
+        let m = Metrics::default();
+        for i in 0..100 {
+            m.record("-", &format!("X{i}"), "unmatched", 404, Duration::ZERO);
+        }
+        m.record("-", "PATCH", "unmatched", 404, Duration::ZERO);
+        let text = m.render();
+        let requests: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("computehub_requests_total{"))
+            .collect();
+        assert_eq!(requests.len(), 2, "{text}");
+        assert!(
+            text.contains(r#"computehub_requests_total{plugin="-",method="other",route="unmatched",status="404"} 100"#),
+            "{text}"
+        );
+        assert!(!text.contains("X1"), "{text}");
+    }
 
     #[test]
     fn counts_from_every_thread_are_added_up() {

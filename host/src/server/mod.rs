@@ -6,6 +6,7 @@
 mod admin;
 pub mod audit;
 mod background;
+pub mod forwarded;
 mod grants;
 pub mod limits;
 mod listen;
@@ -21,7 +22,7 @@ mod request;
 mod throttle;
 pub mod tls;
 mod trim;
-mod unverified;
+pub(crate) mod unverified;
 mod watchdog;
 
 use std::sync::Arc;
@@ -66,6 +67,8 @@ struct Shared {
     org_limit: Option<org_limit::OrgLimit>,
     /// Connections are TLS (console cookies are then `Secure`).
     tls: bool,
+    /// Whose `X-Forwarded-For` names the client.
+    proxies: forwarded::TrustedProxies,
 }
 
 /// Serve with the default [`ServerLimits`] until `shutdown` resolves, then
@@ -105,6 +108,10 @@ impl Drop for InFlight<'_> {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// A trusted proxy said the client reached it over HTTPS.
+#[derive(Clone, Copy)]
+struct ProxiedHttps(bool);
 
 /// The client address of a request (set on it by the connection).
 #[derive(Clone, Copy)]
@@ -184,11 +191,22 @@ async fn handle(
     app: &App,
     shared: &Shared,
     mut req: Request<Incoming>,
-    client: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
 ) -> Response<Body> {
-    req.extensions_mut().insert(ClientAddr(client.ip()));
+    // Behind a trusted proxy, the client it names (otherwise the peer).
+    let client = if shared.proxies.is_empty() {
+        peer.ip()
+    } else {
+        let https = shared.proxies.https(peer.ip(), req.headers());
+        req.extensions_mut().insert(ProxiedHttps(https));
+        shared.proxies.client(peer.ip(), req.headers())
+    };
+    req.extensions_mut().insert(ClientAddr(client));
     // Filled in by whoever authenticates the caller, for the audit log (so
     // only for the requests it records).
+    // Refused credentials are audited; a request that presented none is
+    // not (anyone can send those without bound: the access log has them).
+    let presented = audit::presents_credentials(req.headers());
     let caller = audit::changes_state(req.method()).then(|| {
         let caller: Arc<std::sync::Mutex<audit::Caller>> = Arc::default();
         req.extensions_mut().insert(Arc::clone(&caller));
@@ -205,10 +223,10 @@ async fn handle(
     // begun; a server span is made only when spans are exported.
     let to = Destination::of(app, &req);
     let incoming = crate::telemetry::TraceParent::from_headers(req.headers());
-    let (span, trace) = crate::telemetry::server_span(&id, client.ip(), to.route(), incoming);
+    let (span, trace) = crate::telemetry::server_span(&id, client, to.route(), incoming);
     // What every line of the request (the `served` line included) carries;
     // the caller is added once known. Never a secret.
-    let log = crate::telemetry::RequestLog::new(id, client.ip(), to.route(), trace);
+    let log = crate::telemetry::RequestLog::new(id, client, to.route(), trace);
     let start = Instant::now();
     let method = req.method().clone();
     // The path is copied: a clone of the `Uri` would hold hyper's read
@@ -235,12 +253,14 @@ async fn handle(
         let (plugin_id, route) = counted.labels();
         app.metrics
             .record(plugin_id, method.as_str(), route, status, elapsed);
+        let caller = caller
+            .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .filter(|c| audit::worth_a_row(c, &counted, presented, status));
         if let Some(caller) = &caller {
-            let caller = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let record = audit::Record {
                 request_id: id,
-                caller: &caller,
-                client: &client.ip().to_string(),
+                caller,
+                client: &client.to_string(),
                 method: method.as_str(),
                 route,
                 path: &path,
@@ -386,11 +406,13 @@ async fn dispatch(
             let ctx = crate::console::Context {
                 store: &app.store,
                 client: req.extensions().get::<ClientAddr>().map(|c| c.0),
-                secure: shared.tls,
+                secure: shared.tls || req.extensions().get::<ProxiedHttps>().is_some_and(|h| h.0),
                 throttle: shared
                     .throttle
                     .as_ref()
                     .map(|t| t as &dyn crate::console::Throttle),
+                budget: &shared.budget,
+                body_timeout: shared.unverified_body_timeout,
             };
             let (resp, route) = Box::pin(crate::console::handle(ctx, req)).await;
             host(resp, route)

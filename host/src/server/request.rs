@@ -508,6 +508,7 @@ async fn call(
         plugin: plugin.id.as_str().into(),
         request_id: id.into(),
         organisation: principal.map(|p| p.organisation),
+        operation: None,
     };
     let answer = background::run(
         plugin,
@@ -570,8 +571,52 @@ fn plugin_response(r: wit_types::Response) -> Response<Body> {
             http::HeaderName::from_bytes(k.as_bytes()),
             http::HeaderValue::from_str(&v),
         ) {
-            resp.headers_mut().append(k, v);
+            if plugin_may_set(&k) {
+                resp.headers_mut().append(k, v);
+            }
         }
     }
+    confine(resp.headers_mut());
     resp
+}
+
+/// Headers a plugin's answer never carries: the connection's framing (the
+/// host's to decide), cookies (the console's session lives on this origin),
+/// and what widens what a browser lets other origins or later visits do.
+const HOST_ONLY: [&str; 16] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "content-length",
+    "upgrade",
+    "te",
+    "trailer",
+    "set-cookie",
+    "set-cookie2",
+    "clear-site-data",
+    "strict-transport-security",
+    "alt-svc",
+    "access-control-allow-credentials",
+    "x-request-id",
+    "traceparent",
+];
+
+fn plugin_may_set(name: &http::HeaderName) -> bool {
+    !HOST_ONLY.contains(&name.as_str())
+}
+
+/// A plugin's answer is served from the console's origin, so a browser
+/// must never run it as a page of that origin: it is sandboxed (an opaque
+/// origin: no script, no cookies, no same-origin calls), never sniffed
+/// into HTML, never framed.
+fn confine(headers: &mut http::HeaderMap) {
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static("sandbox; default-src 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
 }

@@ -71,27 +71,31 @@ impl Throttle {
             self.by_key.retain_recent();
         }
         let now = self.clock.now();
-        let mut wait = None;
+        // Each one over its allowance is blocked (both, when both are: the
+        // address must not go free because its key waits a little longer).
+        let mut over: Vec<(Who, Duration)> = Vec::new();
         if let Err(n) = self.by_addr.check_key(&addr) {
-            wait = Some((Who::Addr(addr), n.wait_time_from(now)));
+            over.push((Who::Addr(addr), n.wait_time_from(now)));
         }
         if let Some(k) = key {
             if let Err(n) = self.by_key.check_key(&k.to_string()) {
-                let w = n.wait_time_from(now);
-                if wait.as_ref().is_none_or(|(_, a)| w > *a) {
-                    wait = Some((Who::Key(k.to_string()), w));
-                }
+                over.push((Who::Key(k.to_string()), n.wait_time_from(now)));
             }
         }
-        let (who, w) = wait?;
-        let w = w.max(Duration::from_secs(1));
+        let w = over
+            .iter()
+            .map(|(_, w)| *w)
+            .max()?
+            .max(Duration::from_secs(1));
         let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
-        if blocked.len() >= MAX_BLOCKED {
-            let t = Instant::now();
-            blocked.retain(|_, u| *u > t);
-        }
-        if blocked.len() < MAX_BLOCKED {
-            blocked.insert(who, Instant::now() + w);
+        for (who, wait) in over {
+            if blocked.len() >= MAX_BLOCKED {
+                let t = Instant::now();
+                blocked.retain(|_, u| *u > t);
+            }
+            if blocked.len() < MAX_BLOCKED {
+                blocked.insert(who, Instant::now() + wait.max(Duration::from_secs(1)));
+            }
         }
         Some(w)
     }
@@ -172,6 +176,8 @@ mod tests {
         let c: IpAddr = "127.0.0.3".parse().unwrap();
         assert!(t.blocked(c, Some("k1")).is_some());
         assert!(t.blocked(c, Some("k2")).is_none());
+        // Both over at once: both are blocked, the address with any key.
+        assert!(t.blocked(b, Some("k2")).is_some());
         assert!(Throttle::new(0, 60).is_none());
         assert_eq!(retry_after(Duration::from_millis(1200)), 2);
     }

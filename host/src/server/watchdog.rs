@@ -1,7 +1,8 @@
 //! The per-connection timeouts, for HTTP/1 and HTTP/2 alike: a connection
 //! is closed when its (first or next) request's headers take longer than the
 //! header-read timeout, when it waits idle longer than the idle timeout, or
-//! when the client has not taken response bytes for the idle timeout.
+//! when the client has not taken response bytes for the idle timeout
+//! (writes blocked, or, on HTTP/2, a window that does not open).
 //!
 //! hyper's own HTTP/1 `header_read_timeout` also runs while a keep-alive
 //! connection waits for its next request, so it cannot give the two timeouts
@@ -9,7 +10,8 @@
 //! the auto builder or an idle HTTP/2 connection. So the connection's IO is
 //! wrapped ([`Tracked`]) to note reads and blocked writes, each request is
 //! counted from the call of the service until its response body is dropped
-//! ([`Activity::request`], [`InFlightBody`]), and one timer per connection
+//! ([`Activity::request`], [`InFlightBody`], which also notes a chunk it
+//! handed over and that waits for the client), and one timer per connection
 //! ([`Activity::deadline`]) closes it. A request being handled has no
 //! deadline here: the plugin call has its own, and a body read before the
 //! caller is known has [`super::unverified`]'s.
@@ -46,6 +48,11 @@ pub struct Activity {
     first_read: AtomicU64,
     /// Since when the client has not taken the bytes written to it.
     write_blocked: AtomicU64,
+    /// Response bodies that handed a chunk over and have not been asked
+    /// for the next since (HTTP/2 holds a chunk until the client's window
+    /// opens, without writing anything), and since when none of them moved.
+    waiting: AtomicUsize,
+    waiting_since: AtomicU64,
     /// Bytes of the HTTP/2 preface matched so far; `H2_PREFACE.len()` once
     /// the connection is known to be HTTP/2, `UNSET` once known not to be.
     preface: AtomicU64,
@@ -60,6 +67,9 @@ pub struct Snapshot {
     pub idle_since: u64,
     pub first_read: Option<u64>,
     pub write_blocked: Option<u64>,
+    /// Since when response bodies have waited for the client without any
+    /// of them moving.
+    pub waiting: Option<u64>,
     pub h2: bool,
 }
 
@@ -67,7 +77,11 @@ pub struct Snapshot {
 /// closed, if nothing changes; `None` while a request is being handled.
 pub fn deadline(s: &Snapshot, t: &Timeouts) -> Option<u64> {
     let ms = |d: Duration| d.as_millis() as u64;
-    let blocked = s.write_blocked.map(|b| b.saturating_add(ms(t.idle)));
+    let stalled = match (s.write_blocked, s.waiting) {
+        (Some(b), Some(w)) => Some(b.min(w)),
+        (b, w) => b.or(w),
+    };
+    let blocked = stalled.map(|b| b.saturating_add(ms(t.idle)));
     if s.in_flight > 0 {
         return blocked;
     }
@@ -96,6 +110,8 @@ impl Activity {
             idle_since: AtomicU64::new(0),
             first_read: AtomicU64::new(UNSET),
             write_blocked: AtomicU64::new(UNSET),
+            waiting: AtomicUsize::new(0),
+            waiting_since: AtomicU64::new(UNSET),
             preface: AtomicU64::new(0),
             h2: AtomicBool::new(false),
         })
@@ -116,6 +132,11 @@ impl Activity {
             idle_since: self.idle_since.load(Ordering::Relaxed),
             first_read: Self::opt(self.first_read.load(Ordering::Relaxed)),
             write_blocked: Self::opt(self.write_blocked.load(Ordering::Relaxed)),
+            waiting: if self.waiting.load(Ordering::Acquire) > 0 {
+                Self::opt(self.waiting_since.load(Ordering::Relaxed))
+            } else {
+                None
+            },
             h2: self.h2.load(Ordering::Relaxed),
         }
     }
@@ -165,6 +186,20 @@ impl Activity {
         }
     }
 
+    /// A response body handed a chunk over: it waits for the client.
+    fn handed(&self) {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.waiting_since.store(self.now(), Ordering::Relaxed);
+        }
+    }
+
+    /// A body that waited was asked for more (its chunk went out) or
+    /// dropped: the client took something, so the wait starts over.
+    fn moved(&self) {
+        self.waiting_since.store(self.now(), Ordering::Relaxed);
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+
     fn on_write(&self, blocked: bool) {
         if blocked {
             let _ = self.write_blocked.compare_exchange(
@@ -192,17 +227,28 @@ impl Drop for InFlight {
 }
 
 /// A response body that keeps its request in flight until hyper drops it
-/// (sent, or the connection gone).
+/// (sent, or the connection gone), and notes while a chunk it handed over
+/// waits for the client ([`Activity::handed`]).
 pub struct InFlightBody<B> {
     inner: B,
-    _in_flight: InFlight,
+    in_flight: InFlight,
+    handed: bool,
 }
 
 impl<B> InFlightBody<B> {
     pub fn new(inner: B, in_flight: InFlight) -> Self {
         InFlightBody {
             inner,
-            _in_flight: in_flight,
+            in_flight,
+            handed: false,
+        }
+    }
+}
+
+impl<B> Drop for InFlightBody<B> {
+    fn drop(&mut self) {
+        if self.handed {
+            self.in_flight.0.moved();
         }
     }
 }
@@ -218,7 +264,18 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, B::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let this = &mut *self;
+        if std::mem::take(&mut this.handed) {
+            this.in_flight.0.moved();
+        }
+        let frame = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &frame {
+            if f.data_ref().is_some_and(|d| !d.is_empty()) {
+                this.handed = true;
+                this.in_flight.0.handed();
+            }
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -320,6 +377,19 @@ mod tests {
             ..busy
         };
         assert_eq!(deadline(&stalled, &T), Some(65_000));
+        // A response body waiting for the client (an HTTP/2 window that
+        // never opens: no write is even attempted) stalls it the same way;
+        // the earlier of the two counts.
+        let waiting = Snapshot {
+            waiting: Some(7_000),
+            ..busy
+        };
+        assert_eq!(deadline(&waiting, &T), Some(67_000));
+        let both = Snapshot {
+            waiting: Some(7_000),
+            ..stalled
+        };
+        assert_eq!(deadline(&both, &T), Some(65_000));
         // Idle after a request: the idle timeout; a next request begun:
         // its headers.
         let idle = Snapshot {

@@ -143,6 +143,7 @@ fn ctx(organisation: Option<&str>) -> CallContext {
         plugin: "pcapi".into(),
         request_id: "req-1".into(),
         organisation: organisation.map(str::to_string),
+        operation: None,
     }
 }
 

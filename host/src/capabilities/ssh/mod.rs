@@ -155,7 +155,14 @@ impl Ssh {
         target: &Target,
     ) -> Result<Resolved, SshError> {
         match target {
-            Target::Device(id) => device(&self.store, org, id).await,
+            Target::Device(id) => {
+                // A device's address is its organisation's text, as an
+                // explicit target's is its caller's: the same grant holds.
+                let mut r = device(&self.store, org, id).await?;
+                let ip = policy::check(&self.policy, plugin, &r.endpoint.host, r.endpoint.port)?;
+                r.endpoint.host = ip.to_string();
+                Ok(r)
+            }
             Target::Explicit(t) => self.explicit(plugin, t),
         }
     }

@@ -139,6 +139,7 @@ fn ctx(organisation: Option<&str>) -> CallContext {
         plugin: "pcapi".into(),
         request_id: "req-7".into(),
         organisation: organisation.map(str::to_string),
+        operation: None,
     }
 }
 
