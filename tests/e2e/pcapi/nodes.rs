@@ -309,4 +309,43 @@ async fn yaml_apply_delete_creates_and_removes_the_instance() {
             "inst-statefulset"
         )
         .is_none());
+
+    // The API server refuses the last document (its NodePort is taken by
+    // another instance): nothing the refused apply created stays behind.
+    let in_namespace = |ns: &'static str, sa: &'static str| {
+        let mut p = params.to_vec();
+        for (k, v) in p.iter_mut() {
+            match *k {
+                "namespace_name" => *v = ns,
+                "serviceaccount_name" => *v = sa,
+                _ => {}
+            }
+        }
+        p
+    };
+    let keep = in_namespace("keep-ns", "keep-ns-serviceaccount");
+    let (status, body) = e.call("POST", "yaml_apply_delete", &keep).await;
+    assert_eq!((status, &body["status"]), (200, &json!(true)), "{body}");
+    let clash = in_namespace("other-ns", "other-ns-serviceaccount");
+    let (status, body) = e.call("POST", "yaml_apply_delete", &clash).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], false, "{body}");
+    for (av, kind, name) in [
+        ("v1", "ServiceAccount", "other-ns-serviceaccount"),
+        ("apps/v1", "StatefulSet", "inst-statefulset"),
+    ] {
+        assert!(
+            e.sim.get(av, kind, Some("other-ns"), name).is_none(),
+            "{kind} {name} left behind"
+        );
+    }
+    // The namespace it made goes too (once its finalizer has run).
+    assert!(e.sim.wait_until(Duration::from_secs(10), |c| c
+        .get("v1", "Namespace", None, "other-ns")
+        .is_none()));
+    // The first instance is untouched.
+    assert!(e
+        .sim
+        .get("v1", "Service", Some("keep-ns"), "inst-service")
+        .is_some());
 }

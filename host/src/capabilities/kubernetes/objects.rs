@@ -235,29 +235,62 @@ fn parts(doc: &serde_json::Value) -> (String, String, Option<String>, String) {
 
 /// Server-side apply of every document (from [`documents`]), in order.
 /// Answers the applied objects.
+///
+/// A document the API server refuses stops the apply, and the objects this
+/// call created before it (those that did not exist) are deleted again, last
+/// first: a refused manifest leaves no half-made workload behind. Objects it
+/// changed keep their change (their earlier state is not the platform's to
+/// restore).
 pub async fn apply(
     cluster: &Cluster,
     docs: &[serde_json::Value],
 ) -> Result<Vec<serde_json::Value>, KubeError> {
     let mut out = Vec::with_capacity(docs.len());
+    let mut made: Vec<serde_json::Value> = Vec::new();
     for doc in docs {
-        let (av, kind, ns, name) = parts(doc);
-        let (_, caps) = cluster.resource(&av, &kind).await?;
-        let ns = match caps.scope {
-            Scope::Namespaced => Some(ns.unwrap_or_else(|| "default".to_string())),
-            Scope::Cluster => None,
-        };
-        let api = api(cluster, &av, &kind, ns.as_deref()).await?;
-        let applied = api
-            .patch(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(doc),
-            )
-            .await?;
-        out.push(serde_json::to_value(applied).map_err(|e| KubeError::Unreachable(e.to_string()))?);
+        match apply_one(cluster, doc).await {
+            Ok((applied, created)) => {
+                if created {
+                    made.push(doc.clone());
+                }
+                out.push(applied);
+            }
+            Err(e) => {
+                if !made.is_empty() {
+                    if let Err(undo) = delete_documents(cluster, &made).await {
+                        tracing::warn!(error = %undo, "could not delete what a refused manifest created");
+                    }
+                }
+                return Err(e);
+            }
+        }
     }
     Ok(out)
+}
+
+/// Apply one document: the applied object, and whether it is new.
+async fn apply_one(
+    cluster: &Cluster,
+    doc: &serde_json::Value,
+) -> Result<(serde_json::Value, bool), KubeError> {
+    let (av, kind, ns, name) = parts(doc);
+    let (_, caps) = cluster.resource(&av, &kind).await?;
+    let ns = match caps.scope {
+        Scope::Namespaced => Some(ns.unwrap_or_else(|| "default".to_string())),
+        Scope::Cluster => None,
+    };
+    let api = api(cluster, &av, &kind, ns.as_deref()).await?;
+    let existed = api.get_opt(&name).await?.is_some();
+    let applied = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(doc),
+        )
+        .await?;
+    let applied =
+        serde_json::to_value(applied).map_err(|e| KubeError::Unreachable(e.to_string()))?;
+    Ok((applied, !existed))
 }
 
 /// Delete every document's object (from [`documents`]), last first.
