@@ -101,14 +101,25 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-/// Whether `addr` is the host's own listening socket.
+/// Whether `addr` is the host's own listening socket. A server listening on
+/// every address (`0.0.0.0`, `[::]`) is reached through any address of this
+/// machine at its port: loopback, and the pod's or machine's own addresses.
 fn is_own(addr: SocketAddr, own: &[SocketAddr]) -> bool {
     own.iter().any(|o| {
         let o = canonical(*o);
+        let same_family = o.is_ipv6() || addr.is_ipv4();
         o.port() == addr.port()
             && (o.ip() == addr.ip()
-                || (o.ip().is_unspecified() && (addr.ip().is_loopback() || addr.ip() == o.ip())))
+                || (o.ip().is_unspecified()
+                    && same_family
+                    && (addr.ip().is_loopback() || is_local(addr.ip()))))
     })
+}
+
+/// Whether `ip` is an address of this machine: a socket can be bound to it
+/// (nothing is sent).
+fn is_local(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
 /// May a plugin whose rules (named `what` in its config) are `rules` connect
@@ -256,5 +267,23 @@ mod tests {
         // Listening on every address: loopback at that port is the server.
         let any = [sa("0.0.0.0:8080")];
         assert!(check("p", "k", &lo, &any, sa("127.0.0.5:8080")).is_err());
+        // ... and so is each of the machine's own addresses (a pod's IP
+        // inside a granted private range), at that port only; an address
+        // of no interface here is not (TEST-NET-2: nothing is sent).
+        let all = rules(&["0.0.0.0/0"]);
+        assert!(check("p", "k", &all, &any, sa("198.51.100.1:8080")).is_ok());
+        let out = std::process::Command::new("hostname").arg("-I").output();
+        let mine: Vec<IpAddr> = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|a| a.parse().ok())
+            .filter(|ip: &IpAddr| ip.is_ipv4() && !ip.is_loopback())
+            .collect();
+        for ip in mine {
+            let e = check("p", "k", &all, &any, SocketAddr::new(ip, 8080)).unwrap_err();
+            assert!(e.0.contains("own address"), "{ip}: {e}");
+            assert!(check("p", "k", &all, &any, SocketAddr::new(ip, 8081)).is_ok());
+        }
     }
 }

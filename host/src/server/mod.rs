@@ -202,11 +202,11 @@ async fn handle(
         shared.proxies.client(peer.ip(), req.headers())
     };
     req.extensions_mut().insert(ClientAddr(client));
-    // Filled in by whoever authenticates the caller, for the audit log (so
-    // only for the requests it records).
     // Refused credentials are audited; a request that presented none is
     // not (anyone can send those without bound: the access log has them).
     let presented = audit::presents_credentials(req.headers());
+    // Filled in by whoever authenticates the caller, for the audit log (so
+    // only for the requests it records).
     let caller = audit::changes_state(req.method()).then(|| {
         let caller: Arc<std::sync::Mutex<audit::Caller>> = Arc::default();
         req.extensions_mut().insert(Arc::clone(&caller));
