@@ -204,7 +204,8 @@ async fn handle(
     req.extensions_mut().insert(ClientAddr(client));
     // Refused credentials are audited; a request that presented none is
     // not (anyone can send those without bound: the access log has them).
-    let presented = audit::presents_credentials(req.headers());
+    let presented =
+        audit::changes_state(req.method()) && audit::presents_credentials(req.headers());
     // Filled in by whoever authenticates the caller, for the audit log (so
     // only for the requests it records).
     let caller = audit::changes_state(req.method()).then(|| {
