@@ -27,7 +27,7 @@ try {
   step("the sign-in page loads, in Chinese");
   const started = Date.now();
   await page.goto(`${base}/console/`);
-  await page.getByRole("button", { name: "登录" }).waitFor();
+  await page.getByRole("button", { name: "登录", exact: true }).waitFor();
   const loadMs = Date.now() - started;
   const nav = await page.evaluate(() => {
     const n = performance.getEntriesByType("navigation")[0];
@@ -50,7 +50,7 @@ try {
   // Again, with the hashed files cached (immutable): only the page is asked.
   const reloaded = Date.now();
   await page.reload();
-  await page.getByRole("button", { name: "登录" }).waitFor();
+  await page.getByRole("button", { name: "登录", exact: true }).waitFor();
   console.log(`page usable again in ${Date.now() - reloaded} ms (files cached by content hash)`);
 
   step("a wrong password is refused with the server's words");
@@ -572,7 +572,7 @@ try {
 
   step("sign out ends the session");
   await page.getByRole("button", { name: "退出登录" }).click();
-  await page.getByRole("button", { name: "登录" }).waitFor();
+  await page.getByRole("button", { name: "登录", exact: true }).waitFor();
   const after = await page.evaluate(() => fetch("/console/api/session").then((r) => r.status));
   assert.equal(after, 401);
   assert.deepEqual(errors, [], "no script errors");

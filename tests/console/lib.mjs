@@ -64,5 +64,5 @@ export async function signIn(page, org, name, password) {
   await page.getByLabel("组织").fill(org);
   await page.getByLabel("用户名").fill(name);
   await page.getByLabel("密码").fill(password);
-  await page.getByRole("button", { name: "登录" }).click();
+  await page.getByRole("button", { name: "登录", exact: true }).click();
 }
