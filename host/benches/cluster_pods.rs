@@ -39,6 +39,7 @@ fn main() {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let running = std::sync::Arc::clone(&app);
         tokio::spawn(computehub::server::serve(
             listener,
             app,
@@ -64,6 +65,13 @@ fn main() {
                     ),
             )
             .expect("sim");
+            // pcapi reaches the simulation (loopback) only when it is named.
+            running
+                .registry
+                .runtime
+                .capabilities()
+                .policy
+                .add_kube_target("pcapi", sim.addr());
             for i in 0..pods {
                 sim.create(json!({
                     "apiVersion": "v1", "kind": "Pod",

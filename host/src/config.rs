@@ -177,13 +177,18 @@ grants = ["log"]
 [plugins.alaya]
 role = "endpoint"
 grants = ["log", "inventory", "kubernetes"]
-# training_instances and training_ports are its own.
+# training_instances and training_ports are its own; clusters are reached by
+# id, their API servers on the compute center's private networks.
 read = ["clusters"]
+kube-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 [plugins.ief]
 role = "endpoint"
-# ief_projects and ief_deployments are its own.
+# ief_projects and ief_deployments are its own; a project's cluster is
+# reached by id.
 grants = ["log", "inventory", "kubernetes"]
+read = ["clusters"]
+kube-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 "#;
 
 impl Default for Config {

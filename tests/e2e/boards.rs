@@ -9,7 +9,8 @@ use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 use crate::common::*;
 
 /// Plugins get 8 MiB of memory here; the pod list below is about 14 MB.
-const SMALL_MEMORY: &str = r#"
+const SMALL_MEMORY: &str = concat!(
+    r#"
 default-deadline-ms = 30000
 memory-limit-mib = 8
 [plugins.pcapi]
@@ -17,7 +18,9 @@ role = "endpoint"
 grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
 kube-targets = ["127.0.0.1"]
 read = ["devices", "clusters"]
-"#;
+"#,
+    crate::common::loopback_clusters!()
+);
 const PODS: usize = 3_000;
 
 /// The namespace of pod `i` in [`big_cluster`].

@@ -11,10 +11,40 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_computehub");
 pub const PLUGINS: &str = env!("COMPUTEHUB_TEST_PLUGINS");
 pub const ADMIN: &str = "test-admin-token-0123456789";
 
-/// Grants for the fixture plugins, and for pcapi the loopback API servers
-/// of the tests' simulated clusters (inline kubeconfigs reach loopback only
-/// when the config names it).
-pub const CONFIG: &str = r#"
+/// The built-in grants of the plugins that reach clusters by id (kboss,
+/// alaya, ief), with the tests' simulated clusters: every kubeconfig's API
+/// server, stored or inline, must be inside the plugin's `kube-targets`, and
+/// loopback is reachable only when a rule names it.
+macro_rules! loopback_clusters {
+    () => {
+        r#"
+[plugins.kboss]
+role = "endpoint"
+grants = ["log", "inventory", "pricing", "scheduling", "kubernetes", "ssh", "operations"]
+ssh-targets = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+kube-targets = ["127.0.0.1"]
+write = ["compute_centers", "clusters", "devices"]
+secrets = ["compute_centers.api_pwd", "clusters.kubeconfig", "clusters.clusterjoin", "devices.adminpwd"]
+[plugins.alaya]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes"]
+read = ["clusters"]
+kube-targets = ["127.0.0.1"]
+[plugins.ief]
+role = "endpoint"
+grants = ["log", "inventory", "kubernetes"]
+read = ["clusters"]
+kube-targets = ["127.0.0.1"]
+"#
+    };
+}
+pub(crate) use loopback_clusters;
+
+/// Grants for the fixture plugins, for pcapi the loopback API servers of the
+/// tests' simulated clusters (inline kubeconfigs reach loopback only when
+/// the config names it), and [`loopback_clusters`].
+pub const CONFIG: &str = concat!(
+    r#"
 default-deadline-ms = 5000
 [plugins.fixtures]
 role = "endpoint"
@@ -31,7 +61,9 @@ role = "endpoint"
 grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
 kube-targets = ["127.0.0.1"]
 read = ["devices", "clusters"]
-"#;
+"#,
+    loopback_clusters!()
+);
 
 /// The routes the fixtures component serves without authentication: a grant
 /// of it (under any id) names them in `public-routes`, or it does not load.

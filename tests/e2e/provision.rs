@@ -14,7 +14,8 @@ use crate::machine::{Machine, PASSWORD, USER};
 
 const BASE: &str = "/pcapi/api/v1/cluster/common";
 
-pub const CONFIG: &str = r#"
+pub const CONFIG: &str = concat!(
+    r#"
 default-deadline-ms = 5000
 [plugins.pcapi]
 role = "endpoint"
@@ -22,7 +23,9 @@ grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
 ssh-targets = ["127.0.0.0/8"]
 kube-targets = ["127.0.0.1"]
 read = ["devices", "clusters"]
-"#;
+"#,
+    crate::common::loopback_clusters!()
+);
 
 pub struct Env {
     pub s: Server,

@@ -168,7 +168,7 @@ pub(super) async fn serve(opts: Serve) -> anyhow::Result<()> {
     operations.set_lease(operation_lease);
     let leases = operations.spawn_leases();
     // The demo's simulated cluster lives as long as the server.
-    let _demo = if demo {
+    let running_demo = if demo {
         Some(
             crate::demo::seed(
                 &app.store,
@@ -181,6 +181,14 @@ pub(super) async fn serve(opts: Serve) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Its API server listens on loopback, which no built-in grant names: the
+    // built-in plugins that reach clusters may reach exactly that one.
+    if let Some(demo) = &running_demo {
+        let policy = &app.registry.runtime.capabilities().policy;
+        for plugin in crate::demo::CLUSTER_USERS {
+            policy.add_kube_target(plugin, demo.cluster.addr());
+        }
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "computehub listening");
     println!("listening on {scheme}://{addr}");

@@ -18,6 +18,10 @@ use crate::store::Store;
 
 pub const DEMO_ORG: &str = "demo";
 
+/// The built-in plugins that reach the demo's cluster (by id, or pcapi by
+/// an inline kubeconfig).
+pub const CLUSTER_USERS: [&str; 4] = ["kboss", "pcapi", "alaya", "ief"];
+
 /// What the demo keeps running; the server holds it until it exits.
 #[derive(Debug)]
 pub struct Demo {

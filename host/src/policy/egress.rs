@@ -66,6 +66,15 @@ impl Rule {
         Ok(Rule { net, port })
     }
 
+    /// Exactly one address and port.
+    pub fn exactly(addr: SocketAddr) -> Rule {
+        let addr = canonical(addr);
+        Rule {
+            net: IpNet::from(addr.ip()),
+            port: Some(addr.port()),
+        }
+    }
+
     fn matches(&self, addr: SocketAddr) -> bool {
         self.net.contains(&addr.ip()) && self.port.is_none_or(|p| p == addr.port())
     }

@@ -37,6 +37,9 @@ pub struct PluginGrant {
 pub struct Policy {
     grants: RwLock<HashMap<String, PluginGrant>>,
     own: RwLock<Vec<SocketAddr>>,
+    /// Addresses the server itself added to plugins' `kube-targets` (the
+    /// demo's simulated cluster); they outlive a change of grants.
+    added_kube: RwLock<HashMap<String, Vec<Rule>>>,
 }
 
 impl Policy {
@@ -47,6 +50,18 @@ impl Policy {
     /// Where this server listens (never an egress target by accident).
     pub fn set_own(&self, addrs: Vec<SocketAddr>) {
         *self.own.write().unwrap_or_else(|p| p.into_inner()) = addrs;
+    }
+
+    /// Lets `plugin` also reach exactly `addr` as a Kubernetes API server:
+    /// `serve --demo` adds its simulated cluster (on loopback, which no
+    /// built-in grant names) for the built-in plugins that use it.
+    pub fn add_kube_target(&self, plugin: &str, addr: SocketAddr) {
+        self.added_kube
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(plugin.to_string())
+            .or_default()
+            .push(Rule::exactly(addr));
     }
 
     /// The plugin's grant (empty for a plugin the config does not name).
@@ -68,11 +83,18 @@ impl Policy {
     /// Whether `plugin` has any `what` rule at all: without one, nothing a
     /// caller names is looked up or reached.
     pub fn has_egress(&self, plugin: &str, what: Egress) -> bool {
-        self.with_grant(plugin, |g| match (g, what) {
-            (Some(g), Egress::Ssh) => !g.ssh_targets.is_empty(),
-            (Some(g), Egress::Kube) => !g.kube_targets.is_empty(),
-            (None, _) => false,
-        })
+        let added = what == Egress::Kube
+            && self
+                .added_kube
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(plugin);
+        added
+            || self.with_grant(plugin, |g| match (g, what) {
+                (Some(g), Egress::Ssh) => !g.ssh_targets.is_empty(),
+                (Some(g), Egress::Kube) => !g.kube_targets.is_empty(),
+                (None, _) => false,
+            })
     }
 
     /// May `plugin` connect to `addr` under its rules `what`?
@@ -83,6 +105,14 @@ impl Policy {
         addr: SocketAddr,
     ) -> Result<(), egress::Refused> {
         let own = self.own.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if what == Egress::Kube {
+            let added = self.added_kube.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(rules) = added.get(plugin) {
+                if egress::check(plugin, what.config_key(), rules, &own, addr).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
         self.with_grant(plugin, |g| {
             let rules = match (g, what) {
                 (Some(g), Egress::Ssh) => g.ssh_targets.as_slice(),

@@ -110,7 +110,10 @@ pub fn create(req: &Request, p: &Project) -> IefResult<Response> {
     let raw: Value = serde_json::from_slice(&req.body).map_err(|e| {
         IefError::bad(
             crate::error::BAD_BODY,
-            format!("the request body is not valid JSON: {e}"),
+            format!(
+                "the request body is not valid JSON: {}",
+                computehub_sdk::params::json_reason(&e)
+            ),
         )
     })?;
     let plan = validate::deployment(&raw, req.header("ief-instance-id"))?;

@@ -216,7 +216,7 @@ fn labels_of(text: &str, json: Option<&Json>) -> Result<Vec<(String, String)>, A
         None if text.starts_with(['{', '[']) => {
             Some(serde_json::from_str(text).map_err(|e| ParamError::Json {
                 name: "kyylabels".into(),
-                reason: e.to_string(),
+                reason: computehub_sdk::params::json_reason(&e),
             })?)
         }
         None => None,

@@ -60,7 +60,7 @@ pub enum ParamError {
     Json {
         /// The parameter's name.
         name: String,
-        /// What the JSON decoder said.
+        /// What is wrong with it ([`json_reason`]).
         reason: String,
     },
     /// A list parameter holds more items than its documented maximum.
@@ -78,7 +78,7 @@ pub enum ParamError {
     Body {
         /// `JSON`, `UTF-8 text`, ...
         format: &'static str,
-        /// What the decoder said.
+        /// What is wrong with it, in the SDK's words.
         reason: String,
     },
 }
@@ -268,7 +268,7 @@ impl Params {
                 let value: serde_json::Value =
                     serde_json::from_slice(body).map_err(|e| ParamError::Body {
                         format: "JSON",
-                        reason: e.to_string(),
+                        reason: json_reason(&e),
                     })?;
                 if let serde_json::Value::Object(members) = value {
                     self.extend_json(members);
@@ -538,8 +538,31 @@ impl Params {
         };
         decoded.map(Some).map_err(|e| ParamError::Json {
             name: name.to_owned(),
-            reason: e.to_string(),
+            reason: json_reason(&e),
         })
+    }
+}
+
+/// What is wrong with a JSON text, in the SDK's words rather than the
+/// decoder's: where it stops being JSON, or, for a value of the wrong shape,
+/// which field and what was expected (serde says that from the plugin's own
+/// types), with the position where there is one.
+pub fn json_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = match e.line() {
+        0 => String::new(),
+        line => format!(" at line {line}, column {}", e.column()),
+    };
+    match e.classify() {
+        Category::Syntax => format!("a syntax error{at}"),
+        Category::Eof => format!("it ends before it is complete{at}"),
+        Category::Data => {
+            let text = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let what = text.strip_suffix(&suffix).unwrap_or(&text);
+            format!("{what}{at}")
+        }
+        Category::Io => "the JSON could not be read".to_owned(),
     }
 }
 
@@ -547,7 +570,7 @@ impl Params {
 fn json_text(name: &str, text: &str) -> Result<serde_json::Value, ParamError> {
     serde_json::from_str(text).map_err(|e| ParamError::Json {
         name: name.to_owned(),
-        reason: e.to_string(),
+        reason: json_reason(&e),
     })
 }
 

@@ -39,7 +39,7 @@ impl Request {
     pub fn body_text(&self) -> Result<&str, ParamError> {
         std::str::from_utf8(&self.body).map_err(|e| ParamError::Body {
             format: "UTF-8 text",
-            reason: e.to_string(),
+            reason: format!("not UTF-8 from byte {}", e.valid_up_to()),
         })
     }
 
@@ -47,7 +47,7 @@ impl Request {
     pub fn body_json<T: DeserializeOwned>(&self) -> Result<T, ParamError> {
         serde_json::from_slice(&self.body).map_err(|e| ParamError::Body {
             format: "JSON",
-            reason: e.to_string(),
+            reason: crate::params::json_reason(&e),
         })
     }
 

@@ -16,7 +16,8 @@ use crate::common::*;
 
 /// The tests' usual grants, with pcapi allowed to reach the loopback
 /// machine the browser test provisions.
-const CONSOLE_CONFIG: &str = r#"
+const CONSOLE_CONFIG: &str = concat!(
+    r#"
 default-deadline-ms = 5000
 [plugins.fixtures]
 role = "endpoint"
@@ -34,7 +35,9 @@ grants = ["log", "inventory", "kubernetes", "scheduling", "ssh", "operations"]
 ssh-targets = ["127.0.0.0/8"]
 kube-targets = ["127.0.0.1"]
 read = ["devices", "clusters"]
-"#;
+"#,
+    crate::common::loopback_clusters!()
+);
 
 /// `target/` (the parent of the tests' scratch dir).
 fn target_dir() -> PathBuf {

@@ -1,11 +1,15 @@
 //! Which cluster a call reaches, and whether it may: a cluster named by
 //! inventory id has its kubeconfig opened by the host (the plugin never sees
-//! it); an inline kubeconfig must name an API server inside the plugin's
-//! `kube-targets`. Either passes the kubeconfig policy (`policy::kubeconfig`:
-//! nothing runs, no file is read) before the [`Backend`] builds a client from
-//! the checked values. Clients are cached by the hash of what they were
-//! checked for (the plugin and the text for an inline kubeconfig), so
-//! connections are reused.
+//! it, and must be granted to read `clusters`); an inline kubeconfig is the
+//! caller's text. Either passes the kubeconfig policy (`policy::kubeconfig`:
+//! nothing runs, no file is read), and either's API server must lie inside
+//! the asking plugin's `kube-targets` (a stored kubeconfig was written by
+//! whichever plugin holds the secret grant, from what a machine printed):
+//! its name is resolved once, the address checked and connected to, and
+//! checked again on every use of the cached client. The [`Backend`] builds a
+//! client from the checked values. Clients are cached by the hash of what
+//! they were checked for (the plugin and the text), so connections are
+//! reused.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -30,15 +34,15 @@ pub enum ClusterRef<'a> {
 /// The clients built so far, by the hash of what they were checked for.
 #[derive(Default)]
 pub struct Clients {
-    /// Clients by hash, with the address an inline kubeconfig's client
-    /// connects to (checked against the plugin's grant on every use).
+    /// Clients by hash, with the address each connects to (checked against
+    /// the plugin's grant on every use).
     by_hash: Mutex<Vec<Cached>>,
 }
 
 struct Cached {
     key: String,
     cluster: Arc<dyn Cluster>,
-    egress: Option<SocketAddr>,
+    egress: SocketAddr,
 }
 
 /// Who asks for a client.
@@ -67,34 +71,28 @@ impl Clients {
         asker: &Asker<'_>,
         cluster: ClusterRef<'_>,
     ) -> Result<Arc<dyn Cluster>, KubeError> {
-        let (yaml, key, inline) = match cluster {
-            ClusterRef::Inline(y) => (y.to_string(), hash(&["inline", asker.plugin, y]), true),
+        let (yaml, key) = match cluster {
+            ClusterRef::Inline(y) => (y.to_string(), hash(&["inline", asker.plugin, y])),
             ClusterRef::Id(id) => {
                 let yaml = stored(asker, id).await?;
                 let key = hash(&["id", &yaml]);
-                (yaml, key, false)
+                (yaml, key)
             }
         };
-        if let Some((c, egress)) = self.lookup(&key) {
+        if let Some((c, addr)) = self.lookup(&key) {
             // A grant narrowed since (through the admin API) applies to a
             // cached client at once: its address is checked again.
-            if let Some(addr) = egress {
-                asker
-                    .policy
-                    .check_egress(asker.plugin, Egress::Kube, addr)
-                    .map_err(|e| KubeError::Denied(e.0))?;
-            }
+            asker
+                .policy
+                .check_egress(asker.plugin, Egress::Kube, addr)
+                .map_err(|e| KubeError::Denied(e.0))?;
             return Ok(c);
         }
         let checked = kubeconfig::check(&yaml).map_err(|e| KubeError::Invalid(e.to_string()))?;
-        // An inline kubeconfig reaches only what the plugin's grant names;
-        // the checked address is the one connected to.
-        let connect_to = if inline {
-            Some(egress(asker, &checked).await?)
-        } else {
-            None
-        };
-        let cluster = backend.connect(&checked, connect_to)?;
+        // Any kubeconfig reaches only what the plugin's grant names; the
+        // checked address is the one connected to.
+        let connect_to = egress(asker, &checked).await?;
+        let cluster = backend.connect(&checked, Some(connect_to))?;
         let mut all = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
         if all.len() >= MAX_CLIENTS {
             all.remove(0);
@@ -107,7 +105,7 @@ impl Clients {
         Ok(cluster)
     }
 
-    fn lookup(&self, hash: &str) -> Option<(Arc<dyn Cluster>, Option<SocketAddr>)> {
+    fn lookup(&self, hash: &str) -> Option<(Arc<dyn Cluster>, SocketAddr)> {
         let all = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
         all.iter()
             .find(|c| c.key == hash)
@@ -115,11 +113,19 @@ impl Clients {
     }
 }
 
-/// The sealed kubeconfig of the organisation's cluster `id`.
+/// The sealed kubeconfig of the organisation's cluster `id`, for a plugin
+/// granted to read `clusters` (the kubeconfig is used on its behalf).
 async fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
     let org = asker.organisation.ok_or_else(|| {
         KubeError::Denied("a cluster id needs an authenticated organisation".into())
     })?;
+    asker
+        .policy
+        .with_grant(asker.plugin, |g| match g {
+            Some(g) => g.storage.check_read(asker.plugin, "clusters"),
+            None => crate::policy::Storage::default().check_read(asker.plugin, "clusters"),
+        })
+        .map_err(|e| KubeError::Denied(e.0))?;
     asker
         .store
         .reveal(org, "clusters", id, "kubeconfig")
@@ -136,8 +142,8 @@ async fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
         .ok_or_else(|| KubeError::Unavailable(format!("cluster `{id}` has no kubeconfig yet")))
 }
 
-/// The address an inline kubeconfig's server is reached at: an IP literal,
-/// or a name resolved once, each address checked against the plugin's
+/// The address a kubeconfig's server is reached at: an IP literal, or a
+/// name resolved once, each address checked against the plugin's
 /// `kube-targets`; the first allowed one is used.
 async fn egress(asker: &Asker<'_>, checked: &kubeconfig::Checked) -> Result<SocketAddr, KubeError> {
     let (host, port) = checked.host_port();

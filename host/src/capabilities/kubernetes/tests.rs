@@ -123,19 +123,116 @@ fn kubeconfig() -> String {
     )
 }
 
-/// The capability over `fake`, plugin `pcapi` granted `kube_targets`.
+/// The capability over `fake`, plugin `pcapi` granted `kube_targets` and to
+/// read `clusters`.
 async fn capability(fake: &Fake, kube_targets: &[&str]) -> Kubernetes {
+    let (k8s, _) = capability_with(fake, kube_targets, &["clusters"]).await;
+    k8s
+}
+
+/// The capability over `fake`, plugin `pcapi` granted `kube_targets` and to
+/// read `read`, and its store.
+async fn capability_with(
+    fake: &Fake,
+    kube_targets: &[&str],
+    read: &[&str],
+) -> (Kubernetes, Arc<Store>) {
     let policy = Policy::default();
     let rules: Vec<String> = kube_targets.iter().map(|s| s.to_string()).collect();
+    let read: Vec<String> = read.iter().map(|s| s.to_string()).collect();
     let grant = PluginGrant {
         kube_targets: egress::parse_all(&rules).unwrap(),
+        storage: crate::policy::Storage::new(&read, &[], &[]).unwrap(),
         ..Default::default()
     };
     policy.set_grants([("pcapi".to_string(), grant)].into());
-    let store = Store::in_memory(Sealer::from_key(&[1u8; 32]))
+    let store = Arc::new(
+        Store::in_memory(Sealer::from_key(&[1u8; 32]))
+            .await
+            .unwrap(),
+    );
+    let k8s =
+        Kubernetes::with_backend(Arc::new(fake.clone()), Arc::clone(&store), Arc::new(policy));
+    (k8s, store)
+}
+
+/// Organisation `acme`'s cluster with [`kubeconfig`] sealed, as provisioning
+/// stores one; its id.
+async fn stored_cluster(store: &Store) -> String {
+    use crate::store::Value;
+    let f = |k: &str, v: Value| (k.to_string(), v);
+    let t = |s: &str| Value::Text(s.to_string());
+    store.ensure_organisation("acme").await.unwrap();
+    let center = store
+        .insert(
+            "acme",
+            "compute_centers",
+            &[
+                f("name", t("c")),
+                f("pcapi_url", t("http://pcapi")),
+                f("api_user", t("u")),
+                f("api_pwd", Value::Secret("p".into())),
+                f("contactname", t("n")),
+                f("contactphone", t("1")),
+            ],
+        )
         .await
         .unwrap();
-    Kubernetes::with_backend(Arc::new(fake.clone()), Arc::new(store), Arc::new(policy))
+    store
+        .insert(
+            "acme",
+            "clusters",
+            &[
+                f("cpcid", t(&center.id)),
+                f("name", t("k")),
+                f("clustertype", t("0")),
+                f("kubeconfig", Value::Secret(kubeconfig())),
+                f("ready", Value::Integer(1)),
+            ],
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn a_stored_cluster_is_held_to_the_grant_like_an_inline_one() {
+    let acme = ctx(Some("acme"));
+    // Its server (127.0.0.1:6443) outside `kube-targets`: refused, although
+    // the plugin may read clusters.
+    let fake = Fake::default();
+    let (k8s, store) = capability_with(&fake, &["10.0.0.0/8"], &["clusters"]).await;
+    let id = stored_cluster(&store).await;
+    let r = KubernetesView::new(&k8s, &acme)
+        .capacity(WitCluster::Id(id.clone()))
+        .await;
+    assert!(
+        matches!(&r, Err(wit::Error::Denied(m)) if m.contains("kube-targets")),
+        "{r:?}"
+    );
+    assert!(fake.connects().is_empty(), "no client was built");
+    // Inside `kube-targets`, but the plugin may not read clusters.
+    let fake = Fake::default();
+    let (k8s, store) = capability_with(&fake, &["127.0.0.0/8"], &[]).await;
+    let id = stored_cluster(&store).await;
+    let r = KubernetesView::new(&k8s, &acme)
+        .capacity(WitCluster::Id(id))
+        .await;
+    assert!(
+        matches!(&r, Err(wit::Error::Denied(m)) if m.contains("clusters")),
+        "{r:?}"
+    );
+    assert!(fake.connects().is_empty(), "no client was built");
+    // Both granted: reached, at the address the grant approved.
+    let fake = Fake::default();
+    let (k8s, store) = capability_with(&fake, &["127.0.0.0/8"], &["clusters"]).await;
+    let id = stored_cluster(&store).await;
+    KubernetesView::new(&k8s, &acme)
+        .capacity(WitCluster::Id(id))
+        .await
+        .unwrap();
+    assert_eq!(fake.connects(), [Some("127.0.0.1:6443".parse().unwrap())]);
+    assert_eq!(fake.calls(), ["capacity"]);
 }
 
 fn ctx(organisation: Option<&str>) -> CallContext {

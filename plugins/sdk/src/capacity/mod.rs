@@ -120,7 +120,7 @@ fn products_text(field: &str, text: &str, out: &mut Vec<Product>) -> Result<(), 
     let text = text.trim();
     let json_error = |e: serde_json::Error| ParamError::Json {
         name: field.to_owned(),
-        reason: e.to_string(),
+        reason: crate::params::json_reason(&e),
     };
     if !text.starts_with('[') {
         let p: Value = serde_json::from_str(text).map_err(json_error)?;

@@ -171,3 +171,24 @@ fn long_values_are_shortened_in_errors() {
     let msg = p.required_i64("n").unwrap_err().to_string();
     assert!(msg.len() < 120, "{msg}");
 }
+
+#[test]
+fn json_errors_are_told_in_the_sdks_words() {
+    let e = Params::from_parts(&[], "", Some("application/json"), b"{nope").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "request body is not valid JSON: a syntax error at line 1, column 2"
+    );
+    let e = Params::from_parts(&[], "", Some("application/json"), b"{\"a\":").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "request body is not valid JSON: it ends before it is complete at line 1, column 5"
+    );
+    // A value of the wrong shape names what was expected, once, with where.
+    let p = Params::from_parts(&[], "resources=[\"x\"]", None, b"").unwrap();
+    let e = p.json::<Vec<u8>>("resources").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "parameter `resources` is not valid: invalid type: string \"x\", expected u8 at line 1, column 4"
+    );
+}

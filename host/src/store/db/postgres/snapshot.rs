@@ -440,8 +440,11 @@ mod tests {
                 let (db, committed) = (Arc::clone(&db), Arc::clone(&committed));
                 tokio::spawn(async move {
                     for _ in 0..rounds {
+                        // What was committed before the request began (its
+                        // start is taken when `one_request` is called: a
+                        // commit said after that may be missing from it).
+                        let floor = committed.load(Ordering::Acquire);
                         one_request(async {
-                            let floor = committed.load(Ordering::Acquire);
                             let first = n(&db, "a").await.unwrap();
                             assert!(first >= floor, "read {first}, {floor} was committed before");
                             let again = n(&db, "a").await.unwrap();
