@@ -193,3 +193,103 @@ async fn configs_cascade_into_the_cluster() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_change_applies_the_new_workload_before_removing_the_old() {
+    let l = live().await;
+    let mut cfg = example(&l.cid);
+    cfg.retain(|(k, _)| *k != "source_nodeselector");
+    let (status, body) = l.kb.post("cpcpodyaml/new_cpcpodyaml", &cfg).await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let ns = body["data"]["namespace_name"].as_str().unwrap().to_string();
+    let sts = body["data"]["podcd_name"].as_str().unwrap().to_string();
+    let svc = body["data"]["service_name"].as_str().unwrap().to_string();
+    let dep = sts.replace("-statefulset", "-deployment");
+    assert_ne!(sts, dep);
+    let old_secret = format!("{sts}-auth");
+    let new_secret = format!("{dep}-auth");
+    assert!(l.sim.get("v1", "Secret", Some(&ns), &old_secret).is_some());
+    let mut upd: Vec<(&str, &str)> = cfg
+        .iter()
+        .copied()
+        .filter(|(k, _)| !matches!(*k, "source_podengine" | "source_authpasswd"))
+        .collect();
+    upd.extend([
+        ("cpcid", l.cpcid.as_str()),
+        ("id", id.as_str()),
+        ("source_podengine", "Deployment"),
+    ]);
+    let unchanged = |l: &crate::kboss_live::Live| {
+        assert!(l
+            .sim
+            .get("apps/v1", "StatefulSet", Some(&ns), &sts)
+            .is_some());
+        assert!(l.sim.get("v1", "Secret", Some(&ns), &old_secret).is_some());
+        assert!(l
+            .sim
+            .get("apps/v1", "Deployment", Some(&ns), &dep)
+            .is_none());
+    };
+
+    // Without the password (sealed: the plugin cannot copy it into the new
+    // workload's secret) the change is refused, naming the field.
+    let (status, body) = l.kb.post("cpcpodyaml/update_cpcpodyaml", &upd).await;
+    refused_as(status, &body, INVALID, "source_authpasswd");
+    unchanged(&l);
+
+    // The cluster refuses the new workload (a quota of no Deployments): the
+    // old one and its secret are still there.
+    l.sim
+        .create(serde_json::json!({
+            "apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": "no-deployments", "namespace": ns},
+            "spec": {"hard": {"count/deployments.apps": "0"}},
+        }))
+        .unwrap();
+    upd.push(("source_authpasswd", "n3w-pass"));
+    let (status, body) = l.kb.post("cpcpodyaml/update_cpcpodyaml", &upd).await;
+    // kboss answers a cluster's refusal as its document does: HTTP 200,
+    // `status: false`, the cluster's reason in `detail`.
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &Value::Bool(false)),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exceeded quota"),
+        "{body}"
+    );
+    unchanged(&l);
+    assert!(
+        l.sim.get("v1", "Secret", Some(&ns), &new_secret).is_none(),
+        "the refused apply's new secret was undone"
+    );
+    let row = &l.kb.get("cpcpodyaml/get_cpcpodyaml", &l.at()).await.1["data"]["rows"][0];
+    assert_eq!(row["source_podengine"], "StatefulSet", "{row}");
+
+    // Allowed: the Deployment and its secret (with the new password) exist,
+    // the StatefulSet and its secret are gone, the service stays.
+    l.sim
+        .delete("v1", "ResourceQuota", Some(&ns), "no-deployments")
+        .unwrap();
+    let (status, body) = l.kb.post("cpcpodyaml/update_cpcpodyaml", &upd).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(l
+        .sim
+        .get("apps/v1", "Deployment", Some(&ns), &dep)
+        .is_some());
+    let secret = l.sim.get("v1", "Secret", Some(&ns), &new_secret).unwrap();
+    let stored = secret["data"]["AUTH_PASSWORD"].as_str().unwrap_or_default();
+    assert_eq!(stored, "bjN3LXBhc3M=", "{secret}");
+    assert!(l.sim.wait_until(std::time::Duration::from_secs(10), |s| {
+        s.get("apps/v1", "StatefulSet", Some(&ns), &sts).is_none()
+    }));
+    assert!(l.sim.get("v1", "Secret", Some(&ns), &old_secret).is_none());
+    let row = &l.kb.get("cpcpodyaml/get_cpcpodyaml", &l.at()).await.1["data"]["rows"][0];
+    assert_eq!(row["source_podengine"], "Deployment", "{row}");
+    assert!(l.sim.get("v1", "Service", Some(&ns), &svc).is_some());
+}

@@ -5,8 +5,9 @@
 //! `<clusterid>-<orgid>` lower-cased (`_` as `-`) with its
 //! `-serviceaccount`; the workload `<id>-<engine>` (`-statefulset`, ...)
 //! and the service `<id>-service`. Creating applies everything, updating
-//! re-applies (replicas, limits, ports; a changed engine removes the old
-//! workload), deleting removes every object the config made (its claims
+//! re-applies (replicas, limits, ports; a changed engine applies the new
+//! workload first, then removes the old one and its secret, and needs the
+//! password again, which is sealed), deleting removes every object the config made (its claims
 //! too) and the namespace with its service account once no other config of
 //! the organisation uses it. Objects are rendered by
 //! [`computehub_sdk::workload`].
@@ -167,6 +168,20 @@ fn own_objects(w: &Workload) -> String {
         .join("\n---\n")
 }
 
+/// The objects of `old` (namespace and account aside) that `new` has no
+/// object of the same kind and name for.
+fn stale_objects(old: &Workload, new: &[Json]) -> String {
+    let key = |d: &Json| (d["kind"].clone(), d["metadata"]["name"].clone());
+    let kept: Vec<_> = new.iter().map(key).collect();
+    old.manifests()
+        .into_iter()
+        .filter(|d| !matches!(d["kind"].as_str(), Some("Namespace" | "ServiceAccount")))
+        .filter(|d| !kept.contains(&key(d)))
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
 fn answer(row: &Row, org: &str, w: &Workload, params: &Map<String, Json>) -> Map<String, Json> {
     let mut m = Map::new();
     m.insert("namespace_name".into(), json!(w.namespace));
@@ -319,12 +334,22 @@ pub fn update(req: &Request, p: &Params) -> Result<Response, ApiError> {
     }
     let old = render(org, clusterid, &row.id, &old_params, None)?;
     let w = render(org, clusterid, &row.id, &params, password)?;
-    // The secret is applied only when a new password is sent; otherwise
-    // the rendered Secret would lose the stored one.
+    // A changed engine renames the workload and its Secret (made from the
+    // password, which is sealed: this plugin cannot read it back).
+    let moved = old.name != w.name;
+    let sealed = matches!(row.value("source_authpasswd"), Some(Value::Redacted));
+    if moved && sealed && password.is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "parameter `source_authpasswd` is required to change `source_podengine` to `{}`: the new workload gets a secret of its own, and the stored password is sealed",
+            params.optional_str("source_podengine")?.unwrap_or("StatefulSet")
+        )));
+    }
+    // Otherwise the secret is applied only when a new password is sent: the
+    // rendered Secret would lose the stored one.
     let manifests: Vec<Json> = w
         .manifests()
         .into_iter()
-        .filter(|d| password.is_some() || d["kind"] != "Secret")
+        .filter(|d| password.is_some() || moved || d["kind"] != "Secret")
         .collect();
     let text = manifests
         .iter()
@@ -341,10 +366,16 @@ pub fn update(req: &Request, p: &Params) -> Result<Response, ApiError> {
     if let Some(pw) = password {
         fields.push(inventory::field("source_authpasswd", Value::secret(pw)));
     }
-    if old.name != w.name {
-        kubernetes::delete_manifests(&c, &own_objects(&old))?;
-    }
+    // The new objects first: a refused apply leaves the instance as it was.
     kubernetes::apply(&c, &text)?;
+    if moved {
+        // Then what the new ones do not replace (the old workload and its
+        // Secret); a failure here is repaired by sending the update again.
+        let stale = stale_objects(&old, &manifests);
+        if !stale.is_empty() {
+            kubernetes::delete_manifests(&c, &stale)?;
+        }
+    }
     let row = inventory::update(CONFIGS, &row.id, &fields)?;
     let mut data = answer(&row, org, &w, &kept);
     for k in [
