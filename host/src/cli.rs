@@ -224,7 +224,9 @@ impl LimitArgs {
 #[derive(Subcommand)]
 enum ClustersCommand {
     /// Register (or update) a cluster by its kubeconfig (sealed at rest); the
-    /// cluster's id is printed alone on the last line.
+    /// cluster's id is printed alone on the last line. Plugins reach it only
+    /// where their grant's `kube-targets` names its API server (the built-in
+    /// grants name the private ranges; loopback only when named).
     Import {
         #[arg(long, default_value = "computehub-data")]
         data_dir: PathBuf,
@@ -529,6 +531,12 @@ async fn run_command(command: Command) -> anyhow::Result<ExitCode> {
                     "updated"
                 }
             );
+            if let Ok(checked) = crate::policy::kubeconfig::check(&yaml) {
+                let (host, port) = checked.host_port();
+                println!(
+                    "its API server is {host}:{port}: a plugin reaches it only where its grant's `kube-targets` names that address (the built-in grants name 10.0.0.0/8, 172.16.0.0/12 and 192.168.0.0/16; loopback and public addresses must be named)"
+                );
+            }
             if let Some(project) = ief_project {
                 let ns =
                     crate::clusters::map_ief_project(&store, &org, &project, &imported.id).await?;

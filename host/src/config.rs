@@ -14,10 +14,11 @@
 //! [plugins.pcapi]
 //! role = "endpoint"
 //! grants = ["log", "inventory", "kubernetes", "ssh", "operations"]
-//! # explicit SSH targets (IP addresses, CIDR blocks, optional :port) the
-//! # plugin may reach; inventory devices need no entry
+//! # where the plugin may log in over SSH (IP addresses, CIDR blocks,
+//! # optional :port): explicit targets and inventory devices' addresses
 //! ssh-targets = ["10.0.0.0/8", "192.168.0.0/16"]
-//! # API servers an inline kubeconfig may name; inventory clusters need none
+//! # API servers it may reach: an inline kubeconfig's, or an inventory
+//! # cluster's (by id, which also needs `read = ["clusters"]`)
 //! kube-targets = ["10.0.0.0/8:6443"]
 //! # storage: collections read, collections written (and read), secret fields set
 //! read = ["devices", "clusters"]
@@ -88,12 +89,13 @@ pub struct PluginConfig {
     /// Do not load the built-in plugin of this id.
     #[serde(default)]
     pub disabled: bool,
-    /// Explicit SSH targets (IP addresses or CIDR blocks) this plugin may
-    /// connect to with credentials its caller sent. Empty: devices only.
+    /// Addresses (IP addresses or CIDR blocks, optional :port) this plugin
+    /// may log in to over SSH: explicit targets and inventory devices'
+    /// addresses. Empty: none.
     #[serde(default)]
     pub ssh_targets: Vec<String>,
-    /// API server addresses (IP, CIDR, optional :port) an inline kubeconfig
-    /// of this plugin may name. Empty: inventory clusters only.
+    /// API server addresses (IP, CIDR, optional :port) this plugin may
+    /// reach, an inline kubeconfig's or an inventory cluster's. Empty: none.
     #[serde(default)]
     pub kube_targets: Vec<String>,
     /// Collections the plugin may read.
@@ -335,11 +337,11 @@ mod tests {
         let g = Config::default().policy_grants().unwrap();
         assert!(g["kboss"]
             .storage
-            .check_write("kboss", "clusters", [("kubeconfig", true)])
+            .check_write("kboss", "clusters", [("kubeconfig", Some("kubeconfig"))])
             .is_ok());
         assert!(g["pcapi"]
             .storage
-            .check_write("pcapi", "clusters", [("name", false)])
+            .check_write("pcapi", "clusters", [("name", None)])
             .is_err());
         assert!(g["alaya"].storage.check_read("alaya", "devices").is_err());
     }

@@ -65,6 +65,10 @@ read = ["devices", "clusters"]
     loopback_clusters!()
 );
 
+/// No grants but the built-in plugins' own (with no fixture plugins): what
+/// `serve --demo` runs with on a fresh machine.
+pub const BUILTIN_GRANTS_ONLY: &str = "default-deadline-ms = 5000\n";
+
 /// The routes the fixtures component serves without authentication: a grant
 /// of it (under any id) names them in `public-routes`, or it does not load.
 pub const FIXTURES_PUBLIC: [&str; 5] = [

@@ -210,6 +210,24 @@ async fn an_engine_change_applies_the_new_workload_before_removing_the_old() {
     let old_secret = format!("{sts}-auth");
     let new_secret = format!("{dep}-auth");
     assert!(l.sim.get("v1", "Secret", Some(&ns), &old_secret).is_some());
+    // The StatefulSet's claims, made from its template (no manifest names
+    // them), carry the instance label of its name.
+    let sts_claims = |s: &simcluster::SimCluster| {
+        s.list_selected(
+            "v1",
+            "PersistentVolumeClaim",
+            Some(&ns),
+            &format!("computehub.io/instance={sts}"),
+            "",
+        )
+        .unwrap()
+        .len()
+    };
+    assert!(
+        l.sim
+            .wait_until(std::time::Duration::from_secs(10), |s| sts_claims(s) > 0),
+        "the StatefulSet made its claim"
+    );
     let mut upd: Vec<(&str, &str)> = cfg
         .iter()
         .copied()
@@ -289,6 +307,11 @@ async fn an_engine_change_applies_the_new_workload_before_removing_the_old() {
         s.get("apps/v1", "StatefulSet", Some(&ns), &sts).is_none()
     }));
     assert!(l.sim.get("v1", "Secret", Some(&ns), &old_secret).is_none());
+    assert_eq!(
+        sts_claims(&l.sim),
+        0,
+        "the old workload's claims went with it"
+    );
     let row = &l.kb.get("cpcpodyaml/get_cpcpodyaml", &l.at()).await.1["data"]["rows"][0];
     assert_eq!(row["source_podengine"], "Deployment", "{row}");
     assert!(l.sim.get("v1", "Service", Some(&ns), &svc).is_some());

@@ -404,14 +404,7 @@ async fn plugins_write_only_what_their_storage_grant_names() {
         ..Options::default()
     });
     let key = s.key("acme", "bearer");
-    let (status, body) = s.fixtures_record(&key,
-        "compute_centers",
-        json!({"name": "c1", "pcapi_url": "", "api_user": "", "api_pwd": {"secret": ""}, "contactname": "o", "contactphone": ""}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let center: Value = serde_json::from_str(&body).unwrap();
-    let cpcid = center["id"].as_str().unwrap();
+    let cpcid = &fixtures_center(&s, &key).await;
     let cluster = |extra: Value| {
         let mut c = json!({"cpcid": cpcid, "name": "k", "clustertype": "0", "ready": 0});
         c.as_object_mut()
@@ -513,4 +506,55 @@ async fn an_unreachable_machine_is_one_sentence_without_library_text() {
     assert!(!body.contains("refused"), "{body}");
     // The log has the detail under the request id.
     assert!(e.s.log_text().contains("ssh: command failed"));
+}
+
+/// A compute center `c1` of `acme` made through the fixtures plugin: its id.
+async fn fixtures_center(s: &Server, key: &str) -> String {
+    let (status, body) = s.fixtures_record(key,
+        "compute_centers",
+        json!({"name": "c1", "pcapi_url": "", "api_user": "", "api_pwd": {"secret": ""}, "contactname": "o", "contactphone": ""}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let center: Value = serde_json::from_str(&body).unwrap();
+    center["id"].as_str().unwrap().to_string()
+}
+
+/// fixtures may write `devices` but holds none of their secrets.
+const DEVICES_WITHOUT_SECRETS: &str = r#"
+[plugins.fixtures]
+role = "endpoint"
+grants = ["log", "inventory"]
+write = ["compute_centers", "devices"]
+secrets = ["compute_centers.api_pwd"]
+public-routes = ["/fixtures/echo/{name}", "/fixtures/trap", "/fixtures/spin", "/fixtures/hog", "/fixtures/sleep"]
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_devices_address_is_written_only_with_its_password_grant() {
+    // A device's `ip` and `sshport` decide which machine receives its sealed
+    // password: setting them counts as setting `devices.adminpwd`.
+    let s = Server::with(Options {
+        config: DEVICES_WITHOUT_SECRETS,
+        plugins: vec![("fixtures.wasm", "fixtures")],
+        ..Options::default()
+    });
+    let key = s.key("acme", "bearer");
+    let cpcid = fixtures_center(&s, &key).await;
+    for (field, value) in [("ip", json!("10.1.2.3")), ("sshport", json!(22))] {
+        let mut device = json!({"cpcid": cpcid, "name": format!("d-{field}"), "devicetype": "0", "adminuser": "root"});
+        device[field] = value;
+        let (status, body) = s.fixtures_record(&key, "devices", device).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains(&format!("denied: plugin `fixtures` may not set `devices.{field}`: it decides where credential `devices.adminpwd` is sent")),
+            "{body}"
+        );
+    }
+    let store = s.store().await;
+    let devices = store
+        .query("acme", "devices", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(devices.total, 0, "nothing was stored");
 }

@@ -143,12 +143,12 @@ fn print_needed_grant(
     }
     if needs.contains(&C::Ssh) {
         println!(
-            "  ssh-targets = []   # explicit targets (IP, CIDR, :port); devices by id need none"
+            "  ssh-targets = []   # where it may log in (IP, CIDR, :port): explicit targets and devices' addresses"
         );
     }
     if needs.contains(&C::Kubernetes) {
         println!(
-            "  kube-targets = []  # API servers of inline kubeconfigs; clusters by id need none"
+            "  kube-targets = []  # API servers it may reach: inline kubeconfigs' and clusters' by id (these also need read = [\"clusters\"])"
         );
     }
     if !public.is_empty() {

@@ -139,3 +139,35 @@ impl Egress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_added_api_server_is_that_address_only_and_outlives_a_regrant() {
+        let policy = Policy::default();
+        let sim: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+        let grant = PluginGrant {
+            kube_targets: egress::parse_all(&["10.0.0.0/8".to_string()]).unwrap(),
+            ..Default::default()
+        };
+        policy.set_grants([("alaya".to_string(), grant.clone())].into());
+        assert!(policy.check_egress("alaya", Egress::Kube, sim).is_err());
+        policy.add_kube_target("alaya", sim);
+        assert!(policy.check_egress("alaya", Egress::Kube, sim).is_ok());
+        // That address and port only, for that plugin only, as an API server.
+        for other in ["127.0.0.1:40124", "127.0.0.2:40123"] {
+            let other: SocketAddr = other.parse().unwrap();
+            assert!(policy.check_egress("alaya", Egress::Kube, other).is_err());
+        }
+        assert!(policy.check_egress("ief", Egress::Kube, sim).is_err());
+        assert!(policy.check_egress("alaya", Egress::Ssh, sim).is_err());
+        // The grant's own rules still apply beside it, and a regrant keeps it.
+        let private: SocketAddr = "10.1.2.3:6443".parse().unwrap();
+        assert!(policy.check_egress("alaya", Egress::Kube, private).is_ok());
+        policy.set_grants([("alaya".to_string(), grant)].into());
+        assert!(policy.check_egress("alaya", Egress::Kube, sim).is_ok());
+        assert!(policy.has_egress("alaya", Egress::Kube));
+    }
+}

@@ -109,25 +109,35 @@ impl Storage {
         )))
     }
 
-    /// A write of `fields` to `collection`, each named with whether it is
-    /// a secret field.
+    /// A write of `fields` to `collection`, each named with the credential
+    /// it sets: itself for a secret field, the secret whose destination it
+    /// decides for an address field (a device's `ip` decides where its
+    /// `adminpwd` goes), none otherwise.
     pub fn check_write<'a>(
         &self,
         plugin: &str,
         collection: &str,
-        fields: impl IntoIterator<Item = (&'a str, bool)>,
+        fields: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     ) -> Result<(), Denied> {
         if !self.write.contains(collection) {
             return Err(Denied(format!(
                 "plugin `{plugin}` may not write collection `{collection}`: it is not in the plugin's `write` grant"
             )));
         }
-        for (name, secret) in fields {
-            if secret && !self.secrets.contains(&format!("{collection}.{name}")) {
-                return Err(Denied(format!(
-                    "plugin `{plugin}` may not set credential field `{collection}.{name}`: it is not in the plugin's `secrets` grant"
-                )));
+        for (name, credential) in fields {
+            let Some(secret) = credential else { continue };
+            if self.secrets.contains(&format!("{collection}.{secret}")) {
+                continue;
             }
+            return Err(Denied(if secret == name {
+                format!(
+                    "plugin `{plugin}` may not set credential field `{collection}.{name}`: it is not in the plugin's `secrets` grant"
+                )
+            } else {
+                format!(
+                    "plugin `{plugin}` may not set `{collection}.{name}`: it decides where credential `{collection}.{secret}` is sent, which is not in the plugin's `secrets` grant"
+                )
+            }));
         }
         Ok(())
     }
@@ -151,7 +161,7 @@ mod tests {
         let g = Storage::default();
         let e = g.check_read("p", "devices").unwrap_err();
         assert_eq!(e.0, "plugin `p` may not read collection `devices`: it is not in the plugin's storage grant (`read`/`write`)");
-        assert!(g.check_write("p", "devices", [("ip", false)]).is_err());
+        assert!(g.check_write("p", "devices", [("ip", None)]).is_err());
     }
 
     #[test]
@@ -164,15 +174,34 @@ mod tests {
         .unwrap();
         assert!(g.check_read("p", "clusters").is_ok());
         assert!(g.check_read("p", "devices").is_ok());
-        assert!(g.check_write("p", "clusters", [("name", false)]).is_err());
+        assert!(g.check_write("p", "clusters", [("name", None)]).is_err());
         assert!(g
-            .check_write("p", "devices", [("ip", false), ("adminpwd", true)])
+            .check_write(
+                "p",
+                "devices",
+                [("ip", None), ("adminpwd", Some("adminpwd"))]
+            )
             .is_ok());
         let ro = Storage::new(&[], &s(&["clusters"]), &[]).unwrap();
         let e = ro
-            .check_write("p", "clusters", [("name", false), ("kubeconfig", true)])
+            .check_write(
+                "p",
+                "clusters",
+                [("name", None), ("kubeconfig", Some("kubeconfig"))],
+            )
             .unwrap_err();
         assert_eq!(e.0, "plugin `p` may not set credential field `clusters.kubeconfig`: it is not in the plugin's `secrets` grant");
+        // A field that decides where a credential goes counts as setting it.
+        let addresses = [("ip", Some("adminpwd"))];
+        assert!(g.check_write("p", "devices", addresses).is_ok());
+        let no_secrets = Storage::new(&[], &s(&["devices"]), &[]).unwrap();
+        let e = no_secrets
+            .check_write("p", "devices", addresses)
+            .unwrap_err();
+        assert_eq!(e.0, "plugin `p` may not set `devices.ip`: it decides where credential `devices.adminpwd` is sent, which is not in the plugin's `secrets` grant");
+        assert!(no_secrets
+            .check_write("p", "devices", [("name", None)])
+            .is_ok());
     }
 
     #[test]
@@ -186,7 +215,7 @@ mod tests {
         assert!(g.check_read("p", "notes.notes").is_ok());
         assert!(g.check_write("p", "notes.notes", []).is_err());
         assert!(g
-            .check_write("p", "other-plugin.items", [("token", true)])
+            .check_write("p", "other-plugin.items", [("token", Some("token"))])
             .is_ok());
         assert!(Storage::new(&s(&["Notes.x"]), &[], &[]).is_err());
         assert!(Storage::new(&s(&["notes."]), &[], &[]).is_err());
@@ -199,7 +228,11 @@ mod tests {
         .unwrap();
         assert!(old.check_read("p", "kboss.labels").is_ok());
         assert!(old
-            .check_write("p", "kboss.pod_configs", [("source_authpasswd", true)])
+            .check_write(
+                "p",
+                "kboss.pod_configs",
+                [("source_authpasswd", Some("source_authpasswd"))]
+            )
             .is_ok());
     }
 

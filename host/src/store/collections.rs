@@ -374,6 +374,23 @@ pub static MOVED: &[Moved] = &[
     },
 ];
 
+/// Fields of the host's collections that say where a credential of the
+/// same row is sent (collection, field, the secret field): a device's
+/// address and port decide which machine receives its `adminpwd`, so
+/// changing them counts as setting that credential.
+const CREDENTIAL_ADDRESSES: &[(&str, &str, &str)] = &[
+    ("devices", "ip", "adminpwd"),
+    ("devices", "sshport", "adminpwd"),
+];
+
+/// The secret field whose destination `field` of `collection` decides.
+pub fn credential_addressed_by(collection: &str, field: &str) -> Option<&'static str> {
+    CREDENTIAL_ADDRESSES
+        .iter()
+        .find(|(c, f, _)| *c == collection && *f == field)
+        .map(|(_, _, secret)| *secret)
+}
+
 /// One of the host's own collections.
 pub fn find(name: &str) -> Option<&'static Collection> {
     COLLECTIONS.iter().find(|c| c.name == name)
@@ -398,6 +415,28 @@ pub fn moved(name: &str) -> Option<&'static Moved> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_devices_address_decides_where_its_password_goes() {
+        assert_eq!(credential_addressed_by("devices", "ip"), Some("adminpwd"));
+        assert_eq!(
+            credential_addressed_by("devices", "sshport"),
+            Some("adminpwd")
+        );
+        assert_eq!(credential_addressed_by("devices", "name"), None);
+        assert_eq!(credential_addressed_by("clusters", "ip"), None);
+        // Each names a field of its collection and a secret of the same row.
+        for (c, f, secret) in CREDENTIAL_ADDRESSES {
+            let def = find(c).unwrap();
+            assert!(def.fields.iter().any(|x| x.name == *f), "{c}.{f}");
+            assert!(
+                def.fields
+                    .iter()
+                    .any(|x| x.name == *secret && x.kind == FieldKind::Secret),
+                "{c}.{secret}"
+            );
+        }
+    }
 
     #[test]
     fn registry_matches_migrated_schema() {

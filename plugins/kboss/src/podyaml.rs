@@ -6,8 +6,8 @@
 //! `-serviceaccount`; the workload `<id>-<engine>` (`-statefulset`, ...)
 //! and the service `<id>-service`. Creating applies everything, updating
 //! re-applies (replicas, limits, ports; a changed engine applies the new
-//! workload first, then removes the old one and its secret, and needs the
-//! password again, which is sealed), deleting removes every object the config made (its claims
+//! workload first, then removes the old one, its secret and its claims, and
+//! needs the password again, which is sealed), deleting removes every object the config made (its claims
 //! too) and the namespace with its service account once no other config of
 //! the organisation uses it. Objects are rendered by
 //! [`computehub_sdk::workload`].
@@ -166,6 +166,28 @@ fn own_objects(w: &Workload) -> String {
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
         .join("\n---\n")
+}
+
+/// The claims a StatefulSet made from its templates (they carry the
+/// instance label of the workload's name, and no manifest names them).
+fn delete_template_claims(c: &Cluster, w: &Workload) -> Result<(), ApiError> {
+    let claims = kubernetes::list(
+        c,
+        "v1",
+        "PersistentVolumeClaim",
+        &Selector {
+            namespace: Some(w.namespace.clone()),
+            label_selector: Some(format!("{INSTANCE_LABEL}={}", w.name)),
+            field_selector: None,
+        },
+    )?;
+    for claim in claims {
+        let v: Json = serde_json::from_str(&claim).unwrap_or(Json::Null);
+        if let Some(name) = v.pointer("/metadata/name").and_then(Json::as_str) {
+            kubernetes::delete(c, "v1", "PersistentVolumeClaim", Some(&w.namespace), name)?;
+        }
+    }
+    Ok(())
 }
 
 /// The objects of `old` (namespace and account aside) that `new` has no
@@ -366,7 +388,8 @@ pub fn update(req: &Request, p: &Params) -> Result<Response, ApiError> {
     if let Some(pw) = password {
         fields.push(inventory::field("source_authpasswd", Value::secret(pw)));
     }
-    // The new objects first: a refused apply leaves the instance as it was.
+    // The new objects first: a refused apply leaves the old workload, its
+    // secret and its service in place (the apply undoes what it created).
     kubernetes::apply(&c, &text)?;
     if moved {
         // Then what the new ones do not replace (the old workload and its
@@ -375,6 +398,9 @@ pub fn update(req: &Request, p: &Params) -> Result<Response, ApiError> {
         if !stale.is_empty() {
             kubernetes::delete_manifests(&c, &stale)?;
         }
+        // Claims made for the old workload's name would otherwise outlive
+        // the config (a delete looks for the current name's).
+        delete_template_claims(&c, &old)?;
     }
     let row = inventory::update(CONFIGS, &row.id, &fields)?;
     let mut data = answer(&row, org, &w, &kept);
@@ -401,23 +427,7 @@ pub fn delete(req: &Request, p: &Params) -> Result<Response, ApiError> {
     let c = Cluster::Id(clusterid.clone());
     let w = render(org, &clusterid, &row.id, &stored_params(&row)?, None)?;
     kubernetes::delete_manifests(&c, &own_objects(&w))?;
-    // Claims a StatefulSet made from its templates carry the instance label.
-    let claims = kubernetes::list(
-        &c,
-        "v1",
-        "PersistentVolumeClaim",
-        &Selector {
-            namespace: Some(w.namespace.clone()),
-            label_selector: Some(format!("{INSTANCE_LABEL}={}", w.name)),
-            field_selector: None,
-        },
-    )?;
-    for claim in claims {
-        let v: Json = serde_json::from_str(&claim).unwrap_or(Json::Null);
-        if let Some(name) = v.pointer("/metadata/name").and_then(Json::as_str) {
-            kubernetes::delete(&c, "v1", "PersistentVolumeClaim", Some(&w.namespace), name)?;
-        }
-    }
+    delete_template_claims(&c, &w)?;
     let others = all(CONFIGS, RowQuery::new().eq("clusterid", clusterid.as_str()))?
         .into_iter()
         .any(|r| r.id != row.id);

@@ -232,18 +232,26 @@ impl InventoryView<'_> {
             .map_err(denied)
     }
 
-    fn may_write(
+    fn may_write<'a>(
         &self,
-        collection: &str,
-        fields: &[(String, store::Value)],
+        collection: &'a str,
+        fields: &'a [(String, store::Value)],
     ) -> Result<(), wit::Error> {
         let plugin = &self.ctx.plugin;
         if !self.owns(collection) {
             let def = self.state.store.schema_get(collection);
-            let secret = |name: &str| {
-                def.as_ref()
+            // The credential a field sets: itself when secret, or the one
+            // whose destination it decides.
+            let credential = |name: &'a str| -> Option<&'a str> {
+                let secret = def
+                    .as_ref()
                     .and_then(|c| c.field(name))
-                    .is_some_and(|f| f.kind == Kind::Secret)
+                    .is_some_and(|f| f.kind == Kind::Secret);
+                if secret {
+                    Some(name)
+                } else {
+                    crate::store::collections::credential_addressed_by(collection, name)
+                }
             };
             self.state
                 .policy
@@ -251,7 +259,7 @@ impl InventoryView<'_> {
                     Some(g) => g.storage.check_write(
                         plugin,
                         collection,
-                        fields.iter().map(|(n, _)| (n.as_str(), secret(n))),
+                        fields.iter().map(|(n, _)| (n.as_str(), credential(n))),
                     ),
                     None => crate::policy::Storage::default().check_write(plugin, collection, []),
                 })

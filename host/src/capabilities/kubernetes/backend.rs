@@ -55,8 +55,8 @@ pub struct NodeCapacity {
 /// Builds clients. Called only after the capability's checks passed.
 pub trait Backend: Send + Sync + 'static {
     /// A client for `config`, connecting to `connect_to` instead of the
-    /// server's own address when given (the address an inline kubeconfig's
-    /// grant approved).
+    /// server's own address when given (the capability always gives the
+    /// address the plugin's grant approved).
     fn connect(
         &self,
         config: &kubeconfig::Checked,

@@ -4,7 +4,7 @@
 //!
 //! The capability's state is [`Kubernetes`] (its [`Backend`], the clients
 //! per cluster, the store the sealed kubeconfigs are read from, and the
-//! grants an inline kubeconfig's server is checked against: [`clusters`]); a
+//! grants every kubeconfig's server is checked against: [`clusters`]); a
 //! call is served by a [`KubernetesView`] of it and the call's context.
 //!
 //! The capability reaches clusters only through the small traits of
