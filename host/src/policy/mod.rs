@@ -80,6 +80,15 @@ impl Policy {
         f(g.get(plugin))
     }
 
+    /// May `plugin` read `collection` (a host collection, or another
+    /// plugin's) under its storage grant? Deny by default.
+    pub fn check_read(&self, plugin: &str, collection: &str) -> Result<(), storage::Denied> {
+        self.with_grant(plugin, |g| match g {
+            Some(g) => g.storage.check_read(plugin, collection),
+            None => Storage::default().check_read(plugin, collection),
+        })
+    }
+
     /// Whether `plugin` has any `what` rule at all: without one, nothing a
     /// caller names is looked up or reached.
     pub fn has_egress(&self, plugin: &str, what: Egress) -> bool {

@@ -225,10 +225,7 @@ impl InventoryView<'_> {
         }
         self.state
             .policy
-            .with_grant(&self.ctx.plugin, |g| match g {
-                Some(g) => g.storage.check_read(&self.ctx.plugin, collection),
-                None => crate::policy::Storage::default().check_read(&self.ctx.plugin, collection),
-            })
+            .check_read(&self.ctx.plugin, collection)
             .map_err(denied)
     }
 

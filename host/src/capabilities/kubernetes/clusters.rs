@@ -121,10 +121,7 @@ async fn stored(asker: &Asker<'_>, id: &str) -> Result<String, KubeError> {
     })?;
     asker
         .policy
-        .with_grant(asker.plugin, |g| match g {
-            Some(g) => g.storage.check_read(asker.plugin, "clusters"),
-            None => crate::policy::Storage::default().check_read(asker.plugin, "clusters"),
-        })
+        .check_read(asker.plugin, "clusters")
         .map_err(|e| KubeError::Denied(e.0))?;
     asker
         .store
