@@ -272,12 +272,20 @@ impl Config {
             .unwrap_or_default()
     }
 
+    /// The plugin `id`'s storage grant (none without an entry).
+    pub fn storage(&self, id: &str) -> Result<crate::policy::Storage, String> {
+        match self.plugins.get(id) {
+            Some(p) => crate::policy::Storage::new(&p.read, &p.write, &p.secrets),
+            None => Ok(crate::policy::Storage::default()),
+        }
+    }
+
     /// Every plugin's egress and storage grant, parsed; an entry that is
     /// not valid is a configuration error naming the plugin and the key.
     pub fn policy_grants(
         &self,
     ) -> anyhow::Result<std::collections::HashMap<String, crate::policy::PluginGrant>> {
-        use crate::policy::{egress, PluginGrant, Storage};
+        use crate::policy::{egress, PluginGrant};
         let mut all = std::collections::HashMap::new();
         for (id, p) in &self.plugins {
             let grant = PluginGrant {
@@ -285,7 +293,8 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("plugin `{id}`: ssh-targets: {e}"))?,
                 kube_targets: egress::parse_all(&p.kube_targets)
                     .map_err(|e| anyhow::anyhow!("plugin `{id}`: kube-targets: {e}"))?,
-                storage: Storage::new(&p.read, &p.write, &p.secrets)
+                storage: self
+                    .storage(id)
                     .map_err(|e| anyhow::anyhow!("plugin `{id}`: storage grant: {e}"))?,
             };
             for route in &p.public_routes {

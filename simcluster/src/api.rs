@@ -30,6 +30,28 @@ pub struct WriteOptions {
     pub force: bool,
 }
 
+/// kube-apiserver's `ValidateDryRun`: `dryRun` takes `All` alone; any
+/// other value (an empty one too) is a `422` naming the verb's options
+/// kind (`CreateOptions`, `UpdateOptions`, `PatchOptions`,
+/// `DeleteOptions`) before anything is read or written.
+pub fn check_dry_run(kind: &str, values: &[&str]) -> ApiResult<()> {
+    if values.iter().all(|v| *v == "All") {
+        return Ok(());
+    }
+    let shown: Vec<String> = values
+        .iter()
+        .map(|v| crate::admission::field::quote(v))
+        .collect();
+    let cause = (
+        "dryRun".to_string(),
+        format!(
+            "Unsupported value: []string{{{}}}: supported values: \"All\"",
+            shown.join(", ")
+        ),
+    );
+    Err(ApiError::invalid(kind, "meta.k8s.io", "", &[cause]))
+}
+
 /// Patch content types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchType {
@@ -443,6 +465,9 @@ pub fn patch(
         }
         let now = now_rfc3339();
         return match old {
+            // Applied to a subresource (`status`), nothing is created:
+            // kube-apiserver's status strategy updates only.
+            None if sub.is_some() => Err(ApiError::not_found(def.group, def.plural, name)),
             None => {
                 check_namespace(st, def, &ns, name)?;
                 let obj = apply::apply(None, &applied, &manager, opts.force, &now)?;

@@ -356,6 +356,18 @@ fn resource(
     let ns = t.ns.as_deref();
     let opts = ctx.write_options();
     let method = ctx.method.clone();
+    if let Some(v) = ctx.q("dryRun") {
+        let kind = match method {
+            Method::POST => Some("CreateOptions"),
+            Method::PUT => Some("UpdateOptions"),
+            Method::PATCH => Some("PatchOptions"),
+            Method::DELETE => Some("DeleteOptions"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            api::check_dry_run(kind, &[v])?;
+        }
+    }
     if method == Method::GET && t.name.is_none() {
         return match ctx.flag("watch") {
             true => watch_route(inner, ctx, &t),

@@ -127,3 +127,94 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
         "{body}"
     );
 }
+
+/// A declared reference is a read: alaya's `training_instances.clusterid`
+/// refers to the host's `clusters`, so a grant without `read = ["clusters"]`
+/// is one alaya cannot load under. It is refused whole, naming the field
+/// and the grant to add, and the grant in force stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_reference_needs_a_read_grant_on_what_it_refers_to() {
+    let s = Server::with(Options {
+        config: CONFIG,
+        plugins: vec![("echo_v1.wasm", "echo")],
+        ..Options::default()
+    });
+    let (_, before) = s.get_admin("/admin/plugins/alaya/grants").await;
+    assert_eq!(before["source"], "built-in", "{before}");
+    assert_eq!(before["grant"]["read"], json!(["clusters"]), "{before}");
+
+    let (status, body) = s
+        .put_grant(
+            "alaya",
+            json!({"grants": ["log", "inventory", "kubernetes"], "kube-targets": ["10.0.0.0/8"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("field `training_instances.clusterid` refers to collection `clusters`"),
+        "{body}"
+    );
+    assert!(
+        error.contains("add `clusters` to the plugin's `read`"),
+        "{body}"
+    );
+    let (_, after) = s.get_admin("/admin/plugins/alaya/grants").await;
+    assert_eq!(after, before);
+
+    // With the read grant the same narrowing is accepted.
+    let (status, body) = s
+        .put_grant(
+            "alaya",
+            json!({"grants": ["log", "inventory", "kubernetes"], "read": ["clusters"], "kube-targets": ["10.0.0.0/8"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, after) = s.get_admin("/admin/plugins/alaya/grants").await;
+    assert_eq!(after["source"], "admin", "{after}");
+}
+
+/// The same at boot: a config file that names alaya without the read its
+/// declarations need stops the server before it listens, with the sentence.
+#[test]
+fn a_server_does_not_start_with_a_reference_its_plugin_may_not_read() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[plugins.alaya]\nrole = \"endpoint\"\ngrants = [\"log\", \"inventory\", \"kubernetes\"]\n",
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env_remove("COMPUTEHUB_ADMIN_TOKEN")
+        .env_remove("COMPUTEHUB_DATABASE_URL")
+        .env("COMPUTEHUB_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts would run on: it is stopped after a minute.
+    let mut child = child;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started under a grant its plugin's reference may not read");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("field `training_instances.clusterid` refers to collection `clusters`"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"));
+}

@@ -10,6 +10,7 @@
 mod check;
 mod grants;
 pub mod persist;
+mod references;
 pub mod router;
 pub mod sync;
 
@@ -322,6 +323,11 @@ impl Registry {
                     declarations::declarations(&loaded.pre, self.runtime.services.clone(), id)
                         .await
                         .map_err(|e| InstallError::Refused(format!("plugin `{id}`: {e}")))?;
+                let storage = config.storage(id).map_err(|e| {
+                    InstallError::Refused(format!("plugin `{id}`: storage grant: {e}"))
+                })?;
+                references::check(id, &storage, &references::declared(&declared.collections))
+                    .map_err(InstallError::Refused)?;
                 let envelope = match declared.envelope {
                     Some(e) => {
                         e.check()

@@ -15,6 +15,8 @@ pub struct DeleteOptions {
     pub resource_version: Option<String>,
     /// `?dryRun=All`.
     pub dry_run: bool,
+    /// The body's `dryRun` values (each must be `All`).
+    pub dry_run_values: Vec<String>,
 }
 
 impl DeleteOptions {
@@ -37,6 +39,15 @@ impl DeleteOptions {
                 .get("dryRun")
                 .and_then(Value::as_array)
                 .is_some_and(|a| !a.is_empty()),
+            dry_run_values: v
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x.as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -44,6 +55,8 @@ impl DeleteOptions {
     /// other than the three (`orphan` in lower case among them) is a `422`,
     /// never a Background delete.
     pub fn validate(&self) -> ApiResult<()> {
+        let values: Vec<&str> = self.dry_run_values.iter().map(String::as_str).collect();
+        check_dry_run("DeleteOptions", &values)?;
         match self.propagation.as_deref() {
             None | Some("Foreground" | "Background" | "Orphan") => Ok(()),
             Some(other) => {

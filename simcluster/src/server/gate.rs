@@ -63,7 +63,8 @@ pub(super) fn admit(
     let authorization = text(headers, "authorization").unwrap_or("");
     let token = authorization.strip_prefix("Bearer ").map(str::trim);
     let admin = token == Some(inner.token.as_str()) || (authorization.is_empty() && !inner.tls);
-    let impersonating = IMPERSONATE.iter().any(|h| headers.contains_key(*h));
+    let impersonating = IMPERSONATE.iter().any(|h| headers.contains_key(*h))
+        || headers.keys().any(|k| k.as_str().starts_with(EXTRA_PREFIX));
     if admin && !impersonating {
         return Ok((User::admin(), path));
     }
@@ -93,6 +94,28 @@ pub(super) fn admit(
 /// `--as-uid`).
 const IMPERSONATE: &[&str] = &["impersonate-user", "impersonate-group", "impersonate-uid"];
 
+/// `Impersonate-Extra-<key>: <value>`: an extra of the impersonated user
+/// (`kubectl --as-user-extra`), the key percent-encoded.
+const EXTRA_PREFIX: &str = "impersonate-extra-";
+
+/// Each `(key, value)` of the `Impersonate-Extra-*` headers, the key
+/// lower-cased and percent-decoded (kube-apiserver's `unescapeExtraKey`).
+fn extras(headers: &HeaderMap) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, v) in headers {
+        let Some(key) = k.as_str().strip_prefix(EXTRA_PREFIX) else {
+            continue;
+        };
+        let key = percent_encoding::percent_decode_str(key)
+            .decode_utf8_lossy()
+            .into_owned();
+        if let Ok(v) = v.to_str() {
+            out.push((key, v.to_string()));
+        }
+    }
+    out
+}
+
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -110,12 +133,13 @@ fn impersonate(st: &State, caller: User, headers: &HeaderMap) -> ApiResult<User>
         .map(String::from)
         .collect();
     let uid = text(headers, "impersonate-uid");
+    let extras = extras(headers);
     let Some(name) = text(headers, "impersonate-user") else {
-        if groups.is_empty() && uid.is_none() {
+        if groups.is_empty() && uid.is_none() && extras.is_empty() {
             return Ok(caller);
         }
         return Err(ApiError::bad_request(
-            "requested an impersonated group or uid without impersonating a user",
+            "requested an impersonated group, uid or extra without impersonating a user",
         ));
     };
     let asked = |group: &str, resource: &str, namespace: &str, name: &str| Attributes {
@@ -138,6 +162,13 @@ fn impersonate(st: &State, caller: User, headers: &HeaderMap) -> ApiResult<User>
     if let Some(u) = uid {
         checks.push(asked("authentication.k8s.io", "uids", "", u));
     }
+    // One check per extra value: `impersonate` on `userextras/<key>`
+    // named the value. (Extras decide nothing in RBAC, so the user made
+    // does not keep them.)
+    checks.extend(extras.iter().map(|(key, value)| Attributes {
+        subresource: key.clone(),
+        ..asked("authentication.k8s.io", "userextras", "", value)
+    }));
     for attrs in &checks {
         if !auth::authorize(st, &caller, attrs).allowed() {
             return Err(auth::rbac::forbidden(&caller, attrs));

@@ -112,10 +112,7 @@ pub(super) fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResul
         namespace: if t.def.namespaced { t.ns.clone() } else { None },
         labels,
         fields,
-        resource_version: ctx
-            .q("resourceVersion")
-            .filter(|s| !s.is_empty())
-            .and_then(|s| s.parse().ok()),
+        resource_version: watch_version(t, ctx.q("resourceVersion"))?,
         send_initial: ctx.flag("sendInitialEvents"),
         bookmarks: ctx.flag("allowWatchBookmarks"),
         timeout: ctx
@@ -131,4 +128,31 @@ pub(super) fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResul
         HeaderValue::from_static("chunked"),
     );
     Ok(resp)
+}
+
+/// A watch's `resourceVersion`: none (or empty) starts from the current
+/// objects; anything but a decimal number is a `422` naming it, as
+/// kube-apiserver's versioner answers (`strconv.ParseUint`'s words), where
+/// it used to be ignored and the watch started from the current objects.
+fn watch_version(t: &Target, rv: Option<&str>) -> ApiResult<Option<u64>> {
+    let Some(rv) = rv.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = rv.bytes().all(|b| b.is_ascii_digit());
+    match rv.parse::<u64>() {
+        Ok(v) if digits => Ok(Some(v)),
+        _ => {
+            let quoted = crate::admission::field::quote(rv);
+            let why = if digits {
+                "value out of range"
+            } else {
+                "invalid syntax"
+            };
+            let cause = (
+                "resourceVersion".to_string(),
+                format!("Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}: {why}"),
+            );
+            Err(ApiError::invalid(t.def.plural, t.def.group, "", &[cause]))
+        }
+    }
 }

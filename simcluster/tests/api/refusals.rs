@@ -1,8 +1,10 @@
 //! What kube-apiserver refuses, refused here too, and refused before
 //! anything changes: a percent-encoded path authorized as what it reaches,
-//! unknown propagation policies, patches of subresources that take none,
-//! statuses of the wrong JSON type; and what a refused request leaves in the
-//! request log.
+//! unknown propagation policies, dry runs other than `All`, patches of
+//! subresources that take none, statuses of the wrong JSON type, status
+//! applies to missing objects, watches from unparsable versions,
+//! impersonated extras without their grant; and what a refused request
+//! leaves in the request log.
 
 use super::*;
 
@@ -405,4 +407,226 @@ fn a_status_of_the_wrong_type_is_refused() {
     let now = stored(&c, "Pod", Some("default"), "p").unwrap();
     assert_eq!(now["status"]["message"], "applied");
     assert!(now["metadata"]["labels"]["applied"].is_null(), "{now}");
+}
+
+/// `dryRun` takes `All` alone (kube-apiserver's `ValidateDryRun`): any
+/// other value is a `422` naming the verb's options, and nothing is
+/// written, where it used to be taken as a dry run (or, empty, as none).
+#[test]
+fn a_dry_run_other_than_all_is_refused_and_writes_nothing() {
+    let c = cluster();
+    let cm = config_map(&c, "kept", json!({}), None);
+    let path = "/api/v1/namespaces/default/configmaps";
+    let new = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"new"}}"#;
+    let cases = [
+        (
+            "POST",
+            format!("{path}?dryRun=Server"),
+            "application/json",
+            new,
+            "CreateOptions",
+            "\"Server\"",
+        ),
+        (
+            "POST",
+            format!("{path}?dryRun="),
+            "application/json",
+            new,
+            "CreateOptions",
+            "\"\"",
+        ),
+        (
+            "PUT",
+            format!("{path}/kept?dryRun=all"),
+            "application/json",
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept"},"data":{"k":"changed"}}"#,
+            "UpdateOptions",
+            "\"all\"",
+        ),
+        (
+            "PATCH",
+            format!("{path}/kept?dryRun=true"),
+            "application/merge-patch+json",
+            r#"{"data":{"k":"changed"}}"#,
+            "PatchOptions",
+            "\"true\"",
+        ),
+        (
+            "DELETE",
+            format!("{path}/kept?dryRun=client"),
+            "application/json",
+            "",
+            "DeleteOptions",
+            "\"client\"",
+        ),
+        (
+            "DELETE",
+            format!("{path}/kept"),
+            "application/json",
+            r#"{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All","x"]}"#,
+            "DeleteOptions",
+            "\"All\", \"x\"",
+        ),
+    ];
+    for (method, path, ct, body, kind, shown) in cases {
+        let (code, v) = call(&c, method, &path, ct, body);
+        assert_eq!(
+            (code, v["reason"].as_str()),
+            (422, Some("Invalid")),
+            "{method} {path}: {v}"
+        );
+        assert_eq!(
+            v["message"],
+            format!("{kind}.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{{{shown}}}: supported values: \"All\""),
+            "{method} {path}"
+        );
+        assert_eq!(v["details"]["causes"][0]["field"], "dryRun");
+        assert_eq!(
+            v["details"]["causes"][0]["reason"],
+            "FieldValueNotSupported"
+        );
+    }
+    assert_eq!(stored(&c, "ConfigMap", Some("default"), "kept"), Some(cm));
+    assert!(stored(&c, "ConfigMap", Some("default"), "new").is_none());
+
+    // `All` is the dry run it always was.
+    let (code, v) = call(
+        &c,
+        "POST",
+        &format!("{path}?dryRun=All"),
+        "application/json",
+        new,
+    );
+    assert_eq!(code, 201, "{v}");
+    assert!(stored(&c, "ConfigMap", Some("default"), "new").is_none());
+}
+
+/// Server-side apply to the `status` of an object that does not exist is a
+/// `404`, as kube-apiserver's status strategy answers; it used to create
+/// the object from the applied status.
+#[test]
+fn applying_a_status_creates_nothing() {
+    let c = cluster();
+    let body = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"ghost","namespace":"default"},"status":{"phase":"Running"}}"#;
+    let (code, v) = call(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/ghost/status?fieldManager=t",
+        "application/apply-patch+yaml",
+        body,
+    );
+    assert_eq!((code, v["reason"].as_str()), (404, Some("NotFound")), "{v}");
+    assert_eq!(v["message"], "pods \"ghost\" not found");
+    assert!(stored(&c, "Pod", Some("default"), "ghost").is_none());
+}
+
+/// A watch from a `resourceVersion` that is not a number is a `422` naming
+/// it (kube-apiserver's versioner), not a watch from the current objects.
+#[test]
+fn a_watch_from_an_unparsable_version_is_refused() {
+    let c = cluster();
+    for (rv, why) in [
+        ("abc", "invalid syntax"),
+        ("-1", "invalid syntax"),
+        ("5x", "invalid syntax"),
+        ("99999999999999999999999", "value out of range"),
+    ] {
+        let (code, v) = call(
+            &c,
+            "GET",
+            &format!("/apis/apps/v1/namespaces/default/deployments?watch=true&resourceVersion={rv}&timeoutSeconds=1"),
+            "application/json",
+            "",
+        );
+        assert_eq!(
+            (code, v["reason"].as_str()),
+            (422, Some("Invalid")),
+            "{rv}: {v}"
+        );
+        assert_eq!(
+            v["message"],
+            format!("deployments.apps \"\" is invalid: resourceVersion: Invalid value: \"{rv}\": strconv.ParseUint: parsing \"{rv}\": {why}")
+        );
+    }
+}
+
+/// `Impersonate-Extra-<key>` is impersonation too (kube-apiserver's
+/// filter): each value needs `impersonate` on `userextras/<key>`, named
+/// the value, and an extra without a user is a `400`. It used to be
+/// ignored, so a caller allowed to impersonate users set any extra.
+#[test]
+fn impersonating_an_extra_needs_its_own_grant() {
+    let c = cluster();
+    c.create(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "ops", "namespace": "default"}}))
+        .unwrap();
+    c.create(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "as-users"},
+        "rules": [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]},
+                  {"apiGroups": ["authentication.k8s.io"], "resources": ["userextras/scopes"],
+                   "resourceNames": ["view"], "verbs": ["impersonate"]}]}),
+    )
+    .unwrap();
+    c.create(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "ops-as-users"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "as-users"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ops", "namespace": "default"}]}),
+    )
+    .unwrap();
+    let token = c.service_account_token("default", "ops").unwrap();
+    let review = r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#;
+    let path = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+    let ops = |extra: &str| {
+        send(
+            &c,
+            Some(&token),
+            "POST",
+            path,
+            extra,
+            "application/json",
+            review,
+        )
+    };
+
+    let (code, v) = ops("Impersonate-User: bob\r\nImpersonate-Extra-Scopes: view\r\n");
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["status"]["userInfo"]["username"], "bob", "{v}");
+
+    for (headers, value, key) in [
+        (
+            "Impersonate-User: bob\r\nImpersonate-Extra-Scopes: admin\r\n",
+            "admin",
+            "scopes",
+        ),
+        (
+            "Impersonate-User: bob\r\nImpersonate-Extra-Reason: audit\r\n",
+            "audit",
+            "reason",
+        ),
+        (
+            "Impersonate-User: bob\r\nImpersonate-Extra-%73copes: admin\r\n",
+            "admin",
+            "scopes",
+        ),
+    ] {
+        let (code, v) = ops(headers);
+        assert_eq!(
+            (code, v["reason"].as_str()),
+            (403, Some("Forbidden")),
+            "{headers}: {v}"
+        );
+        assert_eq!(
+            v["message"],
+            format!("userextras.authentication.k8s.io \"{value}\" is forbidden: User \"system:serviceaccount:default:ops\" cannot impersonate resource \"userextras/{key}\" in API group \"authentication.k8s.io\" at the cluster scope")
+        );
+    }
+
+    let (code, v) = ops("Impersonate-Extra-Scopes: view\r\n");
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (400, Some("BadRequest")),
+        "{v}"
+    );
 }
