@@ -127,6 +127,13 @@ impl ApiError {
         Self::forbidden(format!("{qualified} \"{name}\" is forbidden: {why}"))
     }
 
+    /// What kube-apiserver answers for an error its handler does not turn
+    /// into an API status: `500`, the error's text as the message, no
+    /// reason (an unparsable `resourceVersion`, kubernetes#101350).
+    pub fn unconverted(message: impl Into<String>) -> Self {
+        Self::new(500, "", message)
+    }
+
     /// `500 InternalError`.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
@@ -143,6 +150,13 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        // kube-apiserver's answer to an error that is not an API status
+        // has no reason (see [`ApiError::unconverted`]).
+        if self.reason.is_empty() {
+            if let Some(o) = s.as_object_mut() {
+                o.remove("reason");
+            }
+        }
         if let Some(d) = &self.details {
             s["details"] = d.clone();
         }

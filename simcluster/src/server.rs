@@ -347,6 +347,20 @@ fn resource(
     rest: &[&str],
 ) -> ApiResult<Response<Body>> {
     let t = parse_target(group, version, rest).ok_or_else(|| not_found_path(&ctx.path.decoded))?;
+    // Every write's options are checked first (reviews are creates too);
+    // a delete with a body takes its options from the body alone.
+    if let Some(v) = ctx.q("dryRun") {
+        let kind = match *ctx.method {
+            Method::POST => Some("CreateOptions"),
+            Method::PUT => Some("UpdateOptions"),
+            Method::PATCH => Some("PatchOptions"),
+            Method::DELETE if ctx.body.is_empty() => Some("DeleteOptions"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            api::check_dry_run(kind, &[v])?;
+        }
+    }
     if t.def.is_review() {
         return unstored::review(inner, ctx, &t);
     }
@@ -356,18 +370,6 @@ fn resource(
     let ns = t.ns.as_deref();
     let opts = ctx.write_options();
     let method = ctx.method.clone();
-    if let Some(v) = ctx.q("dryRun") {
-        let kind = match method {
-            Method::POST => Some("CreateOptions"),
-            Method::PUT => Some("UpdateOptions"),
-            Method::PATCH => Some("PatchOptions"),
-            Method::DELETE => Some("DeleteOptions"),
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            api::check_dry_run(kind, &[v])?;
-        }
-    }
     if method == Method::GET && t.name.is_none() {
         return match ctx.flag("watch") {
             true => watch_route(inner, ctx, &t),

@@ -134,7 +134,7 @@ async fn a_grant_given_through_the_admin_api_takes_effect_without_a_restart() {
 /// and the grant to add, and the grant in force stays.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_declared_reference_needs_a_read_grant_on_what_it_refers_to() {
-    let s = Server::with(Options {
+    let mut s = Server::with(Options {
         config: CONFIG,
         plugins: vec![("echo_v1.wasm", "echo")],
         ..Options::default()
@@ -170,8 +170,30 @@ async fn a_declared_reference_needs_a_read_grant_on_what_it_refers_to() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    let (_, accepted) = s.get_admin("/admin/plugins/alaya/grants").await;
+    assert_eq!(accepted["source"], "admin", "{accepted}");
+
+    // The CLI's offline grant refuses it too (the next start would not
+    // load alaya), and stores nothing.
+    s.stop();
+    let out = s
+        .command()
+        .args([
+            "plugin",
+            "grant",
+            "alaya",
+            r#"{"grants": ["log", "inventory", "kubernetes"], "kube-targets": ["10.0.0.0/8"]}"#,
+            "--data-dir",
+        ])
+        .arg(s.data())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("refers to collection `clusters`"), "{stderr}");
+    s.launch();
     let (_, after) = s.get_admin("/admin/plugins/alaya/grants").await;
-    assert_eq!(after["source"], "admin", "{after}");
+    assert_eq!(after, accepted);
 }
 
 /// The same at boot: a config file that names alaya without the read its

@@ -182,6 +182,7 @@ async fn grant_command(
     let one = [(id.to_string(), entry.clone())].into_iter().collect();
     config.with_admin_grants(&one).policy_grants()?;
     let store = open_existing_store(data_dir).await?;
+    crate::registry::references::check_grant(id, &entry, &store).map_err(anyhow::Error::msg)?;
     crate::registry::persist::save_grant(&store, id, &serde_json::to_string(&entry)?).await?;
     println!("granted plugin `{id}`; in force at the server's next start (or PUT /admin/plugins/{id}/grants now)");
     Ok(ExitCode::SUCCESS)

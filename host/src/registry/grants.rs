@@ -103,10 +103,7 @@ impl Registry {
         let _guard = self.swap.lock().await;
         // What the plugin's stored collections refer to stays readable
         // (checked here too: a grant that reloads nothing prepares nothing).
-        let storage = crate::policy::Storage::new(&grant.read, &grant.write, &grant.secrets)
-            .map_err(|e| InstallError::Refused(format!("plugin `{id}`: storage grant: {e}")))?;
-        let refs = super::references::stored(id, &self.store.schema_all());
-        super::references::check(id, &storage, &refs).map_err(InstallError::Refused)?;
+        super::references::check_grant(id, &grant, &self.store).map_err(InstallError::Refused)?;
         let before = self.grant_of(id).0;
         let reload = before.as_ref().is_none_or(|b| b.reloads_under(&grant));
         let previous = self

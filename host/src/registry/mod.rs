@@ -10,7 +10,7 @@
 mod check;
 mod grants;
 pub mod persist;
-mod references;
+pub(crate) mod references;
 pub mod router;
 pub mod sync;
 
@@ -326,8 +326,11 @@ impl Registry {
                 let storage = config.storage(id).map_err(|e| {
                     InstallError::Refused(format!("plugin `{id}`: storage grant: {e}"))
                 })?;
-                references::check(id, &storage, &references::declared(&declared.collections))
-                    .map_err(InstallError::Refused)?;
+                // What this version declares, and what the store keeps of
+                // earlier versions (a rollback, an import).
+                let mut refs = references::declared(&declared.collections);
+                refs.extend(references::stored(id, &self.store.schema_all()));
+                references::check(id, &storage, &refs).map_err(InstallError::Refused)?;
                 let envelope = match declared.envelope {
                     Some(e) => {
                         e.check()

@@ -109,9 +109,9 @@ fn extras(headers: &HeaderMap) -> Vec<(String, String)> {
         let key = percent_encoding::percent_decode_str(key)
             .decode_utf8_lossy()
             .into_owned();
-        if let Ok(v) = v.to_str() {
-            out.push((key, v.to_string()));
-        }
+        // Checked whatever its bytes (kube-apiserver's header values are
+        // any bytes): never dropped from the checks.
+        out.push((key, String::from_utf8_lossy(v.as_bytes()).into_owned()));
     }
     out
 }

@@ -47,6 +47,7 @@ pub(super) fn list_response(
     t: &Target,
 ) -> ApiResult<Response<Body>> {
     let (ls, fs) = ctx.selectors()?;
+    requested_version(ctx.q("resourceVersion"))?;
     let limit: Option<usize> = ctx
         .q("limit")
         .and_then(|l| l.parse().ok())
@@ -112,7 +113,7 @@ pub(super) fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResul
         namespace: if t.def.namespaced { t.ns.clone() } else { None },
         labels,
         fields,
-        resource_version: watch_version(t, ctx.q("resourceVersion"))?,
+        resource_version: requested_version(ctx.q("resourceVersion"))?,
         send_initial: ctx.flag("sendInitialEvents"),
         bookmarks: ctx.flag("allowWatchBookmarks"),
         timeout: ctx
@@ -130,11 +131,13 @@ pub(super) fn watch_route(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResul
     Ok(resp)
 }
 
-/// A watch's `resourceVersion`: none (or empty) starts from the current
-/// objects; anything but a decimal number is a `422` naming it, as
-/// kube-apiserver's versioner answers (`strconv.ParseUint`'s words), where
-/// it used to be ignored and the watch started from the current objects.
-fn watch_version(t: &Target, rv: Option<&str>) -> ApiResult<Option<u64>> {
+/// A list's or watch's `resourceVersion`: none (or empty) is the current
+/// state; anything but a decimal number is refused as kube-apiserver's
+/// versioner refuses it, in `strconv.ParseUint`'s words, with the `500`
+/// its handlers answer for that error (kubernetes#101350, still so in
+/// 1.32), where it used to be ignored (a watch began from the current
+/// objects).
+fn requested_version(rv: Option<&str>) -> ApiResult<Option<u64>> {
     let Some(rv) = rv.filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -148,11 +151,9 @@ fn watch_version(t: &Target, rv: Option<&str>) -> ApiResult<Option<u64>> {
             } else {
                 "invalid syntax"
             };
-            let cause = (
-                "resourceVersion".to_string(),
-                format!("Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}: {why}"),
-            );
-            Err(ApiError::invalid(t.def.plural, t.def.group, "", &[cause]))
+            Err(ApiError::unconverted(format!(
+                "resourceVersion: Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}: {why}"
+            )))
         }
     }
 }
