@@ -454,6 +454,30 @@ pub static RESOURCES: &[ResourceDef] = &[
         true,
         NONE
     ),
+    res!(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        "priorityclass",
+        &["pc"],
+        false,
+        &[],
+        false,
+        NONE
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        "storageclass",
+        &["sc"],
+        false,
+        &[],
+        false,
+        NONE
+    ),
     computed("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", false),
     computed("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", true),
     computed(
@@ -486,6 +510,8 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("discovery.k8s.io", "v1"),
     ("policy", "v1"),
     ("rbac.authorization.k8s.io", "v1"),
+    ("scheduling.k8s.io", "v1"),
+    ("storage.k8s.io", "v1"),
     ("authentication.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),

@@ -111,6 +111,14 @@ impl State {
             let obj = crate::admission::namespace_defaults(json!({"metadata": {"name": ns}}));
             st.store.insert(ns_def, obj);
         }
+        if let Some(def) = resources::by_key(crate::admission::priority::KEY) {
+            for pc in crate::admission::priority::system_classes() {
+                st.store.insert(def, pc);
+            }
+        }
+        if let Some(def) = resources::by_key(crate::admission::storage::KEY) {
+            st.store.insert(def, crate::admission::storage::standard());
+        }
         let node_def = &resources::NODES;
         for n in &spec.nodes {
             let idx = st.alloc_node_index(&n.name);

@@ -190,7 +190,10 @@ async fn a_declared_reference_needs_a_read_grant_on_what_it_refers_to() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("refers to collection `clusters`"), "{stderr}");
+    assert!(
+        stderr.contains("refers to collection `clusters`"),
+        "{stderr}"
+    );
     s.launch();
     let (_, after) = s.get_admin("/admin/plugins/alaya/grants").await;
     assert_eq!(after, accepted);

@@ -326,6 +326,21 @@ fn top_level(plural: &str) -> &'static [(&'static str, Shape)] {
         "rolebindings" | "clusterrolebindings" => &[("subjects", SUBJECTS), ("roleRef", ROLE_REF)],
         "configmaps" => &[("data", STRINGS), ("binaryData", STRINGS)],
         "secrets" => &[("data", STRINGS), ("stringData", STRINGS), ("type", Str)],
+        "storageclasses" => &[
+            ("provisioner", Str),
+            ("parameters", STRINGS),
+            ("reclaimPolicy", Str),
+            ("mountOptions", STRING_LIST),
+            ("allowVolumeExpansion", Bool),
+            ("volumeBindingMode", Str),
+            ("allowedTopologies", ListOf(&AnyObj)),
+        ],
+        "priorityclasses" => &[
+            ("value", Int),
+            ("globalDefault", Bool),
+            ("description", Str),
+            ("preemptionPolicy", Str),
+        ],
         _ => &[("spec", AnyObj), ("status", AnyObj)],
     }
 }

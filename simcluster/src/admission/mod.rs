@@ -32,12 +32,14 @@ pub(crate) mod field;
 mod hostports;
 pub mod limitranger;
 mod names;
+pub(crate) mod priority;
 mod probes;
 mod quota;
 mod rbac;
 mod resources;
 mod security;
 mod service;
+pub(crate) mod storage;
 mod validate;
 mod volumes;
 mod workloads;
@@ -172,6 +174,7 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             // then the LimitRanger plugin's defaults).
             hostports::default_host_network_ports(&mut obj);
             limitranger::default_pod(st, &mut obj);
+            priority::pod(st, &mut obj)?;
             validate_pod_spec(&obj["spec"], "spec", true, &mut causes);
             invalid(def, &obj, std::mem::take(&mut causes))?;
             obj["status"] = json!({});
@@ -255,8 +258,10 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             obj["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0});
         }
         "persistentvolumeclaims" => {
+            storage::default_claim(st, &mut obj);
             obj["status"] = json!({"phase": "Pending"});
         }
+        "storageclasses" => storage::create(&mut obj, &mut causes),
         "resourcequotas" => {
             quota::validate(&obj, &mut causes);
             obj["status"] = json!({});
@@ -271,9 +276,13 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             secret_defaults(&mut obj);
             workloads::secret(&obj, &mut causes);
         }
+        "priorityclasses" => priority::create(&mut obj, &mut causes),
         _ => {}
     }
     invalid(def, &obj, causes)?;
+    if def.plural == "priorityclasses" {
+        priority::one_default(st, &obj)?;
+    }
     Ok(obj)
 }
 
@@ -471,9 +480,14 @@ pub fn admit_update(
             secret_defaults(&mut new);
             workloads::secret(&new, &mut causes);
         }
+        "priorityclasses" => priority::update(old, &mut new, &mut causes),
+        "storageclasses" => storage::update(old, &mut new, &mut causes),
         _ => {}
     }
     invalid(def, &new, causes)?;
+    if def.plural == "priorityclasses" {
+        priority::one_default(st, &new)?;
+    }
     Ok(new)
 }
 

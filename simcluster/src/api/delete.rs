@@ -92,6 +92,9 @@ pub fn delete(
     opts.validate()?;
     let ns = scope_ns(def, ns);
     let obj = get(st, def, Some(&ns), name)?;
+    if def.plural == "priorityclasses" {
+        crate::admission::priority::deletable(name)?;
+    }
     let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
     if let Some(u) = &opts.uid {
         if *u != uid {

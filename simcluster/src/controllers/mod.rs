@@ -194,13 +194,17 @@ fn namespaces(st: &mut State) -> bool {
 }
 
 fn bind_claims(st: &mut State) -> bool {
-    if !st.inputs_changed("claims", &["persistentvolumeclaims"]) {
+    let classes = crate::admission::storage::KEY;
+    if !st.inputs_changed("claims", &["persistentvolumeclaims", classes]) {
         return false;
     }
+    // A claim is bound once its class exists (a provisioner serves it);
+    // one of a missing class, or of none, stays `Pending`.
     let pending: Vec<Value> = st
         .store
         .list("persistentvolumeclaims", None)
         .filter(|p| p.pointer("/status/phase").and_then(Value::as_str) != Some("Bound"))
+        .filter(|p| crate::admission::storage::class_exists(st, p))
         .map(|o| (**o).clone())
         .collect();
     let mut changed = false;
@@ -222,9 +226,6 @@ fn bind_claims(st: &mut State) -> bool {
             .pointer("/spec/accessModes")
             .cloned()
             .unwrap_or(json!(["ReadWriteOnce"]));
-        if pvc.pointer("/spec/storageClassName").is_none() {
-            pvc["spec"]["storageClassName"] = json!("standard");
-        }
         pvc["status"] =
             json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}});
         changed |= put(st, "persistentvolumeclaims", pvc);

@@ -411,6 +411,53 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
                 ],
             )
         }
+        "storageclasses" => {
+            let shown = match crate::admission::storage::is_default(o) {
+                true => json!(format!("{} (default)", name.as_str().unwrap_or(""))),
+                false => name,
+            };
+            let expand = o
+                .get("allowVolumeExpansion")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            (
+                vec![
+                    s("Name"),
+                    s("Provisioner"),
+                    s("ReclaimPolicy"),
+                    s("VolumeBindingMode"),
+                    s("AllowVolumeExpansion"),
+                    s("Age"),
+                ],
+                vec![
+                    shown,
+                    json!(str_at(o, "/provisioner")),
+                    json!(str_at(o, "/reclaimPolicy")),
+                    json!(str_at(o, "/volumeBindingMode")),
+                    json!(expand.to_string()),
+                    age,
+                ],
+            )
+        }
+        "priorityclasses" => (
+            vec![
+                s("Name"),
+                i("Value"),
+                col("Global-Default", "boolean", 0),
+                s("Age"),
+                s("PreemptionPolicy"),
+            ],
+            vec![
+                name,
+                json!(o.get("value").and_then(Value::as_i64).unwrap_or(0)),
+                json!(o
+                    .get("globalDefault")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)),
+                age,
+                json!(str_at(o, "/preemptionPolicy")),
+            ],
+        ),
         "resourcequotas" => {
             let (request, limit) = quota_cells(o);
             (

@@ -15,10 +15,13 @@ mod access;
 mod generators;
 mod limits;
 mod nodes;
+
 mod objects;
+mod priority;
 mod quotas;
 mod rbac;
 mod services;
+mod storage;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
 

@@ -34,7 +34,23 @@ use statefulsets::statefulsets;
 /// store's dirty set (they, or something they own, changed) are looked at;
 /// DaemonSets are all looked at again when nodes change.
 pub fn reconcile(st: &mut State) -> bool {
-    let dirty = std::mem::take(&mut st.store.dirty);
+    let mut dirty = std::mem::take(&mut st.store.dirty);
+    // A pod refused for its PriorityClass is created once the class
+    // changes (is created), as the controllers' requeue with backoff
+    // would retry it.
+    if st.inputs_changed(
+        "workloads-priorityclasses",
+        &[crate::admission::priority::KEY],
+    ) {
+        for key in [
+            "replicasets.apps",
+            "statefulsets.apps",
+            "daemonsets.apps",
+            "jobs.batch",
+        ] {
+            dirty.extend(st.store.list(key, None).map(|o| uid(o).to_string()));
+        }
+    }
     let nodes_changed = st.inputs_changed("daemonsets-nodes", &["nodes"]);
     let mut changed = false;
     changed |= deployments(st, &dirty);
@@ -168,9 +184,13 @@ fn create_pod(
     let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
     tweak(&mut pod);
     limitranger::default_pod(st, &mut pod);
+    // The `Priority` plugin's answer comes before the defaults (which
+    // would set a priority of 0 the pod's class may not give).
+    let prioritized = crate::admission::priority::pod(st, &mut pod);
     pod_defaults(&mut pod);
-    let admitted =
-        limitranger::check_pod(st, &pod).and_then(|()| quota::check(st, &resources::PODS, &pod));
+    let admitted = prioritized
+        .and_then(|()| limitranger::check_pod(st, &pod))
+        .and_then(|()| quota::check(st, &resources::PODS, &pod));
     let stateful = owner["kind"] == "StatefulSet";
     let component = match owner["kind"].as_str() {
         Some("StatefulSet") => "statefulset-controller",

@@ -54,8 +54,9 @@ pub(super) fn statefulsets(st: &mut State, dirty: &Dirty) -> bool {
                         .pointer("/spec/selector/matchLabels")
                         .cloned()
                         .unwrap_or(json!({}));
-                    let pvc = json!({"metadata": {"name": claim, "namespace": ns(&s), "labels": labels},
+                    let mut pvc = json!({"metadata": {"name": claim, "namespace": ns(&s), "labels": labels},
                                      "spec": c.get("spec").cloned().unwrap_or(json!({})), "status": {"phase": "Pending"}});
+                    crate::admission::storage::default_claim(st, &mut pvc);
                     // Created through the API server: a quota on claims or
                     // storage refuses it, and then the pod is not made.
                     match quota::check(st, &resources::PERSISTENT_VOLUME_CLAIMS, &pvc) {

@@ -17,6 +17,7 @@ mod meta;
 mod pod;
 mod policy;
 mod rbac;
+mod scheduling;
 mod volumes;
 
 /// How a field's value is read and written as JSON.
@@ -149,6 +150,11 @@ pub static ROOTS: &[(&str, &str, &Msg)] = &[
         "policy/v1",
         "PodDisruptionBudget",
         &policy::POD_DISRUPTION_BUDGET,
+    ),
+    (
+        "scheduling.k8s.io/v1",
+        "PriorityClass",
+        &scheduling::PRIORITY_CLASS,
     ),
     ("rbac.authorization.k8s.io/v1", "Role", &rbac::ROLE),
     (

@@ -1,0 +1,282 @@
+//! PriorityClasses: the system classes a cluster starts with, what
+//! `ValidatePriorityClass` and the `Priority` admission plugin refuse, and a
+//! pod's priority set from its class (or the global default), for a pod
+//! created directly as for one a controller creates.
+
+use super::*;
+
+#[test]
+fn the_system_classes_are_listed_and_stay() {
+    let k = Kube::standard();
+    let out = k.ok(&["get", "priorityclasses"]);
+    let t = rows(&out);
+    assert_eq!(
+        t[0],
+        ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    );
+    let critical = row(&t, "system-cluster-critical");
+    assert_eq!(
+        (critical[1].as_str(), critical[2].as_str()),
+        ("2000000000", "false")
+    );
+    assert_eq!(critical[4], "PreemptLowerPriority");
+    assert_eq!(row(&t, "system-node-critical")[1], "2000001000");
+    assert!(k
+        .ok(&["get", "pc", "system-node-critical", "-o", "name"])
+        .contains("priorityclass.scheduling.k8s.io/system-node-critical"));
+
+    let err = fails(&k, &["delete", "priorityclass", "system-node-critical"]);
+    assert!(err.contains("priorityclasses.scheduling.k8s.io \"system-node-critical\" is forbidden: this is a system priority class and cannot be deleted"), "{err}");
+    assert!(k
+        .cluster
+        .get(
+            "scheduling.k8s.io/v1",
+            "PriorityClass",
+            None,
+            "system-node-critical"
+        )
+        .is_some());
+}
+
+#[test]
+fn classes_are_validated_and_one_is_the_default() {
+    let k = Kube::standard();
+    k.ok(&[
+        "create",
+        "priorityclass",
+        "high",
+        "--value=1000",
+        "--description=training",
+    ]);
+    let high = k
+        .cluster
+        .get("scheduling.k8s.io/v1", "PriorityClass", None, "high")
+        .unwrap();
+    assert_eq!(
+        (high["value"].as_i64(), high["preemptionPolicy"].as_str()),
+        (Some(1000), Some("PreemptLowerPriority"))
+    );
+
+    let err = fails(
+        &k,
+        &["create", "priorityclass", "huge", "--value=1000000001"],
+    );
+    assert!(
+        err.contains(
+            "value: Forbidden: maximum allowed value of a user defined priority is 1000000000"
+        ),
+        "{err}"
+    );
+    let err = fails(&k, &["create", "priorityclass", "system-mine", "--value=5"]);
+    assert!(err.contains("metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-mine is not a known system priority class"), "{err}");
+    let err = fails(
+        &k,
+        &[
+            "create",
+            "priorityclass",
+            "odd",
+            "--value=5",
+            "--preemption-policy=Sometimes",
+        ],
+    );
+    assert!(err.contains("preemptionPolicy: Unsupported value: \"Sometimes\": supported values: \"Never\", \"PreemptLowerPriority\""), "{err}");
+    for name in ["huge", "system-mine", "odd"] {
+        assert!(
+            k.cluster
+                .get("scheduling.k8s.io/v1", "PriorityClass", None, name)
+                .is_none(),
+            "{name}"
+        );
+    }
+
+    // A value never changes.
+    let err = fails(
+        &k,
+        &[
+            "patch",
+            "priorityclass",
+            "high",
+            "--type=merge",
+            "-p",
+            r#"{"value": 2000}"#,
+        ],
+    );
+    assert!(
+        err.contains("value: Forbidden: may not be changed in an update."),
+        "{err}"
+    );
+    assert_eq!(
+        k.cluster
+            .get("scheduling.k8s.io/v1", "PriorityClass", None, "high")
+            .unwrap()["value"],
+        1000
+    );
+
+    // One global default at most.
+    k.ok(&[
+        "create",
+        "priorityclass",
+        "normal",
+        "--value=10",
+        "--global-default",
+    ]);
+    let err = fails(
+        &k,
+        &[
+            "create",
+            "priorityclass",
+            "other",
+            "--value=20",
+            "--global-default",
+        ],
+    );
+    assert!(err.contains("priorityclasses.scheduling.k8s.io \"other\" is forbidden: PriorityClass normal is marked as default. Only one default can exist"), "{err}");
+    let err = fails(
+        &k,
+        &[
+            "patch",
+            "priorityclass",
+            "high",
+            "--type=merge",
+            "-p",
+            r#"{"globalDefault": true}"#,
+        ],
+    );
+    assert!(
+        err.contains("PriorityClass normal is marked as default"),
+        "{err}"
+    );
+    assert!(k
+        .cluster
+        .get("scheduling.k8s.io/v1", "PriorityClass", None, "other")
+        .is_none());
+}
+
+#[test]
+fn a_pods_class_sets_its_priority_and_must_exist() {
+    let k = Kube::standard();
+    k.ok(&[
+        "create",
+        "priorityclass",
+        "batch",
+        "--value=500",
+        "--preemption-policy=Never",
+    ]);
+
+    // A class that does not exist: refused, nothing created.
+    let err = fails(
+        &k,
+        &[
+            "run",
+            "lost",
+            "--image=nginx:1.27",
+            "--overrides",
+            r#"{"spec": {"priorityClassName": "nope"}}"#,
+        ],
+    );
+    assert!(
+        err.contains("pods \"lost\" is forbidden: no PriorityClass with name nope was found"),
+        "{err}"
+    );
+    assert!(k
+        .cluster
+        .get("v1", "Pod", Some("default"), "lost")
+        .is_none());
+
+    // The class gives the priority and the policy.
+    k.ok(&[
+        "run",
+        "trainer",
+        "--image=nginx:1.27",
+        "--overrides",
+        r#"{"spec": {"priorityClassName": "batch"}}"#,
+    ]);
+    let pod = k
+        .cluster
+        .get("v1", "Pod", Some("default"), "trainer")
+        .unwrap();
+    assert_eq!(
+        (
+            pod["spec"]["priority"].as_i64(),
+            pod["spec"]["preemptionPolicy"].as_str()
+        ),
+        (Some(500), Some("Never"))
+    );
+
+    // A priority the class does not give: refused.
+    let err = fails(
+        &k,
+        &[
+            "run",
+            "sneaky",
+            "--image=nginx:1.27",
+            "--overrides",
+            r#"{"spec": {"priorityClassName": "batch", "priority": 2000000000}}"#,
+        ],
+    );
+    assert!(err.contains("the integer value of priority (2000000000) must not be provided in pod spec; priority admission controller computed 500 from the given PriorityClass name"), "{err}");
+    assert!(k
+        .cluster
+        .get("v1", "Pod", Some("default"), "sneaky")
+        .is_none());
+
+    // Without a class: 0, or the global default once there is one.
+    k.ok(&["run", "plain", "--image=nginx:1.27"]);
+    let pod = k
+        .cluster
+        .get("v1", "Pod", Some("default"), "plain")
+        .unwrap();
+    assert_eq!(
+        (
+            pod["spec"]["priority"].as_i64(),
+            pod["spec"]["preemptionPolicy"].as_str()
+        ),
+        (Some(0), Some("PreemptLowerPriority"))
+    );
+    k.ok(&[
+        "create",
+        "priorityclass",
+        "normal",
+        "--value=10",
+        "--global-default",
+    ]);
+    k.ok(&["run", "defaulted", "--image=nginx:1.27"]);
+    let pod = k
+        .cluster
+        .get("v1", "Pod", Some("default"), "defaulted")
+        .unwrap();
+    assert_eq!(
+        (
+            pod["spec"]["priorityClassName"].as_str(),
+            pod["spec"]["priority"].as_i64()
+        ),
+        (Some("normal"), Some(10))
+    );
+}
+
+#[test]
+fn a_controller_cannot_create_pods_of_a_missing_class() {
+    let k = Kube::standard();
+    let mut d = deployment("default", "web", 2);
+    d["spec"]["template"]["spec"]["priorityClassName"] = json!("nope");
+    k.cluster.create(d).unwrap();
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |c| {
+        c.list("v1", "Event", Some("default")).iter().any(|e| {
+            e["reason"] == "FailedCreate"
+                && e["message"].as_str().is_some_and(|m| {
+                    m.contains("is forbidden: no PriorityClass with name nope was found")
+                })
+        })
+    }));
+    assert!(k.cluster.list("v1", "Pod", Some("default")).is_empty());
+
+    // Once the class exists, the pods follow with its priority.
+    k.ok(&["create", "priorityclass", "nope", "--value=7"]);
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |c| c
+        .list("v1", "Pod", Some("default"))
+        .len()
+        == 2));
+    for pod in k.cluster.list("v1", "Pod", Some("default")) {
+        assert_eq!(pod["spec"]["priority"], 7);
+    }
+}

@@ -1,0 +1,172 @@
+//! StorageClasses: the default class a cluster starts with, what
+//! `ValidateStorageClass` refuses, the `DefaultStorageClass` plugin's class
+//! for a claim that names none, and a claim of a missing class left
+//! `Pending` until its class exists.
+
+use super::*;
+
+/// `kubectl apply -f` of `yaml` (written to the test's dir as `file`).
+fn apply(k: &Kube, file: &str, yaml: &str) -> Output {
+    let path = k._dir.path().join(file);
+    std::fs::write(&path, yaml).unwrap();
+    k.run(&["apply", "-f", path.to_str().unwrap()])
+}
+
+fn claim(name: &str, class: Option<&str>) -> String {
+    let class = class
+        .map(|c| format!("  storageClassName: \"{c}\"\n"))
+        .unwrap_or_default();
+    format!("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {name}\nspec:\n{class}  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n")
+}
+
+fn phase(k: &Kube, name: &str) -> Option<String> {
+    k.cluster
+        .get("v1", "PersistentVolumeClaim", Some("default"), name)
+        .and_then(|c| c["status"]["phase"].as_str().map(String::from))
+}
+
+#[test]
+fn the_default_class_is_listed_and_given_to_a_claim_without_one() {
+    let k = Kube::standard();
+    let t = rows(&k.ok(&["get", "storageclass"]));
+    assert_eq!(
+        t[0],
+        [
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE"
+        ]
+    );
+    assert_eq!(
+        &row(&t, "standard")[..6],
+        [
+            "standard",
+            "(default)",
+            "rancher.io/local-path",
+            "Delete",
+            "Immediate",
+            "false"
+        ]
+    );
+
+    assert!(apply(&k, "data.yaml", &claim("data", None))
+        .status
+        .success());
+    let data = k
+        .cluster
+        .get("v1", "PersistentVolumeClaim", Some("default"), "data")
+        .unwrap();
+    assert_eq!(data["spec"]["storageClassName"], "standard");
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| phase(&k, "data").as_deref()
+            == Some("Bound")));
+
+    // An empty class is a claim for a pre-made volume: none is made here.
+    assert!(apply(&k, "static.yaml", &claim("static", Some("")))
+        .status
+        .success());
+    let s = k
+        .cluster
+        .get("v1", "PersistentVolumeClaim", Some("default"), "static")
+        .unwrap();
+    assert_eq!(s["spec"]["storageClassName"], "");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(phase(&k, "static").as_deref(), Some("Pending"));
+}
+
+#[test]
+fn a_claim_of_a_missing_class_waits_for_it() {
+    let k = Kube::standard();
+    assert!(apply(&k, "fast.yaml", &claim("fast-data", Some("fast")))
+        .status
+        .success());
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(phase(&k, "fast-data").as_deref(), Some("Pending"));
+
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: fast\nprovisioner: example.com/nvme\nreclaimPolicy: Retain\nallowVolumeExpansion: true\n";
+    let out = apply(&k, "class.yaml", class);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| phase(&k, "fast-data")
+            .as_deref()
+            == Some("Bound")));
+    let t = rows(&k.ok(&["get", "sc", "fast"]));
+    assert_eq!(
+        &row(&t, "fast")[..5],
+        ["fast", "example.com/nvme", "Retain", "Immediate", "true"]
+    );
+}
+
+#[test]
+fn classes_are_validated_and_keep_their_provisioner() {
+    let k = Kube::standard();
+    let bad = [
+        ("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: none\n", "provisioner: Required value"),
+        ("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: recycle\nprovisioner: x.io/p\nreclaimPolicy: Recycle\n",
+            "reclaimPolicy: Unsupported value: \"Recycle\": supported values: \"Delete\", \"Retain\""),
+        ("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: later\nprovisioner: x.io/p\nvolumeBindingMode: Later\n",
+            "volumeBindingMode: Unsupported value: \"Later\": supported values: \"Immediate\", \"WaitForFirstConsumer\""),
+    ];
+    for (i, (yaml, why)) in bad.iter().enumerate() {
+        let out = apply(&k, &format!("bad{i}.yaml"), yaml);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(why), "{err}");
+    }
+    for name in ["none", "recycle", "later"] {
+        assert!(
+            k.cluster
+                .get("storage.k8s.io/v1", "StorageClass", None, name)
+                .is_none(),
+            "{name}"
+        );
+    }
+    let err = fails(
+        &k,
+        &[
+            "patch",
+            "sc",
+            "standard",
+            "--type=merge",
+            "-p",
+            r#"{"provisioner": "x.io/other"}"#,
+        ],
+    );
+    assert!(
+        err.contains("provisioner: Forbidden: updates to provisioner are forbidden."),
+        "{err}"
+    );
+    let err = fails(
+        &k,
+        &[
+            "patch",
+            "sc",
+            "standard",
+            "--type=merge",
+            "-p",
+            r#"{"volumeBindingMode": "WaitForFirstConsumer"}"#,
+        ],
+    );
+    assert!(
+        err.contains(
+            "volumeBindingMode: Invalid value: \"WaitForFirstConsumer\": field is immutable"
+        ),
+        "{err}"
+    );
+    let sc = k
+        .cluster
+        .get("storage.k8s.io/v1", "StorageClass", None, "standard")
+        .unwrap();
+    assert_eq!(
+        (sc["provisioner"].as_str(), sc["volumeBindingMode"].as_str()),
+        (Some("rancher.io/local-path"), Some("Immediate"))
+    );
+}
