@@ -409,6 +409,7 @@ pub fn admit_update(
     spec_defaults(def, &mut new);
     match def.plural {
         "pods" => {
+            priority::pod_update(old, &mut new);
             let strip = |v: &Value| {
                 let mut s = v["spec"].clone();
                 for f in ["containers", "initContainers"] {

@@ -42,7 +42,7 @@ const SYSTEM: [(&str, i64, &str); 2] = [
     ),
 ];
 
-const POLICIES: [&str; 2] = ["Never", "PreemptLowerPriority"];
+const POLICIES: [&str; 2] = ["PreemptLowerPriority", "Never"];
 const DEFAULT_POLICY: &str = "PreemptLowerPriority";
 
 /// The system classes, as a new cluster holds them.
@@ -83,6 +83,8 @@ pub(crate) fn create(pc: &mut Value, causes: &mut Causes) {
     }
     let name = name_of(pc).to_string();
     let value = value_of(pc);
+    // `value` is always there (no `omitempty`), 0 when not sent.
+    pc["value"] = json!(value);
     if name.starts_with("system-") {
         let why = match SYSTEM.iter().find(|(n, _, _)| *n == name) {
             None => Some(format!("{name} is not a known system priority class")),
@@ -109,7 +111,9 @@ pub(crate) fn create(pc: &mut Value, causes: &mut Causes) {
         ));
     }
     let policy = pc["preemptionPolicy"].as_str().unwrap_or("");
-    if !POLICIES.contains(&policy) {
+    if policy.is_empty() {
+        causes.push(("preemptionPolicy".into(), "Required value".into()));
+    } else if !POLICIES.contains(&policy) {
         not_supported(causes, "preemptionPolicy", &json!(policy), &POLICIES);
     }
 }
@@ -119,6 +123,7 @@ pub(crate) fn update(old: &Value, new: &mut Value, causes: &mut Causes) {
     if new.get("preemptionPolicy").is_none_or(Value::is_null) {
         new["preemptionPolicy"] = json!(DEFAULT_POLICY);
     }
+    new["value"] = json!(value_of(new));
     if value_of(new) != value_of(old) {
         causes.push((
             "value".into(),
@@ -170,6 +175,19 @@ pub(crate) fn deletable(name: &str) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The `Priority` plugin on a pod's update: the priority and policy it set
+/// at creation are kept when the update leaves them out (any other change
+/// of them is then refused by the pod's update validation).
+pub(crate) fn pod_update(old: &Value, new: &mut Value) {
+    for field in ["priority", "preemptionPolicy"] {
+        if new["spec"].get(field).is_none_or(Value::is_null) {
+            if let Some(v) = old["spec"].get(field).filter(|v| !v.is_null()) {
+                new["spec"][field] = v.clone();
+            }
+        }
+    }
 }
 
 /// The `Priority` plugin on a new pod: its class (or the global default)

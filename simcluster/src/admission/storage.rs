@@ -57,11 +57,16 @@ fn defaults(sc: &mut Value) {
 /// A new class: its defaults, then `ValidateStorageClass`.
 pub(crate) fn create(sc: &mut Value, causes: &mut Causes) {
     defaults(sc);
+    validate(sc, causes);
+}
+
+/// `ValidateStorageClass` (an empty reclaim policy passes, as there).
+fn validate(sc: &Value, causes: &mut Causes) {
     if sc["provisioner"].as_str().unwrap_or("").is_empty() {
         causes.push(("provisioner".into(), "Required value".into()));
     }
     let reclaim = sc["reclaimPolicy"].as_str().unwrap_or("");
-    if !RECLAIM.contains(&reclaim) {
+    if !reclaim.is_empty() && !RECLAIM.contains(&reclaim) {
         not_supported(causes, "reclaimPolicy", &json!(reclaim), &RECLAIM);
     }
     let mode = sc["volumeBindingMode"].as_str().unwrap_or("");
@@ -70,9 +75,10 @@ pub(crate) fn create(sc: &mut Value, causes: &mut Causes) {
     }
 }
 
-/// An update: `ValidateStorageClassUpdate`.
+/// An update: `ValidateStorageClass`, then `ValidateStorageClassUpdate`.
 pub(crate) fn update(old: &Value, new: &mut Value, causes: &mut Causes) {
     defaults(new);
+    validate(new, causes);
     let params = |v: &Value| v.get("parameters").filter(|p| !p.is_null()).cloned();
     if params(old) != params(new) {
         causes.push((
@@ -102,13 +108,23 @@ pub(crate) fn update(old: &Value, new: &mut Value, causes: &mut Causes) {
     }
 }
 
+/// The beta annotation that names a claim's class (before the field).
+const CLAIM_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-class";
+
+/// The class a claim names: the beta annotation, else the field; `None`
+/// when it names none (`PersistentVolumeClaimHasClass`).
+fn claim_class(pvc: &Value) -> Option<&str> {
+    pvc["metadata"]["annotations"][CLAIM_ANNOTATION]
+        .as_str()
+        .or_else(|| pvc["spec"]["storageClassName"].as_str())
+}
+
 /// The `DefaultStorageClass` plugin on a new claim: one that names no
-/// class gets the default (the newest marked one, then by name).
+/// class gets the default (the newest marked one, then by name). The
+/// volume controller does the same later for a claim created while there
+/// was no default (`bind_claims`).
 pub(crate) fn default_claim(st: &State, pvc: &mut Value) {
-    if pvc["spec"]
-        .get("storageClassName")
-        .is_some_and(|v| !v.is_null())
-    {
+    if claim_class(pvc).is_some() {
         return;
     }
     let chosen = st
@@ -137,8 +153,7 @@ pub(crate) fn default_claim(st: &State, pvc: &mut Value) {
 
 /// Whether a claim's class exists (what a provisioner would need to bind it).
 pub(crate) fn class_exists(st: &State, pvc: &Value) -> bool {
-    pvc["spec"]["storageClassName"]
-        .as_str()
+    claim_class(pvc)
         .filter(|n| !n.is_empty())
         .is_some_and(|n| st.store.get(KEY, "", n).is_some())
 }

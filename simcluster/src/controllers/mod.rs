@@ -200,15 +200,20 @@ fn bind_claims(st: &mut State) -> bool {
     }
     // A claim is bound once its class exists (a provisioner serves it);
     // one of a missing class, or of none, stays `Pending`.
-    let pending: Vec<Value> = st
+    let unbound: Vec<Value> = st
         .store
         .list("persistentvolumeclaims", None)
         .filter(|p| p.pointer("/status/phase").and_then(Value::as_str) != Some("Bound"))
-        .filter(|p| crate::admission::storage::class_exists(st, p))
         .map(|o| (**o).clone())
         .collect();
     let mut changed = false;
-    for mut pvc in pending {
+    for mut pvc in unbound {
+        // A claim made while there was no default class gets the one there
+        // is now (the volume controller's retroactive default).
+        crate::admission::storage::default_claim(st, &mut pvc);
+        if !crate::admission::storage::class_exists(st, &pvc) {
+            continue;
+        }
         let uid = pvc["metadata"]["uid"].as_str().unwrap_or("").to_string();
         if pvc.pointer("/spec/volumeName").is_none() {
             pvc["spec"]["volumeName"] = json!(format!("pvc-{uid}"));

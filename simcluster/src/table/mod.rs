@@ -434,7 +434,7 @@ fn columns_and_cells(def: &ResourceDef, o: &Value) -> (Vec<Value>, Row) {
                     json!(str_at(o, "/provisioner")),
                     json!(str_at(o, "/reclaimPolicy")),
                     json!(str_at(o, "/volumeBindingMode")),
-                    json!(expand.to_string()),
+                    json!(expand),
                     age,
                 ],
             )

@@ -79,7 +79,7 @@ fn classes_are_validated_and_one_is_the_default() {
             "--preemption-policy=Sometimes",
         ],
     );
-    assert!(err.contains("preemptionPolicy: Unsupported value: \"Sometimes\": supported values: \"Never\", \"PreemptLowerPriority\""), "{err}");
+    assert!(err.contains("preemptionPolicy: Unsupported value: \"Sometimes\": supported values: \"PreemptLowerPriority\", \"Never\""), "{err}");
     for name in ["huge", "system-mine", "odd"] {
         assert!(
             k.cluster
@@ -88,6 +88,14 @@ fn classes_are_validated_and_one_is_the_default() {
             "{name}"
         );
     }
+
+    // A value of 0 (protobuf leaves a zero out) is kept as 0.
+    k.ok(&["create", "priorityclass", "low", "--value=0"]);
+    let low = k
+        .cluster
+        .get("scheduling.k8s.io/v1", "PriorityClass", None, "low")
+        .unwrap();
+    assert_eq!(low["value"], 0, "{low}");
 
     // A value never changes.
     let err = fails(
@@ -201,6 +209,27 @@ fn a_pods_class_sets_its_priority_and_must_exist() {
             pod["spec"]["preemptionPolicy"].as_str()
         ),
         (Some(500), Some("Never"))
+    );
+
+    // An update that leaves out what the class set keeps it.
+    let mut replaced = pod.clone();
+    for f in ["priority", "preemptionPolicy"] {
+        replaced["spec"].as_object_mut().unwrap().remove(f);
+    }
+    replaced["metadata"]["labels"] = json!({"run": "trainer", "stage": "2"});
+    let path = k._dir.path().join("trainer.json");
+    std::fs::write(&path, replaced.to_string()).unwrap();
+    k.ok(&["replace", "-f", path.to_str().unwrap()]);
+    let pod = k
+        .cluster
+        .get("v1", "Pod", Some("default"), "trainer")
+        .unwrap();
+    assert_eq!(
+        (
+            pod["metadata"]["labels"]["stage"].as_str(),
+            pod["spec"]["priority"].as_i64()
+        ),
+        (Some("2"), Some(500))
     );
 
     // A priority the class does not give: refused.

@@ -106,6 +106,36 @@ fn a_claim_of_a_missing_class_waits_for_it() {
     );
 }
 
+/// A claim made while no class is the default gets the default once
+/// there is one (the volume controller's retroactive default), and binds.
+#[test]
+fn a_claim_made_without_a_default_gets_a_later_one() {
+    let k = Kube::standard();
+    k.ok(&["delete", "storageclass", "standard"]);
+    assert!(apply(&k, "early.yaml", &claim("early", None))
+        .status
+        .success());
+    std::thread::sleep(Duration::from_millis(600));
+    let early = k
+        .cluster
+        .get("v1", "PersistentVolumeClaim", Some("default"), "early")
+        .unwrap();
+    assert!(early["spec"].get("storageClassName").is_none(), "{early}");
+    assert_eq!(phase(&k, "early").as_deref(), Some("Pending"));
+
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: local\n  annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\nprovisioner: example.com/local\n";
+    assert!(apply(&k, "local.yaml", class).status.success());
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| phase(&k, "early").as_deref()
+            == Some("Bound")));
+    let early = k
+        .cluster
+        .get("v1", "PersistentVolumeClaim", Some("default"), "early")
+        .unwrap();
+    assert_eq!(early["spec"]["storageClassName"], "local");
+}
+
 #[test]
 fn classes_are_validated_and_keep_their_provisioner() {
     let k = Kube::standard();
