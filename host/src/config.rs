@@ -10,6 +10,8 @@
 //! [plugins.kboss]
 //! role = "endpoint"
 //! grants = ["log", "inventory", "pricing"]
+//! # its collections refer to centers and clusters: a reference is a read
+//! write = ["compute_centers", "clusters", "devices"]
 //!
 //! [plugins.pcapi]
 //! role = "endpoint"

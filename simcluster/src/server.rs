@@ -201,13 +201,16 @@ impl Ctx<'_> {
     /// `propagationPolicy` and `dryRun` over it; an unknown propagation
     /// policy in either is a `422` before anything is deleted.
     fn delete_options(&self, opts: &WriteOptions) -> ApiResult<DeleteOptions> {
-        let mut d = DeleteOptions::from_body(&self.json_body()?);
+        let mut d = DeleteOptions::from_body(&self.json_body()?)?;
         d.validate()?;
         if let Some(p) = self.q("propagationPolicy") {
             d.propagation = Some(p.to_string());
             d.validate()?;
         }
-        d.dry_run |= opts.dry_run;
+        // With a body, kube-apiserver reads the options from it alone.
+        if self.body.is_empty() {
+            d.dry_run |= opts.dry_run;
+        }
         Ok(d)
     }
 

@@ -20,9 +20,29 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    /// Reads a `DeleteOptions` body (may be empty).
-    pub fn from_body(v: &Value) -> Self {
-        DeleteOptions {
+    /// Reads a `DeleteOptions` body (may be empty); a `dryRun` that is not
+    /// a list of strings is the decoder's `400`, as kube-apiserver's.
+    pub fn from_body(v: &Value) -> ApiResult<Self> {
+        if let Some(d) = v.get("dryRun").filter(|d| !d.is_null()) {
+            let refuse = |got: &Value, want: &str| {
+                crate::admission::decode::cannot_unmarshal(
+                    "DeleteOptions",
+                    "v1",
+                    ".dryRun",
+                    got,
+                    want,
+                )
+            };
+            match d.as_array() {
+                None => return Err(refuse(d, "[]string")),
+                Some(items) => {
+                    if let Some(bad) = items.iter().find(|x| !x.is_string()) {
+                        return Err(refuse(bad, "string"));
+                    }
+                }
+            }
+        }
+        Ok(DeleteOptions {
             propagation: v
                 .get("propagationPolicy")
                 .and_then(Value::as_str)
@@ -48,7 +68,7 @@ impl DeleteOptions {
                         .collect()
                 })
                 .unwrap_or_default(),
-        }
+        })
     }
 
     /// kube-apiserver's `ValidateDeleteOptions`: a propagation policy

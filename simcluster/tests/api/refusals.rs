@@ -503,6 +503,42 @@ fn a_dry_run_other_than_all_is_refused_and_writes_nothing() {
         "{v}"
     );
 
+    // A body's `dryRun` that is not a list of strings is the decoder's 400.
+    for (body, got, want) in [
+        (r#"{"dryRun":"All"}"#, "string", "[]string"),
+        (r#"{"dryRun":[1]}"#, "number 1", "string"),
+    ] {
+        let (code, v) = call(
+            &c,
+            "DELETE",
+            &format!("{path}/kept"),
+            "application/json",
+            body,
+        );
+        assert_eq!(
+            (code, v["reason"].as_str()),
+            (400, Some("BadRequest")),
+            "{body}: {v}"
+        );
+        assert_eq!(
+            v["message"],
+            format!("DeleteOptions in version \"v1\" cannot be handled as a DeleteOptions: json: cannot unmarshal {got} into Go struct field DeleteOptions.dryRun of type {want}")
+        );
+    }
+    assert!(stored(&c, "ConfigMap", Some("default"), "kept").is_some());
+    // With a body the options are the body's alone: the query's dry run
+    // does not apply.
+    config_map(&c, "gone", json!({}), None);
+    let (code, v) = call(
+        &c,
+        "DELETE",
+        &format!("{path}/gone?dryRun=All"),
+        "application/json",
+        r#"{"kind":"DeleteOptions","apiVersion":"v1"}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(stored(&c, "ConfigMap", Some("default"), "gone").is_none());
+
     // `All` is the dry run it always was.
     let (code, v) = call(
         &c,
