@@ -132,6 +132,13 @@ impl PluginConfig {
     }
 }
 
+impl PluginConfig {
+    /// The storage grant its `read`, `write` and `secrets` lists make.
+    pub fn storage(&self) -> Result<crate::policy::Storage, String> {
+        crate::policy::Storage::new(&self.read, &self.write, &self.secrets)
+    }
+}
+
 fn default_deadline_ms() -> u32 {
     10_000
 }
@@ -277,7 +284,7 @@ impl Config {
     /// The plugin `id`'s storage grant (none without an entry).
     pub fn storage(&self, id: &str) -> Result<crate::policy::Storage, String> {
         match self.plugins.get(id) {
-            Some(p) => crate::policy::Storage::new(&p.read, &p.write, &p.secrets),
+            Some(p) => p.storage(),
             None => Ok(crate::policy::Storage::default()),
         }
     }

@@ -81,7 +81,8 @@ pub(crate) fn check(plugin: &str, grant: &Storage, refs: &[Reference]) -> Result
 /// Would `grant` (given through the admin API or `plugin grant`) leave
 /// `plugin` able to read what its stored collections refer to?
 pub(crate) fn check_grant(plugin: &str, grant: &PluginConfig, store: &Store) -> Result<(), String> {
-    let storage = Storage::new(&grant.read, &grant.write, &grant.secrets)
+    let storage = grant
+        .storage()
         .map_err(|e| format!("plugin `{plugin}`: storage grant: {e}"))?;
     check(plugin, &storage, &stored(plugin, &store.schema_all()))
 }

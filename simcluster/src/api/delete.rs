@@ -23,23 +23,15 @@ impl DeleteOptions {
     /// Reads a `DeleteOptions` body (may be empty); a `dryRun` that is not
     /// a list of strings is the decoder's `400`, as kube-apiserver's.
     pub fn from_body(v: &Value) -> ApiResult<Self> {
+        let refuse = |got: &Value, want: &str| {
+            crate::admission::decode::cannot_unmarshal("DeleteOptions", "v1", ".dryRun", got, want)
+        };
+        let mut dry_run_values = Vec::new();
         if let Some(d) = v.get("dryRun").filter(|d| !d.is_null()) {
-            let refuse = |got: &Value, want: &str| {
-                crate::admission::decode::cannot_unmarshal(
-                    "DeleteOptions",
-                    "v1",
-                    ".dryRun",
-                    got,
-                    want,
-                )
-            };
-            match d.as_array() {
-                None => return Err(refuse(d, "[]string")),
-                Some(items) => {
-                    if let Some(bad) = items.iter().find(|x| !x.is_string()) {
-                        return Err(refuse(bad, "string"));
-                    }
-                }
+            let items = d.as_array().ok_or_else(|| refuse(d, "[]string"))?;
+            for x in items {
+                let text = x.as_str().ok_or_else(|| refuse(x, "string"))?;
+                dry_run_values.push(text.to_string());
             }
         }
         Ok(DeleteOptions {
@@ -55,19 +47,8 @@ impl DeleteOptions {
                 .pointer("/preconditions/resourceVersion")
                 .and_then(Value::as_str)
                 .map(String::from),
-            dry_run: v
-                .get("dryRun")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty()),
-            dry_run_values: v
-                .get("dryRun")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .map(|x| x.as_str().unwrap_or("").to_string())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            dry_run: !dry_run_values.is_empty(),
+            dry_run_values,
         })
     }
 
