@@ -2,7 +2,8 @@
 //! `DefaultStorageClass` admission plugin:
 //!
 //! - a cluster starts with `standard`, the default class (as kind's, but
-//!   binding at once: the simulation has no pods waiting on volumes);
+//!   binding at once; a class of its own may wait for a claim's first
+//!   consumer, [`crate::controllers::volumes`]);
 //! - a class is validated as `ValidateStorageClass` does (a provisioner,
 //!   the reclaim policies `Delete`/`Retain`, the binding modes
 //!   `Immediate`/`WaitForFirstConsumer`) and keeps its provisioner,
@@ -10,7 +11,8 @@
 //! - a claim that names no class (the field absent, not empty) gets the
 //!   default class, the newest when several are marked; the controllers bind
 //!   a claim only when its class exists, so a claim of a missing class stays
-//!   `Pending`, as no provisioner would serve it.
+//!   `Pending`, as no provisioner would serve it
+//!   ([`crate::controllers::volumes`]).
 
 use serde_json::{json, Value};
 
@@ -151,9 +153,16 @@ pub(crate) fn default_claim(st: &State, pvc: &mut Value) {
     }
 }
 
-/// Whether a claim's class exists (what a provisioner would need to bind it).
-pub(crate) fn class_exists(st: &State, pvc: &Value) -> bool {
+/// The class a claim names, when it exists (what a provisioner needs to
+/// bind it).
+pub(crate) fn claim_class_object(st: &State, pvc: &Value) -> Option<Value> {
     claim_class(pvc)
         .filter(|n| !n.is_empty())
-        .is_some_and(|n| st.store.get(KEY, "", n).is_some())
+        .and_then(|n| st.store.get(KEY, "", n))
+        .map(|c| (**c).clone())
+}
+
+/// Whether a class provisions for a claim only once a pod uses it.
+pub(crate) fn waits_for_consumer(class: &Value) -> bool {
+    class["volumeBindingMode"].as_str() == Some("WaitForFirstConsumer")
 }

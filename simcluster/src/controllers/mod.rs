@@ -11,8 +11,10 @@
 //! * [`endpoints`]: a selector Service's Endpoints (its pods' addresses and ports).
 //! * [`quota`]: ResourceQuota status and the quota admission check.
 //! * [`events`]: what they did, recorded as Events.
+//! * [`volumes`]: claims bound by their class's provisioner, at once or for
+//!   their first pod, and the scheduler's checks of a pod's claims.
 //! * here: namespace lifecycle (default ServiceAccount, Terminating ->
-//!   content removed -> gone) and a PVC binder.
+//!   content removed -> gone).
 
 pub mod disruption;
 pub mod endpoints;
@@ -21,6 +23,7 @@ pub mod events;
 pub mod kubelet;
 pub mod quota;
 pub mod scheduler;
+pub mod volumes;
 pub mod workloads;
 
 use std::time::Instant;
@@ -124,7 +127,7 @@ pub fn reconcile(st: &mut State) {
     for _ in 0..25 {
         let mut changed = false;
         changed |= namespaces(st);
-        changed |= bind_claims(st);
+        changed |= volumes::bind_claims(st);
         changed |= workloads::reconcile(st);
         changed |= scheduler::schedule(st);
         changed |= kubelet::run(st);
@@ -189,51 +192,6 @@ fn namespaces(st: &mut State) -> bool {
         st.store.remove("namespaces", "", &name);
         st.ns_deleting.remove(&name);
         changed = true;
-    }
-    changed
-}
-
-fn bind_claims(st: &mut State) -> bool {
-    let classes = crate::admission::storage::KEY;
-    if !st.inputs_changed("claims", &["persistentvolumeclaims", classes]) {
-        return false;
-    }
-    // A claim is bound once its class exists (a provisioner serves it);
-    // one of a missing class, or of none, stays `Pending`.
-    let unbound: Vec<Value> = st
-        .store
-        .list("persistentvolumeclaims", None)
-        .filter(|p| p.pointer("/status/phase").and_then(Value::as_str) != Some("Bound"))
-        .map(|o| (**o).clone())
-        .collect();
-    let mut changed = false;
-    for mut pvc in unbound {
-        // A claim made while there was no default class gets the one there
-        // is now (the volume controller's retroactive default).
-        crate::admission::storage::default_claim(st, &mut pvc);
-        if !crate::admission::storage::class_exists(st, &pvc) {
-            continue;
-        }
-        let uid = pvc["metadata"]["uid"].as_str().unwrap_or("").to_string();
-        if pvc.pointer("/spec/volumeName").is_none() {
-            pvc["spec"]["volumeName"] = json!(format!("pvc-{uid}"));
-        }
-        if !pvc["metadata"]["annotations"].is_object() {
-            pvc["metadata"]["annotations"] = json!({});
-        }
-        pvc["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] = json!("yes");
-        pvc["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
-        let storage = pvc
-            .pointer("/spec/resources/requests/storage")
-            .cloned()
-            .unwrap_or(json!("1Gi"));
-        let modes = pvc
-            .pointer("/spec/accessModes")
-            .cloned()
-            .unwrap_or(json!(["ReadWriteOnce"]));
-        pvc["status"] =
-            json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}});
-        changed |= put(st, "persistentvolumeclaims", pvc);
     }
     changed
 }

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::events::{self, Kind};
+use super::volumes::{self, Claims};
 use super::{condition, put};
+use crate::admission::storage;
 use crate::pods::{self, add_resources, Resources};
 use crate::selectors::Requirement;
 use crate::state::State;
@@ -189,11 +191,13 @@ fn free_score(alloc: &Resources, used: &Resources, req: &Resources) -> i128 {
     score
 }
 
-/// Picks a node for a pod: `Ok(node)` or `Err(message)`.
+/// Picks a node for a pod (on `pinned` alone when its volumes are there):
+/// `Ok(node)` or `Err(message)`.
 pub fn pick_node(
     pod: &Value,
     nodes: &[(Value, Resources)],
     used: &BTreeMap<String, Resources>,
+    pinned: Option<&str>,
 ) -> Result<String, String> {
     let req = pods::sched_requests(pod);
     let spec = &pod["spec"];
@@ -212,6 +216,11 @@ pub fn pick_node(
             for f in fails {
                 *reasons.entry(f).or_default() += 1;
             }
+            continue;
+        }
+        if pinned.is_some_and(|p| p != name) {
+            let r = "node(s) had volume node affinity conflict".to_string();
+            *reasons.entry(r).or_default() += 1;
             continue;
         }
         let score = free_score(alloc, u, &req);
@@ -263,7 +272,11 @@ pub fn schedule(st: &mut State) -> bool {
         .collect();
     // Pods that failed are retried only when capacity may have appeared
     // (nodes changed, a pod released its node) or the pod itself changed.
-    let retry_all = st.inputs_changed("scheduler", &["nodes", "pods-freed"]);
+    // (or claims changed: a pod may have been waiting for one).
+    let retry_all = st.inputs_changed(
+        "scheduler",
+        &["nodes", "pods-freed", "persistentvolumeclaims", storage::KEY],
+    );
     if retry_all {
         let keep: std::collections::HashSet<&(String, String)> = pending.iter().collect();
         st.sched_tried.retain(|k, _| keep.contains(k));
@@ -294,8 +307,16 @@ pub fn schedule(st: &mut State) -> bool {
         }
         let conds = pod.pointer("/status/conditions").cloned();
         let mut new = pod.clone();
-        let (kind, reason, message) = match pick_node(&pod, &nodes, &used) {
+        let claims = volumes::pod_claims(st, &pod);
+        let placed = match &claims {
+            Claims::Refused(why) => Err(format!("0/{} nodes are available: {why}.", nodes.len())),
+            Claims::Ready { pinned, .. } => pick_node(&pod, &nodes, &used, pinned.as_deref()),
+        };
+        let (kind, reason, message) = match placed {
             Ok(node) => {
+                if let Claims::Ready { delayed, .. } = &claims {
+                    changed |= volumes::provision(st, &ns, delayed, &node);
+                }
                 add_resources(
                     used.entry(node.clone()).or_default(),
                     &pods::sched_requests(&pod),
@@ -376,7 +397,7 @@ mod tests {
             node("b", "8", "16Gi", 0, json!({})),
         ];
         assert_eq!(
-            pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(),
+            pick_node(&pod(json!({})), &nodes, &BTreeMap::new(), None).unwrap(),
             "b"
         );
         let mut used = BTreeMap::new();
@@ -384,12 +405,12 @@ mod tests {
             "b".to_string(),
             pods::parse_resources(Some(&json!({"cpu": "8"}))),
         );
-        assert_eq!(pick_node(&pod(json!({})), &nodes, &used).unwrap(), "a");
+        assert_eq!(pick_node(&pod(json!({})), &nodes, &used, None).unwrap(), "a");
         used.insert(
             "a".to_string(),
             pods::parse_resources(Some(&json!({"cpu": "1500m"}))),
         );
-        let err = pick_node(&pod(json!({})), &nodes, &used).unwrap_err();
+        let err = pick_node(&pod(json!({})), &nodes, &used, None).unwrap_err();
         assert_eq!(err, "0/2 nodes are available: 2 Insufficient cpu.");
     }
 
@@ -407,16 +428,16 @@ mod tests {
         ];
         let gpu_pod = json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "2"}}}]}});
         assert_eq!(
-            pick_node(&gpu_pod, &nodes, &BTreeMap::new()).unwrap(),
+            pick_node(&gpu_pod, &nodes, &BTreeMap::new(), None).unwrap(),
             "gpu"
         );
         let too_many = json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "5"}}}]}});
         assert_eq!(
-            pick_node(&too_many, &nodes, &BTreeMap::new()).unwrap_err(),
+            pick_node(&too_many, &nodes, &BTreeMap::new(), None).unwrap_err(),
             "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
         );
         let sel = pod(json!({"nodeSelector": {"nvidia.com/gpu.product": "A100"}}));
-        assert_eq!(pick_node(&sel, &nodes, &BTreeMap::new()).unwrap(), "gpu");
+        assert_eq!(pick_node(&sel, &nodes, &BTreeMap::new(), None).unwrap(), "gpu");
         let aff = |op: &str, vals: Value| {
             pod(
                 json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -427,24 +448,25 @@ mod tests {
             pick_node(
                 &aff("In", json!(["A100", "H100"])),
                 &nodes,
-                &BTreeMap::new()
+                &BTreeMap::new(),
+                None
             )
             .unwrap(),
             "gpu"
         );
         assert_eq!(
-            pick_node(&aff("NotIn", json!(["A100"])), &nodes, &BTreeMap::new()).unwrap(),
+            pick_node(&aff("NotIn", json!(["A100"])), &nodes, &BTreeMap::new(), None).unwrap(),
             "cpu"
         );
         assert_eq!(
-            pick_node(&aff("Exists", Value::Null), &nodes, &BTreeMap::new()).unwrap(),
+            pick_node(&aff("Exists", Value::Null), &nodes, &BTreeMap::new(), None).unwrap(),
             "gpu"
         );
         assert_eq!(
-            pick_node(&aff("DoesNotExist", Value::Null), &nodes, &BTreeMap::new()).unwrap(),
+            pick_node(&aff("DoesNotExist", Value::Null), &nodes, &BTreeMap::new(), None).unwrap(),
             "cpu"
         );
-        let err = pick_node(&aff("In", json!(["H100"])), &nodes, &BTreeMap::new()).unwrap_err();
+        let err = pick_node(&aff("In", json!(["H100"])), &nodes, &BTreeMap::new(), None).unwrap_err();
         assert_eq!(
             err,
             "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
@@ -477,23 +499,23 @@ mod tests {
             ),
         ];
         assert_eq!(
-            pick_node(&pod(json!({})), &nodes, &BTreeMap::new()).unwrap(),
+            pick_node(&pod(json!({})), &nodes, &BTreeMap::new(), None).unwrap(),
             "pref"
         );
         let only_two = &nodes[..2];
         assert_eq!(
-            pick_node(&pod(json!({})), only_two, &BTreeMap::new()).unwrap_err(),
+            pick_node(&pod(json!({})), only_two, &BTreeMap::new(), None).unwrap_err(),
             "0/2 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 1 node(s) were unschedulable."
         );
         let tolerant = pod(
             json!({"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]}),
         );
         assert_eq!(
-            pick_node(&tolerant, only_two, &BTreeMap::new()).unwrap(),
+            pick_node(&tolerant, only_two, &BTreeMap::new(), None).unwrap(),
             "master"
         );
         let everything = pod(json!({"tolerations": [{"operator": "Exists"}]}));
-        assert!(pick_node(&everything, &nodes[..1], &BTreeMap::new()).is_ok());
+        assert!(pick_node(&everything, &nodes[..1], &BTreeMap::new(), None).is_ok());
         assert!(toleration_matches(
             &json!({"key": "k", "value": "v", "effect": "NoSchedule"}),
             &json!({"key": "k", "value": "v", "effect": "NoSchedule"})
@@ -519,13 +541,13 @@ mod tests {
             pods::parse_resources(Some(&json!({"pods": "1"}))),
         );
         assert_eq!(
-            pick_node(&pod(json!({})), &nodes, &used).unwrap_err(),
+            pick_node(&pod(json!({})), &nodes, &used, None).unwrap_err(),
             "0/1 nodes are available: 1 Too many pods."
         );
         let by_name = pod(
             json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}]}}}}),
         );
-        assert!(pick_node(&by_name, &nodes, &BTreeMap::new()).is_ok());
+        assert!(pick_node(&by_name, &nodes, &BTreeMap::new(), None).is_ok());
     }
 }

@@ -1,7 +1,8 @@
 //! StorageClasses: the default class a cluster starts with, what
 //! `ValidateStorageClass` refuses, the `DefaultStorageClass` plugin's class
 //! for a claim that names none, and a claim of a missing class left
-//! `Pending` until its class exists.
+//! `Pending` until its class exists; a class that waits for a claim's first
+//! consumer, and the scheduler's checks of a pod's claims.
 
 use super::*;
 
@@ -199,4 +200,163 @@ fn classes_are_validated_and_keep_their_provisioner() {
         (sc["provisioner"].as_str(), sc["volumeBindingMode"].as_str()),
         (Some("rancher.io/local-path"), Some("Immediate"))
     );
+}
+
+/// A pod using `claim`, on `node` when one is named.
+fn consumer(name: &str, claim: &str, node: Option<&str>) -> String {
+    let selector = node
+        .map(|n| format!("  nodeSelector:\n    kubernetes.io/hostname: {n}\n"))
+        .unwrap_or_default();
+    format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n{selector}  containers:\n  - name: app\n    image: nginx:1.27\n    volumeMounts:\n    - name: data\n      mountPath: /data\n  volumes:\n  - name: data\n    persistentVolumeClaim:\n      claimName: {claim}\n")
+}
+
+fn pod(k: &Kube, name: &str) -> Value {
+    k.cluster.get("v1", "Pod", Some("default"), name).unwrap()
+}
+
+/// The message of a pod's `PodScheduled=False` condition, once it has one.
+fn unschedulable(k: &Kube, name: &str) -> String {
+    let mut message = String::new();
+    let found = k.cluster.wait_until(Duration::from_secs(10), |_| {
+        let p = pod(k, name);
+        let c = p["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+            .cloned();
+        message = c
+            .and_then(|c| c["message"].as_str().map(String::from))
+            .unwrap_or_default();
+        !message.is_empty()
+    });
+    assert!(found, "{name} never reported why: {}", pod(k, name));
+    assert!(pod(k, name)["spec"].get("nodeName").is_none());
+    message
+}
+
+/// kind's class: a claim is provisioned only once a pod that uses it is
+/// scheduled, on the node the scheduler chose, and keeps its pods there.
+#[test]
+fn a_class_that_waits_binds_a_claim_for_its_first_pod() {
+    let k = Kube::standard();
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: local\nprovisioner: rancher.io/local-path\nvolumeBindingMode: WaitForFirstConsumer\n";
+    assert!(apply(&k, "local.yaml", class).status.success());
+    assert!(apply(&k, "data.yaml", &claim("data", Some("local")))
+        .status
+        .success());
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(phase(&k, "data").as_deref(), Some("Pending"));
+    let events = k.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=data",
+    ]);
+    assert!(
+        events.contains("WaitForFirstConsumer")
+            && events.contains("waiting for first consumer to be created before binding"),
+        "{events}"
+    );
+
+    assert!(
+        apply(&k, "first.yaml", &consumer("first", "data", Some("worker-2")))
+            .status
+            .success()
+    );
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| phase(&k, "data").as_deref()
+            == Some("Bound")));
+    let data = k
+        .cluster
+        .get("v1", "PersistentVolumeClaim", Some("default"), "data")
+        .unwrap();
+    let annotations = &data["metadata"]["annotations"];
+    assert_eq!(annotations["volume.kubernetes.io/selected-node"], "worker-2");
+    assert_eq!(
+        annotations["volume.kubernetes.io/storage-provisioner"],
+        "rancher.io/local-path"
+    );
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |_| {
+        pod(&k, "first")["spec"]["nodeName"] == "worker-2"
+    }));
+    let described = k.ok(&["describe", "pvc", "data"]);
+    assert!(
+        described.contains("ProvisioningSucceeded")
+            && described
+                .lines()
+                .any(|l| l.starts_with("Used By:") && l.ends_with(" first")),
+        "{described}"
+    );
+
+    // The volume is on worker-2: a pod that names no node goes there, one
+    // that asks for worker-1 fits nowhere.
+    assert!(apply(&k, "second.yaml", &consumer("second", "data", None))
+        .status
+        .success());
+    assert!(k.cluster.wait_until(Duration::from_secs(10), |_| {
+        pod(&k, "second")["spec"]["nodeName"] == "worker-2"
+    }));
+    assert!(
+        apply(&k, "third.yaml", &consumer("third", "data", Some("worker-1")))
+            .status
+            .success()
+    );
+    let why = unschedulable(&k, "third");
+    assert!(
+        why.starts_with("0/4 nodes are available: ")
+            && why.contains("1 node(s) had volume node affinity conflict"),
+        "{why}"
+    );
+}
+
+/// kube-scheduler's `VolumeBinding`: a pod waits for a claim that is
+/// missing, or not bound and not waiting for it, and runs once it is.
+#[test]
+fn a_pod_waits_for_its_claims() {
+    let k = Kube::standard();
+    assert!(apply(&k, "orphan.yaml", &consumer("orphan", "later", None))
+        .status
+        .success());
+    assert_eq!(
+        unschedulable(&k, "orphan"),
+        "0/4 nodes are available: persistentvolumeclaim \"later\" not found."
+    );
+    let events = k.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=orphan",
+    ]);
+    assert!(events.contains("FailedScheduling"), "{events}");
+
+    assert!(apply(&k, "fast.yaml", &claim("fast-data", Some("fast")))
+        .status
+        .success());
+    assert!(
+        apply(&k, "waiting.yaml", &consumer("waiting", "fast-data", None))
+            .status
+            .success()
+    );
+    assert_eq!(
+        unschedulable(&k, "waiting"),
+        "0/4 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+    );
+
+    // The claims appear and bind: both pods are scheduled and run.
+    assert!(apply(&k, "later.yaml", &claim("later", None))
+        .status
+        .success());
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: fast\nprovisioner: example.com/nvme\n";
+    assert!(apply(&k, "class.yaml", class).status.success());
+    for name in ["orphan", "waiting"] {
+        assert!(
+            k.cluster.wait_until(Duration::from_secs(10), |_| {
+                pod(&k, name)["status"]["phase"] == "Running"
+            }),
+            "{}",
+            pod(&k, name)
+        );
+    }
 }
