@@ -197,20 +197,17 @@ impl Ctx<'_> {
         }
     }
 
-    /// A delete's options: the `DeleteOptions` body, then the query's
-    /// `propagationPolicy` and `dryRun` over it; an unknown propagation
-    /// policy in either is a `422` before anything is deleted.
+    /// A delete's options, as kube-apiserver reads them (a single delete
+    /// and a collection's alike): from the `DeleteOptions` body when there is
+    /// one, else from the query (`propagationPolicy`, `dryRun`); an unknown
+    /// propagation policy is a `422` before anything is deleted.
     fn delete_options(&self, opts: &WriteOptions) -> ApiResult<DeleteOptions> {
         let mut d = DeleteOptions::from_body(&self.json_body()?)?;
-        d.validate()?;
-        if let Some(p) = self.q("propagationPolicy") {
-            d.propagation = Some(p.to_string());
-            d.validate()?;
-        }
-        // With a body, kube-apiserver reads the options from it alone.
         if self.body.is_empty() {
-            d.dry_run |= opts.dry_run;
+            d.propagation = self.q("propagationPolicy").map(String::from);
+            d.dry_run = opts.dry_run;
         }
+        d.validate()?;
         Ok(d)
     }
 

@@ -275,7 +275,12 @@ pub fn schedule(st: &mut State) -> bool {
     // (or claims changed: a pod may have been waiting for one).
     let retry_all = st.inputs_changed(
         "scheduler",
-        &["nodes", "pods-freed", "persistentvolumeclaims", storage::KEY],
+        &[
+            "nodes",
+            "pods-freed",
+            "persistentvolumeclaims",
+            storage::KEY,
+        ],
     );
     if retry_all {
         let keep: std::collections::HashSet<&(String, String)> = pending.iter().collect();
@@ -405,7 +410,10 @@ mod tests {
             "b".to_string(),
             pods::parse_resources(Some(&json!({"cpu": "8"}))),
         );
-        assert_eq!(pick_node(&pod(json!({})), &nodes, &used, None).unwrap(), "a");
+        assert_eq!(
+            pick_node(&pod(json!({})), &nodes, &used, None).unwrap(),
+            "a"
+        );
         used.insert(
             "a".to_string(),
             pods::parse_resources(Some(&json!({"cpu": "1500m"}))),
@@ -437,7 +445,10 @@ mod tests {
             "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
         );
         let sel = pod(json!({"nodeSelector": {"nvidia.com/gpu.product": "A100"}}));
-        assert_eq!(pick_node(&sel, &nodes, &BTreeMap::new(), None).unwrap(), "gpu");
+        assert_eq!(
+            pick_node(&sel, &nodes, &BTreeMap::new(), None).unwrap(),
+            "gpu"
+        );
         let aff = |op: &str, vals: Value| {
             pod(
                 json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -455,7 +466,13 @@ mod tests {
             "gpu"
         );
         assert_eq!(
-            pick_node(&aff("NotIn", json!(["A100"])), &nodes, &BTreeMap::new(), None).unwrap(),
+            pick_node(
+                &aff("NotIn", json!(["A100"])),
+                &nodes,
+                &BTreeMap::new(),
+                None
+            )
+            .unwrap(),
             "cpu"
         );
         assert_eq!(
@@ -463,10 +480,17 @@ mod tests {
             "gpu"
         );
         assert_eq!(
-            pick_node(&aff("DoesNotExist", Value::Null), &nodes, &BTreeMap::new(), None).unwrap(),
+            pick_node(
+                &aff("DoesNotExist", Value::Null),
+                &nodes,
+                &BTreeMap::new(),
+                None
+            )
+            .unwrap(),
             "cpu"
         );
-        let err = pick_node(&aff("In", json!(["H100"])), &nodes, &BTreeMap::new(), None).unwrap_err();
+        let err =
+            pick_node(&aff("In", json!(["H100"])), &nodes, &BTreeMap::new(), None).unwrap_err();
         assert_eq!(
             err,
             "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."

@@ -100,7 +100,8 @@ fn bind(st: &mut State, mut pvc: Value, class: &Value) -> bool {
         .pointer("/spec/accessModes")
         .cloned()
         .unwrap_or(json!(["ReadWriteOnce"]));
-    pvc["status"] = json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}});
+    pvc["status"] =
+        json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}});
     let changed = put(st, KEY, pvc.clone());
     if changed {
         let message = format!("Successfully provisioned volume {volume}");

@@ -12,6 +12,7 @@ use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
 use serde_json::{json, Value};
 use simcluster::{ClusterSpec, NodeSpec, SimCluster};
 
+mod deletes;
 mod protocol;
 mod refusals;
 mod validation;

@@ -1,6 +1,6 @@
 //! What kube-apiserver refuses, refused here too, and refused before
 //! anything changes: a percent-encoded path authorized as what it reaches,
-//! unknown propagation policies, dry runs other than `All`, patches of
+//! dry runs other than `All` (unknown propagation policies: `deletes`), patches of
 //! subresources that take none, statuses of the wrong JSON type, status
 //! applies to missing objects, watches from unparsable versions,
 //! impersonated extras without their grant; and what a refused request
@@ -36,7 +36,12 @@ fn namespace(c: &SimCluster, name: &str) {
         .unwrap();
 }
 
-fn config_map(c: &SimCluster, name: &str, labels: Value, owner: Option<&Value>) -> Value {
+pub(crate) fn config_map(
+    c: &SimCluster,
+    name: &str,
+    labels: Value,
+    owner: Option<&Value>,
+) -> Value {
     let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": "default", "labels": labels}, "data": {"k": name}});
     if let Some(o) = owner {
@@ -46,7 +51,7 @@ fn config_map(c: &SimCluster, name: &str, labels: Value, owner: Option<&Value>) 
     c.create(cm).unwrap()
 }
 
-fn stored(c: &SimCluster, kind: &str, ns: Option<&str>, name: &str) -> Option<Value> {
+pub(crate) fn stored(c: &SimCluster, kind: &str, ns: Option<&str>, name: &str) -> Option<Value> {
     c.get("v1", kind, ns, name)
 }
 
@@ -154,116 +159,6 @@ fn the_request_log_holds_nothing_a_stranger_sends() {
     assert_eq!(long_one.traceparent, None);
     let nodes = log.iter().rfind(|r| r.uri == "/api/v1/nodes").unwrap();
     assert_eq!(nodes.traceparent.as_deref(), Some(valid));
-}
-
-const UNSUPPORTED_ORPHAN: &str = "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"orphan\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"";
-
-fn assert_unsupported_orphan(code: u16, v: &Value) {
-    assert_eq!((code, v["reason"].as_str()), (422, Some("Invalid")), "{v}");
-    assert_eq!(v["message"], UNSUPPORTED_ORPHAN);
-    assert_eq!(v["details"]["causes"][0]["field"], "propagationPolicy");
-    assert_eq!(
-        v["details"]["causes"][0]["reason"],
-        "FieldValueNotSupported"
-    );
-}
-
-/// `propagationPolicy=orphan` (lower case) is not `Orphan`, and not a
-/// Background delete either: kube-apiserver answers `422` and deletes
-/// nothing, the owner nor its dependent.
-#[test]
-fn an_unknown_propagation_policy_deletes_nothing() {
-    let c = cluster();
-    let owner = config_map(&c, "owner", json!({}), None);
-    config_map(&c, "dependent", json!({}), Some(&owner));
-    let path = "/api/v1/namespaces/default/configmaps/owner";
-    let (code, v) = call(
-        &c,
-        "DELETE",
-        &format!("{path}?propagationPolicy=orphan"),
-        "application/json",
-        "",
-    );
-    assert_unsupported_orphan(code, &v);
-    let body = r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"orphan"}"#;
-    let (code, v) = call(&c, "DELETE", path, "application/json", body);
-    assert_unsupported_orphan(code, &v);
-    assert_eq!(
-        stored(&c, "ConfigMap", Some("default"), "owner"),
-        Some(owner)
-    );
-    assert!(stored(&c, "ConfigMap", Some("default"), "dependent").is_some());
-
-    let (code, v) = call(
-        &c,
-        "DELETE",
-        &format!("{path}?propagationPolicy=Orphan"),
-        "application/json",
-        "",
-    );
-    assert_eq!(code, 200, "{v}");
-    let left = stored(&c, "ConfigMap", Some("default"), "dependent").unwrap();
-    assert_eq!(left["metadata"]["ownerReferences"], json!([]));
-}
-
-/// A collection delete takes the query's options as a single delete does:
-/// `dryRun=All` deletes nothing (and answers what it would), an unknown
-/// propagation policy is a `422`, `Orphan` leaves the dependents.
-#[test]
-fn deleting_a_collection_takes_dry_run_and_propagation() {
-    let c = cluster();
-    let a = config_map(&c, "a", json!({"app": "x"}), None);
-    let b = config_map(&c, "b", json!({"app": "x"}), None);
-    config_map(&c, "a-dep", json!({}), Some(&a));
-    config_map(&c, "b-dep", json!({}), Some(&b));
-    let path = "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dx";
-    let (code, v) = call(
-        &c,
-        "DELETE",
-        &format!("{path}&dryRun=All"),
-        "application/json",
-        "",
-    );
-    assert_eq!(
-        (code, v["items"].as_array().map(Vec::len)),
-        (200, Some(2)),
-        "{v}"
-    );
-    let (code, v) = call(
-        &c,
-        "DELETE",
-        &format!("{path}&propagationPolicy=orphan"),
-        "application/json",
-        "",
-    );
-    assert_unsupported_orphan(code, &v);
-    for (name, was) in [("a", &a), ("b", &b)] {
-        assert_eq!(
-            stored(&c, "ConfigMap", Some("default"), name).as_ref(),
-            Some(was)
-        );
-    }
-    for name in ["a-dep", "b-dep"] {
-        assert!(stored(&c, "ConfigMap", Some("default"), name).is_some());
-    }
-
-    let (code, v) = call(
-        &c,
-        "DELETE",
-        &format!("{path}&propagationPolicy=Orphan"),
-        "application/json",
-        "",
-    );
-    assert_eq!(
-        (code, v["items"].as_array().map(Vec::len)),
-        (200, Some(2)),
-        "{v}"
-    );
-    assert!(stored(&c, "ConfigMap", Some("default"), "a").is_none());
-    for name in ["a-dep", "b-dep"] {
-        let dep = stored(&c, "ConfigMap", Some("default"), name).unwrap();
-        assert_eq!(dep["metadata"]["ownerReferences"], json!([]), "{name}");
-    }
 }
 
 fn pod(c: &SimCluster, name: &str) -> Value {

@@ -259,11 +259,13 @@ fn a_class_that_waits_binds_a_claim_for_its_first_pod() {
         "{events}"
     );
 
-    assert!(
-        apply(&k, "first.yaml", &consumer("first", "data", Some("worker-2")))
-            .status
-            .success()
-    );
+    assert!(apply(
+        &k,
+        "first.yaml",
+        &consumer("first", "data", Some("worker-2"))
+    )
+    .status
+    .success());
     assert!(k
         .cluster
         .wait_until(Duration::from_secs(10), |_| phase(&k, "data").as_deref()
@@ -273,7 +275,10 @@ fn a_class_that_waits_binds_a_claim_for_its_first_pod() {
         .get("v1", "PersistentVolumeClaim", Some("default"), "data")
         .unwrap();
     let annotations = &data["metadata"]["annotations"];
-    assert_eq!(annotations["volume.kubernetes.io/selected-node"], "worker-2");
+    assert_eq!(
+        annotations["volume.kubernetes.io/selected-node"],
+        "worker-2"
+    );
     assert_eq!(
         annotations["volume.kubernetes.io/storage-provisioner"],
         "rancher.io/local-path"
@@ -298,11 +303,13 @@ fn a_class_that_waits_binds_a_claim_for_its_first_pod() {
     assert!(k.cluster.wait_until(Duration::from_secs(10), |_| {
         pod(&k, "second")["spec"]["nodeName"] == "worker-2"
     }));
-    assert!(
-        apply(&k, "third.yaml", &consumer("third", "data", Some("worker-1")))
-            .status
-            .success()
-    );
+    assert!(apply(
+        &k,
+        "third.yaml",
+        &consumer("third", "data", Some("worker-1"))
+    )
+    .status
+    .success());
     let why = unschedulable(&k, "third");
     assert!(
         why.starts_with("0/4 nodes are available: ")
