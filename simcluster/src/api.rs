@@ -246,25 +246,16 @@ pub fn create(
     ] {
         meta.remove(f);
     }
-    if meta
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        if let Some(g) = meta.get("generateName").and_then(Value::as_str) {
-            let name = format!("{g}{}", controllers::random_suffix(5));
-            meta.insert("name".into(), json!(name));
-        }
-    }
-    let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
-    check_namespace(st, def, &ns, &name)?;
-    if st.store.get(&def.key(), &ns, &name).is_some() {
-        return Err(ApiError::already_exists(def.group, def.plural, &name));
-    }
+    check_namespace(st, def, &ns, admission::shown_name(&body))?;
+    // Admission first (it draws a generated name), the store's
+    // AlreadyExists last, as kube-apiserver's storage answers it.
     let mut obj = admission::admit_create(st, def, body)?;
     apply::record_update(None, &mut obj, &manager(opts), None, &now_rfc3339());
     let charges = controllers::quota::check(st, def, &obj)?;
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+    if st.store.get(&def.key(), &ns, &name).is_some() {
+        return Err(ApiError::already_exists(def.group, def.plural, &name));
+    }
     if opts.dry_run {
         return Ok(obj);
     }

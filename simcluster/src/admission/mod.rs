@@ -147,13 +147,56 @@ fn invalid(def: &ResourceDef, obj: &Value, causes: Causes) -> ApiResult<()> {
     Err(ApiError::invalid(def.kind, def.group, name, &causes))
 }
 
+/// A name drawn for an object that asks for one (`generateName` and no
+/// name): the prefix and five random characters, drawn again while taken
+/// (a client retries after the AlreadyExists a taken one gets).
+pub(crate) fn generate_name(st: &State, def: &ResourceDef, obj: &mut Value) {
+    let meta = &obj["metadata"];
+    if !meta["name"].as_str().unwrap_or("").is_empty() {
+        return;
+    }
+    let Some(prefix) = meta["generateName"].as_str().filter(|g| !g.is_empty()) else {
+        return;
+    };
+    let ns = meta["namespace"].as_str().unwrap_or("").to_string();
+    let prefix = prefix.to_string();
+    let mut name = format!("{prefix}{}", crate::controllers::random_suffix(5));
+    while st.store.get(&def.key(), &ns, &name).is_some() {
+        name = format!("{prefix}{}", crate::controllers::random_suffix(5));
+    }
+    obj["metadata"]["name"] = json!(name);
+}
+
+/// The name a refusal of the mutating admission plugins shows: the name is
+/// not generated yet then, so a `generateName` stands for it (kube's
+/// `extractResourceName`).
+pub(crate) fn shown_name(obj: &Value) -> &str {
+    let meta = &obj["metadata"];
+    meta["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .or_else(|| meta["generateName"].as_str())
+        .unwrap_or("")
+}
+
 /// Defaults and validates an object about to be created; may allocate.
+/// In kube-apiserver's order: defaults, the mutating admission plugins,
+/// then (`BeforeCreate`) the generated name and validation, then the
+/// validating plugins.
 pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiResult<Value> {
     decode::check(def, &obj)?;
+    spec_defaults(def, &mut obj);
+    if def.plural == "pods" {
+        // Defaulting that validation sees (SetDefaults_Pod runs first,
+        // then the LimitRanger plugin's defaults and the Priority plugin).
+        hostports::default_host_network_ports(&mut obj);
+        limitranger::default_pod(st, &mut obj);
+        priority::pod(st, &mut obj)?;
+    }
+    generate_name(st, def, &mut obj);
     let mut causes = Causes::new();
     validate_meta(def, &obj, &mut causes);
     invalid(def, &obj, std::mem::take(&mut causes))?;
-    spec_defaults(def, &mut obj);
     match def.plural {
         "namespaces" => obj = namespace_defaults(obj),
         "nodes" => {
@@ -170,11 +213,6 @@ pub fn admit_create(st: &mut State, def: &ResourceDef, mut obj: Value) -> ApiRes
             }
         }
         "pods" => {
-            // Defaulting that validation sees (SetDefaults_Pod runs first,
-            // then the LimitRanger plugin's defaults).
-            hostports::default_host_network_ports(&mut obj);
-            limitranger::default_pod(st, &mut obj);
-            priority::pod(st, &mut obj)?;
             validate_pod_spec(&obj["spec"], "spec", true, &mut causes);
             invalid(def, &obj, std::mem::take(&mut causes))?;
             obj["status"] = json!({});

@@ -199,7 +199,9 @@ pub(crate) fn pod(st: &State, pod: &mut Value) -> ApiResult<()> {
         .as_str()
         .unwrap_or("")
         .to_string();
-    let forbidden = |why: String| ApiError::forbidden_object("", "pods", name_of(pod), &why);
+    // Before the name is generated: a `generateName` stands for it.
+    let shown = super::shown_name(pod).to_string();
+    let forbidden = |why: String| ApiError::forbidden_object("", "pods", &shown, &why);
     let class = if asked.is_empty() {
         st.store
             .list(KEY, None)

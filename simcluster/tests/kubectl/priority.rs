@@ -158,6 +158,22 @@ fn classes_are_validated_and_one_is_the_default() {
         .cluster
         .get("scheduling.k8s.io/v1", "PriorityClass", None, "other")
         .is_none());
+    // Admission answers before the store: a second default under a name
+    // that is taken is the same 403, not an AlreadyExists.
+    let err = fails(
+        &k,
+        &[
+            "create",
+            "priorityclass",
+            "high",
+            "--value=20",
+            "--global-default",
+        ],
+    );
+    assert!(
+        err.contains("priorityclasses.scheduling.k8s.io \"high\" is forbidden: PriorityClass normal is marked as default"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -190,6 +206,16 @@ fn a_pods_class_sets_its_priority_and_must_exist() {
         .cluster
         .get("v1", "Pod", Some("default"), "lost")
         .is_none());
+    // A pod that asks for a generated name is refused before it has one:
+    // the refusal names its prefix, as kube-apiserver's does.
+    let path = k._dir.path().join("generated.yaml");
+    std::fs::write(&path, "apiVersion: v1\nkind: Pod\nmetadata:\n  generateName: lost-\nspec:\n  priorityClassName: nope\n  containers:\n  - name: app\n    image: nginx:1.27\n").unwrap();
+    let err = fails(&k, &["create", "-f", path.to_str().unwrap()]);
+    assert!(
+        err.contains("pods \"lost-\" is forbidden: no PriorityClass with name nope was found"),
+        "{err}"
+    );
+    assert!(k.cluster.list("v1", "Pod", Some("default")).is_empty());
 
     // The class gives the priority and the policy.
     k.ok(&[
@@ -289,14 +315,20 @@ fn a_controller_cannot_create_pods_of_a_missing_class() {
     let mut d = deployment("default", "web", 2);
     d["spec"]["template"]["spec"]["priorityClassName"] = json!("nope");
     k.cluster.create(d).unwrap();
+    let mut replica_set = String::new();
     assert!(k.cluster.wait_until(Duration::from_secs(10), |c| {
-        c.list("v1", "Event", Some("default")).iter().any(|e| {
-            e["reason"] == "FailedCreate"
-                && e["message"].as_str().is_some_and(|m| {
-                    m.contains("is forbidden: no PriorityClass with name nope was found")
-                })
-        })
-    }));
+        let Some(rs) = c.list("apps/v1", "ReplicaSet", Some("default")).pop() else {
+            return false;
+        };
+        replica_set = rs["metadata"]["name"].as_str().unwrap().to_string();
+        // The pod's generated name is not drawn yet: its prefix is named.
+        let want = format!(
+            "Error creating: pods \"{replica_set}-\" is forbidden: no PriorityClass with name nope was found"
+        );
+        c.list("v1", "Event", Some("default"))
+            .iter()
+            .any(|e| e["reason"] == "FailedCreate" && e["message"] == want.as_str())
+    }), "no FailedCreate naming {replica_set}-");
     assert!(k.cluster.list("v1", "Pod", Some("default")).is_empty());
 
     // Once the class exists, the pods follow with its priority.

@@ -9,9 +9,7 @@
 use serde_json::{json, Map, Value};
 
 use super::events::{self, Kind};
-use super::{
-    condition, controller_ref, hash_value, put, put_status, quota, random_suffix, scheduler,
-};
+use super::{condition, controller_ref, hash_value, put, put_status, quota, scheduler};
 use crate::admission::{limitranger, pod_defaults};
 use crate::pods;
 use crate::resources;
@@ -169,17 +167,12 @@ fn create_pod(
         meta["annotations"] = a.clone();
     }
     if pod_name.ends_with('-') {
+        // Named after the mutating plugins, as the API server does (their
+        // refusals show the prefix); a taken name is drawn again, as a
+        // controller retries after the API server's AlreadyExists: with a
+        // few thousand pods, five random characters collide now and then.
         meta["generateName"] = json!(pod_name);
-        // A generated name that is taken is drawn again, as a controller
-        // retries after the API server's AlreadyExists: with a few thousand
-        // pods, five random characters collide now and then, and the new pod
-        // replaced the old one.
-        let namespace = ns(owner);
-        let mut name = format!("{pod_name}{}", random_suffix(5));
-        while st.store.get("pods", namespace, &name).is_some() {
-            name = format!("{pod_name}{}", random_suffix(5));
-        }
-        meta["name"] = json!(name);
+        meta["name"] = json!("");
     }
     let mut pod = json!({"metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({})), "status": {}});
     tweak(&mut pod);
@@ -187,6 +180,7 @@ fn create_pod(
     // The `Priority` plugin's answer comes before the defaults (which
     // would set a priority of 0 the pod's class may not give).
     let prioritized = crate::admission::priority::pod(st, &mut pod);
+    crate::admission::generate_name(st, &resources::PODS, &mut pod);
     pod_defaults(&mut pod);
     let admitted = prioritized
         .and_then(|()| limitranger::check_pod(st, &pod))
