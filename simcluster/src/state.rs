@@ -106,6 +106,10 @@ impl State {
             events_to_record: 0,
             tokens: crate::auth::Tokens::default(),
         };
+        // What the cluster starts with is as old as its oldest node.
+        let age = spec.nodes.iter().map(|n| n.age).max().unwrap_or_default();
+        let born = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+        st.store.born = Some(born.format("%Y-%m-%dT%H:%M:%SZ").to_string());
         let ns_def = &resources::NAMESPACES;
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = crate::admission::namespace_defaults(json!({"metadata": {"name": ns}}));
@@ -138,6 +142,7 @@ impl State {
         st.apiserver_endpoints();
         crate::auth::bootstrap::install(&mut st);
         crate::controllers::reconcile(&mut st);
+        st.store.born = None;
         st
     }
 

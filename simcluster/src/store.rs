@@ -81,6 +81,9 @@ pub struct Store {
     /// uids of objects changed since the workload controllers last looked,
     /// plus the uids of their owners (a controller's work queue).
     pub dirty: HashSet<String>,
+    /// While a cluster is made: the creation time of what it starts with
+    /// (the cluster's age, not the moment the simulation started).
+    pub(crate) born: Option<String>,
 }
 
 impl Default for Store {
@@ -135,6 +138,7 @@ impl Store {
             starting: BTreeSet::new(),
             last_change: HashMap::new(),
             dirty: HashSet::new(),
+            born: None,
         }
     }
 
@@ -344,7 +348,8 @@ impl Store {
                 .and_then(Value::as_str)
                 .is_none()
             {
-                meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+                let created = self.born.clone().unwrap_or_else(now_rfc3339);
+                meta.insert("creationTimestamp".into(), json!(created));
             }
             if def.generation {
                 meta.insert("generation".into(), json!(1));

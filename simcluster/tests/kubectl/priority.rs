@@ -21,6 +21,16 @@ fn the_system_classes_are_listed_and_stay() {
     );
     assert_eq!(critical[4], "PreemptLowerPriority");
     assert_eq!(row(&t, "system-node-critical")[1], "2000001000");
+    // As old as the cluster (its oldest node), as what a cluster starts
+    // with is: the system namespaces and the default StorageClass too.
+    let nodes = rows(&k.ok(&["get", "nodes"]));
+    let age = &row(&nodes, "master-1")[3];
+    assert_eq!(age, "5d18h");
+    assert_eq!(&critical[3], age);
+    let namespaces = rows(&k.ok(&["get", "namespaces"]));
+    assert_eq!(&row(&namespaces, "kube-system")[2], age);
+    let classes = rows(&k.ok(&["get", "storageclass"]));
+    assert_eq!(&row(&classes, "standard")[6], age);
     assert!(k
         .ok(&["get", "pc", "system-node-critical", "-o", "name"])
         .contains("priorityclass.scheduling.k8s.io/system-node-critical"));
