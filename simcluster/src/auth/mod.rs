@@ -25,6 +25,8 @@ pub use attributes::Attributes;
 pub use rbac::{authorize, Decision};
 pub use tokens::Tokens;
 
+use std::collections::BTreeMap;
+
 use crate::state::State;
 
 /// An authenticated caller.
@@ -36,6 +38,9 @@ pub struct User {
     pub uid: String,
     /// Groups, `system:authenticated` among them.
     pub groups: Vec<String>,
+    /// Extras (`Impersonate-Extra-<key>`): shown to the user
+    /// (`SelfSubjectReview`); RBAC decides nothing on them.
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl User {
@@ -45,6 +50,7 @@ impl User {
             name: "kubernetes-admin".into(),
             uid: String::new(),
             groups: vec![rbac::PRIVILEGED_GROUP.into(), "system:authenticated".into()],
+            extra: BTreeMap::new(),
         }
     }
 
@@ -54,6 +60,7 @@ impl User {
             name: "system:anonymous".into(),
             uid: String::new(),
             groups: vec!["system:unauthenticated".into()],
+            extra: BTreeMap::new(),
         }
     }
 
@@ -67,6 +74,7 @@ impl User {
                 format!("system:serviceaccounts:{namespace}"),
                 "system:authenticated".into(),
             ],
+            extra: BTreeMap::new(),
         }
     }
 }

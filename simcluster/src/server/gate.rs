@@ -163,8 +163,8 @@ fn impersonate(st: &State, caller: User, headers: &HeaderMap) -> ApiResult<User>
         checks.push(asked("authentication.k8s.io", "uids", "", u));
     }
     // One check per extra value: `impersonate` on `userextras/<key>`
-    // named the value. (Extras decide nothing in RBAC, so the user made
-    // does not keep them.)
+    // named the value. (Extras decide nothing in RBAC: the user keeps them
+    // to be shown.)
     checks.extend(extras.iter().map(|(key, value)| Attributes {
         subresource: key.clone(),
         ..asked("authentication.k8s.io", "userextras", "", value)
@@ -180,8 +180,12 @@ fn impersonate(st: &State, caller: User, headers: &HeaderMap) -> ApiResult<User>
             name: name.to_string(),
             uid: String::new(),
             groups,
+            extra: Default::default(),
         },
     };
+    for (key, value) in extras {
+        user.extra.entry(key).or_default().push(value);
+    }
     user.uid = uid.unwrap_or(&user.uid).to_string();
     if name != "system:anonymous" && !user.groups.iter().any(|g| g == "system:authenticated") {
         user.groups.push("system:authenticated".into());

@@ -37,6 +37,9 @@ pub(super) fn review(inner: &Arc<Inner>, ctx: &Ctx, t: &Target) -> ApiResult<Res
         if !user.uid.is_empty() {
             info["uid"] = json!(user.uid);
         }
+        if !user.extra.is_empty() {
+            info["extra"] = json!(user.extra);
+        }
         object.insert("status".into(), json!({"userInfo": info}));
         return Ok(json_response(201, &review));
     }

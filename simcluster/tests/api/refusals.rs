@@ -549,6 +549,23 @@ fn impersonating_an_extra_needs_its_own_grant() {
     let (code, v) = ops("Impersonate-User: bob\r\nImpersonate-Extra-Scopes: view\r\n");
     assert_eq!(code, 201, "{v}");
     assert_eq!(v["status"]["userInfo"]["username"], "bob", "{v}");
+    // The user made keeps the extras granted, each key's values in order.
+    assert_eq!(
+        v["status"]["userInfo"]["extra"],
+        json!({"scopes": ["view"]}),
+        "{v}"
+    );
+    let (code, v) = ops(
+        "Impersonate-User: bob\r\nImpersonate-Extra-Scopes: view\r\nImpersonate-Extra-Scopes: view\r\n",
+    );
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(
+        v["status"]["userInfo"]["extra"],
+        json!({"scopes": ["view", "view"]}),
+        "{v}"
+    );
+    let (_, v) = ops("Impersonate-User: bob\r\n");
+    assert!(v["status"]["userInfo"].get("extra").is_none(), "{v}");
 
     for (headers, value, key) in [
         (
