@@ -266,3 +266,62 @@ async fn the_built_in_areas_own_their_collections_and_envelopes() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error_code"], "IEF.000401", "{body}");
 }
+
+/// A tenant cannot make the host hold an unbounded page: rows whose text
+/// (a field without an index has no bound of its own) adds up past the
+/// store's answer budget (32 MiB) are refused to the plugin that asked, in
+/// its own envelope, before they are read into the host or the plugin; a
+/// smaller page of the same rows is read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_past_the_answer_budget_is_refused_not_held() {
+    let s = Server::with(Options {
+        config: CONFIG,
+        plugins: vec![],
+        ..Options::default()
+    });
+    let acme = s.key("acme", "bearer");
+    s.grant(
+        "notes",
+        json!({"grants": ["inventory"], "public-routes": ["/notes/version"]}),
+    )
+    .await;
+    let (status, body) = s.admin_put("notes", "notes_v2.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    // Twelve notes of 3 MiB each: 36 MiB in all, each one well within a
+    // request body and what the plugin can hold.
+    let tag = "x".repeat(3 << 20);
+    for i in 0..12 {
+        let (status, body) =
+            post_note(&s, &acme, json!({"title": format!("big{i}"), "tag": tag})).await;
+        assert_eq!(status, 201, "note {i}: {}", body["reason"]);
+    }
+    let r = s
+        .http
+        .get(s.url("/notes"))
+        .bearer_auth(&acme)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ok"], false, "{body}");
+    assert!(
+        body["reason"].as_str().is_some_and(
+            |m| m.contains("the rows asked for hold more than 32 MiB: read fewer at a time")
+        ),
+        "{body}"
+    );
+
+    // A page of one of the same rows is read (another plugin granted them
+    // counts them so).
+    s.grant(
+        "stranger",
+        fixtures_grant(json!({"grants": ["log", "inventory"], "read": ["notes.notes"]})),
+    )
+    .await;
+    let (status, body) = s.admin_put("stranger", "fixtures.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = count(&s, &acme, "notes.notes").await;
+    assert_eq!(status, 200, "{}", &body[..body.len().min(300)]);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["total"], 12);
+}

@@ -174,6 +174,42 @@ impl<T: Column> Column for Option<T> {
     }
 }
 
+/// The most bytes one statement's answer may hold, as the host keeps its
+/// values: a page of rows whose text is large (a field not in an index has
+/// no bound of its own) would otherwise make the host hold gigabytes for
+/// one call. Well above what a plugin can take in (its memory cap, 64 MiB
+/// by default, holds the page lowered and its own heap).
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+
+/// Counts an answer's bytes as its rows arrive; both backends stop reading
+/// at the first row past [`MAX_ANSWER_BYTES`], so no more is ever held.
+#[derive(Debug, Default)]
+pub(crate) struct AnswerBudget {
+    used: usize,
+}
+
+impl AnswerBudget {
+    /// Counts `row`: `Invalid` (the caller's to fix: fewer rows at a time)
+    /// once the answer is past the budget.
+    pub(crate) fn take(&mut self, row: &DbRow) -> Result<(), StoreError> {
+        self.used = row.0.iter().fold(self.used, |n, v| {
+            n.saturating_add(std::mem::size_of::<Sql>())
+                .saturating_add(match v {
+                    Sql::Text(t) => t.len(),
+                    Sql::Blob(b) => b.len(),
+                    _ => 0,
+                })
+        });
+        if self.used > MAX_ANSWER_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "the rows asked for hold more than {} MiB: read fewer at a time (a smaller limit)",
+                MAX_ANSWER_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One row of a result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbRow(pub Vec<Sql>);

@@ -127,3 +127,38 @@ async fn transactions_commit_or_roll_back() {
             .unwrap();
     }
 }
+
+/// An answer stops at `MAX_ANSWER_BYTES` on both backends: refused as the
+/// caller's to fix, and the same rows a few at a time are read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_past_its_budget_is_refused_and_a_smaller_one_read() {
+    let blob = vec![7u8; 4 << 20];
+    for db in backends().await {
+        let db = &*db;
+        table(db).await;
+        let rows = MAX_ANSWER_BYTES / blob.len() + 2;
+        for i in 0..rows {
+            db.execute(
+                "INSERT INTO t (id, b) VALUES (?1, ?2)",
+                params![format!("r{i:02}"), blob.clone()],
+            )
+            .await
+            .unwrap();
+        }
+        match db.query("SELECT id, b FROM t ORDER BY id", params![]).await {
+            Err(StoreError::Invalid(m)) => assert!(m.contains("read fewer at a time"), "{m}"),
+            other => panic!("{}: {:?}", db.describe(), other.map(|r| r.len())),
+        }
+        let page = db
+            .query("SELECT id, b FROM t ORDER BY id LIMIT 4", params![])
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 4, "{}", db.describe());
+        // Short columns of every row are no answer of size.
+        let ids = db
+            .query("SELECT id FROM t ORDER BY id", params![])
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), rows, "{}", db.describe());
+    }
+}

@@ -281,22 +281,29 @@ async fn run_query(client: &Object, sql: &str, params: &[Sql]) -> Result<Vec<DbR
 /// The rows of the prepared `stmt`. Its request is queued on the connection
 /// when the future is first polled, so two of them polled in turn run in
 /// that order (one round trip for both).
+///
+/// Read as they arrive, at most [`super::MAX_ANSWER_BYTES`] of them: past
+/// that the stream is dropped (the connection discards the rest).
 async fn rows_of(
     client: &Object,
     stmt: &tokio_postgres::Statement,
     params: &[Sql],
 ) -> Result<Vec<DbRow>, StoreError> {
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-    let rows = client.query(stmt, &refs).await?;
-    rows.iter()
-        .map(|r| {
-            (0..r.len())
-                .map(|i| r.try_get::<_, Read>(i).map(|v| v.0))
-                .collect::<Result<Vec<_>, _>>()
-                .map(DbRow)
-                .map_err(StoreError::from)
-        })
-        .collect()
+    use futures_util::TryStreamExt;
+    let refs = params.iter().map(|p| p as &(dyn ToSql + Sync));
+    let stream = client.query_raw(stmt, refs).await?;
+    futures_util::pin_mut!(stream);
+    let mut out = Vec::new();
+    let mut budget = super::AnswerBudget::default();
+    while let Some(r) = stream.try_next().await? {
+        let row = (0..r.len())
+            .map(|i| r.try_get::<_, Read>(i).map(|v| v.0))
+            .collect::<Result<Vec<_>, _>>()
+            .map(DbRow)?;
+        budget.take(&row)?;
+        out.push(row);
+    }
+    Ok(out)
 }
 
 #[async_trait]

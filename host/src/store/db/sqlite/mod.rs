@@ -181,7 +181,7 @@ fn run_execute(conn: &Connection, sql: &str, params: &[Sql]) -> Result<u64, Stor
 
 fn run_query(conn: &Connection, sql: &str, params: &[Sql]) -> Result<Vec<DbRow>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
-    Ok(rows_of(&mut stmt, params)?)
+    rows_of(&mut stmt, params)
 }
 
 /// [`run_query`] of a statement that writes nothing; `None` for one that
@@ -190,7 +190,7 @@ pub(super) fn read_only_rows(
     conn: &Connection,
     sql: &str,
     params: &[Sql],
-) -> rusqlite::Result<Option<Vec<DbRow>>> {
+) -> Result<Option<Vec<DbRow>>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     if !stmt.readonly() {
         return Ok(None);
@@ -198,16 +198,20 @@ pub(super) fn read_only_rows(
     rows_of(&mut stmt, params).map(Some)
 }
 
-fn rows_of(stmt: &mut rusqlite::Statement<'_>, params: &[Sql]) -> rusqlite::Result<Vec<DbRow>> {
+/// The statement's rows, at most [`super::MAX_ANSWER_BYTES`] of them.
+fn rows_of(stmt: &mut rusqlite::Statement<'_>, params: &[Sql]) -> Result<Vec<DbRow>, StoreError> {
     let n = stmt.column_count();
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
     let mut out = Vec::new();
+    let mut budget = super::AnswerBudget::default();
     while let Some(r) = rows.next()? {
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
             values.push(from_value(r.get::<_, Value>(i)?));
         }
-        out.push(DbRow(values));
+        let row = DbRow(values);
+        budget.take(&row)?;
+        out.push(row);
     }
     Ok(out)
 }
