@@ -4,7 +4,8 @@
 //! * [`workloads`]: Deployments -> ReplicaSets -> Pods, StatefulSets (ordinal
 //!   pods and claims), DaemonSets (one pod per eligible node), Jobs; all pods
 //!   carry controller ownerReferences.
-//! * [`scheduler`]: binds pending pods to nodes.
+//! * [`scheduler`]: binds pending pods to nodes; [`preemption`]: a pod that
+//!   fits nowhere takes the place of pods of lower priority.
 //! * [`kubelet`]: starts bound pods (Running, IPs, Ready), completes Job pods,
 //!   removes pods of deleted nodes.
 //! * [`disruption`]: PodDisruptionBudget status and the Eviction API.
@@ -21,6 +22,7 @@ pub mod endpoints;
 pub mod endpointslices;
 pub mod events;
 pub mod kubelet;
+pub mod preemption;
 pub mod quota;
 pub mod scheduler;
 pub mod volumes;

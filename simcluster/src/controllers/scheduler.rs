@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::events::{self, Kind};
+use super::preemption;
 use super::volumes::{self, Claims};
 use super::{condition, put};
 use crate::admission::storage;
@@ -247,14 +248,24 @@ pub fn pick_node(
 }
 
 /// The scheduler's name: pods that name another are left alone.
-const SCHEDULER: &str = "default-scheduler";
+pub(super) const SCHEDULER: &str = "default-scheduler";
 
 /// Schedules every pending pod; true when something was written.
 pub fn schedule(st: &mut State) -> bool {
-    let pending = st.store.pending_pods();
+    let mut pending = st.store.pending_pods();
     if pending.is_empty() {
         return false;
     }
+    // The queue's order (`PrioritySort`): higher priority first, so a pod
+    // that preempted is placed before the pods it made room against.
+    pending.sort_by_cached_key(|(ns, name)| {
+        std::cmp::Reverse(
+            st.store
+                .get("pods", ns, name)
+                .map(|p| preemption::priority(p))
+                .unwrap_or(0),
+        )
+    });
     let nodes: Vec<(Value, Resources)> = st
         .store
         .list("nodes", None)
@@ -286,6 +297,8 @@ pub fn schedule(st: &mut State) -> bool {
         let keep: std::collections::HashSet<&(String, String)> = pending.iter().collect();
         st.sched_tried.retain(|k, _| keep.contains(k));
     }
+    let mut nominated = preemption::Nominated::of(st, &pending);
+    let mut running = None;
     let mut changed = false;
     for (ns, name) in pending {
         let rv_of = |p: &Value| {
@@ -313,9 +326,11 @@ pub fn schedule(st: &mut State) -> bool {
         let conds = pod.pointer("/status/conditions").cloned();
         let mut new = pod.clone();
         let claims = volumes::pod_claims(st, &pod);
+        // Room made for a pod of at least this one's priority is its.
+        let seen = nominated.used_for(&used, &key, preemption::priority(&pod));
         let placed = match &claims {
             Claims::Refused(why) => Err(format!("0/{} nodes are available: {why}.", nodes.len())),
-            Claims::Ready { pinned, .. } => pick_node(&pod, &nodes, &used, pinned.as_deref()),
+            Claims::Ready { pinned, .. } => pick_node(&pod, &nodes, &seen, pinned.as_deref()),
         };
         let (kind, reason, message) = match placed {
             Ok(node) => {
@@ -328,12 +343,31 @@ pub fn schedule(st: &mut State) -> bool {
                 );
                 let message = format!("Successfully assigned {ns}/{name} to {node}");
                 new["spec"]["nodeName"] = json!(node);
+                if let Some(status) = new["status"].as_object_mut() {
+                    status.remove("nominatedNodeName");
+                }
+                nominated.remove(&key);
                 let c = condition(conds.as_ref(), "PodScheduled", "True", "", "");
                 set_condition(&mut new, c);
                 st.counters.scheduled += 1;
                 (Kind::Normal, "Scheduled", message)
             }
             Err(msg) => {
+                let pinned = match &claims {
+                    Claims::Ready { pinned, .. } => Some(pinned.as_deref()),
+                    Claims::Refused(_) => None,
+                };
+                // A pod its claims refuse is not helped by room on a node.
+                if let Some(pinned) = pinned {
+                    let seen = seen.into_owned();
+                    if let Some(node) =
+                        preemption::preempt(st, &pod, &nodes, &seen, pinned, &mut running)
+                    {
+                        new["status"]["nominatedNodeName"] = json!(node);
+                        nominated.add(key.clone(), &node, &pod);
+                        changed = true;
+                    }
+                }
                 let c = condition(
                     conds.as_ref(),
                     "PodScheduled",

@@ -351,3 +351,120 @@ fn a_controller_cannot_create_pods_of_a_missing_class() {
         assert_eq!(pod["spec"]["priority"], 7);
     }
 }
+
+/// A GPU pod of `class` named `name`, asking for `gpus`.
+fn gpu_pod(name: &str, class: &str, gpus: u32) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"priorityClassName": class, "containers": [{"name": "train", "image": "pytorch:2.4",
+            "resources": {"limits": {"nvidia.com/gpu": gpus.to_string()}}}]}})
+}
+
+fn batch_pods(k: &Kube) -> Vec<Value> {
+    k.cluster
+        .list_selected("v1", "Pod", Some("default"), "app=batch", "")
+        .unwrap()
+}
+
+/// kube-scheduler's `DefaultPreemption`: a pod that fits nowhere takes the
+/// place of the fewest pods of lower priority, on one node; one whose policy
+/// is `Never`, or of no higher priority, waits instead.
+#[test]
+fn a_pod_of_higher_priority_preempts_the_fewest_lower_ones() {
+    let k = Kube::standard();
+    k.ok(&["create", "priorityclass", "batch", "--value=100"]);
+    k.ok(&["create", "priorityclass", "urgent", "--value=1000"]);
+    k.ok(&[
+        "create",
+        "priorityclass",
+        "polite",
+        "--value=2000",
+        "--preemption-policy=Never",
+    ]);
+    // The node's four GPUs, one per batch pod.
+    let mut d = deployment("default", "batch", 4);
+    let spec = &mut d["spec"]["template"]["spec"];
+    spec["priorityClassName"] = json!("batch");
+    spec["containers"][0]["resources"] = json!({"limits": {"nvidia.com/gpu": "1"}});
+    k.cluster.create(d).unwrap();
+    k.ok(&["rollout", "status", "deployment/batch", "--timeout=20s"]);
+    let before: Vec<String> = batch_pods(&k)
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(before.len(), 4);
+
+    // Of no higher priority, or not allowed to preempt: it waits.
+    k.cluster.create(gpu_pod("peer", "batch", 1)).unwrap();
+    k.cluster.create(gpu_pod("polite", "polite", 1)).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    for name in ["peer", "polite"] {
+        let p = k.cluster.get("v1", "Pod", Some("default"), name).unwrap();
+        assert!(p["spec"].get("nodeName").is_none(), "{p}");
+        assert!(p["status"].get("nominatedNodeName").is_none(), "{p}");
+    }
+    let names = |pods: Vec<Value>| -> Vec<String> {
+        pods.iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(batch_pods(&k)), before, "nothing was preempted");
+    k.ok(&["delete", "pod", "polite"]);
+
+    // Two GPUs for a pod of higher priority: two batch pods make room, and
+    // the room is the nominated pod's (not the waiting peer's, nor the
+    // ReplicaSet's new pods').
+    k.cluster.create(gpu_pod("urgent", "urgent", 2)).unwrap();
+    assert!(
+        k.cluster.wait_until(Duration::from_secs(10), |c| {
+            c.get("v1", "Pod", Some("default"), "urgent")
+                .is_some_and(|p| p["status"]["phase"] == "Running")
+        }),
+        "{}",
+        k.ok(&["get", "pods", "-o", "wide"])
+    );
+    let urgent = k
+        .cluster
+        .get("v1", "Pod", Some("default"), "urgent")
+        .unwrap();
+    assert_eq!(urgent["spec"]["nodeName"], "gpu-1");
+    assert!(
+        urgent["status"].get("nominatedNodeName").is_none(),
+        "{urgent}"
+    );
+    let uid = urgent["metadata"]["uid"].as_str().unwrap();
+    let preempted: Vec<Value> = k
+        .cluster
+        .list("v1", "Event", Some("default"))
+        .into_iter()
+        .filter(|e| e["reason"] == "Preempted")
+        .collect();
+    assert_eq!(preempted.len(), 2, "{preempted:?}");
+    for e in &preempted {
+        assert_eq!(
+            e["message"],
+            format!("Preempted by pod {uid} on node gpu-1").as_str()
+        );
+        let victim = e["involvedObject"]["name"].as_str().unwrap();
+        assert!(before.iter().any(|b| b == victim), "{victim}");
+        assert!(k
+            .cluster
+            .get("v1", "Pod", Some("default"), victim)
+            .is_none());
+    }
+    // The ReplicaSet made two more, and they wait: two GPUs are taken.
+    let now = batch_pods(&k);
+    assert_eq!(now.len(), 4);
+    let running = now
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == "gpu-1")
+        .count();
+    assert_eq!(running, 2);
+    let peer = k.cluster.get("v1", "Pod", Some("default"), "peer").unwrap();
+    assert!(peer["spec"].get("nodeName").is_none(), "{peer}");
+    let events = k.ok(&["get", "events", "--field-selector", "reason=Preempted"]);
+    assert!(
+        events.contains(&format!("Preempted by pod {uid} on node gpu-1")),
+        "{events}"
+    );
+}
