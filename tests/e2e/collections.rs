@@ -312,6 +312,26 @@ async fn a_page_past_the_answer_budget_is_refused_not_held() {
         "{body}"
     );
 
+    // The host's own reads have no budget: an export holds every note.
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("store.jsonl");
+    let key = s.data().join("seal.key");
+    let o = match &s.database {
+        Some(url) => crate::transfer::run(
+            &["export", "--database", url],
+            &[("--out", &file)],
+            Some(&key),
+        ),
+        None => crate::transfer::run(
+            &["export"],
+            &[("--data-dir", &s.data()), ("--out", &file)],
+            None,
+        ),
+    };
+    assert!(o.status.success(), "{}", crate::transfer::text(&o));
+    let exported = std::fs::metadata(&file).unwrap().len();
+    assert!(exported > 12 * (3 << 20), "{exported} bytes");
+
     // A page of one of the same rows is read (another plugin granted them
     // counts them so).
     s.grant(

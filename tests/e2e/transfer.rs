@@ -10,7 +10,7 @@ use std::process::Output;
 
 use crate::common::*;
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -20,7 +20,7 @@ fn text(o: &Output) -> String {
 
 /// `computehub ARGS` with the seal key `key` named by the environment
 /// (when given) and no database URL from it.
-fn run(args: &[&str], paths: &[(&str, &Path)], key: Option<&Path>) -> Output {
+pub(crate) fn run(args: &[&str], paths: &[(&str, &Path)], key: Option<&Path>) -> Output {
     let mut cmd = std::process::Command::new(BIN);
     cmd.args(args)
         .env("COMPUTEHUB_LOG", "warn")

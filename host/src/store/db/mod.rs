@@ -174,24 +174,49 @@ impl<T: Column> Column for Option<T> {
     }
 }
 
-/// The most bytes one statement's answer may hold, as the host keeps its
-/// values: a page of rows whose text is large (a field not in an index has
-/// no bound of its own) would otherwise make the host hold gigabytes for
-/// one call. Well above what a plugin can take in (its memory cap, 64 MiB
-/// by default, holds the page lowered and its own heap).
+/// The most bytes the answer to a page a caller asked for may hold
+/// ([`Database::query_pure`], the store's collection pages), as the host
+/// keeps its values: a page of rows whose text is large (a field not in an
+/// index has no bound of its own) would otherwise make the host hold
+/// gigabytes for one call. A plugin's memory cap (64 MiB by default) holds
+/// the page lowered, its own copy and its heap: a page near this budget may
+/// still be more than a plugin can take in, which then fails alone. The
+/// host's own reads (an export's whole tables, a plugin's wasm, an
+/// operation's log) have no budget.
 pub const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// Counts an answer's bytes as its rows arrive; both backends stop reading
-/// at the first row past [`MAX_ANSWER_BYTES`], so no more is ever held.
-#[derive(Debug, Default)]
+/// at the first row past its limit, so at most the limit and one row are
+/// held.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct AnswerBudget {
     used: usize,
+    limit: usize,
 }
 
 impl AnswerBudget {
+    /// No bound: the host's own reads.
+    pub(crate) fn none() -> Self {
+        AnswerBudget {
+            used: 0,
+            limit: usize::MAX,
+        }
+    }
+
+    /// A page a caller asked for: [`MAX_ANSWER_BYTES`].
+    pub(crate) fn page() -> Self {
+        AnswerBudget {
+            used: 0,
+            limit: MAX_ANSWER_BYTES,
+        }
+    }
+
     /// Counts `row`: `Invalid` (the caller's to fix: fewer rows at a time)
-    /// once the answer is past the budget.
+    /// once the answer is past the limit.
     pub(crate) fn take(&mut self, row: &DbRow) -> Result<(), StoreError> {
+        if self.limit == usize::MAX {
+            return Ok(());
+        }
         self.used = row.0.iter().fold(self.used, |n, v| {
             n.saturating_add(std::mem::size_of::<Sql>())
                 .saturating_add(match v {
@@ -200,13 +225,18 @@ impl AnswerBudget {
                     _ => 0,
                 })
         });
-        if self.used > MAX_ANSWER_BYTES {
+        if self.exceeded() {
             return Err(StoreError::Invalid(format!(
                 "the rows asked for hold more than {} MiB: read fewer at a time (a smaller limit)",
-                MAX_ANSWER_BYTES >> 20
+                self.limit >> 20
             )));
         }
         Ok(())
+    }
+
+    /// Whether the answer went past the limit (and was cut short).
+    pub(crate) fn exceeded(&self) -> bool {
+        self.used > self.limit
     }
 }
 
@@ -373,10 +403,10 @@ pub trait Database: Send + Sync + 'static {
     /// content alone (no clock, no random, no session state): a backend may
     /// answer it with what the same statement read before, as long as
     /// nothing has been committed since by anyone ([`read_cache`]; SQLite
-    /// per statement, PostgreSQL per request, [`scope`]).
-    async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
-        self.query(sql, params).await
-    }
+    /// per statement, PostgreSQL per request, [`scope`]). Its answer is a
+    /// page a caller asked for: at most [`MAX_ANSWER_BYTES`], past that
+    /// `Invalid`.
+    async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError>;
 
     /// [`Database::query_pure`]'s first row, if any.
     async fn query_pure_opt(

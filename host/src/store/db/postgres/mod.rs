@@ -23,7 +23,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::read_cache::CacheFigures;
-use super::{is_select, Database, DbRow, Dialect, Executor, Notice, Notices, Sql, Transaction};
+use super::{
+    is_select, AnswerBudget, Database, DbRow, Dialect, Executor, Notice, Notices, Sql, Transaction,
+};
 use crate::store::StoreError;
 pub use values::translate;
 use values::Read;
@@ -273,28 +275,42 @@ async fn run_execute(client: &Object, sql: &str, params: &[Sql]) -> Result<u64, 
     Ok(client.execute(&stmt, &refs).await?)
 }
 
-async fn run_query(client: &Object, sql: &str, params: &[Sql]) -> Result<Vec<DbRow>, StoreError> {
+async fn run_query(
+    client: &Object,
+    sql: &str,
+    params: &[Sql],
+    budget: &mut AnswerBudget,
+) -> Result<Vec<DbRow>, StoreError> {
     let stmt = client.prepare_cached(&translate(sql)).await?;
-    rows_of(client, &stmt, params).await
+    rows_of(client, &stmt, params, budget).await
+}
+
+/// A connection whose answer was cut short ([`AnswerBudget`]) would still
+/// receive the rest of it: it is closed rather than given back to the pool,
+/// which also stops the server sending.
+fn discard_if_cut(client: Object, budget: &AnswerBudget) {
+    if budget.exceeded() {
+        drop(Object::take(client));
+    }
 }
 
 /// The rows of the prepared `stmt`. Its request is queued on the connection
 /// when the future is first polled, so two of them polled in turn run in
 /// that order (one round trip for both).
 ///
-/// Read as they arrive, at most [`super::MAX_ANSWER_BYTES`] of them: past
-/// that the stream is dropped (the connection discards the rest).
+/// Read as they arrive, no further than `budget` allows: past it the
+/// stream is dropped (see [`discard_if_cut`] for the connection).
 async fn rows_of(
     client: &Object,
     stmt: &tokio_postgres::Statement,
     params: &[Sql],
+    budget: &mut AnswerBudget,
 ) -> Result<Vec<DbRow>, StoreError> {
     use futures_util::TryStreamExt;
     let refs = params.iter().map(|p| p as &(dyn ToSql + Sync));
     let stream = client.query_raw(stmt, refs).await?;
     futures_util::pin_mut!(stream);
     let mut out = Vec::new();
-    let mut budget = super::AnswerBudget::default();
     while let Some(r) = stream.try_next().await? {
         let row = (0..r.len())
             .map(|i| r.try_get::<_, Read>(i).map(|v| v.0))
@@ -323,7 +339,7 @@ impl Database for Postgres {
     }
 
     async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
-        let done = run_query(&self.client().await?, sql, &params).await;
+        let done = run_query(&self.client().await?, sql, &params, &mut AnswerBudget::none()).await;
         if !is_select(sql) {
             // `INSERT .. RETURNING` and the like.
             self.snapshots.wrote();
@@ -367,6 +383,7 @@ impl Database for Postgres {
             &self.client().await?,
             "SELECT pg_notify(?1, ?2)",
             &[channel.into(), payload.into()],
+            &mut AnswerBudget::none(),
         )
         .await?;
         Ok(())
@@ -447,7 +464,7 @@ impl Executor for PgTx {
         run_execute(self.client()?, sql, &params).await
     }
     async fn query(&mut self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
-        run_query(self.client()?, sql, &params).await
+        run_query(self.client()?, sql, &params, &mut AnswerBudget::none()).await
     }
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.client()?.batch_execute(sql).await?)

@@ -34,7 +34,8 @@ use deadpool_postgres::Object;
 use tokio::sync::watch;
 use tokio_postgres::Statement;
 
-use super::{rows_of, run_query, translate, Postgres};
+use super::{discard_if_cut, rows_of, run_query, translate, Postgres};
+use crate::store::db::AnswerBudget;
 use crate::store::db::read_cache::{self, ReadCache};
 use crate::store::db::scope::{self, Seen};
 use crate::store::db::{DbRow, Sql};
@@ -223,7 +224,13 @@ impl Postgres {
         let snaps = &self.snapshots;
         let request = match scope::current() {
             Some(r) if snaps.answers.enabled() => r,
-            _ => return run_query(&self.client().await?, sql, &params).await,
+            _ => {
+                let c = self.client().await?;
+                let mut budget = AnswerBudget::page();
+                let rows = run_query(&c, sql, &params, &mut budget).await;
+                discard_if_cut(c, &budget);
+                return rows;
+            }
         };
         let writes = snaps.writes.load(Ordering::Acquire);
         let key = read_cache::key(sql, &params);
@@ -251,7 +258,18 @@ impl Postgres {
         let stmt = c.prepare_cached(&translate(sql)).await?;
         let snap = c.prepare_cached(snaps.question).await?;
         let at = Instant::now();
-        let (rows, after) = tokio::try_join!(rows_of(&c, &stmt, &params), snapshot_of(&c, &snap))?;
+        let mut budget = AnswerBudget::page();
+        let read = tokio::try_join!(
+            rows_of(&c, &stmt, &params, &mut budget),
+            snapshot_of(&c, &snap)
+        );
+        let (rows, after) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                discard_if_cut(c, &budget);
+                return Err(e);
+            }
+        };
         if after != stamp {
             // The statement may have read commits after the stamp: the
             // request's later reads must not read from before them.

@@ -21,7 +21,7 @@ use cache::{Stamp, WalIndex};
 use readers::{reader_count, Readers};
 
 use super::read_cache::{self, CacheFigures, ReadCache};
-use super::{is_select, Database, DbRow, Dialect, Executor, Sql, Transaction};
+use super::{is_select, AnswerBudget, Database, DbRow, Dialect, Executor, Sql, Transaction};
 use crate::store::StoreError;
 
 impl rusqlite::ToSql for Sql {
@@ -92,6 +92,27 @@ pub(super) fn tune(conn: &Connection) -> Result<(), StoreError> {
 }
 
 impl Sqlite {
+    /// A statement's rows within `budget`: on a reader when it is a
+    /// `SELECT` (which SQLite then confirms writes nothing), else on the
+    /// writer.
+    async fn query_within(
+        &self,
+        sql: &str,
+        params: Vec<Sql>,
+        budget: AnswerBudget,
+    ) -> Result<Vec<DbRow>, StoreError> {
+        let mut params = params;
+        if let Some(readers) = self.readers.as_ref().filter(|_| is_select(sql)) {
+            match readers.query(sql, params, budget).await? {
+                Ok(rows) => return Ok(rows),
+                Err(back) => params = back,
+            }
+        }
+        let sql = sql.to_string();
+        self.statement(move |c| run_query(c, &sql, &params, budget))
+            .await
+    }
+
     /// Wraps an open connection, setting what every connection needs.
     pub fn new(conn: Connection) -> Result<Self, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -179,9 +200,14 @@ fn run_execute(conn: &Connection, sql: &str, params: &[Sql]) -> Result<u64, Stor
     Ok(n as u64)
 }
 
-fn run_query(conn: &Connection, sql: &str, params: &[Sql]) -> Result<Vec<DbRow>, StoreError> {
+fn run_query(
+    conn: &Connection,
+    sql: &str,
+    params: &[Sql],
+    budget: AnswerBudget,
+) -> Result<Vec<DbRow>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
-    rows_of(&mut stmt, params)
+    rows_of(&mut stmt, params, budget)
 }
 
 /// [`run_query`] of a statement that writes nothing; `None` for one that
@@ -190,20 +216,24 @@ pub(super) fn read_only_rows(
     conn: &Connection,
     sql: &str,
     params: &[Sql],
+    budget: AnswerBudget,
 ) -> Result<Option<Vec<DbRow>>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     if !stmt.readonly() {
         return Ok(None);
     }
-    rows_of(&mut stmt, params).map(Some)
+    rows_of(&mut stmt, params, budget).map(Some)
 }
 
-/// The statement's rows, at most [`super::MAX_ANSWER_BYTES`] of them.
-fn rows_of(stmt: &mut rusqlite::Statement<'_>, params: &[Sql]) -> Result<Vec<DbRow>, StoreError> {
+/// The statement's rows, stepped no further than `budget` allows.
+fn rows_of(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: &[Sql],
+    mut budget: AnswerBudget,
+) -> Result<Vec<DbRow>, StoreError> {
     let n = stmt.column_count();
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
     let mut out = Vec::new();
-    let mut budget = super::AnswerBudget::default();
     while let Some(r) = rows.next()? {
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
@@ -232,17 +262,7 @@ impl Database for Sqlite {
     }
 
     async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
-        let mut params = params;
-        // A `SELECT` may run on a reader (which SQLite then confirms writes
-        // nothing).
-        if let Some(readers) = self.readers.as_ref().filter(|_| is_select(sql)) {
-            match readers.query(sql, params).await? {
-                Ok(rows) => return Ok(rows),
-                Err(back) => params = back,
-            }
-        }
-        let sql = sql.to_string();
-        self.statement(move |c| run_query(c, &sql, &params)).await
+        self.query_within(sql, params, AnswerBudget::none()).await
     }
 
     async fn query_pure(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
@@ -252,13 +272,13 @@ impl Database for Sqlite {
             .filter(|c| c.answers.enabled())
             .and_then(|c| c.index.stamp().map(|s| (c, s)))
         else {
-            return self.query(sql, params).await;
+            return self.query_within(sql, params, AnswerBudget::page()).await;
         };
         let key = read_cache::key(sql, &params);
         if let Some(rows) = cache.answers.get(&stamp, &key) {
             return Ok(rows);
         }
-        let rows = self.query(sql, params).await?;
+        let rows = self.query_within(sql, params, AnswerBudget::page()).await?;
         // Kept only if no commit came since the stamp was taken: the
         // statement then read exactly that content.
         cache
@@ -329,7 +349,8 @@ impl Executor for SqliteTx {
     }
     async fn query(&mut self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
         let sql = sql.to_string();
-        self.run(move |c| run_query(c, &sql, &params)).await
+        self.run(move |c| run_query(c, &sql, &params, AnswerBudget::none()))
+            .await
     }
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         let sql = sql.to_string();

@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{read_only_rows, tune};
-use crate::store::db::{DbRow, Sql};
+use crate::store::db::{AnswerBudget, DbRow, Sql};
 use crate::store::StoreError;
 
 /// What a reader answers: the rows, or the parameters back when the
@@ -26,6 +26,7 @@ type Answer = Result<Result<Vec<DbRow>, Vec<Sql>>, StoreError>;
 struct Job {
     sql: String,
     params: Vec<Sql>,
+    budget: AnswerBudget,
     reply: oneshot::Sender<Answer>,
     /// Held until the statement has run: it bounds the queue.
     _permit: tokio::sync::OwnedSemaphorePermit,
@@ -67,7 +68,7 @@ impl Readers {
     }
 
     /// Runs `sql` on a reader; `Err(params)` back when it would write.
-    pub(super) async fn query(&self, sql: &str, params: Vec<Sql>) -> Answer {
+    pub(super) async fn query(&self, sql: &str, params: Vec<Sql>, budget: AnswerBudget) -> Answer {
         let closed = || StoreError::Internal("the store's readers are closed".into());
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
@@ -77,6 +78,7 @@ impl Readers {
         let job = Job {
             sql: sql.to_string(),
             params,
+            budget,
             reply,
             _permit: permit,
         };
@@ -96,6 +98,7 @@ fn serve(path: &str, queue: &crossbeam_channel::Receiver<Job>) {
         let Job {
             sql,
             params,
+            budget,
             reply,
             _permit,
         } = job;
@@ -106,7 +109,7 @@ fn serve(path: &str, queue: &crossbeam_channel::Receiver<Job>) {
                 Some(c) => c,
                 None => open(path)?,
             };
-            let out = read_only_rows(&c, &sql, &params);
+            let out = read_only_rows(&c, &sql, &params, budget);
             // A connection whose statement failed is still usable: SQLite
             // ended that statement's read.
             conn = Some(c);
