@@ -5,14 +5,16 @@
 //! refused it for resources alone (not a taint, a selector or a volume):
 //! without every non-terminal pod of lower priority on it, would it fit?
 //! If so, the fewest of them are victims: they are given back, the most
-//! important first (higher priority, then the older), while the pod still
-//! fits. The node chosen has the least important victims (the lowest
+//! important first (higher priority, then the earlier started), while the
+//! pod still fits. The node chosen has the least important victims (the lowest
 //! highest-priority victim, then the lowest sum of priorities, then the
 //! fewest, then the first by name). The victims are deleted, each with a
 //! `Preempted` event naming the pod's uid and the node, and the pod is
 //! nominated there (`status.nominatedNodeName`) until it is scheduled on a
-//! later pass: a pod of lower priority sees the node as if the nominated
-//! pod ran on it ([`Nominated`]), so the room made is not taken from it.
+//! later pass (tried there first): a pod of no higher priority sees the
+//! node as if the nominated pod ran on it ([`Nominated`]), so the room made
+//! is not taken from it. A nomination is given up when a later preemption
+//! finds no candidate, or when one of higher priority takes the node.
 //!
 //! Not simulated: PodDisruptionBudgets of victims (kube prefers victims
 //! whose budget allows it), a victim's graceful termination (it is gone at
@@ -52,6 +54,9 @@ struct Runner {
 #[derive(Default)]
 pub(super) struct Running {
     by_node: BTreeMap<String, Vec<Runner>>,
+    /// Each node's lowest priority: a node with none below a pod's is
+    /// passed over without a look at its pods.
+    lowest: BTreeMap<String, i64>,
 }
 
 impl Running {
@@ -63,14 +68,33 @@ impl Running {
             };
             let meta = &p["metadata"];
             let text = |f: &str| meta[f].as_str().unwrap_or("").to_string();
+            // kube's `MoreImportantPod` breaks ties by the start time.
+            let started = p["status"]["startTime"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| text("creationTimestamp"));
             r.by_node.entry(node.to_string()).or_default().push(Runner {
                 key: (text("namespace"), text("name")),
                 priority: priority(p),
-                created: text("creationTimestamp"),
+                created: started,
                 requests: pods::sched_requests(p),
             });
         }
+        for node in r.by_node.keys().cloned().collect::<Vec<_>>() {
+            r.note_lowest(&node);
+        }
         r
+    }
+
+    fn note_lowest(&mut self, node: &str) {
+        match self
+            .by_node
+            .get(node)
+            .and_then(|rs| rs.iter().map(|r| r.priority).min())
+        {
+            Some(p) => self.lowest.insert(node.to_string(), p),
+            None => self.lowest.remove(node),
+        };
     }
 }
 
@@ -127,9 +151,26 @@ fn victims_on<'a>(
         }
     }
     let top = victims.iter().map(|v| v.priority).max()?;
-    let sum = victims.iter().map(|v| i128::from(v.priority)).sum();
+    // As kube sums them: each shifted above zero (by 2^31), so fewer
+    // victims win even when priorities are negative.
+    let sum = victims
+        .iter()
+        .map(|v| i128::from(v.priority) + (1 << 31))
+        .sum();
     // None needed (the node's figures were stale): no candidate.
     Some((victims, top, sum))
+}
+
+/// What a preemption did: the node to nominate and what its victims held
+/// there (now free).
+pub(super) struct Preempted {
+    pub node: String,
+    pub freed: Resources,
+}
+
+/// Whether `pod` may displace others (its policy is not `Never`).
+pub(super) fn eligible(pod: &Value) -> bool {
+    may_preempt(pod)
 }
 
 /// Preempts for `pod`, which fits on no node: deletes the victims on the
@@ -142,7 +183,7 @@ pub(super) fn preempt(
     used: &BTreeMap<String, Resources>,
     pinned: Option<&str>,
     running: &mut Option<Running>,
-) -> Option<String> {
+) -> Option<Preempted> {
     if !may_preempt(pod) {
         return None;
     }
@@ -153,14 +194,14 @@ pub(super) fn preempt(
     let mut best: Option<Candidate> = None;
     for (node, alloc) in nodes {
         let name = node["metadata"]["name"].as_str().unwrap_or("");
+        if running.lowest.get(name).is_none_or(|low| *low >= mine) {
+            continue;
+        }
         let Some(on_node) = running.by_node.get(name) else {
             continue;
         };
         // Only a node that refused the pod for resources can be helped.
-        if on_node.iter().all(|r| r.priority >= mine)
-            || constraint_failure(&pod["spec"], node).is_some()
-            || pinned.is_some_and(|p| p != name)
-        {
+        if constraint_failure(&pod["spec"], node).is_some() || pinned.is_some_and(|p| p != name) {
             continue;
         }
         let u = used.get(name).unwrap_or(&empty);
@@ -181,9 +222,14 @@ pub(super) fn preempt(
         }
     }
     let chosen = best?;
+    let mut freed = Resources::new();
     if let Some(on_node) = running.by_node.get_mut(&chosen.node) {
+        for r in on_node.iter().filter(|r| chosen.victims.contains(&r.key)) {
+            add_resources(&mut freed, &r.requests);
+        }
         on_node.retain(|r| !chosen.victims.contains(&r.key));
     }
+    running.note_lowest(&chosen.node);
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
     let message = format!("Preempted by pod {uid} on node {}", chosen.node);
     for (ns, name) in &chosen.victims {
@@ -192,7 +238,10 @@ pub(super) fn preempt(
             events::record(st, &v, Kind::Normal, "Preempted", &message, scheduler);
         }
     }
-    Some(chosen.node)
+    Some(Preempted {
+        node: chosen.node,
+        freed,
+    })
 }
 
 /// Pods nominated to a node (they preempted there and wait to be placed),
@@ -230,6 +279,16 @@ impl Nominated {
             priority: priority(pod),
             requests: pods::sched_requests(pod),
         });
+    }
+
+    /// The pods of priority below `priority` nominated to `node` (their
+    /// room was taken by a preemption of higher priority), now no longer.
+    pub(super) fn take_lower(&mut self, node: &str, priority: i64) -> Vec<(String, String)> {
+        let (lower, keep) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|n| n.node == node && n.priority < priority);
+        self.0 = keep;
+        lower.into_iter().map(|n: Nomination| n.key).collect()
     }
 
     /// The pod `key` is placed (or gone): its nomination holds nothing.
@@ -296,7 +355,7 @@ mod tests {
         let (victims, top, sum) = victims_on(&on_node, 100, &gpus(2), &gpus(4), &gpus(4)).unwrap();
         let names: Vec<&str> = victims.iter().map(|v| v.key.1.as_str()).collect();
         assert_eq!(names, ["new", "newest"]);
-        assert_eq!((top, sum), (10, 20));
+        assert_eq!((top, sum), (10, 2 * (10 + (1 << 31))));
         // Three GPUs for it: the pod of 500 stays, so no room on this node.
         assert!(victims_on(&on_node, 100, &gpus(4), &gpus(4), &gpus(4)).is_none());
         // Nothing of lower priority: no candidate.
@@ -319,5 +378,18 @@ mod tests {
         n.remove(&("default".into(), "urgent".into()));
         let after = n.used_for(&used, &("default".into(), "peer".into()), 10);
         assert_eq!(gpus_of(&after), 1);
+
+        // A preemption of higher priority on the node takes the room of
+        // the lower nominations there, not of others.
+        n.add(("default".into(), "low".into()), "gpu-1", &pod);
+        let mut other = pod.clone();
+        other["spec"]["priority"] = serde_json::json!(5);
+        n.add(("default".into(), "elsewhere".into()), "gpu-2", &other);
+        let taken = n.take_lower("gpu-1", 500);
+        assert_eq!(taken, [("default".to_string(), "low".to_string())]);
+        let none = BTreeMap::new();
+        let left = n.used_for(&none, &("default".into(), "x".into()), 0);
+        assert!(left.get("gpu-1").is_none());
+        assert_eq!(left["gpu-2"]["nvidia.com/gpu"], 2000);
     }
 }

@@ -22,7 +22,7 @@ use super::preemption;
 use super::volumes::{self, Claims};
 use super::{condition, put};
 use crate::admission::storage;
-use crate::pods::{self, add_resources, Resources};
+use crate::pods::{self, add_resources, sub_resources, Resources};
 use crate::selectors::Requirement;
 use crate::state::State;
 
@@ -327,10 +327,21 @@ pub fn schedule(st: &mut State) -> bool {
         let mut new = pod.clone();
         let claims = volumes::pod_claims(st, &pod);
         // Room made for a pod of at least this one's priority is its.
-        let seen = nominated.used_for(&used, &key, preemption::priority(&pod));
+        let mine = preemption::priority(&pod);
+        let seen = nominated.used_for(&used, &key, mine);
+        // The node it was nominated to is tried first (kube's
+        // `evaluateNominatedNode`): the room made there is its own.
+        let nominee = pod["status"]["nominatedNodeName"].as_str().and_then(|n| {
+            nodes
+                .iter()
+                .position(|(node, _)| node["metadata"]["name"] == n)
+        });
         let placed = match &claims {
             Claims::Refused(why) => Err(format!("0/{} nodes are available: {why}.", nodes.len())),
-            Claims::Ready { pinned, .. } => pick_node(&pod, &nodes, &seen, pinned.as_deref()),
+            Claims::Ready { pinned, .. } => nominee
+                .and_then(|i| pick_node(&pod, &nodes[i..=i], &seen, pinned.as_deref()).ok())
+                .map(Ok)
+                .unwrap_or_else(|| pick_node(&pod, &nodes, &seen, pinned.as_deref())),
         };
         let (kind, reason, message) = match placed {
             Ok(node) => {
@@ -358,14 +369,32 @@ pub fn schedule(st: &mut State) -> bool {
                     Claims::Refused(_) => None,
                 };
                 // A pod its claims refuse is not helped by room on a node.
-                if let Some(pinned) = pinned {
-                    let seen = seen.into_owned();
-                    if let Some(node) =
+                let done = match pinned.filter(|_| preemption::eligible(&pod)) {
+                    Some(pinned) => {
+                        let seen = seen.into_owned();
                         preemption::preempt(st, &pod, &nodes, &seen, pinned, &mut running)
-                    {
-                        new["status"]["nominatedNodeName"] = json!(node);
-                        nominated.add(key.clone(), &node, &pod);
+                    }
+                    None => None,
+                };
+                match done {
+                    Some(p) => {
+                        if let Some(u) = used.get_mut(&p.node) {
+                            sub_resources(u, &p.freed);
+                        }
+                        new["status"]["nominatedNodeName"] = json!(p.node);
+                        nominated.add(key.clone(), &p.node, &pod);
+                        // Pods of lower priority nominated there lose it.
+                        for (lns, lname) in nominated.take_lower(&p.node, mine) {
+                            clear_nomination(st, &lns, &lname);
+                        }
                         changed = true;
+                    }
+                    // No candidate: a nomination it had is given up.
+                    None => {
+                        if let Some(status) = new["status"].as_object_mut() {
+                            status.remove("nominatedNodeName");
+                        }
+                        nominated.remove(&key);
                     }
                 }
                 let c = condition(
@@ -392,6 +421,18 @@ pub fn schedule(st: &mut State) -> bool {
         }
     }
     changed
+}
+
+/// Drops a pending pod's nomination (its room went to a pod of higher
+/// priority); true when written.
+fn clear_nomination(st: &mut State, ns: &str, name: &str) -> bool {
+    let Some(mut p) = st.store.get("pods", ns, name).map(|p| (**p).clone()) else {
+        return false;
+    };
+    let removed = p["status"]
+        .as_object_mut()
+        .and_then(|status| status.remove("nominatedNodeName"));
+    removed.is_some() && put(st, "pods", p)
 }
 
 /// Replaces (by type) or adds a condition in `status.conditions`.

@@ -120,8 +120,9 @@ fn bind(st: &mut State, mut pvc: Value, class: &Value) -> bool {
 /// What a pending pod's claims allow.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Claims {
-    /// Schedulable: the node its bound claims pin it to, if any, and the
-    /// claims to provision on the node chosen.
+    /// Schedulable: the node its bound claims pin it to, if any (empty
+    /// when they were made on two nodes: then none), and the claims to
+    /// provision on the node chosen.
     Ready {
         pinned: Option<String>,
         delayed: Vec<String>,
@@ -154,7 +155,12 @@ pub(super) fn pod_claims(st: &State, pod: &Value) -> Claims {
         }
         if is_bound(pvc) {
             if let Some(node) = selected_node(pvc) {
-                pinned = Some(node.to_string());
+                // Claims made on two nodes: no node has both (an empty
+                // name matches none).
+                pinned = match pinned {
+                    Some(p) if p != node => Some(String::new()),
+                    _ => Some(node.to_string()),
+                };
             }
             continue;
         }

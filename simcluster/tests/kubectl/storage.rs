@@ -316,6 +316,33 @@ fn a_class_that_waits_binds_a_claim_for_its_first_pod() {
             && why.contains("1 node(s) had volume node affinity conflict"),
         "{why}"
     );
+
+    // A second claim, provisioned on worker-1: no node has both.
+    assert!(apply(&k, "logs.yaml", &claim("logs", Some("local")))
+        .status
+        .success());
+    assert!(apply(
+        &k,
+        "fourth.yaml",
+        &consumer("fourth", "logs", Some("worker-1"))
+    )
+    .status
+    .success());
+    assert!(k
+        .cluster
+        .wait_until(Duration::from_secs(10), |_| phase(&k, "logs").as_deref()
+            == Some("Bound")));
+    let both = consumer("both", "data", None).replace(
+        "claimName: data\n",
+        "claimName: data\n  - name: logs\n    persistentVolumeClaim:\n      claimName: logs\n",
+    );
+    assert!(apply(&k, "both.yaml", &both).status.success(), "{both}");
+    let why = unschedulable(&k, "both");
+    assert!(
+        why.contains("node(s) had volume node affinity conflict")
+            && !why.contains("1 node(s) had volume node affinity conflict"),
+        "{why}"
+    );
 }
 
 /// kube-scheduler's `VolumeBinding`: a pod waits for a claim that is

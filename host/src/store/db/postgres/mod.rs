@@ -339,7 +339,13 @@ impl Database for Postgres {
     }
 
     async fn query(&self, sql: &str, params: Vec<Sql>) -> Result<Vec<DbRow>, StoreError> {
-        let done = run_query(&self.client().await?, sql, &params, &mut AnswerBudget::none()).await;
+        let done = run_query(
+            &self.client().await?,
+            sql,
+            &params,
+            &mut AnswerBudget::none(),
+        )
+        .await;
         if !is_select(sql) {
             // `INSERT .. RETURNING` and the like.
             self.snapshots.wrote();

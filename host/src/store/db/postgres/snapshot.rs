@@ -35,9 +35,9 @@ use tokio::sync::watch;
 use tokio_postgres::Statement;
 
 use super::{discard_if_cut, rows_of, run_query, translate, Postgres};
-use crate::store::db::AnswerBudget;
 use crate::store::db::read_cache::{self, ReadCache};
 use crate::store::db::scope::{self, Seen};
+use crate::store::db::AnswerBudget;
 use crate::store::db::{DbRow, Sql};
 use crate::store::StoreError;
 
