@@ -169,14 +169,14 @@ pub(crate) fn generate_name(st: &State, def: &ResourceDef, obj: &mut Value) {
 
 /// The name a refusal of the mutating admission plugins shows: the name is
 /// not generated yet then, so a `generateName` stands for it (kube's
-/// `extractResourceName`).
+/// `extractResourceName`, which says `Unknown` when there is neither).
 pub(crate) fn shown_name(obj: &Value) -> &str {
     let meta = &obj["metadata"];
     meta["name"]
         .as_str()
         .filter(|n| !n.is_empty())
-        .or_else(|| meta["generateName"].as_str())
-        .unwrap_or("")
+        .or_else(|| meta["generateName"].as_str().filter(|g| !g.is_empty()))
+        .unwrap_or("Unknown")
 }
 
 /// Defaults and validates an object about to be created; may allocate.

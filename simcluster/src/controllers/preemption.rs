@@ -68,11 +68,7 @@ impl Running {
             };
             let meta = &p["metadata"];
             let text = |f: &str| meta[f].as_str().unwrap_or("").to_string();
-            // kube's `MoreImportantPod` breaks ties by the start time.
-            let started = p["status"]["startTime"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| text("creationTimestamp"));
+            let started = started_at(p);
             r.by_node.entry(node.to_string()).or_default().push(Runner {
                 key: (text("namespace"), text("name")),
                 priority: priority(p),
@@ -96,6 +92,16 @@ impl Running {
             None => self.lowest.remove(node),
         };
     }
+}
+
+/// When a pod started, as kube's `MoreImportantPod` breaks ties by it: a
+/// pod not started yet counts as starting now (`GetPodStartTime`), so it
+/// is less important than any that runs.
+fn started_at(pod: &Value) -> String {
+    pod["status"]["startTime"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(crate::store::now_rfc3339)
 }
 
 /// One candidate node: its victims.
@@ -360,6 +366,15 @@ mod tests {
         assert!(victims_on(&on_node, 100, &gpus(4), &gpus(4), &gpus(4)).is_none());
         // Nothing of lower priority: no candidate.
         assert!(victims_on(&on_node, 10, &gpus(1), &gpus(4), &gpus(4)).is_none());
+    }
+
+    #[test]
+    fn a_pod_not_started_counts_as_starting_now() {
+        let running = serde_json::json!({"status": {"startTime": "2026-01-01T00:00:00Z"}});
+        assert_eq!(started_at(&running), "2026-01-01T00:00:00Z");
+        let waiting =
+            serde_json::json!({"metadata": {"creationTimestamp": "2020-01-01T00:00:00Z"}});
+        assert!(started_at(&waiting) > started_at(&running));
     }
 
     #[test]
