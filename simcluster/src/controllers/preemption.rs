@@ -36,7 +36,7 @@ pub(crate) fn priority(pod: &Value) -> i64 {
 }
 
 /// A pod that may displace others: its policy is not `Never`.
-fn may_preempt(pod: &Value) -> bool {
+pub(super) fn may_preempt(pod: &Value) -> bool {
     pod["spec"]["preemptionPolicy"].as_str() != Some("Never")
 }
 
@@ -174,14 +174,9 @@ pub(super) struct Preempted {
     pub freed: Resources,
 }
 
-/// Whether `pod` may displace others (its policy is not `Never`).
-pub(super) fn eligible(pod: &Value) -> bool {
-    may_preempt(pod)
-}
-
 /// Preempts for `pod`, which fits on no node: deletes the victims on the
 /// node chosen and answers that node (to nominate), or `None` when no node
-/// would take it (or the pod may not preempt).
+/// would take it. The caller has checked [`may_preempt`].
 pub(super) fn preempt(
     st: &mut State,
     pod: &Value,
@@ -190,9 +185,6 @@ pub(super) fn preempt(
     pinned: Option<&str>,
     running: &mut Option<Running>,
 ) -> Option<Preempted> {
-    if !may_preempt(pod) {
-        return None;
-    }
     let running = running.get_or_insert_with(|| Running::of(st));
     let mine = priority(pod);
     let req = pods::sched_requests(pod);

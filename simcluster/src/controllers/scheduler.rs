@@ -369,9 +369,8 @@ pub fn schedule(st: &mut State) -> bool {
                     Claims::Refused(_) => None,
                 };
                 // A pod its claims refuse is not helped by room on a node.
-                let done = match pinned.filter(|_| preemption::eligible(&pod)) {
+                let done = match pinned.filter(|_| preemption::may_preempt(&pod)) {
                     Some(pinned) => {
-                        let seen = seen.into_owned();
                         preemption::preempt(st, &pod, &nodes, &seen, pinned, &mut running)
                     }
                     None => None,
