@@ -74,6 +74,10 @@ pub struct Config {
     /// reads every time.
     #[serde(default = "default_read_cache")]
     pub read_cache: bool,
+    /// The bytes each organisation may store in collections, in MiB
+    /// (`store::usage`): a write past it is refused.
+    #[serde(default = "default_storage_quota_mib")]
+    pub storage_quota_mib: u32,
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
     /// The plugin ids the operator's file names: its entries win over
@@ -153,6 +157,10 @@ fn default_read_cache() -> bool {
     true
 }
 
+fn default_storage_quota_mib() -> u32 {
+    crate::store::usage::DEFAULT_QUOTA_MIB
+}
+
 /// Grants of the built-in plugins, used unless the config names the plugin.
 const BUILTIN_GRANTS: &str = r#"
 [plugins.kboss]
@@ -213,6 +221,7 @@ impl Default for Config {
             debug_orgid: false,
             database: None,
             read_cache: true,
+            storage_quota_mib: default_storage_quota_mib(),
             plugins: BTreeMap::new(),
             from_file: Default::default(),
         })

@@ -345,3 +345,74 @@ async fn a_page_past_the_answer_budget_is_refused_not_held() {
     assert_eq!(status, 200, "{}", &body[..body.len().min(300)]);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["total"], 12);
 }
+
+/// An organisation's records are bounded by the operator's quota
+/// (`storage-quota-mib`): past it, the plugin's write is refused in its own
+/// envelope with the reason and nothing is stored, while another
+/// organisation still writes; `GET /admin/storage` shows each
+/// organisation's bytes by collection, to the admin token only.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organisation_past_its_storage_quota_is_refused_in_the_plugin_envelope() {
+    let s = Server::with(Options {
+        config: "default-deadline-ms = 5000\nstorage-quota-mib = 1\n",
+        plugins: vec![],
+        ..Options::default()
+    });
+    let acme = s.key("acme", "bearer");
+    let other = s.key("other", "bearer");
+    s.grant(
+        "notes",
+        json!({"grants": ["inventory"], "public-routes": ["/notes/version"]}),
+    )
+    .await;
+    let (status, body) = s.admin_put("notes", "notes_v2.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    let tag = "q".repeat(300 << 10);
+    for i in 0..3 {
+        let (status, body) =
+            post_note(&s, &acme, json!({"title": format!("n{i}"), "tag": tag})).await;
+        assert_eq!(status, 201, "note {i}: {body}");
+    }
+    let (status, body) = post_note(&s, &acme, json!({"title": "n3", "tag": tag})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["ok"], false, "{body}");
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("organisation `acme` would store") && reason.contains("quota of 1 MiB"),
+        "{body}"
+    );
+    let titles: Vec<String> = notes(&s, &acme).await["data"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(!titles.contains(&"n3".to_string()));
+    let (status, body) = post_note(&s, &other, json!({"title": "o", "tag": tag})).await;
+    assert_eq!(status, 201, "{body}");
+
+    let (status, body) = s.get_admin("/admin/storage?org=acme").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["quota_bytes"], 1 << 20);
+    let orgs = body["organisations"].as_array().unwrap();
+    assert_eq!(orgs.len(), 1, "{body}");
+    assert_eq!(orgs[0]["organisation"], "acme");
+    let bytes = orgs[0]["bytes"].as_u64().unwrap();
+    assert!((3 * (300 << 10)..=1 << 20).contains(&bytes), "{body}");
+    assert_eq!(
+        orgs[0]["collections"][0]["collection"], "notes.notes",
+        "{body}"
+    );
+    let (status, body) = s.get_admin("/admin/storage").await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["organisations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["organisation"].as_str())
+        .collect();
+    assert_eq!(names, ["acme", "other"], "{body}");
+    let (status, _) = s.get("/admin/storage").await;
+    assert_eq!(status, 401);
+}

@@ -33,6 +33,7 @@ pub(super) async fn registry(
 ) -> anyhow::Result<(Registry, Arc<Store>)> {
     let store = Arc::new(open_store(data_dir, config.database.as_deref()).await?);
     store.db().set_read_cache(config.read_cache);
+    store.set_storage_quota_mib(config.storage_quota_mib);
     let limits = limits(&config);
     let capabilities = Capabilities::new(Arc::clone(&store));
     capabilities.policy.set_grants(config.policy_grants()?);

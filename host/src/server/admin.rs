@@ -36,6 +36,7 @@ enum Op {
     HostKey,
     Keys,
     Key,
+    Storage,
 }
 
 static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
@@ -51,6 +52,7 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
         ("/admin/ssh-host-keys/{org}/{target}", Op::HostKey),
         ("/admin/keys", Op::Keys),
         ("/admin/keys/{id}", Op::Key),
+        ("/admin/storage", Op::Storage),
     ] {
         // Static, distinct templates: insertion cannot fail.
         let _ = r.insert(path, op);
@@ -224,6 +226,10 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
         (Op::Keys, Method::GET) => (keys(app, req.uri().query()).await, "/admin/keys".into()),
         (Op::Keys, Method::POST) => (create_key(app, req).await, "/admin/keys".into()),
         (Op::Key, Method::DELETE) => (revoke(app, &id).await, "/admin/keys/{id}".into()),
+        (Op::Storage, Method::GET) => (
+            storage(app, req.uri().query()).await,
+            "/admin/storage".into(),
+        ),
         (_, m) => (
             error(405, &format!("method {m} is not allowed on {path}")),
             "/admin".into(),
@@ -392,6 +398,50 @@ async fn keys(app: &App, query: Option<&str>) -> Response<Body> {
         Ok(list) => reply::json(200, &json!({ "keys": list })),
         Err(e) => store_failed("listing api keys", e),
     }
+}
+
+/// `GET /admin/storage[?org=ORG]`: what each organisation stores in
+/// collections, in bytes, by collection (the largest first), against the
+/// quota every organisation has (`storage-quota-mib`).
+async fn storage(app: &App, query: Option<&str>) -> Response<Body> {
+    let org = org_param(query);
+    let quota = app.store.storage_quota();
+    if org.as_deref().is_some_and(|o| !storable(o)) {
+        return reply::json(200, &json!({ "quota_bytes": quota, "organisations": [] }));
+    }
+    let usage = match app.store.stored_bytes(org.as_deref()).await {
+        Ok(u) => u,
+        Err(e) => return store_failed("reading what organisations store", e),
+    };
+    // Rows come by organisation: one entry each, with its total.
+    let mut organisations: Vec<serde_json::Value> = Vec::new();
+    let mut current: Option<(&str, u64, Vec<serde_json::Value>)> = None;
+    for u in &usage {
+        match &mut current {
+            Some((org, bytes, collections)) if *org == u.org => {
+                *bytes += u.bytes;
+                collections.push(json!({"collection": u.collection, "bytes": u.bytes}));
+            }
+            _ => {
+                organisations.extend(current.take().map(entry));
+                current = Some((
+                    &u.org,
+                    u.bytes,
+                    vec![json!({"collection": u.collection, "bytes": u.bytes})],
+                ));
+            }
+        }
+    }
+    organisations.extend(current.map(entry));
+    reply::json(
+        200,
+        &json!({ "quota_bytes": quota, "organisations": organisations }),
+    )
+}
+
+/// One organisation of `GET /admin/storage`.
+fn entry((org, bytes, collections): (&str, u64, Vec<serde_json::Value>)) -> serde_json::Value {
+    json!({ "organisation": org, "bytes": bytes, "collections": collections })
 }
 
 /// What `POST /admin/keys` takes.

@@ -18,6 +18,7 @@ pub mod seal;
 #[cfg(test)]
 mod tests;
 pub mod transfer;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -91,6 +92,8 @@ pub struct Store {
     sqlite: Option<Arc<db::sqlite::Sqlite>>,
     sealer: Sealer,
     schema: RwLock<HashMap<String, Arc<Collection>>>,
+    /// The bytes an organisation may store ([`usage`]).
+    quota: std::sync::atomic::AtomicU64,
 }
 
 /// Connections one process keeps to PostgreSQL at most.
@@ -317,12 +320,37 @@ impl Store {
         for c in schema::load_all(&*db).await? {
             schema.insert(c.name.to_string(), Arc::new(c));
         }
+        let counted = usage::count_missing(&*db, schema.values().map(|c| &**c)).await?;
+        if counted > 0 {
+            tracing::info!(
+                collections = counted,
+                "counted the bytes stored per organisation"
+            );
+        }
         Ok(Store {
             db,
             sqlite,
             sealer,
             schema: RwLock::new(schema),
+            quota: (u64::from(usage::DEFAULT_QUOTA_MIB) << 20).into(),
         })
+    }
+
+    /// Sets the bytes each organisation may store (`storage-quota-mib`).
+    pub fn set_storage_quota_mib(&self, mib: u32) {
+        self.quota
+            .store(u64::from(mib) << 20, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The bytes each organisation may store.
+    pub fn storage_quota(&self) -> u64 {
+        self.quota.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The bytes stored by organisation and collection (of `org` alone
+    /// when given), the largest first within an organisation.
+    pub async fn stored_bytes(&self, org: Option<&str>) -> Result<Vec<usage::Usage>, StoreError> {
+        usage::usage(&*self.db, org).await
     }
 
     /// A collection by its full name, or `NotFound`.

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use super::db::{params, DbRow, Executor, Sql as SqlValue};
 
 use super::collections::{Collection, FieldDef, FieldKind};
+use super::usage::{self, Change};
 use super::{ids, Store, StoreError};
 
 /// A field value as plugins exchange it.
@@ -217,15 +218,16 @@ fn get_sql(c: &Collection, lock: &str) -> String {
     )
 }
 
-/// A row by id; `lock` also locks it for the rest of the transaction where
-/// the database can (a read before a write of the same row).
+/// A row by id and what it counts ([`usage::row_bytes`]); `lock` also
+/// locks it for the rest of the transaction where the database can (a read
+/// before a write of the same row).
 async fn get_in(
     ex: &mut dyn Executor,
     c: &Collection,
     org: &str,
     id: &str,
     lock: bool,
-) -> Result<Option<Row>, StoreError> {
+) -> Result<Option<(Row, u64)>, StoreError> {
     // No id holds NUL (ids are made by the store); PostgreSQL would fail
     // the statement rather than find nothing.
     if !super::storable(id) {
@@ -234,7 +236,10 @@ async fn get_in(
     let sql = get_sql(c, if lock { ex.dialect().for_update() } else { "" });
     ex.query_opt(&sql, params![org, id])
         .await?
-        .map(|r| read_row(c, r))
+        .map(|r| {
+            let bytes = usage::row_bytes(r.0.get(3..).unwrap_or_default());
+            read_row(c, r).map(|row| (row, bytes))
+        })
         .transpose()
 }
 
@@ -244,7 +249,7 @@ async fn must_get(
     org: &str,
     id: &str,
     lock: bool,
-) -> Result<Row, StoreError> {
+) -> Result<(Row, u64), StoreError> {
     get_in(ex, c, org, id, lock)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no `{}` record `{id}`", c.name)))
@@ -281,9 +286,23 @@ async fn check_reference(
     }
 }
 
+/// A record left by a write, which must fit [`usage::MAX_RECORD_BYTES`]:
+/// what it counts is added to `change`, less what it counted before.
+fn counted(
+    change: &mut Change,
+    c: &Collection,
+    before: u64,
+    (row, after): (Row, u64),
+) -> Result<Row, StoreError> {
+    usage::check_record(c, after)?;
+    change.record(&c.name, before, after);
+    Ok(row)
+}
+
 async fn insert_in(
     store: &Store,
     ex: &mut dyn Executor,
+    change: &mut Change,
     org: &str,
     c: &Collection,
     fields: &[(String, Value)],
@@ -331,18 +350,19 @@ async fn insert_in(
         values,
     )
     .await?;
-    must_get(ex, c, org, &id, false).await
+    counted(change, c, 0, must_get(ex, c, org, &id, false).await?)
 }
 
 async fn update_in(
     store: &Store,
     ex: &mut dyn Executor,
+    change: &mut Change,
     org: &str,
     c: &Collection,
     id: &str,
     fields: &[(String, Value)],
 ) -> Result<Row, StoreError> {
-    let current = must_get(ex, c, org, id, true).await?;
+    let (current, before) = must_get(ex, c, org, id, true).await?;
     if fields.is_empty() {
         return Ok(current);
     }
@@ -369,11 +389,12 @@ async fn update_in(
         values,
     )
     .await?;
-    must_get(ex, c, org, id, false).await
+    counted(change, c, before, must_get(ex, c, org, id, false).await?)
 }
 
 async fn add_in(
     ex: &mut dyn Executor,
+    change: &mut Change,
     org: &str,
     c: &Collection,
     id: &str,
@@ -381,7 +402,7 @@ async fn add_in(
     delta: &Value,
 ) -> Result<Row, StoreError> {
     let f = field_def(c, name)?;
-    let row = must_get(ex, c, org, id, true).await?;
+    let (row, before) = must_get(ex, c, org, id, true).await?;
     let current = row
         .fields
         .iter()
@@ -433,16 +454,17 @@ async fn add_in(
         vec![new, SqlValue::Text(now()), org.into(), id.into()],
     )
     .await?;
-    must_get(ex, c, org, id, false).await
+    counted(change, c, before, must_get(ex, c, org, id, false).await?)
 }
 
 async fn delete_in(
     ex: &mut dyn Executor,
+    change: &mut Change,
     org: &str,
     c: &Collection,
     id: &str,
 ) -> Result<Option<Row>, StoreError> {
-    let Some(row) = get_in(ex, c, org, id, true).await? else {
+    let Some((row, bytes)) = get_in(ex, c, org, id, true).await? else {
         return Ok(None);
     };
     ex.execute(
@@ -450,6 +472,7 @@ async fn delete_in(
         params![org, id],
     )
     .await?;
+    change.record(&c.name, bytes, 0);
     Ok(Some(row))
 }
 
@@ -516,33 +539,40 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let c = self.collection(collection_name)?;
         let mut tx = self.db().begin().await?;
-        let gone = delete_in(&mut *tx, org, &c, id).await?.is_some();
+        let mut change = Change::default();
+        let gone = delete_in(&mut *tx, &mut change, org, &c, id)
+            .await?
+            .is_some();
+        change.apply(&mut *tx, org, self.storage_quota()).await?;
         tx.commit().await?;
         Ok(gone)
     }
 
-    /// Apply every write or none.
+    /// Apply every write or none: none when a record would hold more than
+    /// [`usage::MAX_RECORD_BYTES`] or the organisation more than its quota.
     pub async fn transact(&self, org: &str, writes: &[Write]) -> Result<Vec<Row>, StoreError> {
         let mut tx = self.db().begin().await?;
+        let mut change = Change::default();
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
-            let ex: &mut dyn Executor = &mut *tx;
+            let (ex, ch): (&mut dyn Executor, _) = (&mut *tx, &mut change);
             let row = match w {
                 Write::Insert(cn, fields) => {
-                    insert_in(self, ex, org, &*self.collection(cn)?, fields).await?
+                    insert_in(self, ex, ch, org, &*self.collection(cn)?, fields).await?
                 }
                 Write::Update(cn, id, fields) => {
-                    update_in(self, ex, org, &*self.collection(cn)?, id, fields).await?
+                    update_in(self, ex, ch, org, &*self.collection(cn)?, id, fields).await?
                 }
                 Write::Add(cn, id, field, delta) => {
-                    add_in(ex, org, &*self.collection(cn)?, id, field, delta).await?
+                    add_in(ex, ch, org, &*self.collection(cn)?, id, field, delta).await?
                 }
-                Write::Delete(cn, id) => delete_in(ex, org, &*self.collection(cn)?, id)
+                Write::Delete(cn, id) => delete_in(ex, ch, org, &*self.collection(cn)?, id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("no `{cn}` record `{id}`")))?,
             };
             out.push(row);
         }
+        change.apply(&mut *tx, org, self.storage_quota()).await?;
         tx.commit().await?;
         Ok(out)
     }

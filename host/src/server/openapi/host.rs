@@ -463,6 +463,28 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 }),
             ),
         ),
+        (
+            "/admin/storage",
+            "get",
+            op(
+                "admin_storage",
+                "What each organisation stores in collections (bytes by collection, the largest first) and the quota each may fill",
+                "admin",
+                admin(),
+                vec![org_query()],
+                json!({
+                    "200": answer("the quota and each organisation's bytes", json!({"type": "object", "required": ["quota_bytes", "organisations"],
+                        "properties": {"quota_bytes": {"type": "integer"}, "organisations": {"type": "array", "items": {"type": "object",
+                            "required": ["organisation", "bytes", "collections"],
+                            "properties": {"organisation": {"type": "string"}, "bytes": {"type": "integer"},
+                                "collections": {"type": "array", "items": {"type": "object", "required": ["collection", "bytes"],
+                                    "properties": {"collection": {"type": "string"}, "bytes": {"type": "integer"}}}}}}}}}),
+                        json!({"quota_bytes": 1073741824u64, "organisations": [{"organisation": "demo", "bytes": 2868,
+                            "collections": [{"collection": "devices", "bytes": 1838}, {"collection": "compute_centers", "bytes": 1030}]}]})),
+                    "401": admin_401(),
+                }),
+            ),
+        ),
         ("/admin/keys", "post", {
             let mut o = op(
                 "admin_key_create",

@@ -39,6 +39,17 @@ pub enum Sql {
     Blob(Vec<u8>),
 }
 
+impl Sql {
+    /// The bytes of a text or blob (0 for any other value).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Sql::Text(t) => t.len(),
+            Sql::Blob(b) => b.len(),
+            _ => 0,
+        }
+    }
+}
+
 impl From<i64> for Sql {
     fn from(v: i64) -> Self {
         Sql::Integer(v)
@@ -219,11 +230,7 @@ impl AnswerBudget {
         }
         self.used = row.0.iter().fold(self.used, |n, v| {
             n.saturating_add(std::mem::size_of::<Sql>())
-                .saturating_add(match v {
-                    Sql::Text(t) => t.len(),
-                    Sql::Blob(b) => b.len(),
-                    _ => 0,
-                })
+                .saturating_add(v.payload_len())
         });
         if self.exceeded() {
             return Err(StoreError::Invalid(format!(

@@ -426,6 +426,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX request_signatures_expiry ON request_signatures(expires_at);
     "#,
+    // 12: the bytes each organisation stores per collection (`usage`), and
+    // the collections counted so far (the rows a store already held are
+    // counted on its first open by this version).
+    r#"
+    CREATE TABLE stored_bytes (
+        org_id TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        PRIMARY KEY (org_id, collection)
+    ) WITHOUT ROWID;
+    CREATE TABLE stored_bytes_ready (
+        collection TEXT PRIMARY KEY
+    );
+    "#,
 ];
 
 /// Apply every migration the database has not seen yet.

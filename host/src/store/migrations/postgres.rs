@@ -259,6 +259,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX request_signatures_expiry ON request_signatures(expires_at);
     "#,
+    // 12: see SQLite's entry 12.
+    r#"
+    CREATE TABLE stored_bytes (
+        org_id TEXT COLLATE "C" NOT NULL,
+        collection TEXT COLLATE "C" NOT NULL,
+        bytes BIGINT NOT NULL,
+        PRIMARY KEY (org_id, collection)
+    );
+    CREATE TABLE stored_bytes_ready (
+        collection TEXT COLLATE "C" PRIMARY KEY
+    );
+    "#,
 ];
 
 /// An arbitrary key for `pg_advisory_xact_lock`: computehub's migrations.

@@ -445,6 +445,10 @@ impl Store {
                 .await?;
             }
             let table = qualified(plugin, &d.name);
+            if !before.contains_key(&d.name) {
+                // A new table: empty, so counted from its first write.
+                super::usage::mark_counted(&mut *tx, &table).await?;
+            }
             counted.extend(counts::counted_fields(&merged).map(|f| (table.clone(), f.to_string())));
             result.insert(d.name.clone(), merged);
         }

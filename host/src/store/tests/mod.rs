@@ -52,6 +52,7 @@ macro_rules! both {
 mod bounds;
 mod queries;
 mod rows;
+mod usage;
 
 fn text(v: &str) -> Value {
     Value::Text(v.into())

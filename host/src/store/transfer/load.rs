@@ -216,6 +216,9 @@ pub async fn import(store: &Store, path: &Path) -> Result<Summary, TransferError
     if tx.dialect() == Dialect::Postgres {
         move_sequences(&mut *tx).await?;
     }
+    // What each organisation stores, from the rows now in.
+    let all = store.schema_all();
+    crate::store::usage::recount_all(&mut *tx, all.iter().map(|c| &**c)).await?;
     // `record_counts` is derived from the rows: it may have more than the
     // export had (the counts made above).
     for t in checked.header.tables.iter().filter(|t| t.name != COUNTS) {
