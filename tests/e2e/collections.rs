@@ -350,7 +350,8 @@ async fn a_page_past_the_answer_budget_is_refused_not_held() {
 /// (`storage-quota-mib`): past it, the plugin's write is refused in its own
 /// envelope with the reason and nothing is stored, while another
 /// organisation still writes; `GET /admin/storage` shows each
-/// organisation's bytes by collection, to the admin token only.
+/// organisation's bytes by collection, to the admin token only, and
+/// `PUT /admin/storage/{org}` gives one organisation a quota of its own.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_organisation_past_its_storage_quota_is_refused_in_the_plugin_envelope() {
     let s = Server::with(Options {
@@ -415,4 +416,41 @@ async fn an_organisation_past_its_storage_quota_is_refused_in_the_plugin_envelop
     assert_eq!(names, ["acme", "other"], "{body}");
     let (status, _) = s.get("/admin/storage").await;
     assert_eq!(status, 401);
+
+    // The operator gives `acme` a quota of its own: the refused note now
+    // goes in; back to the default, the next one is refused again.
+    let (status, body) = put_quota(&s, "acme", json!({"quota_mib": 2})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["quota_bytes"], 2 << 20);
+    assert_eq!(body["quota_set"], true);
+    let (status, body) = post_note(&s, &acme, json!({"title": "n3", "tag": tag})).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = put_quota(&s, "acme", json!({"quota_mib": "lots"})).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, body) = s.get_admin("/admin/storage/acme").await;
+    assert_eq!(
+        body["quota_bytes"],
+        2 << 20,
+        "a refused change changes nothing"
+    );
+    let (status, body) = put_quota(&s, "acme", json!({"quota_mib": null})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["quota_bytes"].clone(), body["quota_set"].clone()),
+        (json!(1 << 20), json!(false))
+    );
+    let (status, body) = post_note(&s, &acme, json!({"title": "n4", "tag": "t"})).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+async fn put_quota(s: &Server, org: &str, body: Value) -> (u16, Value) {
+    let r = s
+        .http
+        .put(s.url(&format!("/admin/storage/{org}")))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }

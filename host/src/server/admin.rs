@@ -24,6 +24,8 @@ use crate::registry::{router::method_name, InstallError, PluginEntry};
 use crate::runtime::{LoadError, Role};
 use crate::store::storable;
 
+mod storage;
+
 #[derive(Clone, Copy)]
 enum Op {
     List,
@@ -37,6 +39,7 @@ enum Op {
     Keys,
     Key,
     Storage,
+    OrgStorage,
 }
 
 static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
@@ -53,6 +56,7 @@ static ROUTES: LazyLock<matchit::Router<Op>> = LazyLock::new(|| {
         ("/admin/keys", Op::Keys),
         ("/admin/keys/{id}", Op::Key),
         ("/admin/storage", Op::Storage),
+        ("/admin/storage/{org}", Op::OrgStorage),
     ] {
         // Static, distinct templates: insertion cannot fail.
         let _ = r.insert(path, op);
@@ -227,8 +231,16 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
         (Op::Keys, Method::POST) => (create_key(app, req).await, "/admin/keys".into()),
         (Op::Key, Method::DELETE) => (revoke(app, &id).await, "/admin/keys/{id}".into()),
         (Op::Storage, Method::GET) => (
-            storage(app, req.uri().query()).await,
+            storage::show(app, req.uri().query()).await,
             "/admin/storage".into(),
+        ),
+        (Op::OrgStorage, Method::GET) => (
+            storage::show_one(app, &org).await,
+            "/admin/storage/{org}".into(),
+        ),
+        (Op::OrgStorage, Method::PUT) => (
+            storage::set_quota(app, &org, req).await,
+            "/admin/storage/{org}".into(),
         ),
         (_, m) => (
             error(405, &format!("method {m} is not allowed on {path}")),
@@ -398,50 +410,6 @@ async fn keys(app: &App, query: Option<&str>) -> Response<Body> {
         Ok(list) => reply::json(200, &json!({ "keys": list })),
         Err(e) => store_failed("listing api keys", e),
     }
-}
-
-/// `GET /admin/storage[?org=ORG]`: what each organisation stores in
-/// collections, in bytes, by collection (the largest first), against the
-/// quota every organisation has (`storage-quota-mib`).
-async fn storage(app: &App, query: Option<&str>) -> Response<Body> {
-    let org = org_param(query);
-    let quota = app.store.storage_quota();
-    if org.as_deref().is_some_and(|o| !storable(o)) {
-        return reply::json(200, &json!({ "quota_bytes": quota, "organisations": [] }));
-    }
-    let usage = match app.store.stored_bytes(org.as_deref()).await {
-        Ok(u) => u,
-        Err(e) => return store_failed("reading what organisations store", e),
-    };
-    // Rows come by organisation: one entry each, with its total.
-    let mut organisations: Vec<serde_json::Value> = Vec::new();
-    let mut current: Option<(&str, u64, Vec<serde_json::Value>)> = None;
-    for u in &usage {
-        match &mut current {
-            Some((org, bytes, collections)) if *org == u.org => {
-                *bytes += u.bytes;
-                collections.push(json!({"collection": u.collection, "bytes": u.bytes}));
-            }
-            _ => {
-                organisations.extend(current.take().map(entry));
-                current = Some((
-                    &u.org,
-                    u.bytes,
-                    vec![json!({"collection": u.collection, "bytes": u.bytes})],
-                ));
-            }
-        }
-    }
-    organisations.extend(current.map(entry));
-    reply::json(
-        200,
-        &json!({ "quota_bytes": quota, "organisations": organisations }),
-    )
-}
-
-/// One organisation of `GET /admin/storage`.
-fn entry((org, bytes, collections): (&str, u64, Vec<serde_json::Value>)) -> serde_json::Value {
-    json!({ "organisation": org, "bytes": bytes, "collections": collections })
 }
 
 /// What `POST /admin/keys` takes.

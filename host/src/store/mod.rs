@@ -347,6 +347,23 @@ impl Store {
         self.quota.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The quotas the operator set for single organisations.
+    pub async fn storage_quotas(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        usage::quotas(&*self.db).await
+    }
+
+    /// Sets `org`'s own quota in MiB (`None`: the default again).
+    pub async fn set_org_storage_quota_mib(
+        &self,
+        org: &str,
+        mib: Option<u32>,
+    ) -> Result<(), StoreError> {
+        ids::validate_org(org).map_err(StoreError::Invalid)?;
+        usage::set_quota(&*self.db, org, mib.map(|m| u64::from(m) << 20)).await
+    }
+
     /// The bytes stored by organisation and collection (of `org` alone
     /// when given), the largest first within an organisation.
     pub async fn stored_bytes(&self, org: Option<&str>) -> Result<Vec<usage::Usage>, StoreError> {

@@ -5,10 +5,11 @@
 //! - A record holds at most [`MAX_RECORD_BYTES`], half an answer's budget
 //!   (`db::MAX_ANSWER_BYTES`), so any record can be read back, alone or
 //!   with another.
-//! - An organisation's records hold at most its quota, the operator's
-//!   `storage-quota-mib` (one figure for every organisation). A write that
-//!   would take the organisation past it is refused and changes nothing;
-//!   one that frees space is always taken, even above the quota.
+//! - An organisation's records hold at most its quota: the one the operator
+//!   set for it (`storage_quotas`, `PUT /admin/storage/{org}`), or else
+//!   `storage-quota-mib` of the config. A write that would take the
+//!   organisation past it is refused and changes nothing; one that frees
+//!   space is always taken, even above the quota.
 //!
 //! Both refusals are `invalid`: the plugin answers its caller a 4xx in its
 //! own envelope, with the reason.
@@ -97,12 +98,13 @@ impl Change {
     }
 
     /// Writes the change into `stored_bytes`; refused when it adds bytes
-    /// and the organisation then stores more than `quota`.
+    /// and the organisation then stores more than its quota (`default`
+    /// unless the operator set one for it).
     pub(super) async fn apply(
         self,
         ex: &mut dyn Executor,
         org: &str,
-        quota: u64,
+        default: u64,
     ) -> Result<(), StoreError> {
         let added: i64 = self.0.values().sum();
         for (collection, delta) in self.0 {
@@ -118,7 +120,8 @@ impl Change {
         if added <= 0 {
             return Ok(());
         }
-        let used = total(ex, org).await?;
+        let (used, own) = total(ex, org).await?;
+        let quota = own.unwrap_or(default);
         if used > quota {
             return Err(StoreError::Invalid(format!(
                 "organisation `{org}` would store {} MiB, more than its quota of {} MiB: delete records, or ask the operator for a larger quota",
@@ -130,16 +133,58 @@ impl Change {
     }
 }
 
-/// What `org` stores, in bytes.
-async fn total(ex: &mut dyn Executor, org: &str) -> Result<u64, StoreError> {
+/// What `org` stores, in bytes, and the quota the operator set for it.
+async fn total(ex: &mut dyn Executor, org: &str) -> Result<(u64, Option<u64>), StoreError> {
     let row = ex
         .query_opt(
-            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM stored_bytes WHERE org_id = ?1",
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT),
+                    (SELECT bytes FROM storage_quotas WHERE org_id = ?1)
+             FROM stored_bytes WHERE org_id = ?1",
             params![org],
         )
         .await?;
-    let n = row.map(|r| r.get::<i64>(0)).transpose()?.unwrap_or(0);
-    Ok(u64::try_from(n).unwrap_or(0))
+    let Some(row) = row else {
+        return Ok((0, None));
+    };
+    let used = u64::try_from(row.get::<i64>(0)?).unwrap_or(0);
+    let own = row
+        .get::<Option<i64>>(1)?
+        .map(|q| u64::try_from(q).unwrap_or(0));
+    Ok((used, own))
+}
+
+/// The quotas the operator set apart from the default, by organisation.
+pub(super) async fn quotas(db: &dyn Database) -> Result<BTreeMap<String, u64>, StoreError> {
+    db.query("SELECT org_id, bytes FROM storage_quotas", params![])
+        .await?
+        .iter()
+        .map(|r| Ok((r.get(0)?, u64::try_from(r.get::<i64>(1)?).unwrap_or(0))))
+        .collect()
+}
+
+/// Sets `org`'s own quota (`None`: the default again).
+pub(super) async fn set_quota(
+    db: &dyn Database,
+    org: &str,
+    bytes: Option<u64>,
+) -> Result<(), StoreError> {
+    match bytes {
+        Some(b) => {
+            let b = i64::try_from(b)
+                .map_err(|_| StoreError::Invalid("the quota is too large".into()))?;
+            db.execute(
+                "INSERT INTO storage_quotas (org_id, bytes, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (org_id) DO UPDATE SET bytes = excluded.bytes, updated_at = excluded.updated_at",
+                params![org, b, super::records::now()],
+            )
+            .await?
+        }
+        None => {
+            db.execute("DELETE FROM storage_quotas WHERE org_id = ?1", params![org])
+                .await?
+        }
+    };
+    Ok(())
 }
 
 /// Counts the records of `c` already stored, replacing what

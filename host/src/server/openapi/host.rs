@@ -42,6 +42,11 @@ fn org_query() -> Value {
     query("org", "Only this organisation's", json!({"type": "string"}))
 }
 
+fn storage_example() -> Value {
+    json!({"organisation": "demo", "bytes": 2868, "quota_bytes": 1073741824u64, "quota_set": false,
+        "collections": [{"collection": "devices", "bytes": 1838}, {"collection": "compute_centers", "bytes": 1030}]})
+}
+
 fn plugin_example() -> Value {
     json!({
         "id": "pricing", "role": "pricing", "name": "pricing", "version": "0.1.0",
@@ -468,23 +473,55 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "get",
             op(
                 "admin_storage",
-                "What each organisation stores in collections (bytes by collection, the largest first) and the quota each may fill",
+                "What each organisation stores in collections (bytes by collection, the largest first) and the quota it may fill",
                 "admin",
                 admin(),
                 vec![org_query()],
                 json!({
-                    "200": answer("the quota and each organisation's bytes", json!({"type": "object", "required": ["quota_bytes", "organisations"],
-                        "properties": {"quota_bytes": {"type": "integer"}, "organisations": {"type": "array", "items": {"type": "object",
-                            "required": ["organisation", "bytes", "collections"],
-                            "properties": {"organisation": {"type": "string"}, "bytes": {"type": "integer"},
-                                "collections": {"type": "array", "items": {"type": "object", "required": ["collection", "bytes"],
-                                    "properties": {"collection": {"type": "string"}, "bytes": {"type": "integer"}}}}}}}}}),
-                        json!({"quota_bytes": 1073741824u64, "organisations": [{"organisation": "demo", "bytes": 2868,
-                            "collections": [{"collection": "devices", "bytes": 1838}, {"collection": "compute_centers", "bytes": 1030}]}]})),
+                    "200": answer("the default quota and each organisation that stores something or has a quota of its own",
+                        json!({"type": "object", "required": ["quota_bytes", "organisations"],
+                        "properties": {"quota_bytes": {"type": "integer"}, "organisations": {"type": "array", "items": schema("Storage")}}}),
+                        json!({"quota_bytes": 1073741824u64, "organisations": [storage_example()]})),
                     "401": admin_401(),
                 }),
             ),
         ),
+        (
+            "/admin/storage/{org}",
+            "get",
+            op(
+                "admin_storage_org",
+                "What one organisation stores and its quota (zero when it stores nothing)",
+                "admin",
+                admin(),
+                vec![],
+                json!({
+                    "200": answer("its figures", schema("Storage"), storage_example()),
+                    "400": error("an organisation id no store holds", "`org` must be an organisation id"),
+                    "401": admin_401(),
+                }),
+            ),
+        ),
+        ("/admin/storage/{org}", "put", {
+            let mut o = op(
+                "admin_storage_quota",
+                "Set one organisation's storage quota in MiB (null: the default again), in force for its next write",
+                "admin",
+                admin(),
+                vec![],
+                json!({
+                    "200": answer("its figures with the new quota", schema("Storage"), storage_example()),
+                    "400": error("a malformed body or an invalid organisation", "the body must be {\"quota_mib\": MiB from 0 to 4294967295, or null for the default}"),
+                    "401": admin_401(),
+                    "413": error("a body over 1 KiB", "a quota request is at most 1 KiB of JSON"),
+                }),
+            );
+            o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object",
+                "required": ["quota_mib"], "additionalProperties": false,
+                "properties": {"quota_mib": {"type": ["integer", "null"], "minimum": 0, "maximum": 4294967295u32}}},
+                "example": {"quota_mib": 4096}}}});
+            o
+        }),
         ("/admin/keys", "post", {
             let mut o = op(
                 "admin_key_create",

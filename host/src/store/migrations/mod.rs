@@ -426,9 +426,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX request_signatures_expiry ON request_signatures(expires_at);
     "#,
-    // 12: the bytes each organisation stores per collection (`usage`), and
-    // the collections counted so far (the rows a store already held are
-    // counted on its first open by this version).
+    // 12: the bytes each organisation stores per collection (`usage`), the
+    // collections counted so far (the rows a store already held are counted
+    // on its first open by this version), and the organisations whose quota
+    // the operator set apart from the default.
     r#"
     CREATE TABLE stored_bytes (
         org_id TEXT NOT NULL,
@@ -438,6 +439,11 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE TABLE stored_bytes_ready (
         collection TEXT PRIMARY KEY
+    );
+    CREATE TABLE storage_quotas (
+        org_id TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
     );
     "#,
 ];

@@ -270,6 +270,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE stored_bytes_ready (
         collection TEXT COLLATE "C" PRIMARY KEY
     );
+    CREATE TABLE storage_quotas (
+        org_id TEXT COLLATE "C" PRIMARY KEY,
+        bytes BIGINT NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL
+    );
     "#,
 ];
 

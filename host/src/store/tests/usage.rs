@@ -142,7 +142,8 @@ async fn a_record_past_its_bound_is_refused_and_changes_nothing(s: Store) {
 }
 
 /// Past its quota an organisation's writes that add bytes are refused and
-/// change nothing (a transaction's other writes included); another
+/// change nothing (a transaction's other writes included); a quota the
+/// operator sets for the organisation holds instead of the default; another
 /// organisation still writes; deleting and shrinking are taken even above
 /// the quota, and free room for more.
 async fn an_organisation_past_its_quota_is_refused_and_may_still_free_space(s: Store) {
@@ -188,6 +189,25 @@ async fn an_organisation_past_its_quota_is_refused_and_may_still_free_space(s: S
         3
     );
     assert_eq!(s.stored_bytes(Some("a")).await.unwrap(), full);
+    // A quota of `a`'s own takes it; without it, the default again.
+    s.set_org_storage_quota_mib("a", Some(2)).await.unwrap();
+    let mut d = device_in(&cpcid, "own");
+    d.push(("cpu_model".into(), text(&note)));
+    let own = s.insert("a", "devices", &d).await.unwrap();
+    assert_eq!(s.storage_quotas().await.unwrap().get("a"), Some(&(2 << 20)));
+    s.set_org_storage_quota_mib("a", None).await.unwrap();
+    assert!(s.storage_quotas().await.unwrap().is_empty());
+    let e = s
+        .update(
+            "a",
+            "devices",
+            &own.id,
+            &[("cpu_model".into(), text(&format!("{note}+")))],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    assert!(s.delete("a", "devices", &own.id).await.unwrap());
     // Another organisation is not held by `a`'s quota.
     let mut d = device(&s, "b", "d0").await;
     d.push(("cpu_model".into(), text(&note)));

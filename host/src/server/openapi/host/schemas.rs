@@ -43,6 +43,10 @@ pub fn schemas() -> Value {
         "Key": {"type": "object", "required": ["id", "organisation", "scheme", "created_at"], "properties": {
             "id": string, "organisation": string, "scheme": {"enum": ["bearer", "x-auth-token", "basic", "aksk", "session"]},
             "project": nullable, "created_at": string, "revoked_at": nullable}},
+        "Storage": {"type": "object", "required": ["organisation", "bytes", "quota_bytes", "quota_set", "collections"], "properties": {
+            "organisation": string, "bytes": {"type": "integer", "minimum": 0}, "quota_bytes": {"type": "integer", "minimum": 0},
+            "quota_set": {"type": "boolean"}, "collections": {"type": "array", "items": {"type": "object", "required": ["collection", "bytes"],
+                "properties": {"collection": string, "bytes": {"type": "integer", "minimum": 0}}}}}},
         "HostKey": {"type": "object", "required": ["org", "target", "fingerprint", "public_key", "pinned_at"], "properties": {
             "org": string, "target": string, "fingerprint": string, "public_key": string, "pinned_at": string}},
         "Operation": {"type": "object", "required": ["id", "kind", "target", "plugin", "status", "created_at", "updated_at", "phases"],
