@@ -55,6 +55,7 @@ const HOST_ORDER: &[&str] = &[
     "console_sessions",
     "plugin_wasm",
     "host_settings",
+    "storage_quotas",
 ];
 /// Row counts kept by triggers: replaced by the exported ones, last.
 const COUNTS: &str = "record_counts";

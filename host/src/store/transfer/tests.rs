@@ -221,16 +221,25 @@ async fn a_store_goes_to_postgres_and_back_with_every_row_and_its_secrets() {
     let tmp = tempfile::tempdir().unwrap();
     let src = sqlite_in(&tmp.path().join("src")).await;
     let (center, note) = populate(&src).await;
+    src.set_org_storage_quota_mib("big", Some(5)).await.unwrap();
     let file = tmp.path().join("one.jsonl");
     let summary = export_to(&src, &file).await;
     let before = counts(&src).await;
     assert!(summary.rows() > 20, "{summary:?}");
     assert_eq!(summary.tables.last().map(|t| t.0.as_str()), Some(COUNTS));
 
+    let stored = src.stored_bytes(None).await.unwrap();
+    assert!(!stored.is_empty());
     let pg = postgres(KEY).await;
     let imported = import(&pg, &file).await.unwrap();
     assert_eq!(imported, summary);
     assert_eq!(counts(&pg).await, before);
+    // What each organisation stores is counted from the rows that went in.
+    assert_eq!(pg.stored_bytes(None).await.unwrap(), stored);
+    assert_eq!(
+        pg.storage_quotas().await.unwrap().get("big"),
+        Some(&(5 << 20))
+    );
     secrets_open(&pg, &center, &note).await;
     // The identity sequences are past the imported rows.
     let seq = pg
@@ -263,6 +272,7 @@ async fn a_store_goes_to_postgres_and_back_with_every_row_and_its_secrets() {
     let back = sqlite_in(&tmp.path().join("back")).await;
     import(&back, &file2).await.unwrap();
     assert_eq!(counts(&back).await, before);
+    assert_eq!(back.stored_bytes(None).await.unwrap(), stored);
     secrets_open(&back, &center, &note).await;
     let file3 = tmp.path().join("three.jsonl");
     export_to(&back, &file3).await;
