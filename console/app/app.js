@@ -1,7 +1,7 @@
 // The console's shell: sign-in, the header (user, language, sign-out), the
 // navigation and the hash router (#/centers, #/devices/<cpcid>,
 // #/pricing/<cpcid>, #/clusters/<cpcid>, #/operations[/<id>]; for
-// operators #/plugins, #/keys, #/hostkeys).
+// operators #/plugins, #/keys, #/hostkeys, #/storage).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html, ErrorBox, Field } from "@console/ui";
@@ -16,6 +16,7 @@ import { Clusters } from "@console/clusters";
 import { Labels } from "@console/labels";
 import { Operations } from "@console/operations";
 import { HostKeys } from "@console/hostkeys";
+import { Storage } from "@console/storage";
 
 function LangSwitch({ onChange }) {
   return html`<button type="button" class="lang" lang=${currentLang() === "zh" ? "en" : "zh-CN"}
@@ -85,7 +86,7 @@ function Shell({ session, onSignOut, onLang }) {
     ["labels", t("labels")],
     ["operations", t("operations")],
     ...(session.admin
-      ? [["plugins", t("plugins")], ["keys", t("apiKeys")], ["hostkeys", t("hostKeys")]]
+      ? [["plugins", t("plugins")], ["keys", t("apiKeys")], ["hostkeys", t("hostKeys")], ["storage", t("storage")]]
       : []),
   ];
   return html`<div class="shell">
@@ -113,6 +114,8 @@ function Shell({ session, onSignOut, onLang }) {
             ? html`<${Operations} id=${arg} navigate=${navigate} />`
           : page === "hostkeys" && session.admin
             ? html`<${HostKeys} />`
+          : page === "storage" && session.admin
+            ? html`<${Storage} />`
           : page === "plugins" && session.admin
             ? html`<${Plugins} />`
             : page === "keys" && session.admin

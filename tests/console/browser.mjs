@@ -517,12 +517,33 @@ try {
   assert.ok(!pins.host_keys.some((k) => k.target === target), JSON.stringify(pins));
   await shot(page, "28-host-key-forgotten");
 
+  step("Storage: what each organisation stores; an operator gives one a quota of its own, then the default again");
+  await page.getByRole("link", { name: "存储用量" }).click();
+  const storage = page.getByTestId("storage");
+  const demoRow = storage.locator('tr[data-org="demo"]');
+  await demoRow.waitFor();
+  assert.ok(Number(await demoRow.getAttribute("data-bytes")) > 0, "the demo organisation stores something");
+  assert.equal(await demoRow.getAttribute("data-quota-set"), "no");
+  await accessible(page, "storage");
+  await shot(page, "30-storage");
+  await demoRow.getByLabel("配额 (MiB) demo").fill("2048");
+  await demoRow.getByRole("button", { name: "设置", exact: true }).click();
+  await page.getByRole("status").filter({ hasText: "配额已设置: demo 2 GiB" }).waitFor();
+  await storage.locator('tr[data-org="demo"][data-quota-set="yes"]').waitFor();
+  const own = await page.evaluate(() => fetch("/admin/storage/demo").then((r) => r.json()));
+  assert.equal(own.quota_bytes, 2048 * 1048576, JSON.stringify(own));
+  await shot(page, "31-storage-quota-set");
+  await storage.locator('tr[data-org="demo"]').getByRole("button", { name: "恢复默认" }).click();
+  await storage.locator('tr[data-org="demo"][data-quota-set="no"]').waitFor();
+  const back = await page.evaluate(() => fetch("/admin/storage/demo").then((r) => r.json()));
+  assert.equal(back.quota_set, false, JSON.stringify(back));
+
   step("English on every page");
   await page.getByRole("button", { name: "English" }).first().click();
   for (const [link, heading] of [
     ["Compute centers", "Compute centers"], ["Devices", "Devices"], ["Components & quotes", "Components & quotes"],
     ["Cluster board", "Cluster board"], ["Labels", "Labels"], ["Operations", "Operations"],
-    ["Plugins", "Plugins"], ["API keys", "API keys"], ["SSH host keys", "SSH host keys"],
+    ["Plugins", "Plugins"], ["API keys", "API keys"], ["SSH host keys", "SSH host keys"], ["Storage", "Storage"],
   ]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { level: 1, name: heading }).waitFor();
@@ -535,7 +556,7 @@ try {
   }
   await shot(page, "29-english-operations");
   await page.getByRole("button", { name: "中文" }).first().click();
-  await page.getByRole("heading", { level: 1, name: "SSH主机密钥" }).waitFor();
+  await page.getByRole("heading", { level: 1, name: "存储用量" }).waitFor();
 
   step("a state-changing call without the CSRF token is refused");
   const refused = await page.evaluate(async () => {
@@ -594,11 +615,13 @@ try {
   assert.equal(await op.locator("input[data-type]").count(), 0, "no foreign components");
   assert.equal(await op.getByRole("link", { name: "插件" }).count(), 0, "no operator pages for a tenant");
   assert.equal(await op.getByRole("link", { name: "SSH主机密钥" }).count(), 0, "no host keys page for a tenant");
+  assert.equal(await op.getByRole("link", { name: "存储用量" }).count(), 0, "no storage page for a tenant");
   const tenantAdmin = await op.evaluate(() => Promise.all([
     fetch("/admin/ssh-host-keys").then((r) => r.status),
+    fetch("/admin/storage").then((r) => r.status),
     fetch("/admin/plugins/pricing/check", { method: "POST", body: "x" }).then((r) => r.status),
   ]));
-  assert.deepEqual(tenantAdmin, [401, 401]);
+  assert.deepEqual(tenantAdmin, [401, 401, 401]);
   const adminStatus = await op.evaluate(() => fetch("/admin/plugins").then((r) => r.status));
   assert.equal(adminStatus, 401);
   await shot(op, "11-other-tenant-foreign-center");

@@ -108,6 +108,11 @@ const MODULES: &[(&str, &str, &[u8])] = &[
         "hostkeys.js",
         include_bytes!("../../../console/app/hostkeys.js"),
     ),
+    (
+        "@console/storage",
+        "storage.js",
+        include_bytes!("../../../console/app/storage.js"),
+    ),
 ];
 
 const STYLE: &[u8] = include_bytes!("../../../console/app/style.css");

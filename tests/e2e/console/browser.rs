@@ -117,6 +117,7 @@ async fn the_console_in_headless_chromium() -> Result<(), BrowserFailure> {
         "25-operation-live",
         "26-operation-done",
         "27-host-keys",
+        "30-storage",
         "12b-plugin-check",
         "22c-cascade-done",
         "10-other-tenant-centers",
