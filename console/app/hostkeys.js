@@ -5,12 +5,11 @@
 // that machine pins the key it presents then: how a reinstalled machine's
 // new key is accepted (replacing the pin).
 import { useState } from "preact/hooks";
-import { html, ErrorBox, useList } from "@console/ui";
+import { html, ErrorBox, OrgFilter, Rows, useList } from "@console/ui";
 import { admin } from "@console/api";
 import { t } from "@console/i18n";
 
 export function HostKeys() {
-  const [org, setOrg] = useState("");
   const [applied, setApplied] = useState("");
   const [notice, setNotice] = useState(null);
   const [rowError, setRowError] = useState(null);
@@ -36,16 +35,7 @@ export function HostKeys() {
     <p class="help">${t("hostKeysHelp")}</p>
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     <${ErrorBox} error=${error ?? rowError} />
-    <form class="filters" onSubmit=${(e) => {
-      e.preventDefault();
-      setApplied(org.trim());
-    }}>
-      <div class="field inline">
-        <label for="hostkeys-org">${t("org")}</label>
-        <input id="hostkeys-org" value=${org} placeholder=${t("all")} onInput=${(e) => setOrg(e.currentTarget.value)} />
-      </div>
-      <button type="submit">${t("filter")}</button>
-    </form>
+    <${OrgFilter} id="hostkeys-org" onApply=${setApplied} />
     <div class="table-wrap" tabindex="0" role="region" aria-label=${t("hostKeys")}>
       <table data-testid="host-keys">
         <caption>${t("hostKeys")} (${rows.length})</caption>
@@ -57,18 +47,14 @@ export function HostKeys() {
           <th scope="col">${t("actions")}</th>
         </tr></thead>
         <tbody>
-          ${data === null
-            ? html`<tr><td colspan="5">${t("loading")}</td></tr>`
-            : rows.length === 0
-              ? html`<tr><td colspan="5">${t("empty")}</td></tr>`
-              : rows.map((k) => html`<tr key=${`${k.org}/${k.target}`} data-target=${k.target}>
+          <${Rows} data=${data} list=${rows} cols="5" row=${(k) => html`<tr key=${`${k.org}/${k.target}`} data-target=${k.target}>
                   <td>${k.org}</td>
                   <th scope="row"><code>${k.target}</code></th>
                   <td><code title=${k.public_key}>${k.fingerprint}</code></td>
                   <td>${k.pinned_at}</td>
                   <td><button type="button" class="danger" aria-label=${`${t("forget")} ${k.target}`}
                     onClick=${() => forget(k)}>${t("forget")}</button></td>
-                </tr>`)}
+                </tr>`} />
         </tbody>
       </table>
     </div>

@@ -2,12 +2,11 @@
 // a new key (POST /admin/keys: its credential is shown once, here) and
 // their revocation (DELETE /admin/keys/{id}).
 import { useState } from "preact/hooks";
-import { html, ErrorBox, useList } from "@console/ui";
+import { html, ErrorBox, OrgFilter, Rows, useList } from "@console/ui";
 import { admin } from "@console/api";
 import { t } from "@console/i18n";
 
 export function Keys() {
-  const [org, setOrg] = useState("");
   const [applied, setApplied] = useState("");
   const [showRevoked, setShowRevoked] = useState(false);
   const [notice, setNotice] = useState(null);
@@ -64,18 +63,10 @@ export function Keys() {
       ${t("credentialOnce")} <code>${created.credential}</code></p>` : null}
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     <${ErrorBox} error=${error ?? rowError} />
-    <form class="filters" onSubmit=${(e) => {
-      e.preventDefault();
-      setApplied(org.trim());
-    }}>
-      <div class="field inline">
-        <label for="keys-org">${t("org")}</label>
-        <input id="keys-org" value=${org} placeholder=${t("all")} onInput=${(e) => setOrg(e.currentTarget.value)} />
-      </div>
-      <button type="submit">${t("filter")}</button>
+    <${OrgFilter} id="keys-org" onApply=${setApplied}>
       <label class="check"><input type="checkbox" checked=${showRevoked}
         onChange=${(e) => setShowRevoked(e.currentTarget.checked)} /> ${t("showRevoked")}</label>
-    </form>
+    <//>
     <div class="table-wrap">
       <table data-testid="keys">
         <caption>${t("apiKeys")}</caption>
@@ -89,11 +80,7 @@ export function Keys() {
           <th scope="col">${t("actions")}</th>
         </tr></thead>
         <tbody>
-          ${data === null
-            ? html`<tr><td colspan="7">${t("loading")}</td></tr>`
-            : rows.length === 0
-              ? html`<tr><td colspan="7">${t("empty")}</td></tr>`
-              : rows.map((k) => html`<tr key=${k.id} data-key=${k.id}>
+          <${Rows} data=${data} list=${rows} cols="7" row=${(k) => html`<tr key=${k.id} data-key=${k.id}>
                   <th scope="row"><code>${k.id}</code></th>
                   <td>${k.organisation}</td>
                   <td>${k.scheme}</td>
@@ -106,7 +93,7 @@ export function Keys() {
                     ? null
                     : html`<button type="button" class="danger" aria-label=${`${t("revoke")} ${k.id}`}
                         onClick=${() => revoke(k)}>${t("revoke")}</button>`}</td>
-                </tr>`)}
+                </tr>`} />
         </tbody>
       </table>
     </div>

@@ -4,7 +4,7 @@
 // quota (PUT /admin/storage/{org} with {"quota_mib": N}, or null for the
 // default again), in force for its next write.
 import { useState } from "preact/hooks";
-import { html, ErrorBox, useList } from "@console/ui";
+import { html, ErrorBox, OrgFilter, Rows, useList } from "@console/ui";
 import { admin } from "@console/api";
 import { t } from "@console/i18n";
 
@@ -60,7 +60,6 @@ function QuotaForm({ entry, onSaved, onError }) {
 }
 
 export function Storage() {
-  const [org, setOrg] = useState("");
   const [applied, setApplied] = useState("");
   const [notice, setNotice] = useState(null);
   const [rowError, setRowError] = useState(null);
@@ -74,16 +73,7 @@ export function Storage() {
     <p class="help">${t("storageHelp", { quota: data ? size(data.quota_bytes) : "…" })}</p>
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     <${ErrorBox} error=${error ?? rowError} />
-    <form class="filters" onSubmit=${(e) => {
-      e.preventDefault();
-      setApplied(org.trim());
-    }}>
-      <div class="field inline">
-        <label for="storage-org">${t("org")}</label>
-        <input id="storage-org" value=${org} placeholder=${t("all")} onInput=${(e) => setOrg(e.currentTarget.value)} />
-      </div>
-      <button type="submit">${t("filter")}</button>
-    </form>
+    <${OrgFilter} id="storage-org" onApply=${setApplied} />
     <div class="table-wrap" tabindex="0" role="region" aria-label=${t("storage")}>
       <table data-testid="storage">
         <caption>${t("storage")} (${rows.length})</caption>
@@ -95,11 +85,7 @@ export function Storage() {
           <th scope="col">${t("quotaMib")}</th>
         </tr></thead>
         <tbody>
-          ${data === null
-            ? html`<tr><td colspan="5">${t("loading")}</td></tr>`
-            : rows.length === 0
-              ? html`<tr><td colspan="5">${t("empty")}</td></tr>`
-              : rows.map((o) => html`<tr key=${o.organisation} data-org=${o.organisation}
+          <${Rows} data=${data} list=${rows} cols="5" row=${(o) => html`<tr key=${o.organisation} data-org=${o.organisation}
                     data-bytes=${o.bytes} data-quota=${o.quota_bytes} data-quota-set=${o.quota_set ? "yes" : "no"}>
                   <th scope="row">${o.organisation}</th>
                   <td>${size(o.bytes)} <span class="help">(${share(o.bytes, o.quota_bytes)})</span></td>
@@ -112,7 +98,7 @@ export function Storage() {
                       setNotice(`${t("quotaSaved")}: ${saved.organisation} ${size(saved.quota_bytes)}`);
                       reload();
                     }} /></td>
-                </tr>`)}
+                </tr>`} />
         </tbody>
       </table>
     </div>

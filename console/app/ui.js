@@ -1,6 +1,7 @@
 // Shared pieces: a server-paged, server-sorted table (the documented page,
 // rows and sort parameters), an error box that shows the API's own words,
-// a labelled field, and a hook that loads a kboss list.
+// a labelled field, a hook that loads a kboss list, and the operator pages'
+// organisation filter and table rows.
 import { h } from "preact";
 import { useEffect, useState, useCallback } from "preact/hooks";
 import htm from "htm";
@@ -113,4 +114,32 @@ export function useList(load, deps) {
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
   return [data, error, reload];
+}
+
+/**
+ * The operator pages' filter on one organisation: `onApply` gets the
+ * trimmed text on submit (empty: every organisation); `children` follow
+ * the button.
+ */
+export function OrgFilter({ id, onApply, children }) {
+  const [org, setOrg] = useState("");
+  return html`<form class="filters" onSubmit=${(e) => {
+    e.preventDefault();
+    onApply(org.trim());
+  }}>
+    <div class="field inline">
+      <label for=${id}>${t("org")}</label>
+      <input id=${id} value=${org} placeholder=${t("all")} onInput=${(e) => setOrg(e.currentTarget.value)} />
+    </div>
+    <button type="submit">${t("filter")}</button>
+    ${children}
+  </form>`;
+}
+
+/** A table's rows: loading while `data` is null, one "empty" row for an
+ * empty `list`, else `row` of each item; `cols` columns wide. */
+export function Rows({ data, list, cols, row }) {
+  if (data === null) return html`<tr><td colspan=${cols}>${t("loading")}</td></tr>`;
+  if (list.length === 0) return html`<tr><td colspan=${cols}>${t("empty")}</td></tr>`;
+  return list.map(row);
 }

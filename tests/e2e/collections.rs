@@ -46,6 +46,24 @@ async fn count(s: &Server, key: &str, collection: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// A server with no built-in plugins under `config`, running version 2 of
+/// the `notes` plugin (granted `inventory`).
+async fn with_notes(config: &'static str) -> Server {
+    let s = Server::with(Options {
+        config,
+        plugins: vec![],
+        ..Options::default()
+    });
+    s.grant(
+        "notes",
+        json!({"grants": ["inventory"], "public-routes": ["/notes/version"]}),
+    )
+    .await;
+    let (status, body) = s.admin_put("notes", "notes_v2.wasm").await;
+    assert_eq!(status, 200, "{body}");
+    s
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -274,19 +292,8 @@ async fn the_built_in_areas_own_their_collections_and_envelopes() {
 /// smaller page of the same rows is read.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_page_past_the_answer_budget_is_refused_not_held() {
-    let s = Server::with(Options {
-        config: CONFIG,
-        plugins: vec![],
-        ..Options::default()
-    });
+    let s = with_notes(CONFIG).await;
     let acme = s.key("acme", "bearer");
-    s.grant(
-        "notes",
-        json!({"grants": ["inventory"], "public-routes": ["/notes/version"]}),
-    )
-    .await;
-    let (status, body) = s.admin_put("notes", "notes_v2.wasm").await;
-    assert_eq!(status, 200, "{body}");
     // Twelve notes of 3 MiB each: 36 MiB in all, each one well within a
     // request body and what the plugin can hold.
     let tag = "x".repeat(3 << 20);
@@ -354,20 +361,9 @@ async fn a_page_past_the_answer_budget_is_refused_not_held() {
 /// `PUT /admin/storage/{org}` gives one organisation a quota of its own.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_organisation_past_its_storage_quota_is_refused_in_the_plugin_envelope() {
-    let s = Server::with(Options {
-        config: "default-deadline-ms = 5000\nstorage-quota-mib = 1\n",
-        plugins: vec![],
-        ..Options::default()
-    });
+    let s = with_notes("default-deadline-ms = 5000\nstorage-quota-mib = 1\n").await;
     let acme = s.key("acme", "bearer");
     let other = s.key("other", "bearer");
-    s.grant(
-        "notes",
-        json!({"grants": ["inventory"], "public-routes": ["/notes/version"]}),
-    )
-    .await;
-    let (status, body) = s.admin_put("notes", "notes_v2.wasm").await;
-    assert_eq!(status, 200, "{body}");
     let tag = "q".repeat(300 << 10);
     for i in 0..3 {
         let (status, body) =
