@@ -43,8 +43,8 @@ function QuotaForm({ entry, onSaved, onError }) {
   const id = `quota-${entry.organisation}`;
   return html`<form class="inline-form" onSubmit=${(e) => {
     e.preventDefault();
-    const n = Number(mib);
-    if (!Number.isInteger(n) || n < 0 || n > 4294967295) {
+    const n = /^\d+$/.test(mib.trim()) ? Number(mib.trim()) : NaN;
+    if (!Number.isInteger(n) || n > 4294967295) {
       onError(new Error(t("quotaInvalid")));
       return;
     }

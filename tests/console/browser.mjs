@@ -526,6 +526,12 @@ try {
   assert.equal(await demoRow.getAttribute("data-quota-set"), "no");
   await accessible(page, "storage");
   await shot(page, "30-storage");
+  // An empty field is not a quota of 0: refused in the page, nothing sent.
+  await demoRow.getByLabel("配额 (MiB) demo").fill("");
+  await demoRow.getByRole("button", { name: "设置", exact: true }).click();
+  await page.getByRole("alert").filter({ hasText: "配额须为" }).waitFor();
+  const untouched = await page.evaluate(() => fetch("/admin/storage/demo").then((r) => r.json()));
+  assert.equal(untouched.quota_set, false, JSON.stringify(untouched));
   await demoRow.getByLabel("配额 (MiB) demo").fill("2048");
   await demoRow.getByRole("button", { name: "设置", exact: true }).click();
   await page.getByRole("status").filter({ hasText: "配额已设置: demo 2 GiB" }).waitFor();

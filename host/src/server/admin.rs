@@ -234,6 +234,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> (Response<Body>, Strin
             storage::show(app, req.uri().query()).await,
             "/admin/storage".into(),
         ),
+        (Op::Storage, Method::POST) => (storage::recount(app).await, "/admin/storage".into()),
         (Op::OrgStorage, Method::GET) => (
             storage::show_one(app, &org).await,
             "/admin/storage/{org}".into(),

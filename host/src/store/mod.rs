@@ -364,6 +364,16 @@ impl Store {
         usage::set_quota(&*self.db, org, mib.map(|m| u64::from(m) << 20)).await
     }
 
+    /// Counts what every organisation stores again from the rows (after a
+    /// rolling upgrade from a version without the count, or a repair by
+    /// hand), in one transaction.
+    pub async fn recount_stored_bytes(&self) -> Result<(), StoreError> {
+        let all = self.schema_all();
+        let mut tx = self.db.begin().await?;
+        usage::recount_all(&mut *tx, all.iter().map(|c| &**c)).await?;
+        tx.commit().await
+    }
+
     /// The bytes stored by organisation and collection (of `org` alone
     /// when given), the largest first within an organisation.
     pub async fn stored_bytes(&self, org: Option<&str>) -> Result<Vec<usage::Usage>, StoreError> {

@@ -294,7 +294,7 @@ fn counted(
     before: u64,
     (row, after): (Row, u64),
 ) -> Result<Row, StoreError> {
-    usage::check_record(c, after)?;
+    usage::check_record(c, before, after)?;
     change.record(&c.name, before, after);
     Ok(row)
 }

@@ -32,6 +32,8 @@ use super::StoreError;
 pub const MAX_RECORD_BYTES: u64 = 16 << 20;
 /// What a record counts beyond its fields (its id, organisation, times).
 pub const ROW_OVERHEAD: u64 = 64;
+/// The advisory lock (PostgreSQL) under which collections are counted.
+const LOCK: &str = "computehub stored_bytes";
 /// The quota of an organisation unless the operator sets one: 1 GiB.
 pub const DEFAULT_QUOTA_MIB: u32 = 1024;
 
@@ -72,9 +74,10 @@ fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The record a write leaves must fit [`MAX_RECORD_BYTES`].
-pub(super) fn check_record(c: &Collection, bytes: u64) -> Result<(), StoreError> {
-    if bytes > MAX_RECORD_BYTES {
+/// The record a write leaves must fit [`MAX_RECORD_BYTES`], unless it was
+/// larger before (a record stored before the bound may still shrink).
+pub(super) fn check_record(c: &Collection, before: u64, bytes: u64) -> Result<(), StoreError> {
+    if bytes > MAX_RECORD_BYTES && bytes > before {
         return Err(StoreError::Invalid(format!(
             "a `{}` record would hold {bytes} bytes, more than a record may ({MAX_RECORD_BYTES}): store less in one record",
             c.name
@@ -223,11 +226,8 @@ pub(super) async fn count_missing<'c>(
 ) -> Result<usize, StoreError> {
     let mut tx = db.begin().await?;
     if db.dialect() == Dialect::Postgres {
-        tx.query(
-            "SELECT pg_advisory_xact_lock(hashtext(?1))",
-            params!["computehub stored_bytes"],
-        )
-        .await?;
+        tx.query("SELECT pg_advisory_xact_lock(hashtext(?1))", params![LOCK])
+            .await?;
     }
     let ready: std::collections::HashSet<String> = tx
         .query("SELECT collection FROM stored_bytes_ready", params![])
@@ -244,11 +244,16 @@ pub(super) async fn count_missing<'c>(
     Ok(counted)
 }
 
-/// Counts every collection of `all` again (after an import).
+/// Counts every collection of `all` again (after an import, or when the
+/// operator asks: `POST /admin/storage/recount`).
 pub(super) async fn recount_all<'c>(
     ex: &mut dyn Executor,
     all: impl Iterator<Item = &'c Collection>,
 ) -> Result<(), StoreError> {
+    if ex.dialect() == Dialect::Postgres {
+        ex.query("SELECT pg_advisory_xact_lock(hashtext(?1))", params![LOCK])
+            .await?;
+    }
     ex.batch("DELETE FROM stored_bytes; DELETE FROM stored_bytes_ready;")
         .await?;
     for c in all {

@@ -82,6 +82,16 @@ pub(super) async fn show(app: &App, query: Option<&str>) -> Response<Body> {
     }
 }
 
+/// `POST /admin/storage`: every organisation's figures counted again from
+/// the rows (after a rolling upgrade from a version without the count, or
+/// a repair by hand); answers them as `GET` does.
+pub(super) async fn recount(app: &App) -> Response<Body> {
+    if let Err(e) = app.store.recount_stored_bytes().await {
+        return store_failed("counting what organisations store", e);
+    }
+    show(app, None).await
+}
+
 /// `GET /admin/storage/{org}`: one organisation (nothing stored yet: zero).
 pub(super) async fn show_one(app: &App, org: &str) -> Response<Body> {
     let default = app.store.storage_quota();
@@ -94,12 +104,21 @@ pub(super) async fn show_one(app: &App, org: &str) -> Response<Body> {
     }
 }
 
-/// What `PUT /admin/storage/{org}` takes.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetQuota {
-    /// MiB; `null` for the default again.
-    quota_mib: Option<u32>,
+/// The quota `PUT /admin/storage/{org}` asks for: `{"quota_mib": N}` in
+/// MiB, or `{"quota_mib": null}` for the default again; the field must be
+/// there (an empty object is refused, not read as `null`).
+fn quota_asked(body: &[u8]) -> Option<Option<u32>> {
+    let Value::Object(mut m) = serde_json::from_slice(body).ok()? else {
+        return None;
+    };
+    let v = m.remove("quota_mib")?;
+    if !m.is_empty() {
+        return None;
+    }
+    match v {
+        Value::Null => Some(None),
+        v => Some(Some(u32::try_from(v.as_u64()?).ok()?)),
+    }
 }
 
 /// `PUT /admin/storage/{org}` (`{"quota_mib": N | null}`): the
@@ -110,17 +129,13 @@ pub(super) async fn set_quota(app: &App, org: &str, req: Request<Incoming>) -> R
         Ok(b) => b.to_bytes(),
         Err(_) => return error(413, "a quota request is at most 1 KiB of JSON"),
     };
-    let Ok(set) = serde_json::from_slice::<SetQuota>(&body) else {
+    let Some(quota) = quota_asked(&body) else {
         return error(
             400,
             "the body must be {\"quota_mib\": MiB from 0 to 4294967295, or null for the default}",
         );
     };
-    match app
-        .store
-        .set_org_storage_quota_mib(org, set.quota_mib)
-        .await
-    {
+    match app.store.set_org_storage_quota_mib(org, quota).await {
         Ok(()) => show_one(app, org).await,
         Err(crate::store::StoreError::Invalid(m)) => error(400, &format!("`org`: {m}")),
         Err(e) => store_failed("setting a storage quota", e),

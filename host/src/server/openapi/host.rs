@@ -487,6 +487,23 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
             ),
         ),
         (
+            "/admin/storage",
+            "post",
+            op(
+                "admin_storage_recount",
+                "Count what every organisation stores again from the rows (after a rolling upgrade from a version without the count, or a repair by hand)",
+                "admin",
+                admin(),
+                vec![],
+                json!({
+                    "200": answer("the figures counted", json!({"type": "object", "required": ["quota_bytes", "organisations"],
+                        "properties": {"quota_bytes": {"type": "integer"}, "organisations": {"type": "array", "items": schema("Storage")}}}),
+                        json!({"quota_bytes": 1073741824u64, "organisations": [storage_example()]})),
+                    "401": admin_401(),
+                }),
+            ),
+        ),
+        (
             "/admin/storage/{org}",
             "get",
             op(
