@@ -368,9 +368,12 @@ impl Store {
     /// rolling upgrade from a version without the count, or a repair by
     /// hand), in one transaction.
     pub async fn recount_stored_bytes(&self) -> Result<(), StoreError> {
-        let all = self.schema_all();
+        // The collections as the database has them now (another replica
+        // may have declared more than this one knows).
+        let declared = schema::load_all(&*self.db).await?;
+        let all = collections::COLLECTIONS.iter().chain(declared.iter());
         let mut tx = self.db.begin().await?;
-        usage::recount_all(&mut *tx, all.iter().map(|c| &**c)).await?;
+        usage::recount_all(&mut *tx, all).await?;
         tx.commit().await
     }
 

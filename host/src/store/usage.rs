@@ -237,6 +237,11 @@ pub(super) async fn count_missing<'c>(
         .collect::<Result<_, _>>()?;
     let mut counted = 0;
     for c in all.filter(|c| !ready.contains(c.name.as_ref())) {
+        if counted == 0 && db.dialect() == Dialect::Postgres {
+            // Writers of replicas already counting wait (see recount_all).
+            tx.batch("LOCK TABLE stored_bytes IN SHARE ROW EXCLUSIVE MODE")
+                .await?;
+        }
         recount(&mut *tx, c).await?;
         counted += 1;
     }
@@ -245,7 +250,8 @@ pub(super) async fn count_missing<'c>(
 }
 
 /// Counts every collection of `all` again (after an import, or when the
-/// operator asks: `POST /admin/storage/recount`).
+/// operator asks: `POST /admin/storage`). On PostgreSQL writers wait until
+/// it commits (their count rows would otherwise meet its own).
 pub(super) async fn recount_all<'c>(
     ex: &mut dyn Executor,
     all: impl Iterator<Item = &'c Collection>,
@@ -253,9 +259,9 @@ pub(super) async fn recount_all<'c>(
     if ex.dialect() == Dialect::Postgres {
         ex.query("SELECT pg_advisory_xact_lock(hashtext(?1))", params![LOCK])
             .await?;
+        ex.batch("LOCK TABLE stored_bytes IN SHARE ROW EXCLUSIVE MODE")
+            .await?;
     }
-    ex.batch("DELETE FROM stored_bytes; DELETE FROM stored_bytes_ready;")
-        .await?;
     for c in all {
         recount(ex, c).await?;
     }

@@ -115,10 +115,16 @@ fn quota_asked(body: &[u8]) -> Option<Option<u32>> {
     if !m.is_empty() {
         return None;
     }
-    match v {
-        Value::Null => Some(None),
-        v => Some(Some(u32::try_from(v.as_u64()?).ok()?)),
+    if v.is_null() {
+        return Some(None);
     }
+    // A whole number, as JSON may write one (`4096`, `4096.0`).
+    let n = v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+            .map(|f| f as u64)
+    })?;
+    Some(Some(u32::try_from(n).ok()?))
 }
 
 /// `PUT /admin/storage/{org}` (`{"quota_mib": N | null}`): the
