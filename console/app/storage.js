@@ -9,7 +9,7 @@ import { admin } from "@console/api";
 import { t } from "@console/i18n";
 
 /** Bytes for people: B, KiB, MiB or GiB with at most one decimal. */
-export function size(bytes) {
+function size(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let n = bytes;
   let u = 0;

@@ -455,26 +455,14 @@ async fn an_organisation_past_its_storage_quota_is_refused_in_the_plugin_envelop
         .unwrap();
     let (_, wrong) = s.get_admin("/admin/storage").await;
     assert_eq!(wrong["organisations"], json!([]));
-    let r = s
-        .http
-        .post(s.url("/admin/storage"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let recounted: Value = r.json().await.unwrap();
+    let (status, recounted) = s
+        .admin_json(reqwest::Method::POST, "/admin/storage", None)
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(recounted, right);
 }
 
 async fn put_quota(s: &Server, org: &str, body: Value) -> (u16, Value) {
-    let r = s
-        .http
-        .put(s.url(&format!("/admin/storage/{org}")))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    let path = format!("/admin/storage/{org}");
+    s.admin_json(reqwest::Method::PUT, &path, Some(&body)).await
 }

@@ -462,13 +462,22 @@ impl Server {
 
     /// A bodiless admin API call with the admin token.
     async fn admin(&self, method: reqwest::Method, path: &str) -> (u16, serde_json::Value) {
-        let r = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
+        self.admin_json(method, path, None).await
+    }
+
+    /// An admin API call with the admin token and `body` as JSON (none
+    /// when `None`): status and the answer's JSON.
+    pub async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self.http.request(method, self.url(path)).bearer_auth(ADMIN);
+        if let Some(body) = body {
+            r = r.json(body);
+        }
+        let r = r.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
@@ -535,16 +544,9 @@ impl Server {
 
     /// `PUT /admin/plugins/{id}/grants` with `grant`: status and body.
     pub async fn put_grant(&self, id: &str, grant: serde_json::Value) -> (u16, serde_json::Value) {
-        let r = self
-            .http
-            .put(self.url(&format!("/admin/plugins/{id}/grants")))
-            .bearer_auth(ADMIN)
-            .json(&grant)
-            .send()
+        let path = format!("/admin/plugins/{id}/grants");
+        self.admin_json(reqwest::Method::PUT, &path, Some(&grant))
             .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// [`Server::put_grant`], which must succeed.

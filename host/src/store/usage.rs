@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use super::collections::{Collection, FieldKind};
-use super::db::{params, Database, Dialect, Executor, Sql};
+use super::db::{advisory_lock, literal, params, Database, Dialect, Executor, Sql};
 use super::StoreError;
 
 /// The most a record may hold ([`row_bytes`]): 16 MiB.
@@ -66,12 +66,6 @@ fn size_sql(dialect: Dialect, c: &Collection) -> String {
         });
     }
     sql
-}
-
-/// A text literal (collection names are checked names; the quote is doubled
-/// all the same).
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// The record a write leaves must fit [`MAX_RECORD_BYTES`], unless it was
@@ -225,10 +219,7 @@ pub(super) async fn count_missing<'c>(
     all: impl Iterator<Item = &'c Collection>,
 ) -> Result<usize, StoreError> {
     let mut tx = db.begin().await?;
-    if db.dialect() == Dialect::Postgres {
-        tx.query("SELECT pg_advisory_xact_lock(hashtext(?1))", params![LOCK])
-            .await?;
-    }
+    lock_for_count(&mut *tx).await?;
     let ready: std::collections::HashSet<String> = tx
         .query("SELECT collection FROM stored_bytes_ready", params![])
         .await?
@@ -237,11 +228,6 @@ pub(super) async fn count_missing<'c>(
         .collect::<Result<_, _>>()?;
     let mut counted = 0;
     for c in all.filter(|c| !ready.contains(c.name.as_ref())) {
-        if counted == 0 && db.dialect() == Dialect::Postgres {
-            // Writers of replicas already counting wait (see recount_all).
-            tx.batch("LOCK TABLE stored_bytes IN SHARE ROW EXCLUSIVE MODE")
-                .await?;
-        }
         recount(&mut *tx, c).await?;
         counted += 1;
     }
@@ -249,19 +235,25 @@ pub(super) async fn count_missing<'c>(
     Ok(counted)
 }
 
+/// A count's locks until its transaction ends: replicas count in turn, and
+/// on PostgreSQL writers wait (their new figures would otherwise meet the
+/// count's own).
+async fn lock_for_count(ex: &mut dyn Executor) -> Result<(), StoreError> {
+    advisory_lock(ex, LOCK).await?;
+    if ex.dialect() == Dialect::Postgres {
+        ex.batch("LOCK TABLE stored_bytes IN SHARE ROW EXCLUSIVE MODE")
+            .await?;
+    }
+    Ok(())
+}
+
 /// Counts every collection of `all` again (after an import, or when the
-/// operator asks: `POST /admin/storage`). On PostgreSQL writers wait until
-/// it commits (their count rows would otherwise meet its own).
+/// operator asks: `POST /admin/storage`).
 pub(super) async fn recount_all<'c>(
     ex: &mut dyn Executor,
     all: impl Iterator<Item = &'c Collection>,
 ) -> Result<(), StoreError> {
-    if ex.dialect() == Dialect::Postgres {
-        ex.query("SELECT pg_advisory_xact_lock(hashtext(?1))", params![LOCK])
-            .await?;
-        ex.batch("LOCK TABLE stored_bytes IN SHARE ROW EXCLUSIVE MODE")
-            .await?;
-    }
+    lock_for_count(ex).await?;
     for c in all {
         recount(ex, c).await?;
     }

@@ -20,6 +20,23 @@ use async_trait::async_trait;
 
 use super::StoreError;
 
+/// A text literal in SQL, for names the store checked (collection and
+/// field names); the quote is doubled all the same.
+pub(crate) fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Holds `key`'s advisory lock (PostgreSQL) until the transaction ends, so
+/// replicas doing the same at once take turns; SQLite has one writer and
+/// needs none.
+pub(crate) async fn advisory_lock(ex: &mut dyn Executor, key: &str) -> Result<(), StoreError> {
+    if ex.dialect() == Dialect::Postgres {
+        ex.query("SELECT pg_advisory_xact_lock(hashtext(?1))", params![key])
+            .await?;
+    }
+    Ok(())
+}
+
 /// A statement that begins with `SELECT`: one that reads (a data-modifying
 /// `WITH` begins otherwise). A backend still confirms it before relying on
 /// it where it can.

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use super::indexes::index_name;
 use super::CollectionDecl;
-use crate::store::db::{params, Dialect, Executor};
+use crate::store::db::{literal, params, Dialect, Executor};
 use crate::store::StoreError;
 
 /// `(table, field)` of every counted plugin field.
@@ -27,12 +27,6 @@ pub(super) fn counted_fields(d: &CollectionDecl) -> impl Iterator<Item = &str> {
         .iter()
         .filter(|f| f.references.is_some())
         .map(|f| f.name.as_str())
-}
-
-/// A text literal in SQL (table and field names are checked names; the
-/// quote is doubled all the same).
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// The name of the insert trigger, by which [`present`] finds a counted

@@ -377,13 +377,7 @@ impl Store {
         let dialect = self.db().dialect();
         let mut tx = self.db().begin().await?;
         // Replicas loading the same plugin at once declare one at a time.
-        if dialect == Dialect::Postgres {
-            tx.query(
-                "SELECT pg_advisory_xact_lock(hashtext(?1))",
-                params![format!("declare {plugin}")],
-            )
-            .await?;
-        }
+        super::db::advisory_lock(&mut *tx, &format!("declare {plugin}")).await?;
         let before = stored(&mut *tx, plugin).await?;
         if mode == Mode::Upgrade {
             if let Some(gone) = before.keys().find(|n| !decls.iter().any(|d| &&d.name == n)) {
